@@ -25,7 +25,9 @@ TEST(SlotTest, PartitionsAreContiguousAndCoverAllSlots) {
     for (int s = 0; s < kSlots; ++s) {
       int p = SlotPartition(s, parts);
       ASSERT_TRUE(p == prev || p == prev + 1) << parts << " " << s;
-      if (p != prev) ASSERT_EQ(PartitionFirstSlot(p, parts), s);
+      if (p != prev) {
+        ASSERT_EQ(PartitionFirstSlot(p, parts), s);
+      }
       prev = p;
     }
     EXPECT_EQ(prev, parts - 1);
