@@ -1,0 +1,121 @@
+#include "storage/store.h"
+
+#include "rocksdb/cache.h"
+#include "rocksdb/compaction_filter.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/table.h"
+#include "storage/encoding.h"
+
+namespace flin::storage {
+namespace {
+
+// Drops data values that expired at or before the apply clock (see store.h for why that
+// clock and not the wall clock). Shared by all compaction threads: stateless but for an atomic.
+class ExpiryFilter : public rocksdb::CompactionFilter {
+ public:
+  explicit ExpiryFilter(const std::atomic<int64_t>* clock) : clock_(clock) {}
+  bool Filter(int /*level*/, const rocksdb::Slice& key, const rocksdb::Slice& value,
+              std::string* /*new_value*/, bool* /*value_changed*/) const override {
+    if (key.size() == 0 || key[0] != kDataPrefix) return false;
+    auto v = DecodeValue(std::string_view(value.data(), value.size()));
+    return v && v->Expired(clock_->load(std::memory_order_relaxed));
+  }
+  const char* Name() const override { return "flin.ExpiryFilter"; }
+
+ private:
+  const std::atomic<int64_t>* clock_;
+};
+
+Status ToStatus(const rocksdb::Status& s) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsNotFound()) return Status::NotFound();
+  if (s.IsCorruption()) return Status::Corruption(s.ToString());
+  return Status::IOError(s.ToString());
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  std::unique_ptr<Store> store(new Store());
+  store->dir_ = options.dir;
+  store->cache_ = rocksdb::NewLRUCache(options.block_cache_bytes);
+  store->filter_ = std::make_unique<ExpiryFilter>(&store->apply_clock_);
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = store->cache_;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+
+  rocksdb::Options opts;
+  opts.create_if_missing = true;
+  opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  opts.compaction_filter = store->filter_.get();
+  opts.write_buffer_size = options.write_buffer_bytes;
+  opts.max_background_jobs = 2;
+  opts.bytes_per_sync = 1 << 20;
+  opts.enable_pipelined_write = false;
+  opts.max_total_wal_size = 256u << 20;
+  opts.avoid_unnecessary_blocking_io = true;
+
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(opts, options.dir, &db);
+  if (!s.ok()) return Status::IOError("cannot open store in " + options.dir + ": " + s.ToString());
+  store->db_.reset(db);
+  return store;
+}
+
+Store::~Store() {
+  if (db_) {
+    db_->FlushWAL(true).PermitUncheckedError();
+    db_->Close().PermitUncheckedError();
+  }
+}
+
+Status Store::Get(int partition, std::string_view key, int64_t now_ms, std::string* raw) const {
+  std::string k;
+  EncodeDataKey(partition, key, &k);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), k, raw);
+  if (!s.ok()) return ToStatus(s);
+  auto v = DecodeValue(*raw);
+  if (!v) return Status::Corruption("bad value encoding");
+  if (v->Expired(now_ms)) return Status::NotFound();
+  return Status::Ok();
+}
+
+std::unique_ptr<rocksdb::Iterator> Store::NewIterator() const {
+  rocksdb::ReadOptions ro;
+  ro.total_order_seek = true;
+  return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(ro));
+}
+
+Status Store::Write(rocksdb::WriteBatch* batch, bool sync) {
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return ToStatus(db_->Write(wo, batch));
+}
+
+Status Store::DeleteAllData() {
+  const char begin[1] = {kDataPrefix};
+  const char end[1] = {kDataPrefix + 1};
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(rocksdb::Slice(begin, 1), rocksdb::Slice(end, 1));
+  return Write(&batch, false);
+}
+
+Status Store::SyncWal() { return ToStatus(db_->SyncWAL()); }
+
+void Store::AdvanceApplyClock(int64_t ms) {
+  int64_t cur = apply_clock_.load(std::memory_order_relaxed);
+  while (ms > cur && !apply_clock_.compare_exchange_weak(cur, ms, std::memory_order_relaxed)) {
+  }
+}
+
+uint64_t Store::IntProperty(const std::string& name) const {
+  uint64_t v = 0;
+  return db_->GetIntProperty(name, &v) ? v : 0;
+}
+
+size_t Store::BlockCacheUsage() const { return cache_->GetUsage(); }
+
+}  // namespace flin::storage

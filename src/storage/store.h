@@ -1,0 +1,70 @@
+#pragma once
+// Store: Flin's one RocksDB instance — data of every partition, plus node metadata.
+//
+// Ownership: the Store owns the rocksdb::DB and its cache; whoever opens it owns the Store
+// (the server's main). Threading: reads (Get, NewIterator, properties) from any thread — the
+// I/O threads read directly, without a hand-off. Writes come only from the apply path (one
+// thread), through Write(); command handlers never write RocksDB themselves.
+//
+// Expiry: a value whose expire-at is at or before the *apply clock* is dropped by compaction.
+// The apply clock is the newest timestamp of an applied log entry. Entry timestamps never go
+// backwards, so every later entry also sees such a value as expired: dropping it cannot change
+// what the state machine computes (which matters once several replicas apply the same log).
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "rocksdb/db.h"
+
+namespace flin::storage {
+
+struct StoreOptions {
+  std::string dir = "./flin-data";        // created if missing
+  size_t block_cache_bytes = 256u << 20;  // LRU block cache shared by all partitions
+  size_t write_buffer_bytes = 64u << 20;  // one memtable
+};
+
+class Store {
+ public:
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // The live raw value (see encoding.h) of `key` in `partition`: NotFound if absent or expired
+  // at now_ms. Any thread.
+  Status Get(int partition, std::string_view key, int64_t now_ms, std::string* raw) const;
+
+  // An iterator over a consistent snapshot of the whole store; the caller skips expired values.
+  std::unique_ptr<rocksdb::Iterator> NewIterator() const;
+
+  // Apply path only. sync=true returns after the WAL is on disk (fsync).
+  Status Write(rocksdb::WriteBatch* batch, bool sync);
+  // Removes every data key of every partition (FLUSHALL). Apply path only.
+  Status DeleteAllData();
+  // Makes every write so far durable (for --fsync everysec). Any thread.
+  Status SyncWal();
+
+  void AdvanceApplyClock(int64_t ms);
+  int64_t apply_clock() const { return apply_clock_.load(std::memory_order_relaxed); }
+
+  // Numbers for INFO: a RocksDB integer property ("rocksdb.estimate-num-keys"), 0 if unknown.
+  uint64_t IntProperty(const std::string& name) const;
+  size_t BlockCacheUsage() const;
+  const std::string& dir() const { return dir_; }
+  rocksdb::DB* db() { return db_.get(); }
+
+ private:
+  Store() = default;
+  std::string dir_;
+  std::atomic<int64_t> apply_clock_{0};
+  std::shared_ptr<rocksdb::Cache> cache_;
+  std::unique_ptr<rocksdb::CompactionFilter> filter_;
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+}  // namespace flin::storage

@@ -1,0 +1,124 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "storage/encoding.h"
+#include "storage/store.h"
+#include "storage/write_txn.h"
+
+namespace flin::storage {
+namespace {
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("flin_store_test_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    Reopen();
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void Reopen() {
+    store_.reset();
+    StoreOptions o;
+    o.dir = dir_;
+    o.block_cache_bytes = 8 << 20;
+    auto r = Store::Open(o);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    store_ = std::move(r).value();
+  }
+  std::string Value(std::string_view payload, int64_t expire = 0) {
+    std::string raw;
+    EncodeValue(ValueType::kString, expire, payload, &raw);
+    return raw;
+  }
+  std::string dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST(EncodingTest, KeysSortByPartitionThenKey) {
+  std::string a, b, c;
+  EncodeDataKey(1, "zzz", &a);
+  EncodeDataKey(2, "aaa", &b);
+  EncodeDataKey(256, "", &c);
+  EXPECT_LT(a, b);
+  EXPECT_LT(b, c);
+  int p;
+  std::string_view k;
+  ASSERT_TRUE(DecodeDataKey(c, &p, &k));
+  EXPECT_EQ(p, 256);
+  EXPECT_EQ(k, "");
+  EXPECT_FALSE(DecodeDataKey("m", &p, &k));
+}
+
+TEST(EncodingTest, ValueRoundTripAndCorruption) {
+  std::string raw;
+  EncodeValue(ValueType::kString, 1234567890123, std::string("x\0y", 3), &raw);
+  auto v = DecodeValue(raw);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->expire_at_ms, 1234567890123);
+  EXPECT_EQ(v->payload, std::string("x\0y", 3));
+  EXPECT_FALSE(v->Expired(1234567890122));
+  EXPECT_TRUE(v->Expired(1234567890123));
+  EXPECT_FALSE(DecodeValue(""));
+  EXPECT_FALSE(DecodeValue(std::string("\x00\x01\x05", 3)));  // truncated expiry
+  EXPECT_FALSE(DecodeValue(std::string("\x07\x00", 2)));      // unknown type
+}
+
+TEST_F(StoreTest, TxnReadsItsOwnWritesAndCommitPersists) {
+  WriteTxn txn(store_.get());
+  std::string raw;
+  txn.Put(3, "k", Value("v1"));
+  ASSERT_TRUE(txn.Get(3, "k", 0, &raw).ok());
+  EXPECT_EQ(DecodeValue(raw)->payload, "v1");
+  EXPECT_TRUE(store_->Get(3, "k", 0, &raw).IsNotFound());  // not yet committed
+  ASSERT_TRUE(txn.Commit(true).ok());
+  txn.Delete(3, "k");
+  EXPECT_TRUE(txn.Get(3, "k", 0, &raw).IsNotFound());
+  ASSERT_TRUE(store_->Get(3, "k", 0, &raw).ok());
+  Reopen();
+  ASSERT_TRUE(store_->Get(3, "k", 0, &raw).ok());
+  EXPECT_TRUE(store_->Get(4, "k", 0, &raw).IsNotFound());  // other partition
+}
+
+TEST_F(StoreTest, ExpiredValuesAreAbsent) {
+  WriteTxn txn(store_.get());
+  txn.Put(0, "e", Value("v", 1000));
+  ASSERT_TRUE(txn.Commit(false).ok());
+  std::string raw;
+  EXPECT_TRUE(store_->Get(0, "e", 999, &raw).ok());
+  EXPECT_TRUE(store_->Get(0, "e", 1000, &raw).IsNotFound());
+}
+
+TEST_F(StoreTest, CompactionDropsOnlyValuesExpiredByTheApplyClock) {
+  WriteTxn txn(store_.get());
+  txn.Put(0, "old", Value("v", 1000));
+  txn.Put(0, "new", Value("v", 5000));
+  txn.Put(0, "forever", Value("v"));
+  ASSERT_TRUE(txn.Commit(false).ok());
+  store_->AdvanceApplyClock(2000);
+  ASSERT_TRUE(store_->db()->CompactRange(rocksdb::CompactRangeOptions(), nullptr, nullptr).ok());
+  std::string raw;
+  // Read with an old clock: only the compaction filter can have removed "old".
+  EXPECT_TRUE(store_->Get(0, "old", 0, &raw).IsNotFound());
+  EXPECT_TRUE(store_->Get(0, "new", 0, &raw).ok());
+  EXPECT_TRUE(store_->Get(0, "forever", 0, &raw).ok());
+}
+
+TEST_F(StoreTest, DeleteAllDataKeepsLaterWrites) {
+  WriteTxn txn(store_.get());
+  txn.Put(1, "a", Value("1"));
+  ASSERT_TRUE(txn.DeleteAllData().ok());
+  txn.Put(2, "b", Value("2"));
+  ASSERT_TRUE(txn.Commit(true).ok());
+  std::string raw;
+  EXPECT_TRUE(store_->Get(1, "a", 0, &raw).IsNotFound());
+  EXPECT_TRUE(store_->Get(2, "b", 0, &raw).ok());
+}
+
+}  // namespace
+}  // namespace flin::storage

@@ -1,0 +1,44 @@
+#pragma once
+// WriteTxn: the apply path's view of the store while it applies a batch of log entries.
+//
+// Reads see the store plus every write already made in this transaction (RocksDB's
+// WriteBatchWithIndex), so the entries of one group-commit batch apply exactly as if each had
+// been written on its own; Commit() then writes them all with one WAL write and, with sync,
+// one fsync. Ownership: borrows the Store. Threading: the apply thread only.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "rocksdb/utilities/write_batch_with_index.h"
+#include "storage/store.h"
+
+namespace flin::storage {
+
+class WriteTxn {
+ public:
+  explicit WriteTxn(Store* store);
+
+  // Live raw value of `key` (NotFound if absent or expired at now_ms), including this
+  // transaction's own writes.
+  Status Get(int partition, std::string_view key, int64_t now_ms, std::string* raw);
+  void Put(int partition, std::string_view key, std::string_view raw);
+  void Delete(int partition, std::string_view key);
+  // Removes all data (FLUSHALL): writes what is pending, then a range deletion. Not atomic with
+  // the entries around it on a crash, which is acceptable: each is one complete command.
+  Status DeleteAllData();
+
+  // Writes everything pending (sync: one fsync) and starts afresh. A sync commit also makes
+  // every earlier unsynced commit durable (they share the WAL).
+  Status Commit(bool sync);
+  bool empty() { return batch_.GetWriteBatch()->Count() == 0; }
+  Store* store() { return store_; }
+
+ private:
+  Store* store_;
+  rocksdb::WriteBatchWithIndex batch_;
+  std::string key_buf_;
+};
+
+}  // namespace flin::storage
