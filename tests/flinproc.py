@@ -91,26 +91,23 @@ class Server:
                  # default for normal clients is no limit at all.
                  "--client-output-buffer-limit", "normal 64mb 32mb 10",
                  "--loglevel", "notice", "--logfile", ""]
-            if self.requirepass is not None:
-                a += ["--requirepass", self.requirepass]
-            if self.maxclients is not None:
-                a += ["--maxclients", str(self.maxclients)]
-            if self.timeout is not None:
-                a += ["--timeout", str(self.timeout)]
-            return a + self.redis_args
+            return a + self._common_flags() + self.redis_args
         a = [FLIN_SERVER, "--bind", "127.0.0.1", "--port", str(self.port),
              "--dir", self.dir, "--fsync", self.fsync]
         if self.threads is not None:
             a += ["--threads", str(self.threads)]
-        if self.requirepass is not None:
-            a += ["--requirepass", self.requirepass]
-        if self.maxclients is not None:
-            a += ["--maxclients", str(self.maxclients)]
-        if self.timeout is not None:
-            a += ["--timeout", str(self.timeout)]
         if self.max_value_bytes is not None:
             a += ["--max-value-bytes", str(self.max_value_bytes)]
-        return a + self.flin_args
+        return a + self._common_flags() + self.flin_args
+
+    def _common_flags(self):
+        """Flags spelled the same by flin-server and redis-server."""
+        a = []
+        for flag in ("requirepass", "maxclients", "timeout"):
+            value = getattr(self, flag)
+            if value is not None:
+                a += ["--" + flag, str(value)]
+        return a
 
     # ---- life cycle ---------------------------------------------------
     @property
@@ -206,6 +203,15 @@ class Server:
         return RawConn(self.port, timeout=timeout)
 
     # ---- inspection ---------------------------------------------------
+    def info_text(self, *sections):
+        """INFO [sections] as the server's own text (redis-py parses it)."""
+        with self.raw() as c:
+            if self.requirepass is not None:
+                assert c.call("AUTH", self.requirepass) == "OK"
+            reply = c.call("INFO", *sections)
+        assert isinstance(reply, bytes), f"INFO replied {reply!r}"
+        return reply.decode()
+
     def rss_kb(self):
         with open(f"/proc/{self.proc.pid}/status") as f:
             for line in f:

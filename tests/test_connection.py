@@ -1,0 +1,203 @@
+"""Connection commands: PING ECHO HELLO AUTH SELECT QUIT RESET CLIENT."""
+import pytest
+
+from flinproc import Error, Map, Status, error_of
+
+NO_PASSWORD = ("ERR AUTH <password> called without any password configured for the default "
+               "user. Are you sure your configuration is correct?")
+WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
+NOAUTH = "NOAUTH Authentication required."
+
+
+def test_ping_echo(raw):
+    assert raw.call("PING") == Status("PONG")
+    assert isinstance(raw.call("PING"), Status)
+    assert raw.call("PING", "hello") == b"hello"  # a bulk string, not a status
+    assert raw.call("ECHO", b"a\x00b\r\n") == b"a\x00b\r\n"
+    assert error_of(raw, "ECHO") == "ERR wrong number of arguments for 'echo' command"
+    assert error_of(raw, "PING", "a", "b") == "ERR wrong number of arguments for 'ping' command"
+    assert raw.call("ping") == "PONG"  # commands are case-insensitive
+
+
+def _hello_fields(reply):
+    if isinstance(reply, Map):
+        return {k.decode(): v for k, v in reply}
+    assert isinstance(reply, list) and len(reply) % 2 == 0, reply
+    return {reply[i].decode(): reply[i + 1] for i in range(0, len(reply), 2)}
+
+
+def test_hello_2(raw):
+    reply = raw.call("HELLO", "2")
+    assert isinstance(reply, list) and not isinstance(reply, Map)
+    f = _hello_fields(reply)
+    assert f["proto"] == 2
+    assert isinstance(f["id"], int)
+    assert f["id"] == raw.call("CLIENT", "ID")
+    for field in ("server", "version", "mode", "role"):
+        assert field in f
+    assert raw.call("GET", "missing") is None
+    raw.send_command("GET", "missing")
+    assert raw.read_all_available(0.3) == b"$-1\r\n"
+
+
+def test_hello_3_switches_to_resp3(raw):
+    raw.send_command("HELLO", "3")
+    head = raw.read_all_available(0.5)
+    assert head.startswith(b"%"), head  # a RESP3 map
+    raw.send_command("GET", "missing")
+    assert raw.read_all_available(0.3) == b"_\r\n"  # RESP3 null
+    raw.send_command("PING")
+    assert raw.read_all_available(0.3) == b"+PONG\r\n"
+    f = _hello_fields(raw.call("HELLO", "3"))
+    assert f["proto"] == 3
+    # HELLO without a version reports the current protocol.
+    assert _hello_fields(raw.call("HELLO"))["proto"] == 3
+    # Back to RESP2.
+    assert _hello_fields(raw.call("HELLO", "2"))["proto"] == 2
+    raw.send_command("GET", "missing")
+    assert raw.read_all_available(0.3) == b"$-1\r\n"
+
+
+def test_hello_errors(raw):
+    assert error_of(raw, "HELLO", "4") == "NOPROTO unsupported protocol version"
+    assert error_of(raw, "HELLO", "1") == "NOPROTO unsupported protocol version"
+    assert error_of(raw, "HELLO", "abc") == "ERR Protocol version is not an integer or out of range"
+    # The connection stays in RESP2 and usable.
+    assert raw.call("PING") == "PONG"
+
+
+def test_auth_without_password(raw):
+    assert error_of(raw, "AUTH", "secret") == NO_PASSWORD
+    assert raw.call("PING") == "PONG"
+
+
+def test_select(raw):
+    assert raw.call("SELECT", "0") == "OK"
+    # Flin has db 0 only; Redis is started with --databases 1 to match.
+    assert error_of(raw, "SELECT", "1") == "ERR DB index is out of range"
+    assert error_of(raw, "SELECT", "-1") == "ERR DB index is out of range"
+    assert error_of(raw, "SELECT", "x") == "ERR value is not an integer or out of range"
+    assert raw.call("PING") == "PONG"
+
+
+def test_quit(server):
+    with server.raw() as c:
+        assert c.call("QUIT") == "OK"
+        assert c.expect_eof(5) == b""
+
+
+def test_reset(raw):
+    raw.call("CLIENT", "SETNAME", "before")
+    raw.call("HELLO", "3")
+    raw.send_command("RESET")
+    assert raw.read_all_available(0.5) == b"+RESET\r\n"
+    assert raw.call("CLIENT", "GETNAME") is None
+    raw.send_command("GET", "missing")
+    assert raw.read_all_available(0.3) == b"$-1\r\n"  # back to RESP2
+
+
+def test_client_id_name_info_list(server, raw):
+    my_id = raw.call("CLIENT", "ID")
+    assert isinstance(my_id, int)
+    with server.raw() as other:
+        other_id = other.call("CLIENT", "ID")
+        assert other_id != my_id
+        assert raw.call("CLIENT", "GETNAME") is None
+        assert raw.call("CLIENT", "SETNAME", "tester") == "OK"
+        assert raw.call("CLIENT", "GETNAME") == b"tester"
+        assert error_of(raw, "CLIENT", "SETNAME", "has space") == \
+            "ERR Client names cannot contain spaces, newlines or special characters."
+        info = raw.call("CLIENT", "INFO").decode()
+        assert info.endswith("\n") and info.count("\n") == 1
+        assert f"id={my_id} " in info and " name=tester " in info
+        host, port = raw.sock.getsockname()
+        assert f" addr={host}:{port} " in info
+        listing = raw.call("CLIENT", "LIST").decode()
+        lines = [line for line in listing.split("\n") if line]
+        assert any(line.startswith(f"id={my_id} ") and " name=tester " in line for line in lines)
+        assert any(line.startswith(f"id={other_id} ") for line in lines)
+        # An empty name clears it.
+        assert raw.call("CLIENT", "SETNAME", "") == "OK"
+        assert raw.call("CLIENT", "GETNAME") is None
+
+
+def test_client_kill_by_id(server, raw):
+    with server.raw() as victim:
+        vid = victim.call("CLIENT", "ID")
+        assert raw.call("CLIENT", "KILL", "ID", vid) == 1
+        victim.expect_eof(5)
+    assert raw.call("CLIENT", "KILL", "ID", "999999999") == 0
+    assert raw.call("PING") == "PONG"
+
+
+def test_client_kill_by_addr(server, raw):
+    with server.raw() as victim:
+        assert victim.call("PING") == "PONG"
+        host, port = victim.sock.getsockname()
+        assert raw.call("CLIENT", "KILL", "ADDR", f"{host}:{port}") == 1
+        victim.expect_eof(5)
+    with server.raw() as victim:
+        assert victim.call("PING") == "PONG"
+        host, port = victim.sock.getsockname()
+        # The old form: CLIENT KILL ip:port answers +OK.
+        assert raw.call("CLIENT", "KILL", f"{host}:{port}") == "OK"
+        victim.expect_eof(5)
+    assert error_of(raw, "CLIENT", "KILL", "127.0.0.1:1") == "ERR No such client"
+    assert raw.call("CLIENT", "KILL", "ADDR", "127.0.0.1:1") == 0
+
+
+def test_client_errors(raw):
+    assert error_of(raw, "CLIENT", "FOO") == "ERR unknown subcommand 'FOO'. Try CLIENT HELP."
+    assert error_of(raw, "CLIENT") == "ERR wrong number of arguments for 'client' command"
+    assert raw.call("PING") == "PONG"
+
+
+def test_auth_and_hello_auth(make_server):
+    srv = make_server(requirepass="s3cret")
+    with srv.raw() as c:
+        assert error_of(c, "GET", "k") == NOAUTH
+        assert error_of(c, "SET", "k", "v") == NOAUTH
+        assert error_of(c, "PING") == NOAUTH
+        assert error_of(c, "AUTH", "wrong") == WRONGPASS
+        assert error_of(c, "AUTH", "default", "wrong") == WRONGPASS
+        assert error_of(c, "GET", "k") == NOAUTH
+        assert c.call("AUTH", "s3cret") == "OK"
+        assert c.call("SET", "k", "v") == "OK"
+        assert c.call("GET", "k") == b"v"
+        # RESET drops the authentication.
+        assert c.call("RESET") == "RESET"
+        assert error_of(c, "GET", "k") == NOAUTH
+        assert c.call("AUTH", "default", "s3cret") == "OK"
+        assert c.call("GET", "k") == b"v"
+    with srv.raw() as c:
+        assert error_of(c, "HELLO", "2", "AUTH", "default", "wrong") == WRONGPASS
+        assert error_of(c, "GET", "k") == NOAUTH
+        assert error_of(c, "HELLO", "3").startswith("NOAUTH ")
+        assert _hello_fields(c.call("HELLO", "2", "AUTH", "default", "s3cret"))["proto"] == 2
+        assert c.call("GET", "k") == b"v"
+    with srv.raw() as c:
+        c.send_command("HELLO", "3", "AUTH", "default", "s3cret")
+        assert c.read_all_available(0.5).startswith(b"%")
+        assert c.call("GET", "k") == b"v"
+    # QUIT is allowed before AUTH.
+    with srv.raw() as c:
+        assert c.call("QUIT") == "OK"
+        c.expect_eof(5)
+    # And redis-py with a password just works.
+    client = srv.client()
+    assert client.get("k") == b"v"
+    client.close()
+
+
+@pytest.mark.flin_only
+@pytest.mark.parametrize("cmd", [["LPUSH", "k", "v"], ["HSET", "k", "f", "v"],
+                                 ["SADD", "k", "m"], ["ZADD", "k", "1", "m"]])
+def test_other_data_types_are_unknown_commands(raw, cmd):
+    args = " ".join(f"'{a}'" for a in cmd[1:])
+    assert error_of(raw, *cmd) == \
+        f"ERR unknown command '{cmd[0]}', with args beginning with: {args} "
+    assert raw.call("PING") == "PONG"
+
+
+def test_error_reply_is_error_type(raw):
+    assert isinstance(raw.call("NOSUCHCOMMAND"), Error)

@@ -1,0 +1,204 @@
+"""Server commands: INFO COMMAND CONFIG TIME SHUTDOWN, and signals."""
+import os
+import re
+import signal
+import time
+
+import pytest
+
+from flinproc import error_of
+
+SPEC_COMMANDS = """
+get set setnx setex psetex getset getdel getex mget mset msetnx append strlen getrange setrange
+incr incrby decr decrby incrbyfloat
+del unlink exists type rename renamenx copy expire pexpire expireat pexpireat expiretime
+pexpiretime ttl pttl persist scan keys randomkey dbsize flushdb flushall
+ping echo hello auth select quit reset client info command config time shutdown
+""".split()
+
+
+def _fields(text):
+    out = {}
+    for line in text.splitlines():
+        if ":" in line and not line.startswith("#"):
+            k, v = line.split(":", 1)
+            out[k] = v
+    return out
+
+
+def test_info_sections(server, r):
+    text = server.info_text()
+    for section in ("Server", "Clients", "Memory", "Persistence", "Stats", "Keyspace"):
+        assert f"# {section}" in text, f"INFO lacks # {section}"
+    assert "\r\n" in text  # INFO lines end with CRLF
+    f = _fields(server.info_text("server"))
+    assert f["tcp_port"] == str(server.port)
+    assert f["process_id"] == str(server.pid)
+    assert int(f["uptime_in_seconds"]) >= 0
+    assert "# Clients" in server.info_text("CLIENTS")  # section names are case-insensitive
+    mem = _fields(server.info_text("memory"))
+    assert int(mem["used_memory"]) > 0
+    assert "# Persistence" in server.info_text("persistence")
+    stats = _fields(server.info_text("stats"))
+    assert int(stats["total_commands_processed"]) > 0
+    assert int(stats["total_connections_received"]) > 0
+    assert "# Commandstats" in server.info_text("all")
+    assert "# Commandstats" not in text
+    assert "# Keyspace" in server.info_text("everything")
+
+
+def test_info_connected_clients(server, r):
+    def connected():
+        return int(_fields(server.info_text("clients"))["connected_clients"])
+
+    r.ping()
+    base = connected()
+    extra = [server.raw() for _ in range(3)]
+    for c in extra:
+        assert c.call("PING") == "PONG"
+    assert connected() == base + 3
+    for c in extra:
+        c.close()
+    deadline = time.monotonic() + 5
+    while connected() != base and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert connected() == base
+
+
+def test_info_stats_count_commands(server, r):
+    before = int(_fields(server.info_text("stats"))["total_commands_processed"])
+    for _ in range(10):
+        r.ping()
+    after = int(_fields(server.info_text("stats"))["total_commands_processed"])
+    assert after >= before + 10
+
+
+def test_info_keyspace(server, r):
+    assert "db0:" not in server.info_text("keyspace")
+    r.set("a", "1")
+    r.set("b", "2", ex=1000)
+    r.set("c", "3", px=1000000)
+    assert re.search(r"^db0:keys=3,expires=2,avg_ttl=\d+\r?$", server.info_text("keyspace"), re.M), \
+        server.info_text("keyspace")
+
+
+def test_info_commandstats(server, r):
+    r.execute_command("CONFIG", "RESETSTAT")
+
+    def calls(cmd):
+        m = re.search(rf"^cmdstat_{cmd}:calls=(\d+),usec=\d+,usec_per_call=[\d.]+",
+                      server.info_text("commandstats"), re.M)
+        return int(m.group(1)) if m else 0
+
+    before_get, before_set = calls("get"), calls("set")
+    r.set("k", "v")
+    for _ in range(3):
+        r.get("k")
+    assert calls("get") == before_get + 3
+    assert calls("set") == before_set + 1
+
+
+def test_command_count_info_docs_list(raw):
+    count = raw.call("COMMAND", "COUNT")
+    assert isinstance(count, int) and count >= len(SPEC_COMMANDS)
+    everything = raw.call("COMMAND")
+    assert len(everything) == count
+    names = {e[0].decode().lower() for e in everything}
+    assert set(SPEC_COMMANDS) <= names, set(SPEC_COMMANDS) - names
+    listed = {n.decode().lower() for n in raw.call("COMMAND", "LIST")}
+    assert set(SPEC_COMMANDS) <= listed, set(SPEC_COMMANDS) - listed
+
+    get, set_, nosuch = raw.call("COMMAND", "INFO", "get", "SET", "nosuchcmd")
+    assert get[0] == b"get" and get[1] == 2
+    assert get[3:6] == [1, 1, 1]  # first key, last key, step
+    assert set_[0] == b"set" and set_[1] == -3
+    assert nosuch is None
+    mget = raw.call("COMMAND", "INFO", "mget")[0]
+    assert mget[1] == -2 and mget[3:6] == [1, -1, 1]
+    mset = raw.call("COMMAND", "INFO", "mset")[0]
+    assert mset[1] == -3 and mset[3:6] == [1, -1, 2]
+
+    docs = raw.call("COMMAND", "DOCS", "get")
+    assert docs[0] == b"get"
+    doc = docs[1]
+    keys = [doc[i] for i in range(0, len(doc), 2)]
+    assert b"summary" in keys and b"arguments" in keys
+    assert raw.call("COMMAND", "DOCS", "nosuchcmd") == []
+    assert error_of(raw, "COMMAND", "FOO") == "ERR unknown subcommand 'FOO'. Try COMMAND HELP."
+
+
+def test_config_get_set(server, raw):
+    def get(pattern):
+        flat = raw.call("CONFIG", "GET", pattern)
+        assert isinstance(flat, list) and len(flat) % 2 == 0, flat
+        return {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
+
+    assert get("maxclients")["maxclients"].isdigit()
+    assert get("port") == {"port": str(server.port)}
+    assert os.path.realpath(get("dir")["dir"]) == os.path.realpath(server.dir)
+    everything = get("*")
+    for name in ("port", "bind", "dir", "maxclients", "timeout", "requirepass"):
+        assert name in everything, name
+    assert "maxclients" in get("max*")
+    assert [k.lower() for k in get("TIMEOUT")] == ["timeout"]  # case-insensitive
+    assert get("nosuchsetting") == {}
+
+    assert raw.call("CONFIG", "SET", "timeout", "300") == "OK"
+    assert get("timeout") == {"timeout": "300"}
+    assert raw.call("CONFIG", "SET", "timeout", "0") == "OK"
+    assert get("timeout") == {"timeout": "0"}
+    old = get("maxclients")["maxclients"]
+    assert raw.call("CONFIG", "SET", "maxclients", "5000") == "OK"
+    assert get("maxclients") == {"maxclients": "5000"}
+    raw.call("CONFIG", "SET", "maxclients", old)
+
+    e = error_of(raw, "CONFIG", "SET", "timeout", "abc")
+    assert e.startswith("ERR ") and "timeout" in e, e
+    e = error_of(raw, "CONFIG", "SET", "nosuchsetting", "1")
+    assert e.startswith("ERR ") and "nosuchsetting" in e, e
+    assert error_of(raw, "CONFIG", "FOO") == "ERR unknown subcommand 'FOO'. Try CONFIG HELP."
+    assert error_of(raw, "CONFIG", "GET") == "ERR wrong number of arguments for 'config|get' command"
+
+
+@pytest.mark.flin_only
+def test_config_flin_settings(raw):
+    flat = raw.call("CONFIG", "GET", "*")
+    conf = {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
+    assert conf["fsync"] == "always"
+    assert conf["max-value-bytes"] == str(64 << 20)
+    assert int(conf["threads"]) >= 1
+    assert "log-level" in conf
+
+
+def test_time(raw):
+    sec, usec = raw.call("TIME")
+    assert abs(int(sec) + int(usec) / 1e6 - time.time()) < 5
+    assert 0 <= int(usec) < 1_000_000
+
+
+def test_shutdown(make_server):
+    srv = make_server()
+    c = srv.client()
+    c.set("before", "shutdown")
+    c.close()
+    with srv.raw() as raw:
+        raw.send_command("SHUTDOWN")
+        raw.expect_eof(10)
+    assert srv.wait_exit(10) == 0, srv.log_tail()
+    srv.start()
+    c = srv.client()
+    assert c.get("before") == b"shutdown"
+    c.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_clean_exit(make_server, sig):
+    srv = make_server()
+    c = srv.client()
+    c.set("k", "v")
+    c.close()
+    assert srv.stop(sig) == 0, srv.log_tail()
+    srv.start()
+    c = srv.client()
+    assert c.get("k") == b"v"
+    c.close()
