@@ -1,0 +1,144 @@
+"""Limits: --maxclients, output buffers of slow readers, --timeout,
+--max-value-bytes."""
+import socket
+import time
+
+import pytest
+
+from flinproc import RawConn, encode_command, error_of, wait_until
+
+MAXCLIENTS = b"-ERR max number of clients reached\r\n"
+
+
+def _rejected(srv):
+    c = RawConn(srv.port)
+    try:
+        return c.expect_eof(10)
+    finally:
+        c.close()
+
+
+def test_maxclients(make_server):
+    srv = make_server(maxclients=3)
+    conns = [srv.raw() for _ in range(3)]
+    for c in conns:
+        assert c.call("PING") == "PONG"
+    assert _rejected(srv) == MAXCLIENTS
+    # The ones in keep working; a freed slot can be taken again.
+    assert conns[0].call("SET", "k", "v") == "OK"
+    conns.pop().close()
+
+    def admitted():
+        c = RawConn(srv.port)
+        try:
+            c.send_command("PING")
+            return c.read_all_available(1.0) == b"+PONG\r\n"
+        finally:
+            c.close()
+
+    wait_until(admitted, 10, what="a slot to free up after a client left")
+    for c in conns:
+        c.close()
+
+
+def test_config_set_maxclients(make_server):
+    srv = make_server()
+    admin = srv.raw()
+    assert admin.call("CONFIG", "SET", "maxclients", "2") == "OK"
+    other = srv.raw()
+    assert other.call("PING") == "PONG"
+    assert _rejected(srv) == MAXCLIENTS
+    assert admin.call("CONFIG", "SET", "maxclients", "100") == "OK"
+    with srv.raw() as third:
+        assert third.call("PING") == "PONG"
+    admin.close()
+    other.close()
+
+
+def test_slow_reader_is_disconnected_and_memory_bounded(make_server):
+    """A client pipelines 2000 GETs of a 1 MiB value (2 GiB of replies) and
+    never reads.  The server must cap what it buffers for it, drop it, and
+    keep serving everyone else."""
+    srv = make_server()
+    admin = srv.raw()
+    value = b"v" * (1 << 20)
+    assert admin.call("SET", "big", value) == "OK"
+    rss_before = srv.rss_kb()
+
+    slow = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.sendall(encode_command("CLIENT", "ID"))
+    slow_id = int(slow.recv(100).strip()[1:])
+    slow.sendall(encode_command("GET", "big") * 2000)
+
+    peak = rss_before
+    deadline = time.monotonic() + 30
+    gone = False
+    while time.monotonic() < deadline:
+        peak = max(peak, srv.rss_kb())
+        listing = admin.call("CLIENT", "LIST").decode()
+        if f"id={slow_id} " not in listing:
+            gone = True
+            break
+        time.sleep(0.05)
+    peak = max(peak, srv.rss_kb())
+    slow.close()
+    growth_mib = (peak - rss_before) / 1024
+    assert gone, f"slow client still connected after 30s; RSS grew by {growth_mib:.0f} MiB"
+    assert growth_mib < 512, f"server RSS grew by {growth_mib:.0f} MiB for one slow reader"
+    # Everyone else is still served.
+    assert admin.call("PING") == "PONG"
+    with srv.raw() as c:
+        assert c.call("GET", "big") == value
+    admin.close()
+
+
+def test_idle_timeout(make_server):
+    srv = make_server(timeout=1)
+    idle = srv.raw()
+    busy = srv.raw()
+    assert idle.call("PING") == "PONG"
+    start = time.monotonic()
+    # The busy client talks every 200 ms and must survive the idle one.
+    while time.monotonic() - start < 2.5:
+        assert busy.call("PING") == "PONG"
+        time.sleep(0.2)
+    idle.expect_eof(10)
+    assert busy.call("PING") == "PONG"
+    idle.close()
+    busy.close()
+
+
+def test_idle_timeout_config_set(make_server):
+    srv = make_server()
+    with srv.raw() as admin:
+        assert admin.call("CONFIG", "SET", "timeout", "1") == "OK"
+        with srv.raw() as idle:
+            assert idle.call("PING") == "PONG"
+            idle.expect_eof(10)
+
+
+@pytest.mark.flin_only
+def test_max_value_bytes(make_server):
+    srv = make_server(max_value_bytes=1024)
+    with srv.raw() as c:
+        assert c.call("SET", "ok", b"x" * 1024) == "OK"
+        assert c.call("GET", "ok") == b"x" * 1024
+    # One byte over the limit is refused (an error reply; the connection may
+    # then be closed, as Redis does for a bulk over proto-max-bulk-len).
+    with srv.raw() as c:
+        c.send_command("SET", "big", b"x" * 1025)
+        try:
+            reply = c.read_reply()
+        except (EOFError, ConnectionResetError):
+            reply = None
+        assert isinstance(reply, str) and reply.startswith("ERR"), reply
+    with srv.raw() as c:
+        assert c.call("EXISTS", "big") == 0
+        # Growing a value past the limit is refused too.
+        e = error_of(c, "APPEND", "ok", "y")
+        assert e.startswith("ERR"), e
+        e = error_of(c, "SETRANGE", "ok", "2000", "y")
+        assert e.startswith("ERR"), e
+        assert c.call("STRLEN", "ok") == 1024
+        assert c.call("PING") == "PONG"
