@@ -1,0 +1,166 @@
+// ClusterClient against a plain redis-server and against a 3-master Redis Cluster, both
+// started by the test on scratch ports.
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include "client/test_server.h"
+#include "common/slot.h"
+#include "flin/cluster.h"
+
+namespace flin {
+namespace {
+
+using std::chrono::milliseconds;
+
+TEST(ClusterClientStandaloneTest, PlainServerIsOneNodeOwningEverySlot) {
+  std::string why;
+  auto server = testing::RedisServer::Start({}, &why);
+  if (!server) GTEST_SKIP() << why;
+  ClusterOptions options;
+  // The first seed is dead: the client must move on to the next.
+  options.seeds = {{"127.0.0.1", testing::PickFreePort()}, {"127.0.0.1", server->port()}};
+  auto client = ClusterClient::Connect(options);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  EXPECT_FALSE((*client)->is_cluster());
+  EXPECT_EQ((*client)->slot_map().covered_slots(), kSlots);
+  EXPECT_TRUE((*client)->Execute({"SET", "a", "1"})->IsStatus("OK"));
+  EXPECT_EQ((*client)->Execute({"INCR", "a"})->integer, 2);
+  std::vector<Argv> cmds;
+  for (int i = 0; i < 100; ++i) cmds.push_back({"SET", "k" + std::to_string(i), "v"});
+  cmds.push_back({"GET", "k7"});
+  auto results = (*client)->ExecuteMany(cmds);
+  ASSERT_EQ(results.size(), cmds.size());
+  for (size_t i = 0; i + 1 < results.size(); ++i) ASSERT_TRUE(results[i]->IsStatus("OK"));
+  EXPECT_EQ(results.back()->str, "v");
+}
+
+TEST(ClusterClientStandaloneTest, NoReachableSeedFails) {
+  ClusterOptions options;
+  options.seeds = {{"127.0.0.1", testing::PickFreePort()}};
+  EXPECT_FALSE(ClusterClient::Connect(options).ok());
+  EXPECT_FALSE(ClusterClient::Connect(ClusterOptions{}).ok());
+}
+
+// Three masters, no replicas, slots split evenly by redis-cli.
+class RedisClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (std::system("command -v redis-cli >/dev/null 2>&1") != 0) {
+      GTEST_SKIP() << "redis-cli is not installed";
+    }
+    std::string create = "redis-cli --cluster create";
+    for (int i = 0; i < 3; ++i) {
+      auto node = testing::RedisServer::Start(
+          {"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+           "--cluster-node-timeout", "5000"},
+          &why);
+      if (!node) GTEST_SKIP() << why;
+      create += " 127.0.0.1:" + std::to_string(node->port());
+      nodes_.push_back(std::move(node));
+    }
+    // redis-cli itself waits until every node agrees on the configuration.
+    ASSERT_EQ(std::system((create + " --cluster-yes >/dev/null 2>&1").c_str()), 0);
+    // Nodes report cluster_state:ok once gossip settles; no event announces it, so poll it
+    // with a deadline.
+    for (auto& node : nodes_) {
+      auto conn = Connection::Connect("127.0.0.1", node->port(), {});
+      ASSERT_TRUE(conn.ok());
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      while ((*conn)->Command({"CLUSTER", "INFO"})->str.find("cluster_state:ok") ==
+             std::string::npos) {
+        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "cluster never became ok";
+        std::this_thread::sleep_for(milliseconds(20));
+      }
+    }
+  }
+
+  std::unique_ptr<ClusterClient> Client() {
+    ClusterOptions options;
+    options.seeds = {{"127.0.0.1", nodes_[0]->port()}};
+    options.max_attempts = 20;
+    auto client = ClusterClient::Connect(options);
+    EXPECT_TRUE(client.ok()) << client.status().ToString();
+    return client.ok() ? std::move(client).value() : nullptr;
+  }
+
+  std::unique_ptr<Connection> Direct(int port) {
+    auto conn = Connection::Connect("127.0.0.1", port, {});
+    return conn.ok() ? std::move(conn).value() : nullptr;
+  }
+
+  std::vector<std::unique_ptr<testing::RedisServer>> nodes_;
+};
+
+TEST_F(RedisClusterTest, RoutesEveryKeyToItsOwner) {
+  auto client = Client();
+  ASSERT_TRUE(client);
+  EXPECT_TRUE(client->is_cluster());
+  SlotMap map = client->slot_map();
+  EXPECT_EQ(map.covered_slots(), kSlots);
+  EXPECT_EQ(map.nodes().size(), 3u);
+  std::vector<Argv> sets;
+  for (int i = 0; i < 300; ++i) sets.push_back({"SET", "key:" + std::to_string(i), "v"});
+  for (auto& r : client->ExecuteMany(sets)) ASSERT_TRUE(r.ok() && r->IsStatus("OK"));
+  // Each key landed on the node the map names (a direct GET there finds it).
+  for (int i = 0; i < 300; i += 37) {
+    std::string key = "key:" + std::to_string(i);
+    auto conn = Direct(map.Master(KeySlot(key))->port);
+    ASSERT_TRUE(conn);
+    EXPECT_EQ(conn->Command({"GET", key})->str, "v");
+  }
+  EXPECT_EQ(client->Execute({"GET", "key:5"})->str, "v");
+  EXPECT_TRUE(client->Execute({"PING"})->IsStatus("PONG"));
+}
+
+// Moves one slot between masters behind the client's back: during the migration the client
+// must follow ASK, and afterwards MOVED (updating its map).
+TEST_F(RedisClusterTest, FollowsAskDuringMigrationAndMovedAfter) {
+  auto client = Client();
+  ASSERT_TRUE(client);
+  const int slot = KeySlot("foo");
+  const SlotMap before = client->slot_map();
+  const NodeAddress from = *before.Master(slot);
+  NodeAddress to;
+  for (const auto& n : before.nodes()) {
+    if (!(n == from)) to = n;
+  }
+  ASSERT_TRUE(client->Execute({"SET", "foo", "bar"})->IsStatus("OK"));
+  auto src = Direct(from.port);
+  auto dst = Direct(to.port);
+  ASSERT_TRUE(src && dst);
+  const std::string src_id = src->Command({"CLUSTER", "MYID"})->str;
+  const std::string dst_id = dst->Command({"CLUSTER", "MYID"})->str;
+  const std::string s = std::to_string(slot);
+  ASSERT_TRUE(dst->Command({"CLUSTER", "SETSLOT", s, "IMPORTING", src_id})->IsStatus("OK"));
+  ASSERT_TRUE(src->Command({"CLUSTER", "SETSLOT", s, "MIGRATING", dst_id})->IsStatus("OK"));
+
+  // A new key of the migrating slot: the source answers ASK, the client asks the target.
+  Result<Reply> set = client->Execute({"SET", "{foo}new", "v2"});
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_TRUE(set->IsStatus("OK")) << set->ToString();
+  dst->Append({"ASKING"});
+  dst->Append({"GET", "{foo}new"});
+  ASSERT_TRUE(dst->ReadReply().ok());
+  EXPECT_EQ(dst->ReadReply()->str, "v2");
+  // The existing key is still served by the source.
+  EXPECT_EQ(client->Execute({"GET", "foo"})->str, "bar");
+
+  // Finish the migration; the client's map still names the source.
+  Result<Reply> migrated = src->Command(
+      {"MIGRATE", "127.0.0.1", std::to_string(to.port), "", "0", "5000", "KEYS", "foo"});
+  ASSERT_TRUE(migrated.ok() && migrated->IsStatus("OK")) << migrated->ToString();
+  for (auto& node : nodes_) {
+    auto conn = Direct(node->port());
+    ASSERT_TRUE(conn->Command({"CLUSTER", "SETSLOT", s, "NODE", dst_id})->IsStatus("OK"));
+  }
+  EXPECT_EQ(*client->slot_map().Master(slot), from);
+  EXPECT_EQ(client->Execute({"GET", "foo"})->str, "bar");
+  EXPECT_EQ(*client->slot_map().Master(slot), to);
+}
+
+}  // namespace
+}  // namespace flin
