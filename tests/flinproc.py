@@ -55,13 +55,14 @@ class Server:
     mapped onto the equivalent redis-server settings.
 
     fsync: always|everysec|no; requirepass, maxclients, timeout (seconds),
-    threads, max_value_bytes (Flin only); flin_args / redis_args: extra argv.
+    threads, max_value_bytes (Flin only); flin_args / redis_args: extra argv;
+    argv: the whole command line instead (port must still say where it listens).
     """
 
     def __init__(self, workdir, target=None, port=None, datadir=None,
                  fsync="always", requirepass=None, maxclients=None,
                  timeout=None, threads=None, max_value_bytes=None,
-                 flin_args=(), redis_args=(), name="server"):
+                 flin_args=(), redis_args=(), argv=None, name="server"):
         self.target = target or TARGET
         self.workdir = str(workdir)
         self.port = port or free_port()
@@ -74,6 +75,7 @@ class Server:
         self.max_value_bytes = max_value_bytes
         self.flin_args = list(flin_args)
         self.redis_args = list(redis_args)
+        self.argv_override = list(argv) if argv else None
         self.name = name
         self.proc = None
         self.returncode = None
@@ -82,6 +84,8 @@ class Server:
 
     # ---- command line -------------------------------------------------
     def argv(self):
+        if self.argv_override:
+            return self.argv_override
         if self.target == "redis":
             a = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
                  "--dir", self.dir, "--save", "", "--appendonly", "yes",

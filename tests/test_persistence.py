@@ -1,0 +1,143 @@
+"""Restart recovery and the --fsync modes."""
+import signal
+import time
+
+import pytest
+
+N = 3000
+
+
+def _load(c):
+    """Write N keys: a third persistent, a third with a long TTL, a third with
+    a 300 ms TTL; plus overwrites, deletes, counters and binary keys."""
+    at_ms = int(time.time() * 1000) + 3_600_000
+    with c.pipeline(transaction=False) as p:
+        for i in range(N):
+            if i % 3 == 0:
+                p.set(f"plain:{i}", f"value-{i}")
+            elif i % 3 == 1:
+                p.set(f"ttl:{i}", f"value-{i}", ex=1000)
+            else:
+                p.set(f"short:{i}", f"value-{i}", px=300)
+        p.set("abs", "x")
+        p.pexpireat("abs", at_ms)
+        for i in range(0, N, 3):
+            if i % 2:
+                p.delete(f"plain:{i}")
+        p.set("over", "first")
+        p.set("over", "second")
+        for _ in range(25):
+            p.incr("counter")
+        p.set(b"bin\x00key\r\n", b"\x00\xff\r\n")
+        p.append("appended", "a")
+        p.append("appended", "b")
+        p.setrange("ranged", 3, "x")
+        p.execute()
+    return at_ms, time.monotonic() + 0.3
+
+
+def _verify(c, at_ms):
+    plain = [f"plain:{i}" for i in range(0, N, 3)]
+    got = c.mget(plain)
+    for i, v in zip(range(0, N, 3), got):
+        assert v == (None if i % 2 else f"value-{i}".encode()), f"plain:{i} -> {v!r}"
+    ttl = [f"ttl:{i}" for i in range(1, N, 3)]
+    assert c.mget(ttl) == [f"value-{i}".encode() for i in range(1, N, 3)]
+    with c.pipeline(transaction=False) as p:
+        for k in ttl:
+            p.ttl(k)
+        ttls = p.execute()
+    assert all(900 <= t <= 1000 for t in ttls), sorted(ttls)[:5]
+    assert c.mget([f"short:{i}" for i in range(2, N, 3)]) == [None] * len(range(2, N, 3))
+    assert c.pexpiretime("abs") == at_ms
+    assert c.get("over") == b"second"
+    assert c.get("counter") == b"25"
+    assert c.get(b"bin\x00key\r\n") == b"\x00\xff\r\n"
+    assert c.get("appended") == b"ab"
+    assert c.get("ranged") == b"\x00\x00\x00x"
+    expected = len(plain) - len(plain) // 2 + len(ttl) + 6
+    deadline = time.monotonic() + 5
+    while c.dbsize() != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert c.dbsize() == expected
+
+
+def test_restart_recovers_everything(make_server):
+    srv = make_server()
+    c = srv.client()
+    at_ms, short_end = _load(c)
+    c.close()
+    assert srv.stop(signal.SIGTERM) == 0, srv.log_tail()
+    time.sleep(max(0.0, short_end - time.monotonic()) + 0.05)
+    srv.start()
+    c = srv.client()
+    _verify(c, at_ms)
+    # Write more, restart again (SIGINT this time), and all of it is there.
+    c.set("after", "restart")
+    c.delete("over")
+    c.close()
+    assert srv.stop(signal.SIGINT) == 0, srv.log_tail()
+    srv.start()
+    c = srv.client()
+    assert c.get("after") == b"restart"
+    assert c.get("over") is None
+    assert c.get("counter") == b"25"
+    c.close()
+
+
+def test_expiry_while_down(make_server):
+    """Keys whose TTL ends while the server is down are gone after restart."""
+    srv = make_server()
+    c = srv.client()
+    c.set("soon", "v", px=200)
+    c.set("later", "v", ex=100)
+    c.close()
+    srv.stop()
+    time.sleep(0.3)
+    srv.start()
+    c = srv.client()
+    assert c.get("soon") is None
+    assert c.exists("soon") == 0
+    assert c.keys("*") == [b"later"]
+    assert c.dbsize() == 1
+    assert 95 <= c.ttl("later") <= 100
+    c.close()
+
+
+def test_flushall_persists(make_server):
+    srv = make_server()
+    c = srv.client()
+    c.mset({"a": 1, "b": 2})
+    c.flushall()
+    c.set("c", 3)
+    c.close()
+    srv.restart()
+    c = srv.client()
+    assert c.keys("*") == [b"c"]
+    c.close()
+
+
+@pytest.mark.parametrize("mode", ["always", "everysec", "no"])
+def test_fsync_modes(make_server, mode):
+    srv = make_server(fsync=mode)
+    c = srv.client()
+    with c.pipeline(transaction=False) as p:
+        for i in range(500):
+            p.set(f"k{i}", i)
+        p.execute()
+    assert c.get("k499") == b"499"
+    assert c.dbsize() == 500
+    c.close()
+    assert srv.stop() == 0, srv.log_tail()
+    srv.start()
+    c = srv.client()
+    assert c.dbsize() == 500
+    assert c.get("k0") == b"0"
+    c.close()
+
+
+@pytest.mark.flin_only
+def test_fsync_mode_visible_in_config(make_server):
+    srv = make_server(fsync="everysec")
+    with srv.raw() as c:
+        assert c.call("CONFIG", "GET", "fsync") == [b"fsync", b"everysec"]
