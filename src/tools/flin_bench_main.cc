@@ -1,0 +1,207 @@
+// flin-bench: a closed-loop load generator for Redis-protocol servers, built on libflin.
+// Run `flin-bench --help` for the flags.
+
+#include <unistd.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <memory>
+#include <thread>
+
+#include "tools/bench_runner.h"
+
+namespace flin::bench {
+namespace {
+
+struct Summary {
+  const char* name;
+  uint64_t ok = 0;
+  uint64_t errors = 0;
+  LatencyHistogram hist;
+};
+
+double Us(uint64_t nanos) { return static_cast<double>(nanos) / 1000.0; }
+
+std::string JsonEscape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string Target(const BenchOptions& o, const Topology& t) {
+  if (o.cluster.empty()) return o.host + ":" + std::to_string(o.port);
+  return std::string(t.cluster ? "cluster of " : "non-cluster seed, nodes ") +
+         std::to_string(t.nodes.size()) + (t.cluster ? " masters" : "");
+}
+
+void PrintText(const BenchOptions& o, const Topology& t, double seconds,
+               const std::vector<Summary>& rows, const ThreadResult& all) {
+  const char* dist[] = {"uniform", "zipf", "sequential"};
+  std::printf("flin-bench: %s, %d connections%s, pipeline %d, %d thread(s), mix %s, "
+              "keyspace %" PRId64 " %s, value %d B, measured %.2f s\n",
+              Target(o, t).c_str(), o.connections, o.cluster.empty() ? "" : " per node",
+              o.pipeline, o.threads, o.MixString().c_str(), o.keyspace,
+              dist[static_cast<int>(o.key_dist)], o.value_size, seconds);
+  std::printf("%-6s %12s %12s %9s %9s %9s %9s %10s %9s\n", "op", "requests", "ops/s",
+              "p50(us)", "p90(us)", "p99(us)", "p99.9(us)", "max(us)", "errors");
+  for (const Summary& r : rows) {
+    std::printf("%-6s %12" PRIu64 " %12.0f %9.1f %9.1f %9.1f %9.1f %10.1f %9" PRIu64 "\n",
+                r.name, r.ok, static_cast<double>(r.ok) / seconds, Us(r.hist.Percentile(50)),
+                Us(r.hist.Percentile(90)), Us(r.hist.Percentile(99)),
+                Us(r.hist.Percentile(99.9)), Us(r.hist.max()), r.errors);
+  }
+  if (!all.first_error.empty()) {
+    std::printf("errors: %" PRIu64 " lost with a connection, %" PRIu64
+                " redirections; first: %s\n",
+                all.lost, all.redirects, all.first_error.c_str());
+  }
+}
+
+void PrintJson(const BenchOptions& o, const Topology& t, double seconds,
+               const std::vector<Summary>& rows, const ThreadResult& all) {
+  std::printf("{\"target\":\"%s\",\"connections\":%d,\"pipeline\":%d,\"threads\":%d,"
+              "\"mix\":\"%s\",\"keyspace\":%" PRId64 ",\"value_size\":%d,\"seconds\":%.3f,"
+              "\"results\":{",
+              JsonEscape(Target(o, t)).c_str(), o.connections, o.pipeline, o.threads,
+              o.MixString().c_str(), o.keyspace, o.value_size, seconds);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Summary& r = rows[i];
+    std::printf("%s\"%s\":{\"requests\":%" PRIu64 ",\"ops_per_sec\":%.1f,\"p50_us\":%.1f,"
+                "\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
+                "\"mean_us\":%.1f,\"errors\":%" PRIu64 "}",
+                i ? "," : "", r.name, r.ok, static_cast<double>(r.ok) / seconds,
+                Us(r.hist.Percentile(50)), Us(r.hist.Percentile(90)),
+                Us(r.hist.Percentile(99)), Us(r.hist.Percentile(99.9)), Us(r.hist.max()),
+                r.hist.mean() / 1000.0, r.errors);
+  }
+  std::printf("},\"lost\":%" PRIu64 ",\"redirects\":%" PRIu64 ",\"first_error\":\"%s\"}\n",
+              all.lost, all.redirects, JsonEscape(all.first_error).c_str());
+}
+
+int Main(int argc, char** argv) {
+  bool help = false;
+  Result<BenchOptions> parsed = ParseOptions(argc, argv, &help);
+  if (help) {
+    std::fputs(Usage().c_str(), stdout);
+    return 0;
+  }
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "flin-bench: %s (see --help)\n", parsed.status().message().c_str());
+    return 2;
+  }
+  const BenchOptions& o = *parsed;
+  bool needs_keys = false;
+  for (const auto& [op, w] : o.mix) needs_keys |= op == Op::kMset || op == Op::kMget;
+  if (!o.cluster.empty() && needs_keys) {
+    std::fprintf(stderr, "flin-bench: mset/mget are not supported with --cluster (their keys "
+                         "would span slots)\n");
+    return 2;
+  }
+  Result<Topology> topology = LoadTopology(o);
+  if (!topology.ok()) {
+    std::fprintf(stderr, "flin-bench: %s\n", topology.status().ToString().c_str());
+    return 1;
+  }
+  std::unique_ptr<ZipfParams> zipf;
+  if (o.key_dist == KeyDist::kZipf) {
+    zipf = std::make_unique<ZipfParams>(static_cast<uint64_t>(o.keyspace), o.zipf_theta);
+  }
+  Progress progress;
+  std::vector<std::unique_ptr<BenchThread>> threads;
+  for (int i = 0; i < o.threads; ++i) {
+    const int clients = o.connections / o.threads + (i < o.connections % o.threads ? 1 : 0);
+    threads.push_back(std::make_unique<BenchThread>(o, *topology, zipf.get(), i, o.threads,
+                                                    clients, &progress));
+    if (Status s = threads.back()->Connect(); !s.ok()) {
+      std::fprintf(stderr, "flin-bench: connect: %s\n", s.ToString().c_str());
+      return 1;
+    }
+  }
+  const auto start = Clock::now();
+  RunPlan plan;
+  plan.measure_start = start + std::chrono::duration_cast<Clock::duration>(
+                                   std::chrono::duration<double>(o.warmup_s));
+  plan.end = plan.measure_start + std::chrono::duration_cast<Clock::duration>(
+                                      std::chrono::duration<double>(o.duration_s));
+  std::atomic<int> running{o.threads};
+  std::vector<std::thread> workers;
+  for (int i = 0; i < o.threads; ++i) {
+    RunPlan p = plan;
+    if (o.requests > 0) {
+      p.quota = o.requests / o.threads + (i < o.requests % o.threads ? 1 : 0);
+      if (p.quota == 0) p.quota = -1;  // nothing to send; any non-zero marks requests mode
+    }
+    workers.emplace_back([&, i, p] {
+      threads[i]->Run(p);
+      running.fetch_sub(1);
+    });
+  }
+  const bool live = !o.quiet && !o.json && ::isatty(STDERR_FILENO);
+  auto next_print = start + std::chrono::seconds(1);
+  while (running.load() > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (live && Clock::now() >= next_print) {
+      next_print += std::chrono::seconds(1);
+      const double el = std::chrono::duration<double>(Clock::now() - plan.measure_start).count();
+      const uint64_t done = progress.completed.load(std::memory_order_relaxed);
+      std::fprintf(stderr, "\r%s %6.1fs  %12" PRIu64 " replies  %10.0f ops/s  %" PRIu64
+                   " errors   ", el < 0 ? "warmup" : "run   ", el < 0 ? -el : el, done,
+                   el > 0 ? static_cast<double>(done) / el : 0.0,
+                   progress.errors.load(std::memory_order_relaxed));
+    }
+  }
+  for (auto& w : workers) w.join();
+  if (live) std::fprintf(stderr, "\r%90s\r", "");
+
+  ThreadResult all;
+  for (auto& t : threads) {
+    const ThreadResult& r = t->result();
+    for (int op = 0; op < kOpCount; ++op) {
+      all.histograms[op].Merge(r.histograms[op]);
+      all.ok[op] += r.ok[op];
+      all.errors[op] += r.errors[op];
+    }
+    all.redirects += r.redirects;
+    all.lost += r.lost;
+    all.last_reply = std::max(all.last_reply, r.last_reply);
+    if (all.first_error.empty()) all.first_error = r.first_error;
+  }
+  double seconds = o.duration_s;
+  if (o.requests > 0) {
+    seconds = std::chrono::duration<double>(all.last_reply - plan.measure_start).count();
+    if (seconds <= 0) seconds = 1e-9;
+  }
+  std::vector<Summary> rows;
+  Summary total{"total", 0, 0, {}};
+  for (const auto& [op, w] : o.mix) {
+    const int i = static_cast<int>(op);
+    Summary s{OpName(op), all.ok[i], all.errors[i], all.histograms[i]};
+    total.ok += s.ok;
+    total.errors += s.errors;
+    total.hist.Merge(s.hist);
+    rows.push_back(std::move(s));
+  }
+  if (rows.size() > 1) rows.push_back(std::move(total));
+  if (o.json) {
+    PrintJson(o, *topology, seconds, rows, all);
+  } else {
+    PrintText(o, *topology, seconds, rows, all);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace flin::bench
+
+int main(int argc, char** argv) { return flin::bench::Main(argc, argv); }
