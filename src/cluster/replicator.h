@@ -1,0 +1,73 @@
+#pragma once
+// The write path's one interface: log, then apply (DESIGN.md, "the path of a request").
+//
+// A write command is not executed where it arrives. Its handler checks the syntax, encodes
+// the command and Propose()s it; the replicator orders it in a log, makes it durable (per the
+// fsync policy; in a cluster, on a majority), then applies it through the StateMachine, on one
+// thread, in log order, and sends the reply it produced back to the connection's I/O thread.
+// Because every write — INCR, APPEND, SET NX, expiry deletions — runs in log order on the
+// apply thread, read-modify-write commands need no locks, and replicas applying the same log
+// compute the same state.
+//
+// Implementations: SingleNodeReplicator (a cluster of one; group commit) and, in a cluster,
+// the Multi-Raft node.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "protocol/reply_writer.h"
+#include "storage/write_txn.h"
+
+namespace flin::cluster {
+
+// A reply produced by the apply path for one proposal.
+struct Completion {
+  uint64_t conn_id = 0;
+  std::string reply;  // RESP bytes, in the protocol the proposal asked for
+};
+
+// Receives completions; implemented by each I/O thread. Called from the apply thread with all
+// of one batch's completions for that sink, so the sink is woken once per batch.
+class CompletionSink {
+ public:
+  virtual ~CompletionSink() = default;
+  virtual void Complete(std::vector<Completion>&& batch) = 0;
+};
+
+// Executes committed commands. Called only from the apply thread, in log order.
+class StateMachine {
+ public:
+  virtual ~StateMachine() = default;
+  // Applies one command at entry time `now_ms` (the proposer's clock, never decreasing along
+  // the log), writing its reply to `reply` if not null. Must be deterministic: the same
+  // command on the same state at the same time gives the same writes.
+  virtual void Apply(storage::WriteTxn& txn, int64_t now_ms, std::string_view command,
+                     protocol::ReplyWriter* reply) = 0;
+};
+
+struct Proposal {
+  int partition = 0;         // the key's partition; -1 for commands over all data (FLUSHALL)
+  std::string command;       // encoded by the server (see server/command.h)
+  int proto = 2;             // RESP version of the reply
+  CompletionSink* sink = nullptr;  // where the reply goes; nullptr: no reply wanted
+  uint64_t conn_id = 0;
+};
+
+enum class FsyncPolicy { kAlways, kEverySec, kNo };
+
+class Replicator {
+ public:
+  virtual ~Replicator() = default;
+  virtual Status Start() = 0;
+  // Applies what was already proposed, makes it durable, and stops. Idempotent.
+  virtual void Stop() = 0;
+  // Any thread. Busy if the queue is full (the caller replies with an error); callers also
+  // bound their own in-flight proposals per connection.
+  virtual Status Propose(Proposal&& p) = 0;
+  virtual Status ProposeBatch(std::vector<Proposal>* batch) = 0;
+};
+
+}  // namespace flin::cluster

@@ -1,0 +1,141 @@
+#include "cluster/single_node.h"
+
+#include <chrono>
+#include <cstdio>
+#include <unordered_map>
+
+namespace flin::cluster {
+
+int64_t UnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+SingleNodeReplicator::SingleNodeReplicator(storage::Store* store, StateMachine* sm,
+                                           SingleNodeOptions options)
+    : store_(store), sm_(sm), options_(options), fsync_(options.fsync) {}
+
+SingleNodeReplicator::~SingleNodeReplicator() { Stop(); }
+
+Status SingleNodeReplicator::Start() {
+  thread_ = std::thread([this] { Loop(); });
+  return Status::Ok();
+}
+
+void SingleNodeReplicator::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+Status SingleNodeReplicator::Propose(Proposal&& p) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return Status::Unavailable("shutting down");
+    if (queue_.size() >= options_.max_queued) return Status::Busy("write queue full");
+    queue_.push_back(std::move(p));
+    if (queue_.size() > 1) return Status::Ok();  // the apply thread is already being woken
+  }
+  cv_.notify_one();
+  return Status::Ok();
+}
+
+Status SingleNodeReplicator::ProposeBatch(std::vector<Proposal>* batch) {
+  if (batch->empty()) return Status::Ok();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return Status::Unavailable("shutting down");
+    if (queue_.size() + batch->size() > options_.max_queued) return Status::Busy("write queue full");
+    for (auto& p : *batch) queue_.push_back(std::move(p));
+  }
+  batch->clear();
+  cv_.notify_one();
+  return Status::Ok();
+}
+
+void SingleNodeReplicator::Loop() {
+  std::vector<Proposal> batch;
+  batch.reserve(options_.max_batch);
+  int64_t last_sync_check = UnixMs();
+  while (true) {
+    bool stopping;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(100),
+                   [this] { return stopping_ || !queue_.empty(); });
+      stopping = stopping_;
+      if (queue_.size() <= options_.max_batch) {
+        batch.swap(queue_);
+      } else {
+        batch.assign(std::make_move_iterator(queue_.begin()),
+                     std::make_move_iterator(queue_.begin() + options_.max_batch));
+        queue_.erase(queue_.begin(), queue_.begin() + options_.max_batch);
+      }
+    }
+    if (!batch.empty()) ApplyBatch(batch);
+    batch.clear();
+    // --fsync everysec: make the last second's writes durable.
+    int64_t now = UnixMs();
+    if (unsynced_ && (now - last_sync_check >= 1000 || stopping)) {
+      if (store_->SyncWal().ok()) {
+        fsyncs_.fetch_add(1, std::memory_order_relaxed);
+        last_sync_ms_.store(now, std::memory_order_relaxed);
+      }
+      unsynced_ = false;
+      last_sync_check = now;
+    }
+    if (stopping) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (queue_.empty()) break;
+    }
+  }
+}
+
+void SingleNodeReplicator::ApplyBatch(std::vector<Proposal>& batch) {
+  storage::WriteTxn txn(store_);
+  std::vector<std::string> replies(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Proposal& p = batch[i];
+    last_ts_ = std::max(last_ts_, UnixMs());
+    protocol::ReplyWriter w(&replies[i], p.proto);
+    sm_->Apply(txn, last_ts_, p.command, p.sink ? &w : nullptr);
+  }
+  FsyncPolicy policy = fsync_.load(std::memory_order_relaxed);
+  Status s = txn.Commit(policy == FsyncPolicy::kAlways);
+  if (s.ok()) {
+    store_->AdvanceApplyClock(last_ts_);
+    if (policy == FsyncPolicy::kAlways) {
+      fsyncs_.fetch_add(1, std::memory_order_relaxed);
+      last_sync_ms_.store(last_ts_, std::memory_order_relaxed);
+    } else {
+      unsynced_ = true;
+    }
+  } else {
+    // The writes did not happen (RocksDB stops taking writes after an I/O error): every
+    // proposal of the batch fails, whatever the apply step had computed.
+    write_error_.store(true, std::memory_order_relaxed);
+    fprintf(stderr, "flin: write failed: %s\n", s.ToString().c_str());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      replies[i].clear();
+      protocol::ReplyWriter w(&replies[i], batch[i].proto);
+      w.Error("ERR write failed, the server is not accepting writes: " + s.message());
+    }
+  }
+  batches_.fetch_add(1, std::memory_order_relaxed);
+  applied_.fetch_add(batch.size(), std::memory_order_relaxed);
+
+  // One delivery per sink (I/O thread), in proposal order.
+  std::unordered_map<CompletionSink*, std::vector<Completion>> by_sink;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].sink == nullptr) continue;
+    by_sink[batch[i].sink].push_back(Completion{batch[i].conn_id, std::move(replies[i])});
+  }
+  for (auto& [sink, completions] : by_sink) sink->Complete(std::move(completions));
+}
+
+}  // namespace flin::cluster

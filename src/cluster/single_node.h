@@ -1,0 +1,74 @@
+#pragma once
+// SingleNodeReplicator: the log-then-apply path of a cluster of one voter.
+//
+// One apply thread takes everything proposed since its last round as one batch, applies each
+// command through the StateMachine into one WriteTxn (each sees the ones before it), and
+// writes the batch with one RocksDB write: with --fsync always, one fsync shared by every
+// writer of the batch (group commit). Only then are the replies posted back. The RocksDB WAL
+// is the log: a batch is durable exactly when its write returns.
+//
+// Entry timestamps are max(wall clock, previous timestamp), so time never runs backwards along
+// the log; the store's apply clock (see storage/store.h) follows them.
+//
+// Threading: Propose() from any thread; the rest from the owner (main). Ownership: borrows the
+// Store and the StateMachine, which must outlive it.
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "cluster/replicator.h"
+#include "storage/store.h"
+
+namespace flin::cluster {
+
+struct SingleNodeOptions {
+  FsyncPolicy fsync = FsyncPolicy::kAlways;
+  size_t max_queued = 1 << 20;   // proposals waiting for the apply thread
+  size_t max_batch = 4096;       // proposals applied in one round
+};
+
+class SingleNodeReplicator : public Replicator {
+ public:
+  SingleNodeReplicator(storage::Store* store, StateMachine* sm, SingleNodeOptions options);
+  ~SingleNodeReplicator() override;
+
+  Status Start() override;
+  void Stop() override;
+  Status Propose(Proposal&& p) override;
+  Status ProposeBatch(std::vector<Proposal>* batch) override;
+
+  void set_fsync(FsyncPolicy p) { fsync_.store(p, std::memory_order_relaxed); }
+  // Counters for INFO persistence.
+  uint64_t batches() const { return batches_.load(std::memory_order_relaxed); }
+  uint64_t applied() const { return applied_.load(std::memory_order_relaxed); }
+  uint64_t fsyncs() const { return fsyncs_.load(std::memory_order_relaxed); }
+  int64_t last_sync_unix_ms() const { return last_sync_ms_.load(std::memory_order_relaxed); }
+  bool write_error() const { return write_error_.load(std::memory_order_relaxed); }
+
+ private:
+  void Loop();
+  void ApplyBatch(std::vector<Proposal>& batch);
+
+  storage::Store* store_;
+  StateMachine* sm_;
+  SingleNodeOptions options_;
+  std::atomic<FsyncPolicy> fsync_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Proposal> queue_;  // guarded by mu_
+  bool stopping_ = false;        // guarded by mu_
+  std::thread thread_;
+
+  int64_t last_ts_ = 0;          // apply thread only
+  bool unsynced_ = false;        // apply thread only: writes since the last fsync
+  std::atomic<uint64_t> batches_{0}, applied_{0}, fsyncs_{0};
+  std::atomic<int64_t> last_sync_ms_{0};
+  std::atomic<bool> write_error_{false};
+};
+
+int64_t UnixMs();
+
+}  // namespace flin::cluster

@@ -1,0 +1,195 @@
+#include "common/strings.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+namespace flin {
+
+bool ParseInt64(std::string_view s, int64_t* out) {
+  if (s.empty() || s.size() > 20) return false;
+  size_t i = 0;
+  bool neg = false;
+  if (s[0] == '-') {
+    neg = true;
+    if (s.size() == 1) return false;
+    i = 1;
+  }
+  if (s[i] == '0') {
+    if (s.size() == 1) {
+      *out = 0;
+      return true;
+    }
+    return false;
+  }
+  uint64_t v = 0;
+  for (; i < s.size(); ++i) {
+    char c = s[i];
+    if (c < '0' || c > '9') return false;
+    if (v > (UINT64_MAX - (c - '0')) / 10) return false;
+    v = v * 10 + (c - '0');
+  }
+  if (neg) {
+    if (v > static_cast<uint64_t>(INT64_MAX) + 1) return false;
+    *out = static_cast<int64_t>(0 - v);
+  } else {
+    if (v > static_cast<uint64_t>(INT64_MAX)) return false;
+    *out = static_cast<int64_t>(v);
+  }
+  return true;
+}
+
+bool ParseLongDouble(std::string_view s, long double* out) {
+  if (s.empty() || s.size() > 5000 || isspace(static_cast<unsigned char>(s[0]))) return false;
+  std::string buf(s);
+  char* end = nullptr;
+  errno = 0;
+  long double v = strtold(buf.c_str(), &end);
+  if (end != buf.c_str() + buf.size() || errno == ERANGE || std::isnan(v) || std::isinf(v)) {
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
+bool ParseDouble(std::string_view s, double* out) {
+  if (s.empty() || s.size() > 5000 || isspace(static_cast<unsigned char>(s[0]))) return false;
+  std::string buf(s);
+  char* end = nullptr;
+  errno = 0;
+  double v = strtod(buf.c_str(), &end);
+  if (end != buf.c_str() + buf.size() || (errno == ERANGE && !std::isinf(v)) || std::isnan(v)) {
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
+bool ParseMemory(std::string_view s, int64_t* out) {
+  std::string lower = ToLower(s);
+  int64_t mul = 1;
+  auto strip = [&](std::string_view suffix, int64_t m) {
+    if (lower.size() > suffix.size() &&
+        lower.compare(lower.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      lower.resize(lower.size() - suffix.size());
+      mul = m;
+      return true;
+    }
+    return false;
+  };
+  strip("gb", 1LL << 30) || strip("mb", 1LL << 20) || strip("kb", 1LL << 10) ||
+      strip("g", 1000000000LL) || strip("m", 1000000LL) || strip("k", 1000LL) || strip("b", 1);
+  int64_t v;
+  if (!ParseInt64(lower, &v) || v < 0 || v > INT64_MAX / mul) return false;
+  *out = v * mul;
+  return true;
+}
+
+namespace {
+char Fold(char c, bool nocase) {
+  return nocase ? static_cast<char>(tolower(static_cast<unsigned char>(c))) : c;
+}
+
+bool Match(const char* p, size_t plen, const char* s, size_t slen, bool nocase, int depth) {
+  if (depth > 1000) return false;  // pathological patterns
+  if (slen == 0) {                 // only stars can match nothing
+    while (plen && *p == '*') {
+      ++p;
+      --plen;
+    }
+  }
+  while (plen && slen) {
+    switch (*p) {
+      case '*':
+        while (plen > 1 && p[1] == '*') {
+          ++p;
+          --plen;
+        }
+        if (plen == 1) return true;
+        while (slen) {
+          if (Match(p + 1, plen - 1, s, slen, nocase, depth + 1)) return true;
+          ++s;
+          --slen;
+        }
+        return false;
+      case '?':
+        ++s;
+        --slen;
+        break;
+      case '[': {
+        ++p;
+        --plen;
+        bool negate = plen && *p == '^';
+        if (negate) {
+          ++p;
+          --plen;
+        }
+        bool matched = false;
+        while (plen) {
+          if (*p == '\\' && plen >= 2) {
+            ++p;
+            --plen;
+            if (*p == *s) matched = true;
+          } else if (*p == ']') {
+            break;
+          } else if (plen >= 3 && p[1] == '-') {
+            char lo = Fold(p[0], nocase), hi = Fold(p[2], nocase), c = Fold(*s, nocase);
+            if (lo > hi) std::swap(lo, hi);
+            if (c >= lo && c <= hi) matched = true;
+            p += 2;
+            plen -= 2;
+          } else if (Fold(*p, nocase) == Fold(*s, nocase)) {
+            matched = true;
+          }
+          ++p;
+          --plen;
+        }
+        if (negate) matched = !matched;
+        if (!matched) return false;
+        ++s;
+        --slen;
+        if (plen == 0) return slen == 0;  // unterminated class: Redis treats it as the end
+        break;
+      }
+      case '\\':
+        if (plen >= 2) {
+          ++p;
+          --plen;
+        }
+        [[fallthrough]];
+      default:
+        if (Fold(*p, nocase) != Fold(*s, nocase)) return false;
+        ++s;
+        --slen;
+        break;
+    }
+    ++p;
+    --plen;
+    if (slen == 0) {
+      while (plen && *p == '*') {
+        ++p;
+        --plen;
+      }
+      break;
+    }
+  }
+  return plen == 0 && slen == 0;
+}
+}  // namespace
+
+bool GlobMatch(std::string_view pattern, std::string_view str, bool nocase) {
+  return Match(pattern.data(), pattern.size(), str.data(), str.size(), nocase, 0);
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string ToLower(std::string_view s) {
+  std::string r(s);
+  for (char& c : r) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  return r;
+}
+
+}  // namespace flin

@@ -1,0 +1,77 @@
+#pragma once
+// EventLoop: one epoll loop on one thread — the unit of Flin's I/O threading.
+//
+// Each I/O thread runs one loop that owns its connections; nothing else touches them. Other
+// threads talk to a loop only through Post(), which queues a task and wakes the loop through
+// an eventfd. Timers are coarse (the epoll_wait timeout), which suffices for idle timeouts and
+// periodic housekeeping.
+//
+// Threading: Post(), Stop() and InLoopThread() from any thread; everything else only on the
+// loop's thread (or before Run()). Ownership: the loop borrows its handlers; a handler must
+// Remove() its fd before it dies.
+
+#include <sys/epoll.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace flin::net {
+
+class EventHandler {
+ public:
+  virtual ~EventHandler() = default;
+  // `events` is the epoll event mask (EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP, ...).
+  virtual void OnEvent(uint32_t events) = 0;
+};
+
+class EventLoop {
+ public:
+  using Task = std::function<void()>;
+
+  EventLoop();
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // Runs until Stop(); returns after running the tasks posted before Stop().
+  void Run();
+  void Stop();
+  // Queues `task` to run on the loop's thread. Never blocks for long: the queue is a vector
+  // swapped out by the loop. Callers bound what they post (see the users' contracts).
+  void Post(Task task);
+  bool InLoopThread() const { return std::this_thread::get_id() == thread_id_; }
+
+  bool Add(int fd, uint32_t events, EventHandler* handler);
+  bool Modify(int fd, uint32_t events, EventHandler* handler);
+  void Remove(int fd);
+
+  // Calls `fn` about every `period_ms` on the loop's thread.
+  void RunEvery(int period_ms, std::function<void()> fn);
+
+ private:
+  void RunTasks();
+  void RunTimers();
+
+  int epfd_ = -1;
+  int wakefd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::thread::id thread_id_;
+  std::mutex mu_;
+  std::vector<Task> tasks_;  // guarded by mu_
+  std::vector<Task> running_;
+  struct Timer {
+    int period_ms;
+    int64_t next_ms;
+    std::function<void()> fn;
+  };
+  std::vector<Timer> timers_;
+};
+
+int64_t MonotonicMs();
+int64_t MonotonicUs();
+
+}  // namespace flin::net

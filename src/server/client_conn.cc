@@ -1,0 +1,277 @@
+#include "server/client_conn.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "net/event_loop.h"
+#include "server/command.h"
+#include "server/io_thread.h"
+#include "server/server.h"
+
+namespace flin::server {
+namespace {
+
+constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kKeepCapacity = 1 << 20;  // larger idle buffers are released
+
+protocol::ParserLimits LimitsFrom(const Config& c) {
+  protocol::ParserLimits l;
+  l.max_bulk_bytes = static_cast<size_t>(c.max_value_bytes.load(std::memory_order_relaxed));
+  l.max_request_bytes = std::max<size_t>(512u << 20, 4 * l.max_bulk_bytes);
+  return l;
+}
+
+std::string UnknownCommandError(const std::vector<std::string_view>& args) {
+  std::string a;
+  for (size_t i = 1; i < args.size() && a.size() < 128; ++i) {
+    a += "'" + std::string(args[i].substr(0, 128 - a.size())) + "' ";
+  }
+  return "ERR unknown command '" + std::string(args[0].substr(0, 128)) +
+         "', with args beginning with: " + a;
+}
+
+}  // namespace
+
+ClientConn::ClientConn(IoThread* io, int fd, uint64_t id, std::string peer, std::string local)
+    : io_(io),
+      server_(&io->server()),
+      fd_(fd),
+      id_(id),
+      peer_(std::move(peer)),
+      local_(std::move(local)),
+      created_ms_(net::MonotonicMs()),
+      parser_(LimitsFrom(io->server().config())) {
+  last_interaction_ms.store(created_ms_, std::memory_order_relaxed);
+}
+
+ClientConn::~ClientConn() {
+  if (!closed_) {
+    io_->loop().Remove(fd_);
+    close(fd_);
+  }
+}
+
+void ClientConn::Close() {
+  if (closed_) return;
+  closed_ = true;
+  io_->loop().Remove(fd_);
+  close(fd_);
+  fd_ = -1;
+  io_->Forget(id_);
+}
+
+void ClientConn::Reset() {
+  proto_ = 2;
+  authenticated_ = false;
+  readonly_ = false;
+  io_->SetName(this, "");
+}
+
+void ClientConn::OnEvent(uint32_t events) {
+  if (closed_) return;
+  if (events & EPOLLIN) {
+    ReadInput();
+  } else if (events & (EPOLLERR | EPOLLHUP)) {
+    Close();
+    return;
+  }
+  if (closed_) return;
+  ProcessInput();
+  FlushAndMaybeClose();
+}
+
+void ClientConn::ReadInput() {
+  IoStats& st = io_->stats();
+  for (int i = 0; i < 16; ++i) {
+    if (in_start_ == in_.size()) {
+      in_.clear();
+      in_start_ = 0;
+    }
+    size_t old = in_.size();
+    in_.resize(old + kReadChunk);
+    ssize_t n = read(fd_, in_.data() + old, kReadChunk);
+    in_.resize(old + (n > 0 ? n : 0));
+    if (n > 0) {
+      IoStats::Add(st.net_in, n);
+      last_interaction_ms.store(net::MonotonicMs(), std::memory_order_relaxed);
+      if (static_cast<size_t>(n) < kReadChunk) break;
+      continue;
+    }
+    if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+      Close();
+      return;
+    }
+    break;
+  }
+  in_bytes.store(in_.size() - in_start_, std::memory_order_relaxed);
+}
+
+void ClientConn::ProcessInput() {
+  if (in_process_ || closed_) return;
+  in_process_ = true;
+  const Config& cfg = server_->config();
+  const size_t soft = static_cast<size_t>(cfg.output_soft_bytes.load(std::memory_order_relaxed));
+  while (!closed_ && !close_after_reply_ && pending_ < kMaxPending &&
+         in_start_ < in_.size() && out_.size() - out_sent_ <= soft) {
+    size_t consumed = 0;
+    bool authed = authenticated_ || !cfg.has_password.load(std::memory_order_relaxed);
+    auto r = parser_.Parse(std::string_view(in_).substr(in_start_), authed, &consumed);
+    if (r == protocol::RequestParser::Result::kNeedMore) break;
+    if (r == protocol::RequestParser::Result::kError) {
+      std::string err;
+      protocol::ReplyWriter(&err, proto_).Error("ERR " + parser_.error());
+      if (slots_.empty()) {
+        out_ += err;
+      } else {
+        slots_.emplace_back(true, std::move(err));
+      }
+      close_after_reply_ = true;
+      in_.clear();
+      in_start_ = 0;
+      break;
+    }
+    if (!parser_.args().empty() && !Dispatch(parser_.args())) break;  // wait; parse again later
+    in_start_ += consumed;
+  }
+  if (in_start_ == in_.size()) {
+    in_.clear();
+    in_start_ = 0;
+    if (in_.capacity() > kKeepCapacity) in_.shrink_to_fit();
+  } else if (in_start_ > kReadChunk && in_start_ * 2 > in_.size()) {
+    in_.erase(0, in_start_);
+    in_start_ = 0;
+  }
+  in_bytes.store(in_.size() - in_start_, std::memory_order_relaxed);
+  in_process_ = false;
+}
+
+bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
+  const CommandSpec* spec = server_->commands().Find(args[0]);
+  if (spec != nullptr && spec->Has(kCmdInternal)) spec = nullptr;
+  const bool is_write = spec != nullptr && spec->Has(kCmdWrite);
+  // Anything but a write waits until this connection's writes are answered: it must see them,
+  // and its reply must follow theirs.
+  if (pending_ > 0 && !is_write) return false;
+
+  IoStats& st = io_->stats();
+  IoStats::Add(st.commands, 1);
+  // While proposals are in flight, a direct reply (an error) waits in line behind them.
+  std::string queued;
+  std::string* sink = pending_ > 0 ? &queued : &out_;
+  protocol::ReplyWriter w(sink, proto_);
+  const size_t before = sink->size();
+  const int pending_before = pending_;
+
+  const Config& cfg = server_->config();
+  if (spec == nullptr) {
+    w.Error(UnknownCommandError(args));
+    IoStats::Add(st.errors, 1);
+  } else {
+    IoStats::PerCommand& pc = st.per_command[server_->commands().IndexOf(spec)];
+    last_command.store(spec, std::memory_order_relaxed);
+    if (cfg.has_password.load(std::memory_order_relaxed) && !authenticated_ &&
+        !spec->Has(kCmdNoAuth)) {
+      w.Error("NOAUTH Authentication required.");
+      IoStats::Add(pc.rejected, 1);
+      IoStats::Add(st.errors, 1);
+    } else if (!spec->ArityOk(args.size())) {
+      w.Error(ErrWrongArity(args[0]));
+      IoStats::Add(pc.rejected, 1);
+      IoStats::Add(st.errors, 1);
+    } else {
+      int64_t start = net::MonotonicUs();
+      CommandContext ctx{Args(args), w, *this, *server_, *spec, NowMs()};
+      spec->handler(ctx);
+      IoStats::Add(pc.calls, 1);
+      IoStats::Add(pc.usec, net::MonotonicUs() - start);
+      if (sink->size() > before && (*sink)[before] == '-') {
+        IoStats::Add(pc.failed, 1);
+        IoStats::Add(st.errors, 1);
+      }
+    }
+  }
+  if (sink == &queued && pending_ == pending_before) slots_.emplace_back(true, std::move(queued));
+  return true;
+}
+
+void ClientConn::OnCompletion(std::string&& reply) {
+  if (closed_) return;
+  for (auto& slot : slots_) {
+    if (!slot.first) {
+      slot.first = true;
+      slot.second = std::move(reply);
+      --pending_;
+      break;
+    }
+  }
+  while (!slots_.empty() && slots_.front().first) {
+    out_ += slots_.front().second;
+    slots_.pop_front();
+  }
+  if (pending_ == 0) ProcessInput();
+}
+
+void ClientConn::FlushAndMaybeClose() {
+  if (closed_) return;
+  IoStats& st = io_->stats();
+  while (out_sent_ < out_.size()) {
+    ssize_t n = send(fd_, out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
+    if (n > 0) {
+      out_sent_ += n;
+      IoStats::Add(st.net_out, n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) break;
+    Close();
+    return;
+  }
+  if (out_sent_ == out_.size()) {
+    out_.clear();
+    out_sent_ = 0;
+    if (out_.capacity() > kKeepCapacity) out_.shrink_to_fit();
+    if (close_after_reply_ && pending_ == 0) {
+      Close();
+      return;
+    }
+    // Output drained: requests held back by the soft limit can go on.
+    if (in_start_ < in_.size() && pending_ == 0 && !in_process_) {
+      ProcessInput();
+      if (!out_.empty()) {
+        FlushAndMaybeClose();
+        return;
+      }
+    }
+  } else {
+    const Config& cfg = server_->config();
+    if (out_.size() - out_sent_ >
+        static_cast<size_t>(cfg.output_hard_bytes.load(std::memory_order_relaxed))) {
+      Close();  // a client that does not read its replies
+      return;
+    }
+    if (out_sent_ > kKeepCapacity && out_sent_ * 2 > out_.size()) {
+      out_.erase(0, out_sent_);
+      out_sent_ = 0;
+    }
+  }
+  out_bytes.store(out_.size() - out_sent_, std::memory_order_relaxed);
+  UpdateInterest();
+}
+
+void ClientConn::UpdateInterest() {
+  const bool want_write = out_sent_ < out_.size();
+  // Stop reading while blocked (writes in flight, or replies unread) once a good amount of
+  // input is buffered: the kernel's socket buffer then pushes back on the client.
+  const bool blocked = pending_ > 0 || out_.size() - out_sent_ >
+      static_cast<size_t>(server_->config().output_soft_bytes.load(std::memory_order_relaxed));
+  const bool reading = !(blocked && in_.size() - in_start_ > kKeepCapacity);
+  if (want_write == want_write_ && reading == reading_) return;
+  want_write_ = want_write;
+  reading_ = reading;
+  io_->loop().Modify(fd_, (reading ? EPOLLIN : 0) | (want_write ? EPOLLOUT : 0),
+                     this);
+}
+
+}  // namespace flin::server

@@ -1,0 +1,110 @@
+#pragma once
+// ClientConn: one client connection, owned by one I/O thread.
+//
+// Reads requests, parses them (pipelined: everything that arrived is parsed and answered, then
+// written with one send), dispatches each to its command handler, and keeps replies in order.
+// A write is proposed to the log and answered when it is applied; while writes of this
+// connection are in flight, further writes are proposed behind them (the log keeps their
+// order), but any other command waits until they are answered, so a connection always sees
+// its own writes and replies leave in request order.
+//
+// Bounds: unsent replies above the soft output limit stop request processing until the client
+// reads (backpressure); above the hard limit the client is dropped. At most kMaxPending writes
+// in flight per connection. Input is bounded by the parser's limits.
+//
+// Threading: everything on the owning I/O thread, except the fields marked "any thread",
+// which CLIENT LIST / CLIENT KILL read from other threads.
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "net/event_loop.h"
+#include "protocol/request_parser.h"
+
+namespace flin::server {
+
+class IoThread;
+class Server;
+struct CommandSpec;
+
+class ClientConn : public net::EventHandler {
+ public:
+  static constexpr int kMaxPending = 1024;
+
+  ClientConn(IoThread* io, int fd, uint64_t id, std::string peer, std::string local);
+  ~ClientConn() override;
+
+  void OnEvent(uint32_t events) override;
+  // A reply to one of this connection's proposals, in proposal order.
+  void OnCompletion(std::string&& reply);
+  // Sends what can be sent; closes the connection if it is done or broken.
+  void FlushAndMaybeClose();
+
+  // For command handlers (I/O thread).
+  uint64_t id() const { return id_; }
+  int proto() const { return proto_; }
+  void set_proto(int p) { proto_ = p; }
+  bool authenticated() const { return authenticated_; }
+  void set_authenticated(bool a) { authenticated_ = a; }
+  void CloseAfterReply() { close_after_reply_ = true; }
+  // A proposal was made for this connection: its reply takes the next place in line.
+  void CountProposal() {
+    slots_.emplace_back(false, std::string());
+    ++pending_;
+  }
+  const std::string& peer() const { return peer_; }
+  const std::string& local() const { return local_; }
+  IoThread& io() { return *io_; }
+  int64_t created_ms() const { return created_ms_; }
+  int fd() const { return fd_; }
+  bool readonly() const { return readonly_; }
+  void set_readonly(bool r) { readonly_ = r; }
+  // Forgets per-connection state (RESET).
+  void Reset();
+
+  // Any thread (the owning thread writes; CLIENT LIST reads).
+  std::atomic<int64_t> last_interaction_ms{0};
+  std::atomic<size_t> in_bytes{0}, out_bytes{0};
+  std::atomic<const CommandSpec*> last_command{nullptr};
+  std::atomic<bool> kill_requested{false};
+  // Guarded by the owning IoThread's registry mutex.
+  std::string name;
+
+ private:
+  void ReadInput();
+  void ProcessInput();
+  // false: stop processing (waiting on a proposal, or closing).
+  bool Dispatch(const std::vector<std::string_view>& args);
+  void UpdateInterest();
+  void Close();
+
+  IoThread* io_;
+  Server* server_;
+  int fd_;
+  uint64_t id_;
+  std::string peer_, local_;
+  int64_t created_ms_;
+
+  std::string in_;
+  size_t in_start_ = 0;
+  std::string out_;
+  size_t out_sent_ = 0;
+  protocol::RequestParser parser_;
+
+  int proto_ = 2;
+  bool authenticated_ = false;
+  bool readonly_ = false;
+  int pending_ = 0;  // slots not yet filled
+  // Replies waiting for an earlier proposal's reply: (filled, bytes), in request order.
+  std::deque<std::pair<bool, std::string>> slots_;
+  bool close_after_reply_ = false;
+  bool closed_ = false;
+  bool want_write_ = false;
+  bool reading_ = true;
+  bool in_process_ = false;
+};
+
+}  // namespace flin::server

@@ -1,0 +1,167 @@
+#include "server/command.h"
+
+#include <cstring>
+
+#include "common/slot.h"
+#include "common/strings.h"
+#include "server/client_conn.h"
+#include "server/io_thread.h"
+#include "server/server.h"
+#include "storage/encoding.h"
+
+namespace flin::server {
+
+std::string ErrWrongArity(std::string_view cmd) {
+  return "ERR wrong number of arguments for '" + ToLower(cmd) + "' command";
+}
+
+std::string ErrInvalidExpire(std::string_view cmd) {
+  return "ERR invalid expire time in '" + ToLower(cmd) + "' command";
+}
+
+std::vector<size_t> CommandSpec::KeyPositions(size_t argc) const {
+  std::vector<size_t> keys;
+  if (first_key <= 0) return keys;
+  size_t last = last_key < 0 ? argc + last_key : static_cast<size_t>(last_key);
+  for (size_t i = first_key; i <= last && i < argc; i += step) keys.push_back(i);
+  return keys;
+}
+
+CommandTable::CommandTable() {
+  RegisterStringFamily(this);
+  RegisterKeysFamily(this);
+  RegisterConnectionFamily(this);
+  RegisterServerFamily(this);
+}
+
+void CommandTable::Add(CommandSpec spec) {
+  std::string name = spec.name;
+  auto [it, inserted] = by_name_.emplace(name, std::move(spec));
+  if (!inserted) return;
+  index_[&it->second] = ordered_.size();
+  ordered_.push_back(&it->second);
+}
+
+const CommandSpec* CommandTable::Find(std::string_view name) const {
+  char buf[32];
+  if (name.size() >= sizeof(buf)) return nullptr;
+  for (size_t i = 0; i < name.size(); ++i) {
+    buf[i] = static_cast<char>(tolower(static_cast<unsigned char>(name[i])));
+  }
+  auto it = by_name_.find(std::string(buf, name.size()));
+  return it == by_name_.end() ? nullptr : &it->second;
+}
+
+// Encoding: u32 argc, then per argument u32 length (little-endian) and the bytes.
+namespace {
+void PutU32(std::string* out, uint32_t v) {
+  char b[4] = {static_cast<char>(v), static_cast<char>(v >> 8), static_cast<char>(v >> 16),
+               static_cast<char>(v >> 24)};
+  out->append(b, 4);
+}
+uint32_t GetU32(const char* p) {
+  return static_cast<uint32_t>(static_cast<uint8_t>(p[0])) |
+         static_cast<uint32_t>(static_cast<uint8_t>(p[1])) << 8 |
+         static_cast<uint32_t>(static_cast<uint8_t>(p[2])) << 16 |
+         static_cast<uint32_t>(static_cast<uint8_t>(p[3])) << 24;
+}
+template <typename Vec>
+void EncodeImpl(const Vec& args, std::string* out) {
+  size_t total = 4;
+  for (const auto& a : args) total += 4 + a.size();
+  out->clear();
+  out->reserve(total);
+  PutU32(out, static_cast<uint32_t>(args.size()));
+  for (const auto& a : args) {
+    PutU32(out, static_cast<uint32_t>(a.size()));
+    out->append(a.data(), a.size());
+  }
+}
+}  // namespace
+
+void EncodeCommand(Args args, std::string* out) { EncodeImpl(args, out); }
+void EncodeCommand(const std::vector<std::string>& args, std::string* out) {
+  EncodeImpl(args, out);
+}
+
+bool DecodeCommand(std::string_view in, std::vector<std::string_view>* args) {
+  args->clear();
+  if (in.size() < 4) return false;
+  uint32_t n = GetU32(in.data());
+  size_t pos = 4;
+  if (n == 0 || n > (in.size() - 4) / 4) return false;
+  args->reserve(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    if (in.size() - pos < 4) return false;
+    uint32_t len = GetU32(in.data() + pos);
+    pos += 4;
+    if (in.size() - pos < len) return false;
+    args->emplace_back(in.data() + pos, len);
+    pos += len;
+  }
+  return pos == in.size();
+}
+
+int CommandContext::Partition(std::string_view key) const {
+  return KeyPartition(key, server.partitions());
+}
+
+void CommandContext::Propose(int partition) {
+  std::string command;
+  EncodeCommand(args, &command);
+  ProposeEncoded(partition, std::move(command));
+}
+
+void CommandContext::ProposeArgs(int partition, const std::vector<std::string>& new_args) {
+  std::string command;
+  EncodeCommand(new_args, &command);
+  ProposeEncoded(partition, std::move(command));
+}
+
+void CommandContext::ProposeEncoded(int partition, std::string&& command) {
+  cluster::Proposal p;
+  p.partition = partition;
+  p.command = std::move(command);
+  p.proto = conn.proto();
+  p.sink = &conn.io();
+  p.conn_id = conn.id();
+  Status s = server.replicator().Propose(std::move(p));
+  if (!s.ok()) {
+    out.Error("TRYAGAIN " + s.message());
+    return;
+  }
+  conn.CountProposal();
+}
+
+int ApplyContext::Partition(std::string_view key) const { return KeyPartition(key, partitions); }
+
+bool ApplyContext::GetString(std::string_view key, std::string* payload, int64_t* expire_at_ms) {
+  return GetAt(key, now_ms, payload, expire_at_ms);
+}
+
+bool ApplyContext::GetStringEvenIfExpired(std::string_view key, std::string* payload,
+                                          int64_t* expire_at_ms) {
+  return GetAt(key, 0, payload, expire_at_ms);  // at time 0 nothing has expired
+}
+
+bool ApplyContext::GetAt(std::string_view key, int64_t at_ms, std::string* payload,
+                         int64_t* expire_at_ms) {
+  if (!txn.Get(Partition(key), key, at_ms, &raw_).ok()) return false;
+  auto v = storage::DecodeValue(raw_);
+  if (!v) return false;
+  if (payload) payload->assign(v->payload);
+  if (expire_at_ms) *expire_at_ms = v->expire_at_ms;
+  return true;
+}
+
+void ApplyContext::PutString(std::string_view key, std::string_view payload,
+                             int64_t expire_at_ms) {
+  storage::EncodeValue(storage::ValueType::kString, expire_at_ms, payload, &raw_);
+  txn.Put(Partition(key), key, raw_);
+}
+
+void ApplyContext::Delete(std::string_view key) { txn.Delete(Partition(key), key); }
+
+bool ApplyContext::Exists(std::string_view key) { return GetString(key, nullptr, nullptr); }
+
+}  // namespace flin::server

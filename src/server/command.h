@@ -1,0 +1,153 @@
+#pragma once
+// The command table and what a command handler sees.
+//
+// Every command has a spec: name, arity (Redis's convention: N exact, -N at least N), flags,
+// key positions (for COMMAND INFO and cluster routing) and up to two functions:
+//   - handler: runs on the connection's I/O thread. Reads answer directly from the store.
+//     Writes check their syntax here (so a bad request never reaches the log) and then
+//     Propose() themselves;
+//   - apply: for writes, runs on the apply thread when the command comes out of the log
+//     (cluster/replicator.h), against a WriteTxn, at the entry's timestamp; it writes the
+//     reply the client will get.
+// One file per command family (string_family.cc, keys_family.cc, ...) registers its commands.
+//
+// Threading: the table is built before the server starts and is read-only afterwards.
+
+#include <atomic>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "protocol/reply_writer.h"
+#include "storage/write_txn.h"
+
+namespace flin::server {
+
+class ClientConn;
+class Server;
+struct CommandSpec;
+
+using Args = std::span<const std::string_view>;
+
+enum CommandFlags : uint32_t {
+  kCmdWrite = 1 << 0,     // changes data: goes through the log
+  kCmdReadOnly = 1 << 1,  // reads data
+  kCmdAdmin = 1 << 2,
+  kCmdNoAuth = 1 << 3,    // allowed before AUTH
+  kCmdFast = 1 << 4,
+  kCmdInternal = 1 << 5,  // only in the log (e.g. active expiry), never from a client
+  kCmdLoading = 1 << 6,
+  kCmdStale = 1 << 7,
+};
+
+// What a handler on an I/O thread gets.
+struct CommandContext {
+  Args args;                      // args[0] is the command name as sent
+  protocol::ReplyWriter& out;     // the connection's output (reply here unless proposing)
+  ClientConn& conn;
+  Server& server;
+  const CommandSpec& spec;
+  int64_t now_ms;                 // wall clock when the command was dispatched
+
+  // Sends this command (args as they are) to the log; the reply comes from apply.
+  void Propose(int partition);
+  // Sends another command in its place (e.g. SETEX rewritten, or a command with resolved
+  // arguments). args[0] must name a command with an apply function.
+  void ProposeArgs(int partition, const std::vector<std::string>& args);
+  // The partition of a key.
+  int Partition(std::string_view key) const;
+
+ private:
+  void ProposeEncoded(int partition, std::string&& command);
+};
+
+// What an apply function gets, on the apply thread.
+struct ApplyContext {
+  ApplyContext(storage::WriteTxn& t, int64_t now, Args a, protocol::ReplyWriter& o, int parts,
+               std::atomic<uint64_t>* expired)
+      : txn(t), now_ms(now), args(a), out(o), partitions(parts), expired_keys(expired) {}
+
+  storage::WriteTxn& txn;
+  int64_t now_ms;                 // the log entry's timestamp
+  Args args;
+  protocol::ReplyWriter& out;
+  int partitions;
+  std::atomic<uint64_t>* expired_keys;  // keys deleted by active expiry
+
+  int Partition(std::string_view key) const;
+  // The live string value of `key` (payload and absolute expiry, 0 = none); false if absent.
+  bool GetString(std::string_view key, std::string* payload, int64_t* expire_at_ms);
+  void PutString(std::string_view key, std::string_view payload, int64_t expire_at_ms);
+  void Delete(std::string_view key);
+  bool Exists(std::string_view key);
+  // Like GetString, but also returns a value that has expired (not yet deleted).
+  bool GetStringEvenIfExpired(std::string_view key, std::string* payload, int64_t* expire_at_ms);
+
+ private:
+  bool GetAt(std::string_view key, int64_t at_ms, std::string* payload, int64_t* expire_at_ms);
+  std::string raw_;
+};
+
+using Handler = void (*)(CommandContext& ctx);
+using ApplyFn = void (*)(ApplyContext& ctx);
+
+struct CommandSpec {
+  std::string name;        // lower case
+  int arity = 0;
+  uint32_t flags = 0;
+  int first_key = 0, last_key = 0, step = 0;
+  Handler handler = nullptr;
+  ApplyFn apply = nullptr;
+  std::string group;       // COMMAND DOCS: "string", "generic", "connection", "server"
+  std::string summary;
+  std::string since = "1.0.0";
+  std::string complexity = "O(1)";
+  std::vector<std::string> subcommands;  // "config|get", ... (documentation only)
+  bool Has(uint32_t f) const { return (flags & f) != 0; }
+  bool ArityOk(size_t argc) const {
+    return arity >= 0 ? argc == static_cast<size_t>(arity) : argc >= static_cast<size_t>(-arity);
+  }
+  // The positions of keys in `args` (for routing, CROSSSLOT and COMMAND GETKEYS).
+  std::vector<size_t> KeyPositions(size_t argc) const;
+};
+
+class CommandTable {
+ public:
+  CommandTable();  // registers every family
+  // nullptr if unknown. `name` in any case.
+  const CommandSpec* Find(std::string_view name) const;
+  const std::vector<const CommandSpec*>& All() const { return ordered_; }
+  void Add(CommandSpec spec);
+  // Index of a command, dense from 0, for per-command statistics.
+  size_t IndexOf(const CommandSpec* spec) const { return index_.at(spec); }
+
+ private:
+  std::unordered_map<std::string, CommandSpec> by_name_;
+  std::vector<const CommandSpec*> ordered_;
+  std::unordered_map<const CommandSpec*, size_t> index_;
+};
+
+void RegisterStringFamily(CommandTable* table);
+void RegisterKeysFamily(CommandTable* table);
+void RegisterConnectionFamily(CommandTable* table);
+void RegisterServerFamily(CommandTable* table);
+
+// Log entry payload: the argument vector, length-prefixed. Decode fails (false) on anything
+// malformed.
+void EncodeCommand(Args args, std::string* out);
+void EncodeCommand(const std::vector<std::string>& args, std::string* out);
+bool DecodeCommand(std::string_view in, std::vector<std::string_view>* args);
+
+// Redis's error texts, used by several families.
+inline constexpr std::string_view kErrSyntax = "ERR syntax error";
+inline constexpr std::string_view kErrNotInteger = "ERR value is not an integer or out of range";
+inline constexpr std::string_view kErrNotFloat = "ERR value is not a valid float";
+inline constexpr std::string_view kErrOverflow = "ERR increment or decrement would overflow";
+inline constexpr std::string_view kErrNoSuchKey = "ERR no such key";
+std::string ErrWrongArity(std::string_view cmd);
+std::string ErrInvalidExpire(std::string_view cmd);
+
+}  // namespace flin::server

@@ -1,0 +1,252 @@
+#include "server/config.h"
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "common/strings.h"
+
+namespace flin::server {
+namespace {
+
+struct FlagDoc {
+  const char* name;
+  const char* def;
+  const char* help;
+  bool mutable_at_runtime;
+};
+
+constexpr FlagDoc kFlags[] = {
+    {"bind", "127.0.0.1", "address to listen on", false},
+    {"port", "6380", "client port (Redis protocol)", false},
+    {"dir", "./flin-data", "data directory (created if missing)", false},
+    {"threads", "0", "I/O threads; 0 = one per core", false},
+    {"partitions", "64", "partitions of the keyspace (fixed when the data dir is created)", false},
+    {"block-cache", "256mb", "RocksDB block cache size", false},
+    {"fsync", "always", "always | everysec | no: when an acknowledged write is fsynced", true},
+    {"requirepass", "", "password clients must AUTH with; empty = none", true},
+    {"maxclients", "10000", "maximum simultaneous client connections", true},
+    {"max-value-bytes", "64mb", "largest key or value (and bulk argument) accepted", true},
+    {"timeout", "0", "close connections idle this many seconds; 0 = never", true},
+    {"log-level", "notice", "debug | notice | warning", true},
+    {"client-output-soft-limit", "1mb",
+     "stop reading a client's requests while its unsent replies exceed this", true},
+    {"client-output-hard-limit", "256mb", "disconnect a client whose unsent replies exceed this",
+     true},
+};
+
+const FlagDoc* FindFlag(const std::string& name) {
+  for (const auto& f : kFlags) {
+    if (name == f.name) return &f;
+  }
+  return nullptr;
+}
+
+const char* kLogLevels[] = {"debug", "notice", "warning"};
+
+}  // namespace
+
+const char* FsyncName(cluster::FsyncPolicy p) {
+  switch (p) {
+    case cluster::FsyncPolicy::kAlways: return "always";
+    case cluster::FsyncPolicy::kEverySec: return "everysec";
+    case cluster::FsyncPolicy::kNo: return "no";
+  }
+  return "?";
+}
+
+std::string Config::requirepass() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return requirepass_;
+}
+
+void Config::set_requirepass(std::string pw) {
+  std::lock_guard<std::mutex> lock(mu_);
+  has_password.store(!pw.empty());
+  requirepass_ = std::move(pw);
+}
+
+std::string Config::Usage() {
+  std::ostringstream o;
+  o << "Usage: flin-server [--flag value]...\n"
+       "Flin: a persistent key-value store speaking the Redis protocol.\n\n";
+  for (const auto& f : kFlags) {
+    std::string n = std::string("--") + f.name + " VALUE";
+    o << "  " << n << std::string(n.size() < 32 ? 32 - n.size() : 1, ' ') << f.help
+      << " (default: " << (f.def[0] ? f.def : "\"\"") << ")\n";
+  }
+  o << "  --config FILE                   read settings from FILE, one \"name value\" per line\n"
+       "  --help                          print this help and exit\n";
+  return o.str();
+}
+
+Status Config::Set(const std::string& raw_name, const std::string& value, bool at_startup) {
+  std::string name = ToLower(raw_name);
+  if (name == "appendfsync") name = "fsync";
+  const FlagDoc* f = FindFlag(name);
+  if (f == nullptr) return Status::NotFound(name);
+  if (!at_startup && !f->mutable_at_runtime) {
+    return Status::InvalidArgument("can't set immutable config");
+  }
+  auto bad = [&](const std::string& why) {
+    return Status::InvalidArgument("argument must be " + why);
+  };
+  int64_t n = 0;
+  if (name == "bind") {
+    if (value.empty()) return bad("an address");
+    bind = value;
+  } else if (name == "port") {
+    if (!ParseInt64(value, &n) || n < 0 || n > 65535) return bad("a port between 0 and 65535");
+    port = static_cast<int>(n);
+  } else if (name == "dir") {
+    if (value.empty()) return bad("a directory");
+    dir = value;
+  } else if (name == "threads") {
+    if (!ParseInt64(value, &n) || n < 0 || n > 256) return bad("between 0 and 256");
+    threads = static_cast<int>(n);
+  } else if (name == "partitions") {
+    if (!ParseInt64(value, &n) || n < 1 || n > 16384) return bad("between 1 and 16384");
+    partitions = static_cast<int>(n);
+  } else if (name == "block-cache") {
+    if (!ParseMemory(value, &n) || n < (1 << 20)) return bad("a size of at least 1mb");
+    block_cache_bytes = static_cast<size_t>(n);
+  } else if (name == "fsync") {
+    std::string v = ToLower(value);
+    if (v == "always") {
+      fsync = cluster::FsyncPolicy::kAlways;
+    } else if (v == "everysec") {
+      fsync = cluster::FsyncPolicy::kEverySec;
+    } else if (v == "no") {
+      fsync = cluster::FsyncPolicy::kNo;
+    } else {
+      return bad("one of always, everysec, no");
+    }
+  } else if (name == "requirepass") {
+    set_requirepass(value);
+  } else if (name == "maxclients") {
+    if (!ParseInt64(value, &n) || n < 1 || n > 1000000) return bad("between 1 and 1000000");
+    maxclients = n;
+  } else if (name == "max-value-bytes") {
+    if (!ParseMemory(value, &n) || n < 1 || n > (1LL << 30)) return bad("a size from 1 to 1gb");
+    max_value_bytes = n;
+  } else if (name == "timeout") {
+    if (!ParseInt64(value, &n) || n < 0) return bad("a non-negative number of seconds");
+    timeout_s = n;
+  } else if (name == "log-level") {
+    std::string v = ToLower(value);
+    int level = -1;
+    for (int i = 0; i < 3; ++i) {
+      if (v == kLogLevels[i]) level = i;
+    }
+    if (level < 0) return bad("one of debug, notice, warning");
+    log_level = level;
+  } else if (name == "client-output-soft-limit") {
+    if (!ParseMemory(value, &n) || n < 1024) return bad("a size of at least 1kb");
+    output_soft_bytes = n;
+  } else if (name == "client-output-hard-limit") {
+    if (!ParseMemory(value, &n) || n < 1024) return bad("a size of at least 1kb");
+    output_hard_bytes = n;
+  }
+  return Status::Ok();
+}
+
+std::vector<std::pair<std::string, std::string>> Config::Get(const std::string& pattern) const {
+  std::vector<std::pair<std::string, std::string>> all = {
+      {"bind", bind},
+      {"port", std::to_string(port)},
+      {"dir", dir},
+      {"threads", std::to_string(threads)},
+      {"partitions", std::to_string(partitions)},
+      {"block-cache", std::to_string(block_cache_bytes)},
+      {"fsync", FsyncName(fsync.load())},
+      {"requirepass", requirepass()},
+      {"maxclients", std::to_string(maxclients.load())},
+      {"max-value-bytes", std::to_string(max_value_bytes.load())},
+      {"timeout", std::to_string(timeout_s.load())},
+      {"log-level", kLogLevels[log_level.load()]},
+      {"client-output-soft-limit", std::to_string(output_soft_bytes.load())},
+      {"client-output-hard-limit", std::to_string(output_hard_bytes.load())},
+      // Redis's names for the same things, for tools that ask Redis's questions.
+      {"appendfsync", FsyncName(fsync.load())},
+      {"appendonly", "yes"},
+      {"databases", "1"},
+      {"save", ""},
+  };
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto& kv : all) {
+    if (GlobMatch(pattern, kv.first, true)) out.push_back(std::move(kv));
+  }
+  return out;
+}
+
+Status Config::LoadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::InvalidArgument("cannot read config file " + path);
+  std::string line;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    size_t start = line.find_first_not_of(" \t\r");
+    if (start == std::string::npos || line[start] == '#') continue;
+    size_t end = line.find_first_of(" \t", start);
+    std::string name = line.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    std::string value;
+    if (end != std::string::npos) {
+      size_t vs = line.find_first_not_of(" \t", end);
+      if (vs != std::string::npos) {
+        size_t ve = line.find_last_not_of(" \t\r");
+        value = line.substr(vs, ve - vs + 1);
+        if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+          value = value.substr(1, value.size() - 2);
+        }
+      }
+    }
+    Status s = Set(name, value, true);
+    if (s.IsNotFound()) {
+      return Status::InvalidArgument(path + ":" + std::to_string(lineno) + ": unknown setting '" +
+                                     name + "'");
+    }
+    if (!s.ok()) {
+      return Status::InvalidArgument(path + ":" + std::to_string(lineno) + ": bad value for '" +
+                                     name + "': " + s.message());
+    }
+  }
+  return Status::Ok();
+}
+
+Status Config::ParseArgs(int argc, char** argv, bool* exit_now) {
+  *exit_now = false;
+  // A config file first, so that flags on the command line override it.
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--config") {
+      if (i + 1 >= argc) return Status::InvalidArgument("--config needs a file name");
+      Status s = LoadFile(argv[i + 1]);
+      if (!s.ok()) return s;
+    }
+  }
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      *exit_now = true;
+      return Status::Ok();
+    }
+    if (arg.rfind("--", 0) != 0) return Status::InvalidArgument("unexpected argument '" + arg + "'");
+    std::string name = arg.substr(2), value;
+    size_t eq = name.find('=');
+    if (eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    } else {
+      if (i + 1 >= argc) return Status::InvalidArgument("flag --" + name + " needs a value");
+      value = argv[++i];
+    }
+    if (name == "config") continue;
+    Status s = Set(name, value, true);
+    if (s.IsNotFound()) return Status::InvalidArgument("unknown flag --" + name);
+    if (!s.ok()) return Status::InvalidArgument("bad value '" + value + "' for --" + name + ": " +
+                                                s.message());
+  }
+  return Status::Ok();
+}
+
+}  // namespace flin::server

@@ -1,0 +1,55 @@
+#pragma once
+// Config: every setting of flin-server, from flags (--name value), a --config file holding the
+// same names ("name value" per line, '#' comments) and, for the mutable ones, CONFIG SET.
+//
+// Threading: parsed once on the main thread. The settings CONFIG SET may change at run time
+// are atomics (or guarded by mu_), so I/O threads read them without a lock.
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cluster/replicator.h"
+#include "common/status.h"
+
+namespace flin::server {
+
+struct Config {
+  // Fixed at start.
+  std::string bind = "127.0.0.1";
+  int port = 6380;
+  std::string dir = "./flin-data";
+  int threads = 0;                          // 0: one per core
+  int partitions = 64;
+  size_t block_cache_bytes = 256u << 20;
+  // Changeable with CONFIG SET.
+  std::atomic<cluster::FsyncPolicy> fsync{cluster::FsyncPolicy::kAlways};
+  std::atomic<int64_t> maxclients{10000};
+  std::atomic<int64_t> max_value_bytes{64 << 20};
+  std::atomic<int64_t> timeout_s{0};        // idle client timeout, 0 = never
+  std::atomic<int> log_level{1};            // 0 debug, 1 notice, 2 warning
+  std::atomic<int64_t> output_soft_bytes{1 << 20};   // stop reading requests above this
+  std::atomic<int64_t> output_hard_bytes{256 << 20}; // disconnect above this
+
+  mutable std::mutex mu_;
+  std::string requirepass_;                 // guarded by mu_; empty: no password
+  std::atomic<bool> has_password{false};
+
+  std::string requirepass() const;
+  void set_requirepass(std::string pw);
+
+  // Parses argv. On --help, prints usage and sets *exit_now. Errors name the bad flag.
+  Status ParseArgs(int argc, char** argv, bool* exit_now);
+  Status LoadFile(const std::string& path);
+  // One setting by name, as CONFIG SET sees it ("fsync", "maxclients", ...).
+  Status Set(const std::string& name, const std::string& value, bool at_startup);
+  // (name, value) pairs whose names match `pattern` (glob), for CONFIG GET.
+  std::vector<std::pair<std::string, std::string>> Get(const std::string& pattern) const;
+  static std::string Usage();
+};
+
+const char* FsyncName(cluster::FsyncPolicy p);
+
+}  // namespace flin::server

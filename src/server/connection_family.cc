@@ -1,0 +1,295 @@
+// Connection commands: PING ECHO HELLO AUTH SELECT QUIT RESET CLIENT.
+
+#include "common/strings.h"
+#include "server/client_conn.h"
+#include "server/command.h"
+#include "server/io_thread.h"
+#include "server/server.h"
+
+namespace flin::server {
+namespace {
+
+constexpr std::string_view kWrongPass =
+    "WRONGPASS invalid username-password pair or user is disabled.";
+
+void PingCmd(CommandContext& ctx) {
+  if (ctx.args.size() > 2) return ctx.out.Error(ErrWrongArity(ctx.args[0]));
+  if (ctx.args.size() == 2) return ctx.out.Bulk(ctx.args[1]);
+  ctx.out.Simple("PONG");
+}
+
+void EchoCmd(CommandContext& ctx) { ctx.out.Bulk(ctx.args[1]); }
+
+// Checks credentials; on failure writes the error and returns false.
+bool Authenticate(CommandContext& ctx, std::string_view user, std::string_view pass) {
+  const Config& cfg = ctx.server.config();
+  if (user != "default" || pass != cfg.requirepass()) {
+    ctx.out.Error(kWrongPass);
+    return false;
+  }
+  ctx.conn.set_authenticated(true);
+  return true;
+}
+
+void AuthCmd(CommandContext& ctx) {
+  if (ctx.args.size() > 3) return ctx.out.Error(kErrSyntax);
+  const bool has_user = ctx.args.size() == 3;
+  if (!has_user && !ctx.server.config().has_password.load()) {
+    return ctx.out.Error(
+        "ERR AUTH <password> called without any password configured for the default user. "
+        "Are you sure your configuration is correct?");
+  }
+  if (!ctx.server.config().has_password.load()) {
+    // No password: only the default user with any password, as Redis's nopass user.
+    if (ctx.args[1] != "default") return ctx.out.Error(kWrongPass);
+    ctx.conn.set_authenticated(true);
+    return ctx.out.Ok();
+  }
+  if (Authenticate(ctx, has_user ? ctx.args[1] : "default", ctx.args[has_user ? 2 : 1])) {
+    ctx.out.Ok();
+  }
+}
+
+bool ValidClientName(std::string_view name) {
+  for (char c : name) {
+    if (c < '!' || c > '~') return false;
+  }
+  return true;
+}
+
+constexpr std::string_view kErrBadName =
+    "ERR Client names cannot contain spaces, newlines or special characters.";
+
+void HelloCmd(CommandContext& ctx) {
+  int64_t proto = ctx.conn.proto();
+  size_t i = 1;
+  if (ctx.args.size() >= 2) {
+    if (!ParseInt64(ctx.args[1], &proto)) {
+      return ctx.out.Error("ERR Protocol version is not an integer or out of range");
+    }
+    if (proto < 2 || proto > 3) return ctx.out.Error("NOPROTO unsupported protocol version");
+    i = 2;
+  }
+  std::string_view setname;
+  bool has_setname = false;
+  for (; i < ctx.args.size(); ++i) {
+    std::string opt = ToLower(ctx.args[i]);
+    if (opt == "auth" && i + 2 < ctx.args.size()) {
+      if (!Authenticate(ctx, ctx.args[i + 1], ctx.args[i + 2])) return;
+      i += 2;
+    } else if (opt == "setname" && i + 1 < ctx.args.size()) {
+      setname = ctx.args[++i];
+      has_setname = true;
+    } else {
+      return ctx.out.Error("ERR Syntax error in HELLO option '" + std::string(ctx.args[i]) + "'");
+    }
+  }
+  if (ctx.server.config().has_password.load() && !ctx.conn.authenticated()) {
+    return ctx.out.Error(
+        "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+        "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+        "select the RESP protocol version at the same time");
+  }
+  if (has_setname) {
+    if (!ValidClientName(setname)) return ctx.out.Error(kErrBadName);
+    ctx.conn.io().SetName(&ctx.conn, std::string(setname));
+  }
+  ctx.conn.set_proto(static_cast<int>(proto));
+  protocol::ReplyWriter w(ctx.out.buffer(), static_cast<int>(proto));
+  w.MapHeader(7);
+  w.Bulk("server");
+  w.Bulk("flin");
+  w.Bulk("version");
+  w.Bulk("7.0.0");
+  w.Bulk("proto");
+  w.Integer(proto);
+  w.Bulk("id");
+  w.Integer(static_cast<int64_t>(ctx.conn.id()));
+  w.Bulk("mode");
+  w.Bulk("standalone");
+  w.Bulk("role");
+  w.Bulk("master");
+  w.Bulk("modules");
+  w.ArrayHeader(0);
+}
+
+void SelectCmd(CommandContext& ctx) {
+  int64_t db;
+  if (!ParseInt64(ctx.args[1], &db)) return ctx.out.Error(kErrNotInteger);
+  if (db != 0) return ctx.out.Error("ERR DB index is out of range");
+  ctx.out.Ok();
+}
+
+void QuitCmd(CommandContext& ctx) {
+  ctx.out.Ok();
+  ctx.conn.CloseAfterReply();
+}
+
+void ResetCmd(CommandContext& ctx) {
+  ctx.conn.Reset();
+  ctx.out.Simple("RESET");
+}
+
+// One CLIENT LIST line, with Redis's field names.
+std::string ClientLine(const IoThread::ClientInfo& c) {
+  return "id=" + std::to_string(c.id) + " addr=" + c.addr + " laddr=" + c.laddr +
+         " fd=" + std::to_string(c.fd) + " name=" + c.name + " age=" + std::to_string(c.age_s) +
+         " idle=" + std::to_string(c.idle_s) +
+         " flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=" + std::to_string(c.qbuf) +
+         " qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=" +
+         std::to_string(c.obuf) + " tot-mem=" + std::to_string(c.qbuf + c.obuf) +
+         " events=r cmd=" + c.cmd + " user=default redir=-1 resp=" + std::to_string(c.proto) + "\n";
+}
+
+void ClientList(CommandContext& ctx, const std::vector<uint64_t>& ids) {
+  std::string out;
+  for (auto& t : ctx.server.io_threads()) {
+    for (const auto& c : t->ListClients()) {
+      if (!ids.empty() && std::find(ids.begin(), ids.end(), c.id) == ids.end()) continue;
+      out += ClientLine(c);
+    }
+  }
+  ctx.out.Verbatim(out);
+}
+
+void ClientKill(CommandContext& ctx) {
+  if (ctx.args.size() == 3) {  // CLIENT KILL addr:port (old form)
+    int n = 0;
+    for (auto& t : ctx.server.io_threads()) n += t->Kill(0, std::string(ctx.args[2]), "", 0);
+    if (n == 0) return ctx.out.Error("ERR No such client");
+    return ctx.out.Ok();
+  }
+  uint64_t id = 0;
+  std::string addr, laddr;
+  bool skipme = true;
+  if (ctx.args.size() % 2 != 0) return ctx.out.Error(kErrSyntax);
+  for (size_t i = 2; i + 1 < ctx.args.size(); i += 2) {
+    std::string f = ToLower(ctx.args[i]);
+    std::string_view v = ctx.args[i + 1];
+    int64_t n;
+    if (f == "id") {
+      if (!ParseInt64(v, &n) || n <= 0) {
+        return ctx.out.Error("ERR client-id should be greater than 0");
+      }
+      id = static_cast<uint64_t>(n);
+    } else if (f == "addr") {
+      addr = v;
+    } else if (f == "laddr") {
+      laddr = v;
+    } else if (f == "skipme") {
+      std::string y = ToLower(v);
+      if (y != "yes" && y != "no") return ctx.out.Error(kErrSyntax);
+      skipme = y == "yes";
+    } else if (f == "user") {
+      if (v != "default") return ctx.out.Error("ERR No such user '" + std::string(v) + "'");
+    } else if (f == "type") {
+      std::string ty = ToLower(v);
+      if (ty != "normal" && ty != "master" && ty != "replica" && ty != "slave" && ty != "pubsub") {
+        return ctx.out.Error("ERR Unknown client type '" + std::string(v) + "'");
+      }
+      if (ty != "normal") return ctx.out.Integer(0);
+    } else {
+      return ctx.out.Error(kErrSyntax);
+    }
+  }
+  int n = 0;
+  for (auto& t : ctx.server.io_threads()) {
+    n += t->Kill(id, addr, laddr, skipme ? ctx.conn.id() : 0);
+  }
+  ctx.out.Integer(n);
+}
+
+void ClientCmd(CommandContext& ctx) {
+  const std::string sub = ToLower(ctx.args[1]);
+  const size_t argc = ctx.args.size();
+  if (sub == "id" && argc == 2) {
+    ctx.out.Integer(static_cast<int64_t>(ctx.conn.id()));
+  } else if (sub == "setname" && argc == 3) {
+    if (!ValidClientName(ctx.args[2])) return ctx.out.Error(kErrBadName);
+    ctx.conn.io().SetName(&ctx.conn, std::string(ctx.args[2]));
+    ctx.out.Ok();
+  } else if (sub == "getname" && argc == 2) {
+    std::string name = ctx.conn.io().GetName(&ctx.conn);
+    name.empty() ? ctx.out.Null() : ctx.out.Bulk(name);
+  } else if (sub == "setinfo" && argc == 4) {
+    std::string attr = ToLower(ctx.args[2]);
+    if (attr != "lib-name" && attr != "lib-ver") {
+      return ctx.out.Error("ERR Unrecognized option '" + std::string(ctx.args[2]) + "'");
+    }
+    ctx.out.Ok();
+  } else if (sub == "list") {
+    std::vector<uint64_t> ids;
+    for (size_t i = 2; i < argc; ++i) {
+      std::string opt = ToLower(ctx.args[i]);
+      if (opt == "type" && i + 1 < argc) {
+        std::string ty = ToLower(ctx.args[++i]);
+        if (ty != "normal" && ty != "master" && ty != "replica" && ty != "pubsub") {
+          return ctx.out.Error("ERR Unknown client type '" + std::string(ctx.args[i]) + "'");
+        }
+        if (ty != "normal") return ctx.out.Verbatim("");
+      } else if (opt == "id" && i + 1 < argc) {
+        for (++i; i < argc; ++i) {
+          int64_t id;
+          if (!ParseInt64(ctx.args[i], &id) || id <= 0) return ctx.out.Error("ERR Invalid client ID");
+          ids.push_back(static_cast<uint64_t>(id));
+        }
+      } else {
+        return ctx.out.Error(kErrSyntax);
+      }
+    }
+    ClientList(ctx, ids);
+  } else if (sub == "info" && argc == 2) {
+    ClientList(ctx, {ctx.conn.id()});
+  } else if (sub == "kill" && argc >= 3) {
+    ClientKill(ctx);
+  } else if (sub == "help" && argc == 2) {
+    static const char* kHelp[] = {
+        "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ID", "    Return the ID of the current connection.",
+        "GETNAME", "    Return the name of the current connection.",
+        "SETNAME <name>", "    Assign the name <name> to the current connection.",
+        "SETINFO <LIB-NAME|LIB-VER> <value>", "    Accept client library information.",
+        "LIST [TYPE normal] [ID <id> [<id> ...]]", "    Return information about client connections.",
+        "INFO", "    Return information about the current client connection.",
+        "KILL <ip:port>", "    Kill connection made from <ip:port>.",
+        "KILL <option> <value> [<option> <value> [...]]",
+        "    Kill connections. Options are: ID, ADDR, LADDR, USER default, TYPE normal, SKIPME yes|no.",
+        "HELP", "    Print this help."};
+    ctx.out.ArrayHeader(std::size(kHelp));
+    for (const char* line : kHelp) ctx.out.Simple(line);
+  } else if (sub == "id" || sub == "setname" || sub == "getname" || sub == "setinfo" ||
+             sub == "info" || sub == "kill" || sub == "help") {
+    ctx.out.Error(ErrWrongArity("client|" + sub));
+  } else {
+    ctx.out.Error("ERR unknown subcommand '" + std::string(ctx.args[1]) + "'. Try CLIENT HELP.");
+  }
+}
+
+CommandSpec Spec(std::string name, int arity, uint32_t flags, Handler h, std::string summary) {
+  CommandSpec s;
+  s.name = std::move(name);
+  s.arity = arity;
+  s.flags = flags;
+  s.handler = h;
+  s.group = "connection";
+  s.summary = std::move(summary);
+  return s;
+}
+
+}  // namespace
+
+void RegisterConnectionFamily(CommandTable* t) {
+  t->Add(Spec("ping", -1, kCmdFast, PingCmd, "Returns the server's liveliness response."));
+  t->Add(Spec("echo", 2, kCmdFast, EchoCmd, "Returns the given string."));
+  t->Add(Spec("hello", -1, kCmdNoAuth | kCmdFast, HelloCmd, "Handshakes with the Redis server."));
+  t->Add(Spec("auth", -2, kCmdNoAuth | kCmdFast, AuthCmd, "Authenticates the connection."));
+  t->Add(Spec("select", 2, kCmdFast, SelectCmd, "Changes the selected database."));
+  t->Add(Spec("quit", -1, kCmdNoAuth | kCmdFast, QuitCmd, "Closes the connection."));
+  t->Add(Spec("reset", 1, kCmdNoAuth | kCmdFast, ResetCmd, "Resets the connection."));
+  CommandSpec client = Spec("client", -2, 0, ClientCmd, "A container for client connection commands.");
+  client.subcommands = {"client|id", "client|setname", "client|getname", "client|setinfo",
+                        "client|list", "client|info", "client|kill", "client|help"};
+  t->Add(std::move(client));
+}
+
+}  // namespace flin::server

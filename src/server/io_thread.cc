@@ -1,0 +1,178 @@
+#include "server/io_thread.h"
+
+#include <unistd.h>
+
+#include <cstring>
+
+#include "net/socket.h"
+#include "server/command.h"
+#include "server/server.h"
+
+namespace flin::server {
+
+IoThread::IoThread(Server* server, int index) : server_(server), index_(index) {}
+
+IoThread::~IoThread() {
+  Stop();
+  Join();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    conns_.clear();
+  }
+  graveyard_.clear();
+  if (listen_fd_ >= 0) close(listen_fd_);
+}
+
+Status IoThread::Start(int listen_fd) {
+  listen_fd_ = listen_fd;
+  if (!loop_.Add(listen_fd_, EPOLLIN, this)) return Status::IOError("epoll add listener");
+  loop_.RunEvery(100, [this] { Cron(); });
+  thread_ = std::thread([this] {
+    std::string name = "flin-io-" + std::to_string(index_);
+    pthread_setname_np(pthread_self(), name.c_str());
+    loop_.Run();
+  });
+  return Status::Ok();
+}
+
+void IoThread::Stop() { loop_.Stop(); }
+
+void IoThread::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void IoThread::OnEvent(uint32_t) {
+  const Config& cfg = server_->config();
+  for (int i = 0; i < 64; ++i) {
+    std::string peer, local;
+    int fd = net::Accept(listen_fd_, &peer, &local);
+    if (fd < 0) return;
+    IoStats::Add(stats_.connections, 1);
+    if (server_->connected_clients.fetch_add(1) >= cfg.maxclients.load()) {
+      server_->connected_clients.fetch_sub(1);
+      IoStats::Add(stats_.rejected_connections, 1);
+      static constexpr char kMsg[] = "-ERR max number of clients reached\r\n";
+      ssize_t n = write(fd, kMsg, sizeof(kMsg) - 1);
+      (void)n;
+      close(fd);
+      continue;
+    }
+    uint64_t id = server_->NextClientId();
+    auto conn = std::make_unique<ClientConn>(this, fd, id, std::move(peer), std::move(local));
+    if (!loop_.Add(fd, EPOLLIN, conn.get())) {
+      server_->connected_clients.fetch_sub(1);
+      continue;  // the conn's destructor closes fd
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    conns_.emplace(id, std::move(conn));
+  }
+}
+
+void IoThread::Forget(uint64_t id) {
+  std::unique_ptr<ClientConn> dead;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = conns_.find(id);
+    if (it == conns_.end()) return;
+    dead = std::move(it->second);
+    conns_.erase(it);
+  }
+  server_->connected_clients.fetch_sub(1);
+  // The connection may be deep in its own call stack: delete it after the current event.
+  if (graveyard_.empty()) loop_.Post([this] { graveyard_.clear(); });
+  graveyard_.push_back(std::move(dead));
+}
+
+void IoThread::Complete(std::vector<cluster::Completion>&& batch) {
+  loop_.Post([this, batch = std::move(batch)]() mutable {
+    std::vector<ClientConn*> touched;
+    for (auto& c : batch) {
+      auto it = conns_.find(c.conn_id);  // only this thread changes conns_
+      if (it == conns_.end()) continue;  // closed meanwhile: the write stands, the reply is lost
+      it->second->OnCompletion(std::move(c.reply));
+      if (touched.empty() || touched.back() != it->second.get()) {
+        touched.push_back(it->second.get());
+      }
+    }
+    for (ClientConn* conn : touched) {
+      if (conns_.count(conn->id())) conn->FlushAndMaybeClose();
+    }
+  });
+}
+
+void IoThread::Cron() {
+  const int64_t timeout_ms = server_->config().timeout_s.load() * 1000;
+  if (timeout_ms <= 0) return;
+  const int64_t now = net::MonotonicMs();
+  std::vector<ClientConn*> idle;
+  for (auto& [id, conn] : conns_) {
+    if (now - conn->last_interaction_ms.load(std::memory_order_relaxed) > timeout_ms) {
+      idle.push_back(conn.get());
+    }
+  }
+  for (ClientConn* conn : idle) {
+    conn->CloseAfterReply();
+    conn->FlushAndMaybeClose();
+  }
+}
+
+std::vector<IoThread::ClientInfo> IoThread::ListClients() {
+  std::vector<ClientInfo> out;
+  const int64_t now = net::MonotonicMs();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [id, c] : conns_) {
+    ClientInfo info;
+    info.id = id;
+    info.addr = c->peer();
+    info.laddr = c->local();
+    info.name = c->name;
+    info.fd = c->fd();
+    info.age_s = (now - c->created_ms()) / 1000;
+    info.idle_s = (now - c->last_interaction_ms.load(std::memory_order_relaxed)) / 1000;
+    info.qbuf = c->in_bytes.load(std::memory_order_relaxed);
+    info.obuf = c->out_bytes.load(std::memory_order_relaxed);
+    const CommandSpec* cmd = c->last_command.load(std::memory_order_relaxed);
+    info.cmd = cmd ? cmd->name : "NULL";
+    info.proto = c->proto();
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+void IoThread::SetName(ClientConn* conn, std::string name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  conn->name = std::move(name);
+}
+
+std::string IoThread::GetName(ClientConn* conn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return conn->name;
+}
+
+int IoThread::Kill(uint64_t id, const std::string& addr, const std::string& laddr,
+                   uint64_t skip_id) {
+  std::vector<uint64_t> victims;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [cid, c] : conns_) {
+      if (cid == skip_id) continue;
+      if (id != 0 && cid != id) continue;
+      if (!addr.empty() && c->peer() != addr) continue;
+      if (!laddr.empty() && c->local() != laddr) continue;
+      victims.push_back(cid);
+    }
+  }
+  if (!victims.empty()) {
+    loop_.Post([this, victims] {
+      for (uint64_t v : victims) {
+        auto it = conns_.find(v);
+        if (it == conns_.end()) continue;
+        it->second->CloseAfterReply();
+        it->second->FlushAndMaybeClose();
+      }
+    });
+  }
+  return static_cast<int>(victims.size());
+}
+
+}  // namespace flin::server

@@ -1,0 +1,90 @@
+#pragma once
+// IoThread: one event loop, its listener and the connections it accepted.
+//
+// Each I/O thread has its own SO_REUSEPORT listener, so the kernel spreads new connections over
+// the threads and no thread hands a connection or a request to another. The apply thread sends
+// replies back through Complete(), which posts them to the loop.
+//
+// Threading: the loop thread owns the connections. The registry (conns_) is changed only by
+// the loop thread and only under mu_; other threads (CLIENT LIST, INFO) read it under mu_.
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "cluster/replicator.h"
+#include "net/event_loop.h"
+#include "server/client_conn.h"
+
+namespace flin::server {
+
+class Server;
+
+// Counters of one I/O thread; written by it alone, read by INFO from any thread.
+struct IoStats {
+  static constexpr size_t kMaxCommands = 256;
+  struct PerCommand {
+    std::atomic<uint64_t> calls{0}, usec{0}, failed{0}, rejected{0};
+  };
+  std::atomic<uint64_t> commands{0}, connections{0}, rejected_connections{0};
+  std::atomic<uint64_t> net_in{0}, net_out{0}, keyspace_hits{0}, keyspace_misses{0};
+  std::atomic<uint64_t> errors{0};
+  PerCommand per_command[kMaxCommands];
+  // Single writer: a relaxed load and store, no locked instruction.
+  static void Add(std::atomic<uint64_t>& c, uint64_t n) {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+};
+
+class IoThread : public net::EventHandler, public cluster::CompletionSink {
+ public:
+  IoThread(Server* server, int index);
+  ~IoThread() override;
+
+  Status Start(int listen_fd);
+  void Stop();   // any thread
+  void Join();
+
+  void OnEvent(uint32_t events) override;                      // the listener
+  void Complete(std::vector<cluster::Completion>&& batch) override;  // apply thread
+
+  // Loop thread: forgets a closed connection (deletes it after the current event).
+  void Forget(uint64_t id);
+  Server& server() { return *server_; }
+  net::EventLoop& loop() { return loop_; }
+  IoStats& stats() { return stats_; }
+  int index() const { return index_; }
+
+  // Any thread.
+  struct ClientInfo {
+    uint64_t id;
+    std::string addr, laddr, name, cmd;
+    int fd;
+    int64_t age_s, idle_s;
+    size_t qbuf, obuf;
+    int proto;
+  };
+  std::vector<ClientInfo> ListClients();
+  void SetName(ClientConn* conn, std::string name);
+  std::string GetName(ClientConn* conn);
+  // Marks matching clients for closing (posted to the loop); returns how many matched.
+  int Kill(uint64_t id, const std::string& addr, const std::string& laddr, uint64_t skip_id);
+
+ private:
+  void Cron();
+
+  Server* server_;
+  int index_;
+  net::EventLoop loop_;
+  std::thread thread_;
+  int listen_fd_ = -1;
+  IoStats stats_;
+  std::mutex mu_;
+  std::unordered_map<uint64_t, std::unique_ptr<ClientConn>> conns_;
+  std::vector<std::unique_ptr<ClientConn>> graveyard_;  // deleted after the current event
+};
+
+}  // namespace flin::server

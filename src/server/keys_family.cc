@@ -1,0 +1,365 @@
+// Keys and expiry: DEL UNLINK EXISTS TYPE RENAME RENAMENX COPY EXPIRE PEXPIRE EXPIREAT
+// PEXPIREAT EXPIRETIME PEXPIRETIME TTL PTTL PERSIST SCAN KEYS RANDOMKEY DBSIZE FLUSHDB FLUSHALL,
+// and the internal command active expiry sends through the log.
+
+#include <random>
+
+#include "common/strings.h"
+#include "server/client_conn.h"
+#include "server/command.h"
+#include "server/keyspace.h"
+#include "server/server.h"
+#include "storage/encoding.h"
+
+namespace flin::server {
+namespace {
+
+// ---- reads ----
+
+void ExistsCmd(CommandContext& ctx) {
+  int64_t n = 0;
+  for (size_t i = 1; i < ctx.args.size(); ++i) n += ReadString(ctx, ctx.args[i], nullptr, nullptr);
+  ctx.out.Integer(n);
+}
+
+void TypeCmd(CommandContext& ctx) {
+  ctx.out.Simple(ReadString(ctx, ctx.args[1], nullptr, nullptr) ? "string" : "none");
+}
+
+// TTL PTTL EXPIRETIME PEXPIRETIME
+void TtlCmd(CommandContext& ctx) {
+  int64_t expire_at;
+  if (!ReadString(ctx, ctx.args[1], nullptr, &expire_at)) return ctx.out.Integer(-2);
+  if (expire_at == 0) return ctx.out.Integer(-1);
+  const std::string& name = ctx.spec.name;
+  const bool absolute = name == "expiretime" || name == "pexpiretime";
+  const bool ms = name == "pttl" || name == "pexpiretime";
+  int64_t v = absolute ? expire_at : std::max<int64_t>(0, expire_at - ctx.now_ms);
+  ctx.out.Integer(ms ? v : (v + 500) / 1000);
+}
+
+// Calls fn(user_key, value) for live keys in storage order from `from` (a storage key), until
+// fn returns false or `max_examined` keys were looked at. Returns the storage key to resume
+// from, or "" at the end.
+template <typename Fn>
+std::string ForEachKey(Server& server, const std::string& from, int64_t now, size_t max_examined,
+                       Fn fn) {
+  auto it = server.store().NewIterator();
+  it->Seek(from.empty() ? std::string(1, storage::kDataPrefix) : from);
+  size_t examined = 0;
+  for (; it->Valid(); it->Next()) {
+    int partition;
+    std::string_view key;
+    std::string_view sk(it->key().data(), it->key().size());
+    if (!storage::DecodeDataKey(sk, &partition, &key)) break;
+    if (examined++ == max_examined) return std::string(sk);
+    auto v = storage::DecodeValue(std::string_view(it->value().data(), it->value().size()));
+    if (!v || v->Expired(now)) continue;
+    if (!fn(key, *v)) {
+      it->Next();
+      break;
+    }
+  }
+  if (!it->Valid()) return "";
+  std::string_view sk(it->key().data(), it->key().size());
+  return sk.empty() || sk[0] != storage::kDataPrefix ? "" : std::string(sk);
+}
+
+void KeysCmd(CommandContext& ctx) {
+  std::vector<std::string> keys;
+  std::string_view pattern = ctx.args[1];
+  const bool all = pattern == "*";
+  ForEachKey(ctx.server, "", ctx.now_ms, SIZE_MAX, [&](std::string_view k, const auto&) {
+    if (all || GlobMatch(pattern, k)) keys.emplace_back(k);
+    return true;
+  });
+  ctx.out.ArrayHeader(keys.size());
+  for (const auto& k : keys) ctx.out.Bulk(k);
+}
+
+void DbSizeCmd(CommandContext& ctx) {
+  int64_t n = 0;
+  ForEachKey(ctx.server, "", ctx.now_ms, SIZE_MAX, [&](std::string_view, const auto&) {
+    ++n;
+    return true;
+  });
+  ctx.out.Integer(n);
+}
+
+void ScanCmd(CommandContext& ctx) {
+  std::string from;
+  std::string_view cursor = ctx.args[1];
+  int64_t c;
+  if (!ParseInt64(cursor, &c) || c < 0 ||
+      (c != 0 && !ctx.server.cursors().Load(static_cast<uint64_t>(c), &from))) {
+    return ctx.out.Error("ERR invalid cursor");
+  }
+  std::string_view pattern;
+  int64_t count = 10;
+  std::string type;
+  for (size_t i = 2; i < ctx.args.size(); i += 2) {
+    std::string opt = ToLower(ctx.args[i]);
+    if (i + 1 >= ctx.args.size()) return ctx.out.Error(kErrSyntax);
+    if (opt == "match") {
+      pattern = ctx.args[i + 1];
+    } else if (opt == "count") {
+      if (!ParseInt64(ctx.args[i + 1], &count)) return ctx.out.Error(kErrNotInteger);
+      if (count < 1) return ctx.out.Error(kErrSyntax);
+    } else if (opt == "type") {
+      type = ToLower(ctx.args[i + 1]);
+    } else {
+      return ctx.out.Error(kErrSyntax);
+    }
+  }
+  std::vector<std::string> keys;
+  std::string next;
+  if (type.empty() || type == "string") {  // every key is a string
+    const bool all = pattern.empty() || pattern == "*";
+    next = ForEachKey(ctx.server, from, ctx.now_ms, static_cast<size_t>(count),
+                      [&](std::string_view k, const auto&) {
+                        if (all || GlobMatch(pattern, k)) keys.emplace_back(k);
+                        return true;
+                      });
+  }
+  ctx.out.ArrayHeader(2);
+  ctx.out.Bulk(next.empty() ? "0" : std::to_string(ctx.server.cursors().Save(std::move(next))));
+  ctx.out.ArrayHeader(keys.size());
+  for (const auto& k : keys) ctx.out.Bulk(k);
+}
+
+void RandomKeyCmd(CommandContext& ctx) {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  const int parts = ctx.server.partitions();
+  const int first = static_cast<int>(rng() % parts);
+  auto it = ctx.server.store().NewIterator();
+  for (int i = 0; i < parts; ++i) {
+    const std::string prefix = storage::PartitionPrefix((first + i) % parts);
+    // Start at a random point of the partition, wrapping to its beginning.
+    std::string target = prefix;
+    for (int b = 0; b < 8; ++b) target.push_back(static_cast<char>(rng() & 0xff));
+    for (int pass = 0; pass < 2; ++pass) {
+      it->Seek(pass == 0 ? target : prefix);
+      for (int tries = 0; it->Valid() && tries < 100; ++tries, it->Next()) {
+        std::string_view sk(it->key().data(), it->key().size());
+        if (sk.substr(0, prefix.size()) != prefix) break;
+        auto v = storage::DecodeValue(std::string_view(it->value().data(), it->value().size()));
+        if (v && !v->Expired(ctx.now_ms)) return ctx.out.Bulk(sk.substr(prefix.size()));
+      }
+    }
+  }
+  ctx.out.Null();
+}
+
+// ---- writes ----
+
+void ProposeKey1(CommandContext& ctx) { ctx.Propose(ctx.Partition(ctx.args[1])); }
+
+void DelApply(ApplyContext& ctx) {
+  int64_t n = 0;
+  for (size_t i = 1; i < ctx.args.size(); ++i) {
+    if (ctx.Exists(ctx.args[i])) {
+      ctx.Delete(ctx.args[i]);
+      ++n;
+    }
+  }
+  ctx.out.Integer(n);
+}
+
+void RenameApply(ApplyContext& ctx) {
+  const bool nx = ToLower(ctx.args[0]) == "renamenx";
+  std::string v;
+  int64_t expire_at;
+  if (!ctx.GetString(ctx.args[1], &v, &expire_at)) return ctx.out.Error(kErrNoSuchKey);
+  if (ctx.args[1] == ctx.args[2]) return nx ? ctx.out.Integer(0) : ctx.out.Ok();
+  if (nx && ctx.Exists(ctx.args[2])) return ctx.out.Integer(0);
+  ctx.Delete(ctx.args[1]);
+  ctx.PutString(ctx.args[2], v, expire_at);
+  nx ? ctx.out.Integer(1) : ctx.out.Ok();
+}
+
+// COPY source destination [DB destination-db] [REPLACE]
+std::string ParseCopy(Args args, bool* replace) {
+  *replace = false;
+  for (size_t i = 3; i < args.size(); ++i) {
+    std::string opt = ToLower(args[i]);
+    if (opt == "replace") {
+      *replace = true;
+    } else if (opt == "db" && i + 1 < args.size()) {
+      int64_t db;
+      if (!ParseInt64(args[++i], &db)) return std::string(kErrNotInteger);
+      if (db != 0) return "ERR DB index is out of range";
+    } else {
+      return std::string(kErrSyntax);
+    }
+  }
+  if (args[1] == args[2]) return "ERR source and destination objects are the same";
+  return "";
+}
+
+void CopyCheck(CommandContext& ctx) {
+  bool replace;
+  std::string err = ParseCopy(ctx.args, &replace);
+  if (!err.empty()) return ctx.out.Error(err);
+  ctx.Propose(ctx.Partition(ctx.args[1]));
+}
+
+void CopyApply(ApplyContext& ctx) {
+  bool replace;
+  std::string err = ParseCopy(ctx.args, &replace);
+  if (!err.empty()) return ctx.out.Error(err);
+  std::string v;
+  int64_t expire_at;
+  if (!ctx.GetString(ctx.args[1], &v, &expire_at)) return ctx.out.Integer(0);
+  if (!replace && ctx.Exists(ctx.args[2])) return ctx.out.Integer(0);
+  ctx.PutString(ctx.args[2], v, expire_at);
+  ctx.out.Integer(1);
+}
+
+// EXPIRE key seconds [NX | XX | GT | LT] and friends.
+struct ExpireArgs {
+  int64_t when = 0;
+  bool nx = false, xx = false, gt = false, lt = false;
+};
+
+std::string ParseExpire(Args args, int64_t now_ms, ExpireArgs* e) {
+  const std::string name = ToLower(args[0]);
+  int64_t amount;
+  if (!ParseInt64(args[2], &amount)) return std::string(kErrNotInteger);
+  for (size_t i = 3; i < args.size(); ++i) {
+    std::string opt = ToLower(args[i]);
+    if (opt == "nx") {
+      e->nx = true;
+    } else if (opt == "xx") {
+      e->xx = true;
+    } else if (opt == "gt") {
+      e->gt = true;
+    } else if (opt == "lt") {
+      e->lt = true;
+    } else {
+      return "ERR Unsupported option " + std::string(args[i]);
+    }
+  }
+  if (e->nx && (e->xx || e->gt || e->lt)) {
+    return "ERR NX and XX, GT or LT options at the same time are not compatible";
+  }
+  if (e->gt && e->lt) return "ERR GT and LT options at the same time are not compatible";
+  const bool seconds = name == "expire" || name == "expireat";
+  const bool relative = name == "expire" || name == "pexpire";
+  if (!ExpireToAbsolute(amount, seconds, relative, now_ms, &e->when)) {
+    return ErrInvalidExpire(name);
+  }
+  return "";
+}
+
+void ExpireCheck(CommandContext& ctx) {
+  ExpireArgs e;
+  std::string err = ParseExpire(ctx.args, ctx.now_ms, &e);
+  if (!err.empty()) return ctx.out.Error(err);
+  ctx.Propose(ctx.Partition(ctx.args[1]));
+}
+
+void ExpireApply(ApplyContext& ctx) {
+  ExpireArgs e;
+  std::string err = ParseExpire(ctx.args, ctx.now_ms, &e);
+  if (!err.empty()) return ctx.out.Error(err);
+  std::string v;
+  int64_t cur;
+  if (!ctx.GetString(ctx.args[1], &v, &cur)) return ctx.out.Integer(0);
+  // A key without expiry counts as expiring never (infinitely late) for GT and LT.
+  if ((e.nx && cur != 0) || (e.xx && cur == 0) || (e.gt && (cur == 0 || e.when <= cur)) ||
+      (e.lt && cur != 0 && e.when >= cur)) {
+    return ctx.out.Integer(0);
+  }
+  if (e.when <= ctx.now_ms) {
+    ctx.Delete(ctx.args[1]);
+  } else {
+    ctx.PutString(ctx.args[1], v, e.when);
+  }
+  ctx.out.Integer(1);
+}
+
+void PersistApply(ApplyContext& ctx) {
+  std::string v;
+  int64_t cur;
+  if (!ctx.GetString(ctx.args[1], &v, &cur) || cur == 0) return ctx.out.Integer(0);
+  ctx.PutString(ctx.args[1], v, 0);
+  ctx.out.Integer(1);
+}
+
+void FlushCheck(CommandContext& ctx) {
+  if (ctx.args.size() > 2) return ctx.out.Error(kErrSyntax);
+  if (ctx.args.size() == 2) {
+    std::string opt = ToLower(ctx.args[1]);
+    if (opt != "async" && opt != "sync") return ctx.out.Error(kErrSyntax);
+  }
+  ctx.Propose(-1);
+}
+
+void FlushApply(ApplyContext& ctx) {
+  Status s = ctx.txn.DeleteAllData();
+  if (!s.ok()) return ctx.out.Error("ERR " + s.message());
+  ctx.out.Ok();
+}
+
+// flin.expired key expire-at [key expire-at ...]: deletes each key that still has exactly that
+// expiry and has expired by the entry's time (a key rewritten since the scan is left alone).
+void ExpiredApply(ApplyContext& ctx) {
+  int64_t n = 0;
+  for (size_t i = 1; i + 1 < ctx.args.size(); i += 2) {
+    int64_t at, cur;
+    if (!ParseInt64(ctx.args[i + 1], &at)) continue;
+    if (ctx.GetStringEvenIfExpired(ctx.args[i], nullptr, &cur) && cur == at && at <= ctx.now_ms) {
+      ctx.Delete(ctx.args[i]);
+      ++n;
+    }
+  }
+  ctx.expired_keys->fetch_add(n, std::memory_order_relaxed);
+  ctx.out.Integer(n);
+}
+
+CommandSpec Spec(std::string name, int arity, uint32_t flags, Handler h, ApplyFn a, int first,
+                 int last, int step, std::string summary) {
+  CommandSpec s;
+  s.name = std::move(name);
+  s.arity = arity;
+  s.flags = flags;
+  s.handler = h;
+  s.apply = a;
+  s.first_key = first;
+  s.last_key = last;
+  s.step = step;
+  s.group = "generic";
+  s.summary = std::move(summary);
+  return s;
+}
+
+}  // namespace
+
+void RegisterKeysFamily(CommandTable* t) {
+  constexpr uint32_t R = kCmdReadOnly | kCmdFast, W = kCmdWrite;
+  t->Add(Spec("exists", -2, R, ExistsCmd, nullptr, 1, -1, 1, "Determines whether one or more keys exist."));
+  t->Add(Spec("type", 2, R, TypeCmd, nullptr, 1, 1, 1, "Determines the type of value stored at a key."));
+  t->Add(Spec("ttl", 2, R, TtlCmd, nullptr, 1, 1, 1, "Returns the expiration time in seconds of a key."));
+  t->Add(Spec("pttl", 2, R, TtlCmd, nullptr, 1, 1, 1, "Returns the expiration time in milliseconds of a key."));
+  t->Add(Spec("expiretime", 2, R, TtlCmd, nullptr, 1, 1, 1, "Returns the expiration time of a key as a Unix timestamp."));
+  t->Add(Spec("pexpiretime", 2, R, TtlCmd, nullptr, 1, 1, 1, "Returns the expiration time of a key as a Unix milliseconds timestamp."));
+  t->Add(Spec("keys", 2, kCmdReadOnly, KeysCmd, nullptr, 0, 0, 0, "Returns all key names that match a pattern."));
+  t->Add(Spec("scan", -2, kCmdReadOnly, ScanCmd, nullptr, 0, 0, 0, "Iterates over the key names in the database."));
+  t->Add(Spec("randomkey", 1, kCmdReadOnly, RandomKeyCmd, nullptr, 0, 0, 0, "Returns a random key name from the database."));
+  t->Add(Spec("dbsize", 1, kCmdReadOnly, DbSizeCmd, nullptr, 0, 0, 0, "Returns the number of keys in the database."));
+  t->Add(Spec("del", -2, W, ProposeKey1, DelApply, 1, -1, 1, "Deletes one or more keys."));
+  t->Add(Spec("unlink", -2, W | kCmdFast, ProposeKey1, DelApply, 1, -1, 1, "Asynchronously deletes one or more keys."));
+  t->Add(Spec("rename", 3, W, ProposeKey1, RenameApply, 1, 2, 1, "Renames a key and overwrites the destination."));
+  t->Add(Spec("renamenx", 3, W | kCmdFast, ProposeKey1, RenameApply, 1, 2, 1, "Renames a key only when the target key name doesn't exist."));
+  t->Add(Spec("copy", -3, W, CopyCheck, CopyApply, 1, 2, 1, "Copies the value of a key to a new key."));
+  t->Add(Spec("expire", -3, W | kCmdFast, ExpireCheck, ExpireApply, 1, 1, 1, "Sets the expiration time of a key in seconds."));
+  t->Add(Spec("pexpire", -3, W | kCmdFast, ExpireCheck, ExpireApply, 1, 1, 1, "Sets the expiration time of a key in milliseconds."));
+  t->Add(Spec("expireat", -3, W | kCmdFast, ExpireCheck, ExpireApply, 1, 1, 1, "Sets the expiration time of a key to a Unix timestamp."));
+  t->Add(Spec("pexpireat", -3, W | kCmdFast, ExpireCheck, ExpireApply, 1, 1, 1, "Sets the expiration time of a key to a Unix milliseconds timestamp."));
+  t->Add(Spec("persist", 2, W | kCmdFast, ProposeKey1, PersistApply, 1, 1, 1, "Removes the expiration time of a key."));
+  t->Add(Spec("flushdb", -1, W, FlushCheck, FlushApply, 0, 0, 0, "Remove all keys from the current database."));
+  t->Add(Spec("flushall", -1, W, FlushCheck, FlushApply, 0, 0, 0, "Removes all keys from all databases."));
+  t->Add(Spec("flin.expired", -3, W | kCmdInternal, nullptr, ExpiredApply, 0, 0, 0, "Deletes expired keys (active expiry)."));
+}
+
+}  // namespace flin::server

@@ -1,0 +1,94 @@
+#include "server/keyspace.h"
+
+#include "common/strings.h"
+#include "server/client_conn.h"
+#include "server/io_thread.h"
+#include "server/server.h"
+#include "storage/encoding.h"
+
+namespace flin::server {
+
+bool ReadString(CommandContext& ctx, std::string_view key, std::string* payload,
+                int64_t* expire_at_ms) {
+  thread_local std::string raw;
+  IoStats& st = ctx.conn.io().stats();
+  if (!ctx.server.store().Get(ctx.Partition(key), key, ctx.now_ms, &raw).ok()) {
+    IoStats::Add(st.keyspace_misses, 1);
+    return false;
+  }
+  auto v = storage::DecodeValue(raw);
+  if (!v) return false;
+  IoStats::Add(st.keyspace_hits, 1);
+  if (payload) payload->assign(v->payload);
+  if (expire_at_ms) *expire_at_ms = v->expire_at_ms;
+  return true;
+}
+
+bool ExpireToAbsolute(int64_t amount, bool unit_seconds, bool relative, int64_t now_ms,
+                      int64_t* out) {
+  if (unit_seconds) {
+    if (amount > INT64_MAX / 1000 || amount < INT64_MIN / 1000) return false;
+    amount *= 1000;
+  }
+  if (relative) {
+    if (amount > INT64_MAX - now_ms) return false;
+    amount += now_ms;
+  }
+  *out = amount;
+  return true;
+}
+
+bool StringSetOptions::Resolve(int64_t now_ms, std::string_view cmd, int64_t* expire_at,
+                               std::string* err) const {
+  *expire_at = 0;
+  if (unit == Unit::kNone) return true;
+  const bool seconds = unit == Unit::kEx || unit == Unit::kExAt;
+  const bool relative = unit == Unit::kEx || unit == Unit::kPx;
+  if (amount <= 0 || !ExpireToAbsolute(amount, seconds, relative, now_ms, expire_at) ||
+      *expire_at <= 0) {
+    *err = ErrInvalidExpire(cmd);
+    return false;
+  }
+  return true;
+}
+
+std::string ParseSetOptions(Args args, size_t first, SetCommandType type, StringSetOptions* o) {
+  using Unit = StringSetOptions::Unit;
+  const bool is_set = type == SetCommandType::kSet;
+  std::string_view amount_arg;
+  for (size_t j = first; j < args.size(); ++j) {
+    std::string opt = ToLower(args[j]);
+    const bool has_next = j + 1 < args.size();
+    const bool no_expiry_yet = !o->keepttl && !o->persist;
+    if (opt == "nx" && !o->xx && is_set) {
+      o->nx = true;
+    } else if (opt == "xx" && !o->nx && is_set) {
+      o->xx = true;
+    } else if (opt == "get" && is_set) {
+      o->get = true;
+    } else if (opt == "keepttl" && is_set && !o->persist && o->unit == Unit::kNone) {
+      o->keepttl = true;
+    } else if (opt == "persist" && !is_set && o->unit == Unit::kNone && !o->keepttl) {
+      o->persist = true;
+    } else if ((opt == "ex" || opt == "px" || opt == "exat" || opt == "pxat") && no_expiry_yet &&
+               has_next) {
+      Unit u = opt == "ex" ? Unit::kEx : opt == "px" ? Unit::kPx : opt == "exat" ? Unit::kExAt
+                                                                                 : Unit::kPxAt;
+      if (o->unit != Unit::kNone && o->unit != u) return std::string(kErrSyntax);
+      o->unit = u;
+      amount_arg = args[++j];
+    } else {
+      return std::string(kErrSyntax);
+    }
+  }
+  if (o->unit != Unit::kNone) {
+    if (!ParseInt64(amount_arg, &o->amount)) return std::string(kErrNotInteger);
+    // Check the amount now, with the current time, so that a bad one never reaches the log.
+    int64_t abs;
+    std::string err;
+    if (!o->Resolve(NowMs(), args[0], &abs, &err)) return err;
+  }
+  return "";
+}
+
+}  // namespace flin::server

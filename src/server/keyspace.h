@@ -1,0 +1,37 @@
+#pragma once
+// Read-side helpers for command handlers on I/O threads: look a key up in the store directly
+// (no hand-off), counting keyspace hits and misses. Also the expire-option parsing shared by
+// SET, GETEX and the EXPIRE family, used alike by handlers (to reject bad syntax before the
+// log) and by apply functions (to act).
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "server/command.h"
+
+namespace flin::server {
+
+// The live string at `key`: payload and absolute expiry (0: none). false if absent.
+bool ReadString(CommandContext& ctx, std::string_view key, std::string* payload,
+                int64_t* expire_at_ms);
+
+// Options of SET and GETEX. Relative times stay relative until Resolve(), which the apply
+// function calls with the entry's timestamp.
+struct StringSetOptions {
+  bool nx = false, xx = false, get = false, keepttl = false, persist = false;
+  enum class Unit { kNone, kEx, kPx, kExAt, kPxAt } unit = Unit::kNone;
+  int64_t amount = 0;
+  // The absolute expiry in ms for `now_ms`, or an error text. Unit kNone gives 0.
+  bool Resolve(int64_t now_ms, std::string_view cmd, int64_t* expire_at, std::string* err) const;
+};
+enum class SetCommandType { kSet, kGetEx };
+// Parses args[first..]; returns an error text, or "" if the options are valid.
+std::string ParseSetOptions(Args args, size_t first, SetCommandType type, StringSetOptions* o);
+
+// Converts a relative or absolute expire time to absolute ms, with Redis's overflow rules.
+// `unit_seconds`: the amount is in seconds. `relative`: add now_ms.
+bool ExpireToAbsolute(int64_t amount, bool unit_seconds, bool relative, int64_t now_ms,
+                      int64_t* out);
+
+}  // namespace flin::server

@@ -1,0 +1,91 @@
+#pragma once
+// Server: one flin-server process — its store, write path, I/O threads and command table.
+//
+// Ownership: owns everything it starts; main() owns the Server and the Config.
+// Threading: Start/Wait/Stop on the main thread; the accessors from any thread.
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cluster/replicator.h"
+#include "cluster/single_node.h"
+#include "server/command.h"
+#include "server/config.h"
+#include "server/io_thread.h"
+#include "storage/store.h"
+
+namespace flin::server {
+
+class StateMachineImpl;
+
+// SCAN cursors: Redis clients treat a cursor as an opaque number, but our keys are ordered
+// byte strings, so a cursor names an entry here holding the key to resume from. Bounded:
+// past kMax the oldest cursors are forgotten, and a forgotten cursor gets an error, so a
+// client never silently misses keys. Any thread.
+class ScanCursors {
+ public:
+  static constexpr size_t kMax = 1 << 16;
+  uint64_t Save(std::string resume_key);
+  bool Load(uint64_t cursor, std::string* resume_key);
+
+ private:
+  std::mutex mu_;
+  uint64_t next_ = 1;
+  std::unordered_map<uint64_t, std::string> cursors_;
+};
+
+class Server {
+ public:
+  explicit Server(Config* config);
+  ~Server();
+
+  Status Start();
+  // Blocks until SIGTERM/SIGINT or SHUTDOWN; then stops everything cleanly.
+  void Run();
+  void RequestShutdown() { shutdown_.store(true); }
+
+  Config& config() { return *config_; }
+  storage::Store& store() { return *store_; }
+  cluster::Replicator& replicator() { return *replicator_; }
+  cluster::SingleNodeReplicator& single_node() { return *single_node_; }
+  const CommandTable& commands() const { return commands_; }
+  std::vector<std::unique_ptr<IoThread>>& io_threads() { return io_threads_; }
+  ScanCursors& cursors() { return cursors_; }
+  int partitions() const { return config_->partitions; }
+
+  uint64_t NextClientId() { return next_client_id_.fetch_add(1) + 1; }
+  std::atomic<int64_t> connected_clients{0};
+  uint64_t expired_keys() const;           // deleted by active expiry
+  int64_t InstantaneousOps() const { return instantaneous_ops_.load(); }
+  const std::string& run_id() const { return run_id_; }
+  int64_t start_ms() const { return start_ms_; }
+
+ private:
+  void ExpiryCycle();
+  void SampleOps();
+
+  Config* config_;
+  CommandTable commands_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<StateMachineImpl> state_machine_;
+  std::unique_ptr<cluster::SingleNodeReplicator> single_node_;
+  cluster::Replicator* replicator_ = nullptr;
+  std::vector<std::unique_ptr<IoThread>> io_threads_;
+  ScanCursors cursors_;
+  std::atomic<bool> shutdown_{false};
+  std::atomic<uint64_t> next_client_id_{0};
+  std::string run_id_;
+  int64_t start_ms_ = 0;
+  std::string expiry_cursor_;
+  // main thread: commands processed at the last samples (every 100 ms), for ops/sec
+  std::vector<std::pair<int64_t, uint64_t>> ops_samples_;
+  std::atomic<int64_t> instantaneous_ops_{0};  // main thread: where the active expiry scan resumes
+};
+
+int64_t NowMs();  // wall clock, Unix milliseconds
+
+}  // namespace flin::server

@@ -1,0 +1,23 @@
+#include "server/state_machine.h"
+
+#include "server/server.h"
+
+namespace flin::server {
+
+void StateMachineImpl::Apply(storage::WriteTxn& txn, int64_t now_ms, std::string_view command,
+                             protocol::ReplyWriter* reply) {
+  scratch_.clear();
+  protocol::ReplyWriter discard(&scratch_, 2);
+  protocol::ReplyWriter& out = reply ? *reply : discard;
+  const CommandSpec* spec = nullptr;
+  if (DecodeCommand(command, &args_)) spec = server_->commands().Find(args_[0]);
+  if (spec == nullptr || spec->apply == nullptr || !spec->ArityOk(args_.size())) {
+    // Only the server writes log entries; this means a bug or a damaged log.
+    out.Error("ERR cannot apply a malformed log entry");
+    return;
+  }
+  ApplyContext ctx(txn, now_ms, Args(args_), out, server_->partitions(), &expired_keys_);
+  spec->apply(ctx);
+}
+
+}  // namespace flin::server

@@ -1,0 +1,393 @@
+// Strings: GET SET SETNX SETEX PSETEX GETSET GETDEL GETEX MGET MSET MSETNX APPEND STRLEN
+// GETRANGE SETRANGE INCR INCRBY DECR DECRBY INCRBYFLOAT — with Redis's semantics and errors.
+// Reads answer on the I/O thread; writes check syntax there and are applied from the log.
+
+#include <cmath>
+
+#include "common/strings.h"
+#include "server/client_conn.h"
+#include "server/command.h"
+#include "server/keyspace.h"
+#include "server/server.h"
+
+namespace flin::server {
+namespace {
+
+// Strings are capped at Redis's proto-max-bulk-len default. A fixed number, so that every
+// replica applying APPEND or SETRANGE makes the same decision.
+constexpr int64_t kMaxStringBytes = 512LL << 20;
+constexpr std::string_view kErrTooBig =
+    "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+
+// ---- reads ----
+
+void GetCmd(CommandContext& ctx) {
+  std::string v;
+  if (ReadString(ctx, ctx.args[1], &v, nullptr)) {
+    ctx.out.Bulk(v);
+  } else {
+    ctx.out.Null();
+  }
+}
+
+void MGetCmd(CommandContext& ctx) {
+  ctx.out.ArrayHeader(ctx.args.size() - 1);
+  std::string v;
+  for (size_t i = 1; i < ctx.args.size(); ++i) {
+    if (ReadString(ctx, ctx.args[i], &v, nullptr)) {
+      ctx.out.Bulk(v);
+    } else {
+      ctx.out.Null();
+    }
+  }
+}
+
+void StrlenCmd(CommandContext& ctx) {
+  std::string v;
+  ctx.out.Integer(ReadString(ctx, ctx.args[1], &v, nullptr) ? static_cast<int64_t>(v.size()) : 0);
+}
+
+void GetRangeCmd(CommandContext& ctx) {
+  int64_t start, end;
+  if (!ParseInt64(ctx.args[2], &start) || !ParseInt64(ctx.args[3], &end)) {
+    ctx.out.Error(kErrNotInteger);
+    return;
+  }
+  std::string v;
+  ReadString(ctx, ctx.args[1], &v, nullptr);
+  const int64_t len = static_cast<int64_t>(v.size());
+  if ((start < 0 && end < 0 && start > end) || len == 0) {
+    ctx.out.Bulk("");
+    return;
+  }
+  if (start < 0) start = len + start;
+  if (end < 0) end = len + end;
+  if (start < 0) start = 0;
+  if (end < 0) end = 0;
+  if (end >= len) end = len - 1;
+  if (start > end) {
+    ctx.out.Bulk("");
+    return;
+  }
+  ctx.out.Bulk(std::string_view(v).substr(start, end - start + 1));
+}
+
+// ---- writes: checked on the I/O thread, then proposed ----
+
+void SetCheck(CommandContext& ctx) {
+  StringSetOptions o;
+  std::string err = ParseSetOptions(ctx.args, 3, SetCommandType::kSet, &o);
+  if (!err.empty()) return ctx.out.Error(err);
+  ctx.Propose(ctx.Partition(ctx.args[1]));
+}
+
+void SetApply(ApplyContext& ctx) {
+  StringSetOptions o;
+  std::string err = ParseSetOptions(ctx.args, 3, SetCommandType::kSet, &o);
+  int64_t expire_at = 0;
+  if (err.empty()) o.Resolve(ctx.now_ms, ctx.args[0], &expire_at, &err);
+  if (!err.empty()) return ctx.out.Error(err);
+  std::string old;
+  int64_t old_expire = 0;
+  const bool need_old = o.nx || o.xx || o.get || o.keepttl;
+  const bool exists = need_old && ctx.GetString(ctx.args[1], &old, &old_expire);
+  if ((o.nx && exists) || (o.xx && !exists)) {
+    if (o.get && exists) return ctx.out.Bulk(old);
+    return ctx.out.Null();
+  }
+  if (o.keepttl && exists) expire_at = old_expire;
+  if (expire_at != 0 && expire_at <= ctx.now_ms) {
+    ctx.Delete(ctx.args[1]);  // already expired (EXAT/PXAT in the past)
+  } else {
+    ctx.PutString(ctx.args[1], ctx.args[2], expire_at);
+  }
+  if (!o.get) return ctx.out.Ok();
+  if (exists) return ctx.out.Bulk(old);
+  ctx.out.Null();
+}
+
+void ProposeKey1(CommandContext& ctx) { ctx.Propose(ctx.Partition(ctx.args[1])); }
+
+void SetNxApply(ApplyContext& ctx) {
+  if (ctx.Exists(ctx.args[1])) return ctx.out.Integer(0);
+  ctx.PutString(ctx.args[1], ctx.args[2], 0);
+  ctx.out.Integer(1);
+}
+
+// SETEX key seconds value / PSETEX key ms value
+void SetExCheck(CommandContext& ctx) {
+  int64_t amount;
+  if (!ParseInt64(ctx.args[2], &amount)) return ctx.out.Error(kErrNotInteger);
+  int64_t abs;
+  const bool seconds = ctx.spec.name == "setex";
+  if (amount <= 0 || !ExpireToAbsolute(amount, seconds, true, ctx.now_ms, &abs)) {
+    return ctx.out.Error(ErrInvalidExpire(ctx.spec.name));
+  }
+  ctx.Propose(ctx.Partition(ctx.args[1]));
+}
+
+void SetExApply(ApplyContext& ctx) {
+  int64_t amount = 0, abs = 0;
+  const bool seconds = ToLower(ctx.args[0]) == "setex";
+  if (!ParseInt64(ctx.args[2], &amount) || amount <= 0 ||
+      !ExpireToAbsolute(amount, seconds, true, ctx.now_ms, &abs)) {
+    return ctx.out.Error(ErrInvalidExpire(ctx.args[0]));
+  }
+  ctx.PutString(ctx.args[1], ctx.args[3], abs);
+  ctx.out.Ok();
+}
+
+void GetSetApply(ApplyContext& ctx) {
+  std::string old;
+  const bool exists = ctx.GetString(ctx.args[1], &old, nullptr);
+  ctx.PutString(ctx.args[1], ctx.args[2], 0);
+  if (exists) return ctx.out.Bulk(old);
+  ctx.out.Null();
+}
+
+void GetDelApply(ApplyContext& ctx) {
+  std::string old;
+  if (!ctx.GetString(ctx.args[1], &old, nullptr)) return ctx.out.Null();
+  ctx.Delete(ctx.args[1]);
+  ctx.out.Bulk(old);
+}
+
+void GetExCheck(CommandContext& ctx) {
+  StringSetOptions o;
+  std::string err = ParseSetOptions(ctx.args, 2, SetCommandType::kGetEx, &o);
+  if (!err.empty()) return ctx.out.Error(err);
+  if (o.unit == StringSetOptions::Unit::kNone && !o.persist) {
+    // Without options GETEX changes nothing: answer it as a read.
+    std::string v;
+    if (ReadString(ctx, ctx.args[1], &v, nullptr)) return ctx.out.Bulk(v);
+    return ctx.out.Null();
+  }
+  ctx.Propose(ctx.Partition(ctx.args[1]));
+}
+
+void GetExApply(ApplyContext& ctx) {
+  StringSetOptions o;
+  std::string err = ParseSetOptions(ctx.args, 2, SetCommandType::kGetEx, &o);
+  int64_t expire_at = 0;
+  if (err.empty()) o.Resolve(ctx.now_ms, ctx.args[0], &expire_at, &err);
+  if (!err.empty()) return ctx.out.Error(err);
+  std::string v;
+  int64_t old_expire;
+  if (!ctx.GetString(ctx.args[1], &v, &old_expire)) return ctx.out.Null();
+  if (o.persist && old_expire != 0) {
+    ctx.PutString(ctx.args[1], v, 0);
+  } else if (expire_at != 0) {
+    if (expire_at <= ctx.now_ms) {
+      ctx.Delete(ctx.args[1]);
+    } else {
+      ctx.PutString(ctx.args[1], v, expire_at);
+    }
+  }
+  ctx.out.Bulk(v);
+}
+
+void MSetCheck(CommandContext& ctx) {
+  if (ctx.args.size() % 2 == 0) return ctx.out.Error(ErrWrongArity(ctx.args[0]));
+  ctx.Propose(ctx.Partition(ctx.args[1]));
+}
+
+void PutPairs(ApplyContext& ctx) {
+  for (size_t i = 1; i + 1 < ctx.args.size(); i += 2) ctx.PutString(ctx.args[i], ctx.args[i + 1], 0);
+}
+
+void MSetApply(ApplyContext& ctx) {
+  PutPairs(ctx);
+  ctx.out.Ok();
+}
+
+void MSetNxApply(ApplyContext& ctx) {
+  for (size_t i = 1; i + 1 < ctx.args.size(); i += 2) {
+    if (ctx.Exists(ctx.args[i])) return ctx.out.Integer(0);
+  }
+  PutPairs(ctx);
+  ctx.out.Integer(1);
+}
+
+void AppendCheck(CommandContext& ctx) {
+  std::string v;
+  const int64_t limit = ctx.server.config().max_value_bytes.load();
+  if (ReadString(ctx, ctx.args[1], &v, nullptr) &&
+      static_cast<int64_t>(v.size() + ctx.args[2].size()) > limit) {
+    return ctx.out.Error(kErrTooBig);
+  }
+  ctx.Propose(ctx.Partition(ctx.args[1]));
+}
+
+void AppendApply(ApplyContext& ctx) {
+  std::string v;
+  int64_t expire_at = 0;
+  ctx.GetString(ctx.args[1], &v, &expire_at);
+  if (static_cast<int64_t>(v.size() + ctx.args[2].size()) > kMaxStringBytes) {
+    return ctx.out.Error(kErrTooBig);
+  }
+  v.append(ctx.args[2]);
+  ctx.PutString(ctx.args[1], v, expire_at);
+  ctx.out.Integer(static_cast<int64_t>(v.size()));
+}
+
+void SetRangeCheck(CommandContext& ctx) {
+  int64_t offset;
+  if (!ParseInt64(ctx.args[2], &offset)) return ctx.out.Error(kErrNotInteger);
+  if (offset < 0) return ctx.out.Error("ERR offset is out of range");
+  const int64_t limit = std::min(kMaxStringBytes, ctx.server.config().max_value_bytes.load());
+  if (!ctx.args[3].empty() && offset + static_cast<int64_t>(ctx.args[3].size()) > limit) {
+    return ctx.out.Error(kErrTooBig);
+  }
+  ctx.Propose(ctx.Partition(ctx.args[1]));
+}
+
+void SetRangeApply(ApplyContext& ctx) {
+  int64_t offset = 0;
+  ParseInt64(ctx.args[2], &offset);
+  std::string_view value = ctx.args[3];
+  std::string v;
+  int64_t expire_at = 0;
+  const bool exists = ctx.GetString(ctx.args[1], &v, &expire_at);
+  if (value.empty()) return ctx.out.Integer(exists ? static_cast<int64_t>(v.size()) : 0);
+  if (offset < 0 || offset + static_cast<int64_t>(value.size()) > kMaxStringBytes) {
+    return ctx.out.Error(kErrTooBig);
+  }
+  if (v.size() < offset + value.size()) v.resize(offset + value.size(), '\0');
+  v.replace(offset, value.size(), value);
+  ctx.PutString(ctx.args[1], v, expire_at);
+  ctx.out.Integer(static_cast<int64_t>(v.size()));
+}
+
+// INCR family. The increment is checked on the I/O thread, the current value at apply.
+bool IncrAmount(Args args, int64_t* incr, std::string* err) {
+  const std::string name = ToLower(args[0]);
+  *incr = 1;
+  if (name == "incrby" || name == "decrby") {
+    if (!ParseInt64(args[2], incr)) {
+      *err = kErrNotInteger;
+      return false;
+    }
+  }
+  if (name == "decr" || name == "decrby") {
+    if (*incr == INT64_MIN) {
+      *err = "ERR decrement would overflow";
+      return false;
+    }
+    *incr = -*incr;
+  }
+  return true;
+}
+
+void IncrCheck(CommandContext& ctx) {
+  int64_t incr;
+  std::string err;
+  if (!IncrAmount(ctx.args, &incr, &err)) return ctx.out.Error(err);
+  ctx.Propose(ctx.Partition(ctx.args[1]));
+}
+
+void IncrApply(ApplyContext& ctx) {
+  int64_t incr;
+  std::string err;
+  if (!IncrAmount(ctx.args, &incr, &err)) return ctx.out.Error(err);
+  std::string v;
+  int64_t expire_at = 0, cur = 0;
+  if (ctx.GetString(ctx.args[1], &v, &expire_at) && !ParseInt64(v, &cur)) {
+    return ctx.out.Error(kErrNotInteger);
+  }
+  if ((incr < 0 && cur < 0 && incr < INT64_MIN - cur) ||
+      (incr > 0 && cur > 0 && incr > INT64_MAX - cur)) {
+    return ctx.out.Error(kErrOverflow);
+  }
+  cur += incr;
+  ctx.PutString(ctx.args[1], std::to_string(cur), expire_at);
+  ctx.out.Integer(cur);
+}
+
+void IncrByFloatCheck(CommandContext& ctx) {
+  long double incr;
+  if (!ParseLongDouble(ctx.args[2], &incr)) return ctx.out.Error(kErrNotFloat);
+  ctx.Propose(ctx.Partition(ctx.args[1]));
+}
+
+void IncrByFloatApply(ApplyContext& ctx) {
+  long double incr = 0, cur = 0;
+  if (!ParseLongDouble(ctx.args[2], &incr)) return ctx.out.Error(kErrNotFloat);
+  std::string v;
+  int64_t expire_at = 0;
+  if (ctx.GetString(ctx.args[1], &v, &expire_at) && !ParseLongDouble(v, &cur)) {
+    return ctx.out.Error(kErrNotFloat);
+  }
+  cur += incr;
+  if (std::isnan(cur) || std::isinf(cur)) {
+    return ctx.out.Error("ERR increment would produce NaN or Infinity");
+  }
+  std::string s = protocol::FormatLongDouble(cur);
+  ctx.PutString(ctx.args[1], s, expire_at);
+  ctx.out.Bulk(s);
+}
+
+CommandSpec Read(std::string name, int arity, Handler h, int first, int last, int step,
+                 std::string summary) {
+  CommandSpec s;
+  s.name = std::move(name);
+  s.arity = arity;
+  s.flags = kCmdReadOnly | kCmdFast;
+  s.handler = h;
+  s.first_key = first;
+  s.last_key = last;
+  s.step = step;
+  s.group = "string";
+  s.summary = std::move(summary);
+  return s;
+}
+
+CommandSpec Write(std::string name, int arity, Handler h, ApplyFn a, int first, int last, int step,
+                  std::string summary) {
+  CommandSpec s = Read(std::move(name), arity, h, first, last, step, std::move(summary));
+  s.flags = kCmdWrite;
+  s.apply = a;
+  return s;
+}
+
+}  // namespace
+
+void RegisterStringFamily(CommandTable* t) {
+  t->Add(Read("get", 2, GetCmd, 1, 1, 1, "Returns the string value of a key."));
+  t->Add(Read("mget", -2, MGetCmd, 1, -1, 1, "Atomically returns the string values of one or more keys."));
+  t->Add(Read("strlen", 2, StrlenCmd, 1, 1, 1, "Returns the length of a string value."));
+  t->Add(Read("getrange", 4, GetRangeCmd, 1, 1, 1, "Returns a substring of the string stored at a key."));
+  t->Add(Write("set", -3, SetCheck, SetApply, 1, 1, 1,
+               "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."));
+  t->Add(Write("setnx", 3, ProposeKey1, SetNxApply, 1, 1, 1,
+               "Set the string value of a key only when the key doesn't exist."));
+  t->Add(Write("setex", 4, SetExCheck, SetExApply, 1, 1, 1,
+               "Sets the string value and expiration time of a key. Creates the key if it doesn't exist."));
+  t->Add(Write("psetex", 4, SetExCheck, SetExApply, 1, 1, 1,
+               "Sets both string value and expiration time in milliseconds of a key."));
+  t->Add(Write("getset", 3, ProposeKey1, GetSetApply, 1, 1, 1,
+               "Returns the previous string value of a key after setting it to a new value."));
+  t->Add(Write("getdel", 2, ProposeKey1, GetDelApply, 1, 1, 1,
+               "Returns the string value of a key after deleting the key."));
+  t->Add(Write("getex", -2, GetExCheck, GetExApply, 1, 1, 1,
+               "Returns the string value of a key after setting its expiration time."));
+  t->Add(Write("mset", -3, MSetCheck, MSetApply, 1, -1, 2,
+               "Atomically creates or modifies the string values of one or more keys."));
+  t->Add(Write("msetnx", -3, MSetCheck, MSetNxApply, 1, -1, 2,
+               "Atomically modifies the string values of one or more keys only when all keys don't exist."));
+  t->Add(Write("append", 3, AppendCheck, AppendApply, 1, 1, 1,
+               "Appends a string to the value of a key. Creates the key if it doesn't exist."));
+  t->Add(Write("setrange", 4, SetRangeCheck, SetRangeApply, 1, 1, 1,
+               "Overwrites a part of a string value with another by an offset."));
+  t->Add(Write("incr", 2, IncrCheck, IncrApply, 1, 1, 1,
+               "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."));
+  t->Add(Write("incrby", 3, IncrCheck, IncrApply, 1, 1, 1,
+               "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."));
+  t->Add(Write("decr", 2, IncrCheck, IncrApply, 1, 1, 1,
+               "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."));
+  t->Add(Write("decrby", 3, IncrCheck, IncrApply, 1, 1, 1,
+               "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."));
+  t->Add(Write("incrbyfloat", 3, IncrByFloatCheck, IncrByFloatApply, 1, 1, 1,
+               "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."));
+}
+
+}  // namespace flin::server
