@@ -1,0 +1,192 @@
+// Elections: timers, role transitions, pre-vote, votes and check-quorum.
+
+#include <algorithm>
+
+#include "raft/raw_node.h"
+
+namespace flin::raft {
+
+void RawNode::ResetTimers() {
+  election_elapsed_ = 0;
+  heartbeat_elapsed_ = 0;
+  randomized_election_timeout_ =
+      cfg_.election_tick + static_cast<int>(NextRandom() % static_cast<uint64_t>(cfg_.election_tick));
+}
+
+bool RawNode::InLease() const {
+  if (!cfg_.check_quorum) return false;
+  return (lead_ != kNoNode || boot_lease_) && election_elapsed_ < cfg_.election_tick;
+}
+
+void RawNode::TickElection() {
+  election_elapsed_++;
+  if (boot_lease_ && election_elapsed_ >= cfg_.election_tick) boot_lease_ = false;
+  if (Promotable() && election_elapsed_ >= randomized_election_timeout_) {
+    election_elapsed_ = 0;
+    StartElection(cfg_.pre_vote, /*transfer=*/false);
+  }
+}
+
+void RawNode::TickHeartbeat() {
+  heartbeat_elapsed_++;
+  election_elapsed_++;
+  if (election_elapsed_ >= cfg_.election_tick) {
+    election_elapsed_ = 0;
+    if (cfg_.check_quorum && !QuorumActive()) {
+      BecomeFollower(term_, kNoNode);
+      return;
+    }
+    AbortTransfer();  // a transfer that did not finish within an election timeout
+  }
+  if (heartbeat_elapsed_ >= cfg_.heartbeat_tick) {
+    heartbeat_elapsed_ = 0;
+    BcastHeartbeat();
+  }
+}
+
+bool RawNode::QuorumActive() {
+  size_t active = 0;
+  for (NodeId v : conf_state().voters) {
+    if (v == cfg_.id) {
+      active++;
+      continue;
+    }
+    auto it = prs_.find(v);
+    if (it != prs_.end() && it->second.recent_active) active++;
+  }
+  for (auto& [id, pr] : prs_) pr.recent_active = false;
+  return active >= Quorum();
+}
+
+void RawNode::BecomeFollower(uint64_t term, NodeId lead) {
+  if (term != term_) {
+    term_ = term;
+    vote_ = kNoNode;
+    recv_snap_meta_.reset();
+    recv_snap_data_.clear();
+  }
+  role_ = Role::kFollower;
+  lead_ = lead;
+  ResetTimers();
+  prs_.clear();
+  votes_.clear();
+  pending_reads_.clear();
+  lead_transferee_ = kNoNode;
+  pending_bcast_ = false;
+}
+
+void RawNode::BecomePreCandidate() {
+  // Term and vote stay: a pre-election changes nothing durable.
+  role_ = Role::kPreCandidate;
+  lead_ = kNoNode;
+  votes_.clear();
+  prs_.clear();
+  pending_reads_.clear();
+  ResetTimers();
+}
+
+void RawNode::BecomeCandidate() {
+  term_++;
+  vote_ = cfg_.id;
+  role_ = Role::kCandidate;
+  lead_ = kNoNode;
+  votes_.clear();
+  prs_.clear();
+  pending_reads_.clear();
+  recv_snap_meta_.reset();
+  recv_snap_data_.clear();
+  ResetTimers();
+}
+
+void RawNode::BecomeLeader() {
+  role_ = Role::kLeader;
+  lead_ = cfg_.id;
+  ResetTimers();
+  votes_.clear();
+  prs_.clear();
+  lead_transferee_ = kNoNode;
+  lease_revoked_ = false;
+  leader_since_tick_ = ticks_;
+  SyncProgress();
+  // The no-op of the new term: committing it commits every earlier entry (entries of older
+  // terms never commit by counting replicas), and reads wait for it.
+  term_start_index_ = log_.LastIndex() + 1;
+  Entry e;
+  e.term = term_;
+  e.index = term_start_index_;
+  AppendToLog({e});
+  pending_bcast_ = true;
+  MaybeCommit();
+}
+
+void RawNode::StartElection(bool pre_vote, bool transfer) {
+  if (pre_vote) {
+    BecomePreCandidate();
+  } else {
+    BecomeCandidate();
+  }
+  const uint64_t vote_term = pre_vote ? term_ + 1 : term_;
+  const MessageType req = pre_vote ? MessageType::kPreVote : MessageType::kVote;
+  votes_[cfg_.id] = true;
+  if (votes_.size() >= Quorum()) {
+    // A single-voter group wins at once.
+    if (pre_vote) {
+      StartElection(false, transfer);
+    } else {
+      BecomeLeader();
+    }
+    return;
+  }
+  for (NodeId v : conf_state().voters) {
+    if (v == cfg_.id) continue;
+    Message m;
+    m.type = req;
+    m.to = v;
+    m.term = vote_term;
+    m.index = log_.LastIndex();
+    m.log_term = log_.LastTerm();
+    m.force = transfer;
+    Send(std::move(m));
+  }
+}
+
+void RawNode::HandleVoteRequest(const Message& m) {
+  const bool pre = m.type == MessageType::kPreVote;
+  bool can_vote = vote_ == m.from || (vote_ == kNoNode && lead_ == kNoNode) ||
+                  (pre && m.term > term_);
+  if (!pre && cfg_.testing.vote_twice) can_vote = true;
+  Message r;
+  r.type = pre ? MessageType::kPreVoteResp : MessageType::kVoteResp;
+  r.to = m.from;
+  if (can_vote && log_.IsUpToDate(m.index, m.log_term)) {
+    // The answer carries the term asked about, so a pre-candidate can count it.
+    r.term = m.term;
+    if (!pre) {
+      election_elapsed_ = 0;
+      vote_ = m.from;
+    }
+  } else {
+    r.reject = true;
+  }
+  Send(std::move(r));
+}
+
+void RawNode::HandleVoteResponse(const Message& m) {
+  const bool pre = role_ == Role::kPreCandidate;
+  if ((m.type == MessageType::kPreVoteResp) != pre) return;
+  if (!conf_state().IsVoter(m.from)) return;
+  votes_.emplace(m.from, !m.reject);  // the first answer of each voter counts
+  size_t granted = 0, rejected = 0;
+  for (const auto& [id, ok] : votes_) (ok ? granted : rejected)++;
+  if (granted >= Quorum()) {
+    if (pre) {
+      StartElection(false, /*transfer=*/false);
+    } else {
+      BecomeLeader();
+    }
+  } else if (rejected >= Quorum()) {
+    BecomeFollower(term_, kNoNode);
+  }
+}
+
+}  // namespace flin::raft

@@ -1,0 +1,119 @@
+// Snapshots: the leader streams Storage's snapshot to a follower behind its first index, in
+// chunks; the follower reassembles it and hands it to the application in Ready::snapshot.
+
+#include "raft/raw_node.h"
+
+namespace flin::raft {
+
+void RawNode::StartSnapshot(NodeId to, Progress& pr) {
+  auto meta = storage_->SnapshotMetadata();
+  if (!meta.ok() || meta.value().index == 0) return;  // being built: retried later
+  pr.BecomeSnapshot(meta.value().index);
+  SendSnapshotChunk(to, pr);
+}
+
+void RawNode::SendSnapshotChunk(NodeId to, Progress& pr) {
+  auto chunk = storage_->ReadSnapshotChunk(pr.pending_snapshot, pr.snapshot_offset,
+                                           cfg_.snapshot_chunk_size);
+  if (!chunk.ok()) {
+    if (chunk.status().IsNotFound()) {
+      // A newer snapshot replaced the one being streamed: start over with it. If none is
+      // available now, probe again later.
+      pr.BecomeProbe();
+      pr.probe_sent = false;
+    }
+    return;
+  }
+  Message m;
+  m.type = MessageType::kSnapshot;
+  m.to = to;
+  m.snapshot = std::move(chunk.value().meta);
+  m.offset = pr.snapshot_offset;
+  m.chunk = std::move(chunk.value().data);
+  m.done = chunk.value().done;
+  pr.snapshot_chunk_sent = true;
+  Send(std::move(m));
+}
+
+void RawNode::HandleSnapshotResponse(const Message& m) {
+  auto it = prs_.find(m.from);
+  if (it == prs_.end()) return;
+  Progress& pr = it->second;
+  pr.recent_active = true;
+  if (pr.state != ProgressState::kSnapshot || m.snapshot.index != pr.pending_snapshot) return;
+  // The follower tells us the offset it expects next (0 after a reject: start over).
+  pr.snapshot_offset = m.reject ? 0 : m.offset;
+  SendSnapshotChunk(m.from, pr);
+}
+
+void RawNode::HandleSnapshotChunk(const Message& m) {
+  const SnapshotMeta& meta = m.snapshot;
+  auto respond = [&](uint64_t offset, bool reject) {
+    Message r;
+    r.type = MessageType::kSnapshotResp;
+    r.to = m.from;
+    r.snapshot.index = meta.index;
+    r.snapshot.term = meta.term;
+    r.offset = offset;
+    r.reject = reject;
+    Send(std::move(r));
+  };
+  if (meta.index <= log_.committed()) {
+    // Nothing to learn from it: tell the leader where we are instead.
+    recv_snap_meta_.reset();
+    recv_snap_data_.clear();
+    Message r;
+    r.type = MessageType::kAppendResp;
+    r.to = m.from;
+    r.index = log_.committed();
+    Send(std::move(r));
+    return;
+  }
+  if (!recv_snap_meta_ || !(*recv_snap_meta_ == meta)) {
+    if (m.offset != 0) {
+      respond(0, /*reject=*/true);
+      return;
+    }
+    recv_snap_meta_ = meta;
+    recv_snap_data_.clear();
+  }
+  if (m.offset != recv_snap_data_.size()) {
+    // Duplicate or out-of-order chunk: say which offset we need.
+    respond(recv_snap_data_.size(), /*reject=*/false);
+    return;
+  }
+  recv_snap_data_.append(m.chunk);
+  if (!m.done) {
+    respond(recv_snap_data_.size(), /*reject=*/false);
+    return;
+  }
+  Snapshot snap;
+  snap.meta = *recv_snap_meta_;
+  snap.data = std::move(recv_snap_data_);
+  recv_snap_meta_.reset();
+  recv_snap_data_.clear();
+  Restore(std::move(snap));
+  // Either way the log now matches the leader's up to the snapshot index (and no further is
+  // known: entries after it may be from an older term).
+  Message r;
+  r.type = MessageType::kAppendResp;
+  r.to = m.from;
+  r.index = log_.committed();
+  Send(std::move(r));
+}
+
+bool RawNode::Restore(Snapshot snap) {
+  const uint64_t index = snap.meta.index;
+  if (index <= log_.committed()) return false;
+  if (log_.MatchTerm(index, snap.meta.term)) {
+    // Our log already holds the snapshot's last entry: it is committed, keep the log.
+    log_.CommitTo(index);
+    CompactConfHistory();
+    return false;
+  }
+  ResetConfig(index, snap.meta.conf_state);
+  log_.Restore(std::move(snap));
+  return true;
+}
+
+}  // namespace flin::raft

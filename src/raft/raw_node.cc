@@ -1,0 +1,259 @@
+// RawNode: construction, the input dispatch (Step / Tick / Propose) and the Ready cycle.
+// Elections, replication, snapshots, reads and membership live in raft_*.cc.
+
+#include "raft/raw_node.h"
+
+#include "raft/codec.h"
+
+namespace flin::raft {
+
+bool Ready::Empty() const {
+  return !soft_state && !hard_state && read_states.empty() && entries.empty() && !snapshot &&
+         committed_entries.empty() && messages.empty();
+}
+
+RawNode::RawNode(const Config& config, const Storage* storage)
+    : cfg_(config),
+      storage_(storage),
+      log_(storage, config.max_committed_size_per_ready),
+      rng_state_(config.seed * 0x9E3779B97F4A7C15ull + config.id) {}
+
+Result<std::unique_ptr<RawNode>> RawNode::Create(const Config& config, const Storage* storage) {
+  if (config.id == kNoNode) return Status::InvalidArgument("node id 0 is reserved");
+  if (storage == nullptr) return Status::InvalidArgument("no storage");
+  if (config.heartbeat_tick <= 0 || config.election_tick <= config.heartbeat_tick) {
+    return Status::InvalidArgument("need 0 < heartbeat_tick < election_tick");
+  }
+  if (config.lease_ticks >= config.election_tick) {
+    return Status::InvalidArgument("lease_ticks must be < election_tick");
+  }
+  if (config.max_inflight_msgs == 0 || config.snapshot_chunk_size == 0) {
+    return Status::InvalidArgument("max_inflight_msgs and snapshot_chunk_size must be > 0");
+  }
+  std::unique_ptr<RawNode> node(new RawNode(config, storage));
+  Status s = node->Init();
+  if (!s.ok()) return s;
+  return node;
+}
+
+Status RawNode::Init() {
+  auto init = storage_->GetInitialState();
+  if (!init.ok()) return init.status();
+  const HardState& hs = init.value().hard_state;
+  if (hs.commit > log_.LastIndex()) return Status::Corruption("commit beyond last index");
+  term_ = hs.term;
+  vote_ = hs.vote;
+  log_.CommitTo(hs.commit);
+  if (cfg_.applied > 0) log_.AppliedTo(cfg_.applied);
+  conf_log_.emplace_back(storage_->FirstIndex() - 1, init.value().conf_state);
+  Status s = LoadConfigFromLog();
+  if (!s.ok()) return s;
+  if (!cfg_.check_quorum) {
+    lease_ticks_ = 0;
+  } else {
+    lease_ticks_ = cfg_.lease_ticks < 0 ? std::max(0, cfg_.election_tick - 2) : cfg_.lease_ticks;
+  }
+  if (cfg_.testing.lease_ticks_override > 0) lease_ticks_ = cfg_.testing.lease_ticks_override;
+  if (cfg_.testing.lease_without_check_quorum) cfg_.check_quorum = false;
+  boot_lease_ = !cfg_.testing.no_restart_lease;
+  BecomeFollower(term_, kNoNode);
+  prev_hard_state_ = hard_state();
+  prev_soft_state_ = SoftState{lead_, role_};
+  return Status::Ok();
+}
+
+uint64_t RawNode::NextRandom() {
+  // splitmix64: tiny state, good enough for timeout jitter, fully deterministic.
+  uint64_t z = (rng_state_ += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+void RawNode::Tick() {
+  ticks_++;
+  if (role_ == Role::kLeader) {
+    TickHeartbeat();
+  } else {
+    TickElection();
+  }
+}
+
+Status RawNode::Step(const Message& m) {
+  if (m.to != cfg_.id) return Status::InvalidArgument("message for another node");
+  if (m.from == kNoNode || m.from == cfg_.id) return Status::InvalidArgument("bad sender");
+  if (static_cast<int>(m.type) >= kNumMessageTypes) return Status::InvalidArgument("bad type");
+  const bool is_vote = m.type == MessageType::kVote || m.type == MessageType::kPreVote;
+
+  if (m.term > term_) {
+    if (is_vote && !m.force && InLease()) {
+      // We heard from a live leader less than an election timeout ago: do not let a
+      // partitioned node depose it (and keep the leader's lease promise).
+      return Status::Ok();
+    }
+    if (m.type == MessageType::kPreVote) {
+      // A pre-vote does not change our term.
+    } else if (m.type == MessageType::kPreVoteResp && !m.reject) {
+      // The pre-candidate's term moves only when it starts the real election.
+    } else if (m.type == MessageType::kAppend || m.type == MessageType::kHeartbeat ||
+               m.type == MessageType::kSnapshot) {
+      BecomeFollower(m.term, m.from);
+    } else {
+      BecomeFollower(m.term, kNoNode);
+    }
+  } else if (m.term < term_) {
+    if ((cfg_.check_quorum || cfg_.pre_vote) &&
+        (m.type == MessageType::kAppend || m.type == MessageType::kHeartbeat)) {
+      // A stale leader (e.g. behind a healed partition) learns our term and steps down;
+      // without this it could keep resetting nobody's timer while we cannot elect.
+      Message r;
+      r.type = MessageType::kAppendResp;
+      r.to = m.from;
+      Send(std::move(r));
+    } else if (m.type == MessageType::kPreVote) {
+      Message r;
+      r.type = MessageType::kPreVoteResp;
+      r.to = m.from;
+      r.reject = true;
+      Send(std::move(r));
+    }
+    return Status::Ok();
+  }
+
+  if (is_vote) {
+    HandleVoteRequest(m);
+    return Status::Ok();
+  }
+  switch (role_) {
+    case Role::kLeader:
+      switch (m.type) {
+        case MessageType::kAppendResp: HandleAppendResponse(m); break;
+        case MessageType::kHeartbeatResp: HandleHeartbeatResponse(m); break;
+        case MessageType::kSnapshotResp: HandleSnapshotResponse(m); break;
+        default: break;  // e.g. late vote responses
+      }
+      break;
+    case Role::kPreCandidate:
+    case Role::kCandidate:
+      switch (m.type) {
+        case MessageType::kAppend:
+        case MessageType::kHeartbeat:
+        case MessageType::kSnapshot:
+          // Someone won this term.
+          BecomeFollower(term_, m.from);
+          return Step(m);
+        case MessageType::kVoteResp:
+        case MessageType::kPreVoteResp: HandleVoteResponse(m); break;
+        default: break;
+      }
+      break;
+    case Role::kFollower:
+      switch (m.type) {
+        case MessageType::kAppend:
+          election_elapsed_ = 0;
+          lead_ = m.from;
+          HandleAppend(m);
+          break;
+        case MessageType::kHeartbeat:
+          election_elapsed_ = 0;
+          lead_ = m.from;
+          HandleHeartbeat(m);
+          break;
+        case MessageType::kSnapshot:
+          election_elapsed_ = 0;
+          lead_ = m.from;
+          HandleSnapshotChunk(m);
+          break;
+        case MessageType::kTimeoutNow:
+          if (Promotable()) StartElection(/*pre_vote=*/false, /*transfer=*/true);
+          break;
+        default: break;
+      }
+      break;
+  }
+  return Status::Ok();
+}
+
+void RawNode::Campaign() {
+  if (role_ == Role::kLeader || !Promotable()) return;
+  StartElection(cfg_.pre_vote, /*transfer=*/false);
+}
+
+Result<ProposeResult> RawNode::Propose(std::string data) {
+  return AppendProposal(EntryType::kNormal, std::move(data));
+}
+
+Result<ProposeResult> RawNode::ProposeConfChange(const ConfChange& cc) {
+  if (role_ != Role::kLeader) return Status::NotLeader("not the leader");
+  if (LastConfIndex() > log_.committed()) {
+    return Status::Busy("a membership change is not committed yet");
+  }
+  if (log_.TermOrZero(log_.committed()) != term_) {
+    return Status::Busy("leader has not committed an entry of its term yet");
+  }
+  auto next = ApplyConfChange(conf_state(), cc);
+  if (!next.ok()) return next.status();
+  return AppendProposal(EntryType::kConfChange, EncodeConfChange(cc));
+}
+
+void RawNode::Send(Message m) {
+  m.from = cfg_.id;
+  // Responses to (pre)votes carry the term they answer; everything else carries ours.
+  if (m.term == 0) m.term = term_;
+  msgs_.push_back(std::move(m));
+}
+
+bool RawNode::HasReady() const {
+  if (pending_bcast_ || !msgs_.empty() || !read_states_.empty()) return true;
+  if (SoftState{lead_, role_} != prev_soft_state_) return true;
+  if (hard_state() != prev_hard_state_) return true;
+  if (log_.unstable_snapshot() || !log_.unstable_entries().empty()) return true;
+  return log_.HasNextCommittedEntries();
+}
+
+Ready RawNode::GetReady() {
+  if (pending_bcast_) {
+    // Proposals since the last Ready go out together (batching).
+    pending_bcast_ = false;
+    BcastAppend();
+  }
+  Ready rd;
+  SoftState ss{lead_, role_};
+  if (ss != prev_soft_state_) {
+    rd.soft_state = ss;
+    prev_soft_state_ = ss;
+  }
+  HardState hs = hard_state();
+  if (hs != prev_hard_state_) {
+    rd.hard_state = hs;
+    prev_hard_state_ = hs;
+  }
+  rd.read_states = std::move(read_states_);
+  read_states_.clear();
+  rd.entries = log_.unstable_entries();
+  if (log_.unstable_snapshot()) rd.snapshot = *log_.unstable_snapshot();
+  rd.committed_entries = log_.NextCommittedEntries();
+  rd.messages = std::move(msgs_);
+  msgs_.clear();
+  return rd;
+}
+
+void RawNode::Advance(const Ready& rd) {
+  if (rd.snapshot) {
+    log_.StableSnapTo(rd.snapshot->meta.index);
+    log_.AppliedTo(rd.snapshot->meta.index);
+  }
+  if (!rd.entries.empty()) log_.StableTo(rd.entries.back().index, rd.entries.back().term);
+  if (!rd.committed_entries.empty()) log_.AppliedTo(rd.committed_entries.back().index);
+}
+
+std::vector<PeerStatus> RawNode::Peers() const {
+  std::vector<PeerStatus> out;
+  if (role_ != Role::kLeader) return out;
+  for (const auto& [id, pr] : prs_) {
+    out.push_back(PeerStatus{id, pr.match, pr.next, pr.state, conf_state().IsLearner(id)});
+  }
+  return out;
+}
+
+}  // namespace flin::raft

@@ -1,0 +1,324 @@
+#pragma once
+// RawNode: one replica of one Raft group, as a pure deterministic state machine (in the style
+// of etcd raft's RawNode). It does no I/O, owns no thread and reads no clock: time is Tick(),
+// input is Step()/Propose()/ReadIndex()/..., output is a Ready batch the application drains.
+// Randomness (election timeouts) comes from a PRNG seeded by Config::seed, so a run is a pure
+// function of its inputs. The core knows nothing of group ids: a multi-group node keeps one
+// RawNode per group and tags messages itself.
+//
+// THE READY / ADVANCE CONTRACT. After any input, while HasReady(), the application:
+//   1. r = GetReady();
+//   2. if r.snapshot: installs it in stable storage (log replaced; the snapshot's index/term
+//      becomes the compaction point) and restores the state machine from r.snapshot->data;
+//   3. appends r.entries to stable storage, first truncating every stored entry at or after
+//      r.entries[0].index, and stores r.hard_state if set; steps 2-3 must be durable (fsync,
+//      per the app's policy) and atomic with respect to a crash;
+//   4. only then sends r.messages (in any order, any may be lost: Raft retries). Sending a
+//      message before the entries/hard state of the same Ready are durable breaks safety (a
+//      vote or an append acknowledgement would promise state that a crash can lose);
+//   5. applies r.committed_entries in order (they may include entries of r.entries: that is
+//      why step 3 comes first); entries of type kConfChange carry an encoded ConfChange
+//      (codec.h) that the app decodes to track membership for its own snapshots;
+//   6. serves r.read_states once its applied index >= ReadState::index;
+//   7. Advance(r).
+// Tick/Step/Propose/... may be called between GetReady and Advance (their effects go into the
+// next Ready), but GetReady must not be called again before Advance.
+//
+// STORAGE. The app implements Storage (storage.h) over its stable storage; the core only reads
+// it. On restart, construct a new RawNode over the same storage: term, vote, commit, log and
+// membership are restored from it; Config::applied says how far the state machine already is.
+// Compaction: the app takes a snapshot of its state at an applied index i (with the
+// membership as of i), makes Storage::SnapshotMetadata()/ReadSnapshotChunk() return it, and
+// may then drop log entries <= i. Followers that need entries below the first index receive
+// the snapshot from the leader in chunks of Config::snapshot_chunk_size (one chunk in flight,
+// each acknowledged; a lost chunk is resent on the next heartbeat response); a follower that
+// received every chunk returns the whole snapshot in Ready::snapshot.
+//
+// MEMBERSHIP. Single-server changes (add voter, add learner, remove, promote learner), at
+// most one uncommitted change at a time, taking effect when APPENDED to a log (the Raft
+// thesis, section 4.1), not when applied: every node uses the last configuration in its log,
+// committed or not, and reverts if the entry is truncated. Safety: two configurations that
+// differ by one server have overlapping majorities, and a leader appends a change only when
+// (a) no change is uncommitted in its log and (b) it has committed an entry of its own term
+// (Ongaro's fix for the leader-change bug, raft-dev 2015). By induction every committed
+// configuration C_k is in the log of any server that can win an election (its majority
+// overlaps C_k's commit majority and the up-to-date check carries the entry), so no server
+// can use a configuration two steps stale, and any two deciding majorities intersect. A
+// leader removed from the configuration keeps leading (not counting itself) until the change
+// commits, then steps down.
+//
+// READS. ReadIndex(ctx, kSafe) confirms leadership with a heartbeat round acknowledged by a
+// quorum, then releases ReadState{index = max(commit, first index of the leader's term)}.
+// ReadIndex(ctx, kLease) releases immediately while the leader lease holds, else falls back
+// to kSafe. The lease needs check_quorum: a follower that heard from the leader refuses
+// (pre)votes for election_tick ticks, and so does a node for election_tick ticks after it
+// starts (it may have forgotten such a contact in a crash). The leader's lease runs from the
+// tick at which it SENT the latest heartbeat a quorum acknowledged, for lease_ticks <
+// election_tick ticks. CLOCK ASSUMPTION: every node's ticks advance at the same rate within
+// the drift covered by election_tick - lease_ticks ticks (default 2: one tick of quantization
+// and one of drift per election timeout); a node whose clock runs slower than that could let
+// a deposed leader serve a stale lease read. A leader that starts a leadership transfer stops
+// serving lease reads for the rest of its term (the transferee's forced election ignores
+// leases). Pending reads are dropped when the node stops being leader; callers retry.
+//
+// THREADING: not thread-safe. One thread (the raft thread) makes every call, including the
+// Storage calls the core makes from inside them.
+
+#include <algorithm>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "raft/progress.h"
+#include "raft/raft_log.h"
+#include "raft/storage.h"
+#include "raft/types.h"
+
+namespace flin::raft {
+
+// Deliberate bugs, for proving that the simulation's checkers can fail. Never set in
+// production; all default to off.
+struct TestingKnobs {
+  bool commit_any_term = false;      // commit by counting replicas regardless of entry term
+  bool vote_twice = false;           // grant a vote even if already voted in this term
+  bool lease_without_check_quorum = false;  // check_quorum off, yet the leader trusts its
+                                            // lease for as long as it believes it leads
+  bool no_restart_lease = false;     // forget the vote-refusal period after a restart
+  int lease_ticks_override = 0;      // > 0: lease of this many ticks, even >= election_tick
+};
+
+struct Config {
+  NodeId id = kNoNode;  // this node; non-zero
+  // Ticks without hearing from a leader before a follower campaigns (randomized in
+  // [election_tick, 2*election_tick)); also the check-quorum period. Default 10.
+  int election_tick = 10;
+  // Ticks between leader heartbeats. Must be < election_tick. Default 1.
+  int heartbeat_tick = 1;
+  // Index the application's state machine already reflects (restart); committed entries
+  // after it are returned again. 0 means "from the snapshot".
+  uint64_t applied = 0;
+  uint64_t max_size_per_msg = 1 << 20;     // bytes of entries per AppendEntries (>= 1 entry)
+  uint64_t max_inflight_msgs = 64;         // AppendEntries in flight per follower
+  uint64_t max_uncommitted_entries = 8192; // Propose fails with Busy beyond this
+  uint64_t max_committed_size_per_ready = 8 << 20;  // bytes of committed entries per Ready
+  uint64_t snapshot_chunk_size = 1 << 20;  // bytes per InstallSnapshot chunk
+  uint64_t max_pending_reads = 4096;       // ReadIndex fails with Busy beyond this
+  bool pre_vote = true;
+  bool check_quorum = true;
+  // Leader lease length in ticks; -1 means election_tick - 2; 0 disables lease reads.
+  // Must be < election_tick. Ignored (no lease) without check_quorum.
+  int lease_ticks = -1;
+  uint64_t seed = 1;  // PRNG seed for election timeouts (use a different one per node)
+  TestingKnobs testing;
+};
+
+// One batch of work for the application (see the contract above).
+struct Ready {
+  std::optional<SoftState> soft_state;  // set when leader or role changed
+  std::optional<HardState> hard_state;  // set when it must be persisted
+  std::vector<ReadState> read_states;
+  std::vector<Entry> entries;           // to append to stable storage
+  std::optional<Snapshot> snapshot;     // to install (follower received one)
+  std::vector<Entry> committed_entries; // to apply, in order
+  std::vector<Message> messages;        // to send after persisting
+
+  bool Empty() const;
+};
+
+struct ProposeResult {
+  uint64_t index = 0;  // the proposal is committed iff the entry applied at `index`
+  uint64_t term = 0;   // has this term
+};
+
+enum class ReadMode : uint8_t { kSafe = 0, kLease = 1 };
+
+// Leader's view of a peer, for status reporting (follower lag).
+struct PeerStatus {
+  NodeId id = kNoNode;
+  uint64_t match = 0;
+  uint64_t next = 0;
+  ProgressState state = ProgressState::kProbe;
+  bool learner = false;
+};
+
+class RawNode {
+ public:
+  // Builds a node from `storage` (borrowed; must outlive the node). Fails on an invalid
+  // config or unreadable storage.
+  static Result<std::unique_ptr<RawNode>> Create(const Config& config, const Storage* storage);
+
+  RawNode(const RawNode&) = delete;
+  RawNode& operator=(const RawNode&) = delete;
+
+  // Advances logical time by one tick.
+  void Tick();
+  // Feeds a message received from a peer. Messages for another node, from node 0 or of an
+  // unknown type are rejected with InvalidArgument; stale ones are ignored (Ok).
+  Status Step(const Message& m);
+  // Appends `data` to the log if this node is leader. Errors: NotLeader; Busy while a
+  // leadership transfer is in progress or with too many uncommitted entries.
+  Result<ProposeResult> Propose(std::string data);
+  // Appends a membership change (same errors as Propose, plus Busy while another change is
+  // uncommitted or before the leader committed an entry of its term, InvalidArgument if the
+  // change does not fit the current configuration).
+  Result<ProposeResult> ProposeConfChange(const ConfChange& cc);
+  // Requests a linearizable read; the answer is a ReadState with the same context in a later
+  // Ready. Errors: NotLeader, Busy (too many pending reads).
+  Status ReadIndex(std::string context, ReadMode mode);
+  // Starts handing leadership to voter `to` (Busy proposals until done or timed out after
+  // an election timeout). Errors: NotLeader, InvalidArgument.
+  Status TransferLeader(NodeId to);
+  // Starts an election now (as if the election timeout fired); no-op for leaders and
+  // non-voters.
+  void Campaign();
+
+  bool HasReady() const;
+  Ready GetReady();
+  void Advance(const Ready& ready);
+
+  // --- Status (cheap; for routing, INFO and tests) ---
+  NodeId id() const { return cfg_.id; }
+  uint64_t term() const { return term_; }
+  NodeId vote() const { return vote_; }
+  Role role() const { return role_; }
+  NodeId leader() const { return lead_; }
+  uint64_t committed() const { return log_.committed(); }
+  uint64_t applied() const { return log_.applied(); }
+  uint64_t last_index() const { return log_.LastIndex(); }
+  uint64_t first_index() const { return log_.FirstIndex(); }
+  uint64_t TermAt(uint64_t index) const { return log_.TermOrZero(index); }
+  // Membership in effect (the last configuration in the log).
+  const ConfState& conf_state() const { return conf_log_.back().second; }
+  HardState hard_state() const { return HardState{term_, vote_, log_.committed()}; }
+  // True while this leader may serve lease reads.
+  bool LeaseValid() const;
+  NodeId transferee() const { return lead_transferee_; }
+  std::vector<PeerStatus> Peers() const;  // empty unless leader
+
+ private:
+  RawNode(const Config& config, const Storage* storage);
+  Status Init();
+
+  // raft_election.cc
+  void TickElection();
+  void TickHeartbeat();
+  void BecomeFollower(uint64_t term, NodeId lead);
+  void BecomePreCandidate();
+  void BecomeCandidate();
+  void BecomeLeader();
+  void StartElection(bool pre_vote, bool transfer);
+  void HandleVoteRequest(const Message& m);
+  void HandleVoteResponse(const Message& m);
+  bool InLease() const;
+  bool Promotable() const { return conf_state().IsVoter(cfg_.id); }
+  void ResetTimers();
+  size_t Quorum() const { return conf_state().voters.size() / 2 + 1; }
+  bool QuorumActive();
+
+  // raft_replication.cc
+  Result<ProposeResult> AppendProposal(EntryType type, std::string data);
+  void AppendToLog(std::vector<Entry> ents);
+  bool SendAppend(NodeId to, bool send_if_empty);
+  void BcastAppend();
+  void BcastHeartbeat();
+  void HandleAppend(const Message& m);
+  void HandleAppendResponse(const Message& m);
+  void HandleHeartbeat(const Message& m);
+  void HandleHeartbeatResponse(const Message& m);
+  bool MaybeCommit();
+  void AfterCommit();
+  void Send(Message m);
+
+  // raft_snapshot.cc
+  void StartSnapshot(NodeId to, Progress& pr);
+  void SendSnapshotChunk(NodeId to, Progress& pr);
+  void HandleSnapshotChunk(const Message& m);
+  void HandleSnapshotResponse(const Message& m);
+  bool Restore(Snapshot snap);
+
+  // raft_read.cc
+  void AdvanceReads();
+  // The largest value v such that a quorum of voters have value_of(voter) >= v (0 if the
+  // configuration has no voters); value_of(id) gets this node's id too.
+  template <typename F>
+  uint64_t QuorumValue(F value_of) const {
+    std::vector<uint64_t> vals;
+    for (NodeId v : conf_state().voters) vals.push_back(value_of(v));
+    if (vals.empty()) return 0;
+    std::sort(vals.begin(), vals.end(), std::greater<uint64_t>());
+    return vals[Quorum() - 1];
+  }
+  uint64_t PeerValue(NodeId id, uint64_t Progress::*field) const {
+    auto it = prs_.find(id);
+    return it == prs_.end() ? 0 : it->second.*field;
+  }
+
+  // raft_conf.cc
+  Status LoadConfigFromLog();
+  void TrackConfChanges(const std::vector<Entry>& ents);
+  void ResetConfig(uint64_t index, const ConfState& cs);
+  void CompactConfHistory();
+  void SyncProgress();
+  void SendTimeoutNow(NodeId to);
+  void AbortTransfer() { lead_transferee_ = kNoNode; }
+  uint64_t LastConfIndex() const { return conf_log_.back().first; }
+
+  uint64_t NextRandom();
+
+  Config cfg_;
+  const Storage* storage_;
+  RaftLog log_;
+  uint64_t rng_state_;
+
+  uint64_t term_ = 0;
+  NodeId vote_ = kNoNode;
+  NodeId lead_ = kNoNode;
+  Role role_ = Role::kFollower;
+  int lease_ticks_ = 0;
+
+  uint64_t ticks_ = 1;  // monotonic logical clock (lease arithmetic)
+  int election_elapsed_ = 0;
+  int heartbeat_elapsed_ = 0;
+  int randomized_election_timeout_ = 0;
+  bool boot_lease_ = true;  // refusing votes for election_tick ticks after start
+
+  // (index of the conf entry, configuration after it); the first element is the
+  // configuration as of the log's start or the last committed change before the tail.
+  std::vector<std::pair<uint64_t, ConfState>> conf_log_;
+
+  // Leader state (cleared otherwise).
+  std::map<NodeId, Progress> prs_;
+  uint64_t term_start_index_ = 0;
+  uint64_t leader_since_tick_ = 0;
+  bool lease_revoked_ = false;
+  NodeId lead_transferee_ = kNoNode;
+  bool pending_bcast_ = false;
+  struct PendingRead {
+    uint64_t seq;
+    ReadState state;
+  };
+  std::deque<PendingRead> pending_reads_;
+  uint64_t read_seq_ = 0;
+
+  // Candidate state: votes received this election (true = granted).
+  std::map<NodeId, bool> votes_;
+
+  // Follower state: the snapshot being received in chunks.
+  std::optional<SnapshotMeta> recv_snap_meta_;
+  std::string recv_snap_data_;
+
+  // Output accumulated for the next Ready.
+  std::vector<Message> msgs_;
+  std::vector<ReadState> read_states_;
+  HardState prev_hard_state_;
+  SoftState prev_soft_state_;
+};
+
+}  // namespace flin::raft

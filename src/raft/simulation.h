@@ -1,0 +1,67 @@
+#pragma once
+// Deterministic whole-cluster simulation of the Raft core (after canonical/raft's fixture and
+// etcd raft's tests). One process holds 3 or 5 RawNodes (plus nodes added by membership
+// changes), a virtual clock in milliseconds (a tick every 10 ms, each node at its own phase)
+// and a network that drops, delays, duplicates and reorders messages and can be partitioned.
+// Nodes crash (losing everything not yet persisted: a crash may even hit between receiving a
+// Ready and persisting it, or between persisting and sending) and restart from their
+// MemoryStorage, which models the application's fsynced stable storage. Simulated clients
+// propose writes and do ReadIndex and lease reads throughout; an admin client changes
+// membership and transfers leadership; nodes take snapshots and compact their logs.
+//
+// Checked after every step: Election Safety (at most one leader per term), Log Matching (via
+// the (index, term) -> (previous term, data) map of every entry any node persisted), Leader
+// Completeness (a new leader of term T holds every entry committed in a term < T, in
+// particular every acknowledged write), State Machine Safety (no two nodes apply different
+// entries at one index; each node applies indexes in order), acknowledged writes are
+// committed. At the end: the clients' history is linearizable (register-style checker over
+// the append-only write log, see simulation.cc).
+//
+// Everything is a function of SimOptions: a failing seed reproduces exactly.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "raft/raw_node.h"
+
+namespace flin::raft {
+
+struct SimOptions {
+  uint64_t seed = 1;
+  int nodes = 0;            // 3 or 5; 0 = chosen by the seed
+  int duration_ms = 3000;   // virtual time simulated
+  bool faults = true;       // partitions, crashes, drops, duplicates
+  bool membership = true;   // add / remove / promote during the run
+  bool lease_reads = true;  // clients also use lease reads
+  size_t trace_events = 60; // events kept for a failure report
+  bool full_trace = false;  // keep (and return) every event
+  TestingKnobs knobs;       // deliberate bugs, applied to every node
+  // Fault profile overrides (negative = chosen by the seed). Rates are per virtual ms.
+  double crash_rate = -1;
+  double partition_rate = -1;
+  int max_msg_bytes = -1;   // Config::max_size_per_msg (1 = one entry per message)
+  int clients = 4;          // concurrent clients, each with one operation outstanding
+};
+
+struct SimStats {
+  uint64_t writes_acked = 0;
+  uint64_t reads_done = 0;
+  uint64_t lease_reads_done = 0;
+  uint64_t elections = 0;      // distinct (term, leader) pairs
+  uint64_t crashes = 0;
+  uint64_t snapshots_sent = 0; // snapshots a follower installed from the leader
+  uint64_t conf_changes = 0;   // applied by some node
+  uint64_t messages = 0;
+};
+
+struct SimResult {
+  bool ok = true;
+  std::string failure;              // which property broke, and where
+  std::vector<std::string> trace;   // the last trace_events events (all with full_trace)
+  SimStats stats;
+};
+
+SimResult RunSimulation(const SimOptions& options);
+
+}  // namespace flin::raft
