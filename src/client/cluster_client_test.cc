@@ -1,5 +1,5 @@
-// ClusterClient against a plain redis-server and against a 3-master Redis Cluster, both
-// started by the test on scratch ports.
+// ClusterClient against a plain server (redis-server, and flin-server when built) and against
+// a 3-master Redis Cluster, all started by the test on scratch ports.
 
 #include <gtest/gtest.h>
 
@@ -15,9 +15,11 @@ namespace {
 
 using std::chrono::milliseconds;
 
-TEST(ClusterClientStandaloneTest, PlainServerIsOneNodeOwningEverySlot) {
+class ClusterClientStandaloneTest : public ::testing::TestWithParam<testing::ServerKind> {};
+
+TEST_P(ClusterClientStandaloneTest, PlainServerIsOneNodeOwningEverySlot) {
   std::string why;
-  auto server = testing::RedisServer::Start({}, &why);
+  auto server = testing::TestServer::Start(GetParam(), {}, &why);
   if (!server) GTEST_SKIP() << why;
   ClusterOptions options;
   // The first seed is dead: the client must move on to the next.
@@ -37,7 +39,11 @@ TEST(ClusterClientStandaloneTest, PlainServerIsOneNodeOwningEverySlot) {
   EXPECT_EQ(results.back()->str, "v");
 }
 
-TEST(ClusterClientStandaloneTest, NoReachableSeedFails) {
+INSTANTIATE_TEST_SUITE_P(Servers, ClusterClientStandaloneTest,
+                         ::testing::Values(testing::ServerKind::kRedis, testing::ServerKind::kFlin),
+                         [](const auto& info) { return testing::KindName(info.param); });
+
+TEST(ClusterClientSeedTest, NoReachableSeedFails) {
   ClusterOptions options;
   options.seeds = {{"127.0.0.1", testing::PickFreePort()}};
   EXPECT_FALSE(ClusterClient::Connect(options).ok());
@@ -54,8 +60,8 @@ class RedisClusterTest : public ::testing::Test {
     }
     std::string create = "redis-cli --cluster create";
     for (int i = 0; i < 3; ++i) {
-      auto node = testing::RedisServer::Start(
-          {"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+      auto node = testing::TestServer::Start(
+          testing::ServerKind::kRedis, {"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
            "--cluster-node-timeout", "5000"},
           &why);
       if (!node) GTEST_SKIP() << why;
@@ -92,7 +98,7 @@ class RedisClusterTest : public ::testing::Test {
     return conn.ok() ? std::move(conn).value() : nullptr;
   }
 
-  std::vector<std::unique_ptr<testing::RedisServer>> nodes_;
+  std::vector<std::unique_ptr<testing::TestServer>> nodes_;
 };
 
 TEST_F(RedisClusterTest, RoutesEveryKeyToItsOwner) {
