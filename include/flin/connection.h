@@ -105,6 +105,12 @@ class Connection {
   // a Status on a protocol error (the connection is then broken).
   Result<bool> TryPopReply(Reply* out);
 
+  // For an idle connection (nothing pending): checks without waiting whether the server has
+  // closed it or sent something unasked, and if so breaks it. Returns error() afterwards.
+  // ConnectionPool calls this before lending a pooled connection, so that a connection the
+  // server dropped while it sat idle is replaced before a command is written to it.
+  Status CheckIdle();
+
   // ---- State ----
   int fd() const { return fd_; }
   // Requests appended whose reply has not been popped yet.

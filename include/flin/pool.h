@@ -6,6 +6,8 @@
 // open; otherwise Acquire() waits (bounded by acquire_timeout) for one to be returned. A
 // connection returned broken, or with replies still pending, is closed rather than reused,
 // so a borrower always receives a connection whose reply stream is in step with its requests.
+// An idle connection is checked (Connection::CheckIdle) before it is lent: one the server
+// closed while it sat idle is replaced by a new one, before any command is written to it.
 //
 // Thread-safety: all ConnectionPool methods are thread-safe. A Lease and the Connection it
 // lends are used by one thread at a time.

@@ -43,6 +43,26 @@ INSTANTIATE_TEST_SUITE_P(Servers, ClusterClientStandaloneTest,
                          ::testing::Values(testing::ServerKind::kRedis, testing::ServerKind::kFlin),
                          [](const auto& info) { return testing::KindName(info.param); });
 
+// A cluster node that serves no slot answers CLUSTERDOWN to every keyed command: the client
+// retries a bounded number of times, then hands back the error reply, never a success.
+TEST(ClusterClientSeedTest, ClusterDownIsRetriedThenReturned) {
+  std::string why;
+  auto node = testing::TestServer::Start(
+      testing::ServerKind::kRedis,
+      {"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"}, &why);
+  if (!node) GTEST_SKIP() << why;
+  ClusterOptions options;
+  options.seeds = {{"127.0.0.1", node->port()}};
+  options.max_attempts = 3;
+  options.backoff_initial = milliseconds(1);
+  auto client = ClusterClient::Connect(options);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  Result<Reply> r = (*client)->Execute({"GET", "k"});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(r->IsError());
+  EXPECT_TRUE(r->str.starts_with("CLUSTERDOWN")) << r->str;
+}
+
 TEST(ClusterClientSeedTest, NoReachableSeedFails) {
   ClusterOptions options;
   options.seeds = {{"127.0.0.1", testing::PickFreePort()}};
@@ -62,7 +82,7 @@ class RedisClusterTest : public ::testing::Test {
     for (int i = 0; i < 3; ++i) {
       auto node = testing::TestServer::Start(
           testing::ServerKind::kRedis, {"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-           "--cluster-node-timeout", "5000"},
+           "--cluster-node-timeout", "1000"},
           &why);
       if (!node) GTEST_SKIP() << why;
       create += " 127.0.0.1:" + std::to_string(node->port());
@@ -166,6 +186,56 @@ TEST_F(RedisClusterTest, FollowsAskDuringMigrationAndMovedAfter) {
   EXPECT_EQ(*client->slot_map().Master(slot), from);
   EXPECT_EQ(client->Execute({"GET", "foo"})->str, "bar");
   EXPECT_EQ(*client->slot_map().Master(slot), to);
+}
+
+// A master dies; its replica takes over. The client finds its pooled connection dead, cannot
+// reconnect, refreshes the map from the surviving nodes (with back-off) until the promoted
+// replica appears in it, and the command succeeds there.
+TEST_F(RedisClusterTest, MovesToThePromotedReplicaWhenAMasterDies) {
+  auto client = Client();
+  ASSERT_TRUE(client);
+  const SlotMap before = client->slot_map();
+  const NodeAddress master = *before.Master(KeySlot("foo"));
+  int master_index = 0;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (nodes_[i]->port() == master.port) master_index = static_cast<int>(i);
+  }
+  std::string why;
+  auto replica = testing::TestServer::Start(
+      testing::ServerKind::kRedis,
+      {"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+       "--cluster-node-timeout", "1000"},
+      &why);
+  ASSERT_TRUE(replica) << why;
+  auto direct_master = Direct(master.port);
+  ASSERT_TRUE(direct_master);
+  const std::string master_id = direct_master->Command({"CLUSTER", "MYID"})->str;
+  const std::string add = "redis-cli --cluster add-node 127.0.0.1:" +
+                          std::to_string(replica->port()) + " 127.0.0.1:" +
+                          std::to_string(master.port) + " --cluster-slave --cluster-master-id " +
+                          master_id + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(add.c_str()), 0);
+  auto direct_replica = Direct(replica->port());
+  ASSERT_TRUE(direct_replica);
+  // Replication has no event to await from here: poll its state with a deadline.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (direct_replica->Command({"INFO", "replication"})->str.find("master_link_status:up") ==
+         std::string::npos) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "replica never synced";
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  ASSERT_TRUE(client->Execute({"SET", "foo", "bar"})->IsStatus("OK"));
+  // WAIT returns once the replica has the write.
+  ASSERT_EQ(direct_master->Command({"WAIT", "1", "10000"})->integer, 1);
+
+  nodes_[master_index]->Kill();
+  Result<Reply> r = client->Execute({"GET", "foo"});
+  // Failover takes node-timeout plus an election; the client's bounded retries may run out
+  // first, so try a bounded number of times.
+  for (int i = 0; i < 10 && !(r.ok() && r->str == "bar"); ++i) r = client->Execute({"GET", "foo"});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->str, "bar");
+  EXPECT_EQ(client->slot_map().Master(KeySlot("foo"))->port, replica->port());
 }
 
 }  // namespace

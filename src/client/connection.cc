@@ -205,6 +205,16 @@ Result<bool> Connection::TryPopReply(Reply* out) {
   }
 }
 
+Status Connection::CheckIdle() {
+  if (broken() || pending_ != 0) return error_;
+  pollfd p{fd_, POLLIN | POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) > 0) {
+    if (Status s = ReadSome(); !s.ok()) return s;
+    if (parser_->buffered() > 0) return Break(Status::Corruption("data without a request"));
+  }
+  return error_;
+}
+
 Status Connection::Wait(bool want_write, Clock::time_point deadline) {
   pollfd p{fd_, static_cast<short>(POLLIN | (want_write ? POLLOUT : 0)), 0};
   for (;;) {

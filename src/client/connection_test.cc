@@ -188,6 +188,31 @@ TEST_P(ConnectionTest, PoolBoundsAndReuse) {
   EXPECT_TRUE(pool.Command({"PING"})->IsStatus("PONG"));
 }
 
+TEST_P(ConnectionTest, PoolReplacesAConnectionTheServerClosed) {
+  ConnectionPool pool(PoolOpts(1, std::chrono::seconds(5)));
+  auto killer = Open();
+  ASSERT_TRUE(killer);
+  {
+    auto lease = pool.Acquire();
+    ASSERT_TRUE(lease.ok());
+    Result<Reply> id = (*lease)->Command({"CLIENT", "ID"});
+    ASSERT_TRUE(id.ok());
+    if (id->type != ReplyType::kInteger) GTEST_SKIP() << "server lacks CLIENT ID";
+    Result<Reply> killed = killer->Command({"CLIENT", "KILL", "ID", std::to_string(id->integer)});
+    ASSERT_TRUE(killed.ok());
+    if (killed->IsError()) GTEST_SKIP() << "server lacks CLIENT KILL: " << killed->str;
+    // Await the server's close (it may happen after the kill's reply), then give the
+    // connection back to the pool as if it had sat idle all along.
+    pollfd p{(*lease)->fd(), POLLRDHUP, 0};
+    ASSERT_EQ(::poll(&p, 1, 10000), 1);
+  }
+  // The pool must notice the close and open a fresh connection rather than fail the command.
+  Result<Reply> r = pool.Command({"PING"});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->IsStatus("PONG"));
+  EXPECT_EQ(pool.open_count(), 1u);
+}
+
 TEST_P(ConnectionTest, PoolSharedByThreads) {
   ConnectionPool pool(PoolOpts(3, std::chrono::seconds(10)));
   std::vector<std::thread> threads;

@@ -26,7 +26,14 @@ Result<ConnectionPool::Lease> ConnectionPool::Acquire() {
     if (!idle_.empty()) {
       std::unique_ptr<Connection> conn = std::move(idle_.back());
       idle_.pop_back();
-      return Lease(this, std::move(conn));
+      lock.unlock();
+      // A server may have closed the connection while it sat idle (restart, idle timeout):
+      // find out now, while resending elsewhere is still safe.
+      if (conn->CheckIdle().ok()) return Lease(this, std::move(conn));
+      conn.reset();
+      lock.lock();
+      --open_;
+      continue;
     }
     if (open_ < options_.max_connections) break;
     if (returned_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
