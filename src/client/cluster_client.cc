@@ -125,6 +125,7 @@ Result<Reply> ClusterClient::Execute(const Argv& argv) {
       if (!options_.retry_after_send_failure || ++attempts >= options_.max_attempts) {
         return reply.status();
       }
+      lease = Status::Aborted("released");  // the broken connection is closed, not pooled
       Backoff(attempts);
       (void)RefreshSlots();
       target = Route(argv);

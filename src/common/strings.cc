@@ -46,7 +46,7 @@ bool ParseLongDouble(std::string_view s, long double* out) {
   char* end = nullptr;
   errno = 0;
   long double v = strtold(buf.c_str(), &end);
-  if (end != buf.c_str() + buf.size() || errno == ERANGE || std::isnan(v) || std::isinf(v)) {
+  if (end != buf.c_str() + buf.size() || (errno == ERANGE && !std::isinf(v)) || std::isnan(v)) {
     return false;
   }
   *out = v;

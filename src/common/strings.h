@@ -10,7 +10,7 @@ namespace flin {
 // A decimal int64 in canonical form, as Redis's string2ll: no spaces, no '+', no leading
 // zeros (but "0"), "-0" rejected; overflow rejected.
 bool ParseInt64(std::string_view s, int64_t* out);
-// A finite long double as INCRBYFLOAT accepts it (no spaces, not NaN/inf).
+// A long double as INCRBYFLOAT accepts it (no spaces; "inf" yes, NaN no), as Redis's string2ld.
 bool ParseLongDouble(std::string_view s, long double* out);
 // A double (accepts "inf", "-inf", "+inf"), as Redis's string2d; no NaN.
 bool ParseDouble(std::string_view s, double* out);

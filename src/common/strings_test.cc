@@ -24,7 +24,7 @@ TEST(StringsTest, ParseFloats) {
   EXPECT_TRUE(ParseLongDouble("10.5", &ld));
   EXPECT_TRUE(ParseLongDouble("5.0e3", &ld));
   EXPECT_FALSE(ParseLongDouble("nan", &ld));
-  EXPECT_FALSE(ParseLongDouble("inf", &ld));
+  EXPECT_TRUE(ParseLongDouble("inf", &ld));
   EXPECT_FALSE(ParseLongDouble(" 1", &ld));
   double d;
   EXPECT_TRUE(ParseDouble("-inf", &d));

@@ -88,6 +88,7 @@ struct Node {
   std::map<std::string, PendingRead> reads;  // by context
   std::map<uint64_t, PendingWrite> writes;   // by index
   uint64_t incarnation = 0;
+  uint64_t last_commit = 0;
 };
 
 struct InFlight {
@@ -184,6 +185,7 @@ void Simulation::Start(Node& n) {
   n.raft = std::move(raft.value());
   n.alive = true;
   n.restart_at = -1;
+  n.last_commit = n.raft->committed();
   Trace("start node " + S(n.id) + " term=" + S(n.raft->term()) + " commit=" +
         S(n.raft->committed()) + " last=" + S(n.raft->last_index()));
 }
@@ -330,10 +332,16 @@ void Simulation::HandleReady(Node& n) {
 void Simulation::AfterStep(Node& n) {
   HandleReady(n);
   if (!n.alive) return;
-  if (n.raft->role() == Role::kLeader) {
-    if (leaders_seen_.emplace(n.raft->term(), n.id).second) result_.stats.elections++;
-    checker_.OnLeader(n.id, *n.raft);
-    checker_.OnLeaderCommit(n.id, *n.raft);
+  if (n.raft->role() != Role::kLeader) return;
+  const bool elected = leaders_seen_.emplace(n.raft->term(), n.id).second;
+  if (elected) result_.stats.elections++;
+  checker_.OnLeader(n.id, *n.raft);
+  checker_.OnLeaderCommit(n.id, *n.raft);
+  const bool committed = n.raft->committed() > n.last_commit;
+  n.last_commit = n.raft->committed();
+  if (opt_.faults && ((elected && rng_.Chance(opt_.crash_after_election)) ||
+                      (committed && rng_.Chance(opt_.crash_after_commit)))) {
+    Crash(n, elected ? "leader, just elected" : "leader, just advanced its commit index");
   }
 }
 

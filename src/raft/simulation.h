@@ -42,6 +42,10 @@ struct SimOptions {
   double partition_rate = -1;
   int max_msg_bytes = -1;   // Config::max_size_per_msg (1 = one entry per message)
   int clients = 4;          // concurrent clients, each with one operation outstanding
+  // Targeted crash points (with faults): a leader crashes right after it advanced its commit
+  // index, or right after it won an election (leaving its no-op on no other node).
+  double crash_after_commit = 0.01;
+  double crash_after_election = 0.03;
 };
 
 struct SimStats {

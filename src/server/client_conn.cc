@@ -213,39 +213,52 @@ void ClientConn::OnCompletion(std::string&& reply) {
   if (pending_ == 0) ProcessInput();
 }
 
+bool ClientConn::StalledSince(int64_t since_ms) const {
+  return !closed_ && out_sent_ < out_.size() && last_progress_ms_ < since_ms;
+}
+
 void ClientConn::FlushAndMaybeClose() {
   if (closed_) return;
   IoStats& st = io_->stats();
-  while (out_sent_ < out_.size()) {
-    ssize_t n = send(fd_, out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
-    if (n > 0) {
-      out_sent_ += n;
-      IoStats::Add(st.net_out, n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) break;
-    Close();
-    return;
-  }
-  if (out_sent_ == out_.size()) {
-    out_.clear();
-    out_sent_ = 0;
-    if (out_.capacity() > kKeepCapacity) out_.shrink_to_fit();
-    if (close_after_reply_ && pending_ == 0) {
+  const Config& cfg = server_->config();
+  const size_t soft = static_cast<size_t>(cfg.output_soft_bytes.load(std::memory_order_relaxed));
+  if (out_sent_ == out_.size()) last_progress_ms_ = net::MonotonicMs();
+  // Send; then, if requests were held back by the soft output limit and the client has read
+  // enough, process them and send again (bounded rounds, so one client cannot hog the loop).
+  int round = 0;
+  for (; round < 16; ++round) {
+    while (out_sent_ < out_.size()) {
+      ssize_t n = send(fd_, out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
+      if (n > 0) {
+        last_progress_ms_ = net::MonotonicMs();
+        out_sent_ += n;
+        IoStats::Add(st.net_out, n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) break;
       Close();
       return;
     }
-    // Output drained: requests held back by the soft limit can go on.
-    if (in_start_ < in_.size() && pending_ == 0 && !in_process_) {
-      ProcessInput();
-      if (!out_.empty()) {
-        FlushAndMaybeClose();
+    if (out_sent_ == out_.size()) {
+      out_.clear();
+      out_sent_ = 0;
+      if (out_.capacity() > kKeepCapacity) out_.shrink_to_fit();
+      if (close_after_reply_ && pending_ == 0) {
+        Close();
         return;
       }
     }
-  } else {
-    const Config& cfg = server_->config();
+    if (out_.size() - out_sent_ > soft || in_start_ >= in_.size() || pending_ > 0 ||
+        in_process_ || close_after_reply_) {
+      break;
+    }
+    const size_t before = out_.size() - out_sent_;
+    ProcessInput();
+    if (out_.size() - out_sent_ == before) break;
+  }
+  if (round == 16) io_->ResumeLater(id_);  // more to do: after the other connections' turn
+  if (out_sent_ < out_.size()) {
     if (out_.size() - out_sent_ >
         static_cast<size_t>(cfg.output_hard_bytes.load(std::memory_order_relaxed))) {
       Close();  // a client that does not read its replies

@@ -64,6 +64,10 @@ class ClientConn : public net::EventHandler {
   void set_readonly(bool r) { readonly_ = r; }
   // Forgets per-connection state (RESET).
   void Reset();
+  // Drops the connection now, unsent replies and all.
+  void Abort() { Close(); }
+  // True if replies above the soft limit have waited with no byte taken since `since_ms`.
+  bool StalledSince(int64_t since_ms) const;
 
   // Any thread (the owning thread writes; CLIENT LIST reads).
   std::atomic<int64_t> last_interaction_ms{0};
@@ -103,6 +107,7 @@ class ClientConn : public net::EventHandler {
   bool close_after_reply_ = false;
   bool closed_ = false;
   bool want_write_ = false;
+  int64_t last_progress_ms_ = 0;  // when the client last took bytes (or had nothing pending)
   bool reading_ = true;
   bool in_process_ = false;
 };

@@ -33,6 +33,8 @@ constexpr FlagDoc kFlags[] = {
      "stop reading a client's requests while its unsent replies exceed this", true},
     {"client-output-hard-limit", "256mb", "disconnect a client whose unsent replies exceed this",
      true},
+    {"client-output-stall-timeout", "10",
+     "disconnect a client over the soft limit that has read nothing for this many seconds", true},
 };
 
 const FlagDoc* FindFlag(const std::string& name) {
@@ -143,6 +145,9 @@ Status Config::Set(const std::string& raw_name, const std::string& value, bool a
   } else if (name == "client-output-soft-limit") {
     if (!ParseMemory(value, &n) || n < 1024) return bad("a size of at least 1kb");
     output_soft_bytes = n;
+  } else if (name == "client-output-stall-timeout") {
+    if (!ParseInt64(value, &n) || n < 1) return bad("a positive number of seconds");
+    output_stall_s = n;
   } else if (name == "client-output-hard-limit") {
     if (!ParseMemory(value, &n) || n < 1024) return bad("a size of at least 1kb");
     output_hard_bytes = n;
@@ -166,6 +171,7 @@ std::vector<std::pair<std::string, std::string>> Config::Get(const std::string& 
       {"log-level", kLogLevels[log_level.load()]},
       {"client-output-soft-limit", std::to_string(output_soft_bytes.load())},
       {"client-output-hard-limit", std::to_string(output_hard_bytes.load())},
+      {"client-output-stall-timeout", std::to_string(output_stall_s.load())},
       // Redis's names for the same things, for tools that ask Redis's questions.
       {"appendfsync", FsyncName(fsync.load())},
       {"appendonly", "yes"},

@@ -32,6 +32,8 @@ struct Config {
   std::atomic<int> log_level{1};            // 0 debug, 1 notice, 2 warning
   std::atomic<int64_t> output_soft_bytes{1 << 20};   // stop reading requests above this
   std::atomic<int64_t> output_hard_bytes{256 << 20}; // disconnect above this
+  std::atomic<int64_t> output_stall_s{10};  // disconnect a client above the soft limit that
+                                            // has taken no bytes for this long
 
   mutable std::mutex mu_;
   std::string requirepass_;                 // guarded by mu_; empty: no password

@@ -83,6 +83,13 @@ void IoThread::Forget(uint64_t id) {
   graveyard_.push_back(std::move(dead));
 }
 
+void IoThread::ResumeLater(uint64_t id) {
+  loop_.Post([this, id] {
+    auto it = conns_.find(id);
+    if (it != conns_.end()) it->second->FlushAndMaybeClose();
+  });
+}
+
 void IoThread::Complete(std::vector<cluster::Completion>&& batch) {
   loop_.Post([this, batch = std::move(batch)]() mutable {
     std::vector<ClientConn*> touched;
@@ -100,16 +107,23 @@ void IoThread::Complete(std::vector<cluster::Completion>&& batch) {
   });
 }
 
+// Closes clients idle longer than --timeout, and clients that stopped reading their replies
+// (over the soft output limit with no byte taken for the stall timeout).
 void IoThread::Cron() {
-  const int64_t timeout_ms = server_->config().timeout_s.load() * 1000;
-  if (timeout_ms <= 0) return;
+  const Config& cfg = server_->config();
+  const int64_t timeout_ms = cfg.timeout_s.load() * 1000;
   const int64_t now = net::MonotonicMs();
-  std::vector<ClientConn*> idle;
+  const int64_t stall_since = now - cfg.output_stall_s.load() * 1000;
+  std::vector<ClientConn*> idle, stalled;
   for (auto& [id, conn] : conns_) {
-    if (now - conn->last_interaction_ms.load(std::memory_order_relaxed) > timeout_ms) {
+    if (conn->StalledSince(stall_since)) {
+      stalled.push_back(conn.get());
+    } else if (timeout_ms > 0 &&
+               now - conn->last_interaction_ms.load(std::memory_order_relaxed) > timeout_ms) {
       idle.push_back(conn.get());
     }
   }
+  for (ClientConn* conn : stalled) conn->Abort();
   for (ClientConn* conn : idle) {
     conn->CloseAfterReply();
     conn->FlushAndMaybeClose();

@@ -53,6 +53,8 @@ class IoThread : public net::EventHandler, public cluster::CompletionSink {
 
   // Loop thread: forgets a closed connection (deletes it after the current event).
   void Forget(uint64_t id);
+  // Loop thread: calls the connection's FlushAndMaybeClose() again after pending events.
+  void ResumeLater(uint64_t id);
   Server& server() { return *server_; }
   net::EventLoop& loop() { return loop_; }
   IoStats& stats() { return stats_; }

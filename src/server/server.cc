@@ -100,6 +100,7 @@ Status Server::Start() {
   int threads = config_->threads > 0 ? config_->threads
                                      : static_cast<int>(std::thread::hardware_concurrency());
   if (threads <= 0) threads = 1;
+  config_->threads = threads;
   for (int i = 0; i < threads; ++i) {
     auto fd = net::Listen(config_->bind, config_->port, /*reuse_port=*/true);
     if (!fd.ok()) return fd.status();

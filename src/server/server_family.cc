@@ -11,6 +11,7 @@
 #include "common/strings.h"
 #include "server/client_conn.h"
 #include "server/command.h"
+#include "server/command_docs.h"
 #include "server/io_thread.h"
 #include "server/server.h"
 #include "storage/encoding.h"
@@ -281,8 +282,9 @@ void WriteInfo(protocol::ReplyWriter& w, const CommandSpec& s) {
 }
 
 void WriteDocs(protocol::ReplyWriter& w, const CommandSpec& s) {
+  std::string_view syntax = CommandSyntax(s.name);
   w.Bulk(s.name);
-  w.MapHeader(4);
+  w.MapHeader(syntax.empty() ? 4 : 5);
   w.Bulk("summary");
   w.Bulk(s.summary);
   w.Bulk("since");
@@ -291,6 +293,10 @@ void WriteDocs(protocol::ReplyWriter& w, const CommandSpec& s) {
   w.Bulk(s.group);
   w.Bulk("complexity");
   w.Bulk(s.complexity);
+  if (!syntax.empty()) {
+    w.Bulk("arguments");
+    WriteArgumentDocs(w, syntax);
+  }
 }
 
 std::vector<const CommandSpec*> Visible(const CommandTable& t) {
