@@ -88,7 +88,7 @@ Status Server::Start() {
   if (!s.ok()) return s;
   store_->AdvanceApplyClock(NowMs());
 
-  state_machine_ = std::make_unique<StateMachineImpl>(this);
+  state_machine_ = std::make_unique<StateMachineImpl>(&commands_, config_->partitions);
   cluster::SingleNodeOptions rep;
   rep.fsync = config_->fsync.load();
   single_node_ = std::make_unique<cluster::SingleNodeReplicator>(store_.get(),

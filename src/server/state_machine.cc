@@ -1,6 +1,5 @@
 #include "server/state_machine.h"
 
-#include "server/server.h"
 
 namespace flin::server {
 
@@ -10,13 +9,13 @@ void StateMachineImpl::Apply(storage::WriteTxn& txn, int64_t now_ms, std::string
   protocol::ReplyWriter discard(&scratch_, 2);
   protocol::ReplyWriter& out = reply ? *reply : discard;
   const CommandSpec* spec = nullptr;
-  if (DecodeCommand(command, &args_)) spec = server_->commands().Find(args_[0]);
+  if (DecodeCommand(command, &args_)) spec = commands_->Find(args_[0]);
   if (spec == nullptr || spec->apply == nullptr || !spec->ArityOk(args_.size())) {
     // Only the server writes log entries; this means a bug or a damaged log.
     out.Error("ERR cannot apply a malformed log entry");
     return;
   }
-  ApplyContext ctx(txn, now_ms, Args(args_), out, server_->partitions(), &expired_keys_);
+  ApplyContext ctx(txn, now_ms, Args(args_), out, partitions_, &expired_keys_);
   spec->apply(ctx);
 }
 

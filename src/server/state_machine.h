@@ -1,24 +1,24 @@
 #pragma once
 // StateMachineImpl: applies commands coming out of the log by dispatching them to the apply
-// function of their command spec. Apply thread only; borrows the Server.
+// function of their command spec. Apply thread only; borrows the command table.
 
 #include "cluster/replicator.h"
 #include "server/command.h"
 
 namespace flin::server {
 
-class Server;
-
 class StateMachineImpl : public cluster::StateMachine {
  public:
-  explicit StateMachineImpl(Server* server) : server_(server) {}
+  StateMachineImpl(const CommandTable* commands, int partitions)
+      : commands_(commands), partitions_(partitions) {}
   void Apply(storage::WriteTxn& txn, int64_t now_ms, std::string_view command,
              protocol::ReplyWriter* reply) override;
 
   uint64_t expired_keys() const { return expired_keys_.load(std::memory_order_relaxed); }
 
  private:
-  Server* server_;
+  const CommandTable* commands_;
+  int partitions_;
   std::atomic<uint64_t> expired_keys_{0};
   std::vector<std::string_view> args_;
   std::string scratch_;  // the reply of a proposal nobody waits for

@@ -1,0 +1,145 @@
+// The apply side of write commands, driven through the state machine the way the log drives
+// it: encoded commands, a WriteTxn, the entry's timestamp, and the reply bytes they produce.
+
+#include "server/state_machine.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "storage/store.h"
+#include "storage/write_txn.h"
+
+namespace flin::server {
+namespace {
+
+class StateMachineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("flin_sm_test_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    storage::StoreOptions o;
+    o.dir = dir_;
+    o.block_cache_bytes = 8 << 20;
+    auto r = storage::Store::Open(o);
+    ASSERT_TRUE(r.ok());
+    store_ = std::move(r).value();
+    txn_ = std::make_unique<storage::WriteTxn>(store_.get());
+  }
+  void TearDown() override {
+    txn_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  // Applies one command at time `now` and returns its RESP2 reply.
+  std::string Apply(std::vector<std::string> args, int64_t now = 1000000) {
+    std::string cmd, reply;
+    EncodeCommand(args, &cmd);
+    protocol::ReplyWriter w(&reply, 2);
+    sm_.Apply(*txn_, now, cmd, &w);
+    return reply;
+  }
+
+  std::string dir_;
+  CommandTable table_;
+  StateMachineImpl sm_{&table_, 64};
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<storage::WriteTxn> txn_;
+};
+
+TEST_F(StateMachineTest, SetConditionsAndGet) {
+  EXPECT_EQ(Apply({"SET", "k", "v1"}), "+OK\r\n");
+  EXPECT_EQ(Apply({"set", "k", "v2", "NX"}), "$-1\r\n");
+  EXPECT_EQ(Apply({"SET", "k", "v2", "XX", "GET"}), "$2\r\nv1\r\n");
+  EXPECT_EQ(Apply({"SET", "nokey", "x", "XX"}), "$-1\r\n");
+  EXPECT_EQ(Apply({"GETSET", "k", "v3"}), "$2\r\nv2\r\n");
+  EXPECT_EQ(Apply({"GETDEL", "k"}), "$2\r\nv3\r\n");
+  EXPECT_EQ(Apply({"GETDEL", "k"}), "$-1\r\n");
+}
+
+TEST_F(StateMachineTest, RelativeExpiryUsesTheEntryTime) {
+  EXPECT_EQ(Apply({"SET", "k", "v", "EX", "10"}, 5000), "+OK\r\n");
+  // At 14999 the key lives; at 15000 (5000 + 10 s) it is gone.
+  EXPECT_EQ(Apply({"GETEX", "k", "PERSIST"}, 14999), "$1\r\nv\r\n");
+  EXPECT_EQ(Apply({"SET", "e", "v", "PX", "100"}, 5000), "+OK\r\n");
+  EXPECT_EQ(Apply({"INCR", "e"}, 5100), ":1\r\n");  // expired at 5100: starts from 0
+  EXPECT_EQ(Apply({"SET", "k2", "v", "KEEPTTL"}, 6000), "+OK\r\n");
+  EXPECT_EQ(Apply({"EXPIRE", "k2", "1"}, 6000), ":1\r\n");
+  EXPECT_EQ(Apply({"EXPIRE", "k2", "5", "LT"}, 6000), ":0\r\n");
+  EXPECT_EQ(Apply({"EXPIRE", "k2", "5", "GT"}, 6000), ":1\r\n");
+  EXPECT_EQ(Apply({"PERSIST", "k2"}, 6000), ":1\r\n");
+  EXPECT_EQ(Apply({"PERSIST", "k2"}, 6000), ":0\r\n");
+  EXPECT_EQ(Apply({"EXPIRE", "k2", "-1"}, 6000), ":1\r\n");  // deletes
+  EXPECT_EQ(Apply({"GETDEL", "k2"}, 6000), "$-1\r\n");
+}
+
+TEST_F(StateMachineTest, IncrFamily) {
+  EXPECT_EQ(Apply({"INCR", "n"}), ":1\r\n");
+  EXPECT_EQ(Apply({"INCRBY", "n", "41"}), ":42\r\n");
+  EXPECT_EQ(Apply({"DECRBY", "n", "50"}), ":-8\r\n");
+  EXPECT_EQ(Apply({"SET", "n", "9223372036854775807"}), "+OK\r\n");
+  EXPECT_EQ(Apply({"INCR", "n"}), "-ERR increment or decrement would overflow\r\n");
+  EXPECT_EQ(Apply({"SET", "s", "abc"}), "+OK\r\n");
+  EXPECT_EQ(Apply({"INCR", "s"}), "-ERR value is not an integer or out of range\r\n");
+  EXPECT_EQ(Apply({"SET", "f", "10.50"}), "+OK\r\n");
+  EXPECT_EQ(Apply({"INCRBYFLOAT", "f", "0.1"}), "$4\r\n10.6\r\n");
+  EXPECT_EQ(Apply({"INCRBYFLOAT", "f", "inf"}), "-ERR increment would produce NaN or Infinity\r\n");
+}
+
+TEST_F(StateMachineTest, AppendSetRangeAndMultiKey) {
+  EXPECT_EQ(Apply({"APPEND", "a", "hello"}), ":5\r\n");
+  EXPECT_EQ(Apply({"APPEND", "a", " world"}), ":11\r\n");
+  EXPECT_EQ(Apply({"SETRANGE", "b", "3", "x"}), ":4\r\n");
+  EXPECT_EQ(Apply({"GETDEL", "b"}), std::string("$4\r\n\0\0\0x\r\n", 10));
+  EXPECT_EQ(Apply({"MSET", "x", "1", "y", "2"}), "+OK\r\n");
+  EXPECT_EQ(Apply({"MSETNX", "y", "3", "z", "4"}), ":0\r\n");
+  EXPECT_EQ(Apply({"MSETNX", "z", "4", "w", "5"}), ":1\r\n");
+  EXPECT_EQ(Apply({"DEL", "x", "y", "nope"}), ":2\r\n");
+}
+
+TEST_F(StateMachineTest, RenameCopyAndFlush) {
+  EXPECT_EQ(Apply({"RENAME", "none", "b"}), "-ERR no such key\r\n");
+  EXPECT_EQ(Apply({"SET", "a", "1", "PX", "5000"}), "+OK\r\n");
+  EXPECT_EQ(Apply({"RENAME", "a", "b"}), "+OK\r\n");
+  EXPECT_EQ(Apply({"COPY", "b", "c"}), ":1\r\n");
+  EXPECT_EQ(Apply({"COPY", "b", "c"}), ":0\r\n");
+  EXPECT_EQ(Apply({"RENAMENX", "b", "c"}), ":0\r\n");
+  EXPECT_EQ(Apply({"FLUSHALL"}), "+OK\r\n");
+  EXPECT_EQ(Apply({"GETDEL", "c"}), "$-1\r\n");
+}
+
+TEST_F(StateMachineTest, ActiveExpiryDeletesOnlyUnchangedExpiredKeys) {
+  EXPECT_EQ(Apply({"SET", "a", "1", "PXAT", "2000"}, 1000), "+OK\r\n");
+  EXPECT_EQ(Apply({"SET", "b", "1", "PXAT", "2000"}, 1000), "+OK\r\n");
+  EXPECT_EQ(Apply({"SET", "b", "2", "PXAT", "9000"}, 1500), "+OK\r\n");  // rewritten since scan
+  EXPECT_EQ(Apply({"flin.expired", "a", "2000", "b", "2000"}, 2500), ":1\r\n");
+  EXPECT_EQ(sm_.expired_keys(), 1u);
+  EXPECT_EQ(Apply({"GETDEL", "b"}, 2500), "$1\r\n2\r\n");
+}
+
+TEST_F(StateMachineTest, MalformedEntriesAreRejectedNotApplied) {
+  std::string reply;
+  protocol::ReplyWriter w(&reply, 2);
+  sm_.Apply(*txn_, 0, "\x01\x00", &w);
+  EXPECT_EQ(reply, "-ERR cannot apply a malformed log entry\r\n");
+  EXPECT_EQ(Apply({"GET", "k"}), "-ERR cannot apply a malformed log entry\r\n");  // not a write
+  EXPECT_EQ(Apply({"SET", "k"}), "-ERR cannot apply a malformed log entry\r\n");  // arity
+}
+
+TEST(CommandCodecTest, RoundTripAndRejectsGarbage) {
+  std::string enc;
+  EncodeCommand(std::vector<std::string>{"SET", std::string("a\0b", 3), ""}, &enc);
+  std::vector<std::string_view> args;
+  ASSERT_TRUE(DecodeCommand(enc, &args));
+  ASSERT_EQ(args.size(), 3u);
+  EXPECT_EQ(args[1], std::string("a\0b", 3));
+  EXPECT_EQ(args[2], "");
+  for (size_t cut = 0; cut < enc.size(); ++cut) EXPECT_FALSE(DecodeCommand(enc.substr(0, cut), &args));
+  EXPECT_FALSE(DecodeCommand(enc + "x", &args));
+  EXPECT_FALSE(DecodeCommand(std::string("\xff\xff\xff\xff", 4), &args));
+}
+
+}  // namespace
+}  // namespace flin::server
