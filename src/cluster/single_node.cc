@@ -1,7 +1,7 @@
 #include "cluster/single_node.h"
 
 #include <chrono>
-#include <cstdio>
+#include "common/log.h"
 #include <unordered_map>
 
 namespace flin::cluster {
@@ -119,7 +119,7 @@ void SingleNodeReplicator::ApplyBatch(std::vector<Proposal>& batch) {
     // The writes did not happen (RocksDB stops taking writes after an I/O error): every
     // proposal of the batch fails, whatever the apply step had computed.
     write_error_.store(true, std::memory_order_relaxed);
-    fprintf(stderr, "flin: write failed: %s\n", s.ToString().c_str());
+    LOG_WARNING("write failed, refusing writes: %s", s.ToString().c_str());
     for (size_t i = 0; i < batch.size(); ++i) {
       replies[i].clear();
       protocol::ReplyWriter w(&replies[i], batch[i].proto);

@@ -4,6 +4,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/log.h"
 #include "common/strings.h"
 
 namespace flin::server {
@@ -142,6 +143,7 @@ Status Config::Set(const std::string& raw_name, const std::string& value, bool a
     }
     if (level < 0) return bad("one of debug, notice, warning");
     log_level = level;
+    SetLogLevel(static_cast<LogLevel>(level));
   } else if (name == "client-output-soft-limit") {
     if (!ParseMemory(value, &n) || n < 1024) return bad("a size of at least 1kb");
     output_soft_bytes = n;

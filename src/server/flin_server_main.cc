@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "common/log.h"
 #include "server/config.h"
 #include "server/server.h"
 
@@ -33,8 +34,8 @@ int main(int argc, char** argv) {
     fprintf(stderr, "flin-server: %s\n", s.message().c_str());
     return 1;
   }
-  fprintf(stderr, "flin: ready on %s:%d, data in %s, fsync %s\n", config.bind.c_str(), config.port,
-          config.dir.c_str(), flin::server::FsyncName(config.fsync.load()));
+  LOG_NOTICE("flin %s ready on %s:%d, data in %s, fsync %s", "0.1.0", config.bind.c_str(),
+             config.port, config.dir.c_str(), flin::server::FsyncName(config.fsync.load()));
   server.Run();
   return 0;
 }

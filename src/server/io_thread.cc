@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "common/log.h"
 #include "net/socket.h"
 #include "server/command.h"
 #include "server/server.h"
@@ -51,6 +52,7 @@ void IoThread::OnEvent(uint32_t) {
     if (server_->connected_clients.fetch_add(1) >= cfg.maxclients.load()) {
       server_->connected_clients.fetch_sub(1);
       IoStats::Add(stats_.rejected_connections, 1);
+      LOG_WARNING("rejected a client from %s: max number of clients reached", peer.c_str());
       static constexpr char kMsg[] = "-ERR max number of clients reached\r\n";
       ssize_t n = write(fd, kMsg, sizeof(kMsg) - 1);
       (void)n;
@@ -58,6 +60,7 @@ void IoThread::OnEvent(uint32_t) {
       continue;
     }
     uint64_t id = server_->NextClientId();
+    LOG_DEBUG("client %llu connected from %s", static_cast<unsigned long long>(id), peer.c_str());
     auto conn = std::make_unique<ClientConn>(this, fd, id, std::move(peer), std::move(local));
     if (!loop_.Add(fd, EPOLLIN, conn.get())) {
       server_->connected_clients.fetch_sub(1);
@@ -123,7 +126,11 @@ void IoThread::Cron() {
       idle.push_back(conn.get());
     }
   }
-  for (ClientConn* conn : stalled) conn->Abort();
+  for (ClientConn* conn : stalled) {
+    LOG_NOTICE("dropping client %llu (%s): it stopped reading its replies",
+               static_cast<unsigned long long>(conn->id()), conn->peer().c_str());
+    conn->Abort();
+  }
   for (ClientConn* conn : idle) {
     conn->CloseAfterReply();
     conn->FlushAndMaybeClose();

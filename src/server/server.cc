@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "common/log.h"
 #include "net/socket.h"
 #include "server/state_machine.h"
 #include "storage/encoding.h"
@@ -129,7 +130,7 @@ void Server::Run() {
     ExpiryCycle();
     SampleOps();
   }
-  fprintf(stderr, "flin: shutting down\n");
+  LOG_NOTICE("shutting down: stopping clients, draining the log");
   // Stop taking requests, then let the log drain so every acknowledged write is applied.
   for (auto& t : io_threads_) t->Stop();
   for (auto& t : io_threads_) t->Join();
@@ -137,7 +138,7 @@ void Server::Run() {
   io_threads_.clear();
   single_node_.reset();
   store_.reset();
-  fprintf(stderr, "flin: bye\n");
+  LOG_NOTICE("shut down cleanly, every acknowledged write is on disk");
 }
 
 void Server::SampleOps() {
