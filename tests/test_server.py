@@ -200,3 +200,20 @@ def test_signal_clean_exit(make_server, sig):
     c = srv.client()
     assert c.get("k") == b"v"
     c.close()
+
+
+def test_port_in_use_stops_startup(make_server):
+    """A second server on a port already served must fail to start, not
+    share the port with the first (as SO_REUSEPORT listeners would)."""
+    first = make_server(name="first")
+    second = make_server(name="second", port=first.port, start=False)
+    second.start(wait=False)
+    rc = second.wait_exit(10)
+    assert rc is not None, ("a second server started on the port of a running one "
+                            f"({first.port}) and is sharing it\n" + second.log_tail())
+    assert rc != 0, second.log_tail()
+    log = second.log_text().lower()
+    assert str(first.port) in log or "in use" in log, second.log_tail()
+    c = first.client()
+    assert c.ping() is True
+    c.close()
