@@ -1,0 +1,99 @@
+#include "cluster/transport_frame.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace flin::cluster {
+namespace {
+
+// A payload's buffer is first reserved up to this; beyond, it grows with the bytes received.
+constexpr size_t kInitialReserve = 64 << 10;
+
+void PutU16(std::string* out, uint16_t v) {
+  out->push_back(static_cast<char>(v & 0xff));
+  out->push_back(static_cast<char>(v >> 8));
+}
+
+void PutU64(std::string* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+uint64_t GetLE(const char* p, int bytes) {
+  uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+
+}  // namespace
+
+void EncodeFrameHeader(uint32_t len, char out[kFrameHeaderBytes]) {
+  for (size_t i = 0; i < kFrameHeaderBytes; ++i) out[i] = static_cast<char>((len >> (8 * i)) & 0xff);
+}
+
+std::string EncodeHandshakeFrame(uint64_t node_id, std::string_view cluster_id) {
+  std::string payload(kHandshakeMagic, sizeof(kHandshakeMagic));
+  PutU16(&payload, kTransportVersion);
+  PutU64(&payload, node_id);
+  PutU16(&payload, static_cast<uint16_t>(cluster_id.size()));
+  payload.append(cluster_id);
+  std::string frame(kFrameHeaderBytes, '\0');
+  EncodeFrameHeader(static_cast<uint32_t>(payload.size()), frame.data());
+  return frame + payload;
+}
+
+Result<Handshake> DecodeHandshake(std::string_view p) {
+  constexpr size_t kFixed = sizeof(kHandshakeMagic) + 2 + 8 + 2;
+  if (p.size() < sizeof(kHandshakeMagic) ||
+      std::memcmp(p.data(), kHandshakeMagic, sizeof(kHandshakeMagic)) != 0) {
+    return Status::Corruption("bad handshake magic");
+  }
+  if (p.size() < sizeof(kHandshakeMagic) + 2) return Status::Corruption("short handshake");
+  Handshake h;
+  h.version = static_cast<uint16_t>(GetLE(p.data() + 4, 2));
+  if (h.version != kTransportVersion) {
+    return Status::Corruption("unsupported transport version " + std::to_string(h.version));
+  }
+  if (p.size() < kFixed) return Status::Corruption("short handshake");
+  h.node_id = GetLE(p.data() + 6, 8);
+  const size_t n = GetLE(p.data() + 14, 2);
+  if (n > kMaxClusterIdBytes) return Status::Corruption("cluster id too long");
+  if (p.size() != kFixed + n) return Status::Corruption("handshake length mismatch");
+  h.cluster_id.assign(p.data() + kFixed, n);
+  return h;
+}
+
+Status FrameDecoder::Feed(std::string_view bytes, const OnFrame& on_frame) {
+  while (!bytes.empty()) {
+    if (!in_body_) {
+      const size_t take = std::min(kFrameHeaderBytes - header_len_, bytes.size());
+      std::memcpy(header_ + header_len_, bytes.data(), take);
+      header_len_ += take;
+      bytes.remove_prefix(take);
+      if (header_len_ < kFrameHeaderBytes) return Status::Ok();
+      body_len_ = GetLE(header_, 4);
+      if (body_len_ > max_frame_bytes_) {
+        return Status::Corruption("frame of " + std::to_string(body_len_) +
+                                  " bytes over the limit of " + std::to_string(max_frame_bytes_));
+      }
+      header_len_ = 0;
+      in_body_ = true;
+      body_.clear();
+      body_.reserve(std::min(body_len_, kInitialReserve));
+    }
+    const size_t take = std::min(body_len_ - body_.size(), bytes.size());
+    if (body_.size() + take > body_.capacity()) {
+      // Grow geometrically, but never past the announced length.
+      body_.reserve(std::min(body_len_, std::max(body_.size() + take, 2 * body_.capacity())));
+    }
+    body_.append(bytes.data(), take);
+    bytes.remove_prefix(take);
+    if (body_.size() < body_len_) return Status::Ok();
+    in_body_ = false;
+    std::string payload = std::move(body_);
+    body_ = std::string();
+    if (!on_frame(std::move(payload))) return Status::Aborted("stopped by the frame handler");
+  }
+  return Status::Ok();
+}
+
+}  // namespace flin::cluster

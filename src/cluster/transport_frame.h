@@ -1,0 +1,77 @@
+#pragma once
+// The cluster bus wire format, kept apart from the sockets so that it can be fuzzed alone.
+//
+// A connection carries frames: a u32 little-endian payload length, then the payload. The first
+// frame on every connection is the dialer's handshake; every later frame is one opaque payload
+// handed to the Transport's Receiver.
+//
+//   handshake payload = "FLIN" | u16 LE version | u64 LE node id | u16 LE n | n bytes cluster id
+//
+// The layout of the magic and the version is fixed forever, so a later version can change the
+// rest and still be told apart.
+//
+// Threading: the free functions are pure; a FrameDecoder belongs to one connection, one thread.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace flin::cluster {
+
+inline constexpr size_t kFrameHeaderBytes = 4;
+inline constexpr char kHandshakeMagic[4] = {'F', 'L', 'I', 'N'};
+inline constexpr uint16_t kTransportVersion = 1;
+inline constexpr size_t kMaxClusterIdBytes = 256;
+// The largest handshake payload; before a connection has sent a valid handshake its frames are
+// bounded by this, so an unknown socket can make us hold at most this many bytes.
+inline constexpr size_t kMaxHandshakeBytes = 4 + 2 + 8 + 2 + kMaxClusterIdBytes;
+
+struct Handshake {
+  uint16_t version = kTransportVersion;
+  uint64_t node_id = 0;
+  std::string cluster_id;
+};
+
+// Writes the 4-byte little-endian header for a payload of `len` bytes.
+void EncodeFrameHeader(uint32_t len, char out[kFrameHeaderBytes]);
+// The whole handshake frame (header included). cluster_id must be at most kMaxClusterIdBytes.
+std::string EncodeHandshakeFrame(uint64_t node_id, std::string_view cluster_id);
+// Parses a handshake payload (the frame's header already stripped). Fails on a bad magic, an
+// unsupported version, a cluster id over kMaxClusterIdBytes, or any missing or trailing byte.
+Result<Handshake> DecodeHandshake(std::string_view payload);
+
+// Cuts a byte stream into frame payloads. Bounded: a header announcing more than the limit is an
+// error before anything is allocated, and a payload's buffer grows only as its bytes arrive, so
+// memory held is at most about twice the bytes received and never above the limit.
+class FrameDecoder {
+ public:
+  // Called for each whole payload; return false to stop decoding (e.g. the connection closed).
+  using OnFrame = std::function<bool(std::string&& payload)>;
+
+  explicit FrameDecoder(size_t max_frame_bytes) : max_frame_bytes_(max_frame_bytes) {}
+
+  // Takes effect from the next header on; may be called from inside OnFrame.
+  void set_max_frame_bytes(size_t n) { max_frame_bytes_ = n; }
+
+  // Consumes all of `bytes`, calling on_frame for every payload completed. Returns Corruption
+  // for a frame over the limit (the stream is then unusable), Aborted if on_frame returned
+  // false, else OK (a partial frame is kept for the next call).
+  Status Feed(std::string_view bytes, const OnFrame& on_frame);
+
+  // True while a frame has been started but not finished (for EOF diagnostics).
+  bool mid_frame() const { return header_len_ > 0 || in_body_; }
+
+ private:
+  size_t max_frame_bytes_;
+  char header_[kFrameHeaderBytes];
+  size_t header_len_ = 0;  // header bytes received for the current frame
+  bool in_body_ = false;
+  size_t body_len_ = 0;    // the current frame's announced payload length
+  std::string body_;
+};
+
+}  // namespace flin::cluster

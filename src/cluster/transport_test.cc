@@ -1,0 +1,421 @@
+#include "cluster/transport.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "cluster/transport_frame.h"
+#include "net/socket.h"
+
+namespace flin::cluster {
+namespace {
+
+using std::chrono::milliseconds;
+constexpr milliseconds kWait(10000);  // generous: a failure, not a slow machine, should trip it
+constexpr char kCluster[] = "test-cluster";
+
+// A port that was free a moment ago (peers must know each other's port before starting).
+int FreePort() {
+  auto fd = net::Listen("127.0.0.1", 0, false);
+  EXPECT_TRUE(fd.ok());
+  sockaddr_in a{};
+  socklen_t len = sizeof(a);
+  getsockname(fd.value(), reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd.value());
+  return ntohs(a.sin_port);
+}
+
+// Collects what a transport receives; tests wait on it with a timeout.
+class Inbox {
+ public:
+  Transport::Receiver receiver() {
+    return [this](uint64_t from, std::string&& payload) {
+      std::lock_guard<std::mutex> lock(mu_);
+      got_[from].push_back(std::move(payload));
+      ++total_;
+      cv_.notify_all();
+    };
+  }
+  bool WaitTotal(size_t n, milliseconds timeout = kWait) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return total_ >= n; });
+  }
+  bool WaitFrom(uint64_t from, size_t n, milliseconds timeout = kWait) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return got_[from].size() >= n; });
+  }
+  std::vector<std::string> From(uint64_t from) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return got_[from];
+  }
+  size_t total() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return total_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<uint64_t, std::vector<std::string>> got_;
+  size_t total_ = 0;
+};
+
+// For state no callback announces (connection counters): checks `pred` until it holds or the
+// deadline passes.
+template <typename Pred>
+bool Eventually(Pred pred, milliseconds timeout = kWait) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  return true;
+}
+
+TransportOptions Options(uint64_t id, const std::map<uint64_t, int>& ports) {
+  TransportOptions o;
+  o.node_id = id;
+  o.cluster_id = kCluster;
+  o.bind_port = ports.at(id);
+  for (const auto& [pid, port] : ports) {
+    if (pid != id) o.peers.push_back(PeerAddress{pid, "127.0.0.1", port});
+  }
+  o.connect_timeout_ms = 500;
+  o.reconnect_backoff_ms = 20;
+  return o;
+}
+
+struct Node {
+  Inbox inbox;
+  std::unique_ptr<Transport> t;
+  void Start(TransportOptions o) {
+    t = std::make_unique<Transport>(std::move(o), inbox.receiver());
+    ASSERT_TRUE(t->Start().ok());
+  }
+};
+
+std::string Payload(uint64_t from, int i) {
+  std::string p = std::to_string(from) + ":" + std::to_string(i) + ":";
+  // Every 50th payload is large, so writes are partial and frames span many reads.
+  p.append(i % 50 == 0 ? (256 << 10) + i : i % 7, static_cast<char>('a' + i % 26));
+  return p;
+}
+
+Transport::PeerState StateOf(const Transport& t, uint64_t id) {
+  for (const auto& s : t.Peers()) {
+    if (s.id == id) return s;
+  }
+  ADD_FAILURE() << "no peer " << id;
+  return {};
+}
+
+// A raw client socket, for sending what no Transport would.
+int RawConnect(int port) {
+  auto fd = net::Connect("127.0.0.1", port, 1000);
+  EXPECT_TRUE(fd.ok());
+  if (!fd.ok()) return -1;
+  fcntl(fd.value(), F_SETFL, fcntl(fd.value(), F_GETFL) & ~O_NONBLOCK);  // Connect's is not
+  return fd.value();
+}
+
+void WriteAll(int fd, const std::string& bytes) {
+  ASSERT_EQ(send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bytes.size()));
+}
+
+// True if the other end closes `fd` (EOF or reset) within the wait.
+bool ClosedByPeer(int fd) {
+  timeval tv{static_cast<time_t>(kWait.count() / 1000), 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  char buf[256];
+  for (;;) {
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n == 0) return true;
+    if (n < 0) return errno == ECONNRESET;
+  }
+}
+
+std::string Frame(const std::string& payload) {
+  std::string f(kFrameHeaderBytes, '\0');
+  EncodeFrameHeader(static_cast<uint32_t>(payload.size()), f.data());
+  return f + payload;
+}
+
+void ExpectInOrder(const std::vector<std::string>& got, uint64_t from, int n) {
+  ASSERT_EQ(got.size(), static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) ASSERT_EQ(got[i], Payload(from, i)) << "payload " << i;
+}
+
+TEST(TransportTest, TwoNodesExchangeInOrder) {
+  std::map<uint64_t, int> ports{{1, FreePort()}, {2, FreePort()}};
+  Node a, b;
+  a.Start(Options(1, ports));
+  b.Start(Options(2, ports));
+  EXPECT_EQ(a.t->port(), ports[1]);
+  constexpr int kN = 500;
+  for (int i = 0; i < kN; ++i) {
+    ASSERT_TRUE(a.t->Send(2, Payload(1, i)));
+    ASSERT_TRUE(b.t->Send(1, Payload(2, i)));
+  }
+  ASSERT_TRUE(b.inbox.WaitFrom(1, kN));
+  ASSERT_TRUE(a.inbox.WaitFrom(2, kN));
+  ExpectInOrder(b.inbox.From(1), 1, kN);
+  ExpectInOrder(a.inbox.From(2), 2, kN);
+  auto s = StateOf(*a.t, 2);
+  EXPECT_TRUE(s.connected);
+  EXPECT_EQ(s.sent_frames, static_cast<uint64_t>(kN));
+  EXPECT_EQ(s.received_frames, static_cast<uint64_t>(kN));
+  EXPECT_EQ(s.dropped, 0u);
+  // An empty payload is a payload too.
+  ASSERT_TRUE(a.t->Send(2, ""));
+  ASSERT_TRUE(b.inbox.WaitFrom(1, kN + 1));
+  EXPECT_EQ(b.inbox.From(1).back(), "");
+}
+
+TEST(TransportTest, ThreeNodesEachToEach) {
+  std::map<uint64_t, int> ports{{1, FreePort()}, {2, FreePort()}, {3, FreePort()}};
+  Node nodes[3];
+  for (uint64_t id = 1; id <= 3; ++id) nodes[id - 1].Start(Options(id, ports));
+  constexpr int kN = 200;
+  // Senders on their own threads, as the raft thread and others would be.
+  std::vector<std::thread> senders;
+  for (uint64_t from = 1; from <= 3; ++from) {
+    senders.emplace_back([&, from] {
+      for (int i = 0; i < kN; ++i) {
+        for (uint64_t to = 1; to <= 3; ++to) {
+          if (to == from) continue;
+          EXPECT_TRUE(nodes[from - 1].t->Send(to, Payload(from, i)));
+        }
+      }
+    });
+  }
+  for (auto& s : senders) s.join();
+  for (uint64_t to = 1; to <= 3; ++to) {
+    for (uint64_t from = 1; from <= 3; ++from) {
+      if (from == to) continue;
+      ASSERT_TRUE(nodes[to - 1].inbox.WaitFrom(from, kN)) << from << "->" << to;
+      ExpectInOrder(nodes[to - 1].inbox.From(from), from, kN);
+    }
+  }
+}
+
+TEST(TransportTest, UnknownPeerAndOversizedPayloadAreRefused) {
+  std::map<uint64_t, int> ports{{1, FreePort()}, {2, FreePort()}};
+  auto o = Options(1, ports);
+  o.max_frame_bytes = 100;
+  Node a;
+  a.Start(o);
+  EXPECT_FALSE(a.t->Send(99, "x"));
+  EXPECT_FALSE(a.t->Send(1, "to myself"));
+  EXPECT_FALSE(a.t->Send(2, std::string(101, 'x')));
+  EXPECT_TRUE(a.t->Send(2, std::string(100, 'x')));
+}
+
+TEST(TransportTest, StartFailsWhenThePortIsTaken) {
+  std::map<uint64_t, int> ports{{1, FreePort()}, {2, FreePort()}};
+  Node a;
+  a.Start(Options(1, ports));
+  Transport again(Options(1, ports), [](uint64_t, std::string&&) {});
+  EXPECT_FALSE(again.Start().ok());
+  auto bad = Options(1, ports);
+  bad.node_id = 0;
+  EXPECT_FALSE(Transport(bad, nullptr).Start().ok());
+}
+
+TEST(TransportTest, QueueBoundWhilePeerIsDown) {
+  std::map<uint64_t, int> ports{{1, FreePort()}, {2, FreePort()}};
+  auto o = Options(1, ports);
+  o.max_queued_bytes_per_peer = 1000;
+  Node a;
+  a.Start(o);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(a.t->Send(2, std::string(100, 'x'))) << i;
+  EXPECT_FALSE(a.t->Send(2, "one byte too many"));
+  auto s = StateOf(*a.t, 2);
+  EXPECT_FALSE(s.connected);
+  EXPECT_EQ(s.dropped, 1u);
+  EXPECT_EQ(s.sent_frames, 0u);
+}
+
+TEST(TransportTest, PeerStartingLaterGetsWhatWasQueued) {
+  std::map<uint64_t, int> ports{{1, FreePort()}, {2, FreePort()}};
+  Node a, b;
+  a.Start(Options(1, ports));
+  constexpr int kN = 20;
+  for (int i = 0; i < kN; ++i) ASSERT_TRUE(a.t->Send(2, Payload(1, i)));
+  EXPECT_FALSE(StateOf(*a.t, 2).connected);  // B is down: A's dials fail and back off
+  b.Start(Options(2, ports));
+  ASSERT_TRUE(b.inbox.WaitFrom(1, kN));
+  ExpectInOrder(b.inbox.From(1), 1, kN);
+  ASSERT_TRUE(Eventually([&] { return StateOf(*a.t, 2).connected; }));
+}
+
+TEST(TransportTest, PeerRestartOnTheSamePort) {
+  std::map<uint64_t, int> ports{{1, FreePort()}, {2, FreePort()}};
+  Node a;
+  a.Start(Options(1, ports));
+  auto b = std::make_unique<Node>();
+  b->Start(Options(2, ports));
+  ASSERT_TRUE(a.t->Send(2, "before"));
+  ASSERT_TRUE(b->t->Send(1, "before"));
+  ASSERT_TRUE(b->inbox.WaitTotal(1));
+  ASSERT_TRUE(a.inbox.WaitTotal(1));
+
+  b->t->Stop();
+  b = std::make_unique<Node>();
+  b->Start(Options(2, ports));
+  // A may write a few into the dead connection before it notices; those are lost, the rest
+  // arrive in order once A has redialed.
+  int sent = 0;
+  while (b->inbox.total() == 0) {
+    ASSERT_LT(sent, 2000) << "no payload reached the restarted peer";
+    ASSERT_TRUE(a.t->Send(2, std::to_string(sent++)));
+    b->inbox.WaitTotal(1, milliseconds(10));
+  }
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(a.t->Send(2, std::to_string(sent++)));
+  ASSERT_TRUE(b->inbox.WaitFrom(1, 1));
+  ASSERT_TRUE(Eventually([&] { return b->inbox.From(1).back() == std::to_string(sent - 1); }));
+  auto got = b->inbox.From(1);
+  for (size_t i = 1; i < got.size(); ++i) ASSERT_EQ(std::stoi(got[i]), std::stoi(got[i - 1]) + 1);
+
+  // The other direction: the new B dials A, whose old inbound connection is replaced.
+  ASSERT_TRUE(b->t->Send(1, "after"));
+  ASSERT_TRUE(a.inbox.WaitFrom(2, 2));
+  EXPECT_EQ(a.inbox.From(2).back(), "after");
+}
+
+TEST(TransportTest, WrongClusterIdIsRefused) {
+  std::map<uint64_t, int> ports{{1, FreePort()}, {2, FreePort()}};
+  Node a, b;
+  a.Start(Options(1, ports));
+  auto o = Options(2, ports);
+  o.cluster_id = "another-cluster";
+  b.Start(o);
+  ASSERT_TRUE(b.t->Send(1, "must not arrive"));
+  ASSERT_TRUE(Eventually([&] { return a.t->refused_connections() >= 1; }));
+  // B writes its payload right behind the handshake, so it was in A's hands and thrown away.
+  EXPECT_EQ(a.inbox.total(), 0u);
+  EXPECT_EQ(StateOf(*a.t, 2).received_frames, 0u);
+}
+
+// Each case: a raw socket sends `bytes` (and half-closes if `shut`); the transport must close it
+// and keep serving its real peer.
+struct GarbageCase {
+  const char* name;
+  std::string bytes;
+  bool shut;
+};
+
+TEST(TransportTest, GarbageClosesOnlyItsConnection) {
+  std::map<uint64_t, int> ports{{1, FreePort()}, {2, FreePort()}, {3, FreePort()}};
+  auto o = Options(1, ports);  // node 3 never runs: raw sockets speak as it
+  o.max_frame_bytes = 1 << 20;
+  o.handshake_timeout_ms = 200;
+  Node a, b;
+  a.Start(o);
+  b.Start(Options(2, ports));
+  const std::string hello3 = EncodeHandshakeFrame(3, kCluster);
+  std::string huge(kFrameHeaderBytes, '\0');
+  EncodeFrameHeader(0xffffffffu, huge.data());
+  std::string over_limit(kFrameHeaderBytes, '\0');
+  EncodeFrameHeader((1 << 20) + 1, over_limit.data());
+  std::string bad_version = hello3;
+  bad_version[kFrameHeaderBytes + 4] = 9;
+  std::string random;
+  for (int i = 0; i < 5000; ++i) random.push_back(static_cast<char>((i * 7919 + 13) % 251));
+  const std::vector<GarbageCase> cases = {
+      {"random bytes", random, false},
+      {"huge length before handshake", huge + "xyz", false},
+      {"truncated handshake, then silence", hello3.substr(0, 9), false},
+      {"truncated handshake, then EOF", hello3.substr(0, 9), true},
+      {"bad magic", Frame("NOPE" + hello3.substr(8)), false},
+      {"bad version", bad_version, false},
+      {"unknown node id", EncodeHandshakeFrame(42, kCluster), false},
+      {"trailing bytes in handshake", Frame(hello3.substr(kFrameHeaderBytes) + "!"), false},
+      {"frame over the limit after handshake", hello3 + over_limit, false},
+      {"huge length after handshake", hello3 + huge, false},
+      {"truncated frame after handshake, then EOF", hello3 + Frame("abcdef").substr(0, 7), true},
+  };
+  int round = 0;
+  for (const GarbageCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    int fd = RawConnect(ports[1]);
+    ASSERT_GE(fd, 0);
+    WriteAll(fd, c.bytes);
+    if (c.shut) shutdown(fd, SHUT_WR);
+    EXPECT_TRUE(ClosedByPeer(fd));
+    close(fd);
+    // The real peer is still served.
+    ASSERT_TRUE(b.t->Send(1, Payload(2, round)));
+    ASSERT_TRUE(a.inbox.WaitFrom(2, ++round));
+  }
+  ExpectInOrder(a.inbox.From(2), 2, round);
+  EXPECT_EQ(a.inbox.From(3).size(), 0u);
+  EXPECT_GE(a.t->refused_connections(), cases.size() - 2);  // the two cases ending in EOF may not count
+}
+
+TEST(TransportTest, ANewHandshakeReplacesThePeersOldConnection) {
+  std::map<uint64_t, int> ports{{1, FreePort()}, {2, FreePort()}};
+  Node a;
+  a.Start(Options(1, ports));
+  // Two raw connections speak as node 2 (which never runs); the second replaces the first.
+  int old_fd = RawConnect(ports[1]);
+  WriteAll(old_fd, EncodeHandshakeFrame(2, kCluster) + Frame("from the old one"));
+  ASSERT_TRUE(a.inbox.WaitFrom(2, 1));
+  int new_fd = RawConnect(ports[1]);
+  WriteAll(new_fd, EncodeHandshakeFrame(2, kCluster) + Frame("from the new one"));
+  EXPECT_TRUE(ClosedByPeer(old_fd));
+  ASSERT_TRUE(a.inbox.WaitFrom(2, 2));
+  EXPECT_EQ(a.inbox.From(2)[1], "from the new one");
+  // Frames may arrive split anywhere.
+  const std::string f = Frame("split");
+  for (char ch : f) WriteAll(new_fd, std::string(1, ch));
+  ASSERT_TRUE(a.inbox.WaitFrom(2, 3));
+  EXPECT_EQ(a.inbox.From(2)[2], "split");
+  close(old_fd);
+  close(new_fd);
+}
+
+TEST(TransportTest, ConnectionsWithoutHandshakeAreBounded) {
+  std::map<uint64_t, int> ports{{1, FreePort()}, {2, FreePort()}};
+  auto o = Options(1, ports);
+  o.handshake_timeout_ms = 60000;  // only the bound can close them here
+  Node a, b;
+  a.Start(o);
+  // One peer: at most 2 inbound connections; a third evicts the oldest silent one.
+  int first = RawConnect(ports[1]);
+  ASSERT_TRUE(Eventually([&] { return a.t->refused_connections() == 0; }));
+  int second = RawConnect(ports[1]);
+  int third = RawConnect(ports[1]);
+  EXPECT_TRUE(ClosedByPeer(first));
+  // The real peer still gets in (evicting another silent one) and is heard.
+  b.Start(Options(2, ports));
+  ASSERT_TRUE(b.t->Send(1, "hello"));
+  ASSERT_TRUE(a.inbox.WaitFrom(2, 1));
+  EXPECT_GE(a.t->refused_connections(), 2u);
+  close(first);
+  close(second);
+  close(third);
+}
+
+TEST(TransportTest, StopIsIdempotentAndSendAfterStopFails) {
+  std::map<uint64_t, int> ports{{1, FreePort()}, {2, FreePort()}};
+  Node a;
+  a.Start(Options(1, ports));
+  ASSERT_TRUE(a.t->Send(2, "queued"));
+  a.t->Stop();
+  a.t->Stop();
+  EXPECT_FALSE(a.t->Send(2, "late"));
+  EXPECT_FALSE(a.t->Start().ok());
+}
+
+}  // namespace
+}  // namespace flin::cluster
