@@ -184,6 +184,24 @@ def test_pipeline_10000_in_one_write(raw):
     assert raw.call("GET", "counter") == str(incr).encode()
 
 
+def test_pipeline_mixed_reads_and_writes_share_fsyncs(raw):
+    """10,000 pipelined commands alternating SET and GET, in one write.
+    Redis (appendfsync always) answers them in ~0.1 s: it runs the batch and
+    fsyncs once before replying.  A server that waits for an fsync at every
+    write-then-read step of a pipeline takes one fsync per pair (many
+    seconds); the generous bound below catches that."""
+    n = 5000
+    payload = b"".join(encode_command("SET", f"mx:{i}", "v") + encode_command("GET", f"mx:{i}")
+                       for i in range(n))
+    start = time.monotonic()
+    raw.send(payload)
+    for i in range(n):
+        assert raw.read_reply() == "OK"
+        assert raw.read_reply() == b"v"
+    took = time.monotonic() - start
+    assert took < 5.0, f"{2 * n} pipelined SET/GET took {took:.1f}s (Redis: ~0.1s)"
+
+
 def test_pipeline_inline_mixed(raw):
     raw.send(b"PING\r\n" + encode_command("ECHO", "x") + b"ECHO y\r\n" * 100 + encode_command("PING"))
     assert raw.read_reply() == "PONG"
