@@ -5,6 +5,7 @@ every expectation is first checked against Redis itself.  Everything here
 waits with a deadline: a hung server fails a test, it never hangs the suite.
 """
 import os
+import re
 import shutil
 import signal
 import socket
@@ -50,6 +51,10 @@ class ServerError(Exception):
     pass
 
 
+class PortTaken(ServerError):
+    """Another process answers on our port (or holds it)."""
+
+
 class Server:
     """One server process.  Options use Flin's names; for Redis they are
     mapped onto the equivalent redis-server settings.
@@ -65,6 +70,7 @@ class Server:
                  flin_args=(), redis_args=(), argv=None, name="server"):
         self.target = target or TARGET
         self.workdir = str(workdir)
+        self.auto_port = port is None
         self.port = port or free_port()
         self.dir = str(datadir or os.path.join(self.workdir, "data"))
         self.fsync = fsync
@@ -122,6 +128,24 @@ class Server:
         return self.proc is not None and self.proc.poll() is None
 
     def start(self, wait=True):
+        """Start and (by default) wait until it answers.  A first start on a
+        port we picked is retried on a new port if another process turns out
+        to hold or share it (other test runs may share this machine)."""
+        for attempt in range(3):
+            self._spawn()
+            if not wait:
+                return self
+            try:
+                self.wait_ready()
+                return self
+            except PortTaken:
+                if not (self.auto_port and self.starts == attempt + 1) or attempt == 2:
+                    raise
+                self.stop()
+                self.port = free_port()
+        return self
+
+    def _spawn(self):
         if self.target != "redis" and not os.access(FLIN_SERVER, os.X_OK):
             raise ServerError(f"flin-server binary not found or not executable: {FLIN_SERVER} "
                               "(set FLIN_SERVER, or FLIN_TARGET=redis)")
@@ -134,17 +158,15 @@ class Server:
                                      stderr=subprocess.STDOUT, cwd=self.workdir)
         log.close()
         self.returncode = None
-        if wait:
-            self.wait_ready()
-        return self
 
     def wait_ready(self, timeout=START_TIMEOUT):
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
             if not self.alive():
-                raise ServerError(f"{self.name} exited with {self.proc.returncode} during start-up\n"
-                                  + self.log_tail())
+                cls = PortTaken if "in use" in self.log_text().lower() else ServerError
+                raise cls(f"{self.name} exited with {self.proc.returncode} during start-up\n"
+                          + self.log_tail())
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1.0) as s:
                     s.settimeout(2.0)
@@ -152,6 +174,7 @@ class Server:
                     data = s.recv(100)
                     # A password-protected server answers -NOAUTH: it is up.
                     if data.startswith(b"+PONG") or data.startswith(b"-NOAUTH"):
+                        self._check_identity()
                         return
                     last = data
             except OSError as e:
@@ -159,6 +182,21 @@ class Server:
             time.sleep(0.02)
         raise ServerError(f"{self.name} did not answer PING within {timeout}s (last: {last!r})\n"
                           + self.log_tail())
+
+    def _check_identity(self, probes=4):
+        """The process answering on our port is ours (INFO's process_id):
+        guards against a port picked by, or shared with, another process."""
+        for _ in range(probes):
+            with RawConn(self.port, timeout=5) as c:
+                if self.requirepass is not None:
+                    c.call("AUTH", self.requirepass)
+                info = c.call("INFO", "server")
+            if not isinstance(info, bytes):
+                return
+            m = re.search(rb"^process_id:(\d+)", info, re.M)
+            if m and int(m.group(1)) != self.proc.pid:
+                raise PortTaken(f"port {self.port} is answered by pid {int(m.group(1))}, "
+                                f"not by {self.name} (pid {self.proc.pid})\n" + self.log_tail())
 
     def wait_exit(self, timeout=STOP_TIMEOUT):
         """Wait for the process to exit; return its code or None on timeout."""
