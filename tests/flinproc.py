@@ -395,6 +395,14 @@ class RawConn:
             return int(rest)
         raise AssertionError(f"unknown reply type byte {t!r} in {line!r}")
 
+    def read_bytes(self, n):
+        """Exactly n raw bytes of reply stream (for byte-exact checks)."""
+        while len(self.buf) - self.pos < n:
+            self._fill()
+        data = bytes(self.buf[self.pos:self.pos + n])
+        self.pos += n
+        return data
+
     def read_all_available(self, timeout=0.5):
         """Whatever bytes arrive within timeout (b'' if none); EOF ends early."""
         self.sock.settimeout(timeout)

@@ -37,17 +37,17 @@ def test_hello_2(raw):
         assert field in f
     assert raw.call("GET", "missing") is None
     raw.send_command("GET", "missing")
-    assert raw.read_all_available(0.3) == b"$-1\r\n"
+    assert raw.read_bytes(len(b"$-1\r\n")) == b"$-1\r\n"
 
 
 def test_hello_3_switches_to_resp3(raw):
     raw.send_command("HELLO", "3")
-    head = raw.read_all_available(0.5)
-    assert head.startswith(b"%"), head  # a RESP3 map
+    head = raw.read_reply()
+    assert isinstance(head, Map), head  # a RESP3 map
     raw.send_command("GET", "missing")
-    assert raw.read_all_available(0.3) == b"_\r\n"  # RESP3 null
+    assert raw.read_bytes(len(b"_\r\n")) == b"_\r\n"  # RESP3 null
     raw.send_command("PING")
-    assert raw.read_all_available(0.3) == b"+PONG\r\n"
+    assert raw.read_bytes(len(b"+PONG\r\n")) == b"+PONG\r\n"
     f = _hello_fields(raw.call("HELLO", "3"))
     assert f["proto"] == 3
     # HELLO without a version reports the current protocol.
@@ -55,7 +55,7 @@ def test_hello_3_switches_to_resp3(raw):
     # Back to RESP2.
     assert _hello_fields(raw.call("HELLO", "2"))["proto"] == 2
     raw.send_command("GET", "missing")
-    assert raw.read_all_available(0.3) == b"$-1\r\n"
+    assert raw.read_bytes(len(b"$-1\r\n")) == b"$-1\r\n"
 
 
 def test_hello_errors(raw):
@@ -90,10 +90,10 @@ def test_reset(raw):
     raw.call("CLIENT", "SETNAME", "before")
     raw.call("HELLO", "3")
     raw.send_command("RESET")
-    assert raw.read_all_available(0.5) == b"+RESET\r\n"
+    assert raw.read_bytes(len(b"+RESET\r\n")) == b"+RESET\r\n"
     assert raw.call("CLIENT", "GETNAME") is None
     raw.send_command("GET", "missing")
-    assert raw.read_all_available(0.3) == b"$-1\r\n"  # back to RESP2
+    assert raw.read_bytes(len(b"$-1\r\n")) == b"$-1\r\n"  # back to RESP2
 
 
 def test_client_id_name_info_list(server, raw):
@@ -177,7 +177,7 @@ def test_auth_and_hello_auth(make_server):
         assert c.call("GET", "k") == b"v"
     with srv.raw() as c:
         c.send_command("HELLO", "3", "AUTH", "default", "s3cret")
-        assert c.read_all_available(0.5).startswith(b"%")
+        assert isinstance(c.read_reply(), Map)
         assert c.call("GET", "k") == b"v"
     # QUIT is allowed before AUTH.
     with srv.raw() as c:
@@ -201,3 +201,36 @@ def test_other_data_types_are_unknown_commands(raw, cmd):
 
 def test_error_reply_is_error_type(raw):
     assert isinstance(raw.call("NOSUCHCOMMAND"), Error)
+
+
+RESP3_REPLIES = [
+    (("MGET", "a", "missing"), b"*2\r\n$1\r\n1\r\n_\r\n"),
+    (("SET", "a", "2", "NX"), b"_\r\n"),
+    (("GETEX", "missing"), b"_\r\n"),
+    (("GETDEL", "missing"), b"_\r\n"),
+    (("GET", "missing"), b"_\r\n"),
+    (("CLIENT", "GETNAME"), b"_\r\n"),
+    (("CONFIG", "GET", "timeout"), b"%1\r\n$7\r\ntimeout\r\n$1\r\n0\r\n"),
+    (("INCRBYFLOAT", "f", "1.5"), b"$3\r\n1.5\r\n"),
+    (("TTL", "a"), b":-1\r\n"),
+    (("EXISTS", "a"), b":1\r\n"),
+    (("KEYS", "nomatch"), b"*0\r\n"),
+    (("SET", "a", "3", "GET"), b"$1\r\n1\r\n"),
+    (("COMMAND", "INFO", "nosuchcmd"), b"*1\r\n_\r\n"),
+    (("SET", "a", "4"), b"+OK\r\n"),
+    (("FOO",), b"-ERR unknown command 'FOO', with args beginning with: \r\n"),
+]
+
+
+def test_resp3_reply_types(raw):
+    raw.call("HELLO", "3")
+    raw.send_command("SET", "a", "1")
+    assert raw.read_bytes(len(b"+OK\r\n")) == b"+OK\r\n"
+    for cmd, expected in RESP3_REPLIES:
+        raw.send_command(*cmd)
+        assert raw.read_bytes(len(expected)) == expected, cmd
+    raw.send_command("INFO", "keyspace")
+    assert raw.read_bytes(1) == b"="  # a verbatim string
+    assert raw._exact(int(raw._line())).startswith(b"txt:# Keyspace")
+    cursor, keys = raw.call("SCAN", "0")
+    assert cursor == b"0" and sorted(keys) == [b"a", b"f"]

@@ -133,7 +133,16 @@ def test_max_value_bytes(make_server):
         except (EOFError, ConnectionResetError):
             reply = None
         assert isinstance(reply, str) and reply.startswith("ERR"), reply
+    # So is a key over the limit.
     with srv.raw() as c:
+        c.send_command("SET", b"k" * 1025, "v")
+        try:
+            reply = c.read_reply()
+        except (EOFError, ConnectionResetError):
+            reply = None
+        assert isinstance(reply, str) and reply.startswith("ERR"), reply
+    with srv.raw() as c:
+        assert c.call("DBSIZE") == 1
         assert c.call("EXISTS", "big") == 0
         # Growing a value past the limit is refused too.
         e = error_of(c, "APPEND", "ok", "y")
