@@ -3,6 +3,7 @@
 //   raft_sim --seed S          one seed, printing its full event trace
 //   options: --first F (with --seeds: seeds F..F+N-1), --duration MS, --nodes 3|5,
 //            --crash-rate P, --partition-rate P (per virtual ms), --max-msg-bytes B,
+//            --crash-after-commit P, --crash-after-election P (per event),
 //            --no-faults, --no-membership, --bug commit_any_term|vote_twice|
 //            lease_without_check_quorum|
 //            no_restart_lease|long_lease (deliberately broken core)
@@ -60,6 +61,12 @@ int main(int argc, char** argv) {
     } else if (a == "--max-msg-bytes" && (v = next())) {
       base.max_msg_bytes = std::atoi(v);
       args += " --max-msg-bytes " + std::string(v);
+    } else if (a == "--crash-after-commit" && (v = next())) {
+      base.crash_after_commit = std::atof(v);
+      args += " --crash-after-commit " + std::string(v);
+    } else if (a == "--crash-after-election" && (v = next())) {
+      base.crash_after_election = std::atof(v);
+      args += " --crash-after-election " + std::string(v);
     } else if (a == "--no-faults") {
       base.faults = false;
       args += " " + a;

@@ -407,7 +407,7 @@ void Simulation::ClientStep(int c) {
   }
   cl.busy = true;
   cl.node = n->id;
-  cl.deadline = now_ + kOpTimeoutMs;
+  cl.deadline = now_ + rng_.Range(kOpTimeoutMs / 8, kOpTimeoutMs);
   AfterStep(*n);
 }
 
@@ -447,12 +447,18 @@ void Simulation::Membership() {
 }
 
 void Simulation::FaultStep() {
-  const uint64_t r = rng_.Below(1000);
-  if (r < partition_rate_ * 1000 && heal_at_ < 0) {
-    // Split the nodes into two random groups, isolate one node, or cut a few links (a
-    // non-transitive partition: a and b both reach c but not each other).
-    const uint64_t kind = rng_.Below(3);
-    const NodeId victim = 1 + rng_.Below(num_nodes_);
+  const uint64_t r = rng_.Below(100000);
+  const double p = static_cast<double>(r) / 100000;
+  if (p < partition_rate_) {
+    if (heal_at_ >= 0) return;  // one partition at a time
+    // Split the nodes into two random groups, isolate one node (the leader, for kind 3), or
+    // cut a few links (a non-transitive partition: a and b both reach c but not each other).
+    const uint64_t kind = rng_.Below(4);
+    NodeId victim = 1 + rng_.Below(num_nodes_);
+    if (kind == 3) {
+      Node* l = RandomLeader();
+      if (l) victim = l->id;
+    }
     int group[kMaxNodes + 1] = {};
     for (int i = 1; i <= num_nodes_; i++) {
       group[i] = kind == 0 ? static_cast<int>(rng_.Below(2)) : static_cast<NodeId>(i) == victim;
@@ -460,7 +466,7 @@ void Simulation::FaultStep() {
     std::string desc;
     for (int a = 1; a <= num_nodes_; a++) {
       for (int b = 1; b <= num_nodes_; b++) {
-        if (kind < 2) cut_[a][b] = group[a] != group[b];
+        if (kind != 2) cut_[a][b] = group[a] != group[b];
       }
     }
     if (kind == 2) {
@@ -476,13 +482,14 @@ void Simulation::FaultStep() {
     }
     heal_at_ = now_ + rng_.Range(50, 1200);
     Trace("PARTITION cut links" + desc);
-  } else if (r < (partition_rate_ + crash_rate_) * 1000) {
+  } else if (p < partition_rate_ + crash_rate_) {
     Node* l = RandomLeader();
     Node& n = (l && rng_.Chance(0.5)) ? *l : nodes_[1 + rng_.Below(num_nodes_)];
     if (n.alive) Crash(n, "random");
-  } else if (opt_.membership && r < (partition_rate_ + crash_rate_ + conf_rate_) * 1000) {
+  } else if (p < partition_rate_ + crash_rate_ + conf_rate_) {
+    if (!opt_.membership) return;
     Membership();
-  } else if (r < (partition_rate_ + crash_rate_ + conf_rate_ + 0.002) * 1000) {
+  } else if (p < partition_rate_ + crash_rate_ + conf_rate_ + 0.002) {
     Node* l = RandomLeader();
     if (l) {
       const auto& voters = l->raft->conf_state().voters;

@@ -1,0 +1,107 @@
+// Runs the deterministic simulation over many seeds, and proves the checkers can fail by
+// running it against deliberately broken cores (TestingKnobs).
+
+#include "raft/simulation.h"
+
+#include <gtest/gtest.h>
+
+namespace flin::raft {
+namespace {
+
+std::string Report(const SimOptions& o, const SimResult& r) {
+  std::string s = "seed " + std::to_string(o.seed) + ": " + r.failure + "\nlast events:\n";
+  for (const auto& line : r.trace) s += line + "\n";
+  return s;
+}
+
+// Runs seeds [first, first+count) and returns the first failing seed, or 0.
+uint64_t FirstFailure(SimOptions o, uint64_t first, uint64_t count, std::string* report) {
+  for (uint64_t seed = first; seed < first + count; seed++) {
+    o.seed = seed;
+    SimResult r = RunSimulation(o);
+    if (!r.ok) {
+      *report = Report(o, r);
+      return seed;
+    }
+  }
+  return 0;
+}
+
+TEST(SimulationTest, ManySeedsAreSafeAndLinearizable) {
+  std::string report;
+  EXPECT_EQ(FirstFailure(SimOptions{}, 1, 300, &report), 0u) << report;
+}
+
+TEST(SimulationTest, FiveNodesWithoutMembershipChanges) {
+  SimOptions o;
+  o.nodes = 5;
+  o.membership = false;
+  std::string report;
+  EXPECT_EQ(FirstFailure(o, 1001, 60, &report), 0u) << report;
+}
+
+TEST(SimulationTest, NoFaultsMakesProgress) {
+  SimOptions o;
+  o.faults = false;
+  o.membership = false;
+  o.seed = 7;
+  SimResult r = RunSimulation(o);
+  ASSERT_TRUE(r.ok) << r.failure;
+  EXPECT_GT(r.stats.writes_acked, 100u);
+  EXPECT_GT(r.stats.reads_done, 100u);
+  EXPECT_GT(r.stats.lease_reads_done, 20u);
+}
+
+TEST(SimulationTest, SameSeedSameRun) {
+  SimOptions o;
+  o.seed = 42;
+  o.full_trace = true;
+  SimResult a = RunSimulation(o), b = RunSimulation(o);
+  EXPECT_EQ(a.trace, b.trace);
+  EXPECT_EQ(a.stats.messages, b.stats.messages);
+}
+
+// The profile under which the Figure 8 scenario of the Raft paper shows up quickly: one
+// entry per message and leaders crashing right after an election or a commit.
+SimOptions Figure8Profile() {
+  SimOptions o;
+  o.nodes = 3;
+  o.membership = false;
+  o.max_msg_bytes = 1;
+  o.crash_after_commit = 0.5;
+  o.crash_after_election = 0.5;
+  return o;
+}
+
+TEST(SimulationTest, Figure8ProfileIsSafeWithTheCommitRule) {
+  std::string report;
+  EXPECT_EQ(FirstFailure(Figure8Profile(), 1, 300, &report), 0u) << report;
+}
+
+TEST(SimulationCatchesBugsTest, CommittingOldTermEntriesByCounting) {
+  SimOptions o = Figure8Profile();
+  o.knobs.commit_any_term = true;
+  std::string report;
+  uint64_t seed = FirstFailure(o, 1, 1000, &report);
+  EXPECT_NE(seed, 0u) << "the simulation missed a broken commit rule";
+  EXPECT_NE(report.find("Leader Completeness"), std::string::npos) << report;
+}
+
+TEST(SimulationCatchesBugsTest, VotingTwiceInATerm) {
+  SimOptions o;
+  o.knobs.vote_twice = true;
+  std::string report;
+  EXPECT_NE(FirstFailure(o, 1, 300, &report), 0u) << "the simulation missed double votes";
+  EXPECT_NE(report.find("Election Safety"), std::string::npos) << report;
+}
+
+TEST(SimulationCatchesBugsTest, LeaseReadsWithoutCheckQuorum) {
+  SimOptions o;
+  o.knobs.lease_without_check_quorum = true;
+  std::string report;
+  EXPECT_NE(FirstFailure(o, 1, 1000, &report), 0u) << "the simulation missed stale lease reads";
+  EXPECT_NE(report.find("Linearizability"), std::string::npos) << report;
+}
+
+}  // namespace
+}  // namespace flin::raft
