@@ -31,13 +31,12 @@ WRITERS = 4
 BATCH = 16
 
 
-class Writer(threading.Thread):
-    def __init__(self, port, prefix, rng_seed):
+class StreamThread(threading.Thread):
+    """Runs self.stream(conn) until the server dies under it."""
+
+    def __init__(self, port):
         super().__init__(daemon=True)
         self.port = port
-        self.prefix = prefix
-        self.rng = random.Random(rng_seed)
-        self.acked = {}
         self.unexpected = []
 
     def run(self):
@@ -46,26 +45,37 @@ class Writer(threading.Thread):
         except OSError as e:
             self.unexpected.append(f"connect: {e}")
             return
-        seq = 0
         try:
-            while True:
-                batch = []
-                for _ in range(BATCH):
-                    key = f"{self.prefix}:{seq}".encode()
-                    value = key + b"=" + self.rng.randbytes(self.rng.randint(1, 200))
-                    batch.append((key, value))
-                    seq += 1
-                conn.send(b"".join(encode_command("SET", k, v) for k, v in batch))
-                for key, value in batch:
-                    reply = conn.read_reply()
-                    if reply != "OK":
-                        self.unexpected.append(f"SET {key!r} -> {reply!r}")
-                        return
-                    self.acked[key] = value
+            self.stream(conn)
         except (OSError, EOFError):
             pass  # the server was killed: expected
         finally:
             conn.close()
+
+
+class Writer(StreamThread):
+    def __init__(self, port, prefix, rng_seed):
+        super().__init__(port)
+        self.prefix = prefix
+        self.rng = random.Random(rng_seed)
+        self.acked = {}
+
+    def stream(self, conn):
+        seq = 0
+        while True:
+            batch = []
+            for _ in range(BATCH):
+                key = f"{self.prefix}:{seq}".encode()
+                value = key + b"=" + self.rng.randbytes(self.rng.randint(1, 200))
+                batch.append((key, value))
+                seq += 1
+            conn.send(b"".join(encode_command("SET", k, v) for k, v in batch))
+            for key, value in batch:
+                reply = conn.read_reply()
+                if reply != "OK":
+                    self.unexpected.append(f"SET {key!r} -> {reply!r}")
+                    return
+                self.acked[key] = value
 
 
 def find_lost(client, acked):
@@ -143,41 +153,29 @@ def test_crash_checker_detects_loss(make_server):
                                    (changed, acked[changed], b"something else")])
 
 
-class CounterWriter(threading.Thread):
+class CounterWriter(StreamThread):
     """INCR ctr and APPEND to log, pipelined.  Replaying the log twice on
     recovery would show as a counter above what was ever sent."""
 
     def __init__(self, port, name):
-        super().__init__(daemon=True)
-        self.port = port
+        super().__init__(port)
         self.ctr = f"ctr:{name}".encode()
         self.log = f"log:{name}".encode()
         self.sent = 0          # INCRs written to the socket
         self.acked_incr = 0    # highest INCR reply read
         self.acked_len = 0     # highest APPEND reply read
-        self.unexpected = []
 
-    def run(self):
-        try:
-            conn = RawConn(self.port, timeout=5)
-        except OSError as e:
-            self.unexpected.append(f"connect: {e}")
-            return
-        try:
-            while True:
-                conn.send((encode_command("INCR", self.ctr) + encode_command("APPEND", self.log, "x"))
-                          * BATCH)
-                self.sent += BATCH
-                for _ in range(BATCH):
-                    a, b = conn.read_reply(), conn.read_reply()
-                    if not (isinstance(a, int) and isinstance(b, int)):
-                        self.unexpected.append(f"INCR/APPEND -> {a!r} {b!r}")
-                        return
-                    self.acked_incr, self.acked_len = a, b
-        except (OSError, EOFError):
-            pass
-        finally:
-            conn.close()
+    def stream(self, conn):
+        while True:
+            conn.send((encode_command("INCR", self.ctr) + encode_command("APPEND", self.log, "x"))
+                      * BATCH)
+            self.sent += BATCH
+            for _ in range(BATCH):
+                a, b = conn.read_reply(), conn.read_reply()
+                if not (isinstance(a, int) and isinstance(b, int)):
+                    self.unexpected.append(f"INCR/APPEND -> {a!r} {b!r}")
+                    return
+                self.acked_incr, self.acked_len = a, b
 
 
 def test_crash_non_idempotent_ops(make_server):
