@@ -26,6 +26,7 @@ namespace flin::cluster {
 // A reply produced by the apply path for one proposal.
 struct Completion {
   uint64_t conn_id = 0;
+  uint64_t seq = 0;   // the proposal's sequence number on its connection
   std::string reply;  // RESP bytes, in the protocol the proposal asked for
 };
 
@@ -44,8 +45,9 @@ class StateMachine {
   // Applies one command at entry time `now_ms` (the proposer's clock, never decreasing along
   // the log), writing its reply to `reply` if not null. Must be deterministic: the same
   // command on the same state at the same time gives the same writes.
-  virtual void Apply(storage::WriteTxn& txn, int64_t now_ms, std::string_view command,
-                     protocol::ReplyWriter* reply) = 0;
+  // `partition` is the Raft group the entry came from (-1: the single node's whole store).
+  virtual void Apply(storage::WriteTxn& txn, int partition, int64_t now_ms,
+                     std::string_view command, protocol::ReplyWriter* reply) = 0;
 };
 
 struct Proposal {
@@ -54,6 +56,7 @@ struct Proposal {
   int proto = 2;             // RESP version of the reply
   CompletionSink* sink = nullptr;  // where the reply goes; nullptr: no reply wanted
   uint64_t conn_id = 0;
+  uint64_t seq = 0;          // per connection; the reply fills the slot with this number
 };
 
 enum class FsyncPolicy { kAlways, kEverySec, kNo };

@@ -103,7 +103,7 @@ void SingleNodeReplicator::ApplyBatch(std::vector<Proposal>& batch) {
     Proposal& p = batch[i];
     last_ts_ = std::max(last_ts_, UnixMs());
     protocol::ReplyWriter w(&replies[i], p.proto);
-    sm_->Apply(txn, last_ts_, p.command, p.sink ? &w : nullptr);
+    sm_->Apply(txn, p.partition, last_ts_, p.command, p.sink ? &w : nullptr);
   }
   FsyncPolicy policy = fsync_.load(std::memory_order_relaxed);
   Status s = txn.Commit(policy == FsyncPolicy::kAlways);
@@ -133,7 +133,8 @@ void SingleNodeReplicator::ApplyBatch(std::vector<Proposal>& batch) {
   std::unordered_map<CompletionSink*, std::vector<Completion>> by_sink;
   for (size_t i = 0; i < batch.size(); ++i) {
     if (batch[i].sink == nullptr) continue;
-    by_sink[batch[i].sink].push_back(Completion{batch[i].conn_id, std::move(replies[i])});
+    by_sink[batch[i].sink].push_back(
+        Completion{batch[i].conn_id, batch[i].seq, std::move(replies[i])});
   }
   for (auto& [sink, completions] : by_sink) sink->Complete(std::move(completions));
 }

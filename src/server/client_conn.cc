@@ -125,7 +125,7 @@ void ClientConn::ProcessInput() {
       if (slots_.empty()) {
         out_ += err;
       } else {
-        slots_.emplace_back(true, std::move(err));
+        slots_.push_back(Slot{true, 0, std::move(err)});
       }
       close_after_reply_ = true;
       in_.clear();
@@ -192,22 +192,24 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
       }
     }
   }
-  if (sink == &queued && pending_ == pending_before) slots_.emplace_back(true, std::move(queued));
+  if (sink == &queued && pending_ == pending_before) {
+    slots_.push_back(Slot{true, 0, std::move(queued)});
+  }
   return true;
 }
 
-void ClientConn::OnCompletion(std::string&& reply) {
+void ClientConn::OnCompletion(uint64_t seq, std::string&& reply) {
   if (closed_) return;
   for (auto& slot : slots_) {
-    if (!slot.first) {
-      slot.first = true;
-      slot.second = std::move(reply);
+    if (!slot.filled && slot.seq == seq) {
+      slot.filled = true;
+      slot.bytes = std::move(reply);
       --pending_;
       break;
     }
   }
-  while (!slots_.empty() && slots_.front().first) {
-    out_ += slots_.front().second;
+  while (!slots_.empty() && slots_.front().filled) {
+    out_ += slots_.front().bytes;
     slots_.pop_front();
   }
   if (pending_ == 0) ProcessInput();
@@ -283,8 +285,8 @@ void ClientConn::UpdateInterest() {
   if (want_write == want_write_ && reading == reading_) return;
   want_write_ = want_write;
   reading_ = reading;
-  io_->loop().Modify(fd_, (reading ? EPOLLIN : 0) | (want_write ? EPOLLOUT : 0),
-                     this);
+  const uint32_t events = (reading ? uint32_t{EPOLLIN} : 0u) | (want_write ? uint32_t{EPOLLOUT} : 0u);
+  io_->loop().Modify(fd_, events, this);
 }
 
 }  // namespace flin::server

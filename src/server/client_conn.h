@@ -39,7 +39,7 @@ class ClientConn : public net::EventHandler {
 
   void OnEvent(uint32_t events) override;
   // A reply to one of this connection's proposals, in proposal order.
-  void OnCompletion(std::string&& reply);
+  void OnCompletion(uint64_t seq, std::string&& reply);
   // Sends what can be sent; closes the connection if it is done or broken.
   void FlushAndMaybeClose();
 
@@ -50,10 +50,17 @@ class ClientConn : public net::EventHandler {
   bool authenticated() const { return authenticated_; }
   void set_authenticated(bool a) { authenticated_ = a; }
   void CloseAfterReply() { close_after_reply_ = true; }
-  // A proposal was made for this connection: its reply takes the next place in line.
-  void CountProposal() {
-    slots_.emplace_back(false, std::string());
+  // A proposal is being made for this connection: its reply takes the next place in line.
+  // Returns the proposal's sequence number, which its completion carries back.
+  uint64_t CountProposal() {
+    slots_.push_back(Slot{false, ++proposal_seq_, std::string()});
     ++pending_;
+    return proposal_seq_;
+  }
+  // Takes back the place of a proposal that could not be made.
+  void UncountProposal() {
+    slots_.pop_back();
+    --pending_;
   }
   const std::string& peer() const { return peer_; }
   const std::string& local() const { return local_; }
@@ -102,8 +109,15 @@ class ClientConn : public net::EventHandler {
   bool authenticated_ = false;
   bool readonly_ = false;
   int pending_ = 0;  // slots not yet filled
-  // Replies waiting for an earlier proposal's reply: (filled, bytes), in request order.
-  std::deque<std::pair<bool, std::string>> slots_;
+  // Replies in request order, waiting for the earliest proposal's reply. Completions of
+  // different partitions may arrive out of order; each fills the slot of its sequence number.
+  struct Slot {
+    bool filled;
+    uint64_t seq;  // 0 for a direct reply
+    std::string bytes;
+  };
+  std::deque<Slot> slots_;
+  uint64_t proposal_seq_ = 0;
   bool close_after_reply_ = false;
   bool closed_ = false;
   bool want_write_ = false;

@@ -125,12 +125,12 @@ void CommandContext::ProposeEncoded(int partition, std::string&& command) {
   p.proto = conn.proto();
   p.sink = &conn.io();
   p.conn_id = conn.id();
+  p.seq = conn.CountProposal();
   Status s = server.replicator().Propose(std::move(p));
   if (!s.ok()) {
+    conn.UncountProposal();
     out.Error("TRYAGAIN " + s.message());
-    return;
   }
-  conn.CountProposal();
 }
 
 int ApplyContext::Partition(std::string_view key) const { return KeyPartition(key, partitions); }

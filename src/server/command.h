@@ -76,6 +76,7 @@ struct ApplyContext {
   protocol::ReplyWriter& out;
   int partitions;
   std::atomic<uint64_t>* expired_keys;  // keys deleted by active expiry
+  int partition = -1;                   // the entry's Raft group; -1: the whole store
 
   int Partition(std::string_view key) const;
   // The live string value of `key` (payload and absolute expiry, 0 = none); false if absent.

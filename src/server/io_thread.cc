@@ -99,7 +99,7 @@ void IoThread::Complete(std::vector<cluster::Completion>&& batch) {
     for (auto& c : batch) {
       auto it = conns_.find(c.conn_id);  // only this thread changes conns_
       if (it == conns_.end()) continue;  // closed meanwhile: the write stands, the reply is lost
-      it->second->OnCompletion(std::move(c.reply));
+      it->second->OnCompletion(c.seq, std::move(c.reply));
       if (touched.empty() || touched.back() != it->second.get()) {
         touched.push_back(it->second.get());
       }

@@ -296,7 +296,7 @@ void FlushCheck(CommandContext& ctx) {
 }
 
 void FlushApply(ApplyContext& ctx) {
-  Status s = ctx.txn.DeleteAllData();
+  Status s = ctx.partition < 0 ? ctx.txn.DeleteAllData() : ctx.txn.DeletePartition(ctx.partition);
   if (!s.ok()) return ctx.out.Error("ERR " + s.message());
   ctx.out.Ok();
 }

@@ -3,8 +3,8 @@
 
 namespace flin::server {
 
-void StateMachineImpl::Apply(storage::WriteTxn& txn, int64_t now_ms, std::string_view command,
-                             protocol::ReplyWriter* reply) {
+void StateMachineImpl::Apply(storage::WriteTxn& txn, int partition, int64_t now_ms,
+                             std::string_view command, protocol::ReplyWriter* reply) {
   scratch_.clear();
   protocol::ReplyWriter discard(&scratch_, 2);
   protocol::ReplyWriter& out = reply ? *reply : discard;
@@ -16,6 +16,7 @@ void StateMachineImpl::Apply(storage::WriteTxn& txn, int64_t now_ms, std::string
     return;
   }
   ApplyContext ctx(txn, now_ms, Args(args_), out, partitions_, &expired_keys_);
+  ctx.partition = partition;
   spec->apply(ctx);
 }
 

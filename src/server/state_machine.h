@@ -11,7 +11,7 @@ class StateMachineImpl : public cluster::StateMachine {
  public:
   StateMachineImpl(const CommandTable* commands, int partitions)
       : commands_(commands), partitions_(partitions) {}
-  void Apply(storage::WriteTxn& txn, int64_t now_ms, std::string_view command,
+  void Apply(storage::WriteTxn& txn, int partition, int64_t now_ms, std::string_view command,
              protocol::ReplyWriter* reply) override;
 
   uint64_t expired_keys() const { return expired_keys_.load(std::memory_order_relaxed); }

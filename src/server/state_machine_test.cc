@@ -38,7 +38,7 @@ class StateMachineTest : public ::testing::Test {
     std::string cmd, reply;
     EncodeCommand(args, &cmd);
     protocol::ReplyWriter w(&reply, 2);
-    sm_.Apply(*txn_, now, cmd, &w);
+    sm_.Apply(*txn_, -1, now, cmd, &w);
     return reply;
   }
 
@@ -122,7 +122,7 @@ TEST_F(StateMachineTest, ActiveExpiryDeletesOnlyUnchangedExpiredKeys) {
 TEST_F(StateMachineTest, MalformedEntriesAreRejectedNotApplied) {
   std::string reply;
   protocol::ReplyWriter w(&reply, 2);
-  sm_.Apply(*txn_, 0, "\x01\x00", &w);
+  sm_.Apply(*txn_, -1, 0, "\x01\x00", &w);
   EXPECT_EQ(reply, "-ERR cannot apply a malformed log entry\r\n");
   EXPECT_EQ(Apply({"GET", "k"}), "-ERR cannot apply a malformed log entry\r\n");  // not a write
   EXPECT_EQ(Apply({"SET", "k"}), "-ERR cannot apply a malformed log entry\r\n");  // arity

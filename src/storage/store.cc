@@ -96,10 +96,12 @@ Status Store::Write(rocksdb::WriteBatch* batch, bool sync) {
 }
 
 Status Store::DeleteAllData() {
-  const char begin[1] = {kDataPrefix};
-  const char end[1] = {kDataPrefix + 1};
+  return DeleteRange(std::string(1, kDataPrefix), std::string(1, kDataPrefix + 1));
+}
+
+Status Store::DeleteRange(const std::string& begin, const std::string& end) {
   rocksdb::WriteBatch batch;
-  batch.DeleteRange(rocksdb::Slice(begin, 1), rocksdb::Slice(end, 1));
+  batch.DeleteRange(begin, end);
   return Write(&batch, false);
 }
 

@@ -46,6 +46,8 @@ class Store {
   Status Write(rocksdb::WriteBatch* batch, bool sync);
   // Removes every data key of every partition (FLUSHALL). Apply path only.
   Status DeleteAllData();
+  // Removes the keys in [begin, end). Apply path only.
+  Status DeleteRange(const std::string& begin, const std::string& end);
   // Makes every write so far durable (for --fsync everysec). Any thread.
   Status SyncWal();
 

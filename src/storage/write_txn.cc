@@ -35,6 +35,17 @@ Status WriteTxn::DeleteAllData() {
   return store_->DeleteAllData();
 }
 
+Status WriteTxn::DeletePartition(int partition) {
+  Status s = Commit(false);
+  if (!s.ok()) return s;
+  return store_->DeleteRange(PartitionPrefix(partition), PartitionPrefix(partition + 1));
+}
+
+void WriteTxn::PutRaw(std::string_view key, std::string_view value) {
+  batch_.Put(rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(value.data(), value.size()))
+      .PermitUncheckedError();
+}
+
 Status WriteTxn::Commit(bool sync) {
   Status s = Status::Ok();
   if (!empty()) {

@@ -28,6 +28,10 @@ class WriteTxn {
   // Removes all data (FLUSHALL): writes what is pending, then a range deletion. Not atomic with
   // the entries around it on a crash, which is acceptable: each is one complete command.
   Status DeleteAllData();
+  // Removes every key of one partition (FLUSHALL in a cluster, one Raft group at a time).
+  Status DeletePartition(int partition);
+  // A write outside the data keyspace (e.g. a Raft group's applied index), in the same batch.
+  void PutRaw(std::string_view key, std::string_view value);
 
   // Writes everything pending (sync: one fsync) and starts afresh. A sync commit also makes
   // every earlier unsynced commit durable (they share the WAL).

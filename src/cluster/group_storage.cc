@@ -1,0 +1,288 @@
+#include "cluster/group_storage.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/log.h"
+#include "raft/codec.h"
+#include "storage/encoding.h"
+
+namespace flin::cluster {
+namespace {
+
+constexpr size_t kCacheEntries = 4096;
+constexpr size_t kCacheBytes = 8 << 20;
+
+void PutU64(std::string* s, uint64_t v) {
+  for (int i = 7; i >= 0; --i) s->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+uint64_t GetU64(std::string_view s) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8 && i < static_cast<int>(s.size()); ++i) {
+    v = (v << 8) | static_cast<uint8_t>(s[i]);
+  }
+  return v;
+}
+void PutU32(std::string* s, uint32_t v) {
+  for (int i = 0; i < 4; ++i) s->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+bool GetU32(std::string_view s, size_t* pos, uint32_t* v) {
+  if (s.size() - *pos < 4) return false;
+  *v = 0;
+  for (int i = 0; i < 4; ++i) *v |= static_cast<uint32_t>(static_cast<uint8_t>(s[*pos + i])) << (8 * i);
+  *pos += 4;
+  return true;
+}
+
+std::string GroupPrefix(char kind, int group) {
+  std::string k(1, kind);
+  k.push_back(static_cast<char>((group >> 8) & 0xff));
+  k.push_back(static_cast<char>(group & 0xff));
+  return k;
+}
+
+}  // namespace
+
+std::string LogKey(int group, uint64_t index) {
+  std::string k = GroupPrefix('l', group);
+  PutU64(&k, index);
+  return k;
+}
+
+std::string GroupMetaKey(char kind, int group) { return GroupPrefix(kind, group); }
+
+Result<std::unique_ptr<GroupStorage>> GroupStorage::Open(storage::Store* store, int group,
+                                                         const raft::ConfState& initial,
+                                                         const std::string& snapshot_dir) {
+  std::unique_ptr<GroupStorage> gs(new GroupStorage(store, group, snapshot_dir));
+  rocksdb::DB* db = store->db();
+  std::string v;
+  rocksdb::ReadOptions ro;
+  if (db->Get(ro, GroupMetaKey('h', group), &v).ok()) {
+    auto hs = raft::DecodeHardState(v);
+    if (!hs.ok()) return Status::Corruption("group " + std::to_string(group) + " hard state");
+    gs->hard_state_ = hs.value();
+  }
+  if (db->Get(ro, GroupMetaKey('s', group), &v).ok()) {
+    auto meta = raft::DecodeSnapshotMeta(v);
+    if (!meta.ok()) return Status::Corruption("group " + std::to_string(group) + " snapshot");
+    gs->meta_ = meta.value();
+  } else {
+    gs->meta_.conf_state = initial;  // a group never started: bootstrap membership
+  }
+  if (db->Get(ro, GroupMetaKey('a', group), &v).ok()) gs->persisted_applied_ = GetU64(v);
+  gs->applied_ = std::max(gs->persisted_applied_, gs->meta_.index);
+  gs->persisted_applied_ = gs->applied_;
+  gs->applied_conf_ = gs->meta_.conf_state;
+  // The last log index: the last 'l' key of the group, if any.
+  gs->last_index_ = gs->meta_.index;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro));
+  it->SeekForPrev(LogKey(group, UINT64_MAX));
+  const std::string prefix = GroupPrefix('l', group);
+  if (it->Valid() && it->key().starts_with(prefix)) {
+    gs->last_index_ = std::max(gs->meta_.index, GetU64(it->key().ToStringView().substr(3)));
+  }
+  return gs;
+}
+
+GroupStorage::~GroupStorage() { ReleaseSnapshot(); }
+
+Result<raft::InitialState> GroupStorage::GetInitialState() const {
+  return raft::InitialState{hard_state_, meta_.conf_state};
+}
+
+Result<raft::Entry> GroupStorage::ReadEntry(uint64_t i) const {
+  if (!cache_.empty() && i >= cache_.front().index && i <= cache_.back().index) {
+    return cache_[i - cache_.front().index];
+  }
+  std::string v;
+  rocksdb::Status s = store_->db()->Get(rocksdb::ReadOptions(), LogKey(group_, i), &v);
+  if (!s.ok()) return Status::IOError("log entry " + std::to_string(i) + ": " + s.ToString());
+  return raft::DecodeEntry(v);
+}
+
+Status GroupStorage::Entries(uint64_t lo, uint64_t hi, uint64_t max_bytes,
+                             std::vector<raft::Entry>* out) const {
+  if (lo <= meta_.index) return raft::CompactedError();
+  if (hi > last_index_ + 1) return Status::Unavailable("beyond the last index");
+  uint64_t bytes = 0;
+  for (uint64_t i = lo; i < hi; ++i) {
+    auto e = ReadEntry(i);
+    if (!e.ok()) return e.status();
+    bytes += e->Size();
+    if (!out->empty() && bytes > max_bytes) break;
+    out->push_back(std::move(e).value());
+  }
+  return Status::Ok();
+}
+
+Result<uint64_t> GroupStorage::Term(uint64_t i) const {
+  if (i == meta_.index) return meta_.term;
+  if (i < meta_.index) return raft::CompactedError();
+  if (i > last_index_) return Status::Unavailable("beyond the last index");
+  auto e = ReadEntry(i);
+  if (!e.ok()) return e.status();
+  return e->term;
+}
+
+void GroupStorage::Append(const std::vector<raft::Entry>& entries, rocksdb::WriteBatch* wb) {
+  if (entries.empty()) return;
+  uint64_t first = entries.front().index;
+  if (first <= meta_.index) return;  // covered by the snapshot (cannot happen after Ready rules)
+  if (first <= last_index_) {
+    // A new leader overwrote our tail: drop the conflicting entries.
+    wb->DeleteRange(LogKey(group_, first), LogKey(group_, last_index_ + 1)).PermitUncheckedError();
+    while (!cache_.empty() && cache_.back().index >= first) {
+      cache_bytes_ -= cache_.back().Size();
+      cache_.pop_back();
+    }
+  }
+  if (!cache_.empty() && cache_.back().index + 1 != first) {
+    cache_.clear();
+    cache_bytes_ = 0;
+  }
+  std::string buf;
+  for (const auto& e : entries) {
+    buf.clear();
+    raft::EncodeEntry(e, &buf);
+    wb->Put(LogKey(group_, e.index), buf).PermitUncheckedError();
+    cache_.push_back(e);
+    cache_bytes_ += e.Size();
+  }
+  while (!cache_.empty() && (cache_.size() > kCacheEntries || cache_bytes_ > kCacheBytes)) {
+    cache_bytes_ -= cache_.front().Size();
+    cache_.pop_front();
+  }
+  last_index_ = entries.back().index;
+}
+
+void GroupStorage::SetHardState(const raft::HardState& hs, rocksdb::WriteBatch* wb) {
+  std::string buf;
+  raft::EncodeHardState(hs, &buf);
+  wb->Put(GroupMetaKey('h', group_), buf).PermitUncheckedError();
+  hard_state_ = hs;
+}
+
+void GroupStorage::Compact(uint64_t index, rocksdb::WriteBatch* wb) {
+  if (index <= meta_.index || index > applied_ || index > last_index_) return;
+  auto term = Term(index);
+  if (!term.ok()) return;
+  wb->DeleteRange(LogKey(group_, meta_.index), LogKey(group_, index + 1)).PermitUncheckedError();
+  meta_.index = index;
+  meta_.term = term.value();
+  meta_.conf_state = applied_conf_;
+  std::string buf;
+  raft::EncodeSnapshotMeta(meta_, &buf);
+  wb->Put(GroupMetaKey('s', group_), buf).PermitUncheckedError();
+  while (!cache_.empty() && cache_.front().index <= index) {
+    cache_bytes_ -= cache_.front().Size();
+    cache_.pop_front();
+  }
+}
+
+void GroupStorage::ReleaseSnapshot() const {
+  if (out_snap_) {
+    std::error_code ec;
+    std::filesystem::remove(out_snap_->path, ec);
+    out_snap_.reset();
+  }
+}
+
+// Snapshot data: records of u32 key length, key, u32 value length, raw value (encoding.h).
+Result<raft::SnapshotMeta> GroupStorage::SnapshotMetadata() const {
+  if (out_snap_ && out_snap_->meta.index >= meta_.index) return out_snap_->meta;
+  ReleaseSnapshot();
+  auto term = Term(applied_);
+  if (!term.ok()) return Status::Busy("applied entry not readable yet");
+  OutgoingSnapshot snap;
+  snap.meta.index = applied_;
+  snap.meta.term = term.value();
+  snap.meta.conf_state = applied_conf_;
+  std::error_code ec;
+  std::filesystem::create_directories(snapshot_dir_, ec);
+  snap.path = snapshot_dir_ + "/group-" + std::to_string(group_) + "-" +
+              std::to_string(applied_) + ".snap";
+  std::ofstream out(snap.path, std::ios::binary | std::ios::trunc);
+  if (!out) return Status::IOError("cannot write " + snap.path);
+  // The raft thread is the only writer, and it is here: the store is exactly at `applied_`.
+  std::unique_ptr<rocksdb::Iterator> it(store_->NewIterator());
+  const std::string prefix = storage::PartitionPrefix(group_);
+  std::string rec;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    rec.clear();
+    PutU32(&rec, static_cast<uint32_t>(it->key().size() - prefix.size()));
+    rec.append(it->key().data() + prefix.size(), it->key().size() - prefix.size());
+    PutU32(&rec, static_cast<uint32_t>(it->value().size()));
+    rec.append(it->value().data(), it->value().size());
+    out.write(rec.data(), static_cast<std::streamsize>(rec.size()));
+    snap.size += rec.size();
+  }
+  out.close();
+  if (!out) return Status::IOError("cannot write " + snap.path);
+  LOG_NOTICE("group %d: snapshot at index %llu, %llu bytes", group_,
+             static_cast<unsigned long long>(applied_), static_cast<unsigned long long>(snap.size));
+  out_snap_ = std::move(snap);
+  return out_snap_->meta;
+}
+
+Result<raft::SnapshotChunk> GroupStorage::ReadSnapshotChunk(uint64_t index, uint64_t offset,
+                                                            uint64_t max_bytes) const {
+  if (!out_snap_ || out_snap_->meta.index != index) return Status::NotFound("snapshot replaced");
+  raft::SnapshotChunk chunk;
+  chunk.meta = out_snap_->meta;
+  if (offset > out_snap_->size) return Status::InvalidArgument("offset beyond the snapshot");
+  uint64_t n = std::min(max_bytes, out_snap_->size - offset);
+  chunk.data.resize(n);
+  int fd = open(out_snap_->path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::IOError("cannot open " + out_snap_->path);
+  ssize_t got = pread(fd, chunk.data.data(), n, static_cast<off_t>(offset));
+  close(fd);
+  if (got != static_cast<ssize_t>(n)) return Status::IOError("short read of " + out_snap_->path);
+  chunk.done = offset + n == out_snap_->size;
+  return chunk;
+}
+
+Status GroupStorage::InstallSnapshot(const raft::Snapshot& snap, rocksdb::WriteBatch* wb) {
+  const std::string prefix = storage::PartitionPrefix(group_);
+  const std::string next = storage::PartitionPrefix(group_ + 1);
+  // Validate the whole data before changing anything.
+  const std::string_view data = snap.data;
+  size_t pos = 0;
+  std::vector<std::pair<std::string_view, std::string_view>> records;
+  while (pos < data.size()) {
+    uint32_t kl, vl;
+    if (!GetU32(data, &pos, &kl) || data.size() - pos < kl) return Status::Corruption("snapshot key");
+    std::string_view k = data.substr(pos, kl);
+    pos += kl;
+    if (!GetU32(data, &pos, &vl) || data.size() - pos < vl) return Status::Corruption("snapshot value");
+    records.emplace_back(k, data.substr(pos, vl));
+    pos += vl;
+  }
+  wb->DeleteRange(prefix, next).PermitUncheckedError();
+  std::string key;
+  for (const auto& [k, v] : records) {
+    key = prefix;
+    key.append(k);
+    wb->Put(key, rocksdb::Slice(v.data(), v.size())).PermitUncheckedError();
+  }
+  wb->DeleteRange(LogKey(group_, 0), LogKey(group_, UINT64_MAX)).PermitUncheckedError();
+  meta_ = snap.meta;
+  std::string buf;
+  raft::EncodeSnapshotMeta(meta_, &buf);
+  wb->Put(GroupMetaKey('s', group_), buf).PermitUncheckedError();
+  std::string applied;
+  PutU64(&applied, meta_.index);
+  wb->Put(GroupMetaKey('a', group_), applied).PermitUncheckedError();
+  last_index_ = meta_.index;
+  applied_ = persisted_applied_ = meta_.index;
+  applied_conf_ = meta_.conf_state;
+  cache_.clear();
+  cache_bytes_ = 0;
+  ReleaseSnapshot();
+  return Status::Ok();
+}
+
+}  // namespace flin::cluster

@@ -1,0 +1,100 @@
+#pragma once
+// GroupStorage: the stable storage of one Raft group (one partition), in Flin's RocksDB.
+//
+//   'l' | group (u16 BE) | index (u64 BE)  → encoded Entry           (the log)
+//   'h' | group                            → encoded HardState
+//   's' | group                            → encoded SnapshotMeta    (the compaction point)
+//   'a' | group                            → applied index (u64 BE), written in the same batch
+//                                            as the data it applied, so both move together
+//
+// The read side is raft::Storage for the group's RawNode. The write side never writes by
+// itself: it adds to a WriteBatch the MultiRaftNode writes for all groups at once (one fsync).
+// Recent entries are cached in memory (bounded), older ones read back from RocksDB.
+//
+// Snapshots are made on demand from a RocksDB snapshot taken at the applied index, written to
+// a file under <dir>/snapshots and streamed out in chunks; the receiving side installs one
+// partition atomically (data range replaced, log reset) in one batch.
+//
+// Threading: the raft thread only. Ownership: borrows the Store.
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "raft/storage.h"
+#include "rocksdb/db.h"
+#include "storage/store.h"
+
+namespace flin::cluster {
+
+std::string LogKey(int group, uint64_t index);
+std::string GroupMetaKey(char kind, int group);
+
+class GroupStorage : public raft::Storage {
+ public:
+  // Loads what the group persisted; a group never started gets `initial` as its bootstrap
+  // configuration (a snapshot at index 0 with those voters).
+  static Result<std::unique_ptr<GroupStorage>> Open(storage::Store* store, int group,
+                                                    const raft::ConfState& initial,
+                                                    const std::string& snapshot_dir);
+  ~GroupStorage() override;
+
+  // raft::Storage
+  Result<raft::InitialState> GetInitialState() const override;
+  Status Entries(uint64_t lo, uint64_t hi, uint64_t max_bytes,
+                 std::vector<raft::Entry>* out) const override;
+  Result<uint64_t> Term(uint64_t i) const override;
+  uint64_t FirstIndex() const override { return meta_.index + 1; }
+  uint64_t LastIndex() const override { return last_index_; }
+  Result<raft::SnapshotMeta> SnapshotMetadata() const override;
+  Result<raft::SnapshotChunk> ReadSnapshotChunk(uint64_t index, uint64_t offset,
+                                                uint64_t max_bytes) const override;
+
+  // Write side: adds the changes to `wb`; the caller writes the batch.
+  void Append(const std::vector<raft::Entry>& entries, rocksdb::WriteBatch* wb);
+  void SetHardState(const raft::HardState& hs, rocksdb::WriteBatch* wb);
+  // Replaces this partition's data and log with a received snapshot.
+  Status InstallSnapshot(const raft::Snapshot& snap, rocksdb::WriteBatch* wb);
+  // Drops log entries up to `index` (<= applied); the state at `applied` can always be
+  // snapshotted, so the log may start anywhere at or before it.
+  void Compact(uint64_t index, rocksdb::WriteBatch* wb);
+
+  // The applied index (persisted by the apply batch) and the membership as of it.
+  uint64_t applied() const { return applied_; }
+  void set_applied(uint64_t i, const raft::ConfState& cs) {
+    applied_ = i;
+    applied_conf_ = cs;
+  }
+  uint64_t persisted_applied() const { return persisted_applied_; }
+  int group() const { return group_; }
+
+ private:
+  GroupStorage(storage::Store* store, int group, std::string snapshot_dir)
+      : store_(store), group_(group), snapshot_dir_(std::move(snapshot_dir)) {}
+  Result<raft::Entry> ReadEntry(uint64_t i) const;
+  void ReleaseSnapshot() const;
+
+  storage::Store* store_;
+  int group_;
+  std::string snapshot_dir_;
+  raft::HardState hard_state_;
+  raft::SnapshotMeta meta_;   // compaction point: entries <= meta_.index are gone
+  uint64_t last_index_ = 0;
+  uint64_t applied_ = 0, persisted_applied_ = 0;
+  raft::ConfState applied_conf_;
+  std::deque<raft::Entry> cache_;  // the newest entries, contiguous, ending at last_index_
+  size_t cache_bytes_ = 0;
+
+  // The snapshot offered to followers (made lazily at the applied index).
+  struct OutgoingSnapshot {
+    raft::SnapshotMeta meta;
+    std::string path;
+    uint64_t size = 0;
+  };
+  mutable std::optional<OutgoingSnapshot> out_snap_;
+};
+
+}  // namespace flin::cluster

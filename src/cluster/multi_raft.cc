@@ -1,0 +1,463 @@
+#include "cluster/multi_raft.h"
+
+#include <chrono>
+#include <cstring>
+
+#include "cluster/single_node.h"
+#include "common/log.h"
+#include "common/slot.h"
+#include "net/event_loop.h"
+#include "protocol/reply_writer.h"
+#include "raft/codec.h"
+
+namespace flin::cluster {
+namespace {
+
+constexpr size_t kMaxQueuedMessageBytes = 256u << 20;
+
+// Entry payload: proposer's timestamp (i64 LE), then the encoded command.
+std::string EncodeEntryData(int64_t ts, const std::string& command) {
+  std::string d(8, '\0');
+  for (int i = 0; i < 8; ++i) d[i] = static_cast<char>((static_cast<uint64_t>(ts) >> (8 * i)) & 0xff);
+  d += command;
+  return d;
+}
+
+bool DecodeEntryData(std::string_view d, int64_t* ts, std::string_view* command) {
+  if (d.size() < 8) return false;
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(d[i])) << (8 * i);
+  *ts = static_cast<int64_t>(v);
+  *command = d.substr(8);
+  return true;
+}
+
+// Peer payload: a sequence of (group u16 LE, length u32 LE, encoded raft::Message).
+void AppendFrame(std::string* out, int group, const std::string& msg) {
+  const uint32_t len = static_cast<uint32_t>(msg.size());
+  const char hdr[6] = {static_cast<char>(group & 0xff), static_cast<char>((group >> 8) & 0xff),
+                       static_cast<char>(len & 0xff), static_cast<char>((len >> 8) & 0xff),
+                       static_cast<char>((len >> 16) & 0xff), static_cast<char>((len >> 24) & 0xff)};
+  out->append(hdr, 6);
+  out->append(msg);
+}
+
+std::string AppliedValue(uint64_t index) {
+  std::string v;
+  for (int i = 7; i >= 0; --i) v.push_back(static_cast<char>((index >> (8 * i)) & 0xff));
+  return v;
+}
+
+std::string ErrorReply(int proto, const std::string& msg) {
+  std::string r;
+  protocol::ReplyWriter(&r, proto).Error(msg);
+  return r;
+}
+
+}  // namespace
+
+MultiRaftNode::MultiRaftNode(storage::Store* store, StateMachine* sm, Topology topology,
+                             MultiRaftOptions options)
+    : store_(store),
+      sm_(sm),
+      topology_(std::move(topology)),
+      options_(std::move(options)),
+      fsync_(options_.fsync),
+      views_(new GroupView[topology_.partitions()]) {}
+
+MultiRaftNode::~MultiRaftNode() { Stop(); }
+
+Status MultiRaftNode::Start() {
+  groups_.resize(topology_.partitions());
+  for (int p = 0; p < topology_.partitions(); ++p) {
+    if (!topology_.Hosts(p)) continue;
+    raft::ConfState cs;
+    cs.voters = topology_.Replicas(p);
+    std::sort(cs.voters.begin(), cs.voters.end());
+    auto gs = GroupStorage::Open(store_, p, cs, options_.snapshot_dir);
+    if (!gs.ok()) return gs.status();
+    auto g = std::make_unique<Group>();
+    g->id = p;
+    g->storage = std::move(gs).value();
+    raft::Config rc;
+    rc.id = topology_.self_id();
+    rc.election_tick = options_.election_ticks;
+    rc.heartbeat_tick = options_.heartbeat_ticks;
+    rc.applied = g->storage->applied();
+    rc.seed = topology_.self_id() * 1000003ULL + static_cast<uint64_t>(p) * 7919ULL +
+              static_cast<uint64_t>(net::MonotonicUs());
+    auto node = raft::RawNode::Create(rc, g->storage.get());
+    if (!node.ok()) return node.status();
+    g->node = std::move(node).value();
+    // Each partition's preferred leader starts an election at once: leaders begin balanced
+    // and a fresh cluster serves within a round trip instead of an election timeout.
+    if (topology_.Replicas(p).front() == topology_.self_id()) g->node->Campaign();
+    groups_[p] = std::move(g);
+  }
+
+  TransportOptions to;
+  to.node_id = topology_.self_id();
+  to.cluster_id = topology_.cluster_id();
+  to.bind_host = topology_.self().host;
+  to.bind_port = topology_.self().bus_port;
+  for (const auto& n : topology_.nodes()) {
+    if (n.id != topology_.self_id()) to.peers.push_back(PeerAddress{n.id, n.host, n.bus_port});
+  }
+  transport_ = std::make_unique<Transport>(to, [this](uint64_t from, std::string&& payload) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      // Bounded: beyond the bound messages are dropped, which Raft tolerates (it resends).
+      if (queued_message_bytes_ + payload.size() > kMaxQueuedMessageBytes) return;
+      queued_message_bytes_ += payload.size();
+      messages_.emplace_back(from, std::move(payload));
+    }
+    cv_.notify_one();
+  });
+  if (topology_.nodes().size() > 1) {
+    Status s = transport_->Start();
+    if (!s.ok()) return s;
+  }
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "flin-raft");
+    Loop();
+  });
+  return Status::Ok();
+}
+
+void MultiRaftNode::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+  if (transport_) transport_->Stop();
+}
+
+Status MultiRaftNode::Propose(Proposal&& p) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return Status::Unavailable("shutting down");
+    if (proposals_.size() >= options_.max_queued) return Status::Busy("write queue full");
+    proposals_.push_back(std::move(p));
+    if (proposals_.size() > 1) return Status::Ok();
+  }
+  cv_.notify_one();
+  return Status::Ok();
+}
+
+Status MultiRaftNode::ProposeBatch(std::vector<Proposal>* batch) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return Status::Unavailable("shutting down");
+    if (proposals_.size() + batch->size() > options_.max_queued) return Status::Busy("queue full");
+    for (auto& p : *batch) proposals_.push_back(std::move(p));
+  }
+  batch->clear();
+  cv_.notify_one();
+  return Status::Ok();
+}
+
+void MultiRaftNode::Loop() {
+  std::vector<Proposal> proposals;
+  std::vector<std::pair<uint64_t, std::string>> messages;
+  int64_t next_tick = net::MonotonicMs() + options_.tick_ms;
+  int64_t last_status = 0;
+  while (true) {
+    bool stopping;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      const int64_t wait = std::max<int64_t>(0, next_tick - net::MonotonicMs());
+      cv_.wait_for(lock, std::chrono::milliseconds(wait),
+                   [this] { return stopping_ || !proposals_.empty() || !messages_.empty(); });
+      stopping = stopping_;
+      proposals.swap(proposals_);
+      messages.swap(messages_);
+      queued_message_bytes_ = 0;
+    }
+    if (stopping) {
+      for (auto& p : proposals) Fail(p, "TRYAGAIN the server is shutting down");
+      FlushDeliveries();
+      break;
+    }
+    HandleMessages(messages);
+    messages.clear();
+    HandleProposals(proposals);
+    proposals.clear();
+    const int64_t now = net::MonotonicMs();
+    if (now >= next_tick) {
+      for (auto& g : groups_) {
+        if (g) g->node->Tick();
+      }
+      next_tick = std::max(next_tick + options_.tick_ms, now);
+    }
+    HandleReady();
+    ExpireProposals(UnixMs());
+    PublishViews();
+    if (options_.balance_leaders && now - last_balance_ms_ > 2000) {
+      last_balance_ms_ = now;
+      BalanceLeaders();
+    }
+    if (now - last_status > 500) {
+      last_status = now;
+      std::string report;
+      for (auto& g : groups_) {
+        if (!g) continue;
+        const raft::RawNode& n = *g->node;
+        report += "partition_" + std::to_string(g->id) + ":role=" + raft::RoleName(n.role()) +
+                  ",leader=" + std::to_string(n.leader()) + ",term=" + std::to_string(n.term()) +
+                  ",commit=" + std::to_string(n.committed()) +
+                  ",applied=" + std::to_string(g->storage->applied()) +
+                  ",first_index=" + std::to_string(g->storage->FirstIndex());
+        uint64_t max_lag = 0;
+        for (const auto& peer : n.Peers()) {
+          if (peer.id == topology_.self_id()) continue;
+          max_lag = std::max(max_lag, n.last_index() - std::min(peer.match, n.last_index()));
+        }
+        if (n.role() == raft::Role::kLeader) report += ",max_follower_lag=" + std::to_string(max_lag);
+        report += "\r\n";
+      }
+      std::lock_guard<std::mutex> lock(status_mu_);
+      status_.swap(report);
+    }
+  }
+}
+
+void MultiRaftNode::HandleMessages(std::vector<std::pair<uint64_t, std::string>>& inbox) {
+  for (auto& [from, payload] : inbox) {
+    std::string_view in = payload;
+    while (in.size() >= 6) {
+      const int group = static_cast<uint8_t>(in[0]) | (static_cast<uint8_t>(in[1]) << 8);
+      uint32_t len = 0;
+      for (int i = 0; i < 4; ++i) len |= static_cast<uint32_t>(static_cast<uint8_t>(in[2 + i])) << (8 * i);
+      in.remove_prefix(6);
+      if (len > in.size()) break;  // truncated payload: drop the rest
+      auto m = raft::DecodeMessage(in.substr(0, len));
+      in.remove_prefix(len);
+      if (!m.ok() || group >= static_cast<int>(groups_.size()) || !groups_[group] ||
+          m->from != from || m->to != topology_.self_id()) {
+        LOG_DEBUG("dropping a malformed or misrouted message from node %llu",
+                  static_cast<unsigned long long>(from));
+        continue;
+      }
+      groups_[group]->node->Step(m.value()).ok();
+    }
+  }
+}
+
+std::string MultiRaftNode::Redirect(int partition) const {
+  const int slot = PartitionFirstSlot(partition, topology_.partitions());
+  uint64_t leader = views_[partition].leader.load(std::memory_order_relaxed);
+  if (leader == 0 || leader == topology_.self_id()) {
+    return "CLUSTERDOWN partition " + std::to_string(partition) + " has no leader right now";
+  }
+  const NodeInfo* n = topology_.Find(leader);
+  if (n == nullptr) return "CLUSTERDOWN unknown leader";
+  return "MOVED " + std::to_string(slot) + " " + n->ClientAddress();
+}
+
+void MultiRaftNode::Fail(Proposal& p, const std::string& error) {
+  if (p.sink) Deliver(p.sink, p.conn_id, p.seq, ErrorReply(p.proto, error));
+}
+
+void MultiRaftNode::HandleProposals(std::vector<Proposal>& proposals) {
+  const int64_t now = UnixMs();
+  for (auto& p : proposals) {
+    if (p.partition < 0 || p.partition >= static_cast<int>(groups_.size()) ||
+        !groups_[p.partition]) {
+      Fail(p, p.partition < 0 ? "ERR a cluster write must name one partition"
+                              : Redirect(p.partition));
+      continue;
+    }
+    Group& g = *groups_[p.partition];
+    if (g.node->role() != raft::Role::kLeader) {
+      Fail(p, Redirect(p.partition));
+      continue;
+    }
+    g.last_ts = std::max(g.last_ts, now);
+    auto r = g.node->Propose(EncodeEntryData(g.last_ts, p.command));
+    if (!r.ok()) {
+      Fail(p, r.status().code() == Status::Code::kNotLeader
+                  ? Redirect(p.partition)
+                  : "TRYAGAIN " + r.status().message());
+      continue;
+    }
+    if (p.sink) {
+      g.pending[r->index] = Group::Pending{r->term, p.proto, p.sink, p.conn_id, p.seq,
+                                           now + options_.proposal_timeout_ms};
+    }
+  }
+}
+
+void MultiRaftNode::HandleReady() {
+  std::vector<std::pair<Group*, raft::Ready>> readies;
+  rocksdb::WriteBatch wb;
+  for (auto& g : groups_) {
+    if (!g || !g->node->HasReady()) continue;
+    raft::Ready r = g->node->GetReady();
+    if (r.snapshot) {
+      Status s = g->storage->InstallSnapshot(*r.snapshot, &wb);
+      if (!s.ok()) {
+        LOG_WARNING("group %d: cannot install snapshot: %s", g->id, s.ToString().c_str());
+      } else {
+        LOG_NOTICE("group %d: installed snapshot at index %llu", g->id,
+                   static_cast<unsigned long long>(r.snapshot->meta.index));
+      }
+    }
+    g->storage->Append(r.entries, &wb);
+    if (r.hard_state) g->storage->SetHardState(*r.hard_state, &wb);
+    readies.emplace_back(g.get(), std::move(r));
+  }
+  if (readies.empty()) return;
+  // 1. Everything the groups must remember, in one write: one fsync for all partitions.
+  if (wb.Count() > 0) {
+    Status s = store_->Write(&wb, fsync_.load(std::memory_order_relaxed) == FsyncPolicy::kAlways);
+    if (!s.ok()) {
+      // Raft's promises rest on this write; without it the node must not go on.
+      LOG_WARNING("raft log write failed, stopping: %s", s.ToString().c_str());
+      abort();
+    }
+  }
+  // 2. Messages, one payload per peer.
+  std::map<uint64_t, std::string> out;
+  std::string buf;
+  for (auto& [g, r] : readies) {
+    for (const auto& m : r.messages) {
+      buf.clear();
+      raft::EncodeMessage(m, &buf);
+      AppendFrame(&out[m.to], g->id, buf);
+    }
+  }
+  for (auto& [to, payload] : out) transport_->Send(to, std::move(payload));
+  // 3. Apply committed entries of every group in one batch.
+  storage::WriteTxn txn(store_);
+  bool applied_any = false;
+  for (auto& [g, r] : readies) {
+    if (r.committed_entries.empty()) continue;
+    applied_any = true;
+    for (const auto& e : r.committed_entries) {
+      auto it = g->pending.find(e.index);
+      Group::Pending* pending = nullptr;
+      if (it != g->pending.end()) {
+        if (it->second.term == e.term) {
+          pending = &it->second;
+        } else {
+          // Another leader's entry took this index: our proposal was never committed.
+          Deliver(it->second.sink, it->second.conn_id, it->second.seq,
+                  ErrorReply(it->second.proto, "TRYAGAIN leadership changed, write not applied"));
+          g->pending.erase(it);
+          it = g->pending.end();
+        }
+      }
+      int64_t ts;
+      std::string_view command;
+      if (e.type == raft::EntryType::kNormal && DecodeEntryData(e.data, &ts, &command)) {
+        g->last_ts = std::max(g->last_ts, ts);
+        std::string reply;
+        protocol::ReplyWriter w(&reply, pending ? pending->proto : 2);
+        sm_->Apply(txn, g->id, ts, command, pending ? &w : nullptr);
+        if (pending) {
+          Deliver(pending->sink, pending->conn_id, pending->seq, std::move(reply));
+          g->pending.erase(it);
+        }
+        store_->AdvanceApplyClock(ts);
+      } else if (pending) {
+        Deliver(pending->sink, pending->conn_id, pending->seq,
+                ErrorReply(pending->proto, "ERR not applied"));
+        g->pending.erase(it);
+      }
+    }
+    const uint64_t last = r.committed_entries.back().index;
+    txn.PutRaw(GroupMetaKey('a', g->id), AppliedValue(last));
+    g->storage->set_applied(last, g->node->conf_state());
+  }
+  if (applied_any) {
+    Status s = txn.Commit(false);  // the log is durable: a lost apply is redone on restart
+    if (!s.ok()) {
+      LOG_WARNING("apply write failed, stopping: %s", s.ToString().c_str());
+      abort();
+    }
+  }
+  // 4. Replies, then Advance.
+  FlushDeliveries();
+  for (auto& [g, r] : readies) {
+    g->node->Advance(r);
+    MaybeCompact(*g);
+  }
+}
+
+void MultiRaftNode::MaybeCompact(Group& g) {
+  const uint64_t applied = g.storage->applied();
+  if (applied < g.storage->FirstIndex() + options_.snapshot_entries) return;
+  const uint64_t to = applied - std::min(applied, options_.keep_entries);
+  rocksdb::WriteBatch wb;
+  g.storage->Compact(to, &wb);
+  if (wb.Count() > 0) store_->Write(&wb, false).ok();
+}
+
+void MultiRaftNode::ExpireProposals(int64_t now_ms) {
+  for (auto& g : groups_) {
+    if (!g) continue;
+    for (auto it = g->pending.begin(); it != g->pending.end();) {
+      if (it->second.deadline_ms > now_ms) {
+        ++it;
+        continue;
+      }
+      Deliver(it->second.sink, it->second.conn_id, it->second.seq,
+              ErrorReply(it->second.proto,
+                         "TIMEOUT the write was not confirmed in time; it may or may not apply"));
+      it = g->pending.erase(it);
+    }
+  }
+  FlushDeliveries();
+}
+
+void MultiRaftNode::PublishViews() {
+  // A leader may serve reads locally while its lease holds and it has applied everything it
+  // committed in its own term; the lease is re-checked each round, so the published deadline
+  // is the next tick (the earliest moment the core could change its mind).
+  const int64_t until = (net::MonotonicMs() + options_.tick_ms) * 1000;
+  for (auto& g : groups_) {
+    if (!g) continue;
+    const raft::RawNode& n = *g->node;
+    GroupView& v = views_[g->id];
+    v.leader.store(n.leader(), std::memory_order_relaxed);
+    v.term.store(n.term(), std::memory_order_relaxed);
+    const bool readable = n.role() == raft::Role::kLeader && n.LeaseValid() &&
+                          n.TermAt(n.committed()) == n.term() &&
+                          g->storage->applied() >= n.committed();
+    v.lease_until_us.store(readable ? until : 0, std::memory_order_release);
+  }
+}
+
+void MultiRaftNode::BalanceLeaders() {
+  for (auto& g : groups_) {
+    if (!g || g->node->role() != raft::Role::kLeader) continue;
+    const uint64_t preferred = topology_.Replicas(g->id).front();
+    if (preferred == topology_.self_id()) continue;
+    for (const auto& peer : g->node->Peers()) {
+      // Hand over only to a preferred node that is caught up (and so, alive).
+      if (peer.id == preferred && peer.match == g->node->last_index()) {
+        g->node->TransferLeader(preferred).ok();
+      }
+    }
+  }
+}
+
+void MultiRaftNode::Deliver(CompletionSink* sink, uint64_t conn_id, uint64_t seq,
+                            std::string reply) {
+  if (sink) deliveries_[sink].push_back(Completion{conn_id, seq, std::move(reply)});
+}
+
+void MultiRaftNode::FlushDeliveries() {
+  for (auto& [sink, completions] : deliveries_) sink->Complete(std::move(completions));
+  deliveries_.clear();
+}
+
+std::string MultiRaftNode::StatusReport() const {
+  std::lock_guard<std::mutex> lock(status_mu_);
+  return status_;
+}
+
+}  // namespace flin::cluster

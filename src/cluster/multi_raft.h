@@ -1,0 +1,134 @@
+#pragma once
+// MultiRaftNode: the write path of a cluster node — one Raft group per partition this node
+// hosts, all driven by one raft thread (TiKV-style Multi-Raft).
+//
+// Each round the raft thread: steps the messages received from peers; proposes what the I/O
+// threads queued (to the group of the key's partition, if this node leads it, else answers
+// with -MOVED or -CLUSTERDOWN); ticks every group on the tick clock; then collects the Ready
+// of every group and
+//   1. writes all their new entries and hard states in ONE RocksDB batch with one fsync
+//      (group commit across partitions),
+//   2. sends their messages, batched into one payload per peer (Transport),
+//   3. applies all their committed entries through the StateMachine into one WriteTxn
+//      (each group's applied index written in the same batch as the data it applied),
+//   4. answers the proposals those entries complete, then Advances every group.
+// Log entries carry the proposer's timestamp (never decreasing within a group), which the
+// state machine uses as "now", so every replica computes the same state.
+//
+// Reads do not come here: the I/O threads read the store directly when GroupView says this
+// node leads the partition and holds the leader lease (or the connection sent READONLY).
+//
+// Threading: Propose/ProposeBatch/View/Status from any thread; Start/Stop from the owner.
+// Ownership: borrows the Store and StateMachine; owns the groups, their storage, the transport.
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "cluster/group_storage.h"
+#include "cluster/replicator.h"
+#include "cluster/topology.h"
+#include "cluster/transport.h"
+#include "raft/raw_node.h"
+#include "storage/store.h"
+
+namespace flin::cluster {
+
+struct MultiRaftOptions {
+  int tick_ms = 50;                  // one Raft tick
+  int election_ticks = 10;           // election timeout 10-20 ticks
+  int heartbeat_ticks = 2;
+  uint64_t snapshot_entries = 10000; // compact a group's log beyond this many entries
+  uint64_t keep_entries = 1000;      // entries kept after compaction, for lagging followers
+  int proposal_timeout_ms = 5000;    // unanswered proposals fail (outcome unknown) after this
+  size_t max_queued = 1 << 20;       // proposals waiting for the raft thread
+  FsyncPolicy fsync = FsyncPolicy::kAlways;
+  std::string snapshot_dir;          // where outgoing snapshots are staged
+  bool balance_leaders = true;       // move leadership to each partition's preferred node
+};
+
+// What the I/O threads need to route a request to a partition; written by the raft thread.
+struct GroupView {
+  std::atomic<uint64_t> leader{0};         // 0: unknown
+  std::atomic<uint64_t> term{0};
+  std::atomic<int64_t> lease_until_us{0};  // monotonic: this node may serve reads until then
+};
+
+class MultiRaftNode : public Replicator {
+ public:
+  MultiRaftNode(storage::Store* store, StateMachine* sm, Topology topology,
+                MultiRaftOptions options);
+  ~MultiRaftNode() override;
+
+  Status Start() override;
+  void Stop() override;
+  Status Propose(Proposal&& p) override;
+  Status ProposeBatch(std::vector<Proposal>* batch) override;
+
+  const Topology& topology() const { return topology_; }
+  const GroupView& View(int partition) const { return views_[partition]; }
+  // Per-partition role, term, commit and applied index and follower lag, for INFO.
+  std::string StatusReport() const;
+  std::vector<Transport::PeerState> Peers() const { return transport_->Peers(); }
+  void set_fsync(FsyncPolicy p) { fsync_.store(p, std::memory_order_relaxed); }
+
+ private:
+  struct Group {
+    int id = 0;
+    std::unique_ptr<GroupStorage> storage;
+    std::unique_ptr<raft::RawNode> node;
+    int64_t last_ts = 0;  // newest entry timestamp seen (proposals use max(now, last_ts))
+    struct Pending {
+      uint64_t term;
+      int proto;
+      CompletionSink* sink;
+      uint64_t conn_id;
+      uint64_t seq;
+      int64_t deadline_ms;
+    };
+    std::map<uint64_t, Pending> pending;  // by log index
+  };
+
+  void Loop();
+  void HandleMessages(std::vector<std::pair<uint64_t, std::string>>& inbox);
+  void HandleProposals(std::vector<Proposal>& proposals);
+  void HandleReady();
+  void ExpireProposals(int64_t now_ms);
+  void PublishViews();
+  void BalanceLeaders();
+  void MaybeCompact(Group& g);
+  void Fail(Proposal& p, const std::string& error);
+  std::string Redirect(int partition) const;
+  void Deliver(CompletionSink* sink, uint64_t conn_id, uint64_t seq, std::string reply);
+  void FlushDeliveries();
+
+  storage::Store* store_;
+  StateMachine* sm_;
+  Topology topology_;
+  MultiRaftOptions options_;
+  std::atomic<FsyncPolicy> fsync_;
+  std::unique_ptr<Transport> transport_;
+  std::unique_ptr<GroupView[]> views_;
+  std::vector<std::unique_ptr<Group>> groups_;  // indexed by partition; null if not hosted
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Proposal> proposals_;                          // guarded by mu_
+  std::vector<std::pair<uint64_t, std::string>> messages_;   // guarded by mu_
+  size_t queued_message_bytes_ = 0;                          // guarded by mu_
+  bool stopping_ = false;                                    // guarded by mu_
+  std::thread thread_;
+
+  std::unordered_map<CompletionSink*, std::vector<Completion>> deliveries_;  // raft thread
+  mutable std::mutex status_mu_;
+  std::string status_;  // guarded by status_mu_, refreshed by the raft thread
+  int64_t last_balance_ms_ = 0;
+};
+
+}  // namespace flin::cluster
