@@ -34,7 +34,11 @@ void RawNode::AppendToLog(std::vector<Entry> ents) {
 
 void RawNode::BcastAppend() {
   for (auto& [id, pr] : prs_) {
-    if (id != cfg_.id) SendAppend(id, /*send_if_empty=*/true);
+    if (id == cfg_.id) continue;
+    // Pipelining: a follower in replicate state gets as many appends as its window allows.
+    if (!SendAppend(id, /*send_if_empty=*/true)) continue;
+    while (pr.state == ProgressState::kReplicate && SendAppend(id, /*send_if_empty=*/false)) {
+    }
   }
 }
 
@@ -141,7 +145,8 @@ void RawNode::HandleAppendResponse(const Message& m) {
     if (role_ != Role::kLeader) return;  // stepped down after its own removal committed
     BcastAppend();
   } else if (was_paused) {
-    SendAppend(m.from, /*send_if_empty=*/false);
+    // Even without new entries: the follower may not know the commit index yet.
+    SendAppend(m.from, /*send_if_empty=*/true);
   }
   // Keep the window full for a follower catching up.
   while (SendAppend(m.from, /*send_if_empty=*/false)) {

@@ -1,0 +1,298 @@
+// Unit tests of the Raft core's rules: elections, pre-vote, check-quorum, the commit rule
+// (Figure 8), log conflicts and restart from storage.
+
+#include <gtest/gtest.h>
+
+#include "raft/raft_test_util.h"
+
+namespace flin::raft {
+namespace {
+
+using test_util::TestCluster;
+
+TEST(RaftElectionTest, CampaignElectsLeaderWithNoOp) {
+  TestCluster c(3);
+  c.Elect(1);
+  EXPECT_EQ(c.raft(1).role(), Role::kLeader);
+  EXPECT_EQ(c.raft(1).term(), 2u);
+  for (NodeId id : {2, 3}) {
+    EXPECT_EQ(c.raft(id).role(), Role::kFollower);
+    EXPECT_EQ(c.raft(id).leader(), 1u);
+    EXPECT_EQ(c.raft(id).term(), 2u);
+  }
+  // The no-op of term 2 is committed and applied everywhere.
+  for (NodeId id : {1, 2, 3}) {
+    ASSERT_FALSE(c.node(id).applied.empty());
+    EXPECT_EQ(c.node(id).applied.back().index, 2u);
+    EXPECT_EQ(c.node(id).applied.back().term, 2u);
+    EXPECT_TRUE(c.node(id).applied.back().data.empty());
+  }
+}
+
+TEST(RaftElectionTest, ElectionTimeoutStartsAnElection) {
+  TestCluster c(3);
+  c.TickAll(25);  // > 2 * election_tick: someone must have won
+  int leaders = 0;
+  for (NodeId id : {1, 2, 3}) leaders += c.raft(id).role() == Role::kLeader;
+  EXPECT_EQ(leaders, 1);
+}
+
+TEST(RaftElectionTest, SingleNodeElectsItselfAndCommits) {
+  TestCluster c(1);
+  c.Elect(1);
+  ASSERT_EQ(c.raft(1).role(), Role::kLeader);
+  auto r = c.raft(1).Propose("x");
+  ASSERT_TRUE(r.ok());
+  c.Stabilize();
+  EXPECT_EQ(c.raft(1).committed(), r.value().index);
+}
+
+TEST(RaftElectionTest, VoteOncePerTerm) {
+  TestCluster c(3, [](Config& cfg) { cfg.pre_vote = false; });
+  // Node 3 votes for node 1 in term 2, then must refuse node 2 in the same term.
+  c.Isolate(2);
+  c.raft(1).Campaign();
+  c.Stabilize();
+  ASSERT_EQ(c.raft(3).vote(), 1u);
+  Message m;
+  m.type = MessageType::kVote;
+  m.from = 2;
+  m.to = 3;
+  m.term = 2;
+  m.index = 10;
+  m.log_term = 5;  // a far better log: still refused
+  ASSERT_TRUE(c.raft(3).Step(m).ok());
+  c.Process();
+  bool rejected = false;
+  for (auto& q : c.queue()) {
+    if (q.type == MessageType::kVoteResp && q.to == 2) rejected = q.reject;
+  }
+  EXPECT_TRUE(rejected);
+}
+
+TEST(RaftElectionTest, PreVoteKeepsPartitionedNodeFromDisrupting) {
+  TestCluster c(3);
+  c.Elect(1);
+  const uint64_t term = c.raft(1).term();
+  c.Isolate(3);
+  for (int i = 0; i < 100; i++) {
+    c.Tick(3);
+    c.TickAll(0);
+    c.Tick(1);
+    c.Tick(2);
+    c.Stabilize();
+  }
+  // Node 3 kept pre-voting without ever raising its term.
+  EXPECT_EQ(c.raft(3).term(), term);
+  c.Heal();
+  c.TickAll(5);
+  EXPECT_EQ(c.raft(1).role(), Role::kLeader);
+  EXPECT_EQ(c.raft(1).term(), term);
+  EXPECT_EQ(c.raft(3).leader(), 1u);
+}
+
+TEST(RaftElectionTest, WithoutPreVoteThePartitionedNodeDisrupts) {
+  // The contrast to the test above: pre-vote is what keeps the term stable.
+  TestCluster c(3, [](Config& cfg) {
+    cfg.pre_vote = false;
+    cfg.check_quorum = false;
+  });
+  c.Elect(1);
+  const uint64_t term = c.raft(1).term();
+  c.Isolate(3);
+  for (int i = 0; i < 50; i++) c.Tick(3);
+  EXPECT_GT(c.raft(3).term(), term);
+}
+
+TEST(RaftElectionTest, CheckQuorumLeaderStepsDown) {
+  TestCluster c(3);
+  c.Elect(1);
+  c.Isolate(1);
+  c.Tick(1, 10);
+  // The first check sees the contact from before the partition.
+  c.Tick(1, 10);
+  EXPECT_EQ(c.raft(1).role(), Role::kFollower);
+  EXPECT_EQ(c.raft(1).leader(), kNoNode);
+}
+
+TEST(RaftElectionTest, FollowerInLeaseIgnoresVotes) {
+  TestCluster c(3);
+  c.Elect(1);
+  const uint64_t term = c.raft(1).term();
+  // Node 3 asks for votes while 2 just heard from the leader: 2 ignores it.
+  Message m;
+  m.type = MessageType::kVote;
+  m.from = 3;
+  m.to = 2;
+  m.term = term + 1;
+  m.index = 100;
+  m.log_term = term;
+  ASSERT_TRUE(c.raft(2).Step(m).ok());
+  EXPECT_EQ(c.raft(2).term(), term);
+  EXPECT_EQ(c.raft(2).vote(), 1u);
+}
+
+TEST(RaftElectionTest, RestartedNodeRefusesVotesForAnElectionTimeout) {
+  TestCluster c(3);
+  c.Elect(1);
+  const uint64_t term = c.raft(1).term();
+  c.Crash(2);
+  c.Start(2);
+  Message m;
+  m.type = MessageType::kPreVote;
+  m.from = 3;
+  m.to = 2;
+  m.term = term + 1;
+  m.index = 100;
+  m.log_term = term;
+  ASSERT_TRUE(c.raft(2).Step(m).ok());
+  c.Process();
+  EXPECT_TRUE(c.queue().empty()) << "a freshly restarted node must not grant (pre)votes";
+  c.raft(2).Tick();  // still within the first election timeout
+  ASSERT_TRUE(c.raft(2).Step(m).ok());
+  c.Process();
+  EXPECT_TRUE(c.queue().empty());
+}
+
+// Figure 8 of the Raft paper: an entry of an old term replicated on a majority must not be
+// committed by counting replicas; it commits only with an entry of the leader's term.
+// Returns the new leader's commit index at the moment entry 3 (term 2) sits on a majority
+// but the new leader's no-op (index 4) on nobody else.
+uint64_t Figure8CommitWhenOldEntryOnMajority(bool broken_rule) {
+  TestCluster c(3, [&](Config& cfg) {
+    cfg.max_size_per_msg = 1;  // one entry per append
+    cfg.check_quorum = false;
+    cfg.testing.commit_any_term = broken_rule;
+  });
+  c.Elect(1);  // term 2, no-op at index 2
+  c.Isolate(3);
+  c.drop = [](const Message& m) { return m.type == MessageType::kAppend; };
+  EXPECT_TRUE(c.raft(1).Propose("a").ok());  // index 3, term 2: only on node 1
+  c.Stabilize();
+  c.Crash(1);
+  c.Start(1);
+  c.Heal();
+  c.Isolate(2);
+  // Node 3 may receive entry 3 but not the no-op of the new term.
+  c.drop = [&c](const Message& m) {
+    return m.type == MessageType::kAppend && !m.entries.empty() && m.entries[0].index == 4 &&
+           c.raft(m.to).last_index() >= 3;
+  };
+  c.raft(1).Campaign();
+  c.Stabilize();
+  EXPECT_EQ(c.raft(1).role(), Role::kLeader);
+  EXPECT_EQ(c.raft(1).term(), 3u);
+  EXPECT_EQ(c.raft(3).TermAt(3), 2u);  // entry 3 is on nodes 1 and 3: a majority
+  const uint64_t commit = c.raft(1).committed();
+  // Once the no-op is replicated, both commit.
+  c.drop = nullptr;
+  c.TickAll(2);
+  EXPECT_EQ(c.raft(1).committed(), 4u);
+  return commit;
+}
+
+TEST(RaftReplicationTest, Figure8OldTermEntryNotCommittedByCounting) {
+  EXPECT_EQ(Figure8CommitWhenOldEntryOnMajority(false), 2u);
+}
+
+TEST(RaftReplicationTest, Figure8BrokenCommitRuleIsDetected) {
+  // The deliberate bug commits entry 3 early: the test above can fail.
+  EXPECT_EQ(Figure8CommitWhenOldEntryOnMajority(true), 3u);
+}
+
+TEST(RaftReplicationTest, ConflictingFollowerSuffixIsReplaced) {
+  TestCluster c(3, [](Config& cfg) {
+    cfg.max_size_per_msg = 64;
+    cfg.check_quorum = false;
+  });
+  c.Elect(1);
+  // Node 1 appends entries nobody else gets (term 2), then node 2 leads term 3.
+  c.Isolate(1);
+  for (int i = 0; i < 5; i++) ASSERT_TRUE(c.raft(1).Propose("stale").ok());
+  c.Stabilize();
+  EXPECT_EQ(c.raft(1).last_index(), 7u);
+  c.Crash(1);
+  c.Heal();
+  c.Isolate(1);
+  c.raft(2).Campaign();
+  c.Stabilize();
+  ASSERT_EQ(c.raft(2).role(), Role::kLeader);
+  for (int i = 0; i < 3; i++) ASSERT_TRUE(c.raft(2).Propose("fresh").ok());
+  c.Stabilize();
+  c.Start(1);
+  c.Heal();
+  c.TickAll(3);
+  // Node 1's log now equals the leader's: index 3..7 of term 2 were replaced.
+  ASSERT_EQ(c.raft(1).last_index(), c.raft(2).last_index());
+  for (uint64_t i = 2; i <= c.raft(2).last_index(); i++) {
+    EXPECT_EQ(c.raft(1).TermAt(i), c.raft(2).TermAt(i)) << i;
+  }
+  EXPECT_EQ(c.raft(1).committed(), c.raft(2).committed());
+  for (const Entry& e : c.node(1).applied) EXPECT_NE(e.data, "stale");
+}
+
+TEST(RaftReplicationTest, InflightWindowBoundsAppendsToSlowFollower) {
+  TestCluster c(3, [](Config& cfg) {
+    cfg.max_inflight_msgs = 3;
+    cfg.max_size_per_msg = 1;
+  });
+  c.Elect(1);
+  c.drop = [](const Message& m) { return m.type == MessageType::kAppendResp && m.from == 3; };
+  for (int i = 0; i < 10; i++) ASSERT_TRUE(c.raft(1).Propose("x").ok());
+  c.sent().clear();
+  c.Stabilize();
+  int to3 = 0;
+  for (auto& m : c.sent()) to3 += m.type == MessageType::kAppend && m.to == 3;
+  EXPECT_EQ(to3, 3) << "replicate state sends at most max_inflight_msgs unacknowledged appends";
+  c.drop = nullptr;
+  c.TickAll(3);
+  EXPECT_EQ(c.raft(3).last_index(), c.raft(1).last_index());
+}
+
+TEST(RaftReplicationTest, ProposeErrors) {
+  TestCluster c(3, [](Config& cfg) { cfg.max_uncommitted_entries = 2; });
+  EXPECT_EQ(c.raft(2).Propose("x").status().code(), Status::Code::kNotLeader);
+  c.Elect(1);
+  c.Isolate(1);
+  ASSERT_TRUE(c.raft(1).Propose("x").ok());
+  ASSERT_TRUE(c.raft(1).Propose("y").ok());
+  EXPECT_EQ(c.raft(1).Propose("z").status().code(), Status::Code::kBusy);
+}
+
+TEST(RaftRestartTest, TermVoteLogAndCommitSurviveRestart) {
+  TestCluster c(3);
+  c.Elect(1);
+  for (int i = 0; i < 5; i++) ASSERT_TRUE(c.raft(1).Propose("v" + std::to_string(i)).ok());
+  c.Stabilize();
+  c.TickAll(2);
+  const HardState hs = c.raft(2).hard_state();
+  const uint64_t last = c.raft(2).last_index();
+  c.Crash(2);
+  c.Start(2);
+  EXPECT_EQ(c.raft(2).hard_state(), hs);
+  EXPECT_EQ(c.raft(2).last_index(), last);
+  EXPECT_EQ(c.raft(2).conf_state().voters, (std::vector<NodeId>{1, 2, 3}));
+  // Committed entries are handed out again to rebuild the state machine.
+  c.node(2).applied.clear();
+  c.Process();
+  ASSERT_EQ(c.node(2).applied.size(), hs.commit - 1);
+  EXPECT_EQ(c.node(2).applied.back().data, "v4");
+  // And it rejoins as a follower.
+  c.TickAll(3);
+  EXPECT_EQ(c.raft(2).leader(), 1u);
+}
+
+TEST(RaftRestartTest, UnpersistedEntriesAreLostButNotAcknowledged) {
+  TestCluster c(3);
+  c.Elect(1);
+  c.Isolate(1);
+  ASSERT_TRUE(c.raft(1).Propose("x").ok());
+  // The Ready holding the entry is never processed: a crash before fsync.
+  c.Crash(1);
+  c.Start(1);
+  EXPECT_EQ(c.raft(1).last_index(), 2u);
+  c.queue().clear();
+}
+
+}  // namespace
+}  // namespace flin::raft
