@@ -143,6 +143,8 @@ class Transport::Impl {
   std::unordered_map<Conn*, std::unique_ptr<Conn>> conns_;
   std::vector<std::unique_ptr<Conn>> graveyard_;
   int listen_fd_ = -1;
+  Conn* listener_ = nullptr;
+  bool accept_paused_ = false;
   size_t inbound_count_ = 0;
   uint64_t next_accept_seq_ = 0;
   std::unique_ptr<char[]> read_buf_{new char[kReadChunkBytes]};
@@ -165,6 +167,7 @@ Status Transport::Impl::Start() {
   std::lock_guard<std::mutex> lock(lifecycle_mu_);
   if (started_ || stopped_) return Status::InvalidArgument("transport already started");
   if (options_.node_id == 0) return Status::InvalidArgument("transport: node_id must be set");
+  if (!receiver_) return Status::InvalidArgument("transport: no receiver");
   if (options_.cluster_id.size() > kMaxClusterIdBytes) {
     return Status::InvalidArgument("transport: cluster id over 256 bytes");
   }
@@ -190,9 +193,9 @@ Status Transport::Impl::Start() {
                                            : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
   }
   listen_fd_ = fd;
-  Conn* listener = NewConn(Conn::Kind::kListener, fd);
-  if (!loop_.Add(fd, EPOLLIN, listener)) {
-    Close(listener);
+  listener_ = NewConn(Conn::Kind::kListener, fd);
+  if (!loop_.Add(fd, EPOLLIN, listener_)) {
+    Close(listener_);
     return Status::IOError("transport: cannot watch the listener");
   }
   handshake_frame_ = EncodeHandshakeFrame(options_.node_id, options_.cluster_id);
@@ -282,6 +285,10 @@ void Transport::Impl::OnEvent(Conn* c, uint32_t events) {
 void Transport::Impl::Tick() {
   graveyard_.clear();  // no event of this loop iteration can still name them
   const int64_t now = net::MonotonicMs();
+  if (accept_paused_) {
+    accept_paused_ = false;
+    loop_.Modify(listen_fd_, EPOLLIN, listener_);
+  }
   for (auto& p : peers_) {
     if (p->out == nullptr && now >= p->next_dial_ms) {
       Dial(p.get());
@@ -510,7 +517,17 @@ void Transport::Impl::OnAccept() {
   for (;;) {
     std::string remote, local;
     const int fd = net::Accept(listen_fd_, &remote, &local);
-    if (fd < 0) return;
+    if (fd < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED) {
+        return;
+      }
+      // Out of descriptors (EMFILE, ENFILE, ENOBUFS): the listener would stay readable and spin
+      // the loop, so it is not watched until the next tick.
+      LOG_WARNING("transport: accept failed: %s; pausing the listener", strerror(errno));
+      accept_paused_ = true;
+      loop_.Modify(listen_fd_, 0, listener_);
+      return;
+    }
     if (inbound_count_ >= max_inbound_) {
       // Make room by closing the oldest connection still owing its handshake.
       Conn* oldest = nullptr;

@@ -17,7 +17,9 @@
 // is not one of its peers; one that sends no handshake within handshake_timeout_ms; and one that
 // announces a frame over max_frame_bytes (kMaxHandshakeBytes before the handshake). A valid
 // handshake from a node that already has an inbound connection replaces the old connection
-// (the peer restarted or redialed). Garbage closes only the connection it came on.
+// (the peer restarted or redialed). Garbage closes only the connection it came on. The
+// handshake proves nothing about who dialed: like Redis Cluster's bus, this one belongs on a
+// trusted network.
 //
 // Delivery: payloads Send() to one peer arrive in order, each at most once. Any may be lost
 // when a connection breaks (what was written to the broken socket is not resent): Raft
@@ -48,7 +50,9 @@ namespace flin::cluster {
 
 struct PeerAddress {
   uint64_t id = 0;   // the peer's node id, non-zero
-  std::string host;  // an IP address or a host name (resolved on the transport thread)
+  // An IP address, or a host name: resolved on the transport thread at each dial, so a slow
+  // resolver holds up all traffic; prefer addresses.
+  std::string host;
   int port = 0;      // the peer's bus port
 };
 
@@ -84,6 +88,7 @@ class Transport {
   // hand the work to another thread if it is long.
   using Receiver = std::function<void(uint64_t from, std::string&& payload)>;
 
+  // `receiver` must not be empty.
   Transport(TransportOptions options, Receiver receiver);
   // Stop()s.
   ~Transport();

@@ -245,6 +245,66 @@ TEST(TransportTest, QueueBoundWhilePeerIsDown) {
   EXPECT_EQ(s.sent_frames, 0u);
 }
 
+// The peer accepts but does not read: the kernel buffers fill, then the queue, then Send()
+// refuses. Once the peer reads, everything accepted arrives, in order, in well-formed frames.
+TEST(TransportTest, StalledPeerFillsTheBoundThenDrains) {
+  auto listener = net::Listen("127.0.0.1", 0, false);
+  ASSERT_TRUE(listener.ok());
+  sockaddr_in addr{};
+  socklen_t len = sizeof(addr);
+  getsockname(listener.value(), reinterpret_cast<sockaddr*>(&addr), &len);
+  std::map<uint64_t, int> ports{{1, FreePort()}, {2, ntohs(addr.sin_port)}};
+  auto o = Options(1, ports);
+  o.max_queued_bytes_per_peer = 1 << 20;
+  Node a;
+  a.Start(o);
+  // Connected first, so what fills up is the socket, then the queue behind it.
+  ASSERT_TRUE(Eventually([&] { return StateOf(*a.t, 2).connected; }));
+  const std::string chunk(64 << 10, 's');
+  int accepted = 0;
+  // Paced while the socket takes them; once frames stop reaching it, as fast as Send() allows.
+  bool paced = true;
+  while (a.t->Send(2, std::to_string(accepted) + chunk)) {
+    ASSERT_LT(++accepted, 100000) << "Send() never pushed back";
+    if (paced) {
+      paced = Eventually([&] { return StateOf(*a.t, 2).sent_frames == uint64_t(accepted); },
+                         milliseconds(100));
+    }
+  }
+  const uint64_t sent_before_reading = StateOf(*a.t, 2).sent_frames;
+  EXPECT_GT(sent_before_reading, 0u);
+  EXPECT_GT(uint64_t(accepted), sent_before_reading);  // some waited behind a full socket
+  EXPECT_GE(StateOf(*a.t, 2).dropped, 1u);
+
+  int fd = accept(listener.value(), nullptr, nullptr);
+  ASSERT_GE(fd, 0);
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  FrameDecoder decoder(kMaxHandshakeBytes);
+  int frames = 0;
+  bool ok = true;
+  const auto on_frame = [&](std::string&& p) {
+    if (frames == 0) {
+      auto h = DecodeHandshake(p);
+      ok = ok && h.ok() && h->node_id == 1 && h->cluster_id == kCluster;
+      decoder.set_max_frame_bytes(1 << 20);
+    } else {
+      ok = ok && p == std::to_string(frames - 1) + chunk;
+    }
+    ++frames;
+    return true;
+  };
+  char buf[1 << 16];
+  while (frames < accepted + 1) {
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    ASSERT_GT(n, 0);
+    ASSERT_TRUE(decoder.Feed(std::string_view(buf, n), on_frame).ok());
+  }
+  EXPECT_TRUE(ok);
+  ASSERT_TRUE(Eventually([&] { return StateOf(*a.t, 2).sent_frames == uint64_t(accepted); }));
+  close(fd);
+  close(listener.value());
+}
+
 TEST(TransportTest, PeerStartingLaterGetsWhatWasQueued) {
   std::map<uint64_t, int> ports{{1, FreePort()}, {2, FreePort()}};
   Node a, b;
