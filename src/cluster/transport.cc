@@ -75,7 +75,7 @@ class Transport::Impl {
     std::string remote;    // "host:port", for logs
     // Outbound.
     bool connecting = false;
-    int64_t deadline_ms = 0;   // while connecting
+    int64_t deadline_ms = 0;  // while connecting
     int64_t connected_ms = 0;
     std::deque<OutFrame> out;  // frames taken from the peer's queue, not yet fully written
     size_t out_offset = 0;     // bytes of out.front() (header included) already written
@@ -90,8 +90,8 @@ class Transport::Impl {
     PeerAddress addr;
     // Shared with Send() callers.
     std::mutex mu;
-    std::deque<std::string> queue;  // guarded by mu
-    bool flush_due = false;         // guarded by mu: a flush is posted, or comes at connect
+    std::deque<std::string> queue;        // guarded by mu
+    bool flush_due = false;               // guarded by mu: a flush is posted, or comes at connect
     std::atomic<size_t> queued_bytes{0};  // in queue, plus in the connection's out
     std::atomic<bool> connected{false};
     std::atomic<uint64_t> sent{0}, received{0}, dropped{0};
@@ -127,8 +127,8 @@ class Transport::Impl {
   const Receiver receiver_;
   const int max_backoff_ms_;
   const size_t max_inbound_;
-  std::vector<std::unique_ptr<Peer>> peers_;            // fixed after construction
-  std::unordered_map<uint64_t, Peer*> peers_by_id_;     // fixed after construction
+  std::vector<std::unique_ptr<Peer>> peers_;         // fixed after construction
+  std::unordered_map<uint64_t, Peer*> peers_by_id_;  // fixed after construction
 
   std::mutex lifecycle_mu_;  // serializes Start() and Stop()
   bool started_ = false;     // guarded by lifecycle_mu_
@@ -479,8 +479,8 @@ void Transport::Impl::Flush(Conn* c) {
 void Transport::Impl::Break(Conn* c, const char* why) {
   Peer* p = c->peer;
   if (c->connecting) {
-    LOG_DEBUG("transport: dialing peer %llu at %s failed: %s", ULL(p->addr.id),
-              c->remote.c_str(), why);
+    LOG_DEBUG("transport: dialing peer %llu at %s failed: %s", ULL(p->addr.id), c->remote.c_str(),
+              why);
   } else {
     LOG_NOTICE("transport: lost connection to peer %llu at %s: %s", ULL(p->addr.id),
                c->remote.c_str(), why);
@@ -573,9 +573,9 @@ void Transport::Impl::OnInboundEvent(Conn* c) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
     if (c->peer != nullptr) {
-      LOG_NOTICE("transport: peer %llu closed its connection from %s%s: %s",
-                 ULL(c->peer->addr.id), c->remote.c_str(),
-                 c->decoder.mid_frame() ? " mid-frame" : "", n == 0 ? "EOF" : strerror(errno));
+      LOG_NOTICE("transport: peer %llu closed its connection from %s%s: %s", ULL(c->peer->addr.id),
+                 c->remote.c_str(), c->decoder.mid_frame() ? " mid-frame" : "",
+                 n == 0 ? "EOF" : strerror(errno));
       CloseInbound(c);
     } else {
       Refuse(c, n == 0 ? "closed before its handshake" : strerror(errno));
@@ -639,7 +639,9 @@ Transport::Transport(TransportOptions options, Receiver receiver)
 Transport::~Transport() = default;
 Status Transport::Start() { return impl_->Start(); }
 void Transport::Stop() { impl_->Stop(); }
-bool Transport::Send(uint64_t to, std::string payload) { return impl_->Send(to, std::move(payload)); }
+bool Transport::Send(uint64_t to, std::string payload) {
+  return impl_->Send(to, std::move(payload));
+}
 std::vector<Transport::PeerState> Transport::Peers() const { return impl_->Peers(); }
 int Transport::port() const { return impl_->port(); }
 uint64_t Transport::refused_connections() const { return impl_->refused(); }

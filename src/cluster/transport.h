@@ -49,11 +49,11 @@
 namespace flin::cluster {
 
 struct PeerAddress {
-  uint64_t id = 0;   // the peer's node id, non-zero
+  uint64_t id = 0;  // the peer's node id, non-zero
   // An IP address, or a host name: resolved on the transport thread at each dial, so a slow
   // resolver holds up all traffic; prefer addresses.
   std::string host;
-  int port = 0;      // the peer's bus port
+  int port = 0;  // the peer's bus port
 };
 
 struct TransportOptions {

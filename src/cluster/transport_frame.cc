@@ -27,7 +27,8 @@ uint64_t GetLE(const char* p, int bytes) {
 }  // namespace
 
 void EncodeFrameHeader(uint32_t len, char out[kFrameHeaderBytes]) {
-  for (size_t i = 0; i < kFrameHeaderBytes; ++i) out[i] = static_cast<char>((len >> (8 * i)) & 0xff);
+  for (size_t i = 0; i < kFrameHeaderBytes; ++i)
+    out[i] = static_cast<char>((len >> (8 * i)) & 0xff);
 }
 
 std::string EncodeHandshakeFrame(uint64_t node_id, std::string_view cluster_id) {

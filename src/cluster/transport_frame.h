@@ -70,7 +70,7 @@ class FrameDecoder {
   char header_[kFrameHeaderBytes];
   size_t header_len_ = 0;  // header bytes received for the current frame
   bool in_body_ = false;
-  size_t body_len_ = 0;    // the current frame's announced payload length
+  size_t body_len_ = 0;  // the current frame's announced payload length
   std::string body_;
 };
 

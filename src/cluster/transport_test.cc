@@ -419,7 +419,8 @@ TEST(TransportTest, GarbageClosesOnlyItsConnection) {
   }
   ExpectInOrder(a.inbox.From(2), 2, round);
   EXPECT_EQ(a.inbox.From(3).size(), 0u);
-  EXPECT_GE(a.t->refused_connections(), cases.size() - 2);  // the two cases ending in EOF may not count
+  EXPECT_GE(a.t->refused_connections(),
+            cases.size() - 2);  // the two cases ending in EOF may not count
 }
 
 TEST(TransportTest, ANewHandshakeReplacesThePeersOldConnection) {
