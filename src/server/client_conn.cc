@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "net/event_loop.h"
+#include "server/cluster_family.h"
 #include "server/command.h"
 #include "server/io_thread.h"
 #include "server/server.h"
@@ -183,7 +184,7 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
     } else {
       int64_t start = net::MonotonicUs();
       CommandContext ctx{Args(args), w, *this, *server_, *spec, NowMs()};
-      spec->handler(ctx);
+      if (RouteCommand(ctx)) spec->handler(ctx);
       IoStats::Add(pc.calls, 1);
       IoStats::Add(pc.usec, net::MonotonicUs() - start);
       if (sink->size() > before && (*sink)[before] == '-') {

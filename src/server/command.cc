@@ -32,6 +32,7 @@ CommandTable::CommandTable() {
   RegisterKeysFamily(this);
   RegisterConnectionFamily(this);
   RegisterServerFamily(this);
+  RegisterClusterFamily(this);
 }
 
 void CommandTable::Add(CommandSpec spec) {

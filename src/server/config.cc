@@ -24,6 +24,13 @@ constexpr FlagDoc kFlags[] = {
     {"threads", "0", "I/O threads; 0 = one per core", false},
     {"partitions", "64", "partitions of the keyspace (fixed when the data dir is created)", false},
     {"block-cache", "256mb", "RocksDB block cache size", false},
+    {"node-id", "1", "this node's id in --initial-cluster", false},
+    {"initial-cluster", "", "id@host:port,... of every node; empty = a single node", false},
+    {"replicas", "3", "replicas of each partition (at most the number of nodes)", false},
+    {"cluster-port", "0", "cluster bus port; 0 = client port + 10000", false},
+    {"raft-tick-ms", "50", "Raft tick; elections time out after 10-20 ticks", false},
+    {"snapshot-entries", "10000", "compact a partition's Raft log beyond this many entries",
+     false},
     {"fsync", "always", "always | everysec | no: when an acknowledged write is fsynced", true},
     {"requirepass", "", "password clients must AUTH with; empty = none", true},
     {"maxclients", "10000", "maximum simultaneous client connections", true},
@@ -113,6 +120,23 @@ Status Config::Set(const std::string& raw_name, const std::string& value, bool a
   } else if (name == "block-cache") {
     if (!ParseMemory(value, &n) || n < (1 << 20)) return bad("a size of at least 1mb");
     block_cache_bytes = static_cast<size_t>(n);
+  } else if (name == "node-id") {
+    if (!ParseInt64(value, &n) || n < 1) return bad("a positive integer");
+    node_id = static_cast<uint64_t>(n);
+  } else if (name == "initial-cluster") {
+    initial_cluster = value;
+  } else if (name == "replicas") {
+    if (!ParseInt64(value, &n) || n < 1 || n > 7) return bad("between 1 and 7");
+    replicas = static_cast<int>(n);
+  } else if (name == "cluster-port") {
+    if (!ParseInt64(value, &n) || n < 0 || n > 65535) return bad("a port between 0 and 65535");
+    cluster_port = static_cast<int>(n);
+  } else if (name == "raft-tick-ms") {
+    if (!ParseInt64(value, &n) || n < 1 || n > 10000) return bad("between 1 and 10000");
+    raft_tick_ms = static_cast<int>(n);
+  } else if (name == "snapshot-entries") {
+    if (!ParseInt64(value, &n) || n < 10) return bad("at least 10");
+    snapshot_entries = n;
   } else if (name == "fsync") {
     std::string v = ToLower(value);
     if (v == "always") {
@@ -165,6 +189,12 @@ std::vector<std::pair<std::string, std::string>> Config::Get(const std::string& 
       {"threads", std::to_string(threads)},
       {"partitions", std::to_string(partitions)},
       {"block-cache", std::to_string(block_cache_bytes)},
+      {"node-id", std::to_string(node_id)},
+      {"initial-cluster", initial_cluster},
+      {"replicas", std::to_string(replicas)},
+      {"cluster-port", std::to_string(cluster_port)},
+      {"raft-tick-ms", std::to_string(raft_tick_ms)},
+      {"snapshot-entries", std::to_string(snapshot_entries)},
       {"fsync", FsyncName(fsync.load())},
       {"requirepass", requirepass()},
       {"maxclients", std::to_string(maxclients.load())},
@@ -177,6 +207,7 @@ std::vector<std::pair<std::string, std::string>> Config::Get(const std::string& 
       // Redis's names for the same things, for tools that ask Redis's questions.
       {"appendfsync", FsyncName(fsync.load())},
       {"appendonly", "yes"},
+      {"cluster-enabled", initial_cluster.empty() ? "no" : "yes"},
       {"databases", "1"},
       {"save", ""},
   };

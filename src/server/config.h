@@ -24,6 +24,13 @@ struct Config {
   int threads = 0;                          // 0: one per core
   int partitions = 64;
   size_t block_cache_bytes = 256u << 20;
+  // Cluster (all fixed at start). Without initial_cluster the node is a cluster of one.
+  uint64_t node_id = 1;
+  std::string initial_cluster;              // "1@host:port,2@host:port,..."
+  int replicas = 3;
+  int cluster_port = 0;                     // 0: client port + 10000
+  int raft_tick_ms = 50;
+  int64_t snapshot_entries = 10000;         // compact a partition's Raft log beyond this
   // Changeable with CONFIG SET.
   std::atomic<cluster::FsyncPolicy> fsync{cluster::FsyncPolicy::kAlways};
   std::atomic<int64_t> maxclients{10000};

@@ -20,13 +20,14 @@ IoThread::~IoThread() {
     std::lock_guard<std::mutex> lock(mu_);
     conns_.clear();
   }
-  graveyard_.clear();
-  if (listen_fd_ >= 0) close(listen_fd_);
+  graveyard_.clear();  // the listening socket belongs to the Server
 }
 
 Status IoThread::Start(int listen_fd) {
   listen_fd_ = listen_fd;
-  if (!loop_.Add(listen_fd_, EPOLLIN, this)) return Status::IOError("epoll add listener");
+  if (!loop_.Add(listen_fd_, EPOLLIN | EPOLLEXCLUSIVE, this)) {
+    return Status::IOError("epoll add listener");
+  }
   loop_.RunEvery(100, [this] { Cron(); });
   thread_ = std::thread([this] {
     std::string name = "flin-io-" + std::to_string(index_);

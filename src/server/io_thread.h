@@ -82,7 +82,7 @@ class IoThread : public net::EventHandler, public cluster::CompletionSink {
   int index_;
   net::EventLoop loop_;
   std::thread thread_;
-  int listen_fd_ = -1;
+  int listen_fd_ = -1;  // borrowed from the Server
   IoStats stats_;
   std::mutex mu_;
   std::unordered_map<uint64_t, std::unique_ptr<ClientConn>> conns_;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <map>
 #include <cstdio>
 #include <filesystem>
 #include <random>
@@ -36,23 +37,23 @@ bool ScanCursors::Load(uint64_t cursor, std::string* resume_key) {
 
 namespace {
 
-// The partition count is fixed when the data directory is created: keys are stored under
-// their partition, so a different count would not find them.
-Status CheckPartitions(storage::Store* store, int partitions) {
-  const std::string key = std::string(1, storage::kMetaPrefix) + "partitions";
+// Facts fixed when the data directory is created (the partition count: keys are stored under
+// their partition; the cluster identity: a node never joins another cluster with its data).
+Status CheckIdentity(storage::Store* store, const std::string& name, const std::string& want) {
+  const std::string key = std::string(1, storage::kMetaPrefix) + name;
   std::string v;
   rocksdb::Status s = store->db()->Get(rocksdb::ReadOptions(), key, &v);
   if (s.ok()) {
-    if (v != std::to_string(partitions)) {
-      return Status::InvalidArgument("data directory " + store->dir() + " was created with " + v +
-                                     " partitions, not " + std::to_string(partitions));
+    if (v != want) {
+      return Status::InvalidArgument("data directory " + store->dir() + " belongs to " + name +
+                                     " " + v + ", not " + want);
     }
     return Status::Ok();
   }
   if (!s.IsNotFound()) return Status::IOError(s.ToString());
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  s = store->db()->Put(wo, key, std::to_string(partitions));
+  s = store->db()->Put(wo, key, want);
   return s.ok() ? Status::Ok() : Status::IOError(s.ToString());
 }
 
@@ -68,9 +69,11 @@ Server::Server(Config* config) : config_(config) {
 Server::~Server() {
   for (auto& t : io_threads_) t->Stop();
   io_threads_.clear();
-  if (single_node_) single_node_->Stop();
+  if (replicator_) replicator_->Stop();
   single_node_.reset();
+  multi_raft_.reset();
   store_.reset();
+  if (listen_fd_ >= 0) close(listen_fd_);
 }
 
 Status Server::Start() {
@@ -85,16 +88,44 @@ Status Server::Start() {
   auto store = storage::Store::Open(so);
   if (!store.ok()) return store.status();
   store_ = std::move(store).value();
-  Status s = CheckPartitions(store_.get(), config_->partitions);
+  Status s = CheckIdentity(store_.get(), "partitions", std::to_string(config_->partitions));
   if (!s.ok()) return s;
   store_->AdvanceApplyClock(NowMs());
 
   state_machine_ = std::make_unique<StateMachineImpl>(&commands_, config_->partitions);
-  cluster::SingleNodeOptions rep;
-  rep.fsync = config_->fsync.load();
-  single_node_ = std::make_unique<cluster::SingleNodeReplicator>(store_.get(),
-                                                                 state_machine_.get(), rep);
-  replicator_ = single_node_.get();
+  if (config_->initial_cluster.empty()) {
+    cluster::SingleNodeOptions rep;
+    rep.fsync = config_->fsync.load();
+    single_node_ = std::make_unique<cluster::SingleNodeReplicator>(store_.get(),
+                                                                   state_machine_.get(), rep);
+    replicator_ = single_node_.get();
+  } else {
+    auto topo = cluster::Topology::Parse(config_->initial_cluster, config_->node_id,
+                                         config_->partitions, config_->replicas);
+    if (!topo.ok()) return topo.status();
+    cluster::Topology t = std::move(topo).value();
+    if (config_->cluster_port != 0) {
+      // --cluster-port overrides this node's bus port (peers must list it as host:port:bus).
+      for (const auto& n : t.nodes()) {
+        if (n.id == t.self_id() && n.bus_port != config_->cluster_port) {
+          return Status::InvalidArgument("--cluster-port " + std::to_string(config_->cluster_port) +
+                                         " differs from this node's bus port in --initial-cluster (" +
+                                         std::to_string(n.bus_port) + ")");
+        }
+      }
+    }
+    s = CheckIdentity(store_.get(), "cluster_id", t.cluster_id());
+    if (!s.ok()) return s;
+    cluster::MultiRaftOptions mo;
+    mo.tick_ms = config_->raft_tick_ms;
+    mo.snapshot_entries = static_cast<uint64_t>(config_->snapshot_entries);
+    mo.keep_entries = std::max<uint64_t>(1, mo.snapshot_entries / 10);
+    mo.fsync = config_->fsync.load();
+    mo.snapshot_dir = config_->dir + "/snapshots";
+    multi_raft_ = std::make_unique<cluster::MultiRaftNode>(store_.get(), state_machine_.get(),
+                                                           std::move(t), mo);
+    replicator_ = multi_raft_.get();
+  }
   s = replicator_->Start();
   if (!s.ok()) return s;
 
@@ -102,15 +133,33 @@ Status Server::Start() {
                                      : static_cast<int>(std::thread::hardware_concurrency());
   if (threads <= 0) threads = 1;
   config_->threads = threads;
+  // One listening socket, watched by every I/O thread with EPOLLEXCLUSIVE (the kernel wakes
+  // one of them per connection). Not SO_REUSEPORT: that would let a second server on the same
+  // port silently take half the connections.
+  auto fd = net::Listen(config_->bind, config_->port, /*reuse_port=*/false);
+  if (!fd.ok()) return fd.status();
+  listen_fd_ = fd.value();
   for (int i = 0; i < threads; ++i) {
-    auto fd = net::Listen(config_->bind, config_->port, /*reuse_port=*/true);
-    if (!fd.ok()) return fd.status();
     auto t = std::make_unique<IoThread>(this, i);
-    s = t->Start(fd.value());
+    s = t->Start(listen_fd_);
     if (!s.ok()) return s;
     io_threads_.push_back(std::move(t));
   }
   return Status::Ok();
+}
+
+bool Server::Leads(int partition) const {
+  if (!multi_raft_) return true;
+  return multi_raft_->View(partition).leader.load(std::memory_order_relaxed) ==
+         multi_raft_->topology().self_id();
+}
+
+bool Server::LocalReadable(int partition, bool readonly) const {
+  if (!multi_raft_) return true;
+  if (readonly && multi_raft_->topology().Hosts(partition)) return true;
+  const cluster::GroupView& v = multi_raft_->View(partition);
+  return v.leader.load(std::memory_order_relaxed) == multi_raft_->topology().self_id() &&
+         net::MonotonicUs() < v.lease_until_us.load(std::memory_order_acquire);
 }
 
 uint64_t Server::expired_keys() const {
@@ -126,7 +175,9 @@ void Server::Run() {
   while (!shutdown_.load()) {
     int sig = sigtimedwait(&set, nullptr, &tick);
     if (sig == SIGTERM || sig == SIGINT) break;
-    single_node_->set_fsync(config_->fsync.load());  // CONFIG SET fsync takes effect here
+    // CONFIG SET fsync takes effect here.
+    if (single_node_) single_node_->set_fsync(config_->fsync.load());
+    if (multi_raft_) multi_raft_->set_fsync(config_->fsync.load());
     ExpiryCycle();
     SampleOps();
   }
@@ -134,9 +185,10 @@ void Server::Run() {
   // Stop taking requests, then let the log drain so every acknowledged write is applied.
   for (auto& t : io_threads_) t->Stop();
   for (auto& t : io_threads_) t->Join();
-  single_node_->Stop();
+  replicator_->Stop();
   io_threads_.clear();
   single_node_.reset();
+  multi_raft_.reset();
   store_.reset();
   LOG_NOTICE("shut down cleanly, every acknowledged write is on disk");
 }
@@ -156,34 +208,39 @@ void Server::SampleOps() {
 // cluster, on every replica alike).
 void Server::ExpiryCycle() {
   constexpr int kScanPerCycle = 2000;
-  constexpr size_t kMaxKeysPerProposal = 500;
   const int64_t now = NowMs();
   auto it = store_->NewIterator();
   std::string start = expiry_cursor_.empty() ? std::string(1, storage::kDataPrefix)
                                              : expiry_cursor_;
   it->Seek(start);
-  std::vector<std::string> args = {"flin.expired"};
+  // Expired keys by partition: each partition's deletions go through its own log, and in a
+  // cluster only its leader sends them (followers delete when they apply the leader's entry).
+  std::map<int, std::vector<std::string>> expired;
   int scanned = 0;
   for (; it->Valid() && scanned < kScanPerCycle; it->Next(), ++scanned) {
-    rocksdb::Slice k = it->key();
-    if (k.size() == 0 || k[0] != storage::kDataPrefix) break;
+    int partition;
+    std::string_view key;
+    if (!storage::DecodeDataKey(std::string_view(it->key().data(), it->key().size()), &partition,
+                                &key)) {
+      break;
+    }
     auto v = storage::DecodeValue(std::string_view(it->value().data(), it->value().size()));
-    if (!v || !v->Expired(now)) continue;
-    args.emplace_back(k.data() + 3, k.size() - 3);
+    if (!v || !v->Expired(now) || !Leads(partition)) continue;
+    auto& args = expired[partition];
+    if (args.empty()) args.push_back("flin.expired");
+    args.emplace_back(key);
     args.push_back(std::to_string(v->expire_at_ms));
-    if (args.size() >= 1 + 2 * kMaxKeysPerProposal) break;
   }
   if (it->Valid() && it->key().size() > 0 && it->key()[0] == storage::kDataPrefix) {
     expiry_cursor_.assign(it->key().data(), it->key().size());
-    expiry_cursor_.push_back('\0');  // resume just after this key
   } else {
     expiry_cursor_.clear();
   }
-  if (args.size() > 1) {
+  for (auto& [partition, args] : expired) {
     cluster::Proposal p;
-    p.partition = -1;
+    p.partition = partition;
     EncodeCommand(args, &p.command);
-    replicator_->Propose(std::move(p)).ok();  // if full, the next cycle finds them again
+    replicator_->Propose(std::move(p)).ok();  // if refused, a later cycle finds them again
   }
 }
 

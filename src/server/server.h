@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cluster/multi_raft.h"
 #include "cluster/replicator.h"
 #include "cluster/single_node.h"
 #include "server/command.h"
@@ -51,7 +52,15 @@ class Server {
   Config& config() { return *config_; }
   storage::Store& store() { return *store_; }
   cluster::Replicator& replicator() { return *replicator_; }
-  cluster::SingleNodeReplicator& single_node() { return *single_node_; }
+  // Exactly one of these is set: the single node's write path, or the cluster's.
+  cluster::SingleNodeReplicator* single_node() { return single_node_.get(); }
+  cluster::MultiRaftNode* cluster() { return multi_raft_.get(); }
+  // May this node answer a read of `partition` from its own store right now? A single node
+  // always; in a cluster the partition's leader holding its lease, or, for a READONLY
+  // connection, any replica. Any thread.
+  bool LocalReadable(int partition, bool readonly) const;
+  // Does this node lead `partition` (so writes to it are proposed here)? Any thread.
+  bool Leads(int partition) const;
   const CommandTable& commands() const { return commands_; }
   std::vector<std::unique_ptr<IoThread>>& io_threads() { return io_threads_; }
   ScanCursors& cursors() { return cursors_; }
@@ -73,8 +82,10 @@ class Server {
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<StateMachineImpl> state_machine_;
   std::unique_ptr<cluster::SingleNodeReplicator> single_node_;
+  std::unique_ptr<cluster::MultiRaftNode> multi_raft_;
   cluster::Replicator* replicator_ = nullptr;
   std::vector<std::unique_ptr<IoThread>> io_threads_;
+  int listen_fd_ = -1;  // shared by the I/O threads
   ScanCursors cursors_;
   std::atomic<bool> shutdown_{false};
   std::atomic<uint64_t> next_client_id_{0};

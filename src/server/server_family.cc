@@ -134,16 +134,17 @@ void InfoMemory(CommandContext& ctx, std::string* o) {
 
 void InfoPersistence(CommandContext& ctx, std::string* o) {
   storage::Store& st = ctx.server.store();
-  auto& rep = ctx.server.single_node();
   o->append("# Persistence\r\n");
   Line(o, "loading", 0);
   Line(o, "aof_enabled", 1);
   Line(o, "fsync", FsyncName(ctx.server.config().fsync.load()));
-  Line(o, "aof_last_write_status", rep.write_error() ? "err" : "ok");
-  Line(o, "log_applied_entries", static_cast<int64_t>(rep.applied()));
-  Line(o, "log_write_batches", static_cast<int64_t>(rep.batches()));
-  Line(o, "log_fsyncs", static_cast<int64_t>(rep.fsyncs()));
-  Line(o, "last_fsync_time_ms", rep.last_sync_unix_ms());
+  if (const auto* rep = ctx.server.single_node()) {
+    Line(o, "aof_last_write_status", rep->write_error() ? "err" : "ok");
+    Line(o, "log_applied_entries", static_cast<int64_t>(rep->applied()));
+    Line(o, "log_write_batches", static_cast<int64_t>(rep->batches()));
+    Line(o, "log_fsyncs", static_cast<int64_t>(rep->fsyncs()));
+    Line(o, "last_fsync_time_ms", rep->last_sync_unix_ms());
+  }
   Line(o, "rocksdb_live_data_size", static_cast<int64_t>(st.IntProperty("rocksdb.estimate-live-data-size")));
   Line(o, "rocksdb_sst_files_size", static_cast<int64_t>(st.IntProperty("rocksdb.total-sst-files-size")));
   Line(o, "rocksdb_estimate_num_keys", static_cast<int64_t>(st.IntProperty("rocksdb.estimate-num-keys")));
@@ -190,6 +191,23 @@ void InfoKeyspace(CommandContext& ctx, std::string* o) {
   o->append("\r\n");
 }
 
+void InfoCluster(CommandContext& ctx, std::string* o) {
+  o->append("# Cluster\r\n");
+  cluster::MultiRaftNode* mr = ctx.server.cluster();
+  Line(o, "cluster_enabled", mr ? 1 : 0);
+  if (mr) {
+    Line(o, "node_id", static_cast<int64_t>(mr->topology().self_id()));
+    for (const auto& peer : mr->Peers()) {
+      o->append("peer_" + std::to_string(peer.id) + ":connected=" + (peer.connected ? "1" : "0") +
+                ",sent_frames=" + std::to_string(peer.sent_frames) +
+                ",received_frames=" + std::to_string(peer.received_frames) +
+                ",dropped=" + std::to_string(peer.dropped) + "\r\n");
+    }
+    o->append(mr->StatusReport());
+  }
+  o->append("\r\n");
+}
+
 void InfoCommandStats(CommandContext& ctx, std::string* o) {
   o->append("# Commandstats\r\n");
   const auto& table = ctx.server.commands();
@@ -218,7 +236,7 @@ void InfoCmd(CommandContext& ctx) {
   static const std::pair<const char*, Section> kSections[] = {
       {"server", InfoServer},          {"clients", InfoClients}, {"memory", InfoMemory},
       {"persistence", InfoPersistence}, {"stats", InfoStats},     {"keyspace", InfoKeyspace},
-      {"commandstats", InfoCommandStats}};
+      {"cluster", InfoCluster},        {"commandstats", InfoCommandStats}};
   std::vector<std::string> wanted;
   for (size_t i = 1; i < ctx.args.size(); ++i) wanted.push_back(ToLower(ctx.args[i]));
   if (wanted.empty()) wanted.push_back("default");

@@ -1,0 +1,265 @@
+// Cluster commands: CLUSTER (SLOTS SHARDS NODES INFO MYID KEYSLOT COUNTKEYSINSLOT
+// GETKEYSINSLOT), READONLY, READWRITE, ASKING — and request routing (cluster_family.h).
+
+#include "server/cluster_family.h"
+
+#include "common/slot.h"
+#include "common/strings.h"
+#include "net/event_loop.h"
+#include "server/client_conn.h"
+#include "server/server.h"
+#include "storage/encoding.h"
+
+namespace flin::server {
+namespace {
+
+constexpr std::string_view kErrNoCluster = "ERR This instance has cluster support disabled";
+
+uint64_t LeaderOf(const cluster::MultiRaftNode& mr, int p) {
+  uint64_t leader = mr.View(p).leader.load(std::memory_order_relaxed);
+  // Unknown (election in progress, or a partition this node does not host): the preferred
+  // leader is the best guess, and it redirects further if it is wrong.
+  return leader != 0 ? leader : mr.topology().Replicas(p).front();
+}
+
+int FirstSlot(int p, int parts) { return PartitionFirstSlot(p, parts); }
+int LastSlot(int p, int parts) { return PartitionFirstSlot(p + 1, parts) - 1; }
+
+}  // namespace
+
+bool RouteCommand(CommandContext& ctx) {
+  cluster::MultiRaftNode* mr = ctx.server.cluster();
+  if (mr == nullptr) return true;
+  const auto keys = ctx.spec.KeyPositions(ctx.args.size());
+  if (keys.empty()) return true;  // keyless commands run on this node
+  const int slot = KeySlot(ctx.args[keys[0]]);
+  for (size_t i = 1; i < keys.size(); ++i) {
+    if (KeySlot(ctx.args[keys[i]]) != slot) {
+      ctx.out.Error("CROSSSLOT Keys in request don't hash to the same slot");
+      return false;
+    }
+  }
+  const int p = SlotPartition(slot, ctx.server.partitions());
+  const uint64_t self = mr->topology().self_id();
+  const uint64_t leader = mr->View(p).leader.load(std::memory_order_relaxed);
+  if (ctx.spec.Has(kCmdWrite)) {
+    if (leader == self) return true;
+  } else {
+    if (ctx.server.LocalReadable(p, ctx.conn.readonly())) return true;
+    if (leader == self) {
+      // Elected, but its lease is not confirmed yet (or it is being deposed): try again soon.
+      ctx.out.Error("TRYAGAIN the leader of this slot is confirming its lease");
+      return false;
+    }
+  }
+  if (leader == 0 && mr->topology().Hosts(p)) {
+    ctx.out.Error("CLUSTERDOWN The partition of this slot has no leader right now");
+    return false;
+  }
+  const cluster::NodeInfo* n = mr->topology().Find(LeaderOf(*mr, p));
+  ctx.out.Error("MOVED " + std::to_string(slot) + " " + n->ClientAddress());
+  return false;
+}
+
+namespace {
+
+void WriteNode(protocol::ReplyWriter& w, const cluster::Topology& t, uint64_t id) {
+  const cluster::NodeInfo* n = t.Find(id);
+  w.ArrayHeader(3);
+  w.Bulk(n->host);
+  w.Integer(n->client_port);
+  w.Bulk(t.RedisNodeId(id));
+}
+
+void Slots(CommandContext& ctx, cluster::MultiRaftNode& mr) {
+  const auto& t = mr.topology();
+  const int parts = t.partitions();
+  ctx.out.ArrayHeader(parts);
+  for (int p = 0; p < parts; ++p) {
+    const uint64_t leader = LeaderOf(mr, p);
+    auto replicas = t.Replicas(p);
+    ctx.out.ArrayHeader(2 + replicas.size());
+    ctx.out.Integer(FirstSlot(p, parts));
+    ctx.out.Integer(LastSlot(p, parts));
+    WriteNode(ctx.out, t, leader);
+    for (uint64_t r : replicas) {
+      if (r != leader) WriteNode(ctx.out, t, r);
+    }
+    if (std::find(replicas.begin(), replicas.end(), leader) == replicas.end()) {
+      // (never: the leader is a replica) keep the array length right anyway
+      WriteNode(ctx.out, t, replicas.front());
+    }
+  }
+}
+
+void Shards(CommandContext& ctx, cluster::MultiRaftNode& mr) {
+  const auto& t = mr.topology();
+  const int parts = t.partitions();
+  ctx.out.ArrayHeader(parts);
+  for (int p = 0; p < parts; ++p) {
+    const uint64_t leader = LeaderOf(mr, p);
+    auto replicas = t.Replicas(p);
+    ctx.out.MapHeader(2);
+    ctx.out.Bulk("slots");
+    ctx.out.ArrayHeader(2);
+    ctx.out.Integer(FirstSlot(p, parts));
+    ctx.out.Integer(LastSlot(p, parts));
+    ctx.out.Bulk("nodes");
+    ctx.out.ArrayHeader(replicas.size());
+    for (uint64_t r : replicas) {
+      const cluster::NodeInfo* n = t.Find(r);
+      ctx.out.MapHeader(7);
+      ctx.out.Bulk("id");
+      ctx.out.Bulk(t.RedisNodeId(r));
+      ctx.out.Bulk("port");
+      ctx.out.Integer(n->client_port);
+      ctx.out.Bulk("ip");
+      ctx.out.Bulk(n->host);
+      ctx.out.Bulk("endpoint");
+      ctx.out.Bulk(n->host);
+      ctx.out.Bulk("role");
+      ctx.out.Bulk(r == leader ? "master" : "replica");
+      ctx.out.Bulk("replication-offset");
+      ctx.out.Integer(0);
+      ctx.out.Bulk("health");
+      ctx.out.Bulk("online");
+    }
+  }
+}
+
+// CLUSTER NODES: every node is a master of the partitions it leads (a Raft group has no fixed
+// master), listed as slot ranges.
+std::string NodesText(cluster::MultiRaftNode& mr) {
+  const auto& t = mr.topology();
+  const int parts = t.partitions();
+  std::string out;
+  for (const auto& n : t.nodes()) {
+    std::string slots;
+    int run_start = -1;
+    for (int p = 0; p <= parts; ++p) {
+      const bool mine = p < parts && LeaderOf(mr, p) == n.id;
+      if (mine && run_start < 0) run_start = FirstSlot(p, parts);
+      if (!mine && run_start >= 0) {
+        const int end = FirstSlot(p, parts) - 1;
+        slots += " " + std::to_string(run_start) +
+                 (end != run_start ? "-" + std::to_string(end) : "");
+        run_start = -1;
+      }
+    }
+    const bool self = n.id == t.self_id();
+    out += t.RedisNodeId(n.id) + " " + n.host + ":" + std::to_string(n.client_port) + "@" +
+           std::to_string(n.bus_port) + (self ? " myself,master" : " master") +
+           " - 0 0 1 connected" + slots + "\n";
+  }
+  return out;
+}
+
+void Info(CommandContext& ctx, cluster::MultiRaftNode& mr) {
+  const auto& t = mr.topology();
+  int ok_slots = 0;
+  for (int p = 0; p < t.partitions(); ++p) {
+    if (mr.View(p).leader.load(std::memory_order_relaxed) != 0 || !t.Hosts(p)) {
+      ok_slots += LastSlot(p, t.partitions()) - FirstSlot(p, t.partitions()) + 1;
+    }
+  }
+  std::string s;
+  s += "cluster_state:" + std::string(ok_slots == kSlots ? "ok" : "fail") + "\r\n";
+  s += "cluster_slots_assigned:16384\r\n";
+  s += "cluster_slots_ok:" + std::to_string(ok_slots) + "\r\n";
+  s += "cluster_slots_pfail:0\r\n";
+  s += "cluster_slots_fail:" + std::to_string(kSlots - ok_slots) + "\r\n";
+  s += "cluster_known_nodes:" + std::to_string(t.nodes().size()) + "\r\n";
+  s += "cluster_size:" + std::to_string(t.nodes().size()) + "\r\n";
+  s += "cluster_current_epoch:1\r\ncluster_my_epoch:1\r\n";
+  s += "cluster_partitions:" + std::to_string(t.partitions()) + "\r\n";
+  s += "cluster_replicas:" + std::to_string(t.replicas()) + "\r\n";
+  ctx.out.Verbatim(s);
+}
+
+void ClusterCmd(CommandContext& ctx) {
+  cluster::MultiRaftNode* mr = ctx.server.cluster();
+  const std::string sub = ToLower(ctx.args[1]);
+  const size_t argc = ctx.args.size();
+  if (sub == "keyslot" && argc == 3) return ctx.out.Integer(KeySlot(ctx.args[2]));
+  if (mr == nullptr) return ctx.out.Error(kErrNoCluster);
+  const int parts = ctx.server.partitions();
+  int64_t slot = 0;
+  if ((sub == "countkeysinslot" && argc == 3) || (sub == "getkeysinslot" && argc == 4)) {
+    if (!ParseInt64(ctx.args[2], &slot) || slot < 0 || slot >= kSlots) {
+      return ctx.out.Error("ERR Invalid slot");
+    }
+    int64_t max = INT64_MAX;
+    if (argc == 4 && (!ParseInt64(ctx.args[3], &max) || max < 0)) {
+      return ctx.out.Error("ERR Invalid number of keys");
+    }
+    const int p = SlotPartition(static_cast<int>(slot), parts);
+    std::vector<std::string> keys;
+    int64_t count = 0;
+    const std::string prefix = storage::PartitionPrefix(p);
+    auto it = ctx.server.store().NewIterator();
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix) && count < max;
+         it->Next()) {
+      std::string_view k(it->key().data() + prefix.size(), it->key().size() - prefix.size());
+      if (KeySlot(k) != slot) continue;
+      auto v = storage::DecodeValue(std::string_view(it->value().data(), it->value().size()));
+      if (!v || v->Expired(ctx.now_ms)) continue;
+      ++count;
+      if (sub == "getkeysinslot") keys.emplace_back(k);
+    }
+    if (sub == "countkeysinslot") return ctx.out.Integer(count);
+    ctx.out.ArrayHeader(keys.size());
+    for (const auto& k : keys) ctx.out.Bulk(k);
+    return;
+  }
+  if (argc != 2) {
+    return ctx.out.Error("ERR unknown subcommand or wrong number of arguments for '" +
+                         std::string(ctx.args[1]) + "'. Try CLUSTER HELP.");
+  }
+  if (sub == "slots") return Slots(ctx, *mr);
+  if (sub == "shards") return Shards(ctx, *mr);
+  if (sub == "nodes") return ctx.out.Verbatim(NodesText(*mr));
+  if (sub == "info") return Info(ctx, *mr);
+  if (sub == "myid") return ctx.out.Bulk(mr->topology().RedisNodeId(mr->topology().self_id()));
+  ctx.out.Error("ERR unknown subcommand '" + std::string(ctx.args[1]) + "'. Try CLUSTER HELP.");
+}
+
+void ReadOnlyCmd(CommandContext& ctx) {
+  if (ctx.server.cluster() == nullptr) return ctx.out.Error(kErrNoCluster);
+  ctx.conn.set_readonly(ctx.spec.name == "readonly");
+  ctx.out.Ok();
+}
+
+void AskingCmd(CommandContext& ctx) {
+  if (ctx.server.cluster() == nullptr) return ctx.out.Error(kErrNoCluster);
+  ctx.out.Ok();  // Flin never migrates slots, so it never sends -ASK; accepted for clients
+}
+
+CommandSpec Spec(std::string name, int arity, uint32_t flags, Handler h, std::string summary) {
+  CommandSpec s;
+  s.name = std::move(name);
+  s.arity = arity;
+  s.flags = flags;
+  s.handler = h;
+  s.group = "cluster";
+  s.summary = std::move(summary);
+  return s;
+}
+
+}  // namespace
+
+void RegisterClusterFamily(CommandTable* t) {
+  CommandSpec cluster = Spec("cluster", -2, kCmdStale, ClusterCmd,
+                             "A container for Redis Cluster commands.");
+  cluster.subcommands = {"cluster|slots", "cluster|shards", "cluster|nodes",
+                         "cluster|info", "cluster|myid", "cluster|keyslot",
+                         "cluster|countkeysinslot", "cluster|getkeysinslot"};
+  t->Add(std::move(cluster));
+  t->Add(Spec("readonly", 1, kCmdFast | kCmdLoading | kCmdStale, ReadOnlyCmd,
+              "Enables read-only queries for a connection to a Redis Cluster replica node."));
+  t->Add(Spec("readwrite", 1, kCmdFast | kCmdLoading | kCmdStale, ReadOnlyCmd,
+              "Enables read-write queries for a connection to a Redis Cluster replica node."));
+  t->Add(Spec("asking", 1, kCmdFast, AskingCmd,
+              "Signals that a cluster client is following an -ASK redirect."));
+}
+
+}  // namespace flin::server
