@@ -159,11 +159,13 @@ void GroupStorage::Append(const std::vector<raft::Entry>& entries, rocksdb::Writ
   last_index_ = entries.back().index;
 }
 
-void GroupStorage::SetHardState(const raft::HardState& hs, rocksdb::WriteBatch* wb) {
+bool GroupStorage::SetHardState(const raft::HardState& hs, rocksdb::WriteBatch* wb) {
   std::string buf;
   raft::EncodeHardState(hs, &buf);
   wb->Put(GroupMetaKey('h', group_), buf).PermitUncheckedError();
+  const bool must_sync = hs.term != hard_state_.term || hs.vote != hard_state_.vote;
   hard_state_ = hs;
+  return must_sync;
 }
 
 void GroupStorage::Compact(uint64_t index, rocksdb::WriteBatch* wb) {

@@ -55,7 +55,9 @@ class GroupStorage : public raft::Storage {
 
   // Write side: adds the changes to `wb`; the caller writes the batch.
   void Append(const std::vector<raft::Entry>& entries, rocksdb::WriteBatch* wb);
-  void SetHardState(const raft::HardState& hs, rocksdb::WriteBatch* wb);
+  // Returns whether term or vote changed (which must be fsynced before messages go out; a
+  // commit index alone need not be: it is re-learned from the leader after a crash).
+  bool SetHardState(const raft::HardState& hs, rocksdb::WriteBatch* wb);
   // Replaces this partition's data and log with a received snapshot.
   Status InstallSnapshot(const raft::Snapshot& snap, rocksdb::WriteBatch* wb);
   // Drops log entries up to `index` (<= applied); the state at `applied` can always be

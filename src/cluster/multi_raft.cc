@@ -215,7 +215,10 @@ void MultiRaftNode::Loop() {
           if (peer.id == topology_.self_id()) continue;
           max_lag = std::max(max_lag, n.last_index() - std::min(peer.match, n.last_index()));
         }
-        if (n.role() == raft::Role::kLeader) report += ",max_follower_lag=" + std::to_string(max_lag);
+        if (n.role() == raft::Role::kLeader) {
+          report += ",max_follower_lag=" + std::to_string(max_lag) +
+                    ",lease_ticks=" + std::to_string(n.LeaseRemainingTicks());
+        }
         report += "\r\n";
       }
       std::lock_guard<std::mutex> lock(status_mu_);
@@ -293,6 +296,7 @@ void MultiRaftNode::HandleProposals(std::vector<Proposal>& proposals) {
 void MultiRaftNode::HandleReady() {
   std::vector<std::pair<Group*, raft::Ready>> readies;
   rocksdb::WriteBatch wb;
+  bool must_sync = false;
   for (auto& g : groups_) {
     if (!g || !g->node->HasReady()) continue;
     raft::Ready r = g->node->GetReady();
@@ -305,14 +309,16 @@ void MultiRaftNode::HandleReady() {
                    static_cast<unsigned long long>(r.snapshot->meta.index));
       }
     }
+    must_sync = must_sync || !r.entries.empty() || r.snapshot.has_value();
     g->storage->Append(r.entries, &wb);
-    if (r.hard_state) g->storage->SetHardState(*r.hard_state, &wb);
+    if (r.hard_state && g->storage->SetHardState(*r.hard_state, &wb)) must_sync = true;
     readies.emplace_back(g.get(), std::move(r));
   }
   if (readies.empty()) return;
   // 1. Everything the groups must remember, in one write: one fsync for all partitions.
   if (wb.Count() > 0) {
-    Status s = store_->Write(&wb, fsync_.load(std::memory_order_relaxed) == FsyncPolicy::kAlways);
+    const bool sync = must_sync && fsync_.load(std::memory_order_relaxed) == FsyncPolicy::kAlways;
+    Status s = store_->Write(&wb, sync);
     if (!s.ok()) {
       // Raft's promises rest on this write; without it the node must not go on.
       LOG_WARNING("raft log write failed, stopping: %s", s.ToString().c_str());
@@ -415,18 +421,21 @@ void MultiRaftNode::ExpireProposals(int64_t now_ms) {
 
 void MultiRaftNode::PublishViews() {
   // A leader may serve reads locally while its lease holds and it has applied everything it
-  // committed in its own term; the lease is re-checked each round, so the published deadline
-  // is the next tick (the earliest moment the core could change its mind).
-  const int64_t until = (net::MonotonicMs() + options_.tick_ms) * 1000;
+  // committed in its own term. The lease, counted in ticks by the core, is published as a
+  // monotonic deadline one tick short of its end (the next tick may come at any moment); if
+  // this thread stalls, the deadline passes on its own and reads stop being served locally.
+  const int64_t now_us = net::MonotonicUs();
   for (auto& g : groups_) {
     if (!g) continue;
     const raft::RawNode& n = *g->node;
     GroupView& v = views_[g->id];
     v.leader.store(n.leader(), std::memory_order_relaxed);
     v.term.store(n.term(), std::memory_order_relaxed);
-    const bool readable = n.role() == raft::Role::kLeader && n.LeaseValid() &&
-                          n.TermAt(n.committed()) == n.term() &&
+    const uint64_t lease_ticks = n.LeaseRemainingTicks();
+    const bool readable = lease_ticks > 1 && n.TermAt(n.committed()) == n.term() &&
                           g->storage->applied() >= n.committed();
+    const int64_t until =
+        now_us + static_cast<int64_t>(lease_ticks - 1) * options_.tick_ms * 1000;
     v.lease_until_us.store(readable ? until : 0, std::memory_order_release);
   }
 }

@@ -33,6 +33,15 @@ void RawNode::AdvanceReads() {
   }
 }
 
+uint64_t RawNode::LeaseRemainingTicks() const {
+  if (!LeaseValid()) return 0;
+  if (cfg_.testing.lease_without_check_quorum) return 1;
+  const uint64_t since = QuorumValue([this](NodeId v) {
+    return v == cfg_.id ? ticks_ : PeerValue(v, &Progress::ack_tick);
+  });
+  return since + static_cast<uint64_t>(lease_ticks_) - ticks_;
+}
+
 bool RawNode::LeaseValid() const {
   if (role_ != Role::kLeader) return false;
   // The bug etcd's docs warn about: a lease trusted because "check_quorum would have deposed

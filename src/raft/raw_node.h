@@ -199,6 +199,9 @@ class RawNode {
   HardState hard_state() const { return HardState{term_, vote_, log_.committed()}; }
   // True while this leader may serve lease reads.
   bool LeaseValid() const;
+  // How many more Tick()s the lease survives (0: not valid now). An application converting
+  // this to wall time should subtract one tick (the next Tick may come at any moment).
+  uint64_t LeaseRemainingTicks() const;
   NodeId transferee() const { return lead_transferee_; }
   std::vector<PeerStatus> Peers() const;  // empty unless leader
 

@@ -40,25 +40,30 @@ void TtlCmd(CommandContext& ctx) {
 
 // Calls fn(user_key, value) for live keys in storage order from `from` (a storage key), until
 // fn returns false or `max_examined` keys were looked at. Returns the storage key to resume
-// from, or "" at the end.
+// from, or "" at the end. In a cluster only the partitions this node may serve to this
+// connection are visited (as Redis Cluster's KEYS and SCAN cover the node's own slots).
 template <typename Fn>
-std::string ForEachKey(Server& server, const std::string& from, int64_t now, size_t max_examined,
-                       Fn fn) {
+std::string ForEachKey(CommandContext& ctx, const std::string& from, size_t max_examined, Fn fn) {
+  Server& server = ctx.server;
+  const int64_t now = ctx.now_ms;
   auto it = server.store().NewIterator();
   it->Seek(from.empty() ? std::string(1, storage::kDataPrefix) : from);
   size_t examined = 0;
-  for (; it->Valid(); it->Next()) {
+  while (it->Valid()) {
     int partition;
     std::string_view key;
     std::string_view sk(it->key().data(), it->key().size());
     if (!storage::DecodeDataKey(sk, &partition, &key)) break;
+    if (!server.LocalReadable(partition, ctx.conn.readonly())) {
+      it->Seek(storage::PartitionPrefix(partition + 1));
+      continue;
+    }
     if (examined++ == max_examined) return std::string(sk);
     auto v = storage::DecodeValue(std::string_view(it->value().data(), it->value().size()));
-    if (!v || v->Expired(now)) continue;
-    if (!fn(key, *v)) {
-      it->Next();
-      break;
-    }
+    const bool live = v && !v->Expired(now);
+    const bool more = !live || fn(key, *v);
+    it->Next();
+    if (!more) break;
   }
   if (!it->Valid()) return "";
   std::string_view sk(it->key().data(), it->key().size());
@@ -69,7 +74,7 @@ void KeysCmd(CommandContext& ctx) {
   std::vector<std::string> keys;
   std::string_view pattern = ctx.args[1];
   const bool all = pattern == "*";
-  ForEachKey(ctx.server, "", ctx.now_ms, SIZE_MAX, [&](std::string_view k, const auto&) {
+  ForEachKey(ctx, "", SIZE_MAX, [&](std::string_view k, const auto&) {
     if (all || GlobMatch(pattern, k)) keys.emplace_back(k);
     return true;
   });
@@ -79,7 +84,7 @@ void KeysCmd(CommandContext& ctx) {
 
 void DbSizeCmd(CommandContext& ctx) {
   int64_t n = 0;
-  ForEachKey(ctx.server, "", ctx.now_ms, SIZE_MAX, [&](std::string_view, const auto&) {
+  ForEachKey(ctx, "", SIZE_MAX, [&](std::string_view, const auto&) {
     ++n;
     return true;
   });
@@ -115,7 +120,7 @@ void ScanCmd(CommandContext& ctx) {
   std::string next;
   if (type.empty() || type == "string") {  // every key is a string
     const bool all = pattern.empty() || pattern == "*";
-    next = ForEachKey(ctx.server, from, ctx.now_ms, static_cast<size_t>(count),
+    next = ForEachKey(ctx, from, static_cast<size_t>(count),
                       [&](std::string_view k, const auto&) {
                         if (all || GlobMatch(pattern, k)) keys.emplace_back(k);
                         return true;
@@ -133,7 +138,9 @@ void RandomKeyCmd(CommandContext& ctx) {
   const int first = static_cast<int>(rng() % parts);
   auto it = ctx.server.store().NewIterator();
   for (int i = 0; i < parts; ++i) {
-    const std::string prefix = storage::PartitionPrefix((first + i) % parts);
+    const int p = (first + i) % parts;
+    if (!ctx.server.LocalReadable(p, ctx.conn.readonly())) continue;
+    const std::string prefix = storage::PartitionPrefix(p);
     // Start at a random point of the partition, wrapping to its beginning.
     std::string target = prefix;
     for (int b = 0; b < 8; ++b) target.push_back(static_cast<char>(rng() & 0xff));
@@ -286,13 +293,65 @@ void PersistApply(ApplyContext& ctx) {
   ctx.out.Integer(1);
 }
 
+// Gathers the replies of one command proposed to several partitions into one reply: +OK, or
+// the first error. Lives until the last reply; all replies come from the one apply thread.
+class FanInSink : public cluster::CompletionSink {
+ public:
+  FanInSink(cluster::CompletionSink* target, uint64_t conn_id, uint64_t seq, size_t n)
+      : target_(target), conn_id_(conn_id), seq_(seq), remaining_(n) {}
+  void Complete(std::vector<cluster::Completion>&& batch) override {
+    for (auto& c : batch) {
+      if (first_error_.empty() && !c.reply.empty() && c.reply[0] == '-') first_error_ = c.reply;
+      --remaining_;
+    }
+    if (remaining_ > 0) return;
+    std::vector<cluster::Completion> one;
+    one.push_back(cluster::Completion{conn_id_, seq_, first_error_.empty() ? "+OK\r\n" : first_error_});
+    target_->Complete(std::move(one));
+    delete this;
+  }
+
+ private:
+  cluster::CompletionSink* target_;
+  uint64_t conn_id_, seq_;
+  size_t remaining_;
+  std::string first_error_;
+};
+
 void FlushCheck(CommandContext& ctx) {
   if (ctx.args.size() > 2) return ctx.out.Error(kErrSyntax);
   if (ctx.args.size() == 2) {
     std::string opt = ToLower(ctx.args[1]);
     if (opt != "async" && opt != "sync") return ctx.out.Error(kErrSyntax);
   }
-  ctx.Propose(-1);
+  if (ctx.server.cluster() == nullptr) return ctx.Propose(-1);
+  // In a cluster, as in Redis Cluster, FLUSHALL empties the slots this node serves: one
+  // proposal to each partition it leads, answered when all of them are applied.
+  std::vector<int> led;
+  for (int p = 0; p < ctx.server.partitions(); ++p) {
+    if (ctx.server.Leads(p)) led.push_back(p);
+  }
+  if (led.empty()) return ctx.out.Ok();
+  std::string command;
+  EncodeCommand(ctx.args, &command);
+  const uint64_t seq = ctx.conn.CountProposal();
+  auto* fan_in = new FanInSink(&ctx.conn.io(), ctx.conn.id(), seq, led.size());
+  std::vector<cluster::Proposal> batch;
+  for (int p : led) {
+    cluster::Proposal prop;
+    prop.partition = p;
+    prop.command = command;
+    prop.proto = ctx.conn.proto();
+    prop.sink = fan_in;
+    prop.conn_id = ctx.conn.id();
+    batch.push_back(std::move(prop));
+  }
+  Status s = ctx.server.replicator().ProposeBatch(&batch);
+  if (!s.ok()) {
+    delete fan_in;
+    ctx.conn.UncountProposal();
+    ctx.out.Error("TRYAGAIN " + s.message());
+  }
 }
 
 void FlushApply(ApplyContext& ctx) {
