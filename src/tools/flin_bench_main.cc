@@ -148,7 +148,7 @@ int Main(int argc, char** argv) {
     });
   }
   const bool live = !o.quiet && !o.json && ::isatty(STDERR_FILENO);
-  auto next_print = start + std::chrono::seconds(1);
+  auto next_print = start + std::chrono::milliseconds(500);
   while (running.load() > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     if (live && Clock::now() >= next_print) {
@@ -157,7 +157,7 @@ int Main(int argc, char** argv) {
       const uint64_t done = progress.completed.load(std::memory_order_relaxed);
       std::fprintf(stderr, "\r%s %6.1fs  %12" PRIu64 " replies  %10.0f ops/s  %" PRIu64
                    " errors   ", el < 0 ? "warmup" : "run   ", el < 0 ? -el : el, done,
-                   el > 0 ? static_cast<double>(done) / el : 0.0,
+                   el >= 0.5 ? static_cast<double>(done) / el : 0.0,
                    progress.errors.load(std::memory_order_relaxed));
     }
   }
