@@ -77,7 +77,9 @@ TEST(CodecTest, EveryTruncationIsRejected) {
   for (size_t n = 0; n < wire.size(); n++) {
     auto d = DecodeMessage(std::string_view(wire).substr(0, n));
     EXPECT_FALSE(d.ok()) << "prefix of " << n << " bytes accepted";
-    if (!d.ok()) EXPECT_EQ(d.status().code(), Status::Code::kCorruption);
+    if (!d.ok()) {
+      EXPECT_EQ(d.status().code(), Status::Code::kCorruption);
+    }
   }
 }
 

@@ -232,8 +232,9 @@ TEST(RaftMembershipTest, RestartReplaysConfChangesFromTheLog) {
 
 TEST(MemoryStorageTest, AppendTruncatesAndCompacts) {
   MemoryStorage s;
-  ASSERT_TRUE(s.Append({{1, 1}, {1, 2}, {1, 3}}).ok());
-  ASSERT_TRUE(s.Append({{2, 2}}).ok());
+  auto e = [](uint64_t term, uint64_t index) { return Entry{term, index, EntryType::kNormal, ""}; };
+  ASSERT_TRUE(s.Append({e(1, 1), e(1, 2), e(1, 3)}).ok());
+  ASSERT_TRUE(s.Append({e(2, 2)}).ok());
   EXPECT_EQ(s.LastIndex(), 2u);
   EXPECT_EQ(s.Term(2).value(), 2u);
   ASSERT_TRUE(s.CreateSnapshot(2, ConfState{{1}, {}}, "d").ok());
