@@ -152,9 +152,13 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
   const CommandSpec* spec = server_->commands().Find(args[0]);
   if (spec != nullptr && spec->Has(kCmdInternal)) spec = nullptr;
   const bool is_write = spec != nullptr && spec->Has(kCmdWrite);
-  // Anything but a write waits until this connection's writes are answered: it must see them,
-  // and its reply must follow theirs.
-  if (pending_ > 0 && !is_write) return false;
+  // A command that follows writes still in flight on this connection must see them and answer
+  // after them. A write simply follows them into the log; so does a read that can be applied
+  // from the log (GET, MGET, EXISTS, TTL, ...), which lets a pipeline of mixed reads and writes
+  // share one fsync. Anything else waits until the writes are answered.
+  const bool log_read = pending_ > 0 && !is_write && spec != nullptr &&
+                        spec->Has(kCmdReadOnly) && spec->apply != nullptr;
+  if (pending_ > 0 && !is_write && !log_read) return false;
 
   IoStats& st = io_->stats();
   IoStats::Add(st.commands, 1);
@@ -184,7 +188,13 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
     } else {
       int64_t start = net::MonotonicUs();
       CommandContext ctx{Args(args), w, *this, *server_, *spec, NowMs()};
-      if (RouteCommand(ctx)) spec->handler(ctx);
+      if (log_read && spec->ArityOk(args.size())) {
+        const int p = LogReadPartition(ctx);
+        if (p < 0) return false;  // cannot go through a log here: wait for the writes
+        ctx.Propose(p);
+      } else if (RouteCommand(ctx)) {
+        spec->handler(ctx);
+      }
       IoStats::Add(pc.calls, 1);
       IoStats::Add(pc.usec, net::MonotonicUs() - start);
       if (sink->size() > before && (*sink)[before] == '-') {

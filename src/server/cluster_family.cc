@@ -47,8 +47,13 @@ bool RouteCommand(CommandContext& ctx) {
   } else {
     if (ctx.server.LocalReadable(p, ctx.conn.readonly())) return true;
     if (leader == self) {
-      // Elected, but its lease is not confirmed yet (or it is being deposed): try again soon.
-      ctx.out.Error("TRYAGAIN the leader of this slot is confirming its lease");
+      // Elected, but its lease is not confirmed (yet, or any more): a read through the log
+      // is linearizable without one, at the price of a round of consensus.
+      if (ctx.spec.apply != nullptr) {
+        ctx.Propose(p);
+      } else {
+        ctx.out.Error("TRYAGAIN the leader of this slot is confirming its lease");
+      }
       return false;
     }
   }
@@ -59,6 +64,18 @@ bool RouteCommand(CommandContext& ctx) {
   const cluster::NodeInfo* n = mr->topology().Find(LeaderOf(*mr, p));
   ctx.out.Error("MOVED " + std::to_string(slot) + " " + n->ClientAddress());
   return false;
+}
+
+int LogReadPartition(CommandContext& ctx) {
+  if (ctx.spec.apply == nullptr) return -1;
+  const auto keys = ctx.spec.KeyPositions(ctx.args.size());
+  if (keys.empty()) return -1;
+  const int slot = KeySlot(ctx.args[keys[0]]);
+  for (size_t i = 1; i < keys.size(); ++i) {
+    if (KeySlot(ctx.args[keys[i]]) != slot) return -1;
+  }
+  const int p = SlotPartition(slot, ctx.server.partitions());
+  return ctx.server.Leads(p) ? p : -1;
 }
 
 namespace {

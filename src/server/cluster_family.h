@@ -8,7 +8,12 @@
 
 namespace flin::server {
 
-// True if the command may run on this node; otherwise writes the redirect or error.
+// True if the command may run on this node; otherwise writes the redirect or error, or (a
+// read on a leader whose lease is not confirmed) sends the read through the log.
 bool RouteCommand(CommandContext& ctx);
+
+// The partition through whose log this read could go (all its keys in one slot that this node
+// leads, and the command has an apply function), or -1.
+int LogReadPartition(CommandContext& ctx);
 
 }  // namespace flin::server

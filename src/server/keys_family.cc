@@ -16,22 +16,26 @@ namespace {
 
 // ---- reads ----
 
-void ExistsCmd(CommandContext& ctx) {
+// Reads are templates: see string_family.cc.
+template <typename Ctx>
+void ExistsCmd(Ctx& ctx) {
   int64_t n = 0;
   for (size_t i = 1; i < ctx.args.size(); ++i) n += ReadString(ctx, ctx.args[i], nullptr, nullptr);
   ctx.out.Integer(n);
 }
 
-void TypeCmd(CommandContext& ctx) {
+template <typename Ctx>
+void TypeCmd(Ctx& ctx) {
   ctx.out.Simple(ReadString(ctx, ctx.args[1], nullptr, nullptr) ? "string" : "none");
 }
 
 // TTL PTTL EXPIRETIME PEXPIRETIME
-void TtlCmd(CommandContext& ctx) {
+template <typename Ctx>
+void TtlCmd(Ctx& ctx) {
   int64_t expire_at;
   if (!ReadString(ctx, ctx.args[1], nullptr, &expire_at)) return ctx.out.Integer(-2);
   if (expire_at == 0) return ctx.out.Integer(-1);
-  const std::string& name = ctx.spec.name;
+  const std::string name = ToLower(ctx.args[0]);
   const bool absolute = name == "expiretime" || name == "pexpiretime";
   const bool ms = name == "pttl" || name == "pexpiretime";
   int64_t v = absolute ? expire_at : std::max<int64_t>(0, expire_at - ctx.now_ms);
@@ -396,12 +400,12 @@ CommandSpec Spec(std::string name, int arity, uint32_t flags, Handler h, ApplyFn
 
 void RegisterKeysFamily(CommandTable* t) {
   constexpr uint32_t R = kCmdReadOnly | kCmdFast, W = kCmdWrite;
-  t->Add(Spec("exists", -2, R, ExistsCmd, nullptr, 1, -1, 1, "Determines whether one or more keys exist."));
-  t->Add(Spec("type", 2, R, TypeCmd, nullptr, 1, 1, 1, "Determines the type of value stored at a key."));
-  t->Add(Spec("ttl", 2, R, TtlCmd, nullptr, 1, 1, 1, "Returns the expiration time in seconds of a key."));
-  t->Add(Spec("pttl", 2, R, TtlCmd, nullptr, 1, 1, 1, "Returns the expiration time in milliseconds of a key."));
-  t->Add(Spec("expiretime", 2, R, TtlCmd, nullptr, 1, 1, 1, "Returns the expiration time of a key as a Unix timestamp."));
-  t->Add(Spec("pexpiretime", 2, R, TtlCmd, nullptr, 1, 1, 1, "Returns the expiration time of a key as a Unix milliseconds timestamp."));
+  t->Add(Spec("exists", -2, R, ExistsCmd<CommandContext>, ExistsCmd<ApplyContext>, 1, -1, 1, "Determines whether one or more keys exist."));
+  t->Add(Spec("type", 2, R, TypeCmd<CommandContext>, TypeCmd<ApplyContext>, 1, 1, 1, "Determines the type of value stored at a key."));
+  t->Add(Spec("ttl", 2, R, TtlCmd<CommandContext>, TtlCmd<ApplyContext>, 1, 1, 1, "Returns the expiration time in seconds of a key."));
+  t->Add(Spec("pttl", 2, R, TtlCmd<CommandContext>, TtlCmd<ApplyContext>, 1, 1, 1, "Returns the expiration time in milliseconds of a key."));
+  t->Add(Spec("expiretime", 2, R, TtlCmd<CommandContext>, TtlCmd<ApplyContext>, 1, 1, 1, "Returns the expiration time of a key as a Unix timestamp."));
+  t->Add(Spec("pexpiretime", 2, R, TtlCmd<CommandContext>, TtlCmd<ApplyContext>, 1, 1, 1, "Returns the expiration time of a key as a Unix milliseconds timestamp."));
   t->Add(Spec("keys", 2, kCmdReadOnly, KeysCmd, nullptr, 0, 0, 0, "Returns all key names that match a pattern."));
   t->Add(Spec("scan", -2, kCmdReadOnly, ScanCmd, nullptr, 0, 0, 0, "Iterates over the key names in the database."));
   t->Add(Spec("randomkey", 1, kCmdReadOnly, RandomKeyCmd, nullptr, 0, 0, 0, "Returns a random key name from the database."));

@@ -15,6 +15,12 @@ namespace flin::server {
 // The live string at `key`: payload and absolute expiry (0: none). false if absent.
 bool ReadString(CommandContext& ctx, std::string_view key, std::string* payload,
                 int64_t* expire_at_ms);
+// The same read on the apply thread, for a read that goes through the log (it followed writes
+// of the same connection, or the leader had no lease): it sees every earlier entry.
+inline bool ReadString(ApplyContext& ctx, std::string_view key, std::string* payload,
+                       int64_t* expire_at_ms) {
+  return ctx.GetString(key, payload, expire_at_ms);
+}
 
 // Options of SET and GETEX. Relative times stay relative until Resolve(), which the apply
 // function calls with the entry's timestamp.

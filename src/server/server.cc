@@ -187,6 +187,7 @@ void Server::Run() {
   for (auto& t : io_threads_) t->Join();
   replicator_->Stop();
   io_threads_.clear();
+  replicator_ = nullptr;
   single_node_.reset();
   multi_raft_.reset();
   store_.reset();

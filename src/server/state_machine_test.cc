@@ -124,8 +124,17 @@ TEST_F(StateMachineTest, MalformedEntriesAreRejectedNotApplied) {
   protocol::ReplyWriter w(&reply, 2);
   sm_.Apply(*txn_, -1, 0, "\x01\x00", &w);
   EXPECT_EQ(reply, "-ERR cannot apply a malformed log entry\r\n");
-  EXPECT_EQ(Apply({"GET", "k"}), "-ERR cannot apply a malformed log entry\r\n");  // not a write
+  EXPECT_EQ(Apply({"PING"}), "-ERR cannot apply a malformed log entry\r\n");  // no apply side
   EXPECT_EQ(Apply({"SET", "k"}), "-ERR cannot apply a malformed log entry\r\n");  // arity
+}
+
+TEST_F(StateMachineTest, ReadsThroughTheLogSeeEarlierEntries) {
+  EXPECT_EQ(Apply({"SET", "k", "v", "PX", "100"}, 1000), "+OK\r\n");
+  EXPECT_EQ(Apply({"GET", "k"}, 1050), "$1\r\nv\r\n");
+  EXPECT_EQ(Apply({"PTTL", "k"}, 1050), ":50\r\n");
+  EXPECT_EQ(Apply({"MGET", "k", "nope"}, 1050), "*2\r\n$1\r\nv\r\n$-1\r\n");
+  EXPECT_EQ(Apply({"EXISTS", "k", "k"}, 1050), ":2\r\n");
+  EXPECT_EQ(Apply({"GET", "k"}, 1100), "$-1\r\n");  // expired by the entry's time
 }
 
 TEST(CommandCodecTest, RoundTripAndRejectsGarbage) {

@@ -21,7 +21,10 @@ constexpr std::string_view kErrTooBig =
 
 // ---- reads ----
 
-void GetCmd(CommandContext& ctx) {
+// Reads are templates: the same code answers on an I/O thread (CommandContext) and, when
+// the read goes through the log, on the apply thread (ApplyContext).
+template <typename Ctx>
+void GetCmd(Ctx& ctx) {
   std::string v;
   if (ReadString(ctx, ctx.args[1], &v, nullptr)) {
     ctx.out.Bulk(v);
@@ -30,7 +33,8 @@ void GetCmd(CommandContext& ctx) {
   }
 }
 
-void MGetCmd(CommandContext& ctx) {
+template <typename Ctx>
+void MGetCmd(Ctx& ctx) {
   ctx.out.ArrayHeader(ctx.args.size() - 1);
   std::string v;
   for (size_t i = 1; i < ctx.args.size(); ++i) {
@@ -42,12 +46,14 @@ void MGetCmd(CommandContext& ctx) {
   }
 }
 
-void StrlenCmd(CommandContext& ctx) {
+template <typename Ctx>
+void StrlenCmd(Ctx& ctx) {
   std::string v;
   ctx.out.Integer(ReadString(ctx, ctx.args[1], &v, nullptr) ? static_cast<int64_t>(v.size()) : 0);
 }
 
-void GetRangeCmd(CommandContext& ctx) {
+template <typename Ctx>
+void GetRangeCmd(Ctx& ctx) {
   int64_t start, end;
   if (!ParseInt64(ctx.args[2], &start) || !ParseInt64(ctx.args[3], &end)) {
     ctx.out.Error(kErrNotInteger);
@@ -326,13 +332,14 @@ void IncrByFloatApply(ApplyContext& ctx) {
   ctx.out.Bulk(s);
 }
 
-CommandSpec Read(std::string name, int arity, Handler h, int first, int last, int step,
+CommandSpec Read(std::string name, int arity, Handler h, ApplyFn a, int first, int last, int step,
                  std::string summary) {
   CommandSpec s;
   s.name = std::move(name);
   s.arity = arity;
   s.flags = kCmdReadOnly | kCmdFast;
   s.handler = h;
+  s.apply = a;
   s.first_key = first;
   s.last_key = last;
   s.step = step;
@@ -343,19 +350,22 @@ CommandSpec Read(std::string name, int arity, Handler h, int first, int last, in
 
 CommandSpec Write(std::string name, int arity, Handler h, ApplyFn a, int first, int last, int step,
                   std::string summary) {
-  CommandSpec s = Read(std::move(name), arity, h, first, last, step, std::move(summary));
+  CommandSpec s = Read(std::move(name), arity, h, a, first, last, step, std::move(summary));
   s.flags = kCmdWrite;
-  s.apply = a;
   return s;
 }
 
 }  // namespace
 
 void RegisterStringFamily(CommandTable* t) {
-  t->Add(Read("get", 2, GetCmd, 1, 1, 1, "Returns the string value of a key."));
-  t->Add(Read("mget", -2, MGetCmd, 1, -1, 1, "Atomically returns the string values of one or more keys."));
-  t->Add(Read("strlen", 2, StrlenCmd, 1, 1, 1, "Returns the length of a string value."));
-  t->Add(Read("getrange", 4, GetRangeCmd, 1, 1, 1, "Returns a substring of the string stored at a key."));
+  t->Add(Read("get", 2, GetCmd<CommandContext>, GetCmd<ApplyContext>, 1, 1, 1,
+              "Returns the string value of a key."));
+  t->Add(Read("mget", -2, MGetCmd<CommandContext>, MGetCmd<ApplyContext>, 1, -1, 1,
+              "Atomically returns the string values of one or more keys."));
+  t->Add(Read("strlen", 2, StrlenCmd<CommandContext>, StrlenCmd<ApplyContext>, 1, 1, 1,
+              "Returns the length of a string value."));
+  t->Add(Read("getrange", 4, GetRangeCmd<CommandContext>, GetRangeCmd<ApplyContext>, 1, 1, 1,
+              "Returns a substring of the string stored at a key."));
   t->Add(Write("set", -3, SetCheck, SetApply, 1, 1, 1,
                "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."));
   t->Add(Write("setnx", 3, ProposeKey1, SetNxApply, 1, 1, 1,
