@@ -6,7 +6,7 @@ GENERATOR  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 PYTHON     ?= /usr/bin/python3
 SEEDS      ?= 1000
 
-.PHONY: all deps build asan run test unit-test asan-test blackbox-test crash-test clean sim
+.PHONY: all deps build asan run test unit-test asan-test blackbox-test smoke-test clean sim
 
 all: build
 
@@ -38,7 +38,14 @@ asan-test: asan
 blackbox-test: build
 	FLIN_SERVER=$(abspath $(BUILD))/flin-server $(PYTHON) -m pytest -q -x tests
 
-test: unit-test asan-test blackbox-test
+# The benchmark scripts, a few seconds each, so that they do not rot.
+smoke-test: build
+	DURATION=1 BUILD=$(BUILD) scripts/test-single-node.sh
+	DURATION=1 PAUSE=0 BUILD=$(BUILD) scripts/test-read-write.sh
+	BUILD=$(BUILD) scripts/bench-vs-redis.sh --smoke
+	@if [ -x scripts/test-3-node-local.sh ]; then DURATION=2 BUILD=$(BUILD) scripts/test-3-node-local.sh; fi
+
+test: unit-test asan-test blackbox-test smoke-test
 
 # Deterministic Raft simulation over many seeds: make sim SEEDS=10000
 sim: build
