@@ -19,7 +19,10 @@ SingleNodeReplicator::SingleNodeReplicator(storage::Store* store, StateMachine* 
 SingleNodeReplicator::~SingleNodeReplicator() { Stop(); }
 
 Status SingleNodeReplicator::Start() {
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "flin-apply");
+    Loop();
+  });
   return Status::Ok();
 }
 

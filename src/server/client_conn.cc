@@ -90,11 +90,12 @@ void ClientConn::ReadInput() {
       in_.clear();
       in_start_ = 0;
     }
-    size_t old = in_.size();
-    in_.resize(old + kReadChunk);
-    ssize_t n = read(fd_, in_.data() + old, kReadChunk);
-    in_.resize(old + (n > 0 ? n : 0));
+    // Read into a per-thread scratch buffer and append what came: growing in_ by a whole
+    // chunk first would zero-fill 64 KiB per read.
+    thread_local char scratch[kReadChunk];
+    ssize_t n = read(fd_, scratch, kReadChunk);
     if (n > 0) {
+      in_.append(scratch, static_cast<size_t>(n));
       IoStats::Add(st.net_in, n);
       last_interaction_ms.store(net::MonotonicMs(), std::memory_order_relaxed);
       if (static_cast<size_t>(n) < kReadChunk) break;
