@@ -231,8 +231,12 @@ TEST_F(RedisClusterTest, MovesToThePromotedReplicaWhenAMasterDies) {
   nodes_[master_index]->Kill();
   Result<Reply> r = client->Execute({"GET", "foo"});
   // Failover takes node-timeout plus an election; the client's bounded retries may run out
-  // first, so try a bounded number of times.
-  for (int i = 0; i < 10 && !(r.ok() && r->str == "bar"); ++i) r = client->Execute({"GET", "foo"});
+  // first (or meet the replica before it is promoted), so retry until a generous deadline.
+  const auto failover_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!(r.ok() && r->str == "bar") && std::chrono::steady_clock::now() < failover_deadline) {
+    std::this_thread::sleep_for(milliseconds(100));
+    r = client->Execute({"GET", "foo"});
+  }
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->str, "bar");
   EXPECT_EQ(client->slot_map().Master(KeySlot("foo"))->port, replica->port());
