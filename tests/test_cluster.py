@@ -1,0 +1,495 @@
+"""Cluster black-box tests (issue 4, item 7): real flin-server processes on
+loopback forming a 3-node cluster (64 partitions, 3 replicas each).
+
+- redis-py's RedisCluster and `redis-benchmark --cluster` work; CLUSTER SLOTS /
+  NODES / KEYSLOT, MOVED from a non-leader, CROSSSLOT, READONLY follower reads;
+- kill -9 of a node holding leaders during a stream of writes: the survivors
+  elect leaders, clients follow MOVED, no acknowledged write is lost;
+- the killed node restarted on its dir catches up, once from the log and once
+  from a snapshot (--snapshot-entries 50, after the survivors truncated their log);
+- with 2 of 3 nodes down READONLY reads answer and writes fail promptly;
+- cluster identity: a node of another cluster is refused, and a data dir
+  restarted with another --initial-cluster refuses to start.
+
+No timing thresholds are asserted: waits have generous deadlines, and the
+measured failover / catch-up times are printed (run with -s to see them).
+Helpers: cluster_helpers.py.  Kept to a few minutes on a loaded 2-core machine.
+"""
+import os
+import re
+import socket
+import subprocess
+import time
+
+import pytest
+import redis
+from redis.cluster import RedisCluster, ClusterNode
+from redis.crc import key_slot
+
+import flinproc
+from flinproc import RawConn, Error, wait_until
+from cluster_helpers import (SLOTS, PARTITIONS, Cluster, Node, RoutingClient, Writers,
+                             cluster_slots, slot_of, partition_of_slot, pipelined_sets,
+                             readonly_get_all, free_cluster_ports)
+
+pytestmark = pytest.mark.flin_only
+
+# A shorter Raft tick than the default 50 ms makes failover tests quicker;
+# elections still time out after 10-20 ticks (0.3-0.6 s here).
+TICK_MS = 30
+
+
+@pytest.fixture
+def make_cluster(tmp_path, request):
+    made = []
+
+    def make(**kw):
+        c = Cluster(tmp_path / f"cluster{len(made)}", **kw)
+        os.makedirs(c.workdir, exist_ok=True)
+        made.append(c)
+        try:
+            c.start()
+        except (flinproc.ServerError, AssertionError) as e:
+            pytest.fail(f"cluster did not start: {e}\n{c.log_tails()}", pytrace=False)
+        return c
+
+    yield make
+    failed = any(getattr(request.node, "rep_" + w, None) is not None
+                 and getattr(request.node, "rep_" + w).failed for w in ("setup", "call"))
+    for c in made:
+        c.stop()
+        if failed:
+            print(c.log_tails(80))
+
+
+def rc_client(cluster, **kw):
+    kw.setdefault("socket_timeout", 10)
+    kw.setdefault("socket_connect_timeout", 10)
+    return RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", p) for p in cluster.ports()],
+                        decode_responses=True, **kw)
+
+
+def leader_port_of(cluster, key):
+    slots = cluster_slots(cluster.ports()[0])
+    s = slot_of(key)
+    for start, end, master, _ in slots:
+        if start <= s <= end:
+            return master[1]
+    raise AssertionError(f"slot {s} not in CLUSTER SLOTS")
+
+
+# ---------------------------------------------------------------------------
+# 1. Redis Cluster compatibility
+
+def test_redis_py_cluster_client_and_routing(make_cluster):
+    cl = make_cluster()
+    rc = rc_client(cl)
+    try:
+        keys = [f"key:{i}" for i in range(600)]
+        for k in keys:
+            assert rc.set(k, f"val-{k}") is True
+        for k in keys[:100]:
+            assert rc.get(k) == f"val-{k}"
+        assert [rc.incr("counter:a") for _ in range(5)] == [1, 2, 3, 4, 5]
+        assert rc.incrby("counter:b", 10) == 10
+        # Multi-key commands within one slot, by hash tags.
+        for u in range(20):
+            tagged = {f"{{user{u}}}.name": f"n{u}", f"{{user{u}}}.mail": f"m{u}",
+                      f"{{user{u}}}.age": str(u)}
+            assert rc.mset(tagged) is True
+            assert rc.mget(list(tagged)) == list(tagged.values())
+        # DEL of many keys (redis-py splits them by slot).
+        assert rc.delete(*keys[:200]) == 200
+    finally:
+        rc.close()
+
+    # Every key readable from a fresh client.
+    fresh = rc_client(cl)
+    try:
+        for k in keys[:200]:
+            assert fresh.get(k) is None
+        for k in keys[200:]:
+            assert fresh.get(k) == f"val-{k}", k
+        assert fresh.get("counter:a") == "5"
+        for u in range(20):
+            assert fresh.get(f"{{user{u}}}.age") == str(u)
+    finally:
+        fresh.close()
+
+    # redis-benchmark in cluster mode.
+    out = subprocess.run(["redis-benchmark", "--cluster", "-p", str(cl.ports()[0]),
+                          "-t", "set,get", "-n", "2000", "-q"],
+                         capture_output=True, text=True, timeout=180)
+    text = out.stdout + out.stderr
+    assert out.returncode == 0, text
+    assert "error" not in text.lower(), text
+    finals = [ln.rsplit("\r", 1)[-1] for ln in text.splitlines()]
+    assert any(ln.startswith("SET:") and "requests per second" in ln for ln in finals), text
+    assert any(ln.startswith("GET:") and "requests per second" in ln for ln in finals), text
+
+
+def test_cluster_slots_nodes_keyslot(make_cluster):
+    cl = make_cluster()
+    port = cl.ports()[0]
+    ports = set(cl.ports())
+
+    # CLUSTER SLOTS: all 16384 slots once, leader first, every replica listed.
+    def leaders_first():
+        slots = cluster_slots(port)
+        covered = [0] * SLOTS
+        for start, end, master, replicas in slots:
+            for s in range(start, end + 1):
+                covered[s] += 1
+            assert master[1] in ports and all(r[1] in ports for r in replicas)
+            assert len({master[1]} | {r[1] for r in replicas}) == 3, (start, end, master, replicas)
+        assert covered == [1] * SLOTS, "CLUSTER SLOTS must cover each slot exactly once"
+        infos = {n.port: n.info_cluster()["partitions"] for n in cl.nodes.values()}
+        for start, end, master, _ in slots:
+            p = partition_of_slot(start)
+            assert partition_of_slot(end) == p
+            if infos[master[1]][p]["role"] != "leader":
+                return False
+        return True
+
+    wait_until(leaders_first, 30, interval=0.1, what="CLUSTER SLOTS naming each leader first")
+
+    # CLUSTER NODES: one line per node, Redis's format.
+    with RawConn(port) as c:
+        nodes_text = c.call("CLUSTER", "NODES").decode()
+        myid = c.call("CLUSTER", "MYID").decode()
+        info = c.call("CLUSTER", "INFO").decode()
+    lines = [ln for ln in nodes_text.splitlines() if ln.strip()]
+    assert len(lines) == 3, nodes_text
+    seen_ports, myself, owned = set(), 0, [0] * SLOTS
+    for ln in lines:
+        f = ln.split()
+        assert len(f) >= 8, ln
+        assert len(f[0]) == 40 and all(ch in "0123456789abcdef" for ch in f[0]), ln
+        hostport, _, bus = f[1].partition("@")
+        host, p = hostport.rsplit(":", 1)
+        assert host == "127.0.0.1" and int(bus) == int(p) + 10000, ln
+        seen_ports.add(int(p))
+        flags = f[2].split(",")
+        assert "master" in flags, ln
+        if "myself" in flags:
+            myself += 1
+            assert f[0] == myid and int(p) == port
+        assert f[7] == "connected", ln
+        for rng in f[8:]:
+            a, _, b = rng.partition("-")
+            for s in range(int(a), int(b or a) + 1):
+                owned[s] += 1
+    assert seen_ports == ports and myself == 1
+    assert owned == [1] * SLOTS, "CLUSTER NODES slot ranges must cover each slot once"
+    assert "cluster_state:ok" in info and "cluster_slots_assigned:16384" in info, info
+
+    # CLUSTER KEYSLOT matches Redis (redis-py's CRC16, and known values).
+    known = {"123456789": 12739, "foo": 12182, "{user1000}.following": 3443,
+             "{user1000}.followers": 3443, "foo{}{bar}": key_slot(b"foo{}{bar}"),
+             "foo{{bar}}zap": key_slot(b"{bar"), "foo{bar}{zap}": key_slot(b"bar"), "": 0}
+    with RawConn(port) as c:
+        for k, v in known.items():
+            assert c.call("CLUSTER", "KEYSLOT", k) == v, k
+        for i in range(300):
+            k = f"k{i}:{{t{i % 7}}}x" if i % 3 == 0 else f"key-{i * 7919}"
+            assert c.call("CLUSTER", "KEYSLOT", k) == key_slot(k.encode()), k
+        # COUNTKEYSINSLOT / GETKEYSINSLOT answer for a key we write.
+        assert c.call("CLUSTER", "COUNTKEYSINSLOT", 0) == 0
+
+    # MOVED from a non-leader names the leader of CLUSTER SLOTS.
+    rclient = RoutingClient(cl.ports())
+    try:
+        for i in range(30):
+            key = f"moved:{i}"
+            leader = leader_port_of(cl, key)
+            assert rclient.set_until_acked(key, "x", time.monotonic() + 30) == "ack"
+            for other in ports - {leader}:
+                with RawConn(other) as c:
+                    reply = c.call("GET", key)
+                    reply2 = c.call("SET", key, "y")
+                leader_now = leader_port_of(cl, key)
+                assert reply == f"MOVED {slot_of(key)} 127.0.0.1:{leader_now}", reply
+                assert reply2 == reply, reply2
+            with RawConn(leader) as c:
+                assert c.call("GET", key) == b"x"
+                s = slot_of(key)
+                assert c.call("CLUSTER", "COUNTKEYSINSLOT", s) >= 1
+                assert key.encode() in c.call("CLUSTER", "GETKEYSINSLOT", s, 100)
+    finally:
+        rclient.close()
+
+    # CROSSSLOT: multi-key commands over different slots, on every node.
+    assert slot_of("a") != slot_of("b")
+    for p in ports:
+        with RawConn(p) as c:
+            for cmd in (("MSET", "a", "1", "b", "2"), ("MGET", "a", "b"), ("DEL", "a", "b")):
+                reply = c.call(*cmd)
+                assert isinstance(reply, Error) and reply.startswith("CROSSSLOT"), (cmd, reply)
+
+    # READONLY on a follower allows GET there; READWRITE goes back to MOVED.
+    key = "readonly:key"
+    rclient = RoutingClient(cl.ports())
+    try:
+        assert rclient.set_until_acked(key, "ro-value", time.monotonic() + 30) == "ack"
+    finally:
+        rclient.close()
+    follower = next(iter(ports - {leader_port_of(cl, key)}))
+    with RawConn(follower) as c:
+        assert c.call("GET", key).startswith("MOVED")
+        assert c.call("READONLY") == "OK"
+        wait_until(lambda: c.call("GET", key) == b"ro-value", 30,
+                   what="the follower to apply the write")
+        reply = c.call("SET", key, "no")
+        assert isinstance(reply, Error) and reply.startswith("MOVED"), reply
+        assert c.call("READWRITE") == "OK"
+        assert c.call("GET", key).startswith("MOVED")
+
+
+# ---------------------------------------------------------------------------
+# 2 + 3a. kill -9 during writes; failover; restart catches up from the log
+
+def most_leaders(cl):
+    led = cl.leaders()
+    counts = {}
+    for nid in led.values():
+        counts[nid] = counts.get(nid, 0) + 1
+    nid = max(counts, key=counts.get)
+    return cl.nodes[nid], counts[nid]
+
+
+def verify_acked(cl, acked, what):
+    """Every acknowledged key reads back its value (linearizable reads via the
+    leaders, following MOVED)."""
+    client = RoutingClient([n.port for n in cl.alive()])
+    try:
+        deadline = time.monotonic() + 120
+        wrong = {}
+        for k, v in acked.items():
+            got = client.get(k, deadline)
+            if got != v.encode():
+                wrong[k] = (v, got)
+        assert not wrong, (f"{len(wrong)} of {len(acked)} acknowledged writes lost or wrong "
+                           f"({what}); e.g. {list(wrong.items())[:5]}")
+    finally:
+        client.close()
+
+
+def test_kill9_failover_no_acked_write_lost_then_catch_up_from_log(make_cluster):
+    cl = make_cluster(tick_ms=TICK_MS)
+    victim, nled = most_leaders(cl)
+    survivors = [n for n in cl.nodes.values() if n is not victim]
+
+    writers = Writers(cl.ports(), threads=4, prefix="fo").start()
+    try:
+        wait_until(lambda: writers.count() >= 300, 60, what="writes before the kill")
+        before = writers.count()
+        t_kill = time.monotonic()
+        victim.kill9()
+        led = cl.wait_all_leaders(timeout=60, nodes=survivors)
+        failover_s = time.monotonic() - t_kill
+        assert set(led.values()) <= {n.node_id for n in survivors}
+        # Clients follow MOVED and continue.
+        t_led = time.monotonic()
+        wait_until(lambda: writers.acks_after(t_led) >= 300, 60,
+                   what="writes to continue after the failover")
+    finally:
+        writers.stop()
+    assert not writers.failures, writers.failures
+    print(f"\nfailover: node {victim.node_id} (leader of {nled} partitions) killed; every "
+          f"partition had a live leader after {failover_s:.2f}s (tick {TICK_MS} ms, election "
+          f"timeout {10 * TICK_MS}-{20 * TICK_MS} ms); acked {before} before, "
+          f"{len(writers.acked)} total, {len(writers.unknown)} unknown; "
+          f"client errors {writers.errors}, MOVED followed {writers.moved}")
+    verify_acked(cl, writers.acked, "after the failover")
+
+    # 3a. Restart on the same dir: catches up from the log.
+    t0 = time.monotonic()
+    victim.start()
+    n = cl.wait_caught_up(victim)
+    print(f"restarted node {victim.node_id} caught up on {n} partitions in "
+          f"{time.monotonic() - t0:.2f}s")
+    assert n == PARTITIONS
+    assert victim.log_count("installed snapshot") == 0, \
+        "with the default --snapshot-entries the log should suffice (no snapshot expected)"
+    got = readonly_get_all(victim.port, writers.acked)
+    missing = {k: (v, got[k]) for k, v in writers.acked.items() if got[k] != v.encode()}
+    assert not missing, (f"{len(missing)} acknowledged keys not on the restarted node: "
+                         f"{list(missing.items())[:5]}")
+    verify_acked(cl, writers.acked, "after the restart")
+
+
+# ---------------------------------------------------------------------------
+# 3b. catch up from a snapshot after the survivors truncated their log
+
+def test_restart_catches_up_from_snapshot(make_cluster):
+    cl = make_cluster(tick_ms=TICK_MS, snapshot_entries=50)
+    victim = cl.nodes[3]
+    survivors = [cl.nodes[1], cl.nodes[2]]
+    first = {f"s1:{i}": f"a{i}" for i in range(500)}
+    pipelined_sets(cl.ports(), first)
+    cl.wait_caught_up(victim)
+    dead_applied = {p: d["applied"] for p, d in victim.info_cluster()["partitions"].items()}
+    victim.kill9()
+    cl.wait_all_leaders(timeout=60, nodes=survivors)
+
+    # ~90 writes per partition: well past 50 entries, so the log is compacted.
+    second = {f"s2:{i}": f"b{i}" for i in range(6000)}
+    pipelined_sets([n.port for n in survivors], second)
+
+    def truncated_past_dead():
+        led = cl.leaders(survivors)
+        infos = cl.infos(survivors)
+        behind = [p for p, nid in led.items()
+                  if infos[nid]["partitions"][p]["first_index"] <= dead_applied[p] + 1]
+        return not behind and len(led) == PARTITIONS
+
+    wait_until(truncated_past_dead, 60, interval=0.1,
+               what="the leaders' first_index to pass the dead node's log")
+    led = cl.leaders(survivors)
+    infos = cl.infos(survivors)
+    firsts = {p: infos[nid]["partitions"][p]["first_index"] for p, nid in led.items()}
+
+    t0 = time.monotonic()
+    victim.start()
+    n = cl.wait_caught_up(victim)
+    installed = victim.log_count("installed snapshot")
+    print(f"\nsnapshot catch-up: node 3 caught up on {n} partitions in "
+          f"{time.monotonic() - t0:.2f}s, {installed} snapshots installed")
+    assert n == PARTITIONS
+    allkeys = {**first, **second}
+    got = readonly_get_all(victim.port, allkeys)
+    wrong = {k: (v, got[k]) for k, v in allkeys.items() if got[k] != v.encode()}
+    wrong_parts = sorted({partition_of_slot(slot_of(k)) for k in wrong})
+    assert not wrong, (f"{len(wrong)} keys wrong on node 3 (partitions {wrong_parts}): "
+                       f"{list(wrong.items())[:5]}")
+    snap_groups = {int(m) for m in re.findall(r"group (\d+): installed snapshot",
+                                               victim.log_text())}
+    no_snap = sorted(set(range(PARTITIONS)) - snap_groups)
+    print(f"partitions caught up with an 'installed snapshot' line: {len(snap_groups)}; "
+          f"without one: {no_snap} (leader first_index vs node 3's applied at the kill: "
+          f"{ {p: (firsts[p], dead_applied[p]) for p in no_snap[:8]} })")
+    assert snap_groups, "no snapshot was installed although the log was truncated\n" + \
+        victim.log_tail(30)
+    # A write after the catch-up replicates to it as usual.
+    pipelined_sets(cl.ports(), {"after:snap": "z"})
+    with RawConn(victim.port) as c:
+        assert c.call("READONLY") == "OK"
+        wait_until(lambda: c.call("GET", "after:snap") == b"z", 30, what="replication to node 3")
+
+
+# ---------------------------------------------------------------------------
+# 4. Two of three down
+
+def test_two_nodes_down_readonly_reads_answer_writes_fail_promptly(make_cluster):
+    cl = make_cluster(tick_ms=TICK_MS)
+    data = {f"q:{i}": f"val{i}" for i in range(640)}
+    pipelined_sets(cl.ports(), data)
+    survivor = cl.nodes[2]
+    cl.wait_caught_up(survivor)
+    cl.nodes[1].kill9()
+    cl.nodes[3].kill9()
+
+    got = readonly_get_all(survivor.port, data)
+    assert all(got[k] == v.encode() for k, v in data.items())
+
+    # Writes (and linearizable reads) fail with an error, never hang.  The server
+    # confirms or fails a write within 5 s (TIMEOUT); allow 20 s per request.
+    outcomes = {}
+    keys = [f"w:{i}" for i in range(200)]
+    by_part = {}
+    for k in keys:
+        by_part.setdefault(partition_of_slot(slot_of(k)), k)
+    sample = list(by_part.values())[:12]
+    started = time.monotonic()
+    for k in sample:
+        for cmd in (("SET", k, "x"), ("GET", k)):
+            t0 = time.monotonic()
+            try:
+                with RawConn(survivor.port, timeout=20) as c:
+                    reply = c.call(*cmd)
+            except socket.timeout:
+                pytest.fail(f"{cmd} hung for 20 s with 2 of 3 nodes down")
+            except (ConnectionError, EOFError) as e:
+                reply = Error(f"connection: {e}")
+            took = time.monotonic() - t0
+            assert isinstance(reply, Error), f"{cmd} answered {reply!r} with 2 of 3 nodes down"
+            kind = reply.split(" ", 1)[0]
+            if kind == "MOVED":
+                target = int(reply.rsplit(":", 1)[1])
+                assert target in (cl.nodes[1].port, cl.nodes[3].port), reply
+                try:
+                    socket.create_connection(("127.0.0.1", target), timeout=5).close()
+                    pytest.fail(f"MOVED to {target}, which should be dead")
+                except ConnectionRefusedError:
+                    kind = "MOVED-to-dead(refused)"
+            assert kind in ("CLUSTERDOWN", "TRYAGAIN", "TIMEOUT", "MOVED-to-dead(refused)"), reply
+            outcomes.setdefault((cmd[0], kind), []).append(round(took, 2))
+    summary = {f"{c} {k}": f"{len(v)}x, max {max(v)}s" for (c, k), v in outcomes.items()}
+    print(f"\n2 of 3 down: error replies {summary} "
+          f"(total {time.monotonic() - started:.1f}s)")
+    # READONLY reads still answer after the leaders stepped down.
+    got = readonly_get_all(survivor.port, list(data)[:100])
+    assert all(got[k] == data[k].encode() for k in got)
+
+
+# ---------------------------------------------------------------------------
+# 5. Cluster identity
+
+def test_foreign_cluster_node_is_refused_and_dir_keeps_its_cluster(make_cluster, tmp_path):
+    cl = make_cluster()
+    target = cl.nodes[2]
+    refusals_before = target.log_text().count("is of cluster")
+
+    # A node of another cluster (a different --initial-cluster) that names
+    # node 2's address as its peer: node 2 must refuse its connection.
+    (fport,) = free_cluster_ports(1)
+    foreign = Node(tmp_path / "foreign", 1,
+                   fport, f"1@127.0.0.1:{fport},2@127.0.0.1:{target.port}",
+                   extra=["--replicas", "2", "--raft-tick-ms", "20"], threads=1)
+    os.makedirs(foreign.workdir, exist_ok=True)
+    try:
+        foreign.start()
+        wait_until(lambda: target.log_text().count("is of cluster") > refusals_before, 30,
+                   what="node 2 to log the refused foreign peer\n" + target.log_tail(20))
+        time.sleep(1.0)   # let the foreign node campaign for a while
+        refusal = [ln for ln in target.log_text().splitlines() if "is of cluster" in ln][-1]
+        print(f"\nrefusal logged: {refusal}")
+        # The existing cluster is unaffected: leaders among its nodes, reads and writes work.
+        led = cl.wait_all_leaders(timeout=30)
+        assert set(led.values()) <= {1, 2, 3}
+        info = target.info_cluster()
+        assert set(info["peers"]) == {1, 3}
+        for pid in (1, 3):
+            assert info["peers"][pid]["connected"] == 1, info["peers"]
+        client = RoutingClient(cl.ports())
+        try:
+            for i in range(50):
+                assert client.set_until_acked(f"id:{i}", "v", time.monotonic() + 30) == "ack"
+            assert client.get("id:7", time.monotonic() + 30) == b"v"
+        finally:
+            client.close()
+        # And the foreign node leads nothing of node 2's (it cannot win a vote there).
+        fled = [d for d in foreign.info_cluster()["partitions"].values()
+                if d.get("role") == "leader"]
+        assert not fled, f"foreign node became leader with node 2's help: {fled[:3]}"
+    finally:
+        foreign.stop()
+
+    # A data dir restarted with another --initial-cluster refuses to start.
+    node3 = cl.nodes[3]
+    assert node3.stop() == 0
+    good = node3.initial_cluster
+    other = good.replace(f"2@127.0.0.1:{target.port}", f"2@127.0.0.1:{target.port + 1}")
+    assert other != good
+    node3.set_initial_cluster(other)
+    with pytest.raises(flinproc.ServerError):
+        node3.start()
+    assert node3.wait_exit(10) not in (None, 0)
+    tail = node3.log_text().rsplit("==== start", 1)[-1]
+    assert "belongs to" in tail and "cluster" in tail, tail
+    print(f"restart with another --initial-cluster: "
+          f"{[ln for ln in tail.splitlines() if 'belongs to' in ln][0]}")
+    # With its own list it rejoins.
+    node3.set_initial_cluster(good)
+    node3.start()
+    cl.wait_caught_up(node3)
