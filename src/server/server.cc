@@ -94,6 +94,9 @@ Status Server::Start() {
 
   state_machine_ = std::make_unique<StateMachineImpl>(&commands_, config_->partitions);
   if (config_->initial_cluster.empty()) {
+    // A single node's data has no Raft logs: it cannot be reopened as a cluster member.
+    s = CheckIdentity(store_.get(), "cluster_id", "single-node");
+    if (!s.ok()) return s;
     cluster::SingleNodeOptions rep;
     rep.fsync = config_->fsync.load();
     single_node_ = std::make_unique<cluster::SingleNodeReplicator>(store_.get(),
