@@ -66,9 +66,8 @@ start_cluster() {
   for i in 1 2 3; do
     wait_ready "${ports[$((i - 1))]}" "${pids[$((i - 1))]}" "$dir/node$i.log"
   done
-  # Until every slot has a leader: CLUSTER INFO says ok and a write to each node's slots works.
-  local n
-  for n in $(seq 1 300); do
+  # Until every slot has a leader (CLUSTER INFO ok, no CLUSTERDOWN), then leaders settle.
+  for _ in $(seq 1 300); do
     if [ "$(redis-cli -p "${ports[0]}" cluster info 2>/dev/null | tr -d '\r' |
             grep -c '^cluster_state:ok')" = 1 ] &&
        ! redis-cli -p "${ports[0]}" cluster slots 2>/dev/null | grep -q 'CLUSTERDOWN'; then
