@@ -252,14 +252,7 @@ void AskingCmd(CommandContext& ctx) {
 }
 
 CommandSpec Spec(std::string name, int arity, uint32_t flags, Handler h, std::string summary) {
-  CommandSpec s;
-  s.name = std::move(name);
-  s.arity = arity;
-  s.flags = flags;
-  s.handler = h;
-  s.group = "cluster";
-  s.summary = std::move(summary);
-  return s;
+  return MakeCommand(std::move(name), arity, flags, h, nullptr, "cluster", std::move(summary));
 }
 
 }  // namespace

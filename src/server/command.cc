@@ -27,6 +27,23 @@ std::vector<size_t> CommandSpec::KeyPositions(size_t argc) const {
   return keys;
 }
 
+CommandSpec MakeCommand(std::string name, int arity, uint32_t flags, Handler handler,
+                        ApplyFn apply, std::string group, std::string summary, int first_key,
+                        int last_key, int step) {
+  CommandSpec s;
+  s.name = std::move(name);
+  s.arity = arity;
+  s.flags = flags;
+  s.handler = handler;
+  s.apply = apply;
+  s.group = std::move(group);
+  s.summary = std::move(summary);
+  s.first_key = first_key;
+  s.last_key = last_key;
+  s.step = step;
+  return s;
+}
+
 CommandTable::CommandTable() {
   RegisterStringFamily(this);
   RegisterKeysFamily(this);

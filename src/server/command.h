@@ -115,6 +115,11 @@ struct CommandSpec {
   std::vector<size_t> KeyPositions(size_t argc) const;
 };
 
+// A spec with the fields every family sets; key positions default to "no keys".
+CommandSpec MakeCommand(std::string name, int arity, uint32_t flags, Handler handler,
+                        ApplyFn apply, std::string group, std::string summary, int first_key = 0,
+                        int last_key = 0, int step = 0);
+
 class CommandTable {
  public:
   CommandTable();  // registers every family

@@ -266,14 +266,7 @@ void ClientCmd(CommandContext& ctx) {
 }
 
 CommandSpec Spec(std::string name, int arity, uint32_t flags, Handler h, std::string summary) {
-  CommandSpec s;
-  s.name = std::move(name);
-  s.arity = arity;
-  s.flags = flags;
-  s.handler = h;
-  s.group = "connection";
-  s.summary = std::move(summary);
-  return s;
+  return MakeCommand(std::move(name), arity, flags, h, nullptr, "connection", std::move(summary));
 }
 
 }  // namespace

@@ -382,18 +382,8 @@ void ExpiredApply(ApplyContext& ctx) {
 
 CommandSpec Spec(std::string name, int arity, uint32_t flags, Handler h, ApplyFn a, int first,
                  int last, int step, std::string summary) {
-  CommandSpec s;
-  s.name = std::move(name);
-  s.arity = arity;
-  s.flags = flags;
-  s.handler = h;
-  s.apply = a;
-  s.first_key = first;
-  s.last_key = last;
-  s.step = step;
-  s.group = "generic";
-  s.summary = std::move(summary);
-  return s;
+  return MakeCommand(std::move(name), arity, flags, h, a, "generic", std::move(summary), first,
+                     last, step);
 }
 
 }  // namespace

@@ -488,14 +488,7 @@ void ShutdownCmd(CommandContext& ctx) {
 }
 
 CommandSpec Spec(std::string name, int arity, uint32_t flags, Handler h, std::string summary) {
-  CommandSpec s;
-  s.name = std::move(name);
-  s.arity = arity;
-  s.flags = flags;
-  s.handler = h;
-  s.group = "server";
-  s.summary = std::move(summary);
-  return s;
+  return MakeCommand(std::move(name), arity, flags, h, nullptr, "server", std::move(summary));
 }
 
 }  // namespace

@@ -334,25 +334,14 @@ void IncrByFloatApply(ApplyContext& ctx) {
 
 CommandSpec Read(std::string name, int arity, Handler h, ApplyFn a, int first, int last, int step,
                  std::string summary) {
-  CommandSpec s;
-  s.name = std::move(name);
-  s.arity = arity;
-  s.flags = kCmdReadOnly | kCmdFast;
-  s.handler = h;
-  s.apply = a;
-  s.first_key = first;
-  s.last_key = last;
-  s.step = step;
-  s.group = "string";
-  s.summary = std::move(summary);
-  return s;
+  return MakeCommand(std::move(name), arity, kCmdReadOnly | kCmdFast, h, a, "string",
+                     std::move(summary), first, last, step);
 }
 
 CommandSpec Write(std::string name, int arity, Handler h, ApplyFn a, int first, int last, int step,
                   std::string summary) {
-  CommandSpec s = Read(std::move(name), arity, h, a, first, last, step, std::move(summary));
-  s.flags = kCmdWrite;
-  return s;
+  return MakeCommand(std::move(name), arity, kCmdWrite, h, a, "string", std::move(summary), first,
+                     last, step);
 }
 
 }  // namespace
