@@ -1,0 +1,641 @@
+"""Jepsen-style harness: a real Flin cluster, concurrent clients on a few keys,
+a nemesis injecting faults, a recorded history, and the linearizability checker.
+
+    python3 tests/jepsen/harness.py --nodes 3 --seconds 20 --nemesis mixed
+
+Clients (threads) each own one connection per node and route keys by CLUSTER
+SLOTS, following -MOVED within one operation (a MOVED command was not executed).
+Each operation's outcome:
+  ok       a reply (INCR's "not an integer" error included: the command ran);
+  fail     -CLUSTERDOWN, -TRYAGAIN, too many MOVEDs, or no connection could be
+           opened (nothing was sent): certainly not executed;
+  unknown  -TIMEOUT, a socket timeout, a connection lost after sending, or any
+           other error: may or may not have happened.
+Values written are unique integers (so INCR counts on them and every value
+read names the write it came from).
+
+Nemeses (--nemesis): kill (kill -9 and restart a random node or the node holding
+the most leaders), pause (SIGSTOP for longer than the election timeout, then
+SIGCONT), partition (through a fault-injecting TCP proxy on every directed link
+of the cluster bus: majority/minority, isolate the leader-heaviest node, bridge),
+mixed (any of them), none.
+"""
+import argparse
+import collections
+import json
+import os
+import random
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import flinproc  # noqa: E402
+from flinproc import Error, RawConn, wait_until  # noqa: E402
+import cluster_helpers  # noqa: E402
+from cluster_helpers import (Cluster, Node, RoutingClient, Writers, free_cluster_ports,  # noqa: E402
+                             partition_of_slot, slot_of, slot_owner_map)
+import checker  # noqa: E402
+from checker import FAIL, OK, UNKNOWN, Op  # noqa: E402
+
+NEMESES = ("none", "kill", "pause", "partition", "mixed")
+
+
+# ---------------------------------------------------------------------------
+# A fault-injecting TCP proxy: one per directed bus link (node i -> node j).
+
+class Proxy:
+    def __init__(self, target_port):
+        self.target_port = target_port
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(64)
+        self.port = self.lsock.getsockname()[1]
+        self.blocked = False
+        self.closed = False
+        self.lock = threading.Lock()
+        self.socks = set()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                client, _ = self.lsock.accept()
+            except OSError:
+                return
+            if self.blocked:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=2)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.socks.update((client, upstream))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src, dst):
+        try:
+            while True:
+                data = src.recv(1 << 16)
+                if not data or self.blocked:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            self._close(s)
+
+    def _close(self, s):
+        with self.lock:
+            self.socks.discard(s)
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        s.close()
+
+    def block(self):
+        """Drop the link: close its connections and refuse new ones."""
+        self.blocked = True
+        with self.lock:
+            socks = list(self.socks)
+        for s in socks:
+            self._close(s)
+
+    def heal(self):
+        self.blocked = False
+
+    def close(self):
+        self.closed = True
+        self.block()
+        self.lsock.close()
+
+
+class ProxiedCluster(Cluster):
+    """A Cluster whose nodes reach each other's bus ports through Proxies:
+    node i lists peer j as j@127.0.0.1:client_j:proxy(i->j)."""
+
+    def start(self, attempts=3):
+        last = None
+        for _ in range(attempts):
+            ports = free_cluster_ports(self.n)
+            ids = list(range(1, self.n + 1))
+            self.proxies = {(i, j): Proxy(ports[j - 1] + 10000)
+                            for i in ids for j in ids if i != j}
+            self.nodes = {}
+            for i in ids:
+                ic = ",".join(f"{j}@127.0.0.1:{ports[j - 1]}" if j == i else
+                              f"{j}@127.0.0.1:{ports[j - 1]}:{self.proxies[(i, j)].port}"
+                              for j in ids)
+                self.nodes[i] = Node(self.workdir, i, ports[i - 1], ic, extra=self.args,
+                                     fsync=self.fsync, threads=self.threads,
+                                     datadir=f"{self.workdir}/data{i}-{ports[i - 1]}")
+            try:
+                for node in self.nodes.values():
+                    node.start(wait=False)
+                for node in self.nodes.values():
+                    node.wait_ready()
+                self.wait_all_leaders(timeout=60)
+                return self
+            except flinproc.PortTaken as e:
+                last = e
+                self.stop()
+                self.close_proxies()
+        raise last
+
+    def partition(self, groups):
+        """Cut every link between nodes of different groups (a list of sets)."""
+        where = {n: gi for gi, g in enumerate(groups) for n in g}
+        for (i, j), p in self.proxies.items():
+            if where.get(i) != where.get(j):
+                p.block()
+            else:
+                p.heal()
+
+    def cut(self, pairs):
+        for i, j in pairs:
+            self.proxies[(i, j)].block()
+            self.proxies[(j, i)].block()
+
+    def heal(self):
+        for p in self.proxies.values():
+            p.heal()
+
+    def close_proxies(self):
+        for p in getattr(self, "proxies", {}).values():
+            p.close()
+
+
+# ---------------------------------------------------------------------------
+# Clients.
+
+class History:
+    def __init__(self):
+        self.ops = []
+        self.lock = threading.Lock()
+        self.errors = collections.Counter()   # reply kinds that made an op fail/unknown
+
+    def add(self, op):
+        with self.lock:
+            self.ops.append(op)
+
+    def note(self, kind):
+        with self.lock:
+            self.errors[kind] += 1
+
+
+class Client:
+    """One logical client: one connection per node, a slot map, one op at a time."""
+
+    _values = iter(range(1, 1 << 62))
+    _values_lock = threading.Lock()
+
+    def __init__(self, cid, ports, keys, history, rng, io_timeout=8.0):
+        self.cid = cid
+        self.ports = list(ports)
+        self.keys = keys
+        self.history = history
+        self.rng = rng
+        self.io_timeout = io_timeout
+        self.conns = {}
+        self.map = None
+
+    @classmethod
+    def unique_value(cls):
+        with cls._values_lock:
+            return str(next(cls._values) * 1000)
+
+    def close(self):
+        for c in self.conns.values():
+            c.close()
+        self.conns = {}
+
+    def refresh(self):
+        for p in self.rng.sample(self.ports, len(self.ports)):
+            try:
+                self.map = slot_owner_map(p)
+                return True
+            except (OSError, EOFError, AssertionError, IndexError, TypeError):
+                continue
+        return False
+
+    def _drop(self, port):
+        c = self.conns.pop(port, None)
+        if c:
+            c.close()
+
+    def random_op(self):
+        key = self.rng.choice(self.keys)
+        f = self.rng.choices(["get", "set", "setnx", "getset", "incr", "del"],
+                             weights=[40, 20, 5, 10, 18, 7])[0]
+        arg = self.unique_value() if f in ("set", "setnx", "getset") else None
+        return key, f, arg
+
+    @staticmethod
+    def command(key, f, arg):
+        return {"get": ("GET", key), "set": ("SET", key, arg), "setnx": ("SET", key, arg, "NX"),
+                "getset": ("GETSET", key, arg), "incr": ("INCR", key), "del": ("DEL", key)}[f]
+
+    @staticmethod
+    def output(f, reply):
+        """The model's output for a reply, or raise ValueError if it is not one."""
+        if f in ("get", "getset"):
+            if reply is None or isinstance(reply, bytes):
+                return None if reply is None else reply.decode()
+        elif f == "set":
+            if reply == "OK":
+                return "OK"
+        elif f == "setnx":
+            if reply == "OK" or reply is None:
+                return reply == "OK"
+        elif f == "incr":
+            if isinstance(reply, int) and not isinstance(reply, bool):
+                return reply
+            if isinstance(reply, Error) and "not an integer" in reply:
+                return "ERR"
+        elif f == "del":
+            if isinstance(reply, int):
+                return reply
+        raise ValueError(f"unexpected reply {reply!r} to {f}")
+
+    def execute(self, key, f, arg):
+        """Run one operation and record it.  Returns the Op."""
+        op = Op(key=key, f=f, arg=arg, client=self.cid, invoke=time.monotonic())
+        outcome, out, kind = self._attempt(key, f, arg)
+        op.complete = time.monotonic()
+        op.outcome, op.out = outcome, out
+        if outcome != OK:
+            self.history.note(f"{outcome}:{kind}")
+        self.history.add(op)
+        return op
+
+    def _attempt(self, key, f, arg):
+        if self.map is None and not self.refresh():
+            return FAIL, None, "no-slot-map"
+        port = self.map[slot_of(key)]
+        for _ in range(6):
+            try:
+                conn = self.conns.get(port)
+                if conn is None:
+                    conn = RawConn(port, timeout=self.io_timeout)
+                    self.conns[port] = conn
+            except OSError:
+                self.refresh()
+                return FAIL, None, "connect"       # nothing was sent
+            try:
+                reply = conn.call(*self.command(key, f, arg))
+            except (OSError, EOFError) as e:
+                self._drop(port)
+                self.refresh()
+                return UNKNOWN, None, "timeout" if isinstance(e, socket.timeout) else "conn-lost"
+            if isinstance(reply, Error):
+                head = reply.split(" ", 1)[0]
+                if head == "MOVED":
+                    _, slot, addr = reply.split()
+                    port = int(addr.rsplit(":", 1)[1])
+                    self.map[int(slot)] = port
+                    continue
+                if head in ("CLUSTERDOWN", "TRYAGAIN"):
+                    self.refresh()
+                    return FAIL, None, head
+                if not (f == "incr" and "not an integer" in reply):
+                    return UNKNOWN, None, head    # TIMEOUT, or anything unexpected
+            try:
+                return OK, self.output(f, reply), None
+            except ValueError:
+                return UNKNOWN, None, f"odd-reply:{reply!r}"[:60]
+        return FAIL, None, "moved-loop"
+
+    def run(self, stop):
+        try:
+            while not stop.is_set():
+                op = self.execute(*self.random_op())
+                if op.outcome != OK:
+                    time.sleep(0.02 + self.rng.random() * 0.05)
+        finally:
+            self.close()
+
+    def final_read(self, key, deadline):
+        """GET key until it answers (each attempt goes into the history)."""
+        while time.monotonic() < deadline:
+            op = self.execute(key, "get", None)
+            if op.outcome == OK:
+                return op.out
+            time.sleep(0.1)
+        raise AssertionError(f"final GET {key} got no answer")
+
+
+# ---------------------------------------------------------------------------
+# Nemesis.
+
+class Nemesis:
+    def __init__(self, cluster, kind, rng, log):
+        self.cluster = cluster
+        self.kind = kind
+        self.rng = rng
+        self.log = log
+        self.faults = collections.Counter()
+        self.paused = set()
+
+    def leader_heaviest(self):
+        counts = collections.Counter(self.cluster.leaders().values())
+        if not counts:
+            return self.rng.choice(list(self.cluster.nodes.values()))
+        return self.cluster.nodes[counts.most_common(1)[0][0]]
+
+    def choices(self):
+        kinds = {"kill": ["kill-random", "kill-leader"],
+                 "pause": ["pause-random", "pause-leader"],
+                 "partition": ["partition-halves", "partition-leader"]}
+        if self.cluster.n >= 5:
+            kinds["partition"].append("partition-bridge")
+        if self.kind == "mixed":
+            return [k for v in kinds.values() for k in v]
+        return kinds[self.kind]
+
+    def run(self, stop):
+        if self.kind == "none":
+            return
+        while not stop.wait(0.5 + self.rng.random() * 1.5):
+            fault = self.rng.choice(self.choices())
+            try:
+                self.inject(fault, stop)
+            except Exception as e:  # noqa: BLE001 - a nemesis hiccup must not end the run
+                self.log(f"nemesis {fault} failed: {e!r}")
+                self.faults[f"error:{fault}"] += 1
+            finally:
+                self.heal()
+
+    def inject(self, fault, stop):
+        c = self.cluster
+        nodes = list(c.nodes.values())
+        if fault.startswith(("kill", "pause")):
+            node = self.leader_heaviest() if fault.endswith("leader") else self.rng.choice(nodes)
+            if fault.startswith("kill"):
+                node.kill9()
+                self.faults[fault] += 1
+                self.log(f"kill -9 node {node.node_id}")
+                stop.wait(self.rng.uniform(0.3, 2.5))
+                node.start(wait=True)
+                self.log(f"restarted node {node.node_id}")
+            else:
+                os.kill(node.pid, signal.SIGSTOP)
+                self.paused.add(node)
+                self.faults[fault] += 1
+                self.log(f"SIGSTOP node {node.node_id}")
+                stop.wait(self.rng.uniform(1.5, 4.0))   # > the 0.5-1 s election timeout
+        else:
+            ids = [n.node_id for n in nodes]
+            if fault == "partition-leader":
+                lone = self.leader_heaviest().node_id
+                groups = [{lone}, set(ids) - {lone}]
+                c.partition(groups)
+            elif fault == "partition-halves":
+                self.rng.shuffle(ids)
+                k = len(ids) // 2
+                groups = [set(ids[:k]), set(ids[k:])]
+                c.partition(groups)
+            else:   # bridge: two halves that only the middle node reaches
+                self.rng.shuffle(ids)
+                k = len(ids) // 2
+                left, mid, right = ids[:k], ids[k], ids[k + 1:]
+                c.cut([(a, b) for a in left for b in right])
+                groups = [set(left), {mid}, set(right)]
+            self.faults[fault] += 1
+            self.log(f"{fault} {groups}")
+            stop.wait(self.rng.uniform(1.5, 4.0))
+
+    def heal(self):
+        for node in list(self.paused):
+            try:
+                os.kill(node.pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+            self.paused.discard(node)
+            self.log(f"SIGCONT node {node.node_id}")
+        if isinstance(self.cluster, ProxiedCluster):
+            self.cluster.heal()
+        for node in self.cluster.nodes.values():
+            if not node.alive():
+                node.start(wait=True)
+
+
+# ---------------------------------------------------------------------------
+# One run.
+
+def summarize_ops(ops):
+    by_outcome = collections.Counter(o.outcome for o in ops)
+    by_f = collections.Counter(f"{o.f}:{o.outcome}" for o in ops)
+    return dict(by_outcome), dict(sorted(by_f.items()))
+
+
+def check_replicas(cluster, finals, replicas, timeout=60):
+    """Every replica of each key's partition converges to the final value
+    (READONLY reads, after the cluster has settled)."""
+    ids = sorted(cluster.nodes)
+
+    def hosts(node_id, key):
+        p = partition_of_slot(slot_of(key))
+        return (ids.index(node_id) - p) % len(ids) < replicas
+
+    def converged():
+        for node in cluster.nodes.values():
+            keys = [k for k in finals if hosts(node.node_id, k)]
+            try:
+                got = cluster_helpers.readonly_get_all(node.port, keys, timeout=10)
+            except (OSError, EOFError, AssertionError):
+                return False
+            for k in keys:
+                v = got[k]
+                if (v.decode() if isinstance(v, bytes) else v) != finals[k]:
+                    return False
+        return True
+    wait_until(converged, timeout, interval=0.3, what="replicas to converge")
+    return True
+
+
+def run(nodes=3, seconds=20, nemesis="mixed", clients=6, keys=5, seed=None, workdir=None,
+        tick_ms=None, replicas=3, budget=2_000_000, verbose=True, fsync="always"):
+    """Run one campaign; returns a report dict (report["verdict"] is the checker's)."""
+    seed = seed if seed is not None else random.randrange(1 << 30)
+    rng = random.Random(seed)
+    t0 = time.monotonic()
+    lines = []
+
+    def log(msg):
+        line = f"[{time.monotonic() - t0:7.2f}] {msg}"
+        lines.append(line)
+        if verbose:
+            print(line, flush=True)
+
+    workdir = workdir or tempfile.mkdtemp(prefix="flin-jepsen-")
+    extra = ["--replicas", str(replicas)]
+    cls = ProxiedCluster if nemesis in ("partition", "mixed") else Cluster
+    cluster = cls(workdir, n=nodes, tick_ms=tick_ms, fsync=fsync, extra=extra)
+    log(f"seed {seed}: {nodes} nodes, nemesis {nemesis}, {seconds}s, {clients} clients, "
+        f"{keys} keys, workdir {workdir}")
+    cluster.start()
+    history = History()
+    keynames = [f"jk{i}" for i in range(keys)]
+    nem = Nemesis(cluster, nemesis, random.Random(rng.random()), log)
+    stop = threading.Event()
+    try:
+        ports = cluster.ports()
+        cls_ = [Client(i, ports, keynames, history, random.Random(rng.random()))
+                for i in range(clients)]
+        threads = [threading.Thread(target=c.run, args=(stop,), daemon=True) for c in cls_]
+        for t in threads:
+            t.start()
+        nt = threading.Thread(target=nem.run, args=(stop,), daemon=True)
+        nt.start()
+        stop.wait(seconds)
+        stop.set()
+        nt.join(60)
+        for t in threads:
+            t.join(60)
+        assert not nt.is_alive() and not any(t.is_alive() for t in threads), "a thread hung"
+        nem.heal()
+        log("healed; waiting for every partition to have a leader")
+        cluster.wait_all_leaders(timeout=90)
+        reader = Client("final", ports, keynames, history, random.Random(seed))
+        finals = {k: reader.final_read(k, time.monotonic() + 60) for k in keynames}
+        reader.close()
+        log(f"final values {finals}")
+        converged = check_replicas(cluster, finals, replicas)
+        ops = history.ops
+        tc = time.monotonic()
+        results = checker.check(ops, budget=budget)
+        verdict, text = checker.summarize(results)
+        log(f"checker: {verdict} in {time.monotonic() - tc:.1f}s\n{text}")
+        by_outcome, by_f = summarize_ops(ops)
+        report = {"seed": seed, "nodes": nodes, "nemesis": nemesis, "seconds": seconds,
+                  "clients": clients, "keys": keys, "verdict": verdict,
+                  "ops": len(ops), "by_outcome": by_outcome, "by_op": by_f,
+                  "errors": dict(history.errors), "faults": dict(nem.faults),
+                  "replicas_converged": converged, "checker": text, "workdir": workdir,
+                  "log": lines}
+        log(f"ops {len(ops)} {by_outcome}; faults {dict(nem.faults)}; "
+            f"errors {dict(history.errors)}")
+        return report
+    finally:
+        stop.set()
+        nem.heal() if nem.paused else None
+        cluster.stop()
+        if isinstance(cluster, ProxiedCluster):
+            cluster.close_proxies()
+
+
+# ---------------------------------------------------------------------------
+# Durability: kill -9 every node during acknowledged writes, restart, check.
+
+def durability(nodes=1, rounds=3, seed=None, workdir=None, verbose=True, writers=4):
+    """nodes=1: a single node (no --initial-cluster); else a cluster.  Returns a report;
+    report["lost"] lists acknowledged keys missing or changed after a restart."""
+    seed = seed if seed is not None else random.randrange(1 << 30)
+    rng = random.Random(seed)
+    workdir = workdir or tempfile.mkdtemp(prefix="flin-durable-")
+    t0 = time.monotonic()
+
+    def log(msg):
+        if verbose:
+            print(f"[{time.monotonic() - t0:7.2f}] {msg}", flush=True)
+
+    if nodes == 1:
+        servers = [flinproc.Server(workdir, fsync="always", name="single")]
+        servers[0].start()
+        cluster = None
+    else:
+        cluster = Cluster(workdir, n=nodes, fsync="always").start()
+        servers = list(cluster.nodes.values())
+    acked, lost, unknown, kills = {}, [], 0, 0
+    try:
+        for r in range(rounds):
+            ports = [s.port for s in servers]
+            w = Writers(ports, threads=writers, prefix=f"d{r}", op_deadline=3.0).start()
+            wait_until(lambda: w.count() > 20, 60, what="writes to be acknowledged")
+            time.sleep(rng.uniform(0.2, 1.5))
+            order = rng.sample(servers, len(servers))
+            for s in order:                     # every node, at random moments
+                s.kill9()
+                kills += 1
+                time.sleep(rng.uniform(0, 0.3))
+            w.stop()
+            acked.update(w.acked)
+            unknown += len(w.unknown)
+            log(f"round {r}: killed {len(order)} node(s); {len(w.acked)} acked, "
+                f"{len(w.unknown)} unknown")
+            for s in servers:
+                s.start(wait=False)
+            for s in servers:
+                s.wait_ready()
+            if cluster:
+                cluster.wait_all_leaders(timeout=90)
+            lost = missing_keys(ports, acked)
+            log(f"round {r}: all {len(acked)} acknowledged writes checked, {len(lost)} lost")
+            if lost:
+                break
+    finally:
+        for s in servers:
+            s.stop()
+    return {"nodes": nodes, "rounds": rounds, "seed": seed, "acked": len(acked),
+            "unknown": unknown, "kills": kills, "lost": lost[:20], "lost_count": len(lost)}
+
+
+def missing_keys(ports, expected):
+    """Keys of expected whose linearizable GET is not their value."""
+    client = RoutingClient(ports)
+    out = []
+    try:
+        for k, v in expected.items():
+            got = client.get(k, time.monotonic() + 60)
+            if got != v.encode():
+                out.append((k, v, got))
+    finally:
+        client.close()
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--nodes", type=int, default=3)
+    ap.add_argument("--replicas", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--nemesis", choices=NEMESES + ("durability",), default="mixed")
+    ap.add_argument("--clients", type=int, default=6)
+    ap.add_argument("--keys", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=5, help="durability rounds")
+    ap.add_argument("--seed", type=int)
+    ap.add_argument("--tick-ms", type=int)
+    ap.add_argument("--workdir")
+    ap.add_argument("--json", help="append the report as one JSON line to this file")
+    a = ap.parse_args()
+    if a.nemesis == "durability":
+        rep = durability(nodes=a.nodes, rounds=a.rounds, seed=a.seed, workdir=a.workdir)
+        ok = rep["lost_count"] == 0
+        print(json.dumps(rep))
+    else:
+        rep = run(nodes=a.nodes, seconds=a.seconds, nemesis=a.nemesis, clients=a.clients,
+                  keys=a.keys, seed=a.seed, workdir=a.workdir, tick_ms=a.tick_ms,
+                  replicas=a.replicas)
+        ok = rep["verdict"] == checker.LINEARIZABLE
+        rep.pop("log")
+    if a.json:
+        with open(a.json, "a") as f:
+            f.write(json.dumps(rep) + "\n")
+    print("RESULT:", "PASS" if ok else "FAIL")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
