@@ -294,12 +294,41 @@ void MultiRaftNode::HandleProposals(std::vector<Proposal>& proposals) {
 }
 
 void MultiRaftNode::HandleReady() {
-  std::vector<std::pair<Group*, raft::Ready>> readies;
-  rocksdb::WriteBatch wb;
-  bool must_sync = false;
+  struct Item {
+    Group* g;
+    raft::Ready r;
+    size_t early;  // committed entries [0, early) are durable already: apply before the write
+  };
+  std::vector<Item> items;
   for (auto& g : groups_) {
     if (!g || !g->node->HasReady()) continue;
-    raft::Ready r = g->node->GetReady();
+    Item item{g.get(), g->node->GetReady(), 0};
+    // Committed entries this node had persisted before this Ready can be applied (and their
+    // clients answered) before this round's fsync instead of after it; entries of this Ready
+    // itself, or at/after an overwrite or a snapshot, wait for the write.
+    if (!item.r.snapshot) {
+      uint64_t durable = g->storage->LastIndex();
+      if (!item.r.entries.empty()) durable = std::min(durable, item.r.entries.front().index - 1);
+      while (item.early < item.r.committed_entries.size() &&
+             item.r.committed_entries[item.early].index <= durable) {
+        ++item.early;
+      }
+    }
+    items.push_back(std::move(item));
+  }
+  if (items.empty()) return;
+
+  // 1. Apply what is already durable.
+  std::vector<std::pair<Group*, std::span<const raft::Entry>>> batch;
+  for (auto& it : items) {
+    batch.emplace_back(it.g, std::span<const raft::Entry>(it.r.committed_entries.data(), it.early));
+  }
+  ApplyEntries(batch);
+
+  // 2. Everything the groups must remember, in one write: one fsync for all partitions.
+  rocksdb::WriteBatch wb;
+  bool must_sync = false;
+  for (auto& [g, r, early] : items) {
     if (r.snapshot) {
       Status s = g->storage->InstallSnapshot(*r.snapshot, &wb);
       if (!s.ok()) {
@@ -312,10 +341,7 @@ void MultiRaftNode::HandleReady() {
     must_sync = must_sync || !r.entries.empty() || r.snapshot.has_value();
     g->storage->Append(r.entries, &wb);
     if (r.hard_state && g->storage->SetHardState(*r.hard_state, &wb)) must_sync = true;
-    readies.emplace_back(g.get(), std::move(r));
   }
-  if (readies.empty()) return;
-  // 1. Everything the groups must remember, in one write: one fsync for all partitions.
   if (wb.Count() > 0) {
     const bool sync = must_sync && fsync_.load(std::memory_order_relaxed) == FsyncPolicy::kAlways;
     Status s = store_->Write(&wb, sync);
@@ -325,10 +351,10 @@ void MultiRaftNode::HandleReady() {
       abort();
     }
   }
-  // 2. Messages, one payload per peer.
+  // 3. Messages, one payload per peer (only now: they may promise what was just written).
   std::map<uint64_t, std::string> out;
   std::string buf;
-  for (auto& [g, r] : readies) {
+  for (auto& [g, r, early] : items) {
     for (const auto& m : r.messages) {
       buf.clear();
       raft::EncodeMessage(m, &buf);
@@ -336,13 +362,28 @@ void MultiRaftNode::HandleReady() {
     }
   }
   for (auto& [to, payload] : out) transport_->Send(to, std::move(payload));
-  // 3. Apply committed entries of every group in one batch.
+  // 4. Apply the rest, then Advance.
+  batch.clear();
+  for (auto& it : items) {
+    batch.emplace_back(it.g, std::span<const raft::Entry>(it.r.committed_entries).subspan(it.early));
+  }
+  ApplyEntries(batch);
+  for (auto& [g, r, early] : items) {
+    g->node->Advance(r);
+    MaybeCompact(*g);
+  }
+}
+
+// Applies committed entries of several groups in one WriteTxn (each group's applied index in
+// the same batch as its data) and answers the proposals they complete.
+void MultiRaftNode::ApplyEntries(
+    const std::vector<std::pair<Group*, std::span<const raft::Entry>>>& batch) {
   storage::WriteTxn txn(store_);
   bool applied_any = false;
-  for (auto& [g, r] : readies) {
-    if (r.committed_entries.empty()) continue;
+  for (auto& [g, entries] : batch) {
+    if (entries.empty()) continue;
     applied_any = true;
-    for (const auto& e : r.committed_entries) {
+    for (const auto& e : entries) {
       auto it = g->pending.find(e.index);
       Group::Pending* pending = nullptr;
       if (it != g->pending.end()) {
@@ -367,30 +408,24 @@ void MultiRaftNode::HandleReady() {
           Deliver(pending->sink, pending->conn_id, pending->seq, std::move(reply));
           g->pending.erase(it);
         }
-        store_->AdvanceApplyClock(ts);
+        store_->AdvanceApplyClock(g->id, ts);
       } else if (pending) {
         Deliver(pending->sink, pending->conn_id, pending->seq,
                 ErrorReply(pending->proto, "ERR not applied"));
         g->pending.erase(it);
       }
     }
-    const uint64_t last = r.committed_entries.back().index;
+    const uint64_t last = entries.back().index;
     txn.PutRaw(GroupMetaKey('a', g->id), AppliedValue(last));
     g->storage->set_applied(last, g->node->conf_state());
   }
-  if (applied_any) {
-    Status s = txn.Commit(false);  // the log is durable: a lost apply is redone on restart
-    if (!s.ok()) {
-      LOG_WARNING("apply write failed, stopping: %s", s.ToString().c_str());
-      abort();
-    }
+  if (!applied_any) return;
+  Status s = txn.Commit(false);  // the log is durable: a lost apply is redone on restart
+  if (!s.ok()) {
+    LOG_WARNING("apply write failed, stopping: %s", s.ToString().c_str());
+    abort();
   }
-  // 4. Replies, then Advance.
   FlushDeliveries();
-  for (auto& [g, r] : readies) {
-    g->node->Advance(r);
-    MaybeCompact(*g);
-  }
 }
 
 void MultiRaftNode::MaybeCompact(Group& g) {
@@ -441,12 +476,18 @@ void MultiRaftNode::PublishViews() {
 }
 
 void MultiRaftNode::BalanceLeaders() {
+  std::vector<uint64_t> connected;
+  for (const auto& p : transport_->Peers()) {
+    if (p.connected) connected.push_back(p.id);
+  }
   for (auto& g : groups_) {
     if (!g || g->node->role() != raft::Role::kLeader) continue;
     const uint64_t preferred = topology_.Replicas(g->id).front();
     if (preferred == topology_.self_id()) continue;
+    // A dead node can look caught up while nothing is written; a failed transfer costs the
+    // leader its lease for the rest of the term. So: only to a node we are connected to.
+    if (std::find(connected.begin(), connected.end(), preferred) == connected.end()) continue;
     for (const auto& peer : g->node->Peers()) {
-      // Hand over only to a preferred node that is caught up (and so, alive).
       if (peer.id == preferred && peer.match == g->node->last_index()) {
         g->node->TransferLeader(preferred).ok();
       }

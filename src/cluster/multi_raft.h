@@ -6,12 +6,14 @@
 // threads queued (to the group of the key's partition, if this node leads it, else answers
 // with -MOVED or -CLUSTERDOWN); ticks every group on the tick clock; then collects the Ready
 // of every group and
-//   1. writes all their new entries and hard states in ONE RocksDB batch with one fsync
+//   1. applies the committed entries that were already durable (answering their clients
+//      before this round's fsync, not after it),
+//   2. writes all their new entries and hard states in ONE RocksDB batch with one fsync
 //      (group commit across partitions),
-//   2. sends their messages, batched into one payload per peer (Transport),
-//   3. applies all their committed entries through the StateMachine into one WriteTxn
-//      (each group's applied index written in the same batch as the data it applied),
-//   4. answers the proposals those entries complete, then Advances every group.
+//   3. sends their messages, batched into one payload per peer (Transport),
+//   4. applies the remaining committed entries, then Advances every group.
+// Applying goes through the StateMachine into one WriteTxn per step (each group's applied
+// index in the same batch as the data it applied) and answers the proposals it completes.
 // Log entries carry the proposer's timestamp (never decreasing within a group), which the
 // state machine uses as "now", so every replica computes the same state.
 //
@@ -26,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -99,6 +102,7 @@ class MultiRaftNode : public Replicator {
   void HandleMessages(std::vector<std::pair<uint64_t, std::string>>& inbox);
   void HandleProposals(std::vector<Proposal>& proposals);
   void HandleReady();
+  void ApplyEntries(const std::vector<std::pair<Group*, std::span<const raft::Entry>>>& batch);
   void ExpireProposals(int64_t now_ms);
   void PublishViews();
   void BalanceLeaders();

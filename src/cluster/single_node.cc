@@ -111,7 +111,7 @@ void SingleNodeReplicator::ApplyBatch(std::vector<Proposal>& batch) {
   FsyncPolicy policy = fsync_.load(std::memory_order_relaxed);
   Status s = txn.Commit(policy == FsyncPolicy::kAlways);
   if (s.ok()) {
-    store_->AdvanceApplyClock(last_ts_);
+    store_->AdvanceApplyClock(-1, last_ts_);
     if (policy == FsyncPolicy::kAlways) {
       fsyncs_.fetch_add(1, std::memory_order_relaxed);
       last_sync_ms_.store(last_ts_, std::memory_order_relaxed);

@@ -90,7 +90,10 @@ Status Server::Start() {
   store_ = std::move(store).value();
   Status s = CheckIdentity(store_.get(), "partitions", std::to_string(config_->partitions));
   if (!s.ok()) return s;
-  store_->AdvanceApplyClock(NowMs());
+  // A single node stamps entries with max(now, previous), so nothing it applies from here on
+  // is older than now. (Not so in a cluster: a replica catching up applies old entries, so
+  // each partition's clock starts at, and only follows, its log.)
+  if (config_->initial_cluster.empty()) store_->AdvanceApplyClock(-1, NowMs());
 
   state_machine_ = std::make_unique<StateMachineImpl>(&commands_, config_->partitions);
   if (config_->initial_cluster.empty()) {

@@ -13,17 +13,21 @@ namespace {
 // clock and not the wall clock). Shared by all compaction threads: stateless but for an atomic.
 class ExpiryFilter : public rocksdb::CompactionFilter {
  public:
-  explicit ExpiryFilter(const std::atomic<int64_t>* clock) : clock_(clock) {}
+  explicit ExpiryFilter(const Store* store) : store_(store) {}
   bool Filter(int /*level*/, const rocksdb::Slice& key, const rocksdb::Slice& value,
               std::string* /*new_value*/, bool* /*value_changed*/) const override {
-    if (key.size() == 0 || key[0] != kDataPrefix) return false;
+    int partition;
+    std::string_view user_key;
+    if (!DecodeDataKey(std::string_view(key.data(), key.size()), &partition, &user_key)) {
+      return false;
+    }
     auto v = DecodeValue(std::string_view(value.data(), value.size()));
-    return v && v->Expired(clock_->load(std::memory_order_relaxed));
+    return v && v->Expired(store_->ApplyClock(partition));
   }
   const char* Name() const override { return "flin.ExpiryFilter"; }
 
  private:
-  const std::atomic<int64_t>* clock_;
+  const Store* store_;
 };
 
 Status ToStatus(const rocksdb::Status& s) {
@@ -39,7 +43,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   std::unique_ptr<Store> store(new Store());
   store->dir_ = options.dir;
   store->cache_ = rocksdb::NewLRUCache(options.block_cache_bytes);
-  store->filter_ = std::make_unique<ExpiryFilter>(&store->apply_clock_);
+  store->filter_ = std::make_unique<ExpiryFilter>(store.get());
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = store->cache_;
@@ -107,10 +111,18 @@ Status Store::DeleteRange(const std::string& begin, const std::string& end) {
 
 Status Store::SyncWal() { return ToStatus(db_->SyncWAL()); }
 
-void Store::AdvanceApplyClock(int64_t ms) {
-  int64_t cur = apply_clock_.load(std::memory_order_relaxed);
-  while (ms > cur && !apply_clock_.compare_exchange_weak(cur, ms, std::memory_order_relaxed)) {
+void Store::AdvanceApplyClock(int partition, int64_t ms) {
+  std::atomic<int64_t>& clock =
+      partition < 0 || partition >= kMaxPartitions ? apply_clock_ : partition_clocks_[partition];
+  int64_t cur = clock.load(std::memory_order_relaxed);
+  while (ms > cur && !clock.compare_exchange_weak(cur, ms, std::memory_order_relaxed)) {
   }
+}
+
+int64_t Store::ApplyClock(int partition) const {
+  const int64_t global = apply_clock_.load(std::memory_order_relaxed);
+  if (partition < 0 || partition >= kMaxPartitions) return global;
+  return std::max(global, partition_clocks_[partition].load(std::memory_order_relaxed));
 }
 
 uint64_t Store::IntProperty(const std::string& name) const {

@@ -6,10 +6,12 @@
 // I/O threads read directly, without a hand-off. Writes come only from the apply path (one
 // thread), through Write(); command handlers never write RocksDB themselves.
 //
-// Expiry: a value whose expire-at is at or before the *apply clock* is dropped by compaction.
-// The apply clock is the newest timestamp of an applied log entry. Entry timestamps never go
-// backwards, so every later entry also sees such a value as expired: dropping it cannot change
-// what the state machine computes (which matters once several replicas apply the same log).
+// Expiry: a value whose expire-at is at or before the *apply clock* of its log is dropped by
+// compaction. The apply clock is the newest timestamp of an applied entry of that log. Entry
+// timestamps never go backwards within a log, so every later entry also sees such a value as
+// expired: dropping it cannot change what the state machine computes, on any replica. A single
+// node has one log for everything (the global clock); in a cluster each partition is its own
+// Raft group with its own leader's clock, so each partition has its own apply clock.
 
 #include <atomic>
 #include <cstdint>
@@ -51,8 +53,11 @@ class Store {
   // Makes every write so far durable (for --fsync everysec). Any thread.
   Status SyncWal();
 
-  void AdvanceApplyClock(int64_t ms);
-  int64_t apply_clock() const { return apply_clock_.load(std::memory_order_relaxed); }
+  static constexpr int kMaxPartitions = 16384;
+  // partition -1: the single node's one log, which covers every partition.
+  void AdvanceApplyClock(int partition, int64_t ms);
+  // The clock that decides whether a value of `partition` may be dropped.
+  int64_t ApplyClock(int partition) const;
 
   // Numbers for INFO: a RocksDB integer property ("rocksdb.estimate-num-keys"), 0 if unknown.
   uint64_t IntProperty(const std::string& name) const;
@@ -63,7 +68,9 @@ class Store {
  private:
   Store() = default;
   std::string dir_;
-  std::atomic<int64_t> apply_clock_{0};
+  std::atomic<int64_t> apply_clock_{0};  // the single node's
+  std::unique_ptr<std::atomic<int64_t>[]> partition_clocks_{
+      new std::atomic<int64_t>[kMaxPartitions]()};
   std::shared_ptr<rocksdb::Cache> cache_;
   std::unique_ptr<rocksdb::CompactionFilter> filter_;
   std::unique_ptr<rocksdb::DB> db_;
