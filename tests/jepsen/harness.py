@@ -45,6 +45,24 @@ import checker  # noqa: E402
 from checker import FAIL, OK, UNKNOWN, Op  # noqa: E402
 
 NEMESES = ("none", "kill", "pause", "partition", "mixed")
+_PINNED = {}
+
+
+def pin_binary():
+    """Copy flin-server once per process and run the copy: a rebuild of build/
+    during a campaign (other work shares this tree) must not make restarts fail
+    or mix two binaries in one cluster."""
+    src = flinproc.FLIN_SERVER
+    if src not in _PINNED:
+        import shutil
+        d = tempfile.mkdtemp(prefix="flin-jepsen-bin-")
+        dst = os.path.join(d, "flin-server")
+        wait_until(lambda: os.access(src, os.X_OK), 120, interval=0.5,
+                   what=f"{src} to exist")
+        shutil.copy2(src, dst)
+        _PINNED[src] = dst
+    flinproc.FLIN_SERVER = _PINNED[src]
+    return _PINNED[src]
 
 
 # ---------------------------------------------------------------------------
@@ -386,9 +404,7 @@ class Nemesis:
                 node.kill9()
                 self.faults[fault] += 1
                 self.log(f"kill -9 node {node.node_id}")
-                stop.wait(self.rng.uniform(0.3, 2.5))
-                node.start(wait=True)
-                self.log(f"restarted node {node.node_id}")
+                stop.wait(self.rng.uniform(0.3, 2.5))   # heal() restarts it
             else:
                 os.kill(node.pid, signal.SIGSTOP)
                 self.paused.add(node)
@@ -427,8 +443,16 @@ class Nemesis:
         if isinstance(self.cluster, ProxiedCluster):
             self.cluster.heal()
         for node in self.cluster.nodes.values():
-            if not node.alive():
-                node.start(wait=True)
+            for attempt in range(3):
+                if node.alive():
+                    break
+                try:
+                    node.start(wait=True)
+                    self.log(f"restarted node {node.node_id}")
+                except Exception as e:  # noqa: BLE001 - retried, then reported by the run
+                    self.log(f"restart of node {node.node_id} failed: {e!r}")
+                    self.faults["error:restart"] += 1
+                    time.sleep(1)
 
 
 # ---------------------------------------------------------------------------
@@ -480,6 +504,7 @@ def run(nodes=3, seconds=20, nemesis="mixed", clients=6, keys=5, seed=None, work
             print(line, flush=True)
 
     workdir = workdir or tempfile.mkdtemp(prefix="flin-jepsen-")
+    pin_binary()
     extra = ["--replicas", str(replicas)]
     cls = ProxiedCluster if nemesis in ("partition", "mixed") else Cluster
     cluster = cls(workdir, n=nodes, tick_ms=tick_ms, fsync=fsync, extra=extra)
@@ -506,6 +531,7 @@ def run(nodes=3, seconds=20, nemesis="mixed", clients=6, keys=5, seed=None, work
             t.join(60)
         assert not nt.is_alive() and not any(t.is_alive() for t in threads), "a thread hung"
         nem.heal()
+        assert all(n.alive() for n in cluster.nodes.values()), "a node did not restart"
         log("healed; waiting for every partition to have a leader")
         cluster.wait_all_leaders(timeout=90)
         reader = Client("final", ports, keynames, history, random.Random(seed))
@@ -545,6 +571,7 @@ def durability(nodes=1, rounds=3, seed=None, workdir=None, verbose=True, writers
     seed = seed if seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
     workdir = workdir or tempfile.mkdtemp(prefix="flin-durable-")
+    pin_binary()
     t0 = time.monotonic()
 
     def log(msg):
@@ -562,7 +589,7 @@ def durability(nodes=1, rounds=3, seed=None, workdir=None, verbose=True, writers
     try:
         for r in range(rounds):
             ports = [s.port for s in servers]
-            w = Writers(ports, threads=writers, prefix=f"d{r}", op_deadline=3.0).start()
+            w = DurableWriters(ports, threads=writers, prefix=f"d{r}", op_deadline=3.0).start()
             wait_until(lambda: w.count() > 20, 60, what="writes to be acknowledged")
             time.sleep(rng.uniform(0.2, 1.5))
             order = rng.sample(servers, len(servers))
@@ -571,6 +598,7 @@ def durability(nodes=1, rounds=3, seed=None, workdir=None, verbose=True, writers
                 kills += 1
                 time.sleep(rng.uniform(0, 0.3))
             w.stop()
+            assert not w.failures, w.failures
             acked.update(w.acked)
             unknown += len(w.unknown)
             log(f"round {r}: killed {len(order)} node(s); {len(w.acked)} acked, "
@@ -592,9 +620,44 @@ def durability(nodes=1, rounds=3, seed=None, workdir=None, verbose=True, writers
             "unknown": unknown, "kills": kills, "lost": lost[:20], "lost_count": len(lost)}
 
 
+class FixedRoute(RoutingClient):
+    """A RoutingClient for a single node (which has no CLUSTER SLOTS)."""
+
+    def __init__(self, port, **kw):
+        super().__init__([port], **kw)
+        self.map = [port] * cluster_helpers.SLOTS
+
+    def refresh(self):
+        return True
+
+
+def _router(ports):
+    return FixedRoute(ports[0]) if len(ports) == 1 else RoutingClient(ports)
+
+
+class DurableWriters(Writers):
+    """Writers (unique keys, acknowledged ones recorded) for a cluster or one node."""
+
+    def _run(self, t):
+        client = _router(self.seeds)
+        i = 0
+        try:
+            while not self._stop.is_set():
+                key = f"{self.prefix}:{t}:{i}"
+                i += 1
+                value = self.value_of(key)
+                outcome = client.set_until_acked(key, value, time.monotonic() + self.op_deadline)
+                with self._lock:
+                    (self.acked if outcome == "ack" else self.unknown)[key] = value
+        except Exception as e:  # noqa: BLE001 - reported by the campaign
+            self.failures.append(repr(e))
+        finally:
+            client.close()
+
+
 def missing_keys(ports, expected):
     """Keys of expected whose linearizable GET is not their value."""
-    client = RoutingClient(ports)
+    client = _router(ports)
     out = []
     try:
         for k, v in expected.items():
