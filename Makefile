@@ -54,3 +54,13 @@ sim: build
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# Jepsen-style campaign (tests/jepsen): each nemesis for JEPSEN_SECONDS, then
+# JEPSEN_ROUNDS durability rounds; anomalies fail the target.  CI's short one
+# is tests/jepsen/test_campaign.py, run by blackbox-test.
+JEPSEN_SECONDS ?= 60
+JEPSEN_ROUNDS  ?= 5
+.PHONY: jepsen
+jepsen: build
+	FLIN_SERVER=$(abspath $(BUILD))/flin-server JEPSEN_SECONDS=$(JEPSEN_SECONDS) \
+	  JEPSEN_ROUNDS=$(JEPSEN_ROUNDS) $(PYTHON) tests/jepsen/campaign.py --out $(BUILD)/jepsen-report.jsonl

@@ -1,0 +1,59 @@
+"""The long campaign behind `make jepsen`: each nemesis on its own on 3 nodes,
+the mixed nemesis on 3 and 5 nodes, then durability rounds (--fsync always,
+kill -9 of every node) for a single node and a 3-node cluster.
+
+    JEPSEN_SECONDS=120 JEPSEN_ROUNDS=10 python3 tests/jepsen/campaign.py [--out report.jsonl]
+
+Prints each run's figures and a total; exits non-zero on any anomaly."""
+import argparse
+import collections
+import json
+import os
+import sys
+
+import harness
+import checker
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=float(os.environ.get("JEPSEN_SECONDS", 60)))
+    ap.add_argument("--rounds", type=int, default=int(os.environ.get("JEPSEN_ROUNDS", 5)))
+    ap.add_argument("--out", default=os.environ.get("JEPSEN_OUT", "jepsen-report.jsonl"))
+    a = ap.parse_args()
+    plan = [(3, "kill"), (3, "pause"), (3, "partition"), (3, "mixed"), (5, "mixed")]
+    total_ops, faults, anomalies = collections.Counter(), collections.Counter(), []
+    with open(a.out, "a") as out:
+        for nodes, nemesis in plan:
+            rep = harness.run(nodes=nodes, seconds=a.seconds, nemesis=nemesis, verbose=False)
+            rep.pop("log")
+            out.write(json.dumps(rep) + "\n")
+            out.flush()
+            total_ops.update(rep["by_outcome"])
+            faults.update(rep["faults"])
+            ok = rep["verdict"] == checker.LINEARIZABLE and rep["replicas_converged"]
+            if not ok:
+                anomalies.append(f"{nemesis}/{nodes} seed {rep['seed']}: {rep['verdict']}\n"
+                                 f"{rep['checker']}")
+            print(f"{nodes} nodes, {nemesis:9s} {a.seconds:.0f}s seed {rep['seed']}: "
+                  f"{rep['verdict']}; ops {rep['ops']} {rep['by_outcome']}; "
+                  f"faults {rep['faults']}; errors {rep['errors']}", flush=True)
+        for nodes in (1, 3):
+            rep = harness.durability(nodes=nodes, rounds=a.rounds, verbose=False)
+            out.write(json.dumps(rep) + "\n")
+            out.flush()
+            faults["durability-kill9"] += rep["kills"]
+            if rep["lost_count"]:
+                anomalies.append(f"durability/{nodes} seed {rep['seed']}: lost {rep['lost']}")
+            print(f"durability {nodes} node(s), {rep['rounds']} rounds seed {rep['seed']}: "
+                  f"{rep['acked']} acked writes, {rep['unknown']} unknown, {rep['kills']} kill -9, "
+                  f"{rep['lost_count']} lost", flush=True)
+    print(f"TOTAL ops by outcome {dict(total_ops)}; faults {dict(faults)}; "
+          f"anomalies {len(anomalies)}")
+    for x in anomalies:
+        print("ANOMALY:", x)
+    sys.exit(1 if anomalies else 0)
+
+
+if __name__ == "__main__":
+    main()
