@@ -158,7 +158,8 @@ TEST_F(GroupStorageTest, SnapshotStreamsThePartitionAndInstallsElsewhere) {
   EXPECT_EQ(gs_->applied(), 4u);
   EXPECT_EQ(gs_->Term(4).value(), 1u);
 
-  raft::Snapshot bad{meta.value(), std::string("\x05\x00\x00\x00ab", 6)};
+  // A record that claims a 5-byte key but carries 2 bytes.
+  raft::Snapshot bad{meta.value(), std::string("\x05\x00\x00\x00", 4) + "ab"};
   rocksdb::WriteBatch wb3;
   EXPECT_FALSE(gs_->InstallSnapshot(bad, &wb3).ok());  // truncated: nothing changes
   EXPECT_EQ(wb3.Count(), 0);
