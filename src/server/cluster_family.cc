@@ -93,19 +93,16 @@ void Slots(CommandContext& ctx, cluster::MultiRaftNode& mr) {
   const int parts = t.partitions();
   ctx.out.ArrayHeader(parts);
   for (int p = 0; p < parts; ++p) {
+    // The leader first, then the other replicas.
     const uint64_t leader = LeaderOf(mr, p);
-    auto replicas = t.Replicas(p);
-    ctx.out.ArrayHeader(2 + replicas.size());
+    std::vector<uint64_t> nodes = {leader};
+    for (uint64_t r : t.Replicas(p)) {
+      if (r != leader) nodes.push_back(r);
+    }
+    ctx.out.ArrayHeader(2 + nodes.size());
     ctx.out.Integer(FirstSlot(p, parts));
     ctx.out.Integer(LastSlot(p, parts));
-    WriteNode(ctx.out, t, leader);
-    for (uint64_t r : replicas) {
-      if (r != leader) WriteNode(ctx.out, t, r);
-    }
-    if (std::find(replicas.begin(), replicas.end(), leader) == replicas.end()) {
-      // (never: the leader is a replica) keep the array length right anyway
-      WriteNode(ctx.out, t, replicas.front());
-    }
+    for (uint64_t n : nodes) WriteNode(ctx.out, t, n);
   }
 }
 

@@ -87,12 +87,22 @@ void SetCheck(CommandContext& ctx) {
   ctx.Propose(ctx.Partition(ctx.args[1]));
 }
 
+// Parses SET/GETEX options again on the apply side and resolves the expiry at the entry's
+// time; on error replies and returns false.
+bool ApplySideOptions(ApplyContext& ctx, size_t first, SetCommandType type, StringSetOptions* o,
+                      int64_t* expire_at) {
+  std::string err = ParseSetOptions(ctx.args, first, type, o);
+  *expire_at = 0;
+  if (err.empty()) o->Resolve(ctx.now_ms, ctx.args[0], expire_at, &err);
+  if (err.empty()) return true;
+  ctx.out.Error(err);
+  return false;
+}
+
 void SetApply(ApplyContext& ctx) {
   StringSetOptions o;
-  std::string err = ParseSetOptions(ctx.args, 3, SetCommandType::kSet, &o);
-  int64_t expire_at = 0;
-  if (err.empty()) o.Resolve(ctx.now_ms, ctx.args[0], &expire_at, &err);
-  if (!err.empty()) return ctx.out.Error(err);
+  int64_t expire_at;
+  if (!ApplySideOptions(ctx, 3, SetCommandType::kSet, &o, &expire_at)) return;
   std::string old;
   int64_t old_expire = 0;
   const bool need_old = o.nx || o.xx || o.get || o.keepttl;
@@ -173,10 +183,8 @@ void GetExCheck(CommandContext& ctx) {
 
 void GetExApply(ApplyContext& ctx) {
   StringSetOptions o;
-  std::string err = ParseSetOptions(ctx.args, 2, SetCommandType::kGetEx, &o);
-  int64_t expire_at = 0;
-  if (err.empty()) o.Resolve(ctx.now_ms, ctx.args[0], &expire_at, &err);
-  if (!err.empty()) return ctx.out.Error(err);
+  int64_t expire_at;
+  if (!ApplySideOptions(ctx, 2, SetCommandType::kGetEx, &o, &expire_at)) return;
   std::string v;
   int64_t old_expire;
   if (!ctx.GetString(ctx.args[1], &v, &old_expire)) return ctx.out.Null();
