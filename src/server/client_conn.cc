@@ -64,7 +64,7 @@ void ClientConn::Close() {
 }
 
 void ClientConn::Reset() {
-  proto_ = 2;
+  set_proto(2);
   authenticated_ = false;
   readonly_ = false;
   io_->SetName(this, "");
@@ -123,7 +123,7 @@ void ClientConn::ProcessInput() {
     if (r == protocol::RequestParser::Result::kNeedMore) break;
     if (r == protocol::RequestParser::Result::kError) {
       std::string err;
-      protocol::ReplyWriter(&err, proto_).Error("ERR " + parser_.error());
+      protocol::ReplyWriter(&err, proto()).Error("ERR " + parser_.error());
       if (slots_.empty()) {
         out_ += err;
       } else {
@@ -166,7 +166,7 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
   // While proposals are in flight, a direct reply (an error) waits in line behind them.
   std::string queued;
   std::string* sink = pending_ > 0 ? &queued : &out_;
-  protocol::ReplyWriter w(sink, proto_);
+  protocol::ReplyWriter w(sink, proto());
   const size_t before = sink->size();
   const int pending_before = pending_;
 

@@ -45,8 +45,8 @@ class ClientConn : public net::EventHandler {
 
   // For command handlers (I/O thread).
   uint64_t id() const { return id_; }
-  int proto() const { return proto_; }
-  void set_proto(int p) { proto_ = p; }
+  int proto() const { return proto_.load(std::memory_order_relaxed); }
+  void set_proto(int p) { proto_.store(p, std::memory_order_relaxed); }
   bool authenticated() const { return authenticated_; }
   void set_authenticated(bool a) { authenticated_ = a; }
   void CloseAfterReply() { close_after_reply_ = true; }
@@ -105,7 +105,7 @@ class ClientConn : public net::EventHandler {
   size_t out_sent_ = 0;
   protocol::RequestParser parser_;
 
-  int proto_ = 2;
+  std::atomic<int> proto_{2};  // written by the owner, read by CLIENT LIST too
   bool authenticated_ = false;
   bool readonly_ = false;
   int pending_ = 0;  // slots not yet filled
