@@ -71,7 +71,6 @@ class GroupStorage : public raft::Storage {
     applied_conf_ = cs;
   }
   uint64_t persisted_applied() const { return persisted_applied_; }
-  const raft::HardState& hard_state() const { return hard_state_; }
   int group() const { return group_; }
 
  private:
