@@ -127,10 +127,11 @@ class Cluster:
         for _ in range(attempts):
             ports = free_cluster_ports(self.n)
             self.initial_cluster = ",".join(f"{i + 1}@127.0.0.1:{p}" for i, p in enumerate(ports))
+            self._prepare(ports)
             self.nodes = {}
             for i, p in enumerate(ports):
-                node = Node(f"{self.workdir}", i + 1, p, self.initial_cluster, extra=self.args,
-                            fsync=self.fsync, threads=self.threads,
+                node = Node(f"{self.workdir}", i + 1, p, self._initial_cluster_of(i + 1, ports),
+                            extra=self.args, fsync=self.fsync, threads=self.threads,
                             datadir=f"{self.workdir}/data{i + 1}-{p}")
                 self.nodes[i + 1] = node
             try:
@@ -143,7 +144,19 @@ class Cluster:
             except flinproc.PortTaken as e:
                 last = e
                 self.stop()
+                self._abandon()
         raise last
+
+    # Hooks for subclasses that route the bus differently (tests/jepsen's ProxiedCluster).
+    def _prepare(self, ports):
+        """Called with the chosen client ports before the nodes are made."""
+
+    def _initial_cluster_of(self, node_id, ports):
+        """The --initial-cluster list node `node_id` is started with."""
+        return self.initial_cluster
+
+    def _abandon(self):
+        """Called when an attempt is given up (a port was taken)."""
 
     def stop(self):
         for node in self.nodes.values():

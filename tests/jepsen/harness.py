@@ -39,7 +39,7 @@ sys.path.insert(0, HERE)
 import flinproc  # noqa: E402
 from flinproc import Error, RawConn, wait_until  # noqa: E402
 import cluster_helpers  # noqa: E402
-from cluster_helpers import (Cluster, Node, RoutingClient, Writers, free_cluster_ports,  # noqa: E402
+from cluster_helpers import (Cluster, RoutingClient, Writers,  # noqa: E402
                              partition_of_slot, slot_of, slot_owner_map)
 import checker  # noqa: E402
 from checker import FAIL, OK, UNKNOWN, Op  # noqa: E402
@@ -144,33 +144,18 @@ class ProxiedCluster(Cluster):
     """A Cluster whose nodes reach each other's bus ports through Proxies:
     node i lists peer j as j@127.0.0.1:client_j:proxy(i->j)."""
 
-    def start(self, attempts=3):
-        last = None
-        for _ in range(attempts):
-            ports = free_cluster_ports(self.n)
-            ids = list(range(1, self.n + 1))
-            self.proxies = {(i, j): Proxy(ports[j - 1] + 10000)
-                            for i in ids for j in ids if i != j}
-            self.nodes = {}
-            for i in ids:
-                ic = ",".join(f"{j}@127.0.0.1:{ports[j - 1]}" if j == i else
-                              f"{j}@127.0.0.1:{ports[j - 1]}:{self.proxies[(i, j)].port}"
-                              for j in ids)
-                self.nodes[i] = Node(self.workdir, i, ports[i - 1], ic, extra=self.args,
-                                     fsync=self.fsync, threads=self.threads,
-                                     datadir=f"{self.workdir}/data{i}-{ports[i - 1]}")
-            try:
-                for node in self.nodes.values():
-                    node.start(wait=False)
-                for node in self.nodes.values():
-                    node.wait_ready()
-                self.wait_all_leaders(timeout=60)
-                return self
-            except flinproc.PortTaken as e:
-                last = e
-                self.stop()
-                self.close_proxies()
-        raise last
+    def _prepare(self, ports):
+        ids = range(1, self.n + 1)
+        self.proxies = {(i, j): Proxy(ports[j - 1] + 10000)
+                        for i in ids for j in ids if i != j}
+
+    def _initial_cluster_of(self, i, ports):
+        return ",".join(f"{j}@127.0.0.1:{ports[j - 1]}" if j == i else
+                        f"{j}@127.0.0.1:{ports[j - 1]}:{self.proxies[(i, j)].port}"
+                        for j in range(1, self.n + 1))
+
+    def _abandon(self):
+        self.close_proxies()
 
     def partition(self, groups):
         """Cut every link between nodes of different groups (a list of sets)."""
