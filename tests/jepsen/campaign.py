@@ -1,6 +1,7 @@
-"""The long campaign behind `make jepsen`: each nemesis on its own on 3 nodes,
-the mixed nemesis on 3 and 5 nodes, then durability rounds (--fsync always,
-kill -9 of every node) for a single node and a 3-node cluster.
+"""The long campaign behind `make jepsen`: each nemesis on its own on 3 nodes
+(kill, pause, partition, oneway, flap, slow), flap on 5 nodes (where its shapes
+include the bridge), the mixed nemesis on 3 and 5 nodes, then durability rounds
+(--fsync always, kill -9 of every node) for a single node and a 3-node cluster.
 
     JEPSEN_SECONDS=120 JEPSEN_ROUNDS=10 python3 tests/jepsen/campaign.py [--out report.jsonl]
 
@@ -21,7 +22,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=int(os.environ.get("JEPSEN_ROUNDS", 5)))
     ap.add_argument("--out", default=os.environ.get("JEPSEN_OUT", "jepsen-report.jsonl"))
     a = ap.parse_args()
-    plan = [(3, "kill"), (3, "pause"), (3, "partition"), (3, "mixed"), (5, "mixed")]
+    plan = [(3, "kill"), (3, "pause"), (3, "partition"), (3, "oneway"), (3, "flap"),
+            (3, "slow"), (5, "flap"), (3, "mixed"), (5, "mixed")]
     total_ops, faults, anomalies = collections.Counter(), collections.Counter(), []
     with open(a.out, "a") as out:
         for nodes, nemesis in plan:
@@ -31,10 +33,11 @@ def main():
             out.flush()
             total_ops.update(rep["by_outcome"])
             faults.update(rep["faults"])
-            ok = rep["verdict"] == checker.LINEARIZABLE and rep["replicas_converged"]
+            ok = (rep["verdict"] == checker.LINEARIZABLE and rep["replicas_converged"]
+                  and not rep["stuck"])
             if not ok:
                 anomalies.append(f"{nemesis}/{nodes} seed {rep['seed']}: {rep['verdict']}\n"
-                                 f"{rep['checker']}")
+                                 f"{rep['checker']}\n{rep['stuck']}")
             print(f"{nodes} nodes, {nemesis:9s} {a.seconds:.0f}s seed {rep['seed']}: "
                   f"{rep['verdict']}; ops {rep['ops']} {rep['by_outcome']}; "
                   f"faults {rep['faults']}; errors {rep['errors']}", flush=True)

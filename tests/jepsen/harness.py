@@ -18,7 +18,11 @@ Nemeses (--nemesis): kill (kill -9 and restart a random node or the node holding
 the most leaders), pause (SIGSTOP for longer than the election timeout, then
 SIGCONT), partition (through a fault-injecting TCP proxy on every directed link
 of the cluster bus: majority/minority, isolate the leader-heaviest node, bridge),
-mixed (any of them), none.
+oneway (cut i -> j while j -> i flows: the leader-heaviest node deaf or mute,
+one half unable to reach the other, random directed links), flap (partition/heal
+cycles of 0.1-1 s for 2-6 s, a random shape each time), slow (50-300 ms delays on
+random links or on the leader-heaviest node's, or its outgoing links suddenly
+slower than an election timeout), mixed (any of them), none.
 """
 import argparse
 import collections
@@ -44,7 +48,9 @@ from cluster_helpers import (Cluster, RoutingClient, Writers,  # noqa: E402
 import checker  # noqa: E402
 from checker import FAIL, OK, UNKNOWN, Op  # noqa: E402
 
-NEMESES = ("none", "kill", "pause", "partition", "mixed")
+NEMESES = ("none", "kill", "pause", "partition", "oneway", "flap", "slow", "mixed")
+# The nemeses that need a ProxiedCluster (a proxy on every directed bus link).
+PROXIED = ("partition", "oneway", "flap", "slow", "mixed")
 _PINNED = {}
 
 
@@ -69,6 +75,16 @@ def pin_binary():
 # A fault-injecting TCP proxy: one per directed bus link (node i -> node j).
 
 class Proxy:
+    """The link i -> j: node i dials this proxy instead of j's bus port.  Flin's bus
+    connections carry data one way (the dialer sends, the acceptor only reads; see
+    src/cluster/transport.h), so this proxy carries every byte i sends to j and
+    nothing j sends to i: blocking it cuts i -> j only.
+
+    block(): close its connections and refuse new ones (accepted, then reset).
+    slow(d): hold every chunk i sends for d seconds before passing it on, in order
+    (a chunk read at t leaves at t + d; a delay changed later does not reorder).
+    heal(): neither."""
+
     def __init__(self, target_port):
         self.target_port = target_port
         self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -77,6 +93,7 @@ class Proxy:
         self.lsock.listen(64)
         self.port = self.lsock.getsockname()[1]
         self.blocked = False
+        self.delay = 0.0
         self.closed = False
         self.lock = threading.Lock()
         self.socks = set()
@@ -89,26 +106,55 @@ class Proxy:
             except OSError:
                 return
             if self.blocked:
-                client.close()
+                self._reset(client)
                 continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=2)
                 upstream.settimeout(None)
             except OSError:
-                client.close()
+                self._reset(client)
                 continue
-            with self.lock:
-                self.socks.update((client, upstream))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+            with self.lock:              # block() may have run while we dialed
+                refused = self.blocked
+                if not refused:
+                    self.socks.update((client, upstream))
+            if refused:
+                self._reset(client)
+                self._reset(upstream)
+                continue
+            threading.Thread(target=self._pump, args=(client, upstream, True),
+                             daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False),
+                             daemon=True).start()
 
-    def _pump(self, src, dst):
+    @staticmethod
+    def _reset(s):
+        """Close with RST, as a refused or broken link looks to the dialer."""
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+        except OSError:
+            pass
+        s.close()
+
+    def _pump(self, src, dst, forward):
+        line = None   # a _DelayLine once this connection was ever slowed
         try:
             while True:
                 data = src.recv(1 << 16)
-                if not data or self.blocked:
+                if not data:
+                    if line:            # deliver what is held, then close
+                        line.finish()
+                        return
                     break
-                dst.sendall(data)
+                if self.blocked:
+                    break
+                delay = self.delay if forward else 0.0
+                if line is None and delay <= 0:
+                    dst.sendall(data)
+                    continue
+                if line is None:
+                    line = _DelayLine(self, src, dst)
+                line.put(time.monotonic() + delay, data)
         except OSError:
             pass
         for s in (src, dst):
@@ -125,19 +171,64 @@ class Proxy:
 
     def block(self):
         """Drop the link: close its connections and refuse new ones."""
-        self.blocked = True
         with self.lock:
+            self.blocked = True
             socks = list(self.socks)
         for s in socks:
             self._close(s)
 
+    def slow(self, delay):
+        self.delay = max(0.0, float(delay))
+
     def heal(self):
         self.blocked = False
+        self.delay = 0.0
 
     def close(self):
         self.closed = True
         self.block()
         self.lsock.close()
+
+
+class _DelayLine:
+    """Chunks of one slowed connection, each sent when due, in order."""
+
+    def __init__(self, proxy, src, dst):
+        self.proxy, self.src, self.dst = proxy, src, dst
+        self.cv = threading.Condition()
+        self.q = collections.deque()
+        self.eof = False
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def put(self, due, data):
+        with self.cv:
+            self.q.append((due, data))
+            self.cv.notify()
+
+    def finish(self):
+        with self.cv:
+            self.eof = True
+            self.cv.notify()
+
+    def _run(self):
+        try:
+            while True:
+                with self.cv:
+                    while not self.q and not self.eof:
+                        self.cv.wait()
+                    if not self.q:
+                        break
+                    due, data = self.q.popleft()
+                wait = due - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                if self.proxy.blocked:   # block() closed the sockets too
+                    break
+                self.dst.sendall(data)
+        except OSError:
+            pass
+        for s in (self.src, self.dst):
+            self.proxy._close(s)
 
 
 class ProxiedCluster(Cluster):
@@ -170,6 +261,17 @@ class ProxiedCluster(Cluster):
         for i, j in pairs:
             self.proxies[(i, j)].block()
             self.proxies[(j, i)].block()
+
+    def block(self, links):
+        """Cut the directed links (i, j) given: i's messages to j are lost, while
+        j -> i, unless listed too, still flows."""
+        for link in links:
+            self.proxies[link].block()
+
+    def slow(self, delays):
+        """{(i, j): seconds}: delay what i sends to j."""
+        for link, d in delays.items():
+            self.proxies[link].slow(d)
 
     def heal(self):
         for p in self.proxies.values():
@@ -350,6 +452,7 @@ class Nemesis:
         self.log = log
         self.faults = collections.Counter()
         self.paused = set()
+        self.stuck = []   # one-way faults after which the cut-off node still led
 
     def leader_heaviest(self):
         counts = collections.Counter(self.cluster.leaders().values())
@@ -357,15 +460,20 @@ class Nemesis:
             return self.rng.choice(list(self.cluster.nodes.values()))
         return self.cluster.nodes[counts.most_common(1)[0][0]]
 
-    def choices(self):
-        kinds = {"kill": ["kill-random", "kill-leader"],
-                 "pause": ["pause-random", "pause-leader"],
-                 "partition": ["partition-halves", "partition-leader"]}
-        if self.cluster.n >= 5:
-            kinds["partition"].append("partition-bridge")
-        if self.kind == "mixed":
-            return [k for v in kinds.values() for k in v]
-        return kinds[self.kind]
+    KINDS = {"kill": ["kill-random", "kill-leader"],
+             "pause": ["pause-random", "pause-leader"],
+             "partition": ["partition-halves", "partition-leader", "partition-bridge"],
+             "oneway": ["oneway-leader-deaf", "oneway-leader-mute", "oneway-halves",
+                        "oneway-random"],
+             "flap": ["flap"],
+             "slow": ["slow-links", "slow-leader", "slow-leader-stall"]}
+
+    def choices(self, kind=None):
+        kind = kind or self.kind
+        if kind == "mixed":    # a kind first, so that kinds with many shapes do not crowd
+            kind = self.rng.choice(sorted(self.KINDS))
+        return [f for f in self.KINDS[kind]
+                if f != "partition-bridge" or self.cluster.n >= 5]
 
     def run(self, stop):
         if self.kind == "none":
@@ -379,6 +487,39 @@ class Nemesis:
                 self.faults[f"error:{fault}"] += 1
             finally:
                 self.heal()
+
+    def links(self, shape):
+        """The directed links (i, j) a partition shape cuts, and how to log it."""
+        ids = sorted(self.cluster.nodes)
+        every = [(i, j) for i in ids for j in ids if i != j]
+        if shape in ("partition-leader", "oneway-leader-deaf", "oneway-leader-mute"):
+            lone = self.leader_heaviest().node_id
+            out = [(lone, j) for j in ids if j != lone]
+            into = [(j, lone) for j in ids if j != lone]
+            desc = {"partition-leader": f"isolate {lone}",
+                    "oneway-leader-deaf": f"{lone} sends, hears nobody",
+                    "oneway-leader-mute": f"{lone} hears, reaches nobody"}[shape]
+            links = {"partition-leader": out + into, "oneway-leader-deaf": into,
+                     "oneway-leader-mute": out}[shape]
+            self.lone = lone
+            return links, desc
+        self.rng.shuffle(ids)
+        k = len(ids) // 2
+        if shape in ("partition-halves", "oneway-halves"):
+            a, b = set(ids[:k]), set(ids[k:])
+            if self.rng.random() < 0.5:
+                a, b = b, a
+            if shape == "partition-halves":
+                return [(i, j) for i, j in every if (i in a) != (j in a)], f"{a} | {b}"
+            return [(i, j) for i in a for j in b], f"{a} -> {b} cut, {b} -> {a} flows"
+        if shape == "partition-bridge":   # two halves that only the middle node reaches
+            left, mid, right = ids[:k], ids[k], ids[k + 1:]
+            links = [(x, y) for a in left for b in right for x, y in ((a, b), (b, a))]
+            return links, f"bridge {set(left)} - {mid} - {set(right)}"
+        if shape == "oneway-random":      # each directed link cut with p = 1/2
+            links = [l for l in every if self.rng.random() < 0.5] or [self.rng.choice(every)]
+            return links, "cut " + " ".join(f"{i}->{j}" for i, j in sorted(links))
+        raise ValueError(shape)
 
     def inject(self, fault, stop):
         c = self.cluster
@@ -396,26 +537,78 @@ class Nemesis:
                 self.faults[fault] += 1
                 self.log(f"SIGSTOP node {node.node_id}")
                 stop.wait(self.rng.uniform(1.5, 4.0))   # > the 0.5-1 s election timeout
+        elif fault == "flap":
+            self.flap(stop)
+        elif fault.startswith("slow"):
+            self.slow(fault, stop)
         else:
-            ids = [n.node_id for n in nodes]
-            if fault == "partition-leader":
-                lone = self.leader_heaviest().node_id
-                groups = [{lone}, set(ids) - {lone}]
-                c.partition(groups)
-            elif fault == "partition-halves":
-                self.rng.shuffle(ids)
-                k = len(ids) // 2
-                groups = [set(ids[:k]), set(ids[k:])]
-                c.partition(groups)
-            else:   # bridge: two halves that only the middle node reaches
-                self.rng.shuffle(ids)
-                k = len(ids) // 2
-                left, mid, right = ids[:k], ids[k], ids[k + 1:]
-                c.cut([(a, b) for a in left for b in right])
-                groups = [set(left), {mid}, set(right)]
+            links, desc = self.links(fault)
+            c.block(links)
             self.faults[fault] += 1
-            self.log(f"{fault} {groups}")
+            self.log(f"{fault}: {desc}")
             stop.wait(self.rng.uniform(1.5, 4.0))
+            if fault in ("oneway-leader-deaf", "oneway-leader-mute"):
+                self.check_deposed(fault, self.lone)
+
+    def check_deposed(self, fault, lone, timeout=6.0):
+        """A leader that cannot hear a majority (check-quorum) or that a majority
+        cannot hear (they elect another, whose term reaches it) must stop leading,
+        while the majority side, connected both ways, leads every partition.  Waits
+        up to `timeout` more with the links still cut; a node still leading then is
+        reported in self.stuck (an availability bug, not a linearizability one)."""
+        def deposed():
+            led = self.cluster.leaders()
+            return len(led) == cluster_helpers.PARTITIONS and lone not in led.values()
+        try:
+            wait_until(deposed, timeout, interval=0.2)
+        except AssertionError:
+            led = sorted(p for p, n in self.cluster.leaders().items() if n == lone)
+            self.stuck.append(f"{fault}: node {lone} still leads partitions {led}")
+            self.faults["stuck-leader"] += 1
+            self.log(f"STUCK after {fault}: node {lone} still leads partitions {led}")
+
+    def flap(self, stop):
+        """Partition / heal cycles of 0.1-1 s each for 2-6 s, a random shape each
+        time (one-way ones included): elections start and are cut short, leaders
+        change back and forth, links come back mid-election."""
+        shapes = [f for f in self.KINDS["partition"] + self.KINDS["oneway"]
+                  if f != "partition-bridge" or self.cluster.n >= 5]
+        end = time.monotonic() + self.rng.uniform(2.0, 6.0)
+        self.faults["flap"] += 1
+        cycles = []
+        while time.monotonic() < end and not stop.is_set():
+            shape = self.rng.choice(shapes)
+            links, desc = self.links(shape)
+            self.cluster.block(links)
+            cycles.append(shape)
+            self.log(f"flap {shape}: {desc}")
+            stop.wait(self.rng.uniform(0.1, 1.0))
+            self.cluster.heal()
+            stop.wait(self.rng.uniform(0.1, 1.0))
+        self.faults["flap-cycles"] += len(cycles)
+
+    def slow(self, fault, stop):
+        """Delay what some directed links carry.  slow-links: random links, 50-300 ms
+        each; slow-leader: every link to and from the leader-heaviest node,
+        50-300 ms each; slow-leader-stall: its outgoing links suddenly 0.6-1.5 s (more
+        than an election timeout: followers elect while its heartbeats are still in
+        flight and arrive late, from an old term), its incoming ones 50-300 ms."""
+        ids = sorted(self.cluster.nodes)
+        every = [(i, j) for i in ids for j in ids if i != j]
+        if fault == "slow-links":
+            links = self.rng.sample(every, self.rng.randint(1, len(every)))
+            delays = {l: self.rng.uniform(0.05, 0.3) for l in links}
+        else:
+            lead = self.leader_heaviest().node_id
+            delays = {(i, j): self.rng.uniform(0.05, 0.3) for i, j in every
+                      if lead in (i, j)}
+            if fault == "slow-leader-stall":
+                delays.update({(lead, j): self.rng.uniform(0.6, 1.5) for j in ids if j != lead})
+        self.cluster.slow(delays)
+        self.faults[fault] += 1
+        self.log(f"{fault}: " + " ".join(f"{i}->{j} {d * 1000:.0f}ms"
+                                           for (i, j), d in sorted(delays.items())))
+        stop.wait(self.rng.uniform(2.0, 5.0))
 
     def heal(self):
         for node in list(self.paused):
@@ -491,7 +684,7 @@ def run(nodes=3, seconds=20, nemesis="mixed", clients=6, keys=5, seed=None, work
     workdir = workdir or tempfile.mkdtemp(prefix="flin-jepsen-")
     pin_binary()
     extra = ["--replicas", str(replicas)]
-    cls = ProxiedCluster if nemesis in ("partition", "mixed") else Cluster
+    cls = ProxiedCluster if nemesis in PROXIED else Cluster
     cluster = cls(workdir, n=nodes, tick_ms=tick_ms, fsync=fsync, extra=extra)
     log(f"seed {seed}: {nodes} nodes, nemesis {nemesis}, {seconds}s, {clients} clients, "
         f"{keys} keys, workdir {workdir}")
@@ -534,6 +727,7 @@ def run(nodes=3, seconds=20, nemesis="mixed", clients=6, keys=5, seed=None, work
                   "clients": clients, "keys": keys, "verdict": verdict,
                   "ops": len(ops), "by_outcome": by_outcome, "by_op": by_f,
                   "errors": dict(history.errors), "faults": dict(nem.faults),
+                  "stuck": nem.stuck,
                   "replicas_converged": converged, "checker": text, "workdir": workdir,
                   "log": lines}
         log(f"ops {len(ops)} {by_outcome}; faults {dict(nem.faults)}; "
@@ -676,7 +870,7 @@ def main():
         rep = run(nodes=a.nodes, seconds=a.seconds, nemesis=a.nemesis, clients=a.clients,
                   keys=a.keys, seed=a.seed, workdir=a.workdir, tick_ms=a.tick_ms,
                   replicas=a.replicas)
-        ok = rep["verdict"] == checker.LINEARIZABLE
+        ok = rep["verdict"] == checker.LINEARIZABLE and not rep["stuck"]
         rep.pop("log")
     if a.json:
         with open(a.json, "a") as f:

@@ -1,9 +1,13 @@
-"""A short Jepsen-style campaign CI can afford: each nemesis on its own for
-JEPSEN_CI_SECONDS (default 10 s) on a 3-node cluster, the mixed nemesis on 5
-nodes, and durability rounds with --fsync always (single node and cluster).
+"""A short Jepsen-style campaign CI can afford: kill, pause and partition on their
+own for JEPSEN_CI_SECONDS (default 10 s) on a 3-node cluster, the one-way, flapping
+and slow-link nemeses for JEPSEN_CI_SHORT_SECONDS (default 7 s), the mixed nemesis
+on 5 nodes, and durability rounds with --fsync always (single node and cluster).
 `make jepsen` runs the long version (tests/jepsen/campaign.py)."""
 import copy
 import os
+import socket
+import threading
+import time
 
 import pytest
 
@@ -13,6 +17,7 @@ import harness
 pytestmark = pytest.mark.flin_only
 
 SECONDS = float(os.environ.get("JEPSEN_CI_SECONDS", "10"))
+SHORT_SECONDS = float(os.environ.get("JEPSEN_CI_SHORT_SECONDS", "7"))
 
 
 def _assert_clean(rep):
@@ -20,12 +25,14 @@ def _assert_clean(rep):
         f"seed {rep['seed']} ({rep['nemesis']}, {rep['nodes']} nodes): {rep['verdict']}\n"
         f"{rep['checker']}\n" + "\n".join(rep["log"][-40:]))
     assert rep["replicas_converged"]
+    assert not rep["stuck"], f"seed {rep['seed']}: {rep['stuck']}"
     assert rep["by_outcome"].get("ok", 0) > 100, rep["by_outcome"]
 
 
-@pytest.mark.parametrize("nemesis", ["kill", "pause", "partition"])
+@pytest.mark.parametrize("nemesis", ["kill", "pause", "partition", "oneway", "flap", "slow"])
 def test_three_nodes_under_nemesis(nemesis, tmp_path):
-    rep = harness.run(nodes=3, seconds=SECONDS, nemesis=nemesis, clients=5,
+    seconds = SECONDS if nemesis in ("kill", "pause", "partition") else SHORT_SECONDS
+    rep = harness.run(nodes=3, seconds=seconds, nemesis=nemesis, clients=5,
                       workdir=str(tmp_path), verbose=False)
     _assert_clean(rep)
     assert sum(v for k, v in rep["faults"].items() if not k.startswith("error")) > 0
@@ -35,6 +42,67 @@ def test_five_nodes_mixed(tmp_path):
     rep = harness.run(nodes=5, seconds=SECONDS, nemesis="mixed", clients=5,
                       workdir=str(tmp_path), verbose=False)
     _assert_clean(rep)
+
+
+def test_proxy_block_and_slow():
+    """What the one-way and slow nemeses rely on: blocking the proxy of i -> j kills
+    its connections and refuses new ones while j -> i's proxy still carries data; a
+    slowed proxy delivers late, in order; heal() restores both."""
+    got = []                      # (arrival time, bytes) at the "bus port"
+    srv = socket.create_server(("127.0.0.1", 0))
+
+    def read(conn):
+        with conn:
+            while data := conn.recv(100):
+                got.append((time.monotonic(), data))
+
+    def serve():
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=read, args=(conn,), daemon=True).start()
+
+    def arrived():
+        return b"".join(d for _, d in got)
+
+    threading.Thread(target=serve, daemon=True).start()
+    ij, ji = harness.Proxy(srv.getsockname()[1]), harness.Proxy(srv.getsockname()[1])
+    conns = []
+
+    def dial(proxy):
+        conns.append(socket.create_connection(("127.0.0.1", proxy.port), timeout=5))
+        return conns[-1]
+    try:
+        a, b = dial(ij), dial(ji)
+        a.sendall(b"1")
+        b.sendall(b"2")
+        harness.wait_until(lambda: len(arrived()) == 2, 5)
+        ij.block()
+        b.sendall(b"3")
+        harness.wait_until(lambda: b"3" in arrived(), 5)
+        assert a.recv(10) == b""                  # the open connection was closed
+        try:
+            assert dial(ij).recv(10) == b""       # and a new one refused
+        except ConnectionResetError:
+            pass
+        ij.heal()
+        ji.slow(0.3)
+        t = time.monotonic()
+        b.sendall(b"4")
+        time.sleep(0.05)
+        b.sendall(b"5")
+        harness.wait_until(lambda: arrived().endswith(b"5"), 5)
+        assert arrived()[2:] == b"345" and got[3][0] - t >= 0.29   # 1 and 2: either order
+        dial(ij).sendall(b"6")                    # healed: new connections pass
+        harness.wait_until(lambda: arrived().endswith(b"6"), 5)
+    finally:
+        for c in conns:
+            c.close()
+        ij.close()
+        ji.close()
+        srv.close()
 
 
 def test_checker_catches_a_corrupted_real_history(tmp_path):
