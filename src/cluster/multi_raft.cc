@@ -1,6 +1,7 @@
 #include "cluster/multi_raft.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 
 #include "cluster/single_node.h"
@@ -46,6 +47,16 @@ std::string AppliedValue(uint64_t index) {
   std::string v;
   for (int i = 7; i >= 0; --i) v.push_back(static_cast<char>((index >> (8 * i)) & 0xff));
   return v;
+}
+
+// A write Raft's promises rest on failed (a full or failing disk): the node cannot go on
+// without breaking them, and cannot take back what it promised, so it stops. Its data is
+// what the last successful write left; restarted once the disk works, it catches up from its
+// peers, which go on meanwhile. An exit status, not abort(): this is not a bug.
+[[noreturn]] void FailStop(const char* what, const Status& s) {
+  LOG_WARNING("%s failed, stopping this node (restart it once the disk works; it catches up "
+              "from its peers): %s", what, s.ToString().c_str());
+  std::_Exit(3);
 }
 
 std::string ErrorReply(int proto, const std::string& msg) {
@@ -345,11 +356,7 @@ void MultiRaftNode::HandleReady() {
   if (wb.Count() > 0) {
     const bool sync = must_sync && fsync_.load(std::memory_order_relaxed) == FsyncPolicy::kAlways;
     Status s = store_->Write(&wb, sync);
-    if (!s.ok()) {
-      // Raft's promises rest on this write; without it the node must not go on.
-      LOG_WARNING("raft log write failed, stopping: %s", s.ToString().c_str());
-      abort();
-    }
+    if (!s.ok()) FailStop("the Raft log write", s);
   }
   // 3. Messages, one payload per peer (only now: they may promise what was just written).
   std::map<uint64_t, std::string> out;
@@ -421,10 +428,7 @@ void MultiRaftNode::ApplyEntries(
   }
   if (!applied_any) return;
   Status s = txn.Commit(false);  // the log is durable: a lost apply is redone on restart
-  if (!s.ok()) {
-    LOG_WARNING("apply write failed, stopping: %s", s.ToString().c_str());
-    abort();
-  }
+  if (!s.ok()) FailStop("the apply write", s);
   FlushDeliveries();
 }
 

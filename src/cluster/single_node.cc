@@ -1,8 +1,9 @@
 #include "cluster/single_node.h"
 
 #include <chrono>
-#include "common/log.h"
 #include <unordered_map>
+
+#include "common/log.h"
 
 namespace flin::cluster {
 
@@ -40,6 +41,7 @@ Status SingleNodeReplicator::Propose(Proposal&& p) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return Status::Unavailable("shutting down");
+    if (write_error_.load(std::memory_order_relaxed)) return Status::IOError(write_error_message_);
     if (queue_.size() >= options_.max_queued) return Status::Busy("write queue full");
     queue_.push_back(std::move(p));
     if (queue_.size() > 1) return Status::Ok();  // the apply thread is already being woken
@@ -53,6 +55,7 @@ Status SingleNodeReplicator::ProposeBatch(std::vector<Proposal>* batch) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return Status::Unavailable("shutting down");
+    if (write_error_.load(std::memory_order_relaxed)) return Status::IOError(write_error_message_);
     if (queue_.size() + batch->size() > options_.max_queued) return Status::Busy("write queue full");
     for (auto& p : *batch) queue_.push_back(std::move(p));
   }
@@ -65,6 +68,7 @@ void SingleNodeReplicator::Loop() {
   std::vector<Proposal> batch;
   batch.reserve(options_.max_batch);
   int64_t last_sync_check = UnixMs();
+  int64_t last_resume_try = 0;
   while (true) {
     bool stopping;
     {
@@ -85,18 +89,41 @@ void SingleNodeReplicator::Loop() {
     // --fsync everysec: make the last second's writes durable.
     int64_t now = UnixMs();
     if (unsynced_ && (now - last_sync_check >= 1000 || stopping)) {
-      if (store_->SyncWal().ok()) {
+      Status s = store_->SyncWal();
+      if (s.ok()) {
         fsyncs_.fetch_add(1, std::memory_order_relaxed);
         last_sync_ms_.store(now, std::memory_order_relaxed);
+      } else {
+        RefuseWrites(s);
       }
       unsynced_ = false;
       last_sync_check = now;
+    }
+    if (write_error_.load(std::memory_order_relaxed) && now - last_resume_try >= 1000) {
+      last_resume_try = now;
+      if (store_->Resume().ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        write_error_.store(false, std::memory_order_relaxed);
+        write_error_message_.clear();
+        LOG_NOTICE("the store takes writes again");
+      }
     }
     if (stopping) {
       std::lock_guard<std::mutex> lock(mu_);
       if (queue_.empty()) break;
     }
   }
+}
+
+void SingleNodeReplicator::RefuseWrites(const Status& cause) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!write_error_.load(std::memory_order_relaxed)) {
+    LOG_WARNING("write failed, refusing writes until the store takes them again: %s",
+                cause.ToString().c_str());
+  }
+  write_error_message_ = "the disk failed (" + cause.message() +
+                         "); writes are refused until it takes them again, reads still work";
+  write_error_.store(true, std::memory_order_relaxed);
 }
 
 void SingleNodeReplicator::ApplyBatch(std::vector<Proposal>& batch) {
@@ -119,14 +146,14 @@ void SingleNodeReplicator::ApplyBatch(std::vector<Proposal>& batch) {
       unsynced_ = true;
     }
   } else {
-    // The writes did not happen (RocksDB stops taking writes after an I/O error): every
-    // proposal of the batch fails, whatever the apply step had computed.
-    write_error_.store(true, std::memory_order_relaxed);
-    LOG_WARNING("write failed, refusing writes: %s", s.ToString().c_str());
+    // Not acknowledged (RocksDB stops taking writes after an I/O error, and whether the
+    // bytes reached the log is unknown): every proposal of the batch fails, whatever the
+    // apply step had computed.
+    RefuseWrites(s);
     for (size_t i = 0; i < batch.size(); ++i) {
       replies[i].clear();
       protocol::ReplyWriter w(&replies[i], batch[i].proto);
-      w.Error("ERR write failed, the server is not accepting writes: " + s.message());
+      w.Error("ERR write not acknowledged, the disk failed: " + s.message());
     }
   }
   batches_.fetch_add(1, std::memory_order_relaxed);

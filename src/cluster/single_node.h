@@ -10,6 +10,11 @@
 // Entry timestamps are max(wall clock, previous timestamp), so time never runs backwards along
 // the log; the store's apply clock (see storage/store.h) follows them.
 //
+// A failed write (full or failing disk) fails its whole batch ("not acknowledged": the bytes
+// may or may not have reached the log) and the node then refuses writes up front (Propose
+// returns IOError) while reads go on. Every second the apply thread asks the store to resume;
+// once it does, writes are taken again.
+//
 // Threading: Propose() from any thread; the rest from the owner (main). Ownership: borrows the
 // Store and the StateMachine, which must outlive it.
 
@@ -50,6 +55,7 @@ class SingleNodeReplicator : public Replicator {
  private:
   void Loop();
   void ApplyBatch(std::vector<Proposal>& batch);
+  void RefuseWrites(const Status& cause);  // apply thread
 
   storage::Store* store_;
   StateMachine* sm_;
@@ -67,6 +73,7 @@ class SingleNodeReplicator : public Replicator {
   std::atomic<uint64_t> batches_{0}, applied_{0}, fsyncs_{0};
   std::atomic<int64_t> last_sync_ms_{0};
   std::atomic<bool> write_error_{false};
+  std::string write_error_message_;  // guarded by mu_; why writes are refused
 };
 
 int64_t UnixMs();

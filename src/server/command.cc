@@ -147,7 +147,8 @@ void CommandContext::ProposeEncoded(int partition, std::string&& command) {
   Status s = server.replicator().Propose(std::move(p));
   if (!s.ok()) {
     conn.UncountProposal();
-    out.Error("TRYAGAIN " + s.message());
+    // A failed disk refuses writes as Redis does when it cannot persist (MISCONF).
+    out.Error((s.code() == Status::Code::kIOError ? "MISCONF " : "TRYAGAIN ") + s.message());
   }
 }
 

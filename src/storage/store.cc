@@ -1,5 +1,11 @@
 #include "storage/store.h"
 
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
+
+#include "common/log.h"
+
 #include "rocksdb/cache.h"
 #include "rocksdb/compaction_filter.h"
 #include "rocksdb/filter_policy.h"
@@ -28,6 +34,30 @@ class ExpiryFilter : public rocksdb::CompactionFilter {
 
  private:
   const Store* store_;
+};
+
+// RocksDB's own messages go to Flin's log (stderr) instead of a LOG file in the data
+// directory: one log per process, and none that needs the disk to be writable. (With a LOG
+// file on a full disk, Debian's RocksDB 7.8 trips an assertion in its log writer while
+// reporting the very write error that filled it.) Its INFO chatter (flushes, compactions) is
+// debug level here; warnings and errors are warnings.
+class ForwardingLogger : public rocksdb::Logger {
+ public:
+  ForwardingLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    const LogLevel ours =
+        level >= rocksdb::InfoLogLevel::WARN_LEVEL ? LogLevel::kWarning : LogLevel::kDebug;
+    if (!LogEnabled(ours)) return;
+    char buf[1024];
+    int n = vsnprintf(buf, sizeof(buf), format, ap);
+    n = std::min<int>(n, sizeof(buf) - 1);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) buf[--n] = '\0';
+    Logf(ours, "rocksdb: %s", buf);
+  }
 };
 
 Status ToStatus(const rocksdb::Status& s) {
@@ -61,6 +91,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   opts.enable_pipelined_write = false;
   opts.max_total_wal_size = 256u << 20;
   opts.avoid_unnecessary_blocking_io = true;
+  opts.info_log = std::make_shared<ForwardingLogger>();
 
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(opts, options.dir, &db);
@@ -71,7 +102,9 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
 
 Store::~Store() {
   if (db_) {
-    db_->FlushWAL(true).PermitUncheckedError();
+    // After a write error the log writer must not be touched again (Debian's RocksDB asserts
+    // on it); what failed was never acknowledged.
+    if (!failed_.load(std::memory_order_relaxed)) db_->FlushWAL(true).PermitUncheckedError();
     db_->Close().PermitUncheckedError();
   }
 }
@@ -96,7 +129,7 @@ std::unique_ptr<rocksdb::Iterator> Store::NewIterator() const {
 Status Store::Write(rocksdb::WriteBatch* batch, bool sync) {
   rocksdb::WriteOptions wo;
   wo.sync = sync;
-  return ToStatus(db_->Write(wo, batch));
+  return Checked(db_->Write(wo, batch));
 }
 
 Status Store::DeleteAllData() {
@@ -109,7 +142,18 @@ Status Store::DeleteRange(const std::string& begin, const std::string& end) {
   return Write(&batch, false);
 }
 
-Status Store::SyncWal() { return ToStatus(db_->SyncWAL()); }
+Status Store::SyncWal() { return Checked(db_->SyncWAL()); }
+
+Status Store::Resume() {
+  Status s = ToStatus(db_->Resume());
+  if (s.ok()) failed_.store(false, std::memory_order_relaxed);
+  return s;
+}
+
+Status Store::Checked(const rocksdb::Status& s) {
+  if (!s.ok() && !s.IsNotFound()) failed_.store(true, std::memory_order_relaxed);
+  return ToStatus(s);
+}
 
 void Store::AdvanceApplyClock(int partition, int64_t ms) {
   std::atomic<int64_t>& clock =

@@ -52,6 +52,11 @@ class Store {
   Status DeleteRange(const std::string& begin, const std::string& end);
   // Makes every write so far durable (for --fsync everysec). Any thread.
   Status SyncWal();
+  // After a failed write (RocksDB then refuses every write: a full or failing disk), tries to
+  // take writes again; OK once it does. Writes that failed stay failed. Any thread.
+  Status Resume();
+  // True from a failed write until a successful Resume().
+  bool failed() const { return failed_.load(std::memory_order_relaxed); }
 
   static constexpr int kMaxPartitions = 16384;
   // partition -1: the single node's one log, which covers every partition.
@@ -68,6 +73,8 @@ class Store {
  private:
   Store() = default;
   std::string dir_;
+  Status Checked(const rocksdb::Status& s);  // ToStatus, noting a failed write
+  std::atomic<bool> failed_{false};
   std::atomic<int64_t> apply_clock_{0};  // the single node's
   std::unique_ptr<std::atomic<int64_t>[]> partition_clocks_{
       new std::atomic<int64_t>[kMaxPartitions]()};

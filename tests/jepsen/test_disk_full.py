@@ -1,0 +1,190 @@
+"""Disk nemesis (issue 5, item 3): a full disk on one node.
+
+The data directory is put on a small tmpfs (needs root, as `make test` has);
+a ballast file takes most of it, writes fill the rest.  What must hold:
+
+- single node: once the disk is full every write gets a Redis-style error
+  (never a dropped connection or a crash), reads keep answering, INFO says the
+  last write failed; when space is freed writes resume by themselves; after a
+  restart every acknowledged write is there with its value.
+- cluster: the node whose disk is full stops itself cleanly (an exit status
+  with a message, not a signal or an assertion), the other two keep taking
+  writes; when space is freed and the node restarts it catches up, and every
+  acknowledged write is readable, on it too.
+"""
+import os
+import random
+import subprocess
+import time
+
+import pytest
+import redis
+
+import flinproc
+from flinproc import Error, RawConn, Server, wait_until
+from cluster_helpers import Cluster, Writers, readonly_get_all
+
+pytestmark = pytest.mark.flin_only
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 400 MiB tmpfs (RocksDB resumes after a full disk once it has 64 MiB free); skipped (with the reason) where mounting is not allowed."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400m", "tmpfs", str(mnt)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({r.stderr.strip()}): the disk nemesis "
+                    "needs root with CAP_SYS_ADMIN")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def fill(mnt, leave_bytes):
+    """A ballast file taking all but leave_bytes of the file system."""
+    st = os.statvfs(mnt)
+    size = max(0, st.f_bavail * st.f_frsize - leave_bytes)
+    path = os.path.join(mnt, "ballast")
+    with open(path, "wb") as f:
+        chunk = b"\0" * (1 << 20)
+        while size > 0:
+            n = min(size, len(chunk))
+            f.write(chunk[:n])
+            size -= n
+    return path
+
+
+def value_for(i):
+    # 64 KiB, different for every key, checkable on read, incompressible (so that flushing
+    # a memtable needs as much disk as it holds).
+    return random.Random(i).randbytes(64 * 1024)
+
+
+def test_single_node_full_disk_refuses_writes_then_resumes_and_loses_nothing(small_disk,
+                                                                              tmp_path):
+    srv = Server(tmp_path / "work", datadir=small_disk / "data", fsync="always",
+                 name="single")
+    os.makedirs(srv.workdir, exist_ok=True)
+    srv.start()
+    try:
+        c = redis.Redis(port=srv.port, socket_timeout=20)
+        raw = RawConn(srv.port, timeout=20)
+        ballast = fill(small_disk, 12 << 20)
+        acked = {}
+        errors = []
+        i = 0
+        while len(errors) < 20 and i < 6000:
+            reply = raw.call("SET", f"k{i}", value_for(i))
+            if isinstance(reply, Error):
+                errors.append(str(reply))
+            else:
+                assert reply == "OK", reply
+                acked[f"k{i}"] = i
+            i += 1
+        raw.close()
+        assert errors, f"{len(acked)} writes of 64 KiB fitted on a full disk?"
+        assert srv.alive(), "the server died on a full disk\n" + srv.log_tail()
+        # Every write was answered with an error naming the problem, none dropped.
+        assert all(e.startswith(("MISCONF ", "ERR write not acknowledged")) for e in errors), errors[:3]
+        # Reads still answer, with the acknowledged values.
+        for k in list(acked)[:50]:
+            assert c.get(k) == value_for(acked[k])
+        assert c.ping()
+        assert "aof_last_write_status:err" in srv.info_text("persistence")
+
+        # Free the space: writes resume without a restart (RocksDB wants 64 MiB free first).
+        os.unlink(ballast)
+
+        def writes_again():
+            try:
+                return c.set("after-space-freed", "1")
+            except redis.ResponseError:
+                return False
+        wait_until(writes_again, 30, interval=0.2, what="writes to resume once space is free")
+        for j in range(i, i + 20):
+            c.set(f"k{j}", value_for(j))
+            acked[f"k{j}"] = j
+        assert "aof_last_write_status:ok" in srv.info_text("persistence")
+    finally:
+        code = srv.stop()
+    assert code == 0, f"exit status {code} after SIGTERM\n" + srv.log_tail()
+
+    srv.start()
+    try:
+        c = redis.Redis(port=srv.port, socket_timeout=20)
+        wrong = [k for k, n in acked.items() if c.get(k) != value_for(n)]
+        assert not wrong, f"{len(wrong)} of {len(acked)} acknowledged writes lost: {wrong[:5]}"
+    finally:
+        srv.stop()
+
+
+class BigWriters(Writers):
+    """Writers whose values are 16 KiB of hex digits (compressing badly), to fill a disk."""
+
+    @staticmethod
+    def value_of(key):
+        return random.Random(key).randbytes(8 * 1024).hex()
+
+
+class DiskCluster(Cluster):
+    """Node 3's data directory lives on the small disk."""
+
+    def __init__(self, workdir, disk, **kw):
+        super().__init__(workdir, **kw)
+        self.disk = disk
+
+    def _prepare(self, ports):
+        link = f"{self.workdir}/data3-{ports[2]}"
+        target = os.path.join(self.disk, f"data-{ports[2]}")
+        os.makedirs(target, exist_ok=True)
+        if not os.path.islink(link):
+            os.symlink(target, link)
+
+
+def test_cluster_node_with_full_disk_stops_cleanly_and_catches_up(small_disk, tmp_path):
+    cl = DiskCluster(tmp_path / "cluster", small_disk, tick_ms=30)
+    os.makedirs(cl.workdir, exist_ok=True)
+    try:
+        cl.start()
+    except (flinproc.ServerError, AssertionError) as e:
+        cl.stop()
+        pytest.fail(f"cluster did not start: {e}", pytrace=False)
+    victim = cl.nodes[3]
+    try:
+        ballast = fill(small_disk, 6 << 20)
+        writers = BigWriters(cl.ports(), threads=4, prefix="df").start()
+        try:
+            wait_until(lambda: not victim.alive(), 120, interval=0.1,
+                       what="the node with the full disk to stop\n" + victim.log_tail())
+            t_dead = time.monotonic()
+            # The survivors keep taking writes (they elect leaders for its partitions).
+            wait_until(lambda: writers.acks_after(t_dead) >= 200, 90,
+                       what="writes to continue on the two other nodes\n" + cl.log_tails(20))
+        finally:
+            writers.stop()
+        assert not writers.failures, writers.failures
+        code = victim.proc.returncode
+        assert code is not None and code > 0, \
+            f"the node should exit with a status, not die of signal {-code}\n" + victim.log_tail()
+        assert "No space left" in victim.log_text(), victim.log_tail()
+
+        # Space back: the node restarts on its data and catches up.
+        os.unlink(ballast)
+        victim.start()
+        cl.wait_caught_up(victim)
+        got = readonly_get_all(victim.port, writers.acked)
+        missing = [k for k, v in writers.acked.items() if got[k] != v.encode()]
+        assert not missing, (f"{len(missing)} of {len(writers.acked)} acknowledged writes "
+                             f"missing on the restarted node: {missing[:5]}")
+        for node in cl.nodes.values():
+            if node is not victim:
+                got = readonly_get_all(node.port, writers.acked)
+                missing = [k for k, v in writers.acked.items() if got[k] != v.encode()]
+                assert not missing, f"node {node.node_id} misses {missing[:5]}"
+        print(f"\nfull disk: node 3 stopped with status {code}; {len(writers.acked)} writes "
+              f"acknowledged, {len(writers.unknown)} unknown; caught up after the restart")
+    finally:
+        cl.stop()
