@@ -94,8 +94,7 @@ std::string_view Workload::Key(size_t slot, std::string_view prefix, uint64_t in
   return k;
 }
 
-Op Workload::Next(std::vector<std::string_view>* argv) {
-  argv->clear();
+Op Workload::Next(std::vector<std::string_view>* argv, uint64_t* key_index) {
   Op op = cumulative_.front().first;
   if (cumulative_.size() > 1) {
     const int pick = static_cast<int>(rng_() % static_cast<uint64_t>(total_weight_));
@@ -106,32 +105,57 @@ Op Workload::Next(std::vector<std::string_view>* argv) {
       }
     }
   }
+  argv->clear();
+  uint64_t first = 0;
   switch (op) {
     case Op::kGet:
-      *argv = {"GET", Key(0, "key:", NextIndex())};
-      break;
     case Op::kSet:
-      *argv = {"SET", Key(0, "key:", NextIndex()), value_};
-      break;
     case Op::kIncr:
-      *argv = {"INCR", Key(0, "counter:", NextIndex())};
+      first = NextIndex();
+      Rebuild(op, first, argv);
       break;
     case Op::kMset:
       argv->push_back("MSET");
       for (size_t i = 0; i < keys_.size(); ++i) {
-        argv->push_back(Key(i, "key:", NextIndex()));
+        const uint64_t index = NextIndex();
+        if (i == 0) first = index;
+        argv->push_back(Key(i, "key:", index));
         argv->push_back(value_);
       }
       break;
     case Op::kMget:
       argv->push_back("MGET");
-      for (size_t i = 0; i < keys_.size(); ++i) argv->push_back(Key(i, "key:", NextIndex()));
+      for (size_t i = 0; i < keys_.size(); ++i) {
+        const uint64_t index = NextIndex();
+        if (i == 0) first = index;
+        argv->push_back(Key(i, "key:", index));
+      }
       break;
     case Op::kPing:
       argv->push_back("PING");
       break;
   }
+  if (key_index) *key_index = first;
   return op;
+}
+
+void Workload::Rebuild(Op op, uint64_t key_index, std::vector<std::string_view>* argv) {
+  switch (op) {
+    case Op::kGet:
+      *argv = {"GET", Key(0, "key:", key_index)};
+      break;
+    case Op::kSet:
+      *argv = {"SET", Key(0, "key:", key_index), value_};
+      break;
+    case Op::kIncr:
+      *argv = {"INCR", Key(0, "counter:", key_index)};
+      break;
+    case Op::kPing:
+    case Op::kMset:  // not rebuilt (see the header): a PING stands in
+    case Op::kMget:
+      *argv = {"PING"};
+      break;
+  }
 }
 
 }  // namespace flin::bench

@@ -30,8 +30,12 @@ class Workload {
   Workload(const BenchOptions& options, const ZipfParams* zipf, int thread_index,
            int thread_count);
 
-  // The next request. The views in *argv stay valid until the next call.
-  Op Next(std::vector<std::string_view>* argv);
+  // The next request. The views in *argv stay valid until the next call. *key_index (if
+  // given) receives the index of its first key, so that Rebuild() can make it again.
+  Op Next(std::vector<std::string_view>* argv, uint64_t* key_index = nullptr);
+  // The same request again (for a resend after a redirection): a GET, SET, INCR or PING of
+  // the key Next() named by key_index. Not for MSET/MGET, whose other keys are not kept.
+  void Rebuild(Op op, uint64_t key_index, std::vector<std::string_view>* argv);
 
  private:
   uint64_t NextIndex();
