@@ -101,7 +101,8 @@ std::string Usage() {
          "throughput and per-request latency (send to reply) percentiles.\n\n"
          "  --host HOST            server host (default " + d.host + ")\n"
          "  --port PORT            server port (default " + std::to_string(d.port) + ")\n"
-         "  --cluster H:P,H:P,...  cluster mode: seed nodes; keys are routed by slot\n"
+         "  --cluster H:P,H:P,...  cluster mode: seed nodes; keys are routed by slot, MOVED\n"
+         "                         and ASK are followed (counted as redirects, not errors)\n"
          "  --connections N        client connections (default " +
          std::to_string(d.connections) + "; per node in cluster mode)\n"
          "  --pipeline N           requests in flight per connection (default 1)\n"

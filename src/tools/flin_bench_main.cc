@@ -61,15 +61,26 @@ void PrintText(const BenchOptions& o, const Topology& t, double seconds,
                 Us(r.hist.Percentile(90)), Us(r.hist.Percentile(99)),
                 Us(r.hist.Percentile(99.9)), Us(r.hist.max()), r.errors);
   }
+  if (t.cluster) {
+    std::printf("cluster: %" PRIu64 " redirections followed (MOVED/ASK), %" PRIu64
+                " reconnects, %" PRIu64 " slot map reloads, %" PRIu64
+                " waits for an unreachable node\n",
+                all.redirects, all.reconnects, all.refreshes, all.parked);
+  }
   if (!all.first_error.empty()) {
-    std::printf("errors: %" PRIu64 " lost with a connection, %" PRIu64
-                " redirections; first: %s\n",
-                all.lost, all.redirects, all.first_error.c_str());
+    std::string kinds;
+    for (const auto& [kind, n] : all.error_kinds) {
+      kinds += " " + kind + "=" + std::to_string(n);
+    }
+    std::printf("errors: %" PRIu64 " lost with a connection or for want of a node, replies:%s; "
+                "first: %s\n", all.lost, kinds.empty() ? " none" : kinds.c_str(),
+                all.first_error.c_str());
   }
 }
 
 void PrintJson(const BenchOptions& o, const Topology& t, double seconds,
-               const std::vector<Summary>& rows, const ThreadResult& all) {
+               const std::vector<Summary>& rows, const ThreadResult& all,
+               const std::vector<uint64_t>& ok_per_second) {
   std::printf("{\"target\":\"%s\",\"connections\":%d,\"pipeline\":%d,\"threads\":%d,"
               "\"mix\":\"%s\",\"keyspace\":%" PRId64 ",\"value_size\":%d,\"seconds\":%.3f,"
               "\"results\":{",
@@ -85,8 +96,19 @@ void PrintJson(const BenchOptions& o, const Topology& t, double seconds,
                 Us(r.hist.Percentile(99)), Us(r.hist.Percentile(99.9)), Us(r.hist.max()),
                 r.hist.mean() / 1000.0, r.errors);
   }
-  std::printf("},\"lost\":%" PRIu64 ",\"redirects\":%" PRIu64 ",\"first_error\":\"%s\"}\n",
-              all.lost, all.redirects, JsonEscape(all.first_error).c_str());
+  std::printf("},\"lost\":%" PRIu64 ",\"redirects\":%" PRIu64 ",\"reconnects\":%" PRIu64
+              ",\"refreshes\":%" PRIu64 ",\"parked\":%" PRIu64 ",\"error_kinds\":{",
+              all.lost, all.redirects, all.reconnects, all.refreshes, all.parked);
+  const char* sep = "";
+  for (const auto& [kind, n] : all.error_kinds) {
+    std::printf("%s\"%s\":%" PRIu64, sep, JsonEscape(kind).c_str(), n);
+    sep = ",";
+  }
+  std::printf("},\"ok_per_second\":[");
+  for (size_t i = 0; i < ok_per_second.size(); ++i) {
+    std::printf("%s%" PRIu64, i ? "," : "", ok_per_second[i]);
+  }
+  std::printf("],\"first_error\":\"%s\"}\n", JsonEscape(all.first_error).c_str());
 }
 
 int Main(int argc, char** argv) {
@@ -149,8 +171,18 @@ int Main(int argc, char** argv) {
   }
   const bool live = !o.quiet && !o.json && ::isatty(STDERR_FILENO);
   auto next_print = start + std::chrono::milliseconds(500);
+  // Successful replies in each whole second of the measured window: a failover shows here.
+  std::vector<uint64_t> ok_per_second;
+  auto next_second = plan.measure_start + std::chrono::seconds(1);
+  uint64_t ok_before = 0;
   while (running.load() > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (Clock::now() >= next_second && (o.requests > 0 || next_second <= plan.end)) {
+      next_second += std::chrono::seconds(1);
+      const uint64_t ok = progress.ok.load(std::memory_order_relaxed);
+      ok_per_second.push_back(ok - ok_before);
+      ok_before = ok;
+    }
     if (live && Clock::now() >= next_print) {
       next_print += std::chrono::seconds(1);
       const double el = std::chrono::duration<double>(Clock::now() - plan.measure_start).count();
@@ -174,6 +206,10 @@ int Main(int argc, char** argv) {
     }
     all.redirects += r.redirects;
     all.lost += r.lost;
+    all.reconnects += r.reconnects;
+    all.refreshes += r.refreshes;
+    all.parked += r.parked;
+    for (const auto& [kind, n] : r.error_kinds) all.error_kinds[kind] += n;
     all.last_reply = std::max(all.last_reply, r.last_reply);
     if (all.first_error.empty()) all.first_error = r.first_error;
   }
@@ -194,7 +230,7 @@ int Main(int argc, char** argv) {
   }
   if (rows.size() > 1) rows.push_back(std::move(total));
   if (o.json) {
-    PrintJson(o, *topology, seconds, rows, all);
+    PrintJson(o, *topology, seconds, rows, all, ok_per_second);
   } else {
     PrintText(o, *topology, seconds, rows, all);
   }
