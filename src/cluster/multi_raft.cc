@@ -173,7 +173,8 @@ Status MultiRaftNode::ProposeBatch(std::vector<Proposal>* batch) {
 void MultiRaftNode::Loop() {
   std::vector<Proposal> proposals;
   std::vector<std::pair<uint64_t, std::string>> messages;
-  int64_t next_tick = net::MonotonicMs() + options_.tick_ms;
+  tick_time_ms_ = net::MonotonicMs();
+  int64_t next_tick = tick_time_ms_ + options_.tick_ms;
   int64_t last_status = 0;
   while (true) {
     bool stopping;
@@ -197,14 +198,23 @@ void MultiRaftNode::Loop() {
     HandleProposals(proposals);
     proposals.clear();
     const int64_t now = net::MonotonicMs();
-    if (now >= next_tick) {
-      for (auto& g : groups_) {
-        if (g) g->node->Tick();
+    // Ticks follow the monotonic clock: the ticks a stall (a slow fsync, a starved CPU, a
+    // stopped thread) made this thread miss are all taken now, after the messages that
+    // arrived meanwhile, so that a count of ticks always means that much elapsed time. The
+    // leader lease and the election timeouts are counted in ticks; skipping missed ticks
+    // would stretch a leader's lease past the followers' vote-refusal window. Beyond
+    // 4 election timeouts every timeout has fired and the rest are dropped.
+    for (int caught = 0; now >= next_tick; ++caught) {
+      if (caught < 4 * options_.election_ticks) {
+        for (auto& g : groups_) {
+          if (g) g->node->Tick();
+        }
       }
-      next_tick = std::max(next_tick + options_.tick_ms, now);
+      tick_time_ms_ = next_tick;
+      next_tick += options_.tick_ms;
     }
     HandleReady();
-    ExpireProposals(UnixMs());
+    ExpireProposals(net::MonotonicMs());
     PublishViews();
     if (options_.balance_leaders && now - last_balance_ms_ > 2000) {
       last_balance_ms_ = now;
@@ -289,7 +299,7 @@ void MultiRaftNode::HandleProposals(std::vector<Proposal>& proposals) {
       Fail(p, Redirect(p.partition));
       continue;
     }
-    g.last_ts = std::max(g.last_ts, now);
+    g.last_ts = std::max(g.last_ts, now);  // the entry's wall-clock timestamp (expiry)
     auto r = g.node->Propose(EncodeEntryData(g.last_ts, p.command));
     if (!r.ok()) {
       Fail(p, r.status().code() == Status::Code::kNotLeader
@@ -299,7 +309,7 @@ void MultiRaftNode::HandleProposals(std::vector<Proposal>& proposals) {
     }
     if (p.sink) {
       g.pending[r->index] = Group::Pending{r->term, p.proto, p.sink, p.conn_id, p.seq,
-                                           now + options_.proposal_timeout_ms};
+                                           net::MonotonicMs() + options_.proposal_timeout_ms};
     }
   }
 }
@@ -463,7 +473,9 @@ void MultiRaftNode::PublishViews() {
   // committed in its own term. The lease, counted in ticks by the core, is published as a
   // monotonic deadline one tick short of its end (the next tick may come at any moment); if
   // this thread stalls, the deadline passes on its own and reads stop being served locally.
-  const int64_t now_us = net::MonotonicUs();
+  // Counted from the time the current tick stands for, not from now: this round's write may
+  // have taken a while since the last tick.
+  const int64_t tick_us = tick_time_ms_ * 1000;
   for (auto& g : groups_) {
     if (!g) continue;
     const raft::RawNode& n = *g->node;
@@ -474,7 +486,7 @@ void MultiRaftNode::PublishViews() {
     const bool readable = lease_ticks > 1 && n.TermAt(n.committed()) == n.term() &&
                           g->storage->applied() >= n.committed();
     const int64_t until =
-        now_us + static_cast<int64_t>(lease_ticks - 1) * options_.tick_ms * 1000;
+        tick_us + static_cast<int64_t>(lease_ticks - 1) * options_.tick_ms * 1000;
     v.lease_until_us.store(readable ? until : 0, std::memory_order_release);
   }
 }

@@ -93,7 +93,7 @@ class MultiRaftNode : public Replicator {
       CompletionSink* sink;
       uint64_t conn_id;
       uint64_t seq;
-      int64_t deadline_ms;
+      int64_t deadline_ms;  // monotonic
     };
     std::map<uint64_t, Pending> pending;  // by log index
   };
@@ -133,6 +133,7 @@ class MultiRaftNode : public Replicator {
   mutable std::mutex status_mu_;
   std::string status_;  // guarded by status_mu_, refreshed by the raft thread
   int64_t last_balance_ms_ = 0;
+  int64_t tick_time_ms_ = 0;  // raft thread: the monotonic time the latest Tick() stands for
 };
 
 }  // namespace flin::cluster
