@@ -21,8 +21,8 @@ of the cluster bus: majority/minority, isolate the leader-heaviest node, bridge)
 oneway (cut i -> j while j -> i flows: the leader-heaviest node deaf or mute,
 one half unable to reach the other, random directed links), flap (partition/heal
 cycles of 0.1-1 s for 2-6 s, a random shape each time), slow (50-300 ms delays on
-random links or on the leader-heaviest node's, or its outgoing links suddenly
-slower than an election timeout), mixed (any of them), none.
+random links or on the leader-heaviest node's, or all its links suddenly slower
+than an election timeout), mixed (any of them), none.
 """
 import argparse
 import collections
@@ -423,8 +423,16 @@ class Client:
         return FAIL, None, "moved-loop"
 
     def run(self, stop):
+        """Operations until stop.  The slot map is also re-read from a random node
+        every 0.3-1 s (as cluster clients do), so that during a fault clients
+        disagree about who leads: one writes through a new leader while another
+        still reads from the old one."""
         try:
+            next_refresh = time.monotonic()
             while not stop.is_set():
+                if time.monotonic() >= next_refresh:
+                    self.refresh()
+                    next_refresh = time.monotonic() + self.rng.uniform(0.3, 1.0)
                 op = self.execute(*self.random_op())
                 if op.outcome != OK:
                     time.sleep(0.02 + self.rng.random() * 0.05)
@@ -590,9 +598,12 @@ class Nemesis:
     def slow(self, fault, stop):
         """Delay what some directed links carry.  slow-links: random links, 50-300 ms
         each; slow-leader: every link to and from the leader-heaviest node,
-        50-300 ms each; slow-leader-stall: its outgoing links suddenly 0.6-1.5 s (more
-        than an election timeout: followers elect while its heartbeats are still in
-        flight and arrive late, from an old term), its incoming ones 50-300 ms."""
+        50-300 ms each; slow-leader-stall: all its links suddenly 0.6-1.5 s each (more
+        than an election timeout): the others elect while its heartbeats, and their
+        acknowledgements of its earlier ones, are still in flight and arrive late,
+        from an old term.  Unlike a partition, the late acknowledgements do arrive:
+        a leader dating its lease from their arrival instead of from its heartbeat's
+        sending would overstate its lease here, which no partition provokes."""
         ids = sorted(self.cluster.nodes)
         every = [(i, j) for i in ids for j in ids if i != j]
         if fault == "slow-links":
@@ -603,7 +614,7 @@ class Nemesis:
             delays = {(i, j): self.rng.uniform(0.05, 0.3) for i, j in every
                       if lead in (i, j)}
             if fault == "slow-leader-stall":
-                delays.update({(lead, j): self.rng.uniform(0.6, 1.5) for j in ids if j != lead})
+                delays = {l: self.rng.uniform(0.6, 1.5) for l in delays}
         self.cluster.slow(delays)
         self.faults[fault] += 1
         self.log(f"{fault}: " + " ".join(f"{i}->{j} {d * 1000:.0f}ms"
