@@ -260,6 +260,8 @@ Status GroupStorage::InstallSnapshot(const raft::Snapshot& snap, rocksdb::WriteB
     std::string_view k = data.substr(pos, kl);
     pos += kl;
     if (!GetU32(data, &pos, &vl) || data.size() - pos < vl) return Status::Corruption("snapshot value");
+    // Values are installed as they come: each must be one Flin stores (encoding.h).
+    if (!storage::DecodeValue(data.substr(pos, vl))) return Status::Corruption("snapshot value encoding");
     records.emplace_back(k, data.substr(pos, vl));
     pos += vl;
   }
