@@ -26,14 +26,9 @@ bool ReadString(CommandContext& ctx, std::string_view key, std::string* payload,
 
 bool ExpireToAbsolute(int64_t amount, bool unit_seconds, bool relative, int64_t now_ms,
                       int64_t* out) {
-  if (unit_seconds) {
-    if (amount > INT64_MAX / 1000 || amount < INT64_MIN / 1000) return false;
-    amount *= 1000;
-  }
-  if (relative) {
-    if (amount > INT64_MAX - now_ms) return false;
-    amount += now_ms;
-  }
+  // now_ms is a log entry's timestamp: on the apply side it may be anything, negative too.
+  if (unit_seconds && __builtin_mul_overflow(amount, 1000, &amount)) return false;
+  if (relative && __builtin_add_overflow(amount, now_ms, &amount)) return false;
   *out = amount;
   return true;
 }
