@@ -39,8 +39,8 @@ class ExpiryFilter : public rocksdb::CompactionFilter {
 // RocksDB's own messages go to Flin's log (stderr) instead of a LOG file in the data
 // directory: one log per process, and none that needs the disk to be writable. (With a LOG
 // file on a full disk, Debian's RocksDB 7.8 trips an assertion in its log writer while
-// reporting the very write error that filled it.) Its INFO chatter (flushes, compactions) is
-// debug level here; warnings and errors are warnings.
+// reporting the very write error that filled it.) Its INFO and WARN chatter (flushes,
+// compactions, a directory not there yet) is debug level here; errors are warnings.
 class ForwardingLogger : public rocksdb::Logger {
  public:
   ForwardingLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL) {}
@@ -50,7 +50,7 @@ class ForwardingLogger : public rocksdb::Logger {
   }
   void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
     const LogLevel ours =
-        level >= rocksdb::InfoLogLevel::WARN_LEVEL ? LogLevel::kWarning : LogLevel::kDebug;
+        level >= rocksdb::InfoLogLevel::ERROR_LEVEL ? LogLevel::kWarning : LogLevel::kDebug;
     if (!LogEnabled(ours)) return;
     char buf[1024];
     int n = vsnprintf(buf, sizeof(buf), format, ap);
@@ -116,7 +116,9 @@ Status Store::Get(int partition, std::string_view key, int64_t now_ms, std::stri
   if (!s.ok()) return ToStatus(s);
   auto v = DecodeValue(*raw);
   if (!v) return Status::Corruption("bad value encoding");
-  if (v->Expired(now_ms)) return Status::NotFound();
+  // Never judge by a time the partition's log has passed: a wall clock that jumped back, or
+  // that runs behind the leader which wrote the log, must not bring an expired key back.
+  if (v->Expired(std::max(now_ms, ApplyClock(partition)))) return Status::NotFound();
   return Status::Ok();
 }
 

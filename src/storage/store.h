@@ -38,7 +38,7 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   // The live raw value (see encoding.h) of `key` in `partition`: NotFound if absent or expired
-  // at now_ms. Any thread.
+  // at now_ms or at the partition's apply clock, whichever is later. Any thread.
   Status Get(int partition, std::string_view key, int64_t now_ms, std::string* raw) const;
 
   // An iterator over a consistent snapshot of the whole store; the caller skips expired values.
