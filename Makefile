@@ -64,3 +64,14 @@ JEPSEN_ROUNDS  ?= 5
 jepsen: build
 	FLIN_SERVER=$(abspath $(BUILD))/flin-server JEPSEN_SECONDS=$(JEPSEN_SECONDS) \
 	  JEPSEN_ROUNDS=$(JEPSEN_ROUNDS) $(PYTHON) tests/jepsen/campaign.py --out $(BUILD)/jepsen-report.jsonl
+
+# libFuzzer targets (clang), one at a time, each until its coverage plateaus; see
+# docs/RELIABILITY.md, "Fuzzing". MERGE=1 then minimizes the grown corpora into the repo.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_TARGETS ?= $(notdir $(basename $(wildcard src/*/*_fuzz.cc)))
+.PHONY: fuzz
+fuzz:
+	@[ -f $(FUZZ_BUILD)/CMakeCache.txt ] || cmake -S . -B $(FUZZ_BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DFLIN_FUZZ=ON
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
+	FUZZ_BUILD=$(FUZZ_BUILD) scripts/fuzz.sh $(FUZZ_TARGETS)
