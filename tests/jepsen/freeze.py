@@ -43,7 +43,8 @@ def thread_id(pid, name):
 
 
 class FrozenThread:
-    """with FrozenThread(pid, "flin-raft"): ... -- the thread is stopped inside."""
+    """with FrozenThread(pid, "flin-raft"): ... -- the thread is stopped inside
+    (freeze() first to handle a refusal, then `with` to thaw for sure)."""
 
     def __init__(self, pid, name):
         self.tid = thread_id(pid, name)
@@ -61,7 +62,8 @@ class FrozenThread:
             _ptrace(PTRACE_DETACH, self.tid)
 
     def __enter__(self):
-        self.freeze()
+        if not self.frozen:
+            self.freeze()
         return self
 
     def __exit__(self, *exc):
