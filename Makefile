@@ -56,14 +56,17 @@ clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
 
 # Jepsen-style campaign (tests/jepsen): each nemesis for JEPSEN_SECONDS, then
-# JEPSEN_ROUNDS durability rounds; anomalies fail the target.  CI's short one
-# is tests/jepsen/test_campaign.py, run by blackbox-test.
+# JEPSEN_ROUNDS durability rounds, then the disk and timer nemeses (a full disk
+# on a tmpfs, a leader's Raft thread frozen with ptrace); anomalies fail the
+# target.  CI runs the short ones (test_campaign.py and the same two files).
 JEPSEN_SECONDS ?= 60
 JEPSEN_ROUNDS  ?= 5
 .PHONY: jepsen
 jepsen: build
 	FLIN_SERVER=$(abspath $(BUILD))/flin-server JEPSEN_SECONDS=$(JEPSEN_SECONDS) \
 	  JEPSEN_ROUNDS=$(JEPSEN_ROUNDS) $(PYTHON) tests/jepsen/campaign.py --out $(BUILD)/jepsen-report.jsonl
+	FLIN_SERVER=$(abspath $(BUILD))/flin-server $(PYTHON) -m pytest -q -rs \
+	  tests/jepsen/test_disk_full.py tests/jepsen/test_timer.py
 
 # libFuzzer targets (clang), one at a time, each until its coverage plateaus; see
 # docs/RELIABILITY.md, "Fuzzing". MERGE=1 then minimizes the grown corpora into the repo.
