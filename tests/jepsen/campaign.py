@@ -1,5 +1,5 @@
 """The long campaign behind `make jepsen`: each nemesis on its own on 3 nodes
-(kill, pause, partition, oneway, flap, slow), flap on 5 nodes (where its shapes
+(kill, pause, partition, oneway, flap, slow, freeze), flap on 5 nodes (where its shapes
 include the bridge), the mixed nemesis on 3 and 5 nodes, then durability rounds
 (--fsync always, kill -9 of every node) for a single node and a 3-node cluster.
 
@@ -23,7 +23,7 @@ def main():
     ap.add_argument("--out", default=os.environ.get("JEPSEN_OUT", "jepsen-report.jsonl"))
     a = ap.parse_args()
     plan = [(3, "kill"), (3, "pause"), (3, "partition"), (3, "oneway"), (3, "flap"),
-            (3, "slow"), (5, "flap"), (3, "mixed"), (5, "mixed")]
+            (3, "slow"), (3, "freeze"), (5, "flap"), (3, "mixed"), (5, "mixed")]
     total_ops, faults, anomalies = collections.Counter(), collections.Counter(), []
     with open(a.out, "a") as out:
         for nodes, nemesis in plan:

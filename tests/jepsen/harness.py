@@ -47,10 +47,11 @@ from cluster_helpers import (Cluster, RoutingClient, Writers,  # noqa: E402
                              partition_of_slot, slot_of, slot_owner_map)
 import checker  # noqa: E402
 from checker import FAIL, OK, UNKNOWN, Op  # noqa: E402
+from freeze import FrozenThread  # noqa: E402
 
-NEMESES = ("none", "kill", "pause", "partition", "oneway", "flap", "slow", "mixed")
+NEMESES = ("none", "kill", "pause", "partition", "oneway", "flap", "slow", "freeze", "mixed")
 # The nemeses that need a ProxiedCluster (a proxy on every directed bus link).
-PROXIED = ("partition", "oneway", "flap", "slow", "mixed")
+PROXIED = ("partition", "oneway", "flap", "slow", "freeze", "mixed")
 _PINNED = {}
 
 
@@ -461,6 +462,7 @@ class Nemesis:
         self.faults = collections.Counter()
         self.paused = set()
         self.stuck = []   # one-way faults after which the cut-off node still led
+        self.frozen = []  # FrozenThreads (thawed by heal(), from this same thread)
 
     def leader_heaviest(self):
         counts = collections.Counter(self.cluster.leaders().values())
@@ -474,7 +476,8 @@ class Nemesis:
              "oneway": ["oneway-leader-deaf", "oneway-leader-mute", "oneway-halves",
                         "oneway-random"],
              "flap": ["flap"],
-             "slow": ["slow-links", "slow-leader", "slow-leader-stall"]}
+             "slow": ["slow-links", "slow-leader", "slow-leader-stall"],
+             "freeze": ["freeze-leader", "freeze-leader-isolated"]}
 
     def choices(self, kind=None):
         kind = kind or self.kind
@@ -549,6 +552,8 @@ class Nemesis:
             self.flap(stop)
         elif fault.startswith("slow"):
             self.slow(fault, stop)
+        elif fault.startswith("freeze"):
+            self.freeze(fault, stop)
         else:
             links, desc = self.links(fault)
             c.block(links)
@@ -557,6 +562,28 @@ class Nemesis:
             stop.wait(self.rng.uniform(1.5, 4.0))
             if fault in ("oneway-leader-deaf", "oneway-leader-mute"):
                 self.check_deposed(fault, self.lone)
+
+    def freeze(self, fault, stop):
+        """A timer jump for one thread: the Raft thread of the node leading the most
+        partitions is stopped (ptrace) for 0.6-3 s while its client threads keep
+        serving; with -isolated it is also cut off from its peers (both ways) from
+        the freeze until 0.5-1.5 s after the thaw, so that nothing but its own
+        clock can tell it that it was deposed meanwhile."""
+        node = self.leader_heaviest()
+        ft = FrozenThread(node.pid, "flin-raft")
+        ft.freeze()
+        self.frozen.append(ft)
+        if fault.endswith("isolated"):
+            lone = node.node_id
+            others = [j for j in self.cluster.nodes if j != lone]
+            self.cluster.block([(lone, j) for j in others] + [(j, lone) for j in others])
+        self.faults[fault] += 1
+        self.log(f"{fault}: node {node.node_id}'s Raft thread stopped")
+        stop.wait(self.rng.uniform(0.6, 3.0))
+        ft.thaw()
+        self.log(f"node {node.node_id}'s Raft thread runs again")
+        if fault.endswith("isolated"):
+            stop.wait(self.rng.uniform(0.5, 1.5))
 
     def check_deposed(self, fault, lone, timeout=6.0):
         """A leader that cannot hear a majority (check-quorum) or that a majority
@@ -622,6 +649,12 @@ class Nemesis:
         stop.wait(self.rng.uniform(2.0, 5.0))
 
     def heal(self):
+        for ft in self.frozen:
+            try:
+                ft.thaw()
+            except OSError:     # the process is gone
+                pass
+        self.frozen = []
         for node in list(self.paused):
             try:
                 os.kill(node.pid, signal.SIGCONT)

@@ -29,7 +29,8 @@ def _assert_clean(rep):
     assert rep["by_outcome"].get("ok", 0) > 100, rep["by_outcome"]
 
 
-@pytest.mark.parametrize("nemesis", ["kill", "pause", "partition", "oneway", "flap", "slow"])
+@pytest.mark.parametrize("nemesis", ["kill", "pause", "partition", "oneway", "flap", "slow",
+                                     "freeze"])
 def test_three_nodes_under_nemesis(nemesis, tmp_path):
     seconds = SECONDS if nemesis in ("kill", "pause", "partition") else SHORT_SECONDS
     rep = harness.run(nodes=3, seconds=seconds, nemesis=nemesis, clients=5,
