@@ -83,6 +83,7 @@ class Server:
         self.redis_args = list(redis_args)
         self.argv_override = list(argv) if argv else None
         self.name = name
+        self.env = {}          # extra environment of the process (e.g. LD_PRELOAD)
         self.proc = None
         self.returncode = None
         self.log_path = os.path.join(self.workdir, f"{name}-{self.port}.log")
@@ -154,8 +155,9 @@ class Server:
         log = open(self.log_path, "ab")
         log.write(f"==== start #{self.starts}: {' '.join(self.argv())}\n".encode())
         log.flush()
+        env = dict(os.environ, **self.env) if self.env else None
         self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=log,
-                                     stderr=subprocess.STDOUT, cwd=self.workdir)
+                                     stderr=subprocess.STDOUT, cwd=self.workdir, env=env)
         log.close()
         self.returncode = None
 

@@ -122,7 +122,8 @@ void SingleNodeReplicator::RefuseWrites(const Status& cause) {
                 cause.ToString().c_str());
   }
   write_error_message_ = "the disk failed (" + cause.message() +
-                         "); writes are refused until it takes them again, reads still work";
+                         "); writes are refused until the store recovers (a full disk: once "
+                         "space is free) or the server restarts; reads still work";
   write_error_.store(true, std::memory_order_relaxed);
 }
 

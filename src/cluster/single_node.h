@@ -13,7 +13,8 @@
 // A failed write (full or failing disk) fails its whole batch ("not acknowledged": the bytes
 // may or may not have reached the log) and the node then refuses writes up front (Propose
 // returns IOError) while reads go on. Every second the apply thread asks the store to resume;
-// once it does, writes are taken again.
+// once it does (RocksDB resumes after a full disk, not after a failed fsync, whose page cache
+// cannot be trusted: that takes a restart), writes are taken again.
 //
 // Threading: Propose() from any thread; the rest from the owner (main). Ownership: borrows the
 // Store and the StateMachine, which must outlive it.

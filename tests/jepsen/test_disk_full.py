@@ -1,4 +1,4 @@
-"""Disk nemesis (issue 5, item 3): a full disk on one node.
+"""Disk nemeses (issue 5, item 3): a full or a failing disk on one node.
 
 The data directory is put on a small tmpfs (needs root, as `make test` has);
 a ballast file takes most of it, writes fill the rest.  What must hold:
@@ -11,9 +11,16 @@ a ballast file takes most of it, writes fill the rest.  What must hold:
   with a message, not a signal or an assertion), the other two keep taking
   writes; when space is freed and the node restarts it catches up, and every
   acknowledged write is readable, on it too.
+
+A failing disk: faildisk.c, preloaded into the server, makes fsync/fdatasync of
+files in the data dir fail with EIO while an "arm" file exists.  A single node
+answers errors and keeps serving reads; it cannot trust its page cache after a
+failed fsync, so it takes writes again only after a restart, and every
+acknowledged write is then there.  A cluster node stops as for a full disk.
 """
 import os
 import random
+import shutil
 import subprocess
 import time
 
@@ -41,6 +48,24 @@ def small_disk(tmp_path):
         yield mnt
     finally:
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def faildisk(tmp_path_factory):
+    """The LD_PRELOAD library of faildisk.c, compiled here."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler to build faildisk.c")
+    out = tmp_path_factory.mktemp("faildisk") / "libfaildisk.so"
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "faildisk.c")
+    subprocess.run([cc, "-shared", "-fPIC", "-O2", "-o", str(out), src, "-ldl"], check=True)
+    return str(out)
+
+
+def failing(srv, lib, datadir, arm):
+    """Run srv with the failing-disk library over datadir, armed by the file arm."""
+    srv.env = {"LD_PRELOAD": lib, "FLIN_FAILDISK_DIR": str(datadir),
+               "FLIN_FAILDISK_ARM": str(arm)}
 
 
 def fill(mnt, leave_bytes):
@@ -186,5 +211,87 @@ def test_cluster_node_with_full_disk_stops_cleanly_and_catches_up(small_disk, tm
                 assert not missing, f"node {node.node_id} misses {missing[:5]}"
         print(f"\nfull disk: node 3 stopped with status {code}; {len(writers.acked)} writes "
               f"acknowledged, {len(writers.unknown)} unknown; caught up after the restart")
+    finally:
+        cl.stop()
+
+
+def test_single_node_failing_disk_refuses_writes_and_loses_nothing(faildisk, tmp_path):
+    data = tmp_path / "data"
+    arm = tmp_path / "arm"
+    srv = Server(tmp_path / "work", datadir=data, fsync="always", name="single")
+    os.makedirs(srv.workdir, exist_ok=True)
+    failing(srv, faildisk, data, arm)
+    srv.start()
+    try:
+        acked = {}
+        with RawConn(srv.port, timeout=20) as c:
+            for i in range(200):
+                assert c.call("SET", f"k{i}", f"v{i}") == "OK"
+                acked[f"k{i}"] = f"v{i}"
+            arm.touch()
+            replies = [c.call("SET", f"x{i}", "lost?") for i in range(20)]
+            assert all(isinstance(r, Error) for r in replies), replies[:3]
+            assert replies[0].startswith("ERR write not acknowledged"), replies[0]
+            assert all(r.startswith("MISCONF ") for r in replies[1:]), replies[1:3]
+            assert c.call("GET", "k7") == b"v7"
+            arm.unlink()
+            # After a failed fsync the page cache cannot be trusted: no resuming in place.
+            time.sleep(1.5)
+            assert isinstance(c.call("SET", "y", "1"), Error)
+        assert srv.alive()
+    finally:
+        code = srv.stop()
+    assert code == 0, f"exit status {code} after SIGTERM\n" + srv.log_tail()
+    srv.env = {}
+    srv.start()
+    try:
+        with RawConn(srv.port, timeout=20) as c:
+            wrong = [k for k, v in acked.items() if c.call("GET", k) != v.encode()]
+            assert not wrong, f"acknowledged writes lost after a failing disk: {wrong[:5]}"
+            assert c.call("SET", "y", "1") == "OK"
+    finally:
+        srv.stop()
+
+
+def test_cluster_node_with_failing_disk_stops_cleanly_and_catches_up(faildisk, tmp_path):
+    cl = Cluster(tmp_path / "cluster", tick_ms=30)
+    os.makedirs(cl.workdir, exist_ok=True)
+    try:
+        cl.start()
+    except (flinproc.ServerError, AssertionError) as e:
+        cl.stop()
+        pytest.fail(f"cluster did not start: {e}", pytrace=False)
+    victim = cl.nodes[3]
+    arm = tmp_path / "arm"
+    try:
+        # Node 3 again, now on the failing disk library.
+        victim.stop()
+        failing(victim, faildisk, victim.dir, arm)
+        victim.start()
+        cl.wait_all_leaders(timeout=60)
+        writers = Writers(cl.ports(), threads=4, prefix="eio").start()
+        try:
+            wait_until(lambda: writers.count() >= 200, 60, what="writes before the failure")
+            arm.touch()
+            wait_until(lambda: not victim.alive(), 60, interval=0.1,
+                       what="the node with the failing disk to stop\n" + victim.log_tail())
+            t_dead = time.monotonic()
+            wait_until(lambda: writers.acks_after(t_dead) >= 200, 90,
+                       what="writes to continue on the two other nodes\n" + cl.log_tails(20))
+        finally:
+            writers.stop()
+        assert not writers.failures, writers.failures
+        code = victim.proc.returncode
+        assert code is not None and code > 0, \
+            f"the node should exit with a status, not die of signal {-code}\n" + victim.log_tail()
+        assert "Input/output error" in victim.log_text(), victim.log_tail()
+        arm.unlink()
+        victim.env = {}
+        victim.start()
+        cl.wait_caught_up(victim)
+        for node in cl.nodes.values():
+            got = readonly_get_all(node.port, writers.acked)
+            missing = [k for k, v in writers.acked.items() if got[k] != v.encode()]
+            assert not missing, f"node {node.node_id} misses {len(missing)}: {missing[:5]}"
     finally:
         cl.stop()
