@@ -162,7 +162,6 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
   if (pending_ > 0 && !is_write && !log_read) return false;
 
   IoStats& st = io_->stats();
-  IoStats::Add(st.commands, 1);
   // While proposals are in flight, a direct reply (an error) waits in line behind them.
   std::string queued;
   std::string* sink = pending_ > 0 ? &queued : &out_;
@@ -204,6 +203,8 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
       }
     }
   }
+  // Counted once it has run (a read that returned above to wait for writes runs again later).
+  IoStats::Add(st.commands, 1);
   if (sink == &queued && pending_ == pending_before) {
     slots_.push_back(Slot{true, 0, std::move(queued)});
   }
