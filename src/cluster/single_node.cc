@@ -4,6 +4,8 @@
 #include <unordered_map>
 
 #include "common/log.h"
+#include "common/strings.h"
+#include "storage/encoding.h"
 
 namespace flin::cluster {
 
@@ -19,7 +21,20 @@ SingleNodeReplicator::SingleNodeReplicator(storage::Store* store, StateMachine* 
 
 SingleNodeReplicator::~SingleNodeReplicator() { Stop(); }
 
+std::string SingleNodeReplicator::ClockKey() {
+  return std::string(1, storage::kMetaPrefix) + "apply-clock";
+}
+
+int64_t SingleNodeReplicator::PersistedClock(storage::Store* store) {
+  std::string v;
+  if (!store->db()->Get(rocksdb::ReadOptions(), ClockKey(), &v).ok()) return 0;
+  int64_t ms = 0;
+  return ParseInt64(v, &ms) ? ms : 0;
+}
+
 Status SingleNodeReplicator::Start() {
+  last_ts_ = std::max(last_ts_, PersistedClock(store_));
+  store_->AdvanceApplyClock(-1, last_ts_);
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "flin-apply");
     Loop();
@@ -136,6 +151,7 @@ void SingleNodeReplicator::ApplyBatch(std::vector<Proposal>& batch) {
     protocol::ReplyWriter w(&replies[i], p.proto);
     sm_->Apply(txn, p.partition, last_ts_, p.command, p.sink ? &w : nullptr);
   }
+  txn.PutRaw(ClockKey(), std::to_string(last_ts_));
   FsyncPolicy policy = fsync_.load(std::memory_order_relaxed);
   Status s = txn.Commit(policy == FsyncPolicy::kAlways);
   if (s.ok()) {

@@ -8,7 +8,9 @@
 // is the log: a batch is durable exactly when its write returns.
 //
 // Entry timestamps are max(wall clock, previous timestamp), so time never runs backwards along
-// the log; the store's apply clock (see storage/store.h) follows them.
+// the log; the store's apply clock (see storage/store.h) follows them. The latest timestamp is
+// written with every batch (meta key ClockKey()) and read back at Start(), so time does not
+// run backwards across a restart either (a wall clock set back while the node was down).
 //
 // A failed write (full or failing disk) fails its whole batch ("not acknowledged": the bytes
 // may or may not have reached the log) and the node then refuses writes up front (Propose
@@ -52,6 +54,10 @@ class SingleNodeReplicator : public Replicator {
   uint64_t fsyncs() const { return fsyncs_.load(std::memory_order_relaxed); }
   int64_t last_sync_unix_ms() const { return last_sync_ms_.load(std::memory_order_relaxed); }
   bool write_error() const { return write_error_.load(std::memory_order_relaxed); }
+
+  // Where the latest entry timestamp is kept (decimal Unix ms), and its value (0 if none).
+  static std::string ClockKey();
+  static int64_t PersistedClock(storage::Store* store);
 
  private:
   void Loop();

@@ -4,40 +4,19 @@
 
 #include "storage/encoding.h"
 #include "storage/store.h"
+#include "storage/temp_store.h"
 #include "storage/write_txn.h"
 
 namespace flin::storage {
 namespace {
 
-class StoreTest : public ::testing::Test {
+class StoreTest : public TempStoreTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("flin_store_test_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    Reopen();
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  void Reopen() {
-    store_.reset();
-    StoreOptions o;
-    o.dir = dir_;
-    o.block_cache_bytes = 8 << 20;
-    auto r = Store::Open(o);
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    store_ = std::move(r).value();
-  }
   std::string Value(std::string_view payload, int64_t expire = 0) {
     std::string raw;
     EncodeValue(ValueType::kString, expire, payload, &raw);
     return raw;
   }
-  std::string dir_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST(EncodingTest, KeysSortByPartitionThenKey) {
