@@ -247,24 +247,40 @@ Result<raft::SnapshotChunk> GroupStorage::ReadSnapshotChunk(uint64_t index, uint
   return chunk;
 }
 
-Status GroupStorage::InstallSnapshot(const raft::Snapshot& snap, rocksdb::WriteBatch* wb) {
-  const std::string prefix = storage::PartitionPrefix(group_);
-  const std::string next = storage::PartitionPrefix(group_ + 1);
-  // Validate the whole data before changing anything.
-  const std::string_view data = snap.data;
+namespace {
+
+using Records = std::vector<std::pair<std::string_view, std::string_view>>;
+
+// A partition snapshot's records: (u32 key length, key, u32 value length, value)*, each value
+// one Flin stores (encoding.h).
+Status ParseSnapshotData(std::string_view data, Records* records) {
   size_t pos = 0;
-  std::vector<std::pair<std::string_view, std::string_view>> records;
   while (pos < data.size()) {
     uint32_t kl, vl;
     if (!GetU32(data, &pos, &kl) || data.size() - pos < kl) return Status::Corruption("snapshot key");
     std::string_view k = data.substr(pos, kl);
     pos += kl;
     if (!GetU32(data, &pos, &vl) || data.size() - pos < vl) return Status::Corruption("snapshot value");
-    // Values are installed as they come: each must be one Flin stores (encoding.h).
     if (!storage::DecodeValue(data.substr(pos, vl))) return Status::Corruption("snapshot value encoding");
-    records.emplace_back(k, data.substr(pos, vl));
+    if (records) records->emplace_back(k, data.substr(pos, vl));
     pos += vl;
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status GroupStorage::ValidateSnapshot(const raft::Snapshot& snap) const {
+  return ParseSnapshotData(snap.data, nullptr);
+}
+
+Status GroupStorage::InstallSnapshot(const raft::Snapshot& snap, rocksdb::WriteBatch* wb) {
+  const std::string prefix = storage::PartitionPrefix(group_);
+  const std::string next = storage::PartitionPrefix(group_ + 1);
+  // Validate the whole data before changing anything.
+  Records records;
+  Status parsed = ParseSnapshotData(snap.data, &records);
+  if (!parsed.ok()) return parsed;
   wb->DeleteRange(prefix, next).PermitUncheckedError();
   std::string key;
   for (const auto& [k, v] : records) {

@@ -58,6 +58,8 @@ class GroupStorage : public raft::Storage {
   // Returns whether term or vote changed (which must be fsynced before messages go out; a
   // commit index alone need not be: it is re-learned from the leader after a crash).
   bool SetHardState(const raft::HardState& hs, rocksdb::WriteBatch* wb);
+  // Whether InstallSnapshot would take this snapshot (its data is well formed); changes nothing.
+  Status ValidateSnapshot(const raft::Snapshot& snap) const;
   // Replaces this partition's data and log with a received snapshot.
   Status InstallSnapshot(const raft::Snapshot& snap, rocksdb::WriteBatch* wb);
   // Drops log entries up to `index` (<= applied); the state at `applied` can always be

@@ -95,6 +95,13 @@ Status MultiRaftNode::Start() {
     rc.election_tick = options_.election_ticks;
     rc.heartbeat_tick = options_.heartbeat_ticks;
     rc.applied = g->storage->applied();
+    // A snapshot from a peer that this node could not install is refused before the core
+    // adopts it (adopting it would claim data the partition does not hold).
+    rc.accept_snapshot = [gs = g->storage.get(), p](const raft::Snapshot& snap) {
+      Status s = gs->ValidateSnapshot(snap);
+      if (!s.ok()) LOG_WARNING("group %d: refusing a snapshot: %s", p, s.ToString().c_str());
+      return s.ok();
+    };
     rc.seed = topology_.self_id() * 1000003ULL + static_cast<uint64_t>(p) * 7919ULL +
               static_cast<uint64_t>(net::MonotonicUs());
     auto node = raft::RawNode::Create(rc, g->storage.get());
@@ -352,12 +359,12 @@ void MultiRaftNode::HandleReady() {
   for (auto& [g, r, early] : items) {
     if (r.snapshot) {
       Status s = g->storage->InstallSnapshot(*r.snapshot, &wb);
-      if (!s.ok()) {
-        LOG_WARNING("group %d: cannot install snapshot: %s", g->id, s.ToString().c_str());
-      } else {
-        LOG_NOTICE("group %d: installed snapshot at index %llu", g->id,
-                   static_cast<unsigned long long>(r.snapshot->meta.index));
-      }
+      // Validated before the core adopted it (accept_snapshot), so this cannot fail on the
+      // data; if it does anyway, going on would leave the partition without the data the
+      // core now believes it holds.
+      if (!s.ok()) FailStop("installing a snapshot", s);
+      LOG_NOTICE("group %d: installed snapshot at index %llu", g->id,
+                 static_cast<unsigned long long>(r.snapshot->meta.index));
     }
     must_sync = must_sync || !r.entries.empty() || r.snapshot.has_value();
     g->storage->Append(r.entries, &wb);

@@ -63,6 +63,36 @@ TEST(RaftSnapshotTest, LostChunkIsResent) {
   EXPECT_EQ(dropped, 3);  // two drops, then the resent chunk got through
 }
 
+TEST(RaftSnapshotTest, RefusedSnapshotIsNotAdoptedAndIsSentAgain) {
+  // The application refuses snapshots it could not install (a peer's malformed data): the
+  // follower must not adopt one (its log would claim state it does not hold); the leader
+  // starts the stream over, and once the application accepts, the snapshot is adopted.
+  int refusals = 0;
+  bool accept = false;
+  TestCluster c(3, [&](Config& cfg) {
+    cfg.snapshot_chunk_size = 100;
+    if (cfg.id == 3) {
+      cfg.accept_snapshot = [&](const Snapshot&) { return accept || (++refusals, false); };
+    }
+  });
+  c.Elect(1);
+  c.Isolate(3);
+  ProposeN(c, 1, 5);
+  const uint64_t applied = c.node(1).applied.back().index;
+  ASSERT_TRUE(c.node(1).storage->CreateSnapshot(applied, c.raft(1).conf_state(), "data").ok());
+  ASSERT_TRUE(c.node(1).storage->Compact(applied).ok());
+  const uint64_t before = c.raft(3).committed();
+  c.Heal();
+  c.TickAll(3);
+  EXPECT_GE(refusals, 2) << "refused, then sent again";
+  EXPECT_TRUE(c.node(3).snapshots.empty());
+  EXPECT_EQ(c.raft(3).committed(), before);
+  accept = true;
+  c.TickAll(3);
+  ASSERT_EQ(c.node(3).snapshots.size(), 1u);
+  EXPECT_EQ(c.raft(3).committed(), c.raft(1).committed());
+}
+
 TEST(RaftTransferTest, TransferLeadership) {
   TestCluster c(3);
   c.Elect(1);

@@ -92,6 +92,10 @@ void RawNode::HandleSnapshotChunk(const Message& m) {
   snap.data = std::move(recv_snap_data_);
   recv_snap_meta_.reset();
   recv_snap_data_.clear();
+  if (cfg_.accept_snapshot && !cfg_.accept_snapshot(snap)) {
+    respond(0, /*reject=*/true);  // the leader starts over
+    return;
+  }
   Restore(std::move(snap));
   // Either way the log now matches the leader's up to the snapshot index (and no further is
   // known: entries after it may be from an older term).

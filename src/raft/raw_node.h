@@ -109,6 +109,10 @@ struct Config {
   uint64_t max_uncommitted_entries = 8192; // Propose fails with Busy beyond this
   uint64_t max_committed_size_per_ready = 8 << 20;  // bytes of committed entries per Ready
   uint64_t snapshot_chunk_size = 1 << 20;  // bytes per InstallSnapshot chunk
+  // Asked when a snapshot has arrived whole, before it is adopted: false refuses it (the
+  // application could not install it, e.g. malformed data from a peer) and the leader starts
+  // the stream over. Unset: every snapshot is accepted. Called on the node's own thread.
+  std::function<bool(const Snapshot&)> accept_snapshot;
   uint64_t max_pending_reads = 4096;       // ReadIndex fails with Busy beyond this
   bool pre_vote = true;
   bool check_quorum = true;
