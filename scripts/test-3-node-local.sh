@@ -7,7 +7,10 @@
 #
 # usage: scripts/test-3-node-local.sh [--duration SEC] [--fsync always|everysec|no]
 # Environment: DURATION (10), CONNECTIONS (256, in total), VALUE_SIZE (100), KEYSPACE (100000),
-#              FSYNC (always), BUILD/FLIN_SERVER/FLIN_BENCH (see lib-bench.sh).
+#              FSYNC (always), BUILD/FLIN_SERVER/FLIN_BENCH (see lib-bench.sh), FLIN_FLAGS (extra
+#              flags of every server), CLUSTER_FLAGS (of the cluster nodes only; default
+#              --threads max(1, cores / 3): the three nodes share this machine's cores, which
+#              the single node has to itself).
 set -euo pipefail
 source "$(dirname "$0")/lib-bench.sh"
 
@@ -16,6 +19,7 @@ CONNECTIONS="${CONNECTIONS:-256}"
 VALUE_SIZE="${VALUE_SIZE:-100}"
 KEYSPACE="${KEYSPACE:-100000}"
 FSYNC="${FSYNC:-always}"
+CLUSTER_FLAGS="${CLUSTER_FLAGS:---threads $(( $(nproc) / 3 > 0 ? $(nproc) / 3 : 1 ))}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2 ;;
@@ -58,7 +62,7 @@ start_cluster() {
   for i in 1 2 3; do
     # shellcheck disable=SC2086
     "$FLIN_SERVER" --bind 127.0.0.1 --port "${ports[$((i - 1))]}" --dir "$dir/data$i" \
-      --node-id "$i" --initial-cluster "$initial" --fsync "$FSYNC" ${FLIN_FLAGS:-} \
+      --node-id "$i" --initial-cluster "$initial" --fsync "$FSYNC" ${FLIN_FLAGS:-} ${CLUSTER_FLAGS:-} \
       >"$dir/node$i.log" 2>&1 &
     pids+=($!)
     _BENCH_PIDS+=($!)
@@ -115,7 +119,7 @@ RESULTS="$(scratch_dir results)"
 # flin-bench --connections is per node in cluster mode: 256 in total over 3 nodes.
 PER_NODE=$(( (CONNECTIONS + 2) / 3 ))
 echo "== 3-node cluster on loopback, fsync $FSYNC: $((PER_NODE * 3)) connections" \
-     "($PER_NODE per node), ${VALUE_SIZE} B values, ${DURATION} s per workload"
+     "($PER_NODE per node), ${VALUE_SIZE} B values, ${DURATION} s per workload, node flags: $CLUSTER_FLAGS"
 start_cluster
 for op in set get; do
   bench "$RESULTS/cluster-$op.json" "$op=100" --cluster "$CLUSTER_SEEDS" --connections "$PER_NODE"
