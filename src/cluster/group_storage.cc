@@ -73,7 +73,12 @@ Result<std::unique_ptr<GroupStorage>> GroupStorage::Open(storage::Store* store, 
   } else {
     gs->meta_.conf_state = initial;  // a group never started: bootstrap membership
   }
-  if (db->Get(ro, GroupMetaKey('a', group), &v).ok()) gs->persisted_applied_ = GetU64(v);
+  if (db->Get(ro, GroupMetaKey('a', group), &v).ok()) {
+    gs->persisted_applied_ = GetU64(v);
+    if (v.size() >= 16) {
+      gs->applied_clock_ = static_cast<int64_t>(GetU64(std::string_view(v).substr(8)));
+    }
+  }
   gs->applied_ = std::max(gs->persisted_applied_, gs->meta_.index);
   gs->persisted_applied_ = gs->applied_;
   gs->applied_conf_ = gs->meta_.conf_state;
@@ -269,6 +274,13 @@ Status ParseSnapshotData(std::string_view data, Records* records) {
 }
 
 }  // namespace
+
+std::string GroupStorage::AppliedValue(uint64_t index, int64_t clock) {
+  std::string v;
+  PutU64(&v, index);
+  PutU64(&v, static_cast<uint64_t>(clock));
+  return v;
+}
 
 Status GroupStorage::ValidateSnapshot(const raft::Snapshot& snap) const {
   return ParseSnapshotData(snap.data, nullptr);

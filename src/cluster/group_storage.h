@@ -73,6 +73,11 @@ class GroupStorage : public raft::Storage {
     applied_conf_ = cs;
   }
   uint64_t persisted_applied() const { return persisted_applied_; }
+  // The newest entry timestamp applied, as last persisted with the applied index (0 if
+  // unknown: a data dir from before it was kept, or right after a snapshot).
+  int64_t applied_clock() const { return applied_clock_; }
+  // The 'a' value apply writes: applied index, then that clock (u64 big-endian each).
+  static std::string AppliedValue(uint64_t index, int64_t clock);
   int group() const { return group_; }
 
  private:
@@ -88,6 +93,7 @@ class GroupStorage : public raft::Storage {
   raft::SnapshotMeta meta_;   // compaction point: entries <= meta_.index are gone
   uint64_t last_index_ = 0;
   uint64_t applied_ = 0, persisted_applied_ = 0;
+  int64_t applied_clock_ = 0;
   raft::ConfState applied_conf_;
   std::deque<raft::Entry> cache_;  // the newest entries, contiguous, ending at last_index_
   size_t cache_bytes_ = 0;

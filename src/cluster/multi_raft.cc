@@ -43,12 +43,6 @@ void AppendFrame(std::string* out, int group, const std::string& msg) {
   out->append(msg);
 }
 
-std::string AppliedValue(uint64_t index) {
-  std::string v;
-  for (int i = 7; i >= 0; --i) v.push_back(static_cast<char>((index >> (8 * i)) & 0xff));
-  return v;
-}
-
 // A write Raft's promises rest on failed (a full or failing disk): the node cannot go on
 // without breaking them, and cannot take back what it promised, so it stops. Its data is
 // what the last successful write left; restarted once the disk works, it catches up from its
@@ -90,6 +84,10 @@ Status MultiRaftNode::Start() {
     auto g = std::make_unique<Group>();
     g->id = p;
     g->storage = std::move(gs).value();
+    // Entry timestamps go on from where this partition's log had got to, and reads judge
+    // expiry by at least that (a wall clock set back while the node was down changes nothing).
+    g->last_ts = g->storage->applied_clock();
+    store_->AdvanceApplyClock(p, g->last_ts);
     raft::Config rc;
     rc.id = topology_.self_id();
     rc.election_tick = options_.election_ticks;
@@ -440,7 +438,7 @@ void MultiRaftNode::ApplyEntries(
       }
     }
     const uint64_t last = entries.back().index;
-    txn.PutRaw(GroupMetaKey('a', g->id), AppliedValue(last));
+    txn.PutRaw(GroupMetaKey('a', g->id), GroupStorage::AppliedValue(last, g->last_ts));
     g->storage->set_applied(last, g->node->conf_state());
   }
   if (!applied_any) return;
