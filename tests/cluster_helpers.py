@@ -6,6 +6,7 @@ MOVED-following client that records which writes were acknowledged.
 Every wait has a deadline and every socket a timeout: a hung cluster fails a
 test, it never hangs the suite.
 """
+import os
 import random
 import re
 import socket
@@ -259,6 +260,19 @@ class Cluster:
             return self.caught_up(node)
         return wait_until(stable, timeout, interval=0.1,
                           what=f"node {node.node_id} to catch up\n" + self.log_tails(20))
+
+
+def start_or_fail(cl):
+    """Make cl's work dir and start it; a cluster that does not start fails the test (not
+    an error in the test's own code), with its nodes stopped."""
+    import pytest
+    os.makedirs(cl.workdir, exist_ok=True)
+    try:
+        cl.start()
+    except (flinproc.ServerError, AssertionError) as e:
+        cl.stop()
+        pytest.fail(f"cluster did not start: {e}", pytrace=False)
+    return cl
 
 
 def cluster_slots(port, timeout=5):

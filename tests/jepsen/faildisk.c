@@ -28,22 +28,22 @@ static int armed_for(int fd) {
   return strncmp(path, dir, strlen(dir)) == 0;
 }
 
-int fsync(int fd) {
-  static int (*real)(int);
-  if (real == NULL) real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+/* The real call, unless the fault is armed for fd: then EIO. */
+static int sync_or_fail(int fd, int (**real)(int), const char* name) {
+  if (*real == NULL) *real = (int (*)(int))dlsym(RTLD_NEXT, name);
   if (armed_for(fd)) {
     errno = EIO;
     return -1;
   }
-  return real(fd);
+  return (*real)(fd);
+}
+
+int fsync(int fd) {
+  static int (*real)(int);
+  return sync_or_fail(fd, &real, "fsync");
 }
 
 int fdatasync(int fd) {
   static int (*real)(int);
-  if (real == NULL) real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
-  if (armed_for(fd)) {
-    errno = EIO;
-    return -1;
-  }
-  return real(fd);
+  return sync_or_fail(fd, &real, "fdatasync");
 }

@@ -27,9 +27,8 @@ import time
 import pytest
 import redis
 
-import flinproc
 from flinproc import Error, RawConn, Server, wait_until
-from cluster_helpers import Cluster, Writers, readonly_get_all
+from cluster_helpers import Cluster, Writers, readonly_get_all, start_or_fail
 
 pytestmark = pytest.mark.flin_only
 
@@ -169,32 +168,35 @@ class DiskCluster(Cluster):
             os.symlink(target, link)
 
 
+def stops_cleanly_while_others_write(cl, victim, writers, needle, timeout):
+    """Wait until victim (its disk failing) stops while writers go on: the survivors keep
+    acknowledging writes (they elect leaders for its partitions). Stops the writers. The
+    node must have exited with a status (not a signal) and a log naming `needle`; returns
+    the status."""
+    try:
+        wait_until(lambda: not victim.alive(), timeout, interval=0.1,
+                   what="the node with the bad disk to stop\n" + victim.log_tail())
+        t_dead = time.monotonic()
+        wait_until(lambda: writers.acks_after(t_dead) >= 200, 90,
+                   what="writes to continue on the two other nodes\n" + cl.log_tails(20))
+    finally:
+        writers.stop()
+    assert not writers.failures, writers.failures
+    code = victim.proc.returncode
+    assert code is not None and code > 0, \
+        f"the node should exit with a status, not die of signal {-code}\n" + victim.log_tail()
+    assert needle in victim.log_text(), victim.log_tail()
+    return code
+
+
 def test_cluster_node_with_full_disk_stops_cleanly_and_catches_up(small_disk, tmp_path):
     cl = DiskCluster(tmp_path / "cluster", small_disk, tick_ms=30)
-    os.makedirs(cl.workdir, exist_ok=True)
-    try:
-        cl.start()
-    except (flinproc.ServerError, AssertionError) as e:
-        cl.stop()
-        pytest.fail(f"cluster did not start: {e}", pytrace=False)
+    start_or_fail(cl)
     victim = cl.nodes[3]
     try:
         ballast = fill(small_disk, 6 << 20)
         writers = BigWriters(cl.ports(), threads=4, prefix="df").start()
-        try:
-            wait_until(lambda: not victim.alive(), 120, interval=0.1,
-                       what="the node with the full disk to stop\n" + victim.log_tail())
-            t_dead = time.monotonic()
-            # The survivors keep taking writes (they elect leaders for its partitions).
-            wait_until(lambda: writers.acks_after(t_dead) >= 200, 90,
-                       what="writes to continue on the two other nodes\n" + cl.log_tails(20))
-        finally:
-            writers.stop()
-        assert not writers.failures, writers.failures
-        code = victim.proc.returncode
-        assert code is not None and code > 0, \
-            f"the node should exit with a status, not die of signal {-code}\n" + victim.log_tail()
-        assert "No space left" in victim.log_text(), victim.log_tail()
+        code = stops_cleanly_while_others_write(cl, victim, writers, "No space left", 120)
 
         # Space back: the node restarts on its data and catches up.
         os.unlink(ballast)
@@ -255,12 +257,7 @@ def test_single_node_failing_disk_refuses_writes_and_loses_nothing(faildisk, tmp
 
 def test_cluster_node_with_failing_disk_stops_cleanly_and_catches_up(faildisk, tmp_path):
     cl = Cluster(tmp_path / "cluster", tick_ms=30)
-    os.makedirs(cl.workdir, exist_ok=True)
-    try:
-        cl.start()
-    except (flinproc.ServerError, AssertionError) as e:
-        cl.stop()
-        pytest.fail(f"cluster did not start: {e}", pytrace=False)
+    start_or_fail(cl)
     victim = cl.nodes[3]
     arm = tmp_path / "arm"
     try:
@@ -272,19 +269,11 @@ def test_cluster_node_with_failing_disk_stops_cleanly_and_catches_up(faildisk, t
         writers = Writers(cl.ports(), threads=4, prefix="eio").start()
         try:
             wait_until(lambda: writers.count() >= 200, 60, what="writes before the failure")
-            arm.touch()
-            wait_until(lambda: not victim.alive(), 60, interval=0.1,
-                       what="the node with the failing disk to stop\n" + victim.log_tail())
-            t_dead = time.monotonic()
-            wait_until(lambda: writers.acks_after(t_dead) >= 200, 90,
-                       what="writes to continue on the two other nodes\n" + cl.log_tails(20))
-        finally:
+        except AssertionError:
             writers.stop()
-        assert not writers.failures, writers.failures
-        code = victim.proc.returncode
-        assert code is not None and code > 0, \
-            f"the node should exit with a status, not die of signal {-code}\n" + victim.log_tail()
-        assert "Input/output error" in victim.log_text(), victim.log_tail()
+            raise
+        arm.touch()
+        stops_cleanly_while_others_write(cl, victim, writers, "Input/output error", 60)
         arm.unlink()
         victim.env = {}
         victim.start()

@@ -15,14 +15,12 @@ Wall-clock jumps need no nemesis of their own: nothing in Raft reads the wall
 clock (ticks and leases use the monotonic clock), and entry timestamps are
 made monotonic along the log (see docs/RELIABILITY.md).
 """
-import os
 import time
 
 import pytest
 
-import flinproc
 from flinproc import Error, RawConn, wait_until
-from cluster_helpers import slot_of, partition_of_slot
+from cluster_helpers import slot_of, partition_of_slot, start_or_fail
 from freeze import FrozenThread
 from harness import ProxiedCluster
 
@@ -63,12 +61,7 @@ def overwrite(cl, nid, key, value, timeout=30):
 @pytest.mark.parametrize("freeze_s", [1.5, 3.0])
 def test_leader_with_a_frozen_raft_thread_serves_no_stale_read(tmp_path, freeze_s):
     cl = ProxiedCluster(tmp_path / "cluster", n=3)
-    os.makedirs(cl.workdir, exist_ok=True)
-    try:
-        cl.start()
-    except (flinproc.ServerError, AssertionError) as e:
-        cl.stop()
-        pytest.fail(f"cluster did not start: {e}", pytrace=False)
+    start_or_fail(cl)
     try:
         old = cl.nodes[1]
         key = key_led_by(cl, 1)
