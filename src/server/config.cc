@@ -24,6 +24,7 @@ constexpr FlagDoc kFlags[] = {
     {"threads", "0", "I/O threads; 0 = one per core", false},
     {"partitions", "64", "partitions of the keyspace (fixed when the data dir is created)", false},
     {"block-cache", "256mb", "RocksDB block cache size", false},
+    {"row-cache", "64mb", "cache of recently read values in front of RocksDB; 0 = none", false},
     {"node-id", "1", "this node's id in --initial-cluster", false},
     {"initial-cluster", "", "id@host:port,... of every node; empty = a single node", false},
     {"replicas", "3", "replicas of each partition (at most the number of nodes)", false},
@@ -120,6 +121,9 @@ Status Config::Set(const std::string& raw_name, const std::string& value, bool a
   } else if (name == "block-cache") {
     if (!ParseMemory(value, &n) || n < (1 << 20)) return bad("a size of at least 1mb");
     block_cache_bytes = static_cast<size_t>(n);
+  } else if (name == "row-cache") {
+    if (!ParseMemory(value, &n) || n < 0) return bad("a size (0 = none)");
+    row_cache_bytes = static_cast<size_t>(n);
   } else if (name == "node-id") {
     if (!ParseInt64(value, &n) || n < 1) return bad("a positive integer");
     node_id = static_cast<uint64_t>(n);
@@ -189,6 +193,7 @@ std::vector<std::pair<std::string, std::string>> Config::Get(const std::string& 
       {"threads", std::to_string(threads)},
       {"partitions", std::to_string(partitions)},
       {"block-cache", std::to_string(block_cache_bytes)},
+      {"row-cache", std::to_string(row_cache_bytes)},
       {"node-id", std::to_string(node_id)},
       {"initial-cluster", initial_cluster},
       {"replicas", std::to_string(replicas)},

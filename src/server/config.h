@@ -24,6 +24,7 @@ struct Config {
   int threads = 0;                          // 0: one per core
   int partitions = 64;
   size_t block_cache_bytes = 256u << 20;
+  size_t row_cache_bytes = 64u << 20;       // storage::RowCache; 0: none
   // Cluster (all fixed at start). Without initial_cluster the node is a cluster of one.
   uint64_t node_id = 1;
   std::string initial_cluster;              // "1@host:port,2@host:port,..."

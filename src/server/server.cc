@@ -85,6 +85,7 @@ Status Server::Start() {
   storage::StoreOptions so;
   so.dir = config_->dir;
   so.block_cache_bytes = config_->block_cache_bytes;
+  so.row_cache_bytes = config_->row_cache_bytes;
   auto store = storage::Store::Open(so);
   if (!store.ok()) return store.status();
   store_ = std::move(store).value();

@@ -129,6 +129,12 @@ void InfoMemory(CommandContext& ctx, std::string* o) {
   Line(o, "rocksdb_block_cache_usage", cache);
   Line(o, "rocksdb_block_cache_capacity", static_cast<int64_t>(ctx.server.config().block_cache_bytes));
   Line(o, "rocksdb_memtables", memtables);
+  const storage::RowCache::Stats rows = st.RowCacheStats();
+  Line(o, "row_cache_capacity", static_cast<int64_t>(st.RowCacheCapacity()));
+  Line(o, "row_cache_bytes", static_cast<int64_t>(rows.bytes));
+  Line(o, "row_cache_entries", static_cast<int64_t>(rows.entries));
+  Line(o, "row_cache_hits", static_cast<int64_t>(rows.hits));
+  Line(o, "row_cache_misses", static_cast<int64_t>(rows.misses));
   o->append("\r\n");
 }
 

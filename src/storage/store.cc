@@ -60,6 +60,42 @@ class ForwardingLogger : public rocksdb::Logger {
   }
 };
 
+// Collects the data keys a batch writes, for the RowCache. A range deletion (or any operation
+// it does not know) counts as "every key".
+class DataKeyCollector : public rocksdb::WriteBatch::Handler {
+  static constexpr char kDataEnd = kDataPrefix + 1;
+
+ public:
+  explicit DataKeyCollector(RowCache::WriteSet* w) : w_(w) {}
+  rocksdb::Status PutCF(uint32_t, const rocksdb::Slice& k, const rocksdb::Slice&) override {
+    return Key(k);
+  }
+  rocksdb::Status DeleteCF(uint32_t, const rocksdb::Slice& k) override { return Key(k); }
+  rocksdb::Status SingleDeleteCF(uint32_t, const rocksdb::Slice& k) override { return Key(k); }
+  rocksdb::Status MergeCF(uint32_t, const rocksdb::Slice& k, const rocksdb::Slice&) override {
+    return Key(k);
+  }
+  rocksdb::Status DeleteRangeCF(uint32_t, const rocksdb::Slice& begin,
+                                const rocksdb::Slice& end) override {
+    // Raft log truncations are ranges too; only a range reaching into the data keys counts.
+    const rocksdb::Slice data_begin(&kDataPrefix, 1), data_end(&kDataEnd, 1);
+    if (begin.compare(data_end) < 0 && end.compare(data_begin) > 0) w_->AddAll();
+    return rocksdb::Status::OK();
+  }
+  rocksdb::Status PutBlobIndexCF(uint32_t, const rocksdb::Slice&, const rocksdb::Slice&) override {
+    w_->AddAll();
+    return rocksdb::Status::OK();
+  }
+  void LogData(const rocksdb::Slice&) override {}
+
+ private:
+  rocksdb::Status Key(const rocksdb::Slice& k) {
+    if (!k.empty() && k[0] == kDataPrefix) w_->Add(std::string_view(k.data(), k.size()));
+    return rocksdb::Status::OK();
+  }
+  RowCache::WriteSet* w_;
+};
+
 Status ToStatus(const rocksdb::Status& s) {
   if (s.ok()) return Status::Ok();
   if (s.IsNotFound()) return Status::NotFound();
@@ -74,6 +110,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   store->dir_ = options.dir;
   store->cache_ = rocksdb::NewLRUCache(options.block_cache_bytes);
   store->filter_ = std::make_unique<ExpiryFilter>(store.get());
+  store->rows_ = std::make_unique<RowCache>(options.row_cache_bytes);
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = store->cache_;
@@ -122,8 +159,20 @@ Store::~Store() {
 Status Store::Get(int partition, std::string_view key, int64_t now_ms, std::string* raw) const {
   std::string k;
   EncodeDataKey(partition, key, &k);
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), k, raw);
-  if (!s.ok()) return ToStatus(s);
+  RowCache::Ticket ticket;
+  switch (rows_->Lookup(k, raw, &ticket)) {
+    case RowCache::Hit::kAbsent:
+      return Status::NotFound();
+    case RowCache::Hit::kValue:
+      break;
+    case RowCache::Hit::kMiss: {
+      rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), k, raw);
+      if (!s.ok() && !s.IsNotFound()) return ToStatus(s);
+      rows_->Fill(k, s.ok() ? raw : nullptr, ticket);
+      if (!s.ok()) return Status::NotFound();
+      break;
+    }
+  }
   auto v = DecodeValue(*raw);
   if (!v) return Status::Corruption("bad value encoding");
   // Never judge by a time the partition's log has passed: a wall clock that jumped back, or
@@ -141,7 +190,15 @@ std::unique_ptr<rocksdb::Iterator> Store::NewIterator() const {
 Status Store::Write(rocksdb::WriteBatch* batch, bool sync) {
   rocksdb::WriteOptions wo;
   wo.sync = sync;
-  return Checked(db_->Write(wo, batch));
+  RowCache::WriteSet keys;
+  if (rows_->enabled()) {
+    DataKeyCollector collect(&keys);
+    if (!batch->Iterate(&collect).ok()) keys.AddAll();
+  }
+  rows_->BeginWrite(keys);
+  Status s = Checked(db_->Write(wo, batch));
+  rows_->EndWrite(keys);
+  return s;
 }
 
 Status Store::DeleteAllData() {

@@ -1,10 +1,13 @@
 #pragma once
 // Store: Flin's one RocksDB instance — data of every partition, plus node metadata.
 //
-// Ownership: the Store owns the rocksdb::DB and its cache; whoever opens it owns the Store
+// Ownership: the Store owns the rocksdb::DB and its caches; whoever opens it owns the Store
 // (the server's main). Threading: reads (Get, NewIterator, properties) from any thread — the
 // I/O threads read directly, without a hand-off. Writes come only from the apply path (one
-// thread), through Write(); command handlers never write RocksDB themselves.
+// thread), through Write(); command handlers never write RocksDB themselves. Every write of a
+// data key must go through Write() (or DeleteRange/DeleteAllData): Get answers hot keys from
+// a RowCache that Write keeps consistent (row_cache.h), and a write made through db() directly
+// would leave it stale.
 //
 // Expiry: a value whose expire-at is at or before the *apply clock* of its log is dropped by
 // compaction. The apply clock is the newest timestamp of an applied entry of that log. Entry
@@ -21,6 +24,7 @@
 
 #include "common/status.h"
 #include "rocksdb/db.h"
+#include "storage/row_cache.h"
 
 namespace flin::storage {
 
@@ -28,6 +32,7 @@ struct StoreOptions {
   std::string dir = "./flin-data";        // created if missing
   size_t block_cache_bytes = 256u << 20;  // LRU block cache shared by all partitions
   size_t write_buffer_bytes = 64u << 20;  // one memtable
+  size_t row_cache_bytes = 64u << 20;     // RowCache in front of Get; 0 = none
 };
 
 class Store {
@@ -67,6 +72,8 @@ class Store {
   // Numbers for INFO: a RocksDB integer property ("rocksdb.estimate-num-keys"), 0 if unknown.
   uint64_t IntProperty(const std::string& name) const;
   size_t BlockCacheUsage() const;
+  RowCache::Stats RowCacheStats() const { return rows_->GetStats(); }
+  size_t RowCacheCapacity() const { return rows_->capacity(); }
   const std::string& dir() const { return dir_; }
   rocksdb::DB* db() { return db_.get(); }
 
@@ -79,6 +86,7 @@ class Store {
   std::unique_ptr<std::atomic<int64_t>[]> partition_clocks_{
       new std::atomic<int64_t>[kMaxPartitions]()};
   std::shared_ptr<rocksdb::Cache> cache_;
+  std::unique_ptr<RowCache> rows_;
   std::unique_ptr<rocksdb::CompactionFilter> filter_;
   std::unique_ptr<rocksdb::DB> db_;
 };

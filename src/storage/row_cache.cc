@@ -1,0 +1,152 @@
+#include "storage/row_cache.h"
+
+#include <functional>
+
+namespace flin::storage {
+
+struct RowCache::Entry {
+  std::string key;
+  std::string raw;
+  bool present = false;
+  Entry* prev = nullptr;  // LRU list: most recently used after the stripe's head
+  Entry* next = nullptr;
+  size_t Charge() const { return key.size() + raw.size() + kEntryOverhead; }
+};
+
+struct alignas(64) RowCache::Stripe {
+  std::mutex mu;
+  // Keys view their entry's own key string.
+  std::unordered_map<std::string_view, std::unique_ptr<Entry>> map;
+  Entry head;  // sentinel of the circular LRU list
+  size_t bytes = 0;
+  uint64_t version = 0;  // bumped by every BeginWrite and EndWrite touching this stripe
+  int in_flight = 0;     // writes begun and not yet ended
+  uint64_t hits = 0, misses = 0;
+
+  Stripe() { head.prev = head.next = &head; }
+
+  void Unlink(Entry* e) {
+    e->prev->next = e->next;
+    e->next->prev = e->prev;
+  }
+  void PushFront(Entry* e) {
+    e->next = head.next;
+    e->prev = &head;
+    head.next->prev = e;
+    head.next = e;
+  }
+  void Erase(std::string_view key) {
+    auto it = map.find(key);
+    if (it == map.end()) return;
+    Entry* e = it->second.get();
+    Unlink(e);
+    bytes -= e->Charge();
+    map.erase(it);
+  }
+  void Clear() {
+    map.clear();
+    head.prev = head.next = &head;
+    bytes = 0;
+  }
+};
+
+RowCache::RowCache(size_t capacity_bytes)
+    : capacity_(capacity_bytes), stripes_(new Stripe[kStripes]) {}
+
+RowCache::~RowCache() = default;
+
+int RowCache::StripeOf(std::string_view key) {
+  const size_t h = std::hash<std::string_view>{}(key);
+  return static_cast<int>((h ^ (h >> 29)) % kStripes);
+}
+
+RowCache::Hit RowCache::Lookup(std::string_view key, std::string* raw, Ticket* ticket) {
+  if (!enabled()) {
+    *ticket = Ticket{};
+    return Hit::kMiss;
+  }
+  const int i = StripeOf(key);
+  Stripe& s = stripes_[i];
+  std::lock_guard<std::mutex> lock(s.mu);
+  auto it = s.map.find(key);
+  if (it == s.map.end()) {
+    ++s.misses;
+    *ticket = Ticket{i, s.version, s.in_flight == 0};
+    return Hit::kMiss;
+  }
+  ++s.hits;
+  Entry* e = it->second.get();
+  s.Unlink(e);
+  s.PushFront(e);
+  if (!e->present) return Hit::kAbsent;
+  raw->assign(e->raw);
+  return Hit::kValue;
+}
+
+void RowCache::Fill(std::string_view key, const std::string* raw, const Ticket& ticket) {
+  if (!ticket.may_fill) return;
+  const size_t limit = capacity_ / kStripes;
+  auto e = std::make_unique<Entry>();
+  e->key.assign(key);
+  e->present = raw != nullptr;
+  if (raw != nullptr) e->raw = *raw;
+  if (e->Charge() > limit) return;
+  Stripe& s = stripes_[ticket.stripe];
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (s.version != ticket.version) return;  // a write began or ended since the miss
+  s.Erase(key);                             // another reader's fill of the same answer
+  while (s.bytes + e->Charge() > limit) s.Erase(s.head.prev->key);
+  s.bytes += e->Charge();
+  s.PushFront(e.get());
+  std::string_view k = e->key;
+  s.map.emplace(k, std::move(e));
+}
+
+void RowCache::Mark(Stripe& s, const std::vector<std::string_view>* erase, int delta) {
+  std::lock_guard<std::mutex> lock(s.mu);
+  s.in_flight += delta;
+  ++s.version;
+  if (erase == nullptr) {
+    if (delta > 0) s.Clear();
+    return;
+  }
+  for (std::string_view k : *erase) s.Erase(k);
+}
+
+void RowCache::BeginWrite(const WriteSet& w) {
+  if (!enabled() || w.empty()) return;
+  if (w.all_) {
+    for (int i = 0; i < kStripes; ++i) Mark(stripes_[i], nullptr, +1);
+    return;
+  }
+  // One stripe at a time; a key's own stripe is marked once per occurrence (End undoes each).
+  std::vector<std::string_view> one(1);
+  for (std::string_view k : w.keys_) {
+    one[0] = k;
+    Mark(stripes_[StripeOf(k)], &one, +1);
+  }
+}
+
+void RowCache::EndWrite(const WriteSet& w) {
+  if (!enabled() || w.empty()) return;
+  if (w.all_) {
+    for (int i = 0; i < kStripes; ++i) Mark(stripes_[i], nullptr, -1);
+    return;
+  }
+  for (std::string_view k : w.keys_) Mark(stripes_[StripeOf(k)], nullptr, -1);
+}
+
+RowCache::Stats RowCache::GetStats() const {
+  Stats st;
+  for (int i = 0; i < kStripes; ++i) {
+    Stripe& s = stripes_[i];
+    std::lock_guard<std::mutex> lock(s.mu);
+    st.hits += s.hits;
+    st.misses += s.misses;
+    st.entries += s.map.size();
+    st.bytes += s.bytes;
+  }
+  return st;
+}
+
+}  // namespace flin::storage

@@ -1,0 +1,214 @@
+#include "storage/row_cache.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/encoding.h"
+#include "storage/store.h"
+#include "storage/temp_store.h"
+#include "storage/write_txn.h"
+
+namespace flin::storage {
+namespace {
+
+using Hit = RowCache::Hit;
+
+RowCache::WriteSet Keys(std::initializer_list<std::string_view> keys) {
+  RowCache::WriteSet w;
+  for (auto k : keys) w.Add(k);
+  return w;
+}
+
+TEST(RowCacheTest, MissThenFillThenHitForValuesAndAbsence) {
+  RowCache c(1 << 20);
+  std::string raw;
+  RowCache::Ticket t;
+  ASSERT_EQ(c.Lookup("a", &raw, &t), Hit::kMiss);
+  EXPECT_TRUE(t.may_fill);
+  const std::string v = "value-a";
+  c.Fill("a", &v, t);
+  ASSERT_EQ(c.Lookup("a", &raw, &t), Hit::kValue);
+  EXPECT_EQ(raw, "value-a");
+
+  ASSERT_EQ(c.Lookup("b", &raw, &t), Hit::kMiss);
+  c.Fill("b", nullptr, t);
+  EXPECT_EQ(c.Lookup("b", &raw, &t), Hit::kAbsent);
+
+  const RowCache::Stats st = c.GetStats();
+  EXPECT_EQ(st.entries, 2u);
+  EXPECT_EQ(st.hits, 2u);
+  EXPECT_EQ(st.misses, 2u);
+}
+
+TEST(RowCacheTest, AWriteErasesTheKeysItTouches) {
+  RowCache c(1 << 20);
+  std::string raw, v = "old";
+  RowCache::Ticket t;
+  for (const char* k : {"a", "b"}) {
+    c.Lookup(k, &raw, &t);
+    c.Fill(k, &v, t);
+  }
+  auto w = Keys({"a"});
+  c.BeginWrite(w);
+  EXPECT_EQ(c.Lookup("a", &raw, &t), Hit::kMiss);
+  EXPECT_FALSE(t.may_fill) << "a stripe with a write in flight must not be filled";
+  EXPECT_EQ(c.Lookup("b", &raw, &t), Hit::kValue);
+  c.EndWrite(w);
+  EXPECT_EQ(c.Lookup("a", &raw, &t), Hit::kMiss);
+  EXPECT_TRUE(t.may_fill);
+}
+
+// The race the versions exist for: a reader misses, reads the old value from RocksDB, and only
+// then offers it — after a write began (or began and ended). Its fill must be dropped.
+TEST(RowCacheTest, AFillFromBeforeAWriteIsDropped) {
+  RowCache c(1 << 20);
+  std::string raw, old_value = "old";
+  RowCache::Ticket t;
+  auto w = Keys({"k"});
+
+  ASSERT_EQ(c.Lookup("k", &raw, &t), Hit::kMiss);
+  c.BeginWrite(w);
+  c.Fill("k", &old_value, t);  // the write is in flight
+  c.EndWrite(w);
+  EXPECT_EQ(c.Lookup("k", &raw, &t), Hit::kMiss);
+
+  ASSERT_EQ(c.Lookup("k", &raw, &t), Hit::kMiss);
+  c.BeginWrite(w);
+  c.EndWrite(w);
+  c.Fill("k", &old_value, t);  // the write is done: RocksDB now holds the new value
+  EXPECT_EQ(c.Lookup("k", &raw, &t), Hit::kMiss);
+}
+
+TEST(RowCacheTest, ARangeWriteClearsEverythingAndBlocksEveryFill) {
+  RowCache c(1 << 20);
+  std::string raw, v = "x";
+  RowCache::Ticket t;
+  for (int i = 0; i < 100; ++i) {
+    const std::string k = "k" + std::to_string(i);
+    c.Lookup(k, &raw, &t);
+    c.Fill(k, &v, t);
+  }
+  EXPECT_EQ(c.GetStats().entries, 100u);
+  RowCache::WriteSet all;
+  all.AddAll();
+  ASSERT_EQ(c.Lookup("other", &raw, &t), Hit::kMiss);
+  c.BeginWrite(all);
+  EXPECT_EQ(c.GetStats().entries, 0u);
+  c.Fill("other", &v, t);
+  RowCache::Ticket during;
+  EXPECT_EQ(c.Lookup("k1", &raw, &during), Hit::kMiss);
+  EXPECT_FALSE(during.may_fill);
+  c.EndWrite(all);
+  EXPECT_EQ(c.GetStats().entries, 0u);
+}
+
+TEST(RowCacheTest, StaysWithinItsCapacity) {
+  const size_t cap = 1 << 20;  // 4 KiB per stripe: ~15 of these entries
+  RowCache c(cap);
+  std::string raw, v(100, 'v');
+  RowCache::Ticket t;
+  for (int i = 0; i < 10000; ++i) {
+    const std::string k = "key:" + std::to_string(i);
+    c.Lookup(k, &raw, &t);
+    c.Fill(k, &v, t);
+  }
+  const RowCache::Stats st = c.GetStats();
+  EXPECT_LE(st.bytes, cap);
+  EXPECT_GT(st.entries, 0u);
+  // The most recently filled key is still there; an early one was evicted.
+  EXPECT_EQ(c.Lookup("key:9999", &raw, &t), Hit::kValue);
+  EXPECT_EQ(c.Lookup("key:0", &raw, &t), Hit::kMiss);
+  // A value larger than a stripe's share is never cached.
+  std::string huge(cap, 'h');
+  c.Lookup("huge", &raw, &t);
+  c.Fill("huge", &huge, t);
+  EXPECT_EQ(c.Lookup("huge", &raw, &t), Hit::kMiss);
+}
+
+TEST(RowCacheTest, ZeroCapacityCachesNothing) {
+  RowCache c(0);
+  std::string raw, v = "v";
+  RowCache::Ticket t;
+  ASSERT_EQ(c.Lookup("a", &raw, &t), Hit::kMiss);
+  c.Fill("a", &v, t);
+  EXPECT_EQ(c.Lookup("a", &raw, &t), Hit::kMiss);
+  EXPECT_EQ(c.GetStats().entries, 0u);
+}
+
+// Through the Store: readers racing the apply path never see a value older than one already
+// acknowledged, nor older than one they saw before (the cache must not go back in time). The
+// keys start absent, so cached absences must give way to writes too.
+class RowCacheStoreTest : public TempStoreTest {};
+
+TEST_F(RowCacheStoreTest, RangeDeletionsOfDataEmptyItButOthersDoNot) {
+  std::string raw;
+  auto put = [&](int partition, const std::string& k) {
+    WriteTxn txn(store_.get());
+    EncodeValue(ValueType::kString, 0, "v", &raw);
+    txn.Put(partition, k, raw);
+    ASSERT_TRUE(txn.Commit(false).ok());
+    ASSERT_TRUE(store_->Get(partition, k, 0, &raw).ok());  // now cached
+  };
+  put(1, "a");
+  put(2, "b");
+  const uint64_t cached = store_->RowCacheStats().entries;
+  ASSERT_GE(cached, 2u);
+  // A Raft log truncation ('l' keys) is not a data range: the cache stays.
+  ASSERT_TRUE(store_->DeleteRange("l", "m").ok());
+  EXPECT_EQ(store_->RowCacheStats().entries, cached);
+  // One partition's range: its keys are gone through the cache too.
+  ASSERT_TRUE(WriteTxn(store_.get()).DeletePartition(1).ok());
+  EXPECT_TRUE(store_->Get(1, "a", 0, &raw).IsNotFound());
+  EXPECT_TRUE(store_->Get(2, "b", 0, &raw).ok());
+  // FLUSHALL.
+  ASSERT_TRUE(store_->DeleteAllData().ok());
+  EXPECT_TRUE(store_->Get(2, "b", 0, &raw).IsNotFound());
+}
+
+TEST_F(RowCacheStoreTest, ConcurrentReadersNeverSeeAnOlderValue) {
+  constexpr int kKeys = 4;
+  constexpr int64_t kWrites = 20000;
+  std::atomic<int64_t> acked[kKeys];
+  for (auto& a : acked) a.store(0);
+  std::atomic<bool> done{false};
+  std::atomic<int64_t> violations{0}, reads{0};
+  auto key = [](int i) { return "k" + std::to_string(i); };
+
+  auto reader = [&] {
+    int64_t seen[kKeys] = {};
+    std::string raw;
+    while (!done.load(std::memory_order_acquire)) {
+      for (int i = 0; i < kKeys; ++i) {
+        const int64_t floor = acked[i].load(std::memory_order_acquire);
+        int64_t v = 0;
+        if (store_->Get(0, key(i), 0, &raw).ok()) v = std::stoll(std::string(DecodeValue(raw)->payload));
+        if (v < floor || v < seen[i]) violations.fetch_add(1);
+        seen[i] = std::max(seen[i], v);
+        reads.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+  };
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 3; ++r) readers.emplace_back(reader);
+
+  std::string raw;
+  for (int64_t n = 1; n <= kWrites; ++n) {
+    WriteTxn txn(store_.get());
+    const int i = static_cast<int>(n % kKeys);
+    EncodeValue(ValueType::kString, 0, std::to_string(n), &raw);
+    txn.Put(0, key(i), raw);
+    ASSERT_TRUE(txn.Commit(false).ok());
+    acked[i].store(n, std::memory_order_release);
+  }
+  done.store(true, std::memory_order_release);
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(violations.load(), 0) << "of " << reads.load() << " reads";
+  EXPECT_GT(store_->RowCacheStats().hits, 0u);
+}
+
+}  // namespace
+}  // namespace flin::storage
