@@ -159,26 +159,31 @@ Store::~Store() {
 Status Store::Get(int partition, std::string_view key, int64_t now_ms, std::string* raw) const {
   std::string k;
   EncodeDataKey(partition, key, &k);
-  RowCache::Ticket ticket;
-  switch (rows_->Lookup(k, raw, &ticket)) {
-    case RowCache::Hit::kAbsent:
-      return Status::NotFound();
-    case RowCache::Hit::kValue:
-      break;
-    case RowCache::Hit::kMiss: {
-      rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), k, raw);
-      if (!s.ok() && !s.IsNotFound()) return ToStatus(s);
-      rows_->Fill(k, s.ok() ? raw : nullptr, ticket);
-      if (!s.ok()) return Status::NotFound();
-      break;
-    }
-  }
+  Status s = GetRaw(k, raw);
+  if (!s.ok()) return s;
   auto v = DecodeValue(*raw);
   if (!v) return Status::Corruption("bad value encoding");
   // Never judge by a time the partition's log has passed: a wall clock that jumped back, or
   // that runs behind the leader which wrote the log, must not bring an expired key back.
   if (v->Expired(std::max(now_ms, ApplyClock(partition)))) return Status::NotFound();
   return Status::Ok();
+}
+
+Status Store::GetRaw(std::string_view storage_key, std::string* raw) const {
+  RowCache::Ticket ticket;
+  switch (rows_->Lookup(storage_key, raw, &ticket)) {
+    case RowCache::Hit::kAbsent:
+      return Status::NotFound();
+    case RowCache::Hit::kValue:
+      return Status::Ok();
+    case RowCache::Hit::kMiss:
+      break;
+  }
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(),
+                               rocksdb::Slice(storage_key.data(), storage_key.size()), raw);
+  if (!s.ok() && !s.IsNotFound()) return ToStatus(s);
+  rows_->Fill(storage_key, s.ok() ? raw : nullptr, ticket);
+  return s.ok() ? Status::Ok() : Status::NotFound();
 }
 
 std::unique_ptr<rocksdb::Iterator> Store::NewIterator() const {

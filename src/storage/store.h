@@ -48,6 +48,9 @@ class Store {
   // The live raw value (see encoding.h) of `key` in `partition`: NotFound if absent or expired
   // at now_ms or at the partition's apply clock, whichever is later. Any thread.
   Status Get(int partition, std::string_view key, int64_t now_ms, std::string* raw) const;
+  // The raw value stored at `storage_key` (a data key, see encoding.h), expired or not;
+  // NotFound if none. Through the row cache. Any thread.
+  Status GetRaw(std::string_view storage_key, std::string* raw) const;
 
   // An iterator over a consistent snapshot of the whole store; the caller skips expired values.
   std::unique_ptr<rocksdb::Iterator> NewIterator() const;

@@ -64,6 +64,41 @@ TEST_F(StoreTest, TxnReadsItsOwnWritesAndCommitPersists) {
   EXPECT_TRUE(store_->Get(4, "k", 0, &raw).IsNotFound());  // other partition
 }
 
+// The transaction finds its own latest write of each key inside its batch, across overwrites of
+// other sizes, deletions and the batch's buffer growing; keys it has not written come from the
+// store.
+TEST_F(StoreTest, TxnSeesItsLatestWriteOfEachKey) {
+  {
+    WriteTxn base(store_.get());
+    base.Put(0, "stored", Value("from-store"));
+    ASSERT_TRUE(base.Commit(false).ok());
+  }
+  WriteTxn txn(store_.get());
+  std::string raw;
+  ASSERT_TRUE(txn.Get(0, "stored", 0, &raw).ok());
+  EXPECT_EQ(DecodeValue(raw)->payload, "from-store");
+  txn.Put(0, "a", Value("a1"));
+  txn.Put(0, "b", Value(std::string(100000, 'b')));  // the batch's buffer grows
+  txn.Put(0, "a", Value("a-second-and-longer"));
+  txn.Delete(0, "stored");
+  for (int i = 0; i < 1000; ++i) txn.Put(1, "filler" + std::to_string(i), Value("f"));
+  ASSERT_TRUE(txn.Get(0, "a", 0, &raw).ok());
+  EXPECT_EQ(DecodeValue(raw)->payload, "a-second-and-longer");
+  ASSERT_TRUE(txn.Get(0, "b", 0, &raw).ok());
+  EXPECT_EQ(DecodeValue(raw)->payload, std::string(100000, 'b'));
+  EXPECT_TRUE(txn.Get(0, "stored", 0, &raw).IsNotFound());
+  txn.Put(0, "stored", Value("again"));
+  ASSERT_TRUE(txn.Get(0, "stored", 0, &raw).ok());
+  EXPECT_EQ(DecodeValue(raw)->payload, "again");
+  ASSERT_TRUE(txn.Get(1, "filler999", 0, &raw).ok());
+  ASSERT_TRUE(txn.Commit(false).ok());
+  // After the commit the batch is gone; the same answers come from the store.
+  ASSERT_TRUE(txn.Get(0, "a", 0, &raw).ok());
+  EXPECT_EQ(DecodeValue(raw)->payload, "a-second-and-longer");
+  ASSERT_TRUE(store_->Get(0, "stored", 0, &raw).ok());
+  EXPECT_EQ(DecodeValue(raw)->payload, "again");
+}
+
 TEST_F(StoreTest, ExpiredValuesAreAbsent) {
   WriteTxn txn(store_.get());
   txn.Put(0, "e", Value("v", 1000));

@@ -4,15 +4,19 @@
 
 namespace flin::storage {
 
-WriteTxn::WriteTxn(Store* store)
-    : store_(store), batch_(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true) {}
+WriteTxn::WriteTxn(Store* store) : store_(store) {}
 
 Status WriteTxn::Get(int partition, std::string_view key, int64_t now_ms, std::string* raw) {
   EncodeDataKey(partition, key, &key_buf_);
-  rocksdb::Status s =
-      batch_.GetFromBatchAndDB(store_->db(), rocksdb::ReadOptions(), key_buf_, raw);
-  if (s.IsNotFound()) return Status::NotFound();
-  if (!s.ok()) return Status::IOError(s.ToString());
+  auto it = pending_.find(key_buf_);
+  if (it == pending_.end()) {
+    Status s = store_->GetRaw(key_buf_, raw);
+    if (!s.ok()) return s;
+  } else if (it->second.deleted) {
+    return Status::NotFound();
+  } else {
+    raw->assign(batch_.Data(), it->second.offset, it->second.size);
+  }
   auto v = DecodeValue(*raw);
   if (!v) return Status::Corruption("bad value encoding");
   if (v->Expired(now_ms)) return Status::NotFound();
@@ -22,11 +26,15 @@ Status WriteTxn::Get(int partition, std::string_view key, int64_t now_ms, std::s
 void WriteTxn::Put(int partition, std::string_view key, std::string_view raw) {
   EncodeDataKey(partition, key, &key_buf_);
   batch_.Put(key_buf_, rocksdb::Slice(raw.data(), raw.size())).PermitUncheckedError();
+  // A Put's record ends with the value's bytes (RocksDB's batch format: tag, key, value, each
+  // length-prefixed); write_txn tests read values back from there.
+  pending_[key_buf_] = Pending{batch_.Data().size() - raw.size(), raw.size(), false};
 }
 
 void WriteTxn::Delete(int partition, std::string_view key) {
   EncodeDataKey(partition, key, &key_buf_);
   batch_.Delete(key_buf_).PermitUncheckedError();
+  pending_[key_buf_] = Pending{0, 0, true};
 }
 
 Status WriteTxn::DeleteAllData() {
@@ -49,12 +57,17 @@ void WriteTxn::PutRaw(std::string_view key, std::string_view value) {
 Status WriteTxn::Commit(bool sync) {
   Status s = Status::Ok();
   if (!empty()) {
-    s = store_->Write(batch_.GetWriteBatch(), sync);
+    s = store_->Write(&batch_, sync);
   } else if (sync) {
     s = store_->SyncWal();
   }
-  batch_.Clear();
+  Forget();
   return s;
+}
+
+void WriteTxn::Forget() {
+  batch_.Clear();
+  pending_.clear();
 }
 
 }  // namespace flin::storage

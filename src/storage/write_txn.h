@@ -1,17 +1,20 @@
 #pragma once
 // WriteTxn: the apply path's view of the store while it applies a batch of log entries.
 //
-// Reads see the store plus every write already made in this transaction (RocksDB's
-// WriteBatchWithIndex), so the entries of one group-commit batch apply exactly as if each had
-// been written on its own; Commit() then writes them all with one WAL write and, with sync,
-// one fsync. Ownership: borrows the Store. Threading: the apply thread only.
+// Reads see the store plus every write already made in this transaction, so the entries of one
+// group-commit batch apply exactly as if each had been written on its own; Commit() then writes
+// them all with one WAL write and, with sync, one fsync. The transaction's own writes are found
+// through a hash index over its WriteBatch (a value's bytes are not copied); other keys are read
+// through the store's row cache (Store::GetRaw). Ownership: borrows the Store. Threading: the
+// apply thread only.
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "common/status.h"
-#include "rocksdb/utilities/write_batch_with_index.h"
+#include "rocksdb/write_batch.h"
 #include "storage/store.h"
 
 namespace flin::storage {
@@ -36,12 +39,21 @@ class WriteTxn {
   // Writes everything pending (sync: one fsync) and starts afresh. A sync commit also makes
   // every earlier unsynced commit durable (they share the WAL).
   Status Commit(bool sync);
-  bool empty() { return batch_.GetWriteBatch()->Count() == 0; }
+  bool empty() const { return batch_.Count() == 0; }
   Store* store() { return store_; }
 
  private:
+  // Where this transaction's latest write of a data key left its value in batch_.Data()
+  // (offsets stay valid as the batch grows), or that it deleted the key.
+  struct Pending {
+    size_t offset = 0, size = 0;
+    bool deleted = false;
+  };
+  void Forget();
+
   Store* store_;
-  rocksdb::WriteBatchWithIndex batch_;
+  rocksdb::WriteBatch batch_;
+  std::unordered_map<std::string, Pending> pending_;  // by storage key
   std::string key_buf_;
 };
 
