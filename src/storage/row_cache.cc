@@ -8,6 +8,7 @@ struct RowCache::Entry {
   std::string key;
   std::string raw;
   bool present = false;
+  int writing = 0;        // writes begun and not ended: hidden from lookups meanwhile
   Entry* prev = nullptr;  // LRU list: most recently used after the stripe's head
   Entry* next = nullptr;
   size_t Charge() const { return key.size() + raw.size() + kEntryOverhead; }
@@ -35,6 +36,10 @@ struct alignas(64) RowCache::Stripe {
     head.next->prev = e;
     head.next = e;
   }
+  Entry* Find(std::string_view key) {
+    auto it = map.find(key);
+    return it == map.end() ? nullptr : it->second.get();
+  }
   void Erase(std::string_view key) {
     auto it = map.find(key);
     if (it == map.end()) return;
@@ -42,6 +47,10 @@ struct alignas(64) RowCache::Stripe {
     Unlink(e);
     bytes -= e->Charge();
     map.erase(it);
+  }
+  // Evicts least recently used entries, but not `keep`, until within `limit`.
+  void Evict(size_t limit, const Entry* keep) {
+    while (bytes > limit && head.prev != &head && head.prev != keep) Erase(head.prev->key);
   }
   void Clear() {
     map.clear();
@@ -68,14 +77,13 @@ RowCache::Hit RowCache::Lookup(std::string_view key, std::string* raw, Ticket* t
   const int i = StripeOf(key);
   Stripe& s = stripes_[i];
   std::lock_guard<std::mutex> lock(s.mu);
-  auto it = s.map.find(key);
-  if (it == s.map.end()) {
+  Entry* e = s.Find(key);
+  if (e == nullptr || e->writing > 0) {
     ++s.misses;
     *ticket = Ticket{i, s.version, s.in_flight == 0};
     return Hit::kMiss;
   }
   ++s.hits;
-  Entry* e = it->second.get();
   s.Unlink(e);
   s.PushFront(e);
   if (!e->present) return Hit::kAbsent;
@@ -95,45 +103,75 @@ void RowCache::Fill(std::string_view key, const std::string* raw, const Ticket& 
   std::lock_guard<std::mutex> lock(s.mu);
   if (s.version != ticket.version) return;  // a write began or ended since the miss
   s.Erase(key);                             // another reader's fill of the same answer
-  while (s.bytes + e->Charge() > limit) s.Erase(s.head.prev->key);
   s.bytes += e->Charge();
   s.PushFront(e.get());
+  s.Evict(limit, e.get());
   std::string_view k = e->key;
   s.map.emplace(k, std::move(e));
 }
 
-void RowCache::Mark(Stripe& s, const std::vector<std::string_view>* erase, int delta) {
-  std::lock_guard<std::mutex> lock(s.mu);
-  s.in_flight += delta;
-  ++s.version;
-  if (erase == nullptr) {
+void RowCache::MarkAll(int delta) {
+  for (int i = 0; i < kStripes; ++i) {
+    Stripe& s = stripes_[i];
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.in_flight += delta;
+    ++s.version;
     if (delta > 0) s.Clear();
-    return;
   }
-  for (std::string_view k : *erase) s.Erase(k);
 }
 
 void RowCache::BeginWrite(const WriteSet& w) {
   if (!enabled() || w.empty()) return;
-  if (w.all_) {
-    for (int i = 0; i < kStripes; ++i) Mark(stripes_[i], nullptr, +1);
-    return;
-  }
-  // One stripe at a time; a key's own stripe is marked once per occurrence (End undoes each).
-  std::vector<std::string_view> one(1);
-  for (std::string_view k : w.keys_) {
-    one[0] = k;
-    Mark(stripes_[StripeOf(k)], &one, +1);
+  if (w.all_) return MarkAll(+1);
+  const size_t limit = capacity_ / kStripes;
+  // One stripe at a time; every occurrence of a key counts (EndWrite undoes each).
+  for (const auto& op : w.ops_) {
+    Stripe& s = stripes_[StripeOf(op.key)];
+    std::lock_guard<std::mutex> lock(s.mu);
+    ++s.in_flight;
+    ++s.version;
+    if (Entry* e = s.Find(op.key)) {
+      ++e->writing;
+    } else if (op.present && s.bytes + op.key.size() + op.raw.size() + kEntryOverhead <= limit) {
+      // Room to spare: a hidden entry that EndWrite fills, so that freshly loaded data is
+      // cached without evicting anything.
+      auto e = std::make_unique<Entry>();
+      e->key.assign(op.key);
+      e->writing = 1;
+      s.bytes += e->Charge();
+      s.PushFront(e.get());
+      std::string_view k = e->key;
+      s.map.emplace(k, std::move(e));
+    }
   }
 }
 
-void RowCache::EndWrite(const WriteSet& w) {
+void RowCache::EndWrite(const WriteSet& w, bool written) {
   if (!enabled() || w.empty()) return;
-  if (w.all_) {
-    for (int i = 0; i < kStripes; ++i) Mark(stripes_[i], nullptr, -1);
-    return;
+  if (w.all_) return MarkAll(-1);
+  const size_t limit = capacity_ / kStripes;
+  // In order, so that the last write of a key in the batch is the one left.
+  for (const auto& op : w.ops_) {
+    Stripe& s = stripes_[StripeOf(op.key)];
+    std::lock_guard<std::mutex> lock(s.mu);
+    --s.in_flight;
+    ++s.version;
+    Entry* e = s.Find(op.key);
+    if (e == nullptr) continue;
+    --e->writing;  // still hidden if the batch writes the key again: its last write stays
+    if (!written) {
+      s.Erase(op.key);
+      continue;
+    }
+    s.bytes -= e->Charge();
+    e->present = op.present;
+    e->raw.assign(op.raw);
+    s.bytes += e->Charge();
+    s.Unlink(e);
+    s.PushFront(e);
+    s.Evict(limit, e);
+    if (s.bytes > limit) s.Erase(op.key);  // too big for its stripe on its own
   }
-  for (std::string_view k : w.keys_) Mark(stripes_[StripeOf(k)], nullptr, -1);
 }
 
 RowCache::Stats RowCache::GetStats() const {

@@ -7,14 +7,20 @@
 // the call, so reads through the cache stay linearizable (once any reader has seen a write, no
 // reader that starts later sees what it replaced). Every write of data keys must be bracketed
 // by BeginWrite / EndWrite around the RocksDB write (Store::Write does this):
-//   - BeginWrite erases the keys' entries and marks their stripes "write in flight"; while a
-//     stripe has a write in flight nothing is added to it, so its keys are read from RocksDB,
-//     whose reads are atomic. The old value can thus not be seen once the new one could be.
-//   - EndWrite lifts the mark. A reader that missed earlier and then read RocksDB may hold the
-//     old value; Fill adds it only if the stripe's version — bumped by every Begin and End —
-//     is the one its miss saw.
-// Entries are added only by readers, after a miss (Fill); writers only remove.
-//
+//   - BeginWrite hides the keys' entries and marks their stripes "write in flight"; a hidden
+//     entry answers as a miss and nothing is added to a marked stripe, so during the write
+//     those keys are read from RocksDB, whose reads are atomic. The old value can thus not be
+//     seen once the new one could be.
+//   - EndWrite gives a hidden entry the value just written (RocksDB's answer from now on), or
+//     drops it if the write failed, and lifts the mark. A reader that missed earlier and then
+//     read RocksDB may hold the old value; Fill adds it only if the stripe's version — bumped
+//     by every Begin and End — is the one its miss saw.
+// Writes must not overlap (one BeginWrite..EndWrite at a time; Store::Write serializes them):
+// EndWrite leaves the values in the order of its set, which must be the order RocksDB applied.
+// Readers create entries after a miss (Fill), evicting if need be. A write updates the entries
+// that exist and adds its keys only while their stripe has room to spare (a bulk load is then
+// cached), so a write-only workload does not churn the cache, while read-modify-write (INCR)
+// and read-after-write keep hitting.
 // Bounded: at most `capacity_bytes` in total (key + value + a fixed per-entry overhead), least
 // recently used evicted first within each stripe. Capacity 0 disables the cache.
 // Threading: every method from any thread; each stripe's mutex guards its entries, and no
@@ -58,20 +64,28 @@ class RowCache {
   // the stripe began or ended since the miss.
   void Fill(std::string_view key, const std::string* raw, const Ticket& ticket);
 
-  // The data keys a write touches, or all of them (a range deletion).
+  // What a write does to data keys, in order: puts (with the raw value) and deletions, or
+  // "everything" (a range deletion). Borrows the keys and values: valid until EndWrite.
   class WriteSet {
    public:
-    void Add(std::string_view key) { keys_.push_back(key); }
+    void Put(std::string_view key, std::string_view raw) { ops_.push_back({key, raw, true}); }
+    void Delete(std::string_view key) { ops_.push_back({key, {}, false}); }
     void AddAll() { all_ = true; }
-    bool empty() const { return keys_.empty() && !all_; }
+    bool empty() const { return ops_.empty() && !all_; }
 
    private:
     friend class RowCache;
-    std::vector<std::string_view> keys_;  // borrowed: valid until EndWrite
+    struct Op {
+      std::string_view key, raw;
+      bool present;
+    };
+    std::vector<Op> ops_;
     bool all_ = false;
   };
   void BeginWrite(const WriteSet& w);
-  void EndWrite(const WriteSet& w);
+  // written: the write reached RocksDB, which now holds the set's values. Otherwise the entries
+  // of its keys are dropped.
+  void EndWrite(const WriteSet& w, bool written);
 
   struct Stats {
     uint64_t hits = 0, misses = 0, entries = 0, bytes = 0;
@@ -83,7 +97,7 @@ class RowCache {
   struct Entry;
   struct Stripe;
   static int StripeOf(std::string_view key);
-  void Mark(Stripe& s, const std::vector<std::string_view>* erase, int delta);
+  void MarkAll(int delta);
 
   const size_t capacity_;
   std::unique_ptr<Stripe[]> stripes_;

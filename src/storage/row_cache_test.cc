@@ -17,9 +17,10 @@ namespace {
 
 using Hit = RowCache::Hit;
 
-RowCache::WriteSet Keys(std::initializer_list<std::string_view> keys) {
+// A write putting "new" at each key.
+RowCache::WriteSet Puts(std::initializer_list<std::string_view> keys) {
   RowCache::WriteSet w;
-  for (auto k : keys) w.Add(k);
+  for (auto k : keys) w.Put(k, "new");
   return w;
 }
 
@@ -44,22 +45,63 @@ TEST(RowCacheTest, MissThenFillThenHitForValuesAndAbsence) {
   EXPECT_EQ(st.misses, 2u);
 }
 
-TEST(RowCacheTest, AWriteErasesTheKeysItTouches) {
+TEST(RowCacheTest, AWriteHidesItsKeysThenLeavesTheirNewValues) {
   RowCache c(1 << 20);
   std::string raw, v = "old";
   RowCache::Ticket t;
-  for (const char* k : {"a", "b"}) {
+  for (const char* k : {"a", "b", "d"}) {
     c.Lookup(k, &raw, &t);
     c.Fill(k, &v, t);
   }
-  auto w = Keys({"a"});
+  RowCache::WriteSet w;
+  w.Put("a", "first");
+  w.Put("c", "c1");
+  w.Put("c", "c2");  // not cached before: added (there is room), with its last value
+  w.Delete("d");
+  w.Put("a", "second");  // the batch's last write of a key is the one that stays
   c.BeginWrite(w);
-  EXPECT_EQ(c.Lookup("a", &raw, &t), Hit::kMiss);
+  EXPECT_EQ(c.Lookup("a", &raw, &t), Hit::kMiss) << "hidden while the write is in flight";
   EXPECT_FALSE(t.may_fill) << "a stripe with a write in flight must not be filled";
   EXPECT_EQ(c.Lookup("b", &raw, &t), Hit::kValue);
-  c.EndWrite(w);
+  c.EndWrite(w, /*written=*/true);
+  ASSERT_EQ(c.Lookup("a", &raw, &t), Hit::kValue);
+  EXPECT_EQ(raw, "second");
+  EXPECT_EQ(c.Lookup("d", &raw, &t), Hit::kAbsent);
+  ASSERT_EQ(c.Lookup("c", &raw, &t), Hit::kValue);
+  EXPECT_EQ(raw, "c2");
+}
+
+TEST(RowCacheTest, AWriteAddsKeysOnlyWhileThereIsRoom) {
+  const size_t cap = RowCache::kStripes * 400;  // one ~270-byte entry per stripe
+  RowCache c(cap);
+  const std::string v(100, 'v');
+  RowCache::WriteSet w;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 2000; ++i) keys.push_back("k" + std::to_string(i));
+  for (const auto& k : keys) w.Put(k, v);
+  c.BeginWrite(w);
+  std::string raw;
+  RowCache::Ticket t;
+  EXPECT_EQ(c.Lookup("k0", &raw, &t), Hit::kMiss) << "hidden until the write is done";
+  c.EndWrite(w, true);
+  const RowCache::Stats st = c.GetStats();
+  EXPECT_LE(st.bytes, cap);
+  EXPECT_GT(st.entries, 0u);
+  EXPECT_LE(st.entries, static_cast<uint64_t>(RowCache::kStripes));
+  // The first key of each stripe stayed; nothing was evicted for the later ones.
+  EXPECT_EQ(c.Lookup("k0", &raw, &t), Hit::kValue);
+}
+
+TEST(RowCacheTest, AFailedWriteDropsItsKeys) {
+  RowCache c(1 << 20);
+  std::string raw, v = "old";
+  RowCache::Ticket t;
+  c.Lookup("a", &raw, &t);
+  c.Fill("a", &v, t);
+  auto w = Puts({"a"});
+  c.BeginWrite(w);
+  c.EndWrite(w, /*written=*/false);
   EXPECT_EQ(c.Lookup("a", &raw, &t), Hit::kMiss);
-  EXPECT_TRUE(t.may_fill);
 }
 
 // The race the versions exist for: a reader misses, reads the old value from RocksDB, and only
@@ -68,19 +110,30 @@ TEST(RowCacheTest, AFillFromBeforeAWriteIsDropped) {
   RowCache c(1 << 20);
   std::string raw, old_value = "old";
   RowCache::Ticket t;
-  auto w = Keys({"k"});
+  // Deletions: a write that leaves no entry of its own behind.
+  RowCache::WriteSet w;
+  w.Delete("k");
 
   ASSERT_EQ(c.Lookup("k", &raw, &t), Hit::kMiss);
   c.BeginWrite(w);
   c.Fill("k", &old_value, t);  // the write is in flight
-  c.EndWrite(w);
+  c.EndWrite(w, true);
   EXPECT_EQ(c.Lookup("k", &raw, &t), Hit::kMiss);
 
   ASSERT_EQ(c.Lookup("k", &raw, &t), Hit::kMiss);
   c.BeginWrite(w);
-  c.EndWrite(w);
+  c.EndWrite(w, true);
   c.Fill("k", &old_value, t);  // the write is done: RocksDB now holds the new value
   EXPECT_EQ(c.Lookup("k", &raw, &t), Hit::kMiss);
+
+  // A put that leaves its own value: the stale fill does not replace it.
+  auto put = Puts({"p"});
+  ASSERT_EQ(c.Lookup("p", &raw, &t), Hit::kMiss);
+  c.BeginWrite(put);
+  c.EndWrite(put, true);
+  c.Fill("p", &old_value, t);
+  ASSERT_EQ(c.Lookup("p", &raw, &t), Hit::kValue);
+  EXPECT_EQ(raw, "new");
 }
 
 TEST(RowCacheTest, ARangeWriteClearsEverythingAndBlocksEveryFill) {
@@ -102,7 +155,7 @@ TEST(RowCacheTest, ARangeWriteClearsEverythingAndBlocksEveryFill) {
   RowCache::Ticket during;
   EXPECT_EQ(c.Lookup("k1", &raw, &during), Hit::kMiss);
   EXPECT_FALSE(during.may_fill);
-  c.EndWrite(all);
+  c.EndWrite(all, true);
   EXPECT_EQ(c.GetStats().entries, 0u);
 }
 
@@ -195,14 +248,21 @@ TEST_F(RowCacheStoreTest, ConcurrentReadersNeverSeeAnOlderValue) {
   std::vector<std::thread> readers;
   for (int r = 0; r < 3; ++r) readers.emplace_back(reader);
 
+  // The writer is an INCR: it reads each key through the transaction (so through the cache),
+  // and must always find exactly what it wrote last.
   std::string raw;
+  int64_t last[kKeys] = {};
   for (int64_t n = 1; n <= kWrites; ++n) {
     WriteTxn txn(store_.get());
     const int i = static_cast<int>(n % kKeys);
-    EncodeValue(ValueType::kString, 0, std::to_string(n), &raw);
+    int64_t current = 0;
+    if (txn.Get(0, key(i), 0, &raw).ok()) current = std::stoll(std::string(DecodeValue(raw)->payload));
+    ASSERT_EQ(current, last[i]) << "the apply side read a stale value";
+    last[i] = current + 1;
+    EncodeValue(ValueType::kString, 0, std::to_string(last[i]), &raw);
     txn.Put(0, key(i), raw);
     ASSERT_TRUE(txn.Commit(false).ok());
-    acked[i].store(n, std::memory_order_release);
+    acked[i].store(last[i], std::memory_order_release);
   }
   done.store(true, std::memory_order_release);
   for (auto& t : readers) t.join();

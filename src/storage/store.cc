@@ -60,20 +60,27 @@ class ForwardingLogger : public rocksdb::Logger {
   }
 };
 
-// Collects the data keys a batch writes, for the RowCache. A range deletion (or any operation
-// it does not know) counts as "every key".
+// Collects what a batch does to data keys, for the RowCache. A range deletion of data (or an
+// operation it does not know) counts as "every key".
 class DataKeyCollector : public rocksdb::WriteBatch::Handler {
   static constexpr char kDataEnd = kDataPrefix + 1;
 
  public:
   explicit DataKeyCollector(RowCache::WriteSet* w) : w_(w) {}
-  rocksdb::Status PutCF(uint32_t, const rocksdb::Slice& k, const rocksdb::Slice&) override {
-    return Key(k);
+  rocksdb::Status PutCF(uint32_t, const rocksdb::Slice& k, const rocksdb::Slice& v) override {
+    if (IsData(k)) w_->Put(View(k), View(v));
+    return rocksdb::Status::OK();
   }
-  rocksdb::Status DeleteCF(uint32_t, const rocksdb::Slice& k) override { return Key(k); }
-  rocksdb::Status SingleDeleteCF(uint32_t, const rocksdb::Slice& k) override { return Key(k); }
+  rocksdb::Status DeleteCF(uint32_t, const rocksdb::Slice& k) override {
+    if (IsData(k)) w_->Delete(View(k));
+    return rocksdb::Status::OK();
+  }
+  rocksdb::Status SingleDeleteCF(uint32_t cf, const rocksdb::Slice& k) override {
+    return DeleteCF(cf, k);
+  }
   rocksdb::Status MergeCF(uint32_t, const rocksdb::Slice& k, const rocksdb::Slice&) override {
-    return Key(k);
+    if (IsData(k)) w_->AddAll();  // Flin does not merge; the result would be unknown here
+    return rocksdb::Status::OK();
   }
   rocksdb::Status DeleteRangeCF(uint32_t, const rocksdb::Slice& begin,
                                 const rocksdb::Slice& end) override {
@@ -89,10 +96,8 @@ class DataKeyCollector : public rocksdb::WriteBatch::Handler {
   void LogData(const rocksdb::Slice&) override {}
 
  private:
-  rocksdb::Status Key(const rocksdb::Slice& k) {
-    if (!k.empty() && k[0] == kDataPrefix) w_->Add(std::string_view(k.data(), k.size()));
-    return rocksdb::Status::OK();
-  }
+  static bool IsData(const rocksdb::Slice& k) { return !k.empty() && k[0] == kDataPrefix; }
+  static std::string_view View(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
   RowCache::WriteSet* w_;
 };
 
@@ -200,9 +205,10 @@ Status Store::Write(rocksdb::WriteBatch* batch, bool sync) {
     DataKeyCollector collect(&keys);
     if (!batch->Iterate(&collect).ok()) keys.AddAll();
   }
+  std::lock_guard<std::mutex> lock(write_mu_);
   rows_->BeginWrite(keys);
   Status s = Checked(db_->Write(wo, batch));
-  rows_->EndWrite(keys);
+  rows_->EndWrite(keys, s.ok());
   return s;
 }
 

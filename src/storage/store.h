@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -88,6 +89,7 @@ class Store {
   std::string dir_;
   Status Checked(const rocksdb::Status& s);  // ToStatus, noting a failed write
   std::atomic<bool> failed_{false};
+  std::mutex write_mu_;  // one write at a time (the row cache relies on it)
   std::atomic<int64_t> apply_clock_{0};  // the single node's
   std::unique_ptr<std::atomic<int64_t>[]> partition_clocks_{
       new std::atomic<int64_t>[kMaxPartitions]()};
