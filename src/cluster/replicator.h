@@ -70,7 +70,12 @@ class Replicator {
   // Any thread. Busy if the queue is full (the caller replies with an error); callers also
   // bound their own in-flight proposals per connection.
   virtual Status Propose(Proposal&& p) = 0;
+  // The same for several proposals at once (one lock, one wake-up); on an error none was
+  // taken and *batch is left as it was.
   virtual Status ProposeBatch(std::vector<Proposal>* batch) = 0;
+  // Any thread: whether a proposal made now would be refused up front (a failed disk), so
+  // that a caller that batches its proposals can still answer the refusal in place.
+  virtual Status Admit() const { return Status::Ok(); }
 };
 
 }  // namespace flin::cluster

@@ -65,6 +65,13 @@ Status SingleNodeReplicator::Propose(Proposal&& p) {
   return Status::Ok();
 }
 
+Status SingleNodeReplicator::Admit() const {
+  if (!write_error_.load(std::memory_order_relaxed)) return Status::Ok();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!write_error_.load(std::memory_order_relaxed)) return Status::Ok();
+  return Status::IOError(write_error_message_);
+}
+
 Status SingleNodeReplicator::ProposeBatch(std::vector<Proposal>* batch) {
   if (batch->empty()) return Status::Ok();
   {

@@ -46,6 +46,7 @@ class SingleNodeReplicator : public Replicator {
   void Stop() override;
   Status Propose(Proposal&& p) override;
   Status ProposeBatch(std::vector<Proposal>* batch) override;
+  Status Admit() const override;
 
   void set_fsync(FsyncPolicy p) { fsync_.store(p, std::memory_order_relaxed); }
   // Counters for INFO persistence.
@@ -69,7 +70,7 @@ class SingleNodeReplicator : public Replicator {
   SingleNodeOptions options_;
   std::atomic<FsyncPolicy> fsync_;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Proposal> queue_;  // guarded by mu_
   bool stopping_ = false;        // guarded by mu_

@@ -55,17 +55,19 @@ void EventLoop::Run() {
     }
     for (int i = 0; i < n; ++i) {
       if (events[i].data.ptr == nullptr) {
-        uint64_t v;
-        while (read(wakefd_, &v, sizeof(v)) > 0) {
-        }
+        uint64_t v;  // one read takes the whole count
+        ssize_t r = read(wakefd_, &v, sizeof(v));
+        (void)r;
         continue;
       }
       static_cast<EventHandler*>(events[i].data.ptr)->OnEvent(events[i].events);
     }
     RunTasks();
     if (!timers_.empty()) RunTimers();
+    if (before_wait_) before_wait_();
   }
   RunTasks();
+  if (before_wait_) before_wait_();
 }
 
 void EventLoop::Stop() {

@@ -51,6 +51,9 @@ class EventLoop {
 
   // Calls `fn` about every `period_ms` on the loop's thread.
   void RunEvery(int period_ms, std::function<void()> fn);
+  // Calls `fn` on the loop's thread after each round of events, tasks and timers, before it
+  // waits again (to hand on, at once, what the round produced). Set before Run().
+  void BeforeWait(std::function<void()> fn) { before_wait_ = std::move(fn); }
 
  private:
   void RunTasks();
@@ -69,6 +72,7 @@ class EventLoop {
     std::function<void()> fn;
   };
   std::vector<Timer> timers_;
+  std::function<void()> before_wait_;
 };
 
 int64_t MonotonicMs();

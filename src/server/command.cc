@@ -143,13 +143,15 @@ void CommandContext::ProposeEncoded(int partition, std::string&& command) {
   p.proto = conn.proto();
   p.sink = &conn.io();
   p.conn_id = conn.id();
+  Status s = server.replicator().Admit();
+  if (!s.ok()) return out.Error(RefusalError(s));
   p.seq = conn.CountProposal();
-  Status s = server.replicator().Propose(std::move(p));
-  if (!s.ok()) {
-    conn.UncountProposal();
-    // A failed disk refuses writes as Redis does when it cannot persist (MISCONF).
-    out.Error((s.code() == Status::Code::kIOError ? "MISCONF " : "TRYAGAIN ") + s.message());
-  }
+  conn.io().QueueProposal(std::move(p));  // to the replicator at the end of the loop's round
+}
+
+std::string RefusalError(const Status& s) {
+  // A failed disk refuses writes as Redis does when it cannot persist (MISCONF).
+  return (s.code() == Status::Code::kIOError ? "MISCONF " : "TRYAGAIN ") + s.message();
 }
 
 int ApplyContext::Partition(std::string_view key) const { return KeyPartition(key, partitions); }

@@ -52,7 +52,8 @@ struct CommandContext {
   const CommandSpec& spec;
   int64_t now_ms;                 // wall clock when the command was dispatched
 
-  // Sends this command (args as they are) to the log; the reply comes from apply.
+  // Sends this command (args as they are) to the log; the reply comes from apply. The
+  // proposal leaves with the rest of the I/O thread's round (IoThread::QueueProposal).
   void Propose(int partition);
   // Sends another command in its place (e.g. SETEX rewritten, or a command with resolved
   // arguments). args[0] must name a command with an apply function.
@@ -156,5 +157,7 @@ inline constexpr std::string_view kErrOverflow = "ERR increment or decrement wou
 inline constexpr std::string_view kErrNoSuchKey = "ERR no such key";
 std::string ErrWrongArity(std::string_view cmd);
 std::string ErrInvalidExpire(std::string_view cmd);
+// The error a write gets when the replicator refuses it (Admit or ProposeBatch failed).
+std::string RefusalError(const Status& s);
 
 }  // namespace flin::server

@@ -29,6 +29,7 @@ Status IoThread::Start(int listen_fd) {
     return Status::IOError("epoll add listener");
   }
   loop_.RunEvery(100, [this] { Cron(); });
+  loop_.BeforeWait([this] { FlushProposals(); });
   thread_ = std::thread([this] {
     std::string name = "flin-io-" + std::to_string(index_);
     pthread_setname_np(pthread_self(), name.c_str());
@@ -95,20 +96,48 @@ void IoThread::ResumeLater(uint64_t id) {
 }
 
 void IoThread::Complete(std::vector<cluster::Completion>&& batch) {
-  loop_.Post([this, batch = std::move(batch)]() mutable {
-    std::vector<ClientConn*> touched;
-    for (auto& c : batch) {
-      auto it = conns_.find(c.conn_id);  // only this thread changes conns_
-      if (it == conns_.end()) continue;  // closed meanwhile: the write stands, the reply is lost
-      it->second->OnCompletion(c.seq, std::move(c.reply));
-      if (touched.empty() || touched.back() != it->second.get()) {
-        touched.push_back(it->second.get());
-      }
+  loop_.Post([this, batch = std::move(batch)]() mutable { Deliver(batch); });
+}
+
+void IoThread::Deliver(std::vector<cluster::Completion>& batch) {
+  std::vector<ClientConn*> touched;
+  for (auto& c : batch) {
+    auto it = conns_.find(c.conn_id);  // only this thread changes conns_
+    if (it == conns_.end()) continue;  // closed meanwhile: the write stands, the reply is lost
+    it->second->OnCompletion(c.seq, std::move(c.reply));
+    if (touched.empty() || touched.back() != it->second.get()) {
+      touched.push_back(it->second.get());
     }
-    for (ClientConn* conn : touched) {
-      if (conns_.count(conn->id())) conn->FlushAndMaybeClose();
+  }
+  for (ClientConn* conn : touched) {
+    if (conns_.count(conn->id())) conn->FlushAndMaybeClose();
+  }
+}
+
+void IoThread::FlushProposals() {
+  if (outbox_.empty()) return;
+  Status s = server_->replicator().ProposeBatch(&outbox_);
+  if (s.ok()) return;
+  // Refused as a whole (queue full, shutting down, the disk failed since Admit): each write
+  // is answered with the error in its place in line, as a refusal in Propose would have been.
+  std::vector<cluster::Completion> errors;
+  errors.reserve(outbox_.size());
+  for (auto& p : outbox_) {
+    if (p.sink == nullptr) continue;
+    std::string reply;
+    protocol::ReplyWriter(&reply, p.proto).Error(RefusalError(s));
+    cluster::Completion c{p.conn_id, p.seq, std::move(reply)};
+    if (p.sink == this) {
+      errors.push_back(std::move(c));
+    } else {
+      std::vector<cluster::Completion> one;  // a fan-in (cluster FLUSHALL) counts it
+      one.push_back(std::move(c));
+      p.sink->Complete(std::move(one));
     }
-  });
+  }
+  outbox_.clear();
+  IoStats::Add(stats_.errors, errors.size());
+  Deliver(errors);
 }
 
 // Closes clients idle longer than --timeout, and clients that stopped reading their replies

@@ -51,6 +51,10 @@ class IoThread : public net::EventHandler, public cluster::CompletionSink {
   void OnEvent(uint32_t events) override;                      // the listener
   void Complete(std::vector<cluster::Completion>&& batch) override;  // apply thread
 
+  // Loop thread: queues a connection's proposal. Everything queued in one round of the loop
+  // goes to the replicator together, before the loop waits again: one lock and one wake-up
+  // of the apply (or Raft) thread per round instead of one per write, and bigger batches.
+  void QueueProposal(cluster::Proposal&& p) { outbox_.push_back(std::move(p)); }
   // Loop thread: forgets a closed connection (deletes it after the current event).
   void Forget(uint64_t id);
   // Loop thread: calls the connection's FlushAndMaybeClose() again after pending events.
@@ -77,6 +81,8 @@ class IoThread : public net::EventHandler, public cluster::CompletionSink {
 
  private:
   void Cron();
+  void FlushProposals();
+  void Deliver(std::vector<cluster::Completion>& batch);
 
   Server* server_;
   int index_;
@@ -87,6 +93,7 @@ class IoThread : public net::EventHandler, public cluster::CompletionSink {
   std::mutex mu_;
   std::unordered_map<uint64_t, std::unique_ptr<ClientConn>> conns_;
   std::vector<std::unique_ptr<ClientConn>> graveyard_;  // deleted after the current event
+  std::vector<cluster::Proposal> outbox_;  // this round's proposals (loop thread)
 };
 
 }  // namespace flin::server

@@ -340,7 +340,7 @@ void FlushCheck(CommandContext& ctx) {
   EncodeCommand(ctx.args, &command);
   const uint64_t seq = ctx.conn.CountProposal();
   auto* fan_in = new FanInSink(&ctx.conn.io(), ctx.conn.id(), seq, led.size());
-  std::vector<cluster::Proposal> batch;
+  // Queued with the connection's other proposals, so that it keeps its place among them.
   for (int p : led) {
     cluster::Proposal prop;
     prop.partition = p;
@@ -348,13 +348,7 @@ void FlushCheck(CommandContext& ctx) {
     prop.proto = ctx.conn.proto();
     prop.sink = fan_in;
     prop.conn_id = ctx.conn.id();
-    batch.push_back(std::move(prop));
-  }
-  Status s = ctx.server.replicator().ProposeBatch(&batch);
-  if (!s.ok()) {
-    delete fan_in;
-    ctx.conn.UncountProposal();
-    ctx.out.Error("TRYAGAIN " + s.message());
+    ctx.conn.io().QueueProposal(std::move(prop));
   }
 }
 
