@@ -21,7 +21,7 @@ constexpr FlagDoc kFlags[] = {
     {"bind", "127.0.0.1", "address to listen on", false},
     {"port", "6380", "client port (Redis protocol)", false},
     {"dir", "./flin-data", "data directory (created if missing)", false},
-    {"threads", "0", "I/O threads; 0 = one per core", false},
+    {"threads", "0", "I/O threads; 0 = one per core but one (at least one)", false},
     {"partitions", "64", "partitions of the keyspace (fixed when the data dir is created)", false},
     {"block-cache", "256mb", "RocksDB block cache size", false},
     {"row-cache", "64mb", "cache of recently read values in front of RocksDB; 0 = none", false},

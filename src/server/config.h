@@ -21,7 +21,7 @@ struct Config {
   std::string bind = "127.0.0.1";
   int port = 6380;
   std::string dir = "./flin-data";
-  int threads = 0;                          // 0: one per core
+  int threads = 0;                          // 0: one per core but one, at least one
   int partitions = 64;
   size_t block_cache_bytes = 256u << 20;
   size_t row_cache_bytes = 64u << 20;       // storage::RowCache; 0: none

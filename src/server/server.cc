@@ -136,8 +136,11 @@ Status Server::Start() {
   s = replicator_->Start();
   if (!s.ok()) return s;
 
+  // By default one core is left to the apply (or Raft) thread, which every write goes
+  // through, and to RocksDB's flushes: on the 2-core development machine two I/O threads ran
+  // PING at 72 K/s and one at 100 K/s, its p99 a third (docs/BENCHMARKS.md).
   int threads = config_->threads > 0 ? config_->threads
-                                     : static_cast<int>(std::thread::hardware_concurrency());
+                                     : static_cast<int>(std::thread::hardware_concurrency()) - 1;
   if (threads <= 0) threads = 1;
   config_->threads = threads;
   // One listening socket, watched by every I/O thread with EPOLLEXCLUSIVE (the kernel wakes
