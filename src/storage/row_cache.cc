@@ -48,9 +48,20 @@ struct alignas(64) RowCache::Stripe {
     bytes -= e->Charge();
     map.erase(it);
   }
-  // Evicts least recently used entries, but not `keep`, until within `limit`.
+  // Evicts least recently used entries, but not `keep` nor entries a write has pinned (hidden),
+  // until within `limit`.
   void Evict(size_t limit, const Entry* keep) {
-    while (bytes > limit && head.prev != &head && head.prev != keep) Erase(head.prev->key);
+    for (size_t skipped = 0; bytes > limit && head.prev != &head && head.prev != keep;) {
+      Entry* e = head.prev;
+      if (e->writing == 0) {
+        Erase(e->key);
+      } else if (++skipped > map.size()) {
+        break;
+      } else {
+        Unlink(e);
+        PushFront(e);
+      }
+    }
   }
   void Clear() {
     map.clear();
@@ -124,25 +135,30 @@ void RowCache::BeginWrite(const WriteSet& w) {
   if (!enabled() || w.empty()) return;
   if (w.all_) return MarkAll(+1);
   const size_t limit = capacity_ / kStripes;
+  w.pins_.resize(w.ops_.size());
   // One stripe at a time; every occurrence of a key counts (EndWrite undoes each).
-  for (const auto& op : w.ops_) {
-    Stripe& s = stripes_[StripeOf(op.key)];
+  for (size_t i = 0; i < w.ops_.size(); ++i) {
+    const auto& op = w.ops_[i];
+    const int stripe = StripeOf(op.key);
+    Stripe& s = stripes_[stripe];
     std::lock_guard<std::mutex> lock(s.mu);
     ++s.in_flight;
     ++s.version;
-    if (Entry* e = s.Find(op.key)) {
-      ++e->writing;
-    } else if (op.present && s.bytes + op.key.size() + op.raw.size() + kEntryOverhead <= limit) {
+    Entry* e = s.Find(op.key);
+    if (e == nullptr && op.present &&
+        s.bytes + op.key.size() + op.raw.size() + kEntryOverhead <= limit) {
       // Room to spare: a hidden entry that EndWrite fills, so that freshly loaded data is
       // cached without evicting anything.
-      auto e = std::make_unique<Entry>();
-      e->key.assign(op.key);
-      e->writing = 1;
-      s.bytes += e->Charge();
-      s.PushFront(e.get());
+      auto fresh = std::make_unique<Entry>();
+      fresh->key.assign(op.key);
+      s.bytes += fresh->Charge();
+      s.PushFront(fresh.get());
+      e = fresh.get();
       std::string_view k = e->key;
-      s.map.emplace(k, std::move(e));
+      s.map.emplace(k, std::move(fresh));
     }
+    if (e != nullptr) ++e->writing;  // pinned: nothing erases it until its EndWrite
+    w.pins_[i] = WriteSet::Pin{stripe, e};
   }
 }
 
@@ -150,28 +166,30 @@ void RowCache::EndWrite(const WriteSet& w, bool written) {
   if (!enabled() || w.empty()) return;
   if (w.all_) return MarkAll(-1);
   const size_t limit = capacity_ / kStripes;
-  // In order, so that the last write of a key in the batch is the one left.
-  for (const auto& op : w.ops_) {
-    Stripe& s = stripes_[StripeOf(op.key)];
+  // In order, so that the last write of a key in the batch is the one left. An entry stays
+  // hidden until the batch's last write of its key has ended.
+  for (size_t i = 0; i < w.ops_.size(); ++i) {
+    const auto& op = w.ops_[i];
+    Stripe& s = stripes_[w.pins_[i].stripe];
     std::lock_guard<std::mutex> lock(s.mu);
     --s.in_flight;
     ++s.version;
-    Entry* e = s.Find(op.key);
+    Entry* e = w.pins_[i].entry;
     if (e == nullptr) continue;
-    --e->writing;  // still hidden if the batch writes the key again: its last write stays
+    --e->writing;
     if (!written) {
-      s.Erase(op.key);
+      if (e->writing == 0) s.Erase(e->key);
       continue;
     }
     s.bytes -= e->Charge();
     e->present = op.present;
     e->raw.assign(op.raw);
     s.bytes += e->Charge();
-    s.Unlink(e);
-    s.PushFront(e);
+    if (s.bytes <= limit) continue;
     s.Evict(limit, e);
-    if (s.bytes > limit) s.Erase(op.key);  // too big for its stripe on its own
+    if (s.bytes > limit && e->writing == 0) s.Erase(e->key);  // too big for its stripe alone
   }
+  w.pins_.clear();
 }
 
 RowCache::Stats RowCache::GetStats() const {

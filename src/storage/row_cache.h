@@ -49,6 +49,7 @@ class RowCache {
   RowCache& operator=(const RowCache&) = delete;
 
   bool enabled() const { return capacity_ > 0; }
+  struct Entry;  // opaque
 
   // What a miss saw; Fill needs it.
   struct Ticket {
@@ -81,6 +82,12 @@ class RowCache {
     };
     std::vector<Op> ops_;
     bool all_ = false;
+    // Filled by BeginWrite for EndWrite: each op's stripe and the entry it hid (if any).
+    struct Pin {
+      int stripe;
+      Entry* entry;
+    };
+    mutable std::vector<Pin> pins_;
   };
   void BeginWrite(const WriteSet& w);
   // written: the write reached RocksDB, which now holds the set's values. Otherwise the entries
@@ -94,7 +101,6 @@ class RowCache {
   size_t capacity() const { return capacity_; }
 
  private:
-  struct Entry;
   struct Stripe;
   static int StripeOf(std::string_view key);
   void MarkAll(int delta);
