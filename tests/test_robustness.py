@@ -121,3 +121,58 @@ def test_concurrent_setnx_single_winner(server, r):
     for t in ts:
         t.join(60)
     assert sorted(winners) == list(range(100))
+
+
+def test_multi_key_reads_see_multi_key_writes_whole(server):
+    # MSET and DEL of several keys are atomic (one log entry, one RocksDB batch); MGET and
+    # EXISTS over those keys must see each such write entirely or not at all, as in Redis.
+    # (Hash tags keep the keys in one slot, so the test means the same on a cluster.)
+    keys = ["{t}a", "{t}b", "{t}c"]
+    stop = threading.Event()
+    torn, errors, reads = [], [], [0]
+
+    def writer():
+        try:
+            c = server.client()
+            n = 0
+            while not stop.is_set():
+                with c.pipeline(transaction=False) as p:
+                    for _ in range(20):
+                        n += 1
+                        if n % 7 == 0:
+                            p.delete(*keys)
+                        else:
+                            p.mset({k: n for k in keys})
+                    p.execute()
+            c.close()
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+
+    def reader():
+        try:
+            c = server.client()
+            while not stop.is_set():
+                with c.pipeline(transaction=False) as p:
+                    for _ in range(20):
+                        p.mget(keys)
+                        p.exists(*keys)
+                    out = p.execute()
+                for i in range(0, len(out), 2):
+                    values, exists = out[i], out[i + 1]
+                    if len(set(values)) != 1 or exists not in (0, len(keys)):
+                        torn.append((values, exists))
+                reads[0] += len(out)
+            c.close()
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+
+    ts = [threading.Thread(target=writer)] + [threading.Thread(target=reader) for _ in range(2)]
+    for t in ts:
+        t.start()
+    time.sleep(3)
+    stop.set()
+    for t in ts:
+        t.join(30)
+    assert not errors, errors
+    assert reads[0] > 1000
+    assert not torn, f"{len(torn)} of {reads[0]} reads saw part of a write: {torn[:5]}"

@@ -51,6 +51,8 @@ struct CommandContext {
   Server& server;
   const CommandSpec& spec;
   int64_t now_ms;                 // wall clock when the command was dispatched
+  // Set while a read of several keys runs (MultiKeyRead): every ReadString sees this state.
+  const storage::Store::Snapshot* snapshot = nullptr;
 
   // Sends this command (args as they are) to the log; the reply comes from apply. The
   // proposal leaves with the rest of the I/O thread's round (IoThread::QueueProposal).

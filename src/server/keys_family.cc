@@ -19,6 +19,7 @@ namespace {
 // Reads are templates: see string_family.cc.
 template <typename Ctx>
 void ExistsCmd(Ctx& ctx) {
+  MultiKeyRead whole(ctx, ctx.args.size() - 1);
   int64_t n = 0;
   for (size_t i = 1; i < ctx.args.size(); ++i) n += ReadString(ctx, ctx.args[i], nullptr, nullptr);
   ctx.out.Integer(n);

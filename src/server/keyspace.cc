@@ -12,7 +12,11 @@ bool ReadString(CommandContext& ctx, std::string_view key, std::string* payload,
                 int64_t* expire_at_ms) {
   thread_local std::string raw;
   IoStats& st = ctx.conn.io().stats();
-  if (!ctx.server.store().Get(ctx.Partition(key), key, ctx.now_ms, &raw).ok()) {
+  storage::Store& store = ctx.server.store();
+  const int p = ctx.Partition(key);
+  const Status s = ctx.snapshot ? store.Get(p, key, ctx.now_ms, &raw, *ctx.snapshot)
+                                : store.Get(p, key, ctx.now_ms, &raw);
+  if (!s.ok()) {
     IoStats::Add(st.keyspace_misses, 1);
     return false;
   }
@@ -22,6 +26,17 @@ bool ReadString(CommandContext& ctx, std::string_view key, std::string* payload,
   if (payload) payload->assign(v->payload);
   if (expire_at_ms) *expire_at_ms = v->expire_at_ms;
   return true;
+}
+
+MultiKeyRead::MultiKeyRead(CommandContext& ctx, size_t keys) {
+  if (keys < 2 || ctx.snapshot != nullptr) return;
+  ctx_ = &ctx;
+  snapshot_.emplace(ctx.server.store());
+  ctx.snapshot = &*snapshot_;
+}
+
+MultiKeyRead::~MultiKeyRead() {
+  if (ctx_ != nullptr) ctx_->snapshot = nullptr;
 }
 
 bool ExpireToAbsolute(int64_t amount, bool unit_seconds, bool relative, int64_t now_ms,

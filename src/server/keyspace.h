@@ -5,6 +5,7 @@
 // log) and by apply functions (to act).
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,22 @@ inline bool ReadString(ApplyContext& ctx, std::string_view key, std::string* pay
                        int64_t* expire_at_ms) {
   return ctx.GetString(key, payload, expire_at_ms);
 }
+
+// Held by a command that reads several keys (MGET, EXISTS): on an I/O thread their reads then
+// see one state of the store, so an MSET or DEL of several keys (one batch) is seen whole or
+// not at all, as in Redis. On the apply thread every read sees one state anyway.
+class MultiKeyRead {
+ public:
+  MultiKeyRead(CommandContext& ctx, size_t keys);
+  MultiKeyRead(ApplyContext&, size_t) {}
+  ~MultiKeyRead();
+  MultiKeyRead(const MultiKeyRead&) = delete;
+  MultiKeyRead& operator=(const MultiKeyRead&) = delete;
+
+ private:
+  CommandContext* ctx_ = nullptr;
+  std::optional<storage::Store::Snapshot> snapshot_;
+};
 
 // Options of SET and GETEX. Relative times stay relative until Resolve(), which the apply
 // function calls with the entry's timestamp.

@@ -35,6 +35,7 @@ void GetCmd(Ctx& ctx) {
 
 template <typename Ctx>
 void MGetCmd(Ctx& ctx) {
+  MultiKeyRead whole(ctx, ctx.args.size() - 1);
   ctx.out.ArrayHeader(ctx.args.size() - 1);
   std::string v;
   for (size_t i = 1; i < ctx.args.size(); ++i) {

@@ -162,11 +162,26 @@ Store::~Store() {
 }
 
 Status Store::Get(int partition, std::string_view key, int64_t now_ms, std::string* raw) const {
-  std::string k;
+  thread_local std::string k;
   EncodeDataKey(partition, key, &k);
   Status s = GetRaw(k, raw);
   if (!s.ok()) return s;
-  auto v = DecodeValue(*raw);
+  return Live(partition, *raw, now_ms);
+}
+
+Status Store::Get(int partition, std::string_view key, int64_t now_ms, std::string* raw,
+                  const Snapshot& at) const {
+  thread_local std::string k;
+  EncodeDataKey(partition, key, &k);
+  rocksdb::ReadOptions ro;
+  ro.snapshot = at.snap_;
+  Status s = ToStatus(db_->Get(ro, k, raw));
+  if (!s.ok()) return s;
+  return Live(partition, *raw, now_ms);
+}
+
+Status Store::Live(int partition, std::string_view raw, int64_t now_ms) const {
+  auto v = DecodeValue(raw);
   if (!v) return Status::Corruption("bad value encoding");
   // Never judge by a time the partition's log has passed: a wall clock that jumped back, or
   // that runs behind the leader which wrote the log, must not bring an expired key back.

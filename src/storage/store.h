@@ -49,6 +49,25 @@ class Store {
   // The live raw value (see encoding.h) of `key` in `partition`: NotFound if absent or expired
   // at now_ms or at the partition's apply clock, whichever is later. Any thread.
   Status Get(int partition, std::string_view key, int64_t now_ms, std::string* raw) const;
+  // Pins the store's current state for a read of several keys that must see each write whole
+  // (MGET, EXISTS k1 k2 ...: an MSET or a DEL of several keys is one batch). Reads through it
+  // go to RocksDB at that state, not to the row cache. Any thread; released when destroyed.
+  class Snapshot {
+   public:
+    explicit Snapshot(const Store& store) : db_(store.db_.get()), snap_(db_->GetSnapshot()) {}
+    ~Snapshot() { db_->ReleaseSnapshot(snap_); }
+    Snapshot(const Snapshot&) = delete;
+    Snapshot& operator=(const Snapshot&) = delete;
+
+   private:
+    friend class Store;
+    rocksdb::DB* db_;
+    const rocksdb::Snapshot* snap_;
+  };
+  // Get as of `at`.
+  Status Get(int partition, std::string_view key, int64_t now_ms, std::string* raw,
+             const Snapshot& at) const;
+
   // The raw value stored at `storage_key` (a data key, see encoding.h), expired or not;
   // NotFound if none. Through the row cache. Any thread.
   Status GetRaw(std::string_view storage_key, std::string* raw) const;
@@ -88,6 +107,8 @@ class Store {
   Store() = default;
   std::string dir_;
   Status Checked(const rocksdb::Status& s);  // ToStatus, noting a failed write
+  // OK if `raw` decodes and is not expired (see Get); NotFound or Corruption otherwise.
+  Status Live(int partition, std::string_view raw, int64_t now_ms) const;
   std::atomic<bool> failed_{false};
   std::mutex write_mu_;  // one write at a time (the row cache relies on it)
   std::atomic<int64_t> apply_clock_{0};  // the single node's
