@@ -44,6 +44,7 @@ smoke-test: build
 	DURATION=1 PAUSE=0 BUILD=$(BUILD) scripts/test-read-write.sh
 	BUILD=$(BUILD) scripts/bench-vs-redis.sh --smoke
 	KEYS=20000 DURATION=1 BUILD=$(BUILD) scripts/bench-memory.sh
+	ROUNDS=1 DURATION=0.2 KEYSPACE=2000 BUILD=$(BUILD) scripts/bench-ab.sh get=1 set=1
 	@if [ -x scripts/test-3-node-local.sh ]; then DURATION=2 BUILD=$(BUILD) scripts/test-3-node-local.sh; fi
 
 test: unit-test asan-test blackbox-test smoke-test
