@@ -115,7 +115,12 @@ void IoThread::Deliver(std::vector<cluster::Completion>& batch) {
 }
 
 void IoThread::FlushProposals() {
-  if (outbox_.empty()) return;
+  // Answering refused writes can let their connections go on and propose again: those must
+  // leave in this round too (the loop may wait next for a long time).
+  while (!outbox_.empty()) RefuseOrHandOn();
+}
+
+void IoThread::RefuseOrHandOn() {
   Status s = server_->replicator().ProposeBatch(&outbox_);
   if (s.ok()) return;
   // Refused as a whole (queue full, shutting down, the disk failed since Admit): each write

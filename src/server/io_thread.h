@@ -82,6 +82,7 @@ class IoThread : public net::EventHandler, public cluster::CompletionSink {
  private:
   void Cron();
   void FlushProposals();
+  void RefuseOrHandOn();  // one ProposeBatch of the outbox; answers it with errors if refused
   void Deliver(std::vector<cluster::Completion>& batch);
 
   Server* server_;
