@@ -199,12 +199,6 @@ TEST_F(GroupStorageTest, InstallSnapshotRefusesMalformedValues) {
   EXPECT_TRUE(store_->Get(5, "ok", 0, &raw).ok());
 }
 
-}  // namespace
-}  // namespace flin::cluster
-
-namespace flin::cluster {
-namespace {
-
 TEST_F(GroupStorageTest, AppliedIndexAndEntryClockSurviveARestart) {
   // What apply writes with each batch: the applied index and the newest entry timestamp,
   // so that after a restart the partition's clock does not start from zero.

@@ -16,16 +16,22 @@ void ProposeN(TestCluster& c, NodeId leader, int n) {
   c.Stabilize();
 }
 
+// Node 3 is cut off while leader 1 commits n entries; then 1's application snapshots its state
+// (`data`) and drops the log behind it, so 3 can only catch up from the snapshot once healed.
+void LeaveNode3BehindASnapshot(TestCluster& c, int n, const std::string& data) {
+  c.Isolate(3);
+  ProposeN(c, 1, n);
+  const uint64_t applied = c.node(1).applied.back().index;
+  ASSERT_TRUE(c.node(1).storage->CreateSnapshot(applied, c.raft(1).conf_state(), data).ok());
+  ASSERT_TRUE(c.node(1).storage->Compact(applied).ok());
+}
+
 TEST(RaftSnapshotTest, LaggingFollowerGetsSnapshotInChunks) {
   TestCluster c(3, [](Config& cfg) { cfg.snapshot_chunk_size = 100; });
   c.Elect(1);
-  c.Isolate(3);
-  ProposeN(c, 1, 10);
-  const uint64_t applied = c.node(1).applied.back().index;
-  // The leader's application snapshots its state and drops the log behind it.
   const std::string data(1050, 's');
-  ASSERT_TRUE(c.node(1).storage->CreateSnapshot(applied, c.raft(1).conf_state(), data).ok());
-  ASSERT_TRUE(c.node(1).storage->Compact(applied).ok());
+  LeaveNode3BehindASnapshot(c, 10, data);
+  const uint64_t applied = c.node(1).applied.back().index;  // what the snapshot covers
   c.Heal();
   c.sent().clear();
   c.TickAll(3);
@@ -47,11 +53,7 @@ TEST(RaftSnapshotTest, LaggingFollowerGetsSnapshotInChunks) {
 TEST(RaftSnapshotTest, LostChunkIsResent) {
   TestCluster c(3, [](Config& cfg) { cfg.snapshot_chunk_size = 10; });
   c.Elect(1);
-  c.Isolate(3);
-  ProposeN(c, 1, 3);
-  const uint64_t applied = c.node(1).applied.back().index;
-  ASSERT_TRUE(c.node(1).storage->CreateSnapshot(applied, c.raft(1).conf_state(), "0123456789abcdefghij!").ok());
-  ASSERT_TRUE(c.node(1).storage->Compact(applied).ok());
+  LeaveNode3BehindASnapshot(c, 3, "0123456789abcdefghij!");
   c.Heal();
   int dropped = 0;
   c.drop = [&](const Message& m) {
@@ -76,11 +78,7 @@ TEST(RaftSnapshotTest, RefusedSnapshotIsNotAdoptedAndIsSentAgain) {
     }
   });
   c.Elect(1);
-  c.Isolate(3);
-  ProposeN(c, 1, 5);
-  const uint64_t applied = c.node(1).applied.back().index;
-  ASSERT_TRUE(c.node(1).storage->CreateSnapshot(applied, c.raft(1).conf_state(), "data").ok());
-  ASSERT_TRUE(c.node(1).storage->Compact(applied).ok());
+  LeaveNode3BehindASnapshot(c, 5, "data");
   const uint64_t before = c.raft(3).committed();
   c.Heal();
   c.TickAll(3);

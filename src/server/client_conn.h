@@ -57,11 +57,6 @@ class ClientConn : public net::EventHandler {
     ++pending_;
     return proposal_seq_;
   }
-  // Takes back the place of a proposal that could not be made.
-  void UncountProposal() {
-    slots_.pop_back();
-    --pending_;
-  }
   const std::string& peer() const { return peer_; }
   const std::string& local() const { return local_; }
   IoThread& io() { return *io_; }

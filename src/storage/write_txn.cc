@@ -61,13 +61,9 @@ Status WriteTxn::Commit(bool sync) {
   } else if (sync) {
     s = store_->SyncWal();
   }
-  Forget();
-  return s;
-}
-
-void WriteTxn::Forget() {
   batch_.Clear();
   pending_.clear();
+  return s;
 }
 
 }  // namespace flin::storage

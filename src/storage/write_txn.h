@@ -49,8 +49,6 @@ class WriteTxn {
     size_t offset = 0, size = 0;
     bool deleted = false;
   };
-  void Forget();
-
   Store* store_;
   rocksdb::WriteBatch batch_;
   std::unordered_map<std::string, Pending> pending_;  // by storage key
