@@ -116,13 +116,15 @@ bench() {
 
 RESULTS="$(scratch_dir results)"
 
-# flin-bench --connections is per node in cluster mode: 256 in total over 3 nodes.
-PER_NODE=$(( (CONNECTIONS + 2) / 3 ))
-echo "== 3-node cluster on loopback, fsync $FSYNC: $((PER_NODE * 3)) connections" \
-     "($PER_NODE per node), ${VALUE_SIZE} B values, ${DURATION} s per workload, node flags: $CLUSTER_FLAGS"
+# The same concurrency as the single node: CONNECTIONS clients, each with pipeline 1 (the
+# published experiment's 256 workers). In cluster mode each flin-bench client holds one
+# connection per node and sends each request to its key's leader, so every node sees
+# CONNECTIONS connections of which about a third are busy at a time.
+echo "== 3-node cluster on loopback, fsync $FSYNC: $CONNECTIONS clients (one connection" \
+     "to each node per client), ${VALUE_SIZE} B values, ${DURATION} s per workload, node flags: $CLUSTER_FLAGS"
 start_cluster
 for op in set get; do
-  bench "$RESULTS/cluster-$op.json" "$op=100" --cluster "$CLUSTER_SEEDS" --connections "$PER_NODE"
+  bench "$RESULTS/cluster-$op.json" "$op=100" --cluster "$CLUSTER_SEEDS" --connections "$CONNECTIONS"
 done
 for pid in "${_BENCH_PIDS[@]}"; do
   if ! kill -0 "$pid" 2>/dev/null; then

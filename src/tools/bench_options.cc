@@ -103,8 +103,9 @@ std::string Usage() {
          "  --port PORT            server port (default " + std::to_string(d.port) + ")\n"
          "  --cluster H:P,H:P,...  cluster mode: seed nodes; keys are routed by slot, MOVED\n"
          "                         and ASK are followed (counted as redirects, not errors)\n"
-         "  --connections N        client connections (default " +
-         std::to_string(d.connections) + "; per node in cluster mode)\n"
+         "  --connections N        clients, each with --pipeline requests in flight (default " +
+         std::to_string(d.connections) + ";\n"
+         "                         in cluster mode each client has one connection per node)\n"
          "  --pipeline N           requests in flight per connection (default 1)\n"
          "  --duration SEC         measured run time (default 10)\n"
          "  --requests N           run N requests instead of a duration\n"

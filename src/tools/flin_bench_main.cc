@@ -48,9 +48,9 @@ std::string Target(const BenchOptions& o, const Topology& t) {
 void PrintText(const BenchOptions& o, const Topology& t, double seconds,
                const std::vector<Summary>& rows, const ThreadResult& all) {
   const char* dist[] = {"uniform", "zipf", "sequential"};
-  std::printf("flin-bench: %s, %d connections%s, pipeline %d, %d thread(s), mix %s, "
+  std::printf("flin-bench: %s, %d clients%s, pipeline %d, %d thread(s), mix %s, "
               "keyspace %" PRId64 " %s, value %d B, measured %.2f s\n",
-              Target(o, t).c_str(), o.connections, o.cluster.empty() ? "" : " per node",
+              Target(o, t).c_str(), o.connections, o.cluster.empty() ? "" : " (one connection per node each)",
               o.pipeline, o.threads, o.MixString().c_str(), o.keyspace,
               dist[static_cast<int>(o.key_dist)], o.value_size, seconds);
   std::printf("%-6s %12s %12s %9s %9s %9s %9s %10s %9s\n", "op", "requests", "ops/s",
