@@ -54,6 +54,28 @@ std::string LogKey(int group, uint64_t index) {
 
 std::string GroupMetaKey(char kind, int group) { return GroupPrefix(kind, group); }
 
+namespace {
+// Log keys (11 bytes) and the metadata keys (3 bytes), by kind and group. RocksDB keeps one
+// hint per prefix for point entries and range deletions alike (7.8, MemTable::Add), and a
+// hint of one skiplist used in the other corrupts it: so no range deletion may start at a
+// key of this domain. GroupStorage's start at the 3-byte "l" + group prefix, outside it.
+class GroupKeyPrefix : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "flin.GroupKeyPrefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), 3);
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    if (key.size() == 11) return key[0] == 'l';
+    return key.size() == 3 && (key[0] == 'h' || key[0] == 's' || key[0] == 'a');
+  }
+};
+}  // namespace
+
+std::shared_ptr<const rocksdb::SliceTransform> GroupKeyInsertHint() {
+  return std::make_shared<GroupKeyPrefix>();
+}
+
 Result<std::unique_ptr<GroupStorage>> GroupStorage::Open(storage::Store* store, int group,
                                                          const raft::ConfState& initial,
                                                          const std::string& snapshot_dir) {
@@ -96,7 +118,11 @@ Result<std::unique_ptr<GroupStorage>> GroupStorage::Open(storage::Store* store, 
 GroupStorage::~GroupStorage() { ReleaseSnapshot(); }
 
 Result<raft::InitialState> GroupStorage::GetInitialState() const {
-  return raft::InitialState{hard_state_, meta_.conf_state};
+  raft::HardState hs = hard_state_;
+  // The stored commit index is only as new as the last term or vote change (SetHardState);
+  // what was applied was committed.
+  hs.commit = std::max(hs.commit, std::min(applied_, last_index_));
+  return raft::InitialState{hs, meta_.conf_state};
 }
 
 Result<raft::Entry> GroupStorage::ReadEntry(uint64_t i) const {
@@ -138,8 +164,12 @@ void GroupStorage::Append(const std::vector<raft::Entry>& entries, rocksdb::Writ
   uint64_t first = entries.front().index;
   if (first <= meta_.index) return;  // covered by the snapshot (cannot happen after Ready rules)
   if (first <= last_index_) {
-    // A new leader overwrote our tail: drop the conflicting entries.
-    wb->DeleteRange(LogKey(group_, first), LogKey(group_, last_index_ + 1)).PermitUncheckedError();
+    // A new leader overwrote our tail: drop the conflicting entries the new ones do not
+    // replace. Point deletions (a tail of at most the uncommitted entries): a range deletion
+    // may not start at a log key (GroupKeyInsertHint).
+    for (uint64_t i = entries.back().index + 1; i <= last_index_; ++i) {
+      wb->Delete(LogKey(group_, i)).PermitUncheckedError();
+    }
     while (!cache_.empty() && cache_.back().index >= first) {
       cache_bytes_ -= cache_.back().Size();
       cache_.pop_back();
@@ -165,19 +195,26 @@ void GroupStorage::Append(const std::vector<raft::Entry>& entries, rocksdb::Writ
 }
 
 bool GroupStorage::SetHardState(const raft::HardState& hs, rocksdb::WriteBatch* wb) {
+  const bool changed = hs.term != hard_state_.term || hs.vote != hard_state_.vote;
+  hard_state_ = hs;
+  // A commit index alone is not written: it changes every round for every busy group (a
+  // memtable insert each), and nothing needs it back. At start the commit is taken as at
+  // least the applied index (applied entries were committed), and the rest is re-learned
+  // from the leader.
+  if (!changed) return false;
   std::string buf;
   raft::EncodeHardState(hs, &buf);
   wb->Put(GroupMetaKey('h', group_), buf).PermitUncheckedError();
-  const bool must_sync = hs.term != hard_state_.term || hs.vote != hard_state_.vote;
-  hard_state_ = hs;
-  return must_sync;
+  return true;
 }
 
 void GroupStorage::Compact(uint64_t index, rocksdb::WriteBatch* wb) {
   if (index <= meta_.index || index > applied_ || index > last_index_) return;
   auto term = Term(index);
   if (!term.ok()) return;
-  wb->DeleteRange(LogKey(group_, meta_.index), LogKey(group_, index + 1)).PermitUncheckedError();
+  // From the group's first log key on (nothing of it is left below meta_.index): a range
+  // deletion may not start at a log key (GroupKeyInsertHint).
+  wb->DeleteRange(GroupPrefix('l', group_), LogKey(group_, index + 1)).PermitUncheckedError();
   meta_.index = index;
   meta_.term = term.value();
   meta_.conf_state = applied_conf_;
@@ -300,7 +337,7 @@ Status GroupStorage::InstallSnapshot(const raft::Snapshot& snap, rocksdb::WriteB
     key.append(k);
     wb->Put(key, rocksdb::Slice(v.data(), v.size())).PermitUncheckedError();
   }
-  wb->DeleteRange(LogKey(group_, 0), LogKey(group_, UINT64_MAX)).PermitUncheckedError();
+  wb->DeleteRange(GroupPrefix('l', group_), LogKey(group_, UINT64_MAX)).PermitUncheckedError();
   meta_ = snap.meta;
   std::string buf;
   raft::EncodeSnapshotMeta(meta_, &buf);

@@ -32,6 +32,9 @@ namespace flin::cluster {
 
 std::string LogKey(int group, uint64_t index);
 std::string GroupMetaKey(char kind, int group);
+// For StoreOptions::insert_hint_prefix: the keys above, by kind and group (log entries are
+// appended in order, metadata keys rewritten in place).
+std::shared_ptr<const rocksdb::SliceTransform> GroupKeyInsertHint();
 
 class GroupStorage : public raft::Storage {
  public:
@@ -55,8 +58,10 @@ class GroupStorage : public raft::Storage {
 
   // Write side: adds the changes to `wb`; the caller writes the batch.
   void Append(const std::vector<raft::Entry>& entries, rocksdb::WriteBatch* wb);
-  // Returns whether term or vote changed (which must be fsynced before messages go out; a
-  // commit index alone need not be: it is re-learned from the leader after a crash).
+  // Writes the hard state if term or vote changed, and returns whether they did (they must
+  // be fsynced before messages go out). A changed commit index alone is kept in memory only:
+  // after a restart the commit index is at least the applied index and the rest is re-learned
+  // from the leader.
   bool SetHardState(const raft::HardState& hs, rocksdb::WriteBatch* wb);
   // Whether InstallSnapshot would take this snapshot (its data is well formed); changes nothing.
   Status ValidateSnapshot(const raft::Snapshot& snap) const;

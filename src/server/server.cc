@@ -86,6 +86,7 @@ Status Server::Start() {
   so.dir = config_->dir;
   so.block_cache_bytes = config_->block_cache_bytes;
   so.row_cache_bytes = config_->row_cache_bytes;
+  if (!config_->initial_cluster.empty()) so.insert_hint_prefix = cluster::GroupKeyInsertHint();
   auto store = storage::Store::Open(so);
   if (!store.ok()) return store.status();
   store_ = std::move(store).value();

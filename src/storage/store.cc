@@ -141,6 +141,9 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   opts.max_background_jobs = 2;
   opts.bytes_per_sync = 1 << 20;
   opts.enable_pipelined_write = false;
+  // Writes are serialized by write_mu_ anyway; the insert hints need this off.
+  opts.allow_concurrent_memtable_write = false;
+  opts.memtable_insert_with_hint_prefix_extractor = options.insert_hint_prefix;
   opts.max_total_wal_size = 256u << 20;
   opts.avoid_unnecessary_blocking_io = true;
   opts.info_log = std::make_shared<ForwardingLogger>();

@@ -25,6 +25,7 @@
 
 #include "common/status.h"
 #include "rocksdb/db.h"
+#include "rocksdb/slice_transform.h"
 #include "storage/row_cache.h"
 
 namespace flin::storage {
@@ -37,6 +38,11 @@ struct StoreOptions {
   // shallow and warm, for the price of more frequent (cheap) flushes.
   size_t write_buffer_bytes = 8u << 20;
   size_t row_cache_bytes = 64u << 20;     // RowCache in front of Get; 0 = none
+  // Keys in this transform's domain are written in ascending order within their prefix, or
+  // are the same key written again (the Raft log of each group, its metadata): the memtable
+  // inserts each from where the previous one of its prefix went instead of searching the
+  // skiplist from the top. Null: every insert searches.
+  std::shared_ptr<const rocksdb::SliceTransform> insert_hint_prefix;
 };
 
 class Store {
