@@ -182,6 +182,27 @@ TEST(RowCacheTest, StaysWithinItsCapacity) {
   EXPECT_EQ(c.Lookup("huge", &raw, &t), Hit::kMiss);
 }
 
+// Eviction gives a key read since it was cached a second chance: a hot key survives a stream
+// of keys read once (it would be evicted in fill order otherwise).
+TEST(RowCacheTest, AKeyReadAgainOutlivesKeysReadOnce) {
+  RowCache c(1 << 20);  // 4 KiB per stripe: ~15 of these entries
+  std::string raw, v(100, 'v');
+  RowCache::Ticket t;
+  ASSERT_EQ(c.Lookup("hot", &raw, &t), Hit::kMiss);
+  c.Fill("hot", &v, t);
+  int evicted = 0;
+  for (int i = 0; i < 20000; ++i) {
+    ASSERT_EQ(c.Lookup("hot", &raw, &t), Hit::kValue) << "after " << i << " other keys";
+    const std::string k = "cold:" + std::to_string(i);
+    c.Lookup(k, &raw, &t);
+    c.Fill(k, &v, t);
+    if (i >= 100 && c.Lookup("cold:" + std::to_string(i - 100), &raw, &t) == Hit::kMiss) {
+      ++evicted;
+    }
+  }
+  EXPECT_GT(evicted, 0);  // the stripe of "hot" did fill up and evict
+}
+
 TEST(RowCacheTest, ZeroCapacityCachesNothing) {
   RowCache c(0);
   std::string raw, v = "v";
