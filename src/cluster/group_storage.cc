@@ -37,6 +37,10 @@ bool GetU32(std::string_view s, size_t* pos, uint32_t* v) {
   return true;
 }
 
+// Starts snapshot data that carries a header; never a record's key length (keys are far
+// shorter than 4 GiB).
+constexpr uint32_t kSnapshotHeader = 0xffffffffu;
+
 std::string GroupPrefix(char kind, int group) {
   std::string k(1, kind);
   k.push_back(static_cast<char>((group >> 8) & 0xff));
@@ -235,7 +239,9 @@ void GroupStorage::ReleaseSnapshot() const {
   }
 }
 
-// Snapshot data: records of u32 key length, key, u32 value length, raw value (encoding.h).
+// Snapshot data: a header (u32 kSnapshotHeader, u64 the partition's clock as of the snapshot),
+// then records of u32 key length, key, u32 value length, raw value (encoding.h). Data without
+// the header (from a node of an earlier version) is records only, and carries no clock.
 Result<raft::SnapshotMeta> GroupStorage::SnapshotMetadata() const {
   if (out_snap_ && out_snap_->meta.index >= meta_.index) return out_snap_->meta;
   ReleaseSnapshot();
@@ -255,6 +261,10 @@ Result<raft::SnapshotMeta> GroupStorage::SnapshotMetadata() const {
   std::unique_ptr<rocksdb::Iterator> it(store_->NewIterator());
   const std::string prefix = storage::PartitionPrefix(group_);
   std::string rec;
+  PutU32(&rec, kSnapshotHeader);
+  PutU64(&rec, static_cast<uint64_t>(applied_clock_));
+  out.write(rec.data(), static_cast<std::streamsize>(rec.size()));
+  snap.size += rec.size();
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     rec.clear();
     PutU32(&rec, static_cast<uint32_t>(it->key().size() - prefix.size()));
@@ -293,10 +303,16 @@ namespace {
 
 using Records = std::vector<std::pair<std::string_view, std::string_view>>;
 
-// A partition snapshot's records: (u32 key length, key, u32 value length, value)*, each value
-// one Flin stores (encoding.h).
-Status ParseSnapshotData(std::string_view data, Records* records) {
+// A partition snapshot's clock (0 if it has none) and records: (u32 key length, key, u32 value
+// length, value)*, each value one Flin stores (encoding.h).
+Status ParseSnapshotData(std::string_view data, Records* records, int64_t* clock) {
   size_t pos = 0;
+  uint32_t first;
+  if (size_t p = 0; GetU32(data, &p, &first) && first == kSnapshotHeader) {
+    if (data.size() < 12) return Status::Corruption("snapshot header");
+    if (clock) *clock = static_cast<int64_t>(GetU64(data.substr(4, 8)));
+    pos = 12;
+  }
   while (pos < data.size()) {
     uint32_t kl, vl;
     if (!GetU32(data, &pos, &kl) || data.size() - pos < kl) return Status::Corruption("snapshot key");
@@ -320,7 +336,7 @@ std::string GroupStorage::AppliedValue(uint64_t index, int64_t clock) {
 }
 
 Status GroupStorage::ValidateSnapshot(const raft::Snapshot& snap) const {
-  return ParseSnapshotData(snap.data, nullptr);
+  return ParseSnapshotData(snap.data, nullptr, nullptr);
 }
 
 Status GroupStorage::InstallSnapshot(const raft::Snapshot& snap, rocksdb::WriteBatch* wb) {
@@ -328,7 +344,8 @@ Status GroupStorage::InstallSnapshot(const raft::Snapshot& snap, rocksdb::WriteB
   const std::string next = storage::PartitionPrefix(group_ + 1);
   // Validate the whole data before changing anything.
   Records records;
-  Status parsed = ParseSnapshotData(snap.data, &records);
+  int64_t clock = 0;
+  Status parsed = ParseSnapshotData(snap.data, &records, &clock);
   if (!parsed.ok()) return parsed;
   wb->DeleteRange(prefix, next).PermitUncheckedError();
   std::string key;
@@ -342,9 +359,8 @@ Status GroupStorage::InstallSnapshot(const raft::Snapshot& snap, rocksdb::WriteB
   std::string buf;
   raft::EncodeSnapshotMeta(meta_, &buf);
   wb->Put(GroupMetaKey('s', group_), buf).PermitUncheckedError();
-  std::string applied;
-  PutU64(&applied, meta_.index);
-  wb->Put(GroupMetaKey('a', group_), applied).PermitUncheckedError();
+  wb->Put(GroupMetaKey('a', group_), AppliedValue(meta_.index, clock)).PermitUncheckedError();
+  applied_clock_ = clock;
   last_index_ = meta_.index;
   applied_ = persisted_applied_ = meta_.index;
   applied_conf_ = meta_.conf_state;

@@ -73,13 +73,16 @@ class GroupStorage : public raft::Storage {
 
   // The applied index (persisted by the apply batch) and the membership as of it.
   uint64_t applied() const { return applied_; }
-  void set_applied(uint64_t i, const raft::ConfState& cs) {
+  // After applying up to i, with the membership and the partition's clock (newest entry
+  // timestamp) as of it; the clock goes into the snapshots made from here.
+  void set_applied(uint64_t i, const raft::ConfState& cs, int64_t clock) {
     applied_ = i;
     applied_conf_ = cs;
+    applied_clock_ = std::max(applied_clock_, clock);
   }
   uint64_t persisted_applied() const { return persisted_applied_; }
-  // The newest entry timestamp applied, as last persisted with the applied index (0 if
-  // unknown: a data dir from before it was kept, or right after a snapshot).
+  // The newest entry timestamp applied (0 if unknown: a data dir from before it was kept, or a
+  // snapshot from a node that did not send it).
   int64_t applied_clock() const { return applied_clock_; }
   // The 'a' value apply writes: applied index, then that clock (u64 big-endian each).
   static std::string AppliedValue(uint64_t index, int64_t clock);

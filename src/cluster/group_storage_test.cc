@@ -88,7 +88,7 @@ TEST_F(GroupStorageTest, LogEditsInterleaveWithInsertHints) {
       Write(&over);
       last -= 2;
     }
-    gs_->set_applied(last - 10, voters_);
+    gs_->set_applied(last - 10, voters_, 0);
     if (round % 5 == 4) {
       rocksdb::WriteBatch c;
       gs_->Compact(last - 30, &c);
@@ -157,7 +157,7 @@ TEST_F(GroupStorageTest, CompactionDropsTheHeadAndSurvivesRestart) {
   rocksdb::WriteBatch wb;
   gs_->Append(Entries(1, 20, 3), &wb);
   Write(&wb);
-  gs_->set_applied(15, voters_);
+  gs_->set_applied(15, voters_, 0);
   rocksdb::WriteBatch wb2;
   gs_->Compact(12, &wb2);
   Write(&wb2);
@@ -181,7 +181,7 @@ TEST_F(GroupStorageTest, SnapshotStreamsThePartitionAndInstallsElsewhere) {
   rocksdb::WriteBatch wb;
   gs_->Append(Entries(1, 4, 1), &wb);
   Write(&wb);
-  gs_->set_applied(4, voters_);
+  gs_->set_applied(4, voters_, 1700000000555);  // clock as of index 4
   auto meta = gs_->SnapshotMetadata();
   ASSERT_TRUE(meta.ok()) << meta.status().ToString();
   EXPECT_EQ(meta->index, 4u);
@@ -213,8 +213,11 @@ TEST_F(GroupStorageTest, SnapshotStreamsThePartitionAndInstallsElsewhere) {
   EXPECT_TRUE(store_->Get(6, "other", 0, &raw).ok());
   EXPECT_EQ(gs_->FirstIndex(), 5u);
   EXPECT_EQ(gs_->applied(), 4u);
+  // The partition's clock came with the data (it was unknown here until the next entry).
+  EXPECT_EQ(gs_->applied_clock(), 1700000000555);
   Reopen(5);
   EXPECT_EQ(gs_->applied(), 4u);
+  EXPECT_EQ(gs_->applied_clock(), 1700000000555);
   EXPECT_EQ(gs_->Term(4).value(), 1u);
 
   // A record that claims a 5-byte key but carries 2 bytes.
@@ -250,12 +253,18 @@ TEST_F(GroupStorageTest, InstallSnapshotRefusesMalformedValues) {
     EXPECT_FALSE(gs_->InstallSnapshot(snap, &wb).ok()) << bad.size();
     EXPECT_EQ(wb.Count(), 0);
   }
+  // Records without the header (as an earlier version sent them) install, with no clock.
   raft::Snapshot snap{meta, record("ok", good)};
   rocksdb::WriteBatch wb;
   ASSERT_TRUE(gs_->InstallSnapshot(snap, &wb).ok());
   Write(&wb);
   std::string raw;
   EXPECT_TRUE(store_->Get(5, "ok", 0, &raw).ok());
+  EXPECT_EQ(gs_->applied_clock(), 0);
+  // A header cut short is refused.
+  raft::Snapshot cut{meta, std::string("\xff\xff\xff\xff\x00\x01", 6)};
+  rocksdb::WriteBatch wb2;
+  EXPECT_FALSE(gs_->InstallSnapshot(cut, &wb2).ok());
 }
 
 TEST_F(GroupStorageTest, AppliedIndexAndEntryClockSurviveARestart) {

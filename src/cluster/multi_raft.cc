@@ -363,6 +363,10 @@ void MultiRaftNode::HandleReady() {
       if (!s.ok()) FailStop("installing a snapshot", s);
       LOG_NOTICE("group %d: installed snapshot at index %llu", g->id,
                  static_cast<unsigned long long>(r.snapshot->meta.index));
+      // The partition's clock as of the snapshot: entries go on from it, and reads judge
+      // expiry by at least it (as after a restart).
+      g->last_ts = std::max(g->last_ts, g->storage->applied_clock());
+      store_->AdvanceApplyClock(g->id, g->last_ts);
     }
     must_sync = must_sync || !r.entries.empty() || r.snapshot.has_value();
     g->storage->Append(r.entries, &wb);
@@ -439,7 +443,7 @@ void MultiRaftNode::ApplyEntries(
     }
     const uint64_t last = entries.back().index;
     txn.PutRaw(GroupMetaKey('a', g->id), GroupStorage::AppliedValue(last, g->last_ts));
-    g->storage->set_applied(last, g->node->conf_state());
+    g->storage->set_applied(last, g->node->conf_state(), g->last_ts);
   }
   if (!applied_any) return;
   Status s = txn.Commit(false);  // the log is durable: a lost apply is redone on restart
