@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # Memory and scale: load more data than Flin's block cache holds and compare with Redis.
 # Loads KEYS keys of VALUE bytes (sequential keys, pipelined SETs, --fsync everysec vs
-# appendfsync everysec) into flin-server with a BLOCK_CACHE block cache, then into
+# appendfsync everysec) into flin-server with a BLOCK_CACHE block cache and a ROW_CACHE row
+# cache (pinned, so that the run means the same on machines of any memory), then into
 # redis-server; reports each server's RSS after the load, and Flin's GET throughput and
 # latency over all keys (uniform: mostly cold, from disk/page cache) and over a zipf-skewed
 # hot set, beside Redis's for the same reads.
 #
 # usage: scripts/bench-memory.sh      Environment: KEYS (10000000), VALUE (100),
-#   BLOCK_CACHE (256mb), DURATION (10 s per read run), CONNECTIONS (50), PIPELINE (32 for the
-#   load), BUILD/FLIN_SERVER/FLIN_BENCH/REDIS_SERVER. CI runs it with KEYS=20000 DURATION=1.
+#   BLOCK_CACHE (256mb), ROW_CACHE (64mb), DURATION (10 s per read run), CONNECTIONS (50),
+#   PIPELINE (32 for the load), BUILD/FLIN_SERVER/FLIN_BENCH/REDIS_SERVER. CI runs it with
+#   KEYS=20000 DURATION=1.
 set -euo pipefail
 source "$(dirname "$0")/lib-bench.sh"
 
 KEYS="${KEYS:-10000000}"
 VALUE="${VALUE:-100}"
 BLOCK_CACHE="${BLOCK_CACHE:-256mb}"
+ROW_CACHE="${ROW_CACHE:-64mb}"
 DURATION="${DURATION:-10}"
 CONNECTIONS="${CONNECTIONS:-50}"
 PIPELINE="${PIPELINE:-32}"
@@ -44,8 +47,9 @@ load() {  # load PORT
     > /dev/null
 }
 
-echo "== loading $KEYS keys x $VALUE B into flin-server (block cache $BLOCK_CACHE) and redis-server"
-FLIN_FLAGS="--block-cache $BLOCK_CACHE" start_flin everysec
+echo "== loading $KEYS keys x $VALUE B into flin-server (block cache $BLOCK_CACHE, row cache" \
+     "$ROW_CACHE) and redis-server"
+FLIN_FLAGS="--block-cache $BLOCK_CACHE --row-cache $ROW_CACHE" start_flin everysec
 t0=$(now)
 load "$FLIN_PORT"
 t1=$(now)

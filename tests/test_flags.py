@@ -50,6 +50,7 @@ def test_help_lists_every_flag_with_default(tmp_path):
     (["--max-value-bytes", "lots"], "max-value-bytes"),
     (["--timeout", "soon"], "timeout"),
     (["--threads", "many"], "threads"),
+    (["--row-cache", "lots"], "row-cache"),
     (["--log-level", "shouting"], "log-level"),
     (["--config", "/nonexistent/flin.conf"], "/nonexistent/flin.conf"),
 ])
@@ -139,6 +140,20 @@ def test_threads(make_server, threads):
     c = srv.client()
     assert c.dbsize() == 8 * 200
     c.close()
+
+
+@pytest.mark.parametrize("value", [None, "auto", "0", "32mb"])
+def test_row_cache_size(make_server, value):
+    srv = make_server(flin_args=[] if value is None else ["--row-cache", value])
+    c = srv.client()
+    got = int(c.config_get("row-cache")["row-cache"])
+    c.close()
+    if value in (None, "auto"):
+        # 1/8 of the memory the server may use, at least 64 MiB: never more than the machine's.
+        phys = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        assert 64 << 20 <= got <= max(64 << 20, phys // 8), got
+    else:
+        assert got == {"0": 0, "32mb": 32 << 20}[value]
 
 
 def test_log_level_debug_starts(make_server):

@@ -1,5 +1,8 @@
 #include "server/config.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -24,7 +27,10 @@ constexpr FlagDoc kFlags[] = {
     {"threads", "0", "I/O threads; 0 = one per core but one (at least one)", false},
     {"partitions", "64", "partitions of the keyspace (fixed when the data dir is created)", false},
     {"block-cache", "256mb", "RocksDB block cache size", false},
-    {"row-cache", "64mb", "cache of recently read values in front of RocksDB; 0 = none", false},
+    {"row-cache", "auto",
+     "cache of recently read values in front of RocksDB; auto = 1/8 of the memory the process "
+     "may use (the machine's, or its cgroup limit), at least 64mb; 0 = none",
+     false},
     {"node-id", "1", "this node's id in --initial-cluster", false},
     {"initial-cluster", "", "id@host:port,... of every node; empty = a single node", false},
     {"replicas", "3", "replicas of each partition (at most the number of nodes)", false},
@@ -56,6 +62,22 @@ const FlagDoc* FindFlag(const std::string& name) {
 const char* kLogLevels[] = {"debug", "notice", "warning"};
 
 }  // namespace
+
+size_t AutoRowCacheBytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  uint64_t mem = pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page)
+                                       : 0;
+  // A container's limit (cgroup v2, then v1): "max" or a huge v1 value mean none.
+  for (const char* path : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    std::ifstream f(path);
+    std::string v;
+    int64_t limit = 0;
+    if (f >> v && ParseInt64(v, &limit) && limit > 0 && (mem == 0 || static_cast<uint64_t>(limit) < mem)) {
+      mem = static_cast<uint64_t>(limit);
+    }
+  }
+  return std::max<size_t>(64u << 20, static_cast<size_t>(mem / 8));
+}
 
 const char* FsyncName(cluster::FsyncPolicy p) {
   switch (p) {
@@ -122,7 +144,11 @@ Status Config::Set(const std::string& raw_name, const std::string& value, bool a
     if (!ParseMemory(value, &n) || n < (1 << 20)) return bad("a size of at least 1mb");
     block_cache_bytes = static_cast<size_t>(n);
   } else if (name == "row-cache") {
-    if (!ParseMemory(value, &n) || n < 0) return bad("a size (0 = none)");
+    if (ToLower(value) == "auto") {
+      row_cache_bytes = kAutoRowCache;
+      return Status::Ok();
+    }
+    if (!ParseMemory(value, &n) || n < 0) return bad("a size, auto or 0 (none)");
     row_cache_bytes = static_cast<size_t>(n);
   } else if (name == "node-id") {
     if (!ParseInt64(value, &n) || n < 1) return bad("a positive integer");

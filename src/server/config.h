@@ -6,6 +6,7 @@
 // are atomics (or guarded by mu_), so I/O threads read them without a lock.
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -24,7 +25,8 @@ struct Config {
   int threads = 0;                          // 0: one per core but one, at least one
   int partitions = 64;
   size_t block_cache_bytes = 256u << 20;
-  size_t row_cache_bytes = 64u << 20;       // storage::RowCache; 0: none
+  size_t row_cache_bytes = kAutoRowCache;   // storage::RowCache; 0: none
+  static constexpr size_t kAutoRowCache = SIZE_MAX;  // "auto": AutoRowCacheBytes() at start
   // Cluster (all fixed at start). Without initial_cluster the node is a cluster of one.
   uint64_t node_id = 1;
   std::string initial_cluster;              // "1@host:port,2@host:port,..."
@@ -61,5 +63,11 @@ struct Config {
 };
 
 const char* FsyncName(cluster::FsyncPolicy p);
+// The row cache for --row-cache auto: 1/8 of the memory this process may use (the machine's,
+// or its cgroup's limit if lower), at least 64 MiB. A server owns its machine's memory as
+// databases do (TiKV's block cache takes 45% by default); the cache fills only with values
+// read, and a miss costs a RocksDB read: with 64 MiB, GET of 100 K 4 KiB values ran at 0.2x
+// Redis (pipeline 16), at 512 MiB at 0.96x.
+size_t AutoRowCacheBytes();
 
 }  // namespace flin::server

@@ -85,6 +85,9 @@ Status Server::Start() {
   storage::StoreOptions so;
   so.dir = config_->dir;
   so.block_cache_bytes = config_->block_cache_bytes;
+  if (config_->row_cache_bytes == Config::kAutoRowCache) {
+    config_->row_cache_bytes = AutoRowCacheBytes();  // CONFIG GET shows what was chosen
+  }
   so.row_cache_bytes = config_->row_cache_bytes;
   if (!config_->initial_cluster.empty()) so.insert_hint_prefix = cluster::GroupKeyInsertHint();
   auto store = storage::Store::Open(so);
