@@ -38,7 +38,10 @@ class Checker : public rocksdb::WriteBatch::Handler {
     const std::string_view b = begin.ToStringView(), e = end.ToStringView();
     if (!(b < e)) __builtin_trap();
     const bool data = b == flin::storage::PartitionPrefix(g_) && e == flin::storage::PartitionPrefix(g_ + 1);
-    const bool log = b == flin::cluster::LogKey(g_, 0) && e == flin::cluster::LogKey(g_, UINT64_MAX);
+    // The group's whole log: from its 3-byte prefix (a range deletion may not start at a log
+    // key, GroupKeyInsertHint) to its last possible key.
+    const bool log = b == flin::cluster::LogKey(g_, 0).substr(0, 3) &&
+                     e == flin::cluster::LogKey(g_, UINT64_MAX);
     if (!data && !log) __builtin_trap();
     return rocksdb::Status::OK();
   }
