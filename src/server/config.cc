@@ -67,12 +67,14 @@ size_t AutoRowCacheBytes() {
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
   uint64_t mem = pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page)
                                        : 0;
-  // A container's limit (cgroup v2, then v1): "max" or a huge v1 value mean none.
-  for (const char* path : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+  // A container's limit (cgroup v2, then v1): "max", or v1's huge "no limit", changes nothing.
+  for (const char* path :
+       {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
     std::ifstream f(path);
     std::string v;
     int64_t limit = 0;
-    if (f >> v && ParseInt64(v, &limit) && limit > 0 && (mem == 0 || static_cast<uint64_t>(limit) < mem)) {
+    if (f >> v && ParseInt64(v, &limit) && limit > 0 &&
+        (mem == 0 || static_cast<uint64_t>(limit) < mem)) {
       mem = static_cast<uint64_t>(limit);
     }
   }
