@@ -31,6 +31,9 @@ struct Progress {
   uint64_t pending_snapshot = 0;
   uint64_t snapshot_offset = 0;
   bool snapshot_chunk_sent = false;
+  // The leader's tick when it last sent this peer an append or a snapshot chunk: a heartbeat
+  // response shows that such a message was lost only if its heartbeat left in a later tick.
+  uint64_t sent_tick = 0;
   // Lease / ReadIndex bookkeeping: highest leader tick and read sequence this peer acknowledged.
   uint64_t ack_tick = 0;
   uint64_t ack_read_seq = 0;

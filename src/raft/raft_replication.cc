@@ -67,6 +67,7 @@ bool RawNode::SendAppend(NodeId to, bool send_if_empty) {
   const uint64_t last = count ? ents.back().index : prev;
   m.entries = std::move(ents);
   pr.SentEntries(last, count);
+  pr.sent_tick = ticks_;
   Send(std::move(m));
   return true;
 }
@@ -172,13 +173,19 @@ void RawNode::HandleHeartbeatResponse(const Message& m) {
   pr.recent_active = true;
   pr.ack_tick = std::max(pr.ack_tick, m.tick);
   pr.ack_read_seq = std::max(pr.ack_read_seq, m.read_seq);
+  // Did the last append or chunk get lost? Only a heartbeat sent in a later tick says so: on
+  // the ordered peer channel the answer to that message would have come first. Answers to
+  // older heartbeats prove nothing, and a follower back from an outage answers a backlog of
+  // them at once (queued for it meanwhile): resending on each sent the same megabyte-sized
+  // probe dozens of times per partition, and stalled a leader's raft thread for seconds.
+  const bool lost = m.tick > pr.sent_tick;
   if (pr.state == ProgressState::kSnapshot) {
-    SendSnapshotChunk(m.from, pr);  // resend the chunk the follower waits for (lost?)
+    if (lost) SendSnapshotChunk(m.from, pr);  // resend the chunk the follower waits for
   } else {
-    // A probe, or every append of a full window, may have been lost: allow another send (a
-    // rejection will then move the follower back to probing).
-    if (pr.state == ProgressState::kProbe) pr.probe_sent = false;
-    if (pr.state == ProgressState::kReplicate && pr.IsPaused(cfg_.max_inflight_msgs)) {
+    // A probe, or every append of a full window, was lost: allow another send (a rejection
+    // will then move the follower back to probing).
+    if (lost && pr.state == ProgressState::kProbe) pr.probe_sent = false;
+    if (lost && pr.state == ProgressState::kReplicate && pr.IsPaused(cfg_.max_inflight_msgs)) {
       pr.inflight.pop_front();
     }
     if (pr.match < log_.LastIndex()) SendAppend(m.from, /*send_if_empty=*/true);

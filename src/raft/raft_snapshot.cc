@@ -32,6 +32,7 @@ void RawNode::SendSnapshotChunk(NodeId to, Progress& pr) {
   m.chunk = std::move(chunk.value().data);
   m.done = chunk.value().done;
   pr.snapshot_chunk_sent = true;
+  pr.sent_tick = ticks_;
   Send(std::move(m));
 }
 

@@ -249,6 +249,85 @@ TEST(RaftReplicationTest, InflightWindowBoundsAppendsToSlowFollower) {
   EXPECT_EQ(c.raft(3).last_index(), c.raft(1).last_index());
 }
 
+// A follower back from an outage answers, at once, every heartbeat queued for it meanwhile.
+// Those answers do not show that the leader's probe was lost (they left before it), so they
+// must not each resend it: on a cluster node they did, dozens of 1 MB probes per partition in
+// one round, and the leaders' raft threads stalled for seconds (tests/ could see the cluster
+// stop for ~4 s after a node restarted). A heartbeat sent after the probe still resends it.
+TEST(RaftReplicationTest, AnswersToOldHeartbeatsDoNotResendAProbe) {
+  TestCluster c(3, [](Config& cfg) { cfg.max_size_per_msg = 1; });
+  c.Elect(1);
+  for (int i = 0; i < 3; i++) ASSERT_TRUE(c.raft(1).Propose("x").ok());
+  c.Stabilize();
+  c.drop = [](const Message& m) { return m.to == 3 || m.from == 3; };  // node 3 is away
+  c.Tick(1);  // a heartbeat, lost with node 3
+  uint64_t old_tick = 0;
+  for (auto& m : c.queue()) {
+    if (m.type == MessageType::kHeartbeat && m.to == 3) old_tick = m.tick;
+  }
+  ASSERT_GT(old_tick, 0u);
+  c.Stabilize();
+  for (int i = 0; i < 3; i++) ASSERT_TRUE(c.raft(1).Propose("y").ok());
+  c.Stabilize();
+  // Node 3 rejects an append (its log is behind): the leader probes it from its match.
+  PeerStatus p3;
+  for (const auto& p : c.raft(1).Peers()) {
+    if (p.id == 3) p3 = p;
+  }
+  Message reject;
+  reject.type = MessageType::kAppendResp;
+  reject.from = 3;
+  reject.to = 1;
+  reject.term = c.raft(1).term();
+  reject.reject = true;
+  reject.index = p3.next - 1;
+  reject.reject_hint = p3.match;
+  ASSERT_TRUE(c.raft(1).Step(reject).ok());
+  c.Process();
+  auto appends_to_3 = [&] {
+    int n = 0;
+    for (auto& m : c.queue()) n += m.type == MessageType::kAppend && m.to == 3;
+    return n;
+  };
+  ASSERT_EQ(appends_to_3(), 1) << "the probe";
+  c.queue().clear();
+  // The backlog: answers to heartbeats older than the probe.
+  for (int i = 0; i < 20; i++) {
+    Message hb;
+    hb.type = MessageType::kHeartbeatResp;
+    hb.from = 3;
+    hb.to = 1;
+    hb.term = c.raft(1).term();
+    hb.tick = old_tick;
+    ASSERT_TRUE(c.raft(1).Step(hb).ok());
+  }
+  c.Process();
+  EXPECT_EQ(appends_to_3(), 0) << "answers to heartbeats sent before the probe resent it";
+  // A heartbeat sent after the probe, answered: the probe was lost, send it again.
+  c.queue().clear();
+  c.Tick(1);
+  uint64_t new_tick = 0;
+  for (auto& m : c.queue()) {
+    if (m.type == MessageType::kHeartbeat && m.to == 3) new_tick = m.tick;
+  }
+  ASSERT_GT(new_tick, old_tick);
+  c.queue().clear();
+  Message hb;
+  hb.type = MessageType::kHeartbeatResp;
+  hb.from = 3;
+  hb.to = 1;
+  hb.term = c.raft(1).term();
+  hb.tick = new_tick;
+  ASSERT_TRUE(c.raft(1).Step(hb).ok());
+  c.Process();
+  EXPECT_EQ(appends_to_3(), 1);
+  // And node 3, back for good, catches up.
+  c.queue().clear();
+  c.drop = nullptr;
+  c.TickAll(3);
+  EXPECT_EQ(c.raft(3).last_index(), c.raft(1).last_index());
+}
+
 TEST(RaftReplicationTest, ProposeErrors) {
   TestCluster c(3, [](Config& cfg) { cfg.max_uncommitted_entries = 2; });
   EXPECT_EQ(c.raft(2).Propose("x").status().code(), Status::Code::kNotLeader);
