@@ -260,11 +260,15 @@ TEST(RaftReplicationTest, AnswersToOldHeartbeatsDoNotResendAProbe) {
   for (int i = 0; i < 3; i++) ASSERT_TRUE(c.raft(1).Propose("x").ok());
   c.Stabilize();
   c.drop = [](const Message& m) { return m.to == 3 || m.from == 3; };  // node 3 is away
+  auto heartbeat_tick = [&] {  // of the heartbeat to node 3 the leader just queued
+    uint64_t t = 0;
+    for (auto& m : c.queue()) {
+      if (m.type == MessageType::kHeartbeat && m.to == 3) t = m.tick;
+    }
+    return t;
+  };
   c.Tick(1);  // a heartbeat, lost with node 3
-  uint64_t old_tick = 0;
-  for (auto& m : c.queue()) {
-    if (m.type == MessageType::kHeartbeat && m.to == 3) old_tick = m.tick;
-  }
+  const uint64_t old_tick = heartbeat_tick();
   ASSERT_GT(old_tick, 0u);
   c.Stabilize();
   for (int i = 0; i < 3; i++) ASSERT_TRUE(c.raft(1).Propose("y").ok());
@@ -274,11 +278,15 @@ TEST(RaftReplicationTest, AnswersToOldHeartbeatsDoNotResendAProbe) {
   for (const auto& p : c.raft(1).Peers()) {
     if (p.id == 3) p3 = p;
   }
-  Message reject;
-  reject.type = MessageType::kAppendResp;
-  reject.from = 3;
-  reject.to = 1;
-  reject.term = c.raft(1).term();
+  auto from_3 = [&](MessageType type) {  // an answer of node 3 to the leader
+    Message m;
+    m.type = type;
+    m.from = 3;
+    m.to = 1;
+    m.term = c.raft(1).term();
+    return m;
+  };
+  Message reject = from_3(MessageType::kAppendResp);
   reject.reject = true;
   reject.index = p3.next - 1;
   reject.reject_hint = p3.match;
@@ -291,34 +299,22 @@ TEST(RaftReplicationTest, AnswersToOldHeartbeatsDoNotResendAProbe) {
   };
   ASSERT_EQ(appends_to_3(), 1) << "the probe";
   c.queue().clear();
-  // The backlog: answers to heartbeats older than the probe.
-  for (int i = 0; i < 20; i++) {
-    Message hb;
-    hb.type = MessageType::kHeartbeatResp;
-    hb.from = 3;
-    hb.to = 1;
-    hb.term = c.raft(1).term();
-    hb.tick = old_tick;
+  auto answer_heartbeat = [&](uint64_t tick) {
+    Message hb = from_3(MessageType::kHeartbeatResp);
+    hb.tick = tick;
     ASSERT_TRUE(c.raft(1).Step(hb).ok());
-  }
+  };
+  // The backlog: answers to heartbeats older than the probe.
+  for (int i = 0; i < 20; i++) answer_heartbeat(old_tick);
   c.Process();
   EXPECT_EQ(appends_to_3(), 0) << "answers to heartbeats sent before the probe resent it";
   // A heartbeat sent after the probe, answered: the probe was lost, send it again.
   c.queue().clear();
   c.Tick(1);
-  uint64_t new_tick = 0;
-  for (auto& m : c.queue()) {
-    if (m.type == MessageType::kHeartbeat && m.to == 3) new_tick = m.tick;
-  }
+  const uint64_t new_tick = heartbeat_tick();
   ASSERT_GT(new_tick, old_tick);
   c.queue().clear();
-  Message hb;
-  hb.type = MessageType::kHeartbeatResp;
-  hb.from = 3;
-  hb.to = 1;
-  hb.term = c.raft(1).term();
-  hb.tick = new_tick;
-  ASSERT_TRUE(c.raft(1).Step(hb).ok());
+  answer_heartbeat(new_tick);
   c.Process();
   EXPECT_EQ(appends_to_3(), 1);
   // And node 3, back for good, catches up.
