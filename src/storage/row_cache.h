@@ -21,8 +21,9 @@
 // that exist and adds its keys only while their stripe has room to spare (a bulk load is then
 // cached), so a write-only workload does not churn the cache, while read-modify-write (INCR)
 // and read-after-write keep hitting.
-// Bounded: at most `capacity_bytes` in total (key + value + a fixed per-entry overhead), least
-// recently used evicted first within each stripe. Capacity 0 disables the cache.
+// Bounded: at most `capacity_bytes` in total (key + value + a fixed per-entry overhead); within
+// each stripe eviction is CLOCK (oldest first, but an entry read since the hand last passed it
+// gets a second chance). Capacity 0 disables the cache.
 // Threading: every method from any thread; each stripe's mutex guards its entries, and no
 // method holds two stripes' mutexes at once.
 
