@@ -51,9 +51,18 @@ struct alignas(64) RowCache::Stripe {
     head.next->prev = e;
     head.next = e;
   }
-  Entry* Find(std::string_view key) {
-    auto it = map.find(key);
+  // `hash` is HashOf(key): computed once for the stripe and the table.
+  Entry* Find(std::string_view key, size_t hash) {
+    auto it = map.find(key, hash);
     return it == map.end() ? nullptr : it->second.get();
+  }
+  // Takes in a new entry, newest in the list.
+  Entry* Add(std::unique_ptr<Entry> e) {
+    Entry* raw = e.get();
+    bytes += raw->Charge();
+    PushFront(raw);
+    map.emplace(std::string_view(raw->key), std::move(e));
+    return raw;
   }
   void Erase(std::string_view key) {
     auto it = map.find(key);
@@ -93,9 +102,9 @@ RowCache::RowCache(size_t capacity_bytes)
 
 RowCache::~RowCache() = default;
 
-int RowCache::StripeOf(std::string_view key) {
+int RowCache::StripeOf(size_t hash) {
   static_assert(kStripes == 256, "the stripe is the hash's top byte");
-  return static_cast<int>(HashOf(key) >> (8 * sizeof(size_t) - 8));  // kStripes == 256
+  return static_cast<int>(hash >> (8 * sizeof(size_t) - 8));
 }
 
 RowCache::Hit RowCache::Lookup(std::string_view key, std::string* raw, Ticket* ticket) {
@@ -103,10 +112,11 @@ RowCache::Hit RowCache::Lookup(std::string_view key, std::string* raw, Ticket* t
     *ticket = Ticket{};
     return Hit::kMiss;
   }
-  const int i = StripeOf(key);
+  const size_t hash = HashOf(key);
+  const int i = StripeOf(hash);
   Stripe& s = stripes_[i];
   std::lock_guard<std::mutex> lock(s.mu);
-  Entry* e = s.Find(key);
+  Entry* e = s.Find(key, hash);
   if (e == nullptr || e->writing > 0) {
     ++s.misses;
     *ticket = Ticket{i, s.version, s.in_flight == 0};
@@ -131,11 +141,7 @@ void RowCache::Fill(std::string_view key, const std::string* raw, const Ticket& 
   std::lock_guard<std::mutex> lock(s.mu);
   if (s.version != ticket.version) return;  // a write began or ended since the miss
   s.Erase(key);                             // another reader's fill of the same answer
-  s.bytes += e->Charge();
-  s.PushFront(e.get());
-  s.Evict(limit, e.get());
-  std::string_view k = e->key;
-  s.map.emplace(k, std::move(e));
+  s.Evict(limit, s.Add(std::move(e)));
 }
 
 void RowCache::MarkAll(int delta) {
@@ -156,23 +162,20 @@ void RowCache::BeginWrite(const WriteSet& w) {
   // One stripe at a time; every occurrence of a key counts (EndWrite undoes each).
   for (size_t i = 0; i < w.ops_.size(); ++i) {
     const auto& op = w.ops_[i];
-    const int stripe = StripeOf(op.key);
+    const size_t hash = HashOf(op.key);
+    const int stripe = StripeOf(hash);
     Stripe& s = stripes_[stripe];
     std::lock_guard<std::mutex> lock(s.mu);
     ++s.in_flight;
     ++s.version;
-    Entry* e = s.Find(op.key);
+    Entry* e = s.Find(op.key, hash);
     if (e == nullptr && op.present &&
         s.bytes + op.key.size() + op.raw.size() + kEntryOverhead <= limit) {
       // Room to spare: a hidden entry that EndWrite fills, so that freshly loaded data is
       // cached without evicting anything.
       auto fresh = std::make_unique<Entry>();
       fresh->key.assign(op.key);
-      s.bytes += fresh->Charge();
-      s.PushFront(fresh.get());
-      e = fresh.get();
-      std::string_view k = e->key;
-      s.map.emplace(k, std::move(fresh));
+      e = s.Add(std::move(fresh));
     }
     if (e != nullptr) ++e->writing;  // pinned: nothing erases it until its EndWrite
     w.pins_[i] = WriteSet::Pin{stripe, e};

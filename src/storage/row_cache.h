@@ -102,7 +102,7 @@ class RowCache {
 
  private:
   struct Stripe;
-  static int StripeOf(std::string_view key);
+  static int StripeOf(size_t hash);  // of HashOf(key)
   void MarkAll(int delta);
 
   const size_t capacity_;
