@@ -128,6 +128,33 @@ def test_redis_py_cluster_client_and_routing(make_cluster):
     assert any(ln.startswith("GET:") and "requests per second" in ln for ln in finals), text
 
 
+def test_active_expiry_deletes_on_every_replica(make_cluster):
+    """Keys with a TTL that nobody reads again: each partition's leader finds them and its
+    deletion reaches every replica (each node hosts every partition here), so each node's
+    expired_keys counts every key exactly once."""
+    cl = make_cluster()
+    rc = rc_client(cl)
+    n = 300
+    try:
+        before = [redis.Redis(port=p).info("stats")["expired_keys"] for p in cl.ports()]
+        for i in range(n):
+            assert rc.set(f"ttl:{i}", "v", px=300) is True
+        assert rc.set("kept", "v") is True
+    finally:
+        rc.close()
+    for port, b in zip(cl.ports(), before):
+        node = redis.Redis(port=port)
+        wait_until(lambda: node.info("stats")["expired_keys"] - b >= n, 30,
+                   what=f"node {port}: expired_keys +{n}")
+        assert node.info("stats")["expired_keys"] - b == n
+        node.close()
+    fresh = rc_client(cl)
+    try:
+        assert fresh.get("kept") == "v"
+    finally:
+        fresh.close()
+
+
 def test_cluster_slots_nodes_keyslot(make_cluster):
     cl = make_cluster()
     port = cl.ports()[0]

@@ -72,6 +72,7 @@ Server::~Server() {
   if (replicator_) replicator_->Stop();
   single_node_.reset();
   multi_raft_.reset();
+  expiry_.reset();
   store_.reset();
   if (listen_fd_ >= 0) close(listen_fd_);
 }
@@ -204,6 +205,7 @@ void Server::Run() {
   replicator_ = nullptr;
   single_node_.reset();
   multi_raft_.reset();
+  expiry_.reset();
   store_.reset();
   LOG_NOTICE("shut down cleanly, every acknowledged write is on disk");
 }
@@ -218,45 +220,24 @@ void Server::SampleOps() {
   if (now > t0) instantaneous_ops_.store(static_cast<int64_t>((total - c0) * 1000 / (now - t0)));
 }
 
-// Active expiry: walk the keyspace a slice at a time and send the keys found expired through
-// the log as one internal command, so they are deleted in log order like any write (and, in a
-// cluster, on every replica alike).
 void Server::ExpiryCycle() {
-  constexpr int kScanPerCycle = 2000;
-  const int64_t now = NowMs();
-  auto it = store_->NewIterator();
-  std::string start = expiry_cursor_.empty() ? std::string(1, storage::kDataPrefix)
-                                             : expiry_cursor_;
-  it->Seek(start);
-  // Expired keys by partition: each partition's deletions go through its own log, and in a
-  // cluster only its leader sends them (followers delete when they apply the leader's entry).
-  std::map<int, std::vector<std::string>> expired;
-  int scanned = 0;
-  for (; it->Valid() && scanned < kScanPerCycle; it->Next(), ++scanned) {
-    int partition;
-    std::string_view key;
-    if (!storage::DecodeDataKey(std::string_view(it->key().data(), it->key().size()), &partition,
-                                &key)) {
-      break;
-    }
-    auto v = storage::DecodeValue(std::string_view(it->value().data(), it->value().size()));
-    if (!v || !v->Expired(now) || !Leads(partition)) continue;
-    auto& args = expired[partition];
-    if (args.empty()) args.push_back("flin.expired");
-    args.emplace_back(key);
-    args.push_back(std::to_string(v->expire_at_ms));
+  if (!expiry_) {
+    ActiveExpiry::Hooks hooks;
+    hooks.leader_term = [this](int partition) -> uint64_t {
+      if (!multi_raft_) return 1;
+      const cluster::GroupView& v = multi_raft_->View(partition);
+      if (v.leader.load(std::memory_order_relaxed) != multi_raft_->topology().self_id()) return 0;
+      return std::max<uint64_t>(1, v.term.load(std::memory_order_relaxed));
+    };
+    hooks.propose = [this](int partition, std::string command) {
+      cluster::Proposal p;
+      p.partition = partition;
+      p.command = std::move(command);
+      replicator_->Propose(std::move(p)).ok();  // if refused, a later pass finds them again
+    };
+    expiry_ = std::make_unique<ActiveExpiry>(store_.get(), config_->partitions, std::move(hooks));
   }
-  if (it->Valid() && it->key().size() > 0 && it->key()[0] == storage::kDataPrefix) {
-    expiry_cursor_.assign(it->key().data(), it->key().size());
-  } else {
-    expiry_cursor_.clear();
-  }
-  for (auto& [partition, args] : expired) {
-    cluster::Proposal p;
-    p.partition = partition;
-    EncodeCommand(args, &p.command);
-    replicator_->Propose(std::move(p)).ok();  // if refused, a later cycle finds them again
-  }
+  expiry_->Cycle(NowMs());
 }
 
 }  // namespace flin::server

@@ -14,6 +14,7 @@
 #include "cluster/multi_raft.h"
 #include "cluster/replicator.h"
 #include "cluster/single_node.h"
+#include "server/active_expiry.h"
 #include "server/command.h"
 #include "server/config.h"
 #include "server/io_thread.h"
@@ -91,10 +92,10 @@ class Server {
   std::atomic<uint64_t> next_client_id_{0};
   std::string run_id_;
   int64_t start_ms_ = 0;
-  std::string expiry_cursor_;
+  std::unique_ptr<ActiveExpiry> expiry_;  // main thread, created by the first ExpiryCycle
   // main thread: commands processed at the last samples (every 100 ms), for ops/sec
   std::vector<std::pair<int64_t, uint64_t>> ops_samples_;
-  std::atomic<int64_t> instantaneous_ops_{0};  // main thread: where the active expiry scan resumes
+  std::atomic<int64_t> instantaneous_ops_{0};
 };
 
 int64_t NowMs();  // wall clock, Unix milliseconds

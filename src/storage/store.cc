@@ -60,37 +60,43 @@ class ForwardingLogger : public rocksdb::Logger {
   }
 };
 
-// Collects what a batch does to data keys, for the RowCache. A range deletion of data (or an
-// operation it does not know) counts as "every key".
+// Collects what a batch does to data keys, for the RowCache (w: null without one), and counts
+// the values it stores that carry an expiry. A range deletion of data (or an operation it
+// does not know) counts as "every key".
 class DataKeyCollector : public rocksdb::WriteBatch::Handler {
   static constexpr char kDataEnd = kDataPrefix + 1;
 
  public:
   explicit DataKeyCollector(RowCache::WriteSet* w) : w_(w) {}
   rocksdb::Status PutCF(uint32_t, const rocksdb::Slice& k, const rocksdb::Slice& v) override {
-    if (IsData(k)) w_->Put(View(k), View(v));
+    if (!IsData(k)) return rocksdb::Status::OK();
+    if (w_) w_->Put(View(k), View(v));
+    auto value = DecodeValue(View(v));
+    if (!value || value->expire_at_ms != 0) ++volatile_puts_;
     return rocksdb::Status::OK();
   }
+  uint64_t volatile_puts() const { return volatile_puts_; }
   rocksdb::Status DeleteCF(uint32_t, const rocksdb::Slice& k) override {
-    if (IsData(k)) w_->Delete(View(k));
+    if (IsData(k) && w_) w_->Delete(View(k));
     return rocksdb::Status::OK();
   }
   rocksdb::Status SingleDeleteCF(uint32_t cf, const rocksdb::Slice& k) override {
     return DeleteCF(cf, k);
   }
   rocksdb::Status MergeCF(uint32_t, const rocksdb::Slice& k, const rocksdb::Slice&) override {
-    if (IsData(k)) w_->AddAll();  // Flin does not merge; the result would be unknown here
+    if (IsData(k)) AddAll();  // Flin does not merge; the result would be unknown here
     return rocksdb::Status::OK();
   }
   rocksdb::Status DeleteRangeCF(uint32_t, const rocksdb::Slice& begin,
                                 const rocksdb::Slice& end) override {
     // Raft log truncations are ranges too; only a range reaching into the data keys counts.
     const rocksdb::Slice data_begin(&kDataPrefix, 1), data_end(&kDataEnd, 1);
-    if (begin.compare(data_end) < 0 && end.compare(data_begin) > 0) w_->AddAll();
+    if (begin.compare(data_end) < 0 && end.compare(data_begin) > 0) AddAll();
     return rocksdb::Status::OK();
   }
   rocksdb::Status PutBlobIndexCF(uint32_t, const rocksdb::Slice&, const rocksdb::Slice&) override {
-    w_->AddAll();
+    AddAll();
+    ++volatile_puts_;  // unknown value
     return rocksdb::Status::OK();
   }
   void LogData(const rocksdb::Slice&) override {}
@@ -98,7 +104,11 @@ class DataKeyCollector : public rocksdb::WriteBatch::Handler {
  private:
   static bool IsData(const rocksdb::Slice& k) { return !k.empty() && k[0] == kDataPrefix; }
   static std::string_view View(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+  void AddAll() {
+    if (w_) w_->AddAll();
+  }
   RowCache::WriteSet* w_;
+  uint64_t volatile_puts_ = 0;
 };
 
 Status ToStatus(const rocksdb::Status& s) {
@@ -219,14 +229,18 @@ Status Store::Write(rocksdb::WriteBatch* batch, bool sync) {
   rocksdb::WriteOptions wo;
   wo.sync = sync;
   RowCache::WriteSet keys;
-  if (rows_->enabled()) {
-    DataKeyCollector collect(&keys);
-    if (!batch->Iterate(&collect).ok()) keys.AddAll();
-  }
+  DataKeyCollector collect(rows_->enabled() ? &keys : nullptr);
+  const bool understood = batch->Iterate(&collect).ok();
+  if (!understood) keys.AddAll();
   std::lock_guard<std::mutex> lock(write_mu_);
   rows_->BeginWrite(keys);
   Status s = Checked(db_->Write(wo, batch));
   rows_->EndWrite(keys, s.ok());
+  // Counted once the values are readable (ActiveExpiry relies on that order); a batch that
+  // could not be read through counts as storing one.
+  if (s.ok() && (collect.volatile_puts() > 0 || !understood)) {
+    volatile_writes_.fetch_add(1, std::memory_order_release);
+  }
   return s;
 }
 

@@ -101,6 +101,10 @@ class Store {
   // The clock that decides whether a value of `partition` may be dropped.
   int64_t ApplyClock(int partition) const;
 
+  // How many successful writes so far stored at least one value with an expiry (counted after
+  // the write is readable). Active expiry sleeps while it stays unchanged. Any thread.
+  uint64_t volatile_writes() const { return volatile_writes_.load(std::memory_order_acquire); }
+
   // Numbers for INFO: a RocksDB integer property ("rocksdb.estimate-num-keys"), 0 if unknown.
   uint64_t IntProperty(const std::string& name) const;
   size_t BlockCacheUsage() const;
@@ -118,6 +122,7 @@ class Store {
   std::atomic<bool> failed_{false};
   std::mutex write_mu_;  // one write at a time (the row cache relies on it)
   std::atomic<int64_t> apply_clock_{0};  // the single node's
+  std::atomic<uint64_t> volatile_writes_{0};
   std::unique_ptr<std::atomic<int64_t>[]> partition_clocks_{
       new std::atomic<int64_t>[kMaxPartitions]()};
   std::shared_ptr<rocksdb::Cache> cache_;

@@ -99,6 +99,31 @@ TEST_F(StoreTest, TxnSeesItsLatestWriteOfEachKey) {
   EXPECT_EQ(DecodeValue(raw)->payload, "again");
 }
 
+// Active expiry sleeps while this counter stands still, so every way a value with an expiry
+// reaches the store must move it, and nothing else should.
+TEST_F(StoreTest, CountsWritesThatStoreAnExpiry) {
+  std::string key;
+  EncodeDataKey(0, "k", &key);
+  const uint64_t before = store_->volatile_writes();
+  rocksdb::WriteBatch plain;
+  plain.Put(key, Value("v"));
+  plain.Put("a-meta", "x");  // not data, whatever its bytes
+  ASSERT_TRUE(store_->Write(&plain, false).ok());
+  ASSERT_TRUE(store_->DeleteAllData().ok());
+  EXPECT_EQ(store_->volatile_writes(), before);
+
+  rocksdb::WriteBatch with_expiry;
+  with_expiry.Put(key, Value("v"));
+  with_expiry.Put(key, Value("v", 5000));
+  ASSERT_TRUE(store_->Write(&with_expiry, false).ok());
+  EXPECT_EQ(store_->volatile_writes(), before + 1);  // one per write, not per value
+
+  rocksdb::WriteBatch undecodable;  // counted: its expiry cannot be ruled out
+  undecodable.Put(key, "\x07");
+  ASSERT_TRUE(store_->Write(&undecodable, false).ok());
+  EXPECT_EQ(store_->volatile_writes(), before + 2);
+}
+
 TEST_F(StoreTest, ExpiredValuesAreAbsent) {
   WriteTxn txn(store_.get());
   txn.Put(0, "e", Value("v", 1000));
