@@ -99,6 +99,27 @@ TEST_F(StoreTest, TxnSeesItsLatestWriteOfEachKey) {
   EXPECT_EQ(DecodeValue(raw)->payload, "again");
 }
 
+// The transaction's index keeps copies of its keys in blocks: keys spanning many blocks, one
+// longer than a block, and a second batch after a commit reuse them correctly.
+TEST_F(StoreTest, TxnFindsEveryKeyOfALargeBatch) {
+  WriteTxn txn(store_.get());
+  const std::string long_key(40000, 'k');
+  for (int round = 0; round < 2; ++round) {
+    const std::string tag = "r" + std::to_string(round) + ":";
+    for (int i = 0; i < 5000; ++i) txn.Put(i % 3, tag + std::to_string(i), Value(std::to_string(i)));
+    txn.Put(0, long_key, Value(tag));
+    std::string raw;
+    for (int i = 0; i < 5000; ++i) {
+      ASSERT_TRUE(txn.Get(i % 3, tag + std::to_string(i), 0, &raw).ok()) << i;
+      EXPECT_EQ(DecodeValue(raw)->payload, std::to_string(i));
+      EXPECT_TRUE(txn.Get((i + 1) % 3, tag + std::to_string(i), 0, &raw).IsNotFound());
+    }
+    ASSERT_TRUE(txn.Get(0, long_key, 0, &raw).ok());
+    EXPECT_EQ(DecodeValue(raw)->payload, tag);
+    ASSERT_TRUE(txn.Commit(false).ok());
+  }
+}
+
 // Active expiry sleeps while this counter stands still, so every way a value with an expiry
 // reaches the store must move it, and nothing else should.
 TEST_F(StoreTest, CountsWritesThatStoreAnExpiry) {

@@ -1,5 +1,8 @@
 #include "storage/write_txn.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "storage/encoding.h"
 
 namespace flin::storage {
@@ -28,13 +31,33 @@ void WriteTxn::Put(int partition, std::string_view key, std::string_view raw) {
   batch_.Put(key_buf_, rocksdb::Slice(raw.data(), raw.size())).PermitUncheckedError();
   // A Put's record ends with the value's bytes (RocksDB's batch format: tag, key, value, each
   // length-prefixed); write_txn tests read values back from there.
-  pending_[key_buf_] = Pending{batch_.Data().size() - raw.size(), raw.size(), false};
+  Note(key_buf_, Pending{batch_.Data().size() - raw.size(), raw.size(), false});
 }
 
 void WriteTxn::Delete(int partition, std::string_view key) {
   EncodeDataKey(partition, key, &key_buf_);
   batch_.Delete(key_buf_).PermitUncheckedError();
-  pending_[key_buf_] = Pending{0, 0, true};
+  Note(key_buf_, Pending{0, 0, true});
+}
+
+void WriteTxn::Note(std::string_view storage_key, Pending p) {
+  auto it = pending_.lazy_emplace(storage_key, [&](const auto& construct) {
+    construct(Intern(storage_key), p);
+  });
+  it->second = p;
+}
+
+std::string_view WriteTxn::Intern(std::string_view key) {
+  constexpr size_t kBlock = 16 << 10;
+  if (blocks_.empty() || block_size_ - block_used_ < key.size()) {
+    block_size_ = std::max(kBlock, key.size());
+    blocks_.push_back(std::make_unique<char[]>(block_size_));
+    block_used_ = 0;
+  }
+  char* at = blocks_.back().get() + block_used_;
+  if (!key.empty()) memcpy(at, key.data(), key.size());
+  block_used_ += key.size();
+  return {at, key.size()};
 }
 
 Status WriteTxn::DeleteAllData() {
@@ -63,6 +86,8 @@ Status WriteTxn::Commit(bool sync) {
   }
   batch_.Clear();
   pending_.clear();
+  if (blocks_.size() > 1) blocks_.erase(blocks_.begin(), blocks_.end() - 1);  // keep one
+  block_used_ = 0;
   return s;
 }
 

@@ -9,9 +9,12 @@
 // apply thread only.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
 
 #include "common/status.h"
 #include "rocksdb/write_batch.h"
@@ -49,9 +52,16 @@ class WriteTxn {
     size_t offset = 0, size = 0;
     bool deleted = false;
   };
+  void Note(std::string_view storage_key, Pending p);
+  // A copy of `key` that stays put until Commit (views into batch_.Data() would not: it
+  // reallocates as it grows). Keys of pending_ live here: no allocation per key.
+  std::string_view Intern(std::string_view key);
+
   Store* store_;
   rocksdb::WriteBatch batch_;
-  std::unordered_map<std::string, Pending> pending_;  // by storage key
+  absl::flat_hash_map<std::string_view, Pending> pending_;  // by storage key, in blocks_
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  size_t block_used_ = 0, block_size_ = 0;  // of blocks_.back()
   std::string key_buf_;
 };
 
