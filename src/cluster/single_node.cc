@@ -72,8 +72,32 @@ Status SingleNodeReplicator::Admit() const {
   return Status::IOError(write_error_message_);
 }
 
+bool SingleNodeReplicator::TryApplyInline(std::vector<Proposal>* batch, Status* refused) {
+  if (fsync_.load(std::memory_order_relaxed) == FsyncPolicy::kAlways) return false;
+  std::unique_lock<std::mutex> apply(apply_mu_, std::try_to_lock);
+  if (!apply.owns_lock()) return false;  // a batch is being applied: queue behind it
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) {
+      *refused = Status::Unavailable("shutting down");
+      return true;
+    }
+    if (write_error_.load(std::memory_order_relaxed)) {
+      *refused = Status::IOError(write_error_message_);
+      return true;
+    }
+    if (!queue_.empty()) return false;  // earlier proposals wait: queue behind them
+  }
+  std::vector<Proposal> mine;
+  mine.swap(*batch);  // the sinks may propose again from Complete(): into an empty *batch
+  ApplyBatch(mine);
+  return true;
+}
+
 Status SingleNodeReplicator::ProposeBatch(std::vector<Proposal>* batch) {
   if (batch->empty()) return Status::Ok();
+  Status refused = Status::Ok();
+  if (TryApplyInline(batch, &refused)) return refused;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return Status::Unavailable("shutting down");
@@ -97,20 +121,31 @@ void SingleNodeReplicator::Loop() {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_for(lock, std::chrono::milliseconds(100),
                    [this] { return stopping_ || !queue_.empty(); });
-      stopping = stopping_;
-      if (queue_.size() <= options_.max_batch) {
-        batch.swap(queue_);
-      } else {
-        batch.assign(std::make_move_iterator(queue_.begin()),
-                     std::make_move_iterator(queue_.begin() + options_.max_batch));
-        queue_.erase(queue_.begin(), queue_.begin() + options_.max_batch);
-      }
     }
-    if (!batch.empty()) ApplyBatch(batch);
+    {
+      // apply_mu_ before the batch is taken from the queue: while this thread holds it no
+      // proposer applies inline, and once the batch is out of the queue none could tell it
+      // is still pending (TryApplyInline).
+      std::lock_guard<std::mutex> apply(apply_mu_);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        stopping = stopping_;
+        if (queue_.size() <= options_.max_batch) {
+          batch.swap(queue_);
+        } else {
+          batch.assign(std::make_move_iterator(queue_.begin()),
+                       std::make_move_iterator(queue_.begin() + options_.max_batch));
+          queue_.erase(queue_.begin(), queue_.begin() + options_.max_batch);
+        }
+      }
+      if (!batch.empty()) ApplyBatch(batch);
+    }
     batch.clear();
-    // --fsync everysec: make the last second's writes durable.
+    // --fsync everysec: make the last second's writes durable. Inline applies may write
+    // meanwhile (RocksDB syncs the WAL without blocking writers); one that does sets the flag
+    // again, so its write is synced in the next second.
     int64_t now = UnixMs();
-    if (unsynced_ && (now - last_sync_check >= 1000 || stopping)) {
+    if ((now - last_sync_check >= 1000 || stopping) && unsynced_.exchange(false)) {
       Status s = store_->SyncWal();
       if (s.ok()) {
         fsyncs_.fetch_add(1, std::memory_order_relaxed);
@@ -118,7 +153,6 @@ void SingleNodeReplicator::Loop() {
       } else {
         RefuseWrites(s);
       }
-      unsynced_ = false;
       last_sync_check = now;
     }
     if (write_error_.load(std::memory_order_relaxed) && now - last_resume_try >= 1000) {
@@ -167,7 +201,7 @@ void SingleNodeReplicator::ApplyBatch(std::vector<Proposal>& batch) {
       fsyncs_.fetch_add(1, std::memory_order_relaxed);
       last_sync_ms_.store(last_ts_, std::memory_order_relaxed);
     } else {
-      unsynced_ = true;
+      unsynced_.store(true);
     }
   } else {
     // Not acknowledged (RocksDB stops taking writes after an I/O error, and whether the

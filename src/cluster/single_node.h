@@ -7,6 +7,15 @@
 // writer of the batch (group commit). Only then are the replies posted back. The RocksDB WAL
 // is the log: a batch is durable exactly when its write returns.
 //
+// With --fsync everysec (or no) a batch is applied on the proposing thread itself when nothing
+// else is queued or being applied: the I/O thread then parses, applies and answers in one go,
+// as Redis does, instead of handing each batch to the apply thread and back (two wake-ups and
+// the cache lines of every request crossing cores). Order is kept by one rule: a batch is
+// applied inline only while holding apply_mu_ and with the queue empty, and the apply thread
+// takes apply_mu_ before it takes a batch from the queue, so nothing proposed earlier can be
+// waiting or in flight. With --fsync always batches go to the apply thread: an fsync would
+// stall every connection of the I/O thread, and the queue gathers the next group meanwhile.
+//
 // Entry timestamps are max(wall clock, previous timestamp), so time never runs backwards along
 // the log; the store's apply clock (see storage/store.h) follows them. The latest timestamp is
 // written with every batch (meta key ClockKey()) and read back at Start(), so time does not
@@ -18,7 +27,9 @@
 // once it does (RocksDB resumes after a full disk, not after a failed fsync, whose page cache
 // cannot be trusted: that takes a restart), writes are taken again.
 //
-// Threading: Propose() from any thread; the rest from the owner (main). Ownership: borrows the
+// Threading: Propose() and ProposeBatch() from any thread (ProposeBatch may complete the batch
+// before it returns: its sinks' Complete() is then called on the calling thread); the rest
+// from the owner (main). Ownership: borrows the
 // Store and the StateMachine, which must outlive it.
 
 #include <condition_variable>
@@ -62,22 +73,25 @@ class SingleNodeReplicator : public Replicator {
 
  private:
   void Loop();
-  void ApplyBatch(std::vector<Proposal>& batch);
-  void RefuseWrites(const Status& cause);  // apply thread
+  void ApplyBatch(std::vector<Proposal>& batch);  // holding apply_mu_
+  void RefuseWrites(const Status& cause);         // not holding mu_
+  // Applies *batch on this thread if the order allows it (see above); false if it did not.
+  bool TryApplyInline(std::vector<Proposal>* batch, Status* refused);
 
   storage::Store* store_;
   StateMachine* sm_;
   SingleNodeOptions options_;
   std::atomic<FsyncPolicy> fsync_;
 
+  std::mutex apply_mu_;  // held while a batch is applied; taken before mu_, never after
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Proposal> queue_;  // guarded by mu_
   bool stopping_ = false;        // guarded by mu_
   std::thread thread_;
 
-  int64_t last_ts_ = 0;          // apply thread only
-  bool unsynced_ = false;        // apply thread only: writes since the last fsync
+  int64_t last_ts_ = 0;               // guarded by apply_mu_
+  std::atomic<bool> unsynced_{false};  // writes since the last fsync
   std::atomic<uint64_t> batches_{0}, applied_{0}, fsyncs_{0};
   std::atomic<int64_t> last_sync_ms_{0};
   std::atomic<bool> write_error_{false};
