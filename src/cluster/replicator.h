@@ -30,15 +30,17 @@ struct Completion {
   std::string reply;  // RESP bytes, in the protocol the proposal asked for
 };
 
-// Receives completions; implemented by each I/O thread. Called from the apply thread with all
-// of one batch's completions for that sink, so the sink is woken once per batch.
+// Receives completions; implemented by each I/O thread. Called with all of one batch's
+// completions for that sink, so the sink is woken once per batch: from the apply (or raft)
+// thread, or from the proposing thread itself when it applied the batch inline.
 class CompletionSink {
  public:
   virtual ~CompletionSink() = default;
   virtual void Complete(std::vector<Completion>&& batch) = 0;
 };
 
-// Executes committed commands. Called only from the apply thread, in log order.
+// Executes committed commands, one batch at a time, in log order: from the apply (or raft)
+// thread, or from an I/O thread applying its own batch inline (SingleNodeReplicator).
 class StateMachine {
  public:
   virtual ~StateMachine() = default;

@@ -90,7 +90,9 @@ bool SingleNodeReplicator::TryApplyInline(std::vector<Proposal>* batch, Status* 
   }
   std::vector<Proposal> mine;
   mine.swap(*batch);  // the sinks may propose again from Complete(): into an empty *batch
-  ApplyBatch(mine);
+  Deliveries replies = ApplyBatch(mine);
+  apply.unlock();  // a sink may deliver at once (on its own thread): not while holding it
+  Deliver(replies);
   return true;
 }
 
@@ -113,6 +115,7 @@ Status SingleNodeReplicator::ProposeBatch(std::vector<Proposal>* batch) {
 void SingleNodeReplicator::Loop() {
   std::vector<Proposal> batch;
   batch.reserve(options_.max_batch);
+  Deliveries replies;
   int64_t last_sync_check = UnixMs();
   int64_t last_resume_try = 0;
   while (true) {
@@ -138,8 +141,10 @@ void SingleNodeReplicator::Loop() {
           queue_.erase(queue_.begin(), queue_.begin() + options_.max_batch);
         }
       }
-      if (!batch.empty()) ApplyBatch(batch);
+      if (!batch.empty()) replies = ApplyBatch(batch);
     }
+    Deliver(replies);
+    replies.clear();
     batch.clear();
     // --fsync everysec: make the last second's writes durable. Inline applies may write
     // meanwhile (RocksDB syncs the WAL without blocking writers); one that does sets the flag
@@ -183,7 +188,11 @@ void SingleNodeReplicator::RefuseWrites(const Status& cause) {
   write_error_.store(true, std::memory_order_relaxed);
 }
 
-void SingleNodeReplicator::ApplyBatch(std::vector<Proposal>& batch) {
+void SingleNodeReplicator::Deliver(Deliveries& replies) {
+  for (auto& [sink, completions] : replies) sink->Complete(std::move(completions));
+}
+
+SingleNodeReplicator::Deliveries SingleNodeReplicator::ApplyBatch(std::vector<Proposal>& batch) {
   storage::WriteTxn txn(store_);
   std::vector<std::string> replies(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -218,13 +227,13 @@ void SingleNodeReplicator::ApplyBatch(std::vector<Proposal>& batch) {
   applied_.fetch_add(batch.size(), std::memory_order_relaxed);
 
   // One delivery per sink (I/O thread), in proposal order.
-  std::unordered_map<CompletionSink*, std::vector<Completion>> by_sink;
+  Deliveries by_sink;
   for (size_t i = 0; i < batch.size(); ++i) {
     if (batch[i].sink == nullptr) continue;
     by_sink[batch[i].sink].push_back(
         Completion{batch[i].conn_id, batch[i].seq, std::move(replies[i])});
   }
-  for (auto& [sink, completions] : by_sink) sink->Complete(std::move(completions));
+  return by_sink;
 }
 
 }  // namespace flin::cluster

@@ -35,6 +35,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "cluster/replicator.h"
@@ -72,8 +73,11 @@ class SingleNodeReplicator : public Replicator {
   static int64_t PersistedClock(storage::Store* store);
 
  private:
+  // The replies of a batch, by the sink they go to, in proposal order.
+  using Deliveries = std::unordered_map<CompletionSink*, std::vector<Completion>>;
   void Loop();
-  void ApplyBatch(std::vector<Proposal>& batch);  // holding apply_mu_
+  Deliveries ApplyBatch(std::vector<Proposal>& batch);  // holding apply_mu_
+  void Deliver(Deliveries& replies);                    // not holding apply_mu_
   void RefuseWrites(const Status& cause);         // not holding mu_
   // Applies *batch on this thread if the order allows it (see above); false if it did not.
   bool TryApplyInline(std::vector<Proposal>* batch, Status* refused);

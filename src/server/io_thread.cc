@@ -96,6 +96,10 @@ void IoThread::ResumeLater(uint64_t id) {
 }
 
 void IoThread::Complete(std::vector<cluster::Completion>&& batch) {
+  // On this thread: a write the replicator applied inline while this loop handed it the
+  // round's proposals (FlushProposals). Delivered now, without a trip through the wake fd;
+  // writes the answered connections propose next leave in the same FlushProposals.
+  if (loop_.InLoopThread()) return Deliver(batch);
   loop_.Post([this, batch = std::move(batch)]() mutable { Deliver(batch); });
 }
 

@@ -1,9 +1,11 @@
 #pragma once
 // IoThread: one event loop, its listener and the connections it accepted.
 //
-// Each I/O thread has its own SO_REUSEPORT listener, so the kernel spreads new connections over
-// the threads and no thread hands a connection or a request to another. The apply thread sends
-// replies back through Complete(), which posts them to the loop.
+// The I/O threads share one listening socket, each watching it with EPOLLEXCLUSIVE, so the
+// kernel wakes one of them per new connection; no thread hands a connection or a request to
+// another. The apply (or raft) thread sends replies back through Complete(), which posts them
+// to the loop; called on the loop thread itself (the single node applied the round's writes
+// inline, under --fsync everysec), it delivers them at once.
 //
 // Threading: the loop thread owns the connections. The registry (conns_) is changed only by
 // the loop thread and only under mu_; other threads (CLIENT LIST, INFO) read it under mu_.
@@ -49,7 +51,7 @@ class IoThread : public net::EventHandler, public cluster::CompletionSink {
   void Join();
 
   void OnEvent(uint32_t events) override;                      // the listener
-  void Complete(std::vector<cluster::Completion>&& batch) override;  // apply thread
+  void Complete(std::vector<cluster::Completion>&& batch) override;  // any thread
 
   // Loop thread: queues a connection's proposal. Everything queued in one round of the loop
   // goes to the replicator together, before the loop waits again: one lock and one wake-up
