@@ -116,6 +116,7 @@ Status MultiRaftNode::Start() {
   to.cluster_id = topology_.cluster_id();
   to.bind_host = topology_.self().host;
   to.bind_port = topology_.self().bus_port;
+  to.max_queue_age_ms_while_down = 2 * options_.election_ticks * options_.tick_ms;
   for (const auto& n : topology_.nodes()) {
     if (n.id != topology_.self_id()) to.peers.push_back(PeerAddress{n.id, n.host, n.bus_port});
   }

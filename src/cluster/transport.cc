@@ -90,7 +90,11 @@ class Transport::Impl {
     PeerAddress addr;
     // Shared with Send() callers.
     std::mutex mu;
-    std::deque<std::string> queue;        // guarded by mu
+    struct Queued {
+      std::string payload;
+      int64_t at_ms;  // monotonic, when Send() queued it
+    };
+    std::deque<Queued> queue;             // guarded by mu
     bool flush_due = false;               // guarded by mu: a flush is posted, or comes at connect
     std::atomic<size_t> queued_bytes{0};  // in queue, plus in the connection's out
     std::atomic<bool> connected{false};
@@ -104,6 +108,8 @@ class Transport::Impl {
 
   void OnEvent(Conn* c, uint32_t events);
   void Tick();
+  // While p is not connected: drops what has waited longer than max_queue_age_ms_while_down.
+  void DropStale(Peer* p, int64_t now);
   Conn* NewConn(Conn::Kind kind, int fd);
   void Close(Conn* c);
 
@@ -249,7 +255,7 @@ bool Transport::Impl::Send(uint64_t to, std::string payload) {
       return false;
     }
     p->queued_bytes += payload.size();
-    p->queue.push_back(std::move(payload));
+    p->queue.push_back(Peer::Queued{std::move(payload), net::MonotonicMs()});
     post = !p->flush_due;
     p->flush_due = true;
   }
@@ -295,6 +301,7 @@ void Transport::Impl::Tick() {
     } else if (p->out != nullptr && p->out->connecting && now >= p->out->deadline_ms) {
       Break(p->out, "connect timed out");
     }
+    if (p->out == nullptr || p->out->connecting) DropStale(p.get(), now);
   }
   std::vector<Conn*> late;
   for (auto& [c, owned] : conns_) {
@@ -324,6 +331,17 @@ void Transport::Impl::Close(Conn* c) {
 }
 
 // ---- Outbound ----
+
+void Transport::Impl::DropStale(Peer* p, int64_t now) {
+  if (options_.max_queue_age_ms_while_down <= 0) return;
+  std::lock_guard<std::mutex> lock(p->mu);
+  while (!p->queue.empty() &&
+         now - p->queue.front().at_ms > options_.max_queue_age_ms_while_down) {
+    p->queued_bytes -= p->queue.front().payload.size();
+    p->dropped.fetch_add(1, std::memory_order_relaxed);
+    p->queue.pop_front();
+  }
+}
 
 void Transport::Impl::Dial(Peer* p) {
   const PeerAddress& a = p->addr;
@@ -411,14 +429,14 @@ void Transport::Impl::OnQueueReady(Peer* p) {
 
 void Transport::Impl::Flush(Conn* c) {
   Peer* p = c->peer;
-  std::deque<std::string> taken;
+  std::deque<Peer::Queued> taken;
   {
     std::lock_guard<std::mutex> lock(p->mu);
     taken.swap(p->queue);
     p->flush_due = false;
   }
-  for (std::string& s : taken) {
-    OutFrame f{{}, std::move(s), true};
+  for (Peer::Queued& q : taken) {
+    OutFrame f{{}, std::move(q.payload), true};
     EncodeFrameHeader(static_cast<uint32_t>(f.payload.size()), f.header);
     c->out.push_back(std::move(f));
   }

@@ -23,8 +23,8 @@
 //
 // Delivery: payloads Send() to one peer arrive in order, each at most once. Any may be lost
 // when a connection breaks (what was written to the broken socket is not resent): Raft
-// retries. Payloads queued while the peer is unreachable are kept, up to the queue bound, and
-// sent once it connects.
+// retries. Payloads queued while the peer is unreachable are kept, up to the queue bound and
+// (if max_queue_age_ms_while_down is set) for at most that long, and sent once it connects.
 //
 // Bounds: queued bytes per peer (Send refuses beyond); frame size; inbound connections, at
 // most 2 per known peer (one handshaken per peer, the rest awaiting a handshake; when full, the
@@ -69,6 +69,11 @@ struct TransportOptions {
   std::vector<PeerAddress> peers;
   // Bytes accepted by Send() but not yet written to the peer's socket. Send() drops beyond this.
   size_t max_queued_bytes_per_peer = 64 << 20;
+  // While the peer is not connected, payloads that have waited longer than this are dropped
+  // (0: kept, up to the bound above). Raft resends whatever still matters, so a node sets
+  // this to about an election timeout: a peer back from a long outage then gets current
+  // messages, not a burst of stale appends that each set the leader resending.
+  int max_queue_age_ms_while_down = 0;
   // The largest payload: Send() refuses larger ones, and an incoming frame announcing more
   // closes its connection. Every node of a cluster should use the same value. At most 4 GiB - 1.
   size_t max_frame_bytes = 64 << 20;

@@ -318,6 +318,25 @@ TEST(TransportTest, PeerStartingLaterGetsWhatWasQueued) {
   ASSERT_TRUE(Eventually([&] { return StateOf(*a.t, 2).connected; }));
 }
 
+// With an age limit, what waited too long for a down peer is dropped (counted) and never
+// reaches it once it is up; what is sent then arrives, in order.
+TEST(TransportTest, StalePayloadsForADownPeerAreDropped) {
+  std::map<uint64_t, int> ports{{1, FreePort()}, {2, FreePort()}};
+  auto o = Options(1, ports);
+  o.max_queue_age_ms_while_down = 50;
+  Node a, b;
+  a.Start(o);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(a.t->Send(2, "stale" + std::to_string(i)));
+  ASSERT_TRUE(Eventually([&] { return StateOf(*a.t, 2).dropped == 5; }));
+  b.Start(Options(2, ports));
+  ASSERT_TRUE(Eventually([&] { return StateOf(*a.t, 2).connected; }));
+  constexpr int kN = 3;
+  for (int i = 0; i < kN; ++i) ASSERT_TRUE(a.t->Send(2, Payload(1, i)));
+  ASSERT_TRUE(b.inbox.WaitFrom(1, kN));
+  ExpectInOrder(b.inbox.From(1), 1, kN);  // only these, none of the stale ones
+  EXPECT_EQ(StateOf(*a.t, 2).dropped, 5u);
+}
+
 TEST(TransportTest, PeerRestartOnTheSamePort) {
   std::map<uint64_t, int> ports{{1, FreePort()}, {2, FreePort()}};
   Node a;
