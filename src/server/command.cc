@@ -136,6 +136,24 @@ void CommandContext::ProposeArgs(int partition, const std::vector<std::string>& 
   ProposeEncoded(partition, std::move(command));
 }
 
+void CommandContext::Offload(std::function<void(protocol::ReplyWriter&)> work) {
+  BackgroundWorker& worker = server.background();
+  if (!worker.Reserve()) {
+    return out.Error("ERR too many slow commands (DBSIZE, KEYS, INFO keyspace) are waiting; "
+                     "try again later");
+  }
+  const uint64_t seq = conn.CountProposal();
+  cluster::CompletionSink* sink = &conn.io();
+  worker.Submit([sink, id = conn.id(), proto = conn.proto(), seq, work = std::move(work)] {
+    std::string reply;
+    protocol::ReplyWriter w(&reply, proto);
+    work(w);
+    std::vector<cluster::Completion> done;
+    done.push_back(cluster::Completion{id, seq, std::move(reply)});
+    sink->Complete(std::move(done));
+  });
+}
+
 void CommandContext::ProposeEncoded(int partition, std::string&& command) {
   cluster::Proposal p;
   p.partition = partition;

@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -62,6 +63,12 @@ struct CommandContext {
   void ProposeArgs(int partition, const std::vector<std::string>& args);
   // The partition of a key.
   int Partition(std::string_view key) const;
+  // Runs `work` on the server's background worker instead of this I/O thread, for a command
+  // whose cost grows with the data (DBSIZE, KEYS, INFO keyspace); its reply takes this
+  // command's place in the connection's reply order. `work` runs after the handler returned:
+  // it must not use this context (capture copies). If the worker's queue is full the command
+  // gets an error at once.
+  void Offload(std::function<void(protocol::ReplyWriter&)> work);
 
  private:
   void ProposeEncoded(int partition, std::string&& command);

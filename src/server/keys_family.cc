@@ -47,11 +47,28 @@ void TtlCmd(Ctx& ctx) {
 // fn returns false or `max_examined` keys were looked at. Returns the storage key to resume
 // from, or "" at the end. In a cluster only the partitions this node may serve to this
 // connection are visited (as Redis Cluster's KEYS and SCAN cover the node's own slots).
+// What the walk needs from the command's context, taken at dispatch, so that it can run on
+// the background worker (CommandContext::Offload) after the handler returned and still see
+// the store as of the command's place among its connection's commands (a write pipelined
+// after it may be applied before the walk gets there).
+struct KeyWalk {
+  explicit KeyWalk(CommandContext& ctx)
+      : server(&ctx.server),
+        it(ctx.server.store().NewIterator()),
+        readonly(ctx.conn.readonly()),
+        now(ctx.now_ms) {}
+  Server* server;
+  std::shared_ptr<rocksdb::Iterator> it;  // the store as of dispatch
+  bool readonly;                          // the connection sent READONLY
+  int64_t now;
+};
+
 template <typename Fn>
-std::string ForEachKey(CommandContext& ctx, const std::string& from, size_t max_examined, Fn fn) {
-  Server& server = ctx.server;
-  const int64_t now = ctx.now_ms;
-  auto it = server.store().NewIterator();
+std::string ForEachKey(const KeyWalk& walk, const std::string& from, size_t max_examined,
+                       Fn fn) {
+  Server& server = *walk.server;
+  const int64_t now = walk.now;
+  rocksdb::Iterator* it = walk.it.get();
   it->Seek(from.empty() ? std::string(1, storage::kDataPrefix) : from);
   size_t examined = 0;
   while (it->Valid()) {
@@ -59,7 +76,7 @@ std::string ForEachKey(CommandContext& ctx, const std::string& from, size_t max_
     std::string_view key;
     std::string_view sk(it->key().data(), it->key().size());
     if (!storage::DecodeDataKey(sk, &partition, &key)) break;
-    if (!server.LocalReadable(partition, ctx.conn.readonly())) {
+    if (!server.LocalReadable(partition, walk.readonly)) {
       it->Seek(storage::PartitionPrefix(partition + 1));
       continue;
     }
@@ -75,25 +92,30 @@ std::string ForEachKey(CommandContext& ctx, const std::string& from, size_t max_
   return sk.empty() || sk[0] != storage::kDataPrefix ? "" : std::string(sk);
 }
 
+// KEYS and DBSIZE walk every key: on the background worker, not this I/O thread.
 void KeysCmd(CommandContext& ctx) {
-  std::vector<std::string> keys;
-  std::string_view pattern = ctx.args[1];
-  const bool all = pattern == "*";
-  ForEachKey(ctx, "", SIZE_MAX, [&](std::string_view k, const auto&) {
-    if (all || GlobMatch(pattern, k)) keys.emplace_back(k);
-    return true;
+  ctx.Offload([walk = KeyWalk(ctx), pattern = std::string(ctx.args[1])](
+                  protocol::ReplyWriter& out) {
+    std::vector<std::string> keys;
+    const bool all = pattern == "*";
+    ForEachKey(walk, "", SIZE_MAX, [&](std::string_view k, const auto&) {
+      if (all || GlobMatch(pattern, k)) keys.emplace_back(k);
+      return true;
+    });
+    out.ArrayHeader(keys.size());
+    for (const auto& k : keys) out.Bulk(k);
   });
-  ctx.out.ArrayHeader(keys.size());
-  for (const auto& k : keys) ctx.out.Bulk(k);
 }
 
 void DbSizeCmd(CommandContext& ctx) {
-  int64_t n = 0;
-  ForEachKey(ctx, "", SIZE_MAX, [&](std::string_view, const auto&) {
-    ++n;
-    return true;
+  ctx.Offload([walk = KeyWalk(ctx)](protocol::ReplyWriter& out) {
+    int64_t n = 0;
+    ForEachKey(walk, "", SIZE_MAX, [&](std::string_view, const auto&) {
+      ++n;
+      return true;
+    });
+    out.Integer(n);
   });
-  ctx.out.Integer(n);
 }
 
 void ScanCmd(CommandContext& ctx) {
@@ -125,7 +147,7 @@ void ScanCmd(CommandContext& ctx) {
   std::string next;
   if (type.empty() || type == "string") {  // every key is a string
     const bool all = pattern.empty() || pattern == "*";
-    next = ForEachKey(ctx, from, static_cast<size_t>(count),
+    next = ForEachKey(KeyWalk(ctx), from, static_cast<size_t>(count),
                       [&](std::string_view k, const auto&) {
                         if (all || GlobMatch(pattern, k)) keys.emplace_back(k);
                         return true;

@@ -68,6 +68,7 @@ Server::Server(Config* config) : config_(config) {
 
 Server::~Server() {
   for (auto& t : io_threads_) t->Stop();
+  background_->Stop();
   io_threads_.clear();
   if (replicator_) replicator_->Stop();
   single_node_.reset();
@@ -200,6 +201,7 @@ void Server::Run() {
   // Stop taking requests, then let the log drain so every acknowledged write is applied.
   for (auto& t : io_threads_) t->Stop();
   for (auto& t : io_threads_) t->Join();
+  background_->Stop();
   replicator_->Stop();
   io_threads_.clear();
   replicator_ = nullptr;

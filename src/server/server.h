@@ -15,6 +15,7 @@
 #include "cluster/replicator.h"
 #include "cluster/single_node.h"
 #include "server/active_expiry.h"
+#include "server/background_worker.h"
 #include "server/command.h"
 #include "server/config.h"
 #include "server/io_thread.h"
@@ -53,6 +54,7 @@ class Server {
   Config& config() { return *config_; }
   storage::Store& store() { return *store_; }
   cluster::Replicator& replicator() { return *replicator_; }
+  BackgroundWorker& background() { return *background_; }
   // Exactly one of these is set: the single node's write path, or the cluster's.
   cluster::SingleNodeReplicator* single_node() { return single_node_.get(); }
   cluster::MultiRaftNode* cluster() { return multi_raft_.get(); }
@@ -86,6 +88,9 @@ class Server {
   std::unique_ptr<cluster::MultiRaftNode> multi_raft_;
   cluster::Replicator* replicator_ = nullptr;
   std::vector<std::unique_ptr<IoThread>> io_threads_;
+  // Slow reads (CommandContext::Offload). Stopped after the I/O threads stop and before they
+  // are destroyed: its tasks complete into them.
+  std::unique_ptr<BackgroundWorker> background_ = std::make_unique<BackgroundWorker>();
   int listen_fd_ = -1;  // shared by the I/O threads
   ScanCursors cursors_;
   std::atomic<bool> shutdown_{false};

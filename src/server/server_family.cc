@@ -174,18 +174,18 @@ void InfoStats(CommandContext& ctx, std::string* o) {
   o->append("\r\n");
 }
 
-void InfoKeyspace(CommandContext& ctx, std::string* o) {
+// Walks every key of `it` (an iterator over the store): runs on the background worker.
+void InfoKeyspace(rocksdb::Iterator* it, int64_t now_ms, std::string* o) {
   int64_t keys = 0, expires = 0;
   long double ttl_sum = 0;
-  auto it = ctx.server.store().NewIterator();
   for (it->Seek(std::string(1, storage::kDataPrefix)); it->Valid(); it->Next()) {
     if (it->key().size() == 0 || it->key()[0] != storage::kDataPrefix) break;
     auto v = storage::DecodeValue(std::string_view(it->value().data(), it->value().size()));
-    if (!v || v->Expired(ctx.now_ms)) continue;
+    if (!v || v->Expired(now_ms)) continue;
     ++keys;
     if (v->expire_at_ms != 0) {
       ++expires;
-      ttl_sum += v->expire_at_ms - ctx.now_ms;
+      ttl_sum += v->expire_at_ms - now_ms;
     }
   }
   o->append("# Keyspace\r\n");
@@ -241,7 +241,7 @@ void InfoCmd(CommandContext& ctx) {
   using Section = void (*)(CommandContext&, std::string*);
   static const std::pair<const char*, Section> kSections[] = {
       {"server", InfoServer},          {"clients", InfoClients}, {"memory", InfoMemory},
-      {"persistence", InfoPersistence}, {"stats", InfoStats},     {"keyspace", InfoKeyspace},
+      {"persistence", InfoPersistence}, {"stats", InfoStats},     {"keyspace", nullptr},
       {"cluster", InfoCluster},        {"commandstats", InfoCommandStats}};
   std::vector<std::string> wanted;
   for (size_t i = 1; i < ctx.args.size(); ++i) wanted.push_back(ToLower(ctx.args[i]));
@@ -253,12 +253,32 @@ void InfoCmd(CommandContext& ctx) {
     }
     return false;
   };
-  std::string o;
+  // Every section but keyspace is written now; keyspace (null above) walks every key, so it
+  // is written on the background worker, between the sections before and after it.
+  std::string before, after;
+  bool keyspace = false;
   for (const auto& [name, fn] : kSections) {
-    if (want(name)) fn(ctx, &o);
+    if (!want(name)) continue;
+    if (fn == nullptr) {
+      keyspace = true;
+    } else {
+      fn(ctx, keyspace ? &after : &before);
+    }
   }
-  if (o.size() >= 2) o.resize(o.size() - 2);  // no blank line after the last section
-  ctx.out.Verbatim(o);
+  const auto finish = [](std::string& o, protocol::ReplyWriter& out) {
+    if (o.size() >= 2) o.resize(o.size() - 2);  // no blank line after the last section
+    out.Verbatim(o);
+  };
+  if (!keyspace) return finish(before, ctx.out);
+  // The iterator is taken now: the walk sees the store as of this command.
+  std::shared_ptr<rocksdb::Iterator> it = ctx.server.store().NewIterator();
+  ctx.Offload([it, now = ctx.now_ms, before = std::move(before), after = std::move(after),
+               finish](protocol::ReplyWriter& out) {
+    std::string o = before;
+    InfoKeyspace(it.get(), now, &o);
+    o += after;
+    finish(o, out);
+  });
 }
 
 // ---- COMMAND ----
