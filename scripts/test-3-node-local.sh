@@ -7,6 +7,7 @@
 #
 # usage: scripts/test-3-node-local.sh [--duration SEC] [--fsync always|everysec|no]
 # Environment: DURATION (10), CONNECTIONS (256, in total), VALUE_SIZE (100), KEYSPACE (100000),
+#              BENCH_THREADS (flin-bench client threads, both runs; default: the cores),
 #              FSYNC (always), BUILD/FLIN_SERVER/FLIN_BENCH (see lib-bench.sh), FLIN_FLAGS (extra
 #              flags of every server), CLUSTER_FLAGS (of the cluster nodes only; default
 #              --threads max(1, cores / 3): the three nodes share this machine's cores, which
@@ -19,6 +20,10 @@ CONNECTIONS="${CONNECTIONS:-256}"
 VALUE_SIZE="${VALUE_SIZE:-100}"
 KEYSPACE="${KEYSPACE:-100000}"
 FSYNC="${FSYNC:-always}"
+# The published experiment's 256 workers were goroutines, spread over every core; one client
+# thread saturates first against the cluster (3 connections per client, routing): GET 54-56 K
+# with one thread, 69-71 K with two, while the single node's GET is the same with either.
+BENCH_THREADS="${BENCH_THREADS:-$(nproc)}"
 CLUSTER_FLAGS="${CLUSTER_FLAGS:---threads $(( $(nproc) / 3 > 0 ? $(nproc) / 3 : 1 ))}"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -111,7 +116,7 @@ bench() {
   local out="$1" mix="$2"
   shift 2
   "$FLIN_BENCH" "$@" --duration "$DURATION" --mix "$mix" --value-size "$VALUE_SIZE" \
-    --keyspace "$KEYSPACE" --json --quiet >"$out"
+    --keyspace "$KEYSPACE" --threads "$BENCH_THREADS" --json --quiet >"$out"
 }
 
 RESULTS="$(scratch_dir results)"
@@ -121,7 +126,8 @@ RESULTS="$(scratch_dir results)"
 # connection per node and sends each request to its key's leader, so every node sees
 # CONNECTIONS connections of which about a third are busy at a time.
 echo "== 3-node cluster on loopback, fsync $FSYNC: $CONNECTIONS clients (one connection" \
-     "to each node per client), ${VALUE_SIZE} B values, ${DURATION} s per workload, node flags: $CLUSTER_FLAGS"
+     "to each node per client, $BENCH_THREADS client threads), ${VALUE_SIZE} B values, ${DURATION} s per workload," \
+     "node flags: $CLUSTER_FLAGS"
 start_cluster
 for op in set get; do
   bench "$RESULTS/cluster-$op.json" "$op=100" --cluster "$CLUSTER_SEEDS" --connections "$CONNECTIONS"
