@@ -59,10 +59,11 @@ std::string LogKey(int group, uint64_t index) {
 std::string GroupMetaKey(char kind, int group) { return GroupPrefix(kind, group); }
 
 namespace {
-// Log keys (11 bytes) and the metadata keys (3 bytes), by kind and group. RocksDB keeps one
-// hint per prefix for point entries and range deletions alike (7.8, MemTable::Add), and a
-// hint of one skiplist used in the other corrupts it: so no range deletion may start at a
-// key of this domain. GroupStorage's start at the 3-byte "l" + group prefix, outside it.
+// Log keys (11 bytes) and the metadata keys (3 bytes), by kind and group, and the data keys
+// by partition (storage::DataKeyInsertHint). RocksDB keeps one hint per prefix for point
+// entries and range deletions alike (7.8, MemTable::Add), and a hint of one skiplist used in
+// the other corrupts it: so no range deletion may start at a key of this domain (Store::Write
+// refuses one). GroupStorage's start at the 3-byte "l" + group or partition prefix, outside.
 class GroupKeyPrefix : public rocksdb::SliceTransform {
  public:
   const char* Name() const override { return "flin.GroupKeyPrefix"; }
@@ -70,8 +71,9 @@ class GroupKeyPrefix : public rocksdb::SliceTransform {
     return rocksdb::Slice(key.data(), 3);
   }
   bool InDomain(const rocksdb::Slice& key) const override {
-    if (key.size() == 11) return key[0] == 'l';
-    return key.size() == 3 && (key[0] == 'h' || key[0] == 's' || key[0] == 'a');
+    if (key.size() == 11 && key[0] == 'l') return true;
+    if (key.size() == 3) return key[0] == 'h' || key[0] == 's' || key[0] == 'a';
+    return storage::IsHintedDataKey(key);
   }
 };
 }  // namespace

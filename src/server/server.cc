@@ -91,7 +91,8 @@ Status Server::Start() {
     config_->row_cache_bytes = AutoRowCacheBytes();  // CONFIG GET shows what was chosen
   }
   so.row_cache_bytes = config_->row_cache_bytes;
-  if (!config_->initial_cluster.empty()) so.insert_hint_prefix = cluster::GroupKeyInsertHint();
+  so.insert_hint_prefix = config_->initial_cluster.empty() ? storage::DataKeyInsertHint()
+                                                           : cluster::GroupKeyInsertHint();
   auto store = storage::Store::Open(so);
   if (!store.ok()) return store.status();
   store_ = std::move(store).value();

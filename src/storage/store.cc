@@ -67,7 +67,8 @@ class DataKeyCollector : public rocksdb::WriteBatch::Handler {
   static constexpr char kDataEnd = kDataPrefix + 1;
 
  public:
-  explicit DataKeyCollector(RowCache::WriteSet* w) : w_(w) {}
+  DataKeyCollector(RowCache::WriteSet* w, const rocksdb::SliceTransform* hint)
+      : w_(w), hint_(hint) {}
   rocksdb::Status PutCF(uint32_t, const rocksdb::Slice& k, const rocksdb::Slice& v) override {
     if (!IsData(k)) return rocksdb::Status::OK();
     if (w_) w_->Put(View(k), View(v));
@@ -76,6 +77,7 @@ class DataKeyCollector : public rocksdb::WriteBatch::Handler {
     return rocksdb::Status::OK();
   }
   uint64_t volatile_puts() const { return volatile_puts_; }
+  bool hinted_range() const { return hinted_range_; }
   rocksdb::Status DeleteCF(uint32_t, const rocksdb::Slice& k) override {
     if (IsData(k) && w_) w_->Delete(View(k));
     return rocksdb::Status::OK();
@@ -92,6 +94,10 @@ class DataKeyCollector : public rocksdb::WriteBatch::Handler {
     // Raft log truncations are ranges too; only a range reaching into the data keys counts.
     const rocksdb::Slice data_begin(&kDataPrefix, 1), data_end(&kDataEnd, 1);
     if (begin.compare(data_end) < 0 && end.compare(data_begin) > 0) AddAll();
+    if (hint_ != nullptr && hint_->InDomain(begin)) {
+      hinted_range_ = true;
+      return rocksdb::Status::InvalidArgument("range deletion at an insert-hinted key");
+    }
     return rocksdb::Status::OK();
   }
   rocksdb::Status PutBlobIndexCF(uint32_t, const rocksdb::Slice&, const rocksdb::Slice&) override {
@@ -108,7 +114,18 @@ class DataKeyCollector : public rocksdb::WriteBatch::Handler {
     if (w_) w_->AddAll();
   }
   RowCache::WriteSet* w_;
+  const rocksdb::SliceTransform* hint_;
   uint64_t volatile_puts_ = 0;
+  bool hinted_range_ = false;
+};
+
+class DataKeyPrefix : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "flin.DataKeyPrefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), 3);
+  }
+  bool InDomain(const rocksdb::Slice& key) const override { return IsHintedDataKey(key); }
 };
 
 Status ToStatus(const rocksdb::Status& s) {
@@ -119,6 +136,12 @@ Status ToStatus(const rocksdb::Status& s) {
 }
 
 }  // namespace
+
+bool IsHintedDataKey(const rocksdb::Slice& key) { return key.size() > 3 && key[0] == kDataPrefix; }
+
+std::shared_ptr<const rocksdb::SliceTransform> DataKeyInsertHint() {
+  return std::make_shared<DataKeyPrefix>();
+}
 
 Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   std::unique_ptr<Store> store(new Store());
@@ -154,6 +177,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   // Writes are serialized by write_mu_ anyway; the insert hints need this off.
   opts.allow_concurrent_memtable_write = false;
   opts.memtable_insert_with_hint_prefix_extractor = options.insert_hint_prefix;
+  store->hint_ = options.insert_hint_prefix;
   opts.max_total_wal_size = 256u << 20;
   opts.avoid_unnecessary_blocking_io = true;
   opts.info_log = std::make_shared<ForwardingLogger>();
@@ -229,8 +253,11 @@ Status Store::Write(rocksdb::WriteBatch* batch, bool sync) {
   rocksdb::WriteOptions wo;
   wo.sync = sync;
   RowCache::WriteSet keys;
-  DataKeyCollector collect(rows_->enabled() ? &keys : nullptr);
+  DataKeyCollector collect(rows_->enabled() ? &keys : nullptr, hint_.get());
   const bool understood = batch->Iterate(&collect).ok();
+  if (collect.hinted_range()) {
+    return Status::InvalidArgument("a range deletion may not start at an insert-hinted key");
+  }
   if (!understood) keys.AddAll();
   std::lock_guard<std::mutex> lock(write_mu_);
   rows_->BeginWrite(keys);

@@ -45,6 +45,16 @@ struct StoreOptions {
   std::shared_ptr<const rocksdb::SliceTransform> insert_hint_prefix;
 };
 
+// For StoreOptions::insert_hint_prefix: data keys (encoding.h) by partition, i.e. the 3-byte
+// prefix of data keys longer than it. WriteTxn writes each batch's keys in order, so the
+// memtable inserts each from where the previous one of its partition went. RocksDB keeps one
+// hint per prefix for point entries and range deletions alike (7.8, MemTable::Add), and a hint
+// of one skiplist used in the other corrupts it: so no range deletion may start at a key of a
+// hint domain, and Store::Write refuses a batch with one. A partition's own 3-byte prefix, where
+// its range deletions start, is outside the domain.
+bool IsHintedDataKey(const rocksdb::Slice& key);
+std::shared_ptr<const rocksdb::SliceTransform> DataKeyInsertHint();
+
 class Store {
  public:
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
@@ -81,7 +91,9 @@ class Store {
   // An iterator over a consistent snapshot of the whole store; the caller skips expired values.
   std::unique_ptr<rocksdb::Iterator> NewIterator() const;
 
-  // Apply path only. sync=true returns after the WAL is on disk (fsync).
+  // Apply path only. sync=true returns after the WAL is on disk (fsync). InvalidArgument,
+  // writing nothing, if a range deletion of the batch starts at a key of the insert-hint
+  // domain (see DataKeyInsertHint).
   Status Write(rocksdb::WriteBatch* batch, bool sync);
   // Removes every data key of every partition (FLUSHALL). Apply path only.
   Status DeleteAllData();
@@ -123,6 +135,7 @@ class Store {
   std::mutex write_mu_;  // one write at a time (the row cache relies on it)
   std::atomic<int64_t> apply_clock_{0};  // the single node's
   std::atomic<uint64_t> volatile_writes_{0};
+  std::shared_ptr<const rocksdb::SliceTransform> hint_;  // options.insert_hint_prefix
   std::unique_ptr<std::atomic<int64_t>[]> partition_clocks_{
       new std::atomic<int64_t>[kMaxPartitions]()};
   std::shared_ptr<rocksdb::Cache> cache_;

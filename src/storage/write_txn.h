@@ -3,10 +3,11 @@
 //
 // Reads see the store plus every write already made in this transaction, so the entries of one
 // group-commit batch apply exactly as if each had been written on its own; Commit() then writes
-// them all with one WAL write and, with sync, one fsync. The transaction's own writes are found
-// through a hash index over its WriteBatch (a value's bytes are not copied); other keys are read
-// through the store's row cache (Store::GetRaw). Ownership: borrows the Store. Threading: the
-// apply thread only.
+// them all with one WAL write and, with sync, one fsync. The transaction keeps each data key's
+// latest write (a hash index over copies of keys and values in its own blocks); other keys are
+// read through the store's row cache (Store::GetRaw). Commit writes one batch with each key's
+// last write, in key order (see Commit). Ownership: borrows the Store. Threading: one thread
+// at a time (whichever applies).
 
 #include <cstdint>
 #include <memory>
@@ -42,27 +43,28 @@ class WriteTxn {
   // Writes everything pending (sync: one fsync) and starts afresh. A sync commit also makes
   // every earlier unsynced commit durable (they share the WAL).
   Status Commit(bool sync);
-  bool empty() const { return batch_.Count() == 0; }
+  bool empty() const { return pending_.empty() && raw_.empty(); }
   Store* store() { return store_; }
 
  private:
-  // Where this transaction's latest write of a data key left its value in batch_.Data()
-  // (offsets stay valid as the batch grows), or that it deleted the key.
+  // This transaction's latest write of a data key: its value (in blocks_), or a deletion.
   struct Pending {
-    size_t offset = 0, size = 0;
+    std::string_view value;
     bool deleted = false;
   };
   void Note(std::string_view storage_key, Pending p);
-  // A copy of `key` that stays put until Commit (views into batch_.Data() would not: it
-  // reallocates as it grows). Keys of pending_ live here: no allocation per key.
-  std::string_view Intern(std::string_view key);
+  // A copy of `bytes` that stays put until Commit: keys and values of pending_ and raw_ live
+  // in blocks, no allocation per write.
+  std::string_view Keep(std::string_view bytes);
 
   Store* store_;
-  rocksdb::WriteBatch batch_;
-  absl::flat_hash_map<std::string_view, Pending> pending_;  // by storage key, in blocks_
+  absl::flat_hash_map<std::string_view, Pending> pending_;  // by storage key
+  std::vector<std::pair<std::string_view, std::string_view>> raw_;  // PutRaw, in order
   std::vector<std::unique_ptr<char[]>> blocks_;
   size_t block_used_ = 0, block_size_ = 0;  // of blocks_.back()
   std::string key_buf_;
+  rocksdb::WriteBatch batch_;  // built by Commit (kept for its buffer)
+  std::vector<const std::pair<const std::string_view, Pending>*> order_;  // Commit's sort
 };
 
 }  // namespace flin::storage
