@@ -129,9 +129,13 @@ void IoThread::RefuseOrHandOn() {
   if (s.ok()) return;
   // Refused as a whole (queue full, shutting down, the disk failed since Admit): each write
   // is answered with the error in its place in line, as a refusal in Propose would have been.
+  // Out of outbox_ first: an answer can be delivered at once (a fan-in's last part, Complete on
+  // this thread), and the connections it lets go on propose again, into outbox_.
+  std::vector<cluster::Proposal> refused;
+  refused.swap(outbox_);
   std::vector<cluster::Completion> errors;
-  errors.reserve(outbox_.size());
-  for (auto& p : outbox_) {
+  errors.reserve(refused.size());
+  for (auto& p : refused) {
     if (p.sink == nullptr) continue;
     std::string reply;
     protocol::ReplyWriter(&reply, p.proto).Error(RefusalError(s));
@@ -144,7 +148,6 @@ void IoThread::RefuseOrHandOn() {
       p.sink->Complete(std::move(one));
     }
   }
-  outbox_.clear();
   IoStats::Add(stats_.errors, errors.size());
   Deliver(errors);
 }

@@ -321,7 +321,8 @@ void PersistApply(ApplyContext& ctx) {
 }
 
 // Gathers the replies of one command proposed to several partitions into one reply: +OK, or
-// the first error. Lives until the last reply; all replies come from the one apply thread.
+// the first error. Lives until the last reply; the replies come one at a time (from the raft
+// thread, or from the I/O thread when the replicator refused the proposals).
 class FanInSink : public cluster::CompletionSink {
  public:
   FanInSink(cluster::CompletionSink* target, uint64_t conn_id, uint64_t seq, size_t n)
