@@ -90,7 +90,20 @@ bool SingleNodeReplicator::TryApplyInline(std::vector<Proposal>* batch, Status* 
   }
   std::vector<Proposal> mine;
   mine.swap(*batch);  // the sinks may propose again from Complete(): into an empty *batch
-  Deliveries replies = ApplyBatch(mine);
+  bool deferred = false;
+  Deliveries replies = ApplyBatch(mine, &deferred);
+  if (deferred) {
+    // RocksDB would have stalled the write (a flush behind, too many L0 files): nothing was
+    // written. The apply thread takes the batch, first in line, and waits out the stall
+    // there, while this I/O thread goes on serving its other connections.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.insert(queue_.begin(), std::make_move_iterator(mine.begin()),
+                    std::make_move_iterator(mine.end()));
+    }
+    cv_.notify_one();
+    return true;
+  }
   apply.unlock();  // a sink may deliver at once (on its own thread): not while holding it
   Deliver(replies);
   return true;
@@ -192,7 +205,8 @@ void SingleNodeReplicator::Deliver(Deliveries& replies) {
   for (auto& [sink, completions] : replies) sink->Complete(std::move(completions));
 }
 
-SingleNodeReplicator::Deliveries SingleNodeReplicator::ApplyBatch(std::vector<Proposal>& batch) {
+SingleNodeReplicator::Deliveries SingleNodeReplicator::ApplyBatch(std::vector<Proposal>& batch,
+                                                                  bool* deferred) {
   storage::WriteTxn txn(store_);
   std::vector<std::string> replies(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -203,7 +217,11 @@ SingleNodeReplicator::Deliveries SingleNodeReplicator::ApplyBatch(std::vector<Pr
   }
   txn.PutRaw(ClockKey(), std::to_string(last_ts_));
   FsyncPolicy policy = fsync_.load(std::memory_order_relaxed);
-  Status s = txn.Commit(policy == FsyncPolicy::kAlways);
+  Status s = txn.Commit(policy == FsyncPolicy::kAlways, /*no_stall=*/deferred != nullptr);
+  if (deferred != nullptr && s.code() == Status::Code::kBusy) {
+    *deferred = true;  // nothing written, nothing answered: the caller hands the batch on
+    return {};
+  }
   if (s.ok()) {
     store_->AdvanceApplyClock(-1, last_ts_);
     if (policy == FsyncPolicy::kAlways) {

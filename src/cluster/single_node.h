@@ -15,6 +15,9 @@
 // takes apply_mu_ before it takes a batch from the queue, so nothing proposed earlier can be
 // waiting or in flight. With --fsync always batches go to the apply thread: an fsync would
 // stall every connection of the I/O thread, and the queue gathers the next group meanwhile.
+// Nor does an inline apply wait out a RocksDB write stall: its write is made with no_stall,
+// and a batch RocksDB would have held is handed to the apply thread, first in line (its
+// commands are applied again there, from the same state: nothing of it was written).
 //
 // Entry timestamps are max(wall clock, previous timestamp), so time never runs backwards along
 // the log; the store's apply clock (see storage/store.h) follows them. The latest timestamp is
@@ -76,7 +79,9 @@ class SingleNodeReplicator : public Replicator {
   // The replies of a batch, by the sink they go to, in proposal order.
   using Deliveries = std::unordered_map<CompletionSink*, std::vector<Completion>>;
   void Loop();
-  Deliveries ApplyBatch(std::vector<Proposal>& batch);  // holding apply_mu_
+  // Holding apply_mu_. deferred: an inline apply, which must not wait out a RocksDB write
+  // stall; set (and nothing written or answered) if the write would have waited.
+  Deliveries ApplyBatch(std::vector<Proposal>& batch, bool* deferred = nullptr);
   void Deliver(Deliveries& replies);                    // not holding apply_mu_
   void RefuseWrites(const Status& cause);         // not holding mu_
   // Applies *batch on this thread if the order allows it (see above); false if it did not.

@@ -249,9 +249,10 @@ std::unique_ptr<rocksdb::Iterator> Store::NewIterator() const {
   return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(ro));
 }
 
-Status Store::Write(rocksdb::WriteBatch* batch, bool sync) {
+Status Store::Write(rocksdb::WriteBatch* batch, bool sync, bool no_stall) {
   rocksdb::WriteOptions wo;
   wo.sync = sync;
+  wo.no_slowdown = no_stall;
   RowCache::WriteSet keys;
   DataKeyCollector collect(rows_->enabled() ? &keys : nullptr, hint_.get());
   const bool understood = batch->Iterate(&collect).ok();
@@ -261,7 +262,10 @@ Status Store::Write(rocksdb::WriteBatch* batch, bool sync) {
   if (!understood) keys.AddAll();
   std::lock_guard<std::mutex> lock(write_mu_);
   rows_->BeginWrite(keys);
-  Status s = Checked(db_->Write(wo, batch));
+  const rocksdb::Status rs = db_->Write(wo, batch);
+  // A refused slowdown wrote nothing and is no failure of the store.
+  Status s = no_stall && rs.IsIncomplete() ? Status::Busy("RocksDB would stall this write")
+                                           : Checked(rs);
   rows_->EndWrite(keys, s.ok());
   // Counted once the values are readable (ActiveExpiry relies on that order); a batch that
   // could not be read through counts as storing one.

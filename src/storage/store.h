@@ -93,8 +93,10 @@ class Store {
 
   // Apply path only. sync=true returns after the WAL is on disk (fsync). InvalidArgument,
   // writing nothing, if a range deletion of the batch starts at a key of the insert-hint
-  // domain (see DataKeyInsertHint).
-  Status Write(rocksdb::WriteBatch* batch, bool sync);
+  // domain (see DataKeyInsertHint). no_stall: Busy, writing nothing, where RocksDB would
+  // delay or stop the write (memtables waiting for a flush, too many L0 files) instead of
+  // making the caller wait.
+  Status Write(rocksdb::WriteBatch* batch, bool sync, bool no_stall = false);
   // Removes every data key of every partition (FLUSHALL). Apply path only.
   Status DeleteAllData();
   // Removes the keys in [begin, end). Apply path only.

@@ -57,12 +57,14 @@ std::string_view WriteTxn::Keep(std::string_view bytes) {
 }
 
 Status WriteTxn::DeleteAllData() {
+  wrote_part_ = true;
   Status s = Commit(false);
   if (!s.ok()) return s;
   return store_->DeleteAllData();
 }
 
 Status WriteTxn::DeletePartition(int partition) {
+  wrote_part_ = true;
   Status s = Commit(false);
   if (!s.ok()) return s;
   return store_->DeleteRange(PartitionPrefix(partition), PartitionPrefix(partition + 1));
@@ -72,7 +74,7 @@ void WriteTxn::PutRaw(std::string_view key, std::string_view value) {
   raw_.emplace_back(Keep(key), Keep(value));
 }
 
-Status WriteTxn::Commit(bool sync) {
+Status WriteTxn::Commit(bool sync, bool no_stall) {
   Status s = Status::Ok();
   if (!empty()) {
     // Each key's last write only, in key order: the memtable's skiplist then inserts each key
@@ -99,7 +101,7 @@ Status WriteTxn::Commit(bool sync) {
       batch_.Put(rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(value.data(), value.size()))
           .PermitUncheckedError();
     }
-    s = store_->Write(&batch_, sync);
+    s = store_->Write(&batch_, sync, no_stall && !wrote_part_);
   } else if (sync) {
     s = store_->SyncWal();
   }

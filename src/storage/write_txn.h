@@ -41,8 +41,11 @@ class WriteTxn {
   void PutRaw(std::string_view key, std::string_view value);
 
   // Writes everything pending (sync: one fsync) and starts afresh. A sync commit also makes
-  // every earlier unsynced commit durable (they share the WAL).
-  Status Commit(bool sync);
+  // every earlier unsynced commit durable (they share the WAL). no_stall: Busy, writing
+  // nothing, where RocksDB would make the write wait (Store::Write) — unless this transaction
+  // already wrote part of itself (DeleteAllData, DeletePartition): then it waits, since what
+  // it wrote cannot be taken back.
+  Status Commit(bool sync, bool no_stall = false);
   bool empty() const { return pending_.empty() && raw_.empty(); }
   Store* store() { return store_; }
 
@@ -63,6 +66,7 @@ class WriteTxn {
   std::vector<std::unique_ptr<char[]>> blocks_;
   size_t block_used_ = 0, block_size_ = 0;  // of blocks_.back()
   std::string key_buf_;
+  bool wrote_part_ = false;  // a DeleteAllData/DeletePartition committed what came before it
   rocksdb::WriteBatch batch_;  // built by Commit (kept for its buffer)
   std::vector<const std::pair<const std::string_view, Pending>*> order_;  // Commit's sort
 };
