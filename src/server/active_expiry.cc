@@ -30,20 +30,23 @@ void ActiveExpiry::StartPass() {
   in_pass_ = true;
 }
 
+bool ActiveExpiry::UnchangedSincePassBegan() const {
+  return store_->volatile_writes() == pass_writes_ && terms_ == pass_terms_;
+}
+
 void ActiveExpiry::EndPass() {
   in_pass_ = false;
   cursor_.clear();
   // Terms only grow, so leadership that changed at any time during the pass shows here (the
-  // pass may have skipped a partition this node leads now).
-  sleeping_ = pass_conclusive_ && store_->volatile_writes() == pass_writes_ &&
-              terms_ == pass_terms_;
-  // Asleep, the pass's counter and terms are what a change is detected against.
+  // pass may have skipped a partition this node leads now). Asleep, the pass's counter and
+  // terms are what a change is detected against.
+  sleeping_ = pass_conclusive_ && UnchangedSincePassBegan();
 }
 
 void ActiveExpiry::Cycle(int64_t now_ms) {
   ReadTerms(&terms_);
   if (sleeping_) {
-    if (store_->volatile_writes() == pass_writes_ && terms_ == pass_terms_) return;
+    if (UnchangedSincePassBegan()) return;
     sleeping_ = false;
   }
   if (!in_pass_) StartPass();

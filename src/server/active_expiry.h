@@ -54,6 +54,9 @@ class ActiveExpiry {
   int NextLed(int from) const;
   void StartPass();
   void EndPass();
+  // No write stored an expiry and leadership (terms_, read this cycle) did not move since
+  // the current pass (or the pass before the sleep) began.
+  bool UnchangedSincePassBegan() const;
 
   storage::Store* store_;
   int partitions_;

@@ -43,10 +43,6 @@ void TtlCmd(Ctx& ctx) {
   ctx.out.Integer(ms ? v : (v + 500) / 1000);
 }
 
-// Calls fn(user_key, value) for live keys in storage order from `from` (a storage key), until
-// fn returns false or `max_examined` keys were looked at. Returns the storage key to resume
-// from, or "" at the end. In a cluster only the partitions this node may serve to this
-// connection are visited (as Redis Cluster's KEYS and SCAN cover the node's own slots).
 // What the walk needs from the command's context, taken at dispatch, so that it can run on
 // the background worker (CommandContext::Offload) after the handler returned and still see
 // the store as of the command's place among its connection's commands (a write pipelined
@@ -63,6 +59,10 @@ struct KeyWalk {
   int64_t now;
 };
 
+// Calls fn(user_key, value) for live keys in storage order from `from` (a storage key), until
+// fn returns false or `max_examined` keys were looked at. Returns the storage key to resume
+// from, or "" at the end. In a cluster only the partitions this node may serve to this
+// connection are visited (as Redis Cluster's KEYS and SCAN cover the node's own slots).
 template <typename Fn>
 std::string ForEachKey(const KeyWalk& walk, const std::string& from, size_t max_examined,
                        Fn fn) {

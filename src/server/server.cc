@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <map>
 #include <cstdio>
 #include <filesystem>
 #include <random>
@@ -143,6 +142,20 @@ Status Server::Start() {
   s = replicator_->Start();
   if (!s.ok()) return s;
 
+  ActiveExpiry::Hooks hooks;
+  hooks.leader_term = [this](int partition) -> uint64_t {
+    if (!Leads(partition)) return 0;
+    if (!multi_raft_) return 1;  // a single node leads every partition, in one term
+    return std::max<uint64_t>(1, multi_raft_->View(partition).term.load(std::memory_order_relaxed));
+  };
+  hooks.propose = [this](int partition, std::string command) {
+    cluster::Proposal p;
+    p.partition = partition;
+    p.command = std::move(command);
+    replicator_->Propose(std::move(p)).ok();  // if refused, a later pass finds them again
+  };
+  expiry_ = std::make_unique<ActiveExpiry>(store_.get(), config_->partitions, std::move(hooks));
+
   // By default one core is left to the apply (or Raft) thread, which every write goes
   // through, and to RocksDB's flushes: on the 2-core development machine two I/O threads ran
   // PING at 72 K/s and one at 100 K/s, its p99 a third (docs/BENCHMARKS.md).
@@ -195,7 +208,7 @@ void Server::Run() {
     // CONFIG SET fsync takes effect here.
     if (single_node_) single_node_->set_fsync(config_->fsync.load());
     if (multi_raft_) multi_raft_->set_fsync(config_->fsync.load());
-    ExpiryCycle();
+    expiry_->Cycle(NowMs());
     SampleOps();
   }
   LOG_NOTICE("shutting down: stopping clients, draining the log");
@@ -221,26 +234,6 @@ void Server::SampleOps() {
   if (ops_samples_.size() > 16) ops_samples_.erase(ops_samples_.begin());
   const auto& [t0, c0] = ops_samples_.front();
   if (now > t0) instantaneous_ops_.store(static_cast<int64_t>((total - c0) * 1000 / (now - t0)));
-}
-
-void Server::ExpiryCycle() {
-  if (!expiry_) {
-    ActiveExpiry::Hooks hooks;
-    hooks.leader_term = [this](int partition) -> uint64_t {
-      if (!multi_raft_) return 1;
-      const cluster::GroupView& v = multi_raft_->View(partition);
-      if (v.leader.load(std::memory_order_relaxed) != multi_raft_->topology().self_id()) return 0;
-      return std::max<uint64_t>(1, v.term.load(std::memory_order_relaxed));
-    };
-    hooks.propose = [this](int partition, std::string command) {
-      cluster::Proposal p;
-      p.partition = partition;
-      p.command = std::move(command);
-      replicator_->Propose(std::move(p)).ok();  // if refused, a later pass finds them again
-    };
-    expiry_ = std::make_unique<ActiveExpiry>(store_.get(), config_->partitions, std::move(hooks));
-  }
-  expiry_->Cycle(NowMs());
 }
 
 }  // namespace flin::server

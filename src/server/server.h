@@ -77,7 +77,6 @@ class Server {
   int64_t start_ms() const { return start_ms_; }
 
  private:
-  void ExpiryCycle();
   void SampleOps();
 
   Config* config_;
@@ -97,7 +96,7 @@ class Server {
   std::atomic<uint64_t> next_client_id_{0};
   std::string run_id_;
   int64_t start_ms_ = 0;
-  std::unique_ptr<ActiveExpiry> expiry_;  // main thread, created by the first ExpiryCycle
+  std::unique_ptr<ActiveExpiry> expiry_;  // main thread (Run), created by Start
   // main thread: commands processed at the last samples (every 100 ms), for ops/sec
   std::vector<std::pair<int64_t, uint64_t>> ops_samples_;
   std::atomic<int64_t> instantaneous_ops_{0};
