@@ -32,8 +32,8 @@
 //
 // Threading: Propose() and ProposeBatch() from any thread (ProposeBatch may complete the batch
 // before it returns: its sinks' Complete() is then called on the calling thread); the rest
-// from the owner (main). Ownership: borrows the
-// Store and the StateMachine, which must outlive it.
+// from the owner (main). Ownership: borrows the Store and the StateMachine, which must
+// outlive it.
 
 #include <condition_variable>
 #include <mutex>
@@ -82,8 +82,8 @@ class SingleNodeReplicator : public Replicator {
   // Holding apply_mu_. deferred: an inline apply, which must not wait out a RocksDB write
   // stall; set (and nothing written or answered) if the write would have waited.
   Deliveries ApplyBatch(std::vector<Proposal>& batch, bool* deferred = nullptr);
-  void Deliver(Deliveries& replies);                    // not holding apply_mu_
-  void RefuseWrites(const Status& cause);         // not holding mu_
+  void Deliver(Deliveries& replies);       // not holding apply_mu_
+  void RefuseWrites(const Status& cause);  // not holding mu_
   // Applies *batch on this thread if the order allows it (see above); false if it did not.
   bool TryApplyInline(std::vector<Proposal>* batch, Status* refused);
 
