@@ -81,6 +81,7 @@ class GroupStorage : public raft::Storage {
     applied_clock_ = std::max(applied_clock_, clock);
   }
   uint64_t persisted_applied() const { return persisted_applied_; }
+  const raft::HardState& hard_state() const { return hard_state_; }
   // The newest entry timestamp applied (0 if unknown: a data dir from before it was kept, or a
   // snapshot from a node that did not send it).
   int64_t applied_clock() const { return applied_clock_; }

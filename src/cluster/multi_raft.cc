@@ -1,5 +1,6 @@
 #include "cluster/multi_raft.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -344,6 +345,35 @@ void MultiRaftNode::HandleReady() {
     items.push_back(std::move(item));
   }
   if (items.empty()) return;
+
+  // 0. A leader's appends and heartbeats go out before its own fsync, so the followers' disks
+  // work while the leader's does (Raft thesis 10.2.1). Safe here: they promise nothing about
+  // the leader's disk, and an entry is only counted committed from acknowledgements handled
+  // in a later round, after this round's write has completed. Not when the term or vote
+  // changes in this Ready, and never a follower's or candidate's messages (acknowledgements
+  // and votes promise what is being written).
+  std::map<uint64_t, std::string> early;
+  std::string frame;
+  for (auto& it : items) {
+    const raft::HardState& old = it.g->storage->hard_state();
+    if (it.r.hard_state &&
+        (it.r.hard_state->term != old.term || it.r.hard_state->vote != old.vote)) {
+      continue;
+    }
+    auto& msgs = it.r.messages;
+    auto leader_msg = [](const raft::Message& m) {
+      return m.type == raft::MessageType::kAppend || m.type == raft::MessageType::kHeartbeat ||
+             m.type == raft::MessageType::kSnapshot || m.type == raft::MessageType::kTimeoutNow;
+    };
+    auto rest = std::stable_partition(msgs.begin(), msgs.end(), leader_msg);
+    for (auto m = msgs.begin(); m != rest; ++m) {
+      frame.clear();
+      raft::EncodeMessage(*m, &frame);
+      AppendFrame(&early[m->to], it.g->id, frame);
+    }
+    msgs.erase(msgs.begin(), rest);
+  }
+  for (auto& [to, payload] : early) transport_->Send(to, std::move(payload));
 
   // 1. Apply what is already durable.
   std::vector<std::pair<Group*, std::span<const raft::Entry>>> batch;

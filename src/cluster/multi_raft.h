@@ -6,11 +6,14 @@
 // threads queued (to the group of the key's partition, if this node leads it, else answers
 // with -MOVED or -CLUSTERDOWN); ticks every group on the tick clock; then collects the Ready
 // of every group and
+//   0. sends a leader's appends, heartbeats and snapshot chunks before its own fsync, so the
+//      followers' disks work while its own does (never with a term or vote change, never
+//      acknowledgements or votes; an ack is handled in a later round, after this write),
 //   1. applies the committed entries that were already durable (answering their clients
 //      before this round's fsync, not after it),
 //   2. writes all their new entries and hard states in ONE RocksDB batch with one fsync
 //      (group commit across partitions),
-//   3. sends their messages, batched into one payload per peer (Transport),
+//   3. sends their other messages, batched into one payload per peer (Transport),
 //   4. applies the remaining committed entries, then Advances every group.
 // Applying goes through the StateMachine into one WriteTxn per step (each group's applied
 // index in the same batch as the data it applied) and answers the proposals it completes.
