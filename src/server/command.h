@@ -85,7 +85,7 @@ struct ApplyContext {
   Args args;
   protocol::ReplyWriter& out;
   int partitions;
-  std::atomic<uint64_t>* expired_keys;  // keys deleted by active expiry
+  std::atomic<uint64_t>* expired_keys;  // keys deleted by active expiry (txn.CountOnCommit)
   int partition = -1;                   // the entry's Raft group; -1: the whole store
 
   int Partition(std::string_view key) const;

@@ -394,7 +394,7 @@ void ExpiredApply(ApplyContext& ctx) {
       ++n;
     }
   }
-  ctx.expired_keys->fetch_add(n, std::memory_order_relaxed);
+  ctx.txn.CountOnCommit(ctx.expired_keys, static_cast<uint64_t>(n));
   ctx.out.Integer(n);
 }
 

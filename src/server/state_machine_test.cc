@@ -115,6 +115,8 @@ TEST_F(StateMachineTest, ActiveExpiryDeletesOnlyUnchangedExpiredKeys) {
   EXPECT_EQ(Apply({"SET", "b", "1", "PXAT", "2000"}, 1000), "+OK\r\n");
   EXPECT_EQ(Apply({"SET", "b", "2", "PXAT", "9000"}, 1500), "+OK\r\n");  // rewritten since scan
   EXPECT_EQ(Apply({"flin.expired", "a", "2000", "b", "2000"}, 2500), ":1\r\n");
+  EXPECT_EQ(sm_.expired_keys(), 0u);  // counted once the deletion is stored
+  ASSERT_TRUE(txn_->Commit(false).ok());
   EXPECT_EQ(sm_.expired_keys(), 1u);
   EXPECT_EQ(Apply({"GETDEL", "b"}, 2500), "$1\r\n2\r\n");
 }

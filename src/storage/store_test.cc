@@ -49,6 +49,36 @@ TEST(EncodingTest, ValueRoundTripAndCorruption) {
   EXPECT_FALSE(DecodeValue(std::string("\x07\x00", 2)));      // unknown type
 }
 
+// A count taken while applying a batch (INFO's expired_keys) must not count a batch that was
+// not stored: under --fsync everysec a batch RocksDB would stall is refused and applied again.
+TEST_F(StoreTest, TxnCountsOnlyWhatItStores) {
+  std::atomic<uint64_t> counter{0};
+  WriteTxn txn(store_.get());
+  txn.Put(1, "k", Value("v"));
+  txn.CountOnCommit(&counter, 2);
+  EXPECT_EQ(counter.load(), 0u);
+  ASSERT_TRUE(txn.Commit(false).ok());
+  EXPECT_EQ(counter.load(), 2u);
+  ASSERT_TRUE(txn.Commit(false).ok());  // a count goes with one commit only
+  EXPECT_EQ(counter.load(), 2u);
+
+  ASSERT_TRUE(store_->db()->PauseBackgroundWork().ok());  // no flush: memtables fill, then stop
+  const std::string big = Value(std::string(1 << 20, 'x'));
+  Status s = Status::Ok();
+  for (int i = 0; i < 64 && s.ok(); ++i) {
+    txn.Put(1, "big" + std::to_string(i), big);
+    txn.CountOnCommit(&counter, 1);
+    s = txn.Commit(false, /*no_stall=*/true);
+    if (s.ok()) counter.fetch_sub(1);  // keep the count at 2 while commits are stored
+  }
+  ASSERT_TRUE(store_->db()->ContinueBackgroundWork().ok());
+  ASSERT_EQ(s.code(), Status::Code::kBusy) << s.ToString();  // the store stopped taking writes
+  EXPECT_EQ(counter.load(), 2u);  // the refused commit counted nothing
+  txn.CountOnCommit(&counter, 1);  // a refused commit's counts are dropped with it
+  ASSERT_TRUE(txn.Commit(false).ok());
+  EXPECT_EQ(counter.load(), 3u);
+}
+
 TEST_F(StoreTest, TxnReadsItsOwnWritesAndCommitPersists) {
   WriteTxn txn(store_.get());
   std::string raw;

@@ -74,6 +74,10 @@ void WriteTxn::PutRaw(std::string_view key, std::string_view value) {
   raw_.emplace_back(Keep(key), Keep(value));
 }
 
+void WriteTxn::CountOnCommit(std::atomic<uint64_t>* counter, uint64_t n) {
+  if (n > 0) counts_.emplace_back(counter, n);
+}
+
 Status WriteTxn::Commit(bool sync, bool no_stall) {
   Status s = Status::Ok();
   if (!empty()) {
@@ -105,6 +109,10 @@ Status WriteTxn::Commit(bool sync, bool no_stall) {
   } else if (sync) {
     s = store_->SyncWal();
   }
+  if (s.ok()) {
+    for (auto [counter, n] : counts_) counter->fetch_add(n, std::memory_order_relaxed);
+  }
+  counts_.clear();
   batch_.Clear();
   pending_.clear();
   raw_.clear();

@@ -9,6 +9,7 @@
 // last write, in key order (see Commit). Ownership: borrows the Store. Threading: one thread
 // at a time (whichever applies).
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -39,6 +40,10 @@ class WriteTxn {
   Status DeletePartition(int partition);
   // A write outside the data keyspace (e.g. a Raft group's applied index), in the same batch.
   void PutRaw(std::string_view key, std::string_view value);
+  // Adds n to *counter when the next Commit stores this transaction's writes; nothing if that
+  // Commit fails (a batch deferred by no_stall is applied again, in a new transaction). For
+  // statistics of what the writes did (INFO's expired_keys). `counter` must outlive the Commit.
+  void CountOnCommit(std::atomic<uint64_t>* counter, uint64_t n);
 
   // Writes everything pending (sync: one fsync) and starts afresh. A sync commit also makes
   // every earlier unsynced commit durable (they share the WAL). no_stall: Busy, writing
@@ -69,6 +74,7 @@ class WriteTxn {
   bool wrote_part_ = false;  // a DeleteAllData/DeletePartition committed what came before it
   rocksdb::WriteBatch batch_;  // built by Commit (kept for its buffer)
   std::vector<const std::pair<const std::string_view, Pending>*> order_;  // Commit's sort
+  std::vector<std::pair<std::atomic<uint64_t>*, uint64_t>> counts_;  // CountOnCommit
 };
 
 }  // namespace flin::storage
