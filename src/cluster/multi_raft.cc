@@ -280,12 +280,20 @@ void MultiRaftNode::HandleMessages(std::vector<std::pair<uint64_t, std::string>>
 std::string MultiRaftNode::Redirect(int partition) const {
   const int slot = PartitionFirstSlot(partition, topology_.partitions());
   uint64_t leader = views_[partition].leader.load(std::memory_order_relaxed);
-  if (leader == 0 || leader == topology_.self_id()) {
-    return "CLUSTERDOWN partition " + std::to_string(partition) + " has no leader right now";
-  }
+  // Self: this node led the partition when the request was routed here, and does no more.
+  if (leader == 0 || leader == topology_.self_id()) return NoLeaderError(partition);
   const NodeInfo* n = topology_.Find(leader);
   if (n == nullptr) return "CLUSTERDOWN unknown leader";
   return "MOVED " + std::to_string(slot) + " " + n->ClientAddress();
+}
+
+std::string MultiRaftNode::NoLeaderError(int partition) const {
+  const int64_t seen = views_[partition].leader_seen_ms.load(std::memory_order_relaxed);
+  const int64_t window = 2LL * options_.election_ticks * options_.tick_ms;
+  if (seen != 0 && net::MonotonicMs() - seen <= window) {
+    return "TRYAGAIN partition " + std::to_string(partition) + " is electing a leader";
+  }
+  return "CLUSTERDOWN partition " + std::to_string(partition) + " has no leader right now";
 }
 
 void MultiRaftNode::Fail(Proposal& p, const std::string& error) {
@@ -521,6 +529,7 @@ void MultiRaftNode::PublishViews() {
     const raft::RawNode& n = *g->node;
     GroupView& v = views_[g->id];
     v.leader.store(n.leader(), std::memory_order_relaxed);
+    if (n.leader() != 0) v.leader_seen_ms.store(tick_time_ms_, std::memory_order_relaxed);
     v.term.store(n.term(), std::memory_order_relaxed);
     const uint64_t lease_ticks = n.LeaseRemainingTicks();
     const bool readable = lease_ticks > 1 && n.TermAt(n.committed()) == n.term() &&

@@ -64,6 +64,7 @@ struct GroupView {
   std::atomic<uint64_t> leader{0};         // 0: unknown
   std::atomic<uint64_t> term{0};
   std::atomic<int64_t> lease_until_us{0};  // monotonic: this node may serve reads until then
+  std::atomic<int64_t> leader_seen_ms{0};  // monotonic: when this node last knew a leader
 };
 
 class MultiRaftNode : public Replicator {
@@ -79,6 +80,12 @@ class MultiRaftNode : public Replicator {
 
   const Topology& topology() const { return topology_; }
   const GroupView& View(int partition) const { return views_[partition]; }
+  // The error for a request to a partition whose leader this node does not know: -TRYAGAIN
+  // while an election is likely under way (a leader was known within two election timeouts:
+  // a leadership transfer, a leader that just failed), -CLUSTERDOWN after that. Redis Cluster
+  // clients treat CLUSTERDOWN as an outage (redis-benchmark sleeps a second on each one), and
+  // leaders move on purpose (balancing) every few seconds after start-up.
+  std::string NoLeaderError(int partition) const;
   // Per-partition role, term, commit and applied index and follower lag, for INFO.
   std::string StatusReport() const;
   std::vector<Transport::PeerState> Peers() const { return transport_->Peers(); }

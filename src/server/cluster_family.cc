@@ -58,7 +58,7 @@ bool RouteCommand(CommandContext& ctx) {
     }
   }
   if (leader == 0 && mr->topology().Hosts(p)) {
-    ctx.out.Error("CLUSTERDOWN The partition of this slot has no leader right now");
+    ctx.out.Error(mr->NoLeaderError(p));
     return false;
   }
   const cluster::NodeInfo* n = mr->topology().Find(LeaderOf(*mr, p));
