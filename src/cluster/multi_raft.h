@@ -4,11 +4,12 @@
 //
 // Each round the raft thread: steps the messages received from peers; proposes what the I/O
 // threads queued (to the group of the key's partition, if this node leads it, else answers
-// with -MOVED or -CLUSTERDOWN); ticks every group on the tick clock; then collects the Ready
+// with -MOVED, or NoLeaderError); ticks every group on the tick clock; then collects the Ready
 // of every group and
-//   0. sends a leader's appends, heartbeats and snapshot chunks before its own fsync, so the
-//      followers' disks work while its own does (never with a term or vote change, never
-//      acknowledgements or votes; an ack is handled in a later round, after this write),
+//   0. sends a leader's appends, heartbeats, snapshot chunks and TimeoutNow before its own
+//      fsync, so the followers' disks work while its own does (never with a term or vote
+//      change, never acknowledgements or votes; an ack is handled in a later round, after
+//      this write),
 //   1. applies the committed entries that were already durable (answering their clients
 //      before this round's fsync, not after it),
 //   2. writes all their new entries and hard states in ONE RocksDB batch with one fsync
