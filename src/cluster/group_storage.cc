@@ -201,7 +201,7 @@ void GroupStorage::Append(const std::vector<raft::Entry>& entries, rocksdb::Writ
 }
 
 bool GroupStorage::SetHardState(const raft::HardState& hs, rocksdb::WriteBatch* wb) {
-  const bool changed = hs.term != hard_state_.term || hs.vote != hard_state_.vote;
+  const bool changed = ChangesTermOrVote(hs);
   hard_state_ = hs;
   // A commit index alone is not written: it changes every round for every busy group (a
   // memtable insert each), and nothing needs it back. At start the commit is taken as at

@@ -63,6 +63,10 @@ class GroupStorage : public raft::Storage {
   // after a restart the commit index is at least the applied index and the rest is re-learned
   // from the leader.
   bool SetHardState(const raft::HardState& hs, rocksdb::WriteBatch* wb);
+  // Whether hs has another term or vote than the hard state last given to SetHardState.
+  bool ChangesTermOrVote(const raft::HardState& hs) const {
+    return hs.term != hard_state_.term || hs.vote != hard_state_.vote;
+  }
   // Whether InstallSnapshot would take this snapshot (its data is well formed); changes nothing.
   Status ValidateSnapshot(const raft::Snapshot& snap) const;
   // Replaces this partition's data and log with a received snapshot.
@@ -81,7 +85,6 @@ class GroupStorage : public raft::Storage {
     applied_clock_ = std::max(applied_clock_, clock);
   }
   uint64_t persisted_applied() const { return persisted_applied_; }
-  const raft::HardState& hard_state() const { return hard_state_; }
   // The newest entry timestamp applied (0 if unknown: a data dir from before it was kept, or a
   // snapshot from a node that did not send it).
   int64_t applied_clock() const { return applied_clock_; }

@@ -44,6 +44,23 @@ void AppendFrame(std::string* out, int group, const std::string& msg) {
   out->append(msg);
 }
 
+// Messages bound for peers, gathered into one payload per peer (frames as above).
+struct PeerPayloads {
+  std::map<uint64_t, std::string> by_peer;
+  std::string scratch;
+  void Add(int group, const raft::Message& m) {
+    scratch.clear();
+    raft::EncodeMessage(m, &scratch);
+    AppendFrame(&by_peer[m.to], group, scratch);
+  }
+};
+
+// A leader's messages, which promise nothing about its own disk (see HandleReady, step 0).
+bool LeaderMessage(const raft::Message& m) {
+  return m.type == raft::MessageType::kAppend || m.type == raft::MessageType::kHeartbeat ||
+         m.type == raft::MessageType::kSnapshot || m.type == raft::MessageType::kTimeoutNow;
+}
+
 // A write Raft's promises rest on failed (a full or failing disk): the node cannot go on
 // without breaking them, and cannot take back what it promised, so it stops. Its data is
 // what the last successful write left; restarted once the disk works, it catches up from its
@@ -360,28 +377,18 @@ void MultiRaftNode::HandleReady() {
   // in a later round, after this round's write has completed. Not when the term or vote
   // changes in this Ready, and never a follower's or candidate's messages (acknowledgements
   // and votes promise what is being written).
-  std::map<uint64_t, std::string> early;
-  std::string frame;
+  auto send = [this](PeerPayloads& payloads) {
+    for (auto& [to, payload] : payloads.by_peer) transport_->Send(to, std::move(payload));
+  };
+  PeerPayloads first;
   for (auto& it : items) {
-    const raft::HardState& old = it.g->storage->hard_state();
-    if (it.r.hard_state &&
-        (it.r.hard_state->term != old.term || it.r.hard_state->vote != old.vote)) {
-      continue;
-    }
+    if (it.r.hard_state && it.g->storage->ChangesTermOrVote(*it.r.hard_state)) continue;
     auto& msgs = it.r.messages;
-    auto leader_msg = [](const raft::Message& m) {
-      return m.type == raft::MessageType::kAppend || m.type == raft::MessageType::kHeartbeat ||
-             m.type == raft::MessageType::kSnapshot || m.type == raft::MessageType::kTimeoutNow;
-    };
-    auto rest = std::stable_partition(msgs.begin(), msgs.end(), leader_msg);
-    for (auto m = msgs.begin(); m != rest; ++m) {
-      frame.clear();
-      raft::EncodeMessage(*m, &frame);
-      AppendFrame(&early[m->to], it.g->id, frame);
-    }
+    auto rest = std::stable_partition(msgs.begin(), msgs.end(), LeaderMessage);
+    for (auto m = msgs.begin(); m != rest; ++m) first.Add(it.g->id, *m);
     msgs.erase(msgs.begin(), rest);
   }
-  for (auto& [to, payload] : early) transport_->Send(to, std::move(payload));
+  send(first);
 
   // 1. Apply what is already durable.
   std::vector<std::pair<Group*, std::span<const raft::Entry>>> batch;
@@ -417,16 +424,11 @@ void MultiRaftNode::HandleReady() {
     if (!s.ok()) FailStop("the Raft log write", s);
   }
   // 3. Messages, one payload per peer (only now: they may promise what was just written).
-  std::map<uint64_t, std::string> out;
-  std::string buf;
+  PeerPayloads out;
   for (auto& [g, r, early] : items) {
-    for (const auto& m : r.messages) {
-      buf.clear();
-      raft::EncodeMessage(m, &buf);
-      AppendFrame(&out[m.to], g->id, buf);
-    }
+    for (const auto& m : r.messages) out.Add(g->id, m);
   }
-  for (auto& [to, payload] : out) transport_->Send(to, std::move(payload));
+  send(out);
   // 4. Apply the rest, then Advance.
   batch.clear();
   for (auto& it : items) {
