@@ -10,7 +10,8 @@ dir a few seconds later (leadership moves back to it: more MOVED).  The bench
 must report the redirects it followed (--json "redirects"), count no MOVED/ASK
 among its errors, and keep completing requests after the kill.  About 20 s.
 A second run (6 s) drives a fresh cluster through its leader balancing and
-counts no -CLUSTERDOWN (a planned move answers -TRYAGAIN).
+counts no error at all: a node holds a request while a partition's leadership
+moves on purpose, then proposes it or answers -MOVED.
 flin-bench is looked for next to flin-server (or FLIN_BENCH).
 """
 import json
@@ -100,13 +101,16 @@ def test_bench_follows_moved_and_survives_a_killed_node(make_cluster, tmp_path):
     assert total_errors < ok / 4, (total_errors, ok)
 
 
-def test_planned_leader_moves_answer_tryagain_not_clusterdown(make_cluster):
-    """Leaders move on purpose after start-up (each partition's to its preferred node), and
-    the nodes in between (the old leader that stepped down, a follower that granted the
-    transfer its vote) briefly know no leader. That is an election under way, not an outage:
-    -TRYAGAIN, never -CLUSTERDOWN (Redis Cluster clients treat CLUSTERDOWN as the cluster
-    being down: redis-benchmark sleeps a second on each, and the cluster test's redis-benchmark
-    run failed on them). Load starts as soon as the cluster is up, through the balancing."""
+def test_planned_leader_moves_cost_clients_no_errors(make_cluster):
+    """Leaders move on purpose after start-up (each partition's to its preferred node): the
+    old leader refuses proposals while it hands over, and the nodes in between (the old leader
+    that stepped down, a follower that granted the transfer its vote) briefly know no leader.
+    That is an election under way, not an outage, and it lasts milliseconds: the node holds
+    such a request until the partition has a leader again, then proposes it or answers -MOVED.
+    A client sees no -TRYAGAIN and never -CLUSTERDOWN (Redis Cluster clients treat CLUSTERDOWN
+    as the cluster being down: redis-benchmark sleeps a second on each, and the cluster test's
+    redis-benchmark run failed on them). Load starts as soon as the cluster is up, through the
+    balancing."""
     cluster = make_cluster(tick_ms=TICK_MS)
     seeds = ",".join(f"127.0.0.1:{p}" for p in cluster.ports())
     out = subprocess.run(
@@ -119,4 +123,4 @@ def test_planned_leader_moves_answer_tryagain_not_clusterdown(make_cluster):
     errors = r.get("error_kinds", {})
     print(f"\nredirects {r['redirects']}, error replies {errors}")
     assert r["redirects"] > 0, "no MOVED was followed: leadership did not move during the run"
-    assert "CLUSTERDOWN" not in errors, errors
+    assert not errors, errors

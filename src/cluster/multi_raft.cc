@@ -213,12 +213,19 @@ void MultiRaftNode::Loop() {
       queued_message_bytes_ = 0;
     }
     if (stopping) {
+      for (auto& g : groups_) {
+        if (!g) continue;
+        for (auto& h : g->held) proposals.push_back(std::move(h.p));
+        g->held.clear();
+      }
+      held_count_ = 0;
       for (auto& p : proposals) Fail(p, "TRYAGAIN the server is shutting down");
       FlushDeliveries();
       break;
     }
     HandleMessages(messages);
     messages.clear();
+    ReleaseHeld(net::MonotonicMs());
     HandleProposals(proposals);
     proposals.clear();
     const int64_t now = net::MonotonicMs();
@@ -294,20 +301,33 @@ void MultiRaftNode::HandleMessages(std::vector<std::pair<uint64_t, std::string>>
   }
 }
 
-std::string MultiRaftNode::Redirect(int partition) const {
+// -MOVED to `leader` (0: none known; self: this node led the partition when the request was
+// routed here, and does no more), else NoLeaderError.
+std::string MultiRaftNode::Redirect(int partition, uint64_t leader) const {
   const int slot = PartitionFirstSlot(partition, topology_.partitions());
-  uint64_t leader = views_[partition].leader.load(std::memory_order_relaxed);
-  // Self: this node led the partition when the request was routed here, and does no more.
   if (leader == 0 || leader == topology_.self_id()) return NoLeaderError(partition);
   const NodeInfo* n = topology_.Find(leader);
   if (n == nullptr) return "CLUSTERDOWN unknown leader";
   return "MOVED " + std::to_string(slot) + " " + n->ClientAddress();
 }
 
-std::string MultiRaftNode::NoLeaderError(int partition) const {
+// When NoLeaderError starts answering -CLUSTERDOWN: two election timeouts after this node last
+// knew the partition's leader (0: it never knew one).
+int64_t MultiRaftNode::ElectionWindowEnd(int partition) const {
   const int64_t seen = views_[partition].leader_seen_ms.load(std::memory_order_relaxed);
-  const int64_t window = 2LL * options_.election_ticks * options_.tick_ms;
-  if (seen != 0 && net::MonotonicMs() - seen <= window) {
+  return seen == 0 ? 0 : seen + 2LL * options_.election_ticks * options_.tick_ms;
+}
+
+bool MultiRaftNode::ElectionUnderWay(int partition) const {
+  if (partition < 0 || partition >= topology_.partitions() || !topology_.Hosts(partition)) {
+    return false;
+  }
+  return views_[partition].leader.load(std::memory_order_relaxed) == 0 &&
+         net::MonotonicMs() <= ElectionWindowEnd(partition);
+}
+
+std::string MultiRaftNode::NoLeaderError(int partition) const {
+  if (net::MonotonicMs() <= ElectionWindowEnd(partition)) {
     return "TRYAGAIN partition " + std::to_string(partition) + " is electing a leader";
   }
   return "CLUSTERDOWN partition " + std::to_string(partition) + " has no leader right now";
@@ -318,31 +338,74 @@ void MultiRaftNode::Fail(Proposal& p, const std::string& error) {
 }
 
 void MultiRaftNode::HandleProposals(std::vector<Proposal>& proposals) {
-  const int64_t now = UnixMs();
-  for (auto& p : proposals) {
-    if (p.partition < 0 || p.partition >= static_cast<int>(groups_.size()) ||
-        !groups_[p.partition]) {
-      Fail(p, p.partition < 0 ? "ERR a cluster write must name one partition"
-                              : Redirect(p.partition));
-      continue;
+  const int64_t now = net::MonotonicMs();
+  for (auto& p : proposals) Submit(p, now, 0);
+}
+
+// Proposes p to the group of its partition if this node leads it; else answers -MOVED to the
+// leader it knows. While the partition's leadership moves — no leader known, but one was
+// moments ago (an election, mostly a planned transfer); or this leader handing over — the
+// proposal waits in the group's held queue instead of failing, for at most the window in
+// which NoLeaderError answers -TRYAGAIN (or an election timeout, after which the core gives up
+// a transfer), and ReleaseHeld submits it again each round. A planned move takes milliseconds:
+// clients see an answer a little later instead of an error. Nothing held was appended to a
+// log, so whatever error a held proposal ends with, it certainly did not happen.
+// held_until: 0 for a new proposal, else the deadline it was held with.
+void MultiRaftNode::Submit(Proposal& p, int64_t now_ms, int64_t held_until) {
+  if (p.partition < 0 || p.partition >= static_cast<int>(groups_.size()) ||
+      !groups_[p.partition]) {
+    Fail(p, p.partition < 0
+                ? "ERR a cluster write must name one partition"
+                : Redirect(p.partition, views_[p.partition].leader.load(std::memory_order_relaxed)));
+    return;
+  }
+  Group& g = *groups_[p.partition];
+  if (g.node->role() != raft::Role::kLeader) {
+    const uint64_t leader = g.node->leader();
+    if (leader == 0 && Hold(g, p, held_until, ElectionWindowEnd(g.id), now_ms)) return;
+    Fail(p, Redirect(p.partition, leader));
+    return;
+  }
+  g.last_ts = std::max(g.last_ts, UnixMs());  // the entry's wall-clock timestamp (expiry)
+  auto r = g.node->Propose(EncodeEntryData(g.last_ts, p.command));
+  if (!r.ok()) {
+    if (g.node->transferee() != 0 &&
+        Hold(g, p, held_until, now_ms + options_.election_ticks * options_.tick_ms, now_ms)) {
+      return;
     }
-    Group& g = *groups_[p.partition];
-    if (g.node->role() != raft::Role::kLeader) {
-      Fail(p, Redirect(p.partition));
-      continue;
-    }
-    g.last_ts = std::max(g.last_ts, now);  // the entry's wall-clock timestamp (expiry)
-    auto r = g.node->Propose(EncodeEntryData(g.last_ts, p.command));
-    if (!r.ok()) {
-      Fail(p, r.status().code() == Status::Code::kNotLeader
-                  ? Redirect(p.partition)
-                  : "TRYAGAIN " + r.status().message());
-      continue;
-    }
-    if (p.sink) {
-      g.pending[r->index] = Group::Pending{r->term, p.proto, p.sink, p.conn_id, p.seq,
-                                           net::MonotonicMs() + options_.proposal_timeout_ms};
-    }
+    Fail(p, r.status().code() == Status::Code::kNotLeader
+                ? Redirect(p.partition, g.node->leader())
+                : "TRYAGAIN " + r.status().message());
+    return;
+  }
+  if (p.sink) {
+    g.pending[r->index] = Group::Pending{r->term, p.proto, p.sink, p.conn_id, p.seq,
+                                         now_ms + options_.proposal_timeout_ms};
+  }
+}
+
+// Queues p in g's held queue until held_until (a proposal held before) or limit (a new one;
+// 0: may not be held). False, leaving p alone, if its time is up or the queues are full.
+bool MultiRaftNode::Hold(Group& g, Proposal& p, int64_t held_until, int64_t limit,
+                         int64_t now_ms) {
+  const int64_t until = held_until != 0 ? held_until : limit;
+  if (now_ms >= until) return false;
+  if (held_until == 0 && held_count_ >= options_.max_held) return false;
+  g.held.push_back(Group::Held{std::move(p), until});
+  ++held_count_;
+  return true;
+}
+
+// Submits every held proposal again, oldest first (before the round's new proposals, so that
+// a client's writes to one partition keep their order).
+void MultiRaftNode::ReleaseHeld(int64_t now_ms) {
+  if (held_count_ == 0) return;
+  for (auto& g : groups_) {
+    if (!g || g->held.empty()) continue;
+    std::deque<Group::Held> held;
+    held.swap(g->held);
+    held_count_ -= held.size();
+    for (auto& h : held) Submit(h.p, now_ms, h.until_ms);
   }
 }
 

@@ -4,8 +4,8 @@
 //
 // Each round the raft thread: steps the messages received from peers; proposes what the I/O
 // threads queued (to the group of the key's partition, if this node leads it, else answers
-// with -MOVED, or NoLeaderError); ticks every group on the tick clock; then collects the Ready
-// of every group and
+// with -MOVED, or NoLeaderError — or holds it while the partition's leadership moves, see
+// Submit); ticks every group on the tick clock; then collects the Ready of every group and
 //   0. sends a leader's appends, heartbeats, snapshot chunks and TimeoutNow before its own
 //      fsync, so the followers' disks work while its own does (never with a term or vote
 //      change, never acknowledgements or votes; an ack is handled in a later round, after
@@ -29,6 +29,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -58,6 +59,7 @@ struct MultiRaftOptions {
   FsyncPolicy fsync = FsyncPolicy::kAlways;
   std::string snapshot_dir;          // where outgoing snapshots are staged
   bool balance_leaders = true;       // move leadership to each partition's preferred node
+  size_t max_held = 1 << 16;         // proposals held while leaderships move (beyond: errors)
 };
 
 // What the I/O threads need to route a request to a partition; written by the raft thread.
@@ -87,6 +89,12 @@ class MultiRaftNode : public Replicator {
   // clients treat CLUSTERDOWN as an outage (redis-benchmark sleeps a second on each one), and
   // leaders move on purpose (balancing) every few seconds after start-up.
   std::string NoLeaderError(int partition) const;
+  // True while NoLeaderError would answer -TRYAGAIN: this node hosts the partition, knows no
+  // leader for it, and knew one within two election timeouts. A request routed here then may
+  // be proposed anyway (Propose): the raft thread holds it until the partition has a leader
+  // again, and proposes it here or answers -MOVED, or gives NoLeaderError once the window
+  // closes. Any thread.
+  bool ElectionUnderWay(int partition) const;
   // Per-partition role, term, commit and applied index and follower lag, for INFO.
   std::string StatusReport() const;
   std::vector<Transport::PeerState> Peers() const { return transport_->Peers(); }
@@ -107,11 +115,19 @@ class MultiRaftNode : public Replicator {
       int64_t deadline_ms;  // monotonic
     };
     std::map<uint64_t, Pending> pending;  // by log index
+    struct Held {
+      Proposal p;
+      int64_t until_ms;  // monotonic: answered with the error it met, if still held then
+    };
+    std::deque<Held> held;  // not proposed yet: waiting for a leader (Submit), oldest first
   };
 
   void Loop();
   void HandleMessages(std::vector<std::pair<uint64_t, std::string>>& inbox);
   void HandleProposals(std::vector<Proposal>& proposals);
+  void Submit(Proposal& p, int64_t now_ms, int64_t held_until);
+  bool Hold(Group& g, Proposal& p, int64_t held_until, int64_t limit, int64_t now_ms);
+  void ReleaseHeld(int64_t now_ms);
   void HandleReady();
   void ApplyEntries(const std::vector<std::pair<Group*, std::span<const raft::Entry>>>& batch);
   void ExpireProposals(int64_t now_ms);
@@ -119,7 +135,8 @@ class MultiRaftNode : public Replicator {
   void BalanceLeaders();
   void MaybeCompact(Group& g);
   void Fail(Proposal& p, const std::string& error);
-  std::string Redirect(int partition) const;
+  std::string Redirect(int partition, uint64_t leader) const;
+  int64_t ElectionWindowEnd(int partition) const;
   void Deliver(CompletionSink* sink, uint64_t conn_id, uint64_t seq, std::string reply);
   void FlushDeliveries();
 
@@ -143,6 +160,7 @@ class MultiRaftNode : public Replicator {
   std::unordered_map<CompletionSink*, std::vector<Completion>> deliveries_;  // raft thread
   mutable std::mutex status_mu_;
   std::string status_;  // guarded by status_mu_, refreshed by the raft thread
+  size_t held_count_ = 0;     // raft thread: proposals in the groups' held queues
   int64_t last_balance_ms_ = 0;
   int64_t tick_time_ms_ = 0;  // raft thread: the monotonic time the latest Tick() stands for
 };

@@ -58,6 +58,15 @@ bool RouteCommand(CommandContext& ctx) {
     }
   }
   if (leader == 0 && mr->topology().Hosts(p)) {
+    // Leadership is moving (mostly a planned transfer, milliseconds): the raft thread holds
+    // the proposal until the partition has a leader, then proposes it or answers -MOVED.
+    if (mr->ElectionUnderWay(p)) {
+      if (ctx.spec.Has(kCmdWrite)) return true;  // the handler checks it and proposes
+      if (ctx.spec.apply != nullptr) {
+        ctx.Propose(p);  // a read through the log
+        return false;
+      }
+    }
     ctx.out.Error(mr->NoLeaderError(p));
     return false;
   }

@@ -2,14 +2,16 @@
 // Cluster routing, with Redis Cluster's semantics, so cluster-aware clients route by
 // themselves: a command whose keys live in a partition this node may not serve here gets
 // -MOVED <slot> <leader host:port>; keys of different slots get -CROSSSLOT; a partition with no
-// leader gets -CLUSTERDOWN (never a hang). I/O threads only.
+// leader gets -TRYAGAIN (an election under way) or -CLUSTERDOWN (never a hang). I/O threads only.
 
 #include "server/command.h"
 
 namespace flin::server {
 
 // True if the command may run on this node; otherwise writes the redirect or error, or (a
-// read on a leader whose lease is not confirmed) sends the read through the log.
+// read on a leader whose lease is not confirmed) sends the read through the log. While the
+// partition's leadership moves (MultiRaftNode::ElectionUnderWay) a write runs too and a read
+// goes through the log: the raft thread holds their proposals until there is a leader.
 bool RouteCommand(CommandContext& ctx);
 
 // The partition through whose log this read could go (all its keys in one slot that this node
