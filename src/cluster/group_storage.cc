@@ -121,7 +121,10 @@ Result<std::unique_ptr<GroupStorage>> GroupStorage::Open(storage::Store* store, 
   return gs;
 }
 
-GroupStorage::~GroupStorage() { ReleaseSnapshot(); }
+GroupStorage::~GroupStorage() {
+  AbandonSnapshotBuild();
+  ReleaseSnapshot();
+}
 
 Result<raft::InitialState> GroupStorage::GetInitialState() const {
   raft::HardState hs = hard_state_;
@@ -246,42 +249,90 @@ void GroupStorage::ReleaseSnapshot() const {
 // the header (from a node of an earlier version) is records only, and carries no clock.
 Result<raft::SnapshotMeta> GroupStorage::SnapshotMetadata() const {
   if (out_snap_ && out_snap_->meta.index >= meta_.index) return out_snap_->meta;
+  if (building_) {
+    if (!building_->done.load(std::memory_order_acquire)) {
+      return Status::Busy("snapshot being built");
+    }
+    building_->thread.join();
+    std::unique_ptr<SnapshotBuild> b = std::move(building_);
+    std::error_code ec;
+    if (!b->status.ok()) {
+      std::filesystem::remove(b->snap.path, ec);
+      LOG_WARNING("group %d: snapshot failed: %s", group_, b->status.ToString().c_str());
+      return b->status;  // the next call starts another
+    }
+    if (b->snap.meta.index >= meta_.index) {
+      LOG_NOTICE("group %d: snapshot at index %llu, %llu bytes", group_,
+                 static_cast<unsigned long long>(b->snap.meta.index),
+                 static_cast<unsigned long long>(b->snap.size));
+      ReleaseSnapshot();
+      out_snap_ = std::move(b->snap);
+      return out_snap_->meta;
+    }
+    std::filesystem::remove(b->snap.path, ec);  // the log was compacted past it meanwhile
+  }
   ReleaseSnapshot();
   auto term = Term(applied_);
   if (!term.ok()) return Status::Busy("applied entry not readable yet");
-  OutgoingSnapshot snap;
-  snap.meta.index = applied_;
-  snap.meta.term = term.value();
-  snap.meta.conf_state = applied_conf_;
-  std::error_code ec;
-  std::filesystem::create_directories(snapshot_dir_, ec);
-  snap.path = snapshot_dir_ + "/group-" + std::to_string(group_) + "-" +
-              std::to_string(applied_) + ".snap";
-  std::ofstream out(snap.path, std::ios::binary | std::ios::trunc);
-  if (!out) return Status::IOError("cannot write " + snap.path);
-  // The raft thread is the only writer, and it is here: the store is exactly at `applied_`.
-  std::unique_ptr<rocksdb::Iterator> it(store_->NewIterator());
+  StartSnapshotBuild();
+  return Status::Busy("snapshot being built");
+}
+
+void GroupStorage::StartSnapshotBuild() const {
+  auto b = std::make_unique<SnapshotBuild>();
+  b->snap.meta.index = applied_;
+  b->snap.meta.term = Term(applied_).value();
+  b->snap.meta.conf_state = applied_conf_;
+  b->snap.path = snapshot_dir_ + "/group-" + std::to_string(group_) + "-" +
+                 std::to_string(applied_) + ".snap";
+  b->clock = applied_clock_;
+  // The raft thread is the only writer, and it is here: the store is exactly at `applied_`,
+  // and the iterator keeps that state for the builder whatever is applied meanwhile.
+  b->it = store_->NewIterator();
+  SnapshotBuild* build = b.get();
   const std::string prefix = storage::PartitionPrefix(group_);
-  std::string rec;
-  PutU32(&rec, kSnapshotHeader);
-  PutU64(&rec, static_cast<uint64_t>(applied_clock_));
-  out.write(rec.data(), static_cast<std::streamsize>(rec.size()));
-  snap.size += rec.size();
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    rec.clear();
-    PutU32(&rec, static_cast<uint32_t>(it->key().size() - prefix.size()));
-    rec.append(it->key().data() + prefix.size(), it->key().size() - prefix.size());
-    PutU32(&rec, static_cast<uint32_t>(it->value().size()));
-    rec.append(it->value().data(), it->value().size());
+  const std::string dir = snapshot_dir_;
+  b->thread = std::thread([build, prefix, dir] {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    std::ofstream out(build->snap.path, std::ios::binary | std::ios::trunc);
+    std::string rec;
+    PutU32(&rec, kSnapshotHeader);
+    PutU64(&rec, static_cast<uint64_t>(build->clock));
     out.write(rec.data(), static_cast<std::streamsize>(rec.size()));
-    snap.size += rec.size();
-  }
-  out.close();
-  if (!out) return Status::IOError("cannot write " + snap.path);
-  LOG_NOTICE("group %d: snapshot at index %llu, %llu bytes", group_,
-             static_cast<unsigned long long>(applied_), static_cast<unsigned long long>(snap.size));
-  out_snap_ = std::move(snap);
-  return out_snap_->meta;
+    build->snap.size += rec.size();
+    rocksdb::Iterator* it = build->it.get();
+    for (it->Seek(prefix); out && it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      if (build->cancel.load(std::memory_order_relaxed)) break;
+      rec.clear();
+      PutU32(&rec, static_cast<uint32_t>(it->key().size() - prefix.size()));
+      rec.append(it->key().data() + prefix.size(), it->key().size() - prefix.size());
+      PutU32(&rec, static_cast<uint32_t>(it->value().size()));
+      rec.append(it->value().data(), it->value().size());
+      out.write(rec.data(), static_cast<std::streamsize>(rec.size()));
+      build->snap.size += rec.size();
+    }
+    out.close();
+    if (!it->status().ok()) {
+      build->status = Status::IOError("reading the partition: " + it->status().ToString());
+    } else if (!out) {
+      build->status = Status::IOError("cannot write " + build->snap.path);
+    } else if (build->cancel.load(std::memory_order_relaxed)) {
+      build->status = Status::Aborted("snapshot abandoned");
+    }
+    build->it.reset();  // releases the RocksDB state it pinned
+    build->done.store(true, std::memory_order_release);
+  });
+  building_ = std::move(b);
+}
+
+void GroupStorage::AbandonSnapshotBuild() const {
+  if (!building_) return;
+  building_->cancel.store(true, std::memory_order_relaxed);
+  building_->thread.join();
+  std::error_code ec;
+  std::filesystem::remove(building_->snap.path, ec);
+  building_.reset();
 }
 
 Result<raft::SnapshotChunk> GroupStorage::ReadSnapshotChunk(uint64_t index, uint64_t offset,

@@ -11,17 +11,22 @@
 // itself: it adds to a WriteBatch the MultiRaftNode writes for all groups at once (one fsync).
 // Recent entries are cached in memory (bounded), older ones read back from RocksDB.
 //
-// Snapshots are made on demand from a RocksDB snapshot taken at the applied index, written to
-// a file under <dir>/snapshots and streamed out in chunks; the receiving side installs one
-// partition atomically (data range replaced, log reset) in one batch.
+// Snapshots are made on demand from a RocksDB snapshot taken at the applied index (an
+// iterator opened on the raft thread, where the store is exactly at it), written to a file
+// under <dir>/snapshots by a thread of their own — so that a large partition does not stop the
+// raft thread, and with it every group's heartbeats — and streamed out in chunks; the receiving
+// side installs one partition atomically (data range replaced, log reset) in one batch.
 //
-// Threading: the raft thread only. Ownership: borrows the Store.
+// Threading: the raft thread only (the snapshot builder is internal). Ownership: borrows the
+// Store; owns the snapshot files and the builder thread (joined when replaced or destroyed).
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "raft/storage.h"
@@ -52,6 +57,8 @@ class GroupStorage : public raft::Storage {
   Result<uint64_t> Term(uint64_t i) const override;
   uint64_t FirstIndex() const override { return meta_.index + 1; }
   uint64_t LastIndex() const override { return last_index_; }
+  // The snapshot to send: Busy while one is being built in the background (the core asks
+  // again later), started at the applied index when none covers the compaction point.
   Result<raft::SnapshotMeta> SnapshotMetadata() const override;
   Result<raft::SnapshotChunk> ReadSnapshotChunk(uint64_t index, uint64_t offset,
                                                 uint64_t max_bytes) const override;
@@ -117,6 +124,19 @@ class GroupStorage : public raft::Storage {
     uint64_t size = 0;
   };
   mutable std::optional<OutgoingSnapshot> out_snap_;
+  // One being written by its own thread; the thread owns everything but `done`, `cancel` and
+  // the thread handle until it sets done.
+  struct SnapshotBuild {
+    OutgoingSnapshot snap;
+    std::unique_ptr<rocksdb::Iterator> it;  // opened on the raft thread: the state to write
+    int64_t clock = 0;
+    Status status;
+    std::atomic<bool> done{false}, cancel{false};
+    std::thread thread;
+  };
+  mutable std::unique_ptr<SnapshotBuild> building_;
+  void StartSnapshotBuild() const;
+  void AbandonSnapshotBuild() const;  // cancels, joins, removes its file
 };
 
 }  // namespace flin::cluster

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "storage/encoding.h"
 #include "storage/write_txn.h"
@@ -53,6 +55,27 @@ class GroupStorageTest : public ::testing::Test {
     storage::EncodeValue(storage::ValueType::kString, 0, value, &raw);
     txn.Put(group, key, raw);
     ASSERT_TRUE(txn.Commit(false).ok());
+  }
+
+  // SnapshotMetadata until the background build is done (Busy until then), at most 10 s.
+  Result<raft::SnapshotMeta> BuiltSnapshot() {
+    for (int i = 0; i < 10000; ++i) {
+      auto meta = gs_->SnapshotMetadata();
+      if (meta.ok() || meta.status().code() != Status::Code::kBusy) return meta;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return Status::TimedOut("snapshot not built in 10 s");
+  }
+  std::string ReadSnapshot(uint64_t index) {
+    std::string data;
+    for (uint64_t off = 0;;) {
+      auto chunk = gs_->ReadSnapshotChunk(index, off, 1000);
+      EXPECT_TRUE(chunk.ok());
+      if (!chunk.ok()) return data;
+      data += chunk->data;
+      off += chunk->data.size();
+      if (chunk->done) return data;
+    }
   }
 
   std::string dir_;
@@ -182,18 +205,11 @@ TEST_F(GroupStorageTest, SnapshotStreamsThePartitionAndInstallsElsewhere) {
   gs_->Append(Entries(1, 4, 1), &wb);
   Write(&wb);
   gs_->set_applied(4, voters_, 1700000000555);  // clock as of index 4
-  auto meta = gs_->SnapshotMetadata();
+  auto meta = BuiltSnapshot();
   ASSERT_TRUE(meta.ok()) << meta.status().ToString();
   EXPECT_EQ(meta->index, 4u);
   EXPECT_EQ(meta->term, 1u);
-  std::string data;
-  for (uint64_t off = 0;;) {
-    auto chunk = gs_->ReadSnapshotChunk(4, off, 1000);
-    ASSERT_TRUE(chunk.ok());
-    data += chunk->data;
-    off += chunk->data.size();
-    if (chunk->done) break;
-  }
+  std::string data = ReadSnapshot(4);
   EXPECT_FALSE(gs_->ReadSnapshotChunk(3, 0, 10).ok());  // not that snapshot
 
   // Install into another group's storage of a fresh store (a follower far behind).
@@ -225,6 +241,45 @@ TEST_F(GroupStorageTest, SnapshotStreamsThePartitionAndInstallsElsewhere) {
   rocksdb::WriteBatch wb3;
   EXPECT_FALSE(gs_->InstallSnapshot(bad, &wb3).ok());  // truncated: nothing changes
   EXPECT_EQ(wb3.Count(), 0);
+}
+
+// A snapshot is written by a thread of its own (a large partition must not stop the raft
+// thread); it must still be the partition as of the applied index when it was asked for, not
+// as of whenever the builder reads it: the raft thread goes on applying meanwhile.
+TEST_F(GroupStorageTest, SnapshotIsThePartitionWhenAskedWhileApplyGoesOn) {
+  for (int i = 0; i < 2000; ++i) PutData(5, "k" + std::to_string(i), std::string(100, 'v'));
+  rocksdb::WriteBatch wb;
+  gs_->Append(Entries(1, 4, 1), &wb);
+  Write(&wb);
+  gs_->set_applied(4, voters_, 0);
+  auto first = gs_->SnapshotMetadata();
+  ASSERT_EQ(first.status().code(), Status::Code::kBusy) << "built in the background";
+  // Applied after the request: none of it may be in the snapshot at index 4.
+  for (int i = 0; i < 50; ++i) PutData(5, "late" + std::to_string(i), "x");
+  std::string k0;
+  storage::EncodeDataKey(5, "k0", &k0);
+  rocksdb::WriteBatch del;
+  del.Delete(k0);
+  Write(&del);
+
+  auto meta = BuiltSnapshot();
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_EQ(meta->index, 4u);
+  const std::string data = ReadSnapshot(4);
+
+  Reopen(5);  // install it over a fresh copy of the partition
+  rocksdb::WriteBatch wipe;
+  wipe.DeleteRange(storage::PartitionPrefix(5), storage::PartitionPrefix(6));
+  Write(&wipe);
+  rocksdb::WriteBatch wb2;
+  ASSERT_TRUE(gs_->InstallSnapshot(raft::Snapshot{meta.value(), data}, &wb2).ok());
+  Write(&wb2);
+  std::string raw;
+  EXPECT_TRUE(store_->Get(5, "k0", 0, &raw).ok()) << "deleted after the request";
+  EXPECT_TRUE(store_->Get(5, "k1999", 0, &raw).ok());
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_TRUE(store_->Get(5, "late" + std::to_string(i), 0, &raw).IsNotFound()) << i;
+  }
 }
 
 // Found by snapshot_install_fuzz: a record whose value is not a stored value (encoding.h) was
