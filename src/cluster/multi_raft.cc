@@ -218,7 +218,7 @@ void MultiRaftNode::Loop() {
         for (auto& h : g->held) proposals.push_back(std::move(h.p));
         g->held.clear();
       }
-      held_count_ = 0;
+      held_count_ = held_bytes_ = 0;
       for (auto& p : proposals) Fail(p, "TRYAGAIN the server is shutting down");
       FlushDeliveries();
       break;
@@ -385,14 +385,19 @@ void MultiRaftNode::Submit(Proposal& p, int64_t now_ms, int64_t held_until) {
 }
 
 // Queues p in g's held queue until held_until (a proposal held before) or limit (a new one;
-// 0: may not be held). False, leaving p alone, if its time is up or the queues are full.
+// 0: may not be held). False, leaving p alone, if its time is up or (a new one) the queues are
+// full (max_held proposals or max_held_bytes of commands on this node).
 bool MultiRaftNode::Hold(Group& g, Proposal& p, int64_t held_until, int64_t limit,
                          int64_t now_ms) {
   const int64_t until = held_until != 0 ? held_until : limit;
   if (now_ms >= until) return false;
-  if (held_until == 0 && held_count_ >= options_.max_held) return false;
-  g.held.push_back(Group::Held{std::move(p), until});
+  if (held_until == 0 && (held_count_ >= options_.max_held ||
+                          held_bytes_ + p.command.size() > options_.max_held_bytes)) {
+    return false;
+  }
   ++held_count_;
+  held_bytes_ += p.command.size();
+  g.held.push_back(Group::Held{std::move(p), until});
   return true;
 }
 
@@ -404,8 +409,11 @@ void MultiRaftNode::ReleaseHeld(int64_t now_ms) {
     if (!g || g->held.empty()) continue;
     std::deque<Group::Held> held;
     held.swap(g->held);
-    held_count_ -= held.size();
-    for (auto& h : held) Submit(h.p, now_ms, h.until_ms);
+    for (auto& h : held) {
+      --held_count_;
+      held_bytes_ -= h.p.command.size();
+      Submit(h.p, now_ms, h.until_ms);
+    }
   }
 }
 

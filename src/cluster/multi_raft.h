@@ -60,6 +60,7 @@ struct MultiRaftOptions {
   std::string snapshot_dir;          // where outgoing snapshots are staged
   bool balance_leaders = true;       // move leadership to each partition's preferred node
   size_t max_held = 1 << 16;         // proposals held while leaderships move (beyond: errors)
+  size_t max_held_bytes = 64u << 20; // and their commands' bytes
 };
 
 // What the I/O threads need to route a request to a partition; written by the raft thread.
@@ -161,6 +162,7 @@ class MultiRaftNode : public Replicator {
   mutable std::mutex status_mu_;
   std::string status_;  // guarded by status_mu_, refreshed by the raft thread
   size_t held_count_ = 0;     // raft thread: proposals in the groups' held queues
+  size_t held_bytes_ = 0;     // raft thread: their commands' sizes
   int64_t last_balance_ms_ = 0;
   int64_t tick_time_ms_ = 0;  // raft thread: the monotonic time the latest Tick() stands for
 };
