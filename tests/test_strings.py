@@ -34,6 +34,18 @@ def test_set_expire_options(r):
     assert r.ttl("ex") == -1
 
 
+def test_pipelined_getex_sees_the_write_before_it(r):
+    """Commands of one connection run in order: a GETEX without options behind a SET of the
+    same key in one pipeline answers the new value (it was answered from the store while the
+    SET waited for its fsync)."""
+    r.set("k", "old")
+    for i in range(50):
+        p = r.pipeline(transaction=False)
+        p.set("k", f"v{i}")
+        p.execute_command("GETEX", "k")
+        assert p.execute() == [True, f"v{i}".encode()], i
+
+
 def test_set_nx_xx(r):
     assert r.execute_command("SET", "k", "1", "NX") is True
     assert r.execute_command("SET", "k", "2", "NX") is None

@@ -173,12 +173,9 @@ void GetExCheck(CommandContext& ctx) {
   StringSetOptions o;
   std::string err = ParseSetOptions(ctx.args, 2, SetCommandType::kGetEx, &o);
   if (!err.empty()) return ctx.out.Error(err);
-  if (o.unit == StringSetOptions::Unit::kNone && !o.persist) {
-    // Without options GETEX changes nothing: answer it as a read.
-    std::string v;
-    if (ReadString(ctx, ctx.args[1], &v, nullptr)) return ctx.out.Bulk(v);
-    return ctx.out.Null();
-  }
+  // Even without options (it then changes nothing) through the log, as every write: a read
+  // here would run ahead of this connection's writes still in flight (SET k v; GETEX k
+  // answered the old value) and, in a cluster, skip the leader-lease check reads get.
   ctx.Propose(ctx.Partition(ctx.args[1]));
 }
 
