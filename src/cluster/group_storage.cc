@@ -419,6 +419,7 @@ Status GroupStorage::InstallSnapshot(const raft::Snapshot& snap, rocksdb::WriteB
   applied_conf_ = meta_.conf_state;
   cache_.clear();
   cache_bytes_ = 0;
+  AbandonSnapshotBuild();  // of data this replaces (made while this node led)
   ReleaseSnapshot();
   return Status::Ok();
 }

@@ -76,6 +76,13 @@ class GroupStorage : public raft::Storage {
   }
   // Whether InstallSnapshot would take this snapshot (its data is well formed); changes nothing.
   Status ValidateSnapshot(const raft::Snapshot& snap) const;
+  // The index the log must not be compacted past: a snapshot's being built, or (streaming:
+  // a follower is being sent one) the one offered; UINT64_MAX if none.
+  uint64_t SnapshotInUse(bool streaming) const {
+    if (building_) return building_->snap.meta.index;
+    if (streaming && out_snap_) return out_snap_->meta.index;
+    return UINT64_MAX;
+  }
   // Replaces this partition's data and log with a received snapshot.
   Status InstallSnapshot(const raft::Snapshot& snap, rocksdb::WriteBatch* wb);
   // Drops log entries up to `index` (<= applied); the state at `applied` can always be

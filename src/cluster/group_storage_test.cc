@@ -282,6 +282,23 @@ TEST_F(GroupStorageTest, SnapshotIsThePartitionWhenAskedWhileApplyGoesOn) {
   }
 }
 
+// The log may not be compacted past a snapshot being built, nor past the one offered while it
+// is streamed to a follower (MultiRaftNode::MaybeCompact): the follower goes on from its index.
+TEST_F(GroupStorageTest, SnapshotInUseBoundsCompaction) {
+  PutData(5, "a", "1");
+  rocksdb::WriteBatch wb;
+  gs_->Append(Entries(1, 20, 1), &wb);
+  Write(&wb);
+  gs_->set_applied(10, voters_, 0);
+  EXPECT_EQ(gs_->SnapshotInUse(true), UINT64_MAX);  // none made yet
+  ASSERT_EQ(gs_->SnapshotMetadata().status().code(), Status::Code::kBusy);
+  gs_->set_applied(20, voters_, 0);
+  EXPECT_EQ(gs_->SnapshotInUse(false), 10u);  // being built at 10
+  ASSERT_TRUE(BuiltSnapshot().ok());
+  EXPECT_EQ(gs_->SnapshotInUse(false), UINT64_MAX);  // built; nobody is being sent it
+  EXPECT_EQ(gs_->SnapshotInUse(true), 10u);
+}
+
 // Found by snapshot_install_fuzz: a record whose value is not a stored value (encoding.h) was
 // installed as it came, leaving data every later read reports as corrupt.
 TEST_F(GroupStorageTest, InstallSnapshotRefusesMalformedValues) {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 #include "cluster/single_node.h"
 #include "common/log.h"
@@ -92,6 +93,13 @@ MultiRaftNode::~MultiRaftNode() { Stop(); }
 
 Status MultiRaftNode::Start() {
   groups_.resize(topology_.partitions());
+  // Snapshot files are made for one run's followers; a crash leaves them behind.
+  if (!options_.snapshot_dir.empty()) {
+    std::error_code ec;
+    for (const auto& f : std::filesystem::directory_iterator(options_.snapshot_dir, ec)) {
+      if (f.path().extension() == ".snap") std::filesystem::remove(f.path(), ec);
+    }
+  }
   for (int p = 0; p < topology_.partitions(); ++p) {
     if (!topology_.Hosts(p)) continue;
     raft::ConfState cs;
@@ -566,7 +574,13 @@ void MultiRaftNode::ApplyEntries(
 void MultiRaftNode::MaybeCompact(Group& g) {
   const uint64_t applied = g.storage->applied();
   if (applied < g.storage->FirstIndex() + options_.snapshot_entries) return;
-  const uint64_t to = applied - std::min(applied, options_.keep_entries);
+  uint64_t to = applied - std::min(applied, options_.keep_entries);
+  // Not past a snapshot being built, or streamed to a follower: the follower installing it
+  // goes on from its index with the log, and a compaction past it would make it useless on
+  // arrival (under steady writes, every one after it too).
+  bool streaming = false;
+  for (const auto& peer : g.node->Peers()) streaming |= peer.state == raft::ProgressState::kSnapshot;
+  to = std::min(to, g.storage->SnapshotInUse(streaming));
   rocksdb::WriteBatch wb;
   g.storage->Compact(to, &wb);
   if (wb.Count() > 0) store_->Write(&wb, false).ok();

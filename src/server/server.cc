@@ -68,8 +68,10 @@ Server::Server(Config* config) : config_(config) {
 Server::~Server() {
   for (auto& t : io_threads_) t->Stop();
   background_->Stop();
-  io_threads_.clear();
+  // Stopping the replicator answers what it still holds through the I/O threads' sinks: they
+  // must outlive it (their loops are stopped; the answers are dropped with them).
   if (replicator_) replicator_->Stop();
+  io_threads_.clear();
   single_node_.reset();
   multi_raft_.reset();
   expiry_.reset();
