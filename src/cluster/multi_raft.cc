@@ -45,14 +45,22 @@ void AppendFrame(std::string* out, int group, const std::string& msg) {
   out->append(msg);
 }
 
-// Messages bound for peers, gathered into one payload per peer (frames as above).
+// Messages bound for peers, gathered into payloads per peer (frames as above), each of at
+// most kMaxPayloadBytes unless one message alone is larger: a round's appends to one peer
+// (up to raft::Config::max_size_per_msg per partition, or one entry) stay under the
+// transport's frame limit.
+constexpr size_t kMaxPayloadBytes = 16u << 20;
 struct PeerPayloads {
-  std::map<uint64_t, std::string> by_peer;
+  std::map<uint64_t, std::vector<std::string>> by_peer;
   std::string scratch;
   void Add(int group, const raft::Message& m) {
     scratch.clear();
     raft::EncodeMessage(m, &scratch);
-    AppendFrame(&by_peer[m.to], group, scratch);
+    auto& payloads = by_peer[m.to];
+    if (payloads.empty() || payloads.back().size() + 6 + scratch.size() > kMaxPayloadBytes) {
+      payloads.emplace_back();
+    }
+    AppendFrame(&payloads.back(), group, scratch);
   }
 };
 
@@ -334,6 +342,11 @@ bool MultiRaftNode::ElectionUnderWay(int partition) const {
          net::MonotonicMs() <= ElectionWindowEnd(partition);
 }
 
+std::string EntryTooLargeError(size_t max_entry_bytes) {
+  return "ERR a replicated write may carry at most " + std::to_string(max_entry_bytes) +
+         " bytes (raft-entry-max-bytes)";
+}
+
 std::string MultiRaftNode::NoLeaderError(int partition) const {
   if (net::MonotonicMs() <= ElectionWindowEnd(partition)) {
     return "TRYAGAIN partition " + std::to_string(partition) + " is electing a leader";
@@ -365,6 +378,10 @@ void MultiRaftNode::Submit(Proposal& p, int64_t now_ms, int64_t held_until) {
     Fail(p, p.partition < 0
                 ? "ERR a cluster write must name one partition"
                 : Redirect(p.partition, views_[p.partition].leader.load(std::memory_order_relaxed)));
+    return;
+  }
+  if (p.command.size() > options_.max_entry_bytes) {  // the I/O threads refuse these first
+    Fail(p, EntryTooLargeError(options_.max_entry_bytes));
     return;
   }
   Group& g = *groups_[p.partition];
@@ -457,7 +474,9 @@ void MultiRaftNode::HandleReady() {
   // changes in this Ready, and never a follower's or candidate's messages (acknowledgements
   // and votes promise what is being written).
   auto send = [this](PeerPayloads& payloads) {
-    for (auto& [to, payload] : payloads.by_peer) transport_->Send(to, std::move(payload));
+    for (auto& [to, list] : payloads.by_peer) {
+      for (auto& payload : list) transport_->Send(to, std::move(payload));
+    }
   };
   PeerPayloads first;
   for (auto& it : items) {

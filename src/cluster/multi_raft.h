@@ -59,6 +59,10 @@ struct MultiRaftOptions {
   FsyncPolicy fsync = FsyncPolicy::kAlways;
   std::string snapshot_dir;          // where outgoing snapshots are staged
   bool balance_leaders = true;       // move leadership to each partition's preferred node
+  // A write is one entry, which every replica's raft thread (shared by all of the node's
+  // partitions) encodes, stores and fsyncs in one round: larger ones are refused (16 MiB held
+  // a node's raft thread long enough for every partition on it to lose its leader).
+  size_t max_entry_bytes = 8u << 20;
   size_t max_held = 1 << 16;         // proposals held while leaderships move (beyond: errors)
   size_t max_held_bytes = 64u << 20; // and their commands' bytes
 };
@@ -70,6 +74,9 @@ struct GroupView {
   std::atomic<int64_t> lease_until_us{0};  // monotonic: this node may serve reads until then
   std::atomic<int64_t> leader_seen_ms{0};  // monotonic: when this node last knew a leader
 };
+
+// The error for a write larger than max_entry_bytes.
+std::string EntryTooLargeError(size_t max_entry_bytes);
 
 class MultiRaftNode : public Replicator {
  public:
@@ -96,6 +103,8 @@ class MultiRaftNode : public Replicator {
   // again, and proposes it here or answers -MOVED, or gives NoLeaderError once the window
   // closes. Any thread.
   bool ElectionUnderWay(int partition) const;
+  // The largest write this node proposes (MultiRaftOptions::max_entry_bytes). Any thread.
+  size_t max_entry_bytes() const { return options_.max_entry_bytes; }
   // Per-partition role, term, commit and applied index and follower lag, for INFO.
   std::string StatusReport() const;
   std::vector<Transport::PeerState> Peers() const { return transport_->Peers(); }

@@ -155,6 +155,10 @@ void CommandContext::Offload(std::function<void(protocol::ReplyWriter&)> work) {
 }
 
 void CommandContext::ProposeEncoded(int partition, std::string&& command) {
+  if (const cluster::MultiRaftNode* mr = server.cluster();
+      mr != nullptr && command.size() > mr->max_entry_bytes()) {
+    return out.Error(cluster::EntryTooLargeError(mr->max_entry_bytes()));
+  }
   cluster::Proposal p;
   p.partition = partition;
   p.command = std::move(command);

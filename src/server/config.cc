@@ -38,6 +38,8 @@ constexpr FlagDoc kFlags[] = {
     {"raft-tick-ms", "50", "Raft tick; elections time out after 10-20 ticks", false},
     {"snapshot-entries", "10000", "compact a partition's Raft log beyond this many entries",
      false},
+    {"raft-entry-max-bytes", "8mb",
+     "largest write a cluster replicates (the command's bytes; larger ones are refused)", false},
     {"fsync", "always", "always | everysec | no: when an acknowledged write is fsynced", true},
     {"requirepass", "", "password clients must AUTH with; empty = none", true},
     {"maxclients", "10000", "maximum simultaneous client connections", true},
@@ -169,6 +171,10 @@ Status Config::Set(const std::string& raw_name, const std::string& value, bool a
   } else if (name == "snapshot-entries") {
     if (!ParseInt64(value, &n) || n < 10) return bad("at least 10");
     snapshot_entries = n;
+  } else if (name == "raft-entry-max-bytes") {
+    // At most half the cluster bus's frame limit (64 MiB), so one entry always fits a frame.
+    if (!ParseMemory(value, &n) || n < 1024 || n > (32LL << 20)) return bad("a size from 1kb to 32mb");
+    raft_entry_max_bytes = n;
   } else if (name == "fsync") {
     std::string v = ToLower(value);
     if (v == "always") {
@@ -228,6 +234,7 @@ std::vector<std::pair<std::string, std::string>> Config::Get(const std::string& 
       {"cluster-port", std::to_string(cluster_port)},
       {"raft-tick-ms", std::to_string(raft_tick_ms)},
       {"snapshot-entries", std::to_string(snapshot_entries)},
+      {"raft-entry-max-bytes", std::to_string(raft_entry_max_bytes)},
       {"fsync", FsyncName(fsync.load())},
       {"requirepass", requirepass()},
       {"maxclients", std::to_string(maxclients.load())},

@@ -34,6 +34,7 @@ struct Config {
   int cluster_port = 0;                     // 0: client port + 10000
   int raft_tick_ms = 50;
   int64_t snapshot_entries = 10000;         // compact a partition's Raft log beyond this
+  int64_t raft_entry_max_bytes = 8 << 20;   // a cluster refuses writes larger than this
   // Changeable with CONFIG SET.
   std::atomic<cluster::FsyncPolicy> fsync{cluster::FsyncPolicy::kAlways};
   std::atomic<int64_t> maxclients{10000};
