@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "server/config.h"
+#include "server/malloc_tuning.h"
 #include "server/server.h"
 
 int main(int argc, char** argv) {
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
     fputs(flin::server::Config::Usage().c_str(), stdout);
     return 0;
   }
+  flin::server::ReexecWithMallocTunables(argv);
   // SIGTERM and SIGINT are taken by the main thread (sigtimedwait), never by a worker.
   sigset_t set;
   sigemptyset(&set);

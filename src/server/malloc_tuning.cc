@@ -1,0 +1,28 @@
+#include "server/malloc_tuning.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "common/log.h"
+
+namespace flin::server {
+
+void ReexecWithMallocTunables(char** argv) {
+  constexpr const char* kGuard = "FLIN_MALLOC_TUNED";
+  if (getenv(kGuard) != nullptr) return;
+  const char* current = getenv("GLIBC_TUNABLES");
+  std::string tunables = current != nullptr ? current : "";
+  if (tunables.find("glibc.malloc.hugetlb") != std::string::npos ||
+      tunables.find("glibc.malloc.top_pad") != std::string::npos) {
+    return;
+  }
+  if (!tunables.empty()) tunables += ":";
+  tunables += "glibc.malloc.hugetlb=1:glibc.malloc.top_pad=67108864";
+  if (setenv("GLIBC_TUNABLES", tunables.c_str(), 1) != 0 || setenv(kGuard, "1", 1) != 0) return;
+  execv("/proc/self/exe", argv);
+  LOG_WARNING("cannot re-execute with malloc tunables; running with glibc's defaults");
+}
+
+}  // namespace flin::server
