@@ -50,11 +50,19 @@ def test_concurrent_writes_of_megabytes_replicate_whole(make_cluster):
     results = {}
 
     def write(i, key):
+        # A slow machine (a sanitizer build) may answer -TIMEOUT (outcome unknown) or lose a
+        # leader meanwhile: the SET is idempotent, so it is sent again, within a deadline.
         w = client(cl)
+        deadline = time.monotonic() + 90
         try:
-            results[key] = w.set(key, bytes([65 + i]) * (6 * MIB))
-        except redis.RedisError as e:
-            results[key] = e
+            while True:
+                try:
+                    results[key] = w.set(key, bytes([65 + i]) * (6 * MIB))
+                    return
+                except redis.RedisError as e:
+                    results[key] = e
+                    if time.monotonic() > deadline:
+                        return
         finally:
             w.close()
 
