@@ -101,6 +101,17 @@ def test_bench_follows_moved_and_survives_a_killed_node(make_cluster, tmp_path):
     assert total_errors < ok / 4, (total_errors, ok)
 
 
+def unplanned_leadership_events(cluster):
+    """Leadership lost without a plan, summed over the live nodes' INFO: election timers that
+    fired and check-quorum step-downs (a planned move that completes within an election
+    timeout counts nothing)."""
+    total = 0
+    for info in cluster.infos().values():
+        f = info["fields"]
+        total += int(f["raft_election_timeouts"]) + int(f["raft_quorum_losses"])
+    return total
+
+
 def test_planned_leader_moves_cost_clients_no_errors(make_cluster):
     """Leaders move on purpose after start-up (each partition's to its preferred node): the
     old leader refuses proposals while it hands over, and the nodes in between (the old leader
@@ -110,8 +121,14 @@ def test_planned_leader_moves_cost_clients_no_errors(make_cluster):
     A client sees no -TRYAGAIN and never -CLUSTERDOWN (Redis Cluster clients treat CLUSTERDOWN
     as the cluster being down: redis-benchmark sleeps a second on each, and the cluster test's
     redis-benchmark run failed on them). Load starts as soon as the cluster is up, through the
-    balancing."""
-    cluster = make_cluster(tick_ms=TICK_MS)
+    balancing.
+
+    The promise holds for planned moves only: if an election timer fired during the run (a
+    machine so loaded or a disk so slow that a move or a heartbeat took an election timeout),
+    leadership was lost, not moved, and a client may be told to try again; the nodes' INFO
+    counts such events, and the test then only requires the errors to be of those kinds."""
+    cluster = make_cluster(tick_ms=TICK_MS, extra=["--log-level", "debug"])
+    unplanned_before = unplanned_leadership_events(cluster)
     seeds = ",".join(f"127.0.0.1:{p}" for p in cluster.ports())
     out = subprocess.run(
         [FLIN_BENCH, "--cluster", seeds, "--duration", "6", "--mix", "set=100",
@@ -121,6 +138,11 @@ def test_planned_leader_moves_cost_clients_no_errors(make_cluster):
     assert out.returncode == 0, out.stderr
     r = json.loads(out.stdout.strip().splitlines()[-1])
     errors = r.get("error_kinds", {})
-    print(f"\nredirects {r['redirects']}, error replies {errors}")
+    unplanned = unplanned_leadership_events(cluster) - unplanned_before
+    print(f"\nredirects {r['redirects']}, error replies {errors}, first {r['first_error']!r}, "
+          f"unplanned leadership events {unplanned}")
     assert r["redirects"] > 0, "no MOVED was followed: leadership did not move during the run"
-    assert not errors, errors
+    if unplanned:
+        assert set(errors) <= {"TRYAGAIN", "CLUSTERDOWN"}, (errors, r["first_error"])
+    else:
+        assert not errors, (errors, r["first_error"])

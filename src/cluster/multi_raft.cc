@@ -630,10 +630,26 @@ void MultiRaftNode::PublishViews() {
   // Counted from the time the current tick stands for, not from now: this round's write may
   // have taken a while since the last tick.
   const int64_t tick_us = tick_time_ms_ * 1000;
+  raft::RawNode::Events events;
+  for (auto& g : groups_) {
+    if (!g) continue;
+    events.election_timeouts += g->node->events().election_timeouts;
+    events.quorum_losses += g->node->events().quorum_losses;
+    events.transfers_aborted += g->node->events().transfers_aborted;
+  }
+  election_timeouts_.store(events.election_timeouts, std::memory_order_relaxed);
+  quorum_losses_.store(events.quorum_losses, std::memory_order_relaxed);
+  transfers_aborted_.store(events.transfers_aborted, std::memory_order_relaxed);
   for (auto& g : groups_) {
     if (!g) continue;
     const raft::RawNode& n = *g->node;
     GroupView& v = views_[g->id];
+    if (v.leader.load(std::memory_order_relaxed) != n.leader() ||
+        v.term.load(std::memory_order_relaxed) != n.term()) {
+      LOG_DEBUG("group %d: term %llu, %s, leader %llu", g->id,
+                static_cast<unsigned long long>(n.term()), raft::RoleName(n.role()),
+                static_cast<unsigned long long>(n.leader()));
+    }
     v.leader.store(n.leader(), std::memory_order_relaxed);
     if (n.leader() != 0) v.leader_seen_ms.store(tick_time_ms_, std::memory_order_relaxed);
     v.term.store(n.term(), std::memory_order_relaxed);
@@ -674,6 +690,14 @@ void MultiRaftNode::Deliver(CompletionSink* sink, uint64_t conn_id, uint64_t seq
 void MultiRaftNode::FlushDeliveries() {
   for (auto& [sink, completions] : deliveries_) sink->Complete(std::move(completions));
   deliveries_.clear();
+}
+
+raft::RawNode::Events MultiRaftNode::Events() const {
+  raft::RawNode::Events e;
+  e.election_timeouts = election_timeouts_.load(std::memory_order_relaxed);
+  e.quorum_losses = quorum_losses_.load(std::memory_order_relaxed);
+  e.transfers_aborted = transfers_aborted_.load(std::memory_order_relaxed);
+  return e;
 }
 
 std::string MultiRaftNode::StatusReport() const {

@@ -107,6 +107,10 @@ class MultiRaftNode : public Replicator {
   size_t max_entry_bytes() const { return options_.max_entry_bytes; }
   // Per-partition role, term, commit and applied index and follower lag, for INFO.
   std::string StatusReport() const;
+  // The hosted groups' raft::RawNode::Events summed: leadership this node lost or failed to
+  // move without a plan (election timers that fired, check-quorum step-downs, transfers given
+  // up), as of the raft thread's latest round. Any thread.
+  raft::RawNode::Events Events() const;
   std::vector<Transport::PeerState> Peers() const { return transport_->Peers(); }
   void set_fsync(FsyncPolicy p) { fsync_.store(p, std::memory_order_relaxed); }
 
@@ -174,6 +178,7 @@ class MultiRaftNode : public Replicator {
   size_t held_bytes_ = 0;     // raft thread: their commands' sizes
   int64_t last_balance_ms_ = 0;
   int64_t tick_time_ms_ = 0;  // raft thread: the monotonic time the latest Tick() stands for
+  std::atomic<uint64_t> election_timeouts_{0}, quorum_losses_{0}, transfers_aborted_{0};
 };
 
 }  // namespace flin::cluster

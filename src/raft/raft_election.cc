@@ -23,6 +23,7 @@ void RawNode::TickElection() {
   if (boot_lease_ && election_elapsed_ >= cfg_.election_tick) boot_lease_ = false;
   if (Promotable() && election_elapsed_ >= randomized_election_timeout_) {
     election_elapsed_ = 0;
+    events_.election_timeouts++;
     StartElection(cfg_.pre_vote, /*transfer=*/false);
   }
 }
@@ -33,10 +34,14 @@ void RawNode::TickHeartbeat() {
   if (election_elapsed_ >= cfg_.election_tick) {
     election_elapsed_ = 0;
     if (cfg_.check_quorum && !QuorumActive()) {
+      events_.quorum_losses++;
       BecomeFollower(term_, kNoNode);
       return;
     }
-    AbortTransfer();  // a transfer that did not finish within an election timeout
+    if (lead_transferee_ != kNoNode) {
+      events_.transfers_aborted++;
+      AbortTransfer();  // a transfer that did not finish within an election timeout
+    }
   }
   if (heartbeat_elapsed_ >= cfg_.heartbeat_tick) {
     heartbeat_elapsed_ = 0;

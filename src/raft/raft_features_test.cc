@@ -103,6 +103,10 @@ TEST(RaftTransferTest, TransferLeadership) {
   EXPECT_EQ(c.raft(2).term(), term + 1);
   EXPECT_EQ(c.raft(1).role(), Role::kFollower);
   EXPECT_EQ(c.raft(1).leader(), 2u);
+  for (NodeId id : {1, 2, 3}) {  // a planned move: no timer fired, nothing given up
+    EXPECT_EQ(c.raft(id).events().election_timeouts, 0u) << id;
+    EXPECT_EQ(c.raft(id).events().transfers_aborted, 0u) << id;
+  }
 }
 
 TEST(RaftTransferTest, TransferToLaggingFollowerCatchesItUpFirst) {
@@ -125,6 +129,7 @@ TEST(RaftTransferTest, TransferTimesOut) {
   c.TickAll(10);
   EXPECT_EQ(c.raft(1).role(), Role::kLeader);
   EXPECT_EQ(c.raft(1).transferee(), kNoNode);
+  EXPECT_EQ(c.raft(1).events().transfers_aborted, 1u);
   EXPECT_TRUE(c.raft(1).Propose("x").ok());
 }
 

@@ -33,8 +33,13 @@ TEST(RaftElectionTest, ElectionTimeoutStartsAnElection) {
   TestCluster c(3);
   c.TickAll(25);  // > 2 * election_tick: someone must have won
   int leaders = 0;
-  for (NodeId id : {1, 2, 3}) leaders += c.raft(id).role() == Role::kLeader;
+  uint64_t timeouts = 0;
+  for (NodeId id : {1, 2, 3}) {
+    leaders += c.raft(id).role() == Role::kLeader;
+    timeouts += c.raft(id).events().election_timeouts;
+  }
   EXPECT_EQ(leaders, 1);
+  EXPECT_GE(timeouts, 1u);
 }
 
 TEST(RaftElectionTest, SingleNodeElectsItselfAndCommits) {
@@ -113,6 +118,7 @@ TEST(RaftElectionTest, CheckQuorumLeaderStepsDown) {
   c.Tick(1, 10);
   EXPECT_EQ(c.raft(1).role(), Role::kFollower);
   EXPECT_EQ(c.raft(1).leader(), kNoNode);
+  EXPECT_EQ(c.raft(1).events().quorum_losses, 1u);
 }
 
 TEST(RaftElectionTest, FollowerInLeaseIgnoresVotes) {

@@ -209,6 +209,16 @@ class RawNode {
   NodeId transferee() const { return lead_transferee_; }
   std::vector<PeerStatus> Peers() const;  // empty unless leader
 
+  // Leadership lost or kept without a plan, counted since this node was built (observability
+  // only: nothing in the protocol reads them). A planned move (TransferLeader) that completes
+  // within an election timeout counts nothing.
+  struct Events {
+    uint64_t election_timeouts = 0;  // its election timer fired: it (pre-)campaigned
+    uint64_t quorum_losses = 0;      // as leader, it stepped down for want of a quorum
+    uint64_t transfers_aborted = 0;  // transfers it gave up after an election timeout
+  };
+  const Events& events() const { return events_; }
+
  private:
   RawNode(const Config& config, const Storage* storage);
   Status Init();
@@ -295,6 +305,7 @@ class RawNode {
   int heartbeat_elapsed_ = 0;
   int randomized_election_timeout_ = 0;
   bool boot_lease_ = true;  // refusing votes for election_tick ticks after start
+  Events events_;
 
   // (index of the conf entry, configuration after it); the first element is the
   // configuration as of the log's start or the last committed change before the tail.

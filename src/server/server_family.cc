@@ -203,6 +203,12 @@ void InfoCluster(CommandContext& ctx, std::string* o) {
   Line(o, "cluster_enabled", mr ? 1 : 0);
   if (mr) {
     Line(o, "node_id", static_cast<int64_t>(mr->topology().self_id()));
+    // Leadership lost or not moved as planned, over all partitions since start (a planned
+    // move that completes within an election timeout counts nothing).
+    const auto events = mr->Events();
+    Line(o, "raft_election_timeouts", static_cast<int64_t>(events.election_timeouts));
+    Line(o, "raft_quorum_losses", static_cast<int64_t>(events.quorum_losses));
+    Line(o, "raft_transfers_aborted", static_cast<int64_t>(events.transfers_aborted));
     for (const auto& peer : mr->Peers()) {
       o->append("peer_" + std::to_string(peer.id) + ":connected=" + (peer.connected ? "1" : "0") +
                 ",sent_frames=" + std::to_string(peer.sent_frames) +
