@@ -366,13 +366,15 @@ void MultiRaftNode::HandleProposals(std::vector<Proposal>& proposals) {
 // Proposes p to the group of its partition if this node leads it; else answers -MOVED to the
 // leader it knows. While the partition's leadership moves — no leader known, but one was
 // moments ago (an election, mostly a planned transfer); or this leader handing over — the
-// proposal waits in the group's held queue instead of failing, for at most the window in
-// which NoLeaderError answers -TRYAGAIN (or an election timeout, after which the core gives up
-// a transfer), and ReleaseHeld submits it again each round. A planned move takes milliseconds:
-// clients see an answer a little later instead of an error. Nothing held was appended to a
+// proposal waits in the group's held queue instead of failing, and ReleaseHeld submits it again
+// each round. A planned move takes milliseconds: clients see an answer a little later instead
+// of an error. Each round decides afresh, so a proposal held through a transfer that ends in an
+// election is held through that election too (the transfer, the old leader stepping down and
+// the new one's election each take their own time: a slow disk stretches every step by an
+// fsync); but no proposal is held longer than MaxHoldMs in all. Nothing held was appended to a
 // log, so whatever error a held proposal ends with, it certainly did not happen.
-// held_until: 0 for a new proposal, else the deadline it was held with.
-void MultiRaftNode::Submit(Proposal& p, int64_t now_ms, int64_t held_until) {
+// held_since: 0 for a new proposal, else when it was first held.
+void MultiRaftNode::Submit(Proposal& p, int64_t now_ms, int64_t held_since) {
   if (p.partition < 0 || p.partition >= static_cast<int>(groups_.size()) ||
       !groups_[p.partition]) {
     Fail(p, p.partition < 0
@@ -387,17 +389,18 @@ void MultiRaftNode::Submit(Proposal& p, int64_t now_ms, int64_t held_until) {
   Group& g = *groups_[p.partition];
   if (g.node->role() != raft::Role::kLeader) {
     const uint64_t leader = g.node->leader();
-    if (leader == 0 && Hold(g, p, held_until, ElectionWindowEnd(g.id), now_ms)) return;
+    // An election under way: a leader was known within two election timeouts.
+    if (leader == 0 && now_ms <= ElectionWindowEnd(g.id) && Hold(g, p, held_since, now_ms)) {
+      return;
+    }
     Fail(p, Redirect(p.partition, leader));
     return;
   }
   g.last_ts = std::max(g.last_ts, UnixMs());  // the entry's wall-clock timestamp (expiry)
   auto r = g.node->Propose(EncodeEntryData(g.last_ts, p.command));
   if (!r.ok()) {
-    if (g.node->transferee() != 0 &&
-        Hold(g, p, held_until, now_ms + options_.election_ticks * options_.tick_ms, now_ms)) {
-      return;
-    }
+    // A transfer in progress (the core ends it within an election timeout, done or not).
+    if (g.node->transferee() != 0 && Hold(g, p, held_since, now_ms)) return;
     Fail(p, r.status().code() == Status::Code::kNotLeader
                 ? Redirect(p.partition, g.node->leader())
                 : "TRYAGAIN " + r.status().message());
@@ -409,20 +412,24 @@ void MultiRaftNode::Submit(Proposal& p, int64_t now_ms, int64_t held_until) {
   }
 }
 
-// Queues p in g's held queue until held_until (a proposal held before) or limit (a new one;
-// 0: may not be held). False, leaving p alone, if its time is up or (a new one) the queues are
+// The longest a proposal is held: a transfer (at most an election timeout) and then the
+// election window after the old leader stepped down (two more).
+int64_t MultiRaftNode::MaxHoldMs() const {
+  return 3LL * options_.election_ticks * options_.tick_ms;
+}
+
+// Queues p in g's held queue, first held at held_since (0: a new proposal, held from now).
+// False, leaving p alone, if it has been held MaxHoldMs already or (a new one) the queues are
 // full (max_held proposals or max_held_bytes of commands on this node).
-bool MultiRaftNode::Hold(Group& g, Proposal& p, int64_t held_until, int64_t limit,
-                         int64_t now_ms) {
-  const int64_t until = held_until != 0 ? held_until : limit;
-  if (now_ms >= until) return false;
-  if (held_until == 0 && (held_count_ >= options_.max_held ||
+bool MultiRaftNode::Hold(Group& g, Proposal& p, int64_t held_since, int64_t now_ms) {
+  if (held_since != 0 && now_ms - held_since >= MaxHoldMs()) return false;
+  if (held_since == 0 && (held_count_ >= options_.max_held ||
                           held_bytes_ + p.command.size() > options_.max_held_bytes)) {
     return false;
   }
   ++held_count_;
   held_bytes_ += p.command.size();
-  g.held.push_back(Group::Held{std::move(p), until});
+  g.held.push_back(Group::Held{std::move(p), held_since != 0 ? held_since : now_ms});
   return true;
 }
 
@@ -437,7 +444,7 @@ void MultiRaftNode::ReleaseHeld(int64_t now_ms) {
     for (auto& h : held) {
       --held_count_;
       held_bytes_ -= h.p.command.size();
-      Submit(h.p, now_ms, h.until_ms);
+      Submit(h.p, now_ms, h.since_ms);
     }
   }
 }

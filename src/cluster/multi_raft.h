@@ -131,7 +131,7 @@ class MultiRaftNode : public Replicator {
     std::map<uint64_t, Pending> pending;  // by log index
     struct Held {
       Proposal p;
-      int64_t until_ms;  // monotonic: answered with the error it met, if still held then
+      int64_t since_ms;  // monotonic: when it was first held (a hold lasts MaxHoldMs at most)
     };
     std::deque<Held> held;  // not proposed yet: waiting for a leader (Submit), oldest first
   };
@@ -139,8 +139,9 @@ class MultiRaftNode : public Replicator {
   void Loop();
   void HandleMessages(std::vector<std::pair<uint64_t, std::string>>& inbox);
   void HandleProposals(std::vector<Proposal>& proposals);
-  void Submit(Proposal& p, int64_t now_ms, int64_t held_until);
-  bool Hold(Group& g, Proposal& p, int64_t held_until, int64_t limit, int64_t now_ms);
+  void Submit(Proposal& p, int64_t now_ms, int64_t held_since);
+  bool Hold(Group& g, Proposal& p, int64_t held_since, int64_t now_ms);
+  int64_t MaxHoldMs() const;
   void ReleaseHeld(int64_t now_ms);
   void HandleReady();
   void ApplyEntries(const std::vector<std::pair<Group*, std::span<const raft::Entry>>>& batch);
