@@ -1,38 +1,66 @@
 #include "storage/row_cache.h"
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
 
 namespace flin::storage {
 
+// The key's bytes and then the value's share one allocation: a hit reads the entry and one
+// block after it, instead of three scattered blocks (entry, key, value: each a cache miss
+// under a random read load, where the cache is far larger than the CPU's).
 struct RowCache::Entry {
-  std::string key;
-  std::string raw;
+  std::string bytes;  // key, then raw value
+  size_t hash = 0;    // HashOf(key())
+  uint32_t key_size = 0;
   bool present = false;
   bool referenced = false;  // read since it last passed the eviction hand (second chance)
   int writing = 0;          // writes begun and not ended: hidden from lookups meanwhile
   Entry* prev = nullptr;    // the stripe's list: newest after the head, eviction from the tail
   Entry* next = nullptr;
-  size_t Charge() const { return key.size() + raw.size() + kEntryOverhead; }
+
+  Entry() = default;
+  Entry(std::string_view key, size_t key_hash) : hash(key_hash) {
+    bytes.assign(key);
+    key_size = static_cast<uint32_t>(key.size());
+  }
+  std::string_view key() const { return std::string_view(bytes).substr(0, key_size); }
+  std::string_view raw() const { return std::string_view(bytes).substr(key_size); }
+  void SetRaw(std::string_view raw) {
+    bytes.resize(key_size);
+    bytes.append(raw);
+  }
+  size_t Charge() const { return bytes.size() + kEntryOverhead; }
 };
 
 namespace {
 // One hash per key for both the stripe (its top byte) and the stripe's table (absl uses the
 // low bits for its control bytes, which a stripe's keys therefore do not share).
 size_t HashOf(std::string_view key) { return absl::Hash<std::string_view>{}(key); }
-struct KeyEq {
+
+// The table holds the entries themselves, found by key: an entry's key moves when its value
+// is replaced (one buffer), so the table cannot keep a view of it.
+using EntryPtr = std::unique_ptr<RowCache::Entry>;
+struct EntryHash {
   using is_transparent = void;
-  bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+  size_t operator()(std::string_view key) const { return HashOf(key); }
+  size_t operator()(const EntryPtr& e) const { return e->hash; }
+};
+struct EntryEq {
+  using is_transparent = void;
+  static std::string_view Key(std::string_view key) { return key; }
+  static std::string_view Key(const EntryPtr& e) { return e->key(); }
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const {
+    return Key(a) == Key(b);
+  }
 };
 }  // namespace
 
 struct alignas(64) RowCache::Stripe {
   std::mutex mu;
-  // Keys view their entry's own key string. An open-addressing table: a lookup touches its
-  // control bytes and one slot, not a chain of nodes (the node-based map cost 8% of GET).
-  absl::flat_hash_map<std::string_view, std::unique_ptr<Entry>, absl::Hash<std::string_view>,
-                      KeyEq>
-      map;
+  // An open-addressing table: a lookup touches its control bytes and one slot, not a chain of
+  // nodes (the node-based map cost 8% of GET).
+  absl::flat_hash_set<EntryPtr, EntryHash, EntryEq> map;
   Entry head;  // sentinel of the circular list
   size_t bytes = 0;
   uint64_t version = 0;  // bumped by every BeginWrite and EndWrite touching this stripe
@@ -54,20 +82,19 @@ struct alignas(64) RowCache::Stripe {
   // `hash` is HashOf(key): computed once for the stripe and the table.
   Entry* Find(std::string_view key, size_t hash) {
     auto it = map.find(key, hash);
-    return it == map.end() ? nullptr : it->second.get();
+    return it == map.end() ? nullptr : it->get();
   }
   // Takes in a new entry, newest in the list.
-  Entry* Add(std::unique_ptr<Entry> e) {
+  Entry* Add(EntryPtr e) {
     Entry* raw = e.get();
     bytes += raw->Charge();
     PushFront(raw);
-    map.emplace(std::string_view(raw->key), std::move(e));
+    map.insert(std::move(e));
     return raw;
   }
-  void Erase(std::string_view key) {
-    auto it = map.find(key);
+  void Erase(Entry* e) {
+    auto it = map.find(e->key(), e->hash);
     if (it == map.end()) return;
-    Entry* e = it->second.get();
     Unlink(e);
     bytes -= e->Charge();
     map.erase(it);
@@ -80,7 +107,7 @@ struct alignas(64) RowCache::Stripe {
     for (size_t passed = 0; bytes > limit && head.prev != &head && head.prev != keep;) {
       Entry* e = head.prev;
       if (e->writing == 0 && !e->referenced) {
-        Erase(e->key);
+        Erase(e);
       } else if (++passed > 2 * map.size()) {  // every flag cleared once, the rest pinned
         break;
       } else {
@@ -125,22 +152,22 @@ RowCache::Hit RowCache::Lookup(std::string_view key, std::string* raw, Ticket* t
   ++s.hits;
   e->referenced = true;
   if (!e->present) return Hit::kAbsent;
-  raw->assign(e->raw);
+  raw->assign(e->raw());
   return Hit::kValue;
 }
 
 void RowCache::Fill(std::string_view key, const std::string* raw, const Ticket& ticket) {
   if (!ticket.may_fill) return;
   const size_t limit = capacity_ / kStripes;
-  auto e = std::make_unique<Entry>();
-  e->key.assign(key);
+  const size_t hash = HashOf(key);
+  auto e = std::make_unique<Entry>(key, hash);
   e->present = raw != nullptr;
-  if (raw != nullptr) e->raw = *raw;
+  if (raw != nullptr) e->SetRaw(*raw);
   if (e->Charge() > limit) return;
   Stripe& s = stripes_[ticket.stripe];
   std::lock_guard<std::mutex> lock(s.mu);
   if (s.version != ticket.version) return;  // a write began or ended since the miss
-  s.Erase(key);                             // another reader's fill of the same answer
+  if (Entry* old = s.Find(key, hash)) s.Erase(old);  // another reader's fill of the same answer
   s.Evict(limit, s.Add(std::move(e)));
 }
 
@@ -173,9 +200,7 @@ void RowCache::BeginWrite(const WriteSet& w) {
         s.bytes + op.key.size() + op.raw.size() + kEntryOverhead <= limit) {
       // Room to spare: a hidden entry that EndWrite fills, so that freshly loaded data is
       // cached without evicting anything.
-      auto fresh = std::make_unique<Entry>();
-      fresh->key.assign(op.key);
-      e = s.Add(std::move(fresh));
+      e = s.Add(std::make_unique<Entry>(op.key, hash));
     }
     if (e != nullptr) ++e->writing;  // pinned: nothing erases it until its EndWrite
     w.pins_[i] = WriteSet::Pin{stripe, e};
@@ -198,16 +223,16 @@ void RowCache::EndWrite(const WriteSet& w, bool written) {
     if (e == nullptr) continue;
     --e->writing;
     if (!written) {
-      if (e->writing == 0) s.Erase(e->key);
+      if (e->writing == 0) s.Erase(e);
       continue;
     }
     s.bytes -= e->Charge();
     e->present = op.present;
-    e->raw.assign(op.raw);
+    e->SetRaw(op.raw);
     s.bytes += e->Charge();
     if (s.bytes <= limit) continue;
     s.Evict(limit, e);
-    if (s.bytes > limit && e->writing == 0) s.Erase(e->key);  // too big for its stripe alone
+    if (s.bytes > limit && e->writing == 0) s.Erase(e);  // too big for its stripe alone
   }
   w.pins_.clear();
 }
