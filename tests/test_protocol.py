@@ -128,6 +128,16 @@ def test_wrong_arity_unknown_command_syntax(raw):
     assert raw.call("GET", "k") == b"v"
 
 
+def test_command_names_ignore_ascii_case_only(raw):
+    assert raw.call("PiNg") == "PONG"
+    assert raw.call("sEt", "k", "v") == "OK"
+    assert raw.call("gET", "k") == b"v"
+    # The neighbours of A-Z and bytes beyond ASCII are not letters: no command matches.
+    for name in ("@ET", "[ET", "G\u00c9T"):
+        assert error_of(raw, name).startswith(f"ERR unknown command '{name}'"), name
+    assert raw.call("PING") == "PONG"
+
+
 def test_empty_command_name(raw):
     assert error_of(raw, "") == "ERR unknown command '', with args beginning with: "
     assert raw.call("PING") == "PONG"

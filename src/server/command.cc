@@ -63,8 +63,9 @@ void CommandTable::Add(CommandSpec spec) {
 const CommandSpec* CommandTable::Find(std::string_view name) const {
   char buf[32];
   if (name.size() >= sizeof(buf)) return nullptr;
-  for (size_t i = 0; i < name.size(); ++i) {
-    buf[i] = static_cast<char>(tolower(static_cast<unsigned char>(name[i])));
+  for (size_t i = 0; i < name.size(); ++i) {  // ASCII only, inline (libc's tolower: a call
+    const char c = name[i];                     // per character and a locale lookup)
+    buf[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
   }
   auto it = by_name_.find(std::string(buf, name.size()));
   return it == by_name_.end() ? nullptr : &it->second;
