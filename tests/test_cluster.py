@@ -6,7 +6,8 @@ loopback forming a 3-node cluster (64 partitions, 3 replicas each).
 - kill -9 of a node holding leaders during a stream of writes: the survivors
   elect leaders, clients follow MOVED, no acknowledged write is lost;
 - the killed node restarted on its dir catches up, once from the log and once
-  from a snapshot (--snapshot-entries 50, after the survivors truncated their log);
+  from a snapshot (--snapshot-entries 50, after the survivors truncated their log;
+  each survivor builds and streams at most 4 snapshots at a time);
 - with 2 of 3 nodes down READONLY reads answer and writes fail promptly;
 - cluster identity: a node of another cluster is refused, and a data dir
   restarted with another --initial-cluster refuses to start.
@@ -37,6 +38,7 @@ pytestmark = pytest.mark.flin_only
 # A shorter Raft tick than the default 50 ms makes failover tests quicker;
 # elections still time out after 10-20 ticks (0.3-0.6 s here).
 TICK_MS = 30
+MAX_SNAPSHOTS_IN_FLIGHT = 4  # MultiRaftOptions::max_snapshots_in_flight
 
 
 @pytest.fixture
@@ -395,13 +397,22 @@ def test_restart_catches_up_from_snapshot(make_cluster):
     infos = cl.infos(survivors)
     firsts = {p: infos[nid]["partitions"][p]["first_index"] for p, nid in led.items()}
 
+    # Every partition needs a snapshot at once: each survivor builds and streams at most
+    # MAX_SNAPSHOTS_IN_FLIGHT of them at a time (the rest wait for a later probe), so node 3
+    # never holds every partition in memory at once.
     t0 = time.monotonic()
     victim.start()
     n = cl.wait_caught_up(victim)
     installed = victim.log_count("installed snapshot")
+    fields = [i["fields"] for i in cl.infos(survivors).values()]
+    peak = max(int(f["raft_snapshots_in_flight_peak"]) for f in fields)
+    deferred = sum(int(f["raft_snapshots_deferred"]) for f in fields)
     print(f"\nsnapshot catch-up: node 3 caught up on {n} partitions in "
-          f"{time.monotonic() - t0:.2f}s, {installed} snapshots installed")
+          f"{time.monotonic() - t0:.2f}s, {installed} snapshots installed; snapshots in "
+          f"flight per survivor at most {peak}, {deferred} deferred")
     assert n == PARTITIONS
+    assert peak <= MAX_SNAPSHOTS_IN_FLIGHT, peak
+    assert deferred > 0, "all partitions needed a snapshot at once, yet none waited its turn"
     allkeys = {**first, **second}
     got = readonly_get_all(victim.port, allkeys)
     wrong = {k: (v, got[k]) for k, v in allkeys.items() if got[k] != v.encode()}

@@ -248,7 +248,11 @@ void GroupStorage::ReleaseSnapshot() const {
 // then records of u32 key length, key, u32 value length, raw value (encoding.h). Data without
 // the header (from a node of an earlier version) is records only, and carries no clock.
 Result<raft::SnapshotMeta> GroupStorage::SnapshotMetadata() const {
-  if (out_snap_ && out_snap_->meta.index >= meta_.index) return out_snap_->meta;
+  const char* kDeferred = "too many snapshots in flight on this node";
+  if (out_snap_ && out_snap_->meta.index >= meta_.index) {
+    if (gate_ && !gate_()) return Status::Busy(kDeferred);
+    return out_snap_->meta;
+  }
   if (building_) {
     if (!building_->done.load(std::memory_order_acquire)) {
       return Status::Busy("snapshot being built");
@@ -271,6 +275,7 @@ Result<raft::SnapshotMeta> GroupStorage::SnapshotMetadata() const {
     }
     std::filesystem::remove(b->snap.path, ec);  // the log was compacted past it meanwhile
   }
+  if (gate_ && !gate_()) return Status::Busy(kDeferred);
   ReleaseSnapshot();
   auto term = Term(applied_);
   if (!term.ok()) return Status::Busy("applied entry not readable yet");

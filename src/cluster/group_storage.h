@@ -23,6 +23,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,8 +59,16 @@ class GroupStorage : public raft::Storage {
   uint64_t FirstIndex() const override { return meta_.index + 1; }
   uint64_t LastIndex() const override { return last_index_; }
   // The snapshot to send: Busy while one is being built in the background (the core asks
-  // again later), started at the applied index when none covers the compaction point.
+  // again later), started at the applied index when none covers the compaction point. Busy
+  // too when the gate (if set) refuses to start another snapshot: the one this group has
+  // built already still goes out.
   Result<raft::SnapshotMeta> SnapshotMetadata() const override;
+  // Asked (on the raft thread, from SnapshotMetadata) before a snapshot is built or a built
+  // one offered again: false defers it to a later probe. MultiRaftNode bounds with it how many
+  // snapshots a node builds and streams at once.
+  void set_snapshot_gate(std::function<bool()> may_start) { gate_ = std::move(may_start); }
+  // Whether a snapshot is being built for this group now.
+  bool building_snapshot() const { return building_ != nullptr; }
   Result<raft::SnapshotChunk> ReadSnapshotChunk(uint64_t index, uint64_t offset,
                                                 uint64_t max_bytes) const override;
 
@@ -142,6 +151,7 @@ class GroupStorage : public raft::Storage {
     std::thread thread;
   };
   mutable std::unique_ptr<SnapshotBuild> building_;
+  std::function<bool()> gate_;
   void StartSnapshotBuild() const;
   void AbandonSnapshotBuild() const;  // cancels, joins, removes its file
 };

@@ -299,6 +299,38 @@ TEST_F(GroupStorageTest, SnapshotInUseBoundsCompaction) {
   EXPECT_EQ(gs_->SnapshotInUse(true), 10u);
 }
 
+// MultiRaftNode bounds the snapshots a node builds and streams at once through the gate: a
+// shut gate defers starting one (no build, no file), but never a build already made.
+TEST_F(GroupStorageTest, SnapshotGateDefersNewSnapshotsButNotABuiltOne) {
+  PutData(5, "a", "1");
+  rocksdb::WriteBatch wb;
+  gs_->Append(Entries(1, 4, 1), &wb);
+  Write(&wb);
+  gs_->set_applied(4, voters_, 0);
+  bool open = false;
+  int asked = 0;
+  gs_->set_snapshot_gate([&] {
+    ++asked;
+    return open;
+  });
+  EXPECT_EQ(gs_->SnapshotMetadata().status().code(), Status::Code::kBusy);
+  EXPECT_FALSE(gs_->building_snapshot()) << "nothing is built while the gate is shut";
+  EXPECT_EQ(asked, 1);
+  open = true;
+  EXPECT_EQ(gs_->SnapshotMetadata().status().code(), Status::Code::kBusy);
+  EXPECT_TRUE(gs_->building_snapshot());
+  open = false;  // shut while it is built: the build still goes out when done
+  auto meta = BuiltSnapshot();
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_EQ(meta->index, 4u);
+  // Offering it again (to another follower, or after a failed stream) is a new stream.
+  EXPECT_EQ(gs_->SnapshotMetadata().status().code(), Status::Code::kBusy);
+  open = true;
+  auto again = gs_->SnapshotMetadata();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->index, 4u);
+}
+
 // Found by snapshot_install_fuzz: a record whose value is not a stored value (encoding.h) was
 // installed as it came, leaving data every later read reports as corrupt.
 TEST_F(GroupStorageTest, InstallSnapshotRefusesMalformedValues) {

@@ -118,6 +118,7 @@ Status MultiRaftNode::Start() {
     auto g = std::make_unique<Group>();
     g->id = p;
     g->storage = std::move(gs).value();
+    g->storage->set_snapshot_gate([this] { return MayStartSnapshot(); });
     // Entry timestamps go on from where this partition's log had got to, and reads judge
     // expiry by at least that (a wall clock set back while the node was down changes nothing).
     g->last_ts = g->storage->applied_clock();
@@ -269,7 +270,8 @@ void MultiRaftNode::Loop() {
     }
     if (now - last_status > 500) {
       last_status = now;
-      std::string report;
+      std::string report = "raft_snapshots_in_flight:" + std::to_string(SnapshotsInFlight()) +
+                           "\r\n";
       for (auto& g : groups_) {
         if (!g) continue;
         const raft::RawNode& n = *g->node;
@@ -697,6 +699,42 @@ void MultiRaftNode::Deliver(CompletionSink* sink, uint64_t conn_id, uint64_t seq
 void MultiRaftNode::FlushDeliveries() {
   for (auto& [sink, completions] : deliveries_) sink->Complete(std::move(completions));
   deliveries_.clear();
+}
+
+// Snapshots being built, and streams of one to a follower whose connection is up (a stream
+// to a node that went away holds no place). Raft thread.
+size_t MultiRaftNode::SnapshotsInFlight() const {
+  std::vector<uint64_t> connected;
+  for (const auto& p : transport_->Peers()) {
+    if (p.connected) connected.push_back(p.id);
+  }
+  size_t n = 0;
+  for (const auto& g : groups_) {
+    if (!g) continue;
+    if (g->storage->building_snapshot()) ++n;
+    if (g->node->role() != raft::Role::kLeader) continue;
+    for (const auto& peer : g->node->Peers()) {
+      if (peer.state == raft::ProgressState::kSnapshot &&
+          std::find(connected.begin(), connected.end(), peer.id) != connected.end()) {
+        ++n;
+      }
+    }
+  }
+  return n;
+}
+
+// The gate of every group's snapshots (GroupStorage::set_snapshot_gate), asked only when one
+// is about to start. Raft thread.
+bool MultiRaftNode::MayStartSnapshot() {
+  const size_t n = SnapshotsInFlight();
+  if (n < options_.max_snapshots_in_flight) {
+    if (n + 1 > snapshots_in_flight_peak_.load(std::memory_order_relaxed)) {
+      snapshots_in_flight_peak_.store(n + 1, std::memory_order_relaxed);
+    }
+    return true;
+  }
+  snapshots_deferred_.fetch_add(1, std::memory_order_relaxed);
+  return false;
 }
 
 raft::RawNode::Events MultiRaftNode::Events() const {

@@ -65,6 +65,11 @@ struct MultiRaftOptions {
   size_t max_entry_bytes = 8u << 20;
   size_t max_held = 1 << 16;         // proposals held while leaderships move (beyond: errors)
   size_t max_held_bytes = 64u << 20; // and their commands' bytes
+  // Snapshots this node builds or streams to connected followers at once; more wait for a
+  // later probe. A follower holds a snapshot in memory until it has all of it, so a node that
+  // comes back to a cluster that truncated its logs would otherwise be sent every partition
+  // at once (all of the data in its memory), and each sender would build them all together.
+  size_t max_snapshots_in_flight = 4;
 };
 
 // What the I/O threads need to route a request to a partition; written by the raft thread.
@@ -111,6 +116,12 @@ class MultiRaftNode : public Replicator {
   // move without a plan (election timers that fired, check-quorum step-downs, transfers given
   // up), as of the raft thread's latest round. Any thread.
   raft::RawNode::Events Events() const;
+  // Snapshots deferred because max_snapshots_in_flight were under way, and the most that were
+  // ever under way at once (each since start). Any thread.
+  uint64_t snapshots_deferred() const { return snapshots_deferred_.load(std::memory_order_relaxed); }
+  uint64_t snapshots_in_flight_peak() const {
+    return snapshots_in_flight_peak_.load(std::memory_order_relaxed);
+  }
   std::vector<Transport::PeerState> Peers() const { return transport_->Peers(); }
   void set_fsync(FsyncPolicy p) { fsync_.store(p, std::memory_order_relaxed); }
 
@@ -141,6 +152,8 @@ class MultiRaftNode : public Replicator {
   void HandleProposals(std::vector<Proposal>& proposals);
   void Submit(Proposal& p, int64_t now_ms, int64_t held_since);
   bool Hold(Group& g, Proposal& p, int64_t held_since, int64_t now_ms);
+  size_t SnapshotsInFlight() const;
+  bool MayStartSnapshot();
   int64_t MaxHoldMs() const;
   void ReleaseHeld(int64_t now_ms);
   void HandleReady();
@@ -180,6 +193,7 @@ class MultiRaftNode : public Replicator {
   int64_t last_balance_ms_ = 0;
   int64_t tick_time_ms_ = 0;  // raft thread: the monotonic time the latest Tick() stands for
   std::atomic<uint64_t> election_timeouts_{0}, quorum_losses_{0}, transfers_aborted_{0};
+  std::atomic<uint64_t> snapshots_deferred_{0}, snapshots_in_flight_peak_{0};
 };
 
 }  // namespace flin::cluster

@@ -209,6 +209,10 @@ void InfoCluster(CommandContext& ctx, std::string* o) {
     Line(o, "raft_election_timeouts", static_cast<int64_t>(events.election_timeouts));
     Line(o, "raft_quorum_losses", static_cast<int64_t>(events.quorum_losses));
     Line(o, "raft_transfers_aborted", static_cast<int64_t>(events.transfers_aborted));
+    // Snapshots built or streamed at once: the most since start (the current number is in
+    // raft_snapshots_in_flight below), and those that waited for their turn.
+    Line(o, "raft_snapshots_in_flight_peak", static_cast<int64_t>(mr->snapshots_in_flight_peak()));
+    Line(o, "raft_snapshots_deferred", static_cast<int64_t>(mr->snapshots_deferred()));
     for (const auto& peer : mr->Peers()) {
       o->append("peer_" + std::to_string(peer.id) + ":connected=" + (peer.connected ? "1" : "0") +
                 ",sent_frames=" + std::to_string(peer.sent_frames) +
