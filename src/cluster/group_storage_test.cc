@@ -58,6 +58,13 @@ class GroupStorageTest : public ::testing::Test {
   }
 
   // SnapshotMetadata until the background build is done (Busy until then), at most 10 s.
+  // Entries 1..last of `term` in the log, applied up to `applied` (with that clock).
+  void LogApplied(uint64_t last, uint64_t term, uint64_t applied, int64_t clock = 0) {
+    rocksdb::WriteBatch wb;
+    gs_->Append(Entries(1, last, term), &wb);
+    Write(&wb);
+    gs_->set_applied(applied, voters_, clock);
+  }
   Result<raft::SnapshotMeta> BuiltSnapshot() {
     for (int i = 0; i < 10000; ++i) {
       auto meta = gs_->SnapshotMetadata();
@@ -177,10 +184,7 @@ TEST_F(GroupStorageTest, AppendTruncateAndReloadAfterRestart) {
 }
 
 TEST_F(GroupStorageTest, CompactionDropsTheHeadAndSurvivesRestart) {
-  rocksdb::WriteBatch wb;
-  gs_->Append(Entries(1, 20, 3), &wb);
-  Write(&wb);
-  gs_->set_applied(15, voters_, 0);
+  LogApplied(20, 3, 15);
   rocksdb::WriteBatch wb2;
   gs_->Compact(12, &wb2);
   Write(&wb2);
@@ -201,10 +205,7 @@ TEST_F(GroupStorageTest, SnapshotStreamsThePartitionAndInstallsElsewhere) {
   PutData(5, "a", "1");
   PutData(5, "b", std::string(3000, 'x'));
   PutData(6, "other", "not in the snapshot");
-  rocksdb::WriteBatch wb;
-  gs_->Append(Entries(1, 4, 1), &wb);
-  Write(&wb);
-  gs_->set_applied(4, voters_, 1700000000555);  // clock as of index 4
+  LogApplied(4, 1, 4, 1700000000555);  // clock as of index 4
   auto meta = BuiltSnapshot();
   ASSERT_TRUE(meta.ok()) << meta.status().ToString();
   EXPECT_EQ(meta->index, 4u);
@@ -248,10 +249,7 @@ TEST_F(GroupStorageTest, SnapshotStreamsThePartitionAndInstallsElsewhere) {
 // as of whenever the builder reads it: the raft thread goes on applying meanwhile.
 TEST_F(GroupStorageTest, SnapshotIsThePartitionWhenAskedWhileApplyGoesOn) {
   for (int i = 0; i < 2000; ++i) PutData(5, "k" + std::to_string(i), std::string(100, 'v'));
-  rocksdb::WriteBatch wb;
-  gs_->Append(Entries(1, 4, 1), &wb);
-  Write(&wb);
-  gs_->set_applied(4, voters_, 0);
+  LogApplied(4, 1, 4);
   auto first = gs_->SnapshotMetadata();
   ASSERT_EQ(first.status().code(), Status::Code::kBusy) << "built in the background";
   // Applied after the request: none of it may be in the snapshot at index 4.
@@ -286,10 +284,7 @@ TEST_F(GroupStorageTest, SnapshotIsThePartitionWhenAskedWhileApplyGoesOn) {
 // is streamed to a follower (MultiRaftNode::MaybeCompact): the follower goes on from its index.
 TEST_F(GroupStorageTest, SnapshotInUseBoundsCompaction) {
   PutData(5, "a", "1");
-  rocksdb::WriteBatch wb;
-  gs_->Append(Entries(1, 20, 1), &wb);
-  Write(&wb);
-  gs_->set_applied(10, voters_, 0);
+  LogApplied(20, 1, 10);
   EXPECT_EQ(gs_->SnapshotInUse(true), UINT64_MAX);  // none made yet
   ASSERT_EQ(gs_->SnapshotMetadata().status().code(), Status::Code::kBusy);
   gs_->set_applied(20, voters_, 0);
@@ -303,10 +298,7 @@ TEST_F(GroupStorageTest, SnapshotInUseBoundsCompaction) {
 // shut gate defers starting one (no build, no file), but never a build already made.
 TEST_F(GroupStorageTest, SnapshotGateDefersNewSnapshotsButNotABuiltOne) {
   PutData(5, "a", "1");
-  rocksdb::WriteBatch wb;
-  gs_->Append(Entries(1, 4, 1), &wb);
-  Write(&wb);
-  gs_->set_applied(4, voters_, 0);
+  LogApplied(4, 1, 4);
   bool open = false;
   int asked = 0;
   gs_->set_snapshot_gate([&] {
