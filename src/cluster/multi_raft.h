@@ -122,6 +122,10 @@ class MultiRaftNode : public Replicator {
   uint64_t snapshots_in_flight_peak() const {
     return snapshots_in_flight_peak_.load(std::memory_order_relaxed);
   }
+  // Raft log writes with fsync that took over a quarter of the election timeout, and the
+  // longest one, in ms (since start). Any thread.
+  uint64_t slow_log_syncs() const { return slow_log_syncs_.load(std::memory_order_relaxed); }
+  int64_t log_sync_max_ms() const { return log_sync_max_ms_.load(std::memory_order_relaxed); }
   std::vector<Transport::PeerState> Peers() const { return transport_->Peers(); }
   void set_fsync(FsyncPolicy p) { fsync_.store(p, std::memory_order_relaxed); }
 
@@ -153,6 +157,7 @@ class MultiRaftNode : public Replicator {
   void Submit(Proposal& p, int64_t now_ms, int64_t held_since);
   bool Hold(Group& g, Proposal& p, int64_t held_since, int64_t now_ms);
   size_t SnapshotsInFlight() const;
+  void NoteLogSync(int64_t ms);
   bool MayStartSnapshot();
   int64_t MaxHoldMs() const;
   void ReleaseHeld(int64_t now_ms);
@@ -194,6 +199,9 @@ class MultiRaftNode : public Replicator {
   int64_t tick_time_ms_ = 0;  // raft thread: the monotonic time the latest Tick() stands for
   std::atomic<uint64_t> election_timeouts_{0}, quorum_losses_{0}, transfers_aborted_{0};
   std::atomic<uint64_t> snapshots_deferred_{0}, snapshots_in_flight_peak_{0};
+  std::atomic<uint64_t> slow_log_syncs_{0};
+  std::atomic<int64_t> log_sync_max_ms_{0};
+  int64_t last_slow_sync_warning_ms_ = 0;  // raft thread
 };
 
 }  // namespace flin::cluster

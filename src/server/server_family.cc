@@ -213,6 +213,10 @@ void InfoCluster(CommandContext& ctx, std::string* o) {
     // raft_snapshots_in_flight below), and those that waited for their turn.
     Line(o, "raft_snapshots_in_flight_peak", static_cast<int64_t>(mr->snapshots_in_flight_peak()));
     Line(o, "raft_snapshots_deferred", static_cast<int64_t>(mr->snapshots_deferred()));
+    // The Raft log's fsyncs: the longest, and how many took over a quarter of the election
+    // timeout (a disk that slow can cost partitions their leaders).
+    Line(o, "raft_log_sync_max_ms", mr->log_sync_max_ms());
+    Line(o, "raft_slow_log_syncs", static_cast<int64_t>(mr->slow_log_syncs()));
     for (const auto& peer : mr->Peers()) {
       o->append("peer_" + std::to_string(peer.id) + ":connected=" + (peer.connected ? "1" : "0") +
                 ",sent_frames=" + std::to_string(peer.sent_frames) +

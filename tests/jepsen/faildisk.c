@@ -4,6 +4,9 @@
  * the directory FLIN_FAILDISK_DIR fail with EIO, as a disk that stopped persisting does (the
  * data may sit in the page cache; the caller cannot know what reached the platter). Nothing
  * else changes: reads, and writes into the page cache, still succeed.
+ *
+ * With FLIN_FAILDISK_DELAY_US set, an armed fsync is slow instead: it sleeps that many
+ * microseconds, then syncs (a disk that persists, late).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -32,8 +35,12 @@ static int armed_for(int fd) {
 static int sync_or_fail(int fd, int (**real)(int), const char* name) {
   if (*real == NULL) *real = (int (*)(int))dlsym(RTLD_NEXT, name);
   if (armed_for(fd)) {
-    errno = EIO;
-    return -1;
+    const char* delay = getenv("FLIN_FAILDISK_DELAY_US");
+    if (delay == NULL) {
+      errno = EIO;
+      return -1;
+    }
+    usleep((useconds_t)atol(delay));
   }
   return (*real)(fd);
 }

@@ -17,6 +17,11 @@ files in the data dir fail with EIO while an "arm" file exists.  A single node
 answers errors and keeps serving reads; it cannot trust its page cache after a
 failed fsync, so it takes writes again only after a restart, and every
 acknowledged write is then there.  A cluster node stops as for a full disk.
+
+A slow disk (the same library, FLIN_FAILDISK_DELAY_US: armed fsyncs sleep, then
+sync): a cluster node whose Raft log fsyncs take over a quarter of the election
+timeout says so (a log warning, INFO raft_slow_log_syncs) — a disk that slow
+costs partitions their leaders.
 """
 import os
 import random
@@ -282,5 +287,41 @@ def test_cluster_node_with_failing_disk_stops_cleanly_and_catches_up(faildisk, t
             got = readonly_get_all(node.port, writers.acked)
             missing = [k for k, v in writers.acked.items() if got[k] != v.encode()]
             assert not missing, f"node {node.node_id} misses {len(missing)}: {missing[:5]}"
+    finally:
+        cl.stop()
+
+
+def test_cluster_node_on_a_slow_disk_says_so(faildisk, tmp_path):
+    cl = Cluster(tmp_path / "cluster", tick_ms=30)  # election timeout >= 300 ms: slow > 75 ms
+    start_or_fail(cl)
+    victim = cl.nodes[3]
+    arm = tmp_path / "arm"
+    try:
+        victim.stop()
+        failing(victim, faildisk, victim.dir, arm)
+        victim.env["FLIN_FAILDISK_DELAY_US"] = "150000"
+        arm.touch()
+        started = time.monotonic()
+        victim.start()
+        cl.wait_all_leaders(timeout=60)
+        # Writes reach every replica's log (nodes 1 and 2 make the majority meanwhile).
+        writers = Writers(cl.ports(), threads=2, prefix="slow").start()
+        try:
+            wait_until(lambda: writers.count() >= 50, 60, what="writes with a slow node")
+        finally:
+            writers.stop()
+
+        def fields(node):
+            return node.info_cluster()["fields"]
+
+        wait_until(lambda: int(fields(victim)["raft_slow_log_syncs"]) > 0, 30,
+                   what="node 3 to count its slow log fsyncs")
+        assert int(fields(victim)["raft_log_sync_max_ms"]) >= 150, fields(victim)
+        warnings = victim.log_count("over a quarter of the election timeout")
+        assert 1 <= warnings <= 1 + (time.monotonic() - started) // 60, \
+            f"{warnings} warnings: at most one a minute\n" + victim.log_tail(20)
+        print("\nlog fsyncs, longest ms / slow:", {
+            n.node_id: (fields(n)["raft_log_sync_max_ms"], fields(n)["raft_slow_log_syncs"])
+            for n in cl.nodes.values()})
     finally:
         cl.stop()
