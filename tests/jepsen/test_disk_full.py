@@ -66,10 +66,26 @@ def faildisk(tmp_path_factory):
     return str(out)
 
 
-def failing(srv, lib, datadir, arm):
-    """Run srv with the failing-disk library over datadir, armed by the file arm."""
+def failing(srv, lib, datadir, arm, delay_us=None):
+    """Run srv with the failing-disk library over datadir, armed by the file arm (slow by
+    delay_us per fsync instead of failing, if given)."""
     srv.env = {"LD_PRELOAD": lib, "FLIN_FAILDISK_DIR": str(datadir),
                "FLIN_FAILDISK_ARM": str(arm)}
+    if delay_us is not None:
+        srv.env["FLIN_FAILDISK_DELAY_US"] = str(delay_us)
+
+
+def restart_node3_on(cl, lib, arm, delay_us=None):
+    """Restart node 3 of cl on the failing-disk library (armed by arm; armed at once if slow)
+    and wait until every partition has a leader again. Returns node 3."""
+    victim = cl.nodes[3]
+    victim.stop()
+    failing(victim, lib, victim.dir, arm, delay_us)
+    if delay_us is not None:
+        arm.touch()
+    victim.start()
+    cl.wait_all_leaders(timeout=60)
+    return victim
 
 
 def fill(mnt, leave_bytes):
@@ -263,14 +279,9 @@ def test_single_node_failing_disk_refuses_writes_and_loses_nothing(faildisk, tmp
 def test_cluster_node_with_failing_disk_stops_cleanly_and_catches_up(faildisk, tmp_path):
     cl = Cluster(tmp_path / "cluster", tick_ms=30)
     start_or_fail(cl)
-    victim = cl.nodes[3]
     arm = tmp_path / "arm"
     try:
-        # Node 3 again, now on the failing disk library.
-        victim.stop()
-        failing(victim, faildisk, victim.dir, arm)
-        victim.start()
-        cl.wait_all_leaders(timeout=60)
+        victim = restart_node3_on(cl, faildisk, arm)
         writers = Writers(cl.ports(), threads=4, prefix="eio").start()
         try:
             wait_until(lambda: writers.count() >= 200, 60, what="writes before the failure")
@@ -294,16 +305,10 @@ def test_cluster_node_with_failing_disk_stops_cleanly_and_catches_up(faildisk, t
 def test_cluster_node_on_a_slow_disk_says_so(faildisk, tmp_path):
     cl = Cluster(tmp_path / "cluster", tick_ms=30)  # election timeout >= 300 ms: slow > 75 ms
     start_or_fail(cl)
-    victim = cl.nodes[3]
     arm = tmp_path / "arm"
     try:
-        victim.stop()
-        failing(victim, faildisk, victim.dir, arm)
-        victim.env["FLIN_FAILDISK_DELAY_US"] = "150000"
-        arm.touch()
         started = time.monotonic()
-        victim.start()
-        cl.wait_all_leaders(timeout=60)
+        victim = restart_node3_on(cl, faildisk, arm, delay_us=150000)
         # Writes reach every replica's log (nodes 1 and 2 make the majority meanwhile).
         writers = Writers(cl.ports(), threads=2, prefix="slow").start()
         try:
