@@ -641,19 +641,13 @@ void MultiRaftNode::PublishViews() {
   // Counted from the time the current tick stands for, not from now: this round's write may
   // have taken a while since the last tick.
   const int64_t tick_us = tick_time_ms_ * 1000;
-  raft::RawNode::Events events;
-  for (auto& g : groups_) {
-    if (!g) continue;
-    events.election_timeouts += g->node->events().election_timeouts;
-    events.quorum_losses += g->node->events().quorum_losses;
-    events.transfers_aborted += g->node->events().transfers_aborted;
-  }
-  election_timeouts_.store(events.election_timeouts, std::memory_order_relaxed);
-  quorum_losses_.store(events.quorum_losses, std::memory_order_relaxed);
-  transfers_aborted_.store(events.transfers_aborted, std::memory_order_relaxed);
+  raft::RawNode::Events events;  // summed over the groups, for INFO
   for (auto& g : groups_) {
     if (!g) continue;
     const raft::RawNode& n = *g->node;
+    events.election_timeouts += n.events().election_timeouts;
+    events.quorum_losses += n.events().quorum_losses;
+    events.transfers_aborted += n.events().transfers_aborted;
     GroupView& v = views_[g->id];
     if (v.leader.load(std::memory_order_relaxed) != n.leader() ||
         v.term.load(std::memory_order_relaxed) != n.term()) {
@@ -671,13 +665,21 @@ void MultiRaftNode::PublishViews() {
         tick_us + static_cast<int64_t>(lease_ticks - 1) * options_.tick_ms * 1000;
     v.lease_until_us.store(readable ? until : 0, std::memory_order_release);
   }
+  election_timeouts_.store(events.election_timeouts, std::memory_order_relaxed);
+  quorum_losses_.store(events.quorum_losses, std::memory_order_relaxed);
+  transfers_aborted_.store(events.transfers_aborted, std::memory_order_relaxed);
 }
 
-void MultiRaftNode::BalanceLeaders() {
+std::vector<uint64_t> MultiRaftNode::ConnectedPeers() const {
   std::vector<uint64_t> connected;
   for (const auto& p : transport_->Peers()) {
     if (p.connected) connected.push_back(p.id);
   }
+  return connected;
+}
+
+void MultiRaftNode::BalanceLeaders() {
+  const std::vector<uint64_t> connected = ConnectedPeers();
   for (auto& g : groups_) {
     if (!g || g->node->role() != raft::Role::kLeader) continue;
     const uint64_t preferred = topology_.Replicas(g->id).front();
@@ -726,10 +728,7 @@ void MultiRaftNode::NoteLogSync(int64_t ms) {
 // Snapshots being built, and streams of one to a follower whose connection is up (a stream
 // to a node that went away holds no place). Raft thread.
 size_t MultiRaftNode::SnapshotsInFlight() const {
-  std::vector<uint64_t> connected;
-  for (const auto& p : transport_->Peers()) {
-    if (p.connected) connected.push_back(p.id);
-  }
+  const std::vector<uint64_t> connected = ConnectedPeers();
   size_t n = 0;
   for (const auto& g : groups_) {
     if (!g) continue;

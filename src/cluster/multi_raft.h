@@ -156,6 +156,7 @@ class MultiRaftNode : public Replicator {
   void HandleProposals(std::vector<Proposal>& proposals);
   void Submit(Proposal& p, int64_t now_ms, int64_t held_since);
   bool Hold(Group& g, Proposal& p, int64_t held_since, int64_t now_ms);
+  std::vector<uint64_t> ConnectedPeers() const;  // ids of peers whose connection is up
   size_t SnapshotsInFlight() const;
   void NoteLogSync(int64_t ms);
   bool MayStartSnapshot();
