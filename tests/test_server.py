@@ -167,6 +167,21 @@ def test_config_flin_settings(raw):
     assert conf["max-value-bytes"] == str(64 << 20)
     assert int(conf["threads"]) >= 1
     assert "log-level" in conf
+    assert conf["pending-write-limit"] == str(1 << 30)
+    assert conf["client-pending-write-limit"] == str(16 << 20)
+
+
+@pytest.mark.flin_only
+def test_pending_write_limits_are_runtime_settings(raw):
+    for name in ("pending-write-limit", "client-pending-write-limit"):
+        old = raw.call("CONFIG", "GET", name)[1]
+        assert raw.call("CONFIG", "SET", name, "2mb") == "OK"
+        assert raw.call("CONFIG", "GET", name) == [name.encode(), str(2 << 20).encode()]
+        assert "at least 1kb" in error_of(raw, "CONFIG", "SET", name, "12")
+        assert raw.call("CONFIG", "SET", name, old) == "OK"
+    info = raw.call("INFO", "stats").decode()
+    for field in ("pending_write_bytes:", "pending_write_bytes_peak:", "pending_write_refusals:"):
+        assert field in info, info
 
 
 def test_time(raw):

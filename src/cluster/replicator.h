@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/byte_budget.h"
 #include "common/status.h"
 #include "protocol/reply_writer.h"
 #include "storage/write_txn.h"
@@ -59,6 +60,9 @@ struct Proposal {
   CompletionSink* sink = nullptr;  // where the reply goes; nullptr: no reply wanted
   uint64_t conn_id = 0;
   uint64_t seq = 0;          // per connection; the reply fills the slot with this number
+  // The command's bytes in the node's budget of writes not yet logged (server: pending-write-
+  // limit), released when this proposal is destroyed; empty for internal proposals.
+  ByteBudget::Reservation reserved;
 };
 
 enum class FsyncPolicy { kAlways, kEverySec, kNo };

@@ -105,6 +105,7 @@ bool SingleNodeReplicator::TryApplyInline(std::vector<Proposal>* batch, Status* 
     return true;
   }
   apply.unlock();  // a sink may deliver at once (on its own thread): not while holding it
+  mine.clear();    // the proposals' bytes leave the pending-write budget before their answers
   Deliver(replies);
   return true;
 }
@@ -156,9 +157,11 @@ void SingleNodeReplicator::Loop() {
       }
       if (!batch.empty()) replies = ApplyBatch(batch);
     }
+    // The proposals (and their share of the pending-write budget) go before their answers
+    // let the connections propose again.
+    batch.clear();
     Deliver(replies);
     replies.clear();
-    batch.clear();
     // --fsync everysec: make the last second's writes durable. Inline applies may write
     // meanwhile (RocksDB syncs the WAL without blocking writers); one that does sets the flag
     // again, so its write is synced in the next second.

@@ -115,7 +115,10 @@ void ClientConn::ProcessInput() {
   in_process_ = true;
   const Config& cfg = server_->config();
   const size_t soft = static_cast<size_t>(cfg.output_soft_bytes.load(std::memory_order_relaxed));
+  const auto max_pending_bytes =
+      static_cast<size_t>(cfg.client_pending_write_bytes.load(std::memory_order_relaxed));
   while (!closed_ && !close_after_reply_ && pending_ < kMaxPending &&
+         pending_bytes_ < max_pending_bytes &&
          in_start_ < in_.size() && out_.size() - out_sent_ <= soft) {
     size_t consumed = 0;
     bool authed = authenticated_ || !cfg.has_password.load(std::memory_order_relaxed);
@@ -218,6 +221,7 @@ void ClientConn::OnCompletion(uint64_t seq, std::string&& reply) {
       slot.filled = true;
       slot.bytes = std::move(reply);
       --pending_;
+      pending_bytes_ -= slot.request_bytes;
       break;
     }
   }

@@ -10,7 +10,9 @@
 //
 // Bounds: unsent replies above the soft output limit stop request processing until the client
 // reads (backpressure); above the hard limit the client is dropped. At most kMaxPending writes
-// in flight per connection. Input is bounded by the parser's limits.
+// in flight per connection, and requests are not read further while the writes in flight
+// exceed client-pending-write-limit bytes (until they are answered). Input is bounded by the
+// parser's limits.
 //
 // Threading: everything on the owning I/O thread, except the fields marked "any thread",
 // which CLIENT LIST / CLIENT KILL read from other threads.
@@ -51,10 +53,12 @@ class ClientConn : public net::EventHandler {
   void set_authenticated(bool a) { authenticated_ = a; }
   void CloseAfterReply() { close_after_reply_ = true; }
   // A proposal is being made for this connection: its reply takes the next place in line.
-  // Returns the proposal's sequence number, which its completion carries back.
-  uint64_t CountProposal() {
-    slots_.push_back(Slot{false, ++proposal_seq_, std::string()});
+  // `request_bytes` count against client-pending-write-limit until it is answered. Returns
+  // the proposal's sequence number, which its completion carries back.
+  uint64_t CountProposal(size_t request_bytes = 0) {
+    slots_.push_back(Slot{false, ++proposal_seq_, std::string(), request_bytes});
     ++pending_;
+    pending_bytes_ += request_bytes;
     return proposal_seq_;
   }
   const std::string& peer() const { return peer_; }
@@ -104,12 +108,14 @@ class ClientConn : public net::EventHandler {
   bool authenticated_ = false;
   bool readonly_ = false;
   int pending_ = 0;  // slots not yet filled
+  size_t pending_bytes_ = 0;  // their request_bytes
   // Replies in request order, waiting for the earliest proposal's reply. Completions of
   // different partitions may arrive out of order; each fills the slot of its sequence number.
   struct Slot {
     bool filled;
     uint64_t seq;  // 0 for a direct reply
     std::string bytes;
+    size_t request_bytes = 0;  // of a proposal, until answered
   };
   std::deque<Slot> slots_;
   uint64_t proposal_seq_ = 0;

@@ -168,7 +168,13 @@ void CommandContext::ProposeEncoded(int partition, std::string&& command) {
   p.conn_id = conn.id();
   Status s = server.replicator().Admit();
   if (!s.ok()) return out.Error(RefusalError(s));
-  p.seq = conn.CountProposal();
+  const size_t bytes = p.command.size();
+  const auto limit = static_cast<size_t>(server.config().pending_write_bytes.load());
+  if (!server.pending_writes().TryReserve(bytes, limit, &p.reserved)) {
+    return out.Error("TRYAGAIN server busy: the writes waiting for the log exceed "
+                     "pending-write-limit (" + std::to_string(limit) + " bytes)");
+  }
+  p.seq = conn.CountProposal(bytes);
   conn.io().QueueProposal(std::move(p));  // to the replicator at the end of the loop's round
 }
 

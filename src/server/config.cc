@@ -50,6 +50,11 @@ constexpr FlagDoc kFlags[] = {
      "stop reading a client's requests while its unsent replies exceed this", true},
     {"client-output-hard-limit", "256mb", "disconnect a client whose unsent replies exceed this",
      true},
+    {"pending-write-limit", "1gb",
+     "writes (their bytes) the node accepted but has not logged yet; beyond this, writes "
+     "answer -TRYAGAIN", true},
+    {"client-pending-write-limit", "16mb",
+     "stop reading a client's requests while its unanswered writes exceed this", true},
     {"client-output-stall-timeout", "10",
      "disconnect a client over the soft limit that has read nothing for this many seconds", true},
 };
@@ -206,17 +211,22 @@ Status Config::Set(const std::string& raw_name, const std::string& value, bool a
     if (level < 0) return bad("one of debug, notice, warning");
     log_level = level;
     SetLogLevel(static_cast<LogLevel>(level));
-  } else if (name == "client-output-soft-limit") {
+  } else if (std::atomic<int64_t>* limit = BufferLimit(name)) {
     if (!ParseMemory(value, &n) || n < 1024) return bad("a size of at least 1kb");
-    output_soft_bytes = n;
+    *limit = n;
   } else if (name == "client-output-stall-timeout") {
     if (!ParseInt64(value, &n) || n < 1) return bad("a positive number of seconds");
     output_stall_s = n;
-  } else if (name == "client-output-hard-limit") {
-    if (!ParseMemory(value, &n) || n < 1024) return bad("a size of at least 1kb");
-    output_hard_bytes = n;
   }
   return Status::Ok();
+}
+
+std::atomic<int64_t>* Config::BufferLimit(const std::string& name) {
+  if (name == "client-output-soft-limit") return &output_soft_bytes;
+  if (name == "client-output-hard-limit") return &output_hard_bytes;
+  if (name == "pending-write-limit") return &pending_write_bytes;
+  if (name == "client-pending-write-limit") return &client_pending_write_bytes;
+  return nullptr;
 }
 
 std::vector<std::pair<std::string, std::string>> Config::Get(const std::string& pattern) const {
@@ -244,6 +254,8 @@ std::vector<std::pair<std::string, std::string>> Config::Get(const std::string& 
       {"client-output-soft-limit", std::to_string(output_soft_bytes.load())},
       {"client-output-hard-limit", std::to_string(output_hard_bytes.load())},
       {"client-output-stall-timeout", std::to_string(output_stall_s.load())},
+      {"pending-write-limit", std::to_string(pending_write_bytes.load())},
+      {"client-pending-write-limit", std::to_string(client_pending_write_bytes.load())},
       // Redis's names for the same things, for tools that ask Redis's questions.
       {"appendfsync", FsyncName(fsync.load())},
       {"appendonly", "yes"},

@@ -43,6 +43,11 @@ struct Config {
   std::atomic<int> log_level{1};            // 0 debug, 1 notice, 2 warning
   std::atomic<int64_t> output_soft_bytes{1 << 20};   // stop reading requests above this
   std::atomic<int64_t> output_hard_bytes{256 << 20}; // disconnect above this
+  std::atomic<int64_t> pending_write_bytes{1ll << 30};      // the node's writes not yet
+                                                           // logged; beyond: -TRYAGAIN
+  std::atomic<int64_t> client_pending_write_bytes{16 << 20};  // stop reading a client's
+                                                           // requests while its writes in
+                                                           // flight exceed this
   std::atomic<int64_t> output_stall_s{10};  // disconnect a client above the soft limit that
                                             // has taken no bytes for this long
 
@@ -61,6 +66,10 @@ struct Config {
   // (name, value) pairs whose names match `pattern` (glob), for CONFIG GET.
   std::vector<std::pair<std::string, std::string>> Get(const std::string& pattern) const;
   static std::string Usage();
+
+ private:
+  // The byte limits of client buffers and pending writes (sizes of at least 1kb) by name.
+  std::atomic<int64_t>* BufferLimit(const std::string& name);
 };
 
 const char* FsyncName(cluster::FsyncPolicy p);

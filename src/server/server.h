@@ -55,6 +55,9 @@ class Server {
   storage::Store& store() { return *store_; }
   cluster::Replicator& replicator() { return *replicator_; }
   BackgroundWorker& background() { return *background_; }
+  // Bytes of the writes accepted but not yet logged (each Proposal holds its share until it
+  // is destroyed), bounded by config().pending_write_bytes. Any thread.
+  ByteBudget& pending_writes() { return pending_writes_; }
   // Exactly one of these is set: the single node's write path, or the cluster's.
   cluster::SingleNodeReplicator* single_node() { return single_node_.get(); }
   cluster::MultiRaftNode* cluster() { return multi_raft_.get(); }
@@ -80,6 +83,9 @@ class Server {
   void SampleOps();
 
   Config* config_;
+  // Before everything that holds proposals (the replicators, the I/O threads' outboxes):
+  // destroyed after them.
+  ByteBudget pending_writes_;
   CommandTable commands_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<StateMachineImpl> state_machine_;

@@ -171,6 +171,10 @@ void InfoStats(CommandContext& ctx, std::string* o) {
   Line(o, "keyspace_hits", static_cast<int64_t>(t.hits));
   Line(o, "keyspace_misses", static_cast<int64_t>(t.misses));
   Line(o, "total_error_replies", static_cast<int64_t>(t.errors));
+  const ByteBudget& pw = ctx.server.pending_writes();
+  Line(o, "pending_write_bytes", static_cast<int64_t>(pw.used()));
+  Line(o, "pending_write_bytes_peak", static_cast<int64_t>(pw.peak()));
+  Line(o, "pending_write_refusals", static_cast<int64_t>(pw.refusals()));
   o->append("\r\n");
 }
 

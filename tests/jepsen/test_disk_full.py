@@ -27,6 +27,7 @@ import os
 import random
 import shutil
 import subprocess
+import threading
 import time
 
 import pytest
@@ -330,3 +331,73 @@ def test_cluster_node_on_a_slow_disk_says_so(faildisk, tmp_path):
             for n in cl.nodes.values()})
     finally:
         cl.stop()
+
+
+def info_stats(srv):
+    return {k: int(v) for k, v in (line.split(":", 1) for line in srv.info_text("stats").split("\r\n")
+                                   if line.startswith("pending_write"))}
+
+
+def pipeline_sets(port, keys, values):
+    """Send SETs of keys to values in one pipeline, then read every reply (in order)."""
+    with RawConn(port, timeout=60) as c:
+        c.send(b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n"
+                        % (len(k), k.encode(), len(v), v) for k, v in zip(keys, values)))
+        return [c.read_reply() for _ in keys]
+
+
+def test_single_node_on_a_slow_disk_bounds_the_writes_waiting_for_it(faildisk, tmp_path):
+    """Writes pile up in front of a slow disk: a connection stops being read once its writes in
+    flight pass client-pending-write-limit, and the node refuses writes (-TRYAGAIN: not done)
+    once all that waits for the log passes pending-write-limit, so memory stays bounded."""
+    data = tmp_path / "data"
+    arm = tmp_path / "arm"
+    arm.touch()
+    mib = 1 << 20
+    srv = Server(tmp_path / "work", datadir=data, fsync="always", name="single",
+                 flin_args=["--client-pending-write-limit", "4mb", "--pending-write-limit", "12mb"])
+    os.makedirs(srv.workdir, exist_ok=True)
+    failing(srv, faildisk, data, arm, delay_us=300000)
+    srv.start()
+    try:
+        size = 256 * 1024
+        rng = random.Random(7)
+        # One connection, 10 MiB of writes pipelined: never more than ~4 MiB of them in flight.
+        keys = [f"one{i}" for i in range(40)]
+        values = [rng.randbytes(size) for _ in keys]
+        assert pipeline_sets(srv.port, keys, values) == ["OK"] * len(keys)
+        st = info_stats(srv)
+        assert 3 * mib <= st["pending_write_bytes_peak"] <= 4 * mib + size + 4096, st
+        assert st["pending_write_refusals"] == 0, st
+
+        # Six connections, 4 MiB each, at once: beyond 12 MiB the node says TRYAGAIN.
+        results = {}
+
+        def client(n):
+            ks = [f"many{n}-{i}" for i in range(16)]
+            vs = [rng.randbytes(size) for _ in ks]
+            results[n] = list(zip(ks, vs, pipeline_sets(srv.port, ks, vs)))
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        replies = [r for n in results for r in results[n]]
+        assert len(replies) == 6 * 16, "a client did not finish"
+        refused = [k for k, _, r in replies if r != "OK"]
+        odd = [r for _, _, r in replies
+               if r != "OK" and not (isinstance(r, Error) and r.startswith("TRYAGAIN server busy"))]
+        assert not odd, odd[:3]
+        st = info_stats(srv)
+        assert refused and len(refused) < len(replies), f"{len(refused)} of {len(replies)} refused"
+        assert st["pending_write_refusals"] == len(refused), st
+        assert st["pending_write_bytes_peak"] <= 12 * mib + size + 4096, st
+        assert st["pending_write_bytes"] == 0, st  # everything answered has been released
+        arm.unlink()
+        with RawConn(srv.port, timeout=20) as c:
+            for k, v, r in replies:
+                assert c.call("GET", k) == (v if r == "OK" else None), k
+        assert srv.alive()
+    finally:
+        srv.stop()
