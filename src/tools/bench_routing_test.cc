@@ -366,7 +366,27 @@ TEST(BenchRoutingTest, TransientClusterErrorsAreErrorsNeverRetried) {
     EXPECT_EQ(t.result.redirects, 0u);
     const std::string kind(error, std::string_view(error).find(' '));
     EXPECT_EQ(t.result.error_kinds[kind], 300u);
+    EXPECT_EQ(t.result.first_error_of_kind[kind], error);
   }
+}
+
+TEST(BenchRoutingTest, EachKindOfErrorKeepsItsFirstMessage) {
+  std::atomic<int> n{0};
+  FakeNode a([&](const std::vector<std::string>& argv, FakeNode::ConnState*) {
+    if (argv[0] == "CLUSTER") return SlotsReply({{0, kSlots - 1, a.address()}});
+    const int i = n++;
+    return std::string(i % 3 == 2 ? "-CLUSTERDOWN down " : "-TRYAGAIN again ") +
+           std::to_string(i) + "\r\n";
+  });
+  Totals t = RunBench(a.address(), 300);
+  EXPECT_EQ(t.errors, 300u);
+  EXPECT_EQ(t.result.error_kinds["TRYAGAIN"], 200u);
+  EXPECT_EQ(t.result.error_kinds["CLUSTERDOWN"], 100u);
+  ASSERT_EQ(t.result.first_error_of_kind.size(), 2u);
+  EXPECT_TRUE(t.result.first_error_of_kind["TRYAGAIN"].starts_with("TRYAGAIN again "));
+  EXPECT_TRUE(t.result.first_error_of_kind["CLUSTERDOWN"].starts_with("CLUSTERDOWN down "));
+  EXPECT_TRUE(t.result.first_error == t.result.first_error_of_kind["TRYAGAIN"] ||
+              t.result.first_error == t.result.first_error_of_kind["CLUSTERDOWN"]);
 }
 
 TEST(BenchRoutingTest, LostNodeLosesItsRequestsAndTheRunGoesOnViaTheNewMap) {

@@ -290,7 +290,8 @@ void BenchThread::Finish(Client* client, const Request& request, Clock::time_poi
   if (error != nullptr) {
     ++result_.errors[op];
     ++progress_errors_pending_;
-    ++result_.error_kinds[ErrorKind(error->str)];
+    const std::string kind = ErrorKind(error->str);
+    if (result_.error_kinds[kind]++ == 0) result_.first_error_of_kind[kind] = error->str;
     if (result_.first_error.empty()) result_.first_error = error->str;
   } else {
     ++result_.ok[op];

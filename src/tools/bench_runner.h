@@ -115,6 +115,7 @@ struct ThreadResult {
   Clock::time_point last_reply{};
   std::string first_error;
   std::map<std::string, uint64_t> error_kinds;  // error replies by first word (TRYAGAIN, ...)
+  std::map<std::string, std::string> first_error_of_kind;  // the first such reply of each
 };
 
 class BenchThread {

@@ -75,6 +75,11 @@ void PrintText(const BenchOptions& o, const Topology& t, double seconds,
     std::printf("errors: %" PRIu64 " lost with a connection or for want of a node, replies:%s; "
                 "first: %s\n", all.lost, kinds.empty() ? " none" : kinds.c_str(),
                 all.first_error.c_str());
+    if (all.first_error_of_kind.size() > 1) {
+      for (const auto& [kind, first] : all.first_error_of_kind) {
+        std::printf("  first %s: %s\n", kind.c_str(), first.c_str());
+      }
+    }
   }
 }
 
@@ -108,7 +113,14 @@ void PrintJson(const BenchOptions& o, const Topology& t, double seconds,
   for (size_t i = 0; i < ok_per_second.size(); ++i) {
     std::printf("%s%" PRIu64, i ? "," : "", ok_per_second[i]);
   }
-  std::printf("],\"first_error\":\"%s\"}\n", JsonEscape(all.first_error).c_str());
+  std::printf("],\"first_error\":\"%s\",\"first_error_of_kind\":{",
+              JsonEscape(all.first_error).c_str());
+  sep = "";
+  for (const auto& [kind, first] : all.first_error_of_kind) {
+    std::printf("%s\"%s\":\"%s\"", sep, JsonEscape(kind).c_str(), JsonEscape(first).c_str());
+    sep = ",";
+  }
+  std::printf("}}\n");
 }
 
 int Main(int argc, char** argv) {
@@ -210,6 +222,9 @@ int Main(int argc, char** argv) {
     all.refreshes += r.refreshes;
     all.parked += r.parked;
     for (const auto& [kind, n] : r.error_kinds) all.error_kinds[kind] += n;
+    for (const auto& [kind, first] : r.first_error_of_kind) {
+      all.first_error_of_kind.emplace(kind, first);  // keeps the first thread's
+    }
     all.last_reply = std::max(all.last_reply, r.last_reply);
     if (all.first_error.empty()) all.first_error = r.first_error;
   }
