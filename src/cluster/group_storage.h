@@ -14,8 +14,10 @@
 // Snapshots are made on demand from a RocksDB snapshot taken at the applied index (an
 // iterator opened on the raft thread, where the store is exactly at it), written to a file
 // under <dir>/snapshots by a thread of their own — so that a large partition does not stop the
-// raft thread, and with it every group's heartbeats — and streamed out in chunks; the receiving
-// side installs one partition atomically (data range replaced, log reset) in one batch.
+// raft thread, and with it every group's heartbeats — and streamed out in chunks. The receiving
+// side writes the chunks to a file as they arrive (StageSnapshotChunk: the core holds none of
+// them in memory), then installs the partition from it atomically (data range replaced, log
+// reset) in one batch.
 //
 // Threading: the raft thread only (the snapshot builder is internal). Ownership: borrows the
 // Store; owns the snapshot files and the builder thread (joined when replaced or destroyed).
@@ -83,7 +85,16 @@ class GroupStorage : public raft::Storage {
   bool ChangesTermOrVote(const raft::HardState& hs) const {
     return hs.term != hard_state_.term || hs.vote != hard_state_.vote;
   }
-  // Whether InstallSnapshot would take this snapshot (its data is well formed); changes nothing.
+  // The receiving side, for raft::Config::stage_snapshot_chunk: writes bytes [offset, ...) of
+  // snapshot `meta` to <dir>/incoming-group-N.part (offset 0 starts it afresh). Returns true
+  // (kept), false without a snapshot dir, or an error (the stream is dropped, and the core
+  // drops it too: the leader starts it over). The file needs
+  // no fsync: a crash drops the stream (the follower is sent the snapshot again) and
+  // MultiRaftNode clears the directory at start.
+  Result<bool> StageSnapshotChunk(const raft::SnapshotMeta& meta, uint64_t offset,
+                                  std::string_view data);
+  // Whether InstallSnapshot would take this snapshot (its data, or for a staged one the file
+  // kept of it, is well formed); changes nothing.
   Status ValidateSnapshot(const raft::Snapshot& snap) const;
   // The index the log must not be compacted past: a snapshot's being built, or (streaming:
   // a follower is being sent one) the one offered; UINT64_MAX if none.
@@ -92,7 +103,8 @@ class GroupStorage : public raft::Storage {
     if (streaming && out_snap_) return out_snap_->meta.index;
     return UINT64_MAX;
   }
-  // Replaces this partition's data and log with a received snapshot.
+  // Replaces this partition's data and log with a received snapshot (a staged one from its
+  // file, mapped into memory and copied into `wb`; the file is removed).
   Status InstallSnapshot(const raft::Snapshot& snap, rocksdb::WriteBatch* wb);
   // Drops log entries up to `index` (<= applied); the state at `applied` can always be
   // snapshotted, so the log may start anywhere at or before it.
@@ -151,6 +163,18 @@ class GroupStorage : public raft::Storage {
     std::thread thread;
   };
   mutable std::unique_ptr<SnapshotBuild> building_;
+  // The snapshot being received (StageSnapshotChunk): its file, open for writing.
+  struct IncomingSnapshot {
+    raft::SnapshotMeta meta;
+    uint64_t size = 0;
+    int fd = -1;
+  };
+  std::optional<IncomingSnapshot> incoming_;
+  std::string IncomingPath() const;
+  void DropIncoming();
+  // Runs `use` over the data of snap: its bytes, or the file kept of a staged one.
+  Status WithSnapshotData(const raft::Snapshot& snap,
+                          const std::function<Status(std::string_view)>& use) const;
   std::function<bool()> gate_;
   void StartSnapshotBuild() const;
   void AbandonSnapshotBuild() const;  // cancels, joins, removes its file

@@ -85,6 +85,37 @@ class GroupStorageTest : public ::testing::Test {
     }
   }
 
+  // Partition 5 holds {a, b} (6 holds "other"), applied to index 4 with a clock: its snapshot
+  // is built and read into *data; then the store is opened again as a follower's whose
+  // partition 5 holds only a "stale" key, to install the snapshot over.
+  raft::SnapshotMeta SnapshotOfPartition5ThenAFollower(std::string* data) {
+    PutData(5, "a", "1");
+    PutData(5, "b", std::string(3000, 'x'));
+    PutData(6, "other", "not in the snapshot");
+    LogApplied(4, 1, 4, 1700000000555);  // clock as of index 4
+    auto meta = BuiltSnapshot();
+    EXPECT_TRUE(meta.ok()) << meta.status().ToString();
+    if (!meta.ok()) return {};
+    *data = ReadSnapshot(4);
+    Reopen(5);
+    rocksdb::WriteBatch del;
+    del.DeleteRange(storage::PartitionPrefix(5), storage::PartitionPrefix(6));
+    Write(&del);
+    PutData(5, "stale", "must disappear");
+    return meta.value();
+  }
+  // After that snapshot was installed: partition 5 is exactly {a, b}, 6 is untouched.
+  void ExpectPartition5FromTheSnapshot() {
+    std::string raw;
+    EXPECT_TRUE(store_->Get(5, "a", 0, &raw).ok());
+    EXPECT_TRUE(store_->Get(5, "b", 0, &raw).ok());
+    EXPECT_TRUE(store_->Get(5, "stale", 0, &raw).IsNotFound());
+    EXPECT_TRUE(store_->Get(6, "other", 0, &raw).ok());
+    EXPECT_EQ(gs_->applied(), 4u);
+    // The partition's clock came with the data (it was unknown here until the next entry).
+    EXPECT_EQ(gs_->applied_clock(), 1700000000555);
+  }
+
   std::string dir_;
   raft::ConfState voters_;
   std::unique_ptr<storage::Store> store_;
@@ -202,46 +233,67 @@ TEST_F(GroupStorageTest, CompactionDropsTheHeadAndSurvivesRestart) {
 }
 
 TEST_F(GroupStorageTest, SnapshotStreamsThePartitionAndInstallsElsewhere) {
-  PutData(5, "a", "1");
-  PutData(5, "b", std::string(3000, 'x'));
-  PutData(6, "other", "not in the snapshot");
-  LogApplied(4, 1, 4, 1700000000555);  // clock as of index 4
-  auto meta = BuiltSnapshot();
-  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
-  EXPECT_EQ(meta->index, 4u);
-  EXPECT_EQ(meta->term, 1u);
-  std::string data = ReadSnapshot(4);
+  std::string data;
+  const raft::SnapshotMeta meta = SnapshotOfPartition5ThenAFollower(&data);
+  EXPECT_EQ(meta.index, 4u);
+  EXPECT_EQ(meta.term, 1u);
   EXPECT_FALSE(gs_->ReadSnapshotChunk(3, 0, 10).ok());  // not that snapshot
-
-  // Install into another group's storage of a fresh store (a follower far behind).
-  Reopen(5);
-  rocksdb::WriteBatch del;
-  del.DeleteRange(storage::PartitionPrefix(5), storage::PartitionPrefix(6));
-  Write(&del);
-  PutData(5, "stale", "must disappear");
-  raft::Snapshot snap{meta.value(), data};
+  raft::Snapshot snap{meta, data};
   rocksdb::WriteBatch wb2;
   ASSERT_TRUE(gs_->InstallSnapshot(snap, &wb2).ok());
   Write(&wb2);
-  std::string raw;
-  EXPECT_TRUE(store_->Get(5, "a", 0, &raw).ok());
-  EXPECT_TRUE(store_->Get(5, "b", 0, &raw).ok());
-  EXPECT_TRUE(store_->Get(5, "stale", 0, &raw).IsNotFound());
-  EXPECT_TRUE(store_->Get(6, "other", 0, &raw).ok());
+  ExpectPartition5FromTheSnapshot();
   EXPECT_EQ(gs_->FirstIndex(), 5u);
-  EXPECT_EQ(gs_->applied(), 4u);
-  // The partition's clock came with the data (it was unknown here until the next entry).
-  EXPECT_EQ(gs_->applied_clock(), 1700000000555);
   Reopen(5);
   EXPECT_EQ(gs_->applied(), 4u);
   EXPECT_EQ(gs_->applied_clock(), 1700000000555);
   EXPECT_EQ(gs_->Term(4).value(), 1u);
 
   // A record that claims a 5-byte key but carries 2 bytes.
-  raft::Snapshot bad{meta.value(), std::string("\x05\x00\x00\x00", 4) + "ab"};
+  raft::Snapshot bad{meta, std::string("\x05\x00\x00\x00", 4) + "ab"};
   rocksdb::WriteBatch wb3;
   EXPECT_FALSE(gs_->InstallSnapshot(bad, &wb3).ok());  // truncated: nothing changes
   EXPECT_EQ(wb3.Count(), 0);
+}
+
+// A follower keeps a snapshot it receives in a file, chunk by chunk, not in memory, and
+// installs the partition from that file.
+TEST_F(GroupStorageTest, ReceivedSnapshotIsKeptInAFileAndInstalledFromIt) {
+  std::string data;
+  const raft::SnapshotMeta meta = SnapshotOfPartition5ThenAFollower(&data);
+  auto stage = [&](const raft::SnapshotMeta& m, const std::string& bytes) {
+    for (uint64_t off = 0; off < bytes.size(); off += 1000) {
+      auto kept = gs_->StageSnapshotChunk(m, off, std::string_view(bytes).substr(off, 1000));
+      ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+      EXPECT_TRUE(kept.value());
+    }
+  };
+  stage(meta, data);
+  const std::string file = dir_ + "/snapshots/incoming-group-5.part";
+  ASSERT_EQ(std::filesystem::file_size(file), data.size());
+  const raft::Snapshot staged{meta, "", true};
+  EXPECT_TRUE(gs_->ValidateSnapshot(staged).ok());
+  raft::SnapshotMeta other = meta;
+  other.index = 9;  // not the snapshot the file holds
+  EXPECT_FALSE(gs_->ValidateSnapshot(raft::Snapshot{other, "", true}).ok());
+  rocksdb::WriteBatch wb;
+  ASSERT_TRUE(gs_->InstallSnapshot(staged, &wb).ok());
+  Write(&wb);
+  EXPECT_FALSE(std::filesystem::exists(file));  // its bytes went into the batch
+  ExpectPartition5FromTheSnapshot();
+
+  // A malformed file is refused and changes nothing.
+  raft::SnapshotMeta later = meta;
+  later.index = 20;
+  stage(later, std::string("\x05\x00\x00\x00", 4) + "ab");
+  EXPECT_FALSE(gs_->ValidateSnapshot(raft::Snapshot{later, "", true}).ok());
+  rocksdb::WriteBatch wb2;
+  EXPECT_FALSE(gs_->InstallSnapshot(raft::Snapshot{later, "", true}, &wb2).ok());
+  EXPECT_EQ(wb2.Count(), 0);
+  // A chunk out of order is an error, and drops the stream (as the core does).
+  EXPECT_FALSE(gs_->StageSnapshotChunk(later, 3, "x").ok());
+  EXPECT_FALSE(std::filesystem::exists(file));
+  EXPECT_FALSE(gs_->StageSnapshotChunk(later, 6, "x").ok());
 }
 
 // A snapshot is written by a thread of its own (a large partition must not stop the raft

@@ -101,11 +101,13 @@ MultiRaftNode::~MultiRaftNode() { Stop(); }
 
 Status MultiRaftNode::Start() {
   groups_.resize(topology_.partitions());
-  // Snapshot files are made for one run's followers; a crash leaves them behind.
+  // Snapshot files are made for one run's followers, and received ones are kept only until
+  // installed; a crash leaves them behind.
   if (!options_.snapshot_dir.empty()) {
     std::error_code ec;
     for (const auto& f : std::filesystem::directory_iterator(options_.snapshot_dir, ec)) {
-      if (f.path().extension() == ".snap") std::filesystem::remove(f.path(), ec);
+      const auto ext = f.path().extension();
+      if (ext == ".snap" || ext == ".part") std::filesystem::remove(f.path(), ec);
     }
   }
   for (int p = 0; p < topology_.partitions(); ++p) {
@@ -134,6 +136,17 @@ Status MultiRaftNode::Start() {
       Status s = gs->ValidateSnapshot(snap);
       if (!s.ok()) LOG_WARNING("group %d: refusing a snapshot: %s", p, s.ToString().c_str());
       return s.ok();
+    };
+    // A received snapshot goes to a file chunk by chunk, not into memory.
+    rc.stage_snapshot_chunk = [gs = g->storage.get(), p](const raft::SnapshotMeta& meta,
+                                                         uint64_t offset,
+                                                         std::string_view data) {
+      Result<bool> kept = gs->StageSnapshotChunk(meta, offset, data);
+      if (!kept.ok()) {
+        LOG_WARNING("group %d: cannot keep a snapshot chunk: %s", p,
+                    kept.status().ToString().c_str());
+      }
+      return kept;
     };
     rc.seed = topology_.self_id() * 1000003ULL + static_cast<uint64_t>(p) * 7919ULL +
               static_cast<uint64_t>(net::MonotonicUs());

@@ -67,8 +67,7 @@ void RawNode::BecomeFollower(uint64_t term, NodeId lead) {
   if (term != term_) {
     term_ = term;
     vote_ = kNoNode;
-    recv_snap_meta_.reset();
-    recv_snap_data_.clear();
+    ResetSnapshotReceive();
   }
   role_ = Role::kFollower;
   lead_ = lead;
@@ -98,8 +97,7 @@ void RawNode::BecomeCandidate() {
   votes_.clear();
   prs_.clear();
   pending_reads_.clear();
-  recv_snap_meta_.reset();
-  recv_snap_data_.clear();
+  ResetSnapshotReceive();
   ResetTimers();
 }
 

@@ -91,6 +91,43 @@ TEST(RaftSnapshotTest, RefusedSnapshotIsNotAdoptedAndIsSentAgain) {
   EXPECT_EQ(c.raft(3).committed(), c.raft(1).committed());
 }
 
+TEST(RaftSnapshotTest, ChunksTheAppKeepsAreNotHeldByTheCore) {
+  // The app keeps the chunks as they arrive (GroupStorage writes them to a file): the core
+  // hands over a staged snapshot without data. A chunk the app could not keep goes
+  // unanswered and the stream starts over.
+  std::string kept;
+  int failures = 0, offered_at_300 = 0;
+  TestCluster c(3, [&](Config& cfg) {
+    cfg.snapshot_chunk_size = 100;
+    if (cfg.id != 3) return;
+    cfg.stage_snapshot_chunk = [&](const SnapshotMeta&, uint64_t offset,
+                                   std::string_view data) -> Result<bool> {
+      if (offset == 300 && offered_at_300++ == 0) return (++failures, Status::IOError("full"));
+      if (offset == 0) kept.clear();
+      EXPECT_EQ(offset, kept.size());
+      kept.append(data);
+      return true;
+    };
+  });
+  c.Elect(1);
+  std::string data;
+  for (int i = 0; i < 1050; ++i) data.push_back(static_cast<char>('a' + i % 26));
+  LeaveNode3BehindASnapshot(c, 10, data);
+  const uint64_t applied = c.node(1).applied.back().index;
+  c.Heal();
+  c.TickAll(6);
+  ASSERT_EQ(c.node(3).snapshots.size(), 1u);
+  EXPECT_TRUE(c.node(3).snapshots[0].staged);
+  EXPECT_TRUE(c.node(3).snapshots[0].data.empty());
+  EXPECT_EQ(c.node(3).snapshots[0].meta.index, applied);
+  EXPECT_EQ(kept, data);
+  EXPECT_EQ(failures, 1);
+  EXPECT_EQ(offered_at_300, 2);  // the stream started over after it went unanswered
+  ProposeN(c, 1, 2);
+  c.TickAll(2);
+  EXPECT_EQ(c.raft(3).committed(), c.raft(1).committed());
+}
+
 TEST(RaftTransferTest, TransferLeadership) {
   TestCluster c(3);
   c.Elect(1);

@@ -1,5 +1,6 @@
 // Snapshots: the leader streams Storage's snapshot to a follower behind its first index, in
-// chunks; the follower reassembles it and hands it to the application in Ready::snapshot.
+// chunks; the follower reassembles it (or the application keeps the chunks as they come:
+// Config::stage_snapshot_chunk) and hands it to the application in Ready::snapshot.
 
 #include "raft/raw_node.h"
 
@@ -61,8 +62,7 @@ void RawNode::HandleSnapshotChunk(const Message& m) {
   };
   if (meta.index <= log_.committed()) {
     // Nothing to learn from it: tell the leader where we are instead.
-    recv_snap_meta_.reset();
-    recv_snap_data_.clear();
+    ResetSnapshotReceive();
     Message r;
     r.type = MessageType::kAppendResp;
     r.to = m.from;
@@ -75,24 +75,35 @@ void RawNode::HandleSnapshotChunk(const Message& m) {
       respond(0, /*reject=*/true);
       return;
     }
+    ResetSnapshotReceive();
     recv_snap_meta_ = meta;
-    recv_snap_data_.clear();
   }
-  if (m.offset != recv_snap_data_.size()) {
+  if (m.offset != recv_snap_size_) {
     // Duplicate or out-of-order chunk: say which offset we need.
-    respond(recv_snap_data_.size(), /*reject=*/false);
+    respond(recv_snap_size_, /*reject=*/false);
     return;
   }
-  recv_snap_data_.append(m.chunk);
+  if (cfg_.stage_snapshot_chunk) {
+    Result<bool> kept = cfg_.stage_snapshot_chunk(meta, m.offset, m.chunk);
+    if (!kept.ok()) {
+      // Unanswered, and forgotten with what came before it: the leader's next send of this
+      // chunk (on a later heartbeat) is refused, and it starts the stream over from 0.
+      ResetSnapshotReceive();
+      return;
+    }
+    recv_snap_staged_ = kept.value();
+  }
+  if (!recv_snap_staged_) recv_snap_data_.append(m.chunk);
+  recv_snap_size_ += m.chunk.size();
   if (!m.done) {
-    respond(recv_snap_data_.size(), /*reject=*/false);
+    respond(recv_snap_size_, /*reject=*/false);
     return;
   }
   Snapshot snap;
   snap.meta = *recv_snap_meta_;
+  snap.staged = recv_snap_staged_;
   snap.data = std::move(recv_snap_data_);
-  recv_snap_meta_.reset();
-  recv_snap_data_.clear();
+  ResetSnapshotReceive();
   if (cfg_.accept_snapshot && !cfg_.accept_snapshot(snap)) {
     respond(0, /*reject=*/true);  // the leader starts over
     return;
@@ -105,6 +116,13 @@ void RawNode::HandleSnapshotChunk(const Message& m) {
   r.to = m.from;
   r.index = log_.committed();
   Send(std::move(r));
+}
+
+void RawNode::ResetSnapshotReceive() {
+  recv_snap_meta_.reset();
+  recv_snap_size_ = 0;
+  recv_snap_staged_ = false;
+  recv_snap_data_.clear();
 }
 
 bool RawNode::Restore(Snapshot snap) {

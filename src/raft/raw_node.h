@@ -9,7 +9,8 @@
 // THE READY / ADVANCE CONTRACT. After any input, while HasReady(), the application:
 //   1. r = GetReady();
 //   2. if r.snapshot: installs it in stable storage (log replaced; the snapshot's index/term
-//      becomes the compaction point) and restores the state machine from r.snapshot->data;
+//      becomes the compaction point) and restores the state machine from r.snapshot->data
+//      (or, if r.snapshot->staged, from the chunks it kept: Config::stage_snapshot_chunk);
 //   3. appends r.entries to stable storage, first truncating every stored entry at or after
 //      r.entries[0].index, and stores r.hard_state if set; steps 2-3 must be durable (fsync,
 //      per the app's policy) and atomic with respect to a crash;
@@ -32,7 +33,8 @@
 // may then drop log entries <= i. Followers that need entries below the first index receive
 // the snapshot from the leader in chunks of Config::snapshot_chunk_size (one chunk in flight,
 // each acknowledged; a lost chunk is resent on the next heartbeat response); a follower that
-// received every chunk returns the whole snapshot in Ready::snapshot.
+// received every chunk returns the whole snapshot in Ready::snapshot. The core holds the
+// chunks in memory unless the app keeps them as they come (Config::stage_snapshot_chunk).
 //
 // MEMBERSHIP. Single-server changes (add voter, add learner, remove, promote learner), at
 // most one uncommitted change at a time, taking effect when APPENDED to a log (the Raft
@@ -72,6 +74,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -113,6 +116,17 @@ struct Config {
   // application could not install it, e.g. malformed data from a peer) and the leader starts
   // the stream over. Unset: every snapshot is accepted. Called on the node's own thread.
   std::function<bool(const Snapshot&)> accept_snapshot;
+  // Where a follower keeps the chunks of a snapshot it is receiving: called with bytes
+  // [offset, offset + data.size()) of the data of snapshot `meta`, in order from 0; offset 0
+  // starts that snapshot afresh (whatever was kept of another is dropped). true: the app kept
+  // them, and the whole snapshot comes in Ready::snapshot with `staged` set and no data (the
+  // app installs it from what it kept); false: the core reassembles the chunks in memory (as
+  // when unset). An error drops the chunk unanswered, and the stream with it: the leader's next
+  // send is refused and it starts over from 0. What is kept need not survive a crash (a
+  // restarted follower is sent the snapshot afresh), nor a stream the core gives up (it starts
+  // the next one at 0). Called on the node's own thread.
+  std::function<Result<bool>(const SnapshotMeta& meta, uint64_t offset, std::string_view data)>
+      stage_snapshot_chunk;
   uint64_t max_pending_reads = 4096;       // ReadIndex fails with Busy beyond this
   bool pre_vote = true;
   bool check_quorum = true;
@@ -328,9 +342,13 @@ class RawNode {
   // Candidate state: votes received this election (true = granted).
   std::map<NodeId, bool> votes_;
 
-  // Follower state: the snapshot being received in chunks.
+  // Follower state: the snapshot being received in chunks: how much of it, and its data
+  // unless the app keeps it (Config::stage_snapshot_chunk).
   std::optional<SnapshotMeta> recv_snap_meta_;
+  uint64_t recv_snap_size_ = 0;
+  bool recv_snap_staged_ = false;
   std::string recv_snap_data_;
+  void ResetSnapshotReceive();
 
   // Output accumulated for the next Ready.
   std::vector<Message> msgs_;

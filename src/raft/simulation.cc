@@ -89,6 +89,9 @@ struct Node {
   std::map<uint64_t, PendingWrite> writes;   // by index
   uint64_t incarnation = 0;
   uint64_t last_commit = 0;
+  // Nodes with odd ids keep the chunks of a snapshot they receive themselves, as a cluster
+  // node does in a file (Config::stage_snapshot_chunk); a crash loses them.
+  std::string staged;
 };
 
 struct InFlight {
@@ -111,7 +114,7 @@ class Simulation {
  private:
   void Trace(std::string ev);
   bool Failed() const { return !result_.failure.empty() || !checker_.failure().empty(); }
-  Config NodeConfig(NodeId id, uint64_t applied) const;
+  Config NodeConfig(NodeId id, uint64_t applied);
   void Start(Node& n);
   void Stop(Node& n);
   void Crash(Node& n, const char* how);
@@ -156,7 +159,7 @@ void Simulation::Trace(std::string ev) {
   if (!opt_.full_trace && trace_.size() > opt_.trace_events) trace_.pop_front();
 }
 
-Config Simulation::NodeConfig(NodeId id, uint64_t applied) const {
+Config Simulation::NodeConfig(NodeId id, uint64_t applied) {
   Config c;
   c.id = id;
   c.election_tick = kElectionTick;
@@ -168,6 +171,20 @@ Config Simulation::NodeConfig(NodeId id, uint64_t applied) const {
   c.snapshot_chunk_size = 300;    // small: snapshots take several chunks
   c.max_uncommitted_entries = 200;
   c.testing = opt_.knobs;
+  if (id % 2 == 1) {
+    Node* n = &nodes_[id];
+    c.stage_snapshot_chunk = [this, n](const SnapshotMeta&, uint64_t offset,
+                                       std::string_view data) -> Result<bool> {
+      if (opt_.faults && rng_.Chance(0.05)) return Status::IOError("staging failed");
+      if (offset == 0) n->staged.clear();
+      if (offset != n->staged.size()) {
+        result_.failure = "node " + S(n->id) + ": snapshot chunk at " + S(offset) + " after " +
+                          S(n->staged.size()) + " bytes kept";
+      }
+      n->staged.append(data);
+      return true;
+    };
+  }
   return c;
 }
 
@@ -193,6 +210,7 @@ void Simulation::Start(Node& n) {
 void Simulation::Stop(Node& n) {
   n.alive = false;
   n.raft.reset();
+  n.staged.clear();
   // Clients waiting on this node learn nothing: their operations stay indeterminate.
   for (auto& [ctx, r] : n.reads) clients_[r.client].busy = false;
   for (auto& [idx, w] : n.writes) clients_[w.client].busy = false;
@@ -281,8 +299,14 @@ void Simulation::HandleReady(Node& n) {
       Trace("node " + S(n.id) + " installs snapshot " + S(rd.snapshot->meta.index) + "/" +
             S(rd.snapshot->meta.term));
       checker_.OnSnapshot(n.id, rd.snapshot->meta);
-      (void)n.storage->ApplySnapshot(*rd.snapshot);
-      n.sm = StateMachine::Parse(rd.snapshot->data);
+      Snapshot snap = *rd.snapshot;
+      if (snap.staged) {
+        snap.data = std::move(n.staged);
+        n.staged.clear();
+        snap.staged = false;
+      }
+      (void)n.storage->ApplySnapshot(snap);
+      n.sm = StateMachine::Parse(snap.data);
       n.applied = rd.snapshot->meta.index;
       n.applied_conf = rd.snapshot->meta.conf_state;
       result_.stats.snapshots_sent++;

@@ -85,6 +85,9 @@ struct SnapshotMeta {
 struct Snapshot {
   SnapshotMeta meta;
   std::string data;  // opaque application state
+  // A received snapshot whose data the app kept itself as it arrived (Config::
+  // stage_snapshot_chunk): `data` is empty and the app installs from what it kept.
+  bool staged = false;
 
   bool operator==(const Snapshot&) const = default;
   bool IsEmpty() const { return meta.index == 0; }
