@@ -1,6 +1,7 @@
 """The long campaign behind `make jepsen`: each nemesis on its own on 3 nodes
 (kill, pause, partition, oneway, flap, slow, freeze), flap on 5 nodes (where its shapes
-include the bridge), the mixed nemesis on 3 and 5 nodes, then durability rounds
+include the bridge), the mixed nemesis on 3 and 5 nodes, kill and mixed again with logs
+compacted beyond 20 entries (catch-up from snapshots), then durability rounds
 (--fsync always, kill -9 of every node) for a single node and a 3-node cluster.
 
     JEPSEN_SECONDS=120 JEPSEN_ROUNDS=10 python3 tests/jepsen/campaign.py [--out report.jsonl]
@@ -22,12 +23,16 @@ def main():
     ap.add_argument("--rounds", type=int, default=int(os.environ.get("JEPSEN_ROUNDS", 5)))
     ap.add_argument("--out", default=os.environ.get("JEPSEN_OUT", "jepsen-report.jsonl"))
     a = ap.parse_args()
-    plan = [(3, "kill"), (3, "pause"), (3, "partition"), (3, "oneway"), (3, "flap"),
-            (3, "slow"), (3, "freeze"), (5, "flap"), (3, "mixed"), (5, "mixed")]
+    # (nodes, nemesis, --snapshot-entries): the last two compact logs beyond 20 entries, so
+    # nodes the nemesis held back catch up from snapshots.
+    plan = [(3, "kill", None), (3, "pause", None), (3, "partition", None), (3, "oneway", None),
+            (3, "flap", None), (3, "slow", None), (3, "freeze", None), (5, "flap", None),
+            (3, "mixed", None), (5, "mixed", None), (3, "kill", 20), (3, "mixed", 20)]
     total_ops, faults, anomalies = collections.Counter(), collections.Counter(), []
     with open(a.out, "a") as out:
-        for nodes, nemesis in plan:
-            rep = harness.run(nodes=nodes, seconds=a.seconds, nemesis=nemesis, verbose=False)
+        for nodes, nemesis, snapshot_entries in plan:
+            rep = harness.run(nodes=nodes, seconds=a.seconds, nemesis=nemesis, verbose=False,
+                              snapshot_entries=snapshot_entries)
             rep.pop("log")
             out.write(json.dumps(rep) + "\n")
             out.flush()
@@ -40,6 +45,7 @@ def main():
                                  f"{rep['checker']}\n{rep['stuck']}")
             print(f"{nodes} nodes, {nemesis:9s} {a.seconds:.0f}s seed {rep['seed']}: "
                   f"{rep['verdict']}; ops {rep['ops']} {rep['by_outcome']}; "
+                  f"snapshots installed {rep['snapshots_installed']}; "
                   f"faults {rep['faults']}; errors {rep['errors']}", flush=True)
         for nodes in (1, 3):
             rep = harness.durability(nodes=nodes, rounds=a.rounds, verbose=False)

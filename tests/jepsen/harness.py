@@ -712,8 +712,11 @@ def check_replicas(cluster, finals, replicas, timeout=60):
 
 
 def run(nodes=3, seconds=20, nemesis="mixed", clients=6, keys=5, seed=None, workdir=None,
-        tick_ms=None, replicas=3, budget=2_000_000, verbose=True, fsync="always"):
-    """Run one campaign; returns a report dict (report["verdict"] is the checker's)."""
+        tick_ms=None, replicas=3, budget=2_000_000, verbose=True, fsync="always",
+        snapshot_entries=None):
+    """Run one campaign; returns a report dict (report["verdict"] is the checker's;
+    report["snapshots_installed"] counts the nodes' "installed snapshot" log lines: with a
+    small snapshot_entries, nodes the nemesis held back catch up from snapshots)."""
     seed = seed if seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
     t0 = time.monotonic()
@@ -729,7 +732,8 @@ def run(nodes=3, seconds=20, nemesis="mixed", clients=6, keys=5, seed=None, work
     pin_binary()
     extra = ["--replicas", str(replicas)]
     cls = ProxiedCluster if nemesis in PROXIED else Cluster
-    cluster = cls(workdir, n=nodes, tick_ms=tick_ms, fsync=fsync, extra=extra)
+    cluster = cls(workdir, n=nodes, tick_ms=tick_ms, fsync=fsync, extra=extra,
+                  snapshot_entries=snapshot_entries)
     log(f"seed {seed}: {nodes} nodes, nemesis {nemesis}, {seconds}s, {clients} clients, "
         f"{keys} keys, workdir {workdir}")
     cluster.start()
@@ -767,13 +771,15 @@ def run(nodes=3, seconds=20, nemesis="mixed", clients=6, keys=5, seed=None, work
         verdict, text = checker.summarize(results)
         log(f"checker: {verdict} in {time.monotonic() - tc:.1f}s\n{text}")
         by_outcome, by_f = summarize_ops(ops)
+        installed = sum(count_log_lines(n.log_path, b"installed snapshot")
+                        for n in cluster.nodes.values())
         report = {"seed": seed, "nodes": nodes, "nemesis": nemesis, "seconds": seconds,
                   "clients": clients, "keys": keys, "verdict": verdict,
                   "ops": len(ops), "by_outcome": by_outcome, "by_op": by_f,
                   "errors": dict(history.errors), "faults": dict(nem.faults),
                   "stuck": nem.stuck,
                   "replicas_converged": converged, "checker": text, "workdir": workdir,
-                  "log": lines}
+                  "snapshots_installed": installed, "log": lines}
         log(f"ops {len(ops)} {by_outcome}; faults {dict(nem.faults)}; "
             f"errors {dict(history.errors)}")
         return report
@@ -783,6 +789,14 @@ def run(nodes=3, seconds=20, nemesis="mixed", clients=6, keys=5, seed=None, work
         cluster.stop()
         if isinstance(cluster, ProxiedCluster):
             cluster.close_proxies()
+
+
+def count_log_lines(path, needle):
+    try:
+        with open(path, "rb") as f:
+            return sum(1 for line in f if needle in line)
+    except OSError:
+        return 0
 
 
 # ---------------------------------------------------------------------------

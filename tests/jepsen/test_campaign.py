@@ -39,6 +39,15 @@ def test_three_nodes_under_nemesis(nemesis, tmp_path):
     assert sum(v for k, v in rep["faults"].items() if not k.startswith("error")) > 0
 
 
+def test_three_nodes_killed_catch_up_from_snapshots(tmp_path):
+    """Logs compacted beyond 20 entries: a node back from a kill catches up from snapshots
+    (streamed to a file, then installed) while the history is checked."""
+    rep = harness.run(nodes=3, seconds=SECONDS, nemesis="kill", clients=5, snapshot_entries=20,
+                      workdir=str(tmp_path), verbose=False)
+    _assert_clean(rep)
+    assert rep["snapshots_installed"] > 0, "no node caught up from a snapshot"
+
+
 def test_five_nodes_mixed(tmp_path):
     rep = harness.run(nodes=5, seconds=SECONDS, nemesis="mixed", clients=5,
                       workdir=str(tmp_path), verbose=False)
