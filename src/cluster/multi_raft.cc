@@ -738,17 +738,19 @@ void MultiRaftNode::NoteLogSync(int64_t ms) {
               static_cast<long long>(ms), static_cast<long long>(election_ms));
 }
 
-// Snapshots being built, and streams of one to a follower whose connection is up (a stream
-// to a node that went away holds no place). Raft thread.
+// Snapshots being built, and streams of one to a follower whose connection is up and that
+// answered a heartbeat within an election timeout (a stream to a node that went away, or that
+// stopped — a paused process keeps its connections — holds no place). Raft thread.
 size_t MultiRaftNode::SnapshotsInFlight() const {
   const std::vector<uint64_t> connected = ConnectedPeers();
+  const auto live = static_cast<uint64_t>(options_.election_ticks);
   size_t n = 0;
   for (const auto& g : groups_) {
     if (!g) continue;
     if (g->storage->building_snapshot()) ++n;
     if (g->node->role() != raft::Role::kLeader) continue;
     for (const auto& peer : g->node->Peers()) {
-      if (peer.state == raft::ProgressState::kSnapshot &&
+      if (peer.state == raft::ProgressState::kSnapshot && peer.ticks_since_ack <= live &&
           std::find(connected.begin(), connected.end(), peer.id) != connected.end()) {
         ++n;
       }

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "raft/raft_test_util.h"
 
 namespace flin::raft {
@@ -328,6 +330,21 @@ TEST(RaftReplicationTest, AnswersToOldHeartbeatsDoNotResendAProbe) {
   c.drop = nullptr;
   c.TickAll(3);
   EXPECT_EQ(c.raft(3).last_index(), c.raft(1).last_index());
+}
+
+TEST(RaftReplicationTest, PeersReportHowLongAgoTheyAnsweredAHeartbeat) {
+  TestCluster c(3);
+  c.Elect(1);
+  c.TickAll(3);
+  c.Isolate(3);  // as a stopped process with its connections up: nothing comes back
+  c.TickAll(8);
+  std::map<NodeId, uint64_t> age;
+  for (const auto& p : c.raft(1).Peers()) age[p.id] = p.ticks_since_ack;
+  EXPECT_LE(age[2], 2u);  // answers every heartbeat (one per tick)
+  EXPECT_GE(age[3], 8u);
+  c.Heal();
+  c.TickAll(2);
+  for (const auto& p : c.raft(1).Peers()) EXPECT_LE(p.ticks_since_ack, 2u) << p.id;
 }
 
 TEST(RaftReplicationTest, ProposeErrors) {

@@ -251,7 +251,8 @@ std::vector<PeerStatus> RawNode::Peers() const {
   std::vector<PeerStatus> out;
   if (role_ != Role::kLeader) return out;
   for (const auto& [id, pr] : prs_) {
-    out.push_back(PeerStatus{id, pr.match, pr.next, pr.state, conf_state().IsLearner(id)});
+    out.push_back(PeerStatus{id, pr.match, pr.next, pr.state, conf_state().IsLearner(id),
+                             id == cfg_.id ? 0 : ticks_ - std::min(ticks_, pr.ack_tick)});
   }
   return out;
 }

@@ -164,6 +164,9 @@ struct PeerStatus {
   uint64_t next = 0;
   ProgressState state = ProgressState::kProbe;
   bool learner = false;
+  // Ticks since the heartbeat this peer last answered was sent (a live peer answers every
+  // heartbeat; one that stopped, even with its connection up, falls behind).
+  uint64_t ticks_since_ack = 0;
 };
 
 class RawNode {
