@@ -158,6 +158,7 @@ void RawNode::HandleVoteRequest(const Message& m) {
   bool can_vote = vote_ == m.from || (vote_ == kNoNode && lead_ == kNoNode) ||
                   (pre && m.term > term_);
   if (!pre && cfg_.testing.vote_twice) can_vote = true;
+  if (recovering_) can_vote = false;  // its earlier self's votes are unknown (Config::recovering)
   Message r;
   r.type = pre ? MessageType::kPreVoteResp : MessageType::kVoteResp;
   r.to = m.from;

@@ -357,6 +357,54 @@ TEST(RaftReplicationTest, ProposeErrors) {
   EXPECT_EQ(c.raft(1).Propose("z").status().code(), Status::Code::kBusy);
 }
 
+// Entry "x" is committed by leader 1 with node 3's acknowledgement while node 2 is cut off.
+// Then node 3 loses its data and restarts empty (a wiped data directory), and node 1 goes
+// down. Returns whether "x" survives: whether nodes 2 and 3 could elect 2 (which lacks it)
+// before 1 came back, and every node's applied entries after that.
+bool CommittedEntrySurvivesAWipedReplica(bool recovering) {
+  bool wiped = false;
+  TestCluster c(3, [&](Config& cfg) { cfg.recovering = recovering && wiped && cfg.id == 3; });
+  c.Elect(1);
+  c.Isolate(2);
+  EXPECT_TRUE(c.raft(1).Propose("x").ok());
+  c.Stabilize();
+  EXPECT_EQ(c.node(1).applied.back().data, "x");  // committed by {1, 3}
+  c.Crash(3);
+  ConfState cs;
+  cs.voters = {1, 2, 3};
+  c.node(3).storage = std::make_unique<MemoryStorage>(MemoryStorage::WithSnapshot(1, 1, cs));
+  c.node(3).applied.clear();
+  wiped = true;
+  c.Start(3);
+  c.Crash(1);
+  c.Isolate(1);
+  c.Heal();
+  c.Isolate(1);
+  c.TickAll(60);  // 2 campaigns; only 3's vote could make it leader
+  const bool two_won = c.raft(2).role() == Role::kLeader;
+  EXPECT_EQ(c.raft(3).role(), Role::kFollower);  // a recovering node never campaigns
+  c.Start(1);
+  c.Heal();
+  c.TickAll(60);
+  bool survived = !two_won;
+  for (NodeId id : {1, 2, 3}) {
+    bool has_x = false;
+    for (const Entry& e : c.node(id).applied) has_x |= e.data == "x";
+    survived = survived && has_x;
+  }
+  EXPECT_FALSE(c.raft(3).recovering()) << "caught up from a leader: an ordinary replica again";
+  return survived;
+}
+
+TEST(RaftRestartTest, AWipedReplicaDoesNotVoteUntilItRecovers) {
+  EXPECT_TRUE(CommittedEntrySurvivesAWipedReplica(/*recovering=*/true));
+}
+
+TEST(RaftRestartTest, AWipedReplicaThatVotesLosesACommittedEntry) {
+  // Without the rule the scenario above loses "x": the test above can fail.
+  EXPECT_FALSE(CommittedEntrySurvivesAWipedReplica(/*recovering=*/false));
+}
+
 TEST(RaftRestartTest, TermVoteLogAndCommitSurviveRestart) {
   TestCluster c(3);
   c.Elect(1);

@@ -56,6 +56,7 @@ Status RawNode::Init() {
   if (cfg_.testing.lease_ticks_override > 0) lease_ticks_ = cfg_.testing.lease_ticks_override;
   if (cfg_.testing.lease_without_check_quorum) cfg_.check_quorum = false;
   boot_lease_ = !cfg_.testing.no_restart_lease;
+  recovering_ = cfg_.recovering;
   BecomeFollower(term_, kNoNode);
   prev_hard_state_ = hard_state();
   prev_soft_state_ = SoftState{lead_, role_};
@@ -153,16 +154,19 @@ Status RawNode::Step(const Message& m) {
           election_elapsed_ = 0;
           lead_ = m.from;
           HandleAppend(m);
+          MaybeEndRecovery();
           break;
         case MessageType::kHeartbeat:
           election_elapsed_ = 0;
           lead_ = m.from;
           HandleHeartbeat(m);
+          MaybeEndRecovery();
           break;
         case MessageType::kSnapshot:
           election_elapsed_ = 0;
           lead_ = m.from;
           HandleSnapshotChunk(m);
+          MaybeEndRecovery();
           break;
         case MessageType::kTimeoutNow:
           if (Promotable()) StartElection(/*pre_vote=*/false, /*transfer=*/true);
@@ -172,6 +176,13 @@ Status RawNode::Step(const Message& m) {
       break;
   }
   return Status::Ok();
+}
+
+void RawNode::MaybeEndRecovery() {
+  if (!recovering_ || lead_ == kNoNode || log_.committed() == 0) return;
+  // A committed entry of the current term, in our log, from this term's leader (the only
+  // source of this term's entries): see Config::recovering.
+  if (log_.TermOrZero(log_.committed()) == term_) recovering_ = false;
 }
 
 void RawNode::Campaign() {

@@ -130,6 +130,17 @@ struct Config {
   uint64_t max_pending_reads = 4096;       // ReadIndex fails with Busy beyond this
   bool pre_vote = true;
   bool check_quorum = true;
+  // This replica lost its Raft state (a node whose data was wiped, rejoining under its old
+  // id) and starts empty. It cannot keep the promises its earlier self made — the votes it
+  // granted, the entries it acknowledged into commit quorums — so it grants no vote or
+  // pre-vote and never campaigns until it RECOVERS: it holds a committed entry of its current
+  // term, learned from that term's leader. That leader was elected without it, by a majority
+  // that overlaps every quorum its earlier self joined, so the leader's term is above every
+  // term it voted in, and the leader's log (now a prefix of its own up to that entry) holds
+  // every entry it helped commit. From then on it is an ordinary replica. Its acknowledgements
+  // of appends count meanwhile: they promise only what it has just made durable. The app
+  // persists the flag until recovered() (a crash before that starts it recovering again).
+  bool recovering = false;
   // Leader lease length in ticks; -1 means election_tick - 2; 0 disables lease reads.
   // Must be < election_tick. Ignored (no lease) without check_quorum.
   int lease_ticks = -1;
@@ -209,6 +220,8 @@ class RawNode {
   uint64_t term() const { return term_; }
   NodeId vote() const { return vote_; }
   Role role() const { return role_; }
+  // Whether this replica is still recovering lost state (Config::recovering).
+  bool recovering() const { return recovering_; }
   NodeId leader() const { return lead_; }
   uint64_t committed() const { return log_.committed(); }
   uint64_t applied() const { return log_.applied(); }
@@ -251,7 +264,8 @@ class RawNode {
   void HandleVoteRequest(const Message& m);
   void HandleVoteResponse(const Message& m);
   bool InLease() const;
-  bool Promotable() const { return conf_state().IsVoter(cfg_.id); }
+  bool Promotable() const { return conf_state().IsVoter(cfg_.id) && !recovering_; }
+  void MaybeEndRecovery();
   void ResetTimers();
   size_t Quorum() const { return conf_state().voters.size() / 2 + 1; }
   bool QuorumActive();
@@ -341,6 +355,8 @@ class RawNode {
   };
   std::deque<PendingRead> pending_reads_;
   uint64_t read_seq_ = 0;
+
+  bool recovering_ = false;  // Config::recovering, until it recovers
 
   // Candidate state: votes received this election (true = granted).
   std::map<NodeId, bool> votes_;

@@ -92,6 +92,8 @@ struct Node {
   // Nodes with odd ids keep the chunks of a snapshot they receive themselves, as a cluster
   // node does in a file (Config::stage_snapshot_chunk); a crash loses them.
   std::string staged;
+  // Lost its storage, and not yet recovered (persisted with the storage: it survives crashes).
+  bool recovering = false;
 };
 
 struct InFlight {
@@ -117,7 +119,7 @@ class Simulation {
   Config NodeConfig(NodeId id, uint64_t applied);
   void Start(Node& n);
   void Stop(Node& n);
-  void Crash(Node& n, const char* how);
+  void Crash(Node& n, const char* how, bool wipe = false);
   void HandleReady(Node& n);
   void ApplyEntry(Node& n, const Entry& e);
   void SendMessage(Node& n, Message m);
@@ -136,6 +138,7 @@ class Simulation {
   int64_t now_ = 0;
   uint64_t msg_seq_ = 0;
   Node nodes_[kMaxNodes + 1];
+  ConfState initial_;  // the bootstrap membership
   int num_nodes_ = 0;  // ids 1..num_nodes_ exist
   bool cut_[kMaxNodes + 1][kMaxNodes + 1] = {};  // cut_[a][b]: a's messages to b are lost
   int64_t heal_at_ = -1;
@@ -171,6 +174,7 @@ Config Simulation::NodeConfig(NodeId id, uint64_t applied) {
   c.snapshot_chunk_size = 300;    // small: snapshots take several chunks
   c.max_uncommitted_entries = 200;
   c.testing = opt_.knobs;
+  c.recovering = nodes_[id].recovering;
   if (id % 2 == 1) {
     Node* n = &nodes_[id];
     c.stage_snapshot_chunk = [this, n](const SnapshotMeta&, uint64_t offset,
@@ -218,10 +222,17 @@ void Simulation::Stop(Node& n) {
   n.writes.clear();
 }
 
-void Simulation::Crash(Node& n, const char* how) {
-  Trace("CRASH node " + S(n.id) + " (" + how + ")");
+void Simulation::Crash(Node& n, const char* how, bool wipe) {
+  Trace("CRASH node " + S(n.id) + " (" + how + ")" + (wipe ? ", storage WIPED" : ""));
   result_.stats.crashes++;
   Stop(n);
+  if (wipe) {
+    // As a node restarted on an empty data directory: the bootstrap state, no memory of any
+    // vote, entry or snapshot.
+    result_.stats.wipes++;
+    n.storage = std::make_unique<MemoryStorage>(MemoryStorage::WithSnapshot(1, 1, initial_));
+    n.recovering = !opt_.wipe_without_recovering;
+  }
   n.restart_at = now_ + (rng_.Chance(0.3) ? rng_.Range(1, 30) : rng_.Range(20, 600));
 }
 
@@ -318,6 +329,10 @@ void Simulation::HandleReady(Node& n) {
       return;
     }
     if (rd.hard_state) n.storage->SetHardState(*rd.hard_state);
+    if (n.recovering && !n.raft->recovering()) {
+      n.recovering = false;  // persisted after the entries that ended the recovery
+      Trace("node " + S(n.id) + " recovered its lost state");
+    }
     if (opt_.faults && rng_.Chance(0.002)) {
       Crash(n, "after persisting, before sending");
       return;
@@ -509,7 +524,7 @@ void Simulation::FaultStep() {
   } else if (p < partition_rate_ + crash_rate_) {
     Node* l = RandomLeader();
     Node& n = (l && rng_.Chance(0.5)) ? *l : nodes_[1 + rng_.Below(num_nodes_)];
-    if (n.alive) Crash(n, "random");
+    if (n.alive) Crash(n, "random", rng_.Chance(opt_.wipe_share));
   } else if (p < partition_rate_ + crash_rate_ + conf_rate_) {
     if (!opt_.membership) return;
     Membership();
@@ -562,7 +577,7 @@ SimResult Simulation::Run() {
   num_clients_ = std::clamp(opt_.clients, 1, kMaxClients);
   Trace("seed " + S(opt_.seed) + ": " + S(num_nodes_) + " nodes, drop " + std::to_string(drop_) +
         " dup " + std::to_string(dup_) + " max delay " + S(max_delay_) + "ms");
-  ConfState initial;
+  ConfState& initial = initial_;
   for (int i = 1; i <= num_nodes_; i++) initial.voters.push_back(i);
   for (int i = 1; i <= num_nodes_; i++) {
     Node& n = nodes_[i];

@@ -46,6 +46,10 @@ struct SimOptions {
   // index, or right after it won an election (leaving its no-op on no other node).
   double crash_after_commit = 0.01;
   double crash_after_election = 0.03;
+  // Of the random crashes, the share that also wipe the node's storage: it restarts empty
+  // (a lost data directory), told it is recovering (Config::recovering) until it is.
+  double wipe_share = 0.1;
+  bool wipe_without_recovering = false;  // a deliberate bug: the wiped node votes at once
 };
 
 struct SimStats {
@@ -54,6 +58,7 @@ struct SimStats {
   uint64_t lease_reads_done = 0;
   uint64_t elections = 0;      // distinct (term, leader) pairs
   uint64_t crashes = 0;
+  uint64_t wipes = 0;          // crashes that lost the node's storage
   uint64_t snapshots_sent = 0; // snapshots a follower installed from the leader
   uint64_t conf_changes = 0;   // applied by some node
   uint64_t messages = 0;

@@ -95,6 +95,15 @@ TEST(SimulationCatchesBugsTest, VotingTwiceInATerm) {
   EXPECT_NE(report.find("Election Safety"), std::string::npos) << report;
 }
 
+TEST(SimulationCatchesBugsTest, AWipedNodeThatVotesAtOnce) {
+  // A node restarted on empty storage that is not told it lost its state votes as if it had
+  // never promised anything: committed entries are lost (Config::recovering).
+  SimOptions o;
+  o.wipe_without_recovering = true;
+  std::string report;
+  EXPECT_NE(FirstFailure(o, 1, 300, &report), 0u) << "the simulation missed a wiped voter";
+}
+
 TEST(SimulationCatchesBugsTest, LeaseReadsWithoutCheckQuorum) {
   SimOptions o;
   o.knobs.lease_without_check_quorum = true;
