@@ -18,6 +18,7 @@ Helpers: cluster_helpers.py.  Kept to a few minutes on a loaded 2-core machine.
 """
 import os
 import re
+import shutil
 import socket
 import subprocess
 import time
@@ -550,3 +551,76 @@ def test_foreign_cluster_node_is_refused_and_dir_keeps_its_cluster(make_cluster,
     node3.set_initial_cluster(good)
     node3.start()
     cl.wait_caught_up(node3)
+
+
+# ---------------------------------------------------------------------------
+# 6. A node back on an empty data directory (its disk replaced, its dir deleted)
+
+def restart_wiped(node):
+    """kill -9 `node`, delete its data directory, start it again on the same id."""
+    node.kill9()
+    shutil.rmtree(node.dir)
+    node.start()
+
+
+def test_node_back_on_an_empty_data_dir_rejoins_recovering_and_catches_up(make_cluster):
+    cl = make_cluster(tick_ms=TICK_MS)
+    data = {f"wipe:{i}": f"v{i}" for i in range(300)}
+    pipelined_sets(cl.ports(), data)
+    n3 = cl.nodes[3]
+    restart_wiped(n3)
+    # Its peers knew it with another data directory: it lost its Raft state, and says so.
+    wait_until(lambda: "knew this node with another data directory" in n3.log_text(), 30,
+               what="node 3 to learn it lost its state\n" + n3.log_tail(20))
+    for peer in (cl.nodes[1], cl.nodes[2]):
+        assert "runs on a new data directory" in peer.log_text()
+    # Each partition recovers once it holds a committed entry of its leader's term.
+    wait_until(lambda: n3.info_cluster()["fields"].get("raft_recovering_partitions") == "0", 60,
+               what="node 3's partitions to recover\n" + n3.log_tail(20))
+    cl.wait_caught_up(n3)
+    got = readonly_get_all(n3.port, data)
+    assert all(got[k] == v.encode() for k, v in data.items())
+    # An ordinary replica again: leaders are balanced back onto it.
+    wait_until(lambda: 3 in cl.leaders().values(), 30, what="node 3 to lead a partition again")
+
+
+def test_node_back_on_an_empty_data_dir_cannot_help_lose_acknowledged_writes(make_cluster):
+    """Writes acknowledged by nodes 1 and 3 while 2 was down; then 3 loses its data directory
+    and 1 goes down. Node 3's earlier self acknowledged those writes and node 2 never saw
+    them, so 2 and 3 must not elect leaders together (they would serve the past, and a new
+    leader's log would overwrite the writes): the cluster answers errors until 1 is back,
+    then every write is there, on 3 as well."""
+    cl = make_cluster(tick_ms=TICK_MS)
+    n1, n2, n3 = cl.nodes[1], cl.nodes[2], cl.nodes[3]
+    n2.stop()
+    data = {f"acked:{i}": f"v{i}" for i in range(300)}
+    pipelined_sets([n1.port, n3.port], data)
+    n3.kill9()
+    shutil.rmtree(n3.dir)
+    n1.kill9()
+    n2.start()
+    n3.start()
+    wait_until(lambda: "knew this node with another data directory" in n3.log_text(), 30,
+               what="node 3 to learn it lost its state\n" + n3.log_tail(20))
+    # Several election timeouts (10-20 ticks of 30 ms each): node 2 campaigns, node 3 refuses.
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        led = cl.leaders([n2, n3])
+        assert not led, f"nodes 2 and 3 elected leaders without node 1: {sorted(led)[:10]}"
+        time.sleep(0.1)
+    with RawConn(n2.port, timeout=20) as c:
+        for k in list(data)[:20]:
+            reply = c.call("GET", k)
+            assert isinstance(reply, Error), f"GET {k} answered {reply!r} without node 1"
+    n1.start()
+    cl.wait_all_leaders(timeout=60)
+    cl.wait_caught_up(n3)
+    got = readonly_get_all(n3.port, data)
+    missing = [k for k, v in data.items() if got[k] != v.encode()]
+    assert not missing, f"node 3 lacks {len(missing)} acknowledged writes: {missing[:5]}"
+    client = RoutingClient(cl.ports())
+    try:
+        for k in list(data)[:50]:
+            assert client.get(k, time.monotonic() + 30) == data[k].encode(), k
+    finally:
+        client.close()

@@ -110,6 +110,7 @@ Result<std::unique_ptr<GroupStorage>> GroupStorage::Open(storage::Store* store, 
       gs->applied_clock_ = static_cast<int64_t>(GetU64(std::string_view(v).substr(8)));
     }
   }
+  gs->recovering_ = db->Get(ro, GroupMetaKey('r', group), &v).ok();
   gs->applied_ = std::max(gs->persisted_applied_, gs->meta_.index);
   gs->persisted_applied_ = gs->applied_;
   gs->applied_conf_ = gs->meta_.conf_state;
@@ -122,6 +123,16 @@ Result<std::unique_ptr<GroupStorage>> GroupStorage::Open(storage::Store* store, 
     gs->last_index_ = std::max(gs->meta_.index, GetU64(it->key().ToStringView().substr(3)));
   }
   return gs;
+}
+
+void GroupStorage::SetRecovering(bool on, rocksdb::WriteBatch* wb) {
+  if (on == recovering_) return;
+  recovering_ = on;
+  if (on) {
+    wb->Put(GroupMetaKey('r', group_), "1").PermitUncheckedError();
+  } else {
+    wb->Delete(GroupMetaKey('r', group_)).PermitUncheckedError();
+  }
 }
 
 GroupStorage::~GroupStorage() {

@@ -6,6 +6,8 @@
 //   's' | group                            → encoded SnapshotMeta    (the compaction point)
 //   'a' | group                            → applied index (u64 BE), written in the same batch
 //                                            as the data it applied, so both move together
+//   'r' | group                            → present while the replica recovers lost state
+//                                            (raft::Config::recovering)
 //
 // The read side is raft::Storage for the group's RawNode. The write side never writes by
 // itself: it adds to a WriteBatch the MultiRaftNode writes for all groups at once (one fsync).
@@ -126,6 +128,9 @@ class GroupStorage : public raft::Storage {
   // The 'a' value apply writes: applied index, then that clock (u64 big-endian each).
   static std::string AppliedValue(uint64_t index, int64_t clock);
   int group() const { return group_; }
+  // Whether the replica is marked recovering (persisted, 'r'), and the mark's change.
+  bool recovering() const { return recovering_; }
+  void SetRecovering(bool on, rocksdb::WriteBatch* wb);
 
  private:
   GroupStorage(storage::Store* store, int group, std::string snapshot_dir)
@@ -141,6 +146,7 @@ class GroupStorage : public raft::Storage {
   uint64_t last_index_ = 0;
   uint64_t applied_ = 0, persisted_applied_ = 0;
   int64_t applied_clock_ = 0;
+  bool recovering_ = false;
   raft::ConfState applied_conf_;
   std::deque<raft::Entry> cache_;  // the newest entries, contiguous, ending at last_index_
   size_t cache_bytes_ = 0;

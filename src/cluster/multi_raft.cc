@@ -110,6 +110,12 @@ Status MultiRaftNode::Start() {
       if (ext == ".snap" || ext == ".part") std::filesystem::remove(f.path(), ec);
     }
   }
+  auto identity = PeerIdentity::Open(store_, topology_.nodes().size());
+  if (!identity.ok()) return identity.status();
+  identity_ = std::move(identity).value();
+  // Until its peers say whether it replaces a node that lost its data, a node on a fresh data
+  // directory takes no part in elections (its partitions recover).
+  const bool unresolved = identity_->verdict() == PeerIdentity::Verdict::kUnresolved;
   for (int p = 0; p < topology_.partitions(); ++p) {
     if (!topology_.Hosts(p)) continue;
     raft::ConfState cs;
@@ -148,13 +154,15 @@ Status MultiRaftNode::Start() {
       }
       return kept;
     };
+    rc.recovering = unresolved || g->storage->recovering();
     rc.seed = topology_.self_id() * 1000003ULL + static_cast<uint64_t>(p) * 7919ULL +
               static_cast<uint64_t>(net::MonotonicUs());
     auto node = raft::RawNode::Create(rc, g->storage.get());
     if (!node.ok()) return node.status();
     g->node = std::move(node).value();
     // Each partition's preferred leader starts an election at once: leaders begin balanced
-    // and a fresh cluster serves within a round trip instead of an election timeout.
+    // and a fresh cluster serves within a round trip instead of an election timeout. (Not a
+    // recovering one: it campaigns once it may, SettleIdentity.)
     if (topology_.Replicas(p).front() == topology_.self_id()) g->node->Campaign();
     groups_[p] = std::move(g);
   }
@@ -162,6 +170,12 @@ Status MultiRaftNode::Start() {
   TransportOptions to;
   to.node_id = topology_.self_id();
   to.cluster_id = topology_.cluster_id();
+  to.incarnation = identity_->incarnation();
+  to.memory_of = [id = identity_.get()](uint64_t peer) { return id->MemoryOf(peer); };
+  to.on_handshake = [id = identity_.get()](uint64_t peer, uint64_t inc, uint64_t known,
+                                           bool replaced) {
+    id->OnHandshake(peer, inc, known, replaced);
+  };
   to.bind_host = topology_.self().host;
   to.bind_port = topology_.self().bus_port;
   to.max_queue_age_ms_while_down = 2 * options_.election_ticks * options_.tick_ms;
@@ -253,6 +267,7 @@ void MultiRaftNode::Loop() {
       FlushDeliveries();
       break;
     }
+    SettleIdentity();
     HandleMessages(messages);
     messages.clear();
     ReleaseHeld(net::MonotonicMs());
@@ -283,7 +298,11 @@ void MultiRaftNode::Loop() {
     }
     if (now - last_status > 500) {
       last_status = now;
+      size_t recovering = 0;
+      for (auto& g : groups_) recovering += g && g->node->recovering();
       std::string report = "raft_snapshots_in_flight:" + std::to_string(SnapshotsInFlight()) +
+                           "\r\nraft_recovering_partitions:" + std::to_string(recovering) +
+                           "\r\nincarnation:" + std::to_string(identity_->incarnation()) +
                            "\r\n";
       for (auto& g : groups_) {
         if (!g) continue;
@@ -292,7 +311,8 @@ void MultiRaftNode::Loop() {
                   ",leader=" + std::to_string(n.leader()) + ",term=" + std::to_string(n.term()) +
                   ",commit=" + std::to_string(n.committed()) +
                   ",applied=" + std::to_string(g->storage->applied()) +
-                  ",first_index=" + std::to_string(g->storage->FirstIndex());
+                  ",first_index=" + std::to_string(g->storage->FirstIndex()) +
+                  (n.recovering() ? ",recovering=1" : "");
         uint64_t max_lag = 0;
         for (const auto& peer : n.Peers()) {
           if (peer.id == topology_.self_id()) continue;
@@ -536,6 +556,8 @@ void MultiRaftNode::HandleReady() {
     }
     must_sync = must_sync || !r.entries.empty() || r.snapshot.has_value();
     g->storage->Append(r.entries, &wb);
+    // Recovered (raft::Config::recovering): forgotten with the entries that ended it.
+    if (g->storage->recovering() && !g->node->recovering()) g->storage->SetRecovering(false, &wb);
     if (r.hard_state && g->storage->SetHardState(*r.hard_state, &wb)) must_sync = true;
   }
   if (wb.Count() > 0) {
@@ -771,6 +793,34 @@ bool MultiRaftNode::MayStartSnapshot() {
   }
   snapshots_deferred_.fetch_add(1, std::memory_order_relaxed);
   return false;
+}
+
+// Peers back on a new data directory are probed from scratch by the partitions this node leads
+// (what their leaders knew of the peers' logs was lost with the data; an idle partition would
+// otherwise never send the peer an entry). And acts once on PeerIdentity's verdict about this
+// node's fresh data directory: a new member's partitions
+// lost nothing (they stop recovering, and preferred leaders campaign, as at a first start); a
+// replacement's stay recovering, now marked one by one until each has caught up. Raft thread.
+void MultiRaftNode::SettleIdentity() {
+  for (uint64_t peer : identity_->TakeReplacedPeers()) {
+    for (auto& g : groups_) {
+      if (g) g->node->ResetProgress(peer);
+    }
+  }
+  const PeerIdentity::Verdict v = identity_->verdict();
+  if (v != PeerIdentity::Verdict::kNew && v != PeerIdentity::Verdict::kReplacement) return;
+  rocksdb::WriteBatch wb;
+  for (auto& g : groups_) {
+    if (!g) continue;
+    if (v == PeerIdentity::Verdict::kNew) {
+      g->node->EndRecovery();
+      if (topology_.Replicas(g->id).front() == topology_.self_id()) g->node->Campaign();
+    }
+    g->storage->SetRecovering(g->node->recovering(), &wb);
+  }
+  Status s = store_->Write(&wb, true);
+  if (s.ok()) s = identity_->Settle();
+  if (!s.ok()) FailStop("recording this node's identity", s);
 }
 
 raft::RawNode::Events MultiRaftNode::Events() const {

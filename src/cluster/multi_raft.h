@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "cluster/group_storage.h"
+#include "cluster/peer_identity.h"
 #include "cluster/replicator.h"
 #include "cluster/topology.h"
 #include "cluster/transport.h"
@@ -166,6 +167,7 @@ class MultiRaftNode : public Replicator {
   void ApplyEntries(const std::vector<std::pair<Group*, std::span<const raft::Entry>>>& batch);
   void ExpireProposals(int64_t now_ms);
   void PublishViews();
+  void SettleIdentity();
   void BalanceLeaders();
   void MaybeCompact(Group& g);
   void Fail(Proposal& p, const std::string& error);
@@ -180,6 +182,7 @@ class MultiRaftNode : public Replicator {
   MultiRaftOptions options_;
   std::atomic<FsyncPolicy> fsync_;
   std::unique_ptr<Transport> transport_;
+  std::unique_ptr<PeerIdentity> identity_;
   std::unique_ptr<GroupView[]> views_;
   std::vector<std::unique_ptr<Group>> groups_;  // indexed by partition; null if not hosted
 

@@ -1,5 +1,6 @@
 #include "cluster/transport.h"
 
+#include <tuple>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -14,6 +15,7 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -145,7 +147,6 @@ class Transport::Impl {
   std::thread thread_;
 
   // Loop thread only (or the owner's, once the thread is joined).
-  std::string handshake_frame_;
   std::unordered_map<Conn*, std::unique_ptr<Conn>> conns_;
   std::vector<std::unique_ptr<Conn>> graveyard_;
   int listen_fd_ = -1;
@@ -204,7 +205,6 @@ Status Transport::Impl::Start() {
     Close(listener_);
     return Status::IOError("transport: cannot watch the listener");
   }
-  handshake_frame_ = EncodeHandshakeFrame(options_.node_id, options_.cluster_id);
   // Timers are coarse: connect, handshake and backoff deadlines are checked on this tick.
   loop_.RunEvery(std::clamp(options_.reconnect_backoff_ms / 2, 5, 50), [this] { Tick(); });
   loop_.Post([this] {
@@ -384,8 +384,16 @@ void Transport::Impl::OnConnected(Conn* c) {
   int one = 1;
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   loop_.Modify(c->fd, EPOLLIN, c);
-  OutFrame hs{{}, handshake_frame_.substr(kFrameHeaderBytes), false};
-  std::memcpy(hs.header, handshake_frame_.data(), kFrameHeaderBytes);
+  Handshake mine;
+  mine.node_id = options_.node_id;
+  mine.cluster_id = options_.cluster_id;
+  mine.incarnation = options_.incarnation;
+  if (options_.memory_of) {
+    std::tie(mine.known_of_receiver, mine.receiver_replaced) = options_.memory_of(c->peer->addr.id);
+  }
+  const std::string frame = EncodeHandshakeFrame(mine);
+  OutFrame hs{{}, frame.substr(kFrameHeaderBytes), false};
+  std::memcpy(hs.header, frame.data(), kFrameHeaderBytes);
   c->out.push_back(std::move(hs));
   c->peer->connected = true;
   LOG_NOTICE("transport: connected to peer %llu at %s", ULL(c->peer->addr.id), c->remote.c_str());
@@ -635,6 +643,9 @@ bool Transport::Impl::OnFrame(Conn* c, std::string&& payload) {
   c->peer = p;
   p->in = c;
   c->decoder.set_max_frame_bytes(options_.max_frame_bytes);
+  if (options_.on_handshake) {
+    options_.on_handshake(h->node_id, h->incarnation, h->known_of_receiver, h->receiver_replaced);
+  }
   return true;
 }
 

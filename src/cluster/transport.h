@@ -12,7 +12,7 @@
 // doubling up to 2 s while the peer stays unreachable (or keeps closing us at once).
 //
 // Wire format (transport_frame.h): frames of u32 little-endian length + payload; the first
-// frame is the handshake {"FLIN", version, node id, cluster id}. The acceptor closes a
+// frame is the handshake {"FLIN", version, node id, cluster id, incarnations}. The acceptor closes a
 // connection whose handshake has a bad magic or version, another cluster id, or a node id that
 // is not one of its peers; one that sends no handshake within handshake_timeout_ms; and one that
 // announces a frame over max_frame_bytes (kMaxHandshakeBytes before the handshake). A valid
@@ -42,6 +42,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -62,6 +63,15 @@ struct TransportOptions {
   // Peers that send another cluster id in their handshake are refused. At most
   // kMaxClusterIdBytes (256) bytes.
   std::string cluster_id;
+  // This node's data directory's random id, sent in every handshake (cluster/peer_identity.h).
+  uint64_t incarnation = 0;
+  // Asked at each dial (transport thread) for what this node remembers of the peer's
+  // incarnation, sent in the handshake; unset: nothing (0, false).
+  std::function<std::pair<uint64_t, bool>(uint64_t peer)> memory_of;
+  // Called (transport thread) with every handshake accepted from a peer, before any of the
+  // payloads that follow it on that connection reach the Receiver.
+  std::function<void(uint64_t peer, uint64_t incarnation, uint64_t known_of_us,
+                     bool we_replaced)> on_handshake;
   // Where the bus listens. bind_port 0 picks a free port (see Transport::port()).
   std::string bind_host = "127.0.0.1";
   int bind_port = 0;

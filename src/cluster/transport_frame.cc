@@ -31,12 +31,15 @@ void EncodeFrameHeader(uint32_t len, char out[kFrameHeaderBytes]) {
     out[i] = static_cast<char>((len >> (8 * i)) & 0xff);
 }
 
-std::string EncodeHandshakeFrame(uint64_t node_id, std::string_view cluster_id) {
+std::string EncodeHandshakeFrame(const Handshake& h) {
   std::string payload(kHandshakeMagic, sizeof(kHandshakeMagic));
   PutU16(&payload, kTransportVersion);
-  PutU64(&payload, node_id);
-  PutU16(&payload, static_cast<uint16_t>(cluster_id.size()));
-  payload.append(cluster_id);
+  PutU64(&payload, h.node_id);
+  PutU16(&payload, static_cast<uint16_t>(h.cluster_id.size()));
+  payload.append(h.cluster_id);
+  PutU64(&payload, h.incarnation);
+  PutU64(&payload, h.known_of_receiver);
+  payload.push_back(h.receiver_replaced ? 1 : 0);
   std::string frame(kFrameHeaderBytes, '\0');
   EncodeFrameHeader(static_cast<uint32_t>(payload.size()), frame.data());
   return frame + payload;
@@ -58,8 +61,14 @@ Result<Handshake> DecodeHandshake(std::string_view p) {
   h.node_id = GetLE(p.data() + 6, 8);
   const size_t n = GetLE(p.data() + 14, 2);
   if (n > kMaxClusterIdBytes) return Status::Corruption("cluster id too long");
-  if (p.size() != kFixed + n) return Status::Corruption("handshake length mismatch");
+  if (p.size() != kFixed + n + 8 + 8 + 1) return Status::Corruption("handshake length mismatch");
   h.cluster_id.assign(p.data() + kFixed, n);
+  const char* rest = p.data() + kFixed + n;
+  h.incarnation = GetLE(rest, 8);
+  h.known_of_receiver = GetLE(rest + 8, 8);
+  const auto flags = static_cast<uint8_t>(rest[16]);
+  if (flags > 1) return Status::Corruption("unknown handshake flags");
+  h.receiver_replaced = flags == 1;
   return h;
 }
 

@@ -6,6 +6,12 @@
 // handed to the Transport's Receiver.
 //
 //   handshake payload = "FLIN" | u16 LE version | u64 LE node id | u16 LE n | n bytes cluster id
+//                       | u64 LE incarnation | u64 LE known incarnation of the receiver
+//                       | u8 flags (bit 0: the receiver's known incarnation replaced another)
+//
+// The incarnation is a random id of the dialer's data directory; the rest is what the dialer
+// remembers of the receiver's (0: never met it). Together they let a node that restarts on an
+// empty data directory learn that it lost its Raft state (cluster/peer_identity.h).
 //
 // The layout of the magic and the version is fixed forever, so a later version can change the
 // rest and still be told apart.
@@ -24,22 +30,25 @@ namespace flin::cluster {
 
 inline constexpr size_t kFrameHeaderBytes = 4;
 inline constexpr char kHandshakeMagic[4] = {'F', 'L', 'I', 'N'};
-inline constexpr uint16_t kTransportVersion = 1;
+inline constexpr uint16_t kTransportVersion = 2;
 inline constexpr size_t kMaxClusterIdBytes = 256;
 // The largest handshake payload; before a connection has sent a valid handshake its frames are
 // bounded by this, so an unknown socket can make us hold at most this many bytes.
-inline constexpr size_t kMaxHandshakeBytes = 4 + 2 + 8 + 2 + kMaxClusterIdBytes;
+inline constexpr size_t kMaxHandshakeBytes = 4 + 2 + 8 + 2 + kMaxClusterIdBytes + 8 + 8 + 1;
 
 struct Handshake {
   uint16_t version = kTransportVersion;
   uint64_t node_id = 0;
   std::string cluster_id;
+  uint64_t incarnation = 0;           // of the dialer's data directory
+  uint64_t known_of_receiver = 0;     // the receiver's incarnation as the dialer knows it
+  bool receiver_replaced = false;     // ... and that one replaced an earlier incarnation
 };
 
 // Writes the 4-byte little-endian header for a payload of `len` bytes.
 void EncodeFrameHeader(uint32_t len, char out[kFrameHeaderBytes]);
-// The whole handshake frame (header included). cluster_id must be at most kMaxClusterIdBytes.
-std::string EncodeHandshakeFrame(uint64_t node_id, std::string_view cluster_id);
+// The whole handshake frame (header included). h.cluster_id must be at most kMaxClusterIdBytes.
+std::string EncodeHandshakeFrame(const Handshake& h);
 // Parses a handshake payload (the frame's header already stripped). Fails on a bad magic, an
 // unsupported version, a cluster id over kMaxClusterIdBytes, or any missing or trailing byte.
 Result<Handshake> DecodeHandshake(std::string_view payload);

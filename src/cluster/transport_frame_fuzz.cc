@@ -28,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (payload.size() > kMaxHandshakeBytes) __builtin_trap();
       auto h = DecodeHandshake(payload);
       if (!h.ok()) return false;
-      if (EncodeHandshakeFrame(h->node_id, h->cluster_id).substr(kFrameHeaderBytes) != payload) {
+      if (EncodeHandshakeFrame(h.value()).substr(kFrameHeaderBytes) != payload) {
         __builtin_trap();
       }
       handshaken = true;

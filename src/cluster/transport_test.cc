@@ -144,6 +144,13 @@ bool ClosedByPeer(int fd) {
   }
 }
 
+std::string Hello(uint64_t node_id) {
+  Handshake h;
+  h.node_id = node_id;
+  h.cluster_id = kCluster;
+  return EncodeHandshakeFrame(h);
+}
+
 std::string Frame(const std::string& payload) {
   std::string f(kFrameHeaderBytes, '\0');
   EncodeFrameHeader(static_cast<uint32_t>(payload.size()), f.data());
@@ -158,8 +165,18 @@ void ExpectInOrder(const std::vector<std::string>& got, uint64_t from, int n) {
 TEST(TransportTest, TwoNodesExchangeInOrder) {
   std::map<uint64_t, int> ports{{1, FreePort()}, {2, FreePort()}};
   Node a, b;
-  a.Start(Options(1, ports));
-  b.Start(Options(2, ports));
+  auto oa = Options(1, ports);
+  oa.incarnation = 11;
+  oa.memory_of = [](uint64_t) { return std::make_pair(uint64_t{22}, false); };
+  auto ob = Options(2, ports);
+  std::atomic<uint64_t> seen_incarnation{0}, seen_known{0};
+  ob.on_handshake = [&](uint64_t peer, uint64_t incarnation, uint64_t known, bool) {
+    if (peer != 1) return;
+    seen_known = known;
+    seen_incarnation = incarnation;
+  };
+  a.Start(oa);
+  b.Start(ob);
   EXPECT_EQ(a.t->port(), ports[1]);
   constexpr int kN = 500;
   for (int i = 0; i < kN; ++i) {
@@ -170,6 +187,8 @@ TEST(TransportTest, TwoNodesExchangeInOrder) {
   ASSERT_TRUE(a.inbox.WaitFrom(2, kN));
   ExpectInOrder(b.inbox.From(1), 1, kN);
   ExpectInOrder(a.inbox.From(2), 2, kN);
+  EXPECT_EQ(seen_incarnation.load(), 11u);  // told before any payload of that connection
+  EXPECT_EQ(seen_known.load(), 22u);
   auto s = StateOf(*a.t, 2);
   EXPECT_TRUE(s.connected);
   EXPECT_EQ(s.sent_frames, static_cast<uint64_t>(kN));
@@ -256,6 +275,8 @@ TEST(TransportTest, StalledPeerFillsTheBoundThenDrains) {
   std::map<uint64_t, int> ports{{1, FreePort()}, {2, ntohs(addr.sin_port)}};
   auto o = Options(1, ports);
   o.max_queued_bytes_per_peer = 1 << 20;
+  o.incarnation = 77;  // and the handshake carries the identities (checked below)
+  o.memory_of = [](uint64_t peer) { return std::make_pair(peer * 100, true); };
   Node a;
   a.Start(o);
   // Connected first, so what fills up is the socket, then the queue behind it.
@@ -285,7 +306,8 @@ TEST(TransportTest, StalledPeerFillsTheBoundThenDrains) {
   const auto on_frame = [&](std::string&& p) {
     if (frames == 0) {
       auto h = DecodeHandshake(p);
-      ok = ok && h.ok() && h->node_id == 1 && h->cluster_id == kCluster;
+      ok = ok && h.ok() && h->node_id == 1 && h->cluster_id == kCluster &&
+           h->incarnation == 77 && h->known_of_receiver == 200 && h->receiver_replaced;
       decoder.set_max_frame_bytes(1 << 20);
     } else {
       ok = ok && p == std::to_string(frames - 1) + chunk;
@@ -401,7 +423,7 @@ TEST(TransportTest, GarbageClosesOnlyItsConnection) {
   Node a, b;
   a.Start(o);
   b.Start(Options(2, ports));
-  const std::string hello3 = EncodeHandshakeFrame(3, kCluster);
+  const std::string hello3 = Hello(3);
   std::string huge(kFrameHeaderBytes, '\0');
   EncodeFrameHeader(0xffffffffu, huge.data());
   std::string over_limit(kFrameHeaderBytes, '\0');
@@ -417,7 +439,7 @@ TEST(TransportTest, GarbageClosesOnlyItsConnection) {
       {"truncated handshake, then EOF", hello3.substr(0, 9), true},
       {"bad magic", Frame("NOPE" + hello3.substr(8)), false},
       {"bad version", bad_version, false},
-      {"unknown node id", EncodeHandshakeFrame(42, kCluster), false},
+      {"unknown node id", Hello(42), false},
       {"trailing bytes in handshake", Frame(hello3.substr(kFrameHeaderBytes) + "!"), false},
       {"frame over the limit after handshake", hello3 + over_limit, false},
       {"huge length after handshake", hello3 + huge, false},
@@ -448,10 +470,10 @@ TEST(TransportTest, ANewHandshakeReplacesThePeersOldConnection) {
   a.Start(Options(1, ports));
   // Two raw connections speak as node 2 (which never runs); the second replaces the first.
   int old_fd = RawConnect(ports[1]);
-  WriteAll(old_fd, EncodeHandshakeFrame(2, kCluster) + Frame("from the old one"));
+  WriteAll(old_fd, Hello(2) + Frame("from the old one"));
   ASSERT_TRUE(a.inbox.WaitFrom(2, 1));
   int new_fd = RawConnect(ports[1]);
-  WriteAll(new_fd, EncodeHandshakeFrame(2, kCluster) + Frame("from the new one"));
+  WriteAll(new_fd, Hello(2) + Frame("from the new one"));
   EXPECT_TRUE(ClosedByPeer(old_fd));
   ASSERT_TRUE(a.inbox.WaitFrom(2, 2));
   EXPECT_EQ(a.inbox.From(2)[1], "from the new one");

@@ -258,6 +258,17 @@ void RawNode::Advance(const Ready& rd) {
   if (!rd.committed_entries.empty()) log_.AppliedTo(rd.committed_entries.back().index);
 }
 
+void RawNode::ResetProgress(NodeId id) {
+  if (role_ != Role::kLeader || id == cfg_.id) return;
+  auto it = prs_.find(id);
+  if (it == prs_.end()) return;
+  Progress& pr = it->second;
+  pr.BecomeProbe();
+  pr.match = 0;
+  pr.next = log_.LastIndex() + 1;  // a probe at the end; the peer's rejection says where it is
+  pr.inflight.clear();
+}
+
 std::vector<PeerStatus> RawNode::Peers() const {
   std::vector<PeerStatus> out;
   if (role_ != Role::kLeader) return out;

@@ -222,6 +222,13 @@ class RawNode {
   Role role() const { return role_; }
   // Whether this replica is still recovering lost state (Config::recovering).
   bool recovering() const { return recovering_; }
+  // The app learned that this replica lost nothing after all (a new member of a cluster being
+  // formed, whose data directory was fresh for that reason): an ordinary replica at once.
+  void EndRecovery() { recovering_ = false; }
+  // Leader: peer `id` lost its state (it rejoins recovering, Config::recovering); what this
+  // leader knew of its log is void, so it probes the peer from scratch. Safe at any time: a
+  // lower match only delays commits, and the commit index never moves back.
+  void ResetProgress(NodeId id);
   NodeId leader() const { return lead_; }
   uint64_t committed() const { return log_.committed(); }
   uint64_t applied() const { return log_.applied(); }

@@ -1,0 +1,140 @@
+#include "cluster/peer_identity.h"
+
+#include <random>
+
+#include "common/log.h"
+#include "common/strings.h"
+#include "storage/encoding.h"
+
+namespace flin::cluster {
+namespace {
+
+std::string MetaKey(const std::string& name) { return std::string(1, storage::kMetaPrefix) + name; }
+constexpr char kIncarnation[] = "incarnation";
+constexpr char kUnresolved[] = "identity_unresolved";
+constexpr char kHardStateKind = 'h';  // GroupStorage's hard state keys: 'h' | group
+std::string PeerKey(uint64_t peer) { return "peer_incarnation/" + std::to_string(peer); }
+
+bool ParseU64(const std::string& s, uint64_t* out) {
+  int64_t v = 0;
+  if (!ParseInt64(s, &v)) return false;
+  *out = static_cast<uint64_t>(v);
+  return true;
+}
+
+}  // namespace
+
+Status PeerIdentity::Put(const std::string& name, const std::string& value) {
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  rocksdb::Status s = store_->db()->Put(wo, MetaKey(name), value);
+  return s.ok() ? Status::Ok() : Status::IOError("persisting " + name + ": " + s.ToString());
+}
+
+Result<std::unique_ptr<PeerIdentity>> PeerIdentity::Open(storage::Store* store, size_t nodes) {
+  std::unique_ptr<PeerIdentity> id(new PeerIdentity(store));
+  id->nodes_ = nodes;
+  rocksdb::DB* db = store->db();
+  std::string v;
+  if (db->Get(rocksdb::ReadOptions(), MetaKey(kIncarnation), &v).ok()) {
+    if (!ParseU64(v, &id->incarnation_)) return Status::Corruption("incarnation " + v);
+  } else {
+    // Fresh unless it holds Raft state (a data directory from before incarnations were kept,
+    // which gets one now). Unresolved is recorded first.
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    it->Seek(std::string(1, kHardStateKind));
+    if (!(it->Valid() && it->key().size() > 0 && it->key()[0] == kHardStateKind)) {
+      Status s = id->Put(kUnresolved, "1");
+      if (!s.ok()) return s;
+    }
+    // Stored as a signed decimal, hence 63 bits.
+    std::random_device rd;
+    std::mt19937_64 rng((static_cast<uint64_t>(rd()) << 32) ^ rd());
+    do {
+      id->incarnation_ = rng() >> 1;
+    } while (id->incarnation_ == 0);
+    Status s = id->Put(kIncarnation, std::to_string(id->incarnation_));
+    if (!s.ok()) return s;
+  }
+  if (db->Get(rocksdb::ReadOptions(), MetaKey(kUnresolved), &v).ok()) {
+    id->verdict_ = nodes <= 1 ? Verdict::kNew : Verdict::kUnresolved;
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+  const std::string prefix = MetaKey("peer_incarnation/");
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    uint64_t peer = 0, inc = 0;
+    const std::string value = it->value().ToString();
+    const size_t colon = value.find(':');
+    if (!ParseU64(it->key().ToString().substr(prefix.size()), &peer) ||
+        colon == std::string::npos || !ParseU64(value.substr(0, colon), &inc)) {
+      return Status::Corruption("peer incarnation " + it->key().ToString());
+    }
+    id->known_[peer] = {inc, value.substr(colon + 1) == "1"};
+  }
+  return id;
+}
+
+std::pair<uint64_t, bool> PeerIdentity::MemoryOf(uint64_t peer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = known_.find(peer);
+  return it == known_.end() ? std::make_pair(uint64_t{0}, false) : it->second;
+}
+
+void PeerIdentity::OnHandshake(uint64_t peer, uint64_t incarnation, uint64_t known_of_us,
+                               bool we_replaced) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& [inc, replaced] = known_[peer];
+  if (incarnation != 0 && inc != incarnation) {
+    const bool was_known = inc != 0;
+    if (was_known) {
+      LOG_WARNING("node %llu runs on a new data directory (incarnation %llu, was %llu): it lost "
+                  "its Raft state and rejoins as a recovering replica",
+                  static_cast<unsigned long long>(peer),
+                  static_cast<unsigned long long>(incarnation),
+                  static_cast<unsigned long long>(inc));
+    }
+    inc = incarnation;
+    replaced = was_known;
+    if (was_known) replaced_peers_.push_back(peer);
+    Status s = Put(PeerKey(peer), std::to_string(inc) + (replaced ? ":1" : ":0"));
+    if (!s.ok()) LOG_WARNING("%s", s.ToString().c_str());
+  }
+  if (verdict_ != Verdict::kUnresolved) return;
+  if ((known_of_us != 0 && known_of_us != incarnation_) ||
+      (known_of_us == incarnation_ && we_replaced)) {
+    LOG_WARNING("node %llu knew this node with another data directory: this node lost its Raft "
+                "state and rejoins recovering (no votes until each partition has caught up)",
+                static_cast<unsigned long long>(peer));
+    verdict_ = Verdict::kReplacement;
+    return;
+  }
+  met_as_new_[peer] = true;
+  if (met_as_new_.size() + 1 >= nodes_ / 2 + 1) {
+    LOG_NOTICE("a new member of the cluster (no peer knew this node before)");
+    verdict_ = Verdict::kNew;
+  }
+}
+
+std::vector<uint64_t> PeerIdentity::TakeReplacedPeers() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<uint64_t> out;
+  out.swap(replaced_peers_);
+  return out;
+}
+
+PeerIdentity::Verdict PeerIdentity::verdict() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return verdict_;
+}
+
+Status PeerIdentity::Settle() {
+  std::lock_guard<std::mutex> lock(mu_);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  rocksdb::Status s = store_->db()->Delete(wo, MetaKey(kUnresolved));
+  if (!s.ok()) return Status::IOError("settling the node's identity: " + s.ToString());
+  verdict_ = Verdict::kResolved;
+  return Status::Ok();
+}
+
+}  // namespace flin::cluster

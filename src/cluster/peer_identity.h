@@ -1,0 +1,79 @@
+#pragma once
+// PeerIdentity: which data directory each node of the cluster runs on, so that a node restarted
+// on an empty data directory learns that it lost its Raft state and rejoins recovering
+// (raft::Config::recovering) instead of voting as if it had never promised anything — which can
+// lose acknowledged writes (raft_test's AWipedReplicaThatVotesLosesACommittedEntry).
+//
+// Every data directory gets a random 64-bit incarnation when it is created. A node's bus
+// handshakes carry it, and what the dialer remembers of the receiver's (transport_frame.h). A
+// node remembers each peer's incarnation (persisted), and, once it changed, that the current
+// one replaced another. A node on a fresh data directory starts UNRESOLVED (persisted until
+// resolved; its partitions recovering meanwhile) and learns from its peers' handshakes which
+// case it is in:
+//   - a REPLACEMENT: a peer remembers another incarnation of it, or this one as a replacement.
+//     Its partitions stay recovering, each until it holds a committed entry of its term.
+//   - a NEW member: peers that, with itself, make a majority of the nodes never met it (or met
+//     this incarnation as an original: it restarted before resolving). Nothing was lost.
+// At a cluster's first start every node is new and resolves within a round trip. The
+// assumption: a node that made promises (votes, acknowledgements) talked to a peer, and at least
+// one of the peers a new node hears from before a majority remembers it — in a cluster of 3,
+// either survivor does.
+//
+// Threading: OnHandshake and MemoryOf run on the transport thread, the rest anywhere; a mutex
+// guards the state. Ownership: borrows the store (which must outlive it).
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "storage/store.h"
+
+namespace flin::cluster {
+
+class PeerIdentity {
+ public:
+  enum class Verdict { kResolved, kUnresolved, kNew, kReplacement };
+
+  // Loads (or, for a data directory without one, creates) this node's incarnation and what it
+  // remembers of its peers. A directory with neither an incarnation nor any Raft hard state is
+  // fresh: it starts unresolved (persisted before the incarnation, so a crash in between
+  // cannot make it look old). A cluster of one node resolves at once. `nodes`: how many nodes
+  // the cluster has, this one included.
+  static Result<std::unique_ptr<PeerIdentity>> Open(storage::Store* store, size_t nodes);
+
+  uint64_t incarnation() const { return incarnation_; }
+  // For the handshake to `peer`: its incarnation as remembered (0: never met) and whether that
+  // one replaced an earlier one.
+  std::pair<uint64_t, bool> MemoryOf(uint64_t peer);
+  // A peer's handshake: remembers its incarnation (persisted when new or changed) and, while
+  // unresolved, weighs what the peer remembers of this node.
+  void OnHandshake(uint64_t peer, uint64_t incarnation, uint64_t known_of_us, bool we_replaced);
+  // kUnresolved until decided; then kNew or kReplacement until Settle(); then kResolved (also
+  // for a data directory that was never fresh).
+  Verdict verdict();
+  // The owner acted on a kNew or kReplacement verdict (its partitions know): resolved for good.
+  Status Settle();
+  // Peers met on a new data directory since the last call (their Raft state was lost: a leader
+  // forgets what it knew of their logs, raft::RawNode::ResetProgress).
+  std::vector<uint64_t> TakeReplacedPeers();
+
+ private:
+  explicit PeerIdentity(storage::Store* store) : store_(store) {}
+  Status Put(const std::string& name, const std::string& value);
+
+  storage::Store* store_;
+  uint64_t incarnation_ = 0;
+  size_t nodes_ = 1;
+  std::mutex mu_;
+  std::map<uint64_t, std::pair<uint64_t, bool>> known_;  // peer -> (incarnation, replaced)
+  Verdict verdict_ = Verdict::kResolved;
+  std::map<uint64_t, bool> met_as_new_;  // peers whose handshake said "never met you"
+  std::vector<uint64_t> replaced_peers_;
+};
+
+}  // namespace flin::cluster
