@@ -273,6 +273,9 @@ def test_server_runs_with_its_malloc_tunables_unless_told_otherwise(make_server)
     assert b"glibc.malloc.hugetlb=1" in env.get(b"GLIBC_TUNABLES", b""), env
     assert env.get(b"FLIN_MALLOC_TUNED") == b"1", env
     assert srv.client().ping()
+    # Still named flin-server (ps, top, pkill), not after the path it re-executed.
+    with open(f"/proc/{srv.pid}/comm") as f:
+        assert f.read().strip() == "flin-server"
 
     mine = make_server(name="operator", start=False)
     mine.env = {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=0"}

@@ -795,12 +795,12 @@ bool MultiRaftNode::MayStartSnapshot() {
   return false;
 }
 
-// Peers back on a new data directory are probed from scratch by the partitions this node leads
-// (what their leaders knew of the peers' logs was lost with the data; an idle partition would
-// otherwise never send the peer an entry). And acts once on PeerIdentity's verdict about this
-// node's fresh data directory: a new member's partitions
-// lost nothing (they stop recovering, and preferred leaders campaign, as at a first start); a
-// replacement's stay recovering, now marked one by one until each has caught up. Raft thread.
+// Peers back on a new data directory are probed from scratch by the partitions this node
+// leads (what their leaders knew of the peers' logs was lost with the data; an idle partition
+// would otherwise never send the peer an entry). And acts once on PeerIdentity's verdict about
+// this node's fresh data directory: a new member's partitions lost nothing (they stop
+// recovering, and preferred leaders campaign, as at a first start); a replacement's stay
+// recovering, now marked one by one until each has caught up. Raft thread.
 void MultiRaftNode::SettleIdentity() {
   for (uint64_t peer : identity_->TakeReplacedPeers()) {
     for (auto& g : groups_) {
