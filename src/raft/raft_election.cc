@@ -20,6 +20,9 @@ bool RawNode::InLease() const {
 
 void RawNode::TickElection() {
   election_elapsed_++;
+  if (!recovery_term_known_ && ticks_ % static_cast<uint64_t>(cfg_.heartbeat_tick + 1) == 0) {
+    ProbeTermsWhileRecovering();
+  }
   if (boot_lease_ && election_elapsed_ >= cfg_.election_tick) boot_lease_ = false;
   if (Promotable() && election_elapsed_ >= randomized_election_timeout_) {
     election_elapsed_ = 0;

@@ -405,6 +405,64 @@ TEST(RaftRestartTest, AWipedReplicaThatVotesLosesACommittedEntry) {
   EXPECT_FALSE(CommittedEntrySurvivesAWipedReplica(/*recovering=*/false));
 }
 
+// Leader 1 (term t1) is cut off; 2 and 3 elect a leader of a later term; node 3 then loses its
+// data and restarts, and only 1 and 3 can talk. 1 still believes it leads. Returns whether 1
+// committed a new entry "y" with 3's acknowledgement (its earlier self had moved past t1 and
+// would have refused 1), and sets *lost if "y" was then overwritten once everyone healed.
+bool StaleLeaderCommitsWithAWipedReplica(bool discover_terms, bool* lost) {
+  bool wiped = false;
+  TestCluster c(3, [&](Config& cfg) {
+    cfg.recovering = wiped && cfg.id == 3;
+    cfg.testing.recover_without_terms = !discover_terms;
+  });
+  c.Elect(1);
+  c.Isolate(1);
+  for (int i = 0; i < 10; i++) {  // 2 and 3 forget leader 1 (1 is not ticked: it still leads)
+    c.raft(2).Tick();
+    c.raft(3).Tick();
+  }
+  c.Process();
+  c.Elect(2);
+  EXPECT_GT(std::max(c.raft(2).term(), c.raft(3).term()), c.raft(1).term());
+  EXPECT_EQ(c.raft(1).role(), Role::kLeader);
+  c.Crash(3);
+  ConfState cs;
+  cs.voters = {1, 2, 3};
+  c.node(3).storage = std::make_unique<MemoryStorage>(MemoryStorage::WithSnapshot(1, 1, cs));
+  c.node(3).applied.clear();
+  wiped = true;
+  c.Start(3);
+  c.raft(1).ResetProgress(3);  // as a node does on meeting a peer's new data directory
+  c.Heal();
+  c.Isolate(2);
+  EXPECT_TRUE(c.raft(1).Propose("y").ok());
+  const uint64_t y_index = c.raft(1).last_index();
+  for (int i = 0; i < 6; i++) {  // 3 probes for terms, hears only from 1
+    c.raft(3).Tick();
+    c.Stabilize();
+  }
+  const bool committed = c.raft(1).committed() >= y_index;
+  c.Heal();
+  c.TickAll(80);
+  bool y_applied = false;
+  for (const Entry& e : c.node(2).applied) y_applied |= e.data == "y";
+  *lost = committed && !y_applied;
+  return committed;
+}
+
+TEST(RaftRestartTest, AWipedReplicaAnswersNoLeaderUntilItKnowsItsEarlierTerm) {
+  bool lost = false;
+  EXPECT_FALSE(StaleLeaderCommitsWithAWipedReplica(/*discover_terms=*/true, &lost));
+  EXPECT_FALSE(lost);
+}
+
+TEST(RaftRestartTest, AWipedReplicaThatFollowsAStaleLeaderLosesACommittedEntry) {
+  // Without learning its earlier term first, the scenario above commits "y" and loses it.
+  bool lost = false;
+  EXPECT_TRUE(StaleLeaderCommitsWithAWipedReplica(/*discover_terms=*/false, &lost));
+  EXPECT_TRUE(lost);
+}
+
 TEST(RaftRestartTest, TermVoteLogAndCommitSurviveRestart) {
   TestCluster c(3);
   c.Elect(1);

@@ -57,6 +57,8 @@ Status RawNode::Init() {
   if (cfg_.testing.lease_without_check_quorum) cfg_.check_quorum = false;
   boot_lease_ = !cfg_.testing.no_restart_lease;
   recovering_ = cfg_.recovering;
+  recovery_term_known_ = !recovering_ || cfg_.testing.recover_without_terms ||
+                         conf_state().voters.size() <= 1;  // nobody to learn a term from
   BecomeFollower(term_, kNoNode);
   prev_hard_state_ = hard_state();
   prev_soft_state_ = SoftState{lead_, role_};
@@ -85,6 +87,7 @@ Status RawNode::Step(const Message& m) {
   if (m.from == kNoNode || m.from == cfg_.id) return Status::InvalidArgument("bad sender");
   if (static_cast<int>(m.type) >= kNumMessageTypes) return Status::InvalidArgument("bad type");
   const bool is_vote = m.type == MessageType::kVote || m.type == MessageType::kPreVote;
+  if (!recovery_term_known_) NoteTermWhileRecovering(m);
 
   if (m.term > term_) {
     if (is_vote && !m.force && InLease()) {
@@ -149,6 +152,14 @@ Status RawNode::Step(const Message& m) {
       }
       break;
     case Role::kFollower:
+      // A recovering replica that does not know its earlier self's term yet answers no
+      // leader: it could be one its earlier self had already left behind (Config::recovering).
+      if (!recovery_term_known_ && (m.type == MessageType::kAppend ||
+                                    m.type == MessageType::kHeartbeat ||
+                                    m.type == MessageType::kSnapshot)) {
+        election_elapsed_ = 0;
+        break;
+      }
       switch (m.type) {
         case MessageType::kAppend:
           election_elapsed_ = 0;
@@ -179,10 +190,50 @@ Status RawNode::Step(const Message& m) {
 }
 
 void RawNode::MaybeEndRecovery() {
-  if (!recovering_ || lead_ == kNoNode || log_.committed() == 0) return;
+  if (!recovering_ || !recovery_term_known_ || lead_ == kNoNode || log_.committed() == 0) return;
   // A committed entry of the current term, in our log, from this term's leader (the only
   // source of this term's entries): see Config::recovering.
-  if (log_.TermOrZero(log_.committed()) == term_) recovering_ = false;
+  if (log_.TermOrZero(log_.committed()) != term_) return;
+  recovering_ = false;
+  if (vote_ == kNoNode) vote_ = lead_;  // whatever its earlier self did in this term
+}
+
+// Step 1 of a recovery (Config::recovering): every message carries its sender's term at the
+// time, which is at least the term of any quorum the sender took part in.
+void RawNode::NoteTermWhileRecovering(const Message& m) {
+  if (!conf_state().IsVoter(m.from)) return;
+  // A pre-vote asks about the term after its sender's: not a term anyone holds yet (taking it
+  // would depose the leader for nothing).
+  const uint64_t sender_term = m.type == MessageType::kPreVote ? m.term - 1 : m.term;
+  uint64_t& t = recovery_terms_[m.from];
+  t = std::max(t, sender_term);
+  size_t others = 0;
+  for (NodeId v : conf_state().voters) others += v != cfg_.id;
+  const size_t need = std::min(others, conf_state().voters.size() - Quorum() + 1);
+  if (recovery_terms_.size() < need) return;
+  uint64_t highest = 0;
+  for (const auto& [id, term] : recovery_terms_) highest = std::max(highest, term);
+  // Steps into that term as a follower (no vote): the message being stepped is then judged
+  // against it, and answered as its earlier self would have.
+  if (highest > term_) BecomeFollower(highest, kNoNode);
+  recovery_term_known_ = true;
+  recovery_terms_.clear();
+}
+
+// Asks every other voter for its term: a pre-vote for term 1, below any term a peer that took
+// part in an election holds, so each answers with a refusal carrying its term (or, at term 1,
+// with term 1 either way). It changes nothing on the peers.
+void RawNode::ProbeTermsWhileRecovering() {
+  for (NodeId v : conf_state().voters) {
+    if (v == cfg_.id) continue;
+    Message m;
+    m.type = MessageType::kPreVote;
+    m.to = v;
+    m.term = 1;
+    m.index = log_.LastIndex();
+    m.log_term = log_.LastTerm();
+    Send(std::move(m));
+  }
 }
 
 void RawNode::Campaign() {

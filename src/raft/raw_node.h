@@ -95,6 +95,7 @@ struct TestingKnobs {
                                             // lease for as long as it believes it leads
   bool no_restart_lease = false;     // forget the vote-refusal period after a restart
   int lease_ticks_override = 0;      // > 0: lease of this many ticks, even >= election_tick
+  bool recover_without_terms = false;  // a recovering replica skips learning its peers' terms
 };
 
 struct Config {
@@ -131,15 +132,24 @@ struct Config {
   bool pre_vote = true;
   bool check_quorum = true;
   // This replica lost its Raft state (a node whose data was wiped, rejoining under its old
-  // id) and starts empty. It cannot keep the promises its earlier self made — the votes it
-  // granted, the entries it acknowledged into commit quorums — so it grants no vote or
-  // pre-vote and never campaigns until it RECOVERS: it holds a committed entry of its current
-  // term, learned from that term's leader. That leader was elected without it, by a majority
-  // that overlaps every quorum its earlier self joined, so the leader's term is above every
-  // term it voted in, and the leader's log (now a prefix of its own up to that entry) holds
-  // every entry it helped commit. From then on it is an ordinary replica. Its acknowledgements
-  // of appends count meanwhile: they promise only what it has just made durable. The app
-  // persists the flag until recovered() (a crash before that starts it recovering again).
+  // id) and starts empty. It cannot keep the promises its earlier self made: the votes it
+  // granted, the entries it acknowledged into commit quorums, and the term it had reached
+  // (it would have refused a leader of an older term). So it RECOVERS in two steps, granting
+  // no vote or pre-vote and never campaigning meanwhile:
+  //  1. It learns a term at least as high as its earlier self's: it probes every other voter
+  //     (a pre-vote for term 1, which every peer answers with its own term) and takes the
+  //     highest term it hears from n - q + 1 of them (n voters, quorum q): a set that meets
+  //     every quorum its earlier self took part in, whose members reached that quorum's term.
+  //     Until then it answers no append, heartbeat or snapshot chunk (a leader of a term
+  //     older than its earlier self's would count its acknowledgement).
+  //  2. It follows leaders of that term or later, acknowledging appends (only leaders its
+  //     earlier self would also have followed), until it holds a committed entry of its current
+  //     term from that term's leader. That leader was elected without it, by a majority that
+  //     overlaps every quorum its earlier self joined, so the leader's log holds every entry
+  //     its earlier self helped commit. It then counts as having voted for that leader in
+  //     that term (its earlier self may have voted in it) and is an ordinary replica.
+  // The app persists the flag until recovering() is false (a crash before that starts the
+  // recovery over). A group whose only voter lost its state has nothing to learn from.
   bool recovering = false;
   // Leader lease length in ticks; -1 means election_tick - 2; 0 disables lease reads.
   // Must be < election_tick. Ignored (no lease) without check_quorum.
@@ -364,6 +374,10 @@ class RawNode {
   uint64_t read_seq_ = 0;
 
   bool recovering_ = false;  // Config::recovering, until it recovers
+  bool recovery_term_known_ = false;  // step 1 done
+  std::map<NodeId, uint64_t> recovery_terms_;  // step 1: highest term heard from each voter
+  void NoteTermWhileRecovering(const Message& m);
+  void ProbeTermsWhileRecovering();
 
   // Candidate state: votes received this election (true = granted).
   std::map<NodeId, bool> votes_;

@@ -5,7 +5,7 @@
 //            --crash-rate P, --partition-rate P (per virtual ms), --max-msg-bytes B,
 //            --crash-after-commit P, --crash-after-election P (per event),
 //            --no-faults, --no-membership, --bug commit_any_term|vote_twice|
-//            wipe_without_recovering|
+//            wipe_without_recovering|recover_without_terms|
 //            lease_without_check_quorum|
 //            no_restart_lease|long_lease (deliberately broken core)
 // Exit status 0 if every seed passed, 1 on a failure (the seed and how to reproduce it are
@@ -88,6 +88,8 @@ int main(int argc, char** argv) {
         base.knobs.no_restart_lease = true;
       } else if (b == "wipe_without_recovering") {
         base.wipe_without_recovering = true;
+      } else if (b == "recover_without_terms") {
+        base.knobs.recover_without_terms = true;
       } else {
         return Usage();
       }

@@ -205,6 +205,13 @@ void Simulation::Start(Node& n) {
   }
   n.raft = std::move(raft.value());
   n.alive = true;
+  if (n.recovering) {
+    // Its peers meet it on a new data directory: their leaders forget what they knew of its
+    // log (as a cluster node does on the handshake, RawNode::ResetProgress).
+    for (int i = 1; i <= num_nodes_; i++) {
+      if (i != static_cast<int>(n.id) && nodes_[i].alive) nodes_[i].raft->ResetProgress(n.id);
+    }
+  }
   n.restart_at = -1;
   n.last_commit = n.raft->committed();
   Trace("start node " + S(n.id) + " term=" + S(n.raft->term()) + " commit=" +
