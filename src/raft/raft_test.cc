@@ -357,6 +357,18 @@ TEST(RaftReplicationTest, ProposeErrors) {
   EXPECT_EQ(c.raft(1).Propose("z").status().code(), Status::Code::kBusy);
 }
 
+// Node 3 of a 3-node cluster loses its storage and restarts on the bootstrap state; *wiped
+// (read by the cluster's config tweak) is set before it starts again.
+void WipeAndRestart3(TestCluster& c, bool* wiped) {
+  c.Crash(3);
+  ConfState cs;
+  cs.voters = {1, 2, 3};
+  c.node(3).storage = std::make_unique<MemoryStorage>(MemoryStorage::WithSnapshot(1, 1, cs));
+  c.node(3).applied.clear();
+  *wiped = true;
+  c.Start(3);
+}
+
 // Entry "x" is committed by leader 1 with node 3's acknowledgement while node 2 is cut off.
 // Then node 3 loses its data and restarts empty (a wiped data directory), and node 1 goes
 // down. Returns whether "x" survives: whether nodes 2 and 3 could elect 2 (which lacks it)
@@ -369,13 +381,7 @@ bool CommittedEntrySurvivesAWipedReplica(bool recovering) {
   EXPECT_TRUE(c.raft(1).Propose("x").ok());
   c.Stabilize();
   EXPECT_EQ(c.node(1).applied.back().data, "x");  // committed by {1, 3}
-  c.Crash(3);
-  ConfState cs;
-  cs.voters = {1, 2, 3};
-  c.node(3).storage = std::make_unique<MemoryStorage>(MemoryStorage::WithSnapshot(1, 1, cs));
-  c.node(3).applied.clear();
-  wiped = true;
-  c.Start(3);
+  WipeAndRestart3(c, &wiped);
   c.Crash(1);
   c.Isolate(1);
   c.Heal();
@@ -425,13 +431,7 @@ bool StaleLeaderCommitsWithAWipedReplica(bool discover_terms, bool* lost) {
   c.Elect(2);
   EXPECT_GT(std::max(c.raft(2).term(), c.raft(3).term()), c.raft(1).term());
   EXPECT_EQ(c.raft(1).role(), Role::kLeader);
-  c.Crash(3);
-  ConfState cs;
-  cs.voters = {1, 2, 3};
-  c.node(3).storage = std::make_unique<MemoryStorage>(MemoryStorage::WithSnapshot(1, 1, cs));
-  c.node(3).applied.clear();
-  wiped = true;
-  c.Start(3);
+  WipeAndRestart3(c, &wiped);
   c.raft(1).ResetProgress(3);  // as a node does on meeting a peer's new data directory
   c.Heal();
   c.Isolate(2);
