@@ -170,11 +170,20 @@ Status MultiRaftNode::Start() {
   TransportOptions to;
   to.node_id = topology_.self_id();
   to.cluster_id = topology_.cluster_id();
-  to.incarnation = identity_->incarnation();
-  to.memory_of = [id = identity_.get()](uint64_t peer) { return id->MemoryOf(peer); };
-  to.on_handshake = [id = identity_.get()](uint64_t peer, uint64_t inc, uint64_t known,
-                                           bool replaced) {
-    id->OnHandshake(peer, inc, known, replaced);
+  to.fill_handshake = [id = identity_.get()](uint64_t peer, Handshake* h) {
+    id->FillHandshake(peer, h);
+  };
+  to.on_handshake = [this](uint64_t peer, const Handshake& h) {
+    Result<bool> replaced = identity_->OnHandshake(peer, h);
+    if (!replaced.ok()) FailStop("remembering a peer's data directory", replaced.status());
+    if (!replaced.value()) return;
+    // In line with its payloads: the old process's messages still queued come before it, and
+    // must not restore what the reset forgets (HandleMessages).
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      messages_.push_back(Inbound{peer, std::string(), true});
+    }
+    cv_.notify_one();
   };
   to.bind_host = topology_.self().host;
   to.bind_port = topology_.self().bus_port;
@@ -188,7 +197,7 @@ Status MultiRaftNode::Start() {
       // Bounded: beyond the bound messages are dropped, which Raft tolerates (it resends).
       if (queued_message_bytes_ + payload.size() > kMaxQueuedMessageBytes) return;
       queued_message_bytes_ += payload.size();
-      messages_.emplace_back(from, std::move(payload));
+      messages_.push_back(Inbound{from, std::move(payload), false});
     }
     cv_.notify_one();
   });
@@ -240,7 +249,7 @@ Status MultiRaftNode::ProposeBatch(std::vector<Proposal>* batch) {
 
 void MultiRaftNode::Loop() {
   std::vector<Proposal> proposals;
-  std::vector<std::pair<uint64_t, std::string>> messages;
+  std::vector<Inbound> messages;
   tick_time_ms_ = net::MonotonicMs();
   int64_t next_tick = tick_time_ms_ + options_.tick_ms;
   int64_t last_status = 0;
@@ -330,8 +339,16 @@ void MultiRaftNode::Loop() {
   }
 }
 
-void MultiRaftNode::HandleMessages(std::vector<std::pair<uint64_t, std::string>>& inbox) {
-  for (auto& [from, payload] : inbox) {
+void MultiRaftNode::HandleMessages(std::vector<Inbound>& inbox) {
+  for (auto& [from, payload, peer_replaced] : inbox) {
+    if (peer_replaced) {
+      // What the partitions this node leads knew of the peer's log was lost with its data; an
+      // idle partition would otherwise never send it an entry.
+      for (auto& g : groups_) {
+        if (g) g->node->ResetProgress(from);
+      }
+      continue;
+    }
     std::string_view in = payload;
     while (in.size() >= 6) {
       const int group = static_cast<uint8_t>(in[0]) | (static_cast<uint8_t>(in[1]) << 8);
@@ -795,18 +812,11 @@ bool MultiRaftNode::MayStartSnapshot() {
   return false;
 }
 
-// Peers back on a new data directory are probed from scratch by the partitions this node
-// leads (what their leaders knew of the peers' logs was lost with the data; an idle partition
-// would otherwise never send the peer an entry). And acts once on PeerIdentity's verdict about
-// this node's fresh data directory: a new member's partitions lost nothing (they stop
-// recovering, and preferred leaders campaign, as at a first start); a replacement's stay
-// recovering, now marked one by one until each has caught up. Raft thread.
+// Acts once on PeerIdentity's verdict about this node's fresh data directory: a new member's
+// partitions lost nothing (they stop recovering, and preferred leaders campaign, as at a first
+// start); a replacement's stay recovering, now marked one by one until each has caught up.
+// Raft thread.
 void MultiRaftNode::SettleIdentity() {
-  for (uint64_t peer : identity_->TakeReplacedPeers()) {
-    for (auto& g : groups_) {
-      if (g) g->node->ResetProgress(peer);
-    }
-  }
   const PeerIdentity::Verdict v = identity_->verdict();
   if (v != PeerIdentity::Verdict::kNew && v != PeerIdentity::Verdict::kReplacement) return;
   rocksdb::WriteBatch wb;

@@ -153,7 +153,14 @@ class MultiRaftNode : public Replicator {
   };
 
   void Loop();
-  void HandleMessages(std::vector<std::pair<uint64_t, std::string>>& inbox);
+  // A payload from a peer, or (peer_replaced) the news that the peer is back on a new data
+  // directory, in the order the transport saw them.
+  struct Inbound {
+    uint64_t from = 0;
+    std::string payload;
+    bool peer_replaced = false;
+  };
+  void HandleMessages(std::vector<Inbound>& inbox);
   void HandleProposals(std::vector<Proposal>& proposals);
   void Submit(Proposal& p, int64_t now_ms, int64_t held_since);
   bool Hold(Group& g, Proposal& p, int64_t held_since, int64_t now_ms);
@@ -189,7 +196,7 @@ class MultiRaftNode : public Replicator {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Proposal> proposals_;                          // guarded by mu_
-  std::vector<std::pair<uint64_t, std::string>> messages_;   // guarded by mu_
+  std::vector<Inbound> messages_;                            // guarded by mu_
   size_t queued_message_bytes_ = 0;                          // guarded by mu_
   bool stopping_ = false;                                    // guarded by mu_
   std::thread thread_;

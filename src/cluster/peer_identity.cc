@@ -1,6 +1,7 @@
 #include "cluster/peer_identity.h"
 
 #include <random>
+#include <tuple>
 
 #include "common/log.h"
 #include "common/strings.h"
@@ -80,46 +81,60 @@ std::pair<uint64_t, bool> PeerIdentity::MemoryOf(uint64_t peer) {
   return it == known_.end() ? std::make_pair(uint64_t{0}, false) : it->second;
 }
 
-void PeerIdentity::OnHandshake(uint64_t peer, uint64_t incarnation, uint64_t known_of_us,
-                               bool we_replaced) {
+void PeerIdentity::FillHandshake(uint64_t peer, Handshake* h) {
+  std::tie(h->known_of_receiver, h->receiver_replaced) = MemoryOf(peer);
+  h->incarnation = incarnation_;
   std::lock_guard<std::mutex> lock(mu_);
-  auto& [inc, replaced] = known_[peer];
-  if (incarnation != 0 && inc != incarnation) {
-    const bool was_known = inc != 0;
-    if (was_known) {
-      LOG_WARNING("node %llu runs on a new data directory (incarnation %llu, was %llu): it lost "
-                  "its Raft state and rejoins as a recovering replica",
-                  static_cast<unsigned long long>(peer),
-                  static_cast<unsigned long long>(incarnation),
-                  static_cast<unsigned long long>(inc));
+  h->sender_unresolved = verdict_ == Verdict::kUnresolved;
+}
+
+Result<bool> PeerIdentity::OnHandshake(uint64_t peer, const Handshake& h) {
+  bool changed = false, was_known = false;
+  std::string record;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& [inc, replaced] = known_[peer];
+    if (h.incarnation != 0 && inc != h.incarnation) {
+      was_known = inc != 0;
+      if (was_known) {
+        LOG_WARNING("node %llu runs on a new data directory (incarnation %llu, was %llu): it "
+                    "lost its Raft state and rejoins as a recovering replica",
+                    static_cast<unsigned long long>(peer),
+                    static_cast<unsigned long long>(h.incarnation),
+                    static_cast<unsigned long long>(inc));
+      }
+      inc = h.incarnation;
+      replaced = was_known;
+      changed = true;
+      record = std::to_string(inc) + (replaced ? ":1" : ":0");
     }
-    inc = incarnation;
-    replaced = was_known;
-    if (was_known) replaced_peers_.push_back(peer);
-    Status s = Put(PeerKey(peer), std::to_string(inc) + (replaced ? ":1" : ":0"));
-    if (!s.ok()) LOG_WARNING("%s", s.ToString().c_str());
+    if (verdict_ == Verdict::kUnresolved) Weigh(peer, h);
   }
-  if (verdict_ != Verdict::kUnresolved) return;
-  if ((known_of_us != 0 && known_of_us != incarnation_) ||
-      (known_of_us == incarnation_ && we_replaced)) {
+  // Outside the lock (the raft thread reads the verdict every round): one synced write per
+  // peer and incarnation.
+  if (changed) {
+    Status s = Put(PeerKey(peer), record);
+    if (!s.ok()) return s;
+  }
+  return was_known;
+}
+
+void PeerIdentity::Weigh(uint64_t peer, const Handshake& h) {
+  if ((h.known_of_receiver != 0 && h.known_of_receiver != incarnation_) ||
+      (h.known_of_receiver == incarnation_ && h.receiver_replaced)) {
     LOG_WARNING("node %llu knew this node with another data directory: this node lost its Raft "
                 "state and rejoins recovering (no votes until each partition has caught up)",
                 static_cast<unsigned long long>(peer));
     verdict_ = Verdict::kReplacement;
     return;
   }
-  met_as_new_[peer] = true;
-  if (met_as_new_.size() + 1 >= nodes_ / 2 + 1) {
+  met_as_new_[peer] = !h.sender_unresolved;
+  size_t resolved = 0;
+  for (const auto& [id, was_resolved] : met_as_new_) resolved += was_resolved;
+  if (resolved + 1 >= nodes_ / 2 + 1 || met_as_new_.size() + 1 >= nodes_) {
     LOG_NOTICE("a new member of the cluster (no peer knew this node before)");
     verdict_ = Verdict::kNew;
   }
-}
-
-std::vector<uint64_t> PeerIdentity::TakeReplacedPeers() {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::vector<uint64_t> out;
-  out.swap(replaced_peers_);
-  return out;
 }
 
 PeerIdentity::Verdict PeerIdentity::verdict() {

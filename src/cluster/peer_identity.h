@@ -12,11 +12,14 @@
 // case it is in:
 //   - a REPLACEMENT: a peer remembers another incarnation of it, or this one as a replacement.
 //     Its partitions stay recovering, each until it holds a committed entry of its term.
-//   - a NEW member: peers that, with itself, make a majority of the nodes never met it (or met
-//     this incarnation as an original: it restarted before resolving). Nothing was lost.
-// At a cluster's first start every node is new and resolves within a round trip. The
-// assumption: a node that made promises (votes, acknowledgements) talked to a peer, and at least
-// one of the peers a new node hears from before a majority remembers it — in a cluster of 3,
+//   - a NEW member: resolved peers that, with itself, make a majority of the nodes never met it
+//     (or met this incarnation as an original: it restarted before resolving) — or every other
+//     node did, resolved or not. Nothing was lost.
+// Unresolved peers' word counts only when every node has spoken: two nodes wiped together
+// would otherwise vouch for each other before the survivor's handshake arrived. So a cluster's
+// first start resolves once every node is up (then within a round trip). The assumption: a
+// node that made promises (votes, acknowledgements) talked to a peer, and at least one of the
+// resolved peers a new node hears from before a majority remembers it — in a cluster of 3,
 // either survivor does.
 //
 // Threading: OnHandshake and MemoryOf run on the transport thread, the rest anywhere; a mutex
@@ -30,6 +33,7 @@
 #include <utility>
 #include <vector>
 
+#include "cluster/transport_frame.h"
 #include "common/status.h"
 #include "storage/store.h"
 
@@ -47,24 +51,27 @@ class PeerIdentity {
   static Result<std::unique_ptr<PeerIdentity>> Open(storage::Store* store, size_t nodes);
 
   uint64_t incarnation() const { return incarnation_; }
-  // For the handshake to `peer`: its incarnation as remembered (0: never met) and whether that
-  // one replaced an earlier one.
+  // Fills the identity fields of the handshake to `peer`: this node's incarnation and whether
+  // it is unresolved, the peer's as remembered (0: never met) and whether that one replaced
+  // an earlier one.
+  void FillHandshake(uint64_t peer, Handshake* h);
+  // What `peer` remembers of this node's incarnation, and whether that one replaced another.
   std::pair<uint64_t, bool> MemoryOf(uint64_t peer);
-  // A peer's handshake: remembers its incarnation (persisted when new or changed) and, while
-  // unresolved, weighs what the peer remembers of this node.
-  void OnHandshake(uint64_t peer, uint64_t incarnation, uint64_t known_of_us, bool we_replaced);
+  // A peer's handshake: remembers its incarnation (persisted when new or changed; an error if
+  // that write fails — the caller must stop: a forgotten peer could later vouch wrongly) and,
+  // while unresolved, weighs what the peer remembers of this node. Returns whether the peer
+  // is on a new data directory (it lost its Raft state).
+  Result<bool> OnHandshake(uint64_t peer, const Handshake& h);
   // kUnresolved until decided; then kNew or kReplacement until Settle(); then kResolved (also
   // for a data directory that was never fresh).
   Verdict verdict();
   // The owner acted on a kNew or kReplacement verdict (its partitions know): resolved for good.
   Status Settle();
-  // Peers met on a new data directory since the last call (their Raft state was lost: a leader
-  // forgets what it knew of their logs, raft::RawNode::ResetProgress).
-  std::vector<uint64_t> TakeReplacedPeers();
 
  private:
   explicit PeerIdentity(storage::Store* store) : store_(store) {}
   Status Put(const std::string& name, const std::string& value);
+  void Weigh(uint64_t peer, const Handshake& h);  // mu_ held
 
   storage::Store* store_;
   uint64_t incarnation_ = 0;
@@ -72,8 +79,9 @@ class PeerIdentity {
   std::mutex mu_;
   std::map<uint64_t, std::pair<uint64_t, bool>> known_;  // peer -> (incarnation, replaced)
   Verdict verdict_ = Verdict::kResolved;
-  std::map<uint64_t, bool> met_as_new_;  // peers whose handshake said "never met you"
-  std::vector<uint64_t> replaced_peers_;
+  // Peers whose handshake said "never met you" (or "met you as an original"), and whether
+  // they were resolved themselves.
+  std::map<uint64_t, bool> met_as_new_;
 };
 
 }  // namespace flin::cluster

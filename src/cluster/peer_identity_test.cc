@@ -27,6 +27,19 @@ class PeerIdentityTest : public storage::TempStoreTest {
     id_ = std::move(id).value();
   }
   void Restart(size_t nodes = 3) { OpenIdentity(nodes, /*reopen_store=*/true); }
+  // Peer `peer` (on incarnation `inc`) says it knows this node as `known` (0: never met).
+  bool Hello(uint64_t peer, uint64_t inc, uint64_t known, bool replaced = false,
+             bool peer_unresolved = false) {
+    Handshake h;
+    h.node_id = peer;
+    h.incarnation = inc;
+    h.known_of_receiver = known;
+    h.receiver_replaced = replaced;
+    h.sender_unresolved = peer_unresolved;
+    auto r = id_->OnHandshake(peer, h);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() && r.value();
+  }
 
   std::unique_ptr<PeerIdentity> id_;
 };
@@ -35,7 +48,7 @@ TEST_F(PeerIdentityTest, AFreshNodeThatAMajorityNeverMetIsNew) {
   EXPECT_EQ(id_->verdict(), Verdict::kUnresolved);
   const uint64_t mine = id_->incarnation();
   EXPECT_NE(mine, 0u);
-  id_->OnHandshake(2, 222, 0, false);  // with itself, 2 of 3 nodes
+  Hello(2, 222, 0, false);  // with itself, 2 of 3 nodes
   EXPECT_EQ(id_->verdict(), Verdict::kNew);
   EXPECT_EQ(id_->MemoryOf(2), std::make_pair(uint64_t{222}, false));
   ASSERT_TRUE(id_->Settle().ok());
@@ -47,16 +60,16 @@ TEST_F(PeerIdentityTest, AFreshNodeThatAMajorityNeverMetIsNew) {
 }
 
 TEST_F(PeerIdentityTest, AFreshNodeAPeerKnewUnderAnotherIncarnationIsAReplacement) {
-  id_->OnHandshake(2, 222, /*known_of_us=*/12345, false);
+  Hello(2, 222, /*known_of_us=*/12345, false);
   EXPECT_EQ(id_->verdict(), Verdict::kReplacement);
   // Nor is it taken back by a peer that never met it.
-  id_->OnHandshake(3, 333, 0, false);
+  Hello(3, 333, 0, false);
   EXPECT_EQ(id_->verdict(), Verdict::kReplacement);
 }
 
 TEST_F(PeerIdentityTest, APeerThatKnowsThisIncarnationAsAReplacementSaysSo) {
   // The peer learned this incarnation (and that it replaced one) before dialing us.
-  id_->OnHandshake(2, 222, id_->incarnation(), /*we_replaced=*/true);
+  Hello(2, 222, id_->incarnation(), /*replaced=*/true);
   EXPECT_EQ(id_->verdict(), Verdict::kReplacement);
 }
 
@@ -64,7 +77,7 @@ TEST_F(PeerIdentityTest, UnresolvedSurvivesARestartAndAnOriginalIsNew) {
   Restart();  // crashed before any peer answered: still unresolved
   EXPECT_EQ(id_->verdict(), Verdict::kUnresolved);
   // A peer met this incarnation before the restart, as an original: nothing was lost.
-  id_->OnHandshake(3, 333, id_->incarnation(), false);
+  Hello(3, 333, id_->incarnation(), false);
   EXPECT_EQ(id_->verdict(), Verdict::kNew);
 }
 
@@ -86,16 +99,36 @@ TEST_F(PeerIdentityTest, AClusterOfOneIsNewAtOnce) {
 }
 
 TEST_F(PeerIdentityTest, APeerOnANewDataDirectoryIsReportedOnceAndRemembered) {
-  id_->OnHandshake(2, 222, 0, false);
-  EXPECT_TRUE(id_->TakeReplacedPeers().empty());  // first met: nothing was replaced
-  id_->OnHandshake(2, 223, 0, false);
-  EXPECT_EQ(id_->TakeReplacedPeers(), std::vector<uint64_t>{2});
-  EXPECT_TRUE(id_->TakeReplacedPeers().empty());
+  EXPECT_FALSE(Hello(2, 222, 0));  // first met: nothing was replaced
+  EXPECT_TRUE(Hello(2, 223, 0));
   EXPECT_EQ(id_->MemoryOf(2), std::make_pair(uint64_t{223}, true));
-  id_->OnHandshake(2, 223, 0, false);  // the same again: nothing new
-  EXPECT_TRUE(id_->TakeReplacedPeers().empty());
+  EXPECT_FALSE(Hello(2, 223, 0));  // the same again: nothing new
+  Handshake h;
+  id_->FillHandshake(2, &h);
+  EXPECT_EQ(h.incarnation, id_->incarnation());
+  EXPECT_EQ(h.known_of_receiver, 223u);
+  EXPECT_TRUE(h.receiver_replaced);
   Restart();
   EXPECT_EQ(id_->MemoryOf(2), std::make_pair(uint64_t{223}, true));
+}
+
+TEST_F(PeerIdentityTest, UnresolvedPeersVouchOnlyWhenEveryNodeHasSpoken) {
+  // Two nodes wiped together: the other one's "never met you" proves nothing...
+  Handshake mine;
+  id_->FillHandshake(2, &mine);
+  EXPECT_TRUE(mine.sender_unresolved);
+  Hello(2, 222, 0, false, /*peer_unresolved=*/true);
+  EXPECT_EQ(id_->verdict(), Verdict::kUnresolved);
+  // ... and the survivor, heard later, knew this node.
+  Hello(3, 333, /*known=*/12345);
+  EXPECT_EQ(id_->verdict(), Verdict::kReplacement);
+}
+
+TEST_F(PeerIdentityTest, AFirstStartResolvesOnceEveryNodeHasSpoken) {
+  Hello(2, 222, 0, false, /*peer_unresolved=*/true);
+  EXPECT_EQ(id_->verdict(), Verdict::kUnresolved);
+  Hello(3, 333, 0, false, /*peer_unresolved=*/true);
+  EXPECT_EQ(id_->verdict(), Verdict::kNew);
 }
 
 }  // namespace

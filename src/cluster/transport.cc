@@ -1,6 +1,5 @@
 #include "cluster/transport.h"
 
-#include <tuple>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -387,10 +386,7 @@ void Transport::Impl::OnConnected(Conn* c) {
   Handshake mine;
   mine.node_id = options_.node_id;
   mine.cluster_id = options_.cluster_id;
-  mine.incarnation = options_.incarnation;
-  if (options_.memory_of) {
-    std::tie(mine.known_of_receiver, mine.receiver_replaced) = options_.memory_of(c->peer->addr.id);
-  }
+  if (options_.fill_handshake) options_.fill_handshake(c->peer->addr.id, &mine);
   const std::string frame = EncodeHandshakeFrame(mine);
   OutFrame hs{{}, frame.substr(kFrameHeaderBytes), false};
   std::memcpy(hs.header, frame.data(), kFrameHeaderBytes);
@@ -643,9 +639,7 @@ bool Transport::Impl::OnFrame(Conn* c, std::string&& payload) {
   c->peer = p;
   p->in = c;
   c->decoder.set_max_frame_bytes(options_.max_frame_bytes);
-  if (options_.on_handshake) {
-    options_.on_handshake(h->node_id, h->incarnation, h->known_of_receiver, h->receiver_replaced);
-  }
+  if (options_.on_handshake) options_.on_handshake(h->node_id, h.value());
   return true;
 }
 

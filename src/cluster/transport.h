@@ -45,6 +45,7 @@
 #include <utility>
 #include <vector>
 
+#include "cluster/transport_frame.h"
 #include "common/status.h"
 
 namespace flin::cluster {
@@ -63,15 +64,12 @@ struct TransportOptions {
   // Peers that send another cluster id in their handshake are refused. At most
   // kMaxClusterIdBytes (256) bytes.
   std::string cluster_id;
-  // This node's data directory's random id, sent in every handshake (cluster/peer_identity.h).
-  uint64_t incarnation = 0;
-  // Asked at each dial (transport thread) for what this node remembers of the peer's
-  // incarnation, sent in the handshake; unset: nothing (0, false).
-  std::function<std::pair<uint64_t, bool>(uint64_t peer)> memory_of;
+  // Called at each dial (transport thread) to fill the identity fields of the handshake to
+  // `peer` (incarnations and flags, cluster/peer_identity.h); unset: all zero.
+  std::function<void(uint64_t peer, Handshake* h)> fill_handshake;
   // Called (transport thread) with every handshake accepted from a peer, before any of the
   // payloads that follow it on that connection reach the Receiver.
-  std::function<void(uint64_t peer, uint64_t incarnation, uint64_t known_of_us,
-                     bool we_replaced)> on_handshake;
+  std::function<void(uint64_t peer, const Handshake& h)> on_handshake;
   // Where the bus listens. bind_port 0 picks a free port (see Transport::port()).
   std::string bind_host = "127.0.0.1";
   int bind_port = 0;

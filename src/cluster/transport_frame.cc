@@ -39,7 +39,8 @@ std::string EncodeHandshakeFrame(const Handshake& h) {
   payload.append(h.cluster_id);
   PutU64(&payload, h.incarnation);
   PutU64(&payload, h.known_of_receiver);
-  payload.push_back(h.receiver_replaced ? 1 : 0);
+  payload.push_back(static_cast<char>((h.receiver_replaced ? 1 : 0) |
+                                      (h.sender_unresolved ? 2 : 0)));
   std::string frame(kFrameHeaderBytes, '\0');
   EncodeFrameHeader(static_cast<uint32_t>(payload.size()), frame.data());
   return frame + payload;
@@ -67,8 +68,9 @@ Result<Handshake> DecodeHandshake(std::string_view p) {
   h.incarnation = GetLE(rest, 8);
   h.known_of_receiver = GetLE(rest + 8, 8);
   const auto flags = static_cast<uint8_t>(rest[16]);
-  if (flags > 1) return Status::Corruption("unknown handshake flags");
-  h.receiver_replaced = flags == 1;
+  if (flags > 3) return Status::Corruption("unknown handshake flags");
+  h.receiver_replaced = (flags & 1) != 0;
+  h.sender_unresolved = (flags & 2) != 0;
   return h;
 }
 

@@ -7,7 +7,9 @@
 //
 //   handshake payload = "FLIN" | u16 LE version | u64 LE node id | u16 LE n | n bytes cluster id
 //                       | u64 LE incarnation | u64 LE known incarnation of the receiver
-//                       | u8 flags (bit 0: the receiver's known incarnation replaced another)
+//                       | u8 flags (bit 0: the receiver's known incarnation replaced another;
+//                                 bit 1: the dialer has not yet learned whether it replaces a
+//                                 node that lost its data)
 //
 // The incarnation is a random id of the dialer's data directory; the rest is what the dialer
 // remembers of the receiver's (0: never met it). Together they let a node that restarts on an
@@ -43,6 +45,7 @@ struct Handshake {
   uint64_t incarnation = 0;           // of the dialer's data directory
   uint64_t known_of_receiver = 0;     // the receiver's incarnation as the dialer knows it
   bool receiver_replaced = false;     // ... and that one replaced an earlier incarnation
+  bool sender_unresolved = false;     // the dialer's own data directory is still unresolved
 };
 
 // Writes the 4-byte little-endian header for a payload of `len` bytes.

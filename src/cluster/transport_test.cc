@@ -166,14 +166,19 @@ TEST(TransportTest, TwoNodesExchangeInOrder) {
   std::map<uint64_t, int> ports{{1, FreePort()}, {2, FreePort()}};
   Node a, b;
   auto oa = Options(1, ports);
-  oa.incarnation = 11;
-  oa.memory_of = [](uint64_t) { return std::make_pair(uint64_t{22}, false); };
+  oa.fill_handshake = [](uint64_t, Handshake* h) {
+    h->incarnation = 11;
+    h->known_of_receiver = 22;
+    h->sender_unresolved = true;
+  };
   auto ob = Options(2, ports);
   std::atomic<uint64_t> seen_incarnation{0}, seen_known{0};
-  ob.on_handshake = [&](uint64_t peer, uint64_t incarnation, uint64_t known, bool) {
+  std::atomic<bool> seen_unresolved{false};
+  ob.on_handshake = [&](uint64_t peer, const Handshake& h) {
     if (peer != 1) return;
-    seen_known = known;
-    seen_incarnation = incarnation;
+    seen_known = h.known_of_receiver;
+    seen_unresolved = h.sender_unresolved;
+    seen_incarnation = h.incarnation;
   };
   a.Start(oa);
   b.Start(ob);
@@ -189,6 +194,7 @@ TEST(TransportTest, TwoNodesExchangeInOrder) {
   ExpectInOrder(a.inbox.From(2), 2, kN);
   EXPECT_EQ(seen_incarnation.load(), 11u);  // told before any payload of that connection
   EXPECT_EQ(seen_known.load(), 22u);
+  EXPECT_TRUE(seen_unresolved.load());
   auto s = StateOf(*a.t, 2);
   EXPECT_TRUE(s.connected);
   EXPECT_EQ(s.sent_frames, static_cast<uint64_t>(kN));
@@ -275,8 +281,11 @@ TEST(TransportTest, StalledPeerFillsTheBoundThenDrains) {
   std::map<uint64_t, int> ports{{1, FreePort()}, {2, ntohs(addr.sin_port)}};
   auto o = Options(1, ports);
   o.max_queued_bytes_per_peer = 1 << 20;
-  o.incarnation = 77;  // and the handshake carries the identities (checked below)
-  o.memory_of = [](uint64_t peer) { return std::make_pair(peer * 100, true); };
+  o.fill_handshake = [](uint64_t peer, Handshake* h) {  // identities, checked below
+    h->incarnation = 77;
+    h->known_of_receiver = peer * 100;
+    h->receiver_replaced = true;
+  };
   Node a;
   a.Start(o);
   // Connected first, so what fills up is the socket, then the queue behind it.

@@ -325,7 +325,10 @@ std::vector<PeerStatus> RawNode::Peers() const {
   if (role_ != Role::kLeader) return out;
   for (const auto& [id, pr] : prs_) {
     out.push_back(PeerStatus{id, pr.match, pr.next, pr.state, conf_state().IsLearner(id),
-                             id == cfg_.id ? 0 : ticks_ - std::min(ticks_, pr.ack_tick)});
+                             // 0 until it first answers this leader: counted as live.
+                             id == cfg_.id || pr.ack_tick == 0
+                                 ? 0
+                                 : ticks_ - std::min(ticks_, pr.ack_tick)});
   }
   return out;
 }

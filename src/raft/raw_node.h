@@ -186,7 +186,8 @@ struct PeerStatus {
   ProgressState state = ProgressState::kProbe;
   bool learner = false;
   // Ticks since the heartbeat this peer last answered was sent (a live peer answers every
-  // heartbeat; one that stopped, even with its connection up, falls behind).
+  // heartbeat; one that stopped, even with its connection up, falls behind). 0 until the peer
+  // first answers this leader.
   uint64_t ticks_since_ack = 0;
 };
 

@@ -134,6 +134,7 @@ void IoThread::RefuseOrHandOn() {
   std::vector<cluster::Proposal> refused;
   refused.swap(outbox_);
   std::vector<cluster::Completion> errors;
+  std::vector<std::pair<cluster::CompletionSink*, cluster::Completion>> fan_ins;
   errors.reserve(refused.size());
   for (auto& p : refused) {
     if (p.sink == nullptr) continue;
@@ -143,10 +144,14 @@ void IoThread::RefuseOrHandOn() {
     if (p.sink == this) {
       errors.push_back(std::move(c));
     } else {
-      std::vector<cluster::Completion> one;  // a fan-in (cluster FLUSHALL) counts it
-      one.push_back(std::move(c));
-      p.sink->Complete(std::move(one));
+      fan_ins.emplace_back(p.sink, std::move(c));  // a fan-in (cluster FLUSHALL) counts it
     }
+  }
+  refused.clear();  // their bytes leave the pending-write budget before the answers go out
+  for (auto& [sink, c] : fan_ins) {
+    std::vector<cluster::Completion> one;
+    one.push_back(std::move(c));
+    sink->Complete(std::move(one));
   }
   IoStats::Add(stats_.errors, errors.size());
   Deliver(errors);
