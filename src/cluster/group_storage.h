@@ -95,6 +95,10 @@ class GroupStorage : public raft::Storage {
   // MultiRaftNode clears the directory at start.
   Result<bool> StageSnapshotChunk(const raft::SnapshotMeta& meta, uint64_t offset,
                                   std::string_view data);
+  // Whether a received snapshot's file is kept, and dropping it (the core gave the stream up:
+  // a refused snapshot, a new term, a leader that moved on).
+  bool has_incoming() const { return incoming_.has_value(); }
+  void DropIncoming();
   // Whether InstallSnapshot would take this snapshot (its data, or for a staged one the file
   // kept of it, is well formed); changes nothing.
   Status ValidateSnapshot(const raft::Snapshot& snap) const;
@@ -177,7 +181,6 @@ class GroupStorage : public raft::Storage {
   };
   std::optional<IncomingSnapshot> incoming_;
   std::string IncomingPath() const;
-  void DropIncoming();
   // Runs `use` over the data of snap: its bytes, or the file kept of a staged one.
   Status WithSnapshotData(const raft::Snapshot& snap,
                           const std::function<Status(std::string_view)>& use) const;

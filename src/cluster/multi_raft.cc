@@ -307,6 +307,13 @@ void MultiRaftNode::Loop() {
     }
     if (now - last_status > 500) {
       last_status = now;
+      // A received snapshot's file outlives its stream only if the core gave the stream up
+      // (a stream it completed was installed in this round's HandleReady, which removed it).
+      for (auto& g : groups_) {
+        if (g && g->storage->has_incoming() && !g->node->receiving_snapshot()) {
+          g->storage->DropIncoming();
+        }
+      }
       size_t recovering = 0;
       for (auto& g : groups_) recovering += g && g->node->recovering();
       std::string report = "raft_snapshots_in_flight:" + std::to_string(SnapshotsInFlight()) +

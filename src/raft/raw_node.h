@@ -231,6 +231,8 @@ class RawNode {
   uint64_t term() const { return term_; }
   NodeId vote() const { return vote_; }
   Role role() const { return role_; }
+  // Whether a snapshot is being received (chunks arrived, the last not yet).
+  bool receiving_snapshot() const { return recv_snap_meta_.has_value(); }
   // Whether this replica is still recovering lost state (Config::recovering).
   bool recovering() const { return recovering_; }
   // The app learned that this replica lost nothing after all (a new member of a cluster being
