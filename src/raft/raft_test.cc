@@ -463,6 +463,20 @@ TEST(RaftRestartTest, AWipedReplicaThatFollowsAStaleLeaderLosesACommittedEntry) 
   EXPECT_TRUE(lost);
 }
 
+TEST(RaftRestartTest, EndRecoveryMakesAnOrdinaryReplicaAtOnce) {
+  // The app learned nothing was lost (a new member at a cluster's first start): the replica
+  // follows leaders at once, without learning its peers' terms first.
+  TestCluster c(3, [](Config& cfg) { cfg.recovering = cfg.id == 3; });
+  EXPECT_TRUE(c.raft(3).recovering());
+  c.raft(3).EndRecovery();
+  c.Elect(1);
+  EXPECT_TRUE(c.raft(1).Propose("x").ok());
+  c.Stabilize();
+  ASSERT_FALSE(c.node(3).applied.empty());
+  EXPECT_EQ(c.node(3).applied.back().data, "x");
+  EXPECT_FALSE(c.raft(3).recovering());
+}
+
 TEST(RaftRestartTest, TermVoteLogAndCommitSurviveRestart) {
   TestCluster c(3);
   c.Elect(1);

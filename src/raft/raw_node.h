@@ -237,7 +237,11 @@ class RawNode {
   bool recovering() const { return recovering_; }
   // The app learned that this replica lost nothing after all (a new member of a cluster being
   // formed, whose data directory was fresh for that reason): an ordinary replica at once.
-  void EndRecovery() { recovering_ = false; }
+  void EndRecovery() {
+    recovering_ = false;
+    recovery_term_known_ = true;
+    recovery_terms_.clear();
+  }
   // Leader: peer `id` lost its state (it rejoins recovering, Config::recovering); what this
   // leader knew of its log is void, so it probes the peer from scratch. Safe at any time: a
   // lower match only delays commits, and the commit index never moves back.
