@@ -66,10 +66,10 @@ struct MultiRaftOptions {
   size_t max_entry_bytes = 8u << 20;
   size_t max_held = 1 << 16;         // proposals held while leaderships move (beyond: errors)
   size_t max_held_bytes = 64u << 20; // and their commands' bytes
-  // Snapshots this node builds or streams to connected followers at once; more wait for a
-  // later probe. A follower holds a snapshot in memory until it has all of it, so a node that
-  // comes back to a cluster that truncated its logs would otherwise be sent every partition
-  // at once (all of the data in its memory), and each sender would build them all together.
+  // Snapshots this node builds or streams to live followers at once; more wait for a later
+  // probe. A node that comes back to a cluster that truncated its logs would otherwise be sent
+  // every partition at once (all of the data on its disk and through its raft thread
+  // together), and each sender would build them all together.
   size_t max_snapshots_in_flight = 4;
 };
 
