@@ -1,7 +1,8 @@
 """The long campaign behind `make jepsen`: each nemesis on its own on 3 nodes
 (kill, pause, partition, oneway, flap, slow, freeze), flap on 5 nodes (where its shapes
 include the bridge), the mixed nemesis on 3 and 5 nodes, kill and mixed again with logs
-compacted beyond 20 entries (catch-up from snapshots), then durability rounds
+compacted beyond 20 entries (catch-up from snapshots), nodes losing their data directories
+(on 3 nodes, and on 5 with compacted logs), then durability rounds
 (--fsync always, kill -9 of every node) for a single node and a 3-node cluster.
 
     JEPSEN_SECONDS=120 JEPSEN_ROUNDS=10 python3 tests/jepsen/campaign.py [--out report.jsonl]
@@ -27,7 +28,8 @@ def main():
     # nodes the nemesis held back catch up from snapshots.
     plan = [(3, "kill", None), (3, "pause", None), (3, "partition", None), (3, "oneway", None),
             (3, "flap", None), (3, "slow", None), (3, "freeze", None), (5, "flap", None),
-            (3, "mixed", None), (5, "mixed", None), (3, "kill", 20), (3, "mixed", 20)]
+            (3, "mixed", None), (5, "mixed", None), (3, "kill", 20), (3, "mixed", 20),
+            (3, "wipe", None), (5, "wipe", 20)]
     total_ops, faults, anomalies = collections.Counter(), collections.Counter(), []
     with open(a.out, "a") as out:
         for nodes, nemesis, snapshot_entries in plan:

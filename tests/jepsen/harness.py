@@ -29,6 +29,7 @@ import collections
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import sys
@@ -477,7 +478,8 @@ class Nemesis:
                         "oneway-random"],
              "flap": ["flap"],
              "slow": ["slow-links", "slow-leader", "slow-leader-stall"],
-             "freeze": ["freeze-leader", "freeze-leader-isolated"]}
+             "freeze": ["freeze-leader", "freeze-leader-isolated"],
+             "wipe": ["wipe-random", "wipe-leader"]}
 
     def choices(self, kind=None):
         kind = kind or self.kind
@@ -535,7 +537,9 @@ class Nemesis:
     def inject(self, fault, stop):
         c = self.cluster
         nodes = list(c.nodes.values())
-        if fault.startswith(("kill", "pause")):
+        if fault.startswith("wipe"):
+            self.wipe(fault, stop)
+        elif fault.startswith(("kill", "pause")):
             node = self.leader_heaviest() if fault.endswith("leader") else self.rng.choice(nodes)
             if fault.startswith("kill"):
                 node.kill9()
@@ -562,6 +566,27 @@ class Nemesis:
             stop.wait(self.rng.uniform(1.5, 4.0))
             if fault in ("oneway-leader-deaf", "oneway-leader-mute"):
                 self.check_deposed(fault, self.lone)
+
+    def wipe(self, fault, stop):
+        """kill -9 of a node and the loss of its data directory (a replaced disk); heal()
+        starts it again on an empty one, under its old id, and it rejoins recovering. One
+        at a time: while an earlier one still recovers, a second loss would leave its
+        partitions with a single intact replica and nothing could be elected (correctly)."""
+        try:
+            recovering = sum(int(n.info_cluster()["fields"].get("raft_recovering_partitions", 0))
+                             for n in self.cluster.alive())
+        except (OSError, EOFError, AssertionError):
+            return
+        if recovering or len(self.cluster.alive()) < len(self.cluster.nodes):
+            self.faults["wipe-skipped"] += 1
+            return
+        nodes = list(self.cluster.nodes.values())
+        node = self.leader_heaviest() if fault.endswith("leader") else self.rng.choice(nodes)
+        node.kill9()
+        shutil.rmtree(node.dir, ignore_errors=True)
+        self.faults[fault] += 1
+        self.log(f"kill -9 node {node.node_id} and delete its data directory")
+        stop.wait(self.rng.uniform(0.3, 2.5))   # heal() restarts it, empty
 
     def freeze(self, fault, stop):
         """A timer jump for one thread: the Raft thread of the node leading the most

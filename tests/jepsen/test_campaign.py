@@ -1,5 +1,6 @@
 """A short Jepsen-style campaign CI can afford: kill, pause and partition on their
-own for JEPSEN_CI_SECONDS (default 10 s) on a 3-node cluster, the one-way, flapping
+own for JEPSEN_CI_SECONDS (default 10 s) on a 3-node cluster (kill also with logs compacted
+beyond 20 entries; and nodes losing their data directories), the one-way, flapping
 and slow-link nemeses for JEPSEN_CI_SHORT_SECONDS (default 7 s), the mixed nemesis
 on 5 nodes, and durability rounds with --fsync always (single node and cluster).
 `make jepsen` runs the long version (tests/jepsen/campaign.py)."""
@@ -46,6 +47,16 @@ def test_three_nodes_killed_catch_up_from_snapshots(tmp_path):
                       workdir=str(tmp_path), verbose=False)
     _assert_clean(rep)
     assert rep["snapshots_installed"] > 0, "no node caught up from a snapshot"
+
+
+def test_three_nodes_losing_data_directories(tmp_path):
+    """A node's data directory deleted under it (kill -9, then restarted empty): it rejoins
+    recovering, and nothing acknowledged is lost while clients run."""
+    rep = harness.run(nodes=3, seconds=SECONDS, nemesis="wipe", clients=5,
+                      workdir=str(tmp_path), verbose=False)
+    _assert_clean(rep)
+    assert sum(v for k, v in rep["faults"].items() if k.startswith("wipe-") and
+               k != "wipe-skipped") > 0, rep["faults"]
 
 
 def test_five_nodes_mixed(tmp_path):
