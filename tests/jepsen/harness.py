@@ -479,14 +479,15 @@ class Nemesis:
              "flap": ["flap"],
              "slow": ["slow-links", "slow-leader", "slow-leader-stall"],
              "freeze": ["freeze-leader", "freeze-leader-isolated"],
-             "wipe": ["wipe-random", "wipe-leader"]}
+             "wipe": ["wipe-random", "wipe-leader", "wipe-lagger"]}
 
     def choices(self, kind=None):
         kind = kind or self.kind
         if kind == "mixed":    # a kind first, so that kinds with many shapes do not crowd
             kind = self.rng.choice(sorted(self.KINDS))
         return [f for f in self.KINDS[kind]
-                if f != "partition-bridge" or self.cluster.n >= 5]
+                if (f != "partition-bridge" or self.cluster.n >= 5) and
+                (f != "wipe-lagger" or self.cluster.n == 3)]
 
     def run(self, stop):
         if self.kind == "none":
@@ -581,12 +582,33 @@ class Nemesis:
             self.faults["wipe-skipped"] += 1
             return
         nodes = list(self.cluster.nodes.values())
+        if fault == "wipe-lagger":
+            return self.wipe_lagger(nodes, stop)
         node = self.leader_heaviest() if fault.endswith("leader") else self.rng.choice(nodes)
         node.kill9()
         shutil.rmtree(node.dir, ignore_errors=True)
         self.faults[fault] += 1
         self.log(f"kill -9 node {node.node_id} and delete its data directory")
         stop.wait(self.rng.uniform(0.3, 2.5))   # heal() restarts it, empty
+
+    def wipe_lagger(self, nodes, stop):
+        """The loss that needs the recovery rules (3 nodes): A is paused while B and C
+        acknowledge writes; B loses its data and C goes down; A resumes and B comes back
+        empty. A and B must not elect a leader together (B's earlier self acknowledged what A
+        never saw) until C is back (heal())."""
+        a, b, c = self.rng.sample(nodes, 3)
+        os.kill(a.pid, signal.SIGSTOP)
+        self.log(f"wipe-lagger: SIGSTOP node {a.node_id}")
+        stop.wait(self.rng.uniform(1.0, 2.0))
+        b.kill9()
+        shutil.rmtree(b.dir, ignore_errors=True)
+        c.kill9()
+        self.log(f"wipe-lagger: kill -9 node {b.node_id} (data deleted) and node {c.node_id}")
+        os.kill(a.pid, signal.SIGCONT)
+        b.start(wait=True)
+        self.faults["wipe-lagger"] += 1
+        self.log(f"wipe-lagger: node {a.node_id} resumed, node {b.node_id} back empty")
+        stop.wait(self.rng.uniform(1.5, 3.0))   # heal() restarts the third
 
     def freeze(self, fault, stop):
         """A timer jump for one thread: the Raft thread of the node leading the most
