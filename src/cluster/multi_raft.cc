@@ -307,15 +307,16 @@ void MultiRaftNode::Loop() {
     }
     if (now - last_status > 500) {
       last_status = now;
-      // A received snapshot's file outlives its stream only if the core gave the stream up
-      // (a stream it completed was installed in this round's HandleReady, which removed it).
+      size_t recovering = 0;
       for (auto& g : groups_) {
-        if (g && g->storage->has_incoming() && !g->node->receiving_snapshot()) {
+        if (!g) continue;
+        recovering += g->node->recovering();
+        // A received snapshot's file outlives its stream only if the core gave the stream up
+        // (a stream it completed was installed in this round's HandleReady, which removed it).
+        if (g->storage->has_incoming() && !g->node->receiving_snapshot()) {
           g->storage->DropIncoming();
         }
       }
-      size_t recovering = 0;
-      for (auto& g : groups_) recovering += g && g->node->recovering();
       std::string report = "raft_snapshots_in_flight:" + std::to_string(SnapshotsInFlight()) +
                            "\r\nraft_recovering_partitions:" + std::to_string(recovering) +
                            "\r\nincarnation:" + std::to_string(identity_->incarnation()) +

@@ -84,8 +84,7 @@ std::pair<uint64_t, bool> PeerIdentity::MemoryOf(uint64_t peer) {
 void PeerIdentity::FillHandshake(uint64_t peer, Handshake* h) {
   std::tie(h->known_of_receiver, h->receiver_replaced) = MemoryOf(peer);
   h->incarnation = incarnation_;
-  std::lock_guard<std::mutex> lock(mu_);
-  h->sender_unresolved = verdict_ == Verdict::kUnresolved;
+  h->sender_unresolved = verdict() == Verdict::kUnresolved;
 }
 
 Result<bool> PeerIdentity::OnHandshake(uint64_t peer, const Handshake& h) {
@@ -137,10 +136,7 @@ void PeerIdentity::Weigh(uint64_t peer, const Handshake& h) {
   }
 }
 
-PeerIdentity::Verdict PeerIdentity::verdict() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return verdict_;
-}
+PeerIdentity::Verdict PeerIdentity::verdict() const { return verdict_.load(); }
 
 Status PeerIdentity::Settle() {
   std::lock_guard<std::mutex> lock(mu_);

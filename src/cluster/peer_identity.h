@@ -25,6 +25,7 @@
 // Threading: OnHandshake and MemoryOf run on the transport thread, the rest anywhere; a mutex
 // guards the state. Ownership: borrows the store (which must outlive it).
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -64,7 +65,7 @@ class PeerIdentity {
   Result<bool> OnHandshake(uint64_t peer, const Handshake& h);
   // kUnresolved until decided; then kNew or kReplacement until Settle(); then kResolved (also
   // for a data directory that was never fresh).
-  Verdict verdict();
+  Verdict verdict() const;
   // The owner acted on a kNew or kReplacement verdict (its partitions know): resolved for good.
   Status Settle();
 
@@ -78,7 +79,8 @@ class PeerIdentity {
   size_t nodes_ = 1;
   std::mutex mu_;
   std::map<uint64_t, std::pair<uint64_t, bool>> known_;  // peer -> (incarnation, replaced)
-  Verdict verdict_ = Verdict::kResolved;
+  // Written under mu_; read without it (the raft thread asks every round).
+  std::atomic<Verdict> verdict_{Verdict::kResolved};
   // Peers whose handshake said "never met you" (or "met you as an original"), and whether
   // they were resolved themselves.
   std::map<uint64_t, bool> met_as_new_;

@@ -14,7 +14,6 @@
 #include <deque>
 #include <mutex>
 #include <thread>
-#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 

@@ -143,15 +143,19 @@ void RawNode::StartElection(bool pre_vote, bool transfer) {
     }
     return;
   }
+  RequestVotes(req, vote_term, transfer);
+}
+
+void RawNode::RequestVotes(MessageType type, uint64_t term, bool force) {
   for (NodeId v : conf_state().voters) {
     if (v == cfg_.id) continue;
     Message m;
-    m.type = req;
+    m.type = type;
     m.to = v;
-    m.term = vote_term;
+    m.term = term;
     m.index = log_.LastIndex();
     m.log_term = log_.LastTerm();
-    m.force = transfer;
+    m.force = force;
     Send(std::move(m));
   }
 }

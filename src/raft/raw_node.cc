@@ -165,25 +165,23 @@ Status RawNode::Step(const Message& m) {
           election_elapsed_ = 0;
           lead_ = m.from;
           HandleAppend(m);
-          MaybeEndRecovery();
           break;
         case MessageType::kHeartbeat:
           election_elapsed_ = 0;
           lead_ = m.from;
           HandleHeartbeat(m);
-          MaybeEndRecovery();
           break;
         case MessageType::kSnapshot:
           election_elapsed_ = 0;
           lead_ = m.from;
           HandleSnapshotChunk(m);
-          MaybeEndRecovery();
           break;
         case MessageType::kTimeoutNow:
           if (Promotable()) StartElection(/*pre_vote=*/false, /*transfer=*/true);
           break;
         default: break;
       }
+      MaybeEndRecovery();
       break;
   }
   return Status::Ok();
@@ -224,16 +222,7 @@ void RawNode::NoteTermWhileRecovering(const Message& m) {
 // part in an election holds, so each answers with a refusal carrying its term (or, at term 1,
 // with term 1 either way). It changes nothing on the peers.
 void RawNode::ProbeTermsWhileRecovering() {
-  for (NodeId v : conf_state().voters) {
-    if (v == cfg_.id) continue;
-    Message m;
-    m.type = MessageType::kPreVote;
-    m.to = v;
-    m.term = 1;
-    m.index = log_.LastIndex();
-    m.log_term = log_.LastTerm();
-    Send(std::move(m));
-  }
+  RequestVotes(MessageType::kPreVote, /*term=*/1, /*force=*/false);
 }
 
 void RawNode::Campaign() {

@@ -285,6 +285,8 @@ class RawNode {
   void BecomeCandidate();
   void BecomeLeader();
   void StartElection(bool pre_vote, bool transfer);
+  // A (pre)vote request for `term` to every other voter, carrying our last entry.
+  void RequestVotes(MessageType type, uint64_t term, bool force);
   void HandleVoteRequest(const Message& m);
   void HandleVoteResponse(const Message& m);
   bool InLease() const;
