@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "raft/codec.h"
+#include "rocksdb/sst_file_writer.h"
 #include "storage/encoding.h"
 
 namespace flin::cluster {
@@ -374,29 +375,53 @@ Result<raft::SnapshotChunk> GroupStorage::ReadSnapshotChunk(uint64_t index, uint
 
 namespace {
 
-using Records = std::vector<std::pair<std::string_view, std::string_view>>;
-
-// A partition snapshot's clock (0 if it has none) and records: (u32 key length, key, u32 value
-// length, value)*, each value one Flin stores (encoding.h).
-Status ParseSnapshotData(std::string_view data, Records* records, int64_t* clock) {
-  size_t pos = 0;
+bool HasSnapshotHeader(std::string_view data) {
   uint32_t first;
-  if (size_t p = 0; GetU32(data, &p, &first) && first == kSnapshotHeader) {
+  size_t p = 0;
+  return GetU32(data, &p, &first) && first == kSnapshotHeader;
+}
+
+// A partition snapshot's clock: the newest entry timestamp it covers (0 if it has no header).
+int64_t SnapshotClock(std::string_view data) {
+  return HasSnapshotHeader(data) && data.size() >= 12 ? static_cast<int64_t>(GetU64(data.substr(4, 8)))
+                                                      : 0;
+}
+
+// Walks a partition snapshot's records (u32 key length, key, u32 value length, value) after
+// its header: each value must be one Flin stores (encoding.h), and the keys strictly ascending
+// (as the builder's iterator wrote them; the install writes them into an SST file in that
+// order). `each` may be null; an error from it stops the walk.
+Status ParseSnapshotData(std::string_view data,
+                         const std::function<Status(std::string_view, std::string_view)>& each) {
+  size_t pos = 0;
+  if (HasSnapshotHeader(data)) {
     if (data.size() < 12) return Status::Corruption("snapshot header");
-    if (clock) *clock = static_cast<int64_t>(GetU64(data.substr(4, 8)));
     pos = 12;
   }
+  std::string_view prev;
+  bool any = false;
   while (pos < data.size()) {
     uint32_t kl, vl;
     if (!GetU32(data, &pos, &kl) || data.size() - pos < kl) return Status::Corruption("snapshot key");
     std::string_view k = data.substr(pos, kl);
     pos += kl;
     if (!GetU32(data, &pos, &vl) || data.size() - pos < vl) return Status::Corruption("snapshot value");
-    if (!storage::DecodeValue(data.substr(pos, vl))) return Status::Corruption("snapshot value encoding");
-    if (records) records->emplace_back(k, data.substr(pos, vl));
+    std::string_view v = data.substr(pos, vl);
     pos += vl;
+    if (!storage::DecodeValue(v)) return Status::Corruption("snapshot value encoding");
+    if (any && k <= prev) return Status::Corruption("snapshot keys out of order");
+    prev = k;
+    any = true;
+    if (each) {
+      Status s = each(k, v);
+      if (!s.ok()) return s;
+    }
   }
   return Status::Ok();
+}
+
+Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  return s.ok() ? Status::Ok() : Status::IOError(what + ": " + s.ToString());
 }
 
 }  // namespace
@@ -468,36 +493,67 @@ Status GroupStorage::WithSnapshotData(const raft::Snapshot& snap,
 
 Status GroupStorage::ValidateSnapshot(const raft::Snapshot& snap) const {
   return WithSnapshotData(snap, [](std::string_view data) {
-    return ParseSnapshotData(data, nullptr, nullptr);
+    return ParseSnapshotData(data, nullptr);
   });
 }
 
-Status GroupStorage::InstallSnapshot(const raft::Snapshot& snap, rocksdb::WriteBatch* wb) {
+// The install is one SST file, ingested: the partition's data and the group's metadata change
+// together, atomically and durably, without going through the WAL and the memtable (a
+// partition of gigabytes was one WriteBatch of that size, held in memory, written to the WAL
+// and inserted into one memtable). In key order ('a' < 'd' < 'h' < 'l' < 's'):
+//   'a' applied = the snapshot's index, with its clock
+//   range deletion of the partition's data, and its records ('d' keys; a range deletion in a
+//   file does not delete the file's own keys)
+//   'h' the hard state this Ready persists, with the commit index at the snapshot's: a crash
+//       after the ingest and before the round's write leaves a replica that knows its term
+//   range deletion of the whole log (entries after the snapshot follow in the round's write)
+//   's' the snapshot's metadata, the new compaction point
+Status GroupStorage::InstallSnapshot(const raft::Snapshot& snap, const raft::HardState* pending) {
+  if (snapshot_dir_.empty()) return Status::InvalidArgument("no snapshot directory");
   const std::string prefix = storage::PartitionPrefix(group_);
   const std::string next = storage::PartitionPrefix(group_ + 1);
+  const std::string path = snapshot_dir_ + "/install-group-" + std::to_string(group_) + ".sst";
   int64_t clock = 0;
+  std::error_code ec;
+  std::filesystem::create_directories(snapshot_dir_, ec);
   Status s = WithSnapshotData(snap, [&](std::string_view data) {
-    // Validate the whole data before changing anything.
-    Records records;
-    Status parsed = ParseSnapshotData(data, &records, &clock);
-    if (!parsed.ok()) return parsed;
-    wb->DeleteRange(prefix, next).PermitUncheckedError();
+    clock = SnapshotClock(data);
+    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), store_->SstWriterOptions());
+    Status w = FromRocks(writer.Open(path), "creating " + path);
+    if (!w.ok()) return w;
+    auto put = [&](const std::string& k, const std::string& v) {
+      return FromRocks(writer.Put(k, v), "writing " + path);
+    };
+    w = put(GroupMetaKey('a', group_), AppliedValue(snap.meta.index, clock));
+    if (w.ok()) w = FromRocks(writer.DeleteRange(prefix, next), "writing " + path);
     std::string key;
-    for (const auto& [k, v] : records) {
-      key = prefix;
-      key.append(k);
-      wb->Put(key, rocksdb::Slice(v.data(), v.size())).PermitUncheckedError();
+    if (w.ok()) {
+      w = ParseSnapshotData(data, [&](std::string_view k, std::string_view v) {
+        key = prefix;
+        key.append(k);
+        return FromRocks(writer.Put(key, rocksdb::Slice(v.data(), v.size())), "writing " + path);
+      });
     }
-    return Status::Ok();
+    raft::HardState hs = pending ? *pending : hard_state_;
+    hs.commit = snap.meta.index;
+    std::string buf;
+    raft::EncodeHardState(hs, &buf);
+    if (w.ok()) w = put(GroupMetaKey('h', group_), buf);
+    if (w.ok()) {
+      w = FromRocks(writer.DeleteRange(GroupPrefix('l', group_), LogKey(group_, UINT64_MAX)),
+                    "writing " + path);
+    }
+    buf.clear();
+    raft::EncodeSnapshotMeta(snap.meta, &buf);
+    if (w.ok()) w = put(GroupMetaKey('s', group_), buf);
+    if (w.ok()) w = FromRocks(writer.Finish(), "finishing " + path);
+    return w;
   });
+  if (s.ok()) s = store_->IngestFile(path);
+  std::filesystem::remove(path, ec);  // moved into the store on success; else left over
   if (!s.ok()) return s;
-  if (snap.staged) DropIncoming();  // its bytes are in the batch now
-  wb->DeleteRange(GroupPrefix('l', group_), LogKey(group_, UINT64_MAX)).PermitUncheckedError();
+  if (snap.staged) DropIncoming();
   meta_ = snap.meta;
-  std::string buf;
-  raft::EncodeSnapshotMeta(meta_, &buf);
-  wb->Put(GroupMetaKey('s', group_), buf).PermitUncheckedError();
-  wb->Put(GroupMetaKey('a', group_), AppliedValue(meta_.index, clock)).PermitUncheckedError();
   applied_clock_ = clock;
   last_index_ = meta_.index;
   applied_ = persisted_applied_ = meta_.index;

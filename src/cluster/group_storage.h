@@ -19,7 +19,7 @@
 // raft thread, and with it every group's heartbeats — and streamed out in chunks. The receiving
 // side writes the chunks to a file as they arrive (StageSnapshotChunk: the core holds none of
 // them in memory), then installs the partition from it atomically (data range replaced, log
-// reset) in one batch.
+// reset) as one SST file ingested into the store.
 //
 // Threading: the raft thread only (the snapshot builder is internal). Ownership: borrows the
 // Store; owns the snapshot files and the builder thread (joined when replaced or destroyed).
@@ -109,9 +109,14 @@ class GroupStorage : public raft::Storage {
     if (streaming && out_snap_) return out_snap_->meta.index;
     return UINT64_MAX;
   }
-  // Replaces this partition's data and log with a received snapshot (a staged one from its
-  // file, mapped into memory and copied into `wb`; the file is removed).
-  Status InstallSnapshot(const raft::Snapshot& snap, rocksdb::WriteBatch* wb);
+  // Replaces this partition's data and log with a received snapshot (a staged one read from
+  // its file, which is then removed), durably and at once: an SST file built from it is
+  // ingested into the store (storage::Store::IngestFile), so the data goes neither through
+  // the WAL nor the memtable, nor is held in memory. `pending` is the hard state of the Ready
+  // that carries the snapshot, if it has one (it is written with the snapshot). The snapshot
+  // must have been validated (ValidateSnapshot); on an error nothing changed. Needs a
+  // snapshot directory (for the SST file).
+  Status InstallSnapshot(const raft::Snapshot& snap, const raft::HardState* pending);
   // Drops log entries up to `index` (<= applied); the state at `applied` can always be
   // snapshotted, so the log may start anywhere at or before it.
   void Compact(uint64_t index, rocksdb::WriteBatch* wb);

@@ -14,6 +14,23 @@
 namespace flin::cluster {
 namespace {
 
+// One snapshot record: u32 LE key length, key, u32 LE value length, value.
+std::string SnapshotRecord(std::string_view key, std::string_view value) {
+  std::string r;
+  for (std::string_view part : {key, value}) {
+    for (int i = 0; i < 4; ++i) r.push_back(static_cast<char>((part.size() >> (8 * i)) & 0xff));
+    r.append(part);
+  }
+  return r;
+}
+
+// A string value as Flin stores it (encoding.h), without expiry.
+std::string StoredString(std::string_view payload) {
+  std::string raw;
+  storage::EncodeValue(storage::ValueType::kString, 0, payload, &raw);
+  return raw;
+}
+
 class GroupStorageTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -47,6 +64,13 @@ class GroupStorageTest : public ::testing::Test {
     std::vector<raft::Entry> v;
     for (uint64_t i = from; i <= to; ++i) v.push_back(raft::Entry{term, i, raft::EntryType::kNormal, "e" + std::to_string(i)});
     return v;
+  }
+  raft::SnapshotMeta MetaAt(uint64_t index, uint64_t term) const {
+    raft::SnapshotMeta meta;
+    meta.index = index;
+    meta.term = term;
+    meta.conf_state = voters_;
+    return meta;
   }
   void Write(rocksdb::WriteBatch* wb) { ASSERT_TRUE(store_->Write(wb, true).ok()); }
   void PutData(int group, const std::string& key, const std::string& value) {
@@ -239,9 +263,7 @@ TEST_F(GroupStorageTest, SnapshotStreamsThePartitionAndInstallsElsewhere) {
   EXPECT_EQ(meta.term, 1u);
   EXPECT_FALSE(gs_->ReadSnapshotChunk(3, 0, 10).ok());  // not that snapshot
   raft::Snapshot snap{meta, data};
-  rocksdb::WriteBatch wb2;
-  ASSERT_TRUE(gs_->InstallSnapshot(snap, &wb2).ok());
-  Write(&wb2);
+  ASSERT_TRUE(gs_->InstallSnapshot(snap, nullptr).ok());
   ExpectPartition5FromTheSnapshot();
   EXPECT_EQ(gs_->FirstIndex(), 5u);
   Reopen(5);
@@ -251,9 +273,10 @@ TEST_F(GroupStorageTest, SnapshotStreamsThePartitionAndInstallsElsewhere) {
 
   // A record that claims a 5-byte key but carries 2 bytes.
   raft::Snapshot bad{meta, std::string("\x05\x00\x00\x00", 4) + "ab"};
-  rocksdb::WriteBatch wb3;
-  EXPECT_FALSE(gs_->InstallSnapshot(bad, &wb3).ok());  // truncated: nothing changes
-  EXPECT_EQ(wb3.Count(), 0);
+  EXPECT_FALSE(gs_->InstallSnapshot(bad, nullptr).ok());  // truncated: nothing changes
+  ExpectPartition5FromTheSnapshot();
+  EXPECT_EQ(gs_->FirstIndex(), 5u);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/snapshots/install-group-5.sst"));
 }
 
 // A follower keeps a snapshot it receives in a file, chunk by chunk, not in memory, and
@@ -276,10 +299,8 @@ TEST_F(GroupStorageTest, ReceivedSnapshotIsKeptInAFileAndInstalledFromIt) {
   raft::SnapshotMeta other = meta;
   other.index = 9;  // not the snapshot the file holds
   EXPECT_FALSE(gs_->ValidateSnapshot(raft::Snapshot{other, "", true}).ok());
-  rocksdb::WriteBatch wb;
-  ASSERT_TRUE(gs_->InstallSnapshot(staged, &wb).ok());
-  Write(&wb);
-  EXPECT_FALSE(std::filesystem::exists(file));  // its bytes went into the batch
+  ASSERT_TRUE(gs_->InstallSnapshot(staged, nullptr).ok());
+  EXPECT_FALSE(std::filesystem::exists(file));  // its bytes are in the store now
   ExpectPartition5FromTheSnapshot();
 
   // A malformed file is refused and changes nothing.
@@ -287,9 +308,7 @@ TEST_F(GroupStorageTest, ReceivedSnapshotIsKeptInAFileAndInstalledFromIt) {
   later.index = 20;
   stage(later, std::string("\x05\x00\x00\x00", 4) + "ab");
   EXPECT_FALSE(gs_->ValidateSnapshot(raft::Snapshot{later, "", true}).ok());
-  rocksdb::WriteBatch wb2;
-  EXPECT_FALSE(gs_->InstallSnapshot(raft::Snapshot{later, "", true}, &wb2).ok());
-  EXPECT_EQ(wb2.Count(), 0);
+  EXPECT_FALSE(gs_->InstallSnapshot(raft::Snapshot{later, "", true}, nullptr).ok());
   // A chunk out of order is an error, and drops the stream (as the core does).
   EXPECT_FALSE(gs_->StageSnapshotChunk(later, 3, "x").ok());
   EXPECT_FALSE(std::filesystem::exists(file));
@@ -321,9 +340,7 @@ TEST_F(GroupStorageTest, SnapshotIsThePartitionWhenAskedWhileApplyGoesOn) {
   rocksdb::WriteBatch wipe;
   wipe.DeleteRange(storage::PartitionPrefix(5), storage::PartitionPrefix(6));
   Write(&wipe);
-  rocksdb::WriteBatch wb2;
-  ASSERT_TRUE(gs_->InstallSnapshot(raft::Snapshot{meta.value(), data}, &wb2).ok());
-  Write(&wb2);
+  ASSERT_TRUE(gs_->InstallSnapshot(raft::Snapshot{meta.value(), data}, nullptr).ok());
   std::string raw;
   EXPECT_TRUE(store_->Get(5, "k0", 0, &raw).ok()) << "deleted after the request";
   EXPECT_TRUE(store_->Get(5, "k1999", 0, &raw).ok());
@@ -378,41 +395,89 @@ TEST_F(GroupStorageTest, SnapshotGateDefersNewSnapshotsButNotABuiltOne) {
 // Found by snapshot_install_fuzz: a record whose value is not a stored value (encoding.h) was
 // installed as it came, leaving data every later read reports as corrupt.
 TEST_F(GroupStorageTest, InstallSnapshotRefusesMalformedValues) {
-  raft::SnapshotMeta meta;
-  meta.index = 100;
-  meta.term = 3;
-  meta.conf_state = voters_;
-  // One snapshot record: u32 LE key length, key, u32 LE value length, value.
-  auto record = [](std::string_view key, std::string_view value) {
-    std::string r;
-    for (std::string_view part : {key, value}) {
-      for (int i = 0; i < 4; ++i) r.push_back(static_cast<char>((part.size() >> (8 * i)) & 0xff));
-      r.append(part);
-    }
-    return r;
-  };
-  std::string good;
-  storage::EncodeValue(storage::ValueType::kString, 0, "value", &good);
+  const raft::SnapshotMeta meta = MetaAt(100, 3);
+  const std::string good = StoredString("value");
   // The fuzzer's input: type byte '/' instead of a string's 0.
   for (const std::string& bad : {std::string("/\0v?lue", 7), std::string("\0\7", 2),
                                  std::string("\0\1\0", 3), std::string(1, '\0')}) {
-    raft::Snapshot snap{meta, record("ok", good) + record("key", bad)};
-    rocksdb::WriteBatch wb;
-    EXPECT_FALSE(gs_->InstallSnapshot(snap, &wb).ok()) << bad.size();
-    EXPECT_EQ(wb.Count(), 0);
+    raft::Snapshot snap{meta, SnapshotRecord("ok", good) + SnapshotRecord("key", bad)};
+    EXPECT_FALSE(gs_->InstallSnapshot(snap, nullptr).ok()) << bad.size();
   }
   // Records without the header (as an earlier version sent them) install, with no clock.
-  raft::Snapshot snap{meta, record("ok", good)};
-  rocksdb::WriteBatch wb;
-  ASSERT_TRUE(gs_->InstallSnapshot(snap, &wb).ok());
-  Write(&wb);
+  raft::Snapshot snap{meta, SnapshotRecord("ok", good)};
+  ASSERT_TRUE(gs_->InstallSnapshot(snap, nullptr).ok());
   std::string raw;
   EXPECT_TRUE(store_->Get(5, "ok", 0, &raw).ok());
   EXPECT_EQ(gs_->applied_clock(), 0);
   // A header cut short is refused.
   raft::Snapshot cut{meta, std::string("\xff\xff\xff\xff\x00\x01", 6)};
-  rocksdb::WriteBatch wb2;
-  EXPECT_FALSE(gs_->InstallSnapshot(cut, &wb2).ok());
+  EXPECT_FALSE(gs_->InstallSnapshot(cut, nullptr).ok());
+}
+
+// Keys out of order cannot go into the SST file the install builds: refused when the snapshot
+// is offered (ValidateSnapshot), before the core adopts it.
+TEST_F(GroupStorageTest, SnapshotWithKeysOutOfOrderIsRefused) {
+  const raft::SnapshotMeta meta = MetaAt(100, 3);
+  const std::string v = StoredString("value");
+  for (const std::string& data : {SnapshotRecord("b", v) + SnapshotRecord("a", v),
+                                  SnapshotRecord("a", v) + SnapshotRecord("a", v)}) {
+    EXPECT_FALSE(gs_->ValidateSnapshot(raft::Snapshot{meta, data}).ok());
+    EXPECT_FALSE(gs_->InstallSnapshot(raft::Snapshot{meta, data}, nullptr).ok());
+  }
+  EXPECT_TRUE(gs_->ValidateSnapshot(raft::Snapshot{meta, SnapshotRecord("a", v) +
+                                                              SnapshotRecord("b", v)}).ok());
+  EXPECT_EQ(gs_->applied(), 0u);
+}
+
+// The install is one SST file ingested into the store: the partition's data and the group's
+// applied index, hard state, log and compaction point change together and are durable without
+// the round's write (a crash right after it reopens to the snapshot); the records go neither
+// into the memtable nor into a WriteBatch; a value the row cache held is not served afterwards.
+TEST_F(GroupStorageTest, InstallIsDurableAtOnceAndBypassesTheMemtable) {
+  rocksdb::WriteBatch wb;
+  gs_->Append(Entries(1, 10, 1), &wb);
+  ASSERT_TRUE(gs_->SetHardState(raft::HardState{1, 2, 3}, &wb));
+  Write(&wb);
+  PutData(5, "k0", "old");
+  PutData(5, "gone", "old");
+  std::string raw;
+  ASSERT_TRUE(store_->Get(5, "k0", 0, &raw).ok());  // now in the row cache
+  ASSERT_TRUE(store_->Get(5, "k0", 0, &raw).ok());
+  ASSERT_GT(store_->RowCacheStats().hits, 0u);
+
+  const raft::SnapshotMeta meta = MetaAt(40, 4);
+  std::string data("\xff\xff\xff\xff", 4);
+  for (int i = 0; i < 8; ++i) data.push_back(static_cast<char>((1700000000777 >> (8 * (7 - i))) & 0xff));
+  std::vector<std::string> keys;
+  for (int i = 0; i < 3000; ++i) keys.push_back("k" + std::to_string(i));
+  std::sort(keys.begin(), keys.end());
+  for (const auto& k : keys) data += SnapshotRecord(k, StoredString("new-" + k));
+  const uint64_t before = store_->IntProperty("rocksdb.num-entries-active-mem-table");
+  const raft::HardState pending{5, 3, 60};  // the Ready's: a new term, with the snapshot
+  ASSERT_TRUE(gs_->InstallSnapshot(raft::Snapshot{meta, data}, &pending).ok());
+  EXPECT_LT(store_->IntProperty("rocksdb.num-entries-active-mem-table"), before + 100)
+      << "the records went through the memtable";
+  ASSERT_TRUE(store_->Get(5, "k0", 0, &raw).ok());
+  EXPECT_EQ(storage::DecodeValue(raw)->payload, "new-k0") << "a stale row-cache value";
+  EXPECT_TRUE(store_->Get(5, "gone", 0, &raw).IsNotFound());
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/snapshots/install-group-5.sst"));
+
+  Reopen(5);  // as after a crash before the round's write
+  EXPECT_EQ(gs_->applied(), 40u);
+  EXPECT_EQ(gs_->applied_clock(), 1700000000777);
+  EXPECT_EQ(gs_->FirstIndex(), 41u);
+  EXPECT_EQ(gs_->LastIndex(), 40u);
+  EXPECT_EQ(gs_->Term(40).value(), 4u);
+  auto init = gs_->GetInitialState();
+  ASSERT_TRUE(init.ok());
+  EXPECT_EQ(init->hard_state.term, 5u);
+  EXPECT_EQ(init->hard_state.vote, 3u);
+  EXPECT_EQ(init->hard_state.commit, 40u) << "entries after the snapshot were not written";
+  std::vector<raft::Entry> out;
+  EXPECT_TRUE(raft::IsCompacted(gs_->Entries(5, 11, UINT64_MAX, &out)));
+  ASSERT_TRUE(store_->Get(5, "k2999", 0, &raw).ok());
+  EXPECT_EQ(storage::DecodeValue(raw)->payload, "new-k2999");
+  EXPECT_TRUE(store_->Get(5, "gone", 0, &raw).IsNotFound());
 }
 
 TEST_F(GroupStorageTest, AppliedIndexAndEntryClockSurviveARestart) {

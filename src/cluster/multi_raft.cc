@@ -567,13 +567,17 @@ void MultiRaftNode::HandleReady() {
   bool must_sync = false;
   for (auto& [g, r, early] : items) {
     if (r.snapshot) {
-      Status s = g->storage->InstallSnapshot(*r.snapshot, &wb);
+      // Durable on return, on its own (an SST ingested): the entries and hard state that follow
+      // it in this Ready go into the round's write.
+      const int64_t started = net::MonotonicMs();
+      Status s = g->storage->InstallSnapshot(*r.snapshot, r.hard_state ? &*r.hard_state : nullptr);
       // Validated before the core adopted it (accept_snapshot), so this cannot fail on the
-      // data; if it does anyway, going on would leave the partition without the data the
-      // core now believes it holds.
+      // data; if it fails anyway (the disk), going on would leave the partition without the
+      // data the core now believes it holds.
       if (!s.ok()) FailStop("installing a snapshot", s);
-      LOG_NOTICE("group %d: installed snapshot at index %llu", g->id,
-                 static_cast<unsigned long long>(r.snapshot->meta.index));
+      LOG_NOTICE("group %d: installed snapshot at index %llu in %lld ms", g->id,
+                 static_cast<unsigned long long>(r.snapshot->meta.index),
+                 static_cast<long long>(net::MonotonicMs() - started));
       // The partition's clock as of the snapshot: entries go on from it, and reads judge
       // expiry by at least it (as after a restart).
       g->last_ts = std::max(g->last_ts, g->storage->applied_clock());
