@@ -423,5 +423,33 @@ TEST(BenchRoutingTest, LostNodeLosesItsRequestsAndTheRunGoesOnViaTheNewMap) {
   EXPECT_GT(t.ok, 1000u);
 }
 
+// A run may start while a node the map names is down (killed, its partitions not yet taken
+// over): it used to fail at once ("connect: ... refused"). Now the node's requests wait for a
+// map that no longer names it, as for a node lost mid-run.
+TEST(BenchRoutingTest, RunStartsWhileANodeOfTheMapIsDown) {
+  const int half = kSlots / 2;
+  std::unique_ptr<FakeNode> b;
+  std::atomic<int> maps{0};
+  std::atomic<int> a_upper{0};  // requests for B's slots that A served
+  FakeNode a([&](const std::vector<std::string>& argv, FakeNode::ConnState*) {
+    if (argv[0] == "CLUSTER") {
+      // The first map (the one the run starts from) still names B.
+      if (maps++ == 0) return SlotsReply({{0, half - 1, a.address()}, {half, kSlots - 1, b->address()}});
+      return SlotsReply({{0, kSlots - 1, a.address()}});
+    }
+    if (KeySlot(argv[1]) >= half) ++a_upper;
+    return Serve(argv);
+  });
+  b = std::make_unique<FakeNode>([](const std::vector<std::string>& argv, FakeNode::ConnState*) {
+    return Serve(argv);
+  });
+  b->Stop();  // down before the run starts
+  Totals t = RunBench(a.address(), 0, std::chrono::milliseconds(600));
+  EXPECT_EQ(t.errors, 0u) << t.result.first_error;
+  EXPECT_GT(a_upper.load(), 100) << "B's slots were served by A once the map said so";
+  EXPECT_GE(t.result.refreshes, 1u);
+  EXPECT_GT(t.ok, 1000u);
+}
+
 }  // namespace
 }  // namespace flin::bench

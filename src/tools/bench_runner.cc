@@ -146,12 +146,30 @@ Status BenchThread::Open(Client* client, int node, std::chrono::milliseconds tim
 Status BenchThread::Connect() {
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) return Status::IOError("epoll_create1 failed");
+  const int known = static_cast<int>(routes_.nodes().size());
+  node_state_.resize(known);
   for (int i = 0; i < clients_count_; ++i) {
     clients_.push_back(std::make_unique<Client>());
-    for (size_t node = 0; node < routes_.nodes().size(); ++node) {
-      Status s = Open(clients_.back().get(), static_cast<int>(node),
-                      std::chrono::milliseconds(options_.connect_timeout_ms));
-      if (!s.ok()) return s;
+    Client* client = clients_.back().get();
+    client->conns.resize(known);
+    Status first_failure;
+    int opened = 0;
+    for (int node = 0; node < known; ++node) {
+      if (node_state_[node].failures > 0) continue;  // refused another client just now
+      Status s = Open(client, node, std::chrono::milliseconds(options_.connect_timeout_ms));
+      if (s.ok()) {
+        ++opened;
+        continue;
+      }
+      if (!cluster_) return s;
+      if (first_failure.ok()) first_failure = s;
+      // Down, or not up yet: tried again when a request needs it (ConnTo).
+      ++node_state_[node].failures;
+      node_state_[node].retry_at = Clock::now() + ReconnectBackoff(node_state_[node].failures);
+      refresh_wanted_ = true;
+    }
+    if (opened == 0) {
+      return first_failure.ok() ? Status::IOError("no node could be reached") : first_failure;
     }
   }
   return Status::Ok();

@@ -124,7 +124,10 @@ class BenchThread {
               int index, int thread_count, int clients, Progress* progress);
   ~BenchThread();
 
-  // Opens every connection; an error names the node that refused.
+  // Opens every connection; an error names the node that refused. Against a cluster, a node
+  // that cannot be reached is tried again during the run (as one lost mid-run is: its
+  // requests wait for it or for a map that no longer names it), so a run can start while a
+  // node is down; an error only if a client reaches no node at all.
   Status Connect();
   void Run(const RunPlan& plan);
   const ThreadResult& result() const { return result_; }
