@@ -131,6 +131,53 @@ def test_redis_py_cluster_client_and_routing(make_cluster):
     assert any(ln.startswith("GET:") and "requests per second" in ln for ln in finals), text
 
 
+def test_multi_exec_runs_in_one_slot_on_its_leader(make_cluster):
+    """A transaction is one entry of its partition's log: keys of one slot, queued on that
+    slot's leader; a key of another slot, or a node that does not lead the slot, aborts it."""
+    cl = make_cluster()
+    leader = leader_port_of(cl, "{t}a")
+    other = next(p for p in cl.ports() if p != leader)
+    with RawConn(leader) as c:
+        assert c.call("MULTI") == "OK"
+        for cmd in (("SET", "{t}a", "1"), ("INCR", "{t}a"), ("GET", "{t}b"),
+                    ("MSET", "{t}b", "x", "{t}c", "y")):
+            assert c.call(*cmd) == "QUEUED"
+        assert c.call("EXEC") == ["OK", 2, None, "OK"]
+        assert c.call("MGET", "{t}a", "{t}b", "{t}c") == [b"2", b"x", b"y"]
+        # Another slot in the same transaction.
+        assert c.call("MULTI") == "OK"
+        assert c.call("SET", "{t}a", "3") == "QUEUED"
+        assert str(c.call("SET", "{u}a", "3")).startswith("CROSSSLOT")
+        assert str(c.call("EXEC")).startswith("EXECABORT")
+        # A keyless write cannot join one.
+        assert c.call("MULTI") == "OK"
+        assert "cannot be queued inside MULTI in a cluster" in str(c.call("FLUSHALL"))
+        assert str(c.call("EXEC")).startswith("EXECABORT")
+        assert c.call("GET", "{t}a") == b"2"
+        # WATCH: check-and-set within the slot; a key of another slot cannot be watched with it.
+        assert c.call("WATCH", "{t}a") == "OK"
+        assert str(c.call("WATCH", "{u}a")).startswith("CROSSSLOT")
+        assert c.call("MULTI") == "OK"
+        assert c.call("INCR", "{t}a") == "QUEUED"
+        assert c.call("EXEC") == [3]
+        assert c.call("WATCH", "{t}a") == "OK"
+        assert c.call("SET", "{t}a", "changed") == "OK"
+        assert c.call("MULTI") == "OK"
+        assert c.call("SET", "{t}c", "lost") == "QUEUED"
+        assert c.call("EXEC") is None
+    with RawConn(other) as c:
+        assert c.call("MULTI") == "OK"
+        reply = c.call("SET", "{t}a", "4")
+        assert isinstance(reply, Error) and str(reply).startswith("MOVED"), reply
+        assert str(c.call("EXEC")).startswith("EXECABORT")
+    # Every replica applied the transaction (followers answer READONLY reads once caught up).
+    for port in cl.ports():
+        with RawConn(port) as c:
+            assert c.call("READONLY") == "OK"
+            wait_until(lambda: c.call("GET", "{t}c") == b"y", timeout=10,
+                       what=f"the transaction's writes on the replica at {port}")
+
+
 def test_active_expiry_deletes_on_every_replica(make_cluster):
     """Keys with a TTL that nobody reads again: each partition's leader finds them and its
     deletion reaches every replica (each node hosts every partition here), so each node's

@@ -10,6 +10,7 @@
 #include "server/command.h"
 #include "server/io_thread.h"
 #include "server/server.h"
+#include "server/transaction_family.h"
 
 namespace flin::server {
 namespace {
@@ -67,6 +68,7 @@ void ClientConn::Reset() {
   set_proto(2);
   authenticated_ = false;
   readonly_ = false;
+  transaction_ = Transaction();
   io_->SetName(this, "");
 }
 
@@ -173,9 +175,12 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
   const int pending_before = pending_;
 
   const Config& cfg = server_->config();
+  // Inside MULTI, a command refused before it is queued aborts the transaction.
+  const bool queueing = transaction_.active && (spec == nullptr || !RunsInsideMulti(*spec));
   if (spec == nullptr) {
     w.Error(UnknownCommandError(args));
     IoStats::Add(st.errors, 1);
+    if (queueing) transaction_.dirty = true;
   } else {
     IoStats::PerCommand& pc = st.per_command[server_->commands().IndexOf(spec)];
     last_command.store(spec, std::memory_order_relaxed);
@@ -184,14 +189,18 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
       w.Error("NOAUTH Authentication required.");
       IoStats::Add(pc.rejected, 1);
       IoStats::Add(st.errors, 1);
+      if (queueing) transaction_.dirty = true;
     } else if (!spec->ArityOk(args.size())) {
       w.Error(ErrWrongArity(args[0]));
       IoStats::Add(pc.rejected, 1);
       IoStats::Add(st.errors, 1);
+      if (transaction_.active) transaction_.dirty = true;
     } else {
       int64_t start = net::MonotonicUs();
       CommandContext ctx{Args(args), w, *this, *server_, *spec, NowMs()};
-      if (log_read && spec->ArityOk(args.size())) {
+      if (queueing) {
+        QueueInTransaction(ctx);  // no proposal is in flight inside MULTI (see Dispatch's top)
+      } else if (log_read && spec->ArityOk(args.size())) {
         const int p = LogReadPartition(ctx);
         if (p < 0) return false;  // cannot go through a log here: wait for the writes
         ctx.Propose(p);

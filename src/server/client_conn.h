@@ -70,6 +70,19 @@ class ClientConn : public net::EventHandler {
   void set_readonly(bool r) { readonly_ = r; }
   // Forgets per-connection state (RESET).
   void Reset();
+
+  // WATCH, MULTI ... EXEC (transaction_family.cc): the keys watched and what they held, the
+  // commands queued since MULTI, and whether one was refused while queueing (EXEC then
+  // aborts). Bounded by the family's byte limit.
+  struct Transaction {
+    bool active = false;  // inside MULTI
+    bool dirty = false;
+    int slot = -1;  // in a cluster: the slot every key must hash to (-1: none yet)
+    std::vector<std::string> watched;  // elements of EXEC's entry, one per watched key
+    std::vector<std::string> queued;   // elements of EXEC's entry, one per command
+    size_t bytes = 0;
+  };
+  Transaction& transaction() { return transaction_; }
   // Drops the connection now, unsent replies and all.
   void Abort() { Close(); }
   // True if replies above the soft limit have waited with no byte taken since `since_ms`.
@@ -107,6 +120,7 @@ class ClientConn : public net::EventHandler {
   std::atomic<int> proto_{2};  // written by the owner, read by CLIENT LIST too
   bool authenticated_ = false;
   bool readonly_ = false;
+  Transaction transaction_;
   int pending_ = 0;  // slots not yet filled
   size_t pending_bytes_ = 0;  // their request_bytes
   // Replies in request order, waiting for the earliest proposal's reply. Completions of

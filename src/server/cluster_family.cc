@@ -23,6 +23,16 @@ uint64_t LeaderOf(const cluster::MultiRaftNode& mr, int p) {
 }
 
 int FirstSlot(int p, int parts) { return PartitionFirstSlot(p, parts); }
+
+// The error for a key of partition p (slot `slot`) that this node does not serve: -MOVED to
+// its leader, or, with no leader, -TRYAGAIN / -CLUSTERDOWN.
+void NotServedHere(CommandContext& ctx, const cluster::MultiRaftNode& mr, int slot, int p) {
+  if (mr.View(p).leader.load(std::memory_order_relaxed) == 0 && mr.topology().Hosts(p)) {
+    return ctx.out.Error(mr.NoLeaderError(p));
+  }
+  const cluster::NodeInfo* n = mr.topology().Find(LeaderOf(mr, p));
+  ctx.out.Error("MOVED " + std::to_string(slot) + " " + n->ClientAddress());
+}
 int LastSlot(int p, int parts) { return PartitionFirstSlot(p + 1, parts) - 1; }
 
 }  // namespace
@@ -57,22 +67,47 @@ bool RouteCommand(CommandContext& ctx) {
       return false;
     }
   }
-  if (leader == 0 && mr->topology().Hosts(p)) {
+  if (leader == 0 && mr->topology().Hosts(p) && mr->ElectionUnderWay(p)) {
     // Leadership is moving (mostly a planned transfer, milliseconds): the raft thread holds
     // the proposal until the partition has a leader, then proposes it or answers -MOVED.
-    if (mr->ElectionUnderWay(p)) {
-      if (ctx.spec.Has(kCmdWrite)) return true;  // the handler checks it and proposes
-      if (ctx.spec.apply != nullptr) {
-        ctx.Propose(p);  // a read through the log
-        return false;
-      }
+    if (ctx.spec.Has(kCmdWrite)) return true;  // the handler checks it and proposes
+    if (ctx.spec.apply != nullptr) {
+      ctx.Propose(p);  // a read through the log
+      return false;
     }
-    ctx.out.Error(mr->NoLeaderError(p));
+  }
+  NotServedHere(ctx, *mr, slot, p);
+  return false;
+}
+
+bool RouteQueuedCommand(CommandContext& ctx, int* txn_slot) {
+  cluster::MultiRaftNode* mr = ctx.server.cluster();
+  if (mr == nullptr) return true;  // one log: any keys, and FLUSHALL, go together
+  const auto keys = ctx.spec.KeyPositions(ctx.args.size());
+  if (keys.empty()) {
+    ctx.out.Error("ERR '" + std::string(ctx.args[0]) +
+                  "' cannot be queued inside MULTI in a cluster: a transaction runs in one slot");
     return false;
   }
-  const cluster::NodeInfo* n = mr->topology().Find(LeaderOf(*mr, p));
-  ctx.out.Error("MOVED " + std::to_string(slot) + " " + n->ClientAddress());
-  return false;
+  const int slot = KeySlot(ctx.args[keys[0]]);
+  for (size_t i = 1; i < keys.size(); ++i) {
+    if (KeySlot(ctx.args[keys[i]]) != slot) {
+      ctx.out.Error("CROSSSLOT Keys in request don't hash to the same slot");
+      return false;
+    }
+  }
+  if (*txn_slot >= 0 && slot != *txn_slot) {
+    ctx.out.Error("CROSSSLOT Keys in request don't hash to the same slot");
+    return false;
+  }
+  const int p = SlotPartition(slot, ctx.server.partitions());
+  // Its leader takes the transaction (reads too: they run with it, from the log).
+  if (!ctx.server.Leads(p)) {
+    NotServedHere(ctx, *mr, slot, p);
+    return false;
+  }
+  *txn_slot = slot;
+  return true;
 }
 
 int LogReadPartition(CommandContext& ctx) {

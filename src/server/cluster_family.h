@@ -14,6 +14,12 @@ namespace flin::server {
 // goes through the log: the raft thread holds their proposals until there is a leader.
 bool RouteCommand(CommandContext& ctx);
 
+// For a command queued inside MULTI: true if it may join the transaction here — its keys in
+// one slot, the slot of every key queued before (*txn_slot: -1 until the first sets it), of a
+// partition this node leads. Otherwise writes the error (CROSSSLOT, MOVED, TRYAGAIN or
+// CLUSTERDOWN; a keyless command cannot join one in a cluster). Always true on a single node.
+bool RouteQueuedCommand(CommandContext& ctx, int* txn_slot);
+
 // The partition through whose log this read could go (all its keys in one slot that this node
 // leads, and the command has an apply function), or -1.
 int LogReadPartition(CommandContext& ctx);

@@ -50,6 +50,7 @@ CommandTable::CommandTable() {
   RegisterConnectionFamily(this);
   RegisterServerFamily(this);
   RegisterClusterFamily(this);
+  RegisterTransactionFamily(this);
 }
 
 void CommandTable::Add(CommandSpec spec) {
@@ -156,6 +157,10 @@ void CommandContext::Offload(std::function<void(protocol::ReplyWriter&)> work) {
 }
 
 void CommandContext::ProposeEncoded(int partition, std::string&& command) {
+  if (capture != nullptr) {
+    capture->push_back(Captured{partition, std::move(command)});
+    return;
+  }
   if (const cluster::MultiRaftNode* mr = server.cluster();
       mr != nullptr && command.size() > mr->max_entry_bytes()) {
     return out.Error(cluster::EntryTooLargeError(mr->max_entry_bytes()));

@@ -28,6 +28,7 @@
 namespace flin::server {
 
 class ClientConn;
+class CommandTable;
 class Server;
 struct CommandSpec;
 
@@ -54,6 +55,13 @@ struct CommandContext {
   int64_t now_ms;                 // wall clock when the command was dispatched
   // Set while a read of several keys runs (MultiKeyRead): every ReadString sees this state.
   const storage::Store::Snapshot* snapshot = nullptr;
+  // Set while a command is queued inside MULTI (transaction_family.cc): what the handler
+  // proposes is kept here, as (partition, encoded command), instead of going to the log.
+  struct Captured {
+    int partition;
+    std::string command;
+  };
+  std::vector<Captured>* capture = nullptr;
 
   // Sends this command (args as they are) to the log; the reply comes from apply. The
   // proposal leaves with the rest of the I/O thread's round (IoThread::QueueProposal).
@@ -87,6 +95,7 @@ struct ApplyContext {
   int partitions;
   std::atomic<uint64_t>* expired_keys;  // keys deleted by active expiry (txn.CountOnCommit)
   int partition = -1;                   // the entry's Raft group; -1: the whole store
+  const CommandTable* commands = nullptr;  // for an entry of several commands (EXEC)
 
   int Partition(std::string_view key) const;
   // The live string value of `key` (payload and absolute expiry, 0 = none); false if absent.
@@ -151,6 +160,7 @@ void RegisterKeysFamily(CommandTable* table);
 void RegisterConnectionFamily(CommandTable* table);
 void RegisterServerFamily(CommandTable* table);
 void RegisterClusterFamily(CommandTable* table);
+void RegisterTransactionFamily(CommandTable* table);
 
 // Log entry payload: the argument vector, length-prefixed. Decode fails (false) on anything
 // malformed.

@@ -17,6 +17,7 @@ void StateMachineImpl::Apply(storage::WriteTxn& txn, int partition, int64_t now_
   }
   ApplyContext ctx(txn, now_ms, Args(args_), out, partitions_, &expired_keys_);
   ctx.partition = partition;
+  ctx.commands = commands_;
   spec->apply(ctx);
 }
 

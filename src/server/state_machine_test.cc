@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "common/slot.h"
 #include "storage/store.h"
 #include "storage/write_txn.h"
 
@@ -34,12 +35,18 @@ class StateMachineTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
   // Applies one command at time `now` and returns its RESP2 reply.
-  std::string Apply(std::vector<std::string> args, int64_t now = 1000000) {
+  std::string Apply(std::vector<std::string> args, int64_t now = 1000000, int partition = -1) {
     std::string cmd, reply;
     EncodeCommand(args, &cmd);
     protocol::ReplyWriter w(&reply, 2);
-    sm_.Apply(*txn_, -1, now, cmd, &w);
+    sm_.Apply(*txn_, partition, now, cmd, &w);
     return reply;
+  }
+  // An element of a transaction's entry (transaction_family.cc): "<partition> <command>".
+  static std::string Queued(int partition, std::vector<std::string> args) {
+    std::string cmd;
+    EncodeCommand(args, &cmd);
+    return std::to_string(partition) + " " + cmd;
   }
 
   std::string dir_;
@@ -57,6 +64,55 @@ TEST_F(StateMachineTest, SetConditionsAndGet) {
   EXPECT_EQ(Apply({"GETSET", "k", "v3"}), "$2\r\nv2\r\n");
   EXPECT_EQ(Apply({"GETDEL", "k"}), "$2\r\nv3\r\n");
   EXPECT_EQ(Apply({"GETDEL", "k"}), "$-1\r\n");
+}
+
+// EXEC's log entry: every command in one WriteTxn (each sees the writes before it), one
+// array reply; an error element is its error; a malformed element, a nested transaction, an
+// internal command or (in a cluster group) another partition's command is refused in place.
+TEST_F(StateMachineTest, TransactionEntryRunsItsCommandsInOrder) {
+  EXPECT_EQ(Apply({"flin.exec", Queued(-1, {"SET", "k", "1"}), Queued(-1, {"INCR", "k"}),
+                   "e ERR syntax error", Queued(-1, {"GET", "k"}), Queued(-1, {"INCR", "s"})}),
+            "*5\r\n+OK\r\n:2\r\n-ERR syntax error\r\n$1\r\n2\r\n:1\r\n");
+  const std::string bad = "-ERR cannot apply a malformed log entry\r\n";
+  EXPECT_EQ(Apply({"flin.exec", Queued(-1, {"flin.exec", Queued(-1, {"SET", "x", "1"})}),
+                   Queued(-1, {"flin.expired", "k", "0"}), "-1 not-a-command",
+                   "7x " + Queued(-1, {"SET", "x", "1"}).substr(3), Queued(-1, {"GET"}),
+                   Queued(64, {"SET", "x", "1"})}),
+            "*6\r\n" + bad + bad + bad + bad + bad + bad);
+  EXPECT_EQ(Apply({"GET", "x"}), "$-1\r\n");
+  // In partition 3's log, only partition 3's commands.
+  EXPECT_EQ(Apply({"flin.exec", Queued(3, {"SET", "y", "1"}), Queued(4, {"SET", "z", "1"})},
+                  1000000, 3),
+            "*2\r\n+OK\r\n" + bad);
+  EXPECT_EQ(Apply({"GET", "z"}), "$-1\r\n");
+}
+
+// WATCH's elements: the entry runs only if each watched key holds what it held (value and
+// expiry, or nothing); otherwise, or if an element is malformed, a null array and no writes.
+TEST_F(StateMachineTest, TransactionEntryChecksWatchedKeysFirst) {
+  auto watch = [](std::vector<std::string> held) {
+    std::string e;
+    EncodeCommand(held, &e);
+    return "w " + e;
+  };
+  EXPECT_EQ(Apply({"SET", "k", "v", "PXAT", "5000000"}), "+OK\r\n");
+  const std::string set = Queued(-1, {"SET", "out", "1"});
+  EXPECT_EQ(Apply({"flin.exec", watch({"k", "1", "v", "5000000"}), watch({"none", "0"}), set}),
+            "*1\r\n+OK\r\n");
+  for (const auto& stale : {watch({"k", "1", "other", "5000000"}), watch({"k", "1", "v", "0"}),
+                            watch({"k", "0"}), watch({"none", "1", "v", "0"}), watch({"k"}),
+                            std::string("w garbage"), watch({"k", "1", "v", "x"})}) {
+    EXPECT_EQ(Apply({"flin.exec", stale, Queued(-1, {"DEL", "out"})}), "*-1\r\n") << stale;
+  }
+  EXPECT_EQ(Apply({"GET", "out"}), "$1\r\n1\r\n");
+  // In a partition's log, a watched key of another partition does not hold.
+  const int p = KeyPartition("k", 64);
+  EXPECT_EQ(Apply({"flin.exec", watch({"k", "1", "v", "5000000"}), Queued(p, {"GET", "k"})},
+                  1000000, p),
+            "*1\r\n$1\r\nv\r\n");
+  EXPECT_EQ(Apply({"flin.exec", watch({"k", "1", "v", "5000000"}), Queued(p + 1, {"GET", "k"})},
+                  1000000, p + 1),
+            "*-1\r\n");
 }
 
 TEST_F(StateMachineTest, RelativeExpiryUsesTheEntryTime) {

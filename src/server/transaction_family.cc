@@ -1,0 +1,266 @@
+// Transactions: MULTI, EXEC, DISCARD, and the log entry EXEC makes (transaction_family.h).
+
+#include "server/transaction_family.h"
+
+#include "common/slot.h"
+#include "common/strings.h"
+#include "server/client_conn.h"
+#include "server/cluster_family.h"
+#include "server/keyspace.h"
+#include "server/server.h"
+
+namespace flin::server {
+namespace {
+
+constexpr std::string_view kExecEntry = "flin.exec";
+// What a queued command costs besides its bytes (the vector's string), for the bound.
+constexpr size_t kQueuedOverhead = 64;
+
+// An element of the flin.exec entry: the partition (decimal), a space, the encoded command;
+// or "e", a space, the text of the error that is that command's reply; or "o" (+OK: UNWATCH).
+std::string QueuedElement(int partition, std::string_view command) {
+  std::string e = std::to_string(partition);
+  e.push_back(' ');
+  e.append(command);
+  return e;
+}
+std::string ErrorElement(std::string_view message) {
+  std::string e = "e ";
+  e.append(message);
+  return e;
+}
+// A watched key: "w ", then the encoded (key, "1" and its value and expiry, or "0").
+std::string WatchElement(std::string_view key, bool present, std::string_view payload,
+                         int64_t expire_at) {
+  std::string held;
+  if (present) {
+    EncodeCommand(std::vector<std::string>{std::string(key), "1", std::string(payload),
+                                           std::to_string(expire_at)}, &held);
+  } else {
+    EncodeCommand(std::vector<std::string>{std::string(key), "0"}, &held);
+  }
+  return "w " + held;
+}
+
+// Whether the watched key of element `w` (after "w ") holds what it held at WATCH. A
+// malformed element, or a key of another partition than the entry's, does not.
+bool WatchHolds(ApplyContext& ctx, std::string_view w) {
+  std::vector<std::string_view> f;
+  if (!DecodeCommand(w, &f) || f.size() < 2) return false;
+  if (ctx.partition >= 0 && ctx.Partition(f[0]) != ctx.partition) return false;
+  std::string payload;
+  int64_t expire_at = 0;
+  const bool present = ctx.GetString(f[0], &payload, &expire_at);
+  if (f[1] == "0" && f.size() == 2) return !present;
+  int64_t expected;
+  return f[1] == "1" && f.size() == 4 && present && payload == f[2] &&
+         ParseInt64(f[3], &expected) && expected == expire_at;
+}
+
+bool ParseElement(std::string_view e, int partitions, int* partition, std::string_view* command) {
+  const size_t sp = e.find(' ');
+  int64_t p;
+  if (sp == std::string_view::npos || !ParseInt64(e.substr(0, sp), &p) || p < -1 ||
+      p >= partitions) {
+    return false;
+  }
+  *partition = static_cast<int>(p);
+  *command = e.substr(sp + 1);
+  return true;
+}
+
+void MultiCmd(CommandContext& ctx) {
+  ClientConn::Transaction& tx = ctx.conn.transaction();
+  if (tx.active) return ctx.out.Error("ERR MULTI calls can not be nested");
+  tx.active = true;  // the watched keys (and their slot) stay
+  ctx.out.Ok();
+}
+
+// WATCH key...: what each key holds now (its value and expiry, or nothing) goes into EXEC's
+// entry, and the entry runs only if every watched key still holds exactly that when it is
+// applied. Redis aborts on any write to a watched key; comparing what the key holds is the
+// check-and-set clients rely on, decided the same way on every replica. A key written and
+// written back to the same value and expiry does not abort here.
+void WatchCmd(CommandContext& ctx) {
+  ClientConn::Transaction& tx = ctx.conn.transaction();
+  if (tx.active) return ctx.out.Error("ERR WATCH inside MULTI is not allowed");
+  if (ctx.server.cluster() != nullptr) {
+    // Cluster routing checked this command's keys (one slot, led here); and earlier WATCHes'.
+    const int slot = KeySlot(ctx.args[1]);
+    if (tx.slot >= 0 && slot != tx.slot) {
+      return ctx.out.Error("CROSSSLOT Keys in request don't hash to the same slot");
+    }
+    tx.slot = slot;
+  }
+  const auto limit = static_cast<size_t>(ctx.server.config().pending_write_bytes.load());
+  MultiKeyRead whole(ctx, ctx.args.size() - 1);
+  for (size_t i = 1; i < ctx.args.size(); ++i) {
+    std::string payload;
+    int64_t expire_at = 0;
+    const bool present = ReadString(ctx, ctx.args[i], &payload, &expire_at);
+    std::string element = WatchElement(ctx.args[i], present, payload, expire_at);
+    if (tx.bytes + element.size() + kQueuedOverhead > limit) {
+      return ctx.out.Error("ERR the keys watched exceed pending-write-limit (" +
+                           std::to_string(limit) + " bytes)");
+    }
+    tx.bytes += element.size() + kQueuedOverhead;
+    tx.watched.push_back(std::move(element));
+  }
+  ctx.out.Ok();
+}
+
+void UnwatchCmd(CommandContext& ctx) {
+  ctx.conn.transaction() = ClientConn::Transaction();  // never inside MULTI: refused there
+  ctx.out.Ok();
+}
+
+void DiscardCmd(CommandContext& ctx) {
+  ClientConn::Transaction& tx = ctx.conn.transaction();
+  if (!tx.active) return ctx.out.Error("ERR DISCARD without MULTI");
+  tx = ClientConn::Transaction();
+  ctx.out.Ok();
+}
+
+// EXEC: the watched keys and the queued commands as one log entry, flin.exec element*, each
+// command with the partition its own proposal would have had (-1 on a single node: FLUSHALL's).
+void ExecCmd(CommandContext& ctx) {
+  ClientConn::Transaction tx = std::move(ctx.conn.transaction());
+  ctx.conn.transaction() = ClientConn::Transaction();
+  if (!tx.active) return ctx.out.Error("ERR EXEC without MULTI");
+  if (tx.dirty) return ctx.out.Error("EXECABORT Transaction discarded because of previous errors.");
+  if (tx.queued.empty() && tx.watched.empty()) return ctx.out.ArrayHeader(0);
+  std::vector<std::string> entry;
+  entry.reserve(1 + tx.watched.size() + tx.queued.size());
+  entry.emplace_back(kExecEntry);
+  for (std::string& w : tx.watched) entry.push_back(std::move(w));
+  for (std::string& c : tx.queued) entry.push_back(std::move(c));
+  // One log: the single node's (-1), or the partition of the transaction's slot.
+  const int partition = tx.slot >= 0 ? SlotPartition(tx.slot, ctx.server.partitions()) : -1;
+  ctx.ProposeArgs(partition, entry);
+}
+
+// Runs every command of the entry in this one WriteTxn, replying with an array of their
+// replies (an error element is its error), unless a watched key changed. Entries come from this server, but apply must survive any bytes (command_fuzz):
+// an element that does not decode to a command with an apply function, or names another
+// partition than the entry's in a cluster, or is itself a transaction or an internal command,
+// gets an error in its place.
+void ExecApply(ApplyContext& ctx) {
+  // Watched keys first: if one changed, nothing runs and the reply is a null array.
+  size_t first = 1;
+  for (; first < ctx.args.size() && ctx.args[first].starts_with("w "); ++first) {
+    if (!WatchHolds(ctx, ctx.args[first].substr(2))) return ctx.out.NullArray();
+  }
+  ctx.out.ArrayHeader(ctx.args.size() - first);
+  std::vector<std::string_view> args;
+  for (size_t i = first; i < ctx.args.size(); ++i) {
+    if (ctx.args[i].starts_with("e ")) {
+      ctx.out.Error(ctx.args[i].substr(2));
+      continue;
+    }
+    if (ctx.args[i] == "o") {
+      ctx.out.Ok();
+      continue;
+    }
+    int partition;
+    std::string_view command;
+    const CommandSpec* spec = nullptr;
+    if (ctx.commands != nullptr && ParseElement(ctx.args[i], ctx.partitions, &partition, &command) &&
+        (ctx.partition < 0 || partition == ctx.partition) && DecodeCommand(command, &args)) {
+      spec = ctx.commands->Find(args[0]);
+    }
+    if (spec == nullptr || spec->apply == nullptr || spec->Has(kCmdInternal) ||
+        !spec->ArityOk(args.size())) {
+      ctx.out.Error("ERR cannot apply a malformed log entry");
+      continue;
+    }
+    ApplyContext sub(ctx.txn, ctx.now_ms, Args(args), ctx.out, ctx.partitions, ctx.expired_keys);
+    sub.partition = partition;
+    sub.commands = ctx.commands;
+    spec->apply(sub);
+  }
+}
+
+CommandSpec Spec(std::string name, int arity, uint32_t flags, Handler h, ApplyFn a,
+                 std::string summary) {
+  return MakeCommand(std::move(name), arity, flags, h, a, "transactions", std::move(summary));
+}
+
+}  // namespace
+
+bool RunsInsideMulti(const CommandSpec& spec) {
+  return spec.handler == MultiCmd || spec.handler == ExecCmd || spec.handler == DiscardCmd ||
+         spec.handler == WatchCmd || spec.name == "quit" || spec.name == "reset";
+}
+
+void QueueInTransaction(CommandContext& ctx) {
+  ClientConn::Transaction& tx = ctx.conn.transaction();
+  std::string error;  // a refusal, which aborts the transaction
+  protocol::ReplyWriter err(&error, ctx.conn.proto());
+  std::string element;
+  if (ctx.spec.handler == UnwatchCmd) {
+    element = "o";  // Redis queues it; at EXEC it does nothing (EXEC unwatches anyway)
+  } else if (ctx.spec.apply == nullptr) {
+    err.Error("ERR '" + std::string(ctx.args[0]) +
+              "' cannot be used inside MULTI: Flin runs a transaction from its log, and this "
+              "command does not go through the log");
+  } else if (CommandContext check{ctx.args, err, ctx.conn, ctx.server, ctx.spec, ctx.now_ms};
+             RouteQueuedCommand(check, &tx.slot)) {
+    const bool single = ctx.server.cluster() == nullptr;
+    if (ctx.spec.Has(kCmdWrite)) {
+      // The handler's checks (syntax, limits); what it proposes is kept, not sent.
+      std::vector<CommandContext::Captured> captured;
+      std::string reply;
+      protocol::ReplyWriter w(&reply, ctx.conn.proto());
+      CommandContext run{ctx.args, w, ctx.conn, ctx.server, ctx.spec, ctx.now_ms};
+      run.capture = &captured;
+      ctx.spec.handler(run);
+      if (reply.empty() && captured.size() == 1) {
+        element = QueuedElement(single ? -1 : captured[0].partition, captured[0].command);
+      } else if (captured.empty() && reply.size() > 3 && reply[0] == '-') {
+        // An error of the command itself (syntax, a limit): as in Redis, it is that
+        // command's reply in EXEC's array, and the others still run.
+        element = ErrorElement(std::string_view(reply).substr(1, reply.size() - 3));
+      } else {
+        // A handler that answered by itself (without the log) or made several proposals.
+        err.Error("ERR '" + std::string(ctx.args[0]) + "' cannot be used inside MULTI here");
+      }
+    } else {
+      // A read runs from the log, where its apply function checks its arguments.
+      std::string command;
+      EncodeCommand(ctx.args, &command);
+      const auto keys = ctx.spec.KeyPositions(ctx.args.size());
+      const int p = single || keys.empty() ? -1 : ctx.Partition(ctx.args[keys[0]]);
+      element = QueuedElement(p, command);
+    }
+  }
+  if (error.empty()) {
+    const auto limit = static_cast<size_t>(ctx.server.config().pending_write_bytes.load());
+    if (tx.bytes + element.size() + kQueuedOverhead <= limit) {
+      tx.bytes += element.size() + kQueuedOverhead;
+      tx.queued.push_back(std::move(element));
+      return ctx.out.Simple("QUEUED");
+    }
+    err.Error("ERR the commands queued inside MULTI exceed pending-write-limit (" +
+              std::to_string(limit) + " bytes)");
+  }
+  tx.dirty = true;
+  ctx.out.buffer()->append(error);  // one error reply, written in this connection's protocol
+}
+
+void RegisterTransactionFamily(CommandTable* t) {
+  t->Add(Spec("multi", 1, kCmdFast, MultiCmd, nullptr, "Starts a transaction."));
+  t->Add(Spec("exec", 1, 0, ExecCmd, nullptr, "Executes all commands in a transaction."));
+  t->Add(Spec("discard", 1, kCmdFast, DiscardCmd, nullptr, "Discards a transaction."));
+  CommandSpec watch = Spec("watch", -2, kCmdReadOnly | kCmdFast, WatchCmd, nullptr,
+                           "Monitors changes to keys to determine the execution of a transaction.");
+  watch.first_key = 1;
+  watch.last_key = -1;
+  watch.step = 1;
+  t->Add(std::move(watch));
+  t->Add(Spec("unwatch", 1, kCmdFast, UnwatchCmd, nullptr,
+              "Forgets about watched keys of a transaction."));
+  t->Add(Spec(std::string(kExecEntry), -2, kCmdWrite | kCmdInternal, nullptr, ExecApply,
+              "Runs the commands of a transaction (the log entry EXEC makes)."));
+}
+
+}  // namespace flin::server

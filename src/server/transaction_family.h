@@ -1,0 +1,33 @@
+#pragma once
+// Transactions: WATCH, UNWATCH, MULTI, EXEC, DISCARD (transaction_family.cc).
+//
+// After MULTI, a connection's commands are checked and queued, not run (+QUEUED); EXEC sends
+// them to the log as one entry, which the apply thread runs as one: all of them in one write
+// batch, nothing of another client's in between, and the replies as one array. A command
+// refused while queueing (unknown, wrong arity, a command that does not run from the log,
+// CROSSSLOT or MOVED in a cluster) makes EXEC answer -EXECABORT and run none of them. An error
+// of the command itself (a syntax error, INCR of a non-integer) is that command's reply in the
+// array, and the others still run, as in Redis.
+//
+// WATCH records what each key holds (value and expiry, or nothing); the entry carries it and
+// runs only if every watched key holds exactly that when it is applied (else EXEC answers a
+// null array): check-and-set, decided the same way on every replica. Unlike Redis, a key
+// written and then written back to what it held does not abort the transaction.
+//
+// Not supported inside MULTI: commands that do not go through the log (SCAN, KEYS, DBSIZE,
+// RANDOMKEY, connection and server commands). In a cluster every key of a transaction, watched
+// keys included, must hash to one slot (as in Redis Cluster), of a partition this node leads.
+//
+// Threading: the connection's I/O thread; the entry's apply on the apply thread.
+
+#include "server/command.h"
+
+namespace flin::server {
+
+// True for the commands that run at once inside MULTI instead of being queued.
+bool RunsInsideMulti(const CommandSpec& spec);
+// Queues the command of `ctx` in its connection's transaction and answers +QUEUED, or answers
+// the error that aborts the transaction (and marks it so).
+void QueueInTransaction(CommandContext& ctx);
+
+}  // namespace flin::server

@@ -1,0 +1,267 @@
+"""MULTI / EXEC / DISCARD: queueing, Redis's replies and errors, and atomicity.
+
+The same tests run against redis-server (FLIN_TARGET=redis), except those marked flin_only.
+"""
+import threading
+
+import pytest
+
+from flinproc import Error, error_of
+
+EXECABORT = "EXECABORT Transaction discarded because of previous errors."
+NOT_INT = "ERR value is not an integer or out of range"
+
+
+def test_exec_runs_the_queued_commands_and_answers_an_array(raw):
+    assert raw.call("MULTI") == "OK"
+    for cmd in (("SET", "a", "1"), ("INCR", "a"), ("GET", "a"), ("MGET", "a", "nope"),
+                ("DEL", "nope"), ("EXPIRE", "a", "100"), ("TTL", "a")):
+        assert raw.call(*cmd) == "QUEUED"
+    assert raw.call("EXEC") == ["OK", 2, b"2", [b"2", None], 0, 1, 100]
+    assert raw.call("GET", "a") == b"2"
+
+
+def test_a_command_that_fails_when_run_is_its_reply_and_the_others_still_run(raw):
+    assert raw.call("MULTI") == "OK"
+    assert raw.call("SET", "s", "abc") == "QUEUED"
+    assert raw.call("INCR", "s") == "QUEUED"          # not an integer: fails when run
+    assert raw.call("SET", "x", "1", "EX", "abc") == "QUEUED"  # a syntax error, as in Redis
+    assert raw.call("SET", "t", "done") == "QUEUED"
+    reply = raw.call("EXEC")
+    assert reply[0] == "OK"
+    assert isinstance(reply[1], Error) and str(reply[1]) == NOT_INT
+    assert isinstance(reply[2], Error) and str(reply[2]) == NOT_INT
+    assert reply[3] == "OK"
+    assert raw.call("GET", "t") == b"done"
+    assert raw.call("GET", "x") is None
+
+
+@pytest.mark.parametrize("bad", [("NOSUCHCOMMAND", "x"), ("SET", "only-a-key"), ("GET",)])
+def test_a_command_refused_while_queueing_aborts_the_whole_transaction(raw, bad):
+    assert raw.call("MULTI") == "OK"
+    assert raw.call("SET", "before", "1") == "QUEUED"
+    assert isinstance(raw.call(*bad), Error)
+    assert raw.call("SET", "after", "1") == "QUEUED"
+    assert error_of(raw, "EXEC") == EXECABORT
+    assert raw.call("EXISTS", "before", "after") == 0
+    # The connection is out of MULTI again.
+    assert raw.call("SET", "k", "v") == "OK"
+
+
+def test_discard_drops_the_queue(raw):
+    assert raw.call("MULTI") == "OK"
+    assert raw.call("SET", "k", "v") == "QUEUED"
+    assert raw.call("DISCARD") == "OK"
+    assert raw.call("GET", "k") is None
+    assert error_of(raw, "DISCARD") == "ERR DISCARD without MULTI"
+
+
+def test_misuse_errors(raw):
+    assert error_of(raw, "EXEC") == "ERR EXEC without MULTI"
+    assert error_of(raw, "DISCARD") == "ERR DISCARD without MULTI"
+    assert raw.call("MULTI") == "OK"
+    assert error_of(raw, "MULTI") == "ERR MULTI calls can not be nested"
+    assert raw.call("SET", "k", "v") == "QUEUED"   # a nested MULTI does not abort
+    assert raw.call("EXEC") == ["OK"]
+    assert raw.call("MULTI") == "OK"
+    assert raw.call("EXEC") == []
+
+
+def test_reset_leaves_multi(raw):
+    assert raw.call("MULTI") == "OK"
+    assert raw.call("SET", "k", "v") == "QUEUED"
+    assert raw.call("RESET") == "RESET"
+    assert error_of(raw, "EXEC") == "ERR EXEC without MULTI"
+    assert raw.call("GET", "k") is None
+
+
+def test_flushall_inside_a_transaction(raw):
+    raw.call("SET", "old", "1")
+    assert raw.call("MULTI") == "OK"
+    assert raw.call("FLUSHALL") == "QUEUED"
+    assert raw.call("SET", "new", "1") == "QUEUED"
+    assert raw.call("EXEC") == ["OK", "OK"]
+    assert raw.call("DBSIZE") == 1
+
+
+@pytest.mark.flin_only
+def test_commands_that_do_not_go_through_the_log_are_refused_inside_multi(raw):
+    """Flin runs a transaction as one log entry; KEYS, SCAN, DBSIZE, PING... are not applied
+    from the log, so they cannot be part of one (Redis queues them)."""
+    raw.call("SET", "k", "v")
+    assert raw.call("MULTI") == "OK"
+    assert "cannot be used inside MULTI" in error_of(raw, "KEYS", "*")
+    assert error_of(raw, "EXEC") == EXECABORT
+    # And the internal entry EXEC makes cannot be sent by a client.
+    assert error_of(raw, "flin.exec", "x").startswith("ERR unknown command")
+
+
+def test_redis_py_pipeline_is_a_transaction(r):
+    p = r.pipeline()  # transaction=True: MULTI ... EXEC
+    p.set("k", "v").incr("n").get("k").mget("k", "n")
+    assert p.execute() == [True, 1, b"v", [b"v", b"1"]]
+    p = r.pipeline()
+    p.set("s", "text").incr("s").set("after", "1")
+    res = p.execute(raise_on_error=False)
+    assert res[0] is True and res[2] is True
+    assert "value is not an integer or out of range" in str(res[1])
+
+
+def test_a_transaction_is_atomic_to_other_clients(server, r):
+    """Writers set a and b to the same number in one transaction, readers MGET both: a reader
+    must never see them differ (it would if EXEC ran its commands one by one)."""
+    stop = threading.Event()
+    bad = []
+    errors = []
+
+    def writer(wid):
+        c = server.client()
+        try:
+            for i in range(150):
+                p = c.pipeline()
+                p.set("a", f"{wid}-{i}").set("b", f"{wid}-{i}")
+                p.execute()
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+        finally:
+            c.close()
+
+    def reader():
+        c = server.client()
+        try:
+            while not stop.is_set():
+                a, b = c.mget("a", "b")
+                if a != b:
+                    bad.append((a, b))
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+        finally:
+            c.close()
+
+    readers = [threading.Thread(target=reader) for _ in range(2)]
+    writers = [threading.Thread(target=writer, args=(w,)) for w in range(3)]
+    for t in readers + writers:
+        t.start()
+    for t in writers:
+        t.join(timeout=120)
+    stop.set()
+    for t in readers:
+        t.join(timeout=30)
+    assert not errors
+    assert not bad, bad[:5]
+    assert r.get("a") == r.get("b")
+
+
+def test_an_executed_transaction_survives_a_restart(make_server):
+    srv = make_server()
+    c = srv.client()
+    p = c.pipeline()
+    p.set("x", "1").incrby("x", 41).set("y", "z")
+    assert p.execute() == [True, 42, True]
+    c.close()
+    srv.restart()
+    c = srv.client()
+    assert c.mget("x", "y") == [b"42", b"z"]
+    c.close()
+
+
+# ---------------------------------------------------------------------------
+# WATCH
+
+def test_watch_aborts_exec_when_another_client_changed_the_key(server, raw):
+    raw.call("SET", "k", "1")
+    assert raw.call("WATCH", "k", "absent") == "OK"
+    other = server.client()
+    other.set("k", "2")
+    other.close()
+    assert raw.call("MULTI") == "OK"
+    assert raw.call("SET", "x", "1") == "QUEUED"
+    assert raw.call("EXEC") is None          # a null array: nothing ran
+    assert raw.call("GET", "x") is None
+    # EXEC forgot the watch: the next transaction runs.
+    assert raw.call("MULTI") == "OK"
+    assert raw.call("SET", "x", "1") == "QUEUED"
+    assert raw.call("EXEC") == ["OK"]
+
+
+def test_watch_of_a_missing_key_aborts_when_it_appears(server, raw):
+    assert raw.call("WATCH", "absent") == "OK"
+    raw.call("SET", "absent", "now")       # the watching client's own write counts too
+    assert raw.call("MULTI") == "OK"
+    assert raw.call("INCR", "n") == "QUEUED"
+    assert raw.call("EXEC") is None
+    assert raw.call("GET", "n") is None
+
+
+def test_watch_without_changes_lets_exec_run(raw):
+    raw.call("SET", "k", "v")
+    raw.call("SET", "t", "v", "EX", "100")
+    assert raw.call("WATCH", "k", "t", "absent") == "OK"
+    assert raw.call("GET", "k") == b"v"
+    assert raw.call("MULTI") == "OK"
+    assert raw.call("SET", "k", "w") == "QUEUED"
+    assert raw.call("EXEC") == ["OK"]
+    assert raw.call("GET", "k") == b"w"
+
+
+def test_unwatch_and_discard_forget_the_watched_keys(server, raw):
+    raw.call("SET", "k", "1")
+    assert raw.call("WATCH", "k") == "OK"
+    assert raw.call("UNWATCH") == "OK"
+    raw.call("SET", "k", "2")
+    assert raw.call("MULTI") == "OK"
+    assert raw.call("SET", "x", "1") == "QUEUED"
+    assert raw.call("EXEC") == ["OK"]
+    assert raw.call("WATCH", "k") == "OK"
+    assert raw.call("MULTI") == "OK"
+    assert raw.call("DISCARD") == "OK"
+    raw.call("SET", "k", "3")
+    assert raw.call("MULTI") == "OK"
+    assert raw.call("UNWATCH") == "QUEUED"   # queued, as in Redis: +OK inside EXEC's reply
+    assert raw.call("SET", "y", "1") == "QUEUED"
+    assert raw.call("EXEC") == ["OK", "OK"]
+
+
+def test_watch_inside_multi_is_an_error_that_does_not_abort(raw):
+    assert raw.call("MULTI") == "OK"
+    assert error_of(raw, "WATCH", "k") == "ERR WATCH inside MULTI is not allowed"
+    assert raw.call("SET", "k", "v") == "QUEUED"
+    assert raw.call("EXEC") == ["OK"]
+
+
+def test_watch_makes_concurrent_read_modify_write_exact(server, r):
+    """The optimistic-locking loop of redis-py's docs, from several clients at once: every
+    increment lands exactly once (without WATCH's check some would be lost)."""
+    import redis
+    per_client, clients = 40, 4
+    r.set("counter", 0)
+    errors, retries = [], []
+
+    def work():
+        c = server.client()
+        try:
+            for _ in range(per_client):
+                with c.pipeline() as pipe:
+                    while True:
+                        try:
+                            pipe.watch("counter")
+                            value = int(pipe.get("counter"))
+                            pipe.multi()
+                            pipe.set("counter", value + 1)
+                            pipe.execute()
+                            break
+                        except redis.WatchError:
+                            retries.append(1)
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=work) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors
+    assert int(r.get("counter")) == per_client * clients
+    assert retries, "the clients never conflicted: the test did not exercise WATCH"
