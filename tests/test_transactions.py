@@ -265,3 +265,24 @@ def test_watch_makes_concurrent_read_modify_write_exact(server, r):
     assert not errors
     assert int(r.get("counter")) == per_client * clients
     assert retries, "the clients never conflicted: the test did not exercise WATCH"
+
+
+def test_watch_aborts_when_the_client_saw_a_change_even_if_it_was_undone(server, raw):
+    """WATCH k; k changes; the client reads the new value (and would compute from it); k
+    changes back; EXEC must not commit what was computed from a state that is gone. (Flin
+    compares what watched keys hold, so this needs the check of the client's own reads.)"""
+    raw.call("SET", "k", "v1")
+    raw.call("SET", "t", "v1")
+    assert raw.call("WATCH", "k", "gone") == "OK"
+    other = server.client()
+    other.set("k", "v2")
+    other.set("gone", "here")
+    assert raw.call("GET", "k") == b"v2"
+    assert raw.call("EXISTS", "gone") == 1
+    other.set("k", "v1")
+    other.delete("gone")
+    other.close()
+    assert raw.call("MULTI") == "OK"
+    assert raw.call("SET", "k", "computed-from-v2") == "QUEUED"
+    assert raw.call("EXEC") is None
+    assert raw.call("GET", "k") == b"v1"

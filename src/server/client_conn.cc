@@ -162,8 +162,11 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
   // after them. A write simply follows them into the log; so does a read that can be applied
   // from the log (GET, MGET, EXISTS, TTL, ...), which lets a pipeline of mixed reads and writes
   // share one fsync. Anything else waits until the writes are answered.
+  // Not while keys are watched: what this connection reads of them is checked here
+  // (NoteWatchedRead), on this thread.
   const bool log_read = pending_ > 0 && !is_write && spec != nullptr &&
-                        spec->Has(kCmdReadOnly) && spec->apply != nullptr;
+                        spec->Has(kCmdReadOnly) && spec->apply != nullptr &&
+                        transaction_.watched.empty();
   if (pending_ > 0 && !is_write && !log_read) return false;
 
   IoStats& st = io_->stats();

@@ -78,8 +78,15 @@ class ClientConn : public net::EventHandler {
     bool active = false;  // inside MULTI
     bool dirty = false;
     int slot = -1;  // in a cluster: the slot every key must hash to (-1: none yet)
-    std::vector<std::string> watched;  // elements of EXEC's entry, one per watched key
-    std::vector<std::string> queued;   // elements of EXEC's entry, one per command
+    struct Watched {
+      std::string key;
+      bool present;
+      std::string payload;
+      int64_t expire_at;
+    };
+    std::vector<Watched> watched;    // what each watched key held at WATCH
+    bool watch_broken = false;       // this connection has read one holding something else
+    std::vector<std::string> queued;  // elements of EXEC's entry, one per command
     size_t bytes = 0;
   };
   Transaction& transaction() { return transaction_; }

@@ -4,6 +4,7 @@
 #include "server/client_conn.h"
 #include "server/io_thread.h"
 #include "server/server.h"
+#include "server/transaction_family.h"
 #include "storage/encoding.h"
 
 namespace flin::server {
@@ -16,13 +17,16 @@ bool ReadString(CommandContext& ctx, std::string_view key, std::string* payload,
   const int p = ctx.Partition(key);
   const Status s = ctx.snapshot ? store.Get(p, key, ctx.now_ms, &raw, *ctx.snapshot)
                                 : store.Get(p, key, ctx.now_ms, &raw);
+  ClientConn::Transaction& tx = ctx.conn.transaction();
   if (!s.ok()) {
     IoStats::Add(st.keyspace_misses, 1);
+    if (!tx.watched.empty()) NoteWatchedRead(tx, key, false, {}, 0);
     return false;
   }
   auto v = storage::DecodeValue(raw);
   if (!v) return false;
   IoStats::Add(st.keyspace_hits, 1);
+  if (!tx.watched.empty()) NoteWatchedRead(tx, key, true, v->payload, v->expire_at_ms);
   if (payload) payload->assign(v->payload);
   if (expire_at_ms) *expire_at_ms = v->expire_at_ms;
   return true;

@@ -95,16 +95,16 @@ void WatchCmd(CommandContext& ctx) {
   const auto limit = static_cast<size_t>(ctx.server.config().pending_write_bytes.load());
   MultiKeyRead whole(ctx, ctx.args.size() - 1);
   for (size_t i = 1; i < ctx.args.size(); ++i) {
-    std::string payload;
-    int64_t expire_at = 0;
-    const bool present = ReadString(ctx, ctx.args[i], &payload, &expire_at);
-    std::string element = WatchElement(ctx.args[i], present, payload, expire_at);
-    if (tx.bytes + element.size() + kQueuedOverhead > limit) {
+    ClientConn::Transaction::Watched w{std::string(ctx.args[i]), false, {}, 0};
+    // (A key watched before and changed since breaks the watch here, in ReadString.)
+    w.present = ReadString(ctx, ctx.args[i], &w.payload, &w.expire_at);
+    const size_t bytes = w.key.size() + w.payload.size() + kQueuedOverhead;
+    if (tx.bytes + bytes > limit) {
       return ctx.out.Error("ERR the keys watched exceed pending-write-limit (" +
                            std::to_string(limit) + " bytes)");
     }
-    tx.bytes += element.size() + kQueuedOverhead;
-    tx.watched.push_back(std::move(element));
+    tx.bytes += bytes;
+    tx.watched.push_back(std::move(w));
   }
   ctx.out.Ok();
 }
@@ -128,11 +128,14 @@ void ExecCmd(CommandContext& ctx) {
   ctx.conn.transaction() = ClientConn::Transaction();
   if (!tx.active) return ctx.out.Error("ERR EXEC without MULTI");
   if (tx.dirty) return ctx.out.Error("EXECABORT Transaction discarded because of previous errors.");
+  if (tx.watch_broken) return ctx.out.NullArray();  // a watched key changed: nothing runs
   if (tx.queued.empty() && tx.watched.empty()) return ctx.out.ArrayHeader(0);
   std::vector<std::string> entry;
   entry.reserve(1 + tx.watched.size() + tx.queued.size());
   entry.emplace_back(kExecEntry);
-  for (std::string& w : tx.watched) entry.push_back(std::move(w));
+  for (const auto& w : tx.watched) {
+    entry.push_back(WatchElement(w.key, w.present, w.payload, w.expire_at));
+  }
   for (std::string& c : tx.queued) entry.push_back(std::move(c));
   // One log: the single node's (-1), or the partition of the transaction's slot.
   const int partition = tx.slot >= 0 ? SlotPartition(tx.slot, ctx.server.partitions()) : -1;
@@ -245,6 +248,16 @@ void QueueInTransaction(CommandContext& ctx) {
   }
   tx.dirty = true;
   ctx.out.buffer()->append(error);  // one error reply, written in this connection's protocol
+}
+
+void NoteWatchedRead(ClientConn::Transaction& tx, std::string_view key, bool present,
+                     std::string_view payload, int64_t expire_at) {
+  for (const auto& w : tx.watched) {
+    if (w.key == key && (w.present != present ||
+                         (present && (w.payload != payload || w.expire_at != expire_at)))) {
+      tx.watch_broken = true;
+    }
+  }
 }
 
 void RegisterTransactionFamily(CommandTable* t) {

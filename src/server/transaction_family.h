@@ -11,8 +11,11 @@
 //
 // WATCH records what each key holds (value and expiry, or nothing); the entry carries it and
 // runs only if every watched key holds exactly that when it is applied (else EXEC answers a
-// null array): check-and-set, decided the same way on every replica. Unlike Redis, a key
-// written and then written back to what it held does not abort the transaction.
+// null array): check-and-set, decided the same way on every replica. A read by the watching
+// connection that sees a watched key hold anything else (it changed since WATCH) makes EXEC
+// answer a null array too, so a transaction never commits after its client saw a state other
+// than the one it commits on. Unlike Redis, a key written and then written back to what it
+// held, unseen by the watching client, does not abort the transaction.
 //
 // Not supported inside MULTI: commands that do not go through the log (SCAN, KEYS, DBSIZE,
 // RANDOMKEY, connection and server commands). In a cluster every key of a transaction, watched
@@ -20,6 +23,7 @@
 //
 // Threading: the connection's I/O thread; the entry's apply on the apply thread.
 
+#include "server/client_conn.h"
 #include "server/command.h"
 
 namespace flin::server {
@@ -29,5 +33,9 @@ bool RunsInsideMulti(const CommandSpec& spec);
 // Queues the command of `ctx` in its connection's transaction and answers +QUEUED, or answers
 // the error that aborts the transaction (and marks it so).
 void QueueInTransaction(CommandContext& ctx);
+// Called by every read of a key on an I/O thread (ReadString) while the connection watches
+// keys: if `key` is watched and now holds something else than at WATCH, EXEC will abort.
+void NoteWatchedRead(ClientConn::Transaction& tx, std::string_view key, bool present,
+                     std::string_view payload, int64_t expire_at);
 
 }  // namespace flin::server
