@@ -75,13 +75,39 @@ def test_reset_leaves_multi(raw):
     assert raw.call("GET", "k") is None
 
 
-def test_flushall_inside_a_transaction(raw):
+@pytest.mark.flin_only
+def test_flushall_is_refused_inside_a_transaction(raw):
+    """A flush is a range deletion written apart from the transaction's batch (readers would
+    see the flush without the writes after it), so it cannot join one (Redis allows it)."""
     raw.call("SET", "old", "1")
     assert raw.call("MULTI") == "OK"
-    assert raw.call("FLUSHALL") == "QUEUED"
+    assert "cannot be used inside MULTI" in error_of(raw, "FLUSHALL")
     assert raw.call("SET", "new", "1") == "QUEUED"
-    assert raw.call("EXEC") == ["OK", "OK"]
+    assert error_of(raw, "EXEC") == EXECABORT
     assert raw.call("DBSIZE") == 1
+
+
+@pytest.mark.flin_only
+def test_queued_bytes_count_against_the_pending_write_limit(server, raw):
+    """What MULTI queues is held by the server until EXEC: it takes from the node's
+    pending-write budget, so that many connections cannot queue without bound."""
+    limit = raw.call("CONFIG", "GET", "pending-write-limit")[1]
+    assert raw.call("CONFIG", "SET", "pending-write-limit", "1mb") == "OK"
+    try:
+        assert raw.call("MULTI") == "OK"
+        assert raw.call("SET", "a", "x" * 600_000) == "QUEUED"
+        other = server.raw()
+        assert other.call("MULTI") == "OK"
+        reply = other.call("SET", "b", "y" * 600_000)
+        assert isinstance(reply, Error) and str(reply).startswith("TRYAGAIN"), reply
+        assert error_of(other, "EXEC") == EXECABORT
+        other.close()
+        assert raw.call("EXEC") == ["OK"]   # and its bytes are given back:
+        assert raw.call("MULTI") == "OK"
+        assert raw.call("SET", "b", "y" * 600_000) == "QUEUED"
+        assert raw.call("EXEC") == ["OK"]
+    finally:
+        raw.call("CONFIG", "SET", "pending-write-limit", limit)
 
 
 @pytest.mark.flin_only
@@ -202,6 +228,18 @@ def test_watch_without_changes_lets_exec_run(raw):
     assert raw.call("SET", "k", "w") == "QUEUED"
     assert raw.call("EXEC") == ["OK"]
     assert raw.call("GET", "k") == b"w"
+
+
+def test_exec_without_multi_keeps_the_watched_keys(server, raw):
+    raw.call("SET", "k", "1")
+    assert raw.call("WATCH", "k") == "OK"
+    assert error_of(raw, "EXEC") == "ERR EXEC without MULTI"
+    other = server.client()
+    other.set("k", "2")
+    other.close()
+    assert raw.call("MULTI") == "OK"
+    assert raw.call("SET", "x", "1") == "QUEUED"
+    assert raw.call("EXEC") is None
 
 
 def test_unwatch_and_discard_forget_the_watched_keys(server, raw):

@@ -101,13 +101,13 @@ MultiRaftNode::~MultiRaftNode() { Stop(); }
 
 Status MultiRaftNode::Start() {
   groups_.resize(topology_.partitions());
-  // Snapshot files are made for one run's followers, and received ones are kept only until
-  // installed; a crash leaves them behind.
+  // Snapshot files are made for one run's followers, received ones are kept only until
+  // installed, and an install's SST only until ingested; a crash leaves them behind.
   if (!options_.snapshot_dir.empty()) {
     std::error_code ec;
     for (const auto& f : std::filesystem::directory_iterator(options_.snapshot_dir, ec)) {
       const auto ext = f.path().extension();
-      if (ext == ".snap" || ext == ".part") std::filesystem::remove(f.path(), ec);
+      if (ext == ".snap" || ext == ".part" || ext == ".sst") std::filesystem::remove(f.path(), ec);
     }
   }
   auto identity = PeerIdentity::Open(store_, topology_.nodes().size());

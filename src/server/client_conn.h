@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "common/byte_budget.h"
 #include "net/event_loop.h"
 #include "protocol/request_parser.h"
 
@@ -87,7 +88,8 @@ class ClientConn : public net::EventHandler {
     std::vector<Watched> watched;    // what each watched key held at WATCH
     bool watch_broken = false;       // this connection has read one holding something else
     std::vector<std::string> queued;  // elements of EXEC's entry, one per command
-    size_t bytes = 0;
+    size_t bytes = 0;                 // of watched and queued, held in the node's budget:
+    std::vector<ByteBudget::Reservation> reserved;  // (pending-write-limit, until EXEC)
   };
   Transaction& transaction() { return transaction_; }
   // Drops the connection now, unsent replies and all.

@@ -26,11 +26,12 @@ int FirstSlot(int p, int parts) { return PartitionFirstSlot(p, parts); }
 
 // The error for a key of partition p (slot `slot`) that this node does not serve: -MOVED to
 // its leader, or, with no leader, -TRYAGAIN / -CLUSTERDOWN.
-void NotServedHere(CommandContext& ctx, const cluster::MultiRaftNode& mr, int slot, int p) {
-  if (mr.View(p).leader.load(std::memory_order_relaxed) == 0 && mr.topology().Hosts(p)) {
-    return ctx.out.Error(mr.NoLeaderError(p));
-  }
-  const cluster::NodeInfo* n = mr.topology().Find(LeaderOf(mr, p));
+// `leader`: the partition's leader as the caller read it (0: none known).
+void NotServedHere(CommandContext& ctx, const cluster::MultiRaftNode& mr, int slot, int p,
+                   uint64_t leader) {
+  if (leader == 0 && mr.topology().Hosts(p)) return ctx.out.Error(mr.NoLeaderError(p));
+  const cluster::NodeInfo* n =
+      mr.topology().Find(leader != 0 ? leader : mr.topology().Replicas(p).front());
   ctx.out.Error("MOVED " + std::to_string(slot) + " " + n->ClientAddress());
 }
 int LastSlot(int p, int parts) { return PartitionFirstSlot(p + 1, parts) - 1; }
@@ -76,7 +77,7 @@ bool RouteCommand(CommandContext& ctx) {
       return false;
     }
   }
-  NotServedHere(ctx, *mr, slot, p);
+  NotServedHere(ctx, *mr, slot, p, leader);
   return false;
 }
 
@@ -84,11 +85,7 @@ bool RouteQueuedCommand(CommandContext& ctx, int* txn_slot) {
   cluster::MultiRaftNode* mr = ctx.server.cluster();
   if (mr == nullptr) return true;  // one log: any keys, and FLUSHALL, go together
   const auto keys = ctx.spec.KeyPositions(ctx.args.size());
-  if (keys.empty()) {
-    ctx.out.Error("ERR '" + std::string(ctx.args[0]) +
-                  "' cannot be queued inside MULTI in a cluster: a transaction runs in one slot");
-    return false;
-  }
+  if (keys.empty()) return true;  // routed by nothing (UNWATCH)
   const int slot = KeySlot(ctx.args[keys[0]]);
   for (size_t i = 1; i < keys.size(); ++i) {
     if (KeySlot(ctx.args[keys[i]]) != slot) {
@@ -103,7 +100,7 @@ bool RouteQueuedCommand(CommandContext& ctx, int* txn_slot) {
   const int p = SlotPartition(slot, ctx.server.partitions());
   // Its leader takes the transaction (reads too: they run with it, from the log).
   if (!ctx.server.Leads(p)) {
-    NotServedHere(ctx, *mr, slot, p);
+    NotServedHere(ctx, *mr, slot, p, mr->View(p).leader.load(std::memory_order_relaxed));
     return false;
   }
   *txn_slot = slot;

@@ -96,6 +96,7 @@ struct ApplyContext {
   std::atomic<uint64_t>* expired_keys;  // keys deleted by active expiry (txn.CountOnCommit)
   int partition = -1;                   // the entry's Raft group; -1: the whole store
   const CommandTable* commands = nullptr;  // for an entry of several commands (EXEC)
+  bool reply_wanted = true;  // false: nobody waits for `out` (a follower, an abandoned write)
 
   int Partition(std::string_view key) const;
   // The live string value of `key` (payload and absolute expiry, 0 = none); false if absent.

@@ -18,6 +18,7 @@ void StateMachineImpl::Apply(storage::WriteTxn& txn, int partition, int64_t now_
   ApplyContext ctx(txn, now_ms, Args(args_), out, partitions_, &expired_keys_);
   ctx.partition = partition;
   ctx.commands = commands_;
+  ctx.reply_wanted = reply != nullptr;
   spec->apply(ctx);
 }
 

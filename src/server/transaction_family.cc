@@ -15,6 +15,10 @@ namespace {
 constexpr std::string_view kExecEntry = "flin.exec";
 // What a queued command costs besides its bytes (the vector's string), for the bound.
 constexpr size_t kQueuedOverhead = 64;
+// EXEC's reply beyond this: each further command's reply is this error (ExecApply).
+constexpr size_t kMaxExecReplyBytes = 256u << 20;
+constexpr std::string_view kErrExecReplyTooLarge =
+    "ERR the reply of this EXEC exceeds 256 MiB; this command's reply was dropped";
 
 // An element of the flin.exec entry: the partition (decimal), a space, the encoded command;
 // or "e", a space, the text of the error that is that command's reply; or "o" (+OK: UNWATCH).
@@ -69,6 +73,28 @@ bool ParseElement(std::string_view e, int partitions, int* partition, std::strin
   return true;
 }
 
+// Takes `bytes` more for the transaction from the node's pending-write budget (what it queues
+// is a write waiting for the log) and, in a cluster, within what one log entry may carry.
+// False, with the error in `err`, if it cannot.
+bool ReserveForTransaction(CommandContext& ctx, ClientConn::Transaction& tx, size_t bytes,
+                           protocol::ReplyWriter& err) {
+  if (const cluster::MultiRaftNode* mr = ctx.server.cluster();
+      mr != nullptr && tx.bytes + bytes > mr->max_entry_bytes()) {
+    err.Error(cluster::EntryTooLargeError(mr->max_entry_bytes()) + " (the whole transaction)");
+    return false;
+  }
+  const auto limit = static_cast<size_t>(ctx.server.config().pending_write_bytes.load());
+  ByteBudget::Reservation r;
+  if (!ctx.server.pending_writes().TryReserve(bytes, limit, &r)) {
+    err.Error("TRYAGAIN server busy: the writes waiting for the log exceed pending-write-limit (" +
+              std::to_string(limit) + " bytes)");
+    return false;
+  }
+  tx.bytes += bytes;
+  tx.reserved.push_back(std::move(r));
+  return true;
+}
+
 void MultiCmd(CommandContext& ctx) {
   ClientConn::Transaction& tx = ctx.conn.transaction();
   if (tx.active) return ctx.out.Error("ERR MULTI calls can not be nested");
@@ -92,18 +118,16 @@ void WatchCmd(CommandContext& ctx) {
     }
     tx.slot = slot;
   }
-  const auto limit = static_cast<size_t>(ctx.server.config().pending_write_bytes.load());
   MultiKeyRead whole(ctx, ctx.args.size() - 1);
   for (size_t i = 1; i < ctx.args.size(); ++i) {
     ClientConn::Transaction::Watched w{std::string(ctx.args[i]), false, {}, 0};
     // (A key watched before and changed since breaks the watch here, in ReadString.)
     w.present = ReadString(ctx, ctx.args[i], &w.payload, &w.expire_at);
-    const size_t bytes = w.key.size() + w.payload.size() + kQueuedOverhead;
-    if (tx.bytes + bytes > limit) {
-      return ctx.out.Error("ERR the keys watched exceed pending-write-limit (" +
-                           std::to_string(limit) + " bytes)");
+    // Its element: the key, the value and framing.
+    if (!ReserveForTransaction(ctx, tx, w.key.size() + w.payload.size() + kQueuedOverhead,
+                               ctx.out)) {
+      return;  // the keys watched so far stay watched
     }
-    tx.bytes += bytes;
     tx.watched.push_back(std::move(w));
   }
   ctx.out.Ok();
@@ -122,13 +146,19 @@ void DiscardCmd(CommandContext& ctx) {
 }
 
 // EXEC: the watched keys and the queued commands as one log entry, flin.exec element*, each
-// command with the partition its own proposal would have had (-1 on a single node: FLUSHALL's).
+// command with the partition its own proposal would have had (-1 on a single node).
 void ExecCmd(CommandContext& ctx) {
+  if (!ctx.conn.transaction().active) return ctx.out.Error("ERR EXEC without MULTI");
   ClientConn::Transaction tx = std::move(ctx.conn.transaction());
   ctx.conn.transaction() = ClientConn::Transaction();
-  if (!tx.active) return ctx.out.Error("ERR EXEC without MULTI");
   if (tx.dirty) return ctx.out.Error("EXECABORT Transaction discarded because of previous errors.");
   if (tx.watch_broken) return ctx.out.NullArray();  // a watched key changed: nothing runs
+  if (tx.watched.empty() && tx.slot < 0 && ctx.server.cluster() != nullptr) {
+    // Nothing that names a slot (only UNWATCHes, or nothing): no log to run it in, nor need.
+    ctx.out.ArrayHeader(tx.queued.size());
+    for (size_t i = 0; i < tx.queued.size(); ++i) ctx.out.Ok();
+    return;
+  }
   if (tx.queued.empty() && tx.watched.empty()) return ctx.out.ArrayHeader(0);
   std::vector<std::string> entry;
   entry.reserve(1 + tx.watched.size() + tx.queued.size());
@@ -139,6 +169,7 @@ void ExecCmd(CommandContext& ctx) {
   for (std::string& c : tx.queued) entry.push_back(std::move(c));
   // One log: the single node's (-1), or the partition of the transaction's slot.
   const int partition = tx.slot >= 0 ? SlotPartition(tx.slot, ctx.server.partitions()) : -1;
+  tx.reserved.clear();  // the proposal takes its own share of the budget
   ctx.ProposeArgs(partition, entry);
 }
 
@@ -154,6 +185,12 @@ void ExecApply(ApplyContext& ctx) {
     if (!WatchHolds(ctx, ctx.args[first].substr(2))) return ctx.out.NullArray();
   }
   ctx.out.ArrayHeader(ctx.args.size() - first);
+  // The reply is bounded (a few commands reading a large value many times would make it
+  // unbounded, on every replica, and again after each restart): past kMaxExecReplyBytes each
+  // command's reply is an error instead. Writes still run; reads nobody waits for do not.
+  const size_t reply_start = ctx.out.buffer()->size();
+  std::string overflow;
+  protocol::ReplyWriter sink(&overflow, ctx.out.proto());
   std::vector<std::string_view> args;
   for (size_t i = first; i < ctx.args.size(); ++i) {
     if (ctx.args[i].starts_with("e ")) {
@@ -176,10 +213,20 @@ void ExecApply(ApplyContext& ctx) {
       ctx.out.Error("ERR cannot apply a malformed log entry");
       continue;
     }
-    ApplyContext sub(ctx.txn, ctx.now_ms, Args(args), ctx.out, ctx.partitions, ctx.expired_keys);
+    const bool over = ctx.out.buffer()->size() - reply_start > kMaxExecReplyBytes;
+    const bool read = !spec->Has(kCmdWrite);
+    if (read && (over || !ctx.reply_wanted)) {
+      ctx.out.Error(kErrExecReplyTooLarge);  // (a discarded reply when nobody waits)
+      continue;
+    }
+    overflow.clear();
+    ApplyContext sub(ctx.txn, ctx.now_ms, Args(args), over ? sink : ctx.out, ctx.partitions,
+                     ctx.expired_keys);
     sub.partition = partition;
     sub.commands = ctx.commands;
+    sub.reply_wanted = ctx.reply_wanted && !over;
     spec->apply(sub);
+    if (over) ctx.out.Error(kErrExecReplyTooLarge);
   }
 }
 
@@ -206,9 +253,14 @@ void QueueInTransaction(CommandContext& ctx) {
     err.Error("ERR '" + std::string(ctx.args[0]) +
               "' cannot be used inside MULTI: Flin runs a transaction from its log, and this "
               "command does not go through the log");
+  } else if (ctx.spec.KeyPositions(ctx.args.size()).empty()) {
+    // FLUSHALL, FLUSHDB: a range deletion, which WriteTxn writes apart from the batch (not
+    // atomic with the commands around it), and in a cluster one entry of every partition.
+    err.Error("ERR '" + std::string(ctx.args[0]) +
+              "' cannot be used inside MULTI: a transaction runs in one write of one log");
   } else if (CommandContext check{ctx.args, err, ctx.conn, ctx.server, ctx.spec, ctx.now_ms};
              RouteQueuedCommand(check, &tx.slot)) {
-    const bool single = ctx.server.cluster() == nullptr;
+    const bool single = ctx.server.cluster() == nullptr;  // one log: partition -1
     if (ctx.spec.Has(kCmdWrite)) {
       // The handler's checks (syntax, limits); what it proposes is kept, not sent.
       std::vector<CommandContext::Captured> captured;
@@ -236,15 +288,9 @@ void QueueInTransaction(CommandContext& ctx) {
       element = QueuedElement(p, command);
     }
   }
-  if (error.empty()) {
-    const auto limit = static_cast<size_t>(ctx.server.config().pending_write_bytes.load());
-    if (tx.bytes + element.size() + kQueuedOverhead <= limit) {
-      tx.bytes += element.size() + kQueuedOverhead;
-      tx.queued.push_back(std::move(element));
-      return ctx.out.Simple("QUEUED");
-    }
-    err.Error("ERR the commands queued inside MULTI exceed pending-write-limit (" +
-              std::to_string(limit) + " bytes)");
+  if (error.empty() && ReserveForTransaction(ctx, tx, element.size() + kQueuedOverhead, err)) {
+    tx.queued.push_back(std::move(element));
+    return ctx.out.Simple("QUEUED");
   }
   tx.dirty = true;
   ctx.out.buffer()->append(error);  // one error reply, written in this connection's protocol

@@ -18,8 +18,16 @@
 // held, unseen by the watching client, does not abort the transaction.
 //
 // Not supported inside MULTI: commands that do not go through the log (SCAN, KEYS, DBSIZE,
-// RANDOMKEY, connection and server commands). In a cluster every key of a transaction, watched
-// keys included, must hash to one slot (as in Redis Cluster), of a partition this node leads.
+// RANDOMKEY, connection and server commands), and FLUSHALL/FLUSHDB (a range deletion, written
+// apart from the transaction's batch). In a cluster every key of a transaction, watched keys
+// included, must hash to one slot (as in Redis Cluster), of a partition this node leads, and
+// the whole transaction must fit in one log entry (raft-entry-max-bytes).
+//
+// Bounds: what a transaction queues and watches is held against the node's pending-write
+// budget (pending-write-limit) until EXEC, DISCARD or the connection's end; EXEC's reply is
+// cut at 256 MiB (each further command's reply becomes an error; writes still run). Limits a
+// handler checks against the current state (max-value-bytes for APPEND and SETRANGE) see the
+// state before the transaction, not what earlier commands of it will have written.
 //
 // Threading: the connection's I/O thread; the entry's apply on the apply thread.
 
