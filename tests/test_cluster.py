@@ -422,8 +422,12 @@ def test_kill9_failover_no_acked_write_lost_then_catch_up_from_log(make_cluster)
 # ---------------------------------------------------------------------------
 # 3b. catch up from a snapshot after the survivors truncated their log
 
-def test_restart_catches_up_from_snapshot(make_cluster):
-    cl = make_cluster(tick_ms=TICK_MS, snapshot_entries=50)
+@pytest.mark.parametrize("ingest", [False, True], ids=["batch", "ingest"])
+def test_restart_catches_up_from_snapshot(make_cluster, ingest):
+    """ingest: every received snapshot installed as an ingested SST file (large partitions'
+    way), not through the Raft log's write (small ones')."""
+    cl = make_cluster(tick_ms=TICK_MS, snapshot_entries=50,
+                      extra=["--snapshot-ingest-bytes", "0"] if ingest else [])
     victim = cl.nodes[3]
     survivors = [cl.nodes[1], cl.nodes[2]]
     first = {f"s1:{i}": f"a{i}" for i in range(500)}

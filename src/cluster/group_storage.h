@@ -8,6 +8,8 @@
 //                                            as the data it applied, so both move together
 //   'r' | group                            → present while the replica recovers lost state
 //                                            (raft::Config::recovering)
+//   'i' | group                            → present while a snapshot is being installed
+//                                            (InstallSnapshot; finished by Open after a crash)
 //
 // The read side is raft::Storage for the group's RawNode. The write side never writes by
 // itself: it adds to a WriteBatch the MultiRaftNode writes for all groups at once (one fsync).
@@ -19,7 +21,8 @@
 // raft thread, and with it every group's heartbeats — and streamed out in chunks. The receiving
 // side writes the chunks to a file as they arrive (StageSnapshotChunk: the core holds none of
 // them in memory), then installs the partition from it atomically (data range replaced, log
-// reset) as one SST file ingested into the store.
+// reset): a small one in the round's batch, a large one as an SST file ingested into the
+// store between a marker and the group's metadata (a crash in between is finished at Open).
 //
 // Threading: the raft thread only (the snapshot builder is internal). Ownership: borrows the
 // Store; owns the snapshot files and the builder thread (joined when replaced or destroyed).
@@ -110,13 +113,23 @@ class GroupStorage : public raft::Storage {
     return UINT64_MAX;
   }
   // Replaces this partition's data and log with a received snapshot (a staged one read from
-  // its file, which is then removed), durably and at once: an SST file built from it is
-  // ingested into the store (storage::Store::IngestFile), so the data goes neither through
-  // the WAL nor the memtable, nor is held in memory. `pending` is the hard state of the Ready
-  // that carries the snapshot, if it has one (it is written with the snapshot). The snapshot
-  // must have been validated (ValidateSnapshot); on an error nothing changed. Needs a
-  // snapshot directory (for the SST file).
-  Status InstallSnapshot(const raft::Snapshot& snap, const raft::HardState* pending);
+  // its file, which is then removed). Below ingest_bytes() the data, the log's deletion and
+  // the new metadata go into `wb`, which the caller writes with the rest of the Ready. From
+  // ingest_bytes() on, an SST file built from it is ingested into the store
+  // (storage::Store::IngestFile) and the group's metadata written, durably, before this
+  // returns: the data is neither held in memory nor passed through the WAL and the memtable.
+  // `pending` is the hard state of the Ready that carries the snapshot, if it has one. The
+  // snapshot must have been validated (ValidateSnapshot). An error before anything was
+  // written changes nothing; one after it is a failed store (the node stops), and the next
+  // Open finishes the install.
+  Status InstallSnapshot(const raft::Snapshot& snap, const raft::HardState* pending,
+                         rocksdb::WriteBatch* wb);
+  // The size from which a snapshot is installed by ingesting a file (default 64 MiB; 0: all).
+  uint64_t ingest_bytes() const { return ingest_bytes_; }
+  void set_ingest_bytes(uint64_t bytes) { ingest_bytes_ = bytes; }
+  // Tests: InstallSnapshot by ingestion returns Aborted, as if the process died, right after
+  // writing its marker (1) or after ingesting the data (2); 0: never.
+  static void SetInstallCrashForTesting(int step);
   // Drops log entries up to `index` (<= applied); the state at `applied` can always be
   // snapshotted, so the log may start anywhere at or before it.
   void Compact(uint64_t index, rocksdb::WriteBatch* wb);
@@ -145,6 +158,17 @@ class GroupStorage : public raft::Storage {
   GroupStorage(storage::Store* store, int group, std::string snapshot_dir)
       : store_(store), group_(group), snapshot_dir_(std::move(snapshot_dir)) {}
   Result<raft::Entry> ReadEntry(uint64_t i) const;
+  // The install's file (".sst", moved into the store by the ingest; ".keep", a second link
+  // kept until the install is finished).
+  std::string InstallPath(const char* ext) const;
+  Status InstallByBatch(const raft::Snapshot& snap, rocksdb::WriteBatch* wb, int64_t* clock);
+  Status InstallByIngest(const raft::Snapshot& snap, const raft::HardState* pending,
+                         int64_t* clock);
+  // Step 3 of an install by ingestion (group_storage.cc): the metadata, the marker's deletion.
+  Status FinishInstall(const raft::SnapshotMeta& meta, int64_t clock, const raft::HardState& hs);
+  // At Open: finishes an install a crash interrupted (its marker is there), or removes the
+  // second link of a finished one.
+  Status ResumeInstall();
   void ReleaseSnapshot() const;
 
   storage::Store* store_;
@@ -156,6 +180,7 @@ class GroupStorage : public raft::Storage {
   uint64_t applied_ = 0, persisted_applied_ = 0;
   int64_t applied_clock_ = 0;
   bool recovering_ = false;
+  uint64_t ingest_bytes_ = 64u << 20;
   raft::ConfState applied_conf_;
   std::deque<raft::Entry> cache_;  // the newest entries, contiguous, ending at last_index_
   size_t cache_bytes_ = 0;

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -31,12 +32,15 @@ std::string StoredString(std::string_view payload) {
   return raw;
 }
 
-class GroupStorageTest : public ::testing::Test {
+// Every test runs twice: snapshots installed through the round's batch (the default for small
+// partitions) and by ingesting an SST file (GroupStorage::set_ingest_bytes(0)).
+class GroupStorageTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(name.begin(), name.end(), '/', '_');  // "Test/Batch"
     dir_ = std::filesystem::temp_directory_path() /
-           ("flin_gs_test_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+           ("flin_gs_test_" + std::to_string(getpid()) + "_" + name);
     std::filesystem::remove_all(dir_);
     voters_.voters = {1, 2, 3};
     Reopen();
@@ -59,6 +63,7 @@ class GroupStorageTest : public ::testing::Test {
     auto g = GroupStorage::Open(store_.get(), group, voters_, dir_ + "/snapshots");
     ASSERT_TRUE(g.ok()) << g.status().ToString();
     gs_ = std::move(g).value();
+    if (GetParam()) gs_->set_ingest_bytes(0);
   }
   static std::vector<raft::Entry> Entries(uint64_t from, uint64_t to, uint64_t term) {
     std::vector<raft::Entry> v;
@@ -71,6 +76,13 @@ class GroupStorageTest : public ::testing::Test {
     meta.term = term;
     meta.conf_state = voters_;
     return meta;
+  }
+  // InstallSnapshot, and the round's write that follows it (what it put into the batch).
+  Status Install(const raft::Snapshot& snap, const raft::HardState* pending = nullptr) {
+    rocksdb::WriteBatch wb;
+    Status s = gs_->InstallSnapshot(snap, pending, &wb);
+    if (s.ok() && wb.Count() > 0) s = store_->Write(&wb, true);
+    return s;
   }
   void Write(rocksdb::WriteBatch* wb) { ASSERT_TRUE(store_->Write(wb, true).ok()); }
   void PutData(int group, const std::string& key, const std::string& value) {
@@ -146,7 +158,7 @@ class GroupStorageTest : public ::testing::Test {
   std::unique_ptr<GroupStorage> gs_;
 };
 
-TEST_F(GroupStorageTest, FreshGroupBootstrapsWithItsVoters) {
+TEST_P(GroupStorageTest, FreshGroupBootstrapsWithItsVoters) {
   auto init = gs_->GetInitialState();
   ASSERT_TRUE(init.ok());
   EXPECT_EQ(init->conf_state, voters_);
@@ -159,7 +171,7 @@ TEST_F(GroupStorageTest, FreshGroupBootstrapsWithItsVoters) {
 // deletion starting at a hinted key corrupted the skiplist (an assertion in RocksDB, seen as
 // cluster nodes aborting once their logs were compacted). Appends, overwrites, compactions
 // and snapshot installs interleave here, then every entry must read back.
-TEST_F(GroupStorageTest, LogEditsInterleaveWithInsertHints) {
+TEST_P(GroupStorageTest, LogEditsInterleaveWithInsertHints) {
   uint64_t last = 0, term = 1;
   for (int round = 0; round < 200; ++round) {
     rocksdb::WriteBatch wb;
@@ -194,7 +206,7 @@ TEST_F(GroupStorageTest, LogEditsInterleaveWithInsertHints) {
 
 // A commit index that alone changed is not written (SetHardState); after a restart the
 // commit index is the applied index if that is further.
-TEST_F(GroupStorageTest, CommitIndexComesBackAsAtLeastTheAppliedIndex) {
+TEST_P(GroupStorageTest, CommitIndexComesBackAsAtLeastTheAppliedIndex) {
   rocksdb::WriteBatch wb;
   gs_->Append(Entries(1, 10, 2), &wb);
   EXPECT_TRUE(gs_->SetHardState(raft::HardState{2, 1, 3}, &wb));   // term and vote: written
@@ -212,7 +224,7 @@ TEST_F(GroupStorageTest, CommitIndexComesBackAsAtLeastTheAppliedIndex) {
   EXPECT_EQ(init->hard_state.commit, 8u);
 }
 
-TEST_F(GroupStorageTest, AppendTruncateAndReloadAfterRestart) {
+TEST_P(GroupStorageTest, AppendTruncateAndReloadAfterRestart) {
   rocksdb::WriteBatch wb;
   gs_->Append(Entries(1, 10, 1), &wb);
   gs_->SetHardState(raft::HardState{2, 1, 7}, &wb);
@@ -238,7 +250,7 @@ TEST_F(GroupStorageTest, AppendTruncateAndReloadAfterRestart) {
   EXPECT_EQ(out.size(), 1u);  // the byte limit still returns one entry
 }
 
-TEST_F(GroupStorageTest, CompactionDropsTheHeadAndSurvivesRestart) {
+TEST_P(GroupStorageTest, CompactionDropsTheHeadAndSurvivesRestart) {
   LogApplied(20, 3, 15);
   rocksdb::WriteBatch wb2;
   gs_->Compact(12, &wb2);
@@ -256,14 +268,14 @@ TEST_F(GroupStorageTest, CompactionDropsTheHeadAndSurvivesRestart) {
   EXPECT_EQ(wb3.Count(), 0);
 }
 
-TEST_F(GroupStorageTest, SnapshotStreamsThePartitionAndInstallsElsewhere) {
+TEST_P(GroupStorageTest, SnapshotStreamsThePartitionAndInstallsElsewhere) {
   std::string data;
   const raft::SnapshotMeta meta = SnapshotOfPartition5ThenAFollower(&data);
   EXPECT_EQ(meta.index, 4u);
   EXPECT_EQ(meta.term, 1u);
   EXPECT_FALSE(gs_->ReadSnapshotChunk(3, 0, 10).ok());  // not that snapshot
   raft::Snapshot snap{meta, data};
-  ASSERT_TRUE(gs_->InstallSnapshot(snap, nullptr).ok());
+  ASSERT_TRUE(Install(snap).ok());
   ExpectPartition5FromTheSnapshot();
   EXPECT_EQ(gs_->FirstIndex(), 5u);
   Reopen(5);
@@ -273,7 +285,7 @@ TEST_F(GroupStorageTest, SnapshotStreamsThePartitionAndInstallsElsewhere) {
 
   // A record that claims a 5-byte key but carries 2 bytes.
   raft::Snapshot bad{meta, std::string("\x05\x00\x00\x00", 4) + "ab"};
-  EXPECT_FALSE(gs_->InstallSnapshot(bad, nullptr).ok());  // truncated: nothing changes
+  EXPECT_FALSE(Install(bad).ok());  // truncated: nothing changes
   ExpectPartition5FromTheSnapshot();
   EXPECT_EQ(gs_->FirstIndex(), 5u);
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/snapshots/install-group-5.sst"));
@@ -281,7 +293,7 @@ TEST_F(GroupStorageTest, SnapshotStreamsThePartitionAndInstallsElsewhere) {
 
 // A follower keeps a snapshot it receives in a file, chunk by chunk, not in memory, and
 // installs the partition from that file.
-TEST_F(GroupStorageTest, ReceivedSnapshotIsKeptInAFileAndInstalledFromIt) {
+TEST_P(GroupStorageTest, ReceivedSnapshotIsKeptInAFileAndInstalledFromIt) {
   std::string data;
   const raft::SnapshotMeta meta = SnapshotOfPartition5ThenAFollower(&data);
   auto stage = [&](const raft::SnapshotMeta& m, const std::string& bytes) {
@@ -299,7 +311,7 @@ TEST_F(GroupStorageTest, ReceivedSnapshotIsKeptInAFileAndInstalledFromIt) {
   raft::SnapshotMeta other = meta;
   other.index = 9;  // not the snapshot the file holds
   EXPECT_FALSE(gs_->ValidateSnapshot(raft::Snapshot{other, "", true}).ok());
-  ASSERT_TRUE(gs_->InstallSnapshot(staged, nullptr).ok());
+  ASSERT_TRUE(Install(staged).ok());
   EXPECT_FALSE(std::filesystem::exists(file));  // its bytes are in the store now
   ExpectPartition5FromTheSnapshot();
 
@@ -308,7 +320,7 @@ TEST_F(GroupStorageTest, ReceivedSnapshotIsKeptInAFileAndInstalledFromIt) {
   later.index = 20;
   stage(later, std::string("\x05\x00\x00\x00", 4) + "ab");
   EXPECT_FALSE(gs_->ValidateSnapshot(raft::Snapshot{later, "", true}).ok());
-  EXPECT_FALSE(gs_->InstallSnapshot(raft::Snapshot{later, "", true}, nullptr).ok());
+  EXPECT_FALSE(Install(raft::Snapshot{later, "", true}).ok());
   // A chunk out of order is an error, and drops the stream (as the core does).
   EXPECT_FALSE(gs_->StageSnapshotChunk(later, 3, "x").ok());
   EXPECT_FALSE(std::filesystem::exists(file));
@@ -318,7 +330,7 @@ TEST_F(GroupStorageTest, ReceivedSnapshotIsKeptInAFileAndInstalledFromIt) {
 // A snapshot is written by a thread of its own (a large partition must not stop the raft
 // thread); it must still be the partition as of the applied index when it was asked for, not
 // as of whenever the builder reads it: the raft thread goes on applying meanwhile.
-TEST_F(GroupStorageTest, SnapshotIsThePartitionWhenAskedWhileApplyGoesOn) {
+TEST_P(GroupStorageTest, SnapshotIsThePartitionWhenAskedWhileApplyGoesOn) {
   for (int i = 0; i < 2000; ++i) PutData(5, "k" + std::to_string(i), std::string(100, 'v'));
   LogApplied(4, 1, 4);
   auto first = gs_->SnapshotMetadata();
@@ -340,7 +352,7 @@ TEST_F(GroupStorageTest, SnapshotIsThePartitionWhenAskedWhileApplyGoesOn) {
   rocksdb::WriteBatch wipe;
   wipe.DeleteRange(storage::PartitionPrefix(5), storage::PartitionPrefix(6));
   Write(&wipe);
-  ASSERT_TRUE(gs_->InstallSnapshot(raft::Snapshot{meta.value(), data}, nullptr).ok());
+  ASSERT_TRUE(Install(raft::Snapshot{meta.value(), data}).ok());
   std::string raw;
   EXPECT_TRUE(store_->Get(5, "k0", 0, &raw).ok()) << "deleted after the request";
   EXPECT_TRUE(store_->Get(5, "k1999", 0, &raw).ok());
@@ -351,7 +363,7 @@ TEST_F(GroupStorageTest, SnapshotIsThePartitionWhenAskedWhileApplyGoesOn) {
 
 // The log may not be compacted past a snapshot being built, nor past the one offered while it
 // is streamed to a follower (MultiRaftNode::MaybeCompact): the follower goes on from its index.
-TEST_F(GroupStorageTest, SnapshotInUseBoundsCompaction) {
+TEST_P(GroupStorageTest, SnapshotInUseBoundsCompaction) {
   PutData(5, "a", "1");
   LogApplied(20, 1, 10);
   EXPECT_EQ(gs_->SnapshotInUse(true), UINT64_MAX);  // none made yet
@@ -365,7 +377,7 @@ TEST_F(GroupStorageTest, SnapshotInUseBoundsCompaction) {
 
 // MultiRaftNode bounds the snapshots a node builds and streams at once through the gate: a
 // shut gate defers starting one (no build, no file), but never a build already made.
-TEST_F(GroupStorageTest, SnapshotGateDefersNewSnapshotsButNotABuiltOne) {
+TEST_P(GroupStorageTest, SnapshotGateDefersNewSnapshotsButNotABuiltOne) {
   PutData(5, "a", "1");
   LogApplied(4, 1, 4);
   bool open = false;
@@ -394,35 +406,35 @@ TEST_F(GroupStorageTest, SnapshotGateDefersNewSnapshotsButNotABuiltOne) {
 
 // Found by snapshot_install_fuzz: a record whose value is not a stored value (encoding.h) was
 // installed as it came, leaving data every later read reports as corrupt.
-TEST_F(GroupStorageTest, InstallSnapshotRefusesMalformedValues) {
+TEST_P(GroupStorageTest, InstallSnapshotRefusesMalformedValues) {
   const raft::SnapshotMeta meta = MetaAt(100, 3);
   const std::string good = StoredString("value");
   // The fuzzer's input: type byte '/' instead of a string's 0.
   for (const std::string& bad : {std::string("/\0v?lue", 7), std::string("\0\7", 2),
                                  std::string("\0\1\0", 3), std::string(1, '\0')}) {
     raft::Snapshot snap{meta, SnapshotRecord("ok", good) + SnapshotRecord("key", bad)};
-    EXPECT_FALSE(gs_->InstallSnapshot(snap, nullptr).ok()) << bad.size();
+    EXPECT_FALSE(Install(snap).ok()) << bad.size();
   }
   // Records without the header (as an earlier version sent them) install, with no clock.
   raft::Snapshot snap{meta, SnapshotRecord("ok", good)};
-  ASSERT_TRUE(gs_->InstallSnapshot(snap, nullptr).ok());
+  ASSERT_TRUE(Install(snap).ok());
   std::string raw;
   EXPECT_TRUE(store_->Get(5, "ok", 0, &raw).ok());
   EXPECT_EQ(gs_->applied_clock(), 0);
   // A header cut short is refused.
   raft::Snapshot cut{meta, std::string("\xff\xff\xff\xff\x00\x01", 6)};
-  EXPECT_FALSE(gs_->InstallSnapshot(cut, nullptr).ok());
+  EXPECT_FALSE(Install(cut).ok());
 }
 
 // Keys out of order cannot go into the SST file the install builds: refused when the snapshot
 // is offered (ValidateSnapshot), before the core adopts it.
-TEST_F(GroupStorageTest, SnapshotWithKeysOutOfOrderIsRefused) {
+TEST_P(GroupStorageTest, SnapshotWithKeysOutOfOrderIsRefused) {
   const raft::SnapshotMeta meta = MetaAt(100, 3);
   const std::string v = StoredString("value");
   for (const std::string& data : {SnapshotRecord("b", v) + SnapshotRecord("a", v),
                                   SnapshotRecord("a", v) + SnapshotRecord("a", v)}) {
     EXPECT_FALSE(gs_->ValidateSnapshot(raft::Snapshot{meta, data}).ok());
-    EXPECT_FALSE(gs_->InstallSnapshot(raft::Snapshot{meta, data}, nullptr).ok());
+    EXPECT_FALSE(Install(raft::Snapshot{meta, data}).ok());
   }
   EXPECT_TRUE(gs_->ValidateSnapshot(raft::Snapshot{meta, SnapshotRecord("a", v) +
                                                               SnapshotRecord("b", v)}).ok());
@@ -433,7 +445,8 @@ TEST_F(GroupStorageTest, SnapshotWithKeysOutOfOrderIsRefused) {
 // applied index, hard state, log and compaction point change together and are durable without
 // the round's write (a crash right after it reopens to the snapshot); the records go neither
 // into the memtable nor into a WriteBatch; a value the row cache held is not served afterwards.
-TEST_F(GroupStorageTest, InstallIsDurableAtOnceAndBypassesTheMemtable) {
+TEST_P(GroupStorageTest, InstallIsDurableAtOnceAndBypassesTheMemtable) {
+  if (!GetParam()) GTEST_SKIP() << "the install by ingestion only";
   rocksdb::WriteBatch wb;
   gs_->Append(Entries(1, 10, 1), &wb);
   ASSERT_TRUE(gs_->SetHardState(raft::HardState{1, 2, 3}, &wb));
@@ -454,7 +467,7 @@ TEST_F(GroupStorageTest, InstallIsDurableAtOnceAndBypassesTheMemtable) {
   for (const auto& k : keys) data += SnapshotRecord(k, StoredString("new-" + k));
   const uint64_t before = store_->IntProperty("rocksdb.num-entries-active-mem-table");
   const raft::HardState pending{5, 3, 60};  // the Ready's: a new term, with the snapshot
-  ASSERT_TRUE(gs_->InstallSnapshot(raft::Snapshot{meta, data}, &pending).ok());
+  ASSERT_TRUE(Install(raft::Snapshot{meta, data}, &pending).ok());
   EXPECT_LT(store_->IntProperty("rocksdb.num-entries-active-mem-table"), before + 100)
       << "the records went through the memtable";
   ASSERT_TRUE(store_->Get(5, "k0", 0, &raw).ok());
@@ -480,7 +493,71 @@ TEST_F(GroupStorageTest, InstallIsDurableAtOnceAndBypassesTheMemtable) {
   EXPECT_TRUE(store_->Get(5, "gone", 0, &raw).IsNotFound());
 }
 
-TEST_F(GroupStorageTest, AppliedIndexAndEntryClockSurviveARestart) {
+// A crash inside an install (after its marker, or after the data's ingest and before the
+// metadata) is finished by the next Open: the partition and the group's metadata are the
+// snapshot's, never the snapshot's data under the old log and applied index.
+TEST_P(GroupStorageTest, InstallInterruptedByACrashIsFinishedAtOpen) {
+  if (!GetParam()) GTEST_SKIP() << "the install by ingestion only";
+  for (int step : {1, 2}) {
+    SCOPED_TRACE("crash at step " + std::to_string(step));
+    gs_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);  // a fresh replica each time
+    Reopen(5);
+    rocksdb::WriteBatch wb;
+    gs_->Append(Entries(1, 10, 1), &wb);
+    Write(&wb);
+    gs_->set_applied(3, voters_, 0);
+    PutData(5, "old", "x");
+    const raft::SnapshotMeta meta = MetaAt(40 + step, 4);
+    const std::string data = SnapshotRecord("a", StoredString("1")) +
+                             SnapshotRecord("b", StoredString("2"));
+    const raft::HardState pending{6, 2, 99};
+    GroupStorage::SetInstallCrashForTesting(step);
+    EXPECT_EQ(Install(raft::Snapshot{meta, data}, &pending).code(),
+              Status::Code::kAborted);
+    GroupStorage::SetInstallCrashForTesting(0);
+    EXPECT_TRUE(std::filesystem::exists(dir_ + "/snapshots/install-group-5.keep"));
+    Reopen(5);  // as the restarted process: finishes the install
+    EXPECT_EQ(gs_->applied(), meta.index);
+    EXPECT_EQ(gs_->FirstIndex(), meta.index + 1);
+    EXPECT_EQ(gs_->LastIndex(), meta.index);
+    EXPECT_EQ(gs_->Term(meta.index).value(), 4u);
+    EXPECT_EQ(gs_->GetInitialState()->hard_state.term, 6u);
+    std::string raw;
+    EXPECT_TRUE(store_->Get(5, "a", 0, &raw).ok());
+    EXPECT_TRUE(store_->Get(5, "b", 0, &raw).ok());
+    EXPECT_TRUE(store_->Get(5, "old", 0, &raw).IsNotFound());
+    EXPECT_FALSE(std::filesystem::exists(dir_ + "/snapshots/install-group-5.keep"));
+    Reopen(5);  // and nothing is left to finish
+    EXPECT_EQ(gs_->applied(), meta.index);
+  }
+}
+
+// Below ingest_bytes a snapshot goes into the round's batch (atomic with the rest of the
+// Ready); from it on it is ingested and durable before InstallSnapshot returns.
+TEST_P(GroupStorageTest, SmallSnapshotsGoThroughTheBatchLargeOnesAreIngested) {
+  gs_->set_ingest_bytes(1000);
+  std::string small = SnapshotRecord("a", StoredString("1"));
+  rocksdb::WriteBatch wb;
+  ASSERT_TRUE(gs_->InstallSnapshot(raft::Snapshot{MetaAt(20, 2), small}, nullptr, &wb).ok());
+  EXPECT_GT(wb.Count(), 1) << "a small snapshot belongs in the round's write";
+  EXPECT_TRUE(store_->Get(5, "a", 0, &small).IsNotFound()) << "not written before the round";
+  Write(&wb);
+  EXPECT_TRUE(store_->Get(5, "a", 0, &small).ok());
+  std::string large;
+  for (int i = 0; i < 100; ++i) large += SnapshotRecord("k" + std::to_string(100 + i), StoredString("v"));
+  rocksdb::WriteBatch wb2;
+  ASSERT_TRUE(gs_->InstallSnapshot(raft::Snapshot{MetaAt(30, 2), large}, nullptr, &wb2).ok());
+  EXPECT_EQ(wb2.Count(), 0);
+  std::string raw;
+  EXPECT_TRUE(store_->Get(5, "k150", 0, &raw).ok());
+  EXPECT_TRUE(store_->Get(5, "a", 0, &raw).IsNotFound());
+  Reopen(5);
+  EXPECT_EQ(gs_->applied(), 30u);
+}
+
+TEST_P(GroupStorageTest, AppliedIndexAndEntryClockSurviveARestart) {
   // What apply writes with each batch: the applied index and the newest entry timestamp,
   // so that after a restart the partition's clock does not start from zero.
   rocksdb::WriteBatch wb;
@@ -498,6 +575,9 @@ TEST_F(GroupStorageTest, AppliedIndexAndEntryClockSurviveARestart) {
   EXPECT_EQ(gs_->applied(), 3u);
   EXPECT_EQ(gs_->applied_clock(), 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(Install, GroupStorageTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Ingest" : "Batch"; });
 
 }  // namespace
 }  // namespace flin::cluster

@@ -127,6 +127,7 @@ Status MultiRaftNode::Start() {
     g->id = p;
     g->storage = std::move(gs).value();
     g->storage->set_snapshot_gate([this] { return MayStartSnapshot(); });
+    g->storage->set_ingest_bytes(options_.snapshot_ingest_bytes);
     // Entry timestamps go on from where this partition's log had got to, and reads judge
     // expiry by at least that (a wall clock set back while the node was down changes nothing).
     g->last_ts = g->storage->applied_clock();
@@ -567,10 +568,12 @@ void MultiRaftNode::HandleReady() {
   bool must_sync = false;
   for (auto& [g, r, early] : items) {
     if (r.snapshot) {
-      // Durable on return, on its own (an SST ingested): the entries and hard state that follow
-      // it in this Ready go into the round's write.
+      // Into this round's write (a small partition), or durable on return (a large one, an SST
+      // ingested); either way the entries and hard state that follow it in this Ready go into
+      // the round's write, after it.
       const int64_t started = net::MonotonicMs();
-      Status s = g->storage->InstallSnapshot(*r.snapshot, r.hard_state ? &*r.hard_state : nullptr);
+      Status s = g->storage->InstallSnapshot(*r.snapshot, r.hard_state ? &*r.hard_state : nullptr,
+                                             &wb);
       // Validated before the core adopted it (accept_snapshot), so this cannot fail on the
       // data; if it fails anyway (the disk), going on would leave the partition without the
       // data the core now believes it holds.

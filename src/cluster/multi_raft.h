@@ -59,6 +59,9 @@ struct MultiRaftOptions {
   size_t max_queued = 1 << 20;       // proposals waiting for the raft thread
   FsyncPolicy fsync = FsyncPolicy::kAlways;
   std::string snapshot_dir;          // where outgoing snapshots are staged
+  // A received snapshot this large or larger is installed by ingesting an SST file, not
+  // through the round's batch (GroupStorage::InstallSnapshot).
+  uint64_t snapshot_ingest_bytes = 64u << 20;
   bool balance_leaders = true;       // move leadership to each partition's preferred node
   // A write is one entry, which every replica's raft thread (shared by all of the node's
   // partitions) encodes, stores and fsyncs in one round: larger ones are refused (16 MiB held

@@ -4,8 +4,8 @@
 // value it installs must be a well-formed stored value.
 //
 // Input: bytes 0-1 the group (u16 BE, modulo the partition limit); the rest is the snapshot
-// data. The install writes the fuzz store (an SST file ingested); the group's keyspace and its
-// neighbours' are read back to check it.
+// data. The install writes the fuzz store (the batch it fills, or an SST file it ingests); the
+// group's keyspace and its neighbours' are read back to check it.
 
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +13,7 @@
 #include <string>
 
 #include "cluster/group_storage.h"
+#include "rocksdb/write_batch.h"
 #include "storage/encoding.h"
 #include "storage/fuzz_store.h"
 
@@ -68,7 +69,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   snap.data.assign(reinterpret_cast<const char*>(data) + 2, size - 2);
   const std::string before = Keyspace(group), around = Neighbours(group);
   const bool valid = gs.value()->ValidateSnapshot(snap).ok();
-  Status s = gs.value()->InstallSnapshot(snap, nullptr);
+  // Both ways of installing: through the round's batch (written here as the round would), and
+  // by ingesting a file; the low bit of the first byte picks.
+  gs.value()->set_ingest_bytes((data[0] & 1) ? 0 : UINT64_MAX);
+  rocksdb::WriteBatch wb;
+  Status s = gs.value()->InstallSnapshot(snap, nullptr, &wb);
+  if (!s.ok() && wb.Count() != 0) __builtin_trap();  // refused after adding to the batch
+  if (s.ok() && wb.Count() > 0 && !g_store->Write(&wb, false).ok()) abort();
   if (s.ok() != valid) __builtin_trap();  // the check before adopting it must be the install's
   if (Neighbours(group) != around) __builtin_trap();  // wrote outside its keyspace
   if (!s.ok()) {

@@ -40,6 +40,10 @@ constexpr FlagDoc kFlags[] = {
      false},
     {"raft-entry-max-bytes", "8mb",
      "largest write a cluster replicates (the command's bytes; larger ones are refused)", false},
+    {"snapshot-ingest-bytes", "64mb",
+     "a received partition snapshot this large is installed as an ingested SST file; smaller "
+     "ones through the Raft log's write",
+     false},
     {"fsync", "always", "always | everysec | no: when an acknowledged write is fsynced", true},
     {"requirepass", "", "password clients must AUTH with; empty = none", true},
     {"maxclients", "10000", "maximum simultaneous client connections", true},
@@ -176,6 +180,9 @@ Status Config::Set(const std::string& raw_name, const std::string& value, bool a
   } else if (name == "snapshot-entries") {
     if (!ParseInt64(value, &n) || n < 10) return bad("at least 10");
     snapshot_entries = n;
+  } else if (name == "snapshot-ingest-bytes") {
+    if (!ParseMemory(value, &n) || n < 0) return bad("a size (0: every snapshot)");
+    snapshot_ingest_bytes = n;
   } else if (name == "raft-entry-max-bytes") {
     // At most half the cluster bus's frame limit (64 MiB), so one entry always fits a frame.
     if (!ParseMemory(value, &n) || n < 1024 || n > (32LL << 20)) return bad("a size from 1kb to 32mb");
@@ -245,6 +252,7 @@ std::vector<std::pair<std::string, std::string>> Config::Get(const std::string& 
       {"raft-tick-ms", std::to_string(raft_tick_ms)},
       {"snapshot-entries", std::to_string(snapshot_entries)},
       {"raft-entry-max-bytes", std::to_string(raft_entry_max_bytes)},
+      {"snapshot-ingest-bytes", std::to_string(snapshot_ingest_bytes)},
       {"fsync", FsyncName(fsync.load())},
       {"requirepass", requirepass()},
       {"maxclients", std::to_string(maxclients.load())},

@@ -35,6 +35,7 @@ struct Config {
   int raft_tick_ms = 50;
   int64_t snapshot_entries = 10000;         // compact a partition's Raft log beyond this
   int64_t raft_entry_max_bytes = 8 << 20;   // a cluster refuses writes larger than this
+  int64_t snapshot_ingest_bytes = 64 << 20; // snapshots from this size on are ingested
   // Changeable with CONFIG SET.
   std::atomic<cluster::FsyncPolicy> fsync{cluster::FsyncPolicy::kAlways};
   std::atomic<int64_t> maxclients{10000};

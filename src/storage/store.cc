@@ -278,6 +278,9 @@ Status Store::Write(rocksdb::WriteBatch* batch, bool sync, bool no_stall) {
 Status Store::IngestFile(const std::string& path) {
   rocksdb::IngestExternalFileOptions io;
   io.move_files = true;  // a hard link: the file is in the snapshot dir, on the same disk
+  // The file is not modified (its sequence number goes to the MANIFEST only): a second link
+  // to it can be ingested again (GroupStorage finishing an install after a crash).
+  io.write_global_seqno = false;
   RowCache::WriteSet all;
   all.AddAll();
   std::lock_guard<std::mutex> lock(write_mu_);

@@ -101,7 +101,8 @@ class Store {
   // and range deletion in it at once, after (overriding) everything written before; the file
   // is moved into the store (removed from `path` on success). Nothing goes through the WAL or
   // the memtable (RocksDB flushes the memtable first if their key ranges overlap, and waits for
-  // that). Durable on return. The row cache is emptied. Apply path only.
+  // that). Durable on return. The file is not modified, so another link to it can be
+  // ingested again later. The row cache is emptied. Apply path only.
   Status IngestFile(const std::string& path);
   // Options for a rocksdb::SstFileWriter whose file IngestFile will take.
   rocksdb::Options SstWriterOptions() const { return db_->GetOptions(); }
