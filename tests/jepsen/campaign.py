@@ -1,7 +1,8 @@
 """The long campaign behind `make jepsen`: each nemesis on its own on 3 nodes
 (kill, pause, partition, oneway, flap, slow, freeze), flap on 5 nodes (where its shapes
 include the bridge), the mixed nemesis on 3 and 5 nodes, kill and mixed again with logs
-compacted beyond 20 entries (catch-up from snapshots), nodes losing their data directories
+compacted beyond 20 entries (catch-up from snapshots; kill once more installing them as
+ingested SST files), nodes losing their data directories
 (on 3 nodes, and on 5 with compacted logs), then durability rounds
 (--fsync always, kill -9 of every node) for a single node and a 3-node cluster.
 
@@ -24,17 +25,20 @@ def main():
     ap.add_argument("--rounds", type=int, default=int(os.environ.get("JEPSEN_ROUNDS", 5)))
     ap.add_argument("--out", default=os.environ.get("JEPSEN_OUT", "jepsen-report.jsonl"))
     a = ap.parse_args()
-    # (nodes, nemesis, --snapshot-entries): the last two compact logs beyond 20 entries, so
-    # nodes the nemesis held back catch up from snapshots.
+    # (nodes, nemesis, --snapshot-entries[, flags]): those with 20 compact logs beyond 20
+    # entries, so nodes the nemesis held back catch up from snapshots (one run installing
+    # every snapshot as an ingested SST file, as large partitions are).
+    ingest = ("--snapshot-ingest-bytes", "0")
     plan = [(3, "kill", None), (3, "pause", None), (3, "partition", None), (3, "oneway", None),
             (3, "flap", None), (3, "slow", None), (3, "freeze", None), (5, "flap", None),
             (3, "mixed", None), (5, "mixed", None), (3, "kill", 20), (3, "mixed", 20),
-            (3, "wipe", None), (5, "wipe", 20)]
+            (3, "kill", 20, ingest), (3, "wipe", None), (5, "wipe", 20)]
     total_ops, faults, anomalies = collections.Counter(), collections.Counter(), []
     with open(a.out, "a") as out:
-        for nodes, nemesis, snapshot_entries in plan:
+        for nodes, nemesis, snapshot_entries, *flags in plan:
             rep = harness.run(nodes=nodes, seconds=a.seconds, nemesis=nemesis, verbose=False,
-                              snapshot_entries=snapshot_entries)
+                              snapshot_entries=snapshot_entries,
+                              server_flags=flags[0] if flags else ())
             rep.pop("log")
             out.write(json.dumps(rep) + "\n")
             out.flush()

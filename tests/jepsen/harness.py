@@ -760,10 +760,11 @@ def check_replicas(cluster, finals, replicas, timeout=60):
 
 def run(nodes=3, seconds=20, nemesis="mixed", clients=6, keys=5, seed=None, workdir=None,
         tick_ms=None, replicas=3, budget=2_000_000, verbose=True, fsync="always",
-        snapshot_entries=None):
+        snapshot_entries=None, server_flags=()):
     """Run one campaign; returns a report dict (report["verdict"] is the checker's;
     report["snapshots_installed"] counts the nodes' "installed snapshot" log lines: with a
-    small snapshot_entries, nodes the nemesis held back catch up from snapshots)."""
+    small snapshot_entries, nodes the nemesis held back catch up from snapshots).
+    server_flags: more flin-server flags for every node."""
     seed = seed if seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
     t0 = time.monotonic()
@@ -777,7 +778,7 @@ def run(nodes=3, seconds=20, nemesis="mixed", clients=6, keys=5, seed=None, work
 
     workdir = workdir or tempfile.mkdtemp(prefix="flin-jepsen-")
     pin_binary()
-    extra = ["--replicas", str(replicas)]
+    extra = ["--replicas", str(replicas)] + list(server_flags)
     cls = ProxiedCluster if nemesis in PROXIED else Cluster
     cluster = cls(workdir, n=nodes, tick_ms=tick_ms, fsync=fsync, extra=extra,
                   snapshot_entries=snapshot_entries)
