@@ -89,8 +89,9 @@ def test_flushall_is_refused_inside_a_transaction(raw):
 
 @pytest.mark.flin_only
 def test_queued_bytes_count_against_the_pending_write_limit(server, raw):
-    """What MULTI queues is held by the server until EXEC: it takes from the node's
-    pending-write budget, so that many connections cannot queue without bound."""
+    """What MULTI queues is held by the server until EXEC: all connections' transactions
+    together stay within pending-write-limit, so that many cannot queue without bound, and
+    apart from the writes in flight, which an idle transaction must not block."""
     limit = raw.call("CONFIG", "GET", "pending-write-limit")[1]
     assert raw.call("CONFIG", "SET", "pending-write-limit", "1mb") == "OK"
     try:
@@ -101,6 +102,7 @@ def test_queued_bytes_count_against_the_pending_write_limit(server, raw):
         reply = other.call("SET", "b", "y" * 600_000)
         assert isinstance(reply, Error) and str(reply).startswith("TRYAGAIN"), reply
         assert error_of(other, "EXEC") == EXECABORT
+        assert other.call("SET", "plain", "y" * 600_000) == "OK"  # not blocked by raw's
         other.close()
         assert raw.call("EXEC") == ["OK"]   # and its bytes are given back:
         assert raw.call("MULTI") == "OK"

@@ -544,6 +544,15 @@ bool ParseMarker(std::string_view v, raft::SnapshotMeta* meta, int64_t* clock, r
 
 std::atomic<int> g_install_crash{0};
 
+Status SyncDir(const std::string& dir) {
+  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::IOError("cannot open " + dir + ": " + strerror(errno));
+  const int rc = fsync(fd);
+  const int err = errno;
+  close(fd);
+  return rc == 0 ? Status::Ok() : Status::IOError("fsync of " + dir + ": " + strerror(err));
+}
+
 }  // namespace
 
 void GroupStorage::SetInstallCrashForTesting(int step) { g_install_crash.store(step); }
@@ -657,6 +666,8 @@ Status GroupStorage::InstallByIngest(const raft::Snapshot& snap, const raft::Har
   std::error_code ec;
   std::filesystem::create_directories(snapshot_dir_, ec);
   std::filesystem::remove(keep, ec);
+  // Never written through: a link left from an earlier ingest would be a file of the store.
+  std::filesystem::remove(sst, ec);
   Status s = WithSnapshotData(snap, [&](std::string_view data) {
     *clock = SnapshotClock(data);
     rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), store_->SstWriterOptions());
@@ -677,6 +688,7 @@ Status GroupStorage::InstallByIngest(const raft::Snapshot& snap, const raft::Har
     std::filesystem::create_hard_link(sst, keep, ec);
     if (ec) s = Status::IOError("linking " + keep + ": " + ec.message());
   }
+  if (s.ok()) s = SyncDir(snapshot_dir_);  // the .keep link, before the marker names it
   if (!s.ok()) {  // nothing changed
     std::filesystem::remove(sst, ec);
     std::filesystem::remove(keep, ec);

@@ -163,7 +163,8 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
   // from the log (GET, MGET, EXISTS, TTL, ...), which lets a pipeline of mixed reads and writes
   // share one fsync. Anything else waits until the writes are answered.
   // Not while keys are watched: what this connection reads of them is checked here
-  // (NoteWatchedRead), on this thread.
+  // (NoteWatchedRead), on this thread. (A cluster leader without a confirmed lease still
+  // reads through the log: see NoteReadThroughLog.)
   const bool log_read = pending_ > 0 && !is_write && spec != nullptr &&
                         spec->Has(kCmdReadOnly) && spec->apply != nullptr &&
                         transaction_.watched.empty();

@@ -8,6 +8,7 @@
 #include "net/event_loop.h"
 #include "server/client_conn.h"
 #include "server/server.h"
+#include "server/transaction_family.h"
 #include "storage/encoding.h"
 
 namespace flin::server {
@@ -61,6 +62,7 @@ bool RouteCommand(CommandContext& ctx) {
       // Elected, but its lease is not confirmed (yet, or any more): a read through the log
       // is linearizable without one, at the price of a round of consensus.
       if (ctx.spec.apply != nullptr) {
+        NoteReadThroughLog(ctx);
         ctx.Propose(p);
       } else {
         ctx.out.Error("TRYAGAIN the leader of this slot is confirming its lease");
@@ -73,6 +75,7 @@ bool RouteCommand(CommandContext& ctx) {
     // the proposal until the partition has a leader, then proposes it or answers -MOVED.
     if (ctx.spec.Has(kCmdWrite)) return true;  // the handler checks it and proposes
     if (ctx.spec.apply != nullptr) {
+      NoteReadThroughLog(ctx);
       ctx.Propose(p);  // a read through the log
       return false;
     }

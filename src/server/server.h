@@ -58,6 +58,10 @@ class Server {
   // Bytes of the writes accepted but not yet logged (each Proposal holds its share until it
   // is destroyed), bounded by config().pending_write_bytes. Any thread.
   ByteBudget& pending_writes() { return pending_writes_; }
+  // What MULTI has queued and WATCH holds on every connection until EXEC, against the same
+  // pending-write-limit but apart from pending_writes(): an idle transaction cannot stop other
+  // clients' writes (transaction_family.cc). Any thread.
+  ByteBudget& transaction_bytes() { return transaction_bytes_; }
   // Exactly one of these is set: the single node's write path, or the cluster's.
   cluster::SingleNodeReplicator* single_node() { return single_node_.get(); }
   cluster::MultiRaftNode* cluster() { return multi_raft_.get(); }
@@ -86,6 +90,7 @@ class Server {
   // Before everything that holds proposals (the replicators, the I/O threads' outboxes):
   // destroyed after them.
   ByteBudget pending_writes_;
+  ByteBudget transaction_bytes_;
   CommandTable commands_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<StateMachineImpl> state_machine_;

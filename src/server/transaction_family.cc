@@ -73,8 +73,9 @@ bool ParseElement(std::string_view e, int partitions, int* partition, std::strin
   return true;
 }
 
-// Takes `bytes` more for the transaction from the node's pending-write budget (what it queues
-// is a write waiting for the log) and, in a cluster, within what one log entry may carry.
+// Takes `bytes` more for the transaction from the node's budget of queued transactions (all
+// connections' together within pending-write-limit, apart from the writes in flight, which an
+// idle transaction must not block) and, in a cluster, within what one log entry may carry.
 // False, with the error in `err`, if it cannot.
 bool ReserveForTransaction(CommandContext& ctx, ClientConn::Transaction& tx, size_t bytes,
                            protocol::ReplyWriter& err) {
@@ -85,9 +86,9 @@ bool ReserveForTransaction(CommandContext& ctx, ClientConn::Transaction& tx, siz
   }
   const auto limit = static_cast<size_t>(ctx.server.config().pending_write_bytes.load());
   ByteBudget::Reservation r;
-  if (!ctx.server.pending_writes().TryReserve(bytes, limit, &r)) {
-    err.Error("TRYAGAIN server busy: the writes waiting for the log exceed pending-write-limit (" +
-              std::to_string(limit) + " bytes)");
+  if (!ctx.server.transaction_bytes().TryReserve(bytes, limit, &r)) {
+    err.Error("TRYAGAIN server busy: the commands queued in transactions exceed "
+              "pending-write-limit (" + std::to_string(limit) + " bytes)");
     return false;
   }
   tx.bytes += bytes;
@@ -302,6 +303,16 @@ void NoteWatchedRead(ClientConn::Transaction& tx, std::string_view key, bool pre
     if (w.key == key && (w.present != present ||
                          (present && (w.payload != payload || w.expire_at != expire_at)))) {
       tx.watch_broken = true;
+    }
+  }
+}
+
+void NoteReadThroughLog(CommandContext& ctx) {
+  ClientConn::Transaction& tx = ctx.conn.transaction();
+  if (tx.watched.empty()) return;
+  for (size_t pos : ctx.spec.KeyPositions(ctx.args.size())) {
+    for (const auto& w : tx.watched) {
+      if (w.key == ctx.args[pos]) tx.watch_broken = true;
     }
   }
 }

@@ -23,8 +23,9 @@
 // included, must hash to one slot (as in Redis Cluster), of a partition this node leads, and
 // the whole transaction must fit in one log entry (raft-entry-max-bytes).
 //
-// Bounds: what a transaction queues and watches is held against the node's pending-write
-// budget (pending-write-limit) until EXEC, DISCARD or the connection's end; EXEC's reply is
+// Bounds: what transactions queue and watch is held, all connections' together, within
+// pending-write-limit (a budget of its own: it cannot block other clients' writes) until
+// EXEC, DISCARD or the connection's end; EXEC's reply is
 // cut at 256 MiB (each further command's reply becomes an error; writes still run). Limits a
 // handler checks against the current state (max-value-bytes for APPEND and SETRANGE) see the
 // state before the transaction, not what earlier commands of it will have written.
@@ -45,5 +46,9 @@ void QueueInTransaction(CommandContext& ctx);
 // keys: if `key` is watched and now holds something else than at WATCH, EXEC will abort.
 void NoteWatchedRead(ClientConn::Transaction& tx, std::string_view key, bool present,
                      std::string_view payload, int64_t expire_at);
+// A read by the connection of `ctx` that goes through the log after all (a cluster leader
+// without a confirmed lease): what it will see is not checked, so if it reads a watched key,
+// EXEC aborts (over-eagerly: the key may not have changed).
+void NoteReadThroughLog(CommandContext& ctx);
 
 }  // namespace flin::server
