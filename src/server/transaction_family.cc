@@ -1,4 +1,5 @@
-// Transactions: MULTI, EXEC, DISCARD, and the log entry EXEC makes (transaction_family.h).
+// Transactions: WATCH, UNWATCH, MULTI, EXEC, DISCARD, and the log entry EXEC makes
+// (transaction_family.h).
 
 #include "server/transaction_family.h"
 
@@ -175,10 +176,10 @@ void ExecCmd(CommandContext& ctx) {
 }
 
 // Runs every command of the entry in this one WriteTxn, replying with an array of their
-// replies (an error element is its error), unless a watched key changed. Entries come from this server, but apply must survive any bytes (command_fuzz):
-// an element that does not decode to a command with an apply function, or names another
-// partition than the entry's in a cluster, or is itself a transaction or an internal command,
-// gets an error in its place.
+// replies (an error element is its error), unless a watched key changed. Entries come from
+// this server, but apply must survive any bytes (command_fuzz): an element that does not
+// decode to a command with an apply function, or names another partition than the entry's in
+// a cluster, or is itself a transaction or an internal command, gets an error in its place.
 void ExecApply(ApplyContext& ctx) {
   // Watched keys first: if one changed, nothing runs and the reply is a null array.
   size_t first = 1;
