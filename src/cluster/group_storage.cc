@@ -561,17 +561,22 @@ std::string GroupStorage::InstallPath(const char* ext) const {
   return snapshot_dir_ + "/install-group-" + std::to_string(group_) + ext;
 }
 
+void GroupStorage::AddInstalledMetadata(const raft::SnapshotMeta& meta, int64_t clock,
+                                        rocksdb::WriteBatch* wb) const {
+  wb->DeleteRange(GroupPrefix('l', group_), LogKey(group_, UINT64_MAX)).PermitUncheckedError();
+  std::string buf;
+  raft::EncodeSnapshotMeta(meta, &buf);
+  wb->Put(GroupMetaKey('s', group_), buf).PermitUncheckedError();
+  wb->Put(GroupMetaKey('a', group_), AppliedValue(meta.index, clock)).PermitUncheckedError();
+}
+
 Status GroupStorage::FinishInstall(const raft::SnapshotMeta& meta, int64_t clock,
                                    const raft::HardState& hs) {
   rocksdb::WriteBatch wb;
-  wb.Put(GroupMetaKey('a', group_), AppliedValue(meta.index, clock)).PermitUncheckedError();
   std::string buf;
   raft::EncodeHardState(hs, &buf);
   wb.Put(GroupMetaKey('h', group_), buf).PermitUncheckedError();
-  wb.DeleteRange(GroupPrefix('l', group_), LogKey(group_, UINT64_MAX)).PermitUncheckedError();
-  buf.clear();
-  raft::EncodeSnapshotMeta(meta, &buf);
-  wb.Put(GroupMetaKey('s', group_), buf).PermitUncheckedError();
+  AddInstalledMetadata(meta, clock, &wb);
   wb.Delete(GroupMetaKey('i', group_)).PermitUncheckedError();
   Status s = store_->Write(&wb, true);
   if (!s.ok()) return s;
@@ -649,11 +654,7 @@ Status GroupStorage::InstallByBatch(const raft::Snapshot& snap, rocksdb::WriteBa
       wb->Put(key, rocksdb::Slice(v.data(), v.size())).PermitUncheckedError();
       return Status::Ok();
     });
-    wb->DeleteRange(GroupPrefix('l', group_), LogKey(group_, UINT64_MAX)).PermitUncheckedError();
-    std::string buf;
-    raft::EncodeSnapshotMeta(snap.meta, &buf);
-    wb->Put(GroupMetaKey('s', group_), buf).PermitUncheckedError();
-    wb->Put(GroupMetaKey('a', group_), AppliedValue(snap.meta.index, *clock)).PermitUncheckedError();
+    AddInstalledMetadata(snap.meta, *clock, wb);
     return Status::Ok();
   });
 }

@@ -113,9 +113,9 @@ class GroupStorage : public raft::Storage {
     return UINT64_MAX;
   }
   // Replaces this partition's data and log with a received snapshot (a staged one read from
-  // its file, which is then removed). Below ingest_bytes() the data, the log's deletion and
-  // the new metadata go into `wb`, which the caller writes with the rest of the Ready. From
-  // ingest_bytes() on, an SST file built from it is ingested into the store
+  // its file, which is then removed). Below the ingest size (set_ingest_bytes) the data, the
+  // log's deletion and the new metadata go into `wb`, which the caller writes with the rest of
+  // the Ready. From it on, an SST file built from it is ingested into the store
   // (storage::Store::IngestFile) and the group's metadata written, durably, before this
   // returns: the data is neither held in memory nor passed through the WAL and the memtable.
   // `pending` is the hard state of the Ready that carries the snapshot, if it has one. The
@@ -125,7 +125,6 @@ class GroupStorage : public raft::Storage {
   Status InstallSnapshot(const raft::Snapshot& snap, const raft::HardState* pending,
                          rocksdb::WriteBatch* wb);
   // The size from which a snapshot is installed by ingesting a file (default 64 MiB; 0: all).
-  uint64_t ingest_bytes() const { return ingest_bytes_; }
   void set_ingest_bytes(uint64_t bytes) { ingest_bytes_ = bytes; }
   // Tests: InstallSnapshot by ingestion returns Aborted, as if the process died, right after
   // writing its marker (1) or after ingesting the data (2); 0: never.
@@ -164,7 +163,12 @@ class GroupStorage : public raft::Storage {
   Status InstallByBatch(const raft::Snapshot& snap, rocksdb::WriteBatch* wb, int64_t* clock);
   Status InstallByIngest(const raft::Snapshot& snap, const raft::HardState* pending,
                          int64_t* clock);
-  // Step 3 of an install by ingestion (group_storage.cc): the metadata, the marker's deletion.
+  // What either way of installing writes of the group besides the data: the log deleted, the
+  // snapshot's metadata as the compaction point, the applied index and clock.
+  void AddInstalledMetadata(const raft::SnapshotMeta& meta, int64_t clock,
+                            rocksdb::WriteBatch* wb) const;
+  // Step 3 of an install by ingestion (group_storage.cc): the metadata, the hard state, the
+  // marker's deletion.
   Status FinishInstall(const raft::SnapshotMeta& meta, int64_t clock, const raft::HardState& hs);
   // At Open: finishes an install a crash interrupted (its marker is there), or removes the
   // second link of a finished one.

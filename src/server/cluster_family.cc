@@ -16,14 +16,18 @@ namespace {
 
 constexpr std::string_view kErrNoCluster = "ERR This instance has cluster support disabled";
 
-uint64_t LeaderOf(const cluster::MultiRaftNode& mr, int p) {
-  uint64_t leader = mr.View(p).leader.load(std::memory_order_relaxed);
-  // Unknown (election in progress, or a partition this node does not host): the preferred
-  // leader is the best guess, and it redirects further if it is wrong.
+// `leader` as read from the partition's view, or if unknown (election in progress, or a
+// partition this node does not host) the preferred leader: the best guess, and it redirects
+// further if it is wrong.
+uint64_t LeaderOf(const cluster::MultiRaftNode& mr, int p, uint64_t leader) {
   return leader != 0 ? leader : mr.topology().Replicas(p).front();
+}
+uint64_t LeaderOf(const cluster::MultiRaftNode& mr, int p) {
+  return LeaderOf(mr, p, mr.View(p).leader.load(std::memory_order_relaxed));
 }
 
 int FirstSlot(int p, int parts) { return PartitionFirstSlot(p, parts); }
+int LastSlot(int p, int parts) { return PartitionFirstSlot(p + 1, parts) - 1; }
 
 // The error for a key of partition p (slot `slot`) that this node does not serve: -MOVED to
 // its leader, or, with no leader, -TRYAGAIN / -CLUSTERDOWN.
@@ -31,11 +35,9 @@ int FirstSlot(int p, int parts) { return PartitionFirstSlot(p, parts); }
 void NotServedHere(CommandContext& ctx, const cluster::MultiRaftNode& mr, int slot, int p,
                    uint64_t leader) {
   if (leader == 0 && mr.topology().Hosts(p)) return ctx.out.Error(mr.NoLeaderError(p));
-  const cluster::NodeInfo* n =
-      mr.topology().Find(leader != 0 ? leader : mr.topology().Replicas(p).front());
+  const cluster::NodeInfo* n = mr.topology().Find(LeaderOf(mr, p, leader));
   ctx.out.Error("MOVED " + std::to_string(slot) + " " + n->ClientAddress());
 }
-int LastSlot(int p, int parts) { return PartitionFirstSlot(p + 1, parts) - 1; }
 
 }  // namespace
 

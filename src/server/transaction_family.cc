@@ -285,8 +285,7 @@ void QueueInTransaction(CommandContext& ctx) {
       // A read runs from the log, where its apply function checks its arguments.
       std::string command;
       EncodeCommand(ctx.args, &command);
-      const auto keys = ctx.spec.KeyPositions(ctx.args.size());
-      const int p = single || keys.empty() ? -1 : ctx.Partition(ctx.args[keys[0]]);
+      const int p = single ? -1 : ctx.Partition(ctx.args[ctx.spec.KeyPositions(ctx.args.size())[0]]);
       element = QueuedElement(p, command);
     }
   }
@@ -322,12 +321,9 @@ void RegisterTransactionFamily(CommandTable* t) {
   t->Add(Spec("multi", 1, kCmdFast, MultiCmd, nullptr, "Starts a transaction."));
   t->Add(Spec("exec", 1, 0, ExecCmd, nullptr, "Executes all commands in a transaction."));
   t->Add(Spec("discard", 1, kCmdFast, DiscardCmd, nullptr, "Discards a transaction."));
-  CommandSpec watch = Spec("watch", -2, kCmdReadOnly | kCmdFast, WatchCmd, nullptr,
-                           "Monitors changes to keys to determine the execution of a transaction.");
-  watch.first_key = 1;
-  watch.last_key = -1;
-  watch.step = 1;
-  t->Add(std::move(watch));
+  t->Add(MakeCommand("watch", -2, kCmdReadOnly | kCmdFast, WatchCmd, nullptr, "transactions",
+                     "Monitors changes to keys to determine the execution of a transaction.", 1,
+                     -1, 1));
   t->Add(Spec("unwatch", 1, kCmdFast, UnwatchCmd, nullptr,
               "Forgets about watched keys of a transaction."));
   t->Add(Spec(std::string(kExecEntry), -2, kCmdWrite | kCmdInternal, nullptr, ExecApply,

@@ -97,7 +97,7 @@ class Store {
   // delay or stop the write (memtables waiting for a flush, too many L0 files) instead of
   // making the caller wait.
   Status Write(rocksdb::WriteBatch* batch, bool sync, bool no_stall = false);
-  // Loads an SST file made with NewSstWriterOptions() into the store, atomically: every key
+  // Loads an SST file made with SstWriterOptions() into the store, atomically: every key
   // and range deletion in it at once, after (overriding) everything written before; the file
   // is moved into the store (removed from `path` on success). Nothing goes through the WAL or
   // the memtable (RocksDB flushes the memtable first if their key ranges overlap, and waits for

@@ -147,7 +147,6 @@ Status BenchThread::Connect() {
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) return Status::IOError("epoll_create1 failed");
   const int known = static_cast<int>(routes_.nodes().size());
-  node_state_.resize(known);
   for (int i = 0; i < clients_count_; ++i) {
     clients_.push_back(std::make_unique<Client>());
     Client* client = clients_.back().get();
@@ -163,10 +162,7 @@ Status BenchThread::Connect() {
       }
       if (!cluster_) return s;
       if (first_failure.ok()) first_failure = s;
-      // Down, or not up yet: tried again when a request needs it (ConnTo).
-      ++node_state_[node].failures;
-      node_state_[node].retry_at = Clock::now() + ReconnectBackoff(node_state_[node].failures);
-      refresh_wanted_ = true;
+      NoteConnectFailure(node, Clock::now());  // down, or not up yet: ConnTo tries again
     }
     if (opened == 0) {
       return first_failure.ok() ? Status::IOError("no node could be reached") : first_failure;
@@ -250,14 +246,19 @@ BenchThread::Conn* BenchThread::ConnTo(Client* client, int node, Clock::time_poi
                                         kReconnectTimeout,
                                         std::chrono::milliseconds(options_.connect_timeout_ms)));
       !s.ok()) {
-    ++state.failures;
-    state.retry_at = now + ReconnectBackoff(state.failures);
-    refresh_wanted_ = true;
+    NoteConnectFailure(node, now);
     return nullptr;
   }
   state.failures = 0;
   ++result_.reconnects;
   return client->conns[node].get();
+}
+
+void BenchThread::NoteConnectFailure(int node, Clock::time_point now) {
+  NodeState& state = node_state_[node];
+  ++state.failures;
+  state.retry_at = now + ReconnectBackoff(state.failures);
+  refresh_wanted_ = true;
 }
 
 void BenchThread::MarkDirty(Conn* c) {

@@ -160,6 +160,9 @@ class BenchThread {
     int failures = 0;  // consecutive failed connects
     Clock::time_point retry_at{};
   };
+  // A connect to `node` failed at `now`: it is not tried again before its back-off, and the
+  // map is reloaded.
+  void NoteConnectFailure(int node, Clock::time_point now);
   struct Parked {
     Client* client;
     Request request;
