@@ -15,6 +15,10 @@ void StateMachineImpl::Apply(storage::WriteTxn& txn, int partition, int64_t now_
     out.Error("ERR cannot apply a malformed log entry");
     return;
   }
+  // A read through the log changes nothing; with nobody waiting (a follower, a replay after a
+  // restart) its reply would only be built to be thrown away, and an MGET of many large
+  // values would build a large one on every replica.
+  if (reply == nullptr && !spec->Has(kCmdWrite)) return;
   ApplyContext ctx(txn, now_ms, Args(args_), out, partitions_, &expired_keys_);
   ctx.partition = partition;
   ctx.commands = commands_;

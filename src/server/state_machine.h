@@ -15,6 +15,8 @@ class StateMachineImpl : public cluster::StateMachine {
              protocol::ReplyWriter* reply) override;
 
   uint64_t expired_keys() const { return expired_keys_.load(std::memory_order_relaxed); }
+  // Bytes of the last reply built for nobody (Apply with reply == nullptr); for tests.
+  size_t discarded_reply_bytes() const { return scratch_.size(); }
 
  private:
   const CommandTable* commands_;
