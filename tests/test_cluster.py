@@ -338,6 +338,7 @@ def test_cluster_slots_nodes_keyslot(make_cluster):
     with RawConn(follower) as c:
         assert c.call("GET", key).startswith("MOVED")
         assert c.call("READONLY") == "OK"
+        assert " flags=r " in c.call("CLIENT", "INFO").decode()
         wait_until(lambda: c.call("GET", key) == b"ro-value", 30,
                    what="the follower to apply the write")
         reply = c.call("SET", key, "no")

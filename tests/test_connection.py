@@ -121,6 +121,29 @@ def test_client_id_name_info_list(server, raw):
         assert raw.call("CLIENT", "GETNAME") is None
 
 
+def _client_fields(conn, client_id):
+    listing = conn.call("CLIENT", "LIST").decode()
+    line = next(line for line in listing.split("\n") if line.startswith(f"id={client_id} "))
+    return dict(field.split("=", 1) for field in line.split(" "))
+
+
+def test_client_list_shows_multi(server, raw):
+    with server.raw() as other:
+        other_id = other.call("CLIENT", "ID")
+        fields = _client_fields(raw, other_id)
+        assert fields["multi"] == "-1" and fields["flags"] == "N"
+        assert other.call("MULTI") == "OK"
+        assert _client_fields(raw, other_id)["multi"] == "0"
+        assert other.call("SET", "cl-multi", "v" * 100) == "QUEUED"
+        assert other.call("GET", "cl-multi") == "QUEUED"
+        fields = _client_fields(raw, other_id)
+        assert fields["multi"] == "2" and "x" in fields["flags"]
+        assert int(fields["multi-mem"]) > 0
+        assert other.call("EXEC") == ["OK", b"v" * 100]
+        fields = _client_fields(raw, other_id)
+        assert fields["multi"] == "-1" and fields["flags"] == "N"
+
+
 def test_client_kill_by_id(server, raw):
     with server.raw() as victim:
         vid = victim.call("CLIENT", "ID")

@@ -67,7 +67,7 @@ void ClientConn::Close() {
 void ClientConn::Reset() {
   set_proto(2);
   authenticated_ = false;
-  readonly_ = false;
+  readonly_.store(false, std::memory_order_relaxed);
   transaction_ = Transaction();
   io_->SetName(this, "");
 }
@@ -219,6 +219,9 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
       }
     }
   }
+  multi_queued.store(transaction_.active ? static_cast<int64_t>(transaction_.queued.size()) : -1,
+                     std::memory_order_relaxed);
+  multi_bytes.store(transaction_.bytes, std::memory_order_relaxed);
   // Counted once it has run (a read that returned above to wait for writes runs again later).
   IoStats::Add(st.commands, 1);
   if (sink == &queued && pending_ == pending_before) {

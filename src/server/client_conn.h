@@ -67,8 +67,8 @@ class ClientConn : public net::EventHandler {
   IoThread& io() { return *io_; }
   int64_t created_ms() const { return created_ms_; }
   int fd() const { return fd_; }
-  bool readonly() const { return readonly_; }
-  void set_readonly(bool r) { readonly_ = r; }
+  bool readonly() const { return readonly_.load(std::memory_order_relaxed); }
+  void set_readonly(bool r) { readonly_.store(r, std::memory_order_relaxed); }
   // Forgets per-connection state (RESET).
   void Reset();
 
@@ -101,6 +101,8 @@ class ClientConn : public net::EventHandler {
   std::atomic<int64_t> last_interaction_ms{0};
   std::atomic<size_t> in_bytes{0}, out_bytes{0};
   std::atomic<const CommandSpec*> last_command{nullptr};
+  std::atomic<int64_t> multi_queued{-1};  // commands queued inside MULTI; -1 outside MULTI
+  std::atomic<size_t> multi_bytes{0};     // their bytes and the watched values'
   std::atomic<bool> kill_requested{false};
   // Guarded by the owning IoThread's registry mutex.
   std::string name;
@@ -128,7 +130,7 @@ class ClientConn : public net::EventHandler {
 
   std::atomic<int> proto_{2};  // written by the owner, read by CLIENT LIST too
   bool authenticated_ = false;
-  bool readonly_ = false;
+  std::atomic<bool> readonly_{false};  // owning thread writes; CLIENT LIST reads
   Transaction transaction_;
   int pending_ = 0;  // slots not yet filled
   size_t pending_bytes_ = 0;  // their request_bytes

@@ -130,14 +130,18 @@ void ResetCmd(CommandContext& ctx) {
   ctx.out.Simple("RESET");
 }
 
-// One CLIENT LIST line, with Redis's field names.
+// One CLIENT LIST line, with Redis's field names. Flags: x inside MULTI, r after READONLY,
+// N for none.
 std::string ClientLine(const IoThread::ClientInfo& c) {
+  std::string flags = std::string(c.multi >= 0 ? "x" : "") + (c.readonly ? "r" : "");
+  if (flags.empty()) flags = "N";
   return "id=" + std::to_string(c.id) + " addr=" + c.addr + " laddr=" + c.laddr +
          " fd=" + std::to_string(c.fd) + " name=" + c.name + " age=" + std::to_string(c.age_s) +
          " idle=" + std::to_string(c.idle_s) +
-         " flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=" + std::to_string(c.qbuf) +
-         " qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=" +
-         std::to_string(c.obuf) + " tot-mem=" + std::to_string(c.qbuf + c.obuf) +
+         " flags=" + flags + " db=0 sub=0 psub=0 ssub=0 multi=" + std::to_string(c.multi) +
+         " qbuf=" + std::to_string(c.qbuf) + " qbuf-free=0 argv-mem=0 multi-mem=" +
+         std::to_string(c.multi_bytes) + " rbs=0 rbp=0 obl=0 oll=0 omem=" +
+         std::to_string(c.obuf) + " tot-mem=" + std::to_string(c.qbuf + c.obuf + c.multi_bytes) +
          " events=r cmd=" + c.cmd + " user=default redir=-1 resp=" + std::to_string(c.proto) + "\n";
 }
 

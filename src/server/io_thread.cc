@@ -202,6 +202,9 @@ std::vector<IoThread::ClientInfo> IoThread::ListClients() {
     const CommandSpec* cmd = c->last_command.load(std::memory_order_relaxed);
     info.cmd = cmd ? cmd->name : "NULL";
     info.proto = c->proto();
+    info.multi = c->multi_queued.load(std::memory_order_relaxed);
+    info.multi_bytes = c->multi_bytes.load(std::memory_order_relaxed);
+    info.readonly = c->readonly();
     out.push_back(std::move(info));
   }
   return out;

@@ -74,6 +74,9 @@ class IoThread : public net::EventHandler, public cluster::CompletionSink {
     int64_t age_s, idle_s;
     size_t qbuf, obuf;
     int proto;
+    int64_t multi;       // commands queued in MULTI, -1 outside it
+    size_t multi_bytes;  // their bytes and the watched values'
+    bool readonly;
   };
   std::vector<ClientInfo> ListClients();
   void SetName(ClientConn* conn, std::string name);
