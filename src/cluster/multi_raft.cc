@@ -220,6 +220,7 @@ void MultiRaftNode::Stop() {
     stopping_ = true;
   }
   cv_.notify_one();
+  handoff_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
   if (transport_) transport_->Stop();
 }
@@ -302,7 +303,9 @@ void MultiRaftNode::Loop() {
     HandleReady();
     ExpireProposals(net::MonotonicMs());
     PublishViews();
-    if (options_.balance_leaders && now - last_balance_ms_ > 2000) {
+    if (draining_.load(std::memory_order_relaxed)) {
+      HandOff();
+    } else if (options_.balance_leaders && now - last_balance_ms_ > 2000) {
       last_balance_ms_ = now;
       BalanceLeaders();
     }
@@ -372,6 +375,14 @@ void MultiRaftNode::HandleMessages(std::vector<Inbound>& inbox) {
         LOG_DEBUG("dropping a malformed or misrouted message from node %llu",
                   static_cast<unsigned long long>(from));
         continue;
+      }
+      if (m->type == raft::MessageType::kTimeoutNow) {
+        // Draining: leadership offered to this node is refused (the sender's transfer times
+        // out, as for a dead transferee). Else, a partition's preferred node handing its
+        // leadership here is draining: remember not to balance it back.
+        if (draining_.load(std::memory_order_relaxed)) continue;
+        const uint64_t preferred = topology_.Replicas(group).front();
+        if (from == preferred) NoteDeclined(*groups_[group], preferred);
       }
       groups_[group]->node->Step(m.value()).ok();
     }
@@ -746,20 +757,86 @@ std::vector<uint64_t> MultiRaftNode::ConnectedPeers() const {
 }
 
 void MultiRaftNode::BalanceLeaders() {
-  const std::vector<uint64_t> connected = ConnectedPeers();
+  const std::vector<Transport::PeerState> peers = transport_->Peers();
+  const int64_t now = net::MonotonicMs();
   for (auto& g : groups_) {
     if (!g || g->node->role() != raft::Role::kLeader) continue;
     const uint64_t preferred = topology_.Replicas(g->id).front();
     if (preferred == topology_.self_id()) continue;
     // A dead node can look caught up while nothing is written; a failed transfer costs the
     // leader its lease for the rest of the term. So: only to a node we are connected to.
-    if (std::find(connected.begin(), connected.end(), preferred) == connected.end()) continue;
+    auto ps = std::find_if(peers.begin(), peers.end(),
+                           [&](const Transport::PeerState& p) { return p.id == preferred; });
+    if (ps == peers.end() || !ps->connected) {
+      g->declined = false;  // it went away: once back, it is a new process that wants its share
+      continue;
+    }
+    if (g->declined) {
+      if (ps->connects == g->declined_connects && now < g->declined_until_ms) continue;
+      g->declined = false;
+    }
     for (const auto& peer : g->node->Peers()) {
       if (peer.id == preferred && peer.match == g->node->last_index()) {
         g->node->TransferLeader(preferred).ok();
       }
     }
   }
+}
+
+void MultiRaftNode::NoteDeclined(Group& g, uint64_t preferred) {
+  for (const auto& p : transport_->Peers()) {
+    if (p.id != preferred) continue;
+    g.declined = true;
+    g.declined_connects = p.connects;
+    g.declined_until_ms = net::MonotonicMs() + 60000;
+  }
+}
+
+int MultiRaftNode::HandOffLeadership() {
+  const auto deadline = std::chrono::steady_clock::now() +
+      std::chrono::milliseconds(3LL * options_.election_ticks * options_.tick_ms);
+  std::unique_lock<std::mutex> lock(mu_);
+  draining_.store(true, std::memory_order_relaxed);
+  handoff_reported_ = false;
+  cv_.notify_one();
+  handoff_cv_.wait_until(lock, deadline, [this] {
+    return stopping_ || (handoff_reported_ && (handoff_leading_ == 0 || handoff_movable_ == 0));
+  });
+  return handoff_reported_ ? handoff_leading_ : -1;
+}
+
+// Raft thread, every round while draining: each partition this node leads is handed to the
+// most caught-up live voter (its preferred node among equals); a transfer the core gave up
+// (after an election timeout) is tried again.
+void MultiRaftNode::HandOff() {
+  const std::vector<uint64_t> connected = ConnectedPeers();
+  int leading = 0, movable = 0;
+  for (auto& g : groups_) {
+    if (!g || g->node->role() != raft::Role::kLeader) continue;
+    ++leading;
+    const uint64_t preferred = topology_.Replicas(g->id).front();
+    uint64_t to = 0, to_match = 0;
+    for (const auto& peer : g->node->Peers()) {
+      if (peer.id == topology_.self_id() || peer.learner ||
+          std::find(connected.begin(), connected.end(), peer.id) == connected.end()) {
+        continue;
+      }
+      if (to == 0 || peer.match > to_match || (peer.match == to_match && peer.id == preferred)) {
+        to = peer.id;
+        to_match = peer.match;
+      }
+    }
+    if (to == 0) continue;
+    ++movable;
+    if (g->node->transferee() == raft::kNoNode) g->node->TransferLeader(to).ok();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    handoff_reported_ = true;
+    handoff_leading_ = leading;
+    handoff_movable_ = movable;
+  }
+  handoff_cv_.notify_all();
 }
 
 void MultiRaftNode::Deliver(CompletionSink* sink, uint64_t conn_id, uint64_t seq,

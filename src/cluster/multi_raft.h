@@ -131,6 +131,15 @@ class MultiRaftNode : public Replicator {
   uint64_t slow_log_syncs() const { return slow_log_syncs_.load(std::memory_order_relaxed); }
   int64_t log_sync_max_ms() const { return log_sync_max_ms_.load(std::memory_order_relaxed); }
   std::vector<Transport::PeerState> Peers() const { return transport_->Peers(); }
+  // For a clean shutdown: hands the leadership of every partition this node leads to a
+  // caught-up peer (a planned move: clients' writes are held for milliseconds and then
+  // answered -MOVED, where a node that just went away costs each of its partitions an election
+  // timeout of -TRYAGAIN), and from now on refuses leadership offered to it. The peers do not
+  // hand those partitions back while this process stays (BalanceLeaders). Waits until this
+  // node leads nothing, no partition it leads has a live peer to take it, or three election
+  // timeouts passed; returns how many partitions it still leads. Any thread but the raft
+  // thread; once called the node stays draining until it stops.
+  int HandOffLeadership();
   void set_fsync(FsyncPolicy p) { fsync_.store(p, std::memory_order_relaxed); }
 
  private:
@@ -153,6 +162,12 @@ class MultiRaftNode : public Replicator {
       int64_t since_ms;  // monotonic: when it was first held (a hold lasts MaxHoldMs at most)
     };
     std::deque<Held> held;  // not proposed yet: waiting for a leader (Submit), oldest first
+    // The partition's preferred node handed its leadership away (HandOffLeadership: it is
+    // shutting down), so it is not balanced back to that node while our connection to it is
+    // the one it was then (Transport::PeerState::connects) and for at most a minute.
+    bool declined = false;
+    uint64_t declined_connects = 0;
+    int64_t declined_until_ms = 0;
   };
 
   void Loop();
@@ -179,6 +194,8 @@ class MultiRaftNode : public Replicator {
   void PublishViews();
   void SettleIdentity();
   void BalanceLeaders();
+  void HandOff();
+  void NoteDeclined(Group& g, uint64_t preferred);
   void MaybeCompact(Group& g);
   void Fail(Proposal& p, const std::string& error);
   std::string Redirect(int partition, uint64_t leader) const;
@@ -202,6 +219,10 @@ class MultiRaftNode : public Replicator {
   std::vector<Inbound> messages_;                            // guarded by mu_
   size_t queued_message_bytes_ = 0;                          // guarded by mu_
   bool stopping_ = false;                                    // guarded by mu_
+  std::atomic<bool> draining_{false};                        // HandOffLeadership was called
+  std::condition_variable handoff_cv_;                       // HandOff reported (mu_)
+  bool handoff_reported_ = false;                            // guarded by mu_
+  int handoff_leading_ = 0, handoff_movable_ = 0;            // guarded by mu_
   std::thread thread_;
 
   std::unordered_map<CompletionSink*, std::vector<Completion>> deliveries_;  // raft thread

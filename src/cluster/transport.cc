@@ -98,6 +98,7 @@ class Transport::Impl {
     bool flush_due = false;               // guarded by mu: a flush is posted, or comes at connect
     std::atomic<size_t> queued_bytes{0};  // in queue, plus in the connection's out
     std::atomic<bool> connected{false};
+    std::atomic<uint64_t> connects{0};  // outbound connections made
     std::atomic<uint64_t> sent{0}, received{0}, dropped{0};
     // Loop thread only.
     Conn* out = nullptr;  // the outbound connection, if dialing or up
@@ -266,8 +267,8 @@ std::vector<Transport::PeerState> Transport::Impl::Peers() const {
   std::vector<PeerState> out;
   out.reserve(peers_.size());
   for (const auto& p : peers_) {
-    out.push_back(PeerState{p->addr.id, p->connected.load(), p->sent.load(), p->received.load(),
-                            p->dropped.load()});
+    out.push_back(PeerState{p->addr.id, p->connected.load(), p->connects.load(), p->sent.load(),
+                            p->received.load(), p->dropped.load()});
   }
   return out;
 }
@@ -391,6 +392,7 @@ void Transport::Impl::OnConnected(Conn* c) {
   std::memcpy(hs.header, frame.data(), kFrameHeaderBytes);
   c->out.push_back(std::move(hs));
   c->peer->connected = true;
+  c->peer->connects.fetch_add(1, std::memory_order_relaxed);
   LOG_NOTICE("transport: connected to peer %llu at %s", ULL(c->peer->addr.id), c->remote.c_str());
   Flush(c);
 }

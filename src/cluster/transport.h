@@ -124,6 +124,7 @@ class Transport {
   struct PeerState {
     uint64_t id;
     bool connected;            // our outbound connection is up (handshake sent)
+    uint64_t connects;         // outbound connections made so far (a new one: a new process?)
     uint64_t sent_frames;      // payloads written to the peer's socket
     uint64_t received_frames;  // payloads received from the peer and given to the Receiver
     uint64_t dropped;          // payloads refused by Send() or lost with a broken connection

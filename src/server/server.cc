@@ -215,6 +215,18 @@ void Server::Run() {
     expiry_->Cycle(NowMs());
     SampleOps();
   }
+  if (multi_raft_ && hand_off_at_shutdown_.load()) {
+    // While the I/O threads still serve: a write to a partition being handed over is held
+    // and then answered -MOVED, which clients follow, instead of the -TRYAGAIN of the
+    // elections this node's departure would otherwise cost its partitions.
+    LOG_NOTICE("shutting down: handing this node's partitions to its peers");
+    const int left = multi_raft_->HandOffLeadership();
+    if (left > 0) {
+      LOG_WARNING("still leading %d partitions (no live peer caught up to take them)", left);
+    } else {
+      LOG_NOTICE("leads no partition now");
+    }
+  }
   LOG_NOTICE("shutting down: stopping clients, draining the log");
   // Stop taking requests, then let the log drain so every acknowledged write is applied.
   for (auto& t : io_threads_) t->Stop();

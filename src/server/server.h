@@ -47,9 +47,14 @@ class Server {
   ~Server();
 
   Status Start();
-  // Blocks until SIGTERM/SIGINT or SHUTDOWN; then stops everything cleanly.
+  // Blocks until SIGTERM/SIGINT or SHUTDOWN; then stops everything cleanly. A cluster node
+  // first hands the partitions it leads to its peers (MultiRaftNode::HandOffLeadership),
+  // serving clients meanwhile, unless SHUTDOWN NOW asked it not to.
   void Run();
-  void RequestShutdown() { shutdown_.store(true); }
+  void RequestShutdown(bool hand_off = true) {
+    hand_off_at_shutdown_.store(hand_off);
+    shutdown_.store(true);
+  }
 
   Config& config() { return *config_; }
   storage::Store& store() { return *store_; }
@@ -104,6 +109,7 @@ class Server {
   int listen_fd_ = -1;  // shared by the I/O threads
   ScanCursors cursors_;
   std::atomic<bool> shutdown_{false};
+  std::atomic<bool> hand_off_at_shutdown_{true};
   std::atomic<uint64_t> next_client_id_{0};
   std::string run_id_;
   int64_t start_ms_ = 0;

@@ -519,15 +519,19 @@ void TimeCmd(CommandContext& ctx) {
 }
 
 void ShutdownCmd(CommandContext& ctx) {
+  bool now = false;
   for (size_t i = 1; i < ctx.args.size(); ++i) {
     std::string opt = ToLower(ctx.args[i]);
     if (opt == "abort") return ctx.out.Error("ERR No shutdown in progress.");
-    // Every acknowledged write is already durable: SAVE, NOSAVE, NOW and FORCE change nothing.
+    // Every acknowledged write is already durable: SAVE, NOSAVE and FORCE change nothing. NOW
+    // skips what would wait for peers (Redis: for lagging replicas): a cluster node's hand-over
+    // of the partitions it leads.
     if (opt != "save" && opt != "nosave" && opt != "now" && opt != "force") {
       return ctx.out.Error(kErrSyntax);
     }
+    now = now || opt == "now";
   }
-  ctx.server.RequestShutdown();
+  ctx.server.RequestShutdown(/*hand_off=*/!now);
   ctx.conn.CloseAfterReply();  // as Redis: the connection closes without a reply
 }
 
