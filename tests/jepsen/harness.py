@@ -471,7 +471,7 @@ class Nemesis:
             return self.rng.choice(list(self.cluster.nodes.values()))
         return self.cluster.nodes[counts.most_common(1)[0][0]]
 
-    KINDS = {"kill": ["kill-random", "kill-leader"],
+    KINDS = {"kill": ["kill-random", "kill-leader", "stop-leader"],
              "pause": ["pause-random", "pause-leader"],
              "partition": ["partition-halves", "partition-leader", "partition-bridge"],
              "oneway": ["oneway-leader-deaf", "oneway-leader-mute", "oneway-halves",
@@ -540,9 +540,14 @@ class Nemesis:
         nodes = list(c.nodes.values())
         if fault.startswith("wipe"):
             self.wipe(fault, stop)
-        elif fault.startswith(("kill", "pause")):
+        elif fault.startswith(("kill", "pause", "stop")):
             node = self.leader_heaviest() if fault.endswith("leader") else self.rng.choice(nodes)
-            if fault.startswith("kill"):
+            if fault.startswith("stop"):   # a clean stop: it hands its leaderships over first
+                rc = node.stop()
+                self.faults[fault] += 1
+                self.log(f"SIGTERM node {node.node_id} (exit {rc})")
+                stop.wait(self.rng.uniform(0.3, 2.5))   # heal() restarts it
+            elif fault.startswith("kill"):
                 node.kill9()
                 self.faults[fault] += 1
                 self.log(f"kill -9 node {node.node_id}")
