@@ -14,12 +14,13 @@ void ReexecWithMallocTunables(char** argv) {
   if (getenv(kGuard) != nullptr) return;
   const char* current = getenv("GLIBC_TUNABLES");
   std::string tunables = current != nullptr ? current : "";
-  if (tunables.find("glibc.malloc.hugetlb") != std::string::npos ||
-      tunables.find("glibc.malloc.top_pad") != std::string::npos) {
-    return;
+  for (const char* name : {"glibc.malloc.hugetlb", "glibc.malloc.top_pad",
+                           "glibc.malloc.mmap_threshold"}) {
+    if (tunables.find(name) != std::string::npos) return;
   }
   if (!tunables.empty()) tunables += ":";
-  tunables += "glibc.malloc.hugetlb=1:glibc.malloc.top_pad=67108864";
+  tunables +=
+      "glibc.malloc.hugetlb=1:glibc.malloc.top_pad=67108864:glibc.malloc.mmap_threshold=33554432";
   if (setenv("GLIBC_TUNABLES", tunables.c_str(), 1) != 0 || setenv(kGuard, "1", 1) != 0) return;
   // The binary's own path, not /proc/self/exe: the kernel names the process after the file
   // executed, and "exe" is no name for ps, top or pkill. /proc/self/exe only if that fails (the

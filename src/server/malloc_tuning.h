@@ -7,11 +7,16 @@
 // the cost of a multi-MiB value. Two glibc tunables fix it: glibc.malloc.hugetlb=1 (heaps in
 // transparent huge pages, madvised) and glibc.malloc.top_pad (heaps grow, and stay, 64 MiB
 // ahead), measured: page faults of a 3-node cluster under SET 45 K -> 150 per 7 s, server CPU
-// per SET -20% (docs/BENCHMARKS.md, session 7). Tunables are read only when a process starts,
-// so the server sets them and executes itself again, once, before it starts any thread.
+// per SET -20% (docs/BENCHMARKS.md, session 7). Setting top_pad also turns off glibc's
+// dynamic mmap threshold, which left every allocation of 128 KiB or more (a large value and
+// each copy of it) to its own mmap: faulted in page by page, unmapped when freed. So
+// glibc.malloc.mmap_threshold is set too, to its maximum (32 MiB): such blocks come from the
+// heaps and are reused (session 11: 256 KiB SET/GET went from ~140 K page faults a second to
+// none, +20-40%). Tunables are read only when a process starts, so the server sets them and
+// executes itself again, once, before it starts any thread.
 //
-// Left alone when GLIBC_TUNABLES already names either tunable (the operator's choice), or
-// FLIN_MALLOC_TUNED is set (set by the re-execution itself; set it to opt out).
+// Left alone when GLIBC_TUNABLES already names any of these tunables (the operator's choice),
+// or FLIN_MALLOC_TUNED is set (set by the re-execution itself; set it to opt out).
 
 namespace flin::server {
 
