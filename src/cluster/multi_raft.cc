@@ -293,8 +293,10 @@ void MultiRaftNode::Loop() {
     // 4 election timeouts every timeout has fired and the rest are dropped.
     for (int caught = 0; now >= next_tick; ++caught) {
       if (caught < 4 * options_.election_ticks) {
+        const bool draining = draining_.load(std::memory_order_relaxed);
         for (auto& g : groups_) {
-          if (g) g->node->Tick();
+          // A stopping node does not campaign: its followers' election timers stay still.
+          if (g && !(draining && g->node->role() != raft::Role::kLeader)) g->node->Tick();
         }
       }
       tick_time_ms_ = next_tick;
@@ -738,7 +740,8 @@ void MultiRaftNode::PublishViews() {
     v.term.store(n.term(), std::memory_order_relaxed);
     const uint64_t lease_ticks = n.LeaseRemainingTicks();
     const bool readable = lease_ticks > 1 && n.TermAt(n.committed()) == n.term() &&
-                          g->storage->applied() >= n.committed();
+                          g->storage->applied() >= n.committed() &&
+                          n.transferee() == raft::kNoNode;  // see StartTransfer
     const int64_t until =
         tick_us + static_cast<int64_t>(lease_ticks - 1) * options_.tick_ms * 1000;
     v.lease_until_us.store(readable ? until : 0, std::memory_order_release);
@@ -777,7 +780,7 @@ void MultiRaftNode::BalanceLeaders() {
     }
     for (const auto& peer : g->node->Peers()) {
       if (peer.id == preferred && peer.match == g->node->last_index()) {
-        g->node->TransferLeader(preferred).ok();
+        StartTransfer(*g, preferred);
       }
     }
   }
@@ -793,8 +796,11 @@ void MultiRaftNode::NoteDeclined(Group& g, uint64_t preferred) {
 }
 
 int MultiRaftNode::HandOffLeadership() {
+  if (topology_.nodes().size() < 2) return 0;  // nobody to hand anything to
+  // Each transfer is bounded by the core (an election timeout); this bounds the whole, which
+  // a loaded machine may stretch over many rounds.
   const auto deadline = std::chrono::steady_clock::now() +
-      std::chrono::milliseconds(3LL * options_.election_ticks * options_.tick_ms);
+      std::chrono::milliseconds(10LL * options_.election_ticks * options_.tick_ms);
   std::unique_lock<std::mutex> lock(mu_);
   draining_.store(true, std::memory_order_relaxed);
   handoff_reported_ = false;
@@ -805,30 +811,57 @@ int MultiRaftNode::HandOffLeadership() {
   return handoff_reported_ ? handoff_leading_ : -1;
 }
 
+void MultiRaftNode::StartTransfer(Group& g, uint64_t to) {
+  // The core stops its lease when it sends TimeoutNow, but that message leaves early in the
+  // next round (before its fsync) while the lease published at the end of this round would
+  // let the I/O threads read locally until that next round ends, long after the transferee
+  // may have won and committed (a slow fsync: stale reads, found by review in session 11).
+  // So the published lease goes now, and PublishViews keeps it off while the transfer lasts.
+  views_[g.id].lease_until_us.store(0, std::memory_order_seq_cst);
+  g.node->TransferLeader(to).ok();
+}
+
 // Raft thread, every round while draining: each partition this node leads is handed to the
-// most caught-up live voter (its preferred node among equals); a transfer the core gave up
-// (after an election timeout) is tried again.
+// most caught-up voter that is connected and answering (its preferred node among equals, else
+// one chosen by partition so that they spread). A transfer the core gave up (after an election
+// timeout: the peer stalled, is recovering, or is stopping too) is retried with another
+// candidate if there is one; after three attempts the partition is left to an election.
 void MultiRaftNode::HandOff() {
   const std::vector<uint64_t> connected = ConnectedPeers();
   int leading = 0, movable = 0;
   for (auto& g : groups_) {
     if (!g || g->node->role() != raft::Role::kLeader) continue;
     ++leading;
-    const uint64_t preferred = topology_.Replicas(g->id).front();
-    uint64_t to = 0, to_match = 0;
+    if (g->node->transferee() != raft::kNoNode) {
+      ++movable;  // under way
+      continue;
+    }
+    if (g->handoff_attempts >= 3) continue;
+    std::vector<raft::PeerStatus> candidates;
     for (const auto& peer : g->node->Peers()) {
       if (peer.id == topology_.self_id() || peer.learner ||
+          peer.ticks_since_ack > static_cast<uint64_t>(options_.election_ticks) ||
           std::find(connected.begin(), connected.end(), peer.id) == connected.end()) {
         continue;
       }
-      if (to == 0 || peer.match > to_match || (peer.match == to_match && peer.id == preferred)) {
-        to = peer.id;
-        to_match = peer.match;
-      }
+      candidates.push_back(peer);
     }
-    if (to == 0) continue;
+    if (candidates.size() > 1) {  // the one that just let a transfer time out goes last
+      std::erase_if(candidates, [&](const raft::PeerStatus& p) { return p.id == g->handoff_to; });
+    }
+    if (candidates.empty()) continue;
+    uint64_t best_match = 0;
+    for (const auto& p : candidates) best_match = std::max(best_match, p.match);
+    std::erase_if(candidates, [&](const raft::PeerStatus& p) { return p.match < best_match; });
+    const uint64_t preferred = topology_.Replicas(g->id).front();
+    uint64_t to = candidates[g->id % candidates.size()].id;
+    for (const auto& p : candidates) {
+      if (p.id == preferred) to = p.id;
+    }
     ++movable;
-    if (g->node->transferee() == raft::kNoNode) g->node->TransferLeader(to).ok();
+    ++g->handoff_attempts;
+    g->handoff_to = to;
+    StartTransfer(*g, to);
   }
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -136,9 +136,10 @@ class MultiRaftNode : public Replicator {
   // answered -MOVED, where a node that just went away costs each of its partitions an election
   // timeout of -TRYAGAIN), and from now on refuses leadership offered to it. The peers do not
   // hand those partitions back while this process stays (BalanceLeaders). Waits until this
-  // node leads nothing, no partition it leads has a live peer to take it, or three election
-  // timeouts passed; returns how many partitions it still leads. Any thread but the raft
-  // thread; once called the node stays draining until it stops.
+  // node leads nothing, no partition it leads has a live peer left to try, or ten election
+  // timeouts passed; returns how many partitions it still leads. Meanwhile its followers do
+  // not campaign. Any thread but the raft thread; once called the node stays draining until
+  // it stops.
   int HandOffLeadership();
   void set_fsync(FsyncPolicy p) { fsync_.store(p, std::memory_order_relaxed); }
 
@@ -168,6 +169,8 @@ class MultiRaftNode : public Replicator {
     bool declined = false;
     uint64_t declined_connects = 0;
     int64_t declined_until_ms = 0;
+    int handoff_attempts = 0;  // HandOff: transfers started, and to whom the last one went
+    uint64_t handoff_to = 0;
   };
 
   void Loop();
@@ -195,6 +198,7 @@ class MultiRaftNode : public Replicator {
   void SettleIdentity();
   void BalanceLeaders();
   void HandOff();
+  void StartTransfer(Group& g, uint64_t to);
   void NoteDeclined(Group& g, uint64_t preferred);
   void MaybeCompact(Group& g);
   void Fail(Proposal& p, const std::string& error);

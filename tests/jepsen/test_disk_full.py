@@ -34,7 +34,8 @@ import pytest
 import redis
 
 from flinproc import Error, RawConn, Server, wait_until
-from cluster_helpers import Cluster, Writers, readonly_get_all, start_or_fail
+from cluster_helpers import (Cluster, Writers, partition_of_slot, readonly_get_all, slot_of,
+                             start_or_fail)
 
 pytestmark = pytest.mark.flin_only
 
@@ -329,6 +330,83 @@ def test_cluster_node_on_a_slow_disk_says_so(faildisk, tmp_path):
         print("\nlog fsyncs, longest ms / slow:", {
             n.node_id: (fields(n)["raft_log_sync_max_ms"], fields(n)["raft_slow_log_syncs"])
             for n in cl.nodes.values()})
+    finally:
+        cl.stop()
+
+
+def test_leader_handing_over_serves_no_stale_lease_read(faildisk, tmp_path):
+    """A leader that starts a leadership transfer must stop serving reads from its lease at
+    once: its TimeoutNow leaves early in its next round (before the round's fsync), the
+    transferee wins without it and commits, while the I/O threads would go on reading under
+    the lease published at the end of the previous round until this round ended. A slow disk
+    (60 ms per fsync of node 3, which follows writes of other partitions every round) makes
+    that round long (much slower, and the lease lapses by itself). Node 3 leads k holding v1; it is stopped (SIGTERM hands its partitions
+    over); v2 is acknowledged by the new leader; a GET on node 3 must then not answer v1
+    (found by review in session 11; without the fix the first trial fails, 20 GETs of 20
+    answering v1, in 4 runs of 4)."""
+    cl = Cluster(tmp_path / "cluster", tick_ms=30)
+    start_or_fail(cl)
+    arm = tmp_path / "arm"
+    try:
+        victim = cl.nodes[3]
+        victim.stop()
+        failing(victim, faildisk, victim.dir, arm, delay_us=60000)  # armed only for the stop
+        victim.start()
+        survivors = [cl.nodes[1], cl.nodes[2]]
+        for trial in range(2):
+            wait_until(lambda: list(cl.leaders().values()).count(3) >= 5, 60,
+                       what="node 3 to lead partitions")
+            led = cl.leaders()
+            key = next(k for k in (f"lease{trial}:{i}" for i in range(100000))
+                       if led.get(partition_of_slot(slot_of(k))) == 3)
+            others = [k for k in (f"bg{trial}:{i}" for i in range(100000))
+                      if led.get(partition_of_slot(slot_of(k))) in (1, 2)][:4]
+            on_victim = RawConn(victim.port)
+            assert on_victim.call("SET", key, "v1") == "OK"
+            stop_bg = threading.Event()
+
+            def background():  # entries for node 3 to fsync in every round
+                conns, i = {}, 0
+                while not stop_bg.is_set():
+                    for k in others:
+                        port = cl.nodes[led[partition_of_slot(slot_of(k))]].port
+                        try:
+                            conns.setdefault(port, RawConn(port)).call("SET", k, str(i))
+                        except (OSError, EOFError):
+                            conns.pop(port, None)
+                    i += 1
+
+            bg = threading.Thread(target=background, daemon=True)
+            bg.start()
+            arm.touch()
+            time.sleep(0.3)
+            stopper = threading.Thread(target=victim.stop)
+            stopper.start()
+            acked = False
+            conns = [RawConn(n.port) for n in survivors]
+            deadline = time.monotonic() + 10
+            while not acked and time.monotonic() < deadline:
+                for c in conns:
+                    try:
+                        acked = acked or c.call("SET", key, "v2") == "OK"
+                    except (OSError, EOFError):
+                        pass
+            stale = 0
+            if acked:
+                for _ in range(20):
+                    try:
+                        reply = on_victim.call("GET", key)
+                    except (OSError, EOFError):
+                        break
+                    stale += reply == b"v1"
+            stopper.join()
+            assert victim.returncode == 0, victim.log_tail()
+            stop_bg.set()
+            bg.join()
+            arm.unlink()
+            assert acked, "v2 was not acknowledged after node 3 stopped"
+            assert stale == 0, f"trial {trial}: node 3 answered v1 {stale} times after v2 was acked"
+            victim.start()
     finally:
         cl.stop()
 
