@@ -390,10 +390,7 @@ def test_kill9_failover_no_acked_write_lost_then_catch_up_from_log(make_cluster)
         led = cl.wait_all_leaders(timeout=60, nodes=survivors)
         failover_s = time.monotonic() - t_kill
         assert set(led.values()) <= {n.node_id for n in survivors}
-        # Clients follow MOVED and continue.
-        t_led = time.monotonic()
-        wait_until(lambda: writers.acks_after(t_led) >= 300, 60,
-                   what="writes to continue after the failover")
+        wait_writes_continue(writers, "after the failover")  # clients follow MOVED
     finally:
         writers.stop()
     assert not writers.failures, writers.failures
@@ -418,6 +415,12 @@ def test_kill9_failover_no_acked_write_lost_then_catch_up_from_log(make_cluster)
     assert not missing, (f"{len(missing)} acknowledged keys not on the restarted node: "
                          f"{list(missing.items())[:5]}")
     verify_acked(cl, writers.acked, "after the restart")
+
+
+def wait_writes_continue(writers, when):
+    """Until the writers have 300 more acknowledgements."""
+    t0 = time.monotonic()
+    wait_until(lambda: writers.acks_after(t0) >= 300, 60, what=f"writes to continue {when}")
 
 
 def unplanned_events(nodes):
@@ -452,9 +455,7 @@ def test_shutdown_hands_leadership_over_without_an_election(make_cluster):
         # can still let a timer fire now and then, but not one per partition the node led.
         time.sleep(20 * TICK_MS / 1000)
         unplanned = unplanned_events(survivors) - before
-        t_after = time.monotonic()
-        wait_until(lambda: writers.acks_after(t_after) >= 300, 60,
-                   what="writes to continue after the shutdown")
+        wait_writes_continue(writers, "after the shutdown")
     finally:
         writers.stop()
     assert not writers.failures, writers.failures
