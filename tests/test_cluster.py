@@ -424,13 +424,15 @@ def wait_writes_continue(writers, when):
 
 
 def unplanned_events(nodes):
-    """Election timers that fired and check-quorum step-downs, summed over `nodes`' INFO (each
-    must answer)."""
-    total = 0
-    for node in nodes:
-        f = node.info_cluster()["fields"]
-        total += int(f["raft_election_timeouts"]) + int(f["raft_quorum_losses"])
-    return total
+    """Election timers that fired, check-quorum step-downs and transfers given up, summed over
+    `nodes`' INFO (each must answer)."""
+    return sum(node_events(node) for node in nodes)
+
+
+def node_events(node):
+    f = node.info_cluster()["fields"]
+    return (int(f["raft_election_timeouts"]) + int(f["raft_quorum_losses"]) +
+            int(f["raft_transfers_aborted"]))
 
 
 def test_shutdown_hands_leadership_over_without_an_election(make_cluster):

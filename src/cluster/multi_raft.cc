@@ -822,10 +822,12 @@ void MultiRaftNode::StartTransfer(Group& g, uint64_t to) {
 }
 
 // Raft thread, every round while draining: each partition this node leads is handed to the
-// most caught-up voter that is connected and answering (its preferred node among equals, else
-// one chosen by partition so that they spread). A transfer the core gave up (after an election
-// timeout: the peer stalled, is recovering, or is stopping too) is retried with another
-// candidate if there is one; after three attempts the partition is left to an election.
+// most caught-up voter that is connected (its preferred node among equals, else one chosen by
+// partition so that they spread). A transfer the core gave up (after an election timeout: the
+// peer stalled, is recovering, or is stopping too) is retried a round later, so that what was
+// held meanwhile is proposed in between, with another candidate if there is one; after three
+// attempts the partition is left to an election. (No filter on recent heartbeat answers: after
+// a stall of this thread every peer would look silent for a round, and the wait would end.)
 void MultiRaftNode::HandOff() {
   const std::vector<uint64_t> connected = ConnectedPeers();
   int leading = 0, movable = 0;
@@ -837,10 +839,15 @@ void MultiRaftNode::HandOff() {
       continue;
     }
     if (g->handoff_attempts >= 3) continue;
+    if (g->handoff_attempts > 0 && !g->handoff_paused) {
+      g->handoff_paused = true;  // the last attempt was given up: one round for held requests
+      ++movable;
+      continue;
+    }
+    g->handoff_paused = false;
     std::vector<raft::PeerStatus> candidates;
     for (const auto& peer : g->node->Peers()) {
       if (peer.id == topology_.self_id() || peer.learner ||
-          peer.ticks_since_ack > static_cast<uint64_t>(options_.election_ticks) ||
           std::find(connected.begin(), connected.end(), peer.id) == connected.end()) {
         continue;
       }

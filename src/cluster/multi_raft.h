@@ -137,7 +137,8 @@ class MultiRaftNode : public Replicator {
   // timeout of -TRYAGAIN), and from now on refuses leadership offered to it. The peers do not
   // hand those partitions back while this process stays (BalanceLeaders). Waits until this
   // node leads nothing, no partition it leads has a live peer left to try, or ten election
-  // timeouts passed; returns how many partitions it still leads. Meanwhile its followers do
+  // timeouts passed; returns how many partitions it still leads, -1 if the raft thread did
+  // not report in that time. Meanwhile its followers do
   // not campaign. Any thread but the raft thread; once called the node stays draining until
   // it stops.
   int HandOffLeadership();
@@ -171,6 +172,7 @@ class MultiRaftNode : public Replicator {
     int64_t declined_until_ms = 0;
     int handoff_attempts = 0;  // HandOff: transfers started, and to whom the last one went
     uint64_t handoff_to = 0;
+    bool handoff_paused = false;  // HandOff: a round passed since the last attempt gave up
   };
 
   void Loop();

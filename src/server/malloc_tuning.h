@@ -12,7 +12,9 @@
 // each copy of it) to its own mmap: faulted in page by page, unmapped when freed. So
 // glibc.malloc.mmap_threshold is set too, to its maximum (32 MiB): such blocks come from the
 // heaps and are reused (session 11: 256 KiB SET/GET went from ~140 K page faults a second to
-// none, +20-40%). Tunables are read only when a process starts, so the server sets them and
+// none, +20-40%). The price: with top_pad as large as a thread's heap, glibc gives no freed
+// memory back, so the resident size stays at each arena's peak (after a burst of large
+// values, too). Tunables are read only when a process starts, so the server sets them and
 // executes itself again, once, before it starts any thread.
 //
 // Left alone when GLIBC_TUNABLES already names any of these tunables (the operator's choice),

@@ -222,7 +222,9 @@ void Server::Run() {
     LOG_NOTICE("shutting down: handing this node's partitions to its peers");
     const int left = multi_raft_->HandOffLeadership();
     if (left > 0) {
-      LOG_WARNING("still leading %d partitions (no live peer caught up to take them)", left);
+      LOG_WARNING("still leading %d partitions (no live peer took them in time)", left);
+    } else if (left < 0) {
+      LOG_WARNING("the raft thread did not answer the hand-over in time");
     } else {
       LOG_NOTICE("leads no partition now");
     }
