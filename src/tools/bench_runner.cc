@@ -173,6 +173,7 @@ Status BenchThread::Connect() {
 
 bool BenchThread::Issue(Client* client, Clock::time_point now, const RunPlan& plan) {
   const bool measured = now >= plan.measure_start;
+  if (plan.Stopped()) return false;
   if (plan.quota > 0) {
     if (measured && issued_measured_ >= plan.quota) return false;
   } else if (now >= plan.end) {
@@ -467,7 +468,7 @@ void BenchThread::Run(const RunPlan& plan) {
       in_flight += client->in_flight;
       any_alive |= !client->dead;
     }
-    const bool sending = !any_alive ? false
+    const bool sending = !any_alive || plan.Stopped() ? false
                          : plan.quota > 0 ? issued_measured_ < plan.quota || now < plan.measure_start
                                           : now < plan.end;
     if (!sending && in_flight == 0) break;

@@ -99,6 +99,10 @@ struct RunPlan {
   Clock::time_point measure_start;  // replies to requests sent before this are not counted
   Clock::time_point end;            // duration mode: stop sending; later replies not counted
   int64_t quota = 0;                // requests mode: measured requests this thread sends
+  // Set (by a signal, from any thread): stop sending now, in either mode; replies to what was
+  // sent are still awaited and counted. Null: never.
+  const std::atomic<bool>* stop = nullptr;
+  bool Stopped() const { return stop != nullptr && stop->load(std::memory_order_relaxed); }
 };
 
 struct ThreadResult {

@@ -5,6 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include "client/test_server.h"
 
 namespace flin::bench {
@@ -29,8 +33,10 @@ class BenchRunnerTest : public ::testing::Test {
     options_.keyspace = 1000;
   }
 
-  // Connects one thread's clients; kill_first stops the server before the run starts.
-  RunTotals RunRequests(int64_t requests, bool kill_first = false) {
+  // Connects one thread's clients; kill_first stops the server before the run starts; `stop`
+  // is the plan's stop flag (RunPlan::stop).
+  RunTotals RunRequests(int64_t requests, bool kill_first = false,
+                        const std::atomic<bool>* stop = nullptr) {
     Result<Topology> topology = LoadTopology(options_);
     EXPECT_TRUE(topology.ok()) << topology.status().ToString();
     Progress progress;
@@ -42,6 +48,7 @@ class BenchRunnerTest : public ::testing::Test {
     plan.measure_start = Clock::now();
     plan.end = Clock::time_point::max();
     plan.quota = requests;
+    plan.stop = stop;
     thread.Run(plan);
     RunTotals run{thread.result()};
     for (int op = 0; op < kOpCount; ++op) {
@@ -86,6 +93,25 @@ TEST_F(BenchRunnerTest, DeadServerEndsTheRunWithRequestsLost) {
   EXPECT_EQ(run.result.lost, static_cast<uint64_t>(options_.connections * options_.pipeline));
   EXPECT_EQ(run.errors, run.result.lost);
   EXPECT_FALSE(run.result.first_error.empty());
+}
+
+// flin-bench's SIGINT/SIGTERM: the run stops sending, and what was sent is answered and
+// counted once (nothing in flight is lost or counted as an error).
+TEST_F(BenchRunnerTest, AStopRequestEndsTheRunAndCountsWhatWasSent) {
+  StartServer({});
+  options_.mix = {{Op::kSet, 1}};
+  std::atomic<bool> stop{false};
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    stop.store(true);
+  });
+  RunTotals run = RunRequests(1'000'000'000, /*kill_first=*/false, &stop);  // ends by the stop
+  stopper.join();
+  EXPECT_GT(run.ok, 0u);
+  EXPECT_LT(run.ok, 1'000'000'000u);
+  EXPECT_EQ(run.errors, 0u) << run.result.first_error;
+  EXPECT_EQ(run.result.lost, 0u);
+  EXPECT_EQ(run.recorded, run.ok);
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
 // flin-bench: a closed-loop load generator for Redis-protocol servers, built on libflin.
 // Run `flin-bench --help` for the flags.
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cinttypes>
 #include <cstdio>
 #include <memory>
@@ -12,6 +14,8 @@
 
 namespace flin::bench {
 namespace {
+
+std::atomic<bool> g_stop{false};  // set by SIGINT/SIGTERM: end the run early
 
 struct Summary {
   const char* name;
@@ -45,14 +49,15 @@ std::string Target(const BenchOptions& o, const Topology& t) {
          std::to_string(t.nodes.size()) + (t.cluster ? " masters" : "");
 }
 
-void PrintText(const BenchOptions& o, const Topology& t, double seconds,
+void PrintText(const BenchOptions& o, const Topology& t, double seconds, bool interrupted,
                const std::vector<Summary>& rows, const ThreadResult& all) {
   const char* dist[] = {"uniform", "zipf", "sequential"};
   std::printf("flin-bench: %s, %d clients%s, pipeline %d, %d thread(s), mix %s, "
-              "keyspace %" PRId64 " %s, value %d B, measured %.2f s\n",
+              "keyspace %" PRId64 " %s, value %d B, measured %.2f s%s\n",
               Target(o, t).c_str(), o.connections, o.cluster.empty() ? "" : " (one connection per node each)",
               o.pipeline, o.threads, o.MixString().c_str(), o.keyspace,
-              dist[static_cast<int>(o.key_dist)], o.value_size, seconds);
+              dist[static_cast<int>(o.key_dist)], o.value_size, seconds,
+              interrupted ? " (interrupted)" : "");
   std::printf("%-6s %12s %12s %9s %9s %9s %9s %10s %9s\n", "op", "requests", "ops/s",
               "p50(us)", "p90(us)", "p99(us)", "p99.9(us)", "max(us)", "errors");
   for (const Summary& r : rows) {
@@ -83,14 +88,15 @@ void PrintText(const BenchOptions& o, const Topology& t, double seconds,
   }
 }
 
-void PrintJson(const BenchOptions& o, const Topology& t, double seconds,
+void PrintJson(const BenchOptions& o, const Topology& t, double seconds, bool interrupted,
                const std::vector<Summary>& rows, const ThreadResult& all,
                const std::vector<uint64_t>& ok_per_second) {
   std::printf("{\"target\":\"%s\",\"connections\":%d,\"pipeline\":%d,\"threads\":%d,"
               "\"mix\":\"%s\",\"keyspace\":%" PRId64 ",\"value_size\":%d,\"seconds\":%.3f,"
-              "\"results\":{",
+              "\"interrupted\":%s,\"results\":{",
               JsonEscape(Target(o, t)).c_str(), o.connections, o.pipeline, o.threads,
-              o.MixString().c_str(), o.keyspace, o.value_size, seconds);
+              o.MixString().c_str(), o.keyspace, o.value_size, seconds,
+              interrupted ? "true" : "false");
   for (size_t i = 0; i < rows.size(); ++i) {
     const Summary& r = rows[i];
     std::printf("%s\"%s\":{\"requests\":%" PRIu64 ",\"ops_per_sec\":%.1f,\"p50_us\":%.1f,"
@@ -162,8 +168,16 @@ int Main(int argc, char** argv) {
       return 1;
     }
   }
+  // SIGINT (Ctrl-C) or SIGTERM: stop sending, wait for the replies in flight, and report the
+  // window measured so far (marked "interrupted").
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { g_stop.store(true, std::memory_order_relaxed); };
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
   const auto start = Clock::now();
   RunPlan plan;
+  plan.stop = &g_stop;
   plan.measure_start = start + std::chrono::duration_cast<Clock::duration>(
                                    std::chrono::duration<double>(o.warmup_s));
   plan.end = plan.measure_start + std::chrono::duration_cast<Clock::duration>(
@@ -187,8 +201,12 @@ int Main(int argc, char** argv) {
   std::vector<uint64_t> ok_per_second;
   auto next_second = plan.measure_start + std::chrono::seconds(1);
   uint64_t ok_before = 0;
+  Clock::time_point stopped_at = Clock::time_point::max();
   while (running.load() > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (g_stop.load(std::memory_order_relaxed) && stopped_at == Clock::time_point::max()) {
+      stopped_at = Clock::now();
+    }
     if (Clock::now() >= next_second && (o.requests > 0 || next_second <= plan.end)) {
       next_second += std::chrono::seconds(1);
       const uint64_t ok = progress.ok.load(std::memory_order_relaxed);
@@ -231,8 +249,11 @@ int Main(int argc, char** argv) {
   double seconds = o.duration_s;
   if (o.requests > 0) {
     seconds = std::chrono::duration<double>(all.last_reply - plan.measure_start).count();
-    if (seconds <= 0) seconds = 1e-9;
+  } else if (stopped_at < plan.end) {
+    seconds = std::chrono::duration<double>(stopped_at - plan.measure_start).count();
   }
+  if (seconds <= 0) seconds = 1e-9;
+  const bool interrupted = stopped_at != Clock::time_point::max();
   std::vector<Summary> rows;
   Summary total{"total", 0, 0, {}};
   for (const auto& [op, w] : o.mix) {
@@ -245,9 +266,9 @@ int Main(int argc, char** argv) {
   }
   if (rows.size() > 1) rows.push_back(std::move(total));
   if (o.json) {
-    PrintJson(o, *topology, seconds, rows, all, ok_per_second);
+    PrintJson(o, *topology, seconds, interrupted, rows, all, ok_per_second);
   } else {
-    PrintText(o, *topology, seconds, rows, all);
+    PrintText(o, *topology, seconds, interrupted, rows, all);
   }
   return 0;
 }
