@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "cluster/snapshot_data.h"
 #include "common/log.h"
 #include "raft/codec.h"
 #include "rocksdb/sst_file_writer.h"
@@ -19,31 +20,6 @@ namespace {
 
 constexpr size_t kCacheEntries = 4096;
 constexpr size_t kCacheBytes = 8 << 20;
-
-void PutU64(std::string* s, uint64_t v) {
-  for (int i = 7; i >= 0; --i) s->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-uint64_t GetU64(std::string_view s) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8 && i < static_cast<int>(s.size()); ++i) {
-    v = (v << 8) | static_cast<uint8_t>(s[i]);
-  }
-  return v;
-}
-void PutU32(std::string* s, uint32_t v) {
-  for (int i = 0; i < 4; ++i) s->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-bool GetU32(std::string_view s, size_t* pos, uint32_t* v) {
-  if (s.size() - *pos < 4) return false;
-  *v = 0;
-  for (int i = 0; i < 4; ++i) *v |= static_cast<uint32_t>(static_cast<uint8_t>(s[*pos + i])) << (8 * i);
-  *pos += 4;
-  return true;
-}
-
-// Starts snapshot data that carries a header; never a record's key length (keys are far
-// shorter than 4 GiB).
-constexpr uint32_t kSnapshotHeader = 0xffffffffu;
 
 std::string GroupPrefix(char kind, int group) {
   std::string k(1, kind);
@@ -376,51 +352,6 @@ Result<raft::SnapshotChunk> GroupStorage::ReadSnapshotChunk(uint64_t index, uint
 
 namespace {
 
-bool HasSnapshotHeader(std::string_view data) {
-  uint32_t first;
-  size_t p = 0;
-  return GetU32(data, &p, &first) && first == kSnapshotHeader;
-}
-
-// A partition snapshot's clock: the newest entry timestamp it covers (0 if it has no header).
-int64_t SnapshotClock(std::string_view data) {
-  return HasSnapshotHeader(data) && data.size() >= 12 ? static_cast<int64_t>(GetU64(data.substr(4, 8)))
-                                                      : 0;
-}
-
-// Walks a partition snapshot's records (u32 key length, key, u32 value length, value) after
-// its header: each value must be one Flin stores (encoding.h), and the keys strictly ascending
-// (as the builder's iterator wrote them; the install writes them into an SST file in that
-// order). `each` may be null; an error from it stops the walk.
-Status ParseSnapshotData(std::string_view data,
-                         const std::function<Status(std::string_view, std::string_view)>& each) {
-  size_t pos = 0;
-  if (HasSnapshotHeader(data)) {
-    if (data.size() < 12) return Status::Corruption("snapshot header");
-    pos = 12;
-  }
-  std::string_view prev;
-  bool any = false;
-  while (pos < data.size()) {
-    uint32_t kl, vl;
-    if (!GetU32(data, &pos, &kl) || data.size() - pos < kl) return Status::Corruption("snapshot key");
-    std::string_view k = data.substr(pos, kl);
-    pos += kl;
-    if (!GetU32(data, &pos, &vl) || data.size() - pos < vl) return Status::Corruption("snapshot value");
-    std::string_view v = data.substr(pos, vl);
-    pos += vl;
-    if (!storage::DecodeValue(v)) return Status::Corruption("snapshot value encoding");
-    if (any && k <= prev) return Status::Corruption("snapshot keys out of order");
-    prev = k;
-    any = true;
-    if (each) {
-      Status s = each(k, v);
-      if (!s.ok()) return s;
-    }
-  }
-  return Status::Ok();
-}
-
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   return s.ok() ? Status::Ok() : Status::IOError(what + ": " + s.ToString());
 }
@@ -434,16 +365,99 @@ std::string GroupStorage::AppliedValue(uint64_t index, int64_t clock) {
   return v;
 }
 
-std::string GroupStorage::IncomingPath() const {
-  return snapshot_dir_ + "/incoming-group-" + std::to_string(group_) + ".part";
+std::string GroupStorage::IncomingPath(const char* ext) const {
+  return snapshot_dir_ + "/incoming-group-" + std::to_string(group_) + ext;
 }
 
 void GroupStorage::DropIncoming() {
   if (!incoming_) return;
+  AbandonIncomingSst();
   close(incoming_->fd);
   std::error_code ec;
   std::filesystem::remove(IncomingPath(), ec);
   incoming_.reset();
+}
+
+void GroupStorage::AbandonIncomingSst() {
+  if (!incoming_ || !incoming_->sst) return;
+  incoming_->sst.reset();  // unfinished: RocksDB leaves the file
+  std::error_code ec;
+  std::filesystem::remove(IncomingPath(".sst"), ec);
+}
+
+// A received chunk, on the raft thread: its records are checked now (ValidateSnapshot has
+// nothing left to read when the last one is in) and, once the stream has reached the ingest
+// size, written into the SST file it will be installed from (InstallByIngest then only
+// finishes it). Before, a large partition cost the raft thread — which every partition of the
+// node shares — two parses of the whole file and the writing of the SST in the one round its
+// last chunk arrived: seconds for a partition of a few GiB, enough for every partition this
+// node leads to lose its leader. Now each chunk's share is paid as it comes. Bad data, or a
+// failed write into the SST (a full disk), is kept by the stream: ValidateSnapshot refuses the
+// snapshot and the leader sends it again, as for a chunk that could not be staged. An SST
+// that could not be started is left to the install, which builds it from the staged file.
+void GroupStorage::FeedIncoming(std::string_view chunk) {
+  IncomingSnapshot& in = *incoming_;
+  if (!in.sst && !in.sst_failed && in.size >= ingest_bytes_) {
+    in.sst_failed = !StartIncomingSst();
+  }
+  std::string key;
+  const std::string prefix = storage::PartitionPrefix(group_);
+  SnapshotRecordFn put = nullptr;
+  if (in.sst) {
+    put = [&](std::string_view k, std::string_view v) {
+      key = prefix;
+      key.append(k);
+      return FromRocks(in.sst->Put(key, rocksdb::Slice(v.data(), v.size())), "writing");
+    };
+  }
+  if (!in.stream.Feed(chunk, put).ok()) AbandonIncomingSst();
+}
+
+// Opens the SST and writes into it the records of everything staged before this chunk: a
+// second stream walks the file so far and takes the first one's place (the two have read the
+// same bytes).
+bool GroupStorage::StartIncomingSst() {
+  IncomingSnapshot& in = *incoming_;
+  if (in.stream.failed()) return false;
+  rocksdb::EnvOptions eo;
+  eo.bytes_per_sync = 1 << 20;  // written back as it goes: the final fsync has little left
+  auto writer = std::make_unique<rocksdb::SstFileWriter>(eo, store_->SstWriterOptions());
+  const std::string path = IncomingPath(".sst");
+  const std::string prefix = storage::PartitionPrefix(group_);
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+  if (!writer->Open(path).ok() ||
+      !writer->DeleteRange(prefix, storage::PartitionPrefix(group_ + 1)).ok()) {
+    std::filesystem::remove(path, ec);
+    return false;
+  }
+  SnapshotStream replay;
+  const uint64_t staged = in.stream.fed();
+  if (staged > 0) {
+    void* p = mmap(nullptr, staged, PROT_READ, MAP_PRIVATE, in.fd, 0);
+    if (p == MAP_FAILED) {
+      writer.reset();
+      std::filesystem::remove(path, ec);
+      return false;
+    }
+    std::string key;
+    Status s = replay.Feed(std::string_view(static_cast<const char*>(p), staged),
+                           [&](std::string_view k, std::string_view v) {
+                             key = prefix;
+                             key.append(k);
+                             return FromRocks(writer->Put(key, rocksdb::Slice(v.data(), v.size())),
+                                              "writing " + path);
+                           });
+    munmap(p, staged);
+    if (!s.ok()) {  // bad data (the stream has it too) or a failed write
+      writer.reset();
+      std::filesystem::remove(path, ec);
+      return false;
+    }
+  }
+  in.stream = std::move(replay);
+  in.sst = std::move(writer);
+  return true;
 }
 
 Result<bool> GroupStorage::StageSnapshotChunk(const raft::SnapshotMeta& meta, uint64_t offset,
@@ -475,6 +489,7 @@ Result<bool> GroupStorage::StageSnapshotChunk(const raft::SnapshotMeta& meta, ui
     done += static_cast<size_t>(n);
   }
   incoming_->size += data.size();
+  FeedIncoming(data);
   return true;
 }
 
@@ -493,6 +508,9 @@ Status GroupStorage::WithSnapshotData(const raft::Snapshot& snap,
 }
 
 Status GroupStorage::ValidateSnapshot(const raft::Snapshot& snap) const {
+  if (snap.staged && incoming_ && incoming_->meta == snap.meta) {
+    return incoming_->stream.Finish();  // checked chunk by chunk (FeedIncoming)
+  }
   return WithSnapshotData(snap, [](std::string_view data) {
     return ParseSnapshotData(data, nullptr);
   });
@@ -659,6 +677,23 @@ Status GroupStorage::InstallByBatch(const raft::Snapshot& snap, rocksdb::WriteBa
   });
 }
 
+Status GroupStorage::TakeIncomingSst(const raft::Snapshot& snap, const std::string& sst,
+                                     int64_t* clock) {
+  IncomingSnapshot& in = *incoming_;
+  const std::string path = IncomingPath(".sst");
+  Status s = in.stream.Finish();  // whole and well formed (as ValidateSnapshot said)
+  if (s.ok()) s = FromRocks(in.sst->Finish(), "finishing " + path);
+  in.sst.reset();
+  std::error_code ec;
+  if (s.ok()) {
+    std::filesystem::rename(path, sst, ec);
+    if (ec) s = Status::IOError("renaming " + path + ": " + ec.message());
+  }
+  if (!s.ok()) std::filesystem::remove(path, ec);
+  *clock = in.stream.clock();
+  return s;
+}
+
 Status GroupStorage::InstallByIngest(const raft::Snapshot& snap, const raft::HardState* pending,
                                      int64_t* clock) {
   const std::string prefix = storage::PartitionPrefix(group_);
@@ -669,7 +704,7 @@ Status GroupStorage::InstallByIngest(const raft::Snapshot& snap, const raft::Har
   std::filesystem::remove(keep, ec);
   // Never written through: a link left from an earlier ingest would be a file of the store.
   std::filesystem::remove(sst, ec);
-  Status s = WithSnapshotData(snap, [&](std::string_view data) {
+  auto build = [&](std::string_view data) {  // from the whole data: it was not written as it came
     *clock = SnapshotClock(data);
     rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), store_->SstWriterOptions());
     Status w = FromRocks(writer.Open(sst), "creating " + sst);
@@ -684,7 +719,10 @@ Status GroupStorage::InstallByIngest(const raft::Snapshot& snap, const raft::Har
     }
     if (w.ok()) w = FromRocks(writer.Finish(), "finishing " + sst);
     return w;
-  });
+  };
+  Status s = snap.staged && incoming_ && incoming_->meta == snap.meta && incoming_->sst
+                 ? TakeIncomingSst(snap, sst, clock)
+                 : WithSnapshotData(snap, build);
   if (s.ok()) {
     std::filesystem::create_hard_link(sst, keep, ec);
     if (ec) s = Status::IOError("linking " + keep + ": " + ec.message());

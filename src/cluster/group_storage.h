@@ -37,8 +37,10 @@
 #include <thread>
 #include <vector>
 
+#include "cluster/snapshot_data.h"
 #include "raft/storage.h"
 #include "rocksdb/db.h"
+#include "rocksdb/sst_file_writer.h"
 #include "storage/store.h"
 
 namespace flin::cluster {
@@ -207,14 +209,24 @@ class GroupStorage : public raft::Storage {
     std::thread thread;
   };
   mutable std::unique_ptr<SnapshotBuild> building_;
-  // The snapshot being received (StageSnapshotChunk): its file, open for writing.
+  // The snapshot being received (StageSnapshotChunk): its file, open for writing; its
+  // records checked as they arrive; and from the ingest size on, the SST file it will be
+  // installed from, written as they arrive (FeedIncoming).
   struct IncomingSnapshot {
     raft::SnapshotMeta meta;
     uint64_t size = 0;
     int fd = -1;
+    SnapshotStream stream;
+    std::unique_ptr<rocksdb::SstFileWriter> sst;
+    bool sst_failed = false;  // writing it failed: the install builds one from the file
   };
   std::optional<IncomingSnapshot> incoming_;
-  std::string IncomingPath() const;
+  std::string IncomingPath(const char* ext = ".part") const;
+  void FeedIncoming(std::string_view chunk);
+  bool StartIncomingSst();
+  void AbandonIncomingSst();
+  // InstallByIngest's file: the incoming one finished, if it was written as the chunks came.
+  Status TakeIncomingSst(const raft::Snapshot& snap, const std::string& sst, int64_t* clock);
   // Runs `use` over the data of snap: its bytes, or the file kept of a staged one.
   Status WithSnapshotData(const raft::Snapshot& snap,
                           const std::function<Status(std::string_view)>& use) const;

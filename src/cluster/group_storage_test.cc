@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "storage/encoding.h"
@@ -325,6 +326,57 @@ TEST_P(GroupStorageTest, ReceivedSnapshotIsKeptInAFileAndInstalledFromIt) {
   EXPECT_FALSE(gs_->StageSnapshotChunk(later, 3, "x").ok());
   EXPECT_FALSE(std::filesystem::exists(file));
   EXPECT_FALSE(gs_->StageSnapshotChunk(later, 6, "x").ok());
+}
+
+// A large partition is checked and written into its SST as its chunks arrive (from the
+// ingest size on), not in the round its last chunk is in: the chunks that came before the
+// threshold are written when it is crossed, later ones as they come, and the install takes
+// the file as it is: the staged copy is not read again (here it is damaged after staging, and
+// the install is still right).
+TEST_P(GroupStorageTest, ALargeSnapshotIsCheckedAndWrittenAsItsChunksArrive) {
+  std::string data;
+  const raft::SnapshotMeta meta = SnapshotOfPartition5ThenAFollower(&data);
+  ASSERT_GT(data.size(), 2500u);
+  gs_->set_ingest_bytes(1500);  // crossed by the second chunk of 1000 bytes
+  const std::string sst = dir_ + "/snapshots/incoming-group-5.sst";
+  for (uint64_t off = 0; off < data.size(); off += 1000) {
+    auto kept = gs_->StageSnapshotChunk(meta, off, std::string_view(data).substr(off, 1000));
+    ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+    EXPECT_EQ(std::filesystem::exists(sst), off >= 1000) << off;
+  }
+  {
+    std::fstream part(dir_ + "/snapshots/incoming-group-5.part",
+                      std::ios::in | std::ios::out | std::ios::binary);
+    part.seekp(20);
+    part.write("\xff\xff\xff\xff", 4);  // would make the data unreadable if read again
+  }
+  const raft::Snapshot staged{meta, "", true};
+  EXPECT_TRUE(gs_->ValidateSnapshot(staged).ok());
+  ASSERT_TRUE(Install(staged).ok());
+  EXPECT_FALSE(std::filesystem::exists(sst));
+  ExpectPartition5FromTheSnapshot();
+}
+
+// Bad data found by a chunk: the snapshot is refused at the end (the leader sends it again)
+// and nothing is installed from the file written so far.
+TEST_P(GroupStorageTest, ALargeSnapshotWithBadDataIsRefused) {
+  std::string data;
+  const raft::SnapshotMeta meta = SnapshotOfPartition5ThenAFollower(&data);
+  gs_->set_ingest_bytes(1500);
+  std::string value;
+  storage::EncodeValue(storage::ValueType::kString, 0, "v", &value);
+  PutU32(&data, 1);
+  data += std::string(1, '\0');  // a key before every other: out of order
+  PutU32(&data, static_cast<uint32_t>(value.size()));
+  data += value;
+  ASSERT_FALSE(ParseSnapshotData(data, nullptr).ok());
+  for (uint64_t off = 0; off < data.size(); off += 700) {
+    ASSERT_TRUE(gs_->StageSnapshotChunk(meta, off, std::string_view(data).substr(off, 700)).ok());
+  }
+  const raft::Snapshot staged{meta, "", true};
+  EXPECT_FALSE(gs_->ValidateSnapshot(staged).ok());
+  EXPECT_FALSE(Install(staged).ok());
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/snapshots/incoming-group-5.sst"));
 }
 
 // A snapshot is written by a thread of its own (a large partition must not stop the raft

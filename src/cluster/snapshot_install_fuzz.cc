@@ -68,10 +68,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   snap.meta.conf_state = voters;
   snap.data.assign(reinterpret_cast<const char*>(data) + 2, size - 2);
   const std::string before = Keyspace(group), around = Neighbours(group);
-  const bool valid = gs.value()->ValidateSnapshot(snap).ok();
   // Both ways of installing: through the round's batch (written here as the round would), and
-  // by ingesting a file; the low bit of the first byte picks.
+  // by ingesting a file; the low bit of the first byte picks. The next bit stages the data as
+  // a follower receives it, in chunks (of 1-97 bytes, by the second byte), checked and, for
+  // ingestion, written into the SST as they come.
   gs.value()->set_ingest_bytes((data[0] & 1) ? 0 : UINT64_MAX);
+  if (data[0] & 2) {
+    const size_t chunk = 1 + data[1] % 97;
+    size_t off = 0;
+    do {
+      const std::string_view piece = std::string_view(snap.data).substr(off, chunk);
+      auto kept = gs.value()->StageSnapshotChunk(snap.meta, off, piece);
+      if (!kept.ok() || !kept.value()) abort();
+      off += piece.size();
+    } while (off < snap.data.size());
+    snap.data.clear();
+    snap.staged = true;
+  }
+  const bool valid = gs.value()->ValidateSnapshot(snap).ok();
   rocksdb::WriteBatch wb;
   Status s = gs.value()->InstallSnapshot(snap, nullptr, &wb);
   if (!s.ok() && wb.Count() != 0) __builtin_trap();  // refused after adding to the batch

@@ -1,0 +1,152 @@
+// Snapshot data arriving in pieces (SnapshotStream) is accepted or refused exactly as the
+// whole of it would be, whatever the pieces: checked against a reference walk of whole data
+// over random snapshots, split at random points, damaged at random bytes.
+
+#include "cluster/snapshot_data.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+#include "storage/encoding.h"
+
+namespace flin::cluster {
+namespace {
+
+using Records = std::vector<std::pair<std::string, std::string>>;
+
+// The rules, written out plainly (the version before SnapshotStream, which every node of
+// earlier builds applies): a header or none, then whole records, keys ascending, values
+// decodable.
+bool ReferenceAccepts(std::string_view data, Records* out) {
+  size_t pos = 0;
+  uint32_t first;
+  size_t p = 0;
+  if (GetU32(data, &p, &first) && first == kSnapshotHeader) {
+    if (data.size() < 12) return false;
+    pos = 12;
+  }
+  std::string prev;
+  bool any = false;
+  while (pos < data.size()) {
+    uint32_t kl, vl;
+    if (!GetU32(data, &pos, &kl) || data.size() - pos < kl) return false;
+    std::string k(data.substr(pos, kl));
+    pos += kl;
+    if (!GetU32(data, &pos, &vl) || data.size() - pos < vl) return false;
+    std::string v(data.substr(pos, vl));
+    pos += vl;
+    if (!storage::DecodeValue(v) || (any && k <= prev)) return false;
+    prev = k;
+    any = true;
+    out->emplace_back(k, v);
+  }
+  return true;
+}
+
+std::string RandomSnapshot(std::mt19937& rng) {
+  std::string data;
+  if (rng() % 4 != 0) {
+    PutU32(&data, kSnapshotHeader);
+    PutU64(&data, rng());
+  }
+  const int n = rng() % 20;
+  std::vector<std::string> keys;
+  for (int i = 0; i < n; ++i) keys.push_back("k" + std::to_string(rng() % 1000));
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  for (const std::string& k : keys) {
+    std::string v;
+    storage::EncodeValue(storage::ValueType::kString, rng() % 2 ? 0 : 12345,
+                         std::string(rng() % 300, 'x'), &v);
+    PutU32(&data, static_cast<uint32_t>(k.size()));
+    data += k;
+    PutU32(&data, static_cast<uint32_t>(v.size()));
+    data += v;
+  }
+  return data;
+}
+
+TEST(SnapshotStreamTest, PiecesAreJudgedAsTheWhole) {
+  std::mt19937 rng(7);
+  int accepted = 0, refused = 0;
+  for (int round = 0; round < 3000; ++round) {
+    std::string data = RandomSnapshot(rng);
+    switch (rng() % 4) {  // damaged: a byte changed, the tail cut, or two records swapped
+      case 0:
+        if (!data.empty()) data[rng() % data.size()] ^= static_cast<char>(1 + rng() % 255);
+        break;
+      case 1:
+        data.resize(rng() % (data.size() + 1));
+        break;
+      default:
+        break;
+    }
+    Records expected, got, whole;
+    const bool ok = ReferenceAccepts(data, &expected);
+    SnapshotStream stream;
+    Status fed;
+    for (size_t pos = 0; pos < data.size() && fed.ok();) {
+      const size_t n = std::min<size_t>(data.size() - pos, 1 + rng() % 64);
+      fed = stream.Feed(std::string_view(data).substr(pos, n), [&](auto k, auto v) {
+        got.emplace_back(std::string(k), std::string(v));
+        return Status::Ok();
+      });
+      pos += n;
+    }
+    const Status end = fed.ok() ? stream.Finish() : fed;
+    ASSERT_EQ(end.ok(), ok) << "round " << round << ": " << end.ToString();
+    Status parsed = ParseSnapshotData(data, [&](auto k, auto v) {
+      whole.emplace_back(std::string(k), std::string(v));
+      return Status::Ok();
+    });
+    ASSERT_EQ(parsed.ok(), ok) << "round " << round;
+    // Refused or not, the records handed out are the ones before the first fault, in order.
+    EXPECT_EQ(got, expected) << "round " << round;
+    EXPECT_EQ(whole, expected) << "round " << round;
+    if (ok) {
+      EXPECT_EQ(stream.clock(), SnapshotClock(data));
+      ++accepted;
+    } else {
+      ++refused;
+    }
+  }
+  EXPECT_GT(accepted, 500);
+  EXPECT_GT(refused, 500);
+}
+
+TEST(SnapshotStreamTest, ALengthBeyondAnyValueIsRefusedAtOnce) {
+  std::string data;
+  PutU32(&data, kSnapshotHeader);
+  PutU64(&data, 1);
+  PutU32(&data, kMaxSnapshotField + 1);  // a damaged key length
+  SnapshotStream stream;
+  EXPECT_FALSE(stream.Feed(data, nullptr).ok());  // not kept waiting for 1 GiB of key
+  EXPECT_FALSE(stream.Feed("more", nullptr).ok());
+  EXPECT_FALSE(stream.Finish().ok());
+}
+
+TEST(SnapshotStreamTest, AnErrorFromTheCallerStopsTheStream) {
+  std::string data;
+  std::string v;
+  storage::EncodeValue(storage::ValueType::kString, 0, "x", &v);
+  for (const char* k : {"a", "b"}) {
+    PutU32(&data, 1);
+    data += k;
+    PutU32(&data, static_cast<uint32_t>(v.size()));
+    data += v;
+  }
+  SnapshotStream stream;
+  int calls = 0;
+  Status s = stream.Feed(data, [&](auto, auto) {
+    ++calls;
+    return Status::IOError("disk full");
+  });
+  EXPECT_EQ(calls, 1);
+  EXPECT_FALSE(s.ok());
+  EXPECT_FALSE(stream.Finish().ok());
+}
+
+}  // namespace
+}  // namespace flin::cluster
