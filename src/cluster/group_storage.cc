@@ -390,35 +390,59 @@ void GroupStorage::AbandonIncomingSst() {
 // size, written into the SST file it will be installed from (InstallByIngest then only
 // finishes it). Before, a large partition cost the raft thread — which every partition of the
 // node shares — two parses of the whole file and the writing of the SST in the one round its
-// last chunk arrived: seconds for a partition of a few GiB, enough for every partition this
-// node leads to lose its leader. Now each chunk's share is paid as it comes. Bad data, or a
-// failed write into the SST (a full disk), is kept by the stream: ValidateSnapshot refuses the
-// snapshot and the leader sends it again, as for a chunk that could not be staged. An SST
-// that could not be started is left to the install, which builds it from the staged file.
-void GroupStorage::FeedIncoming(std::string_view chunk) {
+// last chunk arrived: about a second per GiB, enough for every partition this node leads to
+// lose its leader. Now each chunk's share is paid as it comes. The records are read from the
+// staged file (mapped from the first byte not consumed yet), so a record spanning many chunks
+// is not gathered in memory. Bad data is kept by the stream: ValidateSnapshot refuses the
+// snapshot. A failed write into the SST (a full disk) only drops the SST: the install then
+// builds it from the staged file, as before, and a disk that still fails stops the node.
+void GroupStorage::FeedIncoming() {
   IncomingSnapshot& in = *incoming_;
-  if (!in.sst && !in.sst_failed && in.size >= ingest_bytes_) {
-    in.sst_failed = !StartIncomingSst();
-  }
+  if (in.stream.failed()) return;
+  if (!in.sst && !in.sst_failed && in.size >= ingest_bytes_) in.sst_failed = !StartIncomingSst();
   std::string key;
   const std::string prefix = storage::PartitionPrefix(group_);
+  Status write;
   SnapshotRecordFn put = nullptr;
   if (in.sst) {
     put = [&](std::string_view k, std::string_view v) {
       key = prefix;
       key.append(k);
-      return FromRocks(in.sst->Put(key, rocksdb::Slice(v.data(), v.size())), "writing");
+      write = FromRocks(in.sst->Put(key, rocksdb::Slice(v.data(), v.size())),
+                        "writing " + IncomingPath(".sst"));
+      return Status::Ok();  // a failed write is not bad data (below)
     };
   }
-  if (!in.stream.Feed(chunk, put).ok()) AbandonIncomingSst();
+  const Status s = WithStaged(in.stream.consumed(), in.size, [&](std::string_view window) {
+    return in.stream.Consume(window, write.ok() ? put : nullptr);
+  });
+  if (in.stream.failed()) return AbandonIncomingSst();  // bad data: it will be refused
+  if (!s.ok()) write = s;  // the file could not be read
+  if (!write.ok() && in.sst) {
+    LOG_WARNING("group %d: %s; the install will write the file", group_, write.ToString().c_str());
+    AbandonIncomingSst();
+    in.sst_failed = true;
+  }
 }
 
-// Opens the SST and writes into it the records of everything staged before this chunk: a
-// second stream walks the file so far and takes the first one's place (the two have read the
-// same bytes).
+Status GroupStorage::WithStaged(uint64_t from, uint64_t to,
+                                const std::function<Status(std::string_view)>& use) const {
+  if (from >= to) return use(std::string_view());
+  static const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  const uint64_t start = from / page * page;
+  void* p = mmap(nullptr, to - start, PROT_READ, MAP_PRIVATE, incoming_->fd,
+                 static_cast<off_t>(start));
+  if (p == MAP_FAILED) return Status::IOError("mapping " + IncomingPath() + ": " + strerror(errno));
+  Status s = use(std::string_view(static_cast<const char*>(p) + (from - start), to - from));
+  munmap(p, to - start);
+  return s;
+}
+
+// Opens the SST and writes into it the records of what was consumed before this chunk: a
+// second stream walks the staged file up to there and takes the first one's place (the two
+// have consumed the same bytes).
 bool GroupStorage::StartIncomingSst() {
   IncomingSnapshot& in = *incoming_;
-  if (in.stream.failed()) return false;
   rocksdb::EnvOptions eo;
   eo.bytes_per_sync = 1 << 20;  // written back as it goes: the final fsync has little left
   auto writer = std::make_unique<rocksdb::SstFileWriter>(eo, store_->SstWriterOptions());
@@ -426,34 +450,28 @@ bool GroupStorage::StartIncomingSst() {
   const std::string prefix = storage::PartitionPrefix(group_);
   std::error_code ec;
   std::filesystem::remove(path, ec);
-  if (!writer->Open(path).ok() ||
-      !writer->DeleteRange(prefix, storage::PartitionPrefix(group_ + 1)).ok()) {
-    std::filesystem::remove(path, ec);
-    return false;
+  Status s = FromRocks(writer->Open(path), "creating " + path);
+  if (s.ok()) {
+    s = FromRocks(writer->DeleteRange(prefix, storage::PartitionPrefix(group_ + 1)),
+                  "writing " + path);
   }
   SnapshotStream replay;
-  const uint64_t staged = in.stream.fed();
-  if (staged > 0) {
-    void* p = mmap(nullptr, staged, PROT_READ, MAP_PRIVATE, in.fd, 0);
-    if (p == MAP_FAILED) {
-      writer.reset();
-      std::filesystem::remove(path, ec);
-      return false;
-    }
-    std::string key;
-    Status s = replay.Feed(std::string_view(static_cast<const char*>(p), staged),
-                           [&](std::string_view k, std::string_view v) {
-                             key = prefix;
-                             key.append(k);
-                             return FromRocks(writer->Put(key, rocksdb::Slice(v.data(), v.size())),
-                                              "writing " + path);
-                           });
-    munmap(p, staged);
-    if (!s.ok()) {  // bad data (the stream has it too) or a failed write
-      writer.reset();
-      std::filesystem::remove(path, ec);
-      return false;
-    }
+  std::string key;
+  if (s.ok()) {
+    s = WithStaged(0, in.stream.consumed(), [&](std::string_view done) {
+      return replay.Consume(done, [&](std::string_view k, std::string_view v) {
+        key = prefix;
+        key.append(k);
+        return FromRocks(writer->Put(key, rocksdb::Slice(v.data(), v.size())), "writing " + path);
+      });
+    });
+  }
+  if (s.ok() && replay.consumed() != in.stream.consumed()) s = Status::Corruption("replay");
+  if (!s.ok()) {
+    LOG_WARNING("group %d: %s; the install will write the file", group_, s.ToString().c_str());
+    writer.reset();
+    std::filesystem::remove(path, ec);
+    return false;
   }
   in.stream = std::move(replay);
   in.sst = std::move(writer);
@@ -489,7 +507,7 @@ Result<bool> GroupStorage::StageSnapshotChunk(const raft::SnapshotMeta& meta, ui
     done += static_cast<size_t>(n);
   }
   incoming_->size += data.size();
-  FeedIncoming(data);
+  FeedIncoming();
   return true;
 }
 
@@ -509,7 +527,7 @@ Status GroupStorage::WithSnapshotData(const raft::Snapshot& snap,
 
 Status GroupStorage::ValidateSnapshot(const raft::Snapshot& snap) const {
   if (snap.staged && incoming_ && incoming_->meta == snap.meta) {
-    return incoming_->stream.Finish();  // checked chunk by chunk (FeedIncoming)
+    return incoming_->stream.Finish(incoming_->size);  // checked chunk by chunk (FeedIncoming)
   }
   return WithSnapshotData(snap, [](std::string_view data) {
     return ParseSnapshotData(data, nullptr);
@@ -681,7 +699,7 @@ Status GroupStorage::TakeIncomingSst(const raft::Snapshot& snap, const std::stri
                                      int64_t* clock) {
   IncomingSnapshot& in = *incoming_;
   const std::string path = IncomingPath(".sst");
-  Status s = in.stream.Finish();  // whole and well formed (as ValidateSnapshot said)
+  Status s = in.stream.Finish(in.size);  // whole and well formed (as ValidateSnapshot said)
   if (s.ok()) s = FromRocks(in.sst->Finish(), "finishing " + path);
   in.sst.reset();
   std::error_code ec;

@@ -117,7 +117,8 @@ class GroupStorage : public raft::Storage {
   // Replaces this partition's data and log with a received snapshot (a staged one read from
   // its file, which is then removed). Below the ingest size (set_ingest_bytes) the data, the
   // log's deletion and the new metadata go into `wb`, which the caller writes with the rest of
-  // the Ready. From it on, an SST file built from it is ingested into the store
+  // the Ready. From it on, an SST file of it (for a staged one, written as its chunks came;
+  // else built now) is ingested into the store
   // (storage::Store::IngestFile) and the group's metadata written, durably, before this
   // returns: the data is neither held in memory nor passed through the WAL and the memtable.
   // `pending` is the hard state of the Ready that carries the snapshot, if it has one. The
@@ -218,12 +219,15 @@ class GroupStorage : public raft::Storage {
     int fd = -1;
     SnapshotStream stream;
     std::unique_ptr<rocksdb::SstFileWriter> sst;
-    bool sst_failed = false;  // writing it failed: the install builds one from the file
+    bool sst_failed = false;  // starting or writing it failed: the install builds it
   };
   std::optional<IncomingSnapshot> incoming_;
   std::string IncomingPath(const char* ext = ".part") const;
-  void FeedIncoming(std::string_view chunk);
+  void FeedIncoming();
   bool StartIncomingSst();
+  // Runs `use` over bytes [from, to) of the staged file (mapped).
+  Status WithStaged(uint64_t from, uint64_t to,
+                    const std::function<Status(std::string_view)>& use) const;
   void AbandonIncomingSst();
   // InstallByIngest's file: the incoming one finished, if it was written as the chunks came.
   Status TakeIncomingSst(const raft::Snapshot& snap, const std::string& sst, int64_t* clock);

@@ -370,13 +370,15 @@ TEST_P(GroupStorageTest, ALargeSnapshotWithBadDataIsRefused) {
   PutU32(&data, static_cast<uint32_t>(value.size()));
   data += value;
   ASSERT_FALSE(ParseSnapshotData(data, nullptr).ok());
+  const std::string sst = dir_ + "/snapshots/incoming-group-5.sst";
   for (uint64_t off = 0; off < data.size(); off += 700) {
     ASSERT_TRUE(gs_->StageSnapshotChunk(meta, off, std::string_view(data).substr(off, 700)).ok());
+    // Written while the data is good; dropped as soon as the chunk with the bad record is in.
+    EXPECT_EQ(std::filesystem::exists(sst), off >= 1400 && off + 700 < data.size()) << off;
   }
   const raft::Snapshot staged{meta, "", true};
   EXPECT_FALSE(gs_->ValidateSnapshot(staged).ok());
   EXPECT_FALSE(Install(staged).ok());
-  EXPECT_FALSE(std::filesystem::exists(dir_ + "/snapshots/incoming-group-5.sst"));
 }
 
 // A snapshot is written by a thread of its own (a large partition must not stop the raft

@@ -42,39 +42,20 @@ Next NextRecord(std::string_view data, size_t* pos, std::string_view* k, std::st
 
 Status ParseSnapshotData(std::string_view data, const SnapshotRecordFn& each) {
   SnapshotStream stream;
-  Status s = stream.Feed(data, each);
-  return s.ok() ? stream.Finish() : s;
+  Status s = stream.Consume(data, each);
+  return s.ok() ? stream.Finish(data.size()) : s;
 }
 
-Status SnapshotStream::Feed(std::string_view piece, const SnapshotRecordFn& each) {
+Status SnapshotStream::Consume(std::string_view window, const SnapshotRecordFn& each) {
   if (!error_.ok()) return error_;
-  fed_ += piece.size();
-  size_t used = 0;
-  Status s;
-  if (carry_.empty()) {
-    s = Parse(piece, &used, each);
-    if (s.ok()) carry_.assign(piece.substr(used));
-  } else {
-    carry_.append(piece);
-    s = Parse(carry_, &used, each);
-    if (s.ok()) carry_.erase(0, used);
-  }
-  if (!s.ok()) {
-    error_ = s;
-    carry_.clear();
-  }
-  return s;
-}
-
-Status SnapshotStream::Parse(std::string_view data, size_t* used, const SnapshotRecordFn& each) {
   size_t pos = 0;
   if (!header_checked_) {
     uint32_t first;
     size_t p = 0;
-    if (!GetU32(data, &p, &first)) return *used = 0, Status::Ok();  // not known yet
+    if (!GetU32(window, &p, &first)) return Status::Ok();  // not known yet
     if (first == kSnapshotHeader) {
-      if (data.size() < 12) return *used = 0, Status::Ok();
-      clock_ = static_cast<int64_t>(GetU64(data.substr(4, 8)));
+      if (window.size() < 12) return Status::Ok();
+      clock_ = static_cast<int64_t>(GetU64(window.substr(4, 8)));
       pos = 12;
     }
     header_checked_ = true;
@@ -82,26 +63,33 @@ Status SnapshotStream::Parse(std::string_view data, size_t* used, const Snapshot
   for (;;) {
     std::string_view k, v;
     const char* what = nullptr;
-    const Next n = NextRecord(data, &pos, &k, &v, &what);
+    const Next n = NextRecord(window, &pos, &k, &v, &what);
     if (n == Next::kNeedMore) break;
-    if (n == Next::kBad) return Status::Corruption(what);
-    if (!storage::DecodeValue(v)) return Status::Corruption("snapshot value encoding");
-    if (any_ && k <= prev_key_) return Status::Corruption("snapshot keys out of order");
-    prev_key_.assign(k);
-    any_ = true;
-    if (each) {
-      Status s = each(k, v);
-      if (!s.ok()) return s;
+    Status s;
+    if (n == Next::kBad) {
+      s = Status::Corruption(what);
+    } else if (!storage::DecodeValue(v)) {
+      s = Status::Corruption("snapshot value encoding");
+    } else if (any_ && k <= prev_key_) {
+      s = Status::Corruption("snapshot keys out of order");
+    } else {
+      prev_key_.assign(k);
+      any_ = true;
+      if (each) s = each(k, v);
+    }
+    if (!s.ok()) {
+      consumed_ += pos;
+      return error_ = s;
     }
   }
-  *used = pos;
+  consumed_ += pos;
   return Status::Ok();
 }
 
-Status SnapshotStream::Finish() const {
+Status SnapshotStream::Finish(uint64_t total) const {
   if (!error_.ok()) return error_;
-  if (carry_.empty()) return Status::Ok();
-  if (!header_checked_) return Status::Corruption(fed_ >= 4 ? "snapshot header" : "snapshot key");
+  if (consumed_ == total) return Status::Ok();
+  if (!header_checked_) return Status::Corruption(total >= 4 ? "snapshot header" : "snapshot key");
   return Status::Corruption("snapshot record cut short");
 }
 

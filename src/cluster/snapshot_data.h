@@ -6,9 +6,9 @@
 // value one Flin stores (storage/encoding.h).
 //
 // ParseSnapshotData checks and walks data held whole. SnapshotStream does the same for data
-// that arrives in pieces (a follower's chunks, in order), so that a large partition is checked
-// and written out as it comes rather than all at once, on the raft thread, when its last chunk
-// is in. Both accept exactly the same data. Not thread-safe.
+// that arrives in pieces (a follower's chunks, in order, staged in a file), so that a large
+// partition is checked and written out as it comes rather than all at once, on the raft
+// thread, when its last chunk is in. Both accept exactly the same data. Not thread-safe.
 
 #include <cstdint>
 #include <functional>
@@ -61,21 +61,22 @@ Status ParseSnapshotData(std::string_view data, const SnapshotRecordFn& each);
 
 class SnapshotStream {
  public:
-  // The next piece of the data: every record it completes is checked and handed to `each`
-  // (may be null), in order. At most one incomplete record is kept for the next piece. An
-  // error (malformed data, or one from `each`) is kept: this and every later call return it.
-  Status Feed(std::string_view piece, const SnapshotRecordFn& each);
-  // Ok if what was fed so far is, whole, data ParseSnapshotData accepts.
-  Status Finish() const;
+  // `window` is the data from the first byte not consumed yet (consumed()) to the end of what
+  // has arrived so far. The complete records at its start are checked, handed to `each` (may
+  // be null) in order, and consumed; an incomplete one is left for the next call, which passes
+  // it again with more. Nothing is copied or held here: the caller keeps the bytes (a staged
+  // file), so a large record costs no memory while it arrives. An error (malformed data, or
+  // one from `each`) is kept: this and every later call return it.
+  Status Consume(std::string_view window, const SnapshotRecordFn& each);
+  // Ok if data of `total` bytes, of which this stream has consumed what it could, is whole
+  // and well formed: what ParseSnapshotData would say of it.
+  Status Finish(uint64_t total) const;
+  uint64_t consumed() const { return consumed_; }
   int64_t clock() const { return clock_; }
-  uint64_t fed() const { return fed_; }
   bool failed() const { return !error_.ok(); }  // an error was met (kept)
 
  private:
-  Status Parse(std::string_view data, size_t* used, const SnapshotRecordFn& each);
-
-  std::string carry_;  // the start of a record (or of the header) not complete yet
-  uint64_t fed_ = 0;
+  uint64_t consumed_ = 0;
   bool header_checked_ = false;
   int64_t clock_ = 0;
   std::string prev_key_;

@@ -1,6 +1,7 @@
 // Snapshot data arriving in pieces (SnapshotStream) is accepted or refused exactly as the
 // whole of it would be, whatever the pieces: checked against a reference walk of whole data
-// over random snapshots, split at random points, damaged at random bytes.
+// over random snapshots, arriving in random pieces (empty ones too), damaged at random bytes
+// or cut short.
 
 #include "cluster/snapshot_data.h"
 
@@ -73,7 +74,7 @@ TEST(SnapshotStreamTest, PiecesAreJudgedAsTheWhole) {
   int accepted = 0, refused = 0;
   for (int round = 0; round < 3000; ++round) {
     std::string data = RandomSnapshot(rng);
-    switch (rng() % 4) {  // damaged: a byte changed, the tail cut, or two records swapped
+    switch (rng() % 4) {  // damaged (a byte changed, the tail cut), or left whole
       case 0:
         if (!data.empty()) data[rng() % data.size()] ^= static_cast<char>(1 + rng() % 255);
         break;
@@ -87,15 +88,18 @@ TEST(SnapshotStreamTest, PiecesAreJudgedAsTheWhole) {
     const bool ok = ReferenceAccepts(data, &expected);
     SnapshotStream stream;
     Status fed;
-    for (size_t pos = 0; pos < data.size() && fed.ok();) {
-      const size_t n = std::min<size_t>(data.size() - pos, 1 + rng() % 64);
-      fed = stream.Feed(std::string_view(data).substr(pos, n), [&](auto k, auto v) {
-        got.emplace_back(std::string(k), std::string(v));
-        return Status::Ok();
-      });
-      pos += n;
+    // Pieces of 0-64 bytes; each call sees what arrived and was not consumed yet.
+    for (size_t arrived = 0; fed.ok();) {
+      arrived = std::min(data.size(), arrived + rng() % 65);
+      fed = stream.Consume(std::string_view(data).substr(stream.consumed(),
+                                                         arrived - stream.consumed()),
+                           [&](auto k, auto v) {
+                             got.emplace_back(std::string(k), std::string(v));
+                             return Status::Ok();
+                           });
+      if (arrived == data.size()) break;
     }
-    const Status end = fed.ok() ? stream.Finish() : fed;
+    const Status end = fed.ok() ? stream.Finish(data.size()) : fed;
     ASSERT_EQ(end.ok(), ok) << "round " << round << ": " << end.ToString();
     Status parsed = ParseSnapshotData(data, [&](auto k, auto v) {
       whole.emplace_back(std::string(k), std::string(v));
@@ -122,9 +126,9 @@ TEST(SnapshotStreamTest, ALengthBeyondAnyValueIsRefusedAtOnce) {
   PutU64(&data, 1);
   PutU32(&data, kMaxSnapshotField + 1);  // a damaged key length
   SnapshotStream stream;
-  EXPECT_FALSE(stream.Feed(data, nullptr).ok());  // not kept waiting for 1 GiB of key
-  EXPECT_FALSE(stream.Feed("more", nullptr).ok());
-  EXPECT_FALSE(stream.Finish().ok());
+  EXPECT_FALSE(stream.Consume(data, nullptr).ok());  // not kept waiting for 1 GiB of key
+  EXPECT_FALSE(stream.Consume(std::string_view(data).substr(stream.consumed()), nullptr).ok());
+  EXPECT_FALSE(stream.Finish(data.size()).ok());
 }
 
 TEST(SnapshotStreamTest, AnErrorFromTheCallerStopsTheStream) {
@@ -139,13 +143,13 @@ TEST(SnapshotStreamTest, AnErrorFromTheCallerStopsTheStream) {
   }
   SnapshotStream stream;
   int calls = 0;
-  Status s = stream.Feed(data, [&](auto, auto) {
+  Status s = stream.Consume(data, [&](auto, auto) {
     ++calls;
     return Status::IOError("disk full");
   });
   EXPECT_EQ(calls, 1);
   EXPECT_FALSE(s.ok());
-  EXPECT_FALSE(stream.Finish().ok());
+  EXPECT_FALSE(stream.Finish(data.size()).ok());
 }
 
 }  // namespace

@@ -69,10 +69,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   snap.data.assign(reinterpret_cast<const char*>(data) + 2, size - 2);
   const std::string before = Keyspace(group), around = Neighbours(group);
   // Both ways of installing: through the round's batch (written here as the round would), and
-  // by ingesting a file; the low bit of the first byte picks. The next bit stages the data as
-  // a follower receives it, in chunks (of 1-97 bytes, by the second byte), checked and, for
-  // ingestion, written into the SST as they come.
-  gs.value()->set_ingest_bytes((data[0] & 1) ? 0 : UINT64_MAX);
+  // by ingesting a file; the low bit of the first byte picks, and its top six bits the size
+  // from which a partition is ingested (0-1008 bytes: the SST is started at some chunk). The
+  // next bit stages the data as a follower receives it, in chunks (of 1-97 bytes, by the
+  // second byte), checked and, for ingestion, written into the SST as they come.
+  gs.value()->set_ingest_bytes((data[0] & 1) ? (data[0] >> 2) * 16u : UINT64_MAX);
   if (data[0] & 2) {
     const size_t chunk = 1 + data[1] % 97;
     size_t off = 0;
