@@ -353,7 +353,10 @@ def test_leader_handing_over_serves_no_stale_lease_read(faildisk, tmp_path):
         failing(victim, faildisk, victim.dir, arm, delay_us=60000)  # armed only for the stop
         victim.start()
         survivors = [cl.nodes[1], cl.nodes[2]]
-        for trial in range(2):
+        conclusive = 0
+        for trial in range(4):
+            if conclusive == 2:
+                break
             wait_until(lambda: list(cl.leaders().values()).count(3) >= 5, 60,
                        what="node 3 to lead partitions")
             led = cl.leaders()
@@ -409,9 +412,10 @@ def test_leader_handing_over_serves_no_stale_lease_read(faildisk, tmp_path):
             assert acked, "v2 was not acknowledged after node 3 stopped"
             assert stale == 0, f"trial {trial}: node 3 answered v1 {stale} times after v2 was acked"
             # (With the fix node 3 answers MOVED, then closes; a trial whose GETs all met a
-            # closed connection checked nothing.)
-            assert answered > 0, f"trial {trial}: node 3 answered no GET after v2 was acked"
+            # closed connection checked nothing, and another is run.)
+            conclusive += answered > 0
             victim.start()
+        assert conclusive > 0, "node 3 answered no GET after v2 was acked, in any trial"
     finally:
         cl.stop()
 
