@@ -406,6 +406,7 @@ void GroupStorage::FeedIncoming() {
   SnapshotRecordFn put = nullptr;
   if (in.sst) {
     put = [&](std::string_view k, std::string_view v) {
+      if (!write.ok()) return Status::Ok();  // the file is lost already: no record after a gap
       key = prefix;
       key.append(k);
       write = FromRocks(in.sst->Put(key, rocksdb::Slice(v.data(), v.size())),
@@ -414,7 +415,7 @@ void GroupStorage::FeedIncoming() {
     };
   }
   const Status s = WithStaged(in.stream.consumed(), in.size, [&](std::string_view window) {
-    return in.stream.Consume(window, write.ok() ? put : nullptr);
+    return in.stream.Consume(window, put);
   });
   if (in.stream.failed()) return AbandonIncomingSst();  // bad data: it will be refused
   if (!s.ok()) write = s;  // the file could not be read
