@@ -49,19 +49,32 @@ inline std::string ServerPath(ServerKind kind) {
   return {};
 }
 
-// A port that was free a moment ago (the kernel's pick for port 0).
-inline int PickFreePort() {
+// Binds `port` on loopback (0: the kernel picks) and returns the port bound, 0 if none.
+inline int BindLoopback(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof(addr);
-  int port = 0;
+  int bound = 0;
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
       ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
+    bound = ntohs(addr.sin_port);
   }
   ::close(fd);
+  return bound;
+}
+
+// A port that was free a moment ago (the kernel's pick), and whose cluster bus port (+10000,
+// Redis Cluster's and Flin's default) was free too: a Redis Cluster node refuses a port above
+// 55535 (a clean-clone run met one).
+inline int PickFreePort() {
+  int port = 0;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    port = BindLoopback(0);
+    if (port > 0 && port <= 55535 && BindLoopback(port + 10000) == port + 10000) return port;
+  }
   return port;
 }
 
