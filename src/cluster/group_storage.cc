@@ -356,6 +356,26 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   return s.ok() ? Status::Ok() : Status::IOError(what + ": " + s.ToString());
 }
 
+// Opens `w` at `path` as an SST that replaces partition `group`'s data: a range deletion of
+// the partition first (a range deletion in a file does not delete that file's own keys), then
+// the snapshot's records (PutRecord).
+Status OpenPartitionSst(rocksdb::SstFileWriter& w, const std::string& path, int group) {
+  Status s = FromRocks(w.Open(path), "creating " + path);
+  if (!s.ok()) return s;
+  return FromRocks(w.DeleteRange(storage::PartitionPrefix(group),
+                                 storage::PartitionPrefix(group + 1)),
+                   "writing " + path);
+}
+
+// Writes one snapshot record into such a file: its key under the partition's `prefix`
+// (`key`: scratch).
+Status PutRecord(rocksdb::SstFileWriter& w, const std::string& path, const std::string& prefix,
+                 std::string_view k, std::string_view v, std::string* key) {
+  key->assign(prefix);
+  key->append(k);
+  return FromRocks(w.Put(*key, rocksdb::Slice(v.data(), v.size())), "writing " + path);
+}
+
 }  // namespace
 
 std::string GroupStorage::AppliedValue(uint64_t index, int64_t clock) {
@@ -407,10 +427,7 @@ void GroupStorage::FeedIncoming() {
   if (in.sst) {
     put = [&](std::string_view k, std::string_view v) {
       if (!write.ok()) return Status::Ok();  // the file is lost already: no record after a gap
-      key = prefix;
-      key.append(k);
-      write = FromRocks(in.sst->Put(key, rocksdb::Slice(v.data(), v.size())),
-                        "writing " + IncomingPath(".sst"));
+      write = PutRecord(*in.sst, IncomingPath(".sst"), prefix, k, v, &key);
       return Status::Ok();  // a failed write is not bad data (below)
     };
   }
@@ -451,19 +468,13 @@ bool GroupStorage::StartIncomingSst() {
   const std::string prefix = storage::PartitionPrefix(group_);
   std::error_code ec;
   std::filesystem::remove(path, ec);
-  Status s = FromRocks(writer->Open(path), "creating " + path);
-  if (s.ok()) {
-    s = FromRocks(writer->DeleteRange(prefix, storage::PartitionPrefix(group_ + 1)),
-                  "writing " + path);
-  }
+  Status s = OpenPartitionSst(*writer, path, group_);
   SnapshotStream replay;
   std::string key;
   if (s.ok()) {
     s = WithStaged(0, in.stream.consumed(), [&](std::string_view done) {
       return replay.Consume(done, [&](std::string_view k, std::string_view v) {
-        key = prefix;
-        key.append(k);
-        return FromRocks(writer->Put(key, rocksdb::Slice(v.data(), v.size())), "writing " + path);
+        return PutRecord(*writer, path, prefix, k, v, &key);
       });
     });
   }
@@ -489,7 +500,7 @@ Result<bool> GroupStorage::StageSnapshotChunk(const raft::SnapshotMeta& meta, ui
     const std::string path = IncomingPath();
     int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);  // read: mmap
     if (fd < 0) return Status::IOError("cannot create " + path + ": " + strerror(errno));
-    incoming_ = IncomingSnapshot{meta, 0, fd};
+    incoming_.emplace(meta, fd);
   }
   // The core hands chunks over in order from 0 for one snapshot; anything else is a bug here.
   if (!incoming_ || !(incoming_->meta == meta) || incoming_->size != offset) {
@@ -716,7 +727,6 @@ Status GroupStorage::TakeIncomingSst(const raft::Snapshot& snap, const std::stri
 Status GroupStorage::InstallByIngest(const raft::Snapshot& snap, const raft::HardState* pending,
                                      int64_t* clock) {
   const std::string prefix = storage::PartitionPrefix(group_);
-  const std::string next = storage::PartitionPrefix(group_ + 1);
   const std::string sst = InstallPath(".sst"), keep = InstallPath(".keep");
   std::error_code ec;
   std::filesystem::create_directories(snapshot_dir_, ec);
@@ -726,14 +736,11 @@ Status GroupStorage::InstallByIngest(const raft::Snapshot& snap, const raft::Har
   auto build = [&](std::string_view data) {  // from the whole data: it was not written as it came
     *clock = SnapshotClock(data);
     rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), store_->SstWriterOptions());
-    Status w = FromRocks(writer.Open(sst), "creating " + sst);
-    if (w.ok()) w = FromRocks(writer.DeleteRange(prefix, next), "writing " + sst);
+    Status w = OpenPartitionSst(writer, sst, group_);
     std::string key;
     if (w.ok()) {
       w = ParseSnapshotData(data, [&](std::string_view k, std::string_view v) {
-        key = prefix;
-        key.append(k);
-        return FromRocks(writer.Put(key, rocksdb::Slice(v.data(), v.size())), "writing " + sst);
+        return PutRecord(writer, sst, prefix, k, v, &key);
       });
     }
     if (w.ok()) w = FromRocks(writer.Finish(), "finishing " + sst);

@@ -214,6 +214,7 @@ class GroupStorage : public raft::Storage {
   // records checked as they arrive; and from the ingest size on, the SST file it will be
   // installed from, written as they arrive (FeedIncoming).
   struct IncomingSnapshot {
+    IncomingSnapshot(const raft::SnapshotMeta& m, int f) : meta(m), fd(f) {}
     raft::SnapshotMeta meta;
     uint64_t size = 0;
     int fd = -1;

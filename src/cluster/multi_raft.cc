@@ -771,13 +771,11 @@ void MultiRaftNode::BalanceLeaders() {
     auto ps = std::find_if(peers.begin(), peers.end(),
                            [&](const Transport::PeerState& p) { return p.id == preferred; });
     if (ps == peers.end() || !ps->connected) {
-      g->declined = false;  // it went away: once back, it is a new process that wants its share
+      g->declined_until_ms = 0;  // it went away: once back, a new process that wants its share
       continue;
     }
-    if (g->declined) {
-      if (ps->connects == g->declined_connects && now < g->declined_until_ms) continue;
-      g->declined = false;
-    }
+    if (now < g->declined_until_ms && ps->connects == g->declined_connects) continue;
+    g->declined_until_ms = 0;
     for (const auto& peer : g->node->Peers()) {
       if (peer.id == preferred && peer.match == g->node->last_index()) {
         StartTransfer(*g, preferred);
@@ -789,7 +787,6 @@ void MultiRaftNode::BalanceLeaders() {
 void MultiRaftNode::NoteDeclined(Group& g, uint64_t preferred) {
   for (const auto& p : transport_->Peers()) {
     if (p.id != preferred) continue;
-    g.declined = true;
     g.declined_connects = p.connects;
     g.declined_until_ms = net::MonotonicMs() + 60000;
   }

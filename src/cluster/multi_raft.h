@@ -167,9 +167,8 @@ class MultiRaftNode : public Replicator {
     // The partition's preferred node handed its leadership away (HandOffLeadership: it is
     // shutting down), so it is not balanced back to that node while our connection to it is
     // the one it was then (Transport::PeerState::connects) and for at most a minute.
-    bool declined = false;
+    int64_t declined_until_ms = 0;  // 0: not declined
     uint64_t declined_connects = 0;
-    int64_t declined_until_ms = 0;
     int handoff_attempts = 0;  // HandOff: transfers started, and to whom the last one went
     uint64_t handoff_to = 0;
     bool handoff_paused = false;  // HandOff: a round passed since the last attempt gave up

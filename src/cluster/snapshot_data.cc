@@ -3,12 +3,15 @@
 #include "storage/encoding.h"
 
 namespace flin::cluster {
+namespace {
 
 bool HasSnapshotHeader(std::string_view data) {
   uint32_t first;
   size_t p = 0;
   return GetU32(data, &p, &first) && first == kSnapshotHeader;
 }
+
+}  // namespace
 
 int64_t SnapshotClock(std::string_view data) {
   return HasSnapshotHeader(data) && data.size() >= 12 ? static_cast<int64_t>(GetU64(data.substr(4, 8)))

@@ -53,7 +53,6 @@ constexpr uint32_t kMaxSnapshotField = (1u << 30) + 4096;
 // stops the walk and is returned.
 using SnapshotRecordFn = std::function<Status(std::string_view key, std::string_view value)>;
 
-bool HasSnapshotHeader(std::string_view data);
 // The clock in the header (0 without one).
 int64_t SnapshotClock(std::string_view data);
 // Checks the whole of `data` and hands each record to `each` (may be null).
