@@ -741,3 +741,115 @@ def test_node_back_on_an_empty_data_dir_cannot_help_lose_acknowledged_writes(mak
             assert client.get(k, time.monotonic() + 30) == data[k].encode(), k
     finally:
         client.close()
+
+
+# ---------------------------------------------------------------------------
+# 7. A node moved to another address (--announce)
+
+def move(node, port, wipe=False):
+    """Stop `node` (SIGTERM) and start it at client port `port` (bus port + 10000) under
+    the cluster's original --initial-cluster, saying where it is with --announce; port
+    None: back at its listed address, without --announce. wipe: on an empty data dir."""
+    node.stop()
+    if wipe:
+        shutil.rmtree(node.dir)
+    node.extra = [a for i, a in enumerate(node.extra)
+                  if a != "--announce" and (i == 0 or node.extra[i - 1] != "--announce")]
+    if port is None:
+        node.port = node.listed_port
+    else:
+        node.port = port
+        node.extra += ["--announce", f"127.0.0.1:{port}"]
+    node._set_args()
+    node.start()
+
+
+def addresses_of(port, node_id):
+    """The client ports CLUSTER SLOTS on `port` and CLUSTER NODES give node `node_id`
+    (by its Redis node id, which a move does not change)."""
+    with RawConn(port) as c:
+        nodes = c.call("CLUSTER", "NODES").decode().splitlines()
+    ids = {}
+    for line in nodes:
+        rid, addr = line.split()[:2]
+        ids[rid] = int(addr.split("@")[0].rsplit(":", 1)[1])
+    return ids
+
+
+def test_node_moved_to_another_address_is_found_there(make_cluster):
+    """Node 2 moves (its data dir with it) to new ports and says so with --announce; nodes 1
+    and 3 keep running on the original list. They dial it there, clients are sent there,
+    it catches up and leads again. Node 1 moves too, and both restart: they find each other
+    where they were last heard to be. Both move back (no --announce), and node 3 is
+    replaced by a machine at a new address with an empty disk: it rejoins recovering."""
+    cl = make_cluster(tick_ms=TICK_MS)
+    n1, n2, n3 = cl.nodes[1], cl.nodes[2], cl.nodes[3]
+    for n in (n1, n2, n3):
+        n.listed_port = n.port
+    with RawConn(n2.port) as c:
+        n2_rid = c.call("CLUSTER", "MYID").decode()
+    data = {f"move:{i}": f"v{i}" for i in range(300)}
+    pipelined_sets(cl.ports(), data)
+    taken = set(cl.ports())
+    new1, new2, new3 = [p for p in free_cluster_ports(6) if p not in taken][:3]
+
+    move(n2, new2)
+    # Nodes 1 and 3 learn the new address from its handshake: the bus reaches it there (it
+    # catches up on what was written while it was away) and clients are sent there.
+    more = {f"moved:{i}": f"w{i}" for i in range(300)}
+    pipelined_sets([n1.port, n3.port], more)
+    for peer in (n1, n3):
+        wait_until(lambda: addresses_of(peer.port, 2).get(n2_rid) == new2, 30,
+                   what=f"node {peer.node_id} to learn node 2's new address\n" + peer.log_tail(20))
+        assert "node 2 is at 127.0.0.1:%d" % new2 in peer.log_text()
+    cl.wait_caught_up(n2)
+    got = readonly_get_all(n2.port, {**data, **more})
+    assert all(got[k] == v.encode() for k, v in {**data, **more}.items())
+    wait_until(lambda: 2 in cl.leaders().values(), 30, what="node 2 to lead a partition again")
+    cl.wait_all_leaders(timeout=60)  # CLUSTER SLOTS everywhere names live ports only
+    rc = rc_client(cl)
+    try:
+        for k in list(more)[:100]:
+            rc.set(k, "x" + k)
+            assert rc.get(k) == "x" + k
+    finally:
+        rc.close()
+
+    # Node 1 moves too; then both restart. Each dials the other where it was last heard to
+    # be (remembered across restarts): with only their lists they would never meet again.
+    move(n1, new1)
+    with RawConn(n1.port) as c:
+        n1_rid = c.call("CLUSTER", "MYID").decode()
+    wait_until(lambda: addresses_of(n2.port, 1).get(n1_rid) == new1, 30,
+               what="node 2 to learn node 1's new address\n" + n2.log_tail(20))
+    n1.stop()
+    n2.stop()
+    n1.start(wait=False)
+    n2.start()
+    n1.wait_ready()
+    for a, b in ((n1, 2), (n2, 1)):
+        wait_until(lambda: a.info_cluster()["peers"].get(b, {}).get("connected") == 1, 30,
+                   what=f"node {a.node_id} to reach node {b}\n" + a.log_tail(20))
+    cl.wait_all_leaders(timeout=60)
+
+    # Back at their listed addresses, without --announce: the peers go back to their lists.
+    move(n1, None)
+    move(n2, None)
+    for peer in (n1, n3):
+        wait_until(lambda: addresses_of(peer.port, 2).get(n2_rid) == n2.listed_port, 30,
+                   what=f"node {peer.node_id} to find node 2 at its listed address again")
+    wait_until(lambda: addresses_of(n3.port, 1).get(n1_rid) == n1.listed_port, 30,
+               what="node 3 to find node 1 at its listed address again")
+    cl.wait_caught_up(n2)
+
+    # A replacement machine for node 3: new address, empty disk.
+    move(n3, new3, wipe=True)
+    wait_until(lambda: "knew this node with another data directory" in n3.log_text(), 30,
+               what="node 3 to learn it lost its state\n" + n3.log_tail(20))
+    wait_until(lambda: n3.info_cluster()["fields"].get("raft_recovering_partitions") == "0", 60,
+               what="node 3's partitions to recover\n" + n3.log_tail(20))
+    cl.wait_caught_up(n3)
+    got = readonly_get_all(n3.port, more)
+    assert all(got[k] == ("x" + k).encode() if i < 100 else got[k] == v.encode()
+               for i, (k, v) in enumerate(more.items()))
+    cl.wait_all_leaders(timeout=60)

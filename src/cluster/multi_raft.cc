@@ -113,6 +113,14 @@ Status MultiRaftNode::Start() {
   auto identity = PeerIdentity::Open(store_, topology_.nodes().size());
   if (!identity.ok()) return identity.status();
   identity_ = std::move(identity).value();
+  // Peers that moved, where they were last heard to be: dialed and named there from the start.
+  for (const auto& [peer, where] : identity_->Addresses()) {
+    auto n = ParseNodeAddress(peer, where);
+    if (n.ok() && topology_.SetAddress(n.value())) {
+      LOG_NOTICE("cluster: node %llu was last heard to be at %s",
+                 static_cast<unsigned long long>(peer), where.c_str());
+    }
+  }
   // Until its peers say whether it replaces a node that lost its data, a node on a fresh data
   // directory takes no part in elections (its partitions recover).
   const bool unresolved = identity_->verdict() == PeerIdentity::Verdict::kUnresolved;
@@ -171,10 +179,25 @@ Status MultiRaftNode::Start() {
   TransportOptions to;
   to.node_id = topology_.self_id();
   to.cluster_id = topology_.cluster_id();
-  to.fill_handshake = [id = identity_.get()](uint64_t peer, Handshake* h) {
+  to.fill_handshake = [id = identity_.get(), self = topology_.self(),
+                      announced = topology_.announced()](uint64_t peer, Handshake* h) {
     id->FillHandshake(peer, h);
+    // A node moved to another address (--announce) says where it is now, so peers that still
+    // have the old one find it; one at its listed address says nothing (topology.h).
+    if (!announced) return;
+    h->host = self.host;
+    h->client_port = static_cast<uint16_t>(self.client_port);
+    h->bus_port = static_cast<uint16_t>(self.bus_port);
   };
   to.on_handshake = [this](uint64_t peer, const Handshake& h) {
+    const NodeInfo listed = *topology_.Listed(peer);
+    const NodeInfo at = h.host.empty() ? listed
+                                       : NodeInfo{peer, h.host, h.client_port, h.bus_port};
+    if (topology_.SetAddress(at)) {
+      LOG_NOTICE("cluster: node %llu is at %s (bus port %d) now; clients are sent there",
+                 static_cast<unsigned long long>(peer), at.ClientAddress().c_str(), at.bus_port);
+      identity_->RememberAddress(peer, at.SameAddress(listed) ? "" : at.Spec());
+    }
     Result<bool> replaced = identity_->OnHandshake(peer, h);
     if (!replaced.ok()) FailStop("remembering a peer's data directory", replaced.status());
     if (!replaced.value()) return;
@@ -190,7 +213,14 @@ Status MultiRaftNode::Start() {
   to.bind_port = topology_.self().bus_port;
   to.max_queue_age_ms_while_down = 2 * options_.election_ticks * options_.tick_ms;
   for (const auto& n : topology_.nodes()) {
-    if (n.id != topology_.self_id()) to.peers.push_back(PeerAddress{n.id, n.host, n.bus_port});
+    if (n.id == topology_.self_id()) continue;
+    const NodeInfo listed = *topology_.Listed(n.id);
+    PeerAddress a{n.id, listed.host, listed.bus_port};
+    if (!n.SameAddress(listed)) {
+      a.moved_host = n.host;
+      a.moved_port = n.bus_port;
+    }
+    to.peers.push_back(a);
   }
   transport_ = std::make_unique<Transport>(to, [this](uint64_t from, std::string&& payload) {
     {
@@ -396,8 +426,8 @@ void MultiRaftNode::HandleMessages(std::vector<Inbound>& inbox) {
 std::string MultiRaftNode::Redirect(int partition, uint64_t leader) const {
   const int slot = PartitionFirstSlot(partition, topology_.partitions());
   if (leader == 0 || leader == topology_.self_id()) return NoLeaderError(partition);
-  const NodeInfo* n = topology_.Find(leader);
-  if (n == nullptr) return "CLUSTERDOWN unknown leader";
+  const std::optional<NodeInfo> n = topology_.Find(leader);
+  if (!n) return "CLUSTERDOWN unknown leader";
   return "MOVED " + std::to_string(slot) + " " + n->ClientAddress();
 }
 

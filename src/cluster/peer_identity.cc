@@ -14,6 +14,7 @@ std::string MetaKey(const std::string& name) { return std::string(1, storage::kM
 constexpr char kIncarnation[] = "incarnation";
 constexpr char kUnresolved[] = "identity_unresolved";
 constexpr char kHardStateKind = 'h';  // GroupStorage's hard state keys: 'h' | group
+constexpr char kPeerAddress[] = "peer_address/";
 std::string PeerKey(uint64_t peer) { return "peer_incarnation/" + std::to_string(peer); }
 
 bool ParseU64(const std::string& s, uint64_t* out) {
@@ -72,7 +73,25 @@ Result<std::unique_ptr<PeerIdentity>> PeerIdentity::Open(storage::Store* store, 
     }
     id->known_[peer] = {inc, value.substr(colon + 1) == "1"};
   }
+  const std::string where = MetaKey(kPeerAddress);
+  for (it->Seek(where); it->Valid() && it->key().starts_with(where); it->Next()) {
+    uint64_t peer = 0;
+    if (ParseU64(it->key().ToString().substr(where.size()), &peer)) {
+      id->addresses_[peer] = it->value().ToString();
+    }
+  }
   return id;
+}
+
+void PeerIdentity::RememberAddress(uint64_t peer, const std::string& address) {
+  rocksdb::WriteOptions wo;
+  const std::string key = MetaKey(std::string(kPeerAddress) + std::to_string(peer));
+  rocksdb::Status s = address.empty() ? store_->db()->Delete(wo, key)
+                                      : store_->db()->Put(wo, key, address);
+  if (!s.ok()) {
+    LOG_WARNING("cannot remember where node %llu is: %s", static_cast<unsigned long long>(peer),
+                s.ToString().c_str());
+  }
 }
 
 std::pair<uint64_t, bool> PeerIdentity::MemoryOf(uint64_t peer) {

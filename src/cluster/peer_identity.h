@@ -69,6 +69,14 @@ class PeerIdentity {
   // The owner acted on a kNew or kReplacement verdict (its partitions know): resolved for good.
   Status Settle();
 
+  // Where peers were last heard to be, when not where the node list puts them (a peer that
+  // moved, topology.h): peer -> "host:port:bus-port", as remembered across restarts, so that a
+  // restarted node dials a moved peer there at once rather than waiting for the peer's dial.
+  std::map<uint64_t, std::string> Addresses() const { return addresses_; }
+  // Remembers (or, for "", forgets) where `peer` is. Not synced, and a failed write is only
+  // logged: a lost address costs a wait for the peer's own dial, nothing more.
+  void RememberAddress(uint64_t peer, const std::string& address);
+
  private:
   explicit PeerIdentity(storage::Store* store) : store_(store) {}
   Status Put(const std::string& name, const std::string& value);
@@ -84,6 +92,7 @@ class PeerIdentity {
   // Peers whose handshake said "never met you" (or "met you as an original"), and whether
   // they were resolved themselves.
   std::map<uint64_t, bool> met_as_new_;
+  std::map<uint64_t, std::string> addresses_;  // as loaded by Open()
 };
 
 }  // namespace flin::cluster

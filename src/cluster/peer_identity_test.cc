@@ -112,6 +112,18 @@ TEST_F(PeerIdentityTest, APeerOnANewDataDirectoryIsReportedOnceAndRemembered) {
   EXPECT_EQ(id_->MemoryOf(2), std::make_pair(uint64_t{223}, true));
 }
 
+TEST_F(PeerIdentityTest, WhereMovedPeersAreIsRememberedAcrossARestart) {
+  EXPECT_TRUE(id_->Addresses().empty());
+  id_->RememberAddress(2, "10.0.0.2:7002:17002");
+  id_->RememberAddress(3, "10.0.0.3:7003:17003");
+  Restart();
+  EXPECT_EQ(id_->Addresses(), (std::map<uint64_t, std::string>{{2, "10.0.0.2:7002:17002"},
+                                                                {3, "10.0.0.3:7003:17003"}}));
+  id_->RememberAddress(3, "");  // back where the list puts it
+  Restart();
+  EXPECT_EQ(id_->Addresses(), (std::map<uint64_t, std::string>{{2, "10.0.0.2:7002:17002"}}));
+}
+
 TEST_F(PeerIdentityTest, UnresolvedPeersVouchOnlyWhenEveryNodeHasSpoken) {
   // Two nodes wiped together: the other one's "never met you" proves nothing...
   Handshake mine;

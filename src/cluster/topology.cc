@@ -1,6 +1,7 @@
 #include "cluster/topology.h"
 
 #include <algorithm>
+#include <cctype>
 #include <sstream>
 
 #include "common/strings.h"
@@ -24,21 +25,72 @@ std::string Hex(uint64_t v) {
   return s;
 }
 
+// "host:port[:bus-port]" (bus port default: port + 10000); `what` names it in errors.
+Status ParseAddress(const std::string& addr, const std::string& what, NodeInfo* n) {
+  std::stringstream as(addr);
+  std::vector<std::string> parts;
+  std::string part;
+  while (std::getline(as, part, ':')) parts.push_back(part);
+  int64_t port = 0, bus = 0;
+  if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || !ParseInt64(parts[1], &port) ||
+      port <= 0 || port > 55535) {
+    return Status::InvalidArgument("bad address in '" + what + "' (want host:port[:bus-port])");
+  }
+  bus = port + 10000;
+  if (parts.size() == 3 && (!ParseInt64(parts[2], &bus) || bus <= 0 || bus > 65535)) {
+    return Status::InvalidArgument("bad bus port in '" + what + "'");
+  }
+  if (!ValidHost(parts[0])) {
+    return Status::InvalidArgument("bad host in '" + what +
+                                   "' (letters, digits, '.', '-' and '_' only)");
+  }
+  n->host = parts[0];
+  n->client_port = static_cast<int>(port);
+  n->bus_port = static_cast<int>(bus);
+  return Status::Ok();
+}
+
 }  // namespace
 
-Topology Topology::Single(uint64_t id, const std::string& host, int port, int bus_port,
-                          int partitions) {
-  Topology t;
-  t.self_id_ = id;
-  t.partitions_ = partitions;
-  t.replicas_ = 1;
-  t.nodes_.push_back(NodeInfo{id, host, port, bus_port});
-  t.cluster_id_ = "single-" + Hex(Fnv(host + ":" + std::to_string(port)));
-  return t;
+bool ValidHost(const std::string& host) {
+  if (host.empty() || host.size() > 255) return false;
+  for (unsigned char c : host) {
+    if (!std::isalnum(c) && c != '.' && c != '-' && c != '_') return false;
+  }
+  return true;
+}
+
+Result<NodeInfo> ParseNodeAddress(uint64_t id, const std::string& address) {
+  NodeInfo n;
+  n.id = id;
+  Status s = ParseAddress(address, address, &n);
+  if (!s.ok()) return s;
+  return n;
+}
+
+Topology::Topology(const Topology& o)
+    : self_id_(o.self_id_), partitions_(o.partitions_), replicas_(o.replicas_), ids_(o.ids_),
+      cluster_id_(o.cluster_id_), listed_(o.listed_) {
+  std::lock_guard<std::mutex> lock(o.mu_);
+  nodes_ = o.nodes_;
+}
+
+Topology& Topology::operator=(const Topology& o) {
+  if (this == &o) return *this;
+  std::vector<NodeInfo> nodes = o.nodes();
+  self_id_ = o.self_id_;
+  partitions_ = o.partitions_;
+  replicas_ = o.replicas_;
+  ids_ = o.ids_;
+  cluster_id_ = o.cluster_id_;
+  listed_ = o.listed_;
+  std::lock_guard<std::mutex> lock(mu_);
+  nodes_ = std::move(nodes);
+  return *this;
 }
 
 Result<Topology> Topology::Parse(const std::string& initial_cluster, uint64_t self_id,
-                                 int partitions, int replicas) {
+                                 int partitions, int replicas, const std::string& announce) {
   Topology t;
   t.self_id_ = self_id;
   t.partitions_ = partitions;
@@ -54,32 +106,22 @@ Result<Topology> Topology::Parse(const std::string& initial_cluster, uint64_t se
     if (!ParseInt64(item.substr(0, at), &id) || id <= 0) {
       return Status::InvalidArgument("bad node id in '" + item + "'");
     }
-    std::string addr = item.substr(at + 1);
-    std::vector<std::string> parts;
-    std::stringstream as(addr);
-    std::string part;
-    while (std::getline(as, part, ':')) parts.push_back(part);
-    int64_t port = 0, bus = 0;
-    if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || !ParseInt64(parts[1], &port) ||
-        port <= 0 || port > 55535) {
-      return Status::InvalidArgument("bad address in '" + item + "' (want host:port[:bus-port])");
-    }
-    bus = port + 10000;
-    if (parts.size() == 3 && (!ParseInt64(parts[2], &bus) || bus <= 0 || bus > 65535)) {
-      return Status::InvalidArgument("bad bus port in '" + item + "'");
-    }
+    NodeInfo node;
+    node.id = static_cast<uint64_t>(id);
+    Status s = ParseAddress(item.substr(at + 1), item, &node);
+    if (!s.ok()) return s;
     for (const auto& n : t.nodes_) {
       if (n.id == static_cast<uint64_t>(id)) {
         return Status::InvalidArgument("node id " + std::to_string(id) + " appears twice");
       }
     }
-    t.nodes_.push_back(NodeInfo{static_cast<uint64_t>(id), parts[0], static_cast<int>(port),
-                                static_cast<int>(bus)});
+    t.nodes_.push_back(std::move(node));
   }
   if (t.nodes_.empty()) return Status::InvalidArgument("--initial-cluster lists no node");
   std::sort(t.nodes_.begin(), t.nodes_.end(),
             [](const NodeInfo& a, const NodeInfo& b) { return a.id < b.id; });
-  if (t.Find(self_id) == nullptr) {
+  for (const auto& n : t.nodes_) t.ids_.push_back(n.id);
+  if (!t.Find(self_id)) {
     return Status::InvalidArgument("--node-id " + std::to_string(self_id) +
                                    " is not in --initial-cluster");
   }
@@ -93,20 +135,60 @@ Result<Topology> Topology::Parse(const std::string& initial_cluster, uint64_t se
     ident += "," + std::to_string(n.id) + "@" + n.host + ":" + std::to_string(n.client_port);
   }
   t.cluster_id_ = Hex(Fnv(ident));
+  t.listed_ = t.nodes_;
+  if (!announce.empty()) {
+    NodeInfo self;
+    self.id = self_id;
+    Status s = ParseAddress(announce, "--announce " + announce, &self);
+    if (!s.ok()) return s;
+    for (auto& n : t.nodes_) {
+      if (n.id == self_id) n = self;
+    }
+  }
   return t;
 }
 
-const NodeInfo* Topology::Find(uint64_t id) const {
+std::vector<NodeInfo> Topology::nodes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return nodes_;
+}
+
+std::optional<NodeInfo> Topology::Find(uint64_t id) const {
+  std::lock_guard<std::mutex> lock(mu_);
   for (const auto& n : nodes_) {
-    if (n.id == id) return &n;
+    if (n.id == id) return n;
   }
-  return nullptr;
+  return std::nullopt;
+}
+
+std::optional<NodeInfo> Topology::Listed(uint64_t id) const {
+  for (const auto& n : listed_) {
+    if (n.id == id) return n;
+  }
+  return std::nullopt;
+}
+
+bool Topology::announced() const { return !self().SameAddress(*Listed(self_id_)); }
+
+bool Topology::SetAddress(const NodeInfo& to) {
+  if (to.id == self_id_ || !ValidHost(to.host) || to.client_port <= 0 ||
+      to.client_port > 65535 || to.bus_port <= 0 || to.bus_port > 65535) {
+    return false;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& n : nodes_) {
+    if (n.id != to.id) continue;
+    if (n.SameAddress(to)) return false;
+    n = to;
+    return true;
+  }
+  return false;
 }
 
 std::vector<uint64_t> Topology::Replicas(int p) const {
   std::vector<uint64_t> out;
-  const int n = static_cast<int>(nodes_.size());
-  for (int i = 0; i < replicas_; ++i) out.push_back(nodes_[(p + i) % n].id);
+  const int n = static_cast<int>(ids_.size());
+  for (int i = 0; i < replicas_; ++i) out.push_back(ids_[(p + i) % n]);
   return out;
 }
 

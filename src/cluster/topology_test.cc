@@ -60,5 +60,48 @@ TEST(TopologyTest, IdentityDependsOnTheWholeCluster) {
   EXPECT_NE(a->RedisNodeId(1), a->RedisNodeId(2));
 }
 
+TEST(TopologyTest, AMovedNodeAnnouncesItsAddressAndKeepsTheClusterId) {
+  auto listed = Topology::Parse(kThree, 2, 64, 3);
+  auto moved = Topology::Parse(kThree, 2, 64, 3, "10.0.0.9:8002");
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  EXPECT_EQ(moved->cluster_id(), listed->cluster_id());
+  EXPECT_EQ(moved->RedisNodeId(2), listed->RedisNodeId(2));
+  EXPECT_EQ(moved->self().ClientAddress(), "10.0.0.9:8002");
+  EXPECT_EQ(moved->self().bus_port, 18002);
+  EXPECT_EQ(moved->Find(1)->ClientAddress(), "127.0.0.1:7001");
+  EXPECT_EQ(moved->Listed(2)->ClientAddress(), "127.0.0.1:7002");
+  EXPECT_TRUE(moved->announced());
+  EXPECT_FALSE(listed->announced());
+  EXPECT_FALSE(Topology::Parse(kThree, 2, 64, 3, "127.0.0.1:7002")->announced());  // same place
+  auto bus = Topology::Parse(kThree, 2, 64, 3, "h-2.example:8002:9002");
+  ASSERT_TRUE(bus.ok());
+  EXPECT_EQ(bus->self().bus_port, 9002);
+  EXPECT_FALSE(Topology::Parse(kThree, 2, 64, 3, "10.0.0.9").ok());
+  EXPECT_FALSE(Topology::Parse(kThree, 2, 64, 3, "bad host:1").ok());
+  EXPECT_FALSE(Topology::Parse(kThree, 2, 64, 3, "h:70000").ok());
+}
+
+TEST(TopologyTest, PeersLearnWhereANodeMoved) {
+  auto t = Topology::Parse(kThree, 1, 64, 3);
+  ASSERT_TRUE(t.ok());
+  EXPECT_TRUE(t->SetAddress(NodeInfo{2, "10.0.0.9", 8002, 18002}));
+  EXPECT_FALSE(t->SetAddress(NodeInfo{2, "10.0.0.9", 8002, 18002}));  // nothing new
+  EXPECT_EQ(t->Find(2)->ClientAddress(), "10.0.0.9:8002");
+  EXPECT_EQ(t->nodes()[1].bus_port, 18002);
+  EXPECT_FALSE(t->SetAddress(NodeInfo{1, "10.0.0.8", 8001, 18001}));  // its own: --announce
+  EXPECT_FALSE(t->SetAddress(NodeInfo{4, "10.0.0.8", 8004, 18004}));  // not a node
+  EXPECT_FALSE(t->SetAddress(NodeInfo{3, "a b", 8003, 18003}));       // not a host
+  EXPECT_FALSE(t->SetAddress(NodeInfo{3, "h", 0, 18003}));
+  EXPECT_EQ(t->Find(3)->bus_port, 9000);
+  EXPECT_EQ(t->Listed(2)->ClientAddress(), "127.0.0.1:7002");  // the list is kept
+  Topology copy = t.value();
+  EXPECT_EQ(copy.Find(2)->ClientAddress(), "10.0.0.9:8002");
+  EXPECT_EQ(copy.Replicas(5), t->Replicas(5));
+  EXPECT_TRUE(ValidHost("node-1.example_x"));
+  EXPECT_FALSE(ValidHost(""));
+  EXPECT_FALSE(ValidHost("a\nb"));
+  EXPECT_FALSE(ValidHost(std::string(256, 'a')));
+}
+
 }  // namespace
 }  // namespace flin::cluster

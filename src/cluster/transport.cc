@@ -87,7 +87,8 @@ class Transport::Impl {
   };
 
   struct Peer {
-    PeerAddress addr;
+    PeerAddress addr;    // where it is dialed (loop thread only, but for the immutable id)
+    PeerAddress listed;  // where the options put it
     // Shared with Send() callers.
     std::mutex mu;
     struct Queued {
@@ -128,6 +129,8 @@ class Transport::Impl {
   void OnInboundEvent(Conn* c);
   bool OnFrame(Conn* c, std::string&& payload);
   void Refuse(Conn* c, const std::string& why);
+  // The peer's handshake named another bus address: dial it there from now on.
+  void Move(Peer* p, const std::string& host, int port);
   void CloseInbound(Conn* c);
 
   const TransportOptions options_;
@@ -164,6 +167,11 @@ Transport::Impl::Impl(TransportOptions options, Receiver receiver)
   for (const PeerAddress& a : options_.peers) {
     auto p = std::make_unique<Peer>();
     p->addr = a;
+    p->listed = a;
+    if (!a.moved_host.empty()) {
+      p->addr.host = a.moved_host;
+      p->addr.port = a.moved_port;
+    }
     peers_by_id_.emplace(a.id, p.get());
     peers_.push_back(std::move(p));
   }
@@ -640,8 +648,27 @@ bool Transport::Impl::OnFrame(Conn* c, std::string&& payload) {
   c->peer = p;
   p->in = c;
   c->decoder.set_max_frame_bytes(options_.max_frame_bytes);
+  // Where to dial the peer: where it says it is, or, if it says nothing, where the options put
+  // it (it moved back, or never moved).
+  std::string host = p->listed.host;
+  int port = p->listed.port;
+  if (!h->host.empty()) {
+    host = h->host;
+    port = h->bus_port;
+  }
+  if (host != p->addr.host || port != p->addr.port) Move(p, host, port);
   if (options_.on_handshake) options_.on_handshake(h->node_id, h.value());
   return true;
+}
+
+void Transport::Impl::Move(Peer* p, const std::string& host, int port) {
+  LOG_NOTICE("transport: peer %llu is at %s:%d now (it was dialed at %s:%d)", ULL(p->addr.id),
+             host.c_str(), port, p->addr.host.c_str(), p->addr.port);
+  p->addr.host = host;
+  p->addr.port = port;
+  if (p->out != nullptr) Break(p->out, "the peer moved");
+  p->backoff_ms = 0;
+  Dial(p);
 }
 
 void Transport::Impl::Refuse(Conn* c, const std::string& why) {

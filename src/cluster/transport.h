@@ -17,7 +17,10 @@
 // is not one of its peers; one that sends no handshake within handshake_timeout_ms; and one that
 // announces a frame over max_frame_bytes (kMaxHandshakeBytes before the handshake). A valid
 // handshake from a node that already has an inbound connection replaces the old connection
-// (the peer restarted or redialed). Garbage closes only the connection it came on. The
+// (the peer restarted or redialed). A handshake naming another bus address (Handshake::host,
+// bus_port) than the one the peer is dialed at means the peer moved: the outbound connection
+// is redialed there at once, and every later dial goes there. Garbage closes only the
+// connection it came on. The
 // handshake proves nothing about who dialed: like Redis Cluster's bus, this one belongs on a
 // trusted network.
 //
@@ -56,6 +59,10 @@ struct PeerAddress {
   // resolver holds up all traffic; prefer addresses.
   std::string host;
   int port = 0;  // the peer's bus port
+  // Where it was last heard to be, if not at host:port (it moved; empty: it did not). Dialed
+  // there until a handshake says otherwise; one naming no address sends it back to host:port.
+  std::string moved_host;
+  int moved_port = 0;
 };
 
 struct TransportOptions {

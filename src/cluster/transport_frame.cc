@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "cluster/topology.h"
+
 namespace flin::cluster {
 namespace {
 
@@ -33,7 +35,10 @@ void EncodeFrameHeader(uint32_t len, char out[kFrameHeaderBytes]) {
 
 std::string EncodeHandshakeFrame(const Handshake& h) {
   std::string payload(kHandshakeMagic, sizeof(kHandshakeMagic));
-  PutU16(&payload, kTransportVersion);
+  // A handshake that names no address is written as version 2, which nodes of builds before
+  // addresses accept: only a node that moved (--announce) needs its peers upgraded.
+  const bool addressed = !h.host.empty();
+  PutU16(&payload, addressed ? kTransportVersion : kTransportVersionWithoutAddress);
   PutU64(&payload, h.node_id);
   PutU16(&payload, static_cast<uint16_t>(h.cluster_id.size()));
   payload.append(h.cluster_id);
@@ -41,6 +46,12 @@ std::string EncodeHandshakeFrame(const Handshake& h) {
   PutU64(&payload, h.known_of_receiver);
   payload.push_back(static_cast<char>((h.receiver_replaced ? 1 : 0) |
                                       (h.sender_unresolved ? 2 : 0)));
+  if (addressed) {
+    PutU16(&payload, static_cast<uint16_t>(h.host.size()));
+    payload.append(h.host);
+    PutU16(&payload, h.client_port);
+    PutU16(&payload, h.bus_port);
+  }
   std::string frame(kFrameHeaderBytes, '\0');
   EncodeFrameHeader(static_cast<uint32_t>(payload.size()), frame.data());
   return frame + payload;
@@ -55,14 +66,18 @@ Result<Handshake> DecodeHandshake(std::string_view p) {
   if (p.size() < sizeof(kHandshakeMagic) + 2) return Status::Corruption("short handshake");
   Handshake h;
   h.version = static_cast<uint16_t>(GetLE(p.data() + 4, 2));
-  if (h.version != kTransportVersion) {
+  if (h.version != kTransportVersion && h.version != kTransportVersionWithoutAddress) {
     return Status::Corruption("unsupported transport version " + std::to_string(h.version));
   }
   if (p.size() < kFixed) return Status::Corruption("short handshake");
   h.node_id = GetLE(p.data() + 6, 8);
   const size_t n = GetLE(p.data() + 14, 2);
   if (n > kMaxClusterIdBytes) return Status::Corruption("cluster id too long");
-  if (p.size() != kFixed + n + 8 + 8 + 1) return Status::Corruption("handshake length mismatch");
+  const size_t without_address = kFixed + n + 8 + 8 + 1;
+  if (h.version == kTransportVersionWithoutAddress && p.size() != without_address) {
+    return Status::Corruption("handshake length mismatch");
+  }
+  if (p.size() < without_address) return Status::Corruption("short handshake");
   h.cluster_id.assign(p.data() + kFixed, n);
   const char* rest = p.data() + kFixed + n;
   h.incarnation = GetLE(rest, 8);
@@ -71,6 +86,19 @@ Result<Handshake> DecodeHandshake(std::string_view p) {
   if (flags > 3) return Status::Corruption("unknown handshake flags");
   h.receiver_replaced = (flags & 1) != 0;
   h.sender_unresolved = (flags & 2) != 0;
+  if (h.version == kTransportVersionWithoutAddress) return h;
+  if (p.size() < without_address + 2) return Status::Corruption("short handshake");
+  const size_t m = GetLE(rest + 17, 2);
+  if (m > kMaxHostBytes) return Status::Corruption("host too long");
+  if (p.size() != kFixed + n + 8 + 8 + 1 + 2 + m + 2 + 2) {
+    return Status::Corruption("handshake length mismatch");
+  }
+  h.host.assign(rest + 19, m);
+  // Version 3 exists to name an address: without one it would have been written as 2.
+  if (!ValidHost(h.host)) return Status::Corruption("bad host");
+  h.client_port = static_cast<uint16_t>(GetLE(rest + 19 + m, 2));
+  h.bus_port = static_cast<uint16_t>(GetLE(rest + 21 + m, 2));
+  if (h.client_port == 0 || h.bus_port == 0) return Status::Corruption("bad address port");
   return h;
 }
 

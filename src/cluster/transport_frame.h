@@ -10,6 +10,13 @@
 //                       | u8 flags (bit 0: the receiver's known incarnation replaced another;
 //                                 bit 1: the dialer has not yet learned whether it replaces a
 //                                 node that lost its data)
+//                       | u16 LE m | m bytes host | u16 LE client port | u16 LE bus port
+//
+// The last three are the dialer's address as its clients and peers reach it now: a node moved
+// to another address says so in every handshake, and its peers dial it there and send clients
+// there (cluster/topology.h). They make version 3, and exist only there: a handshake that names
+// no address is written as version 2, without them, which builds from before addresses accept
+// (so a rolling upgrade works; only a moved node needs upgraded peers). Both are read.
 //
 // The incarnation is a random id of the dialer's data directory; the rest is what the dialer
 // remembers of the receiver's (0: never met it). Together they let a node that restarts on an
@@ -32,11 +39,14 @@ namespace flin::cluster {
 
 inline constexpr size_t kFrameHeaderBytes = 4;
 inline constexpr char kHandshakeMagic[4] = {'F', 'L', 'I', 'N'};
-inline constexpr uint16_t kTransportVersion = 2;
+inline constexpr uint16_t kTransportVersion = 3;
+inline constexpr uint16_t kTransportVersionWithoutAddress = 2;
+inline constexpr size_t kMaxHostBytes = 255;
 inline constexpr size_t kMaxClusterIdBytes = 256;
 // The largest handshake payload; before a connection has sent a valid handshake its frames are
 // bounded by this, so an unknown socket can make us hold at most this many bytes.
-inline constexpr size_t kMaxHandshakeBytes = 4 + 2 + 8 + 2 + kMaxClusterIdBytes + 8 + 8 + 1;
+inline constexpr size_t kMaxHandshakeBytes =
+    4 + 2 + 8 + 2 + kMaxClusterIdBytes + 8 + 8 + 1 + 2 + kMaxHostBytes + 2 + 2;
 
 struct Handshake {
   uint16_t version = kTransportVersion;
@@ -46,6 +56,9 @@ struct Handshake {
   uint64_t known_of_receiver = 0;     // the receiver's incarnation as the dialer knows it
   bool receiver_replaced = false;     // ... and that one replaced an earlier incarnation
   bool sender_unresolved = false;     // the dialer's own data directory is still unresolved
+  std::string host;                   // the dialer's address now (empty: not said), a ValidHost
+  uint16_t client_port = 0;
+  uint16_t bus_port = 0;
 };
 
 // Writes the 4-byte little-endian header for a payload of `len` bytes.
@@ -53,7 +66,9 @@ void EncodeFrameHeader(uint32_t len, char out[kFrameHeaderBytes]);
 // The whole handshake frame (header included). h.cluster_id must be at most kMaxClusterIdBytes.
 std::string EncodeHandshakeFrame(const Handshake& h);
 // Parses a handshake payload (the frame's header already stripped). Fails on a bad magic, an
-// unsupported version, a cluster id over kMaxClusterIdBytes, or any missing or trailing byte.
+// unsupported version, a cluster id over kMaxClusterIdBytes, a version 3 host that is not a
+// ValidHost or port that is 0, or any missing or trailing byte. Whatever it accepts, EncodeHandshakeFrame writes
+// back byte for byte.
 Result<Handshake> DecodeHandshake(std::string_view payload);
 
 // Cuts a byte stream into frame payloads. Bounded: a header announcing more than the limit is an

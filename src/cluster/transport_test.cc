@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -100,7 +101,8 @@ struct Node {
   std::unique_ptr<Transport> t;
   void Start(TransportOptions o) {
     t = std::make_unique<Transport>(std::move(o), inbox.receiver());
-    ASSERT_TRUE(t->Start().ok());
+    Status s = t->Start();
+    ASSERT_TRUE(s.ok()) << s.ToString();
   }
 };
 
@@ -471,6 +473,92 @@ TEST(TransportTest, GarbageClosesOnlyItsConnection) {
   EXPECT_EQ(a.inbox.From(3).size(), 0u);
   EXPECT_GE(a.t->refused_connections(),
             cases.size() - 2);  // the two cases ending in EOF may not count
+}
+
+// A peer moved to another bus port: its handshake says where it is now, and from then on the
+// transport dials it there. Node 1 is told node 2 is at a port where nothing listens; without
+// the move nothing node 1 sends ever reaches node 2.
+TEST(TransportTest, APeerThatMovedIsDialedWhereItsHandshakeSays) {
+  std::map<uint64_t, int> ports{{1, FreePort()}, {2, FreePort()}};
+  const int stale = FreePort();
+  auto oa = Options(1, ports);
+  oa.peers[0].port = stale;  // node 2's old address
+  auto ob = Options(2, ports);
+  const int moved_to = ports[2];
+  ob.fill_handshake = [moved_to](uint64_t, Handshake* h) {
+    h->host = "127.0.0.1";
+    h->client_port = 7002;
+    h->bus_port = static_cast<uint16_t>(moved_to);
+  };
+  Node a, b;
+  a.Start(oa);
+  b.Start(ob);
+  ASSERT_TRUE(a.t->Send(2, Payload(1, 1)));  // queued while node 2 is unreachable
+  ASSERT_TRUE(b.t->Send(1, Payload(2, 1)));  // node 2 dials node 1, which learns the address
+  ASSERT_TRUE(a.inbox.WaitFrom(2, 1));
+  ASSERT_TRUE(b.inbox.WaitFrom(1, 1));
+  EXPECT_EQ(b.inbox.From(1)[0], Payload(1, 1));
+  EXPECT_TRUE(StateOf(*a.t, 2).connected);
+  // A handshake that names no address sends node 1 back to where its options put node 2 (it
+  // moved back): node 1 dials the old address again.
+  auto old_address = net::Listen("127.0.0.1", stale, false);
+  ASSERT_TRUE(old_address.ok());
+  int fd = RawConnect(ports[1]);
+  WriteAll(fd, Hello(2));  // replaces node 2's inbound connection, says no address
+  pollfd pfd{old_address.value(), POLLIN, 0};
+  ASSERT_EQ(poll(&pfd, 1, static_cast<int>(kWait.count())), 1) << "node 1 never dialed back";
+  const int dialed = accept(old_address.value(), nullptr, nullptr);
+  EXPECT_GE(dialed, 0);
+  if (dialed >= 0) close(dialed);
+  close(old_address.value());
+  close(fd);
+}
+
+TEST(TransportTest, HandshakesCarryTheDialersAddress) {
+  Handshake h;
+  h.node_id = 3;
+  h.cluster_id = kCluster;
+  h.incarnation = 9;
+  h.host = "node-3.example";
+  h.client_port = 6382;
+  h.bus_port = 16382;
+  const std::string payload = EncodeHandshakeFrame(h).substr(kFrameHeaderBytes);
+  EXPECT_LE(payload.size(), kMaxHandshakeBytes);
+  auto back = DecodeHandshake(payload);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->host, "node-3.example");
+  EXPECT_EQ(back->client_port, 6382);
+  EXPECT_EQ(back->bus_port, 16382);
+  EXPECT_EQ(back->incarnation, 9u);
+  EXPECT_FALSE(DecodeHandshake(payload.substr(0, payload.size() - 1)).ok());
+  EXPECT_FALSE(DecodeHandshake(payload + "x").ok());
+  h.host = "node-3.example";
+  h.bus_port = 0;
+  EXPECT_FALSE(DecodeHandshake(EncodeHandshakeFrame(h).substr(kFrameHeaderBytes)).ok());
+  h.bus_port = 16382;
+  h.host = "a host";  // would break CLUSTER NODES lines
+  EXPECT_FALSE(DecodeHandshake(EncodeHandshakeFrame(h).substr(kFrameHeaderBytes)).ok());
+  std::string v2 = payload;
+  v2[4] = 2;  // the version before addresses does not have them: refused, not misread
+  EXPECT_FALSE(DecodeHandshake(v2).ok());
+  // Without an address, version 2 as builds before addresses wrote it: they accept it, and
+  // this build reads theirs.
+  Handshake plain;
+  plain.node_id = 3;
+  plain.cluster_id = kCluster;
+  plain.incarnation = 9;
+  const std::string old_layout = EncodeHandshakeFrame(plain).substr(kFrameHeaderBytes);
+  EXPECT_EQ(old_layout[4], 2);
+  EXPECT_EQ(old_layout.size(), 4 + 2 + 8 + 2 + sizeof(kCluster) - 1 + 8 + 8 + 1);
+  auto read = DecodeHandshake(old_layout);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_TRUE(read->host.empty());
+  EXPECT_EQ(read->incarnation, 9u);
+  std::string v3_without = old_layout + std::string(6, '\0');  // v3 naming no address
+  v3_without[4] = 3;
+  EXPECT_FALSE(DecodeHandshake(v3_without).ok());
+  h.host = std::string(kMaxHostBytes, 'h');
+  EXPECT_LE(EncodeHandshakeFrame(h).size() - kFrameHeaderBytes, kMaxHandshakeBytes);
 }
 
 TEST(TransportTest, ANewHandshakeReplacesThePeersOldConnection) {

@@ -35,7 +35,7 @@ int LastSlot(int p, int parts) { return PartitionFirstSlot(p + 1, parts) - 1; }
 void NotServedHere(CommandContext& ctx, const cluster::MultiRaftNode& mr, int slot, int p,
                    uint64_t leader) {
   if (leader == 0 && mr.topology().Hosts(p)) return ctx.out.Error(mr.NoLeaderError(p));
-  const cluster::NodeInfo* n = mr.topology().Find(LeaderOf(mr, p, leader));
+  const std::optional<cluster::NodeInfo> n = mr.topology().Find(LeaderOf(mr, p, leader));
   ctx.out.Error("MOVED " + std::to_string(slot) + " " + n->ClientAddress());
 }
 
@@ -127,7 +127,7 @@ int LogReadPartition(CommandContext& ctx) {
 namespace {
 
 void WriteNode(protocol::ReplyWriter& w, const cluster::Topology& t, uint64_t id) {
-  const cluster::NodeInfo* n = t.Find(id);
+  const std::optional<cluster::NodeInfo> n = t.Find(id);
   w.ArrayHeader(3);
   w.Bulk(n->host);
   w.Integer(n->client_port);
@@ -167,7 +167,7 @@ void Shards(CommandContext& ctx, cluster::MultiRaftNode& mr) {
     ctx.out.Bulk("nodes");
     ctx.out.ArrayHeader(replicas.size());
     for (uint64_t r : replicas) {
-      const cluster::NodeInfo* n = t.Find(r);
+      const std::optional<cluster::NodeInfo> n = t.Find(r);
       ctx.out.MapHeader(7);
       ctx.out.Bulk("id");
       ctx.out.Bulk(t.RedisNodeId(r));

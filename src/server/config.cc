@@ -35,6 +35,10 @@ constexpr FlagDoc kFlags[] = {
     {"initial-cluster", "", "id@host:port,... of every node; empty = a single node", false},
     {"replicas", "3", "replicas of each partition (at most the number of nodes)", false},
     {"cluster-port", "0", "cluster bus port; 0 = client port + 10000", false},
+    {"announce", "",
+     "host:port[:bus-port] where this node is now, if not at its address in --initial-cluster "
+     "(a node moved to another machine; the list stays the one the cluster was created with)",
+     false},
     {"raft-tick-ms", "50", "Raft tick; elections time out after 10-20 ticks", false},
     {"snapshot-entries", "10000", "compact a partition's Raft log beyond this many entries",
      false},
@@ -168,6 +172,8 @@ Status Config::Set(const std::string& raw_name, const std::string& value, bool a
     node_id = static_cast<uint64_t>(n);
   } else if (name == "initial-cluster") {
     initial_cluster = value;
+  } else if (name == "announce") {
+    announce = value;
   } else if (name == "replicas") {
     if (!ParseInt64(value, &n) || n < 1 || n > 7) return bad("between 1 and 7");
     replicas = static_cast<int>(n);
@@ -249,6 +255,7 @@ std::vector<std::pair<std::string, std::string>> Config::Get(const std::string& 
       {"initial-cluster", initial_cluster},
       {"replicas", std::to_string(replicas)},
       {"cluster-port", std::to_string(cluster_port)},
+      {"announce", announce},
       {"raft-tick-ms", std::to_string(raft_tick_ms)},
       {"snapshot-entries", std::to_string(snapshot_entries)},
       {"raft-entry-max-bytes", std::to_string(raft_entry_max_bytes)},

@@ -106,6 +106,9 @@ Status Server::Start() {
 
   state_machine_ = std::make_unique<StateMachineImpl>(&commands_, config_->partitions);
   if (config_->initial_cluster.empty()) {
+    if (!config_->announce.empty()) {
+      return Status::InvalidArgument("--announce is for a cluster node (--initial-cluster)");
+    }
     // A single node's data has no Raft logs: it cannot be reopened as a cluster member.
     s = CheckIdentity(store_.get(), "cluster_id", "single-node");
     if (!s.ok()) return s;
@@ -116,7 +119,8 @@ Status Server::Start() {
     replicator_ = single_node_.get();
   } else {
     auto topo = cluster::Topology::Parse(config_->initial_cluster, config_->node_id,
-                                         config_->partitions, config_->replicas);
+                                         config_->partitions, config_->replicas,
+                                         config_->announce);
     if (!topo.ok()) return topo.status();
     cluster::Topology t = std::move(topo).value();
     if (config_->cluster_port != 0) {
@@ -124,7 +128,8 @@ Status Server::Start() {
       for (const auto& n : t.nodes()) {
         if (n.id == t.self_id() && n.bus_port != config_->cluster_port) {
           return Status::InvalidArgument("--cluster-port " + std::to_string(config_->cluster_port) +
-                                         " differs from this node's bus port in --initial-cluster (" +
+                                         " differs from this node's bus port in --initial-cluster"
+                                         " or --announce (" +
                                          std::to_string(n.bus_port) + ")");
         }
       }
