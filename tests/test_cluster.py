@@ -801,7 +801,8 @@ def test_node_moved_to_another_address_is_found_there(make_cluster):
     for peer in (n1, n3):
         wait_until(lambda: addresses_of(peer.port, 2).get(n2_rid) == new2, 30,
                    what=f"node {peer.node_id} to learn node 2's new address\n" + peer.log_tail(20))
-        assert "node 2 is at 127.0.0.1:%d" % new2 in peer.log_text()
+        wait_until(lambda: "node 2 is at 127.0.0.1:%d" % new2 in peer.log_text(), 10,
+                   what=f"node {peer.node_id} to log node 2's new address")
     cl.wait_caught_up(n2)
     got = readonly_get_all(n2.port, {**data, **more})
     assert all(got[k] == v.encode() for k, v in {**data, **more}.items())
@@ -832,15 +833,37 @@ def test_node_moved_to_another_address_is_found_there(make_cluster):
                    what=f"node {a.node_id} to reach node {b}\n" + a.log_tail(20))
     cl.wait_all_leaders(timeout=60)
 
-    # Back at their listed addresses, without --announce: the peers go back to their lists.
-    move(n1, None)
-    move(n2, None)
+    # Back at their listed addresses, without --announce, both while both are down: each
+    # first dials where it last heard the other to be, then, alternately, the listed address.
+    n1.stop()
+    n2.stop()
+    for n in (n1, n2):
+        n.extra = n.extra[:-2]  # drop --announce
+        n.port = n.listed_port
+        n._set_args()
+    n1.start(wait=False)
+    n2.start()
+    n1.wait_ready()
+    for a, b in ((n1, 2), (n2, 1)):
+        wait_until(lambda: a.info_cluster()["peers"].get(b, {}).get("connected") == 1, 30,
+                   what=f"node {a.node_id} to reach node {b} again\n" + a.log_tail(20))
     for peer in (n1, n3):
         wait_until(lambda: addresses_of(peer.port, 2).get(n2_rid) == n2.listed_port, 30,
                    what=f"node {peer.node_id} to find node 2 at its listed address again")
     wait_until(lambda: addresses_of(n3.port, 1).get(n1_rid) == n1.listed_port, 30,
                what="node 3 to find node 1 at its listed address again")
     cl.wait_caught_up(n2)
+
+    # An announced client port must be the one the node listens on (clients are sent there).
+    n3.stop()
+    n3.extra += ["--announce", f"127.0.0.1:{new3}"]
+    n3._set_args()
+    with pytest.raises(flinproc.ServerError):
+        n3.start()
+    assert n3.wait_exit(10) not in (None, 0)
+    assert "but this node listens on --port" in n3.log_text().rsplit("==== start", 1)[-1]
+    n3.extra = n3.extra[:-2]
+    n3._set_args()
 
     # A replacement machine for node 3: new address, empty disk.
     move(n3, new3, wipe=True)

@@ -82,6 +82,7 @@ class Transport::Impl {
     bool want_write = false;   // EPOLLOUT registered
     // Inbound.
     FrameDecoder decoder{kMaxHandshakeBytes};
+    std::string claimed;  // the address its handshake named ("": none)
     uint64_t accept_seq = 0;
     int64_t accepted_ms = 0;
   };
@@ -89,6 +90,11 @@ class Transport::Impl {
   struct Peer {
     PeerAddress addr;    // where it is dialed (loop thread only, but for the immutable id)
     PeerAddress listed;  // where the options put it
+    // Loop thread: where the peer said it moved (or was last heard to be), if not listed
+    // (empty host: nowhere else). Redials alternate between it and the listed address: it
+    // may be stale (the peer moved back while we were down).
+    std::string moved_host;
+    int moved_port = 0;
     // Shared with Send() callers.
     std::mutex mu;
     struct Queued {
@@ -169,8 +175,8 @@ Transport::Impl::Impl(TransportOptions options, Receiver receiver)
     p->addr = a;
     p->listed = a;
     if (!a.moved_host.empty()) {
-      p->addr.host = a.moved_host;
-      p->addr.port = a.moved_port;
+      p->addr.host = p->moved_host = a.moved_host;
+      p->addr.port = p->moved_port = a.moved_port;
     }
     peers_by_id_.emplace(a.id, p.get());
     peers_.push_back(std::move(p));
@@ -537,6 +543,11 @@ void Transport::Impl::Break(Conn* c, const char* why) {
 }
 
 void Transport::Impl::ScheduleRedial(Peer* p) {
+  if (!p->moved_host.empty()) {
+    const bool at_moved = p->addr.host == p->moved_host && p->addr.port == p->moved_port;
+    p->addr.host = at_moved ? p->listed.host : p->moved_host;
+    p->addr.port = at_moved ? p->listed.port : p->moved_port;
+  }
   p->backoff_ms = p->backoff_ms == 0 ? std::max(1, options_.reconnect_backoff_ms)
                                      : std::min(2 * p->backoff_ms, max_backoff_ms_);
   p->next_dial_ms = net::MonotonicMs() + p->backoff_ms;
@@ -637,6 +648,16 @@ bool Transport::Impl::OnFrame(Conn* c, std::string&& payload) {
     return false;
   }
   Peer* p = it->second;
+  c->claimed = h->host.empty() ? "" : h->host + ":" + std::to_string(h->bus_port);
+  if (p->in != nullptr && p->in->claimed != c->claimed) {
+    // A node that moved closes its old process first; two live ones under one id (a data
+    // directory copied and started twice) would vote and acknowledge as one node.
+    LOG_WARNING("transport: node %llu connected from %s naming address '%s' while its "
+                "connection from %s naming '%s' is still open: if both are running, two "
+                "processes use one node id, which can lose acknowledged writes",
+                ULL(p->addr.id), c->remote.c_str(), c->claimed.c_str(),
+                p->in->remote.c_str(), p->in->claimed.c_str());
+  }
   if (p->in != nullptr) {
     // The peer restarted or redialed: its new connection carries what it sends from now on.
     LOG_NOTICE("transport: peer %llu reconnected from %s; closing its old connection from %s",
@@ -664,9 +685,12 @@ bool Transport::Impl::OnFrame(Conn* c, std::string&& payload) {
 void Transport::Impl::Move(Peer* p, const std::string& host, int port) {
   LOG_NOTICE("transport: peer %llu is at %s:%d now (it was dialed at %s:%d)", ULL(p->addr.id),
              host.c_str(), port, p->addr.host.c_str(), p->addr.port);
+  if (p->out != nullptr) Break(p->out, "the peer moved");
+  const bool listed = host == p->listed.host && port == p->listed.port;
+  p->moved_host = listed ? std::string() : host;
+  p->moved_port = listed ? 0 : port;
   p->addr.host = host;
   p->addr.port = port;
-  if (p->out != nullptr) Break(p->out, "the peer moved");
   p->backoff_ms = 0;
   Dial(p);
 }

@@ -60,7 +60,9 @@ struct PeerAddress {
   std::string host;
   int port = 0;  // the peer's bus port
   // Where it was last heard to be, if not at host:port (it moved; empty: it did not). Dialed
-  // there until a handshake says otherwise; one naming no address sends it back to host:port.
+  // there first, then alternately with host:port after each failed dial (it may have moved
+  // back meanwhile), until a handshake says where it is; one naming no address means
+  // host:port.
   std::string moved_host;
   int moved_port = 0;
 };

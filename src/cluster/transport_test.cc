@@ -514,6 +514,30 @@ TEST(TransportTest, APeerThatMovedIsDialedWhereItsHandshakeSays) {
   close(fd);
 }
 
+// Where a peer was last heard to be may be stale (it moved back while this node was down):
+// redials alternate between that address and the listed one. Nothing listens at the
+// remembered address; node 2 is back at its listed one and does not dial node 1 (so no
+// handshake tells node 1 where it is).
+TEST(TransportTest, AStaleRememberedAddressAlternatesWithTheListedOne) {
+  auto listed = net::Listen("127.0.0.1", 0, false);
+  ASSERT_TRUE(listed.ok());
+  sockaddr_in addr{};
+  socklen_t len = sizeof(addr);
+  getsockname(listed.value(), reinterpret_cast<sockaddr*>(&addr), &len);
+  std::map<uint64_t, int> ports{{1, FreePort()}, {2, ntohs(addr.sin_port)}};
+  auto o = Options(1, ports);
+  o.peers[0].moved_host = "127.0.0.1";
+  o.peers[0].moved_port = FreePort();  // nothing there
+  Node a;
+  a.Start(o);
+  pollfd pfd{listed.value(), POLLIN, 0};
+  ASSERT_EQ(poll(&pfd, 1, static_cast<int>(kWait.count())), 1) << "never dialed the listed port";
+  const int fd = accept(listed.value(), nullptr, nullptr);
+  EXPECT_GE(fd, 0);
+  if (fd >= 0) close(fd);
+  close(listed.value());
+}
+
 TEST(TransportTest, HandshakesCarryTheDialersAddress) {
   Handshake h;
   h.node_id = 3;

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -118,9 +119,14 @@ Status Server::Start() {
                                                                    state_machine_.get(), rep);
     replicator_ = single_node_.get();
   } else {
+    // An announced address without a bus port takes --cluster-port's, if given.
+    std::string announce = config_->announce;
+    if (!announce.empty() && config_->cluster_port != 0 &&
+        std::count(announce.begin(), announce.end(), ':') == 1) {
+      announce += ":" + std::to_string(config_->cluster_port);
+    }
     auto topo = cluster::Topology::Parse(config_->initial_cluster, config_->node_id,
-                                         config_->partitions, config_->replicas,
-                                         config_->announce);
+                                         config_->partitions, config_->replicas, announce);
     if (!topo.ok()) return topo.status();
     cluster::Topology t = std::move(topo).value();
     if (config_->cluster_port != 0) {
@@ -133,6 +139,13 @@ Status Server::Start() {
                                          std::to_string(n.bus_port) + ")");
         }
       }
+    }
+    if (t.announced() && t.self().client_port != config_->port) {
+      // Clients are sent to the announced port: it must be the one this node listens on.
+      return Status::InvalidArgument("--announce names client port " +
+                                     std::to_string(t.self().client_port) +
+                                     ", but this node listens on --port " +
+                                     std::to_string(config_->port));
     }
     s = CheckIdentity(store_.get(), "cluster_id", t.cluster_id());
     if (!s.ok()) return s;
