@@ -4,6 +4,8 @@ import time
 
 import pytest
 
+from cluster_helpers import free_cluster_ports
+
 N = 3000
 
 
@@ -141,3 +143,76 @@ def test_fsync_mode_visible_in_config(make_server):
     srv = make_server(fsync="everysec")
     with srv.raw() as c:
         assert c.call("CONFIG", "GET", "fsync") == [b"fsync", b"everysec"]
+
+
+def _info_persistence(c):
+    return c.info("persistence")
+
+
+def _wait_backup_done(c, previous_path):
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        info = _info_persistence(c)
+        if info["rdb_bgsave_in_progress"] == 0 and info.get("backup_last_path") != previous_path:
+            return info
+        time.sleep(0.02)
+    raise AssertionError(f"BGSAVE did not finish: {_info_persistence(c)}")
+
+
+@pytest.mark.flin_only
+def test_backups_are_data_dirs_as_they_were(make_server, tmp_path):
+    """SAVE and BGSAVE copy the data directory while it serves (RocksDB checkpoints in
+    <dir>-backups): a server started on a copy of a backup has what was acknowledged
+    before it and nothing written after; the newest --backup-keep are kept."""
+    import os
+    import shutil
+    srv = make_server(flin_args=["--backup-keep", "2"])
+    c = srv.client()
+    at_ms, _ = _load(c)
+    started = c.lastsave()  # the server's start, before any backup
+    assert c.save() is True
+    first = _info_persistence(c)["backup_last_path"]
+    assert os.path.dirname(first) == srv.dir + "-backups"
+    assert c.lastsave() >= started
+    c.set("after", "first backup")
+    assert c.bgsave() is True
+    info = _wait_backup_done(c, first)
+    second = info["backup_last_path"]
+    assert info["rdb_last_bgsave_status"] == "ok"
+    c.set("later", "not in the second")
+    assert c.save() is True
+    third = _info_persistence(c)["backup_last_path"]
+    assert sorted(os.listdir(srv.dir + "-backups")) == [os.path.basename(second),
+                                                        os.path.basename(third)]
+    with pytest.raises(Exception, match="syntax"):
+        c.execute_command("BGSAVE", "NOW")
+
+    restored_dir = str(tmp_path / "restored")
+    shutil.copytree(second, restored_dir)
+    restored = make_server(name="restored", datadir=restored_dir)
+    r = restored.client()
+    assert r.get("after") == b"first backup"
+    assert r.get("later") is None
+    assert r.get("over") == b"second" and r.get("counter") == b"25"
+    assert r.pexpiretime("abs") == at_ms
+    r.set("restored", "writable")
+    assert r.get("restored") == b"writable"
+    r.close()
+    # The original goes on, untouched by the backups and the restore.
+    assert c.get("later") == b"not in the second"
+    assert c.get("restored") is None
+    c.close()
+
+
+@pytest.mark.flin_only
+def test_a_cluster_node_takes_no_backup(make_server):
+    port = free_cluster_ports(1)[0]
+    srv = make_server(port=port,
+                      flin_args=["--node-id", "1", "--initial-cluster", f"1@127.0.0.1:{port}",
+                                 "--replicas", "1"])
+    c = srv.client()
+    for cmd in ("SAVE", "BGSAVE"):
+        with pytest.raises(Exception, match="cluster node takes no backups"):
+            c.execute_command(cmd)
+    assert c.lastsave() is not None  # the start time
+    c.close()

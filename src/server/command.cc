@@ -51,6 +51,7 @@ CommandTable::CommandTable() {
   RegisterServerFamily(this);
   RegisterClusterFamily(this);
   RegisterTransactionFamily(this);
+  RegisterPersistenceFamily(this);
 }
 
 void CommandTable::Add(CommandSpec spec) {

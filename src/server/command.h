@@ -162,6 +162,7 @@ void RegisterConnectionFamily(CommandTable* table);
 void RegisterServerFamily(CommandTable* table);
 void RegisterClusterFamily(CommandTable* table);
 void RegisterTransactionFamily(CommandTable* table);
+void RegisterPersistenceFamily(CommandTable* table);
 
 // Log entry payload: the argument vector, length-prefixed. Decode fails (false) on anything
 // malformed.

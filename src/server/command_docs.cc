@@ -62,6 +62,7 @@ const std::unordered_map<std::string_view, std::string_view>& Syntaxes() {
       {"command", "[subcommand [argument ...]]"},
       {"config", "subcommand [argument ...]"},
       {"shutdown", "[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]"},
+      {"bgsave", "[SCHEDULE]"},
       {"cluster", "subcommand [argument ...]"},
   };
   return kSyntax;

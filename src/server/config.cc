@@ -48,6 +48,11 @@ constexpr FlagDoc kFlags[] = {
      "a received partition snapshot this large is installed as an ingested SST file; smaller "
      "ones through the Raft log's write",
      false},
+    {"backup-dir", "",
+     "where SAVE and BGSAVE put a single node's backups (each a data directory of its own); "
+     "empty = <dir>-backups",
+     false},
+    {"backup-keep", "3", "how many backups SAVE and BGSAVE keep (older ones are deleted)", false},
     {"fsync", "always", "always | everysec | no: when an acknowledged write is fsynced", true},
     {"requirepass", "", "password clients must AUTH with; empty = none", true},
     {"maxclients", "10000", "maximum simultaneous client connections", true},
@@ -174,6 +179,11 @@ Status Config::Set(const std::string& raw_name, const std::string& value, bool a
     initial_cluster = value;
   } else if (name == "announce") {
     announce = value;
+  } else if (name == "backup-dir") {
+    backup_dir = value;
+  } else if (name == "backup-keep") {
+    if (!ParseInt64(value, &n) || n < 1 || n > 1000) return bad("between 1 and 1000");
+    backup_keep = static_cast<int>(n);
   } else if (name == "replicas") {
     if (!ParseInt64(value, &n) || n < 1 || n > 7) return bad("between 1 and 7");
     replicas = static_cast<int>(n);
@@ -256,6 +266,8 @@ std::vector<std::pair<std::string, std::string>> Config::Get(const std::string& 
       {"replicas", std::to_string(replicas)},
       {"cluster-port", std::to_string(cluster_port)},
       {"announce", announce},
+      {"backup-dir", backup_dir},
+      {"backup-keep", std::to_string(backup_keep)},
       {"raft-tick-ms", std::to_string(raft_tick_ms)},
       {"snapshot-entries", std::to_string(snapshot_entries)},
       {"raft-entry-max-bytes", std::to_string(raft_entry_max_bytes)},

@@ -33,6 +33,8 @@ struct Config {
   int replicas = 3;
   int cluster_port = 0;                     // 0: client port + 10000
   std::string announce;                     // "host:port[:bus]"; empty: the list's address
+  std::string backup_dir;                   // SAVE/BGSAVE; empty: <dir>-backups
+  int backup_keep = 3;
   int raft_tick_ms = 50;
   int64_t snapshot_entries = 10000;         // compact a partition's Raft log beyond this
   int64_t raft_entry_max_bytes = 8 << 20;   // a cluster refuses writes larger than this

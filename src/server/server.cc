@@ -76,6 +76,7 @@ Server::~Server() {
   single_node_.reset();
   multi_raft_.reset();
   expiry_.reset();
+  backups_.reset();  // waits for a running backup
   store_.reset();
   if (listen_fd_ >= 0) close(listen_fd_);
 }
@@ -117,6 +118,10 @@ Status Server::Start() {
     rep.fsync = config_->fsync.load();
     single_node_ = std::make_unique<cluster::SingleNodeReplicator>(store_.get(),
                                                                    state_machine_.get(), rep);
+    Backups::Options bo;
+    bo.dir = config_->backup_dir.empty() ? config_->dir + "-backups" : config_->backup_dir;
+    bo.keep = config_->backup_keep;
+    backups_ = std::make_unique<Backups>(store_.get(), bo, start_ms_ / 1000);
     replicator_ = single_node_.get();
   } else {
     // An announced address without a bus port takes --cluster-port's, if given.
@@ -258,6 +263,7 @@ void Server::Run() {
   single_node_.reset();
   multi_raft_.reset();
   expiry_.reset();
+  backups_.reset();  // waits for a running backup
   store_.reset();
   LOG_NOTICE("shut down cleanly, every acknowledged write is on disk");
 }

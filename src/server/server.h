@@ -15,6 +15,7 @@
 #include "cluster/replicator.h"
 #include "cluster/single_node.h"
 #include "server/active_expiry.h"
+#include "server/backups.h"
 #include "server/background_worker.h"
 #include "server/command.h"
 #include "server/config.h"
@@ -70,6 +71,8 @@ class Server {
   // Exactly one of these is set: the single node's write path, or the cluster's.
   cluster::SingleNodeReplicator* single_node() { return single_node_.get(); }
   cluster::MultiRaftNode* cluster() { return multi_raft_.get(); }
+  // SAVE / BGSAVE: a single node's online backups; null in a cluster (backups.h says why).
+  Backups* backups() { return backups_.get(); }
   // May this node answer a read of `partition` from its own store right now? A single node
   // always; in a cluster the partition's leader holding its lease, or, for a READONLY
   // connection, any replica. Any thread.
@@ -102,6 +105,7 @@ class Server {
   std::unique_ptr<cluster::SingleNodeReplicator> single_node_;
   std::unique_ptr<cluster::MultiRaftNode> multi_raft_;
   cluster::Replicator* replicator_ = nullptr;
+  std::unique_ptr<Backups> backups_;  // destroyed before the store
   std::vector<std::unique_ptr<IoThread>> io_threads_;
   // Slow reads (CommandContext::Offload). Stopped after the I/O threads stop and before they
   // are destroyed: its tasks complete into them.

@@ -151,6 +151,15 @@ void InfoPersistence(CommandContext& ctx, std::string* o) {
     Line(o, "log_fsyncs", static_cast<int64_t>(rep->fsyncs()));
     Line(o, "last_fsync_time_ms", rep->last_sync_unix_ms());
   }
+  if (const Backups* b = ctx.server.backups()) {
+    Line(o, "rdb_bgsave_in_progress", b->in_progress() ? 1 : 0);
+    Line(o, "rdb_last_save_time", b->last_save_unix());
+    Line(o, "rdb_last_bgsave_status", b->last_ok() ? "ok" : "err");
+    Line(o, "rdb_last_bgsave_time_sec", b->last_seconds());
+    Line(o, "backup_dir", b->dir());
+    Line(o, "backup_last_path", b->last_path());
+    Line(o, "backup_last_error", b->last_error());
+  }
   Line(o, "rocksdb_live_data_size", static_cast<int64_t>(st.IntProperty("rocksdb.estimate-live-data-size")));
   Line(o, "rocksdb_sst_files_size", static_cast<int64_t>(st.IntProperty("rocksdb.total-sst-files-size")));
   Line(o, "rocksdb_estimate_num_keys", static_cast<int64_t>(st.IntProperty("rocksdb.estimate-num-keys")));

@@ -10,6 +10,7 @@
 #include "rocksdb/compaction_filter.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/table.h"
+#include "rocksdb/utilities/checkpoint.h"
 #include "storage/encoding.h"
 
 namespace flin::storage {
@@ -335,5 +336,14 @@ uint64_t Store::IntProperty(const std::string& name) const {
 }
 
 size_t Store::BlockCacheUsage() const { return cache_->GetUsage(); }
+
+Status Store::Checkpoint(const std::string& dir) {
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(db_.get(), &raw);
+  if (!s.ok()) return ToStatus(s);
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush 0: flush first, so the copy holds SST files rather than a WAL to replay.
+  return ToStatus(checkpoint->CreateCheckpoint(dir, /*log_size_for_flush=*/0));
+}
 
 }  // namespace flin::storage

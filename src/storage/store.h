@@ -112,6 +112,11 @@ class Store {
   Status DeleteRange(const std::string& begin, const std::string& end);
   // Makes every write so far durable (for --fsync everysec). Any thread.
   Status SyncWal();
+  // Writes a copy of the store as it is now into `dir` (which must not exist; made in
+  // `dir`.tmp and renamed into place), openable as a store of its own: a RocksDB checkpoint,
+  // the memtables flushed first, SST files hard-linked (copied across file systems), the WAL
+  // copied. Every write that returned before the call is in it. Any thread; writes go on.
+  Status Checkpoint(const std::string& dir);
   // After a failed write (RocksDB then refuses every write: a full or failing disk), tries to
   // take writes again; OK once it does. Writes that failed stay failed. Any thread.
   Status Resume();

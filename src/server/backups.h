@@ -1,0 +1,75 @@
+#pragma once
+// Backups: online copies of a single node's data, for SAVE and BGSAVE (persistence_family.cc).
+//
+// Each backup is a RocksDB checkpoint (Store::Checkpoint) in its own directory under the backup
+// directory, named flin-backup-<UTC time>: a data directory of its own, consistent at one
+// point (every write acknowledged before the backup started is in it, none that started after
+// it finished), which `flin-server --dir <that directory>` opens as it would the original. SST
+// files are hard links, so a backup costs little space at first and then keeps the files that
+// compaction replaces. The newest `keep` backups are kept; older ones (only directories named
+// as above) are deleted after each successful backup, and a backup left half-made by a crash
+// (its .tmp directory) before the next one.
+//
+// A cluster node takes none: a copy of its data directory cannot be restored safely (a node
+// started from one forgets votes and acknowledgements its peers relied on; README).
+//
+// Threading: every method may be called from any thread; one backup runs at a time. Background()
+// runs it on a thread of its own, which the destructor joins. Ownership: borrows the store,
+// which must outlive this object.
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/status.h"
+#include "storage/store.h"
+
+namespace flin::server {
+
+class Backups {
+ public:
+  struct Options {
+    std::string dir;  // where the backups go (created if missing)
+    int keep = 3;     // how many to keep, at least 1
+  };
+  // start_unix_s: what last_save_unix() says before the first backup (Redis: the start time).
+  Backups(storage::Store* store, Options options, int64_t start_unix_s);
+  ~Backups();  // waits for a running backup
+  Backups(const Backups&) = delete;
+  Backups& operator=(const Backups&) = delete;
+
+  // Takes a backup on the calling thread; its directory, or why not (one is already running,
+  // or it failed: then nothing of it is left but what the next backup cleans up).
+  Result<std::string> Save();
+  // Starts one on a thread of its own. False (nothing started) if one is already running.
+  bool Background();
+
+  bool in_progress() const { return running_.load(); }
+  // Unix seconds at the end of the last successful backup.
+  int64_t last_save_unix() const { return last_save_unix_.load(); }
+  // The last backup's outcome: true before any.
+  bool last_ok() const { return last_ok_.load(); }
+  // Seconds the last backup took; -1 before any.
+  int64_t last_seconds() const { return last_seconds_.load(); }
+  std::string last_path() const;
+  std::string last_error() const;
+  const std::string& dir() const { return options_.dir; }
+
+ private:
+  Result<std::string> Run();  // running_ held by the caller
+  void Prune(bool finished_ok);
+
+  storage::Store* store_;
+  const Options options_;
+  std::atomic<bool> running_{false};
+  std::atomic<int64_t> last_save_unix_;
+  std::atomic<bool> last_ok_{true};
+  std::atomic<int64_t> last_seconds_{-1};
+  mutable std::mutex mu_;  // guards the strings and thread_
+  std::string last_path_, last_error_;
+  std::thread thread_;
+};
+
+}  // namespace flin::server
