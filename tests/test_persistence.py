@@ -163,27 +163,33 @@ def _wait_backup_done(c, previous_path):
 def test_backups_are_data_dirs_as_they_were(make_server, tmp_path):
     """SAVE and BGSAVE copy the data directory while it serves (RocksDB checkpoints in
     <dir>-backups): a server started on a copy of a backup has what was acknowledged
-    before it and nothing written after; the newest --backup-keep are kept."""
+    before it (under --fsync everysec too, before any fsync) and nothing written after;
+    the newest --backup-keep are kept."""
     import os
     import shutil
-    srv = make_server(flin_args=["--backup-keep", "2"])
+    srv = make_server(fsync="everysec", flin_args=["--backup-keep", "2"])
     c = srv.client()
     at_ms, _ = _load(c)
-    started = c.lastsave()  # the server's start, before any backup
+    before = int(time.time())
     assert c.save() is True
-    first = _info_persistence(c)["backup_last_path"]
-    assert os.path.dirname(first) == srv.dir + "-backups"
-    assert c.lastsave() >= started
+    info = _info_persistence(c)
+    first = info["backup_last_path"]
+    assert os.path.dirname(first) == os.path.realpath(srv.dir) + "-backups"
+    assert c.config_get("backup-dir")["backup-dir"] == os.path.dirname(first)
+    assert info["rdb_last_save_time"] >= before and info["rdb_saves"] == 1
+    assert int(c.lastsave().timestamp()) == info["rdb_last_save_time"]
+    assert info["rdb_changes_since_last_save"] == 0
     c.set("after", "first backup")
+    assert _info_persistence(c)["rdb_changes_since_last_save"] == 1
     assert c.bgsave() is True
     info = _wait_backup_done(c, first)
     second = info["backup_last_path"]
-    assert info["rdb_last_bgsave_status"] == "ok"
+    assert info["rdb_last_bgsave_status"] == "ok" and info["rdb_current_bgsave_time_sec"] == -1
     c.set("later", "not in the second")
     assert c.save() is True
     third = _info_persistence(c)["backup_last_path"]
-    assert sorted(os.listdir(srv.dir + "-backups")) == [os.path.basename(second),
-                                                        os.path.basename(third)]
+    assert sorted(os.listdir(os.path.dirname(first))) == [os.path.basename(second),
+                                                           os.path.basename(third)]
     with pytest.raises(Exception, match="syntax"):
         c.execute_command("BGSAVE", "NOW")
 
@@ -198,9 +204,22 @@ def test_backups_are_data_dirs_as_they_were(make_server, tmp_path):
     r.set("restored", "writable")
     assert r.get("restored") == b"writable"
     r.close()
+    restored.stop()
     # The original goes on, untouched by the backups and the restore.
     assert c.get("later") == b"not in the second"
     assert c.get("restored") is None
+
+    # A server started on a backup in place (not a copy): it is live data from then on, and
+    # neither its own backups nor the original's retention delete it.
+    in_place = make_server(name="in-place", datadir=third, flin_args=["--backup-keep", "1"])
+    p = in_place.client()
+    p.set("in-place", "1")
+    assert p.save() is True and p.save() is True
+    for _ in range(3):
+        assert c.save() is True
+    assert os.path.isdir(third)
+    assert p.get("in-place") == b"1" and p.get("later") == b"not in the second"
+    p.close()
     c.close()
 
 
@@ -214,5 +233,6 @@ def test_a_cluster_node_takes_no_backup(make_server):
     for cmd in ("SAVE", "BGSAVE"):
         with pytest.raises(Exception, match="cluster node takes no backups"):
             c.execute_command(cmd)
-    assert c.lastsave() is not None  # the start time
+    import datetime
+    assert isinstance(c.lastsave(), datetime.datetime)  # the start time (an integer reply)
     c.close()

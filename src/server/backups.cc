@@ -4,6 +4,8 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
+#include <iomanip>
 #include <vector>
 
 #include "common/log.h"
@@ -33,10 +35,31 @@ std::string NameAt(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
 
+std::string Backups::DefaultDir(const std::string& data_dir) {
+  std::error_code ec;
+  fs::path p = fs::weakly_canonical(fs::absolute(data_dir, ec), ec).lexically_normal();
+  while (p.filename().empty() && p.has_parent_path() && p.parent_path() != p) p = p.parent_path();
+  return p.string() + "-backups";
+}
+
+bool Backups::ForgetMarker(const std::string& data_dir) {
+  std::error_code ec;
+  return fs::remove(fs::path(data_dir) / kMarker, ec);
+}
+
 Backups::Backups(storage::Store* store, Options options, int64_t start_unix_s)
-    : store_(store), options_(std::move(options)), last_save_unix_(start_unix_s) {}
+    : store_(store), options_(std::move(options)), last_save_unix_(start_unix_s) {
+  std::error_code ec;
+  source_ = fs::weakly_canonical(fs::absolute(store_->dir(), ec), ec).string();
+}
 
 Backups::~Backups() {
   std::thread t;
@@ -55,6 +78,15 @@ std::string Backups::last_path() const {
 std::string Backups::last_error() const {
   std::lock_guard<std::mutex> lock(mu_);
   return last_error_;
+}
+
+int64_t Backups::current_seconds() const {
+  if (!running_.load()) return -1;
+  return (SteadyMs() - started_ms_.load()) / 1000;
+}
+
+uint64_t Backups::changes_since_last_save() const {
+  return options_.changes ? options_.changes() - changes_at_last_save_.load() : 0;
 }
 
 Result<std::string> Backups::Save() {
@@ -76,16 +108,43 @@ bool Backups::Background() {
   return true;
 }
 
+// This node's backups in the backup directory (by their markers), sorted by sequence number.
+std::vector<std::pair<uint64_t, fs::path>> Backups::Mine() const {
+  std::vector<std::pair<uint64_t, fs::path>> mine;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(options_.dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(kPrefix, 0) != 0 || EndsWith(name, kTmpSuffix) || !e.is_directory(ec) ||
+        fs::equivalent(e.path(), store_->dir(), ec)) {
+      continue;
+    }
+    std::ifstream in(e.path() / kMarker);
+    std::string key, source, seq_key;
+    uint64_t seq = 0;
+    if (!(in >> key) || key != "source" || !(in >> std::quoted(source)) || !(in >> seq_key >> seq) ||
+        seq_key != "seq" || source != source_) {
+      continue;
+    }
+    mine.emplace_back(seq, e.path());
+  }
+  std::sort(mine.begin(), mine.end());
+  return mine;
+}
+
 Result<std::string> Backups::Run() {
-  const auto started = std::chrono::steady_clock::now();
+  started_ms_.store(SteadyMs());
+  const uint64_t changes = options_.changes ? options_.changes() : 0;
   std::error_code ec;
   fs::create_directories(options_.dir, ec);
   Status s = ec ? Status::IOError("cannot create backup directory " + options_.dir + ": " +
                                   ec.message())
                 : Status::Ok();
   std::string path;
+  uint64_t seq = 1;
   if (s.ok()) {
-    Prune(/*finished_ok=*/false);
+    RemoveCrashLeftovers();
+    const auto mine = Mine();
+    if (!mine.empty()) seq = mine.back().first + 1;
     std::string name = NameAt(std::chrono::system_clock::now());
     path = (fs::path(options_.dir) / name).string();
     for (int i = 1; fs::exists(path, ec) || fs::exists(path + kTmpSuffix, ec); ++i) {
@@ -93,9 +152,13 @@ Result<std::string> Backups::Run() {
     }
     s = store_->Checkpoint(path);
   }
-  const int64_t took_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::steady_clock::now() - started)
-                              .count();
+  if (s.ok()) {
+    std::ofstream marker(fs::path(path) / kMarker);
+    marker << "source " << std::quoted(source_) << "\nseq " << seq << "\n";
+    marker.close();
+    if (!marker) s = Status::IOError("cannot write " + path + "/" + kMarker);
+  }
+  const int64_t took_ms = SteadyMs() - started_ms_.load();
   last_seconds_.store(took_ms / 1000);
   last_ok_.store(s.ok());
   {
@@ -111,34 +174,35 @@ Result<std::string> Backups::Run() {
     LOG_WARNING("backup failed: %s", s.message().c_str());
     return s;
   }
+  changes_at_last_save_.store(changes);
+  saves_.fetch_add(1);
   last_save_unix_.store(std::chrono::duration_cast<std::chrono::seconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count());
   LOG_NOTICE("backup: %s (%lld ms)", path.c_str(), static_cast<long long>(took_ms));
-  Prune(/*finished_ok=*/true);
+  // All but the newest `keep` of this node's backups go; never the one just made.
+  const auto mine = Mine();
+  const size_t keep = static_cast<size_t>(std::max(1, options_.keep));
+  for (size_t i = 0; i + keep < mine.size(); ++i) {
+    if (mine[i].second == fs::path(path)) continue;
+    fs::remove_all(mine[i].second, ec);
+    if (ec) {
+      LOG_WARNING("cannot remove old backup %s: %s", mine[i].second.c_str(), ec.message().c_str());
+    }
+  }
   return path;
 }
 
-// Removes what a crashed backup left (its .tmp directory), and, after a successful backup, all
-// but the newest `keep`. Only directories named by NameAt are touched.
-void Backups::Prune(bool finished_ok) {
+// A crashed backup leaves its .tmp directory. Another server sharing the backup directory may
+// be making one right now, so only those untouched for an hour go.
+void Backups::RemoveCrashLeftovers() {
   std::error_code ec;
-  std::vector<fs::path> done;
+  const auto now = fs::file_time_type::clock::now();
   for (const auto& e : fs::directory_iterator(options_.dir, ec)) {
     const std::string name = e.path().filename().string();
-    if (name.rfind(kPrefix, 0) != 0 || !e.is_directory(ec)) continue;
-    if (EndsWith(name, kTmpSuffix)) {
-      fs::remove_all(e.path(), ec);
-    } else {
-      done.push_back(e.path());
-    }
-  }
-  if (!finished_ok) return;
-  std::sort(done.begin(), done.end());
-  const size_t keep = static_cast<size_t>(std::max(1, options_.keep));
-  for (size_t i = 0; i + keep < done.size(); ++i) {
-    fs::remove_all(done[i], ec);
-    if (ec) LOG_WARNING("cannot remove old backup %s: %s", done[i].c_str(), ec.message().c_str());
+    if (name.rfind(kPrefix, 0) != 0 || !EndsWith(name, kTmpSuffix) || !e.is_directory(ec)) continue;
+    const auto mtime = fs::last_write_time(e.path(), ec);
+    if (!ec && now - mtime > std::chrono::hours(1)) fs::remove_all(e.path(), ec);
   }
 }
 

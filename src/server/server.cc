@@ -118,9 +118,16 @@ Status Server::Start() {
     rep.fsync = config_->fsync.load();
     single_node_ = std::make_unique<cluster::SingleNodeReplicator>(store_.get(),
                                                                    state_machine_.get(), rep);
+    // Started on a backup (restored in place): it is live data now, which no retention of
+    // the server it was copied from may delete.
+    if (Backups::ForgetMarker(config_->dir)) {
+      LOG_NOTICE("%s was a backup; it is this server's data directory now", config_->dir.c_str());
+    }
+    if (config_->backup_dir.empty()) config_->backup_dir = Backups::DefaultDir(config_->dir);
     Backups::Options bo;
-    bo.dir = config_->backup_dir.empty() ? config_->dir + "-backups" : config_->backup_dir;
+    bo.dir = config_->backup_dir;  // CONFIG GET shows the one chosen
     bo.keep = config_->backup_keep;
+    bo.changes = [rep = single_node_.get()] { return rep->applied(); };
     backups_ = std::make_unique<Backups>(store_.get(), bo, start_ms_ / 1000);
     replicator_ = single_node_.get();
   } else {

@@ -152,10 +152,13 @@ void InfoPersistence(CommandContext& ctx, std::string* o) {
     Line(o, "last_fsync_time_ms", rep->last_sync_unix_ms());
   }
   if (const Backups* b = ctx.server.backups()) {
+    Line(o, "rdb_changes_since_last_save", static_cast<int64_t>(b->changes_since_last_save()));
     Line(o, "rdb_bgsave_in_progress", b->in_progress() ? 1 : 0);
     Line(o, "rdb_last_save_time", b->last_save_unix());
     Line(o, "rdb_last_bgsave_status", b->last_ok() ? "ok" : "err");
     Line(o, "rdb_last_bgsave_time_sec", b->last_seconds());
+    Line(o, "rdb_current_bgsave_time_sec", b->current_seconds());
+    Line(o, "rdb_saves", static_cast<int64_t>(b->saves()));
     Line(o, "backup_dir", b->dir());
     Line(o, "backup_last_path", b->last_path());
     Line(o, "backup_last_error", b->last_error());
