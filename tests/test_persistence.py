@@ -236,3 +236,65 @@ def test_a_cluster_node_takes_no_backup(make_server):
     import datetime
     assert isinstance(c.lastsave(), datetime.datetime)  # the start time (an integer reply)
     c.close()
+
+
+@pytest.mark.flin_only
+def test_a_backup_taken_under_writes_is_one_point_in_time(make_server, tmp_path):
+    """A writer sets c:0 .. c:199 to its round number, in order, round after round, while
+    BGSAVE and SAVE run. A copy of one point in time holds a prefix of some round and the
+    rest at the round before: non-increasing along the keys, first and last at most one
+    apart, and at least the last round acknowledged before the backup started."""
+    import shutil
+    import threading
+    srv = make_server(fsync="everysec")
+    keys = [f"c:{i}" for i in range(200)]
+    acked = [0]
+    stop = threading.Event()
+
+    def writer():
+        w = srv.client()
+        n = 0
+        while not stop.is_set():
+            n += 1
+            with w.pipeline(transaction=False) as p:
+                for k in keys:
+                    p.set(k, n)
+                p.execute()
+            acked[0] = n
+        w.close()
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        wait = time.monotonic() + 10
+        while acked[0] < 3 and time.monotonic() < wait:
+            time.sleep(0.01)
+        c = srv.client()
+        taken = []
+        for i in range(6):
+            floor = acked[0]
+            if i % 2:
+                assert c.save() is True
+                path = _info_persistence(c)["backup_last_path"]
+            else:
+                previous = _info_persistence(c).get("backup_last_path")
+                assert c.bgsave() is True
+                path = _wait_backup_done(c, previous)["backup_last_path"]
+            taken.append((floor, path))
+            time.sleep(0.05)
+        c.close()
+    finally:
+        stop.set()
+        t.join(30)
+    assert acked[0] > 3, "the writer made no progress"
+    for i, (floor, path) in enumerate(taken[-3:]):  # the others were pruned (keep 3)
+        copy = str(tmp_path / f"copy{i}")
+        shutil.copytree(path, copy)
+        restored = make_server(name=f"copy{i}", datadir=copy)
+        r = restored.client()
+        got = [int(v) for v in r.mget(keys)]
+        r.close()
+        restored.stop()
+        assert all(a >= b for a, b in zip(got, got[1:])), (path, got)
+        assert got[0] - got[-1] <= 1, (path, got[0], got[-1])
+        assert got[-1] >= floor, (path, got[-1], floor)
