@@ -803,6 +803,8 @@ def test_node_moved_to_another_address_is_found_there(make_cluster):
                    what=f"node {peer.node_id} to learn node 2's new address\n" + peer.log_tail(20))
         wait_until(lambda: "node 2 is at 127.0.0.1:%d" % new2 in peer.log_text(), 10,
                    what=f"node {peer.node_id} to log node 2's new address")
+        assert (peer.info_cluster()["peers"][2]["address"] ==
+                f"127.0.0.1:{new2}@{new2 + 10000}")
     cl.wait_caught_up(n2)
     got = readonly_get_all(n2.port, {**data, **more})
     assert all(got[k] == v.encode() for k, v in {**data, **more}.items())

@@ -234,10 +234,14 @@ void InfoCluster(CommandContext& ctx, std::string* o) {
     Line(o, "raft_log_sync_max_ms", mr->log_sync_max_ms());
     Line(o, "raft_slow_log_syncs", static_cast<int64_t>(mr->slow_log_syncs()));
     for (const auto& peer : mr->Peers()) {
+      // Where this node sends its clients and dials it: moved nodes show their new address.
+      const auto at = mr->topology().Find(peer.id);
       o->append("peer_" + std::to_string(peer.id) + ":connected=" + (peer.connected ? "1" : "0") +
                 ",sent_frames=" + std::to_string(peer.sent_frames) +
                 ",received_frames=" + std::to_string(peer.received_frames) +
-                ",dropped=" + std::to_string(peer.dropped) + "\r\n");
+                ",dropped=" + std::to_string(peer.dropped) +
+                (at ? ",address=" + at->ClientAddress() + "@" + std::to_string(at->bus_port) : "") +
+                "\r\n");
     }
     o->append(mr->StatusReport());
   }
