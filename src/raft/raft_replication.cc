@@ -104,6 +104,7 @@ void RawNode::HandleAppend(const Message& m) {
       AppendToLog(std::move(tail));
     }
     log_.CommitTo(std::min(m.commit, last_new));
+    if (verified_ != std::numeric_limits<uint64_t>::max()) verified_ = std::max(verified_, last_new);
     CompactConfHistory();
     r.index = last_new;
     Send(std::move(r));
@@ -156,7 +157,9 @@ void RawNode::HandleAppendResponse(const Message& m) {
 }
 
 void RawNode::HandleHeartbeat(const Message& m) {
-  log_.CommitTo(m.commit);
+  // The leader sends min(its commit, what it believes we match); a replica started on an older
+  // copy of its state (Config::recovering) trusts that only as far as this run has verified.
+  log_.CommitTo(std::min(m.commit, verified_));
   CompactConfHistory();
   Message r;
   r.type = MessageType::kHeartbeatResp;

@@ -128,6 +128,8 @@ void RawNode::ResetSnapshotReceive() {
 bool RawNode::Restore(Snapshot snap) {
   const uint64_t index = snap.meta.index;
   if (index <= log_.committed()) return false;
+  // A snapshot is the leader's committed state: everything up to it matches.
+  if (verified_ != std::numeric_limits<uint64_t>::max()) verified_ = std::max(verified_, index);
   if (log_.MatchTerm(index, snap.meta.term)) {
     // Our log already holds the snapshot's last entry: it is committed, keep the log.
     log_.CommitTo(index);

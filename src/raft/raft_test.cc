@@ -463,6 +463,62 @@ TEST(RaftRestartTest, AWipedReplicaThatFollowsAStaleLeaderLosesACommittedEntry) 
   EXPECT_TRUE(lost);
 }
 
+TEST(RaftRestartTest, AReplicaOnAnOlderCopyCommitsNoStaleEntryFromAHeartbeat) {
+  // Node 3 restarted on an older copy of its state (a backup): its log ends with entries 4
+  // and 5 of term 2, which the cluster has since overwritten with term-3 entries; its commit
+  // index is 3. Leader 1 of term 3 still believes node 3 matches it up to 5 (the earlier self
+  // acknowledged the term-3 entries), so its heartbeat carries commit 5. Committing 4 and 5
+  // here would apply entries that were never committed (the simulation's seed 2185).
+  ConfState cs;
+  cs.voters = {1, 2, 3};
+  MemoryStorage st = MemoryStorage::WithSnapshot(1, 1, cs);
+  ASSERT_TRUE(st.Append({Entry{1, 2, EntryType::kNormal, "a"}, Entry{1, 3, EntryType::kNormal, "b"},
+                         Entry{2, 4, EntryType::kNormal, "stale"},
+                         Entry{2, 5, EntryType::kNormal, "stale"}})
+                  .ok());
+  st.SetHardState(HardState{2, kNoNode, 3});
+  Config c;
+  c.id = 3;
+  c.election_tick = 10;
+  c.heartbeat_tick = 1;
+  c.applied = 1;
+  c.recovering = true;
+  auto created = RawNode::Create(c, &st);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  RawNode& r = *created.value();
+  EXPECT_EQ(r.committed(), 3u);
+  Message answer;  // node 2 answers the term probe: step 1 of the recovery then completes
+  answer.type = MessageType::kPreVoteResp;
+  answer.from = 2;
+  answer.to = 3;
+  answer.term = 3;
+  answer.reject = true;
+  ASSERT_TRUE(r.Step(answer).ok());
+  Message hb;
+  hb.type = MessageType::kHeartbeat;
+  hb.from = 1;
+  hb.to = 3;
+  hb.term = 3;
+  hb.commit = 5;
+  ASSERT_TRUE(r.Step(hb).ok());
+  EXPECT_EQ(r.leader(), 1u);
+  EXPECT_EQ(r.committed(), 3u) << "a heartbeat committed entries this run never matched";
+  // An append shows what matches: entry 4 is replaced by the leader's, and commits.
+  Message app;
+  app.type = MessageType::kAppend;
+  app.from = 1;
+  app.to = 3;
+  app.term = 3;
+  app.index = 3;
+  app.log_term = 1;
+  app.commit = 5;
+  app.entries = {Entry{3, 4, EntryType::kNormal, "new"}};
+  ASSERT_TRUE(r.Step(app).ok());
+  EXPECT_EQ(r.committed(), 4u);
+  ASSERT_TRUE(r.Step(hb).ok());
+  EXPECT_EQ(r.committed(), 4u);  // 5 is still the stale one here
+}
+
 TEST(RaftRestartTest, EndRecoveryMakesAnOrdinaryReplicaAtOnce) {
   // The app learned nothing was lost (a new member at a cluster's first start): the replica
   // follows leaders at once, without learning its peers' terms first.

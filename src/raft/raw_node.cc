@@ -57,6 +57,10 @@ Status RawNode::Init() {
   if (cfg_.testing.lease_without_check_quorum) cfg_.check_quorum = false;
   boot_lease_ = !cfg_.testing.no_restart_lease;
   recovering_ = cfg_.recovering;
+  if (recovering_) {
+    verified_ = log_.committed();
+    recovery_floor_ = log_.LastIndex();
+  }
   recovery_term_known_ = !recovering_ || cfg_.testing.recover_without_terms ||
                          conf_state().voters.size() <= 1;  // nobody to learn a term from
   BecomeFollower(term_, kNoNode);
@@ -191,7 +195,7 @@ void RawNode::MaybeEndRecovery() {
   if (!recovering_ || !recovery_term_known_ || lead_ == kNoNode || log_.committed() == 0) return;
   // A committed entry of the current term, in our log, from this term's leader (the only
   // source of this term's entries): see Config::recovering.
-  if (log_.TermOrZero(log_.committed()) != term_) return;
+  if (log_.TermOrZero(log_.committed()) != term_ || log_.committed() <= recovery_floor_) return;
   recovering_ = false;
   if (vote_ == kNoNode) vote_ = lead_;  // whatever its earlier self did in this term
 }

@@ -70,6 +70,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -150,6 +151,18 @@ struct Config {
   //     that term (its earlier self may have voted in it) and is an ordinary replica.
   // The app persists the flag until recovering() is false (a crash before that starts the
   // recovery over). A group whose only voter lost its state has nothing to learn from.
+  // The replica may also start on an OLDER copy of its state instead of an empty one (a
+  // backup): its log then has a tail past its commit index that may have been overwritten
+  // since, and its leaders may still send heartbeats computed from what its earlier self had
+  // acknowledged (a commit index past what this log shares with theirs). So for the rest of
+  // this run a heartbeat's commit index counts only up to what an append or snapshot of this
+  // run has shown to match the leader's log (the simulation's restores found the heartbeat
+  // committing a stale tail entry, seed 2185); and step 2 ends only on a committed entry past
+  // the last index it started with (the copy may hold committed entries of the very term it
+  // comes back to, which ended the recovery at once: seed 26342). An idle partition whose
+  // log the copy already holds whole stays recovering until its next write or election.
+  // Open: see docs/RELIABILITY.md (a recovery may end before the replica holds everything
+  // its earlier self acknowledged in the same term).
   bool recovering = false;
   // Leader lease length in ticks; -1 means election_tick - 2; 0 disables lease reads.
   // Must be < election_tick. Ignored (no lease) without check_quorum.
@@ -383,6 +396,14 @@ class RawNode {
   uint64_t read_seq_ = 0;
 
   bool recovering_ = false;  // Config::recovering, until it recovers
+  // Started recovering: the highest index known to match the leaders' logs in this run (the
+  // commit index it started with, then raised by appends and snapshots); heartbeats commit
+  // no further. No limit otherwise.
+  uint64_t verified_ = std::numeric_limits<uint64_t>::max();
+  // Started recovering: the last index it started with. Its log may already hold committed
+  // entries of the term it comes back to (an older copy made in the same term); only one
+  // past this was received in this run and can end the recovery (seed 26342).
+  uint64_t recovery_floor_ = 0;
   bool recovery_term_known_ = false;  // step 1 done
   std::map<NodeId, uint64_t> recovery_terms_;  // step 1: highest term heard from each voter
   void NoteTermWhileRecovering(const Message& m);

@@ -5,7 +5,7 @@
 //            --crash-rate P, --partition-rate P (per virtual ms), --max-msg-bytes B,
 //            --crash-after-commit P, --crash-after-election P (per event),
 //            --no-faults, --no-membership, --bug commit_any_term|vote_twice|
-//            wipe_without_recovering|recover_without_terms|
+//            wipe_without_recovering|restore_without_recovering|recover_without_terms|
 //            lease_without_check_quorum|
 //            no_restart_lease|long_lease (deliberately broken core)
 // Exit status 0 if every seed passed, 1 on a failure (the seed and how to reproduce it are
@@ -88,6 +88,8 @@ int main(int argc, char** argv) {
         base.knobs.no_restart_lease = true;
       } else if (b == "wipe_without_recovering") {
         base.wipe_without_recovering = true;
+      } else if (b == "restore_without_recovering") {
+        base.restore_without_recovering = true;
       } else if (b == "recover_without_terms") {
         base.knobs.recover_without_terms = true;
       } else {
@@ -111,6 +113,7 @@ int main(int argc, char** argv) {
     total.elections += r.stats.elections;
     total.crashes += r.stats.crashes;
     total.wipes += r.stats.wipes;
+    total.restores += r.stats.restores;
     total.snapshots_sent += r.stats.snapshots_sent;
     total.conf_changes += r.stats.conf_changes;
     total.messages += r.stats.messages;
@@ -126,13 +129,14 @@ int main(int argc, char** argv) {
   }
   std::printf(
       "OK: %llu seeds (%llu..%llu)%s: %llu writes acked, %llu reads (%llu lease), %llu "
-      "leaders, %llu crashes (%llu wiped), %llu snapshots installed, %llu conf changes applied, %llu "
+      "leaders, %llu crashes (%llu wiped, %llu restored), %llu snapshots installed, %llu conf changes applied, %llu "
       "messages\n",
       (unsigned long long)count, (unsigned long long)first,
       (unsigned long long)(first + count - 1), args.c_str(),
       (unsigned long long)total.writes_acked, (unsigned long long)total.reads_done,
       (unsigned long long)total.lease_reads_done, (unsigned long long)total.elections,
       (unsigned long long)total.crashes, (unsigned long long)total.wipes,
+      (unsigned long long)total.restores,
       (unsigned long long)total.snapshots_sent,
       (unsigned long long)total.conf_changes, (unsigned long long)total.messages);
   return 0;

@@ -81,6 +81,7 @@ struct Node {
   int phase_ms = 0;
   int64_t restart_at = -1;
   std::unique_ptr<MemoryStorage> storage;  // survives crashes
+  std::unique_ptr<MemoryStorage> backup;   // an older copy of storage (SimOptions::restore_share)
   std::unique_ptr<RawNode> raft;
   StateMachine sm;
   uint64_t applied = 0;
@@ -119,7 +120,8 @@ class Simulation {
   Config NodeConfig(NodeId id, uint64_t applied);
   void Start(Node& n);
   void Stop(Node& n);
-  void Crash(Node& n, const char* how, bool wipe = false);
+  // wipe: restarts on empty storage; restore: on its backup (both recovering).
+  void Crash(Node& n, const char* how, bool wipe = false, bool restore = false);
   void HandleReady(Node& n);
   void ApplyEntry(Node& n, const Entry& e);
   void SendMessage(Node& n, Message m);
@@ -229,8 +231,10 @@ void Simulation::Stop(Node& n) {
   n.writes.clear();
 }
 
-void Simulation::Crash(Node& n, const char* how, bool wipe) {
-  Trace("CRASH node " + S(n.id) + " (" + how + ")" + (wipe ? ", storage WIPED" : ""));
+void Simulation::Crash(Node& n, const char* how, bool wipe, bool restore) {
+  restore = restore && !wipe && n.backup != nullptr;
+  Trace("CRASH node " + S(n.id) + " (" + how + ")" + (wipe ? ", storage WIPED" : "") +
+        (restore ? ", storage RESTORED from an older copy" : ""));
   result_.stats.crashes++;
   Stop(n);
   if (wipe) {
@@ -239,6 +243,13 @@ void Simulation::Crash(Node& n, const char* how, bool wipe) {
     result_.stats.wipes++;
     n.storage = std::make_unique<MemoryStorage>(MemoryStorage::WithSnapshot(1, 1, initial_));
     n.recovering = !opt_.wipe_without_recovering;
+  } else if (restore) {
+    // As a node started on a backup of its data directory: what it promised since is gone.
+    result_.stats.restores++;
+    n.storage = std::make_unique<MemoryStorage>(*n.backup);
+    n.recovering = !opt_.restore_without_recovering;
+  } else if (rng_.Chance(0.5)) {
+    n.backup = std::make_unique<MemoryStorage>(*n.storage);  // a copy of what it holds now
   }
   n.restart_at = now_ + (rng_.Chance(0.3) ? rng_.Range(1, 30) : rng_.Range(20, 600));
 }
@@ -531,7 +542,10 @@ void Simulation::FaultStep() {
   } else if (p < partition_rate_ + crash_rate_) {
     Node* l = RandomLeader();
     Node& n = (l && rng_.Chance(0.5)) ? *l : nodes_[1 + rng_.Below(num_nodes_)];
-    if (n.alive) Crash(n, "random", rng_.Chance(opt_.wipe_share));
+    if (n.alive) {
+      const bool wipe = rng_.Chance(opt_.wipe_share);
+      Crash(n, "random", wipe, !wipe && rng_.Chance(opt_.restore_share));
+    }
   } else if (p < partition_rate_ + crash_rate_ + conf_rate_) {
     if (!opt_.membership) return;
     Membership();

@@ -50,6 +50,12 @@ struct SimOptions {
   // (a lost data directory), told it is recovering (Config::recovering) until it is.
   double wipe_share = 0.1;
   bool wipe_without_recovering = false;  // a deliberate bug: the wiped node votes at once
+  // Of the other random crashes, the share that restart the node on an older copy of its
+  // storage (one kept at an earlier crash, as SAVE/BGSAVE keep a data directory): it forgot
+  // every vote and entry since, and restarts recovering, as a cluster node started on a
+  // backup does (its peers meet a new incarnation and reset what they knew of it).
+  double restore_share = 0.05;
+  bool restore_without_recovering = false;  // a deliberate bug: the restored node votes at once
 };
 
 struct SimStats {
@@ -59,6 +65,7 @@ struct SimStats {
   uint64_t elections = 0;      // distinct (term, leader) pairs
   uint64_t crashes = 0;
   uint64_t wipes = 0;          // crashes that lost the node's storage
+  uint64_t restores = 0;       // crashes after which the node restarted on an older copy
   uint64_t snapshots_sent = 0; // snapshots a follower installed from the leader
   uint64_t conf_changes = 0;   // applied by some node
   uint64_t messages = 0;

@@ -104,6 +104,16 @@ TEST(SimulationCatchesBugsTest, AWipedNodeThatVotesAtOnce) {
   EXPECT_NE(FirstFailure(o, 1, 300, &report), 0u) << "the simulation missed a wiped voter";
 }
 
+TEST(SimulationCatchesBugsTest, ANodeRestoredFromAnOlderCopyThatVotesAtOnce) {
+  // A node started on a backup of its storage that does not recover first votes as if it had
+  // not promised what it promised since the copy: committed entries are lost.
+  SimOptions o;
+  o.restore_share = 0.5;
+  o.restore_without_recovering = true;
+  std::string report;
+  EXPECT_NE(FirstFailure(o, 1, 300, &report), 0u) << "the simulation missed a restored voter";
+}
+
 TEST(SimulationCatchesBugsTest, LeaseReadsWithoutCheckQuorum) {
   SimOptions o;
   o.knobs.lease_without_check_quorum = true;
