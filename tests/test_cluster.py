@@ -878,3 +878,50 @@ def test_node_moved_to_another_address_is_found_there(make_cluster):
     assert all(got[k] == ("x" + k).encode() if i < 100 else got[k] == v.encode()
                for i, (k, v) in enumerate(more.items()))
     cl.wait_all_leaders(timeout=60)
+
+
+# ---------------------------------------------------------------------------
+# 8. A node restored from its backup (SAVE)
+
+def test_node_restored_from_its_backup_cannot_help_lose_acknowledged_writes(make_cluster):
+    """As the empty-data-dir case above, with node 3 started on a backup (SAVE) taken before
+    the writes instead of an empty directory: its copy forgot acknowledging them. Its
+    backup's marker tells it so: it takes a new incarnation and its partitions recover, so
+    nodes 2 and 3 elect nobody until node 1 is back. (Started on the backup as if it were
+    current, node 3 would vote with node 2 and the writes would be lost.)"""
+    cl = make_cluster(tick_ms=TICK_MS)
+    n1, n2, n3 = cl.nodes[1], cl.nodes[2], cl.nodes[3]
+    with RawConn(n3.port) as c:
+        assert c.call("SAVE") == "OK"
+        info = c.call("INFO", "persistence").decode()
+    backup = re.search(r"backup_last_path:(\S+)", info).group(1)
+    n2.stop()
+    data = {f"acked:{i}": f"v{i}" for i in range(300)}
+    pipelined_sets([n1.port, n3.port], data)
+    n3.kill9()
+    shutil.rmtree(n3.dir)
+    shutil.copytree(backup, n3.dir)
+    n1.kill9()
+    n2.start()
+    n3.start()
+    # Several election timeouts (10-20 ticks of 30 ms each) once both run.
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        led = cl.leaders([n2, n3])
+        assert not led, f"nodes 2 and 3 elected leaders without node 1: {sorted(led)[:10]}"
+        time.sleep(0.1)
+    assert "started on a backup" in n3.log_text()
+    assert "runs on a new data directory" in n2.log_text()  # node 3's new incarnation
+    n1.start()
+    cl.wait_all_leaders(timeout=60)
+    wait_until(lambda: n3.info_cluster()["fields"].get("raft_recovering_partitions") == "0", 60,
+               what="node 3's partitions to recover\n" + n3.log_tail(20))
+    cl.wait_caught_up(n3)
+    got = readonly_get_all(n3.port, data)
+    missing = [k for k, v in data.items() if got[k] != v.encode()]
+    assert not missing, f"node 3 lacks {len(missing)} acknowledged writes: {missing[:5]}"
+    # Restarted again, it is an ordinary replica: the marker is gone.
+    n3.stop()
+    n3.start()
+    cl.wait_caught_up(n3)
+    assert n3.log_text().count("started on a backup") == 1

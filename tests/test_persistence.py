@@ -4,8 +4,6 @@ import time
 
 import pytest
 
-from cluster_helpers import free_cluster_ports
-
 N = 3000
 
 
@@ -220,21 +218,6 @@ def test_backups_are_data_dirs_as_they_were(make_server, tmp_path):
     assert os.path.isdir(third)
     assert p.get("in-place") == b"1" and p.get("later") == b"not in the second"
     p.close()
-    c.close()
-
-
-@pytest.mark.flin_only
-def test_a_cluster_node_takes_no_backup(make_server):
-    port = free_cluster_ports(1)[0]
-    srv = make_server(port=port,
-                      flin_args=["--node-id", "1", "--initial-cluster", f"1@127.0.0.1:{port}",
-                                 "--replicas", "1"])
-    c = srv.client()
-    for cmd in ("SAVE", "BGSAVE"):
-        with pytest.raises(Exception, match="cluster node takes no backups"):
-            c.execute_command(cmd)
-    import datetime
-    assert isinstance(c.lastsave(), datetime.datetime)  # the start time (an integer reply)
     c.close()
 
 

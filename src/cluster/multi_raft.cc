@@ -113,6 +113,13 @@ Status MultiRaftNode::Start() {
   auto identity = PeerIdentity::Open(store_, topology_.nodes().size());
   if (!identity.ok()) return identity.status();
   identity_ = std::move(identity).value();
+  if (options_.restored) {
+    Status s = identity_->Reincarnate();
+    if (!s.ok()) return s;
+    LOG_WARNING("started on a backup: this node rejoins as incarnation %llu, every partition "
+                "recovering (it forgot what it promised since the copy)",
+                static_cast<unsigned long long>(identity_->incarnation()));
+  }
   // Peers that moved, where they were last heard to be: dialed and named there from the start.
   for (const auto& [peer, where] : identity_->Addresses()) {
     auto n = ParseNodeAddress(peer, where);
@@ -163,6 +170,13 @@ Status MultiRaftNode::Start() {
       }
       return kept;
     };
+    if (options_.restored && !g->storage->recovering()) {
+      // Persisted before the core starts: a crash from here on starts the recovery over.
+      rocksdb::WriteBatch wb;
+      g->storage->SetRecovering(true, &wb);
+      Status s = store_->Write(&wb, /*sync=*/true);
+      if (!s.ok()) return s;
+    }
     rc.recovering = unresolved || g->storage->recovering();
     rc.seed = topology_.self_id() * 1000003ULL + static_cast<uint64_t>(p) * 7919ULL +
               static_cast<uint64_t>(net::MonotonicUs());

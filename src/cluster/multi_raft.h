@@ -74,6 +74,11 @@ struct MultiRaftOptions {
   // every partition at once (all of the data on its disk and through its raft thread
   // together), and each sender would build them all together.
   size_t max_snapshots_in_flight = 4;
+  // The data directory is a backup this node was started on (SAVE/BGSAVE made it): the votes
+  // and acknowledgements of its earlier self since the copy are forgotten, so it takes a new
+  // incarnation (its peers reset what they knew of its logs) and every partition rejoins
+  // recovering (raft::Config::recovering), as after a lost disk but with its data.
+  bool restored = false;
 };
 
 // What the I/O threads need to route a request to a partition; written by the raft thread.

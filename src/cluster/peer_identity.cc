@@ -24,6 +24,15 @@ bool ParseU64(const std::string& s, uint64_t* out) {
   return true;
 }
 
+// A random incarnation: non-zero, stored as a signed decimal, hence 63 bits.
+uint64_t NewIncarnation() {
+  std::random_device rd;
+  std::mt19937_64 rng((static_cast<uint64_t>(rd()) << 32) ^ rd());
+  uint64_t v = 0;
+  while (v == 0) v = rng() >> 1;
+  return v;
+}
+
 }  // namespace
 
 Status PeerIdentity::Put(const std::string& name, const std::string& value) {
@@ -49,12 +58,7 @@ Result<std::unique_ptr<PeerIdentity>> PeerIdentity::Open(storage::Store* store, 
       Status s = id->Put(kUnresolved, "1");
       if (!s.ok()) return s;
     }
-    // Stored as a signed decimal, hence 63 bits.
-    std::random_device rd;
-    std::mt19937_64 rng((static_cast<uint64_t>(rd()) << 32) ^ rd());
-    do {
-      id->incarnation_ = rng() >> 1;
-    } while (id->incarnation_ == 0);
+    id->incarnation_ = NewIncarnation();
     Status s = id->Put(kIncarnation, std::to_string(id->incarnation_));
     if (!s.ok()) return s;
   }
@@ -156,6 +160,15 @@ void PeerIdentity::Weigh(uint64_t peer, const Handshake& h) {
 }
 
 PeerIdentity::Verdict PeerIdentity::verdict() const { return verdict_.load(); }
+
+Status PeerIdentity::Reincarnate() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const uint64_t old = incarnation_;
+  do {
+    incarnation_ = NewIncarnation();
+  } while (incarnation_ == old);
+  return Put(kIncarnation, std::to_string(incarnation_));
+}
 
 Status PeerIdentity::Settle() {
   std::lock_guard<std::mutex> lock(mu_);

@@ -68,6 +68,10 @@ class PeerIdentity {
   Verdict verdict() const;
   // The owner acted on a kNew or kReplacement verdict (its partitions know): resolved for good.
   Status Settle();
+  // The data directory is an older copy of itself (a backup the node was started on): takes a
+  // new incarnation (persisted), so that peers meet it as a node that lost state and forget
+  // what they knew of its logs. The owner marks its partitions recovering.
+  Status Reincarnate();
 
   // Where peers were last heard to be, when not where the node list puts them (a peer that
   // moved, topology.h): peer -> "host:port:bus-port", as remembered across restarts, so that a

@@ -50,6 +50,11 @@ std::string Backups::DefaultDir(const std::string& data_dir) {
   return p.string() + "-backups";
 }
 
+bool Backups::IsBackup(const std::string& data_dir) {
+  std::error_code ec;
+  return fs::exists(fs::path(data_dir) / kMarker, ec);
+}
+
 bool Backups::ForgetMarker(const std::string& data_dir) {
   std::error_code ec;
   return fs::remove(fs::path(data_dir) / kMarker, ec);

@@ -15,8 +15,10 @@
 // a crash (its .tmp directory) is removed by a later one, once an hour old (another server
 // sharing the directory may be making one).
 //
-// A cluster node takes none: a copy of its data directory cannot be restored safely (a node
-// started from one forgets votes and acknowledgements its peers relied on; README).
+// A cluster node's backup restores safely because of the marker: a node started on one knows
+// it forgot the votes and acknowledgements its earlier self gave since the copy, and rejoins
+// recovering (MultiRaftOptions::restored). A copy made any other way (cp of a data directory)
+// carries no marker and is not detected (README).
 //
 // Threading: every method may be called from any thread; one backup runs at a time. Background()
 // runs it on a thread of its own, which the destructor joins. Ownership: borrows the store,
@@ -50,6 +52,8 @@ class Backups {
   // A server starting on `data_dir` calls this: if it is a backup, it is live data from now on
   // and no retention may delete it. True if there was a marker.
   static bool ForgetMarker(const std::string& data_dir);
+  // Whether `data_dir` holds a backup's marker.
+  static bool IsBackup(const std::string& data_dir);
   // The default backup directory of a data directory: its sibling "<name>-backups".
   static std::string DefaultDir(const std::string& data_dir);
   // start_unix_s: what last_save_unix() says before the first backup (Redis: the start time).

@@ -99,6 +99,8 @@ Status Server::Start() {
   auto store = storage::Store::Open(so);
   if (!store.ok()) return store.status();
   store_ = std::move(store).value();
+  // A backup made by SAVE/BGSAVE holds a marker (backups.h): this server was started on one.
+  const bool restored = Backups::IsBackup(config_->dir);
   Status s = CheckIdentity(store_.get(), "partitions", std::to_string(config_->partitions));
   if (!s.ok()) return s;
   // A single node stamps entries with max(now, previous), so nothing it applies from here on
@@ -118,17 +120,6 @@ Status Server::Start() {
     rep.fsync = config_->fsync.load();
     single_node_ = std::make_unique<cluster::SingleNodeReplicator>(store_.get(),
                                                                    state_machine_.get(), rep);
-    // Started on a backup (restored in place): it is live data now, which no retention of
-    // the server it was copied from may delete.
-    if (Backups::ForgetMarker(config_->dir)) {
-      LOG_NOTICE("%s was a backup; it is this server's data directory now", config_->dir.c_str());
-    }
-    if (config_->backup_dir.empty()) config_->backup_dir = Backups::DefaultDir(config_->dir);
-    Backups::Options bo;
-    bo.dir = config_->backup_dir;  // CONFIG GET shows the one chosen
-    bo.keep = config_->backup_keep;
-    bo.changes = [rep = single_node_.get()] { return rep->applied(); };
-    backups_ = std::make_unique<Backups>(store_.get(), bo, start_ms_ / 1000);
     replicator_ = single_node_.get();
   } else {
     // An announced address without a bus port takes --cluster-port's, if given.
@@ -169,12 +160,26 @@ Status Server::Start() {
     mo.keep_entries = std::max<uint64_t>(1, mo.snapshot_entries / 10);
     mo.fsync = config_->fsync.load();
     mo.snapshot_dir = config_->dir + "/snapshots";
+    mo.restored = restored;
     multi_raft_ = std::make_unique<cluster::MultiRaftNode>(store_.get(), state_machine_.get(),
                                                            std::move(t), mo);
     replicator_ = multi_raft_.get();
   }
   s = replicator_->Start();
   if (!s.ok()) return s;
+  // Started on a backup (a copy, or in place): it is live data now, which no retention of the
+  // server it was copied from may delete. A cluster node has taken a new incarnation and
+  // marked its partitions recovering by now (MultiRaftOptions::restored); until then the
+  // marker stays, so a crash before makes the next start do it again.
+  if (restored && Backups::ForgetMarker(config_->dir)) {
+    LOG_NOTICE("%s was a backup; it is this server's data directory now", config_->dir.c_str());
+  }
+  if (config_->backup_dir.empty()) config_->backup_dir = Backups::DefaultDir(config_->dir);
+  Backups::Options bo;
+  bo.dir = config_->backup_dir;  // CONFIG GET shows the one chosen
+  bo.keep = config_->backup_keep;
+  if (single_node_) bo.changes = [rep = single_node_.get()] { return rep->applied(); };
+  backups_ = std::make_unique<Backups>(store_.get(), bo, start_ms_ / 1000);
 
   ActiveExpiry::Hooks hooks;
   hooks.leader_term = [this](int partition) -> uint64_t {

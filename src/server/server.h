@@ -71,7 +71,7 @@ class Server {
   // Exactly one of these is set: the single node's write path, or the cluster's.
   cluster::SingleNodeReplicator* single_node() { return single_node_.get(); }
   cluster::MultiRaftNode* cluster() { return multi_raft_.get(); }
-  // SAVE / BGSAVE: a single node's online backups; null in a cluster (backups.h says why).
+  // SAVE / BGSAVE: online backups of the data directory (backups.h). Set by Start().
   Backups* backups() { return backups_.get(); }
   // May this node answer a read of `partition` from its own store right now? A single node
   // always; in a cluster the partition's leader holding its lease, or, for a READONLY
