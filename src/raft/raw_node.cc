@@ -57,10 +57,7 @@ Status RawNode::Init() {
   if (cfg_.testing.lease_without_check_quorum) cfg_.check_quorum = false;
   boot_lease_ = !cfg_.testing.no_restart_lease;
   recovering_ = cfg_.recovering;
-  if (recovering_) {
-    verified_ = log_.committed();
-    recovery_floor_ = log_.LastIndex();
-  }
+  if (recovering_) verified_ = log_.committed();
   recovery_term_known_ = !recovering_ || cfg_.testing.recover_without_terms ||
                          conf_state().voters.size() <= 1;  // nobody to learn a term from
   BecomeFollower(term_, kNoNode);
@@ -191,11 +188,21 @@ Status RawNode::Step(const Message& m) {
   return Status::Ok();
 }
 
+void RawNode::NoteRecoveryTarget(uint64_t index) {
+  if (recovery_target_term_ != term_) {
+    recovery_target_term_ = term_;
+    recovery_target_ = 0;
+  }
+  recovery_target_ = std::max(recovery_target_, index);
+}
+
 void RawNode::MaybeEndRecovery() {
   if (!recovering_ || !recovery_term_known_ || lead_ == kNoNode || log_.committed() == 0) return;
   // A committed entry of the current term, in our log, from this term's leader (the only
   // source of this term's entries): see Config::recovering.
-  if (log_.TermOrZero(log_.committed()) != term_ || log_.committed() <= recovery_floor_) return;
+  if (log_.TermOrZero(log_.committed()) != term_) return;
+  // ... and holding the leader's log as far as its first append of this run reached.
+  if (recovery_target_term_ != term_ || log_.committed() < recovery_target_) return;
   recovering_ = false;
   if (vote_ == kNoNode) vote_ = lead_;  // whatever its earlier self did in this term
 }

@@ -144,11 +144,12 @@ struct Config {
   //     Until then it answers no append, heartbeat or snapshot chunk (a leader of a term
   //     older than its earlier self's would count its acknowledgement).
   //  2. It follows leaders of that term or later, acknowledging appends (only leaders its
-  //     earlier self would also have followed), until it holds a committed entry of its current
-  //     term from that term's leader. That leader was elected without it, by a majority that
-  //     overlaps every quorum its earlier self joined, so the leader's log holds every entry
-  //     its earlier self helped commit. It then counts as having voted for that leader in
-  //     that term (its earlier self may have voted in it) and is an ordinary replica.
+  //     earlier self would also have followed), until it holds, committed, that term's
+  //     leader's log up to where it was when the leader first sent it anything in this run
+  //     (see below), ending on an entry of that term. That log holds every entry its earlier
+  //     self helped commit or acknowledged (the leader has every committed entry, and it only
+  //     sent the earlier self entries it had). It then counts as having voted for that leader
+  //     in that term (its earlier self may have voted in it) and is an ordinary replica.
   // The app persists the flag until recovering() is false (a crash before that starts the
   // recovery over). A group whose only voter lost its state has nothing to learn from.
   // The replica may also start on an OLDER copy of its state instead of an empty one (a
@@ -157,12 +158,14 @@ struct Config {
   // acknowledged (a commit index past what this log shares with theirs). So for the rest of
   // this run a heartbeat's commit index counts only up to what an append or snapshot of this
   // run has shown to match the leader's log (the simulation's restores found the heartbeat
-  // committing a stale tail entry, seed 2185); and step 2 ends only on a committed entry past
-  // the last index it started with (the copy may hold committed entries of the very term it
-  // comes back to, which ended the recovery at once: seed 26342). An idle partition whose
-  // log the copy already holds whole stays recovering until its next write or election.
-  // Open: see docs/RELIABILITY.md (a recovery may end before the replica holds everything
-  // its earlier self acknowledged in the same term).
+  // committing a stale tail entry, seed 2185).
+  // Step 2 ends only once the replica holds, committed, the leader's log up to where it was
+  // when the leader first sent it anything in this run: the first append a leader sends a
+  // peer it (re)met (ResetProgress, or its election) probes at its last index, which is past
+  // every entry the earlier self acknowledged. Ending on the first committed entry of the
+  // term instead let a wiped replica vote with a log shorter than its earlier self's
+  // (RaftRestartTest.ARecoveryThatEndsBeforeTheEarlierSelfsEntriesLosesOne) and a restored
+  // one end at once on the committed entries of that term its copy held (seed 26342).
   bool recovering = false;
   // Leader lease length in ticks; -1 means election_tick - 2; 0 disables lease reads.
   // Must be < election_tick. Ignored (no lease) without check_quorum.
@@ -400,13 +403,17 @@ class RawNode {
   // commit index it started with, then raised by appends and snapshots); heartbeats commit
   // no further. No limit otherwise.
   uint64_t verified_ = std::numeric_limits<uint64_t>::max();
-  // Started recovering: the last index it started with. Its log may already hold committed
-  // entries of the term it comes back to (an older copy made in the same term); only one
-  // past this was received in this run and can end the recovery (seed 26342).
-  uint64_t recovery_floor_ = 0;
+  // Step 2's end (Config::recovering): the highest prevIndex of an append from the leader of
+  // recovery_target_term_ in this run, and whether one came. A leader's first append to a
+  // peer it (re)met names its last index then, past every entry the peer's earlier self could
+  // have acknowledged; the recovery ends only once that much is committed here.
+  uint64_t recovery_target_ = 0;
+  uint64_t recovery_target_term_ = 0;
   bool recovery_term_known_ = false;  // step 1 done
   std::map<NodeId, uint64_t> recovery_terms_;  // step 1: highest term heard from each voter
   void NoteTermWhileRecovering(const Message& m);
+  // Step 2: an append (its prevIndex) or a snapshot from the leader of the current term.
+  void NoteRecoveryTarget(uint64_t index);
   void ProbeTermsWhileRecovering();
 
   // Candidate state: votes received this election (true = granted).
