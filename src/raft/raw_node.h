@@ -166,6 +166,10 @@ struct Config {
   // term instead let a wiped replica vote with a log shorter than its earlier self's
   // (RaftRestartTest.ARecoveryThatEndsBeforeTheEarlierSelfsEntriesLosesOne) and a restored
   // one end at once on the committed entries of that term its copy held (seed 26342).
+  // ASSUMES the leader's messages sent before it met the replica anew do not reach it after
+  // the ones sent since (Flin's transport: one ordered connection, no resends); and that the
+  // replica's stored membership is current. Both open: docs/RELIABILITY.md, and the disabled
+  // RaftRecoveryOpenTest cases.
   bool recovering = false;
   // Leader lease length in ticks; -1 means election_tick - 2; 0 disables lease reads.
   // Must be < election_tick. Ignored (no lease) without check_quorum.
