@@ -4,6 +4,7 @@
 //   options: --first F (with --seeds: seeds F..F+N-1), --duration MS, --nodes 3|5,
 //            --crash-rate P, --partition-rate P (per virtual ms), --max-msg-bytes B,
 //            --crash-after-commit P, --crash-after-election P (per event),
+//            --wipe-share P, --restore-share P (of the random crashes: SimOptions),
 //            --no-faults, --no-membership, --bug commit_any_term|vote_twice|
 //            wipe_without_recovering|restore_without_recovering|recover_without_terms|
 //            lease_without_check_quorum|
@@ -68,6 +69,12 @@ int main(int argc, char** argv) {
     } else if (a == "--crash-after-election" && (v = next())) {
       base.crash_after_election = std::atof(v);
       args += " --crash-after-election " + std::string(v);
+    } else if (a == "--restore-share" && (v = next())) {
+      base.restore_share = std::atof(v);
+      args += " --restore-share " + std::string(v);
+    } else if (a == "--wipe-share" && (v = next())) {
+      base.wipe_share = std::atof(v);
+      args += " --wipe-share " + std::string(v);
     } else if (a == "--no-faults") {
       base.faults = false;
       args += " " + a;
