@@ -746,13 +746,10 @@ def test_node_back_on_an_empty_data_dir_cannot_help_lose_acknowledged_writes(mak
 # ---------------------------------------------------------------------------
 # 7. A node moved to another address (--announce)
 
-def move(node, port, wipe=False):
-    """Stop `node` (SIGTERM) and start it at client port `port` (bus port + 10000) under
-    the cluster's original --initial-cluster, saying where it is with --announce; port
-    None: back at its listed address, without --announce. wipe: on an empty data dir."""
-    node.stop()
-    if wipe:
-        shutil.rmtree(node.dir)
+def place(node, port):
+    """Make `node`'s next start be at client port `port` (bus port + 10000) under the
+    cluster's original --initial-cluster, saying where it is with --announce; port None:
+    at its listed address, without --announce."""
     node.extra = [a for i, a in enumerate(node.extra)
                   if a != "--announce" and (i == 0 or node.extra[i - 1] != "--announce")]
     if port is None:
@@ -761,7 +758,32 @@ def move(node, port, wipe=False):
         node.port = port
         node.extra += ["--announce", f"127.0.0.1:{port}"]
     node._set_args()
+
+
+def move(node, port, wipe=False):
+    """Stop `node` (SIGTERM) and start it placed at `port` (place). wipe: on an empty data
+    dir."""
+    node.stop()
+    if wipe:
+        shutil.rmtree(node.dir)
+    place(node, port)
     node.start()
+
+
+def restart_both(a, b, ports, what):
+    """Stop `a` and `b`, start both (placed at `ports`, a pair for place), and wait until
+    each reaches the other over the bus (INFO cluster's peer line)."""
+    a.stop()
+    b.stop()
+    for n, port in zip((a, b), ports):
+        place(n, port)
+    a.start(wait=False)
+    b.start()
+    a.wait_ready()
+    for x, y in ((a, b), (b, a)):
+        wait_until(lambda: x.info_cluster()["peers"].get(y.node_id, {}).get("connected") == 1,
+                   30, what=f"node {x.node_id} to reach node {y.node_id} {what}\n" +
+                   x.log_tail(20))
 
 
 def addresses_of(port, node_id):
@@ -825,30 +847,12 @@ def test_node_moved_to_another_address_is_found_there(make_cluster):
         n1_rid = c.call("CLUSTER", "MYID").decode()
     wait_until(lambda: addresses_of(n2.port, 1).get(n1_rid) == new1, 30,
                what="node 2 to learn node 1's new address\n" + n2.log_tail(20))
-    n1.stop()
-    n2.stop()
-    n1.start(wait=False)
-    n2.start()
-    n1.wait_ready()
-    for a, b in ((n1, 2), (n2, 1)):
-        wait_until(lambda: a.info_cluster()["peers"].get(b, {}).get("connected") == 1, 30,
-                   what=f"node {a.node_id} to reach node {b}\n" + a.log_tail(20))
+    restart_both(n1, n2, (new1, new2), "after both restarted")
     cl.wait_all_leaders(timeout=60)
 
     # Back at their listed addresses, without --announce, both while both are down: each
     # first dials where it last heard the other to be, then, alternately, the listed address.
-    n1.stop()
-    n2.stop()
-    for n in (n1, n2):
-        n.extra = n.extra[:-2]  # drop --announce
-        n.port = n.listed_port
-        n._set_args()
-    n1.start(wait=False)
-    n2.start()
-    n1.wait_ready()
-    for a, b in ((n1, 2), (n2, 1)):
-        wait_until(lambda: a.info_cluster()["peers"].get(b, {}).get("connected") == 1, 30,
-                   what=f"node {a.node_id} to reach node {b} again\n" + a.log_tail(20))
+    restart_both(n1, n2, (None, None), "back at their listed addresses")
     for peer in (n1, n3):
         wait_until(lambda: addresses_of(peer.port, 2).get(n2_rid) == n2.listed_port, 30,
                    what=f"node {peer.node_id} to find node 2 at its listed address again")
@@ -864,8 +868,6 @@ def test_node_moved_to_another_address_is_found_there(make_cluster):
         n3.start()
     assert n3.wait_exit(10) not in (None, 0)
     assert "but this node listens on --port" in n3.log_text().rsplit("==== start", 1)[-1]
-    n3.extra = n3.extra[:-2]
-    n3._set_args()
 
     # A replacement machine for node 3: new address, empty disk.
     move(n3, new3, wipe=True)

@@ -707,8 +707,7 @@ Status GroupStorage::InstallByBatch(const raft::Snapshot& snap, rocksdb::WriteBa
   });
 }
 
-Status GroupStorage::TakeIncomingSst(const raft::Snapshot& snap, const std::string& sst,
-                                     int64_t* clock) {
+Status GroupStorage::TakeIncomingSst(const std::string& sst, int64_t* clock) {
   IncomingSnapshot& in = *incoming_;
   const std::string path = IncomingPath(".sst");
   Status s = in.stream.Finish(in.size);  // whole and well formed (as ValidateSnapshot said)
@@ -747,7 +746,7 @@ Status GroupStorage::InstallByIngest(const raft::Snapshot& snap, const raft::Har
     return w;
   };
   Status s = snap.staged && incoming_ && incoming_->meta == snap.meta && incoming_->sst
-                 ? TakeIncomingSst(snap, sst, clock)
+                 ? TakeIncomingSst(sst, clock)
                  : WithSnapshotData(snap, build);
   if (s.ok()) {
     std::filesystem::create_hard_link(sst, keep, ec);

@@ -231,7 +231,7 @@ class GroupStorage : public raft::Storage {
                     const std::function<Status(std::string_view)>& use) const;
   void AbandonIncomingSst();
   // InstallByIngest's file: the incoming one finished, if it was written as the chunks came.
-  Status TakeIncomingSst(const raft::Snapshot& snap, const std::string& sst, int64_t* clock);
+  Status TakeIncomingSst(const std::string& sst, int64_t* clock);
   // Runs `use` over the data of snap: its bytes, or the file kept of a staged one.
   Status WithSnapshotData(const raft::Snapshot& snap,
                           const std::function<Status(std::string_view)>& use) const;

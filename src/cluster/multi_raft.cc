@@ -128,6 +128,8 @@ Status MultiRaftNode::Start() {
                  static_cast<unsigned long long>(peer), where.c_str());
     }
   }
+  // A node started on a backup marks every partition recovering (below, one write).
+  rocksdb::WriteBatch restored_marks;
   // Until its peers say whether it replaces a node that lost its data, a node on a fresh data
   // directory takes no part in elections (its partitions recover).
   const bool unresolved = identity_->verdict() == PeerIdentity::Verdict::kUnresolved;
@@ -170,13 +172,7 @@ Status MultiRaftNode::Start() {
       }
       return kept;
     };
-    if (options_.restored && !g->storage->recovering()) {
-      // Persisted before the core starts: a crash from here on starts the recovery over.
-      rocksdb::WriteBatch wb;
-      g->storage->SetRecovering(true, &wb);
-      Status s = store_->Write(&wb, /*sync=*/true);
-      if (!s.ok()) return s;
-    }
+    if (options_.restored) g->storage->SetRecovering(true, &restored_marks);
     rc.recovering = unresolved || g->storage->recovering();
     rc.seed = topology_.self_id() * 1000003ULL + static_cast<uint64_t>(p) * 7919ULL +
               static_cast<uint64_t>(net::MonotonicUs());
@@ -188,6 +184,11 @@ Status MultiRaftNode::Start() {
     // recovering one: it campaigns once it may, SettleIdentity.)
     if (topology_.Replicas(p).front() == topology_.self_id()) g->node->Campaign();
     groups_[p] = std::move(g);
+  }
+  if (restored_marks.Count() > 0) {
+    // Persisted before the raft thread starts: a crash from here on starts the recovery over.
+    Status s = store_->Write(&restored_marks, /*sync=*/true);
+    if (!s.ok()) return s;
   }
 
   TransportOptions to;

@@ -16,6 +16,7 @@ constexpr char kUnresolved[] = "identity_unresolved";
 constexpr char kHardStateKind = 'h';  // GroupStorage's hard state keys: 'h' | group
 constexpr char kPeerAddress[] = "peer_address/";
 std::string PeerKey(uint64_t peer) { return "peer_incarnation/" + std::to_string(peer); }
+std::string AddressKey(uint64_t peer) { return kPeerAddress + std::to_string(peer); }
 
 bool ParseU64(const std::string& s, uint64_t* out) {
   int64_t v = 0;
@@ -89,7 +90,7 @@ Result<std::unique_ptr<PeerIdentity>> PeerIdentity::Open(storage::Store* store, 
 
 void PeerIdentity::RememberAddress(uint64_t peer, const std::string& address) {
   rocksdb::WriteOptions wo;
-  const std::string key = MetaKey(std::string(kPeerAddress) + std::to_string(peer));
+  const std::string key = MetaKey(AddressKey(peer));
   rocksdb::Status s = address.empty() ? store_->db()->Delete(wo, key)
                                       : store_->db()->Put(wo, key, address);
   if (!s.ok()) {

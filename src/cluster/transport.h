@@ -19,7 +19,8 @@
 // handshake from a node that already has an inbound connection replaces the old connection
 // (the peer restarted or redialed). A handshake naming another bus address (Handshake::host,
 // bus_port) than the one the peer is dialed at means the peer moved: the outbound connection
-// is redialed there at once, and every later dial goes there. Garbage closes only the
+// is redialed there at once, and later dials go there first (PeerAddress::moved_host). Garbage
+// closes only the
 // connection it came on. The
 // handshake proves nothing about who dialed: like Redis Cluster's bus, this one belongs on a
 // trusted network.

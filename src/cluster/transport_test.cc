@@ -26,14 +26,20 @@ constexpr milliseconds kWait(10000);  // generous: a failure, not a slow machine
 constexpr char kCluster[] = "test-cluster";
 
 // A port that was free a moment ago (peers must know each other's port before starting).
+// The port a bound socket listens on.
+int PortOf(int fd) {
+  sockaddr_in a{};
+  socklen_t len = sizeof(a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  return ntohs(a.sin_port);
+}
+
 int FreePort() {
   auto fd = net::Listen("127.0.0.1", 0, false);
   EXPECT_TRUE(fd.ok());
-  sockaddr_in a{};
-  socklen_t len = sizeof(a);
-  getsockname(fd.value(), reinterpret_cast<sockaddr*>(&a), &len);
+  const int port = PortOf(fd.value());
   close(fd.value());
-  return ntohs(a.sin_port);
+  return port;
 }
 
 // Collects what a transport receives; tests wait on it with a timeout.
@@ -277,10 +283,7 @@ TEST(TransportTest, QueueBoundWhilePeerIsDown) {
 TEST(TransportTest, StalledPeerFillsTheBoundThenDrains) {
   auto listener = net::Listen("127.0.0.1", 0, false);
   ASSERT_TRUE(listener.ok());
-  sockaddr_in addr{};
-  socklen_t len = sizeof(addr);
-  getsockname(listener.value(), reinterpret_cast<sockaddr*>(&addr), &len);
-  std::map<uint64_t, int> ports{{1, FreePort()}, {2, ntohs(addr.sin_port)}};
+  std::map<uint64_t, int> ports{{1, FreePort()}, {2, PortOf(listener.value())}};
   auto o = Options(1, ports);
   o.max_queued_bytes_per_peer = 1 << 20;
   o.fill_handshake = [](uint64_t peer, Handshake* h) {  // identities, checked below
@@ -521,10 +524,7 @@ TEST(TransportTest, APeerThatMovedIsDialedWhereItsHandshakeSays) {
 TEST(TransportTest, AStaleRememberedAddressAlternatesWithTheListedOne) {
   auto listed = net::Listen("127.0.0.1", 0, false);
   ASSERT_TRUE(listed.ok());
-  sockaddr_in addr{};
-  socklen_t len = sizeof(addr);
-  getsockname(listed.value(), reinterpret_cast<sockaddr*>(&addr), &len);
-  std::map<uint64_t, int> ports{{1, FreePort()}, {2, ntohs(addr.sin_port)}};
+  std::map<uint64_t, int> ports{{1, FreePort()}, {2, PortOf(listed.value())}};
   auto o = Options(1, ports);
   o.peers[0].moved_host = "127.0.0.1";
   o.peers[0].moved_port = FreePort();  // nothing there

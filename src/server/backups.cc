@@ -146,9 +146,10 @@ Result<std::string> Backups::Run() {
                 : Status::Ok();
   std::string path;
   uint64_t seq = 1;
+  std::vector<std::pair<uint64_t, fs::path>> mine;  // this node's backups, by sequence
   if (s.ok()) {
     RemoveCrashLeftovers();
-    const auto mine = Mine();
+    mine = Mine();
     if (!mine.empty()) seq = mine.back().first + 1;
     std::string name = NameAt(std::chrono::system_clock::now());
     path = (fs::path(options_.dir) / name).string();
@@ -185,11 +186,10 @@ Result<std::string> Backups::Run() {
                             std::chrono::system_clock::now().time_since_epoch())
                             .count());
   LOG_NOTICE("backup: %s (%lld ms)", path.c_str(), static_cast<long long>(took_ms));
-  // All but the newest `keep` of this node's backups go; never the one just made.
-  const auto mine = Mine();
+  // All but the newest `keep` of this node's backups go; the one just made is the newest.
+  mine.emplace_back(seq, path);
   const size_t keep = static_cast<size_t>(std::max(1, options_.keep));
   for (size_t i = 0; i + keep < mine.size(); ++i) {
-    if (mine[i].second == fs::path(path)) continue;
     fs::remove_all(mine[i].second, ec);
     if (ec) {
       LOG_WARNING("cannot remove old backup %s: %s", mine[i].second.c_str(), ec.message().c_str());

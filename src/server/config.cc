@@ -49,7 +49,7 @@ constexpr FlagDoc kFlags[] = {
      "ones through the Raft log's write",
      false},
     {"backup-dir", "",
-     "where SAVE and BGSAVE put a single node's backups (each a data directory of its own); "
+     "where SAVE and BGSAVE put this node's backups (each a data directory of its own); "
      "empty = <dir>-backups",
      false},
     {"backup-keep", "3", "how many backups SAVE and BGSAVE keep (older ones are deleted)", false},

@@ -13,7 +13,6 @@ namespace {
 
 constexpr std::string_view kErrInProgress = "ERR Background save already in progress";
 
-
 // SAVE: takes a backup and answers when it is made. It runs on the background worker, so the
 // connections of this I/O thread are served meanwhile (Redis's SAVE blocks every client).
 void SaveCmd(CommandContext& ctx) {
