@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <random>
 
 #include "cluster/single_node.h"
 #include "common/log.h"
@@ -130,6 +131,9 @@ Status MultiRaftNode::Start() {
   }
   // A node started on a backup marks every partition recovering (below, one write).
   rocksdb::WriteBatch restored_marks;
+  // Names this process to the leaders of its recovering partitions (raft::Config::run_id).
+  std::random_device rd;
+  const uint64_t run_id = (static_cast<uint64_t>(rd()) << 32 | rd()) | 1;
   // Until its peers say whether it replaces a node that lost its data, a node on a fresh data
   // directory takes no part in elections (its partitions recover).
   const bool unresolved = identity_->verdict() == PeerIdentity::Verdict::kUnresolved;
@@ -176,6 +180,7 @@ Status MultiRaftNode::Start() {
     rc.recovering = unresolved || g->storage->recovering();
     rc.seed = topology_.self_id() * 1000003ULL + static_cast<uint64_t>(p) * 7919ULL +
               static_cast<uint64_t>(net::MonotonicUs());
+    rc.run_id = run_id;  // this process: no earlier run of this node had it
     auto node = raft::RawNode::Create(rc, g->storage.get());
     if (!node.ok()) return node.status();
     g->node = std::move(node).value();

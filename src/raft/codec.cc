@@ -124,7 +124,11 @@ enum : uint64_t {
   kHasEntries = 1 << 11,
   kHasSnapshot = 1 << 12,
   kHasChunk = 1 << 13,
-  kAllBits = (1 << 14) - 1,
+  // Added after the first release: a peer of an older version drops a message carrying them
+  // (only a recovering replica and its leader send them).
+  kHasRunId = 1 << 14,
+  kHasRecoverTo = 1 << 15,
+  kAllBits = (1 << 16) - 1,
 };
 
 struct IntField {
@@ -136,6 +140,7 @@ constexpr IntField kIntFields[] = {
     {kHasIndex, &Message::index},         {kHasCommit, &Message::commit},
     {kHasRejectHint, &Message::reject_hint}, {kHasTick, &Message::tick},
     {kHasReadSeq, &Message::read_seq},    {kHasOffset, &Message::offset},
+    {kHasRunId, &Message::run_id},        {kHasRecoverTo, &Message::recover_to},
 };
 
 }  // namespace

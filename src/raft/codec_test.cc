@@ -28,6 +28,8 @@ Message FullMessage() {
   m.offset = 4096;
   m.chunk = std::string(1000, '\0') + "tail";
   m.done = true;
+  m.run_id = 0xfeedfacecafebeefull;
+  m.recover_to = 301;
   return m;
 }
 

@@ -37,6 +37,10 @@ struct Progress {
   // Lease / ReadIndex bookkeeping: highest leader tick and read sequence this peer acknowledged.
   uint64_t ack_tick = 0;
   uint64_t ack_read_seq = 0;
+  // The run a recovering peer last named (Message::run_id; 0: an ordinary replica) and where
+  // that run's recovery ends: this leader's last index when it first heard from the run.
+  uint64_t run_id = 0;
+  uint64_t recover_to = 0;
 
   void BecomeProbe();
   void BecomeReplicate();

@@ -87,7 +87,7 @@ void RawNode::BcastHeartbeat() {
 }
 
 void RawNode::HandleAppend(const Message& m) {
-  if (recovering_) NoteRecoveryTarget(m.index);
+  NoteRecoveryTarget(m);
   Message r;
   r.type = MessageType::kAppendResp;
   r.to = m.from;

@@ -49,6 +49,7 @@ void RawNode::HandleSnapshotResponse(const Message& m) {
 }
 
 void RawNode::HandleSnapshotChunk(const Message& m) {
+  NoteRecoveryTarget(m);
   const SnapshotMeta& meta = m.snapshot;
   auto respond = [&](uint64_t offset, bool reject) {
     Message r;
@@ -127,7 +128,6 @@ void RawNode::ResetSnapshotReceive() {
 
 bool RawNode::Restore(Snapshot snap) {
   const uint64_t index = snap.meta.index;
-  if (recovering_) NoteRecoveryTarget(index);
   if (index <= log_.committed()) return false;
   // A snapshot is the leader's committed state: everything up to it matches.
   if (verified_ != std::numeric_limits<uint64_t>::max()) verified_ = std::max(verified_, index);

@@ -57,6 +57,7 @@ class TestCluster {
     if (!node.storage) node.storage = std::make_unique<MemoryStorage>();
     Config c = MakeConfig(id);
     c.applied = node.storage->snapshot().meta.index;
+    c.run_id = ++runs_;  // distinct per start (the seed is not)
     auto r = RawNode::Create(c, node.storage.get());
     node.raft = std::move(r.value());
   }
@@ -145,6 +146,7 @@ class TestCluster {
   std::function<void(Config&)> tweak_;
   std::map<NodeId, TestNode> nodes_;
   std::vector<Message> queue_, sent_;
+  uint64_t runs_ = 0;  // starts so far: each run's Config::run_id
   std::set<NodeId> isolated_;
   std::set<std::pair<NodeId, NodeId>> cut_;
 };

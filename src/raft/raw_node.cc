@@ -57,7 +57,11 @@ Status RawNode::Init() {
   if (cfg_.testing.lease_without_check_quorum) cfg_.check_quorum = false;
   boot_lease_ = !cfg_.testing.no_restart_lease;
   recovering_ = cfg_.recovering;
-  if (recovering_) verified_ = log_.committed();
+  if (recovering_) {
+    verified_ = log_.committed();
+    run_id_ = cfg_.run_id;
+    while (run_id_ == 0) run_id_ = NextRandom();
+  }
   recovery_term_known_ = !recovering_ || cfg_.testing.recover_without_terms ||
                          conf_state().voters.size() <= 1;  // nobody to learn a term from
   BecomeFollower(term_, kNoNode);
@@ -131,6 +135,7 @@ Status RawNode::Step(const Message& m) {
   }
   switch (role_) {
     case Role::kLeader:
+      NotePeerRun(m);
       switch (m.type) {
         case MessageType::kAppendResp: HandleAppendResponse(m); break;
         case MessageType::kHeartbeatResp: HandleHeartbeatResponse(m); break;
@@ -188,12 +193,33 @@ Status RawNode::Step(const Message& m) {
   return Status::Ok();
 }
 
-void RawNode::NoteRecoveryTarget(uint64_t index) {
+void RawNode::NoteRecoveryTarget(const Message& m) {
+  // Only a message sent after the leader heard from this run: older ones (delayed,
+  // duplicated) may name less than the earlier self acknowledged.
+  if (!recovering_ || m.run_id != run_id_) return;
   if (recovery_target_term_ != term_) {
     recovery_target_term_ = term_;
     recovery_target_ = 0;
   }
-  recovery_target_ = std::max(recovery_target_, index);
+  recovery_target_ = std::max(recovery_target_, m.recover_to);
+}
+
+void RawNode::NotePeerRun(const Message& m) {
+  if (m.type != MessageType::kAppendResp && m.type != MessageType::kHeartbeatResp &&
+      m.type != MessageType::kSnapshotResp) {
+    return;
+  }
+  auto it = prs_.find(m.from);
+  if (it == prs_.end() || it->second.run_id == m.run_id) return;
+  it->second.run_id = m.run_id;
+  if (m.run_id == 0) return;  // it recovered (or a delayed message of an ordinary run)
+  // A run that lost what its earlier selves had: what this leader knew of the peer's log is
+  // void (an acknowledgement of an earlier self may have come in since any reset), and
+  // everything they could have acknowledged to it, or any earlier leader committed, lies at or
+  // below this leader's last index.
+  ResetProgress(m.from);
+  it->second.recover_to = log_.LastIndex();
+  SendAppend(m.from, /*send_if_empty=*/true);
 }
 
 void RawNode::MaybeEndRecovery() {
@@ -260,6 +286,24 @@ Result<ProposeResult> RawNode::ProposeConfChange(const ConfChange& cc) {
 
 void RawNode::Send(Message m) {
   m.from = cfg_.id;
+  switch (m.type) {
+    case MessageType::kAppendResp:
+    case MessageType::kHeartbeatResp:
+    case MessageType::kSnapshotResp:
+      if (recovering_) m.run_id = run_id_;
+      break;
+    case MessageType::kAppend:
+    case MessageType::kSnapshot:
+      if (role_ == Role::kLeader) {
+        auto it = prs_.find(m.to);
+        if (it != prs_.end() && it->second.run_id != 0) {
+          m.run_id = it->second.run_id;
+          m.recover_to = it->second.recover_to;
+        }
+      }
+      break;
+    default: break;
+  }
   // Responses to (pre)votes carry the term they answer; everything else carries ours.
   if (m.term == 0) m.term = term_;
   msgs_.push_back(std::move(m));

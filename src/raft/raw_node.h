@@ -160,17 +160,25 @@ struct Config {
   // run has shown to match the leader's log (the simulation's restores found the heartbeat
   // committing a stale tail entry, seed 2185).
   // Step 2 ends only once the replica holds, committed, the leader's log up to where it was
-  // when the leader first sent it anything in this run: the first append a leader sends a
-  // peer it (re)met (ResetProgress, or its election) probes at its last index, which is past
-  // every entry the earlier self acknowledged. Ending on the first committed entry of the
-  // term instead let a wiped replica vote with a log shorter than its earlier self's
-  // (RaftRestartTest.ARecoveryThatEndsBeforeTheEarlierSelfsEntriesLosesOne) and a restored
-  // one end at once on the committed entries of that term its copy held (seed 26342).
-  // ASSUMES the leader's messages sent before it met the replica anew do not reach it after
-  // the ones sent since (Flin's transport: one ordered connection, no resends); and that the
-  // replica's stored membership is current. Both open: docs/RELIABILITY.md, and the disabled
-  // RaftRecoveryOpenTest cases.
+  // when the leader first heard from this run: every response of a recovering replica names
+  // its run (run_id, below), and a leader that hears a run it does not know yet forgets what
+  // it knew of the peer's log, notes its own last index (past every entry the earlier self
+  // could have acknowledged to it, or that any earlier leader committed) and echoes both in
+  // each append and snapshot chunk it sends that peer. The replica takes a target only from
+  // a message echoing its own run: an append sent before the leader met this run (delayed or
+  // duplicated) cannot end the recovery early
+  // (RaftRecoveryTest.AStaleAppendCannotEndARestoredReplicasRecovery). Ending on the first
+  // committed entry of the term instead let a wiped replica vote with a log shorter than its
+  // earlier self's (RaftRestartTest.ARecoveryThatEndsBeforeTheEarlierSelfsEntriesLosesOne)
+  // and a restored one end at once on the committed entries of that term its copy held
+  // (seed 26342).
+  // ASSUMES the replica's stored membership is current (open: docs/RELIABILITY.md and the
+  // disabled RaftRecoveryOpenTest cases; a Flin cluster never changes membership).
   bool recovering = false;
+  // Names this run of a recovering replica to its leaders (above). It must differ from the
+  // run id of every earlier run of this replica; 0 draws one from the PRNG (`seed`), which
+  // then must differ from run to run.
+  uint64_t run_id = 0;
   // Leader lease length in ticks; -1 means election_tick - 2; 0 disables lease reads.
   // Must be < election_tick. Ignored (no lease) without check_quorum.
   int lease_ticks = -1;
@@ -403,21 +411,24 @@ class RawNode {
   uint64_t read_seq_ = 0;
 
   bool recovering_ = false;  // Config::recovering, until it recovers
+  uint64_t run_id_ = 0;      // Config::run_id (nonzero) while recovering_
   // Started recovering: the highest index known to match the leaders' logs in this run (the
   // commit index it started with, then raised by appends and snapshots); heartbeats commit
   // no further. No limit otherwise.
   uint64_t verified_ = std::numeric_limits<uint64_t>::max();
-  // Step 2's end (Config::recovering): the highest prevIndex of an append from the leader of
-  // recovery_target_term_ in this run, and whether one came. A leader's first append to a
-  // peer it (re)met names its last index then, past every entry the peer's earlier self could
-  // have acknowledged; the recovery ends only once that much is committed here.
+  // Step 2's end (Config::recovering): the recover_to that the leader of
+  // recovery_target_term_ echoed with this run's id, and whether one came; the recovery ends
+  // only once that much is committed here.
   uint64_t recovery_target_ = 0;
   uint64_t recovery_target_term_ = 0;
   bool recovery_term_known_ = false;  // step 1 done
   std::map<NodeId, uint64_t> recovery_terms_;  // step 1: highest term heard from each voter
   void NoteTermWhileRecovering(const Message& m);
-  // Step 2: an append (its prevIndex) or a snapshot from the leader of the current term.
-  void NoteRecoveryTarget(uint64_t index);
+  // Step 2: an append or snapshot chunk from the leader of the current term.
+  void NoteRecoveryTarget(const Message& m);
+  // Leader: a response from a peer; a run it has not heard yet resets the peer's progress and
+  // fixes where that run's recovery ends (Config::recovering).
+  void NotePeerRun(const Message& m);
   void ProbeTermsWhileRecovering();
 
   // Candidate state: votes received this election (true = granted).
