@@ -927,3 +927,75 @@ def test_node_restored_from_its_backup_cannot_help_lose_acknowledged_writes(make
     n3.start()
     cl.wait_caught_up(n3)
     assert n3.log_text().count("started on a backup") == 1
+
+
+def test_cluster_restored_from_backups_serves_only_with_accept_data_loss(make_cluster):
+    """Every node loses its data and comes back on its own backup (SAVE): each forgot what it
+    promised since, so nobody can vouch for anybody and no partition elects a leader — the
+    cluster answers errors rather than serve a past that may have lost acknowledged writes.
+    Started with --accept-data-loss yes, the operator accepts that loss: the partitions vote
+    with the data they have, and the cluster serves everything written before the backups.
+    The flag is refused on an empty data directory (nothing to start from)."""
+    cl = make_cluster(tick_ms=TICK_MS)
+    nodes = list(cl.nodes.values())
+    before = {f"before:{i}": f"v{i}" for i in range(300)}
+    pipelined_sets(cl.ports(), before)
+    backups = {}
+    for n in nodes:
+        with RawConn(n.port) as c:
+            assert c.call("SAVE") == "OK"
+            info = c.call("INFO", "persistence").decode()
+        backups[n.node_id] = re.search(r"backup_last_path:(\S+)", info).group(1)
+    pipelined_sets(cl.ports(), {f"after:{i}": "x" for i in range(100)})
+    for n in nodes:
+        n.kill9()
+    for n in nodes:
+        shutil.rmtree(n.dir)
+        shutil.copytree(backups[n.node_id], n.dir)
+        n.start()
+    # Several election timeouts (10-20 ticks of 30 ms each): nobody may vote.
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        led = cl.leaders()
+        assert not led, f"nodes restored from backups elected leaders: {sorted(led)[:10]}"
+        time.sleep(0.1)
+    with RawConn(nodes[0].port, timeout=20) as c:
+        reply = c.call("GET", "before:0")
+        assert isinstance(reply, Error), f"GET answered {reply!r} with every node recovering"
+    assert all(n.info_cluster()["fields"].get("raft_recovering_partitions") == str(PARTITIONS)
+               for n in nodes)
+    for n in nodes:
+        n.stop()
+        n.extra += ["--accept-data-loss", "yes"]
+        n._set_args()
+        n.start()
+    cl.wait_all_leaders(timeout=60)
+    assert all("--accept-data-loss: 64 partitions vote at once" in n.log_text() for n in nodes)
+    client = RoutingClient(cl.ports())
+    try:
+        for k in list(before)[::10]:
+            assert client.get(k, time.monotonic() + 30) == before[k].encode(), k
+    finally:
+        client.close()
+    pipelined_sets(cl.ports(), {"written:after-restore": "yes"})
+    # Back to ordinary starts; the flag is refused on an empty data directory.
+    for n in nodes:
+        n.extra = [a for a in n.extra if a not in ("--accept-data-loss", "yes")]
+        n._set_args()
+    n3 = cl.nodes[3]
+    n3.kill9()
+    shutil.rmtree(n3.dir)
+    n3.extra += ["--accept-data-loss", "yes"]
+    n3._set_args()
+    n3.start(wait=False)
+    assert n3.proc.wait(timeout=30) != 0
+    assert "holds no data to start from" in n3.log_text()
+    n3.extra = n3.extra[:-2]
+    n3._set_args()
+    n3.start()
+    wait_until(lambda: n3.info_cluster()["fields"].get("raft_recovering_partitions") == "0", 60,
+               what="node 3's partitions to recover\n" + n3.log_tail(20))
+    cl.wait_caught_up(n3)
+    got = readonly_get_all(n3.port, list(before) + ["written:after-restore"])
+    assert got["written:after-restore"] == b"yes"
+    assert all(got[k] == v.encode() for k, v in before.items())
