@@ -32,7 +32,8 @@ def main():
     plan = [(3, "kill", None), (3, "pause", None), (3, "partition", None), (3, "oneway", None),
             (3, "flap", None), (3, "slow", None), (3, "freeze", None), (5, "flap", None),
             (3, "mixed", None), (5, "mixed", None), (3, "kill", 20), (3, "mixed", 20),
-            (3, "kill", 20, ingest), (3, "wipe", None), (5, "wipe", 20)]
+            (3, "kill", 20, ingest), (3, "wipe", None), (5, "wipe", 20), (3, "restore", None),
+            (5, "restore", 20)]
     total_ops, faults, anomalies = collections.Counter(), collections.Counter(), []
     with open(a.out, "a") as out:
         for nodes, nemesis, snapshot_entries, *flags in plan:

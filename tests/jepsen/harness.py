@@ -479,7 +479,8 @@ class Nemesis:
              "flap": ["flap"],
              "slow": ["slow-links", "slow-leader", "slow-leader-stall"],
              "freeze": ["freeze-leader", "freeze-leader-isolated"],
-             "wipe": ["wipe-random", "wipe-leader", "wipe-lagger"]}
+             "wipe": ["wipe-random", "wipe-leader", "wipe-lagger"],
+             "restore": ["restore-random", "restore-leader", "restore-lagger"]}
 
     def choices(self, kind=None):
         kind = kind or self.kind
@@ -487,7 +488,7 @@ class Nemesis:
             kind = self.rng.choice(sorted(self.KINDS))
         return [f for f in self.KINDS[kind]
                 if (f != "partition-bridge" or self.cluster.n >= 5) and
-                (f != "wipe-lagger" or self.cluster.n == 3)]
+                (f not in ("wipe-lagger", "restore-lagger") or self.cluster.n == 3)]
 
     def run(self, stop):
         if self.kind == "none":
@@ -538,7 +539,7 @@ class Nemesis:
     def inject(self, fault, stop):
         c = self.cluster
         nodes = list(c.nodes.values())
-        if fault.startswith("wipe"):
+        if fault.startswith(("wipe", "restore")):
             self.wipe(fault, stop)
         elif fault.startswith(("kill", "pause", "stop")):
             node = self.leader_heaviest() if fault.endswith("leader") else self.rng.choice(nodes)
@@ -575,44 +576,80 @@ class Nemesis:
 
     def wipe(self, fault, stop):
         """kill -9 of a node and the loss of its data directory (a replaced disk); heal()
-        starts it again on an empty one, under its old id, and it rejoins recovering. One
-        at a time: while an earlier one still recovers, a second loss would leave its
-        partitions with a single intact replica and nothing could be elected (correctly)."""
+        starts it again on an empty one, under its old id, and it rejoins recovering. Or
+        (restore-*) its data directory replaced by a backup of its own that SAVE made a
+        moment before, while clients wrote: it forgot what it acknowledged since, takes a new
+        incarnation and rejoins recovering with its old data. One at a time: while an
+        earlier one still recovers, a second loss would leave its partitions with a single
+        intact replica and nothing could be elected (correctly)."""
         try:
             recovering = sum(int(n.info_cluster()["fields"].get("raft_recovering_partitions", 0))
                              for n in self.cluster.alive())
         except (OSError, EOFError, AssertionError):
             return
         if recovering or len(self.cluster.alive()) < len(self.cluster.nodes):
-            self.faults["wipe-skipped"] += 1
+            self.faults[fault.split("-")[0] + "-skipped"] += 1
             return
         nodes = list(self.cluster.nodes.values())
-        if fault == "wipe-lagger":
-            return self.wipe_lagger(nodes, stop)
+        if fault.endswith("lagger"):
+            return self.wipe_lagger(nodes, stop, restore=fault.startswith("restore"))
         node = self.leader_heaviest() if fault.endswith("leader") else self.rng.choice(nodes)
-        node.kill9()
-        shutil.rmtree(node.dir, ignore_errors=True)
+        if fault.startswith("restore"):
+            backup = self.backup(node)
+            stop.wait(self.rng.uniform(0.3, 1.5))   # writes it acknowledges after the copy
+            node.kill9()
+            self.lose_data(node, backup)
+            self.log(f"kill -9 node {node.node_id}, its data directory replaced by its backup "
+                     f"{os.path.basename(backup)}")
+        else:
+            node.kill9()
+            self.lose_data(node)
+            self.log(f"kill -9 node {node.node_id} and delete its data directory")
         self.faults[fault] += 1
-        self.log(f"kill -9 node {node.node_id} and delete its data directory")
-        stop.wait(self.rng.uniform(0.3, 2.5))   # heal() restarts it, empty
+        stop.wait(self.rng.uniform(0.3, 2.5))   # heal() restarts it, empty or on the backup
 
-    def wipe_lagger(self, nodes, stop):
+    def backup(self, node):
+        """SAVE on `node`: the path of the backup it made (a data directory of its own)."""
+        with RawConn(node.port, timeout=30) as c:
+            reply = c.call("SAVE")
+            if reply != "OK":
+                raise RuntimeError(f"SAVE on node {node.node_id} answered {reply!r}")
+            info = c.call("INFO", "persistence").decode()
+        for line in info.splitlines():
+            if line.startswith("backup_last_path:"):
+                return line.split(":", 1)[1].strip()
+        raise RuntimeError(f"node {node.node_id}'s INFO names no backup")
+
+    @staticmethod
+    def lose_data(node, backup=None):
+        """The node (killed) loses its data directory; with `backup`, gets that copy instead."""
+        shutil.rmtree(node.dir, ignore_errors=True)
+        if backup:
+            shutil.copytree(backup, node.dir)
+
+    def wipe_lagger(self, nodes, stop, restore=False):
         """The loss that needs the recovery rules (3 nodes): A is paused while B and C
-        acknowledge writes; B loses its data and C goes down; A resumes and B comes back
-        empty. A and B must not elect a leader together (B's earlier self acknowledged what A
-        never saw) until C is back (heal())."""
+        acknowledge writes; B loses its data (restore: goes back to a backup made just before
+        A's pause) and C goes down; A resumes and B comes back. A and B must not elect a
+        leader together (B's earlier self acknowledged what A never saw) until C is back
+        (heal())."""
+        name = "restore-lagger" if restore else "wipe-lagger"
         a, b, c = self.rng.sample(nodes, 3)
+        backup = self.backup(b) if restore else None
         os.kill(a.pid, signal.SIGSTOP)
-        self.log(f"wipe-lagger: SIGSTOP node {a.node_id}")
+        self.log(f"{name}: SIGSTOP node {a.node_id}")
         stop.wait(self.rng.uniform(1.0, 2.0))
         b.kill9()
-        shutil.rmtree(b.dir, ignore_errors=True)
+        self.lose_data(b, backup)
         c.kill9()
-        self.log(f"wipe-lagger: kill -9 node {b.node_id} (data deleted) and node {c.node_id}")
+        self.log(f"{name}: kill -9 node {b.node_id} ("
+                 + ("back to its backup" if restore else "data deleted")
+                 + f") and node {c.node_id}")
         os.kill(a.pid, signal.SIGCONT)
         b.start(wait=True)
-        self.faults["wipe-lagger"] += 1
-        self.log(f"wipe-lagger: node {a.node_id} resumed, node {b.node_id} back empty")
+        self.faults[name] += 1
+        self.log(f"{name}: node {a.node_id} resumed, node {b.node_id} back "
+                 + ("on its backup" if restore else "empty"))
         stop.wait(self.rng.uniform(1.5, 3.0))   # heal() restarts the third
 
     def freeze(self, fault, stop):

@@ -1,7 +1,7 @@
 """A short Jepsen-style campaign CI can afford: kill, pause and partition on their
 own for JEPSEN_CI_SECONDS (default 10 s) on a 3-node cluster (kill also with logs compacted
-beyond 20 entries; and nodes losing their data directories), the one-way, flapping
-and slow-link nemeses for JEPSEN_CI_SHORT_SECONDS (default 7 s), the mixed nemesis
+beyond 20 entries; nodes losing their data directories, or going back to a backup of
+their own), the one-way, flapping and slow-link nemeses for JEPSEN_CI_SHORT_SECONDS (default 7 s), the mixed nemesis
 on 5 nodes, and durability rounds with --fsync always (single node and cluster).
 `make jepsen` runs the long version (tests/jepsen/campaign.py)."""
 import copy
@@ -57,6 +57,17 @@ def test_three_nodes_losing_data_directories(tmp_path):
     _assert_clean(rep)
     assert sum(v for k, v in rep["faults"].items() if k.startswith("wipe-") and
                k != "wipe-skipped") > 0, rep["faults"]
+
+
+def test_three_nodes_restored_from_backups(tmp_path):
+    """A node's data directory replaced by a backup of its own that SAVE made a moment
+    earlier (kill -9, then restarted on the copy): it forgot what it acknowledged since,
+    rejoins recovering, and nothing acknowledged is lost while clients run."""
+    rep = harness.run(nodes=3, seconds=SECONDS, nemesis="restore", clients=5,
+                      workdir=str(tmp_path), verbose=False)
+    _assert_clean(rep)
+    assert sum(v for k, v in rep["faults"].items() if k.startswith("restore-") and
+               k != "restore-skipped") > 0, rep["faults"]
 
 
 def test_five_nodes_mixed(tmp_path):
