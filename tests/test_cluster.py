@@ -999,3 +999,39 @@ def test_cluster_restored_from_backups_serves_only_with_accept_data_loss(make_cl
     got = readonly_get_all(n3.port, list(before) + ["written:after-restore"])
     assert got["written:after-restore"] == b"yes"
     assert all(got[k] == v.encode() for k, v in before.items())
+
+
+def test_node_started_on_a_raw_copy_of_its_data_learns_it_and_recovers(make_cluster):
+    """A raw copy of a node's data directory (cp, no backup marker) looks current to the node
+    started on it. Its peers' leaders, still in the terms in which it acknowledged writes
+    after the copy, tell it to commit past the end of its log: it learns that its data went
+    back in time and every partition recovers (no votes until each holds its leader's log
+    again), then it catches up. Before, the leaders' probes at what it had acknowledged were
+    refused forever and those partitions never caught up."""
+    cl = make_cluster(tick_ms=TICK_MS)
+    n3 = cl.nodes[3]
+    n3.stop()
+    raw = str(n3.dir) + "-raw-copy"
+    shutil.copytree(n3.dir, raw)
+    n3.start()
+    cl.wait_caught_up(n3)
+    data = {f"raw:{i}": f"v{i}" for i in range(300)}
+    pipelined_sets(cl.ports(), data)
+    cl.wait_caught_up(n3)  # node 3 acknowledged them all
+    n3.kill9()
+    shutil.rmtree(n3.dir)
+    shutil.copytree(raw, n3.dir)
+    n3.start()
+    wait_until(lambda: "this node's data went back in time" in n3.log_text(), 30,
+               what="node 3 to learn its data went back\n" + n3.log_tail(20))
+    wait_until(lambda: n3.info_cluster()["fields"].get("raft_recovering_partitions") == "0", 60,
+               what="node 3's partitions to recover\n" + n3.log_tail(20))
+    cl.wait_caught_up(n3)
+    got = readonly_get_all(n3.port, data)
+    missing = [k for k, v in data.items() if got[k] != v.encode()]
+    assert not missing, f"node 3 lacks {len(missing)} acknowledged writes: {missing[:5]}"
+    # The marks went with the recovery: a restart is an ordinary one.
+    n3.stop()
+    n3.start()
+    cl.wait_caught_up(n3)
+    assert n3.log_text().count("this node's data went back in time") == 1

@@ -454,7 +454,10 @@ void MultiRaftNode::HandleMessages(std::vector<Inbound>& inbox) {
         const uint64_t preferred = topology_.Replicas(group).front();
         if (from == preferred) NoteDeclined(*groups_[group], preferred);
       }
-      groups_[group]->node->Step(m.value()).ok();
+      Group& g = *groups_[group];
+      const uint64_t lost = g.node->events().lost_state;
+      g.node->Step(m.value()).ok();
+      if (g.node->events().lost_state != lost) NoteStateWentBack(g, from);
     }
   }
 }
@@ -671,6 +674,11 @@ void MultiRaftNode::HandleReady() {
     g->storage->Append(r.entries, &wb);
     // Recovered (raft::Config::recovering): forgotten with the entries that ended it.
     if (g->storage->recovering() && !g->node->recovering()) g->storage->SetRecovering(false, &wb);
+    // Began recovering (NoteStateWentBack): durable before anything it answers leaves.
+    if (state_went_back_ && g->node->recovering() && !g->storage->recovering()) {
+      g->storage->SetRecovering(true, &wb);
+      must_sync = true;
+    }
     if (r.hard_state && g->storage->SetHardState(*r.hard_state, &wb)) must_sync = true;
   }
   if (wb.Count() > 0) {
@@ -1007,6 +1015,21 @@ bool MultiRaftNode::MayStartSnapshot() {
   }
   snapshots_deferred_.fetch_add(1, std::memory_order_relaxed);
   return false;
+}
+
+void MultiRaftNode::NoteStateWentBack(const Group& g, uint64_t leader) {
+  if (!state_went_back_) {
+    LOG_WARNING("group %d: its leader, node %llu, holds this node's acknowledgement of entries "
+                "past the end of its log (%llu): this node's data went back in time (started on "
+                "a raw copy of a data directory, or a disk lost fsynced writes). Every partition "
+                "recovers now: no votes until each holds its leader's log again",
+                g.id, static_cast<unsigned long long>(leader),
+                static_cast<unsigned long long>(g.node->last_index()));
+  }
+  state_went_back_ = true;
+  for (auto& other : groups_) {
+    if (other) other->node->BeginRecovery();
+  }
 }
 
 // Acts once on PeerIdentity's verdict about this node's fresh data directory: a new member's

@@ -208,6 +208,11 @@ class MultiRaftNode : public Replicator {
   void ExpireProposals(int64_t now_ms);
   void PublishViews();
   void SettleIdentity();
+  // A leader's heartbeat showed partition `g` lost entries this node had acknowledged
+  // (raft::RawNode::BeginRecovery): the data directory went back in time. Every partition
+  // recovers; the round persists their marks. Raft thread.
+  void NoteStateWentBack(const Group& g, uint64_t leader);
+  bool state_went_back_ = false;  // raft thread
   void BalanceLeaders();
   void HandOff();
   void StartTransfer(Group& g, uint64_t to);

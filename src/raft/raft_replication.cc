@@ -158,8 +158,16 @@ void RawNode::HandleAppendResponse(const Message& m) {
 }
 
 void RawNode::HandleHeartbeat(const Message& m) {
-  // The leader sends min(its commit, what it believes we match); a replica started on an older
-  // copy of its state (Config::recovering) trusts that only as far as this run has verified.
+  // The leader sends min(its commit, what it believes we match): past our last index, we
+  // lost entries we acknowledged to it (our storage went back in time). Committing as far as
+  // our log goes would commit a stale tail; answering would count for its lease. Recover.
+  if (!recovering_ && m.commit > log_.LastIndex()) {
+    events_.lost_state++;
+    BeginRecovery();
+    return;
+  }
+  // A replica started on an older copy of its state (Config::recovering) trusts the leader's
+  // commit index only as far as this run has verified.
   log_.CommitTo(std::min(m.commit, verified_));
   CompactConfHistory();
   Message r;

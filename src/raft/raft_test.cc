@@ -697,6 +697,47 @@ TEST(RaftRecoveryTest, AStaleAckAfterTheResetDoesNotStallTheRecovery) {
                                        << c.raft(1).committed();
 }
 
+// Node 3 restarts on a raw copy of its older storage, NOT told it is recovering (the copy
+// carries no marker), while leader 1 still leads the term in which 3 acknowledged "x". Leader
+// 1's heartbeat names a commit index past the end of 3's log: 3 learns it lost acknowledged
+// state and recovers (RawNode::BeginRecovery). Without that, 3 took the heartbeat's commit as
+// far as its log went, and once 1 failed it voted 2, which lacks "x", into office.
+TEST(RaftRecoveryTest, AReplicaWhoseStorageWentBackInTimeRecoversWhenItsLeaderSaysSo) {
+  TestCluster c(3);
+  c.Elect(1);
+  ASSERT_TRUE(c.raft(1).Propose("a").ok());
+  c.Stabilize();
+  MemoryStorage copy = *c.node(3).storage;  // a raw copy: no marker, nothing says it is old
+  c.Cut(1, 2);
+  ASSERT_TRUE(c.raft(1).Propose("x").ok());
+  c.Stabilize();
+  ASSERT_EQ(c.node(1).applied.back().data, "x");  // committed by {1, 3}
+  c.Crash(3);
+  c.node(3).storage = std::make_unique<MemoryStorage>(copy);
+  c.node(3).applied.clear();
+  c.Start(3);
+  ASSERT_FALSE(c.raft(3).recovering());
+  c.TickAll(1);  // leader 1's heartbeat: commit past 3's log
+  EXPECT_EQ(c.raft(3).events().lost_state, 1u);
+  EXPECT_TRUE(c.raft(3).recovering());
+  c.Crash(1);
+  c.Isolate(1);
+  c.Heal();
+  c.Isolate(1);
+  c.TickAll(80);
+  bool survived = c.raft(2).role() != Role::kLeader;
+  for (const Entry& e : c.node(2).applied) survived = survived || e.data == "x";
+  EXPECT_TRUE(survived) << "2 was elected with 3's vote and lacks committed x";
+  // Node 1 back: 3 recovers from it and is an ordinary replica again.
+  c.Heal();
+  c.Start(1);
+  c.TickAll(80);
+  EXPECT_FALSE(c.raft(3).recovering());
+  bool has_x = false;
+  for (const Entry& e : c.node(3).applied) has_x = has_x || e.data == "x";
+  EXPECT_TRUE(has_x);
+}
+
 // The open cases a review of the session-12 recovery changes found (docs/RELIABILITY.md,
 // "Open"). Each fails today; they are disabled so that the suite stays green, and are the
 // reproducers for whoever fixes them (`raft_test --gtest_also_run_disabled_tests`).

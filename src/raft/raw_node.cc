@@ -204,6 +204,24 @@ void RawNode::NoteRecoveryTarget(const Message& m) {
   recovery_target_ = std::max(recovery_target_, m.recover_to);
 }
 
+void RawNode::BeginRecovery() {
+  if (recovering_) return;
+  recovering_ = true;
+  // As at a start on an older copy: what it committed stands (commit indexes only grow);
+  // beyond that its log may hold a stale tail.
+  verified_ = log_.committed();
+  // A run its leaders have not heard recovering: they reset what they knew of its log.
+  const uint64_t previous = run_id_;
+  do {
+    run_id_ = NextRandom();
+  } while (run_id_ == 0 || run_id_ == previous);
+  recovery_target_ = 0;
+  recovery_target_term_ = 0;
+  recovery_terms_.clear();
+  recovery_term_known_ = conf_state().voters.size() <= 1;
+  BecomeFollower(term_, kNoNode);
+}
+
 void RawNode::NotePeerRun(const Message& m) {
   if (m.type != MessageType::kAppendResp && m.type != MessageType::kHeartbeatResp &&
       m.type != MessageType::kSnapshotResp) {

@@ -270,6 +270,14 @@ class RawNode {
     recovery_term_known_ = true;
     recovery_terms_.clear();
   }
+  // The app learned that this replica lost state it had acknowledged (its storage went back
+  // in time: a raw copy of a data directory, a disk that dropped fsynced writes; or another
+  // of the node's replicas found so, Events::lost_state): it recovers from here on as under
+  // Config::recovering (no votes until it learned its term and holds its leader's log again;
+  // the app persists the flag). The core calls it itself when a leader's heartbeat names a
+  // commit index past the end of this log: the leader only sends what this replica
+  // acknowledged, so that much was persisted here once. No-op while recovering.
+  void BeginRecovery();
   // Leader: peer `id` lost its state (it rejoins recovering, Config::recovering); what this
   // leader knew of its log is void, so it probes the peer from scratch. Safe at any time: a
   // lower match only delays commits, and the commit index never moves back.
@@ -298,6 +306,7 @@ class RawNode {
     uint64_t election_timeouts = 0;  // its election timer fired: it (pre-)campaigned
     uint64_t quorum_losses = 0;      // as leader, it stepped down for want of a quorum
     uint64_t transfers_aborted = 0;  // transfers it gave up after an election timeout
+    uint64_t lost_state = 0;  // a heartbeat showed it lost acknowledged entries (BeginRecovery)
   };
   const Events& events() const { return events_; }
 

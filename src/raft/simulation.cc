@@ -350,6 +350,16 @@ void Simulation::HandleReady(Node& n) {
     if (n.recovering && !n.raft->recovering()) {
       n.recovering = false;  // persisted after the entries that ended the recovery
       Trace("node " + S(n.id) + " recovered its lost state");
+    } else if (!n.recovering && n.raft->recovering()) {
+      // A leader's heartbeat showed it lost acknowledged entries (RawNode::BeginRecovery).
+      // Only a node whose storage went back in time unbeknown to it can; anything else is a
+      // false alarm.
+      if (!opt_.wipe_without_recovering && !opt_.restore_without_recovering) {
+        result_.failure = "node " + S(n.id) + " began recovering, but lost nothing";
+        return;
+      }
+      n.recovering = true;  // persisted: a crash from here on starts the recovery over
+      Trace("node " + S(n.id) + " learned it lost acknowledged entries: recovering");
     }
     if (opt_.faults && rng_.Chance(0.002)) {
       Crash(n, "after persisting, before sending");
