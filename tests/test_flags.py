@@ -52,9 +52,6 @@ def test_help_lists_every_flag_with_default(tmp_path):
     (["--threads", "many"], "threads"),
     (["--row-cache", "lots"], "row-cache"),
     (["--log-level", "shouting"], "log-level"),
-    (["--accept-data-loss", "maybe"], "accept-data-loss"),
-    # A single node started on a backup serves it as it is: nothing to accept.
-    (["--accept-data-loss", "yes"], "accept-data-loss"),
     (["--config", "/nonexistent/flin.conf"], "/nonexistent/flin.conf"),
 ])
 def test_bad_flag_or_value_stops_startup(tmp_path, args, name):

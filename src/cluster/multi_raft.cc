@@ -137,12 +137,6 @@ Status MultiRaftNode::Start() {
   // Until its peers say whether it replaces a node that lost its data, a node on a fresh data
   // directory takes no part in elections (its partitions recover).
   const bool unresolved = identity_->verdict() == PeerIdentity::Verdict::kUnresolved;
-  if (options_.accept_data_loss && unresolved) {
-    return Status::InvalidArgument(
-        "--accept-data-loss: this data directory holds no data to start from; a node on an "
-        "empty one recovers from its peers (start it without the flag)");
-  }
-  size_t loss_accepted = 0;
   for (int p = 0; p < topology_.partitions(); ++p) {
     if (!topology_.Hosts(p)) continue;
     raft::ConfState cs;
@@ -182,13 +176,7 @@ Status MultiRaftNode::Start() {
       }
       return kept;
     };
-    if (options_.restored && !options_.accept_data_loss) {
-      g->storage->SetRecovering(true, &restored_marks);
-    }
-    if (options_.accept_data_loss && (options_.restored || g->storage->recovering())) {
-      g->storage->SetRecovering(false, &restored_marks);  // one write with the others below
-      loss_accepted++;
-    }
+    if (options_.restored) g->storage->SetRecovering(true, &restored_marks);
     rc.recovering = unresolved || g->storage->recovering();
     rc.seed = topology_.self_id() * 1000003ULL + static_cast<uint64_t>(p) * 7919ULL +
               static_cast<uint64_t>(net::MonotonicUs());
@@ -206,12 +194,6 @@ Status MultiRaftNode::Start() {
     // Persisted before the raft thread starts: a crash from here on starts the recovery over.
     Status s = store_->Write(&restored_marks, /*sync=*/true);
     if (!s.ok()) return s;
-  }
-  if (loss_accepted > 0) {
-    LOG_WARNING("--accept-data-loss: %zu partitions vote at once with the data this node has, "
-                "not waiting to recover what it forgot: writes acknowledged after this copy of "
-                "its data may be lost. Restart without the flag once the cluster serves.",
-                loss_accepted);
   }
 
   TransportOptions to;

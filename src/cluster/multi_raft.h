@@ -79,12 +79,6 @@ struct MultiRaftOptions {
   // incarnation (its peers reset what they knew of its logs) and every partition rejoins
   // recovering (raft::Config::recovering), as after a lost disk but with its data.
   bool restored = false;
-  // The operator accepts losing what this node forgot (--accept-data-loss): partitions that
-  // would recover (restored, or a replacement that had not finished) vote at once with the
-  // log they have. For a cluster whose nodes all came back on backups, where nobody could
-  // vouch for anything and no partition would ever elect a leader. Refused on an empty data
-  // directory (nothing to start from: it recovers from its peers).
-  bool accept_data_loss = false;
 };
 
 // What the I/O threads need to route a request to a partition; written by the raft thread.

@@ -53,12 +53,6 @@ constexpr FlagDoc kFlags[] = {
      "empty = <dir>-backups",
      false},
     {"backup-keep", "3", "how many backups SAVE and BGSAVE keep (older ones are deleted)", false},
-    {"accept-data-loss", "no",
-     "yes: a cluster node started on a backup (or still recovering lost data) votes at once "
-     "with the data it has, instead of waiting for peers that remember more; for restoring a "
-     "cluster whose nodes all lost their data. Writes acknowledged after the backups may be "
-     "lost; restart without it once the cluster serves",
-     false},
     {"fsync", "always", "always | everysec | no: when an acknowledged write is fsynced", true},
     {"requirepass", "", "password clients must AUTH with; empty = none", true},
     {"maxclients", "10000", "maximum simultaneous client connections", true},
@@ -190,10 +184,6 @@ Status Config::Set(const std::string& raw_name, const std::string& value, bool a
   } else if (name == "backup-keep") {
     if (!ParseInt64(value, &n) || n < 1 || n > 1000) return bad("between 1 and 1000");
     backup_keep = static_cast<int>(n);
-  } else if (name == "accept-data-loss") {
-    const std::string v = ToLower(value);
-    if (v != "yes" && v != "no") return bad("yes or no");
-    accept_data_loss = v == "yes";
   } else if (name == "replicas") {
     if (!ParseInt64(value, &n) || n < 1 || n > 7) return bad("between 1 and 7");
     replicas = static_cast<int>(n);
@@ -278,7 +268,6 @@ std::vector<std::pair<std::string, std::string>> Config::Get(const std::string& 
       {"announce", announce},
       {"backup-dir", backup_dir},
       {"backup-keep", std::to_string(backup_keep)},
-      {"accept-data-loss", accept_data_loss ? "yes" : "no"},
       {"raft-tick-ms", std::to_string(raft_tick_ms)},
       {"snapshot-entries", std::to_string(snapshot_entries)},
       {"raft-entry-max-bytes", std::to_string(raft_entry_max_bytes)},

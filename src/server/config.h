@@ -35,7 +35,6 @@ struct Config {
   std::string announce;                     // "host:port[:bus]"; empty: the list's address
   std::string backup_dir;                   // SAVE/BGSAVE; empty: <dir>-backups
   int backup_keep = 3;
-  bool accept_data_loss = false;            // cluster::MultiRaftOptions::accept_data_loss
   int raft_tick_ms = 50;
   int64_t snapshot_entries = 10000;         // compact a partition's Raft log beyond this
   int64_t raft_entry_max_bytes = 8 << 20;   // a cluster refuses writes larger than this

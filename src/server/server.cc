@@ -113,11 +113,6 @@ Status Server::Start() {
     if (!config_->announce.empty()) {
       return Status::InvalidArgument("--announce is for a cluster node (--initial-cluster)");
     }
-    if (config_->accept_data_loss) {
-      return Status::InvalidArgument(
-          "--accept-data-loss is for a cluster node (--initial-cluster): a single node started "
-          "on a backup serves its data as it is");
-    }
     // A single node's data has no Raft logs: it cannot be reopened as a cluster member.
     s = CheckIdentity(store_.get(), "cluster_id", "single-node");
     if (!s.ok()) return s;
@@ -166,7 +161,6 @@ Status Server::Start() {
     mo.fsync = config_->fsync.load();
     mo.snapshot_dir = config_->dir + "/snapshots";
     mo.restored = restored;
-    mo.accept_data_loss = config_->accept_data_loss;
     multi_raft_ = std::make_unique<cluster::MultiRaftNode>(store_.get(), state_machine_.get(),
                                                            std::move(t), mo);
     replicator_ = multi_raft_.get();
