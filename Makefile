@@ -52,6 +52,7 @@ test: unit-test asan-test blackbox-test smoke-test
 # Deterministic Raft simulation over many seeds: make sim SEEDS=10000
 sim: build
 	./$(BUILD)/raft_sim --seeds $(SEEDS)
+	./$(BUILD)/raft_sim --seeds $(SEEDS) --settle 3000 --no-membership --restore-share 0.3
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

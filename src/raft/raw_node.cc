@@ -312,7 +312,7 @@ void RawNode::Send(Message m) {
       break;
     case MessageType::kAppend:
     case MessageType::kSnapshot:
-      if (role_ == Role::kLeader) {
+      if (role_ == Role::kLeader && !cfg_.testing.no_run_echo) {
         auto it = prs_.find(m.to);
         if (it != prs_.end() && it->second.run_id != 0) {
           m.run_id = it->second.run_id;

@@ -97,6 +97,7 @@ struct TestingKnobs {
   bool no_restart_lease = false;     // forget the vote-refusal period after a restart
   int lease_ticks_override = 0;      // > 0: lease of this many ticks, even >= election_tick
   bool recover_without_terms = false;  // a recovering replica skips learning its peers' terms
+  bool no_run_echo = false;  // a leader does not echo a recovering peer's run (it never ends)
 };
 
 struct Config {

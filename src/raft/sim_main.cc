@@ -5,8 +5,10 @@
 //            --crash-rate P, --partition-rate P (per virtual ms), --max-msg-bytes B,
 //            --crash-after-commit P, --crash-after-election P (per event),
 //            --wipe-share P, --restore-share P (of the random crashes: SimOptions),
+//            --settle MS (then a liveness check: SimOptions::settle_ms),
 //            --no-faults, --no-membership, --bug commit_any_term|vote_twice|
 //            wipe_without_recovering|restore_without_recovering|recover_without_terms|
+//            no_run_echo (with --settle)|
 //            lease_without_check_quorum|
 //            no_restart_lease|long_lease (deliberately broken core)
 // Exit status 0 if every seed passed, 1 on a failure (the seed and how to reproduce it are
@@ -69,6 +71,9 @@ int main(int argc, char** argv) {
     } else if (a == "--crash-after-election" && (v = next())) {
       base.crash_after_election = std::atof(v);
       args += " --crash-after-election " + std::string(v);
+    } else if (a == "--settle" && (v = next())) {
+      base.settle_ms = std::atoi(v);
+      args += " --settle " + std::string(v);
     } else if (a == "--restore-share" && (v = next())) {
       base.restore_share = std::atof(v);
       args += " --restore-share " + std::string(v);
@@ -99,6 +104,8 @@ int main(int argc, char** argv) {
         base.restore_without_recovering = true;
       } else if (b == "recover_without_terms") {
         base.knobs.recover_without_terms = true;
+      } else if (b == "no_run_echo") {
+        base.knobs.no_run_echo = true;
       } else {
         return Usage();
       }

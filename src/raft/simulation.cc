@@ -132,6 +132,7 @@ class Simulation {
   void Membership();
   void MaybeCompact(Node& n);
   Node* RandomLeader();
+  void CheckSettled();  // SimOptions::settle_ms
   bool Connected(NodeId a, NodeId b) const { return !cut_[a][b]; }
   void Finish();
 
@@ -617,7 +618,19 @@ SimResult Simulation::Run() {
     n.storage = std::make_unique<MemoryStorage>(MemoryStorage::WithSnapshot(1, 1, initial));
     Start(n);
   }
-  for (now_ = 0; now_ < opt_.duration_ms && !Failed(); now_++) {
+  const int64_t end = static_cast<int64_t>(opt_.duration_ms) + std::max(0, opt_.settle_ms);
+  bool settling = false;
+  for (now_ = 0; now_ < end && !Failed(); now_++) {
+    if (!settling && now_ >= opt_.duration_ms) {
+      settling = true;
+      opt_.faults = false;  // no more drops, duplicates, delays, crashes or failed stagings
+      for (auto& row : cut_) std::fill(std::begin(row), std::end(row), false);
+      heal_at_ = -1;
+      for (int i = 1; i <= num_nodes_; i++) {
+        if (!nodes_[i].alive && !nodes_[i].shut_down) nodes_[i].restart_at = now_;
+      }
+      Trace("SETTLE: faults off, partitions healed, crashed nodes restart");
+    }
     while (!net_.empty() && net_.begin()->first.first <= now_ && !Failed()) {
       InFlight f = std::move(net_.begin()->second);
       net_.erase(net_.begin());
@@ -637,7 +650,7 @@ SimResult Simulation::Run() {
       heal_at_ = -1;
       Trace("HEAL");
     }
-    if (!Failed()) FaultStep();
+    if (!Failed() && !settling) FaultStep();
     // Stop nodes whose removal is committed (the leader applied it).
     if (Node* l = RandomLeader()) {
       for (int i = 1; i <= num_nodes_; i++) {
@@ -651,6 +664,7 @@ SimResult Simulation::Run() {
       }
     }
   }
+  if (settling && !Failed()) CheckSettled();
   Finish();
   if (result_.failure.empty()) result_.failure = checker_.failure();
   result_.ok = result_.failure.empty();
@@ -659,6 +673,45 @@ SimResult Simulation::Run() {
 }
 
 }  // namespace
+
+void Simulation::CheckSettled() {
+  // The configuration of the most advanced log: who must take part.
+  const Node* newest = nullptr;
+  Node* leader = nullptr;
+  for (int i = 1; i <= num_nodes_; i++) {
+    Node& n = nodes_[i];
+    if (!n.alive) continue;
+    if (!newest || n.raft->last_index() > newest->raft->last_index()) newest = &n;
+    if (n.raft->role() == Role::kLeader && (!leader || n.raft->term() > leader->raft->term())) {
+      leader = &n;
+    }
+  }
+  if (!newest) return;
+  const ConfState& cs = (leader ? leader : newest)->raft->conf_state();
+  size_t ordinary = 0;
+  for (NodeId v : cs.voters) ordinary += !nodes_[v].recovering && !nodes_[v].shut_down;
+  if (ordinary < cs.voters.size() / 2 + 1) {
+    Trace("SETTLE: fewer than a quorum of ordinary voters; nothing can be elected, by design");
+    return;
+  }
+  const std::string after = " after " + S(opt_.settle_ms) + "ms without faults";
+  if (!leader) {
+    result_.failure = "LIVENESS: no leader" + after;
+    return;
+  }
+  for (const std::vector<NodeId>* ids : {&cs.voters, &cs.learners}) {
+    for (NodeId id : *ids) {
+      const Node& n = nodes_[id];
+      if (n.alive && n.raft->recovering()) {
+        result_.failure = "LIVENESS: node " + S(id) + " still recovering" + after + " (term " +
+                          S(n.raft->term()) + ", commit " + S(n.raft->committed()) +
+                          ", leader " + S(leader->id) + " at commit " +
+                          S(leader->raft->committed()) + ")";
+        return;
+      }
+    }
+  }
+}
 
 SimResult RunSimulation(const SimOptions& options) {
   auto sim = std::make_unique<Simulation>(options);

@@ -56,6 +56,11 @@ struct SimOptions {
   // backup does (its peers meet a new incarnation and reset what they knew of it).
   double restore_share = 0.05;
   bool restore_without_recovering = false;  // a deliberate bug: the restored node votes at once
+  // Liveness: after duration_ms, this much more virtual time with faults off, partitions
+  // healed and every crashed node restarted; then a leader must exist and every node in its
+  // configuration must have recovered (Config::recovering). Skipped when fewer than a quorum
+  // of the voters are ordinary replicas: nothing can be elected then, by design. 0: none.
+  int settle_ms = 0;
 };
 
 struct SimStats {
