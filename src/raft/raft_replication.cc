@@ -80,6 +80,9 @@ void RawNode::BcastHeartbeat() {
     m.to = id;
     // Never tell a follower to commit past what it is known to hold.
     m.commit = std::min(pr.match, log_.committed());
+    // And that entry's term (0: compacted here): a follower holding another entry there lost
+    // what it acknowledged (HandleHeartbeat).
+    m.log_term = log_.TermOrZero(m.commit);
     m.tick = ticks_;
     m.read_seq = read_seq_;
     Send(std::move(m));
@@ -158,10 +161,14 @@ void RawNode::HandleAppendResponse(const Message& m) {
 }
 
 void RawNode::HandleHeartbeat(const Message& m) {
-  // The leader sends min(its commit, what it believes we match): past our last index, we
-  // lost entries we acknowledged to it (our storage went back in time). Committing as far as
-  // our log goes would commit a stale tail; answering would count for its lease. Recover.
-  if (!recovering_ && m.commit > log_.LastIndex()) {
+  // The leader sends min(its commit, what it believes we match) and that entry's term: past
+  // our last index, or another entry there, we lost entries we acknowledged to it (our
+  // storage went back in time). Committing as far as our log goes would commit a stale tail
+  // (one of an older term, overwritten since, even within our log: review of session 13);
+  // answering would count for its lease. Recover.
+  if (!recovering_ &&
+      (m.commit > log_.LastIndex() ||
+       (m.commit > log_.committed() && m.log_term != 0 && !log_.MatchTerm(m.commit, m.log_term)))) {
     events_.lost_state++;
     BeginRecovery();
     return;

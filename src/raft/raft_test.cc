@@ -721,7 +721,6 @@ TEST(RaftRecoveryTest, AReplicaWhoseStorageWentBackInTimeRecoversWhenItsLeaderSa
   EXPECT_EQ(c.raft(3).events().lost_state, 1u);
   EXPECT_TRUE(c.raft(3).recovering());
   c.Crash(1);
-  c.Isolate(1);
   c.Heal();
   c.Isolate(1);
   c.TickAll(80);
@@ -736,6 +735,54 @@ TEST(RaftRecoveryTest, AReplicaWhoseStorageWentBackInTimeRecoversWhenItsLeaderSa
   bool has_x = false;
   for (const Entry& e : c.node(3).applied) has_x = has_x || e.data == "x";
   EXPECT_TRUE(has_x);
+}
+
+// As above, but the copy's log reaches as far as the heartbeat's commit and holds an entry
+// of an older term there: node 3 led term 2 and wrote "s" to its own log only (cut off), a
+// raw copy of its storage was taken, {1, 2} elected a leader whose no-op took index 3, and
+// node 3, back on its real storage, acknowledged it. Restarted on the copy, node 3 committed
+// and applied "s" (never committed: its client got an error), then never caught up (the
+// leader ignored its rejections at or below the match). The heartbeat now names its commit
+// entry's term (found by review in session 13).
+TEST(RaftRecoveryTest, ARawCopyHoldingAnOverwrittenEntryLearnsItFromTheHeartbeatsTerm) {
+  TestCluster c(3);
+  c.Elect(3);  // term 2, no-op at 2
+  c.Isolate(3);
+  ASSERT_TRUE(c.raft(3).Propose("s").ok());  // 3, term 2, on node 3 only
+  c.Stabilize();
+  ASSERT_EQ(c.node(3).storage->LastIndex(), 3u);
+  MemoryStorage copy = *c.node(3).storage;  // a raw copy of node 3's storage
+  c.Crash(3);
+  NodeId lead = 0;
+  for (int i = 0; i < 100 && lead == 0; i++) {
+    c.TickAll(1);
+    for (NodeId id : {1, 2}) {
+      if (c.raft(id).role() == Role::kLeader) lead = id;
+    }
+  }
+  ASSERT_NE(lead, 0u);
+  c.Heal();
+  c.Start(3);  // on its real storage
+  c.TickAll(5);
+  ASSERT_EQ(c.raft(3).TermAt(3), c.raft(lead).term());  // "s" overwritten, acknowledged
+  ASSERT_EQ(c.raft(lead).committed(), 3u);
+  c.Crash(3);
+  c.node(3).storage = std::make_unique<MemoryStorage>(copy);
+  c.node(3).applied.clear();
+  c.Start(3);
+  c.TickAll(2);
+  EXPECT_EQ(c.raft(3).events().lost_state, 1u);
+  bool applied_s = false;
+  for (const Entry& e : c.node(3).applied) applied_s = applied_s || e.data == "s";
+  EXPECT_FALSE(applied_s) << "node 3 applied \"s\", never committed";
+  ASSERT_TRUE(c.raft(lead).Propose("x").ok());
+  c.TickAll(100);
+  bool has_x = false;
+  for (const Entry& e : c.node(3).applied) has_x = has_x || e.data == "x";
+  EXPECT_TRUE(has_x) << "node 3 stuck: last " << c.raft(3).last_index() << " commit "
+                     << c.raft(3).committed() << ", leader commit "
+                     << c.raft(lead).committed();
+  EXPECT_FALSE(c.raft(3).recovering());
 }
 
 // The open cases a review of the session-12 recovery changes found (docs/RELIABILITY.md,

@@ -213,8 +213,8 @@ void RawNode::BeginRecovery() {
   // A run its leaders have not heard recovering: they reset what they knew of its log.
   const uint64_t previous = run_id_;
   do {
-    run_id_ = NextRandom();
-  } while (run_id_ == 0 || run_id_ == previous);
+    run_id_ = NextRandom() ^ cfg_.run_id;  // the app's id: distinct even for a repeated seed
+  } while (run_id_ == 0 || run_id_ == previous || run_id_ == cfg_.run_id);
   recovery_target_ = 0;
   recovery_target_term_ = 0;
   recovery_terms_.clear();
