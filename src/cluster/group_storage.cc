@@ -156,6 +156,11 @@ Result<uint64_t> GroupStorage::Term(uint64_t i) const {
   if (i == meta_.index) return meta_.term;
   if (i < meta_.index) return raft::CompactedError();
   if (i > last_index_) return Status::Unavailable("beyond the last index");
+  // Asked for every append's previous entry and every heartbeat's commit: from the cache
+  // without copying the entry's data.
+  if (!cache_.empty() && i >= cache_.front().index && i <= cache_.back().index) {
+    return cache_[i - cache_.front().index].term;
+  }
   auto e = ReadEntry(i);
   if (!e.ok()) return e.status();
   return e->term;
