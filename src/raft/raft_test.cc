@@ -737,6 +737,52 @@ TEST(RaftRecoveryTest, AReplicaWhoseStorageWentBackInTimeRecoversWhenItsLeaderSa
   EXPECT_TRUE(has_x);
 }
 
+// A vote node 3 granted from its stale state earlier in the same batch of messages as the
+// heartbeat that shows the loss is not sent (review of session 13): it goes with the state.
+TEST(RaftRecoveryTest, AVoteGrantedInTheBatchThatShowsTheLossIsNotSent) {
+  TestCluster c(3);
+  c.Elect(1);  // term 2
+  ASSERT_TRUE(c.raft(1).Propose("a").ok());
+  c.Stabilize();
+  MemoryStorage copy = *c.node(3).storage;  // term 2, voted for 1
+  ASSERT_TRUE(c.raft(1).TransferLeader(2).ok());
+  c.Stabilize();
+  ASSERT_EQ(c.raft(2).role(), Role::kLeader);  // term 3
+  ASSERT_TRUE(c.raft(2).Propose("x").ok());
+  c.Stabilize();  // node 3 acknowledged "x" to leader 2
+  c.Crash(3);
+  c.node(3).storage = std::make_unique<MemoryStorage>(copy);
+  c.Start(3);
+  c.Process();
+  c.queue().clear();
+  // A delayed vote request from 1 for term 3 (the copy never voted in it), then leader 2's
+  // heartbeat: both stepped before node 3's next Ready.
+  Message vote;
+  vote.type = MessageType::kVote;
+  vote.from = 1;
+  vote.to = 3;
+  vote.term = c.raft(2).term();
+  vote.index = copy.LastIndex();
+  vote.log_term = copy.Term(copy.LastIndex()).value();
+  vote.force = true;  // past node 3's restart lease, as a transfer's request is
+  ASSERT_TRUE(c.raft(3).Step(vote).ok());
+  ASSERT_EQ(c.raft(3).hard_state().vote, 1u);  // granted from the stale state
+  Message hb;
+  hb.type = MessageType::kHeartbeat;
+  hb.from = 2;
+  hb.to = 3;
+  hb.term = c.raft(2).term();
+  hb.commit = c.raft(2).committed();
+  hb.log_term = c.raft(2).TermAt(hb.commit);
+  ASSERT_GT(hb.commit, copy.LastIndex());
+  ASSERT_TRUE(c.raft(3).Step(hb).ok());
+  EXPECT_EQ(c.raft(3).events().lost_state, 1u);
+  Ready rd = c.raft(3).GetReady();
+  for (const Message& m : rd.messages) {
+    EXPECT_FALSE(m.type == MessageType::kVoteResp && !m.reject) << DescribeMessage(m);
+  }
+}
+
 // As above, but the copy's log reaches as far as the heartbeat's commit and holds an entry
 // of an older term there: node 3 led term 2 and wrote "s" to its own log only (cut off), a
 // raw copy of its storage was taken, {1, 2} elected a leader whose no-op took index 3, and

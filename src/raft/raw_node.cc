@@ -220,6 +220,13 @@ void RawNode::BeginRecovery() {
   recovery_terms_.clear();
   recovery_term_known_ = conf_state().voters.size() <= 1;
   BecomeFollower(term_, kNoNode);
+  // Answers given from the stale state and not yet handed out (a vote granted earlier in the
+  // same batch of messages): never sent, as if the network lost them.
+  std::erase_if(msgs_, [](const Message& m) {
+    return m.type == MessageType::kVoteResp || m.type == MessageType::kPreVoteResp ||
+           m.type == MessageType::kAppendResp || m.type == MessageType::kHeartbeatResp ||
+           m.type == MessageType::kSnapshotResp;
+  });
 }
 
 void RawNode::NotePeerRun(const Message& m) {
