@@ -1002,9 +1002,9 @@ bool MultiRaftNode::MayStartSnapshot() {
 void MultiRaftNode::NoteStateWentBack(const Group& g, uint64_t leader) {
   if (!state_went_back_) {
     LOG_WARNING("group %d: its leader, node %llu, holds this node's acknowledgement of entries "
-                "past the end of its log (%llu): this node's data went back in time (started on "
-                "a raw copy of a data directory, or a disk lost fsynced writes). Every partition "
-                "recovers now: no votes until each holds its leader's log again",
+                "its log no longer has (it ends at %llu): this node's data went back in time "
+                "(started on a raw copy of a data directory, or a disk lost fsynced writes). "
+                "Every partition recovers now: no votes until each holds its leader's log again",
                 g.id, static_cast<unsigned long long>(leader),
                 static_cast<unsigned long long>(g.node->last_index()));
   }
