@@ -994,5 +994,8 @@ def test_node_started_on_a_raw_copy_of_its_data_learns_it_and_recovers(make_clus
     went_back = "this node's data went back in time"
     wait_until(lambda: went_back in n3.log_text(), 30,
                what="node 3 to learn its data went back\n" + n3.log_tail(20))
+    wait_until(lambda: n3.info_cluster()["fields"].get("raft_data_went_back") == "1", 10,
+               what="INFO cluster to show it")
+    assert cl.nodes[1].info_cluster()["fields"].get("raft_data_went_back") == "0"
     # The marks went with the recovery: a restart is an ordinary one.
     recovers_holding(cl, n3, data, once=went_back)

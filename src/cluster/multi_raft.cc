@@ -375,6 +375,8 @@ void MultiRaftNode::Loop() {
       }
       std::string report = "raft_snapshots_in_flight:" + std::to_string(SnapshotsInFlight()) +
                            "\r\nraft_recovering_partitions:" + std::to_string(recovering) +
+                           // 1 once a leader showed this run that its data went back in time
+                           "\r\nraft_data_went_back:" + std::to_string(state_went_back_) +
                            "\r\nincarnation:" + std::to_string(identity_->incarnation()) +
                            "\r\n";
       for (auto& g : groups_) {
