@@ -138,6 +138,9 @@ void RawNode::HandleAppendResponse(const Message& m) {
     }
     return;
   }
+  // An acknowledgement of entries this leader never had comes only from a follower whose
+  // committed entries differ from this log (a correct one's are all here): never counted.
+  if (m.index > log_.LastIndex()) return;
   const bool was_paused = pr.IsPaused(cfg_.max_inflight_msgs);
   if (!pr.MaybeUpdate(m.index)) return;
   switch (pr.state) {

@@ -831,6 +831,28 @@ TEST(RaftRecoveryTest, ARawCopyHoldingAnOverwrittenEntryLearnsItFromTheHeartbeat
   EXPECT_FALSE(c.raft(3).recovering());
 }
 
+// A follower whose committed entries are not in the leader's log (replicas that diverged,
+// e.g. after an operator forced copies of different ages on; found by review in session 13)
+// answers an append below its commit with "I hold up to my commit", past the leader's last
+// index. Counted, it let the leader commit entries that follower never had.
+TEST(RaftRecoveryTest, AnAcknowledgementPastTheLeadersLogIsNotCounted) {
+  TestCluster c(3);
+  c.Elect(1);
+  c.Cut(1, 2);
+  c.Cut(1, 3);
+  ASSERT_TRUE(c.raft(1).Propose("x").ok());
+  c.Stabilize();
+  const uint64_t commit = c.raft(1).committed();
+  Message ack;
+  ack.type = MessageType::kAppendResp;
+  ack.from = 3;
+  ack.to = 1;
+  ack.term = c.raft(1).term();
+  ack.index = c.raft(1).last_index() + 5;
+  ASSERT_TRUE(c.raft(1).Step(ack).ok());
+  EXPECT_EQ(c.raft(1).committed(), commit) << "x committed on a phantom acknowledgement";
+}
+
 // The open cases a review of the session-12 recovery changes found (docs/RELIABILITY.md,
 // "Open"). Each fails today; they are disabled so that the suite stays green, and are the
 // reproducers for whoever fixes them (`raft_test --gtest_also_run_disabled_tests`).
