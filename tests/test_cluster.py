@@ -999,3 +999,30 @@ def test_node_started_on_a_raw_copy_of_its_data_learns_it_and_recovers(make_clus
     assert cl.nodes[1].info_cluster()["fields"].get("raft_data_went_back") == "0"
     # The marks went with the recovery: a restart is an ordinary one.
     recovers_holding(cl, n3, data, once=went_back)
+
+
+def test_single_replica_partitions_serve_a_node_started_on_its_backup(make_cluster):
+    """With --replicas 1 a partition's only voter has nobody to recover from: started on its
+    backup it serves the backup's data at once (it used to wait, recovering, for a leader
+    that could only be itself)."""
+    cl = make_cluster(tick_ms=TICK_MS, extra=["--replicas", "1"])
+    n1 = cl.nodes[1]
+    data = {f"one:{i}": f"v{i}" for i in range(200)}
+    pipelined_sets(cl.ports(), data)
+    with RawConn(n1.port) as c:
+        assert c.call("SAVE") == "OK"
+        info = c.call("INFO", "persistence").decode()
+    backup = re.search(r"backup_last_path:(\S+)", info).group(1)
+    n1.kill9()
+    shutil.rmtree(n1.dir)
+    shutil.copytree(backup, n1.dir)
+    n1.start()
+    assert "started on a backup" in n1.log_text()
+    cl.wait_all_leaders(timeout=60)
+    assert n1.info_cluster()["fields"].get("raft_recovering_partitions") == "0"
+    client = RoutingClient(cl.ports())
+    try:
+        for k, v in data.items():
+            assert client.get(k, time.monotonic() + 30) == v.encode(), k
+    finally:
+        client.close()

@@ -853,6 +853,23 @@ TEST(RaftRecoveryTest, AnAcknowledgementPastTheLeadersLogIsNotCounted) {
   EXPECT_EQ(c.raft(1).committed(), commit) << "x committed on a phantom acknowledgement";
 }
 
+// A group whose only voter lost its state (a --replicas 1 cluster node started on a backup or
+// an empty directory) has nobody to learn from: it recovers at once, and leads, instead of
+// waiting forever for a leader that can only be itself.
+TEST(RaftRecoveryTest, AnOnlyVoterHasNothingToRecoverFrom) {
+  bool restored = false;
+  TestCluster c(1, [&](Config& cfg) { cfg.recovering = restored; });
+  c.Elect(1);
+  ASSERT_TRUE(c.raft(1).Propose("x").ok());
+  c.Stabilize();
+  c.Crash(1);
+  restored = true;
+  c.Start(1);
+  EXPECT_FALSE(c.raft(1).recovering());
+  c.TickAll(50);
+  EXPECT_EQ(c.raft(1).role(), Role::kLeader);
+}
+
 // The open cases a review of the session-12 recovery changes found (docs/RELIABILITY.md,
 // "Open"). Each fails today; they are disabled so that the suite stays green, and are the
 // reproducers for whoever fixes them (`raft_test --gtest_also_run_disabled_tests`).

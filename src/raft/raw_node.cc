@@ -56,7 +56,10 @@ Status RawNode::Init() {
   if (cfg_.testing.lease_ticks_override > 0) lease_ticks_ = cfg_.testing.lease_ticks_override;
   if (cfg_.testing.lease_without_check_quorum) cfg_.check_quorum = false;
   boot_lease_ = !cfg_.testing.no_restart_lease;
-  recovering_ = cfg_.recovering;
+  // The only voter of its group has nobody to learn from and nobody it could contradict:
+  // waiting would wait for a leader that can only be itself.
+  recovering_ = cfg_.recovering &&
+                !(conf_state().voters.size() == 1 && conf_state().IsVoter(cfg_.id));
   if (recovering_) {
     verified_ = log_.committed();
     run_id_ = cfg_.run_id;

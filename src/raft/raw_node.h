@@ -152,7 +152,8 @@ struct Config {
   //     sent the earlier self entries it had). It then counts as having voted for that leader
   //     in that term (its earlier self may have voted in it) and is an ordinary replica.
   // The app persists the flag until recovering() is false (a crash before that starts the
-  // recovery over). A group whose only voter lost its state has nothing to learn from.
+  // recovery over). A group whose only voter lost its state has nothing to learn from: that
+  // voter starts as an ordinary replica (recovering() is false at once).
   // The replica may also start on an OLDER copy of its state instead of an empty one (a
   // backup): its log then has a tail past its commit index that may have been overwritten
   // since, and its leaders may still send heartbeats computed from what its earlier self had
