@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <random>
 
 #include "cluster/single_node.h"
 #include "common/log.h"
@@ -132,8 +131,7 @@ Status MultiRaftNode::Start() {
   // A node started on a backup marks every partition recovering (below, one write).
   rocksdb::WriteBatch restored_marks;
   // Names this process to the leaders of its recovering partitions (raft::Config::run_id).
-  std::random_device rd;
-  const uint64_t run_id = (static_cast<uint64_t>(rd()) << 32 | rd()) | 1;
+  const uint64_t run_id = PeerIdentity::RandomId();
   // Until its peers say whether it replaces a node that lost its data, a node on a fresh data
   // directory takes no part in elections (its partitions recover).
   const bool unresolved = identity_->verdict() == PeerIdentity::Verdict::kUnresolved;

@@ -25,16 +25,15 @@ bool ParseU64(const std::string& s, uint64_t* out) {
   return true;
 }
 
-// A random incarnation: non-zero, stored as a signed decimal, hence 63 bits.
-uint64_t NewIncarnation() {
+}  // namespace
+
+uint64_t PeerIdentity::RandomId() {
   std::random_device rd;
   std::mt19937_64 rng((static_cast<uint64_t>(rd()) << 32) ^ rd());
   uint64_t v = 0;
   while (v == 0) v = rng() >> 1;
   return v;
 }
-
-}  // namespace
 
 Status PeerIdentity::Put(const std::string& name, const std::string& value) {
   rocksdb::WriteOptions wo;
@@ -59,7 +58,7 @@ Result<std::unique_ptr<PeerIdentity>> PeerIdentity::Open(storage::Store* store, 
       Status s = id->Put(kUnresolved, "1");
       if (!s.ok()) return s;
     }
-    id->incarnation_ = NewIncarnation();
+    id->incarnation_ = RandomId();
     Status s = id->Put(kIncarnation, std::to_string(id->incarnation_));
     if (!s.ok()) return s;
   }
@@ -166,7 +165,7 @@ Status PeerIdentity::Reincarnate() {
   std::lock_guard<std::mutex> lock(mu_);
   const uint64_t old = incarnation_;
   do {
-    incarnation_ = NewIncarnation();
+    incarnation_ = RandomId();
   } while (incarnation_ == old);
   return Put(kIncarnation, std::to_string(incarnation_));
 }

@@ -72,6 +72,9 @@ class PeerIdentity {
   // new incarnation (persisted), so that peers meet it as a node that lost state and forget
   // what they knew of its logs. The owner marks its partitions recovering.
   Status Reincarnate();
+  // A random non-zero id, 63 bits (an incarnation is stored as a signed decimal): new
+  // incarnations, and the run id a node's recovering partitions name (raft::Config::run_id).
+  static uint64_t RandomId();
 
   // Where peers were last heard to be, when not where the node list puts them (a peer that
   // moved, topology.h): peer -> "host:port:bus-port", as remembered across restarts, so that a

@@ -359,14 +359,20 @@ TEST(RaftReplicationTest, ProposeErrors) {
 
 // Node 3 of a 3-node cluster loses its storage and restarts on the bootstrap state; *wiped
 // (read by the cluster's config tweak) is set before it starts again.
-void WipeAndRestart3(TestCluster& c, bool* wiped) {
+// Node 3 crashes and restarts on `storage` (an older copy of its own, or a wiped disk's
+// bootstrap state). *recovering, which the cluster's config tweak reads, is set first if given.
+void Restart3On(TestCluster& c, const MemoryStorage& storage, bool* recovering = nullptr) {
   c.Crash(3);
+  c.node(3).storage = std::make_unique<MemoryStorage>(storage);
+  c.node(3).applied.clear();
+  if (recovering) *recovering = true;
+  c.Start(3);
+}
+
+void WipeAndRestart3(TestCluster& c, bool* wiped) {
   ConfState cs;
   cs.voters = {1, 2, 3};
-  c.node(3).storage = std::make_unique<MemoryStorage>(MemoryStorage::WithSnapshot(1, 1, cs));
-  c.node(3).applied.clear();
-  *wiped = true;
-  c.Start(3);
+  Restart3On(c, MemoryStorage::WithSnapshot(1, 1, cs), wiped);
 }
 
 // Entry "x" is committed by leader 1 with node 3's acknowledgement while node 2 is cut off.
@@ -647,11 +653,7 @@ TEST(RaftRecoveryTest, AStaleAppendCannotEndARestoredReplicasRecovery) {
   c.Stabilize();
   ASSERT_EQ(c.node(1).applied.back().data, "x");  // committed by {1, 3}
   // Node 3 restarts on its older copy, recovering; leader 1 meets the new incarnation.
-  c.Crash(3);
-  c.node(3).storage = std::make_unique<MemoryStorage>(backup);
-  c.node(3).applied.clear();
-  restored = true;
-  c.Start(3);
+  Restart3On(c, backup, &restored);
   ASSERT_TRUE(c.raft(3).recovering());
   c.raft(1).ResetProgress(3);
   // Leader 1's new appends to 3 are slow; step 1 completes meanwhile.
@@ -712,10 +714,7 @@ TEST(RaftRecoveryTest, AReplicaWhoseStorageWentBackInTimeRecoversWhenItsLeaderSa
   ASSERT_TRUE(c.raft(1).Propose("x").ok());
   c.Stabilize();
   ASSERT_EQ(c.node(1).applied.back().data, "x");  // committed by {1, 3}
-  c.Crash(3);
-  c.node(3).storage = std::make_unique<MemoryStorage>(copy);
-  c.node(3).applied.clear();
-  c.Start(3);
+  Restart3On(c, copy);
   ASSERT_FALSE(c.raft(3).recovering());
   c.TickAll(1);  // leader 1's heartbeat: commit past 3's log
   EXPECT_EQ(c.raft(3).events().lost_state, 1u);
@@ -750,9 +749,7 @@ TEST(RaftRecoveryTest, AVoteGrantedInTheBatchThatShowsTheLossIsNotSent) {
   ASSERT_EQ(c.raft(2).role(), Role::kLeader);  // term 3
   ASSERT_TRUE(c.raft(2).Propose("x").ok());
   c.Stabilize();  // node 3 acknowledged "x" to leader 2
-  c.Crash(3);
-  c.node(3).storage = std::make_unique<MemoryStorage>(copy);
-  c.Start(3);
+  Restart3On(c, copy);
   c.Process();
   c.queue().clear();
   // A delayed vote request from 1 for term 3 (the copy never voted in it), then leader 2's
@@ -812,10 +809,7 @@ TEST(RaftRecoveryTest, ARawCopyHoldingAnOverwrittenEntryLearnsItFromTheHeartbeat
   c.TickAll(5);
   ASSERT_EQ(c.raft(3).TermAt(3), c.raft(lead).term());  // "s" overwritten, acknowledged
   ASSERT_EQ(c.raft(lead).committed(), 3u);
-  c.Crash(3);
-  c.node(3).storage = std::make_unique<MemoryStorage>(copy);
-  c.node(3).applied.clear();
-  c.Start(3);
+  Restart3On(c, copy);
   c.TickAll(2);
   EXPECT_EQ(c.raft(3).events().lost_state, 1u);
   bool applied_s = false;
@@ -907,11 +901,7 @@ TEST(RaftRecoveryOpenTest, DISABLED_AnOlderCopysMembershipLetsStepOneLearnAStale
   ASSERT_EQ(c.node(4).applied.back().data, "y");
   ASSERT_EQ(c.raft(1).role(), Role::kLeader);  // still leading term 2 (not ticked)
   // 3 restarts on its older copy; the partition is now {1,2,3} | {4,5}.
-  c.Crash(3);
-  c.node(3).storage = std::make_unique<MemoryStorage>(backup);
-  c.node(3).applied.clear();
-  restored = true;
-  c.Start(3);
+  Restart3On(c, backup, &restored);
   c.raft(1).ResetProgress(3);
   c.Heal();
   for (NodeId a : {1, 2, 3})
@@ -945,11 +935,7 @@ TEST(RaftRecoveryOpenTest, DISABLED_AnOlderCopyListingRemovedVotersNeverRecovers
     c.Crash(id);  // removed and shut down
   }
   ASSERT_EQ(c.raft(1).conf_state().voters, (std::vector<NodeId>{1, 2, 3}));
-  c.Crash(3);
-  c.node(3).storage = std::make_unique<MemoryStorage>(backup);
-  c.node(3).applied.clear();
-  restored = true;
-  c.Start(3);
+  Restart3On(c, backup, &restored);
   c.raft(1).ResetProgress(3);
   for (int i = 0; i < 20; i++) {
     ASSERT_TRUE(c.raft(1).Propose("p" + std::to_string(i)).ok());
