@@ -461,12 +461,11 @@ int64_t MultiRaftNode::ElectionWindowEnd(int partition) const {
   return seen == 0 ? 0 : seen + 2LL * options_.election_ticks * options_.tick_ms;
 }
 
-bool MultiRaftNode::ElectionUnderWay(int partition) const {
+bool MultiRaftNode::ElectionWindowOpen(int partition) const {
   if (partition < 0 || partition >= topology_.partitions() || !topology_.Hosts(partition)) {
     return false;
   }
-  return views_[partition].leader.load(std::memory_order_relaxed) == 0 &&
-         net::MonotonicMs() <= ElectionWindowEnd(partition);
+  return net::MonotonicMs() <= ElectionWindowEnd(partition);
 }
 
 std::string EntryTooLargeError(size_t max_entry_bytes) {

@@ -111,12 +111,15 @@ class MultiRaftNode : public Replicator {
   // clients treat CLUSTERDOWN as an outage (redis-benchmark sleeps a second on each one), and
   // leaders move on purpose (balancing) every few seconds after start-up.
   std::string NoLeaderError(int partition) const;
-  // True while NoLeaderError would answer -TRYAGAIN: this node hosts the partition, knows no
-  // leader for it, and knew one within two election timeouts. A request routed here then may
-  // be proposed anyway (Propose): the raft thread holds it until the partition has a leader
-  // again, and proposes it here or answers -MOVED, or gives NoLeaderError once the window
-  // closes. Any thread.
-  bool ElectionUnderWay(int partition) const;
+  // True while NoLeaderError would answer -TRYAGAIN: this node hosts the partition and knew
+  // its leader within two election timeouts. A request routed here with no leader known may
+  // then be proposed anyway (Propose): the raft thread holds it until the partition has a
+  // leader again, and proposes it here or answers -MOVED, or gives NoLeaderError once the
+  // window closes. Whether a leader is known is the caller's to decide, from the one read of
+  // the view it routes by: a second read could see a leader elected in between, and a request
+  // neither proposed nor redirected would get -TRYAGAIN in the middle of a planned move.
+  // Any thread.
+  bool ElectionWindowOpen(int partition) const;
   // The largest write this node proposes (MultiRaftOptions::max_entry_bytes). Any thread.
   size_t max_entry_bytes() const { return options_.max_entry_bytes; }
   // Per-partition role, term, commit and applied index and follower lag, for INFO.

@@ -72,7 +72,7 @@ bool RouteCommand(CommandContext& ctx) {
       return false;
     }
   }
-  if (leader == 0 && mr->topology().Hosts(p) && mr->ElectionUnderWay(p)) {
+  if (leader == 0 && mr->ElectionWindowOpen(p)) {
     // Leadership is moving (mostly a planned transfer, milliseconds): the raft thread holds
     // the proposal until the partition has a leader, then proposes it or answers -MOVED.
     if (ctx.spec.Has(kCmdWrite)) return true;  // the handler checks it and proposes

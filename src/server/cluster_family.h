@@ -10,7 +10,7 @@ namespace flin::server {
 
 // True if the command may run on this node; otherwise writes the redirect or error, or (a
 // read on a leader whose lease is not confirmed) sends the read through the log. While the
-// partition's leadership moves (MultiRaftNode::ElectionUnderWay) a write runs too and a read
+// partition's leadership moves (MultiRaftNode::ElectionWindowOpen) a write runs too and a read
 // goes through the log: the raft thread holds their proposals until there is a leader.
 bool RouteCommand(CommandContext& ctx);
 
