@@ -146,7 +146,7 @@ void RawNode::StartElection(bool pre_vote, bool transfer) {
   RequestVotes(req, vote_term, transfer);
 }
 
-void RawNode::RequestVotes(MessageType type, uint64_t term, bool force) {
+void RawNode::RequestVotes(MessageType type, uint64_t term, bool force, uint64_t run_id) {
   for (NodeId v : conf_state().voters) {
     if (v == cfg_.id) continue;
     Message m;
@@ -156,6 +156,7 @@ void RawNode::RequestVotes(MessageType type, uint64_t term, bool force) {
     m.index = log_.LastIndex();
     m.log_term = log_.LastTerm();
     m.force = force;
+    m.run_id = run_id;
     Send(std::move(m));
   }
 }
@@ -169,6 +170,7 @@ void RawNode::HandleVoteRequest(const Message& m) {
   Message r;
   r.type = pre ? MessageType::kPreVoteResp : MessageType::kVoteResp;
   r.to = m.from;
+  if (pre) r.run_id = m.run_id;  // answers a recovering replica's probe
   if (can_vote && log_.IsUpToDate(m.index, m.log_term)) {
     // The answer carries the term asked about, so a pre-candidate can count it.
     r.term = m.term;

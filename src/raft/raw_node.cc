@@ -127,6 +127,7 @@ Status RawNode::Step(const Message& m) {
       r.type = MessageType::kPreVoteResp;
       r.to = m.from;
       r.reject = true;
+      r.run_id = m.run_id;  // answers a recovering replica's probe (NoteTermWhileRecovering)
       Send(std::move(r));
     }
     return Status::Ok();
@@ -261,19 +262,19 @@ void RawNode::MaybeEndRecovery() {
   if (vote_ == kNoNode) vote_ = lead_;  // whatever its earlier self did in this term
 }
 
-// Step 1 of a recovery (Config::recovering): every message carries its sender's term at the
-// time, which is at least the term of any quorum the sender took part in.
+// Step 1 of a recovery (Config::recovering): an answer to one of this run's probes carries
+// its sender's term when the probe reached it, after this run began.
 void RawNode::NoteTermWhileRecovering(const Message& m) {
+  // Any other message may have been sent before this run began (delayed or duplicated), with
+  // a term its sender has left since (RaftRecoveryTest.ADuplicateFromBeforeTheRestartIsNotAnAnswer).
+  if (m.type != MessageType::kPreVoteResp || m.run_id != run_id_) return;
   if (!conf_state().IsVoter(m.from)) return;
-  // A pre-vote asks about the term after its sender's: not a term anyone holds yet (taking it
-  // would depose the leader for nothing).
-  const uint64_t sender_term = m.type == MessageType::kPreVote ? m.term - 1 : m.term;
   uint64_t& t = recovery_terms_[m.from];
-  t = std::max(t, sender_term);
-  size_t others = 0;
-  for (NodeId v : conf_state().voters) others += v != cfg_.id;
-  const size_t need = std::min(others, conf_state().voters.size() - Quorum() + 1);
-  if (recovery_terms_.size() < need) return;
+  t = std::max(t, m.term);
+  // Every other voter: see Config::recovering for why a set meeting every quorum is not enough.
+  for (NodeId v : conf_state().voters) {
+    if (v != cfg_.id && recovery_terms_.count(v) == 0) return;
+  }
   uint64_t highest = 0;
   for (const auto& [id, term] : recovery_terms_) highest = std::max(highest, term);
   // Steps into that term as a follower (no vote): the message being stepped is then judged
@@ -285,9 +286,9 @@ void RawNode::NoteTermWhileRecovering(const Message& m) {
 
 // Asks every other voter for its term: a pre-vote for term 1, below any term a peer that took
 // part in an election holds, so each answers with a refusal carrying its term (or, at term 1,
-// with term 1 either way). It changes nothing on the peers.
+// with term 1 either way) and this run's id. It changes nothing on the peers.
 void RawNode::ProbeTermsWhileRecovering() {
-  RequestVotes(MessageType::kPreVote, /*term=*/1, /*force=*/false);
+  RequestVotes(MessageType::kPreVote, /*term=*/1, /*force=*/false, run_id_);
 }
 
 void RawNode::Campaign() {

@@ -139,11 +139,19 @@ struct Config {
   // (it would have refused a leader of an older term). So it RECOVERS in two steps, granting
   // no vote or pre-vote and never campaigning meanwhile:
   //  1. It learns a term at least as high as its earlier self's: it probes every other voter
-  //     (a pre-vote for term 1, which every peer answers with its own term) and takes the
-  //     highest term it hears from n - q + 1 of them (n voters, quorum q): a set that meets
-  //     every quorum its earlier self took part in, whose members reached that quorum's term.
-  //     Until then it answers no append, heartbeat or snapshot chunk (a leader of a term
-  //     older than its earlier self's would count its acknowledgement).
+  //     (a pre-vote for term 1 naming this run, which every peer answers with its own term
+  //     and the run) and takes the highest term in the answers of ALL of them. A set meeting
+  //     every quorum (n - q + 1 of n voters, quorum q; what this step took until session 14)
+  //     is not enough: a quorum its earlier self joined may complete after the probe, its
+  //     other members voting then (the candidate's request to them was slow), so only the
+  //     candidate is sure to hold the term when it answers
+  //     (RaftRecoveryTest.AVoteTheEarlierSelfGaveIsLearnedFromItsCandidate, 5 voters; with 3
+  //     the two rules agree). Only answers to this run's probes count: any other message may
+  //     have left its sender before this run began, with a term the sender has left since
+  //     (RaftRecoveryTest.ADuplicateFromBeforeTheRestartIsNotAnAnswer). Until then it answers
+  //     no append, heartbeat or snapshot chunk (a leader of a term older than its earlier
+  //     self's would count its acknowledgement). So with 4 or more voters, a replica recovers
+  //     only while every other voter is reachable.
   //  2. It follows leaders of that term or later, acknowledging appends (only leaders its
   //     earlier self would also have followed), until it holds, committed, that term's
   //     leader's log up to where it was when the leader first sent it anything in this run
@@ -325,7 +333,8 @@ class RawNode {
   void BecomeLeader();
   void StartElection(bool pre_vote, bool transfer);
   // A (pre)vote request for `term` to every other voter, carrying our last entry.
-  void RequestVotes(MessageType type, uint64_t term, bool force);
+  // run_id: a recovering replica's probe names its run (ProbeTermsWhileRecovering), else 0.
+  void RequestVotes(MessageType type, uint64_t term, bool force, uint64_t run_id = 0);
   void HandleVoteRequest(const Message& m);
   void HandleVoteResponse(const Message& m);
   bool InLease() const;

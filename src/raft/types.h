@@ -129,9 +129,10 @@ struct Message {
   uint64_t offset = 0;       // kSnapshot: chunk offset; kSnapshotResp: next offset expected
   std::string chunk;
   bool done = false;         // kSnapshot: this chunk is the last one
-  // A recovering replica's run (Config::recovering): its responses name it (run_id); a leader's
-  // appends and snapshot chunks to it echo it, with the index its recovery must reach
-  // (recover_to). 0 everywhere else.
+  // A recovering replica's run (Config::recovering): its responses and its probes (pre-votes
+  // for term 1) name it (run_id); the answers to a probe echo it, and so do a leader's appends
+  // and snapshot chunks to it, with the index its recovery must reach (recover_to). 0
+  // everywhere else.
   uint64_t run_id = 0;
   uint64_t recover_to = 0;
 
