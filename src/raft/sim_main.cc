@@ -3,8 +3,9 @@
 //   raft_sim --seed S          one seed, printing its full event trace
 //   options: --first F (with --seeds: seeds F..F+N-1), --duration MS, --nodes 3|5,
 //            --crash-rate P, --partition-rate P (per virtual ms), --max-msg-bytes B,
-//            --crash-after-commit P, --crash-after-election P (per event),
+//            --crash-after-commit P, --crash-after-election P, --crash-after-vote P (per event),
 //            --wipe-share P, --restore-share P (of the random crashes: SimOptions),
+//            --hold-share P (of the links a partition cuts: SimOptions),
 //            --settle MS (then a liveness check: SimOptions::settle_ms),
 //            --no-faults, --no-membership, --bug commit_any_term|vote_twice|
 //            wipe_without_recovering|restore_without_recovering|recover_without_terms|
@@ -68,6 +69,9 @@ int main(int argc, char** argv) {
     } else if (a == "--crash-after-commit" && (v = next())) {
       base.crash_after_commit = std::atof(v);
       args += " --crash-after-commit " + std::string(v);
+    } else if (a == "--crash-after-vote" && (v = next())) {
+      base.crash_after_vote = std::atof(v);
+      args += " --crash-after-vote " + std::string(v);
     } else if (a == "--crash-after-election" && (v = next())) {
       base.crash_after_election = std::atof(v);
       args += " --crash-after-election " + std::string(v);
@@ -77,6 +81,9 @@ int main(int argc, char** argv) {
     } else if (a == "--restore-share" && (v = next())) {
       base.restore_share = std::atof(v);
       args += " --restore-share " + std::string(v);
+    } else if (a == "--hold-share" && (v = next())) {
+      base.hold_share = std::atof(v);
+      args += " --hold-share " + std::string(v);
     } else if (a == "--wipe-share" && (v = next())) {
       base.wipe_share = std::atof(v);
       args += " --wipe-share " + std::string(v);

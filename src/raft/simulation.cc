@@ -95,6 +95,7 @@ struct Node {
   std::string staged;
   // Lost its storage, and not yet recovered (persisted with the storage: it survives crashes).
   bool recovering = false;
+  bool crash_after_send = false;  // granted a vote: crashes once it is sent (crash_after_vote)
 };
 
 struct InFlight {
@@ -144,6 +145,7 @@ class Simulation {
   ConfState initial_;  // the bootstrap membership
   int num_nodes_ = 0;  // ids 1..num_nodes_ exist
   bool cut_[kMaxNodes + 1][kMaxNodes + 1] = {};  // cut_[a][b]: a's messages to b are lost
+  bool hold_[kMaxNodes + 1][kMaxNodes + 1] = {};  // ... or held until healed (hold_share)
   int64_t heal_at_ = -1;
   std::multimap<std::pair<int64_t, uint64_t>, InFlight> net_;
   SafetyChecker checker_;
@@ -225,6 +227,7 @@ void Simulation::Stop(Node& n) {
   n.alive = false;
   n.raft.reset();
   n.staged.clear();
+  n.crash_after_send = false;
   // Clients waiting on this node learn nothing: their operations stay indeterminate.
   for (auto& [ctx, r] : n.reads) clients_[r.client].busy = false;
   for (auto& [idx, w] : n.writes) clients_[w.client].busy = false;
@@ -258,6 +261,10 @@ void Simulation::Crash(Node& n, const char* how, bool wipe, bool restore) {
 void Simulation::SendMessage(Node& n, Message m) {
   result_.stats.messages++;
   if (m.to > static_cast<NodeId>(num_nodes_)) return;
+  if (opt_.faults && opt_.crash_after_vote > 0 && m.type == MessageType::kVoteResp && !m.reject &&
+      rng_.Chance(opt_.crash_after_vote)) {
+    n.crash_after_send = true;
+  }
   if (opt_.faults && rng_.Chance(drop_)) return;
   int copies = opt_.faults && rng_.Chance(dup_) ? 2 : 1;
   // Round-trip through the codec, as the cluster bus would.
@@ -277,7 +284,15 @@ void Simulation::SendMessage(Node& n, Message m) {
 
 void Simulation::Deliver(InFlight f) {
   Node& to = nodes_[f.msg.to];
-  if (!to.alive || !Connected(f.msg.from, f.msg.to)) return;
+  if (!Connected(f.msg.from, f.msg.to)) {
+    const Node& from = nodes_[f.msg.from];
+    if (hold_[f.msg.from][f.msg.to] && from.alive && from.incarnation == f.from_incarnation) {
+      // Held by the sender's transport: tried again later, delivered once the link heals.
+      net_.emplace(std::make_pair(now_ + rng_.Range(5, 40), msg_seq_++), std::move(f));
+    }
+    return;
+  }
+  if (!to.alive) return;
   Trace("deliver " + DescribeMessage(f.msg));
   Status s = to.raft->Step(f.msg);
   if (!s.ok()) {
@@ -400,6 +415,12 @@ void Simulation::HandleReady(Node& n) {
 void Simulation::AfterStep(Node& n) {
   HandleReady(n);
   if (!n.alive) return;
+  if (n.crash_after_send) {
+    n.crash_after_send = false;
+    const bool wipe = rng_.Chance(opt_.wipe_share);
+    Crash(n, "voter, just voted", wipe, !wipe && rng_.Chance(opt_.restore_share));
+    return;
+  }
   if (n.raft->role() != Role::kLeader) return;
   const bool elected = leaders_seen_.emplace(n.raft->term(), n.id).second;
   if (elected) result_.stats.elections++;
@@ -546,6 +567,14 @@ void Simulation::FaultStep() {
     for (int a = 1; a <= num_nodes_; a++) {
       for (int b = a + 1; b <= num_nodes_; b++) {
         if (cut_[a][b]) desc += " " + S(a) + "-" + S(b);
+      }
+    }
+    if (opt_.hold_share > 0) {
+      for (int a = 1; a <= num_nodes_; a++) {
+        for (int b = 1; b <= num_nodes_; b++) {
+          hold_[a][b] = cut_[a][b] && rng_.Chance(opt_.hold_share);
+          if (hold_[a][b]) desc += " (" + S(a) + "->" + S(b) + " held)";
+        }
       }
     }
     heal_at_ = now_ + rng_.Range(50, 1200);

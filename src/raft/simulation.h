@@ -46,6 +46,10 @@ struct SimOptions {
   // index, or right after it won an election (leaving its no-op on no other node).
   double crash_after_commit = 0.01;
   double crash_after_election = 0.03;
+  // ... and a node crashes right after it granted a vote (sent with it), restarting wiped or
+  // restored as wipe_share and restore_share say: its vote may still elect the candidate.
+  // 0 (the default) leaves every other draw of a seed as it was.
+  double crash_after_vote = 0;
   // Of the random crashes, the share that also wipe the node's storage: it restarts empty
   // (a lost data directory), told it is recovering (Config::recovering) until it is.
   double wipe_share = 0.1;
@@ -56,6 +60,11 @@ struct SimOptions {
   // backup does (its peers meet a new incarnation and reset what they knew of it).
   double restore_share = 0.05;
   bool restore_without_recovering = false;  // a deliberate bug: the restored node votes at once
+  // Of the links a partition cuts, the share that HOLD messages instead of losing them, as
+  // Flin's transport keeps payloads for an unreachable peer and sends them once it connects:
+  // delivered after the heal unless the sender crashed first (its queue died with it).
+  // 0 (the default) leaves every other draw of a seed as it was.
+  double hold_share = 0;
   // Liveness: after duration_ms, this much more virtual time with faults off, partitions
   // healed and every crashed node restarted; then a leader must exist and every node in its
   // configuration must have recovered (Config::recovering). Skipped when fewer than a quorum
