@@ -103,9 +103,11 @@ bool RouteQueuedCommand(CommandContext& ctx, int* txn_slot) {
     return false;
   }
   const int p = SlotPartition(slot, ctx.server.partitions());
-  // Its leader takes the transaction (reads too: they run with it, from the log).
-  if (!ctx.server.Leads(p)) {
-    NotServedHere(ctx, *mr, slot, p, mr->View(p).leader.load(std::memory_order_relaxed));
+  // Its leader takes the transaction (reads too: they run with it, from the log). One read of
+  // the view decides, as in RouteCommand.
+  const uint64_t leader = mr->View(p).leader.load(std::memory_order_relaxed);
+  if (leader != mr->topology().self_id()) {
+    NotServedHere(ctx, *mr, slot, p, leader);
     return false;
   }
   *txn_slot = slot;
