@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 
 #include "raft/raft_test_util.h"
 
@@ -1004,6 +1005,33 @@ TEST(RaftRecoveryTest, ADuplicateFromBeforeTheRestartIsNotAnAnswer) {
   ExpectNoConflictOnceHealed(c, 3);
 }
 
+// Found by review (session 14): without check-quorum and pre-vote, a replica restored on a
+// copy whose term is above the current leader's keeps that term (step 1 takes the highest)
+// and ignored the leader's appends without an answer (Step's m.term < term_ branch); as it
+// never campaigns, the leader never learned the higher term and the replica never recovered.
+// A recovering replica now answers, and the stale leader steps down.
+TEST(RaftRecoveryTest, ACopysHigherTermDeposesAStaleLeaderWithoutCheckQuorumOrPreVote) {
+  bool restored = false;
+  TestCluster c(3, [&](Config& cfg) {
+    cfg.check_quorum = false;
+    cfg.pre_vote = false;
+    cfg.recovering = restored && cfg.id == 3;
+  });
+  c.Elect(1);  // term 2
+  ASSERT_TRUE(c.raft(1).Propose("a").ok());
+  c.Stabilize();
+  c.Isolate(3);
+  c.raft(3).Campaign();  // term 3, its requests lost
+  c.Stabilize();
+  ASSERT_EQ(c.raft(3).term(), 3u);
+  MemoryStorage backup = *c.node(3).storage;
+  Restart3On(c, backup, &restored);
+  c.Heal();
+  for (int i = 0; i < 200; i++) c.TickAll();
+  EXPECT_FALSE(c.raft(3).recovering()) << "3 at term " << c.raft(3).term() << ", leader 1 at term "
+                                       << c.raft(1).term() << " role " << int(c.raft(1).role());
+}
+
 // Open (session 12 review): step 1 judges "n - q + 1 voters" by the copy's (older) membership.
 TEST(RaftRecoveryOpenTest, DISABLED_AnOlderCopysMembershipLetsStepOneLearnAStaleTerm) {
   bool restored = false;
@@ -1080,6 +1108,199 @@ TEST(RaftRecoveryOpenTest, DISABLED_AnOlderCopyListingRemovedVotersNeverRecovers
   EXPECT_FALSE(c.raft(3).recovering()) << "3 still recovering after 200 ticks; commit "
                                        << c.raft(3).committed() << " of "
                                        << c.raft(1).committed();
+}
+
+// Open (session 14 review): two voters of a 3-voter group lose their state, and every holder
+// of term 3 was one of them, so both learn term 2 in step 1 and recover under leader 1 of term
+// 2. The earlier 2's vote for the earlier 3 in term 3 is still in flight; the new 3 campaigns
+// into term 3 again, counts it, and leads term 3 beside 1, which the new 2 voted into term 3.
+// It needs a message to outlive both its sender's and its receiver's processes, which Flin's
+// transport never delivers (one connection per pair of processes); a fix would have every
+// response echo a nonce of its request's run (docs/RELIABILITY.md, "Open").
+TEST(RaftRecoveryOpenTest, DISABLED_TwoWipedHoldersOfATermLetItsOldVoteElectASecondLeader) {
+  std::set<NodeId> wiped;
+  TestCluster c(3, [&](Config& cfg) { cfg.recovering = wiped.count(cfg.id) > 0; });
+  c.Elect(1);  // term 2
+  ASSERT_TRUE(c.raft(1).Propose("a").ok());
+  c.Stabilize();
+  // 1 pauses (not ticked); 2 and 3 stop hearing from it.
+  c.Cut(1, 2);
+  c.Cut(1, 3);
+  for (int i = 0; i < 10; i++)
+    for (NodeId id : {2, 3}) c.raft(id).Tick();
+  c.Stabilize();
+  for (NodeId id : {2, 3}) ASSERT_EQ(c.raft(id).role(), Role::kFollower) << id;
+  std::vector<Message> held;
+  c.drop = [&](const Message& m) {
+    if (m.from == 2 && m.to == 3 && m.type == MessageType::kVoteResp) {
+      held.push_back(m);
+      return true;
+    }
+    return false;
+  };
+  c.raft(3).Campaign();
+  c.Stabilize();
+  ASSERT_EQ(c.raft(3).role(), Role::kCandidate);
+  ASSERT_EQ(c.raft(3).term(), 3u);
+  ASSERT_EQ(held.size(), 1u);
+  ASSERT_FALSE(held[0].reject);
+  // 2 and 3 both lose their data and restart empty, recovering.
+  ConfState cs;
+  cs.voters = {1, 2, 3};
+  for (NodeId id : {2, 3}) {
+    c.Crash(id);
+    c.node(id).storage = std::make_unique<MemoryStorage>(MemoryStorage::WithSnapshot(1, 1, cs));
+    c.node(id).applied.clear();
+    wiped.insert(id);
+    c.Start(id);
+  }
+  c.drop = nullptr;
+  c.Heal();
+  for (int i = 0; i < 20; i++) c.TickAll();
+  ASSERT_EQ(c.raft(1).role(), Role::kLeader);
+  ASSERT_EQ(c.raft(1).term(), 2u);
+  for (NodeId id : {2, 3}) {
+    ASSERT_FALSE(c.raft(id).recovering()) << id;
+    ASSERT_EQ(c.raft(id).term(), 2u) << id;
+  }
+  // 1 pauses again; 3 campaigns (2 grants the pre-vote; 3's vote request to 2 is slow).
+  c.Cut(1, 2);
+  c.Cut(1, 3);
+  for (int i = 0; i < 10; i++)
+    for (NodeId id : {2, 3}) c.raft(id).Tick();
+  c.Stabilize();
+  for (NodeId id : {2, 3}) ASSERT_EQ(c.raft(id).role(), Role::kFollower) << id;
+  c.drop = [&](const Message& m) {
+    return m.from == 3 && m.to == 2 && m.type == MessageType::kVote;
+  };
+  c.raft(3).Campaign();
+  c.Stabilize();
+  ASSERT_EQ(c.raft(3).role(), Role::kCandidate);
+  ASSERT_EQ(c.raft(3).term(), 3u);
+  c.drop = nullptr;
+  // 1 steps down (check-quorum) and is elected for term 3 by 2; it commits "x".
+  c.Cut(2, 3);
+  for (int i = 0; i < 20; i++) c.raft(1).Tick();
+  c.Stabilize();
+  ASSERT_EQ(c.raft(1).role(), Role::kFollower);
+  c.Heal();
+  c.Cut(1, 3);
+  c.Cut(2, 3);
+  c.raft(1).Campaign();
+  c.Stabilize();
+  ASSERT_EQ(c.raft(1).role(), Role::kLeader);
+  ASSERT_EQ(c.raft(1).term(), 3u);
+  ASSERT_TRUE(c.raft(1).Propose("x").ok());
+  c.Stabilize();
+  ASSERT_EQ(c.node(1).applied.back().data, "x");
+  // The earlier 2's vote reaches the new 3, still a candidate of term 3.
+  c.Heal();
+  c.Cut(1, 3);
+  c.queue().push_back(held[0]);
+  c.Stabilize();
+  EXPECT_FALSE(c.raft(3).role() == Role::kLeader && c.raft(3).term() == 3u)
+      << "two leaders of term 3: 1 and 3";
+  if (c.raft(3).role() == Role::kLeader) {
+    ASSERT_TRUE(c.raft(3).Propose("y").ok());
+    c.Stabilize();
+    for (int i = 0; i < 3; i++) {
+      c.raft(3).Tick();
+      c.Stabilize();
+    }
+  }
+  const std::string conflict = AppliedConflict(c, 3);
+  EXPECT_TRUE(conflict.empty()) << conflict;
+}
+
+// Open (session 14 review): the same with five voters and two wiped (within what five replicas
+// should survive): 5's earlier self campaigned into term 3 and only 4's earlier self voted for
+// it (that answer still in flight); both lose their data, learn term 2 and recover. 1 is then
+// elected for term 3 by {1, 2, 4}, and the new 5 by {5, 3} plus the earlier 4's answer.
+TEST(RaftRecoveryOpenTest, DISABLED_FiveVotersTwoWipedHoldersOfATermElectTwoLeaders) {
+  std::set<NodeId> wiped;
+  TestCluster c(5, [&](Config& cfg) { cfg.recovering = wiped.count(cfg.id) > 0; });
+  c.Elect(1);  // term 2
+  ASSERT_TRUE(c.raft(1).Propose("a").ok());
+  c.Stabilize();
+  auto pause1 = [&] {
+    for (NodeId id : {2, 3, 4, 5}) c.Cut(1, id);
+    for (int i = 0; i < 10; i++)
+      for (NodeId id : {2, 3, 4, 5}) c.raft(id).Tick();
+    c.Stabilize();
+    for (NodeId id : {2, 3, 4, 5}) ASSERT_EQ(c.raft(id).role(), Role::kFollower) << id;
+  };
+  pause1();
+  std::vector<Message> held;
+  c.drop = [&](const Message& m) {
+    if (m.from == 4 && m.to == 5 && m.type == MessageType::kVoteResp) {
+      held.push_back(m);
+      return true;
+    }
+    return m.from == 5 && (m.to == 2 || m.to == 3) && m.type == MessageType::kVote;
+  };
+  c.raft(5).Campaign();
+  c.Stabilize();
+  ASSERT_EQ(c.raft(5).role(), Role::kCandidate);
+  ASSERT_EQ(c.raft(5).term(), 3u);
+  ASSERT_EQ(held.size(), 1u);
+  ASSERT_FALSE(held[0].reject);
+  for (NodeId id : {1, 2, 3}) ASSERT_EQ(c.raft(id).term(), 2u) << id;
+  ConfState cs;
+  cs.voters = {1, 2, 3, 4, 5};
+  for (NodeId id : {4, 5}) {  // both lose their data
+    c.Crash(id);
+    c.node(id).storage = std::make_unique<MemoryStorage>(MemoryStorage::WithSnapshot(1, 1, cs));
+    c.node(id).applied.clear();
+    wiped.insert(id);
+    c.Start(id);
+  }
+  c.drop = nullptr;
+  c.Heal();
+  for (int i = 0; i < 20; i++) c.TickAll();
+  ASSERT_EQ(c.raft(1).role(), Role::kLeader);
+  ASSERT_EQ(c.raft(1).term(), 2u);
+  for (NodeId id : {4, 5}) ASSERT_FALSE(c.raft(id).recovering()) << id;
+  pause1();
+  // 5 campaigns; only 3 gets its vote request.
+  c.drop = [&](const Message& m) {
+    return m.from == 5 && (m.to == 2 || m.to == 4) && m.type == MessageType::kVote;
+  };
+  c.raft(5).Campaign();
+  c.Stabilize();
+  ASSERT_EQ(c.raft(5).role(), Role::kCandidate);
+  ASSERT_EQ(c.raft(5).term(), 3u);
+  c.drop = nullptr;
+  // 1 steps down, and {1, 2, 4} elect it for term 3; it commits "x".
+  for (int i = 0; i < 20; i++) c.raft(1).Tick();
+  c.Stabilize();
+  ASSERT_EQ(c.raft(1).role(), Role::kFollower);
+  c.Heal();
+  for (NodeId a : {1, 2, 4})
+    for (NodeId b : {3, 5}) c.Cut(a, b);
+  c.raft(1).Campaign();
+  c.Stabilize();
+  ASSERT_EQ(c.raft(1).role(), Role::kLeader);
+  ASSERT_EQ(c.raft(1).term(), 3u);
+  ASSERT_TRUE(c.raft(1).Propose("x").ok());
+  c.Stabilize();
+  ASSERT_EQ(c.node(1).applied.back().data, "x");
+  // The earlier 4's vote reaches the new 5.
+  c.Heal();
+  c.Cut(1, 5);
+  c.queue().push_back(held[0]);
+  c.Stabilize();
+  EXPECT_FALSE(c.raft(5).role() == Role::kLeader && c.raft(5).term() == 3u)
+      << "two leaders of term 3: 1 and 5";
+  if (c.raft(5).role() == Role::kLeader) {
+    ASSERT_TRUE(c.raft(5).Propose("y").ok());
+    c.Stabilize();
+    for (int i = 0; i < 3; i++) {
+      c.raft(5).Tick();
+      c.Stabilize();
+    }
+  }
+  const std::string conflict = AppliedConflict(c, 5);
+  EXPECT_TRUE(conflict.empty()) << conflict;
 }
 
 }  // namespace

@@ -114,10 +114,12 @@ Status RawNode::Step(const Message& m) {
       BecomeFollower(m.term, kNoNode);
     }
   } else if (m.term < term_) {
-    if ((cfg_.check_quorum || cfg_.pre_vote) &&
+    if ((cfg_.check_quorum || cfg_.pre_vote || recovering_) &&
         (m.type == MessageType::kAppend || m.type == MessageType::kHeartbeat)) {
       // A stale leader (e.g. behind a healed partition) learns our term and steps down;
-      // without this it could keep resetting nobody's timer while we cannot elect.
+      // without this it could keep resetting nobody's timer while we cannot elect. A
+      // recovering replica never campaigns, so it always tells: its copy's term may be above
+      // the leader's (RaftRecoveryTest.ACopysHigherTermDeposesAStaleLeaderWithout...).
       Message r;
       r.type = MessageType::kAppendResp;
       r.to = m.from;
