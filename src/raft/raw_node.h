@@ -183,7 +183,10 @@ struct Config {
   // and a restored one end at once on the committed entries of that term its copy held
   // (seed 26342).
   // ASSUMES the replica's stored membership is current (open: docs/RELIABILITY.md and the
-  // disabled RaftRecoveryOpenTest cases; a Flin cluster never changes membership).
+  // disabled RaftRecoveryOpenTest cases; a Flin cluster never changes membership), and, when
+  // every replica that held some term lost its state, that no message outlives both its
+  // sender's and its receiver's processes (the recovered replicas may reuse that term; Flin's
+  // transport joins two processes per connection; RaftRecoveryOpenTest.*TwoWiped*).
   bool recovering = false;
   // Names this run of a recovering replica to its leaders (above). It must differ from the
   // run id of every earlier run of this replica; 0 draws one from the PRNG (`seed`), which
