@@ -362,12 +362,19 @@ TEST(RaftReplicationTest, ProposeErrors) {
 // (read by the cluster's config tweak) is set before it starts again.
 // Node 3 crashes and restarts on `storage` (an older copy of its own, or a wiped disk's
 // bootstrap state). *recovering, which the cluster's config tweak reads, is set first if given.
-void Restart3On(TestCluster& c, const MemoryStorage& storage, bool* recovering = nullptr) {
-  c.Crash(3);
-  c.node(3).storage = std::make_unique<MemoryStorage>(storage);
-  c.node(3).applied.clear();
+// Node `id` crashes and restarts on `storage` (a backup, or a bootstrap state: a wiped
+// directory), *recovering set first if given (the cluster's Config tweak reads it).
+void RestartOn(TestCluster& c, NodeId id, const MemoryStorage& storage,
+               bool* recovering = nullptr) {
+  c.Crash(id);
+  c.node(id).storage = std::make_unique<MemoryStorage>(storage);
+  c.node(id).applied.clear();
   if (recovering) *recovering = true;
-  c.Start(3);
+  c.Start(id);
+}
+
+void Restart3On(TestCluster& c, const MemoryStorage& storage, bool* recovering = nullptr) {
+  RestartOn(c, 3, storage, recovering);
 }
 
 void WipeAndRestart3(TestCluster& c, bool* wiped) {
@@ -914,6 +921,27 @@ void ExpectNoConflictOnceHealed(TestCluster& c, int n) {
   EXPECT_TRUE(conflict.empty()) << conflict;
 }
 
+// Leader 1 of term 3 committed "x"; the earlier run's vote `held` now reaches `candidate`, a
+// candidate of term 3 again after its recovery. It must not become a second leader of term 3,
+// and (if it did) what it commits must not conflict with what 1 committed.
+void ExpectTheHeldVoteElectsNoSecondLeader(TestCluster& c, const Message& held,
+                                           NodeId candidate, int n) {
+  c.queue().push_back(held);
+  c.Stabilize();
+  EXPECT_FALSE(c.raft(candidate).role() == Role::kLeader && c.raft(candidate).term() == 3u)
+      << "two leaders of term 3: 1 and " << candidate;
+  if (c.raft(candidate).role() == Role::kLeader) {
+    ASSERT_TRUE(c.raft(candidate).Propose("y").ok());
+    c.Stabilize();
+    for (int i = 0; i < 3; i++) {
+      c.raft(candidate).Tick();
+      c.Stabilize();
+    }
+  }
+  const std::string conflict = AppliedConflict(c, n);
+  EXPECT_TRUE(conflict.empty()) << conflict;
+}
+
 // Five voters. Candidate 2 holds node 3's vote for term 3, and its vote request to 4 is slow
 // (a link down: the transport keeps it until the link is back). Node 3 restarts on an older
 // copy, recovering; 1, 4 and 5 (n - q + 1 of them, but not 2) answer its probe, all still in
@@ -1148,11 +1176,8 @@ TEST(RaftRecoveryOpenTest, DISABLED_TwoWipedHoldersOfATermLetItsOldVoteElectASec
   ConfState cs;
   cs.voters = {1, 2, 3};
   for (NodeId id : {2, 3}) {
-    c.Crash(id);
-    c.node(id).storage = std::make_unique<MemoryStorage>(MemoryStorage::WithSnapshot(1, 1, cs));
-    c.node(id).applied.clear();
     wiped.insert(id);
-    c.Start(id);
+    RestartOn(c, id, MemoryStorage::WithSnapshot(1, 1, cs));
   }
   c.drop = nullptr;
   c.Heal();
@@ -1196,20 +1221,7 @@ TEST(RaftRecoveryOpenTest, DISABLED_TwoWipedHoldersOfATermLetItsOldVoteElectASec
   // The earlier 2's vote reaches the new 3, still a candidate of term 3.
   c.Heal();
   c.Cut(1, 3);
-  c.queue().push_back(held[0]);
-  c.Stabilize();
-  EXPECT_FALSE(c.raft(3).role() == Role::kLeader && c.raft(3).term() == 3u)
-      << "two leaders of term 3: 1 and 3";
-  if (c.raft(3).role() == Role::kLeader) {
-    ASSERT_TRUE(c.raft(3).Propose("y").ok());
-    c.Stabilize();
-    for (int i = 0; i < 3; i++) {
-      c.raft(3).Tick();
-      c.Stabilize();
-    }
-  }
-  const std::string conflict = AppliedConflict(c, 3);
-  EXPECT_TRUE(conflict.empty()) << conflict;
+  ExpectTheHeldVoteElectsNoSecondLeader(c, held[0], 3, 3);
 }
 
 // Open (session 14 review): the same with five voters and two wiped (within what five replicas
@@ -1248,11 +1260,8 @@ TEST(RaftRecoveryOpenTest, DISABLED_FiveVotersTwoWipedHoldersOfATermElectTwoLead
   ConfState cs;
   cs.voters = {1, 2, 3, 4, 5};
   for (NodeId id : {4, 5}) {  // both lose their data
-    c.Crash(id);
-    c.node(id).storage = std::make_unique<MemoryStorage>(MemoryStorage::WithSnapshot(1, 1, cs));
-    c.node(id).applied.clear();
     wiped.insert(id);
-    c.Start(id);
+    RestartOn(c, id, MemoryStorage::WithSnapshot(1, 1, cs));
   }
   c.drop = nullptr;
   c.Heal();
@@ -1287,20 +1296,7 @@ TEST(RaftRecoveryOpenTest, DISABLED_FiveVotersTwoWipedHoldersOfATermElectTwoLead
   // The earlier 4's vote reaches the new 5.
   c.Heal();
   c.Cut(1, 5);
-  c.queue().push_back(held[0]);
-  c.Stabilize();
-  EXPECT_FALSE(c.raft(5).role() == Role::kLeader && c.raft(5).term() == 3u)
-      << "two leaders of term 3: 1 and 5";
-  if (c.raft(5).role() == Role::kLeader) {
-    ASSERT_TRUE(c.raft(5).Propose("y").ok());
-    c.Stabilize();
-    for (int i = 0; i < 3; i++) {
-      c.raft(5).Tick();
-      c.Stabilize();
-    }
-  }
-  const std::string conflict = AppliedConflict(c, 5);
-  EXPECT_TRUE(conflict.empty()) << conflict;
+  ExpectTheHeldVoteElectsNoSecondLeader(c, held[0], 5, 5);
 }
 
 }  // namespace
