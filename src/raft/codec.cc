@@ -128,7 +128,8 @@ enum : uint64_t {
   // (only a recovering replica and its leader send them).
   kHasRunId = 1 << 14,
   kHasRecoverTo = 1 << 15,
-  kAllBits = (1 << 16) - 1,
+  kUnanimous = 1 << 16,  // only a replica accepting data loss, or one answering it, sends it
+  kAllBits = (1 << 17) - 1,
 };
 
 struct IntField {
@@ -152,6 +153,7 @@ void EncodeMessage(const Message& m, std::string* out) {
   }
   if (m.reject) bits |= kReject;
   if (m.force) bits |= kForce;
+  if (m.unanimous) bits |= kUnanimous;
   if (m.done) bits |= kDone;
   if (!m.entries.empty()) bits |= kHasEntries;
   if (!(m.snapshot == SnapshotMeta{})) bits |= kHasSnapshot;
@@ -187,6 +189,7 @@ Result<Message> DecodeMessage(std::string_view in) {
   }
   m.reject = bits & kReject;
   m.force = bits & kForce;
+  m.unanimous = bits & kUnanimous;
   m.done = bits & kDone;
   if (bits & kHasEntries) {
     uint64_t n;

@@ -30,6 +30,7 @@ Message FullMessage() {
   m.done = true;
   m.run_id = 0xfeedfacecafebeefull;
   m.recover_to = 301;
+  m.unanimous = true;
   return m;
 }
 

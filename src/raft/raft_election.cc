@@ -74,6 +74,7 @@ void RawNode::BecomeFollower(uint64_t term, NodeId lead) {
   }
   role_ = Role::kFollower;
   lead_ = lead;
+  if (lead != kNoNode) unanimous_next_ = false;
   ResetTimers();
   prs_.clear();
   votes_.clear();
@@ -107,6 +108,10 @@ void RawNode::BecomeCandidate() {
 void RawNode::BecomeLeader() {
   role_ = Role::kLeader;
   lead_ = cfg_.id;
+  unanimous_next_ = false;
+  // Every voter granted this election (only a unanimous one elects a recovering replica,
+  // Config::accept_data_loss): this log holds everything any of them committed.
+  if (recovering_) EndRecovery();
   ResetTimers();
   votes_.clear();
   prs_.clear();
@@ -133,8 +138,9 @@ void RawNode::StartElection(bool pre_vote, bool transfer) {
   }
   const uint64_t vote_term = pre_vote ? term_ + 1 : term_;
   const MessageType req = pre_vote ? MessageType::kPreVote : MessageType::kVote;
+  unanimous_campaign_ = CampaignsUnanimously();
   votes_[cfg_.id] = true;
-  if (votes_.size() >= Quorum()) {
+  if (votes_.size() >= VotesToWin()) {
     // A single-voter group wins at once.
     if (pre_vote) {
       StartElection(false, transfer);
@@ -143,10 +149,15 @@ void RawNode::StartElection(bool pre_vote, bool transfer) {
     }
     return;
   }
-  RequestVotes(req, vote_term, transfer);
+  RequestVotes(req, vote_term, transfer, /*run_id=*/0, unanimous_campaign_);
 }
 
-void RawNode::RequestVotes(MessageType type, uint64_t term, bool force, uint64_t run_id) {
+size_t RawNode::VotesToWin() const {
+  return unanimous_campaign_ ? conf_state().voters.size() : Quorum();
+}
+
+void RawNode::RequestVotes(MessageType type, uint64_t term, bool force, uint64_t run_id,
+                           bool unanimous) {
   for (NodeId v : conf_state().voters) {
     if (v == cfg_.id) continue;
     Message m;
@@ -157,6 +168,7 @@ void RawNode::RequestVotes(MessageType type, uint64_t term, bool force, uint64_t
     m.log_term = log_.LastTerm();
     m.force = force;
     m.run_id = run_id;
+    m.unanimous = unanimous;
     Send(std::move(m));
   }
 }
@@ -166,12 +178,20 @@ void RawNode::HandleVoteRequest(const Message& m) {
   bool can_vote = vote_ == m.from || (vote_ == kNoNode && lead_ == kNoNode) ||
                   (pre && m.term > term_);
   if (!pre && cfg_.testing.vote_twice) can_vote = true;
-  if (recovering_) can_vote = false;  // its earlier self's votes are unknown (Config::recovering)
+  // Its earlier self's votes are unknown (Config::recovering); only a unanimous election may
+  // have its vote, once it knows its peers' terms (Config::accept_data_loss).
+  if (recovering_ && !(cfg_.accept_data_loss && m.unanimous && recovery_term_known_)) {
+    can_vote = false;
+  }
+  const bool up_to_date = log_.IsUpToDate(m.index, m.log_term);
+  // A unanimous candidate with an older log than this one's can never win: this replica
+  // must, and only a unanimous campaign can have the votes of replicas accepting data loss.
+  if (m.unanimous && !up_to_date && lead_ == kNoNode) unanimous_next_ = true;
   Message r;
   r.type = pre ? MessageType::kPreVoteResp : MessageType::kVoteResp;
   r.to = m.from;
   if (pre) r.run_id = m.run_id;  // answers a recovering replica's probe
-  if (can_vote && log_.IsUpToDate(m.index, m.log_term)) {
+  if (can_vote && up_to_date) {
     // The answer carries the term asked about, so a pre-candidate can count it.
     r.term = m.term;
     if (!pre) {
@@ -191,13 +211,13 @@ void RawNode::HandleVoteResponse(const Message& m) {
   votes_.emplace(m.from, !m.reject);  // the first answer of each voter counts
   size_t granted = 0, rejected = 0;
   for (const auto& [id, ok] : votes_) (ok ? granted : rejected)++;
-  if (granted >= Quorum()) {
+  if (granted >= VotesToWin()) {
     if (pre) {
       StartElection(false, /*transfer=*/false);
     } else {
       BecomeLeader();
     }
-  } else if (rejected >= Quorum()) {
+  } else if (rejected >= (unanimous_campaign_ ? 1 : Quorum())) {
     BecomeFollower(term_, kNoNode);
   }
 }

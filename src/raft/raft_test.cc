@@ -11,6 +11,8 @@
 namespace flin::raft {
 namespace {
 
+using test_util::AppliedConflict;
+using test_util::RestartOn;
 using test_util::TestCluster;
 
 TEST(RaftElectionTest, CampaignElectsLeaderWithNoOp) {
@@ -358,25 +360,13 @@ TEST(RaftReplicationTest, ProposeErrors) {
   EXPECT_EQ(c.raft(1).Propose("z").status().code(), Status::Code::kBusy);
 }
 
-// Node 3 of a 3-node cluster loses its storage and restarts on the bootstrap state; *wiped
-// (read by the cluster's config tweak) is set before it starts again.
-// Node 3 crashes and restarts on `storage` (an older copy of its own, or a wiped disk's
-// bootstrap state). *recovering, which the cluster's config tweak reads, is set first if given.
-// Node `id` crashes and restarts on `storage` (a backup, or a bootstrap state: a wiped
-// directory), *recovering set first if given (the cluster's Config tweak reads it).
-void RestartOn(TestCluster& c, NodeId id, const MemoryStorage& storage,
-               bool* recovering = nullptr) {
-  c.Crash(id);
-  c.node(id).storage = std::make_unique<MemoryStorage>(storage);
-  c.node(id).applied.clear();
-  if (recovering) *recovering = true;
-  c.Start(id);
-}
-
+// Node 3 crashes and restarts on `storage` (RestartOn).
 void Restart3On(TestCluster& c, const MemoryStorage& storage, bool* recovering = nullptr) {
   RestartOn(c, 3, storage, recovering);
 }
 
+// Node 3 loses its storage and restarts on the bootstrap state; *wiped (read by the cluster's
+// config tweak) is set before it starts again.
 void WipeAndRestart3(TestCluster& c, bool* wiped) {
   ConfState cs;
   cs.voters = {1, 2, 3};
@@ -879,23 +869,6 @@ TEST(RaftRecoveryTest, AnOnlyVoterHasNothingToRecoverFrom) {
 // The open cases a review of the session-12 recovery changes found (docs/RELIABILITY.md,
 // "Open"). Each fails today; they are disabled so that the suite stays green, and are the
 // reproducers for whoever fixes them (`raft_test --gtest_also_run_disabled_tests`).
-
-// Every index that two nodes applied holds the same entry on both (State Machine Safety).
-std::string AppliedConflict(TestCluster& c, int n) {
-  std::map<uint64_t, std::pair<NodeId, std::string>> seen;
-  for (NodeId id = 1; id <= static_cast<NodeId>(n); id++) {
-    for (const Entry& e : c.node(id).applied) {
-      const std::string what = e.data + "/" + std::to_string(e.term);
-      auto [it, fresh] = seen.emplace(e.index, std::make_pair(id, what));
-      if (!fresh && it->second.second != what) {
-        return "index " + std::to_string(e.index) + ": node " +
-               std::to_string(it->second.first) + " applied " + it->second.second +
-               ", node " + std::to_string(id) + " applied " + what;
-      }
-    }
-  }
-  return "";
-}
 
 // The restarted node 3 probes its peers (step 1 of its recovery); then leader 1 of term 2
 // proposes "x" and replicates it to whomever it reaches.

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "raft/raw_node.h"
@@ -150,5 +151,34 @@ class TestCluster {
   std::set<NodeId> isolated_;
   std::set<std::pair<NodeId, NodeId>> cut_;
 };
+
+// Node `id` crashes and restarts on `storage` (a backup, or a bootstrap state: a wiped
+// directory), *recovering set first if given (the cluster's Config tweak reads it).
+inline void RestartOn(TestCluster& c, NodeId id, const MemoryStorage& storage,
+                      bool* recovering = nullptr) {
+  c.Crash(id);
+  c.node(id).storage = std::make_unique<MemoryStorage>(storage);
+  c.node(id).applied.clear();
+  if (recovering) *recovering = true;
+  c.Start(id);
+}
+
+// Every index that two of nodes 1..n applied holds the same entry on both (State Machine
+// Safety): "" if so, else the first conflict.
+inline std::string AppliedConflict(TestCluster& c, int n) {
+  std::map<uint64_t, std::pair<NodeId, std::string>> seen;
+  for (NodeId id = 1; id <= static_cast<NodeId>(n); id++) {
+    for (const Entry& e : c.node(id).applied) {
+      const std::string what = e.data + "/" + std::to_string(e.term);
+      auto [it, fresh] = seen.emplace(e.index, std::make_pair(id, what));
+      if (!fresh && it->second.second != what) {
+        return "index " + std::to_string(e.index) + ": node " +
+               std::to_string(it->second.first) + " applied " + it->second.second +
+               ", node " + std::to_string(id) + " applied " + what;
+      }
+    }
+  }
+  return "";
+}
 
 }  // namespace flin::raft::test_util

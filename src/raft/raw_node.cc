@@ -172,6 +172,10 @@ Status RawNode::Step(const Message& m) {
         election_elapsed_ = 0;
         break;
       }
+      if (m.type == MessageType::kAppend || m.type == MessageType::kHeartbeat ||
+          m.type == MessageType::kSnapshot) {
+        unanimous_next_ = false;  // it heard of a leader (Config::accept_data_loss)
+      }
       switch (m.type) {
         case MessageType::kAppend:
           election_elapsed_ = 0;

@@ -188,6 +188,27 @@ struct Config {
   // sender's and its receiver's processes (the recovered replicas may reuse that term; Flin's
   // transport joins two processes per connection; RaftRecoveryOpenTest.*TwoWiped*).
   bool recovering = false;
+  // The operator accepts losing acknowledged writes that no replica of the group still holds:
+  // every replica lost its state or came back on a backup (a whole cluster restored after a
+  // disaster), so none can vouch for the others and a recovery (above) would wait forever.
+  // While recovering, such a replica may then vote and campaign again, but in UNANIMOUS
+  // elections only: a candidate wins only with the grant of every voter (flagged on its
+  // requests, Message::unanimous), and a recovering replica grants nothing else. With the
+  // up-to-date check of every grant, the winner's last entry is at least as up to date as
+  // every voter's, so (the copies being states of one correct history: Log Matching and
+  // Leader Completeness hold between them) its log holds every entry any voter's copy had
+  // committed: nothing a replica applied is ever overwritten, and the replicas converge on
+  // the newest state any of them kept. A majority would not do: two older copies could elect
+  // each other over the newest, whose committed entries then conflict with the new leader's
+  // (found by review in session 13). What is lost: writes that no copy had committed. The
+  // price: no election while any voter is down. Step 1 still comes first (a replica votes,
+  // campaigns and follows only once it knows its peers' terms: an ordinary live peer may
+  // lead a newer term than its copy). The winner is an ordinary replica at once (every voter
+  // granted it); the others end step 2 under it as usual. An ordinary replica that refuses a
+  // unanimous request because its log is newer campaigns unanimously itself until it hears
+  // of a leader (else the group would wait forever for a candidate nobody can elect).
+  // Meant for one start of a restored cluster; harmless to ordinary replicas otherwise.
+  bool accept_data_loss = false;
   // Names this run of a recovering replica to its leaders (above). It must differ from the
   // run id of every earlier run of this replica; 0 draws one from the PRNG (`seed`), which
   // then must differ from run to run.
@@ -337,11 +358,19 @@ class RawNode {
   void StartElection(bool pre_vote, bool transfer);
   // A (pre)vote request for `term` to every other voter, carrying our last entry.
   // run_id: a recovering replica's probe names its run (ProbeTermsWhileRecovering), else 0.
-  void RequestVotes(MessageType type, uint64_t term, bool force, uint64_t run_id = 0);
+  // unanimous: Message::unanimous (Config::accept_data_loss).
+  void RequestVotes(MessageType type, uint64_t term, bool force, uint64_t run_id = 0,
+                    bool unanimous = false);
+  // Grants that win the current campaign: a quorum, or every voter if it is unanimous.
+  size_t VotesToWin() const;
   void HandleVoteRequest(const Message& m);
   void HandleVoteResponse(const Message& m);
   bool InLease() const;
-  bool Promotable() const { return conf_state().IsVoter(cfg_.id) && !recovering_; }
+  // A recovering replica campaigns only if it accepts data loss, and knows its peers' terms.
+  bool Promotable() const {
+    return conf_state().IsVoter(cfg_.id) &&
+           (!recovering_ || (cfg_.accept_data_loss && recovery_term_known_));
+  }
   void MaybeEndRecovery();
   void ResetTimers();
   size_t Quorum() const { return conf_state().voters.size() / 2 + 1; }
@@ -434,6 +463,14 @@ class RawNode {
   uint64_t read_seq_ = 0;
 
   bool recovering_ = false;  // Config::recovering, until it recovers
+  // The next campaigns are unanimous (Config::accept_data_loss): a recovering replica that
+  // accepts data loss, or an ordinary one that refused a unanimous candidate for its older
+  // log (until it hears of a leader); and whether the current campaign is.
+  bool unanimous_next_ = false;
+  bool unanimous_campaign_ = false;
+  bool CampaignsUnanimously() const {
+    return unanimous_next_ || (recovering_ && cfg_.accept_data_loss);
+  }
   uint64_t run_id_ = 0;      // Config::run_id (nonzero) while recovering_
   // Started recovering: the highest index known to match the leaders' logs in this run (the
   // commit index it started with, then raised by appends and snapshots); heartbeats commit

@@ -87,6 +87,7 @@ std::string DescribeMessage(const Message& m) {
     s += " tick=" + std::to_string(m.tick) + " rs=" + std::to_string(m.read_seq);
   }
   if (m.force) s += " force";
+  if (m.unanimous) s += " unanimous";
   if (m.run_id != 0) {
     s += " run=" + std::to_string(m.run_id);
     if (m.recover_to != 0) s += " recover_to=" + std::to_string(m.recover_to);

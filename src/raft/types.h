@@ -135,6 +135,9 @@ struct Message {
   // everywhere else.
   uint64_t run_id = 0;
   uint64_t recover_to = 0;
+  // kVote/kPreVote: the candidate wins only with every voter's grant, and replicas that
+  // accept data loss may grant it (Config::accept_data_loss).
+  bool unanimous = false;
 
   bool operator==(const Message&) const = default;
 };
