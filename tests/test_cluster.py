@@ -885,6 +885,14 @@ def test_node_moved_to_another_address_is_found_there(make_cluster):
 # ---------------------------------------------------------------------------
 # 8. A node restored from its backup (SAVE)
 
+def backup_of(node):
+    """SAVE on `node`: the path of the backup it made."""
+    with RawConn(node.port) as c:
+        assert c.call("SAVE") == "OK"
+        info = c.call("INFO", "persistence").decode()
+    return re.search(r"backup_last_path:(\S+)", info).group(1)
+
+
 def test_node_restored_from_its_backup_cannot_help_lose_acknowledged_writes(make_cluster):
     """As the empty-data-dir case above, with node 3 started on a backup (SAVE) taken before
     the writes instead of an empty directory: its copy forgot acknowledging them. Its
@@ -893,10 +901,7 @@ def test_node_restored_from_its_backup_cannot_help_lose_acknowledged_writes(make
     current, node 3 would vote with node 2 and the writes would be lost.)"""
     cl = make_cluster(tick_ms=TICK_MS)
     n1, n2, n3 = cl.nodes[1], cl.nodes[2], cl.nodes[3]
-    with RawConn(n3.port) as c:
-        assert c.call("SAVE") == "OK"
-        info = c.call("INFO", "persistence").decode()
-    backup = re.search(r"backup_last_path:(\S+)", info).group(1)
+    backup = backup_of(n3)
     n2.stop()
     data = {f"acked:{i}": f"v{i}" for i in range(300)}
     pipelined_sets([n1.port, n3.port], data)
@@ -936,27 +941,37 @@ def recovers_holding(cl, node, data, once):
     assert node.log_text().count(once) == 1
 
 
-def test_cluster_whose_nodes_all_came_back_on_backups_elects_nobody(make_cluster):
-    """Every node loses its data and comes back on its own backup (SAVE): each forgot what it
-    promised since, so nobody can vouch for anybody and no partition elects a leader: the
-    cluster answers errors rather than serve a past that may have lost acknowledged writes
-    (there is no way yet to accept the loss: docs/DESIGN.md)."""
-    cl = make_cluster(tick_ms=TICK_MS)
+def restart_all_on_backups(cl):
+    """Nodes 1 and 2 are backed up after the writes `before`, node 3 after `mid` too (which it
+    has applied); then come the writes `after`, every node dies and starts on its own backup.
+    Returns (before, mid, after)."""
     nodes = list(cl.nodes.values())
-    pipelined_sets(cl.ports(), {f"before:{i}": f"v{i}" for i in range(100)})
-    backups = {}
-    for n in nodes:
-        with RawConn(n.port) as c:
-            assert c.call("SAVE") == "OK"
-            info = c.call("INFO", "persistence").decode()
-        backups[n.node_id] = re.search(r"backup_last_path:(\S+)", info).group(1)
-    pipelined_sets(cl.ports(), {f"after:{i}": "x" for i in range(100)})
+    before = {f"before:{i}": f"v{i}" for i in range(100)}
+    mid = {f"mid:{i}": f"m{i}" for i in range(100)}
+    after = {f"after:{i}": "x" for i in range(100)}
+    pipelined_sets(cl.ports(), before)
+    backups = {n.node_id: backup_of(n) for n in nodes[:2]}
+    pipelined_sets(cl.ports(), mid)
+    cl.wait_caught_up(nodes[2])
+    backups[3] = backup_of(nodes[2])
+    pipelined_sets(cl.ports(), after)
     for n in nodes:
         n.kill9()
     for n in nodes:
         shutil.rmtree(n.dir)
         shutil.copytree(backups[n.node_id], n.dir)
         n.start()
+    return before, mid, after
+
+
+def test_cluster_whose_nodes_all_came_back_on_backups_elects_nobody(make_cluster):
+    """Every node loses its data and comes back on its own backup (SAVE): each forgot what it
+    promised since, so nobody can vouch for anybody and no partition elects a leader: the
+    cluster answers errors rather than serve a past that may have lost acknowledged writes,
+    until the operator accepts the loss (the next test)."""
+    cl = make_cluster(tick_ms=TICK_MS)
+    nodes = list(cl.nodes.values())
+    restart_all_on_backups(cl)
     # Several election timeouts (10-20 ticks of 30 ms each): nobody may vote.
     deadline = time.monotonic() + 3
     while time.monotonic() < deadline:
@@ -967,6 +982,46 @@ def test_cluster_whose_nodes_all_came_back_on_backups_elects_nobody(make_cluster
         reply = c.call("GET", "before:0")
         assert isinstance(reply, Error), f"GET answered {reply!r} with every node recovering"
     assert all(n.info_cluster()["fields"].get("raft_recovering_partitions") == str(PARTITIONS)
+               for n in nodes)
+
+
+def test_cluster_restored_from_backups_serves_the_newest_copy_once_the_loss_is_accepted(
+        make_cluster):
+    """As above, then every node restarts with --accept-data-loss yes. Each partition elects,
+    with every replica's vote, the replica holding the newest state: node 3's, the only copy
+    with `mid` (a majority could have elected node 1 or 2 without it; leaderships move to
+    their preferred nodes afterwards). The writes after the backups are lost, everything any
+    copy held is served by every replica, and restarted without the flag the nodes are
+    ordinary ones."""
+    cl = make_cluster(tick_ms=TICK_MS)
+    nodes = list(cl.nodes.values())
+    before, mid, after = restart_all_on_backups(cl)
+    for n in nodes:
+        n.stop()
+    for n in nodes:
+        n.extra += ["--accept-data-loss", "yes"]
+        n._set_args()
+        n.start()
+    cl.wait_all_leaders(timeout=60)
+    assert all("accept-data-loss" in n.log_text() for n in nodes)
+    pipelined_sets(cl.ports(), {"new": "1"})
+    for n in nodes:
+        wait_until(lambda: n.info_cluster()["fields"].get("raft_recovering_partitions") == "0",
+                   60, what=f"node {n.node_id}'s partitions to recover\n" + n.log_tail(20))
+        cl.wait_caught_up(n)
+        got = readonly_get_all(n.port, list(before) + list(mid) + list(after) + ["new"])
+        wrong = [k for k, v in {**before, **mid, "new": "1"}.items() if got[k] != v.encode()]
+        assert not wrong, f"node {n.node_id} lacks {len(wrong)} writes: {wrong[:5]}"
+        kept = [k for k in after if got[k] is not None]
+        assert not kept, f"node {n.node_id} has writes no backup held: {kept[:5]}"
+    for n in nodes:
+        n.stop()
+        n.extra = [a for a in n.extra if a not in ("--accept-data-loss", "yes")]
+        n._set_args()
+    for n in nodes:
+        n.start()
+    cl.wait_all_leaders(timeout=60)
+    assert all(n.info_cluster()["fields"].get("raft_recovering_partitions") == "0"
                for n in nodes)
 
 
@@ -1009,10 +1064,7 @@ def test_single_replica_partitions_serve_a_node_started_on_its_backup(make_clust
     n1 = cl.nodes[1]
     data = {f"one:{i}": f"v{i}" for i in range(200)}
     pipelined_sets(cl.ports(), data)
-    with RawConn(n1.port) as c:
-        assert c.call("SAVE") == "OK"
-        info = c.call("INFO", "persistence").decode()
-    backup = re.search(r"backup_last_path:(\S+)", info).group(1)
+    backup = backup_of(n1)
     n1.kill9()
     shutil.rmtree(n1.dir)
     shutil.copytree(backup, n1.dir)

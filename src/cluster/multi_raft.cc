@@ -120,6 +120,11 @@ Status MultiRaftNode::Start() {
                 "recovering (it forgot what it promised since the copy)",
                 static_cast<unsigned long long>(identity_->incarnation()));
   }
+  if (options_.accept_data_loss) {
+    LOG_WARNING("accept-data-loss: a partition whose every replica lost what it promised "
+                "elects, with every replica's vote, the one holding the newest state; writes "
+                "no replica kept are lost. Restart without it once every partition has a leader");
+  }
   // Peers that moved, where they were last heard to be: dialed and named there from the start.
   for (const auto& [peer, where] : identity_->Addresses()) {
     auto n = ParseNodeAddress(peer, where);
@@ -176,6 +181,7 @@ Status MultiRaftNode::Start() {
     };
     if (options_.restored) g->storage->SetRecovering(true, &restored_marks);
     rc.recovering = unresolved || g->storage->recovering();
+    rc.accept_data_loss = options_.accept_data_loss;
     rc.seed = topology_.self_id() * 1000003ULL + static_cast<uint64_t>(p) * 7919ULL +
               static_cast<uint64_t>(net::MonotonicUs());
     rc.run_id = run_id;  // this process: no earlier run of this node had it

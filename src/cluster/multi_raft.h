@@ -79,6 +79,9 @@ struct MultiRaftOptions {
   // incarnation (its peers reset what they knew of its logs) and every partition rejoins
   // recovering (raft::Config::recovering), as after a lost disk but with its data.
   bool restored = false;
+  // raft::Config::accept_data_loss for every partition: the operator accepts losing writes
+  // that no replica kept (a whole cluster restored from backups).
+  bool accept_data_loss = false;
 };
 
 // What the I/O threads need to route a request to a partition; written by the raft thread.

@@ -53,6 +53,11 @@ constexpr FlagDoc kFlags[] = {
      "empty = <dir>-backups",
      false},
     {"backup-keep", "3", "how many backups SAVE and BGSAVE keep (older ones are deleted)", false},
+    {"accept-data-loss", "no",
+     "yes: a partition whose every replica came back on a backup (or lost its data) elects, "
+     "with every replica's vote, the one holding the newest state; writes acknowledged after "
+     "the newest copy are lost. For starting a cluster restored after a disaster",
+     false},
     {"fsync", "always", "always | everysec | no: when an acknowledged write is fsynced", true},
     {"requirepass", "", "password clients must AUTH with; empty = none", true},
     {"maxclients", "10000", "maximum simultaneous client connections", true},
@@ -184,6 +189,10 @@ Status Config::Set(const std::string& raw_name, const std::string& value, bool a
   } else if (name == "backup-keep") {
     if (!ParseInt64(value, &n) || n < 1 || n > 1000) return bad("between 1 and 1000");
     backup_keep = static_cast<int>(n);
+  } else if (name == "accept-data-loss") {
+    const std::string v = ToLower(value);
+    if (v != "yes" && v != "no") return bad("yes or no");
+    accept_data_loss = v == "yes";
   } else if (name == "replicas") {
     if (!ParseInt64(value, &n) || n < 1 || n > 7) return bad("between 1 and 7");
     replicas = static_cast<int>(n);
@@ -268,6 +277,7 @@ std::vector<std::pair<std::string, std::string>> Config::Get(const std::string& 
       {"announce", announce},
       {"backup-dir", backup_dir},
       {"backup-keep", std::to_string(backup_keep)},
+      {"accept-data-loss", accept_data_loss ? "yes" : "no"},
       {"raft-tick-ms", std::to_string(raft_tick_ms)},
       {"snapshot-entries", std::to_string(snapshot_entries)},
       {"raft-entry-max-bytes", std::to_string(raft_entry_max_bytes)},

@@ -161,6 +161,7 @@ Status Server::Start() {
     mo.fsync = config_->fsync.load();
     mo.snapshot_dir = config_->dir + "/snapshots";
     mo.restored = restored;
+    mo.accept_data_loss = config_->accept_data_loss;
     multi_raft_ = std::make_unique<cluster::MultiRaftNode>(store_.get(), state_machine_.get(),
                                                            std::move(t), mo);
     replicator_ = multi_raft_.get();
