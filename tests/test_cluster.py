@@ -743,6 +743,42 @@ def test_node_back_on_an_empty_data_dir_cannot_help_lose_acknowledged_writes(mak
         client.close()
 
 
+def test_two_wiped_nodes_accepting_the_loss_follow_the_survivor(make_cluster):
+    """Nodes 2 and 3 lose their data directories at once. Node 1 cannot vouch for what they
+    acknowledged, so nobody is elected; restarted with --accept-data-loss yes, they grant
+    only unanimous elections, node 1 (no flag) refuses their empty logs and campaigns
+    unanimously itself, and every partition follows it with everything it held."""
+    cl = make_cluster(tick_ms=TICK_MS)
+    n1, n2, n3 = cl.nodes[1], cl.nodes[2], cl.nodes[3]
+    data = {f"kept:{i}": f"v{i}" for i in range(300)}
+    pipelined_sets(cl.ports(), data)
+    cl.wait_caught_up(n1)
+    for n in (n2, n3):
+        n.kill9()
+        shutil.rmtree(n.dir)
+    n1.kill9()  # forgets its leaderships: it must campaign again
+    for n in (n1, n2, n3):
+        n.start()
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        led = cl.leaders()
+        assert not led, f"a survivor and two wiped nodes elected leaders: {sorted(led)[:10]}"
+        time.sleep(0.1)
+    for n in (n2, n3):
+        n.stop()
+        n.extra += ["--accept-data-loss", "yes"]
+        n._set_args()
+        n.start()
+    cl.wait_all_leaders(timeout=60)
+    for n in (n2, n3):
+        wait_until(lambda: n.info_cluster()["fields"].get("raft_recovering_partitions") == "0",
+                   60, what=f"node {n.node_id}'s partitions to recover\n" + n.log_tail(20))
+        cl.wait_caught_up(n)
+        got = readonly_get_all(n.port, data)
+        missing = [k for k, v in data.items() if got[k] != v.encode()]
+        assert not missing, f"node {n.node_id} lacks {len(missing)} writes: {missing[:5]}"
+
+
 # ---------------------------------------------------------------------------
 # 7. A node moved to another address (--announce)
 
