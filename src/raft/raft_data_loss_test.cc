@@ -167,5 +167,38 @@ TEST(RaftDataLossTest, AReplicaAcceptingTheLossGrantsNoOrdinaryCampaign) {
   ExpectConvergedHolding(r.c, "x");
 }
 
+// A flag left on must not cost a majority its elections. Five voters; leader 1 is gone and
+// node 2 cut off. Nodes 3, 4 and 5 each refused a unanimous candidate with an older log (a
+// replica accepting loss), so each campaigns unanimously next, which cannot win without 1
+// and 2. One try each: then they campaign by majority again and elect one of themselves.
+TEST(RaftDataLossTest, AnOrdinaryReplicasUnanimousCampaignIsOneTry) {
+  TestCluster c(5);
+  c.Elect(1);
+  ASSERT_TRUE(c.raft(1).Propose("x").ok());
+  c.Stabilize();
+  c.Crash(1);
+  c.Isolate(1);
+  c.Isolate(2);
+  // Their election timers fire and their campaigns go nowhere: none knows a leader now.
+  c.drop = [](const Message& m) { return m.from >= 3; };
+  c.TickAll(40);
+  c.drop = nullptr;
+  for (NodeId id : {3, 4, 5}) {
+    ASSERT_EQ(c.raft(id).leader(), kNoNode);
+    Message m;
+    m.type = MessageType::kPreVote;
+    m.from = 2;
+    m.to = id;
+    m.term = c.raft(id).term() + 1;
+    m.unanimous = true;  // index 0: a log older than theirs
+    ASSERT_TRUE(c.raft(id).Step(m).ok());
+  }
+  c.queue().clear();
+  c.TickAll(100);
+  int leaders = 0;
+  for (NodeId id : {3, 4, 5}) leaders += c.raft(id).role() == Role::kLeader;
+  EXPECT_EQ(leaders, 1) << "a majority of ordinary replicas elected nobody";
+}
+
 }  // namespace
 }  // namespace flin::raft

@@ -131,6 +131,14 @@ void RawNode::BecomeLeader() {
 }
 
 void RawNode::StartElection(bool pre_vote, bool transfer) {
+  // A campaign's kind is chosen once: the vote after a won pre-vote keeps it. An ordinary
+  // replica's unanimous campaign is one try; it tries a majority next unless another
+  // unanimous candidate with an older log comes along (a flag left on must not leave a group
+  // waiting for every voter where a majority would do).
+  if (pre_vote || role_ != Role::kPreCandidate) {
+    unanimous_campaign_ = CampaignsUnanimously();
+    unanimous_next_ = false;
+  }
   if (pre_vote) {
     BecomePreCandidate();
   } else {
@@ -138,7 +146,6 @@ void RawNode::StartElection(bool pre_vote, bool transfer) {
   }
   const uint64_t vote_term = pre_vote ? term_ + 1 : term_;
   const MessageType req = pre_vote ? MessageType::kPreVote : MessageType::kVote;
-  unanimous_campaign_ = CampaignsUnanimously();
   votes_[cfg_.id] = true;
   if (votes_.size() >= VotesToWin()) {
     // A single-voter group wins at once.

@@ -205,8 +205,9 @@ struct Config {
   // campaigns and follows only once it knows its peers' terms: an ordinary live peer may
   // lead a newer term than its copy). The winner is an ordinary replica at once (every voter
   // granted it); the others end step 2 under it as usual. An ordinary replica that refuses a
-  // unanimous request because its log is newer campaigns unanimously itself until it hears
-  // of a leader (else the group would wait forever for a candidate nobody can elect).
+  // unanimous request because its log is newer campaigns unanimously itself next, unless it
+  // hears of a leader first (else the group would wait forever for a candidate nobody can
+  // elect); one try each time, so a flag left on never keeps a majority from electing.
   // Meant for one start of a restored cluster; harmless to ordinary replicas otherwise.
   bool accept_data_loss = false;
   // Names this run of a recovering replica to its leaders (above). It must differ from the
@@ -463,9 +464,9 @@ class RawNode {
   uint64_t read_seq_ = 0;
 
   bool recovering_ = false;  // Config::recovering, until it recovers
-  // The next campaigns are unanimous (Config::accept_data_loss): a recovering replica that
-  // accepts data loss, or an ordinary one that refused a unanimous candidate for its older
-  // log (until it hears of a leader); and whether the current campaign is.
+  // The next campaign is unanimous (Config::accept_data_loss): always for a recovering replica
+  // that accepts data loss; once for an ordinary one that refused a unanimous candidate for
+  // its older log (unless it hears of a leader first). And whether the current campaign is.
   bool unanimous_next_ = false;
   bool unanimous_campaign_ = false;
   bool CampaignsUnanimously() const {
