@@ -13,6 +13,8 @@ namespace {
 std::string MetaKey(const std::string& name) { return std::string(1, storage::kMetaPrefix) + name; }
 constexpr char kIncarnation[] = "incarnation";
 constexpr char kUnresolved[] = "identity_unresolved";
+// Present once this data directory's memory of its peers began after a loss (PeerIdentity.h).
+constexpr char kPartialMemory[] = "identity_partial_memory";
 constexpr char kHardStateKind = 'h';  // GroupStorage's hard state keys: 'h' | group
 constexpr char kPeerAddress[] = "peer_address/";
 std::string PeerKey(uint64_t peer) { return "peer_incarnation/" + std::to_string(peer); }
@@ -65,6 +67,7 @@ Result<std::unique_ptr<PeerIdentity>> PeerIdentity::Open(storage::Store* store, 
   if (db->Get(rocksdb::ReadOptions(), MetaKey(kUnresolved), &v).ok()) {
     id->verdict_ = nodes <= 1 ? Verdict::kNew : Verdict::kUnresolved;
   }
+  id->partial_memory_ = db->Get(rocksdb::ReadOptions(), MetaKey(kPartialMemory), &v).ok();
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
   const std::string prefix = MetaKey("peer_incarnation/");
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
@@ -100,14 +103,19 @@ void PeerIdentity::RememberAddress(uint64_t peer, const std::string& address) {
 
 std::pair<uint64_t, bool> PeerIdentity::MemoryOf(uint64_t peer) {
   std::lock_guard<std::mutex> lock(mu_);
+  return MemoryOfLocked(peer);
+}
+
+std::pair<uint64_t, bool> PeerIdentity::MemoryOfLocked(uint64_t peer) const {
   auto it = known_.find(peer);
   return it == known_.end() ? std::make_pair(uint64_t{0}, false) : it->second;
 }
 
 void PeerIdentity::FillHandshake(uint64_t peer, Handshake* h) {
-  std::tie(h->known_of_receiver, h->receiver_replaced) = MemoryOf(peer);
+  std::lock_guard<std::mutex> lock(mu_);
+  std::tie(h->known_of_receiver, h->receiver_replaced) = MemoryOfLocked(peer);
   h->incarnation = incarnation_;
-  h->sender_unresolved = verdict() == Verdict::kUnresolved;
+  h->sender_cannot_vouch = verdict_ == Verdict::kUnresolved || partial_memory_;
 }
 
 Result<bool> PeerIdentity::OnHandshake(uint64_t peer, const Handshake& h) {
@@ -130,7 +138,10 @@ Result<bool> PeerIdentity::OnHandshake(uint64_t peer, const Handshake& h) {
       changed = true;
       record = std::to_string(inc) + (replaced ? ":1" : ":0");
     }
-    if (verdict_ == Verdict::kUnresolved) Weigh(peer, h);
+    if (verdict_ == Verdict::kUnresolved) {
+      Status s = Weigh(peer, h);
+      if (!s.ok()) return s;
+    }
   }
   // Outside the lock (the raft thread reads the verdict every round): one synced write per
   // peer and incarnation.
@@ -141,22 +152,34 @@ Result<bool> PeerIdentity::OnHandshake(uint64_t peer, const Handshake& h) {
   return was_known;
 }
 
-void PeerIdentity::Weigh(uint64_t peer, const Handshake& h) {
+Status PeerIdentity::Weigh(uint64_t peer, const Handshake& h) {
   if ((h.known_of_receiver != 0 && h.known_of_receiver != incarnation_) ||
       (h.known_of_receiver == incarnation_ && h.receiver_replaced)) {
     LOG_WARNING("node %llu knew this node with another data directory: this node lost its Raft "
                 "state and rejoins recovering (no votes until each partition has caught up)",
                 static_cast<unsigned long long>(peer));
+    // Before the verdict, which the raft thread may settle at once: a crash in between must
+    // not leave a resolved replacement that vouches.
+    Status s = MarkPartialMemory();
+    if (!s.ok()) return s;
     verdict_ = Verdict::kReplacement;
-    return;
+    return Status::Ok();
   }
-  met_as_new_[peer] = !h.sender_unresolved;
+  met_as_new_[peer] = !h.sender_cannot_vouch;
   size_t resolved = 0;
   for (const auto& [id, was_resolved] : met_as_new_) resolved += was_resolved;
   if (resolved + 1 >= nodes_ / 2 + 1 || met_as_new_.size() + 1 >= nodes_) {
     LOG_NOTICE("a new member of the cluster (no peer knew this node before)");
     verdict_ = Verdict::kNew;
   }
+  return Status::Ok();
+}
+
+Status PeerIdentity::MarkPartialMemory() {
+  if (partial_memory_) return Status::Ok();
+  Status s = Put(kPartialMemory, "1");
+  if (s.ok()) partial_memory_ = true;
+  return s;
 }
 
 PeerIdentity::Verdict PeerIdentity::verdict() const { return verdict_.load(); }
@@ -164,6 +187,9 @@ PeerIdentity::Verdict PeerIdentity::verdict() const { return verdict_.load(); }
 Status PeerIdentity::Reincarnate() {
   std::lock_guard<std::mutex> lock(mu_);
   const uint64_t old = incarnation_;
+  // Its memory of its peers is as old as the copy: peers it met since are forgotten.
+  Status s = MarkPartialMemory();
+  if (!s.ok()) return s;
   do {
     incarnation_ = RandomId();
   } while (incarnation_ == old);

@@ -16,11 +16,16 @@
 //     (or met this incarnation as an original: it restarted before resolving) — or every other
 //     node did, resolved or not. Nothing was lost.
 // Unresolved peers' word counts only when every node has spoken: two nodes wiped together
-// would otherwise vouch for each other before the survivor's handshake arrived. So a cluster's
-// first start resolves once every node is up (then within a round trip). The assumption: a
-// node that made promises (votes, acknowledgements) talked to a peer, and at least one of the
-// resolved peers a new node hears from before a majority remembers it — in a cluster of 3,
-// either survivor does.
+// would otherwise vouch for each other before the survivor's handshake arrived. Nor does the
+// word of a peer whose own memory began after a loss (it replaced a lost directory, or was
+// started on an older copy; remembered for good): of two nodes wiped together, the one that
+// heard from the survivor first is resolved, yet its "never met you" meant nothing, and the
+// other took itself for new and voted (session 15, tests/test_cluster.py's two wiped nodes).
+// So a cluster's first start resolves once every node is up (then within a round trip). The
+// assumption: a node that made promises (votes, acknowledgements) talked to a peer, and at
+// least one of the peers that can vouch, heard before a majority remembers it, does — in a
+// cluster of 3, either survivor. The price: where every node has lost its state once, a
+// fresh node resolves only once every node has spoken.
 //
 // Threading: OnHandshake and MemoryOf run on the transport thread, the rest anywhere; a mutex
 // guards the state. Ownership: borrows the store (which must outlive it).
@@ -87,7 +92,9 @@ class PeerIdentity {
  private:
   explicit PeerIdentity(storage::Store* store) : store_(store) {}
   Status Put(const std::string& name, const std::string& value);
-  void Weigh(uint64_t peer, const Handshake& h);  // mu_ held
+  Status Weigh(uint64_t peer, const Handshake& h);  // mu_ held; an error if a write failed
+  std::pair<uint64_t, bool> MemoryOfLocked(uint64_t peer) const;  // mu_ held
+  Status MarkPartialMemory();  // mu_ held: partial_memory_, persisted (synced)
 
   storage::Store* store_;
   uint64_t incarnation_ = 0;
@@ -100,6 +107,9 @@ class PeerIdentity {
   // they were resolved themselves.
   std::map<uint64_t, bool> met_as_new_;
   std::map<uint64_t, std::string> addresses_;  // as loaded by Open()
+  // This directory's memory of its peers began after a loss (it replaced a lost one, or is an
+  // older copy): its "never met you" proves nothing (Handshake::sender_cannot_vouch).
+  bool partial_memory_ = false;  // guarded by mu_
 };
 
 }  // namespace flin::cluster

@@ -35,7 +35,7 @@ class PeerIdentityTest : public storage::TempStoreTest {
     h.incarnation = inc;
     h.known_of_receiver = known;
     h.receiver_replaced = replaced;
-    h.sender_unresolved = peer_unresolved;
+    h.sender_cannot_vouch = peer_unresolved;
     auto r = id_->OnHandshake(peer, h);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() && r.value();
@@ -128,7 +128,7 @@ TEST_F(PeerIdentityTest, UnresolvedPeersVouchOnlyWhenEveryNodeHasSpoken) {
   // Two nodes wiped together: the other one's "never met you" proves nothing...
   Handshake mine;
   id_->FillHandshake(2, &mine);
-  EXPECT_TRUE(mine.sender_unresolved);
+  EXPECT_TRUE(mine.sender_cannot_vouch);
   Hello(2, 222, 0, false, /*peer_unresolved=*/true);
   EXPECT_EQ(id_->verdict(), Verdict::kUnresolved);
   // ... and the survivor, heard later, knew this node.
@@ -141,6 +141,38 @@ TEST_F(PeerIdentityTest, AFirstStartResolvesOnceEveryNodeHasSpoken) {
   EXPECT_EQ(id_->verdict(), Verdict::kUnresolved);
   Hello(3, 333, 0, false, /*peer_unresolved=*/true);
   EXPECT_EQ(id_->verdict(), Verdict::kNew);
+}
+
+// Nodes 2 and 3 lost their data directories at once; node 2 already heard from the survivor
+// (node 1) that it is a replacement. Its memory of its peers begins at its loss, so its
+// "never met you" to node 3 proves nothing, resolved as it is: node 3 must wait for node 1,
+// which knew it. (Node 3 took itself for a new member and voted, found by
+// tests/test_cluster.py's two wiped nodes.)
+TEST_F(PeerIdentityTest, AReplacementCannotVouchThatItNeverMetAPeer) {
+  Hello(1, 111, /*known=*/12345);  // this node: the survivor knew it
+  ASSERT_EQ(id_->verdict(), Verdict::kReplacement);
+  ASSERT_TRUE(id_->Settle().ok());
+  Handshake h;
+  id_->FillHandshake(3, &h);
+  EXPECT_TRUE(h.sender_cannot_vouch) << "a replacement vouched that it never met node 3";
+  Restart();  // remembered
+  id_->FillHandshake(3, &h);
+  EXPECT_TRUE(h.sender_cannot_vouch);
+}
+
+TEST_F(PeerIdentityTest, ANodeStartedOnABackupCannotVouchThatItNeverMetAPeer) {
+  Hello(2, 222, 0);  // with itself a majority that never met it: new
+  ASSERT_EQ(id_->verdict(), Verdict::kNew);
+  ASSERT_TRUE(id_->Settle().ok());
+  Handshake h;
+  id_->FillHandshake(3, &h);
+  EXPECT_FALSE(h.sender_cannot_vouch);  // an original remembers every peer it met
+  ASSERT_TRUE(id_->Reincarnate().ok());  // its memory is as old as the copy
+  id_->FillHandshake(3, &h);
+  EXPECT_TRUE(h.sender_cannot_vouch);
+  Restart();
+  id_->FillHandshake(3, &h);
+  EXPECT_TRUE(h.sender_cannot_vouch);
 }
 
 }  // namespace

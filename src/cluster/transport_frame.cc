@@ -45,7 +45,7 @@ std::string EncodeHandshakeFrame(const Handshake& h) {
   PutU64(&payload, h.incarnation);
   PutU64(&payload, h.known_of_receiver);
   payload.push_back(static_cast<char>((h.receiver_replaced ? 1 : 0) |
-                                      (h.sender_unresolved ? 2 : 0)));
+                                      (h.sender_cannot_vouch ? 2 : 0)));
   if (addressed) {
     PutU16(&payload, static_cast<uint16_t>(h.host.size()));
     payload.append(h.host);
@@ -85,7 +85,7 @@ Result<Handshake> DecodeHandshake(std::string_view p) {
   const auto flags = static_cast<uint8_t>(rest[16]);
   if (flags > 3) return Status::Corruption("unknown handshake flags");
   h.receiver_replaced = (flags & 1) != 0;
-  h.sender_unresolved = (flags & 2) != 0;
+  h.sender_cannot_vouch = (flags & 2) != 0;
   if (h.version == kTransportVersionWithoutAddress) return h;
   if (p.size() < without_address + 2) return Status::Corruption("short handshake");
   const size_t m = GetLE(rest + 17, 2);

@@ -8,8 +8,9 @@
 //   handshake payload = "FLIN" | u16 LE version | u64 LE node id | u16 LE n | n bytes cluster id
 //                       | u64 LE incarnation | u64 LE known incarnation of the receiver
 //                       | u8 flags (bit 0: the receiver's known incarnation replaced another;
-//                                 bit 1: the dialer has not yet learned whether it replaces a
-//                                 node that lost its data)
+//                                 bit 1: the dialer cannot vouch that it never met the
+//                                 receiver: it has not yet learned whether it replaces a node
+//                                 that lost its data, or it does, or it runs on an older copy)
 //                       | u16 LE m | m bytes host | u16 LE client port | u16 LE bus port
 //
 // The last three are the dialer's address as its clients and peers reach it now: a node moved
@@ -55,7 +56,9 @@ struct Handshake {
   uint64_t incarnation = 0;           // of the dialer's data directory
   uint64_t known_of_receiver = 0;     // the receiver's incarnation as the dialer knows it
   bool receiver_replaced = false;     // ... and that one replaced an earlier incarnation
-  bool sender_unresolved = false;     // the dialer's own data directory is still unresolved
+  // The dialer cannot vouch that it never met the receiver: its data directory is still
+  // unresolved, or replaced a lost one, or is an older copy (PeerIdentity).
+  bool sender_cannot_vouch = false;
   std::string host;                   // the dialer's address now (empty: not said), a ValidHost
   uint16_t client_port = 0;
   uint16_t bus_port = 0;

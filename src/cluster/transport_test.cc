@@ -177,7 +177,7 @@ TEST(TransportTest, TwoNodesExchangeInOrder) {
   oa.fill_handshake = [](uint64_t, Handshake* h) {
     h->incarnation = 11;
     h->known_of_receiver = 22;
-    h->sender_unresolved = true;
+    h->sender_cannot_vouch = true;
   };
   auto ob = Options(2, ports);
   std::atomic<uint64_t> seen_incarnation{0}, seen_known{0};
@@ -185,7 +185,7 @@ TEST(TransportTest, TwoNodesExchangeInOrder) {
   ob.on_handshake = [&](uint64_t peer, const Handshake& h) {
     if (peer != 1) return;
     seen_known = h.known_of_receiver;
-    seen_unresolved = h.sender_unresolved;
+    seen_unresolved = h.sender_cannot_vouch;
     seen_incarnation = h.incarnation;
   };
   a.Start(oa);
