@@ -444,8 +444,14 @@ void MultiRaftNode::HandleMessages(std::vector<Inbound>& inbox) {
       }
       Group& g = *groups_[group];
       const uint64_t lost = g.node->events().lost_state;
+      const uint64_t conflicts = g.node->events().commit_conflicts;
       g.node->Step(m.value()).ok();
       if (g.node->events().lost_state != lost) NoteStateWentBack(g, from);
+      if (g.node->events().commit_conflicts != conflicts && conflicts == 0) {
+        LOG_WARNING("group %d: leader %llu's log differs from entries this replica committed; "
+                    "it no longer follows (a backup from another history? see docs/DESIGN.md)",
+                    g.id, static_cast<unsigned long long>(from));
+      }
     }
   }
 }

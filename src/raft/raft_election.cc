@@ -93,8 +93,15 @@ void RawNode::BecomePreCandidate() {
   ResetTimers();
 }
 
+uint64_t RawNode::CampaignTerm() const {
+  // A unanimous campaign accepts a loss: terms of the lost era may lie beyond every term a
+  // live replica knows (all of their holders lost them), and one reused could meet a message
+  // of its earlier leader. It leaps past any era of fewer elections than the gap.
+  return term_ + (unanimous_campaign_ ? kLossTermGap : 1);
+}
+
 void RawNode::BecomeCandidate() {
-  term_++;
+  term_ = CampaignTerm();
   vote_ = cfg_.id;
   role_ = Role::kCandidate;
   lead_ = kNoNode;
@@ -144,7 +151,7 @@ void RawNode::StartElection(bool pre_vote, bool transfer) {
   } else {
     BecomeCandidate();
   }
-  const uint64_t vote_term = pre_vote ? term_ + 1 : term_;
+  const uint64_t vote_term = pre_vote ? CampaignTerm() : term_;
   const MessageType req = pre_vote ? MessageType::kPreVote : MessageType::kVote;
   votes_[cfg_.id] = true;
   if (votes_.size() >= VotesToWin()) {
@@ -176,6 +183,7 @@ void RawNode::RequestVotes(MessageType type, uint64_t term, bool force, uint64_t
     m.force = force;
     m.run_id = run_id;
     m.unanimous = unanimous;
+    if (unanimous) m.commit = log_.committed();  // what it is judged by (HandleVoteRequest)
     Send(std::move(m));
   }
 }
@@ -186,11 +194,20 @@ void RawNode::HandleVoteRequest(const Message& m) {
                   (pre && m.term > term_);
   if (!pre && cfg_.testing.vote_twice) can_vote = true;
   // Its earlier self's votes are unknown (Config::recovering); only a unanimous election may
-  // have its vote, once it knows its peers' terms (Config::accept_data_loss).
-  if (recovering_ && !(cfg_.accept_data_loss && m.unanimous && recovery_term_known_)) {
+  // have its vote, once it knows its peers' terms, and in a term above all of those, in which
+  // its earlier self may have voted (Config::accept_data_loss).
+  if (recovering_ && !(cfg_.accept_data_loss && m.unanimous && recovery_term_known_ &&
+                       m.term > vote_floor_)) {
     can_vote = false;
   }
-  const bool up_to_date = log_.IsUpToDate(m.index, m.log_term);
+  // A unanimous candidate must hold everything this replica committed: committed prefixes of
+  // one history form a chain, so a commit index at least this one's says it does (a newer
+  // last entry does not: it may be a stale tail that never committed). Ties go to the newer
+  // log, keeping what it can.
+  const bool up_to_date =
+      m.unanimous ? (m.commit > log_.committed() ||
+                     (m.commit == log_.committed() && log_.IsUpToDate(m.index, m.log_term)))
+                  : log_.IsUpToDate(m.index, m.log_term);
   // A unanimous candidate with an older log than this one's can never win: this replica
   // must, and only a unanimous campaign can have the votes of replicas accepting data loss.
   if (m.unanimous && !up_to_date && lead_ == kNoNode) unanimous_next_ = true;

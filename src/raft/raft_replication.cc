@@ -89,12 +89,33 @@ void RawNode::BcastHeartbeat() {
   }
 }
 
+bool RawNode::ConflictsWithCommitted(const Message& m) const {
+  // Terms it no longer holds (compacted) are not judged.
+  auto differs = [this](uint64_t index, uint64_t term) {
+    auto mine = log_.Term(index);
+    return mine.ok() && mine.value() != term;
+  };
+  if (differs(m.index, m.log_term)) return true;
+  for (const Entry& e : m.entries) {
+    if (e.index > log_.committed()) break;
+    if (differs(e.index, e.term)) return true;
+  }
+  return false;
+}
+
 void RawNode::HandleAppend(const Message& m) {
   NoteRecoveryTarget(m);
   Message r;
   r.type = MessageType::kAppendResp;
   r.to = m.from;
   if (m.index < log_.committed()) {
+    if (ConflictsWithCommitted(m)) {
+      // The leader's log differs from what this replica committed (and may have applied):
+      // never with correct storage. Acknowledging would claim a match that is not there (it
+      // did), and truncating would undo applied state: it answers nothing and says so.
+      events_.commit_conflicts++;
+      return;
+    }
     r.index = log_.committed();
     Send(std::move(r));
     return;
@@ -102,7 +123,7 @@ void RawNode::HandleAppend(const Message& m) {
   if (log_.MatchTerm(m.index, m.log_term)) {
     const uint64_t last_new = m.index + m.entries.size();
     const uint64_t ci = log_.FindConflict(m.entries);
-    if (ci != 0 && ci > log_.committed()) {
+    if (ci != 0 && ci > log_.committed()) {  // (entries here all lie past the commit index)
       std::vector<Entry> tail(m.entries.begin() + static_cast<long>(ci - m.index - 1),
                               m.entries.end());
       AppendToLog(std::move(tail));

@@ -242,6 +242,38 @@ TEST(RaftReplicationTest, ConflictingFollowerSuffixIsReplaced) {
   for (const Entry& e : c.node(1).applied) EXPECT_NE(e.data, "stale");
 }
 
+// An append whose entries differ from ones the follower committed (a leader of another
+// history: never with correct storage) is neither acknowledged nor applied over them; the
+// follower counts it (Events::commit_conflicts). It used to acknowledge, claiming a match.
+TEST(RaftReplicationTest, AnAppendConflictingWithCommittedEntriesIsNotAcknowledged) {
+  TestCluster c(3);
+  c.Elect(1);
+  ASSERT_TRUE(c.raft(1).Propose("x").ok());
+  c.Stabilize();
+  c.Tick(1);
+  c.Stabilize();
+  const uint64_t x = c.raft(2).committed();
+  ASSERT_EQ(c.node(2).applied.back().data, "x");
+  Message m;
+  m.type = MessageType::kAppend;
+  m.from = 1;
+  m.to = 2;
+  m.term = c.raft(1).term();
+  m.index = x - 1;
+  m.log_term = c.raft(2).TermAt(x - 1);
+  m.commit = x;
+  m.entries = {Entry{1, x, EntryType::kNormal, "other"}};  // another term at x
+  c.queue().clear();
+  ASSERT_TRUE(c.raft(2).Step(m).ok());
+  c.Process();
+  for (const Message& r : c.queue()) {
+    EXPECT_NE(r.type, MessageType::kAppendResp) << DescribeMessage(r);
+  }
+  EXPECT_EQ(c.raft(2).events().commit_conflicts, 1u);
+  EXPECT_EQ(c.raft(2).TermAt(x), c.raft(1).term());
+  EXPECT_EQ(c.node(2).applied.back().data, "x");
+}
+
 TEST(RaftReplicationTest, InflightWindowBoundsAppendsToSlowFollower) {
   TestCluster c(3, [](Config& cfg) {
     cfg.max_inflight_msgs = 3;

@@ -287,6 +287,8 @@ void RawNode::NoteTermWhileRecovering(const Message& m) {
   // against it, and answered as its earlier self would have.
   if (highest > term_) BecomeFollower(highest, kNoNode);
   recovery_term_known_ = true;
+  // Its earlier self may have voted in any term up to here (Config::accept_data_loss).
+  vote_floor_ = term_;
   recovery_terms_.clear();
 }
 

@@ -298,6 +298,8 @@ class RawNode {
   bool receiving_snapshot() const { return recv_snap_meta_.has_value(); }
   // Whether this replica is still recovering lost state (Config::recovering).
   bool recovering() const { return recovering_; }
+  // Whether its latest campaign was unanimous (Config::accept_data_loss).
+  bool unanimous_campaign() const { return unanimous_campaign_; }
   // The app learned that this replica lost nothing after all (a new member of a cluster being
   // formed, whose data directory was fresh for that reason): an ordinary replica at once.
   void EndRecovery() {
@@ -342,6 +344,8 @@ class RawNode {
     uint64_t quorum_losses = 0;      // as leader, it stepped down for want of a quorum
     uint64_t transfers_aborted = 0;  // transfers it gave up after an election timeout
     uint64_t lost_state = 0;  // a heartbeat showed it lost acknowledged entries (BeginRecovery)
+    // Its leader sent entries that differ from ones it had committed (left unanswered).
+    uint64_t commit_conflicts = 0;
   };
   const Events& events() const { return events_; }
 
@@ -364,6 +368,10 @@ class RawNode {
                     bool unanimous = false);
   // Grants that win the current campaign: a quorum, or every voter if it is unanimous.
   size_t VotesToWin() const;
+  // The term the current campaign asks for: the next one, or kLossTermGap further if it is
+  // unanimous (Config::accept_data_loss).
+  uint64_t CampaignTerm() const;
+  static constexpr uint64_t kLossTermGap = 1 << 16;
   void HandleVoteRequest(const Message& m);
   void HandleVoteResponse(const Message& m);
   bool InLease() const;
@@ -383,6 +391,8 @@ class RawNode {
   bool SendAppend(NodeId to, bool send_if_empty);
   void BcastAppend();
   void BcastHeartbeat();
+  // An append (below this replica's commit index) whose entries differ from committed ones.
+  bool ConflictsWithCommitted(const Message& m) const;
   void HandleAppend(const Message& m);
   void HandleAppendResponse(const Message& m);
   void HandleHeartbeat(const Message& m);
@@ -469,6 +479,9 @@ class RawNode {
   // its older log (unless it hears of a leader first). And whether the current campaign is.
   bool unanimous_next_ = false;
   bool unanimous_campaign_ = false;
+  // Recovering under accept_data_loss: the term step 1 learned. Its earlier self may have
+  // voted in any term up to it, so it grants votes only above it.
+  uint64_t vote_floor_ = 0;
   bool CampaignsUnanimously() const {
     return unanimous_next_ || (recovering_ && cfg_.accept_data_loss);
   }

@@ -110,6 +110,12 @@ void SafetyChecker::OnLeaderCommit(NodeId id, const RawNode& node) {
   seen = std::max(seen, commit);
 }
 
+void SafetyChecker::NewEra() {
+  applied_.clear();
+  commit_term_.clear();
+  leader_commit_seen_.clear();
+}
+
 void SafetyChecker::OnAck(uint64_t index, uint64_t term) {
   auto it = applied_.find(index);
   if (it == applied_.end() || it->second.term != term) {

@@ -32,6 +32,10 @@ class SafetyChecker {
   void OnLeaderCommit(NodeId id, const RawNode& node);
   // A client was told its write at (index, term) succeeded.
   void OnAck(uint64_t index, uint64_t term);
+  // A unanimous election that may have accepted a loss (Config::accept_data_loss): what was
+  // committed and applied before may be gone, so those checks start over from here. Election
+  // Safety and Log Matching span every era.
+  void NewEra();
 
   // The committed log as applied (index -> (term, data)); index 1 is the bootstrap snapshot.
   struct AppliedEntry {

@@ -6,6 +6,7 @@
 //            --crash-after-commit P, --crash-after-election P, --crash-after-vote P (per event),
 //            --wipe-share P, --restore-share P (of the random crashes: SimOptions),
 //            --hold-share P (of the links a partition cuts: SimOptions),
+//            --accept-data-loss (every node: SimOptions),
 //            --settle MS (then a liveness check: SimOptions::settle_ms),
 //            --no-faults, --no-membership, --bug commit_any_term|vote_twice|
 //            wipe_without_recovering|restore_without_recovering|recover_without_terms|
@@ -81,6 +82,9 @@ int main(int argc, char** argv) {
     } else if (a == "--restore-share" && (v = next())) {
       base.restore_share = std::atof(v);
       args += " --restore-share " + std::string(v);
+    } else if (a == "--accept-data-loss") {
+      base.accept_data_loss = true;
+      args += " --accept-data-loss";
     } else if (a == "--hold-share" && (v = next())) {
       base.hold_share = std::atof(v);
       args += " --hold-share " + std::string(v);
@@ -137,6 +141,7 @@ int main(int argc, char** argv) {
     total.restores += r.stats.restores;
     total.snapshots_sent += r.stats.snapshots_sent;
     total.conf_changes += r.stats.conf_changes;
+    total.unanimous_elections += r.stats.unanimous_elections;
     total.messages += r.stats.messages;
     if (single || !r.ok) {
       for (const auto& line : r.trace) std::printf("%s\n", line.c_str());
@@ -160,5 +165,9 @@ int main(int argc, char** argv) {
       (unsigned long long)total.restores,
       (unsigned long long)total.snapshots_sent,
       (unsigned long long)total.conf_changes, (unsigned long long)total.messages);
+  if (base.accept_data_loss) {
+    std::printf("   %llu unanimous elections (each a new era for the checks)\n",
+                (unsigned long long)total.unanimous_elections);
+  }
   return 0;
 }

@@ -117,6 +117,9 @@ class Simulation {
 
  private:
   void Trace(std::string ev);
+  // accept_data_loss: a new leader's log holds every node's committed prefix (each node's
+  // stable storage, crashed ones too), the claim unanimous elections rest on.
+  void CheckHoldsEveryCopy(const Node& leader);
   bool Failed() const { return !result_.failure.empty() || !checker_.failure().empty(); }
   Config NodeConfig(NodeId id, uint64_t applied);
   void Start(Node& n);
@@ -180,6 +183,7 @@ Config Simulation::NodeConfig(NodeId id, uint64_t applied) {
   c.max_uncommitted_entries = 200;
   c.testing = opt_.knobs;
   c.recovering = nodes_[id].recovering;
+  c.accept_data_loss = opt_.accept_data_loss;
   if (id % 2 == 1) {
     Node* n = &nodes_[id];
     c.stage_snapshot_chunk = [this, n](const SnapshotMeta&, uint64_t offset,
@@ -424,6 +428,17 @@ void Simulation::AfterStep(Node& n) {
   if (n.raft->role() != Role::kLeader) return;
   const bool elected = leaders_seen_.emplace(n.raft->term(), n.id).second;
   if (elected) result_.stats.elections++;
+  if (elected && opt_.accept_data_loss) {
+    CheckHoldsEveryCopy(n);
+    if (n.raft->unanimous_campaign()) {
+      // It may have accepted a loss: what was committed before may be gone, and so may be
+      // the history the older copies belong to (a copy from before is no backup of this one).
+      Trace("node " + S(n.id) + " won a unanimous election: a new era");
+      result_.stats.unanimous_elections++;
+      checker_.NewEra();
+      for (int i = 1; i <= num_nodes_; i++) nodes_[i].backup.reset();
+    }
+  }
   checker_.OnLeader(n.id, *n.raft);
   checker_.OnLeaderCommit(n.id, *n.raft);
   const bool committed = n.raft->committed() > n.last_commit;
@@ -602,8 +617,28 @@ void Simulation::FaultStep() {
   }
 }
 
+void Simulation::CheckHoldsEveryCopy(const Node& leader) {
+  const RawNode& l = *leader.raft;
+  for (int i = 1; i <= num_nodes_; i++) {
+    const Node& n = nodes_[i];
+    if (!n.storage) continue;
+    const uint64_t c = n.storage->hard_state().commit;
+    auto t = n.storage->Term(c);
+    if (!t.ok() || c + 1 < l.first_index()) continue;  // compacted on one side
+    if (c > l.last_index() || l.TermAt(c) != t.value()) {
+      result_.failure = "Copy Completeness: leader " + S(leader.id) + " of term " +
+                        S(l.term()) + " lacks node " + S(n.id) + "'s committed " + S(c) + "/" +
+                        S(t.value()) + "; its log has term " + S(l.TermAt(c)) + ", last index " +
+                        S(l.last_index());
+      return;
+    }
+  }
+}
+
 void Simulation::Finish() {
   if (Failed()) return;
+  // An accepted loss may lose acknowledged writes: the history is not checked.
+  if (opt_.accept_data_loss) return;
   std::vector<uint64_t> order;
   for (const auto& [index, a] : checker_.applied()) {
     if (a.type == EntryType::kNormal && !a.data.empty()) {
@@ -719,7 +754,8 @@ void Simulation::CheckSettled() {
   const ConfState& cs = (leader ? leader : newest)->raft->conf_state();
   size_t ordinary = 0;
   for (NodeId v : cs.voters) ordinary += !nodes_[v].recovering && !nodes_[v].shut_down;
-  if (ordinary < cs.voters.size() / 2 + 1) {
+  // Accepting data loss, every voter up elects someone whatever they lost.
+  if (ordinary < cs.voters.size() / 2 + 1 && !opt_.accept_data_loss) {
     Trace("SETTLE: fewer than a quorum of ordinary voters; nothing can be elected, by design");
     return;
   }

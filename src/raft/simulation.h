@@ -65,6 +65,8 @@ struct SimOptions {
   // delivered after the heal unless the sender crashed first (its queue died with it).
   // 0 (the default) leaves every other draw of a seed as it was.
   double hold_share = 0;
+  // Every node accepts data loss (Config::accept_data_loss).
+  bool accept_data_loss = false;
   // Liveness: after duration_ms, this much more virtual time with faults off, partitions
   // healed and every crashed node restarted; then a leader must exist and every node in its
   // configuration must have recovered (Config::recovering). Skipped when fewer than a quorum
@@ -82,6 +84,7 @@ struct SimStats {
   uint64_t restores = 0;       // crashes after which the node restarted on an older copy
   uint64_t snapshots_sent = 0; // snapshots a follower installed from the leader
   uint64_t conf_changes = 0;   // applied by some node
+  uint64_t unanimous_elections = 0;  // won unanimously (accept_data_loss): new eras
   uint64_t messages = 0;
 };
 
