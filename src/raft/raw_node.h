@@ -193,22 +193,33 @@ struct Config {
   // disaster), so none can vouch for the others and a recovery (above) would wait forever.
   // While recovering, such a replica may then vote and campaign again, but in UNANIMOUS
   // elections only: a candidate wins only with the grant of every voter (flagged on its
-  // requests, Message::unanimous), and a recovering replica grants nothing else. With the
-  // up-to-date check of every grant, the winner's last entry is at least as up to date as
-  // every voter's, so (the copies being states of one correct history: Log Matching and
-  // Leader Completeness hold between them) its log holds every entry any voter's copy had
-  // committed: nothing a replica applied is ever overwritten, and the replicas converge on
-  // the newest state any of them kept. A majority would not do: two older copies could elect
-  // each other over the newest, whose committed entries then conflict with the new leader's
-  // (found by review in session 13). What is lost: writes that no copy had committed. The
-  // price: no election while any voter is down. Step 1 still comes first (a replica votes,
-  // campaigns and follows only once it knows its peers' terms: an ordinary live peer may
-  // lead a newer term than its copy). The winner is an ordinary replica at once (every voter
-  // granted it); the others end step 2 under it as usual. An ordinary replica that refuses a
-  // unanimous request because its log is newer campaigns unanimously itself next, unless it
-  // hears of a leader first (else the group would wait forever for a candidate nobody can
-  // elect); one try each time, so a flag left on never keeps a majority from electing.
-  // Meant for one start of a restored cluster; harmless to ordinary replicas otherwise.
+  // requests, Message::unanimous), and a recovering replica grants nothing else.
+  //  - A unanimous request carries the candidate's commit index, and a voter grants it only
+  //    if that is above its own, or equal with a last entry at least as up to date. The
+  //    copies are states of one correct history, whose committed prefixes form a chain, so
+  //    the winner's log holds every entry any voter had committed: nothing a replica applied
+  //    is overwritten, and the replicas converge. The last entry alone would not do: a copy's
+  //    stale tail of a later term beat a replica that had committed an older-term entry
+  //    (RaftDataLossReviewTest.UpToDateDoesNot...). Nor would a majority: two older copies
+  //    could elect each other over the newest (found by review in session 13). What is
+  //    lost: writes that no voter had committed (learners are not voters: their committed
+  //    entries beyond every voter's can be lost, and the learner then stops following,
+  //    Events::commit_conflicts).
+  //  - Step 1 comes first (a replica votes, campaigns and follows only once it knows its
+  //    peers' terms: an ordinary live peer may lead a newer term than its copy), and its
+  //    earlier self may have voted in any term up to the one learned: it grants only above it
+  //    (RaftDataLossReviewTest.AWipedReplicaVotesAgainInTheTermItLearned).
+  //  - Terms whose every holder lost them lie beyond what any live replica knows; one reused
+  //    could meet a held message of its earlier leader. A unanimous campaign leaps
+  //    kLossTermGap terms, so only an era of that many elections since the newest copy could
+  //    be reused (RaftDataLossReviewTest.ARestoredQuorumReusesTheTermOfADeadLeader).
+  //  - The winner is an ordinary replica at once (every voter granted it); the others end
+  //    step 2 under it as usual. An ordinary replica that refuses a unanimous request because
+  //    its own state is newer campaigns unanimously itself next, unless it hears of a leader
+  //    first (else the group could wait forever for a candidate nobody can elect); one try
+  //    each time, so a flag left on never keeps a majority from electing.
+  // The price: no election while any voter is down. Meant for one start of a restored
+  // cluster. ASSUMES, as recovery does, that the stored membership is current.
   bool accept_data_loss = false;
   // Names this run of a recovering replica to its leaders (above). It must differ from the
   // run id of every earlier run of this replica; 0 draws one from the PRNG (`seed`), which
