@@ -65,7 +65,11 @@ struct SimOptions {
   // delivered after the heal unless the sender crashed first (its queue died with it).
   // 0 (the default) leaves every other draw of a seed as it was.
   double hold_share = 0;
-  // Every node accepts data loss (Config::accept_data_loss).
+  // Every node accepts data loss (Config::accept_data_loss). Each unanimous win then starts a
+  // new era for the checks of committed and applied entries and acknowledged writes (what
+  // came before may be lost, by design; older copies are dropped as of another history);
+  // every new leader must hold every node's committed prefix instead, and the clients'
+  // history is not checked. Election Safety and Log Matching span every era.
   bool accept_data_loss = false;
   // Liveness: after duration_ms, this much more virtual time with faults off, partitions
   // healed and every crashed node restarted; then a leader must exist and every node in its
