@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -16,6 +17,14 @@ namespace {
 using test_util::AppliedConflict;
 using test_util::RestartOn;
 using test_util::TestCluster;
+
+// Replicas in *restored start recovering and accept data loss.
+std::function<void(Config&)> RestoredAcceptLoss(const std::set<NodeId>* restored) {
+  return [restored](Config& cfg) {
+    cfg.recovering = restored->count(cfg.id) > 0;
+    cfg.accept_data_loss = restored->count(cfg.id) > 0;
+  };
+}
 
 // Replicas in `restored` start recovering and accept data loss; one entry per append.
 struct Restore {
@@ -147,11 +156,6 @@ TEST(RaftDataLossReviewTest, AllRestoredTheNewestCommittedCopyLosesToAStaleTail)
   for (NodeId id : {1, 2, 3}) EXPECT_FALSE(r.c.raft(id).recovering()) << "node " << id;
 }
 
-}  // namespace
-}  // namespace flin::raft
-
-namespace flin::raft {
-namespace {
 
 // A term that had a leader is reused. Leader 2 of term 3 (elected by 2 and 1; node 3, live
 // and ordinary, never heard of term 3) crashes; nodes 1 and 2 come back on copies from term 2
@@ -166,10 +170,7 @@ namespace {
 // held append is refused as stale.
 TEST(RaftDataLossReviewTest, ARestoredQuorumReusesTheTermOfADeadLeader) {
   std::set<NodeId> restored;
-  TestCluster c(3, [&restored](Config& cfg) {
-    cfg.recovering = restored.count(cfg.id) > 0;
-    cfg.accept_data_loss = restored.count(cfg.id) > 0;
-  });
+  TestCluster c(3, RestoredAcceptLoss(&restored));
   c.Elect(1);
   ASSERT_EQ(c.raft(1).term(), 2u);
   ASSERT_TRUE(c.raft(1).Propose("a").ok());
@@ -233,11 +234,6 @@ TEST(RaftDataLossReviewTest, ARestoredQuorumReusesTheTermOfADeadLeader) {
   EXPECT_EQ(AppliedConflict(c, 3), "");
 }
 
-}  // namespace
-}  // namespace flin::raft
-
-namespace flin::raft {
-namespace {
 
 // Liveness with a mix: 5 voters, node 5 back on an older backup accepting the loss, nodes
 // 1..3 ordinary, node 4 goes down after node 5 learned its peers' terms. While 1..3 cannot
@@ -289,11 +285,6 @@ TEST(RaftDataLossReviewTest, OneRestoredReplicaAndOneDownVoterStallAFiveVoterGro
   }
 }
 
-}  // namespace
-}  // namespace flin::raft
-
-namespace flin::raft {
-namespace {
 
 // Election Safety, with wipes only (what raft_sim --seed 29 finds with the flag on every
 // node). Step 1 steps a recovering replica into the highest term it learned WITH NO VOTE;
@@ -307,10 +298,7 @@ namespace {
 // unanimous campaign's leap of terms).
 TEST(RaftDataLossReviewTest, AWipedReplicaVotesAgainInTheTermItLearned) {
   std::set<NodeId> restored;
-  TestCluster c(3, [&restored](Config& cfg) {
-    cfg.recovering = restored.count(cfg.id) > 0;
-    cfg.accept_data_loss = restored.count(cfg.id) > 0;
-  });
+  TestCluster c(3, RestoredAcceptLoss(&restored));
   const MemoryStorage wiped = *c.node(1).storage;  // the bootstrap state
   c.Elect(1);
   ASSERT_TRUE(c.raft(1).Propose("a").ok());

@@ -49,6 +49,9 @@ uint64_t CommitXOnlyOnOneAndThree(TestCluster& c, MemoryStorage* before1, Memory
   return x;
 }
 
+// Node `id` crashes and restarts on its own storage, an ordinary replica.
+void RestartAsItWas(TestCluster& c, NodeId id) { RestartOn(c, id, *c.node(id).storage); }
+
 bool Applied(TestCluster& c, NodeId id, const std::string& data) {
   for (const Entry& e : c.node(id).applied) {
     if (e.data == data) return true;
@@ -139,9 +142,7 @@ TEST(RaftDataLossTest, AnOrdinaryReplicaWithTheNewestLogLeadsTheRestoredOnes) {
   r.accept = true;
   RestartOn(r.c, 2, b2);
   RestartOn(r.c, 3, b3);
-  r.c.Crash(1);  // restarted as an ordinary replica: it knows no leader
-  r.c.Start(1);
-  r.c.node(1).applied.clear();
+  RestartAsItWas(r.c, 1);  // restarted as an ordinary replica: it knows no leader
   r.c.TickAll(150);
   ASSERT_EQ(r.c.raft(1).role(), Role::kLeader);
   ExpectConvergedHolding(r.c, "x");
@@ -159,9 +160,7 @@ TEST(RaftDataLossTest, AReplicaAcceptingTheLossGrantsNoOrdinaryCampaign) {
   r.accept = true;
   RestartOn(r.c, 1, b1);
   RestartOn(r.c, 3, b3);
-  r.c.Crash(2);  // ordinary, as it was, without x
-  r.c.Start(2);
-  r.c.node(2).applied.clear();
+  RestartAsItWas(r.c, 2);  // ordinary, as it was, without x
   r.c.TickAll(150);
   ASSERT_EQ(r.c.raft(3).role(), Role::kLeader);
   ExpectConvergedHolding(r.c, "x");
