@@ -122,8 +122,9 @@ Status MultiRaftNode::Start() {
   }
   if (options_.accept_data_loss) {
     LOG_WARNING("accept-data-loss: a partition whose every replica lost what it promised "
-                "elects, with every replica's vote, the one holding the newest state; writes "
-                "no replica kept are lost. Restart without it once every partition has a leader");
+                "elects, with every replica's vote, the one that knew the most of its "
+                "committed log; writes no replica knew were committed are lost. Restart "
+                "without it once every partition has a leader");
   }
   // Peers that moved, where they were last heard to be: dialed and named there from the start.
   for (const auto& [peer, where] : identity_->Addresses()) {

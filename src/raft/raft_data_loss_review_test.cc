@@ -353,5 +353,109 @@ TEST(RaftDataLossReviewTest, AWipedReplicaVotesAgainInTheTermItLearned) {
   EXPECT_EQ(leaders[term].size(), 1u) << "two leaders of term " << term;
 }
 
+// Found by a second review (raft_sim --seed 910 --settle 3000 --accept-data-loss
+// --no-membership --hold-share 0.7 --crash-after-vote 0.3): a voter that granted a unanimous
+// vote, then restarted on a copy with a higher commit index before the winner heard from it,
+// was never judged by that copy. The winner lacked the copy's committed entry, and the voter
+// refused every append for good. Fixed: a unanimous winner commits nothing until every voter
+// acknowledged from the run it voted from, and steps down on hearing another run.
+TEST(RaftDataLossReviewTest, AGrantFromAnIncarnationReplacedByABackupDoesNotCount) {
+  std::set<NodeId> restored;
+  TestCluster c(3, RestoredAcceptLoss(&restored));
+  const MemoryStorage wiped = *c.node(1).storage;
+  c.Elect(1);
+  ASSERT_TRUE(c.raft(1).Propose("a").ok());
+  c.Stabilize();
+  c.Tick(1);
+  c.Stabilize();
+  ASSERT_EQ(c.raft(3).committed(), 3u);
+  const MemoryStorage b3 = *c.node(3).storage;
+  restored = {1, 2, 3};
+  for (NodeId id : {1, 2, 3}) RestartOn(c, id, wiped);
+  bool swapped = false;
+  c.drop = [&](const Message& m) {
+    if (!swapped && m.type == MessageType::kVoteResp && m.from == 3 && !m.reject) {
+      swapped = true;
+      RestartOn(c, 3, b3);  // the grant is on its way; node 3 now runs on its backup
+    }
+    return false;
+  };
+  c.TickAll(300);
+  c.drop = nullptr;
+  ASSERT_TRUE(swapped);
+  NodeId leader = kNoNode;
+  for (NodeId id : {1, 2, 3}) {
+    if (c.raft(id).role() == Role::kLeader) leader = id;
+  }
+  ASSERT_NE(leader, kNoNode);
+  ASSERT_TRUE(c.raft(leader).Propose("after").ok());
+  c.TickAll(100);
+  EXPECT_EQ(c.raft(leader).TermAt(3), 2u) << "the leader lacks node 3's committed entry 3";
+  EXPECT_EQ(AppliedConflict(c, 3), "");
+  EXPECT_EQ(c.raft(3).events().commit_conflicts, 0u);
+  EXPECT_FALSE(c.raft(3).recovering());
+}
+
+// The limit of judging by commit index (second review): an entry committed by its leader but
+// known committed by no voter's copy can be lost. Leader 1 commits "X" at 5 with node 2,
+// which holds it but knows commit 3; node 3 knows commit 4 and lacks X; node 1 comes back on
+// an older copy. Node 3's commit index is the highest, so only it can win, and X is gone
+// (the last-entry rule would have kept it here, and lost committed entries elsewhere:
+// UpToDateDoesNotMeanHoldingEveryVotersCommittedEntries). What must hold: the replicas agree.
+TEST(RaftDataLossReviewTest, AnEntryNoVoterKnewCommittedMayBeLostButReplicasAgree) {
+  std::set<NodeId> restored;
+  TestCluster c(3, [&restored](Config& cfg) {
+    RestoredAcceptLoss(&restored)(cfg);
+    cfg.max_size_per_msg = 1;
+  });
+  c.Elect(1);
+  ASSERT_TRUE(c.raft(1).Propose("a").ok());
+  c.Stabilize();
+  c.Tick(1);
+  c.Stabilize();
+  const MemoryStorage b1 = *c.node(1).storage;
+  c.drop = [](const Message& m) {
+    if (m.to == 2 && m.commit >= 4 &&
+        (m.type == MessageType::kAppend || m.type == MessageType::kHeartbeat)) {
+      return true;
+    }
+    if (m.to == 3 && m.type == MessageType::kAppend) {
+      for (const Entry& e : m.entries) {
+        if (e.index >= 5) return true;
+      }
+    }
+    return false;
+  };
+  ASSERT_TRUE(c.raft(1).Propose("b").ok());
+  ASSERT_TRUE(c.raft(1).Propose("X").ok());
+  c.Stabilize();
+  for (int i = 0; i < 3; i++) {
+    c.Tick(1);
+    c.Stabilize();
+  }
+  ASSERT_EQ(c.raft(1).committed(), 5u);
+  ASSERT_EQ(c.raft(2).committed(), 3u);
+  ASSERT_EQ(c.raft(3).committed(), 4u);
+  const MemoryStorage b2 = *c.node(2).storage, b3 = *c.node(3).storage;
+  c.drop = nullptr;
+  restored = {1, 2, 3};
+  RestartOn(c, 1, b1);
+  RestartOn(c, 2, b2);
+  RestartOn(c, 3, b3);
+  c.TickAll(200);
+  NodeId leader = kNoNode;
+  for (NodeId id : {1, 2, 3}) {
+    if (c.raft(id).role() == Role::kLeader) leader = id;
+  }
+  ASSERT_EQ(leader, 3u);
+  ASSERT_TRUE(c.raft(leader).Propose("after").ok());
+  c.TickAll(50);
+  EXPECT_EQ(AppliedConflict(c, 3), "");
+  for (NodeId id : {1, 2, 3}) {
+    EXPECT_FALSE(c.raft(id).recovering()) << "node " << id;
+    EXPECT_EQ(c.raft(id).events().commit_conflicts, 0u) << "node " << id;
+  }
+}
+
 }  // namespace
 }  // namespace flin::raft

@@ -75,6 +75,8 @@ void RawNode::BecomeFollower(uint64_t term, NodeId lead) {
   role_ = Role::kFollower;
   lead_ = lead;
   if (lead != kNoNode) unanimous_next_ = false;
+  unanimous_commit_pending_ = false;
+  vote_runs_.clear();
   ResetTimers();
   prs_.clear();
   votes_.clear();
@@ -94,14 +96,12 @@ void RawNode::BecomePreCandidate() {
 }
 
 uint64_t RawNode::CampaignTerm() const {
-  // A unanimous campaign accepts a loss: terms of the lost era may lie beyond every term a
-  // live replica knows (all of their holders lost them), and one reused could meet a message
-  // of its earlier leader. It leaps past any era of fewer elections than the gap.
-  return term_ + (unanimous_campaign_ ? kLossTermGap : 1);
+  return unanimous_campaign_ ? unanimous_term_ : term_ + 1;
 }
 
 void RawNode::BecomeCandidate() {
   term_ = CampaignTerm();
+  vote_runs_.clear();
   vote_ = cfg_.id;
   role_ = Role::kCandidate;
   lead_ = kNoNode;
@@ -116,9 +116,7 @@ void RawNode::BecomeLeader() {
   role_ = Role::kLeader;
   lead_ = cfg_.id;
   unanimous_next_ = false;
-  // Every voter granted this election (only a unanimous one elects a recovering replica,
-  // Config::accept_data_loss): this log holds everything any of them committed.
-  if (recovering_) EndRecovery();
+  unanimous_commit_pending_ = unanimous_campaign_ && conf_state().voters.size() > 1;
   ResetTimers();
   votes_.clear();
   prs_.clear();
@@ -145,6 +143,14 @@ void RawNode::StartElection(bool pre_vote, bool transfer) {
   if (pre_vote || role_ != Role::kPreCandidate) {
     unanimous_campaign_ = CampaignsUnanimously();
     unanimous_next_ = false;
+    // A unanimous campaign accepts a loss: terms of the lost era may lie beyond every term a
+    // live replica knows (all of their holders lost them), and one reused could meet a
+    // message, or entries, of its earlier leader. It leaps past any era of fewer elections
+    // than the gap, by a random amount more: two lost eras leaping from one term would
+    // otherwise meet in the same one (raft_sim seed 1448 of the wipe profile with the flag).
+    if (unanimous_campaign_) {
+      unanimous_term_ = term_ + kLossTermGap + NextRandom() % kLossTermGap;
+    }
   }
   if (pre_vote) {
     BecomePreCandidate();
@@ -218,6 +224,8 @@ void RawNode::HandleVoteRequest(const Message& m) {
   if (can_vote && up_to_date) {
     // The answer carries the term asked about, so a pre-candidate can count it.
     r.term = m.term;
+    // ... and to a unanimous candidate, the run the grant comes from (vote_runs_).
+    if (!pre && m.unanimous && recovering_) r.run_id = run_id_;
     if (!pre) {
       election_elapsed_ = 0;
       vote_ = m.from;
@@ -232,7 +240,8 @@ void RawNode::HandleVoteResponse(const Message& m) {
   const bool pre = role_ == Role::kPreCandidate;
   if ((m.type == MessageType::kPreVoteResp) != pre) return;
   if (!conf_state().IsVoter(m.from)) return;
-  votes_.emplace(m.from, !m.reject);  // the first answer of each voter counts
+  const bool first = votes_.emplace(m.from, !m.reject).second;  // the first answer counts
+  if (first && !pre && unanimous_campaign_ && !m.reject) vote_runs_[m.from] = m.run_id;
   size_t granted = 0, rejected = 0;
   for (const auto& [id, ok] : votes_) (ok ? granted : rejected)++;
   if (granted >= VotesToWin()) {

@@ -238,7 +238,14 @@ void RawNode::HandleHeartbeatResponse(const Message& m) {
 
 bool RawNode::MaybeCommit() {
   if (conf_state().voters.empty()) return false;
-  const uint64_t mci = QuorumValue([this](NodeId v) { return PeerValue(v, &Progress::match); });
+  uint64_t mci = 0;
+  if (unanimous_commit_pending_) {
+    // Every voter, from the run it voted from (vote_runs_), before the first commit.
+    mci = std::numeric_limits<uint64_t>::max();
+    for (NodeId v : conf_state().voters) mci = std::min(mci, PeerValue(v, &Progress::match));
+  } else {
+    mci = QuorumValue([this](NodeId v) { return PeerValue(v, &Progress::match); });
+  }
   bool advanced;
   if (cfg_.testing.commit_any_term) {
     advanced = mci > log_.committed();
@@ -248,7 +255,15 @@ bool RawNode::MaybeCommit() {
     // (Figure 8 of the Raft paper); earlier entries commit with it.
     advanced = log_.MaybeCommit(mci, term_);
   }
-  if (advanced) AfterCommit();
+  if (advanced) {
+    // Every voter granted this election and acknowledged an entry of its term from the run
+    // that voted (only a unanimous election elects a recovering replica,
+    // Config::accept_data_loss): this log holds everything any of them committed. Not
+    // before: a winner whose election turns out void must not count as ordinary.
+    if (unanimous_commit_pending_ && recovering_) EndRecovery();
+    unanimous_commit_pending_ = false;
+    AfterCommit();
+  }
   return advanced;
 }
 

@@ -141,6 +141,10 @@ Status RawNode::Step(const Message& m) {
   }
   switch (role_) {
     case Role::kLeader:
+      if (UnanimousVoteVoid(m)) {
+        BecomeFollower(term_, kNoNode);
+        break;
+      }
       NotePeerRun(m);
       switch (m.type) {
         case MessageType::kAppendResp: HandleAppendResponse(m); break;
@@ -237,6 +241,16 @@ void RawNode::BeginRecovery() {
            m.type == MessageType::kAppendResp || m.type == MessageType::kHeartbeatResp ||
            m.type == MessageType::kSnapshotResp;
   });
+}
+
+bool RawNode::UnanimousVoteVoid(const Message& m) const {
+  if (!unanimous_commit_pending_) return false;
+  if (m.type != MessageType::kAppendResp && m.type != MessageType::kHeartbeatResp &&
+      m.type != MessageType::kSnapshotResp) {
+    return false;
+  }
+  auto it = vote_runs_.find(m.from);
+  return it != vote_runs_.end() && it->second != m.run_id;
 }
 
 void RawNode::NotePeerRun(const Message& m) {

@@ -188,8 +188,8 @@ struct Config {
   // sender's and its receiver's processes (the recovered replicas may reuse that term; Flin's
   // transport joins two processes per connection; RaftRecoveryOpenTest.*TwoWiped*).
   bool recovering = false;
-  // The operator accepts losing acknowledged writes that no replica of the group still holds:
-  // every replica lost its state or came back on a backup (a whole cluster restored after a
+  // The operator accepts losing acknowledged writes that no replica of the group still knows
+  // to be committed: every replica lost its state or came back on a backup (a whole cluster restored after a
   // disaster), so none can vouch for the others and a recovery (above) would wait forever.
   // While recovering, such a replica may then vote and campaign again, but in UNANIMOUS
   // elections only: a candidate wins only with the grant of every voter (flagged on its
@@ -202,8 +202,9 @@ struct Config {
   //    stale tail of a later term beat a replica that had committed an older-term entry
   //    (RaftDataLossReviewTest.UpToDateDoesNot...). Nor would a majority: two older copies
   //    could elect each other over the newest (found by review in session 13). What is
-  //    lost: writes that no voter had committed (learners are not voters: their committed
-  //    entries beyond every voter's can be lost, and the learner then stops following,
+  //    lost: entries no voter knew were committed, even if one held them (a voter cannot tell
+  //    in one round: RaftDataLossReviewTest.AnEntryNoVoterKnew...), and a learner's committed
+  //    entries beyond every voter's (the learner then stops following,
   //    Events::commit_conflicts).
   //  - Step 1 comes first (a replica votes, campaigns and follows only once it knows its
   //    peers' terms: an ordinary live peer may lead a newer term than its copy), and its
@@ -211,10 +212,15 @@ struct Config {
   //    (RaftDataLossReviewTest.AWipedReplicaVotesAgainInTheTermItLearned).
   //  - Terms whose every holder lost them lie beyond what any live replica knows; one reused
   //    could meet a held message of its earlier leader. A unanimous campaign leaps
-  //    kLossTermGap terms, so only an era of that many elections since the newest copy could
+  //    kLossTermGap terms and a random amount up to as many more, so only an era of that many
+  //    elections since the newest copy, or two eras leaping from one term to one term, could
   //    be reused (RaftDataLossReviewTest.ARestoredQuorumReusesTheTermOfADeadLeader).
-  //  - The winner is an ordinary replica at once (every voter granted it); the others end
-  //    step 2 under it as usual. An ordinary replica that refuses a unanimous request because
+  //  - A grant is judged by the voter's state when it votes; a voter started on another copy
+  //    since has not been. So the winner commits nothing until every voter has acknowledged
+  //    an entry of its term from the run that granted the vote (vote responses name it), and
+  //    steps down on hearing another run (RaftDataLossReviewTest.AGrantFromAnIncarnation...).
+  //    Then it is an ordinary replica (every voter granted it and holds its log); the others
+  //    end step 2 under it as usual. An ordinary replica that refuses a unanimous request because
   //    its own state is newer campaigns unanimously itself next, unless it hears of a leader
   //    first (else the group could wait forever for a candidate nobody can elect); one try
   //    each time, so a flag left on never keeps a majority from electing.
@@ -379,8 +385,8 @@ class RawNode {
                     bool unanimous = false);
   // Grants that win the current campaign: a quorum, or every voter if it is unanimous.
   size_t VotesToWin() const;
-  // The term the current campaign asks for: the next one, or kLossTermGap further if it is
-  // unanimous (Config::accept_data_loss).
+  // The term the current campaign asks for: the next one, or, if it is unanimous
+  // (Config::accept_data_loss), kLossTermGap to twice that further (unanimous_term_).
   uint64_t CampaignTerm() const;
   static constexpr uint64_t kLossTermGap = 1 << 16;
   void HandleVoteRequest(const Message& m);
@@ -490,6 +496,15 @@ class RawNode {
   // its older log (unless it hears of a leader first). And whether the current campaign is.
   bool unanimous_next_ = false;
   bool unanimous_campaign_ = false;
+  uint64_t unanimous_term_ = 0;  // the term a unanimous campaign asks for (CampaignTerm)
+  // A unanimous winner: the run each voter granted its vote from (Message::run_id; 0 for an
+  // ordinary replica), and whether it still needs every one of them to acknowledge an entry
+  // of its term, from that same run, before it commits anything: a voter started on another
+  // copy since it voted was never judged by its new state (raft_sim seed 910 of the held-link
+  // profile with the flag on), so the winner steps down on hearing a run other than the
+  // one that voted.
+  std::map<NodeId, uint64_t> vote_runs_;
+  bool unanimous_commit_pending_ = false;
   // Recovering under accept_data_loss: the term step 1 learned. Its earlier self may have
   // voted in any term up to it, so it grants votes only above it.
   uint64_t vote_floor_ = 0;
@@ -514,6 +529,9 @@ class RawNode {
   // Leader: a response from a peer; a run it has not heard yet resets the peer's progress and
   // fixes where that run's recovery ends (Config::recovering).
   void NotePeerRun(const Message& m);
+  // Leader: a response from a voter of its unanimous election in another run than the vote's
+  // (vote_runs_): the election judged a state that is gone.
+  bool UnanimousVoteVoid(const Message& m) const;
   void ProbeTermsWhileRecovering();
 
   // Candidate state: votes received this election (true = granted).

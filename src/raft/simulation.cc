@@ -96,6 +96,7 @@ struct Node {
   // Lost its storage, and not yet recovered (persisted with the storage: it survives crashes).
   bool recovering = false;
   bool crash_after_send = false;  // granted a vote: crashes once it is sent (crash_after_vote)
+  uint64_t copies_checked_term = 0;  // accept_data_loss: CheckHoldsEveryCopy done as its leader
 };
 
 struct InFlight {
@@ -117,8 +118,9 @@ class Simulation {
 
  private:
   void Trace(std::string ev);
-  // accept_data_loss: a new leader's log holds every node's committed prefix (each node's
-  // stable storage, crashed ones too), the claim unanimous elections rest on.
+  // accept_data_loss: a leader that committed in its term holds every node's committed
+  // prefix (each node's stable storage, crashed ones too), the claim unanimous elections
+  // rest on.
   void CheckHoldsEveryCopy(const Node& leader);
   bool Failed() const { return !result_.failure.empty() || !checker_.failure().empty(); }
   Config NodeConfig(NodeId id, uint64_t applied);
@@ -428,8 +430,14 @@ void Simulation::AfterStep(Node& n) {
   if (n.raft->role() != Role::kLeader) return;
   const bool elected = leaders_seen_.emplace(n.raft->term(), n.id).second;
   if (elected) result_.stats.elections++;
-  if (elected && opt_.accept_data_loss) {
+  // Once a leader commits in its term (a unanimous winner only after every voter acknowledged
+  // it from the run that voted), it holds every node's committed prefix.
+  if (opt_.accept_data_loss && n.copies_checked_term != n.raft->term() &&
+      n.raft->TermAt(n.raft->committed()) == n.raft->term()) {
+    n.copies_checked_term = n.raft->term();
     CheckHoldsEveryCopy(n);
+  }
+  if (elected && opt_.accept_data_loss) {
     if (n.raft->unanimous_campaign()) {
       // It may have accepted a loss: what was committed before may be gone, and so may be
       // the history the older copies belong to (a copy from before is no backup of this one).

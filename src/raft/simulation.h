@@ -68,7 +68,8 @@ struct SimOptions {
   // Every node accepts data loss (Config::accept_data_loss). Each unanimous win then starts a
   // new era for the checks of committed and applied entries and acknowledged writes (what
   // came before may be lost, by design; older copies are dropped as of another history);
-  // every new leader must hold every node's committed prefix instead, and the clients'
+  // every leader that commits in its term must then hold every node's committed prefix
+  // instead, and the clients'
   // history is not checked. Election Safety and Log Matching span every era.
   bool accept_data_loss = false;
   // Liveness: after duration_ms, this much more virtual time with faults off, partitions

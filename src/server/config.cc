@@ -55,8 +55,8 @@ constexpr FlagDoc kFlags[] = {
     {"backup-keep", "3", "how many backups SAVE and BGSAVE keep (older ones are deleted)", false},
     {"accept-data-loss", "no",
      "yes: a partition whose every replica came back on a backup (or lost its data) elects, "
-     "with every replica's vote, the one holding the newest state; writes acknowledged after "
-     "the newest copy are lost. For starting a cluster restored after a disaster",
+     "with every replica's vote, the one that knew the most of its committed log; writes no "
+     "replica knew were committed are lost. For starting a cluster restored after a disaster",
      false},
     {"fsync", "always", "always | everysec | no: when an acknowledged write is fsynced", true},
     {"requirepass", "", "password clients must AUTH with; empty = none", true},
