@@ -214,8 +214,9 @@ void RawNode::HandleVoteRequest(const Message& m) {
       m.unanimous ? (m.commit > log_.committed() ||
                      (m.commit == log_.committed() && log_.IsUpToDate(m.index, m.log_term)))
                   : log_.IsUpToDate(m.index, m.log_term);
-  // A unanimous candidate with an older log than this one's can never win: this replica
-  // must, and only a unanimous campaign can have the votes of replicas accepting data loss.
+  // A unanimous candidate behind this replica cannot win while it refuses: this replica (or
+  // one further ahead) must, and only a unanimous campaign can have the votes of replicas
+  // accepting data loss. So its next campaign is unanimous (once: StartElection).
   if (m.unanimous && !up_to_date && lead_ == kNoNode) unanimous_next_ = true;
   Message r;
   r.type = pre ? MessageType::kPreVoteResp : MessageType::kVoteResp;
