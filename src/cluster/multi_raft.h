@@ -80,7 +80,7 @@ struct MultiRaftOptions {
   // recovering (raft::Config::recovering), as after a lost disk but with its data.
   bool restored = false;
   // raft::Config::accept_data_loss for every partition: the operator accepts losing writes
-  // that no replica kept (a whole cluster restored from backups).
+  // that no replica knew were committed (a whole cluster restored from backups).
   bool accept_data_loss = false;
 };
 

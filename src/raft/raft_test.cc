@@ -12,8 +12,10 @@ namespace flin::raft {
 namespace {
 
 using test_util::AppliedConflict;
+using test_util::Hold;
 using test_util::RestartOn;
 using test_util::TestCluster;
+using test_util::TickOnly;
 
 TEST(RaftElectionTest, CampaignElectsLeaderWithNoOp) {
   TestCluster c(3);
@@ -926,6 +928,17 @@ void ExpectNoConflictOnceHealed(TestCluster& c, int n) {
   EXPECT_TRUE(conflict.empty()) << conflict;
 }
 
+// Node 1 is elected in term 3 (the term a held vote was given in) and commits "x".
+void OneLeadsTerm3AndCommitsX(TestCluster& c) {
+  c.raft(1).Campaign();
+  c.Stabilize();
+  ASSERT_EQ(c.raft(1).role(), Role::kLeader);
+  ASSERT_EQ(c.raft(1).term(), 3u);
+  ASSERT_TRUE(c.raft(1).Propose("x").ok());
+  c.Stabilize();
+  ASSERT_EQ(c.node(1).applied.back().data, "x");
+}
+
 // Leader 1 of term 3 committed "x"; the earlier run's vote `held` now reaches `candidate`, a
 // candidate of term 3 again after its recovery. It must not become a second leader of term 3,
 // and (if it did) what it commits must not conflict with what 1 committed.
@@ -965,18 +978,10 @@ TEST(RaftRecoveryTest, AVoteTheEarlierSelfGaveIsLearnedFromItsCandidate) {
   // 2, 3 and 4 stop hearing from 1; their leases run out (1 is not ticked: it still leads).
   for (NodeId a : {2, 3, 4}) c.Cut(1, a);
   c.Cut(2, 5);
-  for (int i = 0; i < 10; i++)
-    for (NodeId id : {2, 3, 4}) c.raft(id).Tick();
-  c.Stabilize();
+  TickOnly(c, {2, 3, 4});
   for (NodeId id : {2, 3, 4}) ASSERT_EQ(c.raft(id).role(), Role::kFollower) << id;
   std::vector<Message> held;
-  c.drop = [&](const Message& m) {
-    if (m.from == 2 && m.to == 4 && m.type == MessageType::kVote) {
-      held.push_back(m);
-      return true;
-    }
-    return false;
-  };
+  c.drop = Hold(2, 4, MessageType::kVote, &held);
   c.raft(2).Campaign();
   c.Stabilize();
   ASSERT_EQ(c.raft(2).role(), Role::kCandidate);
@@ -1012,9 +1017,7 @@ TEST(RaftRecoveryTest, ADuplicateFromBeforeTheRestartIsNotAnAnswer) {
   MemoryStorage backup = *c.node(3).storage;
   c.Cut(1, 2);
   c.Cut(1, 3);
-  for (int i = 0; i < 10; i++)
-    for (NodeId id : {2, 3}) c.raft(id).Tick();
-  c.Stabilize();
+  TickOnly(c, {2, 3});
   c.sent().clear();
   c.raft(2).Campaign();
   c.Stabilize();
@@ -1159,18 +1162,10 @@ TEST(RaftRecoveryOpenTest, DISABLED_TwoWipedHoldersOfATermLetItsOldVoteElectASec
   // 1 pauses (not ticked); 2 and 3 stop hearing from it.
   c.Cut(1, 2);
   c.Cut(1, 3);
-  for (int i = 0; i < 10; i++)
-    for (NodeId id : {2, 3}) c.raft(id).Tick();
-  c.Stabilize();
+  TickOnly(c, {2, 3});
   for (NodeId id : {2, 3}) ASSERT_EQ(c.raft(id).role(), Role::kFollower) << id;
   std::vector<Message> held;
-  c.drop = [&](const Message& m) {
-    if (m.from == 2 && m.to == 3 && m.type == MessageType::kVoteResp) {
-      held.push_back(m);
-      return true;
-    }
-    return false;
-  };
+  c.drop = Hold(2, 3, MessageType::kVoteResp, &held);
   c.raft(3).Campaign();
   c.Stabilize();
   ASSERT_EQ(c.raft(3).role(), Role::kCandidate);
@@ -1196,9 +1191,7 @@ TEST(RaftRecoveryOpenTest, DISABLED_TwoWipedHoldersOfATermLetItsOldVoteElectASec
   // 1 pauses again; 3 campaigns (2 grants the pre-vote; 3's vote request to 2 is slow).
   c.Cut(1, 2);
   c.Cut(1, 3);
-  for (int i = 0; i < 10; i++)
-    for (NodeId id : {2, 3}) c.raft(id).Tick();
-  c.Stabilize();
+  TickOnly(c, {2, 3});
   for (NodeId id : {2, 3}) ASSERT_EQ(c.raft(id).role(), Role::kFollower) << id;
   c.drop = [&](const Message& m) {
     return m.from == 3 && m.to == 2 && m.type == MessageType::kVote;
@@ -1216,13 +1209,7 @@ TEST(RaftRecoveryOpenTest, DISABLED_TwoWipedHoldersOfATermLetItsOldVoteElectASec
   c.Heal();
   c.Cut(1, 3);
   c.Cut(2, 3);
-  c.raft(1).Campaign();
-  c.Stabilize();
-  ASSERT_EQ(c.raft(1).role(), Role::kLeader);
-  ASSERT_EQ(c.raft(1).term(), 3u);
-  ASSERT_TRUE(c.raft(1).Propose("x").ok());
-  c.Stabilize();
-  ASSERT_EQ(c.node(1).applied.back().data, "x");
+  ASSERT_NO_FATAL_FAILURE(OneLeadsTerm3AndCommitsX(c));
   // The earlier 2's vote reaches the new 3, still a candidate of term 3.
   c.Heal();
   c.Cut(1, 3);
@@ -1241,18 +1228,14 @@ TEST(RaftRecoveryOpenTest, DISABLED_FiveVotersTwoWipedHoldersOfATermElectTwoLead
   c.Stabilize();
   auto pause1 = [&] {
     for (NodeId id : {2, 3, 4, 5}) c.Cut(1, id);
-    for (int i = 0; i < 10; i++)
-      for (NodeId id : {2, 3, 4, 5}) c.raft(id).Tick();
-    c.Stabilize();
+    TickOnly(c, {2, 3, 4, 5});
     for (NodeId id : {2, 3, 4, 5}) ASSERT_EQ(c.raft(id).role(), Role::kFollower) << id;
   };
   pause1();
   std::vector<Message> held;
-  c.drop = [&](const Message& m) {
-    if (m.from == 4 && m.to == 5 && m.type == MessageType::kVoteResp) {
-      held.push_back(m);
-      return true;
-    }
+  c.drop = [&, hold = Hold(4, 5, MessageType::kVoteResp, &held)](
+               const Message& m) {
+    if (hold(m)) return true;
     return m.from == 5 && (m.to == 2 || m.to == 3) && m.type == MessageType::kVote;
   };
   c.raft(5).Campaign();
@@ -1291,13 +1274,7 @@ TEST(RaftRecoveryOpenTest, DISABLED_FiveVotersTwoWipedHoldersOfATermElectTwoLead
   c.Heal();
   for (NodeId a : {1, 2, 4})
     for (NodeId b : {3, 5}) c.Cut(a, b);
-  c.raft(1).Campaign();
-  c.Stabilize();
-  ASSERT_EQ(c.raft(1).role(), Role::kLeader);
-  ASSERT_EQ(c.raft(1).term(), 3u);
-  ASSERT_TRUE(c.raft(1).Propose("x").ok());
-  c.Stabilize();
-  ASSERT_EQ(c.node(1).applied.back().data, "x");
+  ASSERT_NO_FATAL_FAILURE(OneLeadsTerm3AndCommitsX(c));
   // The earlier 4's vote reaches the new 5.
   c.Heal();
   c.Cut(1, 5);

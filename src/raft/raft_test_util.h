@@ -4,6 +4,7 @@
 // network is quiet. Header-only, test code only.
 
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <set>
@@ -179,6 +180,25 @@ inline std::string AppliedConflict(TestCluster& c, int n) {
     }
   }
   return "";
+}
+
+// Ticks only `ids`, an election timeout's worth, and delivers what follows: their leases on
+// a leader that is not ticked (or cut off) run out.
+inline void TickOnly(TestCluster& c, std::initializer_list<NodeId> ids) {
+  for (int i = 0; i < 10; i++) {
+    for (NodeId id : ids) c.raft(id).Tick();
+  }
+  c.Stabilize();
+}
+
+// A drop filter that holds back every message of `type` from `from` to `to`, into *held.
+inline std::function<bool(const Message&)> Hold(NodeId from, NodeId to, MessageType type,
+                                                std::vector<Message>* held) {
+  return [=](const Message& m) {
+    if (m.from != from || m.to != to || m.type != type) return false;
+    held->push_back(m);
+    return true;
+  };
 }
 
 }  // namespace flin::raft::test_util
