@@ -95,7 +95,8 @@ MultiRaftNode::MultiRaftNode(storage::Store* store, StateMachine* sm, Topology t
       topology_(std::move(topology)),
       options_(std::move(options)),
       fsync_(options_.fsync),
-      views_(new GroupView[topology_.partitions()]) {}
+      views_(new GroupView[topology_.partitions()]),
+      apply_txn_(store) {}
 
 MultiRaftNode::~MultiRaftNode() { Stop(); }
 
@@ -704,7 +705,7 @@ void MultiRaftNode::HandleReady() {
 // the same batch as its data) and answers the proposals they complete.
 void MultiRaftNode::ApplyEntries(
     const std::vector<std::pair<Group*, std::span<const raft::Entry>>>& batch) {
-  storage::WriteTxn txn(store_);
+  storage::WriteTxn& txn = apply_txn_;
   bool applied_any = false;
   for (auto& [g, entries] : batch) {
     if (entries.empty()) continue;

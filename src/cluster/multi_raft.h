@@ -46,6 +46,7 @@
 #include "cluster/transport.h"
 #include "raft/raw_node.h"
 #include "storage/store.h"
+#include "storage/write_txn.h"
 
 namespace flin::cluster {
 
@@ -247,6 +248,7 @@ class MultiRaftNode : public Replicator {
   std::thread thread_;
 
   std::unordered_map<CompletionSink*, std::vector<Completion>> deliveries_;  // raft thread
+  storage::WriteTxn apply_txn_;  // raft thread: every ApplyEntries, reused
   mutable std::mutex status_mu_;
   std::string status_;  // guarded by status_mu_, refreshed by the raft thread
   size_t held_count_ = 0;     // raft thread: proposals in the groups' held queues

@@ -17,7 +17,7 @@ int64_t UnixMs() {
 
 SingleNodeReplicator::SingleNodeReplicator(storage::Store* store, StateMachine* sm,
                                            SingleNodeOptions options)
-    : store_(store), sm_(sm), options_(options), fsync_(options.fsync) {}
+    : store_(store), sm_(sm), options_(options), fsync_(options.fsync), txn_(store) {}
 
 SingleNodeReplicator::~SingleNodeReplicator() { Stop(); }
 
@@ -33,7 +33,8 @@ int64_t SingleNodeReplicator::PersistedClock(storage::Store* store) {
 }
 
 Status SingleNodeReplicator::Start() {
-  last_ts_ = std::max(last_ts_, PersistedClock(store_));
+  persisted_ts_ = PersistedClock(store_);
+  last_ts_ = std::max(last_ts_, persisted_ts_);
   store_->AdvanceApplyClock(-1, last_ts_);
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "flin-apply");
@@ -210,7 +211,7 @@ void SingleNodeReplicator::Deliver(Deliveries& replies) {
 
 SingleNodeReplicator::Deliveries SingleNodeReplicator::ApplyBatch(std::vector<Proposal>& batch,
                                                                   bool* deferred) {
-  storage::WriteTxn txn(store_);
+  storage::WriteTxn& txn = txn_;
   std::vector<std::string> replies(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
     Proposal& p = batch[i];
@@ -218,7 +219,8 @@ SingleNodeReplicator::Deliveries SingleNodeReplicator::ApplyBatch(std::vector<Pr
     protocol::ReplyWriter w(&replies[i], p.proto);
     sm_->Apply(txn, p.partition, last_ts_, p.command, p.sink ? &w : nullptr);
   }
-  txn.PutRaw(ClockKey(), std::to_string(last_ts_));
+  const bool clock_moved = last_ts_ != persisted_ts_;
+  if (clock_moved) txn.PutRaw(ClockKey(), std::to_string(last_ts_));
   FsyncPolicy policy = fsync_.load(std::memory_order_relaxed);
   Status s = txn.Commit(policy == FsyncPolicy::kAlways, /*no_stall=*/deferred != nullptr);
   if (deferred != nullptr && s.code() == Status::Code::kBusy) {
@@ -226,6 +228,7 @@ SingleNodeReplicator::Deliveries SingleNodeReplicator::ApplyBatch(std::vector<Pr
     return {};
   }
   if (s.ok()) {
+    if (clock_moved) persisted_ts_ = last_ts_;
     store_->AdvanceApplyClock(-1, last_ts_);
     if (policy == FsyncPolicy::kAlways) {
       fsyncs_.fetch_add(1, std::memory_order_relaxed);

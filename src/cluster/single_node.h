@@ -43,6 +43,7 @@
 
 #include "cluster/replicator.h"
 #include "storage/store.h"
+#include "storage/write_txn.h"
 
 namespace flin::cluster {
 
@@ -99,7 +100,12 @@ class SingleNodeReplicator : public Replicator {
   bool stopping_ = false;        // guarded by mu_
   std::thread thread_;
 
+  storage::WriteTxn txn_;             // guarded by apply_mu_; reused by every batch
   int64_t last_ts_ = 0;               // guarded by apply_mu_
+  // The apply clock the store holds (ClockKey), guarded by apply_mu_: a batch writes the key
+  // only when its clock differs. A batch without it is later in the WAL than the one that
+  // wrote the value, and a crash loses only a suffix of the WAL.
+  int64_t persisted_ts_ = -1;
   std::atomic<bool> unsynced_{false};  // writes since the last fsync
   std::atomic<uint64_t> batches_{0}, applied_{0}, fsyncs_{0};
   std::atomic<int64_t> last_sync_ms_{0};

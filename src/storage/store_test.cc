@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <future>
 #include <map>
 
 #include "storage/encoding.h"
@@ -77,6 +78,36 @@ TEST_F(StoreTest, TxnCountsOnlyWhatItStores) {
   txn.CountOnCommit(&counter, 1);  // a refused commit's counts are dropped with it
   ASSERT_TRUE(txn.Commit(false).ok());
   EXPECT_EQ(counter.load(), 3u);
+}
+
+// The apply loops keep one transaction for every batch. A FLUSHALL makes its own batch's
+// commit wait out a stall (part of it is written already), but not every later batch's.
+TEST_F(StoreTest, AReusedTxnForgetsThatAnEarlierBatchWrotePartOfItself) {
+  WriteTxn txn(store_.get());
+  txn.Put(1, "a", Value("v"));
+  ASSERT_TRUE(txn.DeletePartition(1).ok());
+  txn.Put(1, "b", Value("v"));
+  ASSERT_TRUE(txn.Commit(false, /*no_stall=*/true).ok());
+  std::string raw;
+  EXPECT_TRUE(store_->Get(1, "a", 0, &raw).IsNotFound());
+  EXPECT_TRUE(store_->Get(1, "b", 0, &raw).ok());
+
+  ASSERT_TRUE(store_->db()->PauseBackgroundWork().ok());  // no flush: memtables fill, then stop
+  const std::string big = Value(std::string(1 << 20, 'x'));
+  Status s = Status::Ok();
+  for (int i = 0; i < 64 && s.ok(); ++i) {
+    rocksdb::WriteBatch wb;
+    wb.Put("fill" + std::to_string(i), big);
+    s = store_->Write(&wb, false, /*no_stall=*/true);
+  }
+  ASSERT_EQ(s.code(), Status::Code::kBusy) << s.ToString();
+  // Bounded: a commit that waits out the stall fails the test instead of hanging it.
+  txn.Put(2, "c", Value("v"));
+  auto commit = std::async(std::launch::async, [&] { return txn.Commit(false, true); });
+  const bool returned = commit.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+  ASSERT_TRUE(store_->db()->ContinueBackgroundWork().ok());
+  ASSERT_TRUE(returned) << "the commit waited out the stall";
+  EXPECT_EQ(commit.get().code(), Status::Code::kBusy);
 }
 
 TEST_F(StoreTest, TxnReadsItsOwnWritesAndCommitPersists) {

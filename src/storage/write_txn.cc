@@ -57,15 +57,15 @@ std::string_view WriteTxn::Keep(std::string_view bytes) {
 }
 
 Status WriteTxn::DeleteAllData() {
-  wrote_part_ = true;
   Status s = Commit(false);
+  wrote_part_ = true;  // after that Commit, which starts afresh
   if (!s.ok()) return s;
   return store_->DeleteAllData();
 }
 
 Status WriteTxn::DeletePartition(int partition) {
-  wrote_part_ = true;
   Status s = Commit(false);
+  wrote_part_ = true;
   if (!s.ok()) return s;
   return store_->DeleteRange(PartitionPrefix(partition), PartitionPrefix(partition + 1));
 }
@@ -118,6 +118,7 @@ Status WriteTxn::Commit(bool sync, bool no_stall) {
   raw_.clear();
   if (blocks_.size() > 1) blocks_.erase(blocks_.begin(), blocks_.end() - 1);  // keep one
   block_used_ = 0;
+  wrote_part_ = false;
   return s;
 }
 

@@ -6,7 +6,9 @@
 // them all with one WAL write and, with sync, one fsync. The transaction keeps each data key's
 // latest write (a hash index over copies of keys and values in its own blocks); other keys are
 // read through the store's row cache (Store::GetRaw). Commit writes one batch with each key's
-// last write, in key order (see Commit). Ownership: borrows the Store. Threading: one thread
+// last write, in key order (see Commit). A transaction is reusable: after Commit it starts
+// afresh and keeps its buffers (the hash index, a block, the batch), so an apply loop that
+// keeps one allocates nothing per batch. Ownership: borrows the Store. Threading: one thread
 // at a time (whichever applies).
 
 #include <atomic>
@@ -71,7 +73,7 @@ class WriteTxn {
   std::vector<std::unique_ptr<char[]>> blocks_;
   size_t block_used_ = 0, block_size_ = 0;  // of blocks_.back()
   std::string key_buf_;
-  bool wrote_part_ = false;  // a DeleteAllData/DeletePartition committed what came before it
+  bool wrote_part_ = false;  // a DeleteAllData/DeletePartition wrote part of this transaction
   rocksdb::WriteBatch batch_;  // built by Commit (kept for its buffer)
   std::vector<const std::pair<const std::string_view, Pending>*> order_;  // Commit's sort
   std::vector<std::pair<std::atomic<uint64_t>*, uint64_t>> counts_;  // CountOnCommit
