@@ -1,0 +1,1084 @@
+"""Differential test: seeded random command sequences sent to flin-server and redis-server
+side by side, every reply compared.
+
+Each seed generates a few hundred commands over seven keys (one binary), on two connections
+per server: A (RESP2) runs the transactions, B (RESP3) writes in between, which is what WATCH
+is for; some commands are pipelined in bursts. They cover the string and key commands Flin
+implements with their options, bad options, wrong arities, expiry a few milliseconds away
+(keys expire during a run), and MULTI/EXEC/DISCARD/WATCH. Each command goes to both servers
+(started by flinproc, --fsync everysec, Redis with Flin-equivalent settings) and the replies
+must be equal: same RESP type, same bytes, errors by their full text; TTL/EXPIRETIME within
+1 s and PTTL/PEXPIRETIME within TOL_MS, as time passes between the two (exact rounding is
+test_keys.py's). KEYS is compared sorted, SCAN as the set a full iteration returns,
+RANDOMKEY as "a key that KEYS * lists", DBSIZE after an EXISTS of every key (Executor._compound).
+
+Timing is kept out of the comparison: a command that touches a key whose expiry is a few ms
+away waits until the key is surely gone on both servers (Executor._wait_for), so both sides
+agree whether it was alive.
+
+On a mismatch the failure names the seed, the command's index and the sequence so far, and
+a reproduction shrunk by replaying subsequences (delta debugging) on the same servers.
+
+Environment:
+  FLIN_DIFF_SECONDS   time budget of the run (default 6; seeds run until it is spent)
+  FLIN_DIFF_SEED      first seed (default: random, printed); the next ones follow it
+  FLIN_DIFF_SEEDS     at most this many seeds (FLIN_DIFF_SEEDS=1 replays one seed)
+  FLIN_DIFF_STEPS     commands per seed (default 300)
+  FLIN_DIFF_MINIMIZE_SECONDS  time allowed to shrink a failing sequence (default 30)
+  FLIN_DIFF_AVOID     known Flin bugs (KNOWN_BUGS) the generator steers around, "all" or
+                      id,id: to look for new differences while those are not fixed
+
+Needs both servers: skipped when FLIN_TARGET=redis.
+
+What is not generated, because Flin differs from Redis on purpose (each is documented):
+- WATCH: Flin compares a watched key's contents at EXEC, Redis aborts on any write to it;
+  "a key changed and changed back unseen by the client does not abort" (docs/DESIGN.md,
+  "Transactions are one log entry"). So while keys are watched, a write of one of them must
+  change it or change nothing (fresh values, nonzero increments; no SETRANGE, INCRBYFLOAT,
+  RENAME/RENAMENX/COPY, FLUSHALL; no SET with a time in the past and no expiry a few ms
+  away, which create a key that is gone again by EXEC), and at most one such write per
+  watched key (a second could write back what WATCH saw). See Gen.allowed.
+- KEYS, SCAN, DBSIZE, RANDOMKEY, FLUSHALL/FLUSHDB inside MULTI: Flin refuses them there
+  (docs/DESIGN.md, same section; tests/test_transactions.py).
+- SCAN with a cursor other than 0 that no SCAN returned: Flin's cursors are entries of a
+  table and it answers "ERR invalid cursor" (docs/DESIGN.md, "SCAN cursors").
+- SETRANGE offsets between 64 MiB and Redis's 512 MiB: Flin's --max-value-bytes (README.md).
+- SUBSTR, LCS, other data types: not implemented (README.md's command list); INFO, CLIENT,
+  CONFIG, COMMAND, OBJECT, HELLO...: replies that legitimately differ.
+Nor three artifacts of Redis itself: DBSIZE counts keys past their expiry that nothing has
+deleted yet, and so does SCAN ... TYPE none (both compared after an EXISTS of every key,
+which deletes them); an unknown command's error quotes its arguments only up to a NUL byte.
+"""
+import math
+import os
+import random
+import re
+import time
+
+import pytest
+
+import flinproc
+from flinproc import Error, RawConn, Server, Status, encode_command
+
+pytestmark = pytest.mark.skipif(flinproc.is_redis(),
+                                reason="differential: needs flin-server and redis-server")
+
+KEYS = ["a", "b", "k1", "k2", "key:1", "x y", "k\x00\xff"]
+TOL_MS = 100        # PTTL / PEXPIRETIME tolerance: the two servers see slightly different times
+MARGIN = 0.030      # seconds past a short expiry before its key is touched again
+SHORT_MS = (1, 15)  # "short" expiries, in ms
+
+
+# Known Flin bugs the generator can steer around (FLIN_DIFF_AVOID=id,id or "all"), so that a
+# long run looks for new ones: see KNOWN_BUGS.
+KNOWN_BUGS = {
+    "exec-arity": "EXEC with arguments: Redis answers EXECABORT (and discards an open "
+                  "transaction), Flin 'ERR wrong number of arguments'",
+    "expire-error-order": "EXPIRE family with bad options and a bad time: Redis reports the "
+                          "options, Flin the time",
+    "setrange-overflow": "SETRANGE k 9223372036854775807 x: offset + length overflows, "
+                         "flin-server aborts (std::length_error)",
+    "getex-missing-invalid": "GETEX missing-key EX -1 (or abc, 0, overflow): Redis checks the "
+                             "time only when the key exists and answers nil, Flin an error",
+    "float-range": "INCRBYFLOAT with a value or increment beyond long double's range (1e5000): "
+                   "Redis 'ERR value is not a valid float', Flin 'ERR increment would produce "
+                   "NaN or Infinity'",
+    "scan-zero-spelling": "SCAN '' / 00 / +0 / -0: Redis reads cursor 0 (strtoul), Flin "
+                          "'ERR invalid cursor'",
+    "expiretime-overflow": "EXPIRETIME of a key expiring at PXAT 9223372036854775807 (within "
+                           "500 ms of INT64_MAX): Flin -9223372036854775, Redis 9223372036854776",
+}
+_avoid = os.environ.get("FLIN_DIFF_AVOID", "").replace(" ", "").split(",")
+AVOID = set(KNOWN_BUGS) if "all" in _avoid else set(_avoid) & set(KNOWN_BUGS)
+
+
+def env_float(name, default):
+    v = os.environ.get(name, "").strip()
+    return float(v) if v else default
+
+
+# ---------------------------------------------------------------------------------------------
+# Replies
+
+class NilArray:
+    """*-1 (as distinct from $-1, which RawConn also reads as None)."""
+
+    def __repr__(self):
+        return "(nil array)"
+
+
+NIL_ARRAY = NilArray()
+
+
+class Conn(RawConn):
+    def read_reply(self):
+        # Peek: a nil array must stay apart from a nil bulk string.
+        while True:
+            i = self.buf.find(b"\r\n", self.pos)
+            if i >= 0:
+                break
+            self._fill()
+        if bytes(self.buf[self.pos:i]) == b"*-1":
+            self.pos = i + 2
+            return NIL_ARRAY
+        if self.buf[self.pos:self.pos + 1] == b"*":
+            n = int(bytes(self.buf[self.pos + 1:i]))
+            self.pos = i + 2
+            return [self.read_reply() for _ in range(n)]
+        return super().read_reply()
+
+
+def norm(x):
+    """A reply as a comparable value that keeps its RESP type."""
+    if isinstance(x, Error):
+        return ("err", str(x))
+    if isinstance(x, Status):
+        return ("status", str(x))
+    if x is NIL_ARRAY:
+        return ("nil-array",)
+    if x is None:
+        return ("nil",)
+    if isinstance(x, bool):
+        return ("bool", x)
+    if isinstance(x, int):
+        return ("int", x)
+    if isinstance(x, bytes):
+        return ("bulk", x)
+    if isinstance(x, list):
+        return ("array", [norm(i) for i in x])
+    return ("other", repr(x))
+
+
+def show(x):
+    if isinstance(x, Error):
+        return f"(error) {x}"
+    if isinstance(x, Status):
+        return str(x)
+    if x is None:
+        return "(nil)"
+    if isinstance(x, int):
+        return f"(integer) {x}"
+    if isinstance(x, bytes):
+        return repr(x)[1:]
+    if isinstance(x, list):
+        return "[" + ", ".join(show(i) for i in x) + "]"
+    return repr(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+
+class TimeArg:
+    """A Unix time relative to the moment the command is sent (both servers get the same)."""
+
+    def __init__(self, offset_ms, unit):
+        self.offset_ms, self.unit = offset_ms, unit
+
+    def value(self, now_ms):
+        t = now_ms + self.offset_ms
+        return str(t // 1000 if self.unit == "s" else t)
+
+    def __repr__(self):
+        sign = "+" if self.offset_ms >= 0 else "-"
+        return f"<now{sign}{abs(self.offset_ms)}ms{' in s' if self.unit == 's' else ''}>"
+
+
+ALL = "ALL"  # a command that reads every key
+
+
+class Cmd:
+    """One command of a sequence.  keys: those it touches (ALL for KEYS, DBSIZE...);
+    write/safe: see Gen.allowed; danger: {key: ms} short expiries it may set;
+    kind: None for one command, else a compound check (Executor._compound)."""
+
+    def __init__(self, conn, args, keys=(), write=False, safe=True, danger=None, kind=None,
+                 pipe=False):
+        self.conn, self.args = conn, list(args)
+        self.pipe = pipe  # sent without waiting for the reply (see Executor.step)
+        self.keys = keys if keys == ALL else frozenset(keys)
+        self.write, self.safe = write, safe
+        self.danger = danger or {}
+        self.kind = kind
+
+    @property
+    def name(self):
+        a = self.args[0]
+        return (a.decode("latin-1") if isinstance(a, bytes) else a).upper()
+
+    def materialize(self):
+        now_ms = int(time.time() * 1000)
+        return [a.value(now_ms) if isinstance(a, TimeArg) else a for a in self.args]
+
+    def __repr__(self):
+        def one(a):
+            if isinstance(a, TimeArg):
+                return repr(a)
+            s = a.decode("latin-1") if isinstance(a, bytes) else a
+            if len(s) > 60:
+                return f"<{len(s)} bytes: {s[:12]!r}...>"
+            if s == "" or any(c in s for c in " \"'\\") or not s.isprintable():
+                return repr(a)
+            return s
+        text = " ".join(one(a) for a in self.args)
+        prefix = f"[{self.kind}] " if self.kind else ("[pipelined] " if self.pipe else "")
+        return f"{self.conn.upper()}> {prefix}{text}"
+
+
+# Redis's arities (negative: at least), for the wrong-arity cases.
+ARITY = {
+    "get": 2, "set": -3, "setnx": 3, "setex": 4, "psetex": 4, "getset": 3, "getdel": 2,
+    "getex": -2, "mget": -2, "mset": -3, "msetnx": -3, "append": 3, "setrange": 4,
+    "getrange": 4, "strlen": 2, "incr": 2, "incrby": 3, "decr": 2, "decrby": 3,
+    "incrbyfloat": 3, "del": -2, "unlink": -2, "exists": -2, "type": 2, "ttl": 2, "pttl": 2,
+    "expire": -3, "pexpire": -3, "expireat": -3, "pexpireat": -3, "expiretime": 2,
+    "pexpiretime": 2, "persist": 2, "rename": 3, "renamenx": 3, "copy": -3, "dbsize": 1,
+    "keys": 2, "scan": -2, "randomkey": 1, "watch": -2, "unwatch": 1, "multi": 1, "exec": 1,
+    "discard": 1, "flushall": -1, "flushdb": -1,
+}
+READS = {"GET", "MGET", "STRLEN", "GETRANGE", "EXISTS", "TYPE", "TTL", "PTTL", "EXPIRETIME",
+         "PEXPIRETIME"}
+CONTROL = {"MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH"}  # never pipelined here
+NOT_IN_MULTI = {"KEYS", "SCAN", "DBSIZE", "RANDOMKEY", "FLUSHALL", "FLUSHDB"}  # Flin refuses
+
+VALUES = ["", "0", "1", "-1", "10", "42", "-100", "007", "+5", " 3", "3 ", "1e3", "0x1f",
+          "3.14", "-0.5", ".5", "5.", "1.0", "-0", "inf", "-inf", "nan", "+inf", "Infinity",
+          "9223372036854775807", "-9223372036854775808", "9223372036854775808",
+          "18446744073709551616", "1e308", "-1e308", "1.7976931348623157e308", "1e-320",
+          "1e-400", "1e400", "1e5000", "123456789012345678901234567890", "abc", "hello world",
+          b"\x00\xff\r\n", "12345678901234567", "0.1", "1e17", "-9223372036854775807"]
+INCRS = ["0", "1", "-1", "5", "-7", "1000000", "9223372036854775807",
+         "-9223372036854775808", "9223372036854775808", "abc", "1.5", "", " 1", "+3", "-0",
+         "1e3", "4611686018427387904"]
+FLOATS = ["0", "1", "-1", "0.1", "-0.1", "1.5", "3e2", "1e-10", "2.5e-5", "1e17", "-1e17",
+          "1e308", "-1e308", "inf", "-inf", "nan", "abc", "", "1 ", " 1", "0x10", "5.0e3",
+          "123456789.123456789", "1e400", "1e-400", "1e-5000", "1.7976931348623157e308",
+          "10", "-3", "0.25", "+2", "1e", "1.", ".5", "-.5", "9223372036854775807",
+          "1e5000", "-1e5000", "-0", "-0.0", "0e0", "1E2", "1e+2", "0x1p3", "infinity", "NaN",
+          " inf", "1_000", "1,5", "\t1", "1\n"]
+PATTERNS = ["*", "k*", "k?", "?", "key:*", "[ab]", "[^a]*", "*1", "x\\ y", "x y", "[a-k]*",
+            "k[1-2]", "\\a", "*:*", "nomatch", "[", "a[", "*[", "k[!1]", "[]", "[a-]", "**",
+            "?*?", "K*", "k[12", "\\*", "*y", "[\\]]", "k[a-]", "[^]", "[!a]*", "k\x00?",
+            "*\xff", "[z-a]", "*\\", "a\\"]
+
+
+class Gen:
+    """The command sequence of one seed.  Depends on the seed only (never on replies)."""
+
+    def __init__(self, seed):
+        self.rnd = random.Random(seed)
+        self.fresh_n = 0
+        self.in_multi = False
+        self.queued = 0
+        self.watched = {}     # key -> writes to it since WATCH (see allowed)
+
+    # -- building blocks --
+    def pick(self, seq):
+        return self.rnd.choice(seq)
+
+    def key(self):
+        return self.pick(KEYS)
+
+    def case(self, word):
+        r = self.rnd.random()
+        if r < 0.7:
+            return word
+        if r < 0.85:
+            return word.lower()
+        return "".join(c.upper() if self.rnd.random() < 0.5 else c.lower() for c in word)
+
+    def fresh(self):
+        self.fresh_n += 1
+        if self.rnd.random() < 0.3:
+            return str(self.rnd.randrange(10**11, 10**12))  # numeric, for INCR after it
+        return f"f{self.fresh_n}.{self.rnd.randrange(1000)}"
+
+    def value(self, fresh):
+        v = self._value(fresh)
+        if "float-range" in AVOID and isinstance(v, str) and re.search(r"[eE][-+]?\d", v):
+            v = "1.5"  # APPEND could lengthen its exponent beyond long double's range
+        return v
+
+    def _value(self, fresh):
+        if fresh:
+            return self.fresh()
+        r = self.rnd.random()
+        if r < 0.01:
+            return self.pick("vw1") * self.rnd.randint(1000, 300_000)
+        if r < 0.55:
+            return self.pick(VALUES)
+        if r < 0.8:
+            return str(self.rnd.randint(-1000, 1000))
+        if r < 0.9:
+            return f"{self.rnd.uniform(-1e6, 1e6):.{self.rnd.randint(0, 20)}g}"
+        return "".join(self.pick("abcxyz 01") for _ in range(self.rnd.randint(0, 12)))
+
+    def rel_s(self):
+        r = self.rnd.random()
+        if r < 0.85:
+            return str(self.rnd.randint(10_000, 2_000_000))
+        return self.pick(["0", "-1", "-100", "abc", "1.5", "", "9223372036854775807",
+                          "9223372036854776", "-9223372036854775808", "100000000000", " 5",
+                          "9223372036854775", "-9223372036854775"])
+
+    def rel_ms(self, danger):
+        r = self.rnd.random()
+        if r < 0.12:
+            ms = self.rnd.randint(*SHORT_MS)
+            danger.append(ms)
+            return str(ms)
+        if r < 0.85:
+            return str(self.rnd.randint(10_000_000, 2_000_000_000))
+        return self.pick(["0", "-1", "-100", "abc", "1.5", "", "9223372036854775807",
+                          "-9223372036854775808", "100000000000000", "9223372036854775806"])
+
+    def abs_time(self, unit, danger):
+        r = self.rnd.random()
+        if unit == "ms" and r < 0.1:
+            ms = self.rnd.randint(*SHORT_MS)
+            danger.append(ms)
+            return TimeArg(ms, "ms")
+        if r < 0.6:
+            return TimeArg(self.rnd.randint(10_000, 2_000_000) * 1000 + self.rnd.randrange(1000),
+                           unit)
+        if r < 0.85:  # in the past: deletes, or sets an already expired key
+            return TimeArg(-self.rnd.randint(10_000, 10**9), unit)
+        t = self.pick(["0", "1", "-1", "abc", "", "9223372036854775807",
+                       "-9223372036854775808", "1.5", "9223372036854775"])
+        if unit == "ms" and t == "9223372036854775807" and "expiretime-overflow" in AVOID:
+            t = "9223372036854775000"
+        return t
+
+    def flags(self, choices, n_max=2):
+        out = []
+        for _ in range(self.rnd.choice([0, 0, 1, 1, 1, 2, n_max])):
+            out.append(self.case(self.pick(choices)))
+        return out
+
+    # -- one command --
+    def command(self, conn, fresh, in_multi):
+        """A random command; fresh: values that differ from anything stored (WATCH)."""
+        r = self.rnd.random()
+        if r < 0.03:
+            return self.bad_arity(conn)
+        if r < 0.035:
+            # (Not the key with a NUL byte: Redis's message stops at the NUL, a C-string
+            # artifact; Flin quotes the whole argument.)
+            return Cmd(conn, [self.pick(["NOSUCHCMD", "substrx", "gett"]),
+                              self.pick(KEYS[:-1]), "1"])
+        names = list(GENERATORS)
+        if in_multi:
+            names = [n for n in names if n.upper() not in NOT_IN_MULTI]
+        name = self.pick(names)
+        return GENERATORS[name](self, conn, fresh)
+
+    def bad_arity(self, conn):
+        names = [n for n in sorted(ARITY) if ARITY[n] != -1]
+        if "exec-arity" in AVOID:
+            names.remove("exec")
+        name = self.pick(names)
+        n = ARITY[name]
+        if n > 0:
+            count = self.pick([c for c in range(1, n + 3) if c != n])
+        else:
+            count = self.rnd.randint(1, -n - 1)
+        args = [self.case(name.upper())] + [self.key() for _ in range(count - 1)]
+        return Cmd(conn, args, keys=args[1:])
+
+    # -- sequence --
+    def allowed(self, cmd):
+        """While keys are watched, an executed write of a watched key must be one that
+        changes it or changes nothing (safe), and only the first after WATCH may touch it:
+        Flin compares contents at EXEC where Redis aborts on any write (docs/DESIGN.md,
+        "Transactions are one log entry")."""
+        if not self.watched or not cmd.write:
+            return True
+        if cmd.keys == ALL:
+            return False
+        hit = [k for k in cmd.keys if k in self.watched]
+        if not hit:
+            return True
+        if not cmd.safe or any(self.watched[k] for k in hit):
+            return False
+        if any(k in self.watched for k in cmd.danger):
+            return False  # it could create the key and let it expire: "changed back"
+        for k in hit:
+            self.watched[k] += 1
+        return True
+
+    def executed(self, conn, fresh=None):
+        """A command executed now (not queued), within the WATCH rules."""
+        for _ in range(30):
+            cmd = self.command(conn, bool(self.watched) if fresh is None else fresh, False)
+            if self.allowed(cmd):
+                return cmd
+        k = self.key()
+        return Cmd(conn, ["GET", k], keys=[k])
+
+    def compound(self, conn):
+        kind = self.pick(["keys", "keys", "scan", "scan", "randomkey", "dbsize"])
+        if kind == "keys":
+            return Cmd(conn, ["KEYS", self.pick(PATTERNS)], keys=ALL, kind="keys")
+        if kind == "randomkey":
+            return Cmd(conn, ["RANDOMKEY"], keys=ALL, kind="randomkey")
+        if kind == "dbsize":
+            return Cmd(conn, ["DBSIZE"], keys=ALL, kind="dbsize")
+        args = ["SCAN", "0"]
+        if self.rnd.random() < 0.08:
+            bad = ["abc", " 0", "0x0", "1.5", "1a"]
+            if "scan-zero-spelling" not in AVOID:
+                bad += ["", "00", "+0", "-0"]
+            args[1] = self.pick(bad)
+        opts = []
+        if self.rnd.random() < 0.5:
+            opts.append([self.case("MATCH"), self.pick(PATTERNS)])
+        if self.rnd.random() < 0.5:
+            opts.append([self.case("COUNT"), self.pick(["1", "2", "3", "10", "1000"])])
+        if self.rnd.random() < 0.3:
+            opts.append([self.case("TYPE"), self.pick(["string", "STRING", "list", "hash",
+                                                       "none", "foo"])])
+        if self.rnd.random() < 0.06:
+            opts.append(self.pick([["COUNT", "0"], ["COUNT", "-1"], ["COUNT", "abc"],
+                                   ["MATCH"], ["FOO", "1"], ["COUNT"], ["TYPE"]]))
+        self.rnd.shuffle(opts)
+        for o in opts:
+            args += o
+        return Cmd(conn, args, keys=ALL, kind="scan")
+
+    def sequence(self, n):
+        out = []
+        burst, burst_conn = 0, "a"
+        while len(out) < n:
+            if burst:
+                # Pipelined: sent one after the other, replies read afterwards.
+                burst -= 1
+                if burst_conn == "a" and self.in_multi:
+                    cmd = self.command("a", False, True)
+                    self.queued += 1
+                else:
+                    cmd = self.executed(burst_conn)
+                cmd.pipe = True
+                out.append(cmd)
+                continue
+            r = self.rnd.random()
+            if r < 0.06:
+                burst, burst_conn = self.rnd.randint(2, 12), self.pick("aab")
+                continue
+            r = self.rnd.random()
+            if not self.in_multi:
+                if r < 0.58:
+                    out.append(self.executed("a"))
+                elif r < 0.74:
+                    out.append(self.executed("b"))
+                elif r < 0.79:
+                    ks = [self.key() for _ in range(self.rnd.randint(1, 3))]
+                    out.append(Cmd("a", [self.case("WATCH")] + ks, keys=ks))
+                    for k in ks:
+                        self.watched.setdefault(k, 0)
+                elif r < 0.85:
+                    out.append(Cmd("a", [self.case("MULTI")]))
+                    self.in_multi, self.queued = True, 0
+                elif r < 0.87:
+                    out.append(Cmd("a", [self.case("UNWATCH")]))
+                    self.watched = {}
+                elif r < 0.93:
+                    out.append(self.compound(self.pick("ab")))
+                elif r < 0.96:
+                    out.append(Cmd(self.pick("ab"), [self.pick(["EXEC", "DISCARD"])]))
+                elif r < 0.97 and not self.watched:
+                    args = [self.pick(["FLUSHALL", "FLUSHDB"])]
+                    if self.rnd.random() < 0.5:
+                        args.append(self.pick(["ASYNC", "SYNC", "async", "FOO"]))
+                    out.append(Cmd(self.pick("ab"), args, keys=ALL, write=True, safe=False))
+                else:
+                    out.append(self.executed("b"))
+            else:
+                end = 0.07 + 0.02 * self.queued
+                if r < end:
+                    out.append(Cmd("a", [self.case(self.pick(["EXEC", "EXEC", "EXEC",
+                                                              "DISCARD"]))]))
+                    self.in_multi = False
+                    self.watched = {}
+                elif r < end + 0.2:
+                    out.append(self.executed("b"))
+                elif r < end + 0.23:
+                    out.append(Cmd("a", [self.pick(["MULTI", "WATCH", "UNWATCH"])] +
+                                   ([self.key()] if self.rnd.random() < 0.5 else [])))
+                else:
+                    # Queued: runs after EXEC's watch check, so nothing to restrict.
+                    out.append(self.command("a", False, True))
+                    self.queued += 1
+        return out
+
+
+# -- the command generators --------------------------------------------------------------------
+
+def _set(g, conn, fresh):
+    k, danger = g.key(), []
+    args = [g.case("SET"), k, g.value(fresh)]
+    tokens = []
+    for _ in range(g.pick([0, 0, 1, 1, 1, 2, 2, 3])):
+        t = g.pick(["NX", "XX", "GET", "KEEPTTL", "EX", "PX", "EXAT", "PXAT", "EX", "PX",
+                    "EXAT", "PXAT", "FOO"])
+        if t == "EX":
+            tokens.append([g.case(t), g.rel_s()])
+        elif t == "PX":
+            tokens.append([g.case(t), g.rel_ms(danger)])
+        elif t == "EXAT":
+            tokens.append([g.case(t), g.abs_time("s", danger)])
+        elif t == "PXAT":
+            tokens.append([g.case(t), g.abs_time("ms", danger)])
+        else:
+            tokens.append([g.case(t)])
+    for t in tokens:
+        args += t
+    if g.rnd.random() < 0.03:
+        args.append(g.pick(["EX", "PX", "EXAT", "PXAT"]))  # a missing value
+    # A time in the past stores a key already expired: for a key that did not exist, Redis
+    # counts it as a write to a watched key, Flin sees nothing changed (documented: "changed
+    # and changed back unseen", docs/DESIGN.md, "Transactions are one log entry").
+    past = any((isinstance(a, TimeArg) and a.offset_ms < 0) or a == "1" for a in args[3:])
+    return Cmd(conn, args, keys=[k], write=True, safe=not past,
+               danger={k: max(danger)} if danger else None)
+
+
+def _setnx(g, conn, fresh):
+    k = g.key()
+    return Cmd(conn, [g.case("SETNX"), k, g.value(fresh)], keys=[k], write=True)
+
+
+def _setex(g, conn, fresh):
+    k, danger = g.key(), []
+    if g.rnd.random() < 0.5:
+        args = [g.case("SETEX"), k, g.rel_s(), g.value(fresh)]
+    else:
+        args = [g.case("PSETEX"), k, g.rel_ms(danger), g.value(fresh)]
+    return Cmd(conn, args, keys=[k], write=True, danger={k: max(danger)} if danger else None)
+
+
+def _getset(g, conn, fresh):
+    k = g.key()
+    return Cmd(conn, [g.case("GETSET"), k, g.value(fresh)], keys=[k], write=True)
+
+
+def _getdel(g, conn, fresh):
+    k = g.key()
+    return Cmd(conn, [g.case("GETDEL"), k], keys=[k], write=True)
+
+
+def _getex(g, conn, fresh):
+    k, danger = g.key(), []
+    args = [g.case("GETEX"), k]
+
+    def valid(t):
+        if "getex-missing-invalid" in AVOID and not isinstance(t, TimeArg) and \
+                not (t.isdigit() and 0 < int(t) < 10**12):
+            return "123456789"
+        return t
+    for _ in range(g.pick([0, 1, 1, 1, 1, 2])):
+        t = g.pick(["EX", "PX", "EXAT", "PXAT", "PERSIST", "FOO"])
+        if t == "EX":
+            args += [g.case(t), valid(g.rel_s())]
+        elif t == "PX":
+            args += [g.case(t), valid(g.rel_ms(danger))]
+        elif t == "EXAT":
+            args += [g.case(t), valid(g.abs_time("s", danger))]
+        elif t == "PXAT":
+            args += [g.case(t), valid(g.abs_time("ms", danger))]
+        else:
+            args.append(g.case(t))
+    if g.rnd.random() < 0.03:
+        args.append(g.pick(["EX", "PX"]))
+    return Cmd(conn, args, keys=[k], write=True, danger={k: max(danger)} if danger else None)
+
+
+def _get(g, conn, fresh):
+    k = g.key()
+    return Cmd(conn, [g.case("GET"), k], keys=[k])
+
+
+def _mget(g, conn, fresh):
+    ks = [g.key() for _ in range(g.rnd.randint(1, 4))]
+    return Cmd(conn, [g.case("MGET")] + ks, keys=ks)
+
+
+def _mset(g, conn, fresh):
+    name = g.pick(["MSET", "MSET", "MSETNX"])
+    ks = [g.key() for _ in range(g.rnd.randint(1, 3))]
+    args = [g.case(name)]
+    for k in ks:
+        args += [k, g.value(fresh)]
+    if g.rnd.random() < 0.05:
+        args.append(g.key())  # odd: wrong number of arguments
+    return Cmd(conn, args, keys=ks + args[len(ks) * 2 + 1:], write=True)
+
+
+def _append(g, conn, fresh):
+    k = g.key()
+    v = g.fresh() if fresh else g.pick(["", "x", "12", " ", "abc", "0", "-", "1e3", "5"])
+    if "float-range" in AVOID and v == "1e3":
+        v = "x"  # no "e": "1" "e" "343165705866" would make an exponent too
+    return Cmd(conn, [g.case("APPEND"), k, v], keys=[k], write=True)
+
+
+def _setrange(g, conn, fresh):
+    k = g.key()
+    off = g.pick(["0", "1", "3", "5", "10", "20", "64", "-1", "abc", "", "536870912",
+                  "9223372036854775807", "2", "0"])
+    v = g.pick(["", "x", "hello", "12", "\x00", "ZZZZZZZZ"])
+    if "setrange-overflow" in AVOID and off == "9223372036854775807":
+        off = "9223372036854775"
+    return Cmd(conn, [g.case("SETRANGE"), k, off, v], keys=[k], write=True, safe=False)
+
+
+def _getrange(g, conn, fresh):
+    k = g.key()
+    idx = ["0", "1", "2", "-1", "-2", "-100", "100", "5", "abc", "9223372036854775807",
+           "-9223372036854775808", "3", "-3"]
+    return Cmd(conn, [g.case("GETRANGE"), k, g.pick(idx), g.pick(idx)], keys=[k])
+
+
+def _strlen(g, conn, fresh):
+    k = g.key()
+    return Cmd(conn, [g.case("STRLEN"), k], keys=[k])
+
+
+def _incr(g, conn, fresh):
+    k = g.key()
+    name = g.pick(["INCR", "DECR", "INCRBY", "DECRBY"])
+    args = [g.case(name), k]
+    if name.endswith("BY"):
+        choices = [i for i in INCRS if i not in ("0", "-0")] if fresh else INCRS
+        args.append(g.pick(choices) if g.rnd.random() < 0.7 else str(g.rnd.randint(-50, 50)
+                                                                      or 1))
+    return Cmd(conn, args, keys=[k], write=True)
+
+
+def _incrbyfloat(g, conn, fresh):
+    k = g.key()
+    inc = g.pick(FLOATS) if g.rnd.random() < 0.8 else \
+        f"{g.rnd.uniform(-1000, 1000):.{g.rnd.randint(0, 19)}f}"
+    if "float-range" in AVOID and inc.endswith("e5000"):
+        inc = "2.5"
+    # A tiny increment can leave the stored text unchanged: not for a watched key.
+    return Cmd(conn, [g.case("INCRBYFLOAT"), k, inc], keys=[k], write=True, safe=False)
+
+
+def _del(g, conn, fresh):
+    ks = [g.key() for _ in range(g.rnd.randint(1, 3))]
+    return Cmd(conn, [g.case(g.pick(["DEL", "UNLINK"]))] + ks, keys=ks, write=True)
+
+
+def _exists(g, conn, fresh):
+    ks = [g.key() for _ in range(g.rnd.randint(1, 4))]
+    if g.rnd.random() < 0.3:
+        ks += ks[:1] * g.rnd.randint(1, 3)  # repeated keys count each time
+    return Cmd(conn, [g.case("EXISTS")] + ks, keys=ks)
+
+
+def _type(g, conn, fresh):
+    k = g.key()
+    return Cmd(conn, [g.case("TYPE"), k], keys=[k])
+
+
+def _ttl(g, conn, fresh):
+    k = g.key()
+    return Cmd(conn, [g.case(g.pick(["TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME"])), k],
+               keys=[k])
+
+
+def _expire(g, conn, fresh):
+    k, danger = g.key(), []
+    name = g.pick(["EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT"])
+    if name == "EXPIRE":
+        t = g.rel_s()
+    elif name == "PEXPIRE":
+        t = g.rel_ms(danger)
+    else:
+        t = g.abs_time("s" if name == "EXPIREAT" else "ms", danger)
+    flags = g.flags(["NX", "XX", "GT", "LT", "NX", "XX", "GT", "LT", "FOO"])
+    if "expire-error-order" in AVOID and not flags_valid(flags) and \
+            not (isinstance(t, TimeArg) or t.lstrip("-").isdigit()):
+        t = "12345678"
+    args = [g.case(name), k, t] + flags
+    return Cmd(conn, args, keys=[k], write=True, danger={k: max(danger)} if danger else None)
+
+
+def flags_valid(flags):
+    f = {x.upper() for x in flags}
+    return f <= {"NX", "XX", "GT", "LT"} and not ("NX" in f and len(f) > 1) and \
+        not {"GT", "LT"} <= f
+
+
+def _persist(g, conn, fresh):
+    k = g.key()
+    return Cmd(conn, [g.case("PERSIST"), k], keys=[k], write=True)
+
+
+def _rename(g, conn, fresh):
+    a, b = g.key(), g.key()
+    return Cmd(conn, [g.case(g.pick(["RENAME", "RENAMENX"])), a, b], keys=[a, b], write=True,
+               safe=False)
+
+
+def _copy(g, conn, fresh):
+    a, b = g.key(), g.key()
+    args = [g.case("COPY"), a, b]
+    opts = []
+    if g.rnd.random() < 0.5:
+        opts.append([g.case("REPLACE")])
+    if g.rnd.random() < 0.15:
+        opts.append([g.case("DB"), g.pick(["0", "0", "1", "abc", "-1"])])
+    if g.rnd.random() < 0.04:
+        opts.append([g.pick(["FOO", "DB"])])
+    g.rnd.shuffle(opts)
+    for o in opts:
+        args += o
+    return Cmd(conn, args, keys=[a, b], write=True, safe=False)
+
+
+GENERATORS = {
+    "set": _set, "set2": _set, "setnx": _setnx, "setex": _setex, "getset": _getset,
+    "getdel": _getdel, "getex": _getex, "get": _get, "get2": _get, "mget": _mget,
+    "mset": _mset, "append": _append, "setrange": _setrange, "getrange": _getrange,
+    "strlen": _strlen, "incr": _incr, "incr2": _incr, "incrbyfloat": _incrbyfloat,
+    "incrbyfloat2": _incrbyfloat, "del": _del, "exists": _exists, "type": _type, "ttl": _ttl,
+    "ttl2": _ttl, "expire": _expire, "expire2": _expire, "expire3": _expire,
+    "persist": _persist, "rename": _rename, "copy": _copy,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Running a sequence on both servers
+
+class Mismatch(Exception):
+    def __init__(self, index, cmd, flin, redis, transcript):
+        super().__init__(f"step {index}: {cmd!r}")
+        self.index, self.cmd, self.flin, self.redis = index, cmd, flin, redis
+        self.transcript = transcript
+
+
+def close_enough(name, f, r):
+    """Replies equal, TTL-like integers within the time that passes between servers."""
+    if name in ("TTL", "EXPIRETIME", "PTTL", "PEXPIRETIME"):
+        if isinstance(f, int) and isinstance(r, int) and not isinstance(f, bool) \
+                and f >= 0 and r >= 0:
+            return abs(f - r) <= (1 if name in ("TTL", "EXPIRETIME") else TOL_MS)
+    return norm(f) == norm(r)
+
+
+class Executor:
+    """Runs Cmds on a fresh pair of connections per server (after FLUSHALL)."""
+
+    def __init__(self, flin, redis):
+        self.servers = (flin, redis)
+        for srv in self.servers:
+            with Conn(srv.port) as c:
+                assert c.call("FLUSHALL") == "OK"
+        self.conns = {n: tuple(Conn(s.port) for s in self.servers) for n in "ab"}
+        for c in self.conns["b"]:
+            assert isinstance(c.call("HELLO", "3"), list)  # B speaks RESP3 (HELLO differs)
+        self.pending = []                   # pipelined: (index, cmd, queued), replies unread
+        self.danger = {}                    # key -> time.monotonic() before which not to touch
+        self.multi = {"a": None, "b": None}  # queued Cmds while in MULTI
+        self.watched = {"a": set(), "b": set()}
+        self.transcript = []                # (cmd, flin reply, redis reply)
+
+    def close(self):
+        for pair in self.conns.values():
+            for c in pair:
+                c.close()
+
+    def _wait_for(self, keys):
+        now = time.monotonic()
+        ks = KEYS if keys == ALL else keys
+        until = max([self.danger.get(k, 0) for k in ks] + [0])
+        if until > now:
+            time.sleep(until - now)
+
+    def _note_danger(self, cmd):
+        for k, ms in cmd.danger.items():
+            self.danger[k] = max(self.danger.get(k, 0), time.monotonic() + ms / 1000 + MARGIN)
+
+    def _call_both(self, conn, args):
+        f, r = self.conns[conn]
+        data = encode_command(*args)
+        f.send(data)
+        r.send(data)
+        return f.read_reply(), r.read_reply()
+
+    def run(self, cmds, start=0):
+        for i, cmd in enumerate(cmds):
+            self.step(start + i, cmd)
+        self.flush()
+
+    def flush(self):
+        pending, self.pending = self.pending, []
+        for index, cmd, queued in pending:
+            f_conn, r_conn = self.conns[cmd.conn]
+            f, r = f_conn.read_reply(), r_conn.read_reply()
+            self._finish(index, cmd, queued, None, f, r, close_enough(cmd.name, f, r))
+
+    def step(self, index, cmd):
+        name = cmd.name
+        conn = cmd.conn
+        pipe = cmd.pipe and not cmd.kind and name not in CONTROL
+        if self.pending and (not pipe or self.pending[0][1].conn != conn):
+            self.flush()  # replies in order; another connection's command comes after them
+        queue = self.multi[conn]
+        control = name in ("MULTI", "EXEC", "DISCARD", "WATCH")
+        queued = queue is not None and not control
+        if not queued:
+            if name == "EXEC" and queue is not None:
+                keys = set(self.watched[conn])
+                for q in queue:
+                    if q.keys == ALL:
+                        keys = ALL
+                        break
+                    keys |= q.keys
+            elif name in ("MULTI", "DISCARD", "UNWATCH"):
+                keys = ()
+            else:
+                keys = cmd.keys
+            self._wait_for(keys)
+        if pipe:
+            data = encode_command(*cmd.materialize())
+            for c in self.conns[conn]:
+                c.send(data)
+            if not queued:
+                # From the send: the margin covers the wait for the reply.
+                self._note_danger(cmd)
+            self.pending.append((index, cmd, queued))
+            return
+        if cmd.kind:
+            f, r, same = self._compound(cmd)
+        else:
+            f, r = self._call_both(conn, cmd.materialize())
+            if name == "EXEC" and queue is not None and isinstance(f, list) \
+                    and isinstance(r, list) and len(f) == len(r) == len(queue):
+                same = all(close_enough(q.name, x, y) for q, x, y in zip(queue, f, r))
+            else:
+                same = close_enough(name, f, r)
+        self._finish(index, cmd, queued, queue, f, r, same)
+
+    def _finish(self, index, cmd, queued, queue, f, r, same):
+        name, conn = cmd.name, cmd.conn
+        self.transcript.append((cmd, f, r))
+        if not same:
+            raise Mismatch(index, cmd, f, r, list(self.transcript))
+        # Connection state, from the (equal) replies.
+        if queued:
+            if f == "QUEUED":
+                self.multi[conn].append(cmd)
+            return
+        if cmd.pipe and name not in CONTROL:
+            return  # its danger was noted when it was sent
+        self._note_danger(cmd)
+        ended = (name == "EXEC" and (isinstance(f, list) or f is NIL_ARRAY or f is None or
+                                     str(f).startswith("EXECABORT"))) or \
+            (name == "DISCARD" and f == "OK")
+        if name == "MULTI" and queue is None and f == "OK":
+            self.multi[conn] = []
+        elif ended and queue is not None:
+            if name == "EXEC":
+                # A later command of the transaction can carry a short expiry to another key
+                # (RENAME, COPY): every key the transaction touches is suspect.
+                ms = max([v for q in queue for v in q.danger.values()] + [0])
+                touched = set()
+                for q in queue:
+                    touched |= set(KEYS) if q.keys == ALL else q.keys
+                if ms:
+                    self._note_danger(Cmd(conn, ["EXEC"], danger={k: ms for k in touched}))
+            self.multi[conn] = None
+            self.watched[conn] = set()
+        elif name == "WATCH" and f == "OK":
+            self.watched[conn] |= set(cmd.keys)
+        elif name == "UNWATCH" and f == "OK":
+            self.watched[conn] = set()
+
+    # -- checks whose replies are compared in a normalized form --
+    def _compound(self, cmd):
+        f_conn, r_conn = self.conns[cmd.conn]
+        if cmd.kind == "keys":
+            f, r = self._call_both(cmd.conn, cmd.args)
+            f, r = [sorted(x) if isinstance(x, list) else x for x in (f, r)]
+            return f, r, norm(f) == norm(r)
+        if cmd.kind == "dbsize":
+            # Redis counts a key past its expiry until something deletes it (DBSIZE is the
+            # size of its dict): EXISTS of every key first deletes those, on both servers.
+            f1, r1 = self._call_both(cmd.conn, ["EXISTS"] + KEYS)
+            f2, r2 = self._call_both(cmd.conn, cmd.args)
+            return [f1, f2], [r1, r2], norm([f1, f2]) == norm([r1, r2])
+        if cmd.kind == "randomkey":
+            f1, r1 = self._call_both(cmd.conn, cmd.args)
+            f2, r2 = self._call_both(cmd.conn, ["KEYS", "*"])
+            fk, rk = [sorted(x) if isinstance(x, list) else x for x in (f2, r2)]
+            ok = norm(fk) == norm(rk) and isinstance(fk, list) and \
+                (f1 is None) == (r1 is None) and \
+                (f1 is None or f1 in fk) and (r1 is None or r1 in rk)
+            return [f1, fk], [r1, rk], ok
+        if cmd.kind == "scan":
+            # Redis 7.0's SCAN TYPE none lists a key past its expiry that nothing deleted yet
+            # (its type check deletes it, then reads "none"): EXISTS deletes those first.
+            self._call_both(cmd.conn, ["EXISTS"] + KEYS)
+            out = []
+            for c in (f_conn, r_conn):
+                out.append(self._scan_all(c, cmd.args))
+            return out[0], out[1], norm(out[0]) == norm(out[1])
+        raise AssertionError(cmd.kind)
+
+    @staticmethod
+    def _scan_all(conn, args):
+        cursor = args[1]
+        seen = set()
+        for _ in range(200):
+            reply = conn.call(args[0], cursor, *args[2:])
+            if not (isinstance(reply, list) and len(reply) == 2 and isinstance(reply[1], list)):
+                return reply
+            seen.update(reply[1])
+            cursor = reply[0]
+            if cursor == b"0":
+                return sorted(seen)
+        return Error("test: SCAN did not end in 200 calls")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reporting and shrinking
+
+def format_transcript(transcript, last_only_replies=False):
+    lines = []
+    for i, (cmd, f, r) in enumerate(transcript):
+        same = norm(f) == norm(r)
+        line = f"{i:5d}  {cmd!r}"
+        if not last_only_replies or i == len(transcript) - 1:
+            line += f"\n         flin:  {show(f)}" + ("" if same else f"\n         redis: {show(r)}")
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def same_failure(m, orig):
+    """The same mismatch: at the last command, with the same replies (TTL-like replies
+    change with time: for those, any mismatch)."""
+    if m.index != len(m.transcript) - 1 or m.cmd is not orig.cmd:
+        return False
+    if orig.cmd.name in ("TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME", "EXEC"):
+        return True
+    return norm(m.flin) == norm(orig.flin) and norm(m.redis) == norm(orig.redis)
+
+
+def replay(flin, redis, cmds, orig):
+    """Run cmds on fresh connections; the Mismatch if the last one repeats orig's, else None."""
+    ex = Executor(flin, redis)
+    try:
+        ex.run(cmds)
+    except Mismatch as m:
+        return m if same_failure(m, orig) else None
+    except (OSError, EOFError, AssertionError):
+        return None
+    finally:
+        ex.close()
+    return None
+
+
+def minimize(flin, redis, cmds, orig, seconds):
+    """Delta debugging: drop chunks of the commands before the failing one as long as the
+    failing one still mismatches."""
+    deadline = time.monotonic() + seconds
+    cur = list(cmds)
+    n = 2
+    while len(cur) > 1 and time.monotonic() < deadline:
+        body, last = cur[:-1], cur[-1]
+        chunk = max(1, math.ceil(len(body) / n))
+        removed = False
+        for start in range(0, len(body), chunk):
+            if time.monotonic() >= deadline:
+                break
+            cand = body[:start] + body[start + chunk:] + [last]
+            if replay(flin, redis, cand, orig):
+                cur, removed = cand, True
+                n = max(n - 1, 2)
+                break
+        if not removed:
+            if chunk == 1:
+                break
+            n = min(n * 2, len(body))
+    return cur
+
+
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    base = tmp_path_factory.mktemp("diff")
+    servers = []
+    try:
+        for target in ("flin", "redis"):
+            srv = Server(base / target, target=target, fsync="everysec", name=f"diff-{target}")
+            os.makedirs(srv.workdir, exist_ok=True)
+            servers.append(srv)
+            srv.start()
+    except flinproc.ServerError as e:
+        for srv in servers:
+            srv.stop()
+        pytest.fail(str(e), pytrace=False)
+    yield servers
+    for srv in servers:
+        srv.stop()
+
+
+def test_flin_answers_as_redis_does(pair):
+    flin, redis = pair
+    seconds = env_float("FLIN_DIFF_SECONDS", 6.0)
+    steps = int(env_float("FLIN_DIFF_STEPS", 300))
+    max_seeds = int(env_float("FLIN_DIFF_SEEDS", 0)) or None
+    seed_env = os.environ.get("FLIN_DIFF_SEED", "").strip()
+    first = int(seed_env) if seed_env else random.SystemRandom().randrange(1, 1 << 31)
+    deadline = time.monotonic() + seconds
+    seed, seeds, commands = first, 0, 0
+    print(f"\ndifferential: first seed {first} (FLIN_DIFF_SEED={first} to replay)")
+    while True:
+        cmds = Gen(seed).sequence(steps)
+        ex = Executor(flin, redis)
+        mismatch = failure = None
+        try:
+            ex.run(cmds)
+        except Mismatch as m:
+            mismatch = m
+        except (OSError, EOFError) as e:
+            failure = e
+        finally:
+            ex.close()
+        if mismatch:
+            report(flin, redis, seed, cmds, mismatch)
+        if failure:
+            alive = f"flin alive: {flin.alive()}, redis alive: {redis.alive()}"
+            pytest.fail(f"seed {seed}: connection failed at step {len(ex.transcript)} "
+                        f"{cmds[len(ex.transcript)]!r} "
+                        f"({failure!r}; {alive})\n{format_transcript(ex.transcript, True)}\n"
+                        f"{flin.log_tail()}", pytrace=False)
+        seeds += 1
+        commands += len(cmds)
+        seed += 1
+        if (max_seeds and seeds >= max_seeds) or time.monotonic() >= deadline:
+            break
+    print(f"differential: {seeds} seeds ({first}..{seed - 1}), {commands} commands, "
+          "no difference")
+
+
+def report(flin, redis, seed, cmds, m):
+    head = (f"Flin and Redis differ: seed {seed}, command #{m.index} {m.cmd!r}\n"
+            f"  flin:  {show(m.flin)}\n  redis: {show(m.redis)}\n"
+            f"replay: FLIN_DIFF_SEED={seed} FLIN_DIFF_SEEDS=1 FLIN_DIFF_STEPS={len(cmds)}\n")
+    body = "the sequence so far:\n" + format_transcript(m.transcript, True) + "\n"
+    prefix = cmds[:m.index + 1]
+    again = replay(flin, redis, prefix, m)
+    if again is None:
+        tail = "(the mismatch did not repeat on a replay of the sequence: timing?)\n"
+    else:
+        small = minimize(flin, redis, prefix, m, env_float("FLIN_DIFF_MINIMIZE_SECONDS", 30))
+        last = replay(flin, redis, small, m)
+        shown = format_transcript(last.transcript) if last else \
+            "\n".join(repr(c) for c in small) + "\n(did not repeat once more)"
+        tail = f"minimal reproduction ({len(small)} commands):\n{shown}\n"
+    print(head + body + tail)
+    pytest.fail(head + tail + "(the whole sequence is printed in the captured stdout)",
+                pytrace=False)
