@@ -813,10 +813,11 @@ class Executor:
         self.flush()
 
     def flush(self):
-        pending, self.pending = self.pending, []
-        for index, cmd, queued in pending:
+        while self.pending:
+            index, cmd, queued = self.pending[0]
             f_conn, r_conn = self.conns[cmd.conn]
             f, r = f_conn.read_reply(), r_conn.read_reply()
+            self.pending.pop(0)
             self._finish(index, cmd, queued, None, f, r, close_enough(cmd.name, f, r))
 
     def step(self, index, cmd):
@@ -1051,11 +1052,17 @@ def test_flin_answers_as_redis_does(pair):
         if mismatch:
             report(flin, redis, seed, cmds, mismatch)
         if failure:
+            for srv in pair:  # a server that crashed may take a moment to be gone
+                try:
+                    srv.proc.wait(timeout=2)
+                except Exception:
+                    pass
             alive = f"flin alive: {flin.alive()}, redis alive: {redis.alive()}"
-            pytest.fail(f"seed {seed}: connection failed at step {len(ex.transcript)} "
-                        f"{cmds[len(ex.transcript)]!r} "
-                        f"({failure!r}; {alive})\n{format_transcript(ex.transcript, True)}\n"
-                        f"{flin.log_tail()}", pytrace=False)
+            unanswered = [cmd for _, cmd, _ in ex.pending] or cmds[len(ex.transcript):][:1]
+            pytest.fail(f"seed {seed}: connection failed ({failure!r}; {alive}) with no reply "
+                        f"yet to:\n" + "\n".join(f"  {c!r}" for c in unanswered) +
+                        f"\nafter:\n{format_transcript(ex.transcript, True)}\n"
+                        f"{flin.log_tail()}\n{redis.log_tail()}", pytrace=False)
         seeds += 1
         commands += len(cmds)
         seed += 1
