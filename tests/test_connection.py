@@ -184,6 +184,10 @@ def test_auth_and_hello_auth(make_server):
         assert error_of(c, "AUTH", "wrong") == WRONGPASS
         assert error_of(c, "AUTH", "default", "wrong") == WRONGPASS
         assert error_of(c, "GET", "k") == NOAUTH
+        # The arity is judged first (Redis's order), and a refused EXEC says EXECABORT.
+        assert error_of(c, "GET") == "ERR wrong number of arguments for 'get' command"
+        assert error_of(c, "EXEC") == \
+            "EXECABORT Transaction discarded because of: NOAUTH Authentication required."
         assert c.call("AUTH", "s3cret") == "OK"
         assert c.call("SET", "k", "v") == "OK"
         assert c.call("GET", "k") == b"v"

@@ -124,6 +124,10 @@ def test_expire_nx_xx_gt_lt(raw, r):
             "ERR GT and LT options at the same time are not compatible"
         assert error_of(raw, cmd, "k", "100", "FOO").startswith("ERR Unsupported option FOO")
         assert error_of(raw, cmd, "k", "abc") == NOT_INT
+        # The options are judged before the time (Redis's order).
+        assert error_of(raw, cmd, "k", "abc", "FOO").startswith("ERR Unsupported option FOO")
+        assert error_of(raw, cmd, "k", "", "GT", "NX") == \
+            "ERR NX and XX, GT or LT options at the same time are not compatible"
     assert error_of(raw, "EXPIRE", "k", "9223372036854775807") == \
         "ERR invalid expire time in 'expire' command"
     assert error_of(raw, "PEXPIRE", "k", "9223372036854775807") == \
@@ -223,3 +227,22 @@ def test_scan_match_count_type(raw, r):
 def test_scan_empty(raw):
     cursor, keys = raw.call("SCAN", 0)
     assert cursor == b"0" and keys == []
+
+
+def test_scan_reads_cursors_as_redis_does(raw, r):
+    r.set("k", "v")
+    # strtoul: every spelling of 0 starts a scan; spaces, signs of other numbers, trailing text
+    # and overflow do not parse.
+    for zero in ("", "00", "+0", "-0"):
+        cursor, keys = raw.call("SCAN", zero, "COUNT", 100)
+        assert cursor == b"0" and keys == [b"k"], zero
+    for bad in (" 0", "0x", "1.5", "18446744073709551616"):
+        assert error_of(raw, "SCAN", bad) == "ERR invalid cursor", bad
+
+
+def test_expiretime_rounds_without_overflow(r):
+    # PXAT accepts times up to INT64_MAX; EXPIRETIME rounds them to the nearest second.
+    r.execute_command("SET", "k", "v", "PXAT", "9223372036854775807")
+    assert r.execute_command("PEXPIRETIME", "k") == 9223372036854775807
+    assert r.execute_command("EXPIRETIME", "k") == 9223372036854776
+    assert r.ttl("k") > 0

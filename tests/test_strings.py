@@ -161,6 +161,10 @@ def test_getex(raw, r):
     assert error_of(raw, "GETEX", "k", "EX", "10", "PX", "10") == SYNTAX
     assert error_of(raw, "GETEX", "k", "FOO") == SYNTAX
     assert error_of(raw, "GETEX", "k", "EX", "x") == NOT_INT
+    # The time is judged only once the key is found: a missing key answers nil (Redis's order).
+    for amount in ("x", "0", "-1", "9223372036854775807"):
+        assert raw.call("GETEX", "missing", "EX", amount) is None
+    assert error_of(raw, "GETEX", "missing", "EX", "10", "FOO") == SYNTAX  # syntax first
 
 
 def test_mget_mset_msetnx(raw, r):
@@ -226,6 +230,11 @@ def test_setrange(raw, r):
     # Redis names its limit: "... (proto-max-bulk-len)"; Flin's is another.
     assert error_of(raw, "SETRANGE", "k", "536870912", "x").startswith(
         "ERR string exceeds maximum allowed size")
+    # offset + length beyond INT64_MAX: once an overflow that let the write through, and the
+    # server aborted applying it (in a cluster, every replica, again after each restart).
+    for offset in ("9223372036854775807", "9223372036854775806"):
+        assert error_of(raw, "SETRANGE", "k", offset, "xy").startswith(
+            "ERR string exceeds maximum allowed size")
     assert r.get("k") == b"\x00\x00\x00\x00\x00x"
 
 
@@ -278,6 +287,11 @@ def test_incrbyfloat(raw, r):
     assert error_of(raw, "INCRBYFLOAT", "s", "1") == "ERR value is not a valid float"
     assert error_of(raw, "INCRBYFLOAT", "f", "abc") == "ERR value is not a valid float"
     assert error_of(raw, "INCRBYFLOAT", "f", "inf") == "ERR increment would produce NaN or Infinity"
+    # Out of long double's range is not a valid float (Redis's string2ld), as increment or value.
+    for bad in ("1e5000", "-1e5000", "1e-5000"):
+        assert error_of(raw, "INCRBYFLOAT", "f", bad) == "ERR value is not a valid float"
+    r.set("huge", "1e5000")
+    assert error_of(raw, "INCRBYFLOAT", "huge", "1") == "ERR value is not a valid float"
     assert r.get("f") == b"10.6"
     r.set("t", "1", ex=100)
     raw.call("INCRBYFLOAT", "t", "1")

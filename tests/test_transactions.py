@@ -67,6 +67,28 @@ def test_misuse_errors(raw):
     assert raw.call("EXEC") == []
 
 
+def test_exec_refused_for_its_arguments_discards_the_transaction(server, raw):
+    # As Redis: EXECABORT naming the error, the queue and the watched keys dropped, with or
+    # without MULTI.
+    abort = "EXECABORT Transaction discarded because of: wrong number of arguments for " \
+            "'exec' command"
+    assert error_of(raw, "EXEC", "x") == abort
+    assert raw.call("MULTI") == "OK"
+    assert raw.call("SET", "k", "v") == "QUEUED"
+    assert error_of(raw, "EXEC", "x") == abort
+    assert error_of(raw, "EXEC") == "ERR EXEC without MULTI"
+    assert raw.call("GET", "k") is None
+    raw.call("SET", "w", "1")
+    assert raw.call("WATCH", "w") == "OK"
+    assert error_of(raw, "EXEC", "x") == abort
+    other = server.client()
+    other.set("w", "2")  # no longer watched: the next transaction runs
+    other.close()
+    assert raw.call("MULTI") == "OK"
+    assert raw.call("SET", "x", "1") == "QUEUED"
+    assert raw.call("EXEC") == ["OK"]
+
+
 def test_reset_leaves_multi(raw):
     assert raw.call("MULTI") == "OK"
     assert raw.call("SET", "k", "v") == "QUEUED"

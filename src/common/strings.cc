@@ -41,12 +41,15 @@ bool ParseInt64(std::string_view s, int64_t* out) {
 }
 
 bool ParseLongDouble(std::string_view s, long double* out) {
-  if (s.empty() || s.size() > 5000 || isspace(static_cast<unsigned char>(s[0]))) return false;
+  // Redis's string2ld: at most 5 KiB; out of range means an overflow to infinity or an
+  // underflow to zero (a denormal result is a number); "inf" itself is one.
+  if (s.empty() || s.size() >= 5 * 1024 || isspace(static_cast<unsigned char>(s[0]))) return false;
   std::string buf(s);
   char* end = nullptr;
   errno = 0;
   long double v = strtold(buf.c_str(), &end);
-  if (end != buf.c_str() + buf.size() || (errno == ERANGE && !std::isinf(v)) || std::isnan(v)) {
+  if (end != buf.c_str() + buf.size() ||
+      (errno == ERANGE && (std::isinf(v) || v == 0)) || std::isnan(v)) {
     return false;
   }
   *out = v;

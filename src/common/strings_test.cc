@@ -25,6 +25,13 @@ TEST(StringsTest, ParseFloats) {
   EXPECT_TRUE(ParseLongDouble("5.0e3", &ld));
   EXPECT_FALSE(ParseLongDouble("nan", &ld));
   EXPECT_TRUE(ParseLongDouble("inf", &ld));
+  // Out of range is not a number (Redis's string2ld), but "inf" is, and so is a denormal.
+  EXPECT_FALSE(ParseLongDouble("1e5000", &ld));
+  EXPECT_FALSE(ParseLongDouble("-1e5000", &ld));
+  EXPECT_FALSE(ParseLongDouble("1e-5000", &ld));
+  EXPECT_TRUE(ParseLongDouble("1e-4940", &ld));
+  EXPECT_TRUE(ParseLongDouble(std::string(5119, '0'), &ld));
+  EXPECT_FALSE(ParseLongDouble(std::string(5120, '0'), &ld));
   EXPECT_FALSE(ParseLongDouble(" 1", &ld));
   double d;
   EXPECT_TRUE(ParseDouble("-inf", &d));

@@ -188,17 +188,26 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
   } else {
     IoStats::PerCommand& pc = st.per_command[server_->commands().IndexOf(spec)];
     last_command.store(spec, std::memory_order_relaxed);
-    if (cfg.has_password.load(std::memory_order_relaxed) && !authenticated_ &&
-        !spec->Has(kCmdNoAuth)) {
-      w.Error("NOAUTH Authentication required.");
+    // Refused before it runs; the arity first, as Redis checks it.
+    std::string refusal;
+    if (!spec->ArityOk(args.size())) {
+      refusal = ErrWrongArity(args[0]);
+    } else if (cfg.has_password.load(std::memory_order_relaxed) && !authenticated_ &&
+               !spec->Has(kCmdNoAuth)) {
+      refusal = "NOAUTH Authentication required.";
+    }
+    if (!refusal.empty()) {
       IoStats::Add(pc.rejected, 1);
       IoStats::Add(st.errors, 1);
-      if (queueing) transaction_.dirty = true;
-    } else if (!spec->ArityOk(args.size())) {
-      w.Error(ErrWrongArity(args[0]));
-      IoStats::Add(pc.rejected, 1);
-      IoStats::Add(st.errors, 1);
-      if (transaction_.active) transaction_.dirty = true;
+      if (IsExec(*spec)) {
+        // As Redis: a refused EXEC discards the transaction and its watches, and says why.
+        transaction_ = Transaction();
+        w.Error("EXECABORT Transaction discarded because of: " +
+                (refusal.starts_with("ERR ") ? refusal.substr(4) : refusal));
+      } else {
+        w.Error(refusal);
+        if (transaction_.active) transaction_.dirty = true;
+      }
     } else {
       int64_t start = net::MonotonicUs();
       CommandContext ctx{Args(args), w, *this, *server_, *spec, NowMs()};

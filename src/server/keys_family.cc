@@ -2,6 +2,9 @@
 // PEXPIREAT EXPIRETIME PEXPIRETIME TTL PTTL PERSIST SCAN KEYS RANDOMKEY DBSIZE FLUSHDB FLUSHALL,
 // and the internal command active expiry sends through the log.
 
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
 #include <random>
 
 #include "common/strings.h"
@@ -40,7 +43,9 @@ void TtlCmd(Ctx& ctx) {
   const bool absolute = name == "expiretime" || name == "pexpiretime";
   const bool ms = name == "pttl" || name == "pexpiretime";
   int64_t v = absolute ? expire_at : std::max<int64_t>(0, expire_at - ctx.now_ms);
-  ctx.out.Integer(ms ? v : (v + 500) / 1000);
+  // Rounded to the nearest second, as Redis's (v + 500) / 1000, which overflows for times
+  // within 500 ms of INT64_MAX (PXAT accepts them).
+  ctx.out.Integer(ms ? v : v / 1000 + (v % 1000 >= 500));
 }
 
 // What the walk needs from the command's context, taken at dispatch, so that it can run on
@@ -118,12 +123,21 @@ void DbSizeCmd(CommandContext& ctx) {
   });
 }
 
+// A SCAN cursor as Redis reads one (strtoul: "", "00", "+0" and "-0" are 0, and "-1" is
+// 2^64 - 1); false if Redis would answer "invalid cursor".
+bool ParseScanCursor(std::string_view text, uint64_t* cursor) {
+  const std::string s(text);  // NUL-terminated for strtoull
+  if (!s.empty() && isspace(static_cast<unsigned char>(s[0]))) return false;
+  char* end = nullptr;
+  errno = 0;
+  *cursor = strtoull(s.c_str(), &end, 10);
+  return *end == '\0' && errno != ERANGE;
+}
+
 void ScanCmd(CommandContext& ctx) {
   std::string from;
-  std::string_view cursor = ctx.args[1];
-  int64_t c;
-  if (!ParseInt64(cursor, &c) || c < 0 ||
-      (c != 0 && !ctx.server.cursors().Load(static_cast<uint64_t>(c), &from))) {
+  uint64_t c;
+  if (!ParseScanCursor(ctx.args[1], &c) || (c != 0 && !ctx.server.cursors().Load(c, &from))) {
     return ctx.out.Error("ERR invalid cursor");
   }
   std::string_view pattern;
@@ -257,8 +271,8 @@ struct ExpireArgs {
 
 std::string ParseExpire(Args args, int64_t now_ms, ExpireArgs* e) {
   const std::string name = ToLower(args[0]);
-  int64_t amount;
-  if (!ParseInt64(args[2], &amount)) return std::string(kErrNotInteger);
+  // The options first, then the time, in Redis's order (which error a request with both
+  // wrong gets).
   for (size_t i = 3; i < args.size(); ++i) {
     std::string opt = ToLower(args[i]);
     if (opt == "nx") {
@@ -277,6 +291,8 @@ std::string ParseExpire(Args args, int64_t now_ms, ExpireArgs* e) {
     return "ERR NX and XX, GT or LT options at the same time are not compatible";
   }
   if (e->gt && e->lt) return "ERR GT and LT options at the same time are not compatible";
+  int64_t amount;
+  if (!ParseInt64(args[2], &amount)) return std::string(kErrNotInteger);
   const bool seconds = name == "expire" || name == "expireat";
   const bool relative = name == "expire" || name == "pexpire";
   if (!ExpireToAbsolute(amount, seconds, relative, now_ms, &e->when)) {

@@ -66,6 +66,17 @@ bool StringSetOptions::Resolve(int64_t now_ms, std::string_view cmd, int64_t* ex
   return true;
 }
 
+bool StringSetOptions::ParseAndResolve(int64_t now_ms, std::string_view cmd, int64_t* expire_at,
+                                       std::string* err) {
+  *expire_at = 0;
+  if (unit == Unit::kNone) return true;
+  if (!ParseInt64(amount_text, &amount)) {
+    *err = kErrNotInteger;
+    return false;
+  }
+  return Resolve(now_ms, cmd, expire_at, err);
+}
+
 std::string ParseSetOptions(Args args, size_t first, SetCommandType type, StringSetOptions* o) {
   using Unit = StringSetOptions::Unit;
   const bool is_set = type == SetCommandType::kSet;
@@ -95,7 +106,8 @@ std::string ParseSetOptions(Args args, size_t first, SetCommandType type, String
       return std::string(kErrSyntax);
     }
   }
-  if (o->unit != Unit::kNone) {
+  o->amount_text = amount_arg;
+  if (o->unit != Unit::kNone && is_set) {
     if (!ParseInt64(amount_arg, &o->amount)) return std::string(kErrNotInteger);
     // Check the amount now, with the current time, so that a bad one never reaches the log.
     int64_t abs;

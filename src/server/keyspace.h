@@ -45,11 +45,18 @@ struct StringSetOptions {
   bool nx = false, xx = false, get = false, keepttl = false, persist = false;
   enum class Unit { kNone, kEx, kPx, kExAt, kPxAt } unit = Unit::kNone;
   int64_t amount = 0;
+  // GETEX: the time as given (in the parsed args), checked only once the key is found, as
+  // Redis does: GETEX of a missing key answers nil whatever its time.
+  std::string_view amount_text;
+  // GETEX: parses amount_text and resolves it (Resolve); false with an error text.
+  bool ParseAndResolve(int64_t now_ms, std::string_view cmd, int64_t* expire_at,
+                       std::string* err);
   // The absolute expiry in ms for `now_ms`, or an error text. Unit kNone gives 0.
   bool Resolve(int64_t now_ms, std::string_view cmd, int64_t* expire_at, std::string* err) const;
 };
 enum class SetCommandType { kSet, kGetEx };
-// Parses args[first..]; returns an error text, or "" if the options are valid.
+// Parses args[first..]; returns an error text, or "" if the options are valid. For SET the
+// time is checked too; for GETEX only the syntax (see amount_text).
 std::string ParseSetOptions(Args args, size_t first, SetCommandType type, StringSetOptions* o);
 
 // Converts a relative or absolute expire time to absolute ms, with Redis's overflow rules.

@@ -181,11 +181,14 @@ void GetExCheck(CommandContext& ctx) {
 
 void GetExApply(ApplyContext& ctx) {
   StringSetOptions o;
-  int64_t expire_at;
-  if (!ApplySideOptions(ctx, 2, SetCommandType::kGetEx, &o, &expire_at)) return;
+  std::string err = ParseSetOptions(ctx.args, 2, SetCommandType::kGetEx, &o);
+  if (!err.empty()) return ctx.out.Error(err);
   std::string v;
   int64_t old_expire;
   if (!ctx.GetString(ctx.args[1], &v, &old_expire)) return ctx.out.Null();
+  // The time only now that the key is there (Redis's order).
+  int64_t expire_at;
+  if (!o.ParseAndResolve(ctx.now_ms, ctx.args[0], &expire_at, &err)) return ctx.out.Error(err);
   if (o.persist && old_expire != 0) {
     ctx.PutString(ctx.args[1], v, 0);
   } else if (expire_at != 0) {
@@ -242,12 +245,18 @@ void AppendApply(ApplyContext& ctx) {
   ctx.out.Integer(static_cast<int64_t>(v.size()));
 }
 
+// Whether `size` bytes written at `offset` (>= 0) end within `limit`, without computing
+// offset + size (which overflows for offsets near INT64_MAX).
+bool FitsAt(int64_t offset, size_t size, int64_t limit) {
+  return size <= static_cast<uint64_t>(limit) && offset <= limit - static_cast<int64_t>(size);
+}
+
 void SetRangeCheck(CommandContext& ctx) {
   int64_t offset;
   if (!ParseInt64(ctx.args[2], &offset)) return ctx.out.Error(kErrNotInteger);
   if (offset < 0) return ctx.out.Error("ERR offset is out of range");
   const int64_t limit = std::min(kMaxStringBytes, ctx.server.config().max_value_bytes.load());
-  if (!ctx.args[3].empty() && offset + static_cast<int64_t>(ctx.args[3].size()) > limit) {
+  if (!ctx.args[3].empty() && !FitsAt(offset, ctx.args[3].size(), limit)) {
     return ctx.out.Error(kErrTooBig);
   }
   ctx.Propose(ctx.Partition(ctx.args[1]));
@@ -261,7 +270,7 @@ void SetRangeApply(ApplyContext& ctx) {
   int64_t expire_at = 0;
   const bool exists = ctx.GetString(ctx.args[1], &v, &expire_at);
   if (value.empty()) return ctx.out.Integer(exists ? static_cast<int64_t>(v.size()) : 0);
-  if (offset < 0 || offset + static_cast<int64_t>(value.size()) > kMaxStringBytes) {
+  if (offset < 0 || !FitsAt(offset, value.size(), kMaxStringBytes)) {
     return ctx.out.Error(kErrTooBig);
   }
   if (v.size() < offset + value.size()) v.resize(offset + value.size(), '\0');

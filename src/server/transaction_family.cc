@@ -239,6 +239,8 @@ CommandSpec Spec(std::string name, int arity, uint32_t flags, Handler h, ApplyFn
 
 }  // namespace
 
+bool IsExec(const CommandSpec& spec) { return spec.handler == ExecCmd; }
+
 bool RunsInsideMulti(const CommandSpec& spec) {
   return spec.handler == MultiCmd || spec.handler == ExecCmd || spec.handler == DiscardCmd ||
          spec.handler == WatchCmd || spec.name == "quit" || spec.name == "reset";

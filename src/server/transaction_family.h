@@ -39,6 +39,9 @@ namespace flin::server {
 
 // True for the commands that run at once inside MULTI instead of being queued.
 bool RunsInsideMulti(const CommandSpec& spec);
+// True for EXEC, whose refusal before it runs (arity, NOAUTH) discards the transaction and
+// its watches and answers -EXECABORT, as in Redis.
+bool IsExec(const CommandSpec& spec);
 // Queues the command of `ctx` in its connection's transaction and answers +QUEUED, or answers
 // the error that aborts the transaction (and marks it so).
 void QueueInTransaction(CommandContext& ctx);
