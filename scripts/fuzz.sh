@@ -11,7 +11,8 @@
 # neither has grown for PLATEAU_SECONDS, or after MAX_SECONDS in all. A crash stops the target
 # and the script (exit 1); the input is in FUZZ_BUILD/fuzz-artifacts/<name>/.
 #
-# Corpus files named regress-* (inputs that once crashed) survive minimization.
+# Corpus files named regress-* (inputs that once crashed) survive minimization. A dictionary
+# src/<dir>/fuzz_corpus/<name>.dict, if present, is passed with -dict.
 # Build first: cmake -B build-fuzz -DFLIN_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ ...; ninja.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +41,10 @@ for t in "${targets[@]}"; do
   name=${t%_fuzz}
   src=$(ls src/*/"$t".cc | head -1)
   repo_corpus=$(dirname "$src")/fuzz_corpus/$name
+  # A libFuzzer dictionary beside the corpus, if the target has one (tokens it would not find
+  # by mutation alone: boundary numbers, option names).
+  dict=()
+  [ -f "$repo_corpus.dict" ] && dict=(-dict="$repo_corpus.dict")
   bin=$FUZZ_BUILD/$(dirname "$src")/$t
   [ -x "$bin" ] || { echo "no $bin: build it first" >&2; exit 2; }
   work=$FUZZ_BUILD/fuzz-work/$name
@@ -59,7 +64,7 @@ for t in "${targets[@]}"; do
     start=$(date +%s)
     rc=0
     # shellcheck disable=SC2086
-    nice -n 19 "$bin" -max_total_time="$chunk" -print_final_stats=1 $FUZZ_FLAGS \
+    nice -n 19 "$bin" -max_total_time="$chunk" -print_final_stats=1 $FUZZ_FLAGS "${dict[@]}" \
       -artifact_prefix="$artifacts/" "$work" "$repo_corpus" > "$log" 2>&1 || rc=$?
     elapsed=$((elapsed + $(date +%s) - start))
     n=$(grep -a 'stat::number_of_executed_units' "$log" | awk '{print $2}' || true)
