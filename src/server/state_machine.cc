@@ -1,5 +1,8 @@
 #include "server/state_machine.h"
 
+#include <stdexcept>
+
+#include "common/log.h"
 
 namespace flin::server {
 
@@ -23,7 +26,19 @@ void StateMachineImpl::Apply(storage::WriteTxn& txn, int partition, int64_t now_
   ctx.partition = partition;
   ctx.commands = commands_;
   ctx.reply_wanted = reply != nullptr;
-  spec->apply(ctx);
+  // A logic error of an apply function (an argument a check let through, as SETRANGE's offset
+  // overflow once did) is the same on every replica: answered as an error, so that one entry
+  // cannot abort every replica of a cluster, again at each restart. What the command had
+  // written to the transaction before it threw stays, identically everywhere. Anything else
+  // (bad_alloc: not the same everywhere) still stops the server.
+  const size_t reply_start = out.buffer()->size();
+  try {
+    spec->apply(ctx);
+  } catch (const std::logic_error& e) {
+    LOG_WARNING("applying '%s' failed: %s", std::string(args_[0]).c_str(), e.what());
+    out.buffer()->resize(reply_start);
+    out.Error("ERR internal error applying this command");
+  }
 }
 
 }  // namespace flin::server

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <stdexcept>
 
 #include "common/slot.h"
 #include "storage/store.h"
@@ -157,6 +158,20 @@ TEST_F(StateMachineTest, AppendSetRangeAndMultiKey) {
   EXPECT_EQ(Apply({"MSETNX", "y", "3", "z", "4"}), ":0\r\n");
   EXPECT_EQ(Apply({"MSETNX", "z", "4", "w", "5"}), ":1\r\n");
   EXPECT_EQ(Apply({"DEL", "x", "y", "nope"}), ":2\r\n");
+}
+
+// A logic error thrown by an apply function (a bug: an argument its check let through) is an
+// error reply, the same on every replica, instead of an abort of each one applying the entry.
+TEST_F(StateMachineTest, AnApplyFunctionsLogicErrorIsAnErrorReply) {
+  table_.Add(MakeCommand("flin.test-throw", 2, kCmdWrite, nullptr,
+                         [](ApplyContext& ctx) {
+                           ctx.out.ArrayHeader(2);
+                           ctx.out.Ok();
+                           throw std::length_error("basic_string::_M_replace_aux");
+                         },
+                         "string", "test", 1, 1, 1));
+  EXPECT_EQ(Apply({"flin.test-throw", "k"}), "-ERR internal error applying this command\r\n");
+  EXPECT_EQ(Apply({"SET", "k", "v"}), "+OK\r\n");  // and the state machine goes on
 }
 
 TEST_F(StateMachineTest, RenameCopyAndFlush) {
