@@ -57,12 +57,14 @@ import time
 import pytest
 
 import flinproc
+from cluster_helpers import Cluster, slot_of, slot_owner_map
 from flinproc import Error, RawConn, Server, Status, encode_command
 
 pytestmark = pytest.mark.skipif(flinproc.is_redis(),
                                 reason="differential: needs flin-server and redis-server")
 
 KEYS = ["a", "b", "k1", "k2", "key:1", "x y", "k\x00\xff"]
+RETRY_SECONDS = 10  # cluster: how long a command is sent again on -MOVED/-TRYAGAIN/-CLUSTERDOWN
 TOL_MS = 100        # PTTL / PEXPIRETIME tolerance: the two servers see slightly different times
 MARGIN = 0.030      # seconds past a short expiry before its key is touched again
 SHORT_MS = (1, 15)  # "short" expiries, in ms
@@ -76,6 +78,35 @@ SHORT_MS = (1, 15)  # "short" expiries, in ms
 KNOWN_BUGS = {}
 _avoid = os.environ.get("FLIN_DIFF_AVOID", "").replace(" ", "").split(",")
 AVOID = set(KNOWN_BUGS) if "all" in _avoid else set(_avoid) & set(KNOWN_BUGS)
+
+
+class Keyspace:
+    """The keys a variant's sequences use.  keys: the main ones; other (cluster variant): a
+    second, smaller keyspace on another slot, drawn with probability other_p (other_p_queued
+    for a command queued in MULTI), so that commands mixing the two are generated on purpose:
+    Flin answers them -CROSSSLOT, Redis (not a cluster) would run them (Executor.step)."""
+
+    def __init__(self, keys, other=(), other_p=0.0, other_p_queued=0.0):
+        self.keys, self.other = list(keys), list(other)
+        self.all = self.keys + self.other
+        self.cluster = bool(self.other)
+        self.other_p, self.other_p_queued = other_p, other_p_queued
+
+    def crossslot(self, cmd):
+        """Flin answers cmd -CROSSSLOT: its keys are in two slots and its arity is right
+        (the arity is checked first, by Flin as by Redis Cluster)."""
+        if not self.cluster or cmd.keys == ALL or not arity_ok(cmd.args):
+            return False
+        return len({slot_of(k) for k in cmd.keys}) > 1
+
+
+SINGLE = Keyspace(KEYS)
+# The cluster variant: the same keys under one hash tag ({t}: one slot, so multi-key commands,
+# RENAME/COPY and transactions run as on one node), and three keys of another slot ({u}).
+CLUSTER = Keyspace(["{t}" + k for k in KEYS], ["{u}a", "{u}k1", "{u}x y"],
+                   other_p=0.12, other_p_queued=0.04)
+CROSSSLOT = Error("CROSSSLOT Keys in request don't hash to the same slot")  # as Redis Cluster's
+EXECABORT = Error("EXECABORT Transaction discarded because of previous errors.")
 
 
 def env_float(name, default):
@@ -185,6 +216,7 @@ class Cmd:
         self.write, self.safe = write, safe
         self.danger = danger or {}
         self.kind = kind
+        self.cross = False  # Flin only, answered -CROSSSLOT (Keyspace.crossslot; Gen sets it)
 
     @property
     def name(self):
@@ -207,6 +239,8 @@ class Cmd:
             return s
         text = " ".join(one(a) for a in self.args)
         prefix = f"[{self.kind}] " if self.kind else ("[pipelined] " if self.pipe else "")
+        if self.cross:
+            prefix += "[cross-slot: flin only] "
         return f"{self.conn.upper()}> {prefix}{text}"
 
 
@@ -221,6 +255,14 @@ ARITY = {
     "keys": 2, "scan": -2, "randomkey": 1, "watch": -2, "unwatch": 1, "multi": 1, "exec": 1,
     "discard": 1, "flushall": -1, "flushdb": -1,
 }
+
+
+def arity_ok(args):
+    a = args[0]
+    n = ARITY.get((a.decode("latin-1") if isinstance(a, bytes) else a).lower())
+    return n is None or (len(args) == n if n > 0 else len(args) >= -n)
+
+
 READS = {"GET", "MGET", "STRLEN", "GETRANGE", "EXISTS", "TYPE", "TTL", "PTTL", "EXPIRETIME",
          "PEXPIRETIME"}
 CONTROL = {"MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH"}  # never pipelined here
@@ -250,8 +292,9 @@ PATTERNS = ["*", "k*", "k?", "?", "key:*", "[ab]", "[^a]*", "*1", "x\\ y", "x y"
 class Gen:
     """The command sequence of one seed.  Depends on the seed only (never on replies)."""
 
-    def __init__(self, seed):
+    def __init__(self, seed, space=SINGLE):
         self.rnd = random.Random(seed)
+        self.space = space
         self.fresh_n = 0
         self.in_multi = False
         self.queuing = False  # the command being generated will be queued (MULTI)
@@ -263,7 +306,13 @@ class Gen:
         return self.rnd.choice(seq)
 
     def key(self):
-        return self.pick(KEYS)
+        sp = self.space
+        if sp.other and self.rnd.random() < (sp.other_p_queued if self.queuing else sp.other_p):
+            return self.pick(sp.other)
+        return self.pick(sp.keys)
+
+    def main_key(self):
+        return self.pick(self.space.keys)
 
     def case(self, word):
         r = self.rnd.random()
@@ -343,6 +392,7 @@ class Gen:
     # -- one command --
     def command(self, conn, fresh, in_multi):
         """A random command; fresh: values that differ from anything stored (WATCH)."""
+        self.queuing = in_multi
         r = self.rnd.random()
         if r < 0.03:
             return self.bad_arity(conn)
@@ -350,13 +400,28 @@ class Gen:
             # (Not the key with a NUL byte: Redis's message stops at the NUL, a C-string
             # artifact; Flin quotes the whole argument.)
             return Cmd(conn, [self.pick(["NOSUCHCMD", "substrx", "gett"]),
-                              self.pick(KEYS[:-1]), "1"])
+                              self.pick(self.space.keys[:-1]), "1"])
         names = list(GENERATORS)
         if in_multi:
             names = [n for n in names if n.upper() not in NOT_IN_MULTI]
         name = self.pick(names)
-        self.queuing = in_multi
-        return GENERATORS[name](self, conn, fresh)
+        cmd = GENERATORS[name](self, conn, fresh)
+        cmd.cross = self.space.crossslot(cmd)
+        return cmd
+
+    def queued_command(self):
+        """A command queued in MULTI.  Cluster: MULTI and what it queues go to the leader of
+        the main keys' slot, and the first key queued (or watched) fixes the transaction's
+        slot, so a command of the other slot alone is not queued there (a -MOVED, or a
+        transaction on the other slot: not comparable); one mixing both slots is (-CROSSSLOT,
+        and EXEC then answers -EXECABORT: Executor.step)."""
+        for _ in range(30):
+            cmd = self.command("a", False, True)
+            if not (self.space.cluster and cmd.keys and cmd.keys != ALL
+                    and cmd.keys <= set(self.space.other)):
+                return cmd
+        k = self.main_key()
+        return Cmd("a", ["GET", k], keys=[k])
 
     def bad_arity(self, conn):
         names = [n for n in sorted(ARITY) if ARITY[n] != -1]
@@ -367,7 +432,9 @@ class Gen:
         else:
             count = self.rnd.randint(1, -n - 1)
         args = [self.case(name.upper())] + [self.key() for _ in range(count - 1)]
-        return Cmd(conn, args, keys=args[1:])
+        cmd = Cmd(conn, args, keys=args[1:])
+        cmd.cross = self.space.crossslot(cmd)
+        return cmd
 
     # -- sequence --
     def allowed(self, cmd):
@@ -375,8 +442,8 @@ class Gen:
         changes it or changes nothing (safe), and only the first after WATCH may touch it:
         Flin compares contents at EXEC where Redis aborts on any write (docs/DESIGN.md,
         "Transactions are one log entry")."""
-        if not self.watched or not cmd.write:
-            return True
+        if not self.watched or not cmd.write or cmd.cross:
+            return True  # (a cross-slot command runs nowhere)
         if cmd.keys == ALL:
             return False
         hit = [k for k in cmd.keys if k in self.watched]
@@ -396,7 +463,7 @@ class Gen:
             cmd = self.command(conn, bool(self.watched) if fresh is None else fresh, False)
             if self.allowed(cmd):
                 return cmd
-        k = self.key()
+        k = self.main_key()
         return Cmd(conn, ["GET", k], keys=[k])
 
     def compound(self, conn):
@@ -435,7 +502,7 @@ class Gen:
                 # Pipelined: sent one after the other, replies read afterwards.
                 burst -= 1
                 if burst_conn == "a" and self.in_multi:
-                    cmd = self.command("a", False, True)
+                    cmd = self.queued_command()
                     self.queued += 1
                 else:
                     cmd = self.executed(burst_conn)
@@ -454,9 +521,16 @@ class Gen:
                     out.append(self.executed("b"))
                 elif r < 0.79:
                     ks = [self.key() for _ in range(self.rnd.randint(1, 3))]
-                    out.append(Cmd("a", [self.case("WATCH")] + ks, keys=ks))
-                    for k in ks:
-                        self.watched.setdefault(k, 0)
+                    if set(ks) <= set(self.space.other):
+                        # Cluster: WATCH goes where MULTI does, the main slot's leader; keys
+                        # of the other slot alone would be watched on another node.
+                        ks[0] = self.main_key()
+                    cmd = Cmd("a", [self.case("WATCH")] + ks, keys=ks)
+                    cmd.cross = self.space.crossslot(cmd)
+                    out.append(cmd)
+                    if not cmd.cross:
+                        for k in ks:
+                            self.watched.setdefault(k, 0)
                 elif r < 0.85:
                     out.append(Cmd("a", [self.case("MULTI")]))
                     self.in_multi, self.queued = True, 0
@@ -464,10 +538,17 @@ class Gen:
                     out.append(Cmd("a", [self.case("UNWATCH")]))
                     self.watched = {}
                 elif r < 0.93:
-                    out.append(self.compound(self.pick("ab")))
+                    if self.space.cluster:
+                        # Not in a cluster: KEYS, SCAN, DBSIZE, RANDOMKEY cover the partitions
+                        # the node serves (docs/DESIGN.md, the cluster's "Keyless commands").
+                        out.append(self.executed(self.pick("ab")))
+                    else:
+                        out.append(self.compound(self.pick("ab")))
                 elif r < 0.96:
                     out.append(Cmd(self.pick("ab"), [self.pick(["EXEC", "DISCARD"])]))
-                elif r < 0.97 and not self.watched:
+                elif r < 0.97 and not self.watched and not self.space.cluster:
+                    # (Not in a cluster: FLUSHALL/FLUSHDB flush the partitions the node leads,
+                    # same section.)
                     args = [self.pick(["FLUSHALL", "FLUSHDB"])]
                     if self.rnd.random() < 0.5:
                         args.append(self.pick(["ASYNC", "SYNC", "async", "FOO"]))
@@ -484,11 +565,13 @@ class Gen:
                 elif r < end + 0.2:
                     out.append(self.executed("b"))
                 elif r < end + 0.23:
+                    # (Cluster: WATCH inside MULTI is routed by its key before it is refused:
+                    # a main key, whose slot's leader has the transaction.)
                     out.append(Cmd("a", [self.pick(["MULTI", "WATCH", "UNWATCH"])] +
-                                   ([self.key()] if self.rnd.random() < 0.5 else [])))
+                                   ([self.main_key()] if self.rnd.random() < 0.5 else [])))
                 else:
                     # Queued: runs after EXEC's watch check, so nothing to restrict.
-                    out.append(self.command("a", False, True))
+                    out.append(self.queued_command())
                     self.queued += 1
         return out
 
@@ -728,31 +811,170 @@ def close_enough(name, f, r):
     return norm(f) == norm(r)
 
 
-class Executor:
-    """Runs Cmds on a fresh pair of connections per server (after FLUSHALL)."""
+class SingleSide:
+    """One server's end of a run: connections A (RESP2) and B (RESP3, after HELLO 3), after
+    a FLUSHALL.  send returns a ticket that read turns into the reply, in sending order."""
 
-    def __init__(self, flin, redis):
-        self.servers = (flin, redis)
-        for srv in self.servers:
-            with Conn(srv.port) as c:
-                assert c.call("FLUSHALL") == "OK"
-        self.conns = {n: tuple(Conn(s.port) for s in self.servers) for n in "ab"}
-        for c in self.conns["b"]:
-            assert isinstance(c.call("HELLO", "3"), list)  # B speaks RESP3 (HELLO differs)
-        self.pending = []                   # pipelined: (index, cmd, queued), replies unread
+    def __init__(self, port):
+        with Conn(port) as c:
+            assert c.call("FLUSHALL") == "OK"
+        self.conns = {n: Conn(port) for n in "ab"}
+        assert isinstance(self.conns["b"].call("HELLO", "3"), list)  # HELLO's reply differs
+
+    def send(self, conn, data, slot=None, follow=False):
+        c = self.conns[conn]
+        c.send(data)
+        return c
+
+    @staticmethod
+    def read(ticket):
+        return ticket.read_reply()
+
+    def close(self):
+        for c in self.conns.values():
+            c.close()
+
+
+class _Ticket:
+    UNREAD = object()
+
+    def __init__(self, conn, port, data, follow):
+        self.conn, self.port, self.data, self.follow = conn, port, data, follow
+        self.reply = _Ticket.UNREAD
+        self.deadline = time.monotonic() + RETRY_SECONDS
+        self.delay = 0.01
+
+
+class ClusterSide:
+    """A Flin cluster's end of a run: a "connection" (A or B) is one connection per node,
+    opened when first used (B's after HELLO 3).  A command goes to the leader of its keys'
+    slot by CLUSTER SLOTS (slot None: the home slot, the main keys', whose leader has MULTI,
+    EXEC, WATCH and the commands queued, and gets the keyless and cross-slot ones).  A -MOVED
+    refreshes the map and the command is sent again; a -TRYAGAIN/-CLUSTERDOWN (no leader for
+    a moment) is sent again after a short back-off, for at most RETRY_SECONDS: none of these
+    is a reply, and none ran.  Not a command queued in MULTI (follow=False): there the error
+    is its reply and aborts the transaction.  Replies of a connection to one node are read in
+    order (a FIFO of tickets per node), so a resent command goes after those already sent
+    there."""
+
+    def __init__(self, ports, space):
+        self.ports = list(ports)
+        self.home = slot_of(space.keys[0])
+        self.map = None
+        self.refresh()
+        self.conns = {"a": {}, "b": {}}
+        self.fifo = {}
+        self.moved = self.retried = 0
+        # Clean slate: every key this variant uses (no FLUSHALL: it covers the partitions
+        # one node leads).
+        for ks in (space.keys, space.other):
+            t = self.send("a", encode_command("DEL", *ks), slot_of(ks[0]), True)
+            assert isinstance(self.read(t), int), "DEL of the keyspace failed"
+
+    def refresh(self):
+        last = None
+        for p in self.ports:
+            try:
+                self.map = slot_owner_map(p)
+                return
+            except (OSError, EOFError, AssertionError, IndexError) as e:
+                last = e
+        raise ConnectionError(f"no node answers CLUSTER SLOTS ({last!r})")
+
+    def _conn(self, conn, port):
+        c = self.conns[conn].get(port)
+        if c is None:
+            c = Conn(port)
+            if conn == "b":
+                assert isinstance(c.call("HELLO", "3"), list)
+            self.conns[conn][port] = c
+        return c
+
+    def _push(self, t):
+        self._conn(t.conn, t.port).send(t.data)
+        self.fifo.setdefault((t.conn, t.port), []).append(t)
+
+    def send(self, conn, data, slot=None, follow=False):
+        t = _Ticket(conn, self.map[self.home if slot is None else slot], data, follow)
+        self._push(t)
+        return t
+
+    def read(self, t):
+        while t.reply is _Ticket.UNREAD:
+            q = self.fifo[(t.conn, t.port)]
+            head = q.pop(0)
+            reply = self.conns[head.conn][head.port].read_reply()
+            if head.follow and isinstance(reply, Error) and time.monotonic() < head.deadline:
+                if reply.startswith("MOVED "):
+                    self.moved += 1
+                    self.refresh()
+                    head.port = int(reply.split()[2].rsplit(":", 1)[1])
+                    self._push(head)
+                    continue
+                if reply.startswith(("TRYAGAIN", "CLUSTERDOWN")):
+                    self.retried += 1
+                    time.sleep(head.delay)
+                    head.delay = min(head.delay * 2, 0.2)
+                    self._push(head)
+                    continue
+            head.reply = reply
+        return t.reply
+
+    def close(self):
+        for d in self.conns.values():
+            for c in d.values():
+                c.close()
+
+
+class Target:
+    """The servers of a variant: Flin (one server, or a cluster) and a redis-server."""
+
+    def __init__(self, space, flin_side, redis, alive, logs, name):
+        self.space, self.flin_side, self.redis = space, flin_side, redis
+        self.alive, self.logs, self.name = alive, logs, name
+
+    def executor(self):
+        return Executor(self)
+
+
+def single_target(flin, redis):
+    return Target(SINGLE, lambda: SingleSide(flin.port), redis,
+                  lambda: f"flin alive: {flin.alive()}, redis alive: {redis.alive()}",
+                  lambda: f"{flin.log_tail()}\n{redis.log_tail()}", "single")
+
+
+def cluster_target(cluster, redis):
+    return Target(CLUSTER, lambda: ClusterSide(cluster.ports(), CLUSTER), redis,
+                  lambda: f"flin nodes alive: {len(cluster.alive())} of {cluster.n}, "
+                          f"redis alive: {redis.alive()}",
+                  lambda: f"{cluster.log_tails(30)}\n{redis.log_tail()}", "cluster")
+
+
+class Executor:
+    """Runs Cmds on fresh connections per server, after every key is deleted."""
+
+    def __init__(self, target):
+        self.space = target.space
+        self.sides = (target.flin_side(), SingleSide(target.redis.port))
+        self.pending = []                   # pipelined: (index, cmd, queued, tickets)
         self.danger = {}                    # key -> time.monotonic() before which not to touch
         self.multi = {"a": None, "b": None}  # queued Cmds while in MULTI
+        self.aborted = {"a": False, "b": False}  # a cross-slot command queued (Flin only)
         self.watched = {"a": set(), "b": set()}
         self.transcript = []                # (cmd, flin reply, redis reply)
 
     def close(self):
-        for pair in self.conns.values():
-            for c in pair:
-                c.close()
+        for side in self.sides:
+            side.close()
+
+    def cluster_counts(self):
+        f = self.sides[0]
+        return f"; MOVED followed {f.moved}, retried {f.retried}" \
+            if isinstance(f, ClusterSide) else ""
 
     def _wait_for(self, keys):
         now = time.monotonic()
-        ks = KEYS if keys == ALL else keys
+        ks = self.space.all if keys == ALL else keys
         until = max([self.danger.get(k, 0) for k in ks] + [0])
         if until > now:
             time.sleep(until - now)
@@ -761,12 +983,31 @@ class Executor:
         for k, ms in cmd.danger.items():
             self.danger[k] = max(self.danger.get(k, 0), time.monotonic() + ms / 1000 + MARGIN)
 
-    def _call_both(self, conn, args):
-        f, r = self.conns[conn]
+    def _route(self, cmd, queued):
+        """The slot whose leader takes cmd on a cluster (None: the home slot)."""
+        if queued or cmd.cross or cmd.name in CONTROL or cmd.keys == ALL:
+            return None
+        slots = {slot_of(k) for k in cmd.keys}
+        return slots.pop() if len(slots) == 1 else None
+
+    def _send(self, cmd, args, queued, redis_args=None):
+        """Send to Flin, and to Redis unless cmd is cross-slot (Redis would run it);
+        redis_args: something else for Redis.  Returns the tickets."""
         data = encode_command(*args)
-        f.send(data)
-        r.send(data)
-        return f.read_reply(), r.read_reply()
+        f = self.sides[0].send(cmd.conn, data, self._route(cmd, queued), not queued)
+        if cmd.cross and redis_args is None:
+            return f, None
+        r = self.sides[1].send(cmd.conn, encode_command(*redis_args) if redis_args else data)
+        return f, r
+
+    def _read(self, tickets, expected=None):
+        f, r = tickets
+        f = self.sides[0].read(f)
+        return f, self.sides[1].read(r) if r is not None else expected
+
+    def _call_both(self, conn, args):
+        cmd = Cmd(conn, args)
+        return self._read(self._send(cmd, args, False))
 
     def run(self, cmds, start=0):
         for i, cmd in enumerate(cmds):
@@ -775,9 +1016,8 @@ class Executor:
 
     def flush(self):
         while self.pending:
-            index, cmd, queued = self.pending[0]
-            f_conn, r_conn = self.conns[cmd.conn]
-            f, r = f_conn.read_reply(), r_conn.read_reply()
+            index, cmd, queued, tickets = self.pending[0]
+            f, r = self._read(tickets, CROSSSLOT)
             self.pending.pop(0)
             self._finish(index, cmd, queued, None, f, r, close_enough(cmd.name, f, r))
 
@@ -803,19 +1043,28 @@ class Executor:
             else:
                 keys = cmd.keys
             self._wait_for(keys)
+        if queued and cmd.cross:
+            # Flin refuses it (-CROSSSLOT), which aborts its transaction; Redis is not sent it,
+            # and is sent DISCARD for the EXEC that follows (see below).
+            self.aborted[conn] = True
         if pipe:
-            data = encode_command(*cmd.materialize())
-            for c in self.conns[conn]:
-                c.send(data)
+            tickets = self._send(cmd, cmd.materialize(), queued)
             if not queued:
                 # From the send: the margin covers the wait for the reply.
                 self._note_danger(cmd)
-            self.pending.append((index, cmd, queued))
+            self.pending.append((index, cmd, queued, tickets))
             return
         if cmd.kind:
             f, r, same = self._compound(cmd)
+        elif name == "EXEC" and queue is not None and self.aborted[conn] and arity_ok(cmd.args):
+            # Flin's transaction holds a cross-slot command: Flin's EXEC answers -EXECABORT,
+            # Redis (which never saw that command) is sent DISCARD, and must answer OK. (An
+            # EXEC of the wrong arity is refused first, by both: sent to both.)
+            f, r = self._read(self._send(cmd, cmd.materialize(), False, ["DISCARD"]))
+            same = norm(f) == norm(EXECABORT) and r == "OK"
+            r = EXECABORT if r == "OK" else r
         else:
-            f, r = self._call_both(conn, cmd.materialize())
+            f, r = self._read(self._send(cmd, cmd.materialize(), queued), CROSSSLOT)
             if name == "EXEC" and queue is not None and isinstance(f, list) \
                     and isinstance(r, list) and len(f) == len(r) == len(queue):
                 same = all(close_enough(q.name, x, y) for q, x, y in zip(queue, f, r))
@@ -841,6 +1090,7 @@ class Executor:
             (name == "DISCARD" and f == "OK")
         if name == "MULTI" and queue is None and f == "OK":
             self.multi[conn] = []
+            self.aborted[conn] = False
         elif ended and queue is not None:
             if name == "EXEC":
                 # A later command of the transaction can carry a short expiry to another key
@@ -848,19 +1098,20 @@ class Executor:
                 ms = max([v for q in queue for v in q.danger.values()] + [0])
                 touched = set()
                 for q in queue:
-                    touched |= set(KEYS) if q.keys == ALL else q.keys
+                    touched |= set(self.space.all) if q.keys == ALL else q.keys
                 if ms:
                     self._note_danger(Cmd(conn, ["EXEC"], danger={k: ms for k in touched}))
             self.multi[conn] = None
+            self.aborted[conn] = False
             self.watched[conn] = set()
         elif name == "WATCH" and f == "OK":
             self.watched[conn] |= set(cmd.keys)
         elif name == "UNWATCH" and f == "OK":
             self.watched[conn] = set()
 
-    # -- checks whose replies are compared in a normalized form --
+    # -- checks whose replies are compared in a normalized form (single node only) --
     def _compound(self, cmd):
-        f_conn, r_conn = self.conns[cmd.conn]
+        f_conn, r_conn = (side.conns[cmd.conn] for side in self.sides)
         if cmd.kind == "keys":
             f, r = self._call_both(cmd.conn, cmd.args)
             f, r = [sorted(x) if isinstance(x, list) else x for x in (f, r)]
@@ -868,7 +1119,7 @@ class Executor:
         if cmd.kind == "dbsize":
             # Redis counts a key past its expiry until something deletes it (DBSIZE is the
             # size of its dict): EXISTS of every key first deletes those, on both servers.
-            f1, r1 = self._call_both(cmd.conn, ["EXISTS"] + KEYS)
+            f1, r1 = self._call_both(cmd.conn, ["EXISTS"] + self.space.all)
             f2, r2 = self._call_both(cmd.conn, cmd.args)
             return [f1, f2], [r1, r2], norm([f1, f2]) == norm([r1, r2])
         if cmd.kind == "randomkey":
@@ -882,7 +1133,7 @@ class Executor:
         if cmd.kind == "scan":
             # Redis 7.0's SCAN TYPE none lists a key past its expiry that nothing deleted yet
             # (its type check deletes it, then reads "none"): EXISTS deletes those first.
-            self._call_both(cmd.conn, ["EXISTS"] + KEYS)
+            self._call_both(cmd.conn, ["EXISTS"] + self.space.all)
             out = []
             for c in (f_conn, r_conn):
                 out.append(self._scan_all(c, cmd.args))
@@ -928,9 +1179,9 @@ def same_failure(m, orig):
     return norm(m.flin) == norm(orig.flin) and norm(m.redis) == norm(orig.redis)
 
 
-def replay(flin, redis, cmds, orig):
+def replay(target, cmds, orig):
     """Run cmds on fresh connections; the Mismatch if the last one repeats orig's, else None."""
-    ex = Executor(flin, redis)
+    ex = target.executor()
     try:
         ex.run(cmds)
     except Mismatch as m:
@@ -942,7 +1193,7 @@ def replay(flin, redis, cmds, orig):
     return None
 
 
-def minimize(flin, redis, cmds, orig, seconds):
+def minimize(target, cmds, orig, seconds):
     """Delta debugging: drop chunks of the commands before the failing one as long as the
     failing one still mismatches."""
     deadline = time.monotonic() + seconds
@@ -956,7 +1207,7 @@ def minimize(flin, redis, cmds, orig, seconds):
             if time.monotonic() >= deadline:
                 break
             cand = body[:start] + body[start + chunk:] + [last]
-            if replay(flin, redis, cand, orig):
+            if replay(target, cand, orig):
                 cur, removed = cand, True
                 n = max(n - 1, 2)
                 break
@@ -969,38 +1220,91 @@ def minimize(flin, redis, cmds, orig, seconds):
 
 # ---------------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory):
-    base = tmp_path_factory.mktemp("diff")
-    servers = []
+def _start_or_fail(servers):
     try:
-        for target in ("flin", "redis"):
-            srv = Server(base / target, target=target, fsync="everysec", name=f"diff-{target}")
+        for srv in servers:
             os.makedirs(srv.workdir, exist_ok=True)
-            servers.append(srv)
             srv.start()
-    except flinproc.ServerError as e:
+    except (flinproc.ServerError, AssertionError) as e:
         for srv in servers:
             srv.stop()
         pytest.fail(str(e), pytrace=False)
-    yield servers
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    base = tmp_path_factory.mktemp("diff")
+    servers = [Server(base / target, target=target, fsync="everysec", name=f"diff-{target}")
+               for target in ("flin", "redis")]
+    _start_or_fail(servers)
+    yield single_target(*servers)
     for srv in servers:
         srv.stop()
 
 
 def test_flin_answers_as_redis_does(pair):
-    flin, redis = pair
-    seconds = env_float("FLIN_DIFF_SECONDS", 6.0)
+    run_seeds(pair, env_float("FLIN_DIFF_SECONDS", 6.0))
+
+
+def preferred_leader(p, n):
+    """Partition p's preferred leader among nodes 1..n (docs/DESIGN.md, the cluster's
+    "Placement": replicas p..p+R-1 of the sorted node list, the first preferred)."""
+    return p % n + 1
+
+
+@pytest.fixture(scope="module")
+def cluster_pair(tmp_path_factory):
+    """A 3-node Flin cluster (64 partitions x 3 replicas) and a redis-server, for the module.
+    Started when every partition has a leader that CLUSTER SLOTS names on every node
+    (Cluster.start), every node says cluster_state:ok, and leaders have moved to their
+    preferred nodes (which they do every 2 s after start-up): a leader moving later would
+    cost a transaction in flight a -MOVED."""
+    base = tmp_path_factory.mktemp("diffcluster")
+    redis = Server(base / "redis", target="redis", fsync="everysec", name="diffc-redis")
+    cluster = Cluster(base / "flin", n=3, fsync="everysec")
+    os.makedirs(cluster.workdir, exist_ok=True)
+    try:
+        cluster.start()
+
+        def settled():
+            for port in cluster.ports():
+                with RawConn(port) as c:
+                    if b"cluster_state:ok" not in c.call("CLUSTER", "INFO"):
+                        return False
+            led = cluster.leaders()
+            return len(led) == 64 and all(v == preferred_leader(p, cluster.n)
+                                          for p, v in led.items())
+        flinproc.wait_until(settled, 30, interval=0.1,
+                            what="cluster_state:ok and every leader on its preferred node")
+        _start_or_fail([redis])
+    except (flinproc.ServerError, AssertionError, OSError) as e:
+        cluster.stop()
+        redis.stop()
+        pytest.fail(f"cluster did not start: {e}\n{cluster.log_tails(20)}", pytrace=False)
+    yield cluster_target(cluster, redis)
+    cluster.stop()
+    redis.stop()
+
+
+def test_flin_cluster_answers_as_redis_does(cluster_pair):
+    """The same sequences (CLUSTER keyspace) on a 3-node cluster, each command sent to the
+    leader of its keys' slot, against one redis-server."""
+    run_seeds(cluster_pair, env_float("FLIN_DIFF_CLUSTER_SECONDS", 8.0))
+
+
+def run_seeds(target, seconds):
     steps = int(env_float("FLIN_DIFF_STEPS", 300))
     max_seeds = int(env_float("FLIN_DIFF_SEEDS", 0)) or None
     seed_env = os.environ.get("FLIN_DIFF_SEED", "").strip()
     first = int(seed_env) if seed_env else random.SystemRandom().randrange(1, 1 << 31)
     deadline = time.monotonic() + seconds
     seed, seeds, commands = first, 0, 0
-    print(f"\ndifferential: first seed {first} (FLIN_DIFF_SEED={first} to replay)")
+    print(f"\ndifferential ({target.name}): first seed {first} (FLIN_DIFF_SEED={first} to "
+          "replay)")
+    moved = retried = 0
     while True:
-        cmds = Gen(seed).sequence(steps)
-        ex = Executor(flin, redis)
+        cmds = Gen(seed, target.space).sequence(steps)
+        ex = target.executor()
         mismatch = failure = None
         try:
             ex.run(cmds)
@@ -1010,42 +1314,42 @@ def test_flin_answers_as_redis_does(pair):
             failure = e
         finally:
             ex.close()
+        if isinstance(ex.sides[0], ClusterSide):
+            moved += ex.sides[0].moved
+            retried += ex.sides[0].retried
         if mismatch:
-            report(flin, redis, seed, cmds, mismatch)
+            report(target, seed, cmds, mismatch, ex.cluster_counts())
         if failure:
-            for srv in pair:  # a server that crashed may take a moment to be gone
-                try:
-                    srv.proc.wait(timeout=2)
-                except Exception:
-                    pass
-            alive = f"flin alive: {flin.alive()}, redis alive: {redis.alive()}"
-            unanswered = [cmd for _, cmd, _ in ex.pending] or cmds[len(ex.transcript):][:1]
-            pytest.fail(f"seed {seed}: connection failed ({failure!r}; {alive}) with no reply "
-                        f"yet to:\n" + "\n".join(f"  {c!r}" for c in unanswered) +
+            time.sleep(2)  # a server that crashed may take a moment to be gone
+            unanswered = [cmd for _, cmd, _, _ in ex.pending] or cmds[len(ex.transcript):][:1]
+            pytest.fail(f"seed {seed}: connection failed ({failure!r}; {target.alive()}) with "
+                        f"no reply yet to:\n" + "\n".join(f"  {c!r}" for c in unanswered) +
                         f"\nafter:\n{format_transcript(ex.transcript, True)}\n"
-                        f"{flin.log_tail()}\n{redis.log_tail()}", pytrace=False)
+                        f"{target.logs()}", pytrace=False)
         seeds += 1
         commands += len(cmds)
         seed += 1
         if (max_seeds and seeds >= max_seeds) or time.monotonic() >= deadline:
             break
-    print(f"differential: {seeds} seeds ({first}..{seed - 1}), {commands} commands, "
-          "no difference")
+    extra = f", MOVED followed {moved}, retried {retried}" if target.space.cluster else ""
+    print(f"differential ({target.name}): {seeds} seeds ({first}..{seed - 1}), {commands} "
+          f"commands{extra}, no difference")
 
 
-def report(flin, redis, seed, cmds, m):
-    head = (f"Flin and Redis differ: seed {seed}, command #{m.index} {m.cmd!r}\n"
-            f"  flin:  {show(m.flin)}\n  redis: {show(m.redis)}\n"
-            f"replay: FLIN_DIFF_SEED={seed} FLIN_DIFF_SEEDS=1 FLIN_DIFF_STEPS={len(cmds)}"
+def report(target, seed, cmds, m, counts=""):
+    var = "FLIN_DIFF_CLUSTER_SECONDS=0 " if target.space.cluster else ""
+    head = (f"Flin ({target.name}) and Redis differ: seed {seed}, command #{m.index} "
+            f"{m.cmd!r}\n  flin:  {show(m.flin)}\n  redis: {show(m.redis)}{counts}\n"
+            f"replay: {var}FLIN_DIFF_SEED={seed} FLIN_DIFF_SEEDS=1 FLIN_DIFF_STEPS={len(cmds)}"
             + (f" FLIN_DIFF_AVOID={','.join(sorted(AVOID))}" if AVOID else "") + "\n")
     body = "the sequence so far:\n" + format_transcript(m.transcript, True) + "\n"
     prefix = cmds[:m.index + 1]
-    again = replay(flin, redis, prefix, m)
+    again = replay(target, prefix, m)
     if again is None:
         tail = "(the mismatch did not repeat on a replay of the sequence: timing?)\n"
     else:
-        small = minimize(flin, redis, prefix, m, env_float("FLIN_DIFF_MINIMIZE_SECONDS", 30))
-        last = replay(flin, redis, small, m)
+        small = minimize(target, prefix, m, env_float("FLIN_DIFF_MINIMIZE_SECONDS", 30))
+        last = replay(target, small, m)
         shown = format_transcript(last.transcript) if last else \
             "\n".join(repr(c) for c in small) + "\n(did not repeat once more)"
         tail = f"minimal reproduction ({len(small)} commands):\n{shown}\n"
