@@ -19,8 +19,29 @@ agree whether it was alive.
 On a mismatch the failure names the seed, the command's index and the sequence so far, and
 a reproduction shrunk by replaying subsequences (delta debugging) on the same servers.
 
+The cluster variant (test_flin_cluster_answers_as_redis_does) runs the same generator's
+sequences on a 3-node Flin cluster (64 partitions x 3 replicas, started once for the module,
+used once every node says cluster_state:ok and the leaders sit on their preferred nodes)
+against one redis-server. Its keys (Keyspace CLUSTER) share a hash tag, "{t}a", "{t}b"...:
+one slot, so multi-key commands, RENAME/COPY and transactions run as on one node. On the
+Flin side a connection (A, B) is one connection per node; each command goes to the leader
+of its keys' slot by CLUSTER SLOTS, a -MOVED refreshes the map and the command is sent again,
+a -TRYAGAIN/-CLUSTERDOWN is sent again after a short back-off (ClusterSide): none of them is
+a reply compared. MULTI, its queued commands, EXEC and WATCH go to the leader of the {t}
+slot. Three keys of another slot ("{u}a"...) are drawn now and then, so that commands mixing
+the slots arise on purpose: Flin answers those -CROSSSLOT (the exact text of Redis Cluster)
+and Redis, not a cluster, would run them, so they are sent to Flin only, with that error as
+the expected reply; one queued in MULTI aborts Flin's transaction, so Redis is then sent
+DISCARD for its EXEC, and Flin's EXEC must answer -EXECABORT. Left out of the cluster
+variant: KEYS, SCAN, DBSIZE, RANDOMKEY, FLUSHALL/FLUSHDB, which cover only the partitions
+the node serves or leads (docs/DESIGN.md, the cluster's "Keyless commands"; their
+wrong-arity forms are kept); a WATCH of {u} keys alone, and a queued command of {u} keys
+alone (they would go to, or fix the transaction on, the other slot).
+
 Environment:
   FLIN_DIFF_SECONDS   time budget of the run (default 6; seeds run until it is spent)
+  FLIN_DIFF_CLUSTER_SECONDS  the same for the cluster variant (default 8, plus about 3 s
+                      of cluster start-up)
   FLIN_DIFF_SEED      first seed (default: random, printed); the next ones follow it
   FLIN_DIFF_SEEDS     at most this many seeds (FLIN_DIFF_SEEDS=1 replays one seed)
   FLIN_DIFF_STEPS     commands per seed (default 300)
@@ -28,7 +49,7 @@ Environment:
   FLIN_DIFF_AVOID     known Flin bugs (KNOWN_BUGS) the generator steers around, "all" or
                       id,id: to look for new differences while those are not fixed
 
-Needs both servers: skipped when FLIN_TARGET=redis.
+The other knobs apply to both variants. Needs both servers: skipped when FLIN_TARGET=redis.
 
 What is not generated, because Flin differs from Redis on purpose (each is documented):
 - WATCH: Flin compares a watched key's contents at EXEC, Redis aborts on any write to it;
@@ -1062,7 +1083,7 @@ class Executor:
             # EXEC of the wrong arity is refused first, by both: sent to both.)
             f, r = self._read(self._send(cmd, cmd.materialize(), False, ["DISCARD"]))
             same = norm(f) == norm(EXECABORT) and r == "OK"
-            r = EXECABORT if r == "OK" else r
+            r = EXECABORT if r == "OK" else r  # shown: what Redis answers to such an EXEC
         else:
             f, r = self._read(self._send(cmd, cmd.materialize(), queued), CROSSSLOT)
             if name == "EXEC" and queue is not None and isinstance(f, list) \
@@ -1158,13 +1179,21 @@ class Executor:
 # ---------------------------------------------------------------------------------------------
 # Reporting and shrinking
 
+def other_side(cmd):
+    """Whose reply Flin's is compared with: Redis's, or for a cross-slot command (not sent to
+    Redis) the expected one."""
+    return "expect" if cmd.cross else "redis "
+
+
 def format_transcript(transcript, last_only_replies=False):
     lines = []
     for i, (cmd, f, r) in enumerate(transcript):
         same = norm(f) == norm(r)
         line = f"{i:5d}  {cmd!r}"
         if not last_only_replies or i == len(transcript) - 1:
-            line += f"\n         flin:  {show(f)}" + ("" if same else f"\n         redis: {show(r)}")
+            line += f"\n         flin:  {show(f)}"
+            if not same:
+                line += f"\n         {other_side(cmd)}: {show(r)}"
         lines.append(line)
     return "\n".join(lines)
 
@@ -1339,7 +1368,7 @@ def run_seeds(target, seconds):
 def report(target, seed, cmds, m, counts=""):
     var = "FLIN_DIFF_CLUSTER_SECONDS=0 " if target.space.cluster else ""
     head = (f"Flin ({target.name}) and Redis differ: seed {seed}, command #{m.index} "
-            f"{m.cmd!r}\n  flin:  {show(m.flin)}\n  redis: {show(m.redis)}{counts}\n"
+            f"{m.cmd!r}\n  flin:  {show(m.flin)}\n  {other_side(m.cmd)}: {show(m.redis)}{counts}\n"
             f"replay: {var}FLIN_DIFF_SEED={seed} FLIN_DIFF_SEEDS=1 FLIN_DIFF_STEPS={len(cmds)}"
             + (f" FLIN_DIFF_AVOID={','.join(sorted(AVOID))}" if AVOID else "") + "\n")
     body = "the sequence so far:\n" + format_transcript(m.transcript, True) + "\n"
