@@ -870,7 +870,7 @@ class ClusterSide:
     """A Flin cluster's end of a run: a "connection" (A or B) is one connection per node,
     opened when first used (B's after HELLO 3).  A command goes to the leader of its keys'
     slot by CLUSTER SLOTS (slot None: the home slot, the main keys', whose leader has MULTI,
-    EXEC, WATCH and the commands queued, and gets the keyless and cross-slot ones).  A -MOVED
+    EXEC, WATCH and the commands queued, and gets the keyless ones).  A -MOVED
     refreshes the map and the command is sent again; a -TRYAGAIN/-CLUSTERDOWN (no leader for
     a moment) is sent again after a short back-off, for at most RETRY_SECONDS: none of these
     is a reply, and none ran.  Not a command queued in MULTI (follow=False): there the error
@@ -1005,9 +1005,13 @@ class Executor:
             self.danger[k] = max(self.danger.get(k, 0), time.monotonic() + ms / 1000 + MARGIN)
 
     def _route(self, cmd, queued):
-        """The slot whose leader takes cmd on a cluster (None: the home slot)."""
-        if queued or cmd.cross or cmd.name in CONTROL or cmd.keys == ALL:
+        """The slot whose leader takes cmd on a cluster (None: the home slot).  A cross-slot
+        command goes where a cluster client sends it, by its first key (the node answers
+        -CROSSSLOT before it would redirect)."""
+        if queued or cmd.name in CONTROL or cmd.keys == ALL or not cmd.keys:
             return None
+        if cmd.cross:
+            return slot_of(next(a for a in cmd.args[1:] if a in cmd.keys))
         slots = {slot_of(k) for k in cmd.keys}
         return slots.pop() if len(slots) == 1 else None
 
