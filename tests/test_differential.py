@@ -847,6 +847,9 @@ class SingleSide:
         c.send(data)
         return c
 
+    def pin(self, conn, on):
+        pass
+
     @staticmethod
     def read(ticket):
         return ticket.read_reply()
@@ -859,8 +862,9 @@ class SingleSide:
 class _Ticket:
     UNREAD = object()
 
-    def __init__(self, conn, port, data, follow):
+    def __init__(self, conn, port, data, follow, home):
         self.conn, self.port, self.data, self.follow = conn, port, data, follow
+        self.home = home  # routed by the home slot
         self.reply = _Ticket.UNREAD
         self.deadline = time.monotonic() + RETRY_SECONDS
         self.delay = 0.01
@@ -885,6 +889,8 @@ class ClusterSide:
         self.refresh()
         self.conns = {"a": {}, "b": {}}
         self.fifo = {}
+        self.home_port = {"a": None, "b": None}  # where the last home-slot command ran
+        self.pinned = {"a": None, "b": None}     # the node of a connection's WATCH/MULTI
         self.moved = self.retried = 0
         # Clean slate: every key this variant uses (no FLUSHALL: it covers the partitions
         # one node leads).
@@ -916,9 +922,19 @@ class ClusterSide:
         self.fifo.setdefault((t.conn, t.port), []).append(t)
 
     def send(self, conn, data, slot=None, follow=False):
-        t = _Ticket(conn, self.map[self.home if slot is None else slot], data, follow)
+        port = self.pinned[conn] or self.map[self.home] if slot is None else self.map[slot]
+        t = _Ticket(conn, port, data, follow, slot is None)
         self._push(t)
         return t
+
+    def pin(self, conn, on):
+        """While a connection watches keys or is in MULTI, its home-slot commands go to the
+        node that has that state, even if the map has changed since (a leader moved: that
+        node then answers -MOVED, and the transaction is lost, as for any client)."""
+        if not on:
+            self.pinned[conn] = None
+        elif self.pinned[conn] is None:
+            self.pinned[conn] = self.home_port[conn]
 
     def read(self, t):
         while t.reply is _Ticket.UNREAD:
@@ -939,6 +955,8 @@ class ClusterSide:
                     self._push(head)
                     continue
             head.reply = reply
+            if head.home:
+                self.home_port[head.conn] = head.port
         return t.reply
 
     def close(self):
@@ -1133,6 +1151,7 @@ class Executor:
             self.watched[conn] |= set(cmd.keys)
         elif name == "UNWATCH" and f == "OK":
             self.watched[conn] = set()
+        self.sides[0].pin(conn, self.multi[conn] is not None or bool(self.watched[conn]))
 
     # -- checks whose replies are compared in a normalized form (single node only) --
     def _compound(self, cmd):
