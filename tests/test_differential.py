@@ -440,9 +440,18 @@ class Gen:
             cmd = self.command("a", False, True)
             if not (self.space.cluster and cmd.keys and cmd.keys != ALL
                     and cmd.keys <= set(self.space.other)):
-                return cmd
-        k = self.main_key()
-        return Cmd("a", ["GET", k], keys=[k])
+                break
+        else:
+            k = self.main_key()
+            cmd = Cmd("a", ["GET", k], keys=[k])
+        self.queued += 1
+        if cmd.name == "EXEC":
+            # An EXEC of the wrong arity (bad_arity): refused, it discards the transaction
+            # and the watches (Redis's rejectCommand, and Flin "as Redis"). Unseen, a WATCH
+            # sent next, believed refused inside MULTI, went untracked (Gen.allowed).
+            self.in_multi = False
+            self.watched = {}
+        return cmd
 
     def bad_arity(self, conn):
         names = [n for n in sorted(ARITY) if ARITY[n] != -1]
@@ -524,7 +533,6 @@ class Gen:
                 burst -= 1
                 if burst_conn == "a" and self.in_multi:
                     cmd = self.queued_command()
-                    self.queued += 1
                 else:
                     cmd = self.executed(burst_conn)
                 cmd.pipe = True
@@ -593,7 +601,6 @@ class Gen:
                 else:
                     # Queued: runs after EXEC's watch check, so nothing to restrict.
                     out.append(self.queued_command())
-                    self.queued += 1
         return out
 
 
