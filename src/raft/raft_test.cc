@@ -928,15 +928,15 @@ void ExpectNoConflictOnceHealed(TestCluster& c, int n) {
   EXPECT_TRUE(conflict.empty()) << conflict;
 }
 
-// Node 1 is elected in term 3 (the term a held vote was given in) and commits "x".
-void OneLeadsTerm3AndCommitsX(TestCluster& c) {
-  c.raft(1).Campaign();
+// Node `id` campaigns, is elected in term 3 and commits `data`.
+void LeadsTerm3AndCommits(TestCluster& c, NodeId id, const std::string& data) {
+  c.raft(id).Campaign();
   c.Stabilize();
-  ASSERT_EQ(c.raft(1).role(), Role::kLeader);
-  ASSERT_EQ(c.raft(1).term(), 3u);
-  ASSERT_TRUE(c.raft(1).Propose("x").ok());
+  ASSERT_EQ(c.raft(id).role(), Role::kLeader);
+  ASSERT_EQ(c.raft(id).term(), 3u);
+  ASSERT_TRUE(c.raft(id).Propose(data).ok());
   c.Stabilize();
-  ASSERT_EQ(c.node(1).applied.back().data, "x");
+  ASSERT_EQ(c.node(id).applied.back().data, data);
 }
 
 // Leader 1 of term 3 committed "x"; the earlier run's vote `held` now reaches `candidate`, a
@@ -1092,13 +1092,7 @@ TEST(RaftRecoveryOpenTest, DISABLED_AnOlderCopysMembershipLetsStepOneLearnAStale
     c.raft(5).Tick();
   }
   c.Stabilize();
-  c.raft(4).Campaign();
-  c.Stabilize();
-  ASSERT_EQ(c.raft(4).role(), Role::kLeader);
-  ASSERT_EQ(c.raft(4).term(), 3u);
-  ASSERT_TRUE(c.raft(4).Propose("y").ok());
-  c.Stabilize();
-  ASSERT_EQ(c.node(4).applied.back().data, "y");
+  ASSERT_NO_FATAL_FAILURE(LeadsTerm3AndCommits(c, 4, "y"));
   ASSERT_EQ(c.raft(1).role(), Role::kLeader);  // still leading term 2 (not ticked)
   // 3 restarts on its older copy; the partition is now {1,2,3} | {4,5}.
   Restart3On(c, backup, &restored);
@@ -1209,7 +1203,7 @@ TEST(RaftRecoveryOpenTest, DISABLED_TwoWipedHoldersOfATermLetItsOldVoteElectASec
   c.Heal();
   c.Cut(1, 3);
   c.Cut(2, 3);
-  ASSERT_NO_FATAL_FAILURE(OneLeadsTerm3AndCommitsX(c));
+  ASSERT_NO_FATAL_FAILURE(LeadsTerm3AndCommits(c, 1, "x"));
   // The earlier 2's vote reaches the new 3, still a candidate of term 3.
   c.Heal();
   c.Cut(1, 3);
@@ -1274,7 +1268,7 @@ TEST(RaftRecoveryOpenTest, DISABLED_FiveVotersTwoWipedHoldersOfATermElectTwoLead
   c.Heal();
   for (NodeId a : {1, 2, 4})
     for (NodeId b : {3, 5}) c.Cut(a, b);
-  ASSERT_NO_FATAL_FAILURE(OneLeadsTerm3AndCommitsX(c));
+  ASSERT_NO_FATAL_FAILURE(LeadsTerm3AndCommits(c, 1, "x"));
   // The earlier 4's vote reaches the new 5.
   c.Heal();
   c.Cut(1, 5);

@@ -243,21 +243,22 @@ void RawNode::BeginRecovery() {
   });
 }
 
+namespace {
+// The responses that name their sender's run (Message::run_id).
+bool NamesARun(const Message& m) {
+  return m.type == MessageType::kAppendResp || m.type == MessageType::kHeartbeatResp ||
+         m.type == MessageType::kSnapshotResp;
+}
+}  // namespace
+
 bool RawNode::UnanimousVoteVoid(const Message& m) const {
-  if (!unanimous_commit_pending_) return false;
-  if (m.type != MessageType::kAppendResp && m.type != MessageType::kHeartbeatResp &&
-      m.type != MessageType::kSnapshotResp) {
-    return false;
-  }
+  if (!unanimous_commit_pending_ || !NamesARun(m)) return false;
   auto it = vote_runs_.find(m.from);
   return it != vote_runs_.end() && it->second != m.run_id;
 }
 
 void RawNode::NotePeerRun(const Message& m) {
-  if (m.type != MessageType::kAppendResp && m.type != MessageType::kHeartbeatResp &&
-      m.type != MessageType::kSnapshotResp) {
-    return;
-  }
+  if (!NamesARun(m)) return;
   auto it = prs_.find(m.from);
   if (it == prs_.end() || it->second.run_id == m.run_id) return;
   it->second.run_id = m.run_id;

@@ -189,8 +189,9 @@ struct Config {
   // transport joins two processes per connection; RaftRecoveryOpenTest.*TwoWiped*).
   bool recovering = false;
   // The operator accepts losing acknowledged writes that no replica of the group still knows
-  // to be committed: every replica lost its state or came back on a backup (a whole cluster restored after a
-  // disaster), so none can vouch for the others and a recovery (above) would wait forever.
+  // to be committed: every replica lost its state or came back on a backup (a whole cluster
+  // restored after a disaster), so none can vouch for the others and a recovery (above) would
+  // wait forever.
   // While recovering, such a replica may then vote and campaign again, but in UNANIMOUS
   // elections only: a candidate wins only with the grant of every voter (flagged on its
   // requests, Message::unanimous), and a recovering replica grants nothing else.

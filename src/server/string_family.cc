@@ -88,11 +88,10 @@ void SetCheck(CommandContext& ctx) {
   ctx.Propose(ctx.Partition(ctx.args[1]));
 }
 
-// Parses SET/GETEX options again on the apply side and resolves the expiry at the entry's
-// time; on error replies and returns false.
-bool ApplySideOptions(ApplyContext& ctx, size_t first, SetCommandType type, StringSetOptions* o,
-                      int64_t* expire_at) {
-  std::string err = ParseSetOptions(ctx.args, first, type, o);
+// Parses SET's options again on the apply side and resolves the expiry at the entry's time;
+// on error replies and returns false. (GETEX judges its time only once the key is found.)
+bool SetApplyOptions(ApplyContext& ctx, StringSetOptions* o, int64_t* expire_at) {
+  std::string err = ParseSetOptions(ctx.args, 3, SetCommandType::kSet, o);
   *expire_at = 0;
   if (err.empty()) o->Resolve(ctx.now_ms, ctx.args[0], expire_at, &err);
   if (err.empty()) return true;
@@ -103,7 +102,7 @@ bool ApplySideOptions(ApplyContext& ctx, size_t first, SetCommandType type, Stri
 void SetApply(ApplyContext& ctx) {
   StringSetOptions o;
   int64_t expire_at;
-  if (!ApplySideOptions(ctx, 3, SetCommandType::kSet, &o, &expire_at)) return;
+  if (!SetApplyOptions(ctx, &o, &expire_at)) return;
   std::string old;
   int64_t old_expire = 0;
   const bool need_old = o.nx || o.xx || o.get || o.keepttl;
