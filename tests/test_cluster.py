@@ -19,6 +19,7 @@ Helpers: cluster_helpers.py.  Kept to a few minutes on a loaded 2-core machine.
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -478,6 +479,71 @@ def test_shutdown_hands_leadership_over_without_an_election(make_cluster):
         c.send_command("SHUTDOWN", "NOW")
     victim.proc.wait(timeout=30)
     assert victim.log_count("handing this node's partitions") == 1  # the first stop only
+
+
+def test_transaction_queued_while_its_partition_elects_is_held_not_refused(make_cluster):
+    """A command queued in MULTI while its partition elects a leader is QUEUED, and EXEC's
+    proposal is held until there is a leader, as a plain write's is (DESIGN.md, "No known
+    leader: hold"): the transaction runs if this node won, or EXEC answers -MOVED (certainly not
+    run). Before, the queued command got -TRYAGAIN at once and the transaction aborted.
+
+    The leader of the most partitions is frozen (SIGSTOP, so no hand-over): for each partition
+    it led, a survivor whose election timer fires first knows no leader until the other's fires
+    too and the vote completes, a good part of an election timeout. Transactions are sent to
+    both survivors for keys of each such partition throughout."""
+    cl = make_cluster(tick_ms=TICK_MS)
+    victim, nled = most_leaders(cl)
+    survivors = [n for n in cl.nodes.values() if n is not victim]
+    led = [p for p, nid in cl.leaders().items() if nid == victim.node_id]
+    tag_of = {}  # partition -> a hash tag of one of its slots
+    i = 0
+    while len(tag_of) < PARTITIONS:
+        tag = f"q{i}"
+        tag_of.setdefault(partition_of_slot(slot_of(tag)), tag)
+        i += 1
+    conns = {n.port: RawConn(n.port, timeout=30) for n in survivors}
+    queued_replies, exec_replies = {}, {}
+    acked = {}
+    n = 0
+
+    def note(d, reply):
+        kind = str(reply).split(" ", 1)[0] if isinstance(reply, Error) else type(reply).__name__
+        d[kind] = d.get(kind, 0) + 1
+
+    os.kill(victim.pid, signal.SIGSTOP)
+    try:
+        deadline = time.monotonic() + 60
+        done = False
+        while not done:
+            assert time.monotonic() < deadline, "the survivors elected no leaders within 60 s"
+            # One sweep: a transaction per (partition, survivor), all sent before any is read.
+            sent = []
+            for p in led:
+                for port, c in conns.items():
+                    key = f"{{{tag_of[p]}}}:{n}"
+                    value = f"v{n}"
+                    n += 1
+                    c.send(b"".join(flinproc.encode_command(*cmd) for cmd in
+                                    (("MULTI",), ("SET", key, value), ("EXEC",))))
+                    sent.append((c, key, value))
+            for c, key, value in sent:
+                assert c.read_reply() == "OK"  # MULTI
+                queued = c.read_reply()
+                reply = c.read_reply()
+                note(queued_replies, queued)
+                note(exec_replies, reply)
+                if reply == ["OK"]:
+                    acked[key] = value
+            done = set(cl.leaders(nodes=survivors)) >= set(led)
+    finally:
+        os.kill(victim.pid, signal.SIGCONT)
+        for c in conns.values():
+            c.close()
+    print(f"\nnode {victim.node_id} (leader of {nled} partitions) frozen; {n} transactions on "
+          f"the survivors: queued commands answered {queued_replies}, EXEC {exec_replies}")
+    assert "TRYAGAIN" not in queued_replies, queued_replies
+    assert acked, "no transaction ran on a survivor"
+    verify_acked(cl, acked, "after the election")
 
 
 # ---------------------------------------------------------------------------

@@ -104,9 +104,11 @@ bool RouteQueuedCommand(CommandContext& ctx, int* txn_slot) {
   }
   const int p = SlotPartition(slot, ctx.server.partitions());
   // Its leader takes the transaction (reads too: they run with it, from the log). One read of
-  // the view decides, as in RouteCommand.
+  // the view decides, as in RouteCommand. While the partition's leadership moves, the command
+  // is queued and EXEC decides: the raft thread holds EXEC's proposal as it holds any write,
+  // then proposes it here or answers -MOVED (a transaction that certainly did not run).
   const uint64_t leader = mr->View(p).leader.load(std::memory_order_relaxed);
-  if (leader != mr->topology().self_id()) {
+  if (leader != mr->topology().self_id() && !(leader == 0 && mr->ElectionWindowOpen(p))) {
     NotServedHere(ctx, *mr, slot, p, leader);
     return false;
   }

@@ -16,8 +16,10 @@ bool RouteCommand(CommandContext& ctx);
 
 // For a command queued inside MULTI: true if it may join the transaction here — its keys in
 // one slot, the slot of every key queued before (*txn_slot: -1 until the first sets it), of a
-// partition this node leads. Otherwise writes the error (CROSSSLOT, MOVED, TRYAGAIN or
-// CLUSTERDOWN). True for a keyless command, and always on a single node.
+// partition this node leads, or whose leadership is moving (ElectionWindowOpen: EXEC's
+// proposal is then held until the partition has a leader, as a write's is). Otherwise writes
+// the error (CROSSSLOT, MOVED, or CLUSTERDOWN once the window has closed). True for a keyless
+// command, and always on a single node.
 bool RouteQueuedCommand(CommandContext& ctx, int* txn_slot);
 
 // The partition through whose log this read could go (all its keys in one slot that this node
