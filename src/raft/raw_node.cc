@@ -90,10 +90,32 @@ void RawNode::Tick() {
   }
 }
 
+namespace {
+
+// An append's entries follow (index, log_term) one index at a time, in terms that never go
+// down and are not above the sender's: what every correct leader sends. The log's invariants
+// (an entry's index is its position; terms do not decrease) rest on it, and one message that
+// broke it corrupted the log and hung the node (raft_hostile_peer_test, found by
+// raw_node_fuzz).
+bool EntriesInPlace(const Message& m) {
+  if (m.entries.empty()) return true;
+  if (m.type != MessageType::kAppend || m.index > UINT64_MAX - m.entries.size()) return false;
+  uint64_t term = m.log_term;
+  for (size_t i = 0; i < m.entries.size(); ++i) {
+    const Entry& e = m.entries[i];
+    if (e.index != m.index + 1 + i || e.term < term || e.term > m.term) return false;
+    term = e.term;
+  }
+  return true;
+}
+
+}  // namespace
+
 Status RawNode::Step(const Message& m) {
   if (m.to != cfg_.id) return Status::InvalidArgument("message for another node");
   if (m.from == kNoNode || m.from == cfg_.id) return Status::InvalidArgument("bad sender");
   if (static_cast<int>(m.type) >= kNumMessageTypes) return Status::InvalidArgument("bad type");
+  if (!EntriesInPlace(m)) return Status::InvalidArgument("entries out of place");
   const bool is_vote = m.type == MessageType::kVote || m.type == MessageType::kPreVote;
   if (!recovery_term_known_) NoteTermWhileRecovering(m);
 

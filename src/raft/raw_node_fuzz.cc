@@ -1,0 +1,208 @@
+// libFuzzer target for the Raft core under a hostile or broken peer: one replica of a
+// 3-voter group that has committed a few entries (the leader or a follower, chosen by the
+// first byte) is driven by the input alone: messages decoded from the input (any type, term,
+// index, entries, snapshot chunks; `from` any of the voters, a stranger or node 0), ticks,
+// proposals, reads, transfers, campaigns, the application's handling of each Ready, log
+// compaction and restarts from what it persisted. Peers are trusted to follow the protocol
+// only for safety across the group; whatever one sends, this replica must not crash, and must
+// keep the promises that are its own to keep:
+//  - its term never goes back, and it votes at most once per term (both as persisted);
+//  - its commit index never goes back, is never past its last index, and applied <= commit;
+//  - committed entries come to the application in order, each once, and never change:
+//    an index once reported committed keeps its term in the log (until compacted), and a
+//    snapshot older than what was applied is never handed over.
+// Any violation aborts.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "raft/codec.h"
+#include "raft/raft_test_util.h"
+#include "raft/raw_node.h"
+
+namespace {
+
+using namespace flin::raft;
+
+class Input {
+ public:
+  Input(const uint8_t* data, size_t size) : p_(data), end_(data + size) {}
+  bool empty() const { return p_ == end_; }
+  uint8_t Byte() { return p_ < end_ ? *p_++ : 0; }
+  std::string_view Bytes(size_t n) {
+    n = std::min<size_t>(n, end_ - p_);
+    std::string_view s(reinterpret_cast<const char*>(p_), n);
+    p_ += n;
+    return s;
+  }
+
+ private:
+  const uint8_t* p_;
+  const uint8_t* end_;
+};
+
+void Check(bool ok) {
+  if (!ok) std::abort();
+}
+
+// One replica and what its application has seen and persisted.
+class Replica {
+ public:
+  Replica(NodeId id, std::unique_ptr<MemoryStorage> storage, uint64_t run)
+      : id_(id), storage_(std::move(storage)), run_(run) {
+    applied_ = storage_->snapshot().meta.index;
+    Start();
+  }
+
+  RawNode& raft() { return *raft_; }
+
+  void Start() {
+    Config c;
+    c.id = id_;
+    c.election_tick = 10;
+    c.heartbeat_tick = 1;
+    c.seed = run_;
+    c.run_id = ++run_;
+    c.applied = applied_;
+    c.max_size_per_msg = 256;
+    c.snapshot_chunk_size = 64;
+    auto r = RawNode::Create(c, storage_.get());
+    Check(r.ok());  // what it persisted itself must always load
+    raft_ = std::move(r.value());
+    persisted_ = storage_->hard_state();
+    commit_ = raft_->committed();
+    Invariants();
+  }
+
+  // The application's handling of every pending Ready (persist, then apply).
+  void Process() {
+    while (raft_->HasReady()) {
+      Ready rd = raft_->GetReady();
+      if (rd.snapshot) {
+        Check(rd.snapshot->meta.index >= applied_);
+        Check(storage_->ApplySnapshot(*rd.snapshot).ok() ||
+              rd.snapshot->meta.index <= storage_->snapshot().meta.index);
+        applied_ = std::max(applied_, rd.snapshot->meta.index);
+      }
+      if (!rd.entries.empty()) Check(storage_->Append(rd.entries).ok());
+      if (rd.hard_state) {
+        const HardState& hs = *rd.hard_state;
+        Check(hs.term >= persisted_.term);
+        if (hs.term == persisted_.term && persisted_.vote != kNoNode) {
+          Check(hs.vote == persisted_.vote);
+        }
+        Check(hs.commit >= persisted_.commit);
+        storage_->SetHardState(hs);
+        persisted_ = hs;
+      }
+      for (const Entry& e : rd.committed_entries) {
+        Check(e.index == applied_ + 1);
+        auto [it, fresh] = committed_.emplace(e.index, e.term);
+        Check(fresh || it->second == e.term);  // re-applied after a restart: the same entry
+        applied_ = e.index;
+      }
+      raft_->Advance(rd);
+    }
+    Invariants();
+  }
+
+  void Invariants() {
+    Check(raft_->term() >= persisted_.term);
+    Check(raft_->committed() >= commit_);
+    commit_ = raft_->committed();
+    Check(raft_->committed() <= raft_->last_index());
+    for (const auto& [index, term] : committed_) {
+      if (index < storage_->FirstIndex() || index > storage_->LastIndex()) continue;
+      auto t = storage_->Term(index);
+      Check(!t.ok() || t.value() == term);
+    }
+  }
+
+  void Compact() {
+    if (applied_ <= storage_->snapshot().meta.index || applied_ > storage_->LastIndex()) return;
+    if (storage_->CreateSnapshot(applied_, raft_->conf_state(), "state").ok()) {
+      (void)storage_->Compact(applied_);
+    }
+  }
+
+ private:
+  NodeId id_;
+  std::unique_ptr<MemoryStorage> storage_;
+  uint64_t run_;
+  std::unique_ptr<RawNode> raft_;
+  HardState persisted_;
+  uint64_t applied_ = 0;
+  uint64_t commit_ = 0;
+  std::map<uint64_t, uint64_t> committed_;  // index -> term, as reported committed
+};
+
+// A group of 3 that elected node 1 and committed a few entries; returns one replica's state.
+std::unique_ptr<Replica> Setup(bool leader) {
+  test_util::TestCluster c(3);
+  c.Elect(1);
+  for (const char* d : {"a", "b", "c"}) (void)c.raft(1).Propose(d);
+  c.Stabilize();
+  c.TickAll();  // the followers learn the commit index
+  const NodeId id = leader ? 1 : 2;
+  return std::make_unique<Replica>(id, std::move(c.node(id).storage), 100);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  Input in(data, size);
+  const bool leader = in.Byte() & 1;
+  std::unique_ptr<Replica> r = Setup(leader);
+  const NodeId self = leader ? 1 : 2;
+  while (!in.empty()) {
+    const uint8_t op = in.Byte();
+    switch (op % 10) {
+      case 0:
+      case 1: {  // a message from a peer
+        const uint8_t how = in.Byte();
+        const size_t n = in.Byte() | (static_cast<size_t>(in.Byte() & 3) << 8);
+        auto m = DecodeMessage(in.Bytes(n));
+        if (!m.ok()) break;
+        Message msg = std::move(m.value());
+        if (how & 1) msg.to = self;
+        if (how & 2) msg.from = (how >> 2) % 5;  // 0 (invalid), the voters, a stranger (4)
+        (void)r->raft().Step(msg);
+        break;
+      }
+      case 2:
+        for (int i = 0, n = 1 + in.Byte() % 24; i < n; i++) r->raft().Tick();
+        break;
+      case 3:
+        (void)r->raft().Propose(std::string(in.Bytes(in.Byte() % 16)));
+        break;
+      case 4:
+        (void)r->raft().ReadIndex(std::string(in.Bytes(2)),
+                                  (op & 16) ? ReadMode::kLease : ReadMode::kSafe);
+        break;
+      case 5:
+        (void)r->raft().TransferLeader(in.Byte() % 5);
+        break;
+      case 6:
+        r->raft().Campaign();
+        break;
+      case 7:
+        r->Process();
+        r->Compact();
+        break;
+      case 8:  // a crash: what was not persisted is lost
+        r->Start();
+        break;
+      default:
+        r->Process();
+        break;
+    }
+    r->Invariants();
+  }
+  r->Process();
+  return 0;
+}
