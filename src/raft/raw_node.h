@@ -284,7 +284,9 @@ class RawNode {
   // Advances logical time by one tick.
   void Tick();
   // Feeds a message received from a peer. Messages for another node, from node 0 or of an
-  // unknown type are rejected with InvalidArgument; stale ones are ignored (Ok).
+  // unknown type, and entries that no correct leader sends (not following the append's
+  // (index, log_term) one index at a time, terms going down or above the message's, or in
+  // another type of message) are rejected with InvalidArgument; stale ones are ignored (Ok).
   Status Step(const Message& m);
   // Appends `data` to the log if this node is leader. Errors: NotLeader; Busy while a
   // leadership transfer is in progress or with too many uncommitted entries.

@@ -1,7 +1,8 @@
 // libFuzzer target for the Raft core under a hostile or broken peer: one replica of a
 // 3-voter group that has committed a few entries (the leader or a follower, chosen by the
 // first byte) is driven by the input alone: messages decoded from the input (any type, term,
-// index, entries, snapshot chunks; `from` any of the voters, a stranger or node 0), ticks,
+// index, entries, snapshot chunks; `from` any of the voters, a stranger or node 0) or built
+// from a few bytes around the replica's own term and log (AimedMessage), ticks,
 // proposals, reads, transfers, campaigns, the application's handling of each Ready, log
 // compaction and restarts from what it persisted. Peers are trusted to follow the protocol
 // only for safety across the group; whatever one sends, this replica must not crash, and must
@@ -152,6 +153,48 @@ std::unique_ptr<Replica> Setup(bool leader) {
   return std::make_unique<Replica>(id, std::move(c.node(id).storage), 100);
 }
 
+// A message built from a few input bytes around the replica's own state (its term, last
+// index and their terms), so that inputs reach what a peer's well-aimed message reaches;
+// decoded messages rarely match the log.
+Message AimedMessage(Input& in, RawNode& raft) {
+  Message m;
+  m.type = static_cast<MessageType>(in.Byte() % kNumMessageTypes);
+  m.from = 1 + in.Byte() % 4;
+  m.to = raft.id();
+  const uint8_t f = in.Byte();
+  m.term = raft.term() + (f & 3);
+  if ((f & 4) && m.term > 0) m.term--;
+  const uint64_t last = raft.last_index();
+  m.index = last - std::min<uint64_t>(last, in.Byte() % 8) + ((f & 8) ? 1 : 0);
+  m.log_term = (f & 16) ? in.Byte() % 5 : raft.TermAt(m.index);
+  m.commit = m.index + in.Byte() % 5;
+  m.commit -= std::min<uint64_t>(m.commit, in.Byte() % 5);
+  m.reject = f & 32;
+  m.force = f & 64;
+  m.reject_hint = in.Byte() % 16;
+  m.tick = in.Byte();
+  m.read_seq = in.Byte() % 8;
+  uint64_t term = m.log_term;
+  for (int i = 0, n = in.Byte() % 4; i < n; i++) {
+    Entry e;
+    e.index = m.index + 1 + i;
+    e.term = std::max(term, m.term - std::min<uint64_t>(m.term, in.Byte() % 2));
+    e.data = std::string(in.Bytes(in.Byte() % 4));
+    term = e.term;
+    m.entries.push_back(std::move(e));
+  }
+  if (m.type == MessageType::kSnapshot || m.type == MessageType::kSnapshotResp) {
+    m.snapshot.index = m.commit + in.Byte() % 8;
+    m.snapshot.term = m.term - std::min<uint64_t>(m.term, in.Byte() % 2);
+    m.snapshot.conf_state.voters = {1, 2, 3};
+    if (f & 128) m.snapshot.conf_state.learners = {4};
+    m.offset = in.Byte() % 4 * 16;
+    m.chunk = std::string(in.Bytes(in.Byte() % 40));
+    m.done = in.Byte() & 1;
+  }
+  return m;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -161,7 +204,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const NodeId self = leader ? 1 : 2;
   while (!in.empty()) {
     const uint8_t op = in.Byte();
-    switch (op % 10) {
+    switch (op % 12) {
       case 0:
       case 1: {  // a message from a peer
         const uint8_t how = in.Byte();
@@ -197,8 +240,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 8:  // a crash: what was not persisted is lost
         r->Start();
         break;
-      default:
+      case 9:
         r->Process();
+        break;
+      default:
+        (void)r->raft().Step(AimedMessage(in, r->raft()));
         break;
     }
     r->Invariants();
