@@ -68,5 +68,41 @@ TEST_P(RaftHostileAppendTest, AnAppendWhoseEntriesAreOutOfPlaceIsRefused) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, RaftHostileAppendTest, ::testing::Range(0, 5));
 
+// An append whose previous entry is of a later term than the sender's: no leader has one.
+TEST(RaftHostilePeerTest, AnAppendAfterAnEntryOfALaterTermIsRefused) {
+  TestCluster c(3);
+  Message m = NextAppendTo2(c);
+  m.log_term = m.term + 1;
+  EXPECT_FALSE(c.raft(2).Step(m).ok());
+}
+
+// A snapshot that is not a leader's state: its last entry of a term above the sender's (the
+// replica's log would then outrank every correct log in elections), of term 0, or without
+// voters. Refused whole, so the replica's log and configuration stay.
+class RaftHostileSnapshotTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(RaftHostileSnapshotTest, ASnapshotNoLeaderHasIsRefused) {
+  TestCluster c(3);
+  Message m = NextAppendTo2(c);
+  const uint64_t last = m.index;
+  m.type = MessageType::kSnapshot;
+  m.snapshot.index = last + 5;
+  m.snapshot.term = m.term;
+  m.snapshot.conf_state.voters = {1, 2, 3};
+  m.chunk = "state";
+  m.done = true;
+  switch (GetParam()) {
+    case 0: m.snapshot.term = m.term + 1; break;
+    case 1: m.snapshot.term = 0; break;
+    case 2: m.snapshot.conf_state.voters.clear(); break;
+  }
+  EXPECT_FALSE(c.raft(2).Step(m).ok());
+  c.Stabilize();
+  EXPECT_EQ(c.raft(2).last_index(), last);
+  EXPECT_EQ(c.raft(2).conf_state().voters, (std::vector<NodeId>{1, 2, 3}));
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, RaftHostileSnapshotTest, ::testing::Range(0, 3));
+
 }  // namespace
 }  // namespace flin::raft

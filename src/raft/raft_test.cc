@@ -260,11 +260,11 @@ TEST(RaftReplicationTest, AnAppendConflictingWithCommittedEntriesIsNotAcknowledg
   m.type = MessageType::kAppend;
   m.from = 1;
   m.to = 2;
-  m.term = c.raft(1).term();
+  m.term = c.raft(1).term() + 1;  // a leader of another history (a later term: see Step)
   m.index = x - 1;
   m.log_term = c.raft(2).TermAt(x - 1);
   m.commit = x;
-  m.entries = {Entry{1, x, EntryType::kNormal, "other"}};  // another term at x
+  m.entries = {Entry{m.term, x, EntryType::kNormal, "other"}};  // another term at x
   c.queue().clear();
   ASSERT_TRUE(c.raft(2).Step(m).ok());
   c.Process();

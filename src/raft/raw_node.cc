@@ -3,6 +3,8 @@
 
 #include "raft/raw_node.h"
 
+#include <algorithm>
+
 #include "raft/codec.h"
 
 namespace flin::raft {
@@ -92,14 +94,29 @@ void RawNode::Tick() {
 
 namespace {
 
-// An append's entries follow (index, log_term) one index at a time, in terms that never go
-// down and are not above the sender's: what every correct leader sends. The log's invariants
-// (an entry's index is its position; terms do not decrease) rest on it, and one message that
-// broke it corrupted the log and hung the node (raft_hostile_peer_test, found by
-// raw_node_fuzz).
-bool EntriesInPlace(const Message& m) {
-  if (m.entries.empty()) return true;
-  if (m.type != MessageType::kAppend || m.index > UINT64_MAX - m.entries.size()) return false;
+// A configuration some leader could hold: voters, each named once, none also a learner.
+bool ConfigPossible(const ConfState& cs) {
+  std::vector<NodeId> ids = cs.voters;
+  ids.insert(ids.end(), cs.learners.begin(), cs.learners.end());
+  std::sort(ids.begin(), ids.end());
+  return !cs.voters.empty() && ids.front() != kNoNode &&
+         std::adjacent_find(ids.begin(), ids.end()) == ids.end();
+}
+
+// What every correct leader's message satisfies, and the log's invariants (an entry's index is
+// its position; terms never go down, and never past the current term) rest on: an append's
+// entries follow its (index, log_term) one index at a time, in terms from log_term up to the
+// sender's; a snapshot's last entry is of a term from 1 up to the sender's, with a possible
+// configuration. One append that broke it corrupted the log and hung the node; a snapshot of
+// a later term would have made the replica's log outrank every correct one in elections
+// (raft_hostile_peer_test; found while writing raw_node_fuzz).
+bool WellFormed(const Message& m) {
+  if (m.type == MessageType::kSnapshot) {
+    return m.entries.empty() && m.snapshot.term >= 1 && m.snapshot.term <= m.term &&
+           m.snapshot.index >= 1 && ConfigPossible(m.snapshot.conf_state);
+  }
+  if (m.type != MessageType::kAppend) return m.entries.empty();
+  if (m.log_term > m.term || m.index > UINT64_MAX - m.entries.size()) return false;
   uint64_t term = m.log_term;
   for (size_t i = 0; i < m.entries.size(); ++i) {
     const Entry& e = m.entries[i];
@@ -115,7 +132,7 @@ Status RawNode::Step(const Message& m) {
   if (m.to != cfg_.id) return Status::InvalidArgument("message for another node");
   if (m.from == kNoNode || m.from == cfg_.id) return Status::InvalidArgument("bad sender");
   if (static_cast<int>(m.type) >= kNumMessageTypes) return Status::InvalidArgument("bad type");
-  if (!EntriesInPlace(m)) return Status::InvalidArgument("entries out of place");
+  if (!WellFormed(m)) return Status::InvalidArgument("no correct leader sends this message");
   const bool is_vote = m.type == MessageType::kVote || m.type == MessageType::kPreVote;
   if (!recovery_term_known_) NoteTermWhileRecovering(m);
 

@@ -284,9 +284,11 @@ class RawNode {
   // Advances logical time by one tick.
   void Tick();
   // Feeds a message received from a peer. Messages for another node, from node 0 or of an
-  // unknown type, and entries that no correct leader sends (not following the append's
-  // (index, log_term) one index at a time, terms going down or above the message's, or in
-  // another type of message) are rejected with InvalidArgument; stale ones are ignored (Ok).
+  // unknown type, and what no correct leader sends (an append's entries not following its
+  // (index, log_term) one index at a time, or in terms going down or above the message's; a
+  // previous entry or a snapshot of a later term than the message's; a snapshot of term 0 or
+  // with an impossible configuration; entries in any other message) are rejected with
+  // InvalidArgument; stale ones are ignored (Ok).
   Status Step(const Message& m);
   // Appends `data` to the log if this node is leader. Errors: NotLeader; Busy while a
   // leadership transfer is in progress or with too many uncommitted entries.
