@@ -2,6 +2,11 @@
 a nemesis injecting faults, a recorded history, and the linearizability checker.
 
     python3 tests/jepsen/harness.py --nodes 3 --seconds 20 --nemesis mixed
+    python3 tests/jepsen/harness.py --workload bank --nodes 3 --seconds 20 --nemesis kill
+
+The register workload (the default) is described here; --workload bank runs transfers
+between accounts in MULTI/EXEC and multi-key reads instead (bank.py: its operations,
+outcomes and checks), under the same nemeses, cluster and report.
 
 Clients (threads) each own one connection per node and route keys by CLUSTER
 SLOTS, following -MOVED within one operation (a MOVED command was not executed).
@@ -292,6 +297,7 @@ class History:
         self.ops = []
         self.lock = threading.Lock()
         self.errors = collections.Counter()   # reply kinds that made an op fail/unknown
+        self.crashes = []                     # clients that stopped on an exception
 
     def add(self, op):
         with self.lock:
@@ -438,6 +444,9 @@ class Client:
                 op = self.execute(*self.random_op())
                 if op.outcome != OK:
                     time.sleep(0.02 + self.rng.random() * 0.05)
+        except Exception as e:  # noqa: BLE001 - a client that stopped early fails the run
+            self.history.crashes.append(f"client {self.cid}: {e!r}")
+            raise
         finally:
             self.close()
 
@@ -775,42 +784,106 @@ def summarize_ops(ops):
     return dict(by_outcome), dict(sorted(by_f.items()))
 
 
-def check_replicas(cluster, finals, replicas, timeout=60):
+def replica_diffs(finals, got):
+    """[(key, final value, replica's value)] of the keys where a replica's READONLY GETs
+    (got: {key: bytes or None}) differ from the final values (str or None)."""
+    out = []
+    for k, want in finals.items():
+        v = got.get(k)
+        have = v.decode() if isinstance(v, bytes) else v
+        if have != want:
+            out.append((k, want, have))
+    return out
+
+
+def check_replicas(cluster, finals, replicas, timeout=60, diffs=None):
     """Every replica of each key's partition converges to the final value
     (READONLY reads, after the cluster has settled): False if they do not within
-    `timeout`."""
+    `timeout`; then `diffs` (a dict, if given) holds {node id: replica_diffs} of the
+    last look at each node that still differed."""
     ids = sorted(cluster.nodes)
+    last = {}
 
     def hosts(node_id, key):
         p = partition_of_slot(slot_of(key))
         return (ids.index(node_id) - p) % len(ids) < replicas
 
     def converged():
+        last.clear()
         for node in cluster.nodes.values():
             keys = [k for k in finals if hosts(node.node_id, k)]
             try:
                 got = cluster_helpers.readonly_get_all(node.port, keys, timeout=10)
-            except (OSError, EOFError, AssertionError):
-                return False
-            for k in keys:
-                v = got[k]
-                if (v.decode() if isinstance(v, bytes) else v) != finals[k]:
-                    return False
-        return True
+            except (OSError, EOFError, AssertionError) as e:
+                last[node.node_id] = [("(no answer)", None, repr(e))]
+                continue
+            d = replica_diffs({k: finals[k] for k in keys}, got)
+            if d:
+                last[node.node_id] = d
+        return not last
     try:
         wait_until(converged, timeout, interval=0.3, what="replicas to converge")
     except AssertionError:
+        if diffs is not None:
+            diffs.update(last)
         return False  # reported (replicas_converged), with the checker's verdict on the history
     return True
 
 
+class RegisterWorkload:
+    """Single-key registers (the module docstring): clients on `keys` keys, a final GET of
+    each, and the per-key linearizability checker (checker.py)."""
+
+    name = "register"
+
+    def __init__(self, keys=5, budget=2_000_000):
+        self.keys = keys
+        self.budget = budget
+        self.keynames = [f"jk{i}" for i in range(keys)]
+
+    def describe(self):
+        return f"{self.keys} keys"
+
+    def setup(self, cluster, rng, replicas, log):
+        """Nothing to write first."""
+
+    def client(self, cid, ports, history, rng):
+        return Client(cid, ports, self.keynames, history, rng)
+
+    def final(self, ports, history, rng, log):
+        reader = self.client("final", ports, history, rng)
+        finals = {k: reader.final_read(k, time.monotonic() + 60) for k in self.keynames}
+        reader.close()
+        log(f"final values {finals}")
+        return finals
+
+    def check(self, ops, finals, replica_diffs, t0):
+        verdict, text = checker.summarize(checker.check(ops, budget=self.budget))
+        return {"verdict": verdict, "valid": verdict == checker.LINEARIZABLE, "checker": text}
+
+
+def make_workload(workload, keys=5, banks=3, budget=2_000_000):
+    if workload == "bank":
+        import bank   # bank.py builds on this module
+        return bank.BankWorkload(banks)
+    if workload != "register":
+        raise ValueError(f"unknown workload {workload!r}")
+    return RegisterWorkload(keys, budget)
+
+
 def run(nodes=3, seconds=20, nemesis="mixed", clients=6, keys=5, seed=None, workdir=None,
         tick_ms=None, replicas=3, budget=2_000_000, verbose=True, fsync="always",
-        snapshot_entries=None, server_flags=()):
-    """Run one campaign; returns a report dict (report["verdict"] is the checker's;
+        snapshot_entries=None, server_flags=(), workload="register", banks=3,
+        keep_history=False):
+    """Run one campaign; returns a report dict (report["verdict"] is the checker's,
+    report["valid"] whether it found nothing wrong;
     report["snapshots_installed"] counts the nodes' "installed snapshot" log lines: with a
     small snapshot_entries, nodes the nemesis held back catch up from snapshots).
-    server_flags: more flin-server flags for every node."""
+    server_flags: more flin-server flags for every node.  workload: "register" (single-key
+    operations, checker.py) or "bank" (transactions and multi-key reads, bank.py; `banks`
+    of them).  keep_history: the report's "history" holds the ops and final values (for a
+    test to check them again; not JSON)."""
+    wl = make_workload(workload, keys=keys, banks=banks, budget=budget)
     seed = seed if seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
     t0 = time.monotonic()
@@ -829,15 +902,15 @@ def run(nodes=3, seconds=20, nemesis="mixed", clients=6, keys=5, seed=None, work
     cluster = cls(workdir, n=nodes, tick_ms=tick_ms, fsync=fsync, extra=extra,
                   snapshot_entries=snapshot_entries)
     log(f"seed {seed}: {nodes} nodes, nemesis {nemesis}, {seconds}s, {clients} clients, "
-        f"{keys} keys, workdir {workdir}")
+        f"{wl.name} workload, {wl.describe()}, workdir {workdir}")
     cluster.start()
     history = History()
-    keynames = [f"jk{i}" for i in range(keys)]
     nem = Nemesis(cluster, nemesis, random.Random(rng.random()), log)
     stop = threading.Event()
     try:
         ports = cluster.ports()
-        cls_ = [Client(i, ports, keynames, history, random.Random(rng.random()))
+        wl.setup(cluster, rng, replicas, log)
+        cls_ = [wl.client(i, ports, history, random.Random(rng.random()))
                 for i in range(clients)]
         threads = [threading.Thread(target=c.run, args=(stop,), daemon=True) for c in cls_]
         for t in threads:
@@ -854,26 +927,29 @@ def run(nodes=3, seconds=20, nemesis="mixed", clients=6, keys=5, seed=None, work
         assert all(n.alive() for n in cluster.nodes.values()), "a node did not restart"
         log("healed; waiting for every partition to have a leader")
         cluster.wait_all_leaders(timeout=90)
-        reader = Client("final", ports, keynames, history, random.Random(seed))
-        finals = {k: reader.final_read(k, time.monotonic() + 60) for k in keynames}
-        reader.close()
-        log(f"final values {finals}")
-        converged = check_replicas(cluster, finals, replicas)
+        finals = wl.final(ports, history, random.Random(seed), log)
+        diffs = {}
+        converged = check_replicas(cluster, finals, replicas, diffs=diffs)
         ops = history.ops
         tc = time.monotonic()
-        results = checker.check(ops, budget=budget)
-        verdict, text = checker.summarize(results)
-        log(f"checker: {verdict} in {time.monotonic() - tc:.1f}s\n{text}")
+        result = wl.check(ops, finals, diffs, t0)
+        log(f"checker: {result['verdict']} in {time.monotonic() - tc:.1f}s\n{result['checker']}")
         by_outcome, by_f = summarize_ops(ops)
         installed = sum(count_log_lines(n.log_path, b"installed snapshot")
                         for n in cluster.nodes.values())
         report = {"seed": seed, "nodes": nodes, "nemesis": nemesis, "seconds": seconds,
-                  "clients": clients, "keys": keys, "verdict": verdict,
+                  "clients": clients, "keys": keys, "workload": wl.name,
                   "ops": len(ops), "by_outcome": by_outcome, "by_op": by_f,
                   "errors": dict(history.errors), "faults": dict(nem.faults),
                   "stuck": nem.stuck,
-                  "replicas_converged": converged, "checker": text, "workdir": workdir,
-                  "snapshots_installed": installed, "log": lines}
+                  "replicas_converged": converged, "workdir": workdir,
+                  "snapshots_installed": installed, "log": lines, **result,
+                  "client_crashes": history.crashes}
+        if history.crashes:
+            report["valid"] = False
+            report["checker"] += "\nclients stopped on an exception: " + "; ".join(history.crashes)
+        if keep_history:
+            report["history"] = {"ops": ops, "finals": finals, "workload": wl, "t0": t0}
         log(f"ops {len(ops)} {by_outcome}; faults {dict(nem.faults)}; "
             f"errors {dict(history.errors)}")
         return report
@@ -1007,7 +1083,10 @@ def main():
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--nemesis", choices=NEMESES + ("durability",), default="mixed")
     ap.add_argument("--clients", type=int, default=6)
-    ap.add_argument("--keys", type=int, default=5)
+    ap.add_argument("--keys", type=int, default=5, help="register keys")
+    ap.add_argument("--workload", choices=("register", "bank"), default="register",
+                    help="single-key registers (checker.py) or bank transfers (bank.py)")
+    ap.add_argument("--banks", type=int, default=3, help="bank workload: banks")
     ap.add_argument("--rounds", type=int, default=5, help="durability rounds")
     ap.add_argument("--seed", type=int)
     ap.add_argument("--tick-ms", type=int)
@@ -1021,13 +1100,13 @@ def main():
     else:
         rep = run(nodes=a.nodes, seconds=a.seconds, nemesis=a.nemesis, clients=a.clients,
                   keys=a.keys, seed=a.seed, workdir=a.workdir, tick_ms=a.tick_ms,
-                  replicas=a.replicas)
-        ok = rep["verdict"] == checker.LINEARIZABLE and not rep["stuck"]
+                  replicas=a.replicas, workload=a.workload, banks=a.banks)
+        ok = rep["valid"] and rep["replicas_converged"] and not rep["stuck"]
         rep.pop("log")
     if a.json:
         with open(a.json, "a") as f:
             f.write(json.dumps(rep) + "\n")
-    print("RESULT:", "PASS" if ok else "FAIL")
+    print("RESULT:", "PASS" if ok else f"FAIL (seed {rep['seed']})")
     sys.exit(0 if ok else 1)
 
 
