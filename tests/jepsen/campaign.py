@@ -4,7 +4,10 @@ include the bridge), the mixed nemesis on 3 and 5 nodes, kill and mixed again wi
 compacted beyond 20 entries (catch-up from snapshots; kill once more installing them as
 ingested SST files), nodes losing their data directories
 (on 3 nodes, and on 5 with compacted logs), then durability rounds
-(--fsync always, kill -9 of every node) for a single node and a 3-node cluster.
+(--fsync always, kill -9 of every node) for a single node and a 3-node cluster.  After the
+register runs, the bank workload (transfers in MULTI/EXEC and multi-key reads, bank.py)
+under each nemesis on 3 nodes and mixed on 5 with compacted logs, JEPSEN_BANK_SECONDS each
+(default: half of JEPSEN_SECONDS).
 
     JEPSEN_SECONDS=120 JEPSEN_ROUNDS=10 python3 tests/jepsen/campaign.py [--out report.jsonl]
 
@@ -16,12 +19,14 @@ import os
 import sys
 
 import harness
-import checker
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=float(os.environ.get("JEPSEN_SECONDS", 60)))
+    ap.add_argument("--bank-seconds", type=float,
+                    default=float(os.environ.get("JEPSEN_BANK_SECONDS", 0)) or None,
+                    help="each bank run (default: half of --seconds)")
     ap.add_argument("--rounds", type=int, default=int(os.environ.get("JEPSEN_ROUNDS", 5)))
     ap.add_argument("--out", default=os.environ.get("JEPSEN_OUT", "jepsen-report.jsonl"))
     a = ap.parse_args()
@@ -34,24 +39,37 @@ def main():
             (3, "mixed", None), (5, "mixed", None), (3, "kill", 20), (3, "mixed", 20),
             (3, "kill", 20, ingest), (3, "wipe", None), (5, "wipe", 20), (3, "restore", None),
             (5, "restore", 20)]
+    bank_plan = [(3, n, None) for n in ("kill", "pause", "partition", "oneway", "flap", "slow",
+                                        "freeze", "mixed", "wipe", "restore")]
+    bank_plan.append((5, "mixed", 20))
+    bank_seconds = a.bank_seconds or a.seconds / 2
     total_ops, faults, anomalies = collections.Counter(), collections.Counter(), []
+    bank_totals = collections.Counter()
     with open(a.out, "a") as out:
-        for nodes, nemesis, snapshot_entries, *flags in plan:
-            rep = harness.run(nodes=nodes, seconds=a.seconds, nemesis=nemesis, verbose=False,
-                              snapshot_entries=snapshot_entries,
+        runs = [("register", a.seconds, p) for p in plan] + \
+               [("bank", bank_seconds, p) for p in bank_plan]
+        for workload, seconds, (nodes, nemesis, snapshot_entries, *flags) in runs:
+            rep = harness.run(nodes=nodes, seconds=seconds, nemesis=nemesis, verbose=False,
+                              snapshot_entries=snapshot_entries, workload=workload,
                               server_flags=flags[0] if flags else ())
             rep.pop("log")
             out.write(json.dumps(rep) + "\n")
             out.flush()
-            total_ops.update(rep["by_outcome"])
             faults.update(rep["faults"])
-            ok = (rep["verdict"] == checker.LINEARIZABLE and rep["replicas_converged"]
-                  and not rep["stuck"])
+            ok = rep["valid"] and rep["replicas_converged"] and not rep["stuck"]
             if not ok:
-                anomalies.append(f"{nemesis}/{nodes} seed {rep['seed']}: {rep['verdict']}\n"
-                                 f"{rep['checker']}\n{rep['stuck']}")
-            print(f"{nodes} nodes, {nemesis:9s} {a.seconds:.0f}s seed {rep['seed']}: "
-                  f"{rep['verdict']}; ops {rep['ops']} {rep['by_outcome']}; "
+                anomalies.append(f"{workload} {nemesis}/{nodes} seed {rep['seed']}: "
+                                 f"{rep['verdict']}\n{rep['checker']}\n{rep['stuck']}")
+            if workload == "bank":
+                bank_totals.update({f"transfers {k}": v for k, v in rep["transfers"].items()})
+                bank_totals.update({f"reads {k}": v for d in rep["reads"].values()
+                                    for k, v in d.items()})
+                what = f"transfers {rep['transfers']}; reads {rep['reads']}"
+            else:
+                total_ops.update(rep["by_outcome"])
+                what = f"ops {rep['ops']} {rep['by_outcome']}"
+            print(f"{workload:8s} {nodes} nodes, {nemesis:9s} {seconds:.0f}s seed {rep['seed']}: "
+                  f"{rep['verdict']}; {what}; "
                   f"snapshots installed {rep['snapshots_installed']}; "
                   f"faults {rep['faults']}; errors {rep['errors']}", flush=True)
         for nodes in (1, 3):
@@ -64,7 +82,8 @@ def main():
             print(f"durability {nodes} node(s), {rep['rounds']} rounds seed {rep['seed']}: "
                   f"{rep['acked']} acked writes, {rep['unknown']} unknown, {rep['kills']} kill -9, "
                   f"{rep['lost_count']} lost", flush=True)
-    print(f"TOTAL ops by outcome {dict(total_ops)}; faults {dict(faults)}; "
+    print(f"TOTAL register ops by outcome {dict(total_ops)}; bank {dict(bank_totals)}; "
+          f"faults {dict(faults)}; "
           f"anomalies {len(anomalies)}")
     for x in anomalies:
         print("ANOMALY:", x)
