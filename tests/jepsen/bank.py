@@ -5,8 +5,8 @@
 Banks.  A few banks (3 by default), each NACCOUNTS accounts in ONE slot by a hash tag
 ({b7}a0..{b7}a4) with a sequence counter {b7}seq and a chain head {b7}last, placed in
 different partitions led, when the run starts, by different nodes.  The initial balances
-(random, per seed) are written and acknowledged before clients start.  Banks are checked
-independently.
+(random, per seed) are written in one MSET a bank, acknowledged before clients start.
+Banks are checked independently.
 
 Transfer (one round trip, pipelined):
 
@@ -43,7 +43,9 @@ Checks (check_bank; each has a unit test in test_bank.py that makes it fail):
   snapshot   every ok read (READONLY ones too) has balances summing to the bank's total and
              equal to the initial balances plus the deltas of exactly the transfers with
              seq <= the read's seq; an acknowledged transfer's INCRBY replies equal that
-             state at its own seq;
+             state at its own seq.  One state before the initial one is allowed to READONLY
+             reads only: every key missing (a replica that lost its data directory and is
+             recovering, or still behind the MSET, serves the empty database it has);
   final      every ok transfer's marker is present and no failed one's; the markers form
              one chain from {b}last to genesis; seq == the number of markers; each
              acknowledged seq is distinct, within 1..seq and its position in the chain;
@@ -281,9 +283,12 @@ def check_bank(bank, ops, final, replica_diffs=None, t0=0.0):
 
     # -- snapshots
     states = _prefix_states(bank, seq_to_t)
-    undetermined = 0
+    undetermined = before = 0
     for r in reads:
         bal = [r.balances.get(i) for i in range(n)]
+        if r.f == "readonly-mget" and r.seq is None and bal == [None] * n:
+            before += 1       # a replica still empty (wiped, recovering): before the MSET
+            continue
         if None in bal or r.seq is None:
             an.add("snapshot", f"{r.describe(t0)} misses an account or the seq")
             continue
@@ -317,7 +322,8 @@ def check_bank(bank, ops, final, replica_diffs=None, t0=0.0):
     outcomes = {o: sum(1 for t in transfers if t.outcome == o) for o in (OK, FAIL, UNKNOWN)}
     stats = {"transfers": outcomes, "applied_unknown": len(placed),
              "reads": {f: sum(1 for r in reads if r.f == f) for f in sorted({r.f for r in reads})},
-             "undetermined_reads": undetermined, "final_seq": fin_seq}
+             "undetermined_reads": undetermined, "readonly_empty": before,
+             "final_seq": fin_seq}
     return an.all(), stats
 
 
@@ -335,6 +341,8 @@ def check(banks, ops, finals, replica_diffs=None, t0=0.0):
     lines = [f"bank {{{tag}}}: transfers {s['transfers']} ({s['applied_unknown']} unknown "
              f"applied), ok reads {s['reads']}, final seq {s['final_seq']}"
              + (f", {s['undetermined_reads']} reads undetermined" if s["undetermined_reads"] else "")
+             + (f", {s['readonly_empty']} READONLY reads of an empty replica"
+                if s["readonly_empty"] else "")
              for tag, s in stats.items()]
     if anomalies:
         lines.append(f"{len(anomalies)} anomalies; the first ones:")
@@ -545,6 +553,23 @@ def place_banks(leaders, count, rng, accounts=NACCOUNTS):
     return [Bank(tag, [rng.randint(50, 150) for _ in range(accounts)]) for tag in tags]
 
 
+def mset_until_acked(router, bank, deadline):
+    """The bank's initial state in one MSET (one log entry: a replica is either before it,
+    all keys missing, or past it), retried (the same values) until +OK."""
+    items = [x for kv in bank.initial_items().items() for x in kv]
+    reply = None
+    while time.monotonic() < deadline:
+        try:
+            reply = router.call("MSET", *items, key=bank.tag)
+        except (OSError, EOFError) as e:
+            reply = e
+        if reply == "OK":
+            return
+        router.refresh()
+        time.sleep(0.1)
+    raise AssertionError(f"bank {bank.tag}'s MSET was not acknowledged: {reply!r}")
+
+
 class BankWorkload:
     """harness.run's workload interface: setup, client, final, check."""
 
@@ -566,8 +591,12 @@ class BankWorkload:
             p = partition_of_slot(slot_of(b.tag))
             self.hosts[b.tag] = [cluster.nodes[i].port for i in ids
                                  if (ids.index(i) - p) % len(ids) < replicas]
-        items = {k: v for b in self.banks for k, v in b.initial_items().items()}
-        harness.cluster_helpers.pipelined_sets(cluster.ports(), items)
+        router = harness.cluster_helpers.RoutingClient(cluster.ports())
+        try:
+            for b in self.banks:
+                mset_until_acked(router, b, time.monotonic() + 60)
+        finally:
+            router.close()
         leaders = cluster.leaders()
         log("banks " + ", ".join(
             f"{{{b.tag}}} (partition {partition_of_slot(slot_of(b.tag))}, led by node "

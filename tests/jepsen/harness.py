@@ -55,7 +55,8 @@ import checker  # noqa: E402
 from checker import FAIL, OK, UNKNOWN, Op  # noqa: E402
 from freeze import FrozenThread  # noqa: E402
 
-NEMESES = ("none", "kill", "pause", "partition", "oneway", "flap", "slow", "freeze", "mixed")
+NEMESES = ("none", "kill", "pause", "partition", "oneway", "flap", "slow", "freeze", "wipe",
+           "restore", "mixed")
 # The nemeses that need a ProxiedCluster (a proxy on every directed bus link).
 PROXIED = ("partition", "oneway", "flap", "slow", "freeze", "mixed")
 _PINNED = {}

@@ -195,6 +195,19 @@ def test_stale_multi_read_and_read_going_back_fail():
     assert_caught(ops, final(["x"], ops), "realtime")
 
 
+def test_readonly_read_of_an_empty_replica_passes_and_a_leader_one_fails():
+    """A replica still before the initial MSET (wiped, recovering) has none of the keys: a
+    state of the database READONLY may show, but a leader read must not."""
+    ops = [tr("x", 0, 1, 5, (0, 1), seq=1), rd(None, [None] * 3, (2, 3), f="readonly-mget")]
+    found, stats = check_bank(bank(), ops, final(["x"], ops))
+    assert found == [] and stats["readonly_empty"] == 1
+    ops[1].f = "mget"
+    assert_caught(ops, final(["x"], ops), "snapshot")
+    ops[1].f = "readonly-mget"
+    ops[1].balances[0] = 100                     # one key there, not the others: torn
+    assert_caught(ops, final(["x"], ops), "snapshot")
+
+
 def test_stale_readonly_read_is_exempt_from_realtime():
     ops = [tr("x", 0, 1, 5, (0, 1), seq=1), rd(0, [100, 50, 10], (2, 3), f="readonly-mget")]
     assert anomalies(ops, final(["x"], ops)) == []
