@@ -323,7 +323,7 @@ def check_bank(bank, ops, final, replica_diffs=None, t0=0.0):
     stats = {"transfers": outcomes, "applied_unknown": len(placed),
              "reads": {f: sum(1 for r in reads if r.f == f) for f in sorted({r.f for r in reads})},
              "undetermined_reads": undetermined, "readonly_empty": before,
-             "final_seq": fin_seq}
+             "final_seq": fin_seq, "anomalies": {k: len(v) for k, v in an.by_check.items()}}
     return an.all(), stats
 
 
@@ -343,6 +343,7 @@ def check(banks, ops, finals, replica_diffs=None, t0=0.0):
              + (f", {s['undetermined_reads']} reads undetermined" if s["undetermined_reads"] else "")
              + (f", {s['readonly_empty']} READONLY reads of an empty replica"
                 if s["readonly_empty"] else "")
+             + (f"; ANOMALIES by check {s['anomalies']}" if s["anomalies"] else "")
              for tag, s in stats.items()]
     if anomalies:
         lines.append(f"{len(anomalies)} anomalies; the first ones:")
@@ -358,9 +359,14 @@ class BankClient(harness.Client):
     whose operations are transfers and reads of banks."""
 
     WEIGHTS = {"transfer": 50, "mget": 20, "multi-get": 15, "readonly-mget": 15}
+    # A client sending transfers waits on a leader that cannot commit (paused, frozen, cut
+    # off) and reads nothing meanwhile; read-mostly clients keep reading from it.
+    READER_WEIGHTS = {"transfer": 10, "mget": 75, "multi-get": 5, "readonly-mget": 10}
 
-    def __init__(self, cid, ports, banks, hosts, history, rng, io_timeout=8.0):
+    def __init__(self, cid, ports, banks, hosts, history, rng, io_timeout=8.0,
+                 weights=WEIGHTS):
         super().__init__(cid, ports, [], history, rng, io_timeout)
+        self.weights = weights
         self.banks = banks
         self.hosts = hosts            # bank tag -> ports of the nodes holding a replica
         self.ro_conns = {}            # port -> a READONLY connection
@@ -373,7 +379,7 @@ class BankClient(harness.Client):
 
     def random_op(self):
         bank = self.rng.choice(self.banks)
-        f = self.rng.choices(list(self.WEIGHTS), weights=list(self.WEIGHTS.values()))[0]
+        f = self.rng.choices(list(self.weights), weights=list(self.weights.values()))[0]
         arg = None
         if f == "transfer":
             src, dst = self.rng.sample(range(len(bank.initial)), 2)
@@ -603,7 +609,10 @@ class BankWorkload:
             f"{leaders.get(partition_of_slot(slot_of(b.tag)))}) {b.initial}" for b in self.banks))
 
     def client(self, cid, ports, history, rng):
-        return BankClient(cid, ports, self.banks, self.hosts, history, rng)
+        """Every third client (cid 2, 5, ...) reads mostly."""
+        readers = isinstance(cid, int) and cid % 3 == 2
+        return BankClient(cid, ports, self.banks, self.hosts, history, rng,
+                          weights=BankClient.READER_WEIGHTS if readers else BankClient.WEIGHTS)
 
     def final(self, ports, history, rng, log):
         reader = self.client("final", ports, history, rng)
