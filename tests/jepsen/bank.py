@@ -359,9 +359,10 @@ class BankClient(harness.Client):
     whose operations are transfers and reads of banks."""
 
     WEIGHTS = {"transfer": 50, "mget": 20, "multi-get": 15, "readonly-mget": 15}
-    # A client sending transfers waits on a leader that cannot commit (paused, frozen, cut
-    # off) and reads nothing meanwhile; read-mostly clients keep reading from it.
-    READER_WEIGHTS = {"transfer": 10, "mget": 75, "multi-get": 5, "readonly-mget": 10}
+    # A client that sends a transfer (or a read through the log) to a leader that cannot
+    # commit (frozen, cut off) waits for it and reads nothing meanwhile: readers send
+    # neither, and keep reading from such a leader while another one commits.
+    READER_WEIGHTS = {"mget": 85, "readonly-mget": 15}
 
     def __init__(self, cid, ports, banks, hosts, history, rng, io_timeout=8.0,
                  weights=WEIGHTS):
@@ -609,7 +610,7 @@ class BankWorkload:
             f"{leaders.get(partition_of_slot(slot_of(b.tag)))}) {b.initial}" for b in self.banks))
 
     def client(self, cid, ports, history, rng):
-        """Every third client (cid 2, 5, ...) reads mostly."""
+        """Every third client (cid 2, 5, ...) only reads (MGET)."""
         readers = isinstance(cid, int) and cid % 3 == 2
         return BankClient(cid, ports, self.banks, self.hosts, history, rng,
                           weights=BankClient.READER_WEIGHTS if readers else BankClient.WEIGHTS)

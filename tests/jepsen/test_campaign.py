@@ -82,9 +82,10 @@ def _corrupted_bank_checks_fail(history):
 def test_bank_three_nodes_under_nemesis(nemesis, tmp_path):
     """Transfers in MULTI/EXEC and multi-key reads (bank.py) under kill -9 and clean stops,
     partitions, and a frozen Raft thread: no torn or stale read, nothing acknowledged lost,
-    nothing failed applied, nothing applied twice, replicas converge.  The kill run's
-    history is also checked again corrupted: the checks are not vacuous."""
-    rep = harness.run(nodes=3, seconds=BANK_SECONDS, nemesis=nemesis, clients=5,
+    nothing failed applied, nothing applied twice, replicas converge.  6 clients, so that
+    two of them only read (bank.BankWorkload.client).  The kill run's history is also
+    checked again corrupted: the checks are not vacuous."""
+    rep = harness.run(nodes=3, seconds=BANK_SECONDS, nemesis=nemesis, clients=6,
                       workload="bank", workdir=str(tmp_path), verbose=False,
                       keep_history=nemesis == "kill")
     _assert_bank_clean(rep)
