@@ -62,8 +62,8 @@ def main():
                                  f"{rep['verdict']}\n{rep['checker']}\n{rep['stuck']}")
             if workload == "bank":
                 bank_totals.update({f"transfers {k}": v for k, v in rep["transfers"].items()})
-                bank_totals.update({f"reads {k}": v for d in rep["reads"].values()
-                                    for k, v in d.items()})
+                for d in rep["reads"].values():
+                    bank_totals.update({f"reads {k}": v for k, v in d.items()})
                 what = f"transfers {rep['transfers']}; reads {rep['reads']}"
             else:
                 total_ops.update(rep["by_outcome"])
