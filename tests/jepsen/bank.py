@@ -634,8 +634,9 @@ class BankWorkload:
             f"{[finals[k] for k in b.accounts]}" for b in self.banks))
         return finals
 
-    def check(self, ops, finals, replica_diffs, t0):
-        verdict, text, anomalies, stats = check(self.banks, ops, finals, replica_diffs, t0)
+    def check(self, ops, finals, diffs, t0):
+        """check() of every bank; diffs: harness.check_replicas's diverging replicas."""
+        verdict, text, anomalies, stats = check(self.banks, ops, finals, diffs, t0)
         transfers, reads = {}, {}
         for o in ops:
             d = transfers if o.f == "transfer" else reads.setdefault(o.f, {})

@@ -858,7 +858,8 @@ class RegisterWorkload:
         log(f"final values {finals}")
         return finals
 
-    def check(self, ops, finals, replica_diffs, t0):
+    def check(self, ops, finals, diffs, t0):
+        """The per-key checker; diverging replicas are reported by run() (replicas_converged)."""
         verdict, text = checker.summarize(checker.check(ops, budget=self.budget))
         return {"verdict": verdict, "valid": verdict == checker.LINEARIZABLE, "checker": text}
 
