@@ -207,7 +207,9 @@ class _Anomalies:
         self.by_check.setdefault(check, []).append(f"bank {{{self.tag}}} {check}: {text}")
 
     def all(self):
-        return [a for v in self.by_check.values() for a in v]
+        """The first anomaly of each check, then the others."""
+        return [v[0] for v in self.by_check.values()] + \
+            [a for v in self.by_check.values() for a in v[1:]]
 
 
 def _realtime(ops, anomalies, t0):
@@ -330,13 +332,15 @@ def check_bank(bank, ops, final, replica_diffs=None, t0=0.0):
 def check(banks, ops, finals, replica_diffs=None, t0=0.0):
     """Every bank on its own.  replica_diffs: {node: [(key, leader's, replica's)]} of the
     replicas that did not converge.  Returns (verdict, text, anomalies, stats by bank)."""
-    anomalies, stats = [], {}
+    firsts, rest, stats = [], [], {}
     for bank in banks:
         mine = {node: [d for d in diffs if d[0].startswith("{%s}" % bank.tag)]
                 for node, diffs in (replica_diffs or {}).items()}
         a, s = check_bank(bank, [o for o in ops if o.bank == bank.tag], finals, mine, t0)
-        anomalies += a
+        firsts += a[:len(s["anomalies"])]      # the first of each check of each bank first
+        rest += a[len(s["anomalies"]):]
         stats[bank.tag] = s
+    anomalies = firsts + rest
     verdict = INVALID if anomalies else VALID
     lines = [f"bank {{{tag}}}: transfers {s['transfers']} ({s['applied_unknown']} unknown "
              f"applied), ok reads {s['reads']}, final seq {s['final_seq']}"

@@ -239,3 +239,14 @@ def test_diverging_replicas_fail():
     verdict, text, found, _ = check([bank()], ops, fin, {2: diffs})
     assert verdict == INVALID and "node 2 has {b}a0 = '100'" in text
     assert harness.replica_diffs(fin, {k: v.encode() for k, v in fin.items()}) == []
+
+
+def test_report_lists_the_first_anomaly_of_each_check_first():
+    """Thousands of stale reads must not hide the one lost transfer from the report."""
+    ops = [tr("x", 0, 1, 5, (0, 1), seq=1)] + \
+          [rd(0, [100, 50, 10], (2 + i, 3 + i)) for i in range(20)] + \
+          [tr("y", 0, 1, 1, (30, 31), seq=2, bal={0: 94, 1: 56})]
+    verdict, text, found, stats = check([bank()], ops, final(["x"], ops))
+    assert stats["b"]["anomalies"] == {"final": 2, "realtime": 20}
+    assert [a.split(":")[0] for a in found[:2]] == ["bank {b} final", "bank {b} realtime"]
+    assert "acknowledged transfer t:y" in found[0]
