@@ -57,7 +57,8 @@ sim: build
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
 
-# Jepsen-style campaign (tests/jepsen): each nemesis for JEPSEN_SECONDS, then
+# Jepsen-style campaign (tests/jepsen): each nemesis for JEPSEN_SECONDS, the bank
+# workload under each for JEPSEN_BANK_SECONDS (default half of JEPSEN_SECONDS), then
 # JEPSEN_ROUNDS durability rounds, then the disk and timer nemeses (a full disk
 # on a tmpfs, a leader's Raft thread frozen with ptrace); anomalies fail the
 # target.  CI runs the short ones (test_campaign.py and the same two files).
