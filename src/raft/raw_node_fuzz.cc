@@ -1,6 +1,7 @@
-// libFuzzer target for the Raft core under a hostile or broken peer: one replica of a
-// 3-voter group that has committed a few entries (the leader or a follower, chosen by the
-// first byte) is driven by the input alone: messages decoded from the input (any type, term,
+// libFuzzer target for the Raft core under a hostile or broken peer: one replica of a group
+// that has committed a few entries (chosen by the first byte: the leader, a follower or a
+// learner of 3 voters, a follower of 5, or a replica that lost its state and recovers) is
+// driven by the input alone: messages decoded from the input (any type, term,
 // index, entries, snapshot chunks; `from` any of the voters, a stranger or node 0) or built
 // from a few bytes around the replica's own term and log (AimedMessage), ticks,
 // proposals, reads, transfers, campaigns, the application's handling of each Ready, log
@@ -54,8 +55,10 @@ void Check(bool ok) {
 // One replica and what its application has seen and persisted.
 class Replica {
  public:
-  Replica(NodeId id, std::unique_ptr<MemoryStorage> storage, uint64_t run)
-      : id_(id), storage_(std::move(storage)), run_(run) {
+  // recovering: the replica lost its state (Config::recovering); kept across restarts until
+  // its recovery ends, as the application persists it.
+  Replica(NodeId id, std::unique_ptr<MemoryStorage> storage, uint64_t run, bool recovering)
+      : id_(id), storage_(std::move(storage)), run_(run), recovering_(recovering) {
     applied_ = storage_->snapshot().meta.index;
     Start();
   }
@@ -63,6 +66,7 @@ class Replica {
   RawNode& raft() { return *raft_; }
 
   void Start() {
+    if (raft_) recovering_ = raft_->recovering();
     Config c;
     c.id = id_;
     c.election_tick = 10;
@@ -70,6 +74,7 @@ class Replica {
     c.seed = run_;
     c.run_id = ++run_;
     c.applied = applied_;
+    c.recovering = recovering_;
     c.max_size_per_msg = 256;
     c.snapshot_chunk_size = 64;
     auto r = RawNode::Create(c, storage_.get());
@@ -135,6 +140,7 @@ class Replica {
   NodeId id_;
   std::unique_ptr<MemoryStorage> storage_;
   uint64_t run_;
+  bool recovering_;
   std::unique_ptr<RawNode> raft_;
   HardState persisted_;
   uint64_t applied_ = 0;
@@ -142,24 +148,47 @@ class Replica {
   std::map<uint64_t, uint64_t> committed_;  // index -> term, as reported committed
 };
 
-// A group of 3 that elected node 1 and committed a few entries; returns one replica's state.
-std::unique_ptr<Replica> Setup(bool leader) {
-  test_util::TestCluster c(3);
+// The replica the input drives, in a group that elected node 1 and committed a few entries.
+struct Scenario {
+  std::unique_ptr<Replica> replica;
+  NodeId self;
+  int members;  // ids 1..members are in the group; members + 1 is a stranger
+};
+
+// kind % 5: 0 a follower, 1 the leader, 2 a learner (node 4) of a 3-voter group; 3 a follower
+// of a 5-voter group; 4 a follower of a 3-voter group that lost its state and recovers.
+Scenario Setup(uint8_t kind) {
+  kind %= 5;
+  test_util::TestCluster c(kind == 3 ? 5 : 3);
   c.Elect(1);
+  c.TickAll();
+  int members = kind == 3 ? 5 : 3;
+  if (kind == 2) {
+    Check(c.raft(1).ProposeConfChange({ConfChangeType::kAddLearner, 4}).ok());
+    c.node(4);  // an empty node
+    c.Start(4);
+    members = 4;
+  }
   for (const char* d : {"a", "b", "c"}) (void)c.raft(1).Propose(d);
   c.Stabilize();
-  c.TickAll();  // the followers learn the commit index
-  const NodeId id = leader ? 1 : 2;
-  return std::make_unique<Replica>(id, std::move(c.node(id).storage), 100);
+  c.TickAll(3);  // the followers learn the commit index
+  const NodeId self = kind == 1 ? 1 : kind == 2 ? 4 : 2;
+  std::unique_ptr<MemoryStorage> storage = std::move(c.node(self).storage);
+  if (kind == 4) {
+    ConfState cs;
+    cs.voters = {1, 2, 3};
+    storage = std::make_unique<MemoryStorage>(MemoryStorage::WithSnapshot(1, 1, cs));
+  }
+  return {std::make_unique<Replica>(self, std::move(storage), 100, kind == 4), self, members};
 }
 
 // A message built from a few input bytes around the replica's own state (its term, last
 // index and their terms), so that inputs reach what a peer's well-aimed message reaches;
 // decoded messages rarely match the log.
-Message AimedMessage(Input& in, RawNode& raft) {
+Message AimedMessage(Input& in, RawNode& raft, int members) {
   Message m;
   m.type = static_cast<MessageType>(in.Byte() % kNumMessageTypes);
-  m.from = 1 + in.Byte() % 4;
+  m.from = 1 + in.Byte() % (members + 1);
   m.to = raft.id();
   const uint8_t f = in.Byte();
   m.term = raft.term() + (f & 3);
@@ -186,8 +215,8 @@ Message AimedMessage(Input& in, RawNode& raft) {
   if (m.type == MessageType::kSnapshot || m.type == MessageType::kSnapshotResp) {
     m.snapshot.index = m.commit + in.Byte() % 8;
     m.snapshot.term = m.term - std::min<uint64_t>(m.term, in.Byte() % 2);
-    m.snapshot.conf_state.voters = {1, 2, 3};
-    if (f & 128) m.snapshot.conf_state.learners = {4};
+    m.snapshot.conf_state = raft.conf_state();  // this group's, or 1-3 with learner 4
+    if (f & 128) m.snapshot.conf_state = ConfState{{1, 2, 3}, {4}};
     m.offset = in.Byte() % 4 * 16;
     m.chunk = std::string(in.Bytes(in.Byte() % 40));
     m.done = in.Byte() & 1;
@@ -199,9 +228,9 @@ Message AimedMessage(Input& in, RawNode& raft) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Input in(data, size);
-  const bool leader = in.Byte() & 1;
-  std::unique_ptr<Replica> r = Setup(leader);
-  const NodeId self = leader ? 1 : 2;
+  Scenario sc = Setup(in.Byte());
+  Replica* r = sc.replica.get();
+  const NodeId self = sc.self;
   while (!in.empty()) {
     const uint8_t op = in.Byte();
     switch (op % 12) {
@@ -213,7 +242,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (!m.ok()) break;
         Message msg = std::move(m.value());
         if (how & 1) msg.to = self;
-        if (how & 2) msg.from = (how >> 2) % 5;  // 0 (invalid), the voters, a stranger (4)
+        if (how & 2) msg.from = (how >> 2) % (sc.members + 2);  // 0 (invalid), members, a stranger
         (void)r->raft().Step(msg);
         break;
       }
@@ -228,7 +257,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                   (op & 16) ? ReadMode::kLease : ReadMode::kSafe);
         break;
       case 5:
-        (void)r->raft().TransferLeader(in.Byte() % 5);
+        (void)r->raft().TransferLeader(in.Byte() % (sc.members + 2));
         break;
       case 6:
         r->raft().Campaign();
@@ -244,7 +273,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         r->Process();
         break;
       default:
-        (void)r->raft().Step(AimedMessage(in, r->raft()));
+        (void)r->raft().Step(AimedMessage(in, r->raft(), sc.members));
         break;
     }
     r->Invariants();
