@@ -82,10 +82,10 @@ class Replica {
     raft_ = std::move(r.value());
     persisted_ = storage_->hard_state();
     commit_ = raft_->committed();
-    Invariants();
   }
 
-  // The application's handling of every pending Ready (persist, then apply).
+  // The application's handling of every pending Ready (persist, then apply). Checks what each
+  // Ready hands over; Invariants() checks the state after every step of the input.
   void Process() {
     while (raft_->HasReady()) {
       Ready rd = raft_->GetReady();
@@ -114,7 +114,6 @@ class Replica {
       }
       raft_->Advance(rd);
     }
-    Invariants();
   }
 
   void Invariants() {
@@ -279,5 +278,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     r->Invariants();
   }
   r->Process();
+  r->Invariants();
   return 0;
 }
