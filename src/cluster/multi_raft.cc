@@ -427,13 +427,20 @@ void MultiRaftNode::HandleMessages(std::vector<Inbound>& inbox) {
       uint32_t len = 0;
       for (int i = 0; i < 4; ++i) len |= static_cast<uint32_t>(static_cast<uint8_t>(in[2 + i])) << (8 * i);
       in.remove_prefix(6);
-      if (len > in.size()) break;  // truncated payload: drop the rest
+      if (len > in.size()) {
+        NoteRefused(from, "a truncated payload");  // and the rest of it
+        break;
+      }
       auto m = raft::DecodeMessage(in.substr(0, len));
       in.remove_prefix(len);
-      if (!m.ok() || group >= static_cast<int>(groups_.size()) || !groups_[group] ||
-          m->from != from || m->to != topology_.self_id()) {
-        LOG_DEBUG("dropping a malformed or misrouted message from node %llu",
-                  static_cast<unsigned long long>(from));
+      if (!m.ok()) {
+        NoteRefused(from, "a message that does not decode: " + m.status().ToString());
+        continue;
+      }
+      if (group >= static_cast<int>(groups_.size()) || !groups_[group] || m->from != from ||
+          m->to != topology_.self_id()) {
+        NoteRefused(from, "a message for a partition this node does not host, or not from its "
+                          "sender or not to this node");
         continue;
       }
       if (m->type == raft::MessageType::kTimeoutNow) {
@@ -447,7 +454,10 @@ void MultiRaftNode::HandleMessages(std::vector<Inbound>& inbox) {
       Group& g = *groups_[group];
       const uint64_t lost = g.node->events().lost_state;
       const uint64_t conflicts = g.node->events().commit_conflicts;
-      g.node->Step(m.value()).ok();
+      const Status stepped = g.node->Step(m.value());
+      if (!stepped.ok()) {
+        NoteRefused(from, "partition " + std::to_string(g.id) + ": " + stepped.ToString());
+      }
       if (g.node->events().lost_state != lost) NoteStateWentBack(g, from);
       if (g.node->events().commit_conflicts != conflicts && conflicts == 0) {
         LOG_WARNING("group %d: leader %llu's log differs from entries this replica committed; "
@@ -975,6 +985,22 @@ void MultiRaftNode::NoteLogSync(int64_t ms) {
               "(%lld ms): a disk this slow can cost partitions their leaders; a longer "
               "--raft-tick-ms lengthens the timeout (INFO: raft_slow_log_syncs)",
               static_cast<long long>(ms), static_cast<long long>(election_ms));
+}
+
+// Messages no correct peer sends are dropped unanswered (their sender is a node with a bug or
+// of an incompatible version, or a term was reused: raft::RawNode::Step): counted, and named
+// in a warning at most once a minute. Raft thread.
+void MultiRaftNode::NoteRefused(uint64_t from, const std::string& what) {
+  peer_messages_refused_.fetch_add(1, std::memory_order_relaxed);
+  ++refused_since_warning_;
+  const int64_t now = net::MonotonicMs();
+  if (last_refused_warning_ms_ != 0 && now - last_refused_warning_ms_ < 60000) return;
+  LOG_WARNING("refused %llu message(s) from peers since the last such warning; the latest, from "
+              "node %llu: %s (INFO: raft_peer_messages_refused)",
+              static_cast<unsigned long long>(refused_since_warning_),
+              static_cast<unsigned long long>(from), what.c_str());
+  last_refused_warning_ms_ = now;
+  refused_since_warning_ = 0;
 }
 
 // Snapshots being built, and streams of one to a follower whose connection is up and that

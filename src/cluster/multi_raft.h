@@ -142,6 +142,12 @@ class MultiRaftNode : public Replicator {
   // longest one, in ms (since start). Any thread.
   uint64_t slow_log_syncs() const { return slow_log_syncs_.load(std::memory_order_relaxed); }
   int64_t log_sync_max_ms() const { return log_sync_max_ms_.load(std::memory_order_relaxed); }
+  // Messages from peers dropped unanswered because no correct peer sends them: undecodable,
+  // misrouted, or refused by the partition's Raft core (raft::RawNode::Step), since start.
+  // Any thread.
+  uint64_t peer_messages_refused() const {
+    return peer_messages_refused_.load(std::memory_order_relaxed);
+  }
   std::vector<Transport::PeerState> Peers() const { return transport_->Peers(); }
   // For a clean shutdown: hands the leadership of every partition this node leads to a
   // caught-up peer (a planned move: clients' writes are held for milliseconds and then
@@ -201,6 +207,7 @@ class MultiRaftNode : public Replicator {
   std::vector<uint64_t> ConnectedPeers() const;  // ids of peers whose connection is up
   size_t SnapshotsInFlight() const;
   void NoteLogSync(int64_t ms);
+  void NoteRefused(uint64_t from, const std::string& what);
   bool MayStartSnapshot();
   int64_t MaxHoldMs() const;
   void ReleaseHeld(int64_t now_ms);
@@ -260,6 +267,9 @@ class MultiRaftNode : public Replicator {
   std::atomic<uint64_t> slow_log_syncs_{0};
   std::atomic<int64_t> log_sync_max_ms_{0};
   int64_t last_slow_sync_warning_ms_ = 0;  // raft thread
+  std::atomic<uint64_t> peer_messages_refused_{0};
+  uint64_t refused_since_warning_ = 0;    // raft thread
+  int64_t last_refused_warning_ms_ = 0;   // raft thread
 };
 
 }  // namespace flin::cluster

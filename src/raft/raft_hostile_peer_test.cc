@@ -104,5 +104,62 @@ TEST_P(RaftHostileSnapshotTest, ASnapshotNoLeaderHasIsRefused) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, RaftHostileSnapshotTest, ::testing::Range(0, 3));
 
+// A message only a leader sends, of a term whose leader this replica knows, from another
+// node: a second leader of one term, which no correct peer is (a term reused by replicas that
+// lost their state could make one). Refused, so the two histories do not meet in one log;
+// the leader the replica knows goes on as before.
+class RaftSecondLeaderTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(RaftSecondLeaderTest, ASecondLeaderOfTheTermIsRefused) {
+  TestCluster c(3);
+  Message m = NextAppendTo2(c);
+  const uint64_t last = m.index;
+  const uint64_t term = m.term;
+  m.from = 3;
+  switch (GetParam()) {
+    case 0: m.entries = {At(last + 1, term, "forged")}; break;
+    case 1:
+      m.type = MessageType::kHeartbeat;
+      m.commit = last;
+      break;
+    case 2:
+      m.type = MessageType::kSnapshot;
+      m.snapshot.index = last + 5;
+      m.snapshot.term = term;
+      m.snapshot.conf_state.voters = {1, 2, 3};
+      m.chunk = "forged";
+      m.done = true;
+      break;
+  }
+  ASSERT_EQ(c.raft(2).leader(), 1u);
+  EXPECT_FALSE(c.raft(2).Step(m).ok());
+  EXPECT_EQ(c.raft(2).leader(), 1u);
+  c.Stabilize();
+  EXPECT_EQ(c.raft(2).last_index(), last);
+  ASSERT_TRUE(c.raft(1).Propose("b").ok());
+  c.Stabilize();
+  EXPECT_EQ(c.raft(2).last_index(), last + 1);
+  EXPECT_EQ(c.raft(2).TermAt(last + 1), term);
+  EXPECT_EQ(c.raft(2).committed(), last + 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Kinds, RaftSecondLeaderTest, ::testing::Range(0, 3));
+
+// The same to a leader: it stays leader and its log stays its own.
+TEST(RaftHostilePeerTest, ALeaderRefusesAnotherLeaderOfItsTerm) {
+  TestCluster c(3);
+  Message m = NextAppendTo2(c);
+  const uint64_t last = c.raft(1).last_index();
+  m.from = 3;
+  m.to = 1;
+  m.index = last;
+  m.log_term = c.raft(1).TermAt(last);
+  m.entries = {At(last + 1, m.term, "forged")};
+  EXPECT_FALSE(c.raft(1).Step(m).ok());
+  c.Stabilize();
+  EXPECT_EQ(c.raft(1).role(), Role::kLeader);
+  EXPECT_EQ(c.raft(1).last_index(), last);
+}
+
 }  // namespace
 }  // namespace flin::raft

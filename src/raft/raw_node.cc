@@ -178,6 +178,16 @@ Status RawNode::Step(const Message& m) {
     HandleVoteRequest(m);
     return Status::Ok();
   }
+  const bool from_a_leader = m.type == MessageType::kAppend ||
+                             m.type == MessageType::kHeartbeat || m.type == MessageType::kSnapshot;
+  if (from_a_leader &&
+      (role_ == Role::kLeader || (role_ == Role::kFollower && lead_ != kNoNode && lead_ != m.from))) {
+    // A second leader of this term: no correct peer is one (Election Safety). Taking it as
+    // ours would let two histories meet at one index of one term. It happens only where a
+    // term was reused (two replicas that both lost their state, docs/RELIABILITY.md), and
+    // then this narrows, not closes, the gap: a replica that knows no leader yet takes it.
+    return Status::InvalidArgument("a second leader of this term");
+  }
   switch (role_) {
     case Role::kLeader:
       if (UnanimousVoteVoid(m)) {

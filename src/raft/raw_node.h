@@ -287,8 +287,10 @@ class RawNode {
   // unknown type, and what no correct leader sends (an append's entries not following its
   // (index, log_term) one index at a time, or in terms going down or above the message's; a
   // previous entry or a snapshot of a later term than the message's; a snapshot of term 0 or
-  // with an impossible configuration; entries in any other message) are rejected with
-  // InvalidArgument; stale ones are ignored (Ok).
+  // with an impossible configuration; entries in any other message; an append, heartbeat or
+  // snapshot of the current term from a node other than the leader this node knows for it,
+  // or to a leader: a second leader of one term) are rejected with InvalidArgument, changing
+  // nothing; stale ones are ignored (Ok).
   Status Step(const Message& m);
   // Appends `data` to the log if this node is leader. Errors: NotLeader; Busy while a
   // leadership transfer is in progress or with too many uncommitted entries.
