@@ -989,7 +989,8 @@ void MultiRaftNode::NoteLogSync(int64_t ms) {
 
 // Messages no correct peer sends are dropped unanswered (their sender is a node with a bug or
 // of an incompatible version, or a term was reused: raft::RawNode::Step): counted, and named
-// in a warning at most once a minute. Raft thread.
+// in a warning at most once a minute (whose text tests/jepsen/harness.py looks for). Raft
+// thread.
 void MultiRaftNode::NoteRefused(uint64_t from, const std::string& what) {
   peer_messages_refused_.fetch_add(1, std::memory_order_relaxed);
   ++refused_since_warning_;

@@ -939,6 +939,10 @@ def run(nodes=3, seconds=20, nemesis="mixed", clients=6, keys=5, seed=None, work
         by_outcome, by_f = summarize_ops(ops)
         installed = sum(count_log_lines(n.log_path, b"installed snapshot")
                         for n in cluster.nodes.values())
+        # A node warns (at most once a minute) when it refused a message no correct peer
+        # sends (MultiRaftNode::NoteRefused): under any fault, a bug or a reused term.
+        refusals = sum(count_log_lines(n.log_path, REFUSED_WARNING)
+                       for n in cluster.nodes.values())
         report = {"seed": seed, "nodes": nodes, "nemesis": nemesis, "seconds": seconds,
                   "clients": clients, "keys": keys, "workload": wl.name,
                   "ops": len(ops), "by_outcome": by_outcome, "by_op": by_f,
@@ -946,10 +950,14 @@ def run(nodes=3, seconds=20, nemesis="mixed", clients=6, keys=5, seed=None, work
                   "stuck": nem.stuck,
                   "replicas_converged": converged, "workdir": workdir,
                   "snapshots_installed": installed, "log": lines, **result,
-                  "client_crashes": history.crashes}
+                  "client_crashes": history.crashes, "refusal_warnings": refusals}
         if history.crashes:
             report["valid"] = False
             report["checker"] += "\nclients stopped on an exception: " + "; ".join(history.crashes)
+        if refusals:
+            report["valid"] = False
+            report["checker"] += (f"\n{refusals} warning(s) of peer messages refused "
+                                  "(no correct peer sends one): see the nodes' logs")
         if keep_history:
             report["history"] = {"ops": ops, "finals": finals, "workload": wl, "t0": t0}
         log(f"ops {len(ops)} {by_outcome}; faults {dict(nem.faults)}; "
@@ -961,6 +969,9 @@ def run(nodes=3, seconds=20, nemesis="mixed", clients=6, keys=5, seed=None, work
         cluster.stop()
         if isinstance(cluster, ProxiedCluster):
             cluster.close_proxies()
+
+
+REFUSED_WARNING = b"message(s) from peers since the last such warning"
 
 
 def count_log_lines(path, needle):
