@@ -150,6 +150,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   store->cache_ = rocksdb::NewLRUCache(options.block_cache_bytes);
   store->filter_ = std::make_unique<ExpiryFilter>(store.get());
   store->rows_ = std::make_unique<RowCache>(options.row_cache_bytes);
+  store->write_buffer_entries_ = options.write_buffer_entries;
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = store->cache_;
@@ -264,6 +265,12 @@ Status Store::Write(rocksdb::WriteBatch* batch, bool sync, bool no_stall) {
   std::lock_guard<std::mutex> lock(write_mu_);
   rows_->BeginWrite(keys);
   const rocksdb::Status rs = db_->Write(wo, batch);
+  if (rs.ok()) {
+    entries_unchecked_ += batch->Count();
+    if (write_buffer_entries_ != 0 && entries_unchecked_ >= write_buffer_entries_ / 8) {
+      SwitchIfFull();
+    }
+  }
   // A refused slowdown wrote nothing and is no failure of the store.
   Status s = no_stall && rs.IsIncomplete() ? Status::Busy("RocksDB would stall this write")
                                            : Checked(rs);
@@ -274,6 +281,27 @@ Status Store::Write(rocksdb::WriteBatch* batch, bool sync, bool no_stall) {
     volatile_writes_.fetch_add(1, std::memory_order_release);
   }
   return s;
+}
+
+// RocksDB bounds a memtable by bytes only (7.8); this bounds its entries too. Looked at every
+// eighth of the bound (a property read under RocksDB's mutex), so a memtable holds at most
+// 1/8 more than the bound. Only while no flush is pending: were flushes slower than writes,
+// switching on count would pile up memtables beyond max_write_buffer_number, where the bytes'
+// bound makes RocksDB slow writes down instead. The switch itself is what a full memtable
+// does (a new memtable and WAL file; the flush in the background): it waits for nothing.
+void Store::SwitchIfFull() {
+  entries_unchecked_ = 0;
+  uint64_t entries = 0, immutable = 0;
+  if (!db_->GetIntProperty("rocksdb.num-entries-active-mem-table", &entries) ||
+      entries < write_buffer_entries_ ||
+      !db_->GetIntProperty("rocksdb.num-immutable-mem-table", &immutable) || immutable > 0) {
+    return;
+  }
+  rocksdb::FlushOptions fo;
+  fo.wait = false;
+  fo.allow_write_stall = true;
+  // A failure here is one of the store's (it would fail the next write too); nothing to undo.
+  db_->Flush(fo).PermitUncheckedError();
 }
 
 Status Store::IngestFile(const std::string& path) {

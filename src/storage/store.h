@@ -33,10 +33,14 @@ namespace flin::storage {
 struct StoreOptions {
   std::string dir = "./flin-data";        // created if missing
   size_t block_cache_bytes = 256u << 20;  // LRU block cache shared by all partitions
-  // One memtable. Small on purpose: inserting into a skiplist of a few 100 K entries costs
-  // ~5 us in cache misses (a third of the apply thread under SET, perf); 8 MiB keeps it
-  // shallow and warm, for the price of more frequent (cheap) flushes.
-  size_t write_buffer_bytes = 8u << 20;
+  // One memtable, switched (and flushed) at whichever bound it reaches first. Few entries on
+  // purpose: inserting into a skiplist of a few 100 K entries costs ~5 us in cache misses (a
+  // third of the apply thread under SET, perf); 56 K keeps it shallow and warm (what 8 MiB of
+  // 100-byte values held). But bytes alone must not be the bound: 8 MiB of 4 KiB values is
+  // 2 K entries, and each L0 file then so small that compaction rewrote the whole of L1 for
+  // every few MiB written (4 KiB SETs: the compaction thread a whole core, half Redis's rate).
+  size_t write_buffer_bytes = 32u << 20;
+  size_t write_buffer_entries = 56000;
   size_t row_cache_bytes = 64u << 20;     // RowCache in front of Get; 0 = none
   // Keys in this transform's domain are written in ascending order within their prefix, or
   // are the same key written again (the Raft log of each group, its metadata): the memtable
@@ -149,6 +153,11 @@ class Store {
   Status Live(int partition, std::string_view raw, int64_t now_ms) const;
   std::atomic<bool> failed_{false};
   std::mutex write_mu_;  // one write at a time (the row cache relies on it)
+  // Entries written since the active memtable's size was last looked at (guarded by
+  // write_mu_), and the bound (options.write_buffer_entries; 0: none). See SwitchIfFull.
+  uint64_t entries_unchecked_ = 0;
+  uint64_t write_buffer_entries_ = 0;
+  void SwitchIfFull();  // with write_mu_ held
   std::atomic<int64_t> apply_clock_{0};  // the single node's
   std::atomic<uint64_t> volatile_writes_{0};
   std::shared_ptr<const rocksdb::SliceTransform> hint_;  // options.insert_hint_prefix

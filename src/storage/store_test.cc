@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <future>
 #include <map>
+#include <thread>
 
 #include "storage/encoding.h"
 #include "storage/store.h"
@@ -66,7 +67,7 @@ TEST_F(StoreTest, TxnCountsOnlyWhatItStores) {
   ASSERT_TRUE(store_->db()->PauseBackgroundWork().ok());  // no flush: memtables fill, then stop
   const std::string big = Value(std::string(1 << 20, 'x'));
   Status s = Status::Ok();
-  for (int i = 0; i < 64 && s.ok(); ++i) {
+  for (int i = 0; i < 256 && s.ok(); ++i) {  // beyond two full memtables
     txn.Put(1, "big" + std::to_string(i), big);
     txn.CountOnCommit(&counter, 1);
     s = txn.Commit(false, /*no_stall=*/true);
@@ -78,6 +79,48 @@ TEST_F(StoreTest, TxnCountsOnlyWhatItStores) {
   txn.CountOnCommit(&counter, 1);  // a refused commit's counts are dropped with it
   ASSERT_TRUE(txn.Commit(false).ok());
   EXPECT_EQ(counter.load(), 3u);
+}
+
+// A memtable is switched at write_buffer_entries as well as at its bytes' bound, so that
+// small values keep the skiplist shallow and large ones make few, large L0 files; but not
+// while a flush is pending (switching then would pile memtables up without bound).
+TEST_F(StoreTest, AMemtableIsSwitchedAtItsEntriesBoundUnlessAFlushIsPending) {
+  write_buffer_entries_ = 800;
+  Reopen();
+  uint64_t active = 0, immutable = 0;
+  auto look = [&] {
+    ASSERT_TRUE(store_->db()->GetIntProperty("rocksdb.num-entries-active-mem-table", &active));
+    ASSERT_TRUE(store_->db()->GetIntProperty("rocksdb.num-immutable-mem-table", &immutable));
+  };
+  auto write = [&](int from, int n) {
+    for (int i = from; i < from + n; i += 10) {
+      rocksdb::WriteBatch wb;
+      for (int j = i; j < i + 10; ++j) wb.Put("k" + std::to_string(j), "v");
+      ASSERT_TRUE(store_->Write(&wb, false).ok());
+    }
+  };
+  write(0, 1000);  // looked at every 100 entries: switched at 800
+  look();
+  EXPECT_EQ(active, 200u);
+  // Its flush done (waited for, at most 30 s), the next switch comes at 800 again.
+  for (int i = 0; i < 3000 && immutable > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    look();
+  }
+  ASSERT_EQ(immutable, 0u);
+  write(1000, 700);
+  look();
+  EXPECT_EQ(active, 100u);
+
+  ASSERT_TRUE(store_->db()->PauseBackgroundWork().ok());  // the next switch's flush waits
+  write(1700, 1000);  // one switch (none was pending), whose flush cannot run
+  write(2700, 3000);  // none now: that flush is pending
+  look();
+  EXPECT_EQ(immutable, 1u);
+  EXPECT_GE(active, 3000u);
+  ASSERT_TRUE(store_->db()->ContinueBackgroundWork().ok());
+  std::string raw;
+  EXPECT_TRUE(store_->db()->Get(rocksdb::ReadOptions(), "k5699", &raw).ok());
 }
 
 // The apply loops keep one transaction for every batch. A FLUSHALL makes its own batch's
@@ -95,7 +138,7 @@ TEST_F(StoreTest, AReusedTxnForgetsThatAnEarlierBatchWrotePartOfItself) {
   ASSERT_TRUE(store_->db()->PauseBackgroundWork().ok());  // no flush: memtables fill, then stop
   const std::string big = Value(std::string(1 << 20, 'x'));
   Status s = Status::Ok();
-  for (int i = 0; i < 64 && s.ok(); ++i) {
+  for (int i = 0; i < 256 && s.ok(); ++i) {  // beyond two full memtables
     rocksdb::WriteBatch wb;
     wb.Put("fill" + std::to_string(i), big);
     s = store_->Write(&wb, false, /*no_stall=*/true);

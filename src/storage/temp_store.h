@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "storage/store.h"
@@ -33,11 +34,13 @@ class TempStoreTest : public ::testing::Test {
     StoreOptions o;
     o.dir = dir_;
     o.block_cache_bytes = 8 << 20;
+    if (write_buffer_entries_) o.write_buffer_entries = *write_buffer_entries_;
     auto r = Store::Open(o);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     store_ = std::move(r).value();
   }
   std::string dir_;
+  std::optional<size_t> write_buffer_entries_;  // set, then Reopen(): StoreOptions' own
   std::unique_ptr<Store> store_;
 };
 
