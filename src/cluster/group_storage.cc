@@ -18,8 +18,14 @@
 namespace flin::cluster {
 namespace {
 
+// Per group, so a node holds up to 64 (partitions) times these. Followers a few rounds behind
+// are sent entries from here; one further behind is read back from RocksDB. The bytes' bound
+// was 8 MiB: with 4 KiB values that is 2 K entries per group and 512 MiB per node, which
+// under SETs filled for as long as a benchmark ran (each fresh 2 MiB of heap a huge page for
+// the kernel to zero, a fifth of the machine) and stayed: a node's RSS after 15 s of 4 KiB
+// SETs went from 932 to 510 MiB with 1 MiB (docs/BENCHMARKS.md, session 18).
 constexpr size_t kCacheEntries = 4096;
-constexpr size_t kCacheBytes = 8 << 20;
+constexpr size_t kCacheBytes = 1 << 20;
 
 std::string GroupPrefix(char kind, int group) {
   std::string k(1, kind);

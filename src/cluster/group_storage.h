@@ -13,7 +13,8 @@
 //
 // The read side is raft::Storage for the group's RawNode. The write side never writes by
 // itself: it adds to a WriteBatch the MultiRaftNode writes for all groups at once (one fsync).
-// Recent entries are cached in memory (bounded), older ones read back from RocksDB.
+// Recent entries are cached in memory (at most 4096 entries and 1 MiB per group), older ones
+// read back from RocksDB.
 //
 // Snapshots are made on demand from a RocksDB snapshot taken at the applied index (an
 // iterator opened on the raft thread, where the store is exactly at it), written to a file
@@ -67,6 +68,8 @@ class GroupStorage : public raft::Storage {
   Result<uint64_t> Term(uint64_t i) const override;
   uint64_t FirstIndex() const override { return meta_.index + 1; }
   uint64_t LastIndex() const override { return last_index_; }
+  // The bytes of entries held in the cache (for tests).
+  size_t cached_bytes() const { return cache_bytes_; }
   // The snapshot to send: Busy while one is being built in the background (the core asks
   // again later), started at the applied index when none covers the compaction point. Busy
   // too when the gate (if set) refuses to start another snapshot: the one this group has

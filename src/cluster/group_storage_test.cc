@@ -251,6 +251,24 @@ TEST_P(GroupStorageTest, AppendTruncateAndReloadAfterRestart) {
   EXPECT_EQ(out.size(), 1u);  // the byte limit still returns one entry
 }
 
+// The cache of recent entries holds at most 1 MiB per group (64 of them on a node): large
+// values are read back from RocksDB beyond that, whole and in order.
+TEST_P(GroupStorageTest, TheEntryCacheIsBoundedInBytes) {
+  std::vector<raft::Entry> big;
+  for (uint64_t i = 1; i <= 40; ++i) {
+    big.push_back(raft::Entry{1, i, raft::EntryType::kNormal, std::string(64 << 10, 'a' + i % 26)});
+  }
+  rocksdb::WriteBatch wb;
+  gs_->Append(big, &wb);
+  Write(&wb);
+  EXPECT_LE(gs_->cached_bytes(), size_t{1} << 20);
+  EXPECT_GT(gs_->cached_bytes(), 0u);
+  std::vector<raft::Entry> out;
+  ASSERT_TRUE(gs_->Entries(1, 41, UINT64_MAX, &out).ok());
+  ASSERT_EQ(out.size(), 40u);
+  for (uint64_t i = 1; i <= 40; ++i) EXPECT_EQ(out[i - 1].data, big[i - 1].data) << i;
+}
+
 TEST_P(GroupStorageTest, CompactionDropsTheHeadAndSurvivesRestart) {
   LogApplied(20, 3, 15);
   rocksdb::WriteBatch wb2;
