@@ -285,9 +285,9 @@ Status Store::Write(rocksdb::WriteBatch* batch, bool sync, bool no_stall) {
 
 // RocksDB bounds a memtable by bytes only (7.8); this bounds its entries too. Looked at every
 // eighth of the bound (a property read under RocksDB's mutex), so a memtable holds at most
-// 1/8 more than the bound. Only while no flush is pending: were flushes slower than writes,
-// switching on count would pile up memtables beyond max_write_buffer_number, where the bytes'
-// bound makes RocksDB slow writes down instead. The switch itself is what a full memtable
+// 1/8 more than the bound, while no flush is pending. Not while one is: were flushes slower
+// than writes, switching on count would pile up memtables beyond max_write_buffer_number;
+// the memtable grows on to the bytes' bound instead, where RocksDB slows writes down. The switch itself is what a full memtable
 // does (a new memtable and WAL file; the flush in the background): it waits for nothing.
 void Store::SwitchIfFull() {
   entries_unchecked_ = 0;
