@@ -107,7 +107,7 @@ class Cluster:
     """n nodes on loopback; node ids 1..n; bus port = client port + 10000."""
 
     def __init__(self, workdir, n=3, tick_ms=None, snapshot_entries=None, fsync="always",
-                 threads=1, extra=()):
+                 threads=1, extra=(), env=None):
         self.workdir = str(workdir)
         self.n = n
         args = list(extra)
@@ -118,6 +118,7 @@ class Cluster:
         self.args = args
         self.fsync = fsync
         self.threads = threads
+        self.env = dict(env or {})  # extra environment of every node (e.g. LD_PRELOAD)
         self.nodes = {}
 
     # ---- life cycle ----
@@ -134,6 +135,7 @@ class Cluster:
                 node = Node(f"{self.workdir}", i + 1, p, self._initial_cluster_of(i + 1, ports),
                             extra=self.args, fsync=self.fsync, threads=self.threads,
                             datadir=f"{self.workdir}/data{i + 1}-{p}")
+                node.env = dict(self.env)
                 self.nodes[i + 1] = node
             try:
                 for node in self.nodes.values():

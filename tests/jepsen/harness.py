@@ -27,7 +27,8 @@ oneway (cut i -> j while j -> i flows: the leader-heaviest node deaf or mute,
 one half unable to reach the other, random directed links), flap (partition/heal
 cycles of 0.1-1 s for 2-6 s, a random shape each time), slow (50-300 ms delays on
 random links or on the leader-heaviest node's, or all its links suddenly slower
-than an election timeout), mixed (any of them), none.
+than an election timeout), powercut (kill -9 of a random or the leader-heaviest node,
+and its files cut back to what it had fsynced: powercut.py), mixed (any of them), none.
 """
 import argparse
 import collections
@@ -54,9 +55,10 @@ from cluster_helpers import (Cluster, RoutingClient, Writers,  # noqa: E402
 import checker  # noqa: E402
 from checker import FAIL, OK, UNKNOWN, Op  # noqa: E402
 from freeze import FrozenThread  # noqa: E402
+import powercut  # noqa: E402
 
 NEMESES = ("none", "kill", "pause", "partition", "oneway", "flap", "slow", "freeze", "wipe",
-           "restore", "mixed")
+           "restore", "powercut", "mixed")
 # The nemeses that need a ProxiedCluster (a proxy on every directed bus link).
 PROXIED = ("partition", "oneway", "flap", "slow", "freeze", "mixed")
 _PINNED = {}
@@ -465,8 +467,9 @@ class Client:
 # Nemesis.
 
 class Nemesis:
-    def __init__(self, cluster, kind, rng, log):
+    def __init__(self, cluster, kind, rng, log, journal=None):
         self.cluster = cluster
+        self.journal = journal  # powercut.c's, if the nodes run on it (power cuts possible)
         self.kind = kind
         self.rng = rng
         self.log = log
@@ -490,12 +493,14 @@ class Nemesis:
              "slow": ["slow-links", "slow-leader", "slow-leader-stall"],
              "freeze": ["freeze-leader", "freeze-leader-isolated"],
              "wipe": ["wipe-random", "wipe-leader", "wipe-lagger"],
-             "restore": ["restore-random", "restore-leader", "restore-lagger"]}
+             "restore": ["restore-random", "restore-leader", "restore-lagger"],
+             "powercut": ["powercut-random", "powercut-leader"]}
 
     def choices(self, kind=None):
         kind = kind or self.kind
         if kind == "mixed":    # a kind first, so that kinds with many shapes do not crowd
-            kind = self.rng.choice(sorted(self.KINDS))
+            kind = self.rng.choice(sorted(k for k in self.KINDS
+                                          if k != "powercut" or self.journal))
         return [f for f in self.KINDS[kind]
                 if (f != "partition-bridge" or self.cluster.n >= 5) and
                 (f not in ("wipe-lagger", "restore-lagger") or self.cluster.n == 3)]
@@ -551,6 +556,14 @@ class Nemesis:
         nodes = list(c.nodes.values())
         if fault.startswith(("wipe", "restore")):
             self.wipe(fault, stop)
+        elif fault.startswith("powercut"):
+            node = self.leader_heaviest() if fault.endswith("leader") else self.rng.choice(nodes)
+            node.kill9()
+            how = self.rng.choice(["none", "random"])
+            cut = powercut.cut(node.dir, self.journal, self.rng, tail=how)
+            self.faults[fault] += 1
+            self.log(f"power cut of node {node.node_id} (kill -9, unsynced tails: {how}): {cut}")
+            stop.wait(self.rng.uniform(0.3, 2.5))   # heal() restarts it
         elif fault.startswith(("kill", "pause", "stop")):
             node = self.leader_heaviest() if fault.endswith("leader") else self.rng.choice(nodes)
             if fault.startswith("stop"):   # a clean stop: it hands its leaderships over first
@@ -630,9 +643,10 @@ class Nemesis:
                 return line.split(":", 1)[1].strip()
         raise RuntimeError(f"node {node.node_id}'s INFO names no backup")
 
-    @staticmethod
-    def lose_data(node, backup=None):
+    def lose_data(self, node, backup=None):
         """The node (killed) loses its data directory; with `backup`, gets that copy instead."""
+        if self.journal:
+            powercut.forget(node.dir, self.journal)
         shutil.rmtree(node.dir, ignore_errors=True)
         if backup:
             shutil.copytree(backup, node.dir)
@@ -901,13 +915,17 @@ def run(nodes=3, seconds=20, nemesis="mixed", clients=6, keys=5, seed=None, work
     pin_binary()
     extra = ["--replicas", str(replicas)] + list(server_flags)
     cls = ProxiedCluster if nemesis in PROXIED else Cluster
+    # Power cuts (nemesis powercut, and in mixed): every node runs on powercut.c's journal.
+    plib = powercut.build(workdir) if nemesis in ("powercut", "mixed") else None
+    journal = os.path.join(workdir, "powercut.journal") if plib else None
     cluster = cls(workdir, n=nodes, tick_ms=tick_ms, fsync=fsync, extra=extra,
-                  snapshot_entries=snapshot_entries)
+                  snapshot_entries=snapshot_entries,
+                  env=powercut.env(plib, workdir, journal) if plib else None)
     log(f"seed {seed}: {nodes} nodes, nemesis {nemesis}, {seconds}s, {clients} clients, "
         f"{wl.name} workload, {wl.describe()}, workdir {workdir}")
     cluster.start()
     history = History()
-    nem = Nemesis(cluster, nemesis, random.Random(rng.random()), log)
+    nem = Nemesis(cluster, nemesis, random.Random(rng.random()), log, journal=journal)
     stop = threading.Event()
     try:
         ports = cluster.ports()
@@ -985,9 +1003,14 @@ def count_log_lines(path, needle):
 # ---------------------------------------------------------------------------
 # Durability: kill -9 every node during acknowledged writes, restart, check.
 
-def durability(nodes=1, rounds=3, seed=None, workdir=None, verbose=True, writers=4):
+def durability(nodes=1, rounds=3, seed=None, workdir=None, verbose=True, writers=4,
+               powercut_lib=None, fsync="always", tail="random"):
     """nodes=1: a single node (no --initial-cluster); else a cluster.  Returns a report;
-    report["lost"] lists acknowledged keys missing or changed after a restart."""
+    report["lost"] lists acknowledged keys missing or changed after a restart.
+    powercut_lib (powercut.build's library): every kill -9 is a power cut as well; once all
+    nodes are dead, what they had not fsynced is taken back from their files (all of it, or a
+    random part: tail="random"|"none"|"mixed", the last choosing per round) before they
+    restart."""
     seed = seed if seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
     workdir = workdir or tempfile.mkdtemp(prefix="flin-durable-")
@@ -998,14 +1021,18 @@ def durability(nodes=1, rounds=3, seed=None, workdir=None, verbose=True, writers
         if verbose:
             print(f"[{time.monotonic() - t0:7.2f}] {msg}", flush=True)
 
+    journal = os.path.join(workdir, "powercut.journal")
+    penv = powercut.env(powercut_lib, workdir, journal) if powercut_lib else {}
     if nodes == 1:
-        servers = [flinproc.Server(workdir, fsync="always", name="single")]
+        servers = [flinproc.Server(workdir, fsync=fsync, name="single")]
+        servers[0].env = dict(penv)
         servers[0].start()
         cluster = None
     else:
-        cluster = Cluster(workdir, n=nodes, fsync="always").start()
+        cluster = Cluster(workdir, n=nodes, fsync=fsync, env=penv).start()
         servers = list(cluster.nodes.values())
     acked, lost, unknown, kills = {}, [], 0, 0
+    cuts = collections.Counter()
     try:
         for r in range(rounds):
             ports = [s.port for s in servers]
@@ -1023,6 +1050,11 @@ def durability(nodes=1, rounds=3, seed=None, workdir=None, verbose=True, writers
             unknown += len(w.unknown)
             log(f"round {r}: killed {len(order)} node(s); {len(w.acked)} acked, "
                 f"{len(w.unknown)} unknown")
+            if powercut_lib:
+                how = rng.choice(["none", "random"]) if tail == "mixed" else tail
+                cut = powercut.cut(workdir, journal, rng, tail=how)
+                cuts.update(cut)
+                log(f"round {r}: power cut (unsynced tails: {how}): {cut}")
             for s in servers:
                 s.start(wait=False)
             for s in servers:
@@ -1037,7 +1069,8 @@ def durability(nodes=1, rounds=3, seed=None, workdir=None, verbose=True, writers
         for s in servers:
             s.stop()
     return {"nodes": nodes, "rounds": rounds, "seed": seed, "acked": len(acked),
-            "unknown": unknown, "kills": kills, "lost": lost[:20], "lost_count": len(lost)}
+            "unknown": unknown, "kills": kills, "lost": lost[:20], "lost_count": len(lost),
+            "power_cuts": dict(cuts)}
 
 
 class FixedRoute(RoutingClient):
@@ -1101,13 +1134,19 @@ def main():
                     help="single-key registers (checker.py) or bank transfers (bank.py)")
     ap.add_argument("--banks", type=int, default=3, help="bank workload: banks")
     ap.add_argument("--rounds", type=int, default=5, help="durability rounds")
+    ap.add_argument("--power-cut", action="store_true",
+                    help="durability: each kill is a power cut (unsynced data taken back)")
+    ap.add_argument("--fsync", default="always", help="durability: the nodes' --fsync")
     ap.add_argument("--seed", type=int)
     ap.add_argument("--tick-ms", type=int)
     ap.add_argument("--workdir")
     ap.add_argument("--json", help="append the report as one JSON line to this file")
     a = ap.parse_args()
     if a.nemesis == "durability":
-        rep = durability(nodes=a.nodes, rounds=a.rounds, seed=a.seed, workdir=a.workdir)
+        workdir = a.workdir or tempfile.mkdtemp(prefix="flin-durable-")
+        lib = powercut.build(workdir) if a.power_cut else None
+        rep = durability(nodes=a.nodes, rounds=a.rounds, seed=a.seed, workdir=workdir,
+                         powercut_lib=lib, fsync=a.fsync, tail="mixed")
         ok = rep["lost_count"] == 0
         print(json.dumps(rep))
     else:

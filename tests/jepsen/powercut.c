@@ -1,0 +1,353 @@
+/* A power cut for one process, by LD_PRELOAD (tests/jepsen/powercut.py builds and uses it).
+ *
+ * kill -9 ends a process, not the machine: whatever it wrote survives in the page cache, so a
+ * server that acknowledges writes it never fsynced passes every kill -9 test. This library
+ * keeps the account a disk would: for every regular file opened under FLIN_POWERCUT_DIR it
+ * (read-only ones too: they can be fsynced) appends to the journal FLIN_POWERCUT_JOURNAL (outside the simulated machine: written with
+ * the real calls, it survives the kill)
+ *     C <dev> <ino>            the file was created or truncated to nothing: 0 bytes are safe
+ *     S <dev> <ino> <size>     an fsync/fdatasync of it succeeded: its first <size> bytes are
+ *                              safe (the size before the call; later appends may race it)
+ *     T <dev> <ino> <size>     it was truncated to <size> (what is safe shrinks with it)
+ *     W <dev> <ino> <offset>   a write landed below what was already safe: an overwrite,
+ *                              which cutting the file back to a length cannot model
+ *     D <dev> <ino>            its last name was unlinked or renamed over: the inode may be
+ *                              reused by a file this library does not see being created
+ * and, once the process is dead, powercut.py cuts every file back to what its journal says
+ * was safe (plus, at random, part of the unsynced tail, as a real disk may keep some). That is
+ * what a power cut leaves of append-only files, which is how RocksDB writes (WAL, MANIFEST,
+ * SSTs); an overwrite is reported so that a test cannot pass on a model that does not hold.
+ * Not modelled (more lenient than a real cut): directory entries (a created or renamed file
+ * survives without an fsync of its directory), and files written through stdio (fopen and
+ * std::ofstream do not go through these symbols; they are left as they are).
+ *
+ * Nothing else changes: every call does what it would have done.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define MAX_FDS 65536
+
+/* Per tracked descriptor: the file's identity and what is known safe of it. */
+struct tracked {
+  int on;
+  int sync_each_write; /* opened O_SYNC / O_DSYNC */
+  dev_t dev;
+  ino_t ino;
+  off_t safe;
+};
+static struct tracked fds[MAX_FDS];
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static int journal_fd = -1;
+
+#define REAL(ret, name, args) \
+  static ret(*real_##name) args; \
+  if (real_##name == NULL) real_##name = (ret(*) args)dlsym(RTLD_NEXT, #name)
+
+static void journal(const char* line) {
+  static ssize_t (*real_write)(int, const void*, size_t);
+  static int (*real_open)(const char*, int, ...);
+  if (real_write == NULL) real_write = (ssize_t(*)(int, const void*, size_t))dlsym(RTLD_NEXT, "write");
+  if (real_open == NULL) real_open = (int (*)(const char*, int, ...))dlsym(RTLD_NEXT, "open");
+  pthread_mutex_lock(&mu);
+  if (journal_fd < 0) {
+    const char* path = getenv("FLIN_POWERCUT_JOURNAL");
+    if (path != NULL) journal_fd = real_open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  }
+  if (journal_fd >= 0) {
+    /* One write per line with O_APPEND: lines of concurrent processes do not interleave. */
+    if (real_write(journal_fd, line, strlen(line)) < 0) abort();
+  } else {
+    abort(); /* a power cut that is not recorded would make the test pass vacuously */
+  }
+  pthread_mutex_unlock(&mu);
+}
+
+static int under_dir(int fd) {
+  const char* dir = getenv("FLIN_POWERCUT_DIR");
+  if (dir == NULL || fd < 0 || fd >= MAX_FDS) return 0;
+  char link[64], path[PATH_MAX];
+  snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, path, sizeof(path) - 1);
+  if (n <= 0) return 0;
+  path[n] = '\0';
+  size_t len = strlen(dir);
+  return strncmp(path, dir, len) == 0 && (path[len] == '/' || path[len] == '\0');
+}
+
+/* After a successful open: track fd if it is a regular file under the directory. `fresh`:
+ * the open created it or truncated it. */
+static void opened(int fd, int flags, int fresh) {
+  if (fd < 0 || !under_dir(fd)) return;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return;
+  char line[128];
+  if (fresh) {
+    snprintf(line, sizeof(line), "C %lu %lu\n", (unsigned long)st.st_dev, (unsigned long)st.st_ino);
+    journal(line);
+  }
+  fds[fd].on = 1;
+  fds[fd].sync_each_write = (flags & (O_SYNC | O_DSYNC)) != 0;
+  fds[fd].dev = st.st_dev;
+  fds[fd].ino = st.st_ino;
+  fds[fd].safe = fresh ? 0 : st.st_size; /* an existing file: what is there survived a cut */
+}
+
+static int exists_at(int dirfd, const char* path) {
+  struct stat st;
+  return fstatat(dirfd, path, &st, 0) == 0;
+}
+
+static int do_openat(int dirfd, const char* path, int flags, mode_t mode, const char* name) {
+  static int (*real)(int, const char*, int, ...);
+  if (real == NULL) real = (int (*)(int, const char*, int, ...))dlsym(RTLD_NEXT, name);
+  const int existed = (flags & O_CREAT) ? exists_at(dirfd, path) : 1;
+  const int fd = real(dirfd, path, flags, mode);
+  if (fd >= 0) opened(fd, flags, !existed || (flags & O_TRUNC));
+  return fd;
+}
+
+static mode_t mode_of(int flags, va_list ap) {
+  return (flags & (O_CREAT | O_TMPFILE)) ? (mode_t)va_arg(ap, int) : 0;
+}
+
+int open(const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = mode_of(flags, ap);
+  va_end(ap);
+  return do_openat(AT_FDCWD, path, flags, mode, "openat");
+}
+int open64(const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = mode_of(flags, ap);
+  va_end(ap);
+  return do_openat(AT_FDCWD, path, flags, mode, "openat");
+}
+int openat(int dirfd, const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = mode_of(flags, ap);
+  va_end(ap);
+  return do_openat(dirfd, path, flags, mode, "openat");
+}
+int openat64(int dirfd, const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = mode_of(flags, ap);
+  va_end(ap);
+  return do_openat(dirfd, path, flags, mode, "openat");
+}
+/* _FORTIFY_SOURCE's forms, for calls whose flags the compiler could not see. */
+int __open_2(const char* path, int flags) { return do_openat(AT_FDCWD, path, flags, 0, "openat"); }
+int __open64_2(const char* path, int flags) { return do_openat(AT_FDCWD, path, flags, 0, "openat"); }
+int __openat_2(int dirfd, const char* path, int flags) { return do_openat(dirfd, path, flags, 0, "openat"); }
+int __openat64_2(int dirfd, const char* path, int flags) { return do_openat(dirfd, path, flags, 0, "openat"); }
+int creat(const char* path, mode_t mode) {
+  return do_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode, "openat");
+}
+int creat64(const char* path, mode_t mode) {
+  return do_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode, "openat");
+}
+
+int close(int fd) {
+  REAL(int, close, (int));
+  if (fd >= 0 && fd < MAX_FDS) fds[fd].on = 0;
+  return real_close(fd);
+}
+
+static void sync_done(int fd, off_t size) {
+  char line[128];
+  snprintf(line, sizeof(line), "S %lu %lu %lld\n", (unsigned long)fds[fd].dev,
+           (unsigned long)fds[fd].ino, (long long)size);
+  journal(line);
+  if (size > fds[fd].safe) fds[fd].safe = size;
+}
+
+/* Before a write of a tracked fd at `offset`: an overwrite of safe bytes is reported. After
+ * it, on an O_SYNC descriptor, what it wrote is safe. */
+static void before_write(int fd, off_t offset) {
+  if (fd < 0 || fd >= MAX_FDS || !fds[fd].on || offset >= fds[fd].safe) return;
+  char line[128];
+  snprintf(line, sizeof(line), "W %lu %lu %lld\n", (unsigned long)fds[fd].dev,
+           (unsigned long)fds[fd].ino, (long long)offset);
+  journal(line);
+}
+static void after_write(int fd, ssize_t n) {
+  if (n <= 0 || fd < 0 || fd >= MAX_FDS || !fds[fd].on || !fds[fd].sync_each_write) return;
+  struct stat st;
+  if (fstat(fd, &st) == 0) sync_done(fd, st.st_size);
+}
+static off_t position(int fd) {
+  if (fd < 0 || fd >= MAX_FDS || !fds[fd].on) return 0;
+  if (fcntl(fd, F_GETFL) & O_APPEND) return LLONG_MAX; /* appends never overwrite */
+  return lseek(fd, 0, SEEK_CUR);
+}
+
+ssize_t write(int fd, const void* buf, size_t n) {
+  REAL(ssize_t, write, (int, const void*, size_t));
+  before_write(fd, position(fd));
+  ssize_t r = real_write(fd, buf, n);
+  after_write(fd, r);
+  return r;
+}
+ssize_t writev(int fd, const struct iovec* iov, int cnt) {
+  REAL(ssize_t, writev, (int, const struct iovec*, int));
+  before_write(fd, position(fd));
+  ssize_t r = real_writev(fd, iov, cnt);
+  after_write(fd, r);
+  return r;
+}
+ssize_t pwrite(int fd, const void* buf, size_t n, off_t off) {
+  REAL(ssize_t, pwrite, (int, const void*, size_t, off_t));
+  before_write(fd, off);
+  ssize_t r = real_pwrite(fd, buf, n, off);
+  after_write(fd, r);
+  return r;
+}
+ssize_t pwrite64(int fd, const void* buf, size_t n, off_t off) {
+  REAL(ssize_t, pwrite64, (int, const void*, size_t, off_t));
+  before_write(fd, off);
+  ssize_t r = real_pwrite64(fd, buf, n, off);
+  after_write(fd, r);
+  return r;
+}
+ssize_t pwritev(int fd, const struct iovec* iov, int cnt, off_t off) {
+  REAL(ssize_t, pwritev, (int, const struct iovec*, int, off_t));
+  before_write(fd, off);
+  ssize_t r = real_pwritev(fd, iov, cnt, off);
+  after_write(fd, r);
+  return r;
+}
+ssize_t pwritev64(int fd, const struct iovec* iov, int cnt, off_t off) {
+  REAL(ssize_t, pwritev64, (int, const struct iovec*, int, off_t));
+  before_write(fd, off);
+  ssize_t r = real_pwritev64(fd, iov, cnt, off);
+  after_write(fd, r);
+  return r;
+}
+
+static int truncated(int fd, off_t size, int r) {
+  if (r == 0 && fd >= 0 && fd < MAX_FDS && fds[fd].on && size < fds[fd].safe) {
+    char line[128];
+    snprintf(line, sizeof(line), "T %lu %lu %lld\n", (unsigned long)fds[fd].dev,
+             (unsigned long)fds[fd].ino, (long long)size);
+    journal(line);
+    fds[fd].safe = size;
+  }
+  return r;
+}
+int ftruncate(int fd, off_t size) {
+  REAL(int, ftruncate, (int, off_t));
+  return truncated(fd, size, real_ftruncate(fd, size));
+}
+int ftruncate64(int fd, off_t size) {
+  REAL(int, ftruncate64, (int, off_t));
+  return truncated(fd, size, real_ftruncate64(fd, size));
+}
+
+/* The size is taken before the sync: bytes appended while it runs may not be covered. */
+static int synced(int fd, int (*real)(int)) {
+  if (fd < 0 || fd >= MAX_FDS || !fds[fd].on) return real(fd);
+  struct stat st;
+  const int have = fstat(fd, &st) == 0;
+  if (have && (st.st_dev != fds[fd].dev || st.st_ino != fds[fd].ino)) {
+    fds[fd].on = 0; /* closed behind our back (stdio's fclose) and reused */
+    return real(fd);
+  }
+  const int r = real(fd);
+  if (r == 0 && have) sync_done(fd, st.st_size);
+  return r;
+}
+int fsync(int fd) {
+  REAL(int, fsync, (int));
+  return synced(fd, real_fsync);
+}
+int fdatasync(int fd) {
+  REAL(int, fdatasync, (int));
+  return synced(fd, real_fdatasync);
+}
+
+/* Before a name goes away (unlink, or a rename over it): if it is the last name of a regular
+ * file under the directory, that inode's account ends once the call succeeds. */
+static int dying(int dirfd, const char* path, struct stat* st) {
+  if (fstatat(dirfd, path, st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st->st_mode) ||
+      st->st_nlink != 1)
+    return 0;
+  const char* dir = getenv("FLIN_POWERCUT_DIR");
+  if (dir == NULL) return 0;
+  char abs[2 * PATH_MAX + 2];
+  if (path[0] == '/') {
+    snprintf(abs, sizeof(abs), "%s", path);
+  } else {
+    char base[PATH_MAX], link[64];
+    ssize_t n;
+    if (dirfd == AT_FDCWD) {
+      if (getcwd(base, sizeof(base)) == NULL) return 0;
+    } else {
+      snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+      if ((n = readlink(link, base, sizeof(base) - 1)) <= 0) return 0;
+      base[n] = '\0';
+    }
+    snprintf(abs, sizeof(abs), "%s/%s", base, path);
+  }
+  size_t len = strlen(dir);
+  return strncmp(abs, dir, len) == 0 && abs[len] == '/';
+}
+static int gone(int r, int was, const struct stat* st) {
+  if (r == 0 && was) {
+    char line[128];
+    snprintf(line, sizeof(line), "D %lu %lu\n", (unsigned long)st->st_dev, (unsigned long)st->st_ino);
+    journal(line);
+  }
+  return r;
+}
+int unlink(const char* path) {
+  REAL(int, unlink, (const char*));
+  struct stat st;
+  const int was = dying(AT_FDCWD, path, &st);
+  return gone(real_unlink(path), was, &st);
+}
+int unlinkat(int dirfd, const char* path, int flags) {
+  REAL(int, unlinkat, (int, const char*, int));
+  struct stat st;
+  const int was = !(flags & AT_REMOVEDIR) && dying(dirfd, path, &st);
+  return gone(real_unlinkat(dirfd, path, flags), was, &st);
+}
+int remove(const char* path) {
+  REAL(int, remove, (const char*));
+  struct stat st;
+  const int was = dying(AT_FDCWD, path, &st);
+  return gone(real_remove(path), was, &st);
+}
+int rename(const char* from, const char* to) {
+  REAL(int, rename, (const char*, const char*));
+  struct stat st;
+  const int was = dying(AT_FDCWD, to, &st);
+  return gone(real_rename(from, to), was, &st);
+}
+int renameat(int fromfd, const char* from, int tofd, const char* to) {
+  REAL(int, renameat, (int, const char*, int, const char*));
+  struct stat st;
+  const int was = dying(tofd, to, &st);
+  return gone(real_renameat(fromfd, from, tofd, to), was, &st);
+}
+int renameat2(int fromfd, const char* from, int tofd, const char* to, unsigned flags) {
+  REAL(int, renameat2, (int, const char*, int, const char*, unsigned));
+  struct stat st;
+  const int was = !(flags & RENAME_EXCHANGE) && dying(tofd, to, &st);
+  return gone(real_renameat2(fromfd, from, tofd, to, flags), was, &st);
+}
