@@ -3,8 +3,10 @@
 include the bridge), the mixed nemesis on 3 and 5 nodes, kill and mixed again with logs
 compacted beyond 20 entries (catch-up from snapshots; kill once more installing them as
 ingested SST files), nodes losing their data directories
-(on 3 nodes, and on 5 with compacted logs), then durability rounds
-(--fsync always, kill -9 of every node) for a single node and a 3-node cluster.  After the
+(on 3 nodes, and on 5 with compacted logs), going back to backups of their own, and power
+cuts (kill -9 and what the node had not fsynced taken back: powercut.py; on 3 nodes, and on 5
+with compacted logs), then durability rounds (--fsync always, kill -9 of every node, then
+again with every kill a power cut) for a single node and a 3-node cluster.  After the
 register runs, the bank workload (transfers in MULTI/EXEC and multi-key reads, bank.py)
 under each nemesis on 3 nodes and mixed on 5 with compacted logs, JEPSEN_BANK_SECONDS each
 (default: half of JEPSEN_SECONDS).
@@ -16,9 +18,12 @@ import argparse
 import collections
 import json
 import os
+import shutil
 import sys
+import tempfile
 
 import harness
+import powercut
 
 
 def main():
@@ -38,9 +43,9 @@ def main():
             (3, "flap", None), (3, "slow", None), (3, "freeze", None), (5, "flap", None),
             (3, "mixed", None), (5, "mixed", None), (3, "kill", 20), (3, "mixed", 20),
             (3, "kill", 20, ingest), (3, "wipe", None), (5, "wipe", 20), (3, "restore", None),
-            (5, "restore", 20)]
+            (5, "restore", 20), (3, "powercut", None), (5, "powercut", 20)]
     bank_plan = [(3, n, None) for n in ("kill", "pause", "partition", "oneway", "flap", "slow",
-                                        "freeze", "mixed", "wipe", "restore")]
+                                        "freeze", "mixed", "wipe", "restore", "powercut")]
     bank_plan.append((5, "mixed", 20))
     bank_seconds = a.bank_seconds or a.seconds / 2
     total_ops, faults, anomalies = collections.Counter(), collections.Counter(), []
@@ -72,16 +77,24 @@ def main():
                   f"{rep['verdict']}; {what}; "
                   f"snapshots installed {rep['snapshots_installed']}; "
                   f"faults {rep['faults']}; errors {rep['errors']}", flush=True)
-        for nodes in (1, 3):
-            rep = harness.durability(nodes=nodes, rounds=a.rounds, verbose=False)
+        lib_dir = tempfile.mkdtemp(prefix="flin-powercut-")
+        lib = powercut.build(lib_dir)
+        for nodes, cut in ((1, False), (3, False), (1, True), (3, True)):
+            if cut and lib is None:
+                continue
+            rep = harness.durability(nodes=nodes, rounds=a.rounds, verbose=False,
+                                     powercut_lib=lib if cut else None, tail="mixed")
             out.write(json.dumps(rep) + "\n")
             out.flush()
-            faults["durability-kill9"] += rep["kills"]
+            how = "power cut" if cut else "kill -9"
+            faults[f"durability-{'powercut' if cut else 'kill9'}"] += rep["kills"]
             if rep["lost_count"]:
-                anomalies.append(f"durability/{nodes} seed {rep['seed']}: lost {rep['lost']}")
-            print(f"durability {nodes} node(s), {rep['rounds']} rounds seed {rep['seed']}: "
-                  f"{rep['acked']} acked writes, {rep['unknown']} unknown, {rep['kills']} kill -9, "
-                  f"{rep['lost_count']} lost", flush=True)
+                anomalies.append(f"durability/{nodes} ({how}) seed {rep['seed']}: "
+                                 f"lost {rep['lost']}")
+            print(f"durability {nodes} node(s), {how}, {rep['rounds']} rounds seed "
+                  f"{rep['seed']}: {rep['acked']} acked writes, {rep['unknown']} unknown, "
+                  f"{rep['kills']} kills, {rep['lost_count']} lost", flush=True)
+        shutil.rmtree(lib_dir, ignore_errors=True)
     print(f"TOTAL register ops by outcome {dict(total_ops)}; bank {dict(bank_totals)}; "
           f"faults {dict(faults)}; "
           f"anomalies {len(anomalies)}")
