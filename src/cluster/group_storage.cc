@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "cluster/snapshot_data.h"
+#include "common/durable_file.h"
 #include "common/log.h"
 #include "raft/codec.h"
 #include "rocksdb/sst_file_writer.h"
@@ -602,15 +603,6 @@ bool ParseMarker(std::string_view v, raft::SnapshotMeta* meta, int64_t* clock, r
 }
 
 std::atomic<int> g_install_crash{0};
-
-Status SyncDir(const std::string& dir) {
-  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::IOError("cannot open " + dir + ": " + strerror(errno));
-  const int rc = fsync(fd);
-  const int err = errno;
-  close(fd);
-  return rc == 0 ? Status::Ok() : Status::IOError("fsync of " + dir + ": " + strerror(err));
-}
 
 }  // namespace
 

@@ -17,9 +17,11 @@
  * was safe (plus, at random, part of the unsynced tail, as a real disk may keep some). That is
  * what a power cut leaves of append-only files, which is how RocksDB writes (WAL, MANIFEST,
  * SSTs); an overwrite is reported so that a test cannot pass on a model that does not hold.
+ * Files opened with fopen (std::ofstream too) are tracked as well: libstdc++ writes through
+ * write(2) on the FILE's descriptor (glibc's own fwrite does not go through these symbols, so
+ * a file written with fwrite is tracked but its writes are not checked for overwrites).
  * Not modelled (more lenient than a real cut): directory entries (a created or renamed file
- * survives without an fsync of its directory), and files written through stdio (fopen and
- * std::ofstream do not go through these symbols; they are left as they are).
+ * survives without an fsync of its directory).
  *
  * Nothing else changes: every call does what it would have done.
  */
@@ -161,6 +163,35 @@ int creat(const char* path, mode_t mode) {
 }
 int creat64(const char* path, mode_t mode) {
   return do_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode, "openat");
+}
+
+/* fopen's modes as open's flags. */
+static int flags_of_mode(const char* mode) {
+  int flags = 0;
+  const int plus = strchr(mode, '+') != NULL;
+  switch (mode[0]) {
+    case 'r': flags = plus ? O_RDWR : O_RDONLY; break;
+    case 'w': flags = (plus ? O_RDWR : O_WRONLY) | O_CREAT | O_TRUNC; break;
+    case 'a': flags = (plus ? O_RDWR : O_WRONLY) | O_CREAT | O_APPEND; break;
+  }
+  return flags;
+}
+static FILE* do_fopen(const char* path, const char* mode, const char* name) {
+  static FILE* (*real)(const char*, const char*);
+  if (real == NULL) real = (FILE * (*)(const char*, const char*)) dlsym(RTLD_NEXT, name);
+  const int flags = flags_of_mode(mode);
+  const int existed = (flags & O_CREAT) ? exists_at(AT_FDCWD, path) : 1;
+  FILE* f = real(path, mode);
+  if (f != NULL) opened(fileno(f), flags, !existed || (flags & O_TRUNC));
+  return f;
+}
+FILE* fopen(const char* path, const char* mode) { return do_fopen(path, mode, "fopen"); }
+FILE* fopen64(const char* path, const char* mode) { return do_fopen(path, mode, "fopen64"); }
+int fclose(FILE* f) {
+  REAL(int, fclose, (FILE*));
+  const int fd = f != NULL ? fileno(f) : -1;
+  if (fd >= 0 && fd < MAX_FDS) fds[fd].on = 0;
+  return real_fclose(f);
 }
 
 int close(int fd) {

@@ -14,9 +14,9 @@ never fsynced then loses it, which kill -9 alone can never show.
 
 The model holds for files written by appending (RocksDB's WAL, MANIFEST and SSTs): a file
 written over in place is reported (the journal's W records) and cut() refuses to go on, so
-a test cannot pass on a model that does not hold. Not modelled, and so more lenient than a
-real cut: directory entries (files created or renamed without an fsync of their directory
-survive), and files written through stdio, which are left as they are.
+a test cannot pass on a model that does not hold. Files opened with fopen (std::ofstream)
+are tracked too. Not modelled, and so more lenient than a real cut: directory entries (files
+created or renamed without an fsync of their directory survive).
 """
 import collections
 import os

@@ -1,0 +1,22 @@
+#pragma once
+// Files that must survive a power cut once a call returns: what Flin writes outside RocksDB
+// (which syncs its own). A write(2) alone reaches the page cache, which a power cut loses; a
+// new file's name lives in its directory, which needs an fsync of its own.
+// Pure functions over the file system; thread-safe for different paths.
+
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace flin {
+
+// Creates (or replaces) `path` holding `contents`, fsyncs it, then fsyncs its directory so the
+// name survives as well. On error the file may exist partly written; the caller must not
+// acknowledge anything that depends on it.
+Status WriteFileDurably(const std::string& path, std::string_view contents);
+
+// fsyncs the directory `dir`: the names created, renamed or removed in it survive a power cut.
+Status SyncDir(const std::string& dir);
+
+}  // namespace flin
