@@ -4,7 +4,8 @@
 // Each backup is a RocksDB checkpoint (Store::Checkpoint) in its own directory under the backup
 // directory, named flin-backup-<UTC time>: a data directory of its own, consistent at one
 // point (every write acknowledged before the backup started is in it, none that started after
-// it finished), which `flin-server --dir <that directory>` opens as it would the original. SST
+// it finished), which `flin-server --dir <that directory>` opens as it would the original, and
+// durable when Save returns (files, marker and names fsynced: a power cut keeps it whole). SST
 // files are hard links, so a backup costs little space at first and then keeps the files that
 // compaction replaces. Each holds a marker file naming the data directory it copies and its
 // sequence number among that directory's backups. The newest `keep` backups (by sequence, not
