@@ -145,3 +145,54 @@ def test_a_backup_that_save_acknowledged_survives_a_power_cut(lib, tmp_path):
                 assert c.call("GET", f"k{i}") == f"v{i}".encode(), f"k{i} missing from the backup"
     finally:
         other.stop()
+
+
+def test_every_kind_of_acknowledged_write_survives_a_power_cut(lib, tmp_path):
+    """Writes that take other paths than a plain SET (a FLUSHALL's range deletion, expiry
+    times, RENAME, a transaction, counters) are durable once answered under --fsync always:
+    after a cut the server holds exactly what was acknowledged, and nothing FLUSHALL removed
+    comes back."""
+    journal = tmp_path / "journal"
+    srv = flinproc.Server(tmp_path, fsync="always")
+    srv.env = powercut.env(lib, tmp_path, journal)
+    srv.start()
+    expect = {}
+    try:
+        with srv.raw() as c:
+            for i in range(50):
+                assert c.call("SET", f"old{i}", "x") == "OK"
+            assert c.call("FLUSHALL") == "OK"
+            for i in range(30):
+                assert c.call("SET", f"k{i}", f"v{i}") == "OK"
+                expect[f"k{i}"] = f"v{i}"
+            for i in range(0, 30, 3):
+                assert c.call("DEL", f"k{i}") == 1
+                del expect[f"k{i}"]
+            for _ in range(7):
+                c.call("INCR", "counter")
+            expect["counter"] = "7"
+            assert c.call("EXPIRE", "k1", 100000) == 1
+            assert c.call("EXPIRE", "k2", 100000) == 1
+            assert c.call("PERSIST", "k2") == 1
+            assert c.call("RENAME", "k4", "renamed") == "OK"
+            expect["renamed"] = expect.pop("k4")
+            assert c.call("MULTI") == "OK"
+            assert c.call("SET", "t1", "a") == "QUEUED"
+            assert c.call("APPEND", "t1", "b") == "QUEUED"
+            assert c.call("INCRBY", "t2", 5) == "QUEUED"
+            assert c.call("EXEC") == ["OK", 2, 5]
+            expect.update({"t1": "ab", "t2": "5"})
+    finally:
+        srv.kill9()
+    cut = powercut.cut(str(tmp_path), str(journal), random.Random(1), tail="none")
+    srv.start()
+    try:
+        with srv.raw() as c:
+            keys = sorted(k.decode() for k in c.call("KEYS", "*"))
+            assert keys == sorted(expect), f"after a power cut ({cut})"
+            for k, v in expect.items():
+                assert c.call("GET", k) == v.encode(), k
+            assert 0 < c.call("TTL", "k1") <= 100000
+            assert c.call("TTL", "k2") == -1
+    finally:
+        srv.stop()
