@@ -190,6 +190,7 @@ Status MultiRaftNode::Start() {
     auto node = raft::RawNode::Create(rc, g->storage.get());
     if (!node.ok()) return node.status();
     g->node = std::move(node).value();
+    views_[p].recovering.store(g->node->recovering(), std::memory_order_relaxed);
     // Each partition's preferred leader starts an election at once: leaders begin balanced
     // and a fresh cluster serves within a round trip instead of an election timeout. (Not a
     // recovering one: it campaigns once it may, SettleIdentity.)
@@ -819,6 +820,7 @@ void MultiRaftNode::PublishViews() {
     v.leader.store(n.leader(), std::memory_order_relaxed);
     if (n.leader() != 0) v.leader_seen_ms.store(tick_time_ms_, std::memory_order_relaxed);
     v.term.store(n.term(), std::memory_order_relaxed);
+    v.recovering.store(n.recovering(), std::memory_order_relaxed);
     const uint64_t lease_ticks = n.LeaseRemainingTicks();
     const bool readable = lease_ticks > 1 && n.TermAt(n.committed()) == n.term() &&
                           g->storage->applied() >= n.committed() &&

@@ -91,6 +91,10 @@ struct GroupView {
   std::atomic<uint64_t> term{0};
   std::atomic<int64_t> lease_until_us{0};  // monotonic: this node may serve reads until then
   std::atomic<int64_t> leader_seen_ms{0};  // monotonic: when this node last knew a leader
+  // This replica lost its state (an empty data directory, a backup) and has not caught up
+  // (raft::Config::recovering): what it holds may be nothing at all, so it serves no
+  // READONLY read, which goes to the leader instead.
+  std::atomic<bool> recovering{false};
 };
 
 // The error for a write larger than max_entry_bytes.

@@ -226,8 +226,11 @@ bool Server::Leads(int partition) const {
 
 bool Server::LocalReadable(int partition, bool readonly) const {
   if (!multi_raft_) return true;
-  if (readonly && multi_raft_->topology().Hosts(partition)) return true;
   const cluster::GroupView& v = multi_raft_->View(partition);
+  if (readonly && multi_raft_->topology().Hosts(partition) &&
+      !v.recovering.load(std::memory_order_relaxed)) {
+    return true;
+  }
   return v.leader.load(std::memory_order_relaxed) == multi_raft_->topology().self_id() &&
          net::MonotonicUs() < v.lease_until_us.load(std::memory_order_acquire);
 }

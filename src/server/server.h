@@ -75,7 +75,7 @@ class Server {
   Backups* backups() { return backups_.get(); }
   // May this node answer a read of `partition` from its own store right now? A single node
   // always; in a cluster the partition's leader holding its lease, or, for a READONLY
-  // connection, any replica. Any thread.
+  // connection, any replica that is not recovering (GroupView::recovering). Any thread.
   bool LocalReadable(int partition, bool readonly) const;
   // Does this node lead `partition` (so writes to it are proposed here)? Any thread.
   bool Leads(int partition) const;
