@@ -11,8 +11,10 @@
  *     T <dev> <ino> <size>     it was truncated to <size> (what is safe shrinks with it)
  *     W <dev> <ino> <offset>   a write landed below what was already safe: an overwrite,
  *                              which cutting the file back to a length cannot model
- *     D <dev> <ino>            its last name was unlinked or renamed over: the inode may be
- *                              reused by a file this library does not see being created
+ *     D <dev> <ino>            its last name is about to be unlinked or renamed over: the
+ *                              inode may be reused by a file this library does not see
+ *                              being created
+ * (powercut.py adds K <dev> <ino> <size>: what a cut left of it, all of which is on disk.)
  * and, once the process is dead, powercut.py cuts every file back to what its journal says
  * was safe (plus, at random, part of the unsynced tail, as a real disk may keep some). That is
  * what a power cut leaves of append-only files, which is how RocksDB writes (WAL, MANIFEST,
@@ -52,6 +54,10 @@ struct tracked {
 };
 static struct tracked fds[MAX_FDS];
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+/* Orders what changes a file's length (creation with O_TRUNC, ftruncate: exclusive) against
+ * syncs (shared, from the size taken before the fsync to its record): a sync's record never
+ * lands after a truncation that happened while it ran. Writers first: syncs never stop. */
+static pthread_rwlock_t order = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 static int journal_fd = -1;
 
 #define REAL(ret, name, args) \
@@ -79,7 +85,7 @@ static void journal(const char* line) {
 
 static int under_dir(int fd) {
   const char* dir = getenv("FLIN_POWERCUT_DIR");
-  if (dir == NULL || fd < 0 || fd >= MAX_FDS) return 0;
+  if (dir == NULL || fd < 0) return 0;
   char link[64], path[PATH_MAX];
   snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
   ssize_t n = readlink(link, path, sizeof(path) - 1);
@@ -95,6 +101,7 @@ static void opened(int fd, int flags, int fresh) {
   if (fd < 0 || !under_dir(fd)) return;
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return;
+  if (fd >= MAX_FDS) abort(); /* untracked writes would survive the cut: the test must not pass */
   char line[128];
   if (fresh) {
     snprintf(line, sizeof(line), "C %lu %lu\n", (unsigned long)st.st_dev, (unsigned long)st.st_ino);
@@ -115,14 +122,18 @@ static int exists_at(int dirfd, const char* path) {
 static int do_openat(int dirfd, const char* path, int flags, mode_t mode, const char* name) {
   static int (*real)(int, const char*, int, ...);
   if (real == NULL) real = (int (*)(int, const char*, int, ...))dlsym(RTLD_NEXT, name);
-  const int existed = (flags & O_CREAT) ? exists_at(dirfd, path) : 1;
+  const int tmpfile = (flags & O_TMPFILE) == O_TMPFILE;
+  const int existed = tmpfile ? 0 : (flags & O_CREAT) ? exists_at(dirfd, path) : 1;
+  const int fresh = !existed || (flags & O_TRUNC);
+  if (fresh) pthread_rwlock_wrlock(&order);
   const int fd = real(dirfd, path, flags, mode);
-  if (fd >= 0) opened(fd, flags, !existed || (flags & O_TRUNC));
+  if (fd >= 0) opened(fd, flags, fresh);
+  if (fresh) pthread_rwlock_unlock(&order);
   return fd;
 }
 
 static mode_t mode_of(int flags, va_list ap) {
-  return (flags & (O_CREAT | O_TMPFILE)) ? (mode_t)va_arg(ap, int) : 0;
+  return __OPEN_NEEDS_MODE(flags) ? (mode_t)va_arg(ap, int) : 0;
 }
 
 int open(const char* path, int flags, ...) {
@@ -181,8 +192,11 @@ static FILE* do_fopen(const char* path, const char* mode, const char* name) {
   if (real == NULL) real = (FILE * (*)(const char*, const char*)) dlsym(RTLD_NEXT, name);
   const int flags = flags_of_mode(mode);
   const int existed = (flags & O_CREAT) ? exists_at(AT_FDCWD, path) : 1;
+  const int fresh = !existed || (flags & O_TRUNC);
+  if (fresh) pthread_rwlock_wrlock(&order);
   FILE* f = real(path, mode);
-  if (f != NULL) opened(fileno(f), flags, !existed || (flags & O_TRUNC));
+  if (f != NULL) opened(fileno(f), flags, fresh);
+  if (fresh) pthread_rwlock_unlock(&order);
   return f;
 }
 FILE* fopen(const char* path, const char* mode) { return do_fopen(path, mode, "fopen"); }
@@ -208,99 +222,142 @@ static void sync_done(int fd, off_t size) {
   if (size > fds[fd].safe) fds[fd].safe = size;
 }
 
-/* Before a write of a tracked fd at `offset`: an overwrite of safe bytes is reported. After
- * it, on an O_SYNC descriptor, what it wrote is safe. */
-static void before_write(int fd, off_t offset) {
-  if (fd < 0 || fd >= MAX_FDS || !fds[fd].on || offset >= fds[fd].safe) return;
-  char line[128];
-  snprintf(line, sizeof(line), "W %lu %lu %lld\n", (unsigned long)fds[fd].dev,
-           (unsigned long)fds[fd].ino, (long long)offset);
-  journal(line);
-}
-static void after_write(int fd, ssize_t n) {
-  if (n <= 0 || fd < 0 || fd >= MAX_FDS || !fds[fd].on || !fds[fd].sync_each_write) return;
-  struct stat st;
-  if (fstat(fd, &st) == 0) sync_done(fd, st.st_size);
-}
-static off_t position(int fd) {
+static int appending(int fd) { return (fcntl(fd, F_GETFL) & O_APPEND) != 0; }
+
+/* Before a write of a tracked fd at `offset` (-1: its current position): an overwrite of safe
+ * bytes is reported. Returns where the write starts. */
+static off_t before_write(int fd, off_t offset) {
   if (fd < 0 || fd >= MAX_FDS || !fds[fd].on) return 0;
-  if (fcntl(fd, F_GETFL) & O_APPEND) return LLONG_MAX; /* appends never overwrite */
-  return lseek(fd, 0, SEEK_CUR);
+  if (appending(fd)) return LLONG_MAX; /* appends never overwrite, pwrite's included */
+  if (offset < 0) offset = lseek(fd, 0, SEEK_CUR);
+  if (offset < fds[fd].safe) {
+    char line[128];
+    snprintf(line, sizeof(line), "W %lu %lu %lld\n", (unsigned long)fds[fd].dev,
+             (unsigned long)fds[fd].ino, (long long)offset);
+    journal(line);
+  }
+  return offset;
+}
+/* After it, on an O_SYNC/O_DSYNC descriptor, what it wrote is safe: the file up to its end if
+ * it began within what was safe (O_DSYNC syncs the range written, not the whole file). */
+static void after_write(int fd, off_t offset, ssize_t n) {
+  if (n <= 0 || fd < 0 || fd >= MAX_FDS || !fds[fd].on || !fds[fd].sync_each_write) return;
+  if (offset == LLONG_MAX) {  /* an append: it ends at the file's end */
+    struct stat st;
+    if (fstat(fd, &st) != 0) return;
+    offset = st.st_size - n;
+  }
+  if (offset <= fds[fd].safe) sync_done(fd, offset + n);
 }
 
 ssize_t write(int fd, const void* buf, size_t n) {
   REAL(ssize_t, write, (int, const void*, size_t));
-  before_write(fd, position(fd));
+  const off_t at = before_write(fd, -1);
   ssize_t r = real_write(fd, buf, n);
-  after_write(fd, r);
+  after_write(fd, at, r);
   return r;
 }
 ssize_t writev(int fd, const struct iovec* iov, int cnt) {
   REAL(ssize_t, writev, (int, const struct iovec*, int));
-  before_write(fd, position(fd));
+  const off_t at = before_write(fd, -1);
   ssize_t r = real_writev(fd, iov, cnt);
-  after_write(fd, r);
+  after_write(fd, at, r);
   return r;
 }
 ssize_t pwrite(int fd, const void* buf, size_t n, off_t off) {
   REAL(ssize_t, pwrite, (int, const void*, size_t, off_t));
-  before_write(fd, off);
+  const off_t at = before_write(fd, off);
   ssize_t r = real_pwrite(fd, buf, n, off);
-  after_write(fd, r);
+  after_write(fd, at, r);
   return r;
 }
 ssize_t pwrite64(int fd, const void* buf, size_t n, off_t off) {
   REAL(ssize_t, pwrite64, (int, const void*, size_t, off_t));
-  before_write(fd, off);
+  const off_t at = before_write(fd, off);
   ssize_t r = real_pwrite64(fd, buf, n, off);
-  after_write(fd, r);
+  after_write(fd, at, r);
   return r;
 }
 ssize_t pwritev(int fd, const struct iovec* iov, int cnt, off_t off) {
   REAL(ssize_t, pwritev, (int, const struct iovec*, int, off_t));
-  before_write(fd, off);
+  const off_t at = before_write(fd, off);
   ssize_t r = real_pwritev(fd, iov, cnt, off);
-  after_write(fd, r);
+  after_write(fd, at, r);
   return r;
 }
 ssize_t pwritev64(int fd, const struct iovec* iov, int cnt, off_t off) {
   REAL(ssize_t, pwritev64, (int, const struct iovec*, int, off_t));
-  before_write(fd, off);
+  const off_t at = before_write(fd, off);
   ssize_t r = real_pwritev64(fd, iov, cnt, off);
-  after_write(fd, r);
+  after_write(fd, at, r);
   return r;
 }
 
-static int truncated(int fd, off_t size, int r) {
-  if (r == 0 && fd >= 0 && fd < MAX_FDS && fds[fd].on && size < fds[fd].safe) {
+/* Every truncation of a tracked file is journaled (what is safe is at most its new length,
+ * whichever descriptor synced it), ordered against syncs by `order`. */
+static int truncate_fd(int fd, off_t size, int (*real)(int, off_t)) {
+  if (fd < 0 || fd >= MAX_FDS || !fds[fd].on) return real(fd, size);
+  pthread_rwlock_wrlock(&order);
+  const int r = real(fd, size);
+  if (r == 0) {
     char line[128];
     snprintf(line, sizeof(line), "T %lu %lu %lld\n", (unsigned long)fds[fd].dev,
              (unsigned long)fds[fd].ino, (long long)size);
     journal(line);
-    fds[fd].safe = size;
+    if (size < fds[fd].safe) fds[fd].safe = size;
   }
+  pthread_rwlock_unlock(&order);
   return r;
 }
 int ftruncate(int fd, off_t size) {
   REAL(int, ftruncate, (int, off_t));
-  return truncated(fd, size, real_ftruncate(fd, size));
+  return truncate_fd(fd, size, real_ftruncate);
 }
 int ftruncate64(int fd, off_t size) {
   REAL(int, ftruncate64, (int, off_t));
-  return truncated(fd, size, real_ftruncate64(fd, size));
+  return truncate_fd(fd, size, real_ftruncate64);
+}
+/* truncate(2) by name: a tracked file's journal must hear of it too. */
+static int truncate_path(const char* path, off_t size, int (*real)(const char*, off_t)) {
+  struct stat st;
+  const char* dir = getenv("FLIN_POWERCUT_DIR");
+  if (dir == NULL || path[0] != '/' || strncmp(path, dir, strlen(dir)) != 0 ||
+      stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+    return real(path, size); /* relative names: RocksDB and Flin use absolute ones */
+  pthread_rwlock_wrlock(&order);
+  const int r = real(path, size);
+  if (r == 0) {
+    char line[128];
+    snprintf(line, sizeof(line), "T %lu %lu %lld\n", (unsigned long)st.st_dev,
+             (unsigned long)st.st_ino, (long long)size);
+    journal(line);
+  }
+  pthread_rwlock_unlock(&order);
+  return r;
+}
+int truncate(const char* path, off_t size) {
+  REAL(int, truncate, (const char*, off_t));
+  return truncate_path(path, size, real_truncate);
+}
+int truncate64(const char* path, off_t size) {
+  REAL(int, truncate64, (const char*, off_t));
+  return truncate_path(path, size, real_truncate64);
 }
 
 /* The size is taken before the sync: bytes appended while it runs may not be covered. */
 static int synced(int fd, int (*real)(int)) {
   if (fd < 0 || fd >= MAX_FDS || !fds[fd].on) return real(fd);
+  pthread_rwlock_rdlock(&order);
   struct stat st;
   const int have = fstat(fd, &st) == 0;
   if (have && (st.st_dev != fds[fd].dev || st.st_ino != fds[fd].ino)) {
     fds[fd].on = 0; /* closed behind our back (stdio's fclose) and reused */
+    pthread_rwlock_unlock(&order);
     return real(fd);
   }
   const int r = real(fd);
   if (r == 0 && have) sync_done(fd, st.st_size);
+  pthread_rwlock_unlock(&order);
   return r;
 }
 int fsync(int fd) {
@@ -338,47 +395,50 @@ static int dying(int dirfd, const char* path, struct stat* st) {
   size_t len = strlen(dir);
   return strncmp(abs, dir, len) == 0 && abs[len] == '/';
 }
-static int gone(int r, int was, const struct stat* st) {
-  if (r == 0 && was) {
+/* Journaled before the call: once the name is gone its inode may be reused at once, by this
+ * process or another node's, and that file's C must come after this D. (If the call then
+ * fails, the file is left untracked: more lenient, never a false loss.) */
+static int dies(int was, const struct stat* st) {
+  if (was) {
     char line[128];
     snprintf(line, sizeof(line), "D %lu %lu\n", (unsigned long)st->st_dev, (unsigned long)st->st_ino);
     journal(line);
   }
-  return r;
+  return was;
 }
 int unlink(const char* path) {
   REAL(int, unlink, (const char*));
   struct stat st;
-  const int was = dying(AT_FDCWD, path, &st);
-  return gone(real_unlink(path), was, &st);
+  dies(dying(AT_FDCWD, path, &st), &st);
+  return real_unlink(path);
 }
 int unlinkat(int dirfd, const char* path, int flags) {
   REAL(int, unlinkat, (int, const char*, int));
   struct stat st;
-  const int was = !(flags & AT_REMOVEDIR) && dying(dirfd, path, &st);
-  return gone(real_unlinkat(dirfd, path, flags), was, &st);
+  dies(!(flags & AT_REMOVEDIR) && dying(dirfd, path, &st), &st);
+  return real_unlinkat(dirfd, path, flags);
 }
 int remove(const char* path) {
   REAL(int, remove, (const char*));
   struct stat st;
-  const int was = dying(AT_FDCWD, path, &st);
-  return gone(real_remove(path), was, &st);
+  dies(dying(AT_FDCWD, path, &st), &st);
+  return real_remove(path);
 }
 int rename(const char* from, const char* to) {
   REAL(int, rename, (const char*, const char*));
   struct stat st;
-  const int was = dying(AT_FDCWD, to, &st);
-  return gone(real_rename(from, to), was, &st);
+  dies(dying(AT_FDCWD, to, &st), &st);
+  return real_rename(from, to);
 }
 int renameat(int fromfd, const char* from, int tofd, const char* to) {
   REAL(int, renameat, (int, const char*, int, const char*));
   struct stat st;
-  const int was = dying(tofd, to, &st);
-  return gone(real_renameat(fromfd, from, tofd, to), was, &st);
+  dies(dying(tofd, to, &st), &st);
+  return real_renameat(fromfd, from, tofd, to);
 }
 int renameat2(int fromfd, const char* from, int tofd, const char* to, unsigned flags) {
   REAL(int, renameat2, (int, const char*, int, const char*, unsigned));
   struct stat st;
-  const int was = !(flags & RENAME_EXCHANGE) && dying(tofd, to, &st);
-  return gone(real_renameat2(fromfd, from, tofd, to, flags), was, &st);
+  dies(!(flags & RENAME_EXCHANGE) && dying(tofd, to, &st), &st);
+  return real_renameat2(fromfd, from, tofd, to, flags);
 }

@@ -60,7 +60,9 @@ def safe_lengths(journal):
             elif kind == "S":
                 safe[ident] = max(safe.get(ident, 0), int(parts[3]))
             elif kind == "T":
-                safe[ident] = min(safe.get(ident, 0), int(parts[3]))
+                safe[ident] = min(safe.get(ident, int(parts[3])), int(parts[3]))
+            elif kind == "K":  # what a cut left: exactly that is on the disk
+                safe[ident] = int(parts[3])
             elif kind == "W":
                 overwritten[ident] = int(parts[3])
             elif kind == "D":
@@ -77,7 +79,9 @@ def cut(directory, journal, rng, tail="random"):
         raise ModelBroken(f"no journal at {journal}: was the library loaded?")
     safe, overwritten = safe_lengths(journal)
     report = collections.Counter()
+    untracked = []
     survived = []  # what the disk kept is safe from now on, tail included
+    seen = set()   # inodes cut already (a hard-linked file has several names)
     for root, _, files in os.walk(directory):
         for name in files:
             path = os.path.join(root, name)
@@ -85,8 +89,12 @@ def cut(directory, journal, rng, tail="random"):
                 continue
             st = os.lstat(path)
             ident = (st.st_dev, st.st_ino)
+            if ident in seen:
+                continue
+            seen.add(ident)
             if ident not in safe:
                 report["files_untracked"] += 1
+                untracked.append(path)
                 continue
             if ident in overwritten:
                 raise ModelBroken(f"{path} was written over in place at offset "
@@ -98,18 +106,22 @@ def cut(directory, journal, rng, tail="random"):
             if tail == "random":
                 keep += rng.randrange(st.st_size - keep + 1)
             os.truncate(path, keep)
-            survived.append(f"S {ident[0]} {ident[1]} {keep}\n")
+            survived.append(f"K {ident[0]} {ident[1]} {keep}\n")
             report["files_cut"] += 1
             report["bytes_dropped"] += st.st_size - keep
     with open(journal, "a") as f:
         f.writelines(survived)
-    return dict(report)
+    out = dict(report)
+    if untracked:
+        out["untracked"] = sorted(untracked)
+    return out
 
 
 def forget(directory, journal):
     """Before `directory` is deleted by other means than the library's (a test wiping a
     node's disk): ends the account of every file in it, so that a file the library does not
-    see being created cannot inherit one through a reused inode."""
+    see being created cannot inherit one through a reused inode. Files with other names (hard
+    links into backups) live on and keep theirs."""
     lines = []
     for root, _, files in os.walk(directory):
         for name in files:
@@ -117,6 +129,7 @@ def forget(directory, journal):
                 st = os.lstat(os.path.join(root, name))
             except OSError:
                 continue
-            lines.append(f"D {st.st_dev} {st.st_ino}\n")
+            if st.st_nlink == 1:
+                lines.append(f"D {st.st_dev} {st.st_ino}\n")
     with open(journal, "a") as f:
         f.writelines(lines)

@@ -110,6 +110,7 @@ def test_three_nodes_power_cuts_with_compacted_logs(tmp_path):
                       snapshot_entries=20, workdir=str(tmp_path), verbose=False)
     _assert_clean(rep)
     assert sum(v for k, v in rep["faults"].items() if k.startswith("powercut")) > 0
+    assert "powercut-untracked-files" not in rep["faults"], rep["faults"]
 
 
 def test_three_nodes_losing_data_directories(tmp_path):
