@@ -32,8 +32,8 @@ Status WriteFileDurably(const std::string& path, std::string_view contents) {
   while (done < contents.size()) {
     const ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
+    if (n <= 0) {
+      const int err = n < 0 ? errno : EIO;  // 0 bytes for a non-empty write: never retried
       ::close(fd);
       return Errno("cannot write", path, err);
     }

@@ -11,9 +11,11 @@
 
 namespace flin {
 
-// Creates (or replaces) `path` holding `contents`, fsyncs it, then fsyncs its directory so the
-// name survives as well. On error the file may exist partly written; the caller must not
-// acknowledge anything that depends on it.
+// Creates `path` holding `contents`, fsyncs it, then fsyncs its directory so the name survives
+// as well. An existing file is truncated and rewritten in place, not replaced atomically: a
+// crash meanwhile can leave it empty or partly written (write a new name and rename it over,
+// then SyncDir, where the old contents must survive). On error the file may exist partly
+// written; the caller must not acknowledge anything that depends on it.
 Status WriteFileDurably(const std::string& path, std::string_view contents);
 
 // fsyncs the directory `dir`: the names created, renamed or removed in it survive a power cut.

@@ -18,7 +18,8 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kPrefix[] = "flin-backup-";
-constexpr char kTmpSuffix[] = ".tmp";  // RocksDB's checkpoint is made in <dir>.tmp
+// A backup is made in <dir>.tmp (RocksDB stages its checkpoint in <that>.tmp), then renamed.
+constexpr char kTmpSuffix[] = ".tmp";
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -142,10 +143,14 @@ Result<std::string> Backups::Run() {
   started_ms_.store(SteadyMs());
   const uint64_t changes = options_.changes ? options_.changes() : 0;
   std::error_code ec;
-  fs::create_directories(options_.dir, ec);
+  const bool created = fs::create_directories(options_.dir, ec);
   Status s = ec ? Status::IOError("cannot create backup directory " + options_.dir + ": " +
                                   ec.message())
                 : Status::Ok();
+  if (s.ok() && created) {  // its name, in its parent, survives a power cut too
+    const std::string parent = fs::path(options_.dir).parent_path().string();
+    s = SyncDir(parent.empty() ? "." : parent);
+  }
   std::string path;
   uint64_t seq = 1;
   std::vector<std::pair<uint64_t, fs::path>> mine;  // this node's backups, by sequence
@@ -158,17 +163,25 @@ Result<std::string> Backups::Run() {
     for (int i = 1; fs::exists(path, ec) || fs::exists(path + kTmpSuffix, ec); ++i) {
       path = (fs::path(options_.dir) / (name + "-" + std::to_string(i))).string();
     }
-    s = store_->Checkpoint(path);
-  }
-  if (s.ok()) {
-    // Durable before SAVE answers: a cluster node restored on a backup without its marker
-    // would not know it went back in time (backups.h). The checkpoint syncs its own files and
-    // directory; its name in the backup directory (RocksDB renamed it there) needs that
-    // directory synced too. A power cut used to leave the marker empty (test_powercut.py).
-    std::ostringstream marker;
-    marker << "source " << std::quoted(source_) << "\nseq " << seq << "\n";
-    s = WriteFileDurably((fs::path(path) / kMarker).string(), marker.str());
-    if (s.ok()) s = SyncDir(options_.dir);
+    // Made under a staging name (a crash leftover, removed later, if it goes no further), and
+    // given its own name only once its marker is in: a backup without its marker would be
+    // taken for a plain data directory, never deleted by retention, and a cluster node
+    // restored on it would not know it went back in time (backups.h).
+    const std::string staging = path + kTmpSuffix;
+    s = store_->Checkpoint(staging);  // its files and directory synced by RocksDB
+    if (s.ok()) {
+      // Durable before SAVE answers: a power cut used to leave the marker empty
+      // (test_powercut.py).
+      std::ostringstream marker;
+      marker << "source " << std::quoted(source_) << "\nseq " << seq << "\n";
+      s = WriteFileDurably((fs::path(staging) / kMarker).string(), marker.str());
+    }
+    if (s.ok()) {
+      fs::rename(staging, path, ec);
+      if (ec) s = Status::IOError("cannot rename " + staging + ": " + ec.message());
+    }
+    if (s.ok()) s = SyncDir(options_.dir);  // the backup's name
+    if (!s.ok()) fs::remove_all(staging, ec);
   }
   const int64_t took_ms = SteadyMs() - started_ms_.load();
   last_seconds_.store(took_ms / 1000);

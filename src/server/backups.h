@@ -12,9 +12,10 @@
 // by name: the wall clock may go back) are kept; older ones are deleted after each successful
 // backup, but only directories whose marker names this node's data directory: never another
 // server's backups in a shared directory, nor a backup a server was started on (restored in
-// place), whose marker that server removes at start (ForgetMarker). A backup left half-made by
-// a crash (its .tmp directory) is removed by a later one, once an hour old (another server
-// sharing the directory may be making one).
+// place), whose marker that server removes at start (ForgetMarker). A backup gets its name
+// only once it is whole, marker included; one left half-made by a crash (its .tmp directory)
+// is removed by a later one, once an hour old (another server sharing the directory may be
+// making one).
 //
 // A cluster node's backup restores safely because of the marker: a node started on one knows
 // it forgot the votes and acknowledgements its earlier self gave since the copy, and rejoins
