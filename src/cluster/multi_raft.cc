@@ -190,6 +190,7 @@ Status MultiRaftNode::Start() {
     auto node = raft::RawNode::Create(rc, g->storage.get());
     if (!node.ok()) return node.status();
     g->node = std::move(node).value();
+    if (g->node->recovering()) g->readonly_from = Group::kStillRecovering;
     views_[p].recovering.store(g->node->recovering(), std::memory_order_relaxed);
     // Each partition's preferred leader starts an election at once: leaders begin balanced
     // and a fresh cluster serves within a round trip instead of an election timeout. (Not a
@@ -820,7 +821,13 @@ void MultiRaftNode::PublishViews() {
     v.leader.store(n.leader(), std::memory_order_relaxed);
     if (n.leader() != 0) v.leader_seen_ms.store(tick_time_ms_, std::memory_order_relaxed);
     v.term.store(n.term(), std::memory_order_relaxed);
-    v.recovering.store(n.recovering(), std::memory_order_relaxed);
+    if (n.recovering()) {
+      g->readonly_from = Group::kStillRecovering;
+    } else if (g->readonly_from == Group::kStillRecovering) {
+      g->readonly_from = n.committed();  // recovered: readable once that much is applied
+    }
+    if (g->readonly_from != 0 && g->storage->applied() >= g->readonly_from) g->readonly_from = 0;
+    v.recovering.store(g->readonly_from != 0, std::memory_order_relaxed);
     const uint64_t lease_ticks = n.LeaseRemainingTicks();
     const bool readable = lease_ticks > 1 && n.TermAt(n.committed()) == n.term() &&
                           g->storage->applied() >= n.committed() &&

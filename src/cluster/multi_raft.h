@@ -92,8 +92,9 @@ struct GroupView {
   std::atomic<int64_t> lease_until_us{0};  // monotonic: this node may serve reads until then
   std::atomic<int64_t> leader_seen_ms{0};  // monotonic: when this node last knew a leader
   // This replica lost its state (an empty data directory, a backup) and has not caught up
-  // (raft::Config::recovering): what it holds may be nothing at all, so it serves no
-  // READONLY read, which goes to the leader instead.
+  // (raft::Config::recovering), or has not yet applied what it had committed when it did:
+  // what it holds may be nothing at all, so it serves no READONLY read, which goes to the
+  // leader instead.
   std::atomic<bool> recovering{false};
 };
 
@@ -194,6 +195,11 @@ class MultiRaftNode : public Replicator {
     int handoff_attempts = 0;  // HandOff: transfers started, and to whom the last one went
     uint64_t handoff_to = 0;
     bool handoff_paused = false;  // HandOff: a round passed since the last attempt gave up
+    // GroupView::recovering stays set after the core's recovery ends until what it had
+    // committed then is applied (applying catches up a few MB per round). kStillRecovering
+    // while the core recovers; 0 once readable.
+    static constexpr uint64_t kStillRecovering = ~0ULL;
+    uint64_t readonly_from = 0;
   };
 
   void Loop();
