@@ -361,6 +361,7 @@ void MultiRaftNode::Loop() {
       next_tick += options_.tick_ms;
     }
     HandleReady();
+    SyncLogEverySecond(net::MonotonicMs());
     ExpireProposals(net::MonotonicMs());
     PublishViews();
     if (draining_.load(std::memory_order_relaxed)) {
@@ -656,7 +657,7 @@ void MultiRaftNode::HandleReady() {
 
   // 2. Everything the groups must remember, in one write: one fsync for all partitions.
   rocksdb::WriteBatch wb;
-  bool must_sync = false;
+  bool must_sync = false, safety = false;  // safety: a term, vote or recovering mark changes
   for (auto& [g, r, early] : items) {
     if (r.snapshot) {
       // Into this round's write (a small partition), or durable on return (a large one, an SST
@@ -684,16 +685,22 @@ void MultiRaftNode::HandleReady() {
     // Began recovering (NoteStateWentBack): durable before anything it answers leaves.
     if (state_went_back_ && g->node->recovering() && !g->storage->recovering()) {
       g->storage->SetRecovering(true, &wb);
-      must_sync = true;
+      must_sync = safety = true;
     }
-    if (r.hard_state && g->storage->SetHardState(*r.hard_state, &wb)) must_sync = true;
+    if (r.hard_state && g->storage->SetHardState(*r.hard_state, &wb)) must_sync = safety = true;
   }
   if (wb.Count() > 0) {
-    const bool sync = must_sync && fsync_.load(std::memory_order_relaxed) == FsyncPolicy::kAlways;
     const int64_t started = net::MonotonicMs();
+    const bool sync = ShouldSyncLog(must_sync, safety, started);
     Status s = store_->Write(&wb, sync);
     if (!s.ok()) FailStop("the Raft log write", s);
-    if (sync) NoteLogSync(net::MonotonicMs() - started);
+    if (sync) {
+      log_unsynced_ = false;
+      last_log_sync_ms_ = started;
+      NoteLogSync(net::MonotonicMs() - started);
+    } else if (must_sync) {
+      log_unsynced_ = true;
+    }
   }
   // 3. Messages, one payload per peer (only now: they may promise what was just written).
   PeerPayloads out;
@@ -980,6 +987,34 @@ void MultiRaftNode::FlushDeliveries() {
 // (every step of an election and of a transfer waits for one: with 30 ms ticks, fsyncs of
 // 100 ms lost leaders in a fresh cluster, 75 ms did not). Counts a log write that took over a
 // quarter of the shortest election timeout, and says so in the log at most once a minute.
+bool MultiRaftNode::ShouldSyncLog(bool must_sync, bool safety, int64_t now_ms) const {
+  switch (fsync_.load(std::memory_order_relaxed)) {
+    case FsyncPolicy::kAlways:
+      return must_sync;
+    case FsyncPolicy::kEverySec:
+      // A vote or term forgotten in a power cut could elect two leaders of one term; those
+      // are rare (elections) and synced at once. Entries wait up to a second, as Redis's
+      // appendfsync everysec: what a power cut of a majority (or of one node, with another
+      // failure within the second) loses is bounded by that second.
+      return safety || ((must_sync || log_unsynced_) && now_ms - last_log_sync_ms_ >= 1000);
+    case FsyncPolicy::kNo:
+      return false;
+  }
+  return true;
+}
+
+void MultiRaftNode::SyncLogEverySecond(int64_t now_ms) {
+  if (!log_unsynced_ || fsync_.load(std::memory_order_relaxed) != FsyncPolicy::kEverySec ||
+      now_ms - last_log_sync_ms_ < 1000) {
+    return;
+  }
+  Status s = store_->SyncWal();
+  if (!s.ok()) FailStop("the Raft log sync", s);
+  log_unsynced_ = false;
+  last_log_sync_ms_ = now_ms;
+  NoteLogSync(net::MonotonicMs() - now_ms);
+}
+
 void MultiRaftNode::NoteLogSync(int64_t ms) {
   if (ms > log_sync_max_ms_.load(std::memory_order_relaxed)) {
     log_sync_max_ms_.store(ms, std::memory_order_relaxed);

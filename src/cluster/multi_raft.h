@@ -217,6 +217,13 @@ class MultiRaftNode : public Replicator {
   std::vector<uint64_t> ConnectedPeers() const;  // ids of peers whose connection is up
   size_t SnapshotsInFlight() const;
   void NoteLogSync(int64_t ms);
+  // Whether this round's log write is fsynced (FsyncPolicy): always, what it must; everysec,
+  // a term, vote or recovering mark at once and entries within a second; no, nothing.
+  // `safety`: the write changes a term, vote or recovering mark. Raft thread.
+  bool ShouldSyncLog(bool must_sync, bool safety, int64_t now_ms) const;
+  // --fsync everysec: syncs what was written unsynced once a second has passed since the last
+  // sync, whether or not anything is written meanwhile. Raft thread, every round.
+  void SyncLogEverySecond(int64_t now_ms);
   void NoteRefused(uint64_t from, const std::string& what);
   bool MayStartSnapshot();
   int64_t MaxHoldMs() const;
@@ -247,6 +254,8 @@ class MultiRaftNode : public Replicator {
   Topology topology_;
   MultiRaftOptions options_;
   std::atomic<FsyncPolicy> fsync_;
+  bool log_unsynced_ = false;     // raft thread: a log write under everysec/no not synced yet
+  int64_t last_log_sync_ms_ = 0;  // raft thread: monotonic
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<PeerIdentity> identity_;
   std::unique_ptr<GroupView[]> views_;

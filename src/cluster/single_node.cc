@@ -233,8 +233,8 @@ SingleNodeReplicator::Deliveries SingleNodeReplicator::ApplyBatch(std::vector<Pr
     if (policy == FsyncPolicy::kAlways) {
       fsyncs_.fetch_add(1, std::memory_order_relaxed);
       last_sync_ms_.store(last_ts_, std::memory_order_relaxed);
-    } else {
-      unsynced_.store(true);
+    } else if (policy == FsyncPolicy::kEverySec) {
+      unsynced_.store(true);  // synced within a second by the apply thread; under no, never
     }
   } else {
     // Not acknowledged (RocksDB stops taking writes after an I/O error, and whether the
