@@ -983,10 +983,6 @@ void MultiRaftNode::FlushDeliveries() {
   deliveries_.clear();
 }
 
-// A disk whose fsync takes a good part of the election timeout costs the cluster its leaders
-// (every step of an election and of a transfer waits for one: with 30 ms ticks, fsyncs of
-// 100 ms lost leaders in a fresh cluster, 75 ms did not). Counts a log write that took over a
-// quarter of the shortest election timeout, and says so in the log at most once a minute.
 bool MultiRaftNode::ShouldSyncLog(bool must_sync, bool safety, int64_t now_ms) const {
   switch (fsync_.load(std::memory_order_relaxed)) {
     case FsyncPolicy::kAlways:
@@ -1015,6 +1011,10 @@ void MultiRaftNode::SyncLogEverySecond(int64_t now_ms) {
   NoteLogSync(net::MonotonicMs() - now_ms);
 }
 
+// A disk whose fsync takes a good part of the election timeout costs the cluster its leaders
+// (every step of an election and of a transfer waits for one: with 30 ms ticks, fsyncs of
+// 100 ms lost leaders in a fresh cluster, 75 ms did not). Counts a log write that took over a
+// quarter of the shortest election timeout, and says so in the log at most once a minute.
 void MultiRaftNode::NoteLogSync(int64_t ms) {
   if (ms > log_sync_max_ms_.load(std::memory_order_relaxed)) {
     log_sync_max_ms_.store(ms, std::memory_order_relaxed);
