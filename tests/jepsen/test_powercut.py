@@ -213,13 +213,14 @@ def everysec_power_cut(lib, tmp_path, fsync, nodes):
     count)."""
     journal = tmp_path / "journal"
     env = powercut.env(lib, tmp_path, journal)
+    cluster = None
     if nodes == 1:
         servers = [flinproc.Server(tmp_path, fsync=fsync)]
         servers[0].env = env
         servers[0].start()
     else:
-        servers = list(harness.Cluster(tmp_path, n=nodes, fsync=fsync, env=env).start()
-                       .nodes.values())
+        cluster = harness.Cluster(tmp_path, n=nodes, fsync=fsync, env=env).start()
+        servers = list(cluster.nodes.values())
     ports = [s.port for s in servers]
     # One slow writer (~200 SETs/s): a memtable flush, which makes everything before it
     # durable, then does not come within the run and cannot hide a missing sync.
@@ -245,6 +246,8 @@ def everysec_power_cut(lib, tmp_path, fsync, nodes):
     try:
         for srv in servers:
             srv.wait_ready()
+        if cluster:  # fails here, not key by key, if the cluster cannot come back
+            cluster.wait_all_leaders(timeout=60)
         lost = [k for k, _, _ in harness.missing_keys(ports, acked)]
     finally:
         for srv in servers:
