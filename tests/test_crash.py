@@ -11,8 +11,8 @@ batch not yet written, an apply queue lost on restart, recovery that skips the
 log tail, a restart that truncates or mis-replays the log, ...).  Losing
 fsync'd-vs-unsynced data needs a power cut: tests/jepsen/test_powercut.py
 simulates one (powercut.c journals what each fsync made safe, and the files
-are cut back to it after the kill).  Because kill -9 cannot make a correct server fail, the
-checker itself is validated by test_crash_checker_detects_loss: it removes and
+are cut back to it after the kill).  Because kill -9 cannot make a correct
+server fail, the checker itself is validated by test_crash_checker_detects_loss: it removes and
 alters acknowledged keys between the crash and the verification and asserts
 the checker reports exactly those.
 

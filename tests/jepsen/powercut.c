@@ -119,14 +119,17 @@ static int exists_at(int dirfd, const char* path) {
   return fstatat(dirfd, path, &st, 0) == 0;
 }
 
-static int do_openat(int dirfd, const char* path, int flags, mode_t mode, const char* name) {
-  static int (*real)(int, const char*, int, ...);
-  if (real == NULL) real = (int (*)(int, const char*, int, ...))dlsym(RTLD_NEXT, name);
-  const int tmpfile = (flags & O_TMPFILE) == O_TMPFILE;
-  const int existed = tmpfile ? 0 : (flags & O_CREAT) ? exists_at(dirfd, path) : 1;
-  const int fresh = !existed || (flags & O_TRUNC);
+/* Whether an open with these flags leaves the file new or empty (then journaled C). */
+static int opens_fresh(int dirfd, const char* path, int flags) {
+  if ((flags & O_TMPFILE) == O_TMPFILE || (flags & O_TRUNC)) return 1;
+  return (flags & O_CREAT) && !exists_at(dirfd, path);
+}
+
+static int do_openat(int dirfd, const char* path, int flags, mode_t mode) {
+  REAL(int, openat, (int, const char*, int, ...));
+  const int fresh = opens_fresh(dirfd, path, flags);
   if (fresh) pthread_rwlock_wrlock(&order);
-  const int fd = real(dirfd, path, flags, mode);
+  const int fd = real_openat(dirfd, path, flags, mode);
   if (fd >= 0) opened(fd, flags, fresh);
   if (fresh) pthread_rwlock_unlock(&order);
   return fd;
@@ -136,44 +139,27 @@ static mode_t mode_of(int flags, va_list ap) {
   return __OPEN_NEEDS_MODE(flags) ? (mode_t)va_arg(ap, int) : 0;
 }
 
-int open(const char* path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = mode_of(flags, ap);
-  va_end(ap);
-  return do_openat(AT_FDCWD, path, flags, mode, "openat");
-}
-int open64(const char* path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = mode_of(flags, ap);
-  va_end(ap);
-  return do_openat(AT_FDCWD, path, flags, mode, "openat");
-}
-int openat(int dirfd, const char* path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = mode_of(flags, ap);
-  va_end(ap);
-  return do_openat(dirfd, path, flags, mode, "openat");
-}
-int openat64(int dirfd, const char* path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = mode_of(flags, ap);
-  va_end(ap);
-  return do_openat(dirfd, path, flags, mode, "openat");
-}
+/* The variadic forms: the mode is there only when the flags need one. */
+#define OPEN_WITH_MODE(dirfd)                  \
+  va_list ap;                                  \
+  va_start(ap, flags);                         \
+  const mode_t mode = mode_of(flags, ap);      \
+  va_end(ap);                                  \
+  return do_openat(dirfd, path, flags, mode)
+int open(const char* path, int flags, ...) { OPEN_WITH_MODE(AT_FDCWD); }
+int open64(const char* path, int flags, ...) { OPEN_WITH_MODE(AT_FDCWD); }
+int openat(int dirfd, const char* path, int flags, ...) { OPEN_WITH_MODE(dirfd); }
+int openat64(int dirfd, const char* path, int flags, ...) { OPEN_WITH_MODE(dirfd); }
 /* _FORTIFY_SOURCE's forms, for calls whose flags the compiler could not see. */
-int __open_2(const char* path, int flags) { return do_openat(AT_FDCWD, path, flags, 0, "openat"); }
-int __open64_2(const char* path, int flags) { return do_openat(AT_FDCWD, path, flags, 0, "openat"); }
-int __openat_2(int dirfd, const char* path, int flags) { return do_openat(dirfd, path, flags, 0, "openat"); }
-int __openat64_2(int dirfd, const char* path, int flags) { return do_openat(dirfd, path, flags, 0, "openat"); }
+int __open_2(const char* path, int flags) { return do_openat(AT_FDCWD, path, flags, 0); }
+int __open64_2(const char* path, int flags) { return do_openat(AT_FDCWD, path, flags, 0); }
+int __openat_2(int dirfd, const char* path, int flags) { return do_openat(dirfd, path, flags, 0); }
+int __openat64_2(int dirfd, const char* path, int flags) { return do_openat(dirfd, path, flags, 0); }
 int creat(const char* path, mode_t mode) {
-  return do_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode, "openat");
+  return do_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
 }
 int creat64(const char* path, mode_t mode) {
-  return do_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode, "openat");
+  return do_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
 }
 
 /* fopen's modes as open's flags. */
@@ -191,8 +177,7 @@ static FILE* do_fopen(const char* path, const char* mode, const char* name) {
   static FILE* (*real)(const char*, const char*);
   if (real == NULL) real = (FILE * (*)(const char*, const char*)) dlsym(RTLD_NEXT, name);
   const int flags = flags_of_mode(mode);
-  const int existed = (flags & O_CREAT) ? exists_at(AT_FDCWD, path) : 1;
-  const int fresh = !existed || (flags & O_TRUNC);
+  const int fresh = opens_fresh(AT_FDCWD, path, flags);
   if (fresh) pthread_rwlock_wrlock(&order);
   FILE* f = real(path, mode);
   if (f != NULL) opened(fileno(f), flags, fresh);
