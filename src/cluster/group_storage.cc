@@ -731,7 +731,8 @@ Status GroupStorage::InstallByIngest(const raft::Snapshot& snap, const raft::Har
   const std::string prefix = storage::PartitionPrefix(group_);
   const std::string sst = InstallPath(".sst"), keep = InstallPath(".keep");
   std::error_code ec;
-  std::filesystem::create_directories(snapshot_dir_, ec);
+  Status made = MakeDirsDurably(snapshot_dir_);  // the .keep link's directory, by its name
+  if (!made.ok()) return made;
   std::filesystem::remove(keep, ec);
   // Never written through: a link left from an earlier ingest would be a file of the store.
   std::filesystem::remove(sst, ec);

@@ -25,6 +25,23 @@ Status SyncDir(const std::string& dir) {
   return rc == 0 ? Status::Ok() : Errno("fsync of", dir, err);
 }
 
+Status MakeDirsDurably(const std::string& dir) {
+  namespace fs = std::filesystem;
+  const fs::path path = fs::absolute(fs::path(dir)).lexically_normal();
+  fs::path at;
+  for (const fs::path& part : path) {
+    at /= part;
+    if (part.empty() || at == at.root_path()) continue;  // a trailing '/', or the root
+    std::error_code ec;
+    const bool made = fs::create_directory(at, ec);
+    if (ec) return Status::IOError("cannot create " + at.string() + ": " + ec.message());
+    if (!made) continue;  // there already (create_directory checked it is a directory)
+    Status s = SyncDir(at.parent_path().string());
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
 Status WriteFileDurably(const std::string& path, std::string_view contents) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Errno("cannot create", path, errno);

@@ -21,4 +21,10 @@ Status WriteFileDurably(const std::string& path, std::string_view contents);
 // fsyncs the directory `dir`: the names created, renamed or removed in it survive a power cut.
 Status SyncDir(const std::string& dir);
 
+// Creates the directory `dir` and any missing parents (as mkdir -p), fsyncing the parent of
+// each one it creates, top down: once it returns, the whole path survives a power cut. An
+// existing directory is left as it is (its name was made durable by whoever made it). Fails
+// if a component exists and is not a directory.
+Status MakeDirsDurably(const std::string& dir);
+
 }  // namespace flin

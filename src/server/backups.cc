@@ -143,14 +143,7 @@ Result<std::string> Backups::Run() {
   started_ms_.store(SteadyMs());
   const uint64_t changes = options_.changes ? options_.changes() : 0;
   std::error_code ec;
-  const bool created = fs::create_directories(options_.dir, ec);
-  Status s = ec ? Status::IOError("cannot create backup directory " + options_.dir + ": " +
-                                  ec.message())
-                : Status::Ok();
-  if (s.ok() && created) {  // its name, in its parent, survives a power cut too
-    const std::string parent = fs::path(options_.dir).parent_path().string();
-    s = SyncDir(parent.empty() ? "." : parent);
-  }
+  Status s = MakeDirsDurably(options_.dir);  // its name, in its parent, survives a cut too
   std::string path;
   uint64_t seq = 1;
   std::vector<std::pair<uint64_t, fs::path>> mine;  // this node's backups, by sequence

@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "common/durable_file.h"
 #include "common/log.h"
 #include "net/socket.h"
 #include "server/state_machine.h"
@@ -83,9 +84,9 @@ Server::~Server() {
 
 Status Server::Start() {
   start_ms_ = NowMs();
-  std::error_code ec;
-  std::filesystem::create_directories(config_->dir, ec);
-  if (ec) return Status::IOError("cannot create " + config_->dir + ": " + ec.message());
+  // The directory's own name must survive a power cut, or a first start's writes go with it.
+  Status made = MakeDirsDurably(config_->dir);
+  if (!made.ok()) return made;
 
   storage::StoreOptions so;
   so.dir = config_->dir;
