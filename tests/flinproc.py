@@ -150,7 +150,9 @@ class Server:
         if self.target != "redis" and not os.access(FLIN_SERVER, os.X_OK):
             raise ServerError(f"flin-server binary not found or not executable: {FLIN_SERVER} "
                               "(set FLIN_SERVER, or FLIN_TARGET=redis)")
-        os.makedirs(self.dir, exist_ok=True)
+        os.makedirs(self.workdir, exist_ok=True)
+        if self.target == "redis":
+            os.makedirs(self.dir, exist_ok=True)  # flin-server makes its own, durably
         self.starts += 1
         log = open(self.log_path, "ab")
         log.write(f"==== start #{self.starts}: {' '.join(self.argv())}\n".encode())

@@ -14,16 +14,31 @@
  *     D <dev> <ino>            its last name is about to be unlinked or renamed over: the
  *                              inode may be reused by a file this library does not see
  *                              being created
- * (powercut.py adds K <dev> <ino> <size>: what a cut left of it, all of which is on disk.)
- * and, once the process is dead, powercut.py cuts every file back to what its journal says
+ * and, for the names of files and directories under FLIN_POWERCUT_DIR (a name is on disk only
+ * once its directory is fsynced after it was made; POSIX promises no more):
+ *     N <pdev> <pino> <name> <dev> <ino>
+ *                              a name was made (a file created, a hard link, a directory) in
+ *                              directory <pdev> <pino>, for <dev> <ino>
+ *     R <fdev> <fino> <from> <tdev> <tino> <to> <dev> <ino> <stash>
+ *                              <dev> <ino> was renamed from <from> in one directory to <to> in
+ *                              another (or the same); <stash> is a hard link, made before, to
+ *                              what <to> named until then (a regular file), or "-"
+ *     Y <dev> <ino>            an fsync of that directory succeeded: the names made in it
+ *                              before are on disk
+ *     D <dev> <ino>            (also) a directory is about to be removed
+ * (powercut.py adds K <dev> <ino> <size>: what a cut left of it, all of which is on disk; and
+ * Y records for every directory a cut left, whose names are then all on disk.)
+ * Once the process is dead, powercut.py takes back the name changes no directory fsync
+ * covered, newest first, then cuts every file back to what its journal says
  * was safe (plus, at random, part of the unsynced tail, as a real disk may keep some). That is
  * what a power cut leaves of append-only files, which is how RocksDB writes (WAL, MANIFEST,
  * SSTs); an overwrite is reported so that a test cannot pass on a model that does not hold.
  * Files opened with fopen (std::ofstream too) are tracked as well: libstdc++ writes through
  * write(2) on the FILE's descriptor (glibc's own fwrite does not go through these symbols, so
  * a file written with fwrite is tracked but its writes are not checked for overwrites).
- * Not modelled (more lenient than a real cut): directory entries (a created or renamed file
- * survives without an fsync of its directory).
+ * Not modelled (more lenient than a real cut): removals of names (an unlinked file does not
+ * come back), and a rename whose new directory was fsynced is taken as whole (a journaling
+ * file system's rename is one transaction; POSIX would let the old name come back too).
  *
  * Nothing else changes: every call does what it would have done.
  */
@@ -47,6 +62,7 @@
 /* Per tracked descriptor: the file's identity and what is known safe of it. */
 struct tracked {
   int on;
+  int is_dir; /* a directory: its fsync makes the names in it safe */
   int sync_each_write; /* opened O_SYNC / O_DSYNC */
   dev_t dev;
   ino_t ino;
@@ -83,16 +99,37 @@ static void journal(const char* line) {
   pthread_mutex_unlock(&mu);
 }
 
-static int under_dir(int fd) {
+/* Whether an absolute name is under FLIN_POWERCUT_DIR: strictly, or the directory itself too. */
+static int inside(const char* abs, int self_too) {
   const char* dir = getenv("FLIN_POWERCUT_DIR");
-  if (dir == NULL || fd < 0) return 0;
+  if (dir == NULL) return 0;
+  size_t len = strlen(dir);
+  return strncmp(abs, dir, len) == 0 && (abs[len] == '/' || (self_too && abs[len] == '\0'));
+}
+
+static int under_dir(int fd) {
+  if (fd < 0) return 0;
   char link[64], path[PATH_MAX];
   snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
   ssize_t n = readlink(link, path, sizeof(path) - 1);
   if (n <= 0) return 0;
   path[n] = '\0';
-  size_t len = strlen(dir);
-  return strncmp(path, dir, len) == 0 && (path[len] == '/' || path[len] == '\0');
+  return inside(path, 1);
+}
+
+/* The absolute name of (dirfd, path), its last component left as it is. 0 if it cannot be had. */
+static int absolute(int dirfd, const char* path, char* out, size_t cap) {
+  if (path[0] == '/') return snprintf(out, cap, "%s", path) < (int)cap;
+  char base[PATH_MAX], link[64];
+  if (dirfd == AT_FDCWD) {
+    if (getcwd(base, sizeof(base)) == NULL) return 0;
+  } else {
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+    ssize_t n = readlink(link, base, sizeof(base) - 1);
+    if (n <= 0) return 0;
+    base[n] = '\0';
+  }
+  return snprintf(out, cap, "%s/%s", base, path) < (int)cap;
 }
 
 /* After a successful open: track fd if it is a regular file under the directory. `fresh`:
@@ -100,8 +137,15 @@ static int under_dir(int fd) {
 static void opened(int fd, int flags, int fresh) {
   if (fd < 0 || !under_dir(fd)) return;
   struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return;
+  if (fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) return;
   if (fd >= MAX_FDS) abort(); /* untracked writes would survive the cut: the test must not pass */
+  fds[fd].is_dir = S_ISDIR(st.st_mode);
+  if (fds[fd].is_dir) {
+    fds[fd].dev = st.st_dev;
+    fds[fd].ino = st.st_ino;
+    fds[fd].on = 1;
+    return;
+  }
   char line[128];
   if (fresh) {
     snprintf(line, sizeof(line), "C %lu %lu\n", (unsigned long)st.st_dev, (unsigned long)st.st_ino);
@@ -119,19 +163,50 @@ static int exists_at(int dirfd, const char* path) {
   return fstatat(dirfd, path, &st, 0) == 0;
 }
 
-/* Whether an open with these flags leaves the file new or empty (then journaled C). */
-static int opens_fresh(int dirfd, const char* path, int flags) {
-  if ((flags & O_TMPFILE) == O_TMPFILE || (flags & O_TRUNC)) return 1;
-  return (flags & O_CREAT) && !exists_at(dirfd, path);
+/* The directory holding an absolute name, and the name's last component. */
+static int parent_of(const char* abs, struct stat* pst, const char** base) {
+  char parent[PATH_MAX + 1];
+  snprintf(parent, sizeof(parent), "%s", abs);
+  char* slash = strrchr(parent, '/');
+  if (slash == NULL) return 0;
+  *base = abs + (slash - parent) + 1;
+  *slash = '\0';
+  if ((*base)[0] == '\0' || strpbrk(*base, " \t\n") != NULL) abort(); /* the journal's fields */
+  return stat(parent[0] ? parent : "/", pst) == 0;
+}
+
+/* A name was made at (dirfd, path): journaled N if it is under the directory. */
+static void name_made(int dirfd, const char* path) {
+  char abs[PATH_MAX + 1];
+  struct stat pst, st;
+  const char* base;
+  if (!absolute(dirfd, path, abs, sizeof(abs)) || !inside(abs, 0) ||
+      !parent_of(abs, &pst, &base) || lstat(abs, &st) != 0)
+    return;
+  char line[PATH_MAX + 128];
+  snprintf(line, sizeof(line), "N %lu %lu %s %lu %lu\n", (unsigned long)pst.st_dev,
+           (unsigned long)pst.st_ino, base, (unsigned long)st.st_dev, (unsigned long)st.st_ino);
+  journal(line);
+}
+
+/* Whether an open with these flags leaves the file new or empty (then journaled C), and
+ * whether it makes a name (then journaled N). */
+static int opens_fresh(int dirfd, const char* path, int flags, int* makes_name) {
+  *makes_name = 0;
+  if ((flags & O_TMPFILE) == O_TMPFILE) return 1;
+  if (flags & O_CREAT) *makes_name = !exists_at(dirfd, path);
+  return (flags & O_TRUNC) || *makes_name;
 }
 
 static int do_openat(int dirfd, const char* path, int flags, mode_t mode) {
   REAL(int, openat, (int, const char*, int, ...));
-  const int fresh = opens_fresh(dirfd, path, flags);
+  int makes_name;
+  const int fresh = opens_fresh(dirfd, path, flags, &makes_name);
   if (fresh) pthread_rwlock_wrlock(&order);
   const int fd = real_openat(dirfd, path, flags, mode);
   if (fd >= 0) opened(fd, flags, fresh);
   if (fresh) pthread_rwlock_unlock(&order);
+  if (fd >= 0 && makes_name) name_made(dirfd, path);
   return fd;
 }
 
@@ -177,11 +252,13 @@ static FILE* do_fopen(const char* path, const char* mode, const char* name) {
   static FILE* (*real)(const char*, const char*);
   if (real == NULL) real = (FILE * (*)(const char*, const char*)) dlsym(RTLD_NEXT, name);
   const int flags = flags_of_mode(mode);
-  const int fresh = opens_fresh(AT_FDCWD, path, flags);
+  int makes_name;
+  const int fresh = opens_fresh(AT_FDCWD, path, flags, &makes_name);
   if (fresh) pthread_rwlock_wrlock(&order);
   FILE* f = real(path, mode);
   if (f != NULL) opened(fileno(f), flags, fresh);
   if (fresh) pthread_rwlock_unlock(&order);
+  if (f != NULL && makes_name) name_made(AT_FDCWD, path);
   return f;
 }
 FILE* fopen(const char* path, const char* mode) { return do_fopen(path, mode, "fopen"); }
@@ -341,7 +418,13 @@ static int synced(int fd, int (*real)(int)) {
     return real(fd);
   }
   const int r = real(fd);
-  if (r == 0 && have) sync_done(fd, st.st_size);
+  if (r == 0 && have && fds[fd].is_dir) {
+    char line[128];
+    snprintf(line, sizeof(line), "Y %lu %lu\n", (unsigned long)st.st_dev, (unsigned long)st.st_ino);
+    journal(line);
+  } else if (r == 0 && have) {
+    sync_done(fd, st.st_size);
+  }
   pthread_rwlock_unlock(&order);
   return r;
 }
@@ -354,31 +437,15 @@ int fdatasync(int fd) {
   return synced(fd, real_fdatasync);
 }
 
-/* Before a name goes away (unlink, or a rename over it): if it is the last name of a regular
- * file under the directory, that inode's account ends once the call succeeds. */
-static int dying(int dirfd, const char* path, struct stat* st) {
-  if (fstatat(dirfd, path, st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st->st_mode) ||
-      st->st_nlink != 1)
+/* Before a name goes away (unlink, rmdir, or a rename over it): if it is the last name of a
+ * regular file under the directory, or a directory there, that inode's account ends once the
+ * call succeeds. */
+static int dying(int dirfd, const char* path, struct stat* st, int dirs_too) {
+  if (fstatat(dirfd, path, st, AT_SYMLINK_NOFOLLOW) != 0) return 0;
+  if (!(S_ISREG(st->st_mode) && st->st_nlink == 1) && !(dirs_too && S_ISDIR(st->st_mode)))
     return 0;
-  const char* dir = getenv("FLIN_POWERCUT_DIR");
-  if (dir == NULL) return 0;
-  char abs[2 * PATH_MAX + 2];
-  if (path[0] == '/') {
-    snprintf(abs, sizeof(abs), "%s", path);
-  } else {
-    char base[PATH_MAX], link[64];
-    ssize_t n;
-    if (dirfd == AT_FDCWD) {
-      if (getcwd(base, sizeof(base)) == NULL) return 0;
-    } else {
-      snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
-      if ((n = readlink(link, base, sizeof(base) - 1)) <= 0) return 0;
-      base[n] = '\0';
-    }
-    snprintf(abs, sizeof(abs), "%s/%s", base, path);
-  }
-  size_t len = strlen(dir);
-  return strncmp(abs, dir, len) == 0 && abs[len] == '/';
+  char abs[PATH_MAX + 1];
+  return absolute(dirfd, path, abs, sizeof(abs)) && inside(abs, 0);
 }
 /* Journaled before the call: once the name is gone its inode may be reused at once, by this
  * process or another node's, and that file's C must come after this D. (If the call then
@@ -394,36 +461,109 @@ static int dies(int was, const struct stat* st) {
 int unlink(const char* path) {
   REAL(int, unlink, (const char*));
   struct stat st;
-  dies(dying(AT_FDCWD, path, &st), &st);
+  dies(dying(AT_FDCWD, path, &st, 0), &st);
   return real_unlink(path);
 }
 int unlinkat(int dirfd, const char* path, int flags) {
   REAL(int, unlinkat, (int, const char*, int));
   struct stat st;
-  dies(!(flags & AT_REMOVEDIR) && dying(dirfd, path, &st), &st);
+  dies(dying(dirfd, path, &st, (flags & AT_REMOVEDIR) != 0), &st);
   return real_unlinkat(dirfd, path, flags);
+}
+int rmdir(const char* path) {
+  REAL(int, rmdir, (const char*));
+  struct stat st;
+  dies(dying(AT_FDCWD, path, &st, 1), &st);
+  return real_rmdir(path);
 }
 int remove(const char* path) {
   REAL(int, remove, (const char*));
   struct stat st;
-  dies(dying(AT_FDCWD, path, &st), &st);
+  dies(dying(AT_FDCWD, path, &st, 1), &st);
   return real_remove(path);
 }
-int rename(const char* from, const char* to) {
-  REAL(int, rename, (const char*, const char*));
-  struct stat st;
-  dies(dying(AT_FDCWD, to, &st), &st);
-  return real_rename(from, to);
+
+int mkdir(const char* path, mode_t mode) {
+  REAL(int, mkdir, (const char*, mode_t));
+  const int r = real_mkdir(path, mode);
+  if (r == 0) name_made(AT_FDCWD, path);
+  return r;
 }
+int mkdirat(int dirfd, const char* path, mode_t mode) {
+  REAL(int, mkdirat, (int, const char*, mode_t));
+  const int r = real_mkdirat(dirfd, path, mode);
+  if (r == 0) name_made(dirfd, path);
+  return r;
+}
+int link(const char* from, const char* to) {
+  REAL(int, link, (const char*, const char*));
+  const int r = real_link(from, to);
+  if (r == 0) name_made(AT_FDCWD, to);
+  return r;
+}
+int linkat(int fromfd, const char* from, int tofd, const char* to, int flags) {
+  REAL(int, linkat, (int, const char*, int, const char*, int));
+  const int r = real_linkat(fromfd, from, tofd, to, flags);
+  if (r == 0) name_made(tofd, to);
+  return r;
+}
+
+/* A rename is journaled R (after it succeeded) when either name is under the directory. What
+ * the new name replaces (a regular file) is first linked into the stash, <journal>.stash/, so
+ * that a cut can put it back if the rename never reached the disk; the stash's link also keeps
+ * its inode, and so its account, alive. RENAME_EXCHANGE is not modelled. */
+static int do_rename(int fromfd, const char* from, int tofd, const char* to, unsigned flags) {
+  REAL(int, renameat2, (int, const char*, int, const char*, unsigned));
+  REAL(int, linkat, (int, const char*, int, const char*, int));
+  REAL(int, unlink, (const char*));
+  REAL(int, mkdir, (const char*, mode_t));
+  char src[PATH_MAX + 1], dst[PATH_MAX + 1];
+  struct stat moved, old;
+  if ((flags & RENAME_EXCHANGE) || !absolute(fromfd, from, src, sizeof(src)) ||
+      !absolute(tofd, to, dst, sizeof(dst)) || !(inside(src, 0) || inside(dst, 0)) ||
+      lstat(src, &moved) != 0) {
+    dies(!(flags & RENAME_EXCHANGE) && dying(tofd, to, &old, 1), &old);
+    return real_renameat2(fromfd, from, tofd, to, flags);
+  }
+  struct stat fpst, tpst;
+  const char *fbase, *tbase;
+  if (!parent_of(src, &fpst, &fbase) || !parent_of(dst, &tpst, &tbase)) {
+    return real_renameat2(fromfd, from, tofd, to, flags);
+  }
+  char stash[PATH_MAX + 64] = "-";
+  const int replaces = lstat(dst, &old) == 0;
+  if (replaces && S_ISREG(old.st_mode) &&
+      !(old.st_dev == moved.st_dev && old.st_ino == moved.st_ino)) {
+    static int counter;
+    const char* journal_path = getenv("FLIN_POWERCUT_JOURNAL");
+    if (journal_path == NULL) abort();
+    char dir[PATH_MAX + 16];
+    snprintf(dir, sizeof(dir), "%s.stash", journal_path);
+    real_mkdir(dir, 0755);
+    pthread_mutex_lock(&mu);
+    snprintf(stash, sizeof(stash), "%s/%d-%d", dir, (int)getpid(), ++counter);
+    pthread_mutex_unlock(&mu);
+    if (real_linkat(AT_FDCWD, dst, AT_FDCWD, stash, 0) != 0) abort(); /* nothing to put back */
+  } else if (replaces && S_ISDIR(old.st_mode)) {
+    dies(dying(tofd, to, &old, 1), &old);
+  }
+  const int r = real_renameat2(fromfd, from, tofd, to, flags);
+  if (r != 0) {
+    if (strcmp(stash, "-") != 0) real_unlink(stash);
+    return r;
+  }
+  char line[3 * PATH_MAX];
+  snprintf(line, sizeof(line), "R %lu %lu %s %lu %lu %s %lu %lu %s\n", (unsigned long)fpst.st_dev,
+           (unsigned long)fpst.st_ino, fbase, (unsigned long)tpst.st_dev,
+           (unsigned long)tpst.st_ino, tbase, (unsigned long)moved.st_dev,
+           (unsigned long)moved.st_ino, stash);
+  journal(line);
+  return r;
+}
+int rename(const char* from, const char* to) { return do_rename(AT_FDCWD, from, AT_FDCWD, to, 0); }
 int renameat(int fromfd, const char* from, int tofd, const char* to) {
-  REAL(int, renameat, (int, const char*, int, const char*));
-  struct stat st;
-  dies(dying(tofd, to, &st), &st);
-  return real_renameat(fromfd, from, tofd, to);
+  return do_rename(fromfd, from, tofd, to, 0);
 }
 int renameat2(int fromfd, const char* from, int tofd, const char* to, unsigned flags) {
-  REAL(int, renameat2, (int, const char*, int, const char*, unsigned));
-  struct stat st;
-  dies(!(flags & RENAME_EXCHANGE) && dying(tofd, to, &st), &st);
-  return real_renameat2(fromfd, from, tofd, to, flags);
+  return do_rename(fromfd, from, tofd, to, flags);
 }

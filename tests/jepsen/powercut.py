@@ -15,8 +15,16 @@ never fsynced then loses it, which kill -9 alone can never show.
 The model holds for files written by appending (RocksDB's WAL, MANIFEST and SSTs): a file
 written over in place is reported (the journal's W records) and cut() refuses to go on, so
 a test cannot pass on a model that does not hold. Files opened with fopen (std::ofstream)
-are tracked too. Not modelled, and so more lenient than a real cut: directory entries (files
-created or renamed without an fsync of their directory survive).
+are tracked too.
+
+Names are cut back as well: a file or directory created, hard-linked or renamed is on disk
+under its new name only once its directory has been fsynced since (POSIX promises no more;
+ext4 happens to keep more). cut() first takes back, newest first, every such change no fsync
+of its directory covered: a new name goes (a new directory with all it holds), a rename goes
+back and what it replaced comes back (the library keeps a link to it in <journal>.stash/).
+Not modelled, and so more lenient than a real cut: removals (an unlinked file does not come
+back), and a rename's old name, once its new directory is fsynced (taken as one change, as a
+journaling file system makes it).
 """
 import collections
 import os
@@ -44,6 +52,101 @@ def env(lib, directory, journal):
 
 class ModelBroken(Exception):
     """A file was written in a way cutting it back to a length cannot model."""
+
+
+def _unsynced_names(journal):
+    """The name changes (N and R records) no later fsync of their directory made safe, in
+    journal order, as tuples: ("N", parent, name, inode) or ("R", from_parent, from_name,
+    to_parent, to_name, inode, stash). A change of a name whose file or directory was removed
+    since (D) is moot and left out."""
+    changes = {}
+    by_dir, by_inode = collections.defaultdict(list), collections.defaultdict(list)
+    with open(journal) as f:
+        for seq, line in enumerate(f):
+            p = line.split()
+            if p[0] == "N":
+                parent, ident = (int(p[1]), int(p[2])), (int(p[4]), int(p[5]))
+                changes[seq] = ("N", parent, p[3], ident)
+            elif p[0] == "R":
+                parent, ident = (int(p[4]), int(p[5])), (int(p[7]), int(p[8]))
+                changes[seq] = ("R", (int(p[1]), int(p[2])), p[3], parent, p[6], ident,
+                                None if p[9] == "-" else p[9])
+            elif p[0] in ("Y", "D"):
+                ident = (int(p[1]), int(p[2]))
+                for s in by_dir.pop(ident, []):
+                    changes.pop(s, None)
+                if p[0] == "D":
+                    for s in by_inode.pop(ident, []):
+                        changes.pop(s, None)
+                continue
+            else:
+                continue
+            by_dir[parent].append(seq)
+            by_inode[ident].append(seq)
+    return [changes[s] for s in sorted(changes)]
+
+
+def _dirs(directory):
+    """{(dev, ino): path} of `directory`, every directory under it, and its parent."""
+    out = {}
+    parent = os.path.dirname(os.path.abspath(directory))
+    st = os.stat(parent)
+    out[(st.st_dev, st.st_ino)] = parent
+    for root, _, _ in os.walk(directory):
+        st = os.lstat(root)
+        out[(st.st_dev, st.st_ino)] = root
+    return out
+
+
+def _is(path, ident):
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == ident
+
+
+def _remove(path, journal):
+    """Removes a file or a directory tree, ending the accounts of what goes (forget)."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        forget(path, journal)
+        shutil.rmtree(path)
+    else:
+        st = os.lstat(path)
+        if st.st_nlink == 1:
+            with open(journal, "a") as f:
+                f.write(f"D {st.st_dev} {st.st_ino}\n")
+        os.unlink(path)
+
+
+def _undo_names(directory, journal, report):
+    """Takes back, newest first, the name changes under `directory` (itself included) that no
+    fsync of their directory made safe."""
+    top = os.path.abspath(directory)
+    within = lambda path: path == top or path.startswith(top + os.sep)
+    dirs = _dirs(directory)
+    for change in reversed(_unsynced_names(journal)):
+        if change[0] == "N":
+            _, parent, name, ident = change
+            path = os.path.join(dirs.get(parent, "/nonexistent"), name)
+            if not (parent in dirs and within(path) and _is(path, ident)):
+                continue
+            _remove(path, journal)
+            dirs = _dirs(directory)
+            report["names_taken_back"] += 1
+        else:
+            _, from_parent, from_name, parent, name, ident, stash = change
+            path = os.path.join(dirs.get(parent, "/nonexistent"), name)
+            if not (parent in dirs and within(path) and _is(path, ident)):
+                continue
+            if from_parent in dirs:
+                os.rename(path, os.path.join(dirs[from_parent], from_name))
+            else:
+                _remove(path, journal)  # from outside what is cut: gone from here
+            if stash is not None and os.path.exists(stash):
+                os.link(stash, path)
+            dirs = _dirs(directory)
+            report["renames_taken_back"] += 1
 
 
 def safe_lengths(journal):
@@ -77,12 +180,19 @@ def cut(directory, journal, rng, tail="random"):
     of its unsynced bytes). Only for files of dead processes. Returns a report."""
     if not os.path.exists(journal):
         raise ModelBroken(f"no journal at {journal}: was the library loaded?")
-    safe, overwritten = safe_lengths(journal)
     report = collections.Counter()
+    _undo_names(directory, journal, report)
+    safe, overwritten = safe_lengths(journal)
     untracked = []
-    survived = []  # what the disk kept is safe from now on, tail included
+    survived = []  # what the disk kept is safe from now on, tail included (names too)
     seen = set()   # inodes cut already (a hard-linked file has several names)
-    for root, _, files in os.walk(directory):
+    stash = os.path.realpath(journal) + ".stash"
+    for root, subdirs, files in os.walk(directory):
+        if os.path.realpath(root) == stash:
+            subdirs[:] = []
+            continue
+        st = os.lstat(root)
+        survived.append(f"Y {st.st_dev} {st.st_ino}\n")
         for name in files:
             path = os.path.join(root, name)
             if os.path.realpath(path) == os.path.realpath(journal):
@@ -123,7 +233,9 @@ def forget(directory, journal):
     see being created cannot inherit one through a reused inode. Files with other names (hard
     links into backups) live on and keep theirs."""
     lines = []
-    for root, _, files in os.walk(directory):
+    for root, _, files in os.walk(directory, topdown=False):
+        st = os.lstat(root)
+        lines.append(f"D {st.st_dev} {st.st_ino}\n")
         for name in files:
             try:
                 st = os.lstat(os.path.join(root, name))

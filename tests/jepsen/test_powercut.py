@@ -62,6 +62,7 @@ os.write(fd, b"y" * 50)                     # never synced
 fd2 = os.open(os.path.join(d, "b"), os.O_CREAT | os.O_WRONLY, 0o644)
 os.write(fd2, b"z" * 10)                    # never synced at all
 os.close(fd2)
+os.fsync(os.open(d, os.O_RDONLY))           # the names "a" and "b" are on disk
 fd3 = os.open(os.path.join(d, "c"), os.O_CREAT | os.O_WRONLY, 0o644)
 os.write(fd3, b"w" * 10)
 os.fdatasync(fd3)
@@ -103,6 +104,58 @@ def test_cut_keeps_a_prefix_of_the_unsynced_tail_at_random(lib, tmp_path):
     powercut.cut(str(d), str(journal), random.Random(7), tail="random")
     assert 100 <= os.path.getsize(d / "a") <= 150
     assert (d / "a").read_bytes()[:100] == b"x" * 100
+
+
+NAMES = """
+import os, sys
+d = sys.argv[1]
+def put(path, data):
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+    os.write(fd, data)
+    os.fsync(fd)
+    os.close(fd)
+def sync_dir(path):
+    fd = os.open(path, os.O_RDONLY)
+    os.fsync(fd)
+    os.close(fd)
+put(os.path.join(d, "kept"), b"k")
+put(os.path.join(d, "current"), b"old")
+put(os.path.join(d, "tmp"), b"new")
+os.mkdir(os.path.join(d, "synced-dir"))
+sync_dir(d)                                         # these four names are on disk
+put(os.path.join(d, "new"), b"n")                   # the file synced, its name not
+os.mkdir(os.path.join(d, "sub"))                    # a directory whose name never reached
+put(os.path.join(d, "sub", "f"), b"f")              # the disk, with a file synced in it
+sync_dir(os.path.join(d, "sub"))
+os.rename(os.path.join(d, "tmp"), os.path.join(d, "current"))   # over "current", unsynced
+put(os.path.join(d, "tmp2"), b"2")                  # a new name, then renamed: neither
+os.rename(os.path.join(d, "tmp2"), os.path.join(d, "renamed"))
+os.link(os.path.join(d, "kept"), os.path.join(d, "kept-link"))
+put(os.path.join(d, "tmp3"), b"3")
+os.rename(os.path.join(d, "tmp3"), os.path.join(d, "synced-dir", "moved"))
+sync_dir(os.path.join(d, "synced-dir"))             # this rename is on disk
+put(os.path.join(d, "synced-dir", "in"), b"i")      # its name never synced
+os._exit(0)
+"""
+
+
+def test_cut_takes_back_names_whose_directory_was_not_fsynced(lib, tmp_path):
+    d = tmp_path / "data"
+    d.mkdir()
+    journal = tmp_path / "journal"
+    env = dict(os.environ, **powercut.env(lib, d, journal))
+    subprocess.run([sys.executable, "-c", NAMES, str(d)], env=env, check=True)
+    rep = powercut.cut(str(d), str(journal), random.Random(1), tail="none")
+    left = sorted(str(p.relative_to(d)) for p in d.rglob("*"))
+    assert left == ["current", "kept", "synced-dir", "synced-dir/moved", "tmp"], rep
+    assert (d / "current").read_bytes() == b"old"       # what the rename replaced is back
+    assert (d / "tmp").read_bytes() == b"new"
+    assert (d / "synced-dir" / "moved").read_bytes() == b"3"
+    assert rep["names_taken_back"] == 5 and rep["renames_taken_back"] == 2, rep
+    # What a cut left is on the disk, names included: a second cut takes nothing more.
+    rep = powercut.cut(str(d), str(journal), random.Random(1), tail="none")
+    assert sorted(str(p.relative_to(d)) for p in d.rglob("*")) == left
+    assert "names_taken_back" not in rep and "renames_taken_back" not in rep, rep
 
 
 def test_cut_refuses_files_written_over_in_place(lib, tmp_path):
