@@ -43,6 +43,7 @@
  * Nothing else changes: every call does what it would have done.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -72,7 +73,8 @@ static struct tracked fds[MAX_FDS];
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 /* Orders what changes a file's length (creation with O_TRUNC, ftruncate: exclusive) against
  * syncs (shared, from the size taken before the fsync to its record): a sync's record never
- * lands after a truncation that happened while it ran. Writers first: syncs never stop. */
+ * lands after a truncation that happened while it ran. Name changes (with their N/R record)
+ * are writers too: a directory fsync's Y covers exactly the names made before it began. */
 static pthread_rwlock_t order = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 static int journal_fd = -1;
 
@@ -117,19 +119,31 @@ static int under_dir(int fd) {
   return inside(path, 1);
 }
 
-/* The absolute name of (dirfd, path), its last component left as it is. 0 if it cannot be had. */
+/* The absolute name of (dirfd, path), its directory resolved (symlinks, "..") as
+ * FLIN_POWERCUT_DIR is, its last component left as it is (trailing slashes dropped). 0 if it
+ * cannot be had (its directory does not exist). */
 static int absolute(int dirfd, const char* path, char* out, size_t cap) {
-  if (path[0] == '/') return snprintf(out, cap, "%s", path) < (int)cap;
-  char base[PATH_MAX], link[64];
-  if (dirfd == AT_FDCWD) {
-    if (getcwd(base, sizeof(base)) == NULL) return 0;
+  char joined[2 * PATH_MAX + 2], base[PATH_MAX], link[64], dir[PATH_MAX];
+  if (path[0] == '/') {
+    snprintf(joined, sizeof(joined), "%s", path);
   } else {
-    snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
-    ssize_t n = readlink(link, base, sizeof(base) - 1);
-    if (n <= 0) return 0;
-    base[n] = '\0';
+    if (dirfd == AT_FDCWD) {
+      if (getcwd(base, sizeof(base)) == NULL) return 0;
+    } else {
+      snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+      ssize_t n = readlink(link, base, sizeof(base) - 1);
+      if (n <= 0) return 0;
+      base[n] = '\0';
+    }
+    snprintf(joined, sizeof(joined), "%s/%s", base, path);
   }
-  return snprintf(out, cap, "%s/%s", base, path) < (int)cap;
+  size_t len = strlen(joined);
+  while (len > 1 && joined[len - 1] == '/') joined[--len] = '\0';
+  char* slash = strrchr(joined, '/');
+  if (slash == NULL || slash[1] == '\0') return 0; /* "/" itself */
+  *slash = '\0';
+  if (realpath(joined[0] ? joined : "/", dir) == NULL) return 0;
+  return snprintf(out, cap, "%s/%s", strcmp(dir, "/") == 0 ? "" : dir, slash + 1) < (int)cap;
 }
 
 /* After a successful open: track fd if it is a regular file under the directory. `fresh`:
@@ -205,8 +219,8 @@ static int do_openat(int dirfd, const char* path, int flags, mode_t mode) {
   if (fresh) pthread_rwlock_wrlock(&order);
   const int fd = real_openat(dirfd, path, flags, mode);
   if (fd >= 0) opened(fd, flags, fresh);
+  if (fd >= 0 && makes_name) name_made(dirfd, path); /* before a directory fsync can run */
   if (fresh) pthread_rwlock_unlock(&order);
-  if (fd >= 0 && makes_name) name_made(dirfd, path);
   return fd;
 }
 
@@ -257,8 +271,8 @@ static FILE* do_fopen(const char* path, const char* mode, const char* name) {
   if (fresh) pthread_rwlock_wrlock(&order);
   FILE* f = real(path, mode);
   if (f != NULL) opened(fileno(f), flags, fresh);
-  if (fresh) pthread_rwlock_unlock(&order);
   if (f != NULL && makes_name) name_made(AT_FDCWD, path);
+  if (fresh) pthread_rwlock_unlock(&order);
   return f;
 }
 FILE* fopen(const char* path, const char* mode) { return do_fopen(path, mode, "fopen"); }
@@ -445,7 +459,16 @@ static int dying(int dirfd, const char* path, struct stat* st, int dirs_too) {
   if (!(S_ISREG(st->st_mode) && st->st_nlink == 1) && !(dirs_too && S_ISDIR(st->st_mode)))
     return 0;
   char abs[PATH_MAX + 1];
-  return absolute(dirfd, path, abs, sizeof(abs)) && inside(abs, 0);
+  if (!absolute(dirfd, path, abs, sizeof(abs)) || !inside(abs, 0)) return 0;
+  if (S_ISDIR(st->st_mode)) { /* one with names in it stays (ENOTEMPTY): its account too */
+    DIR* d = opendir(abs);
+    struct dirent* e = NULL;
+    while (d != NULL && (e = readdir(d)) != NULL && (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")))
+      ;
+    if (d != NULL) closedir(d);
+    return d != NULL && e == NULL;
+  }
+  return 1;
 }
 /* Journaled before the call: once the name is gone its inode may be reused at once, by this
  * process or another node's, and that file's C must come after this D. (If the call then
@@ -485,26 +508,34 @@ int remove(const char* path) {
 
 int mkdir(const char* path, mode_t mode) {
   REAL(int, mkdir, (const char*, mode_t));
+  pthread_rwlock_wrlock(&order);
   const int r = real_mkdir(path, mode);
   if (r == 0) name_made(AT_FDCWD, path);
+  pthread_rwlock_unlock(&order);
   return r;
 }
 int mkdirat(int dirfd, const char* path, mode_t mode) {
   REAL(int, mkdirat, (int, const char*, mode_t));
+  pthread_rwlock_wrlock(&order);
   const int r = real_mkdirat(dirfd, path, mode);
   if (r == 0) name_made(dirfd, path);
+  pthread_rwlock_unlock(&order);
   return r;
 }
 int link(const char* from, const char* to) {
   REAL(int, link, (const char*, const char*));
+  pthread_rwlock_wrlock(&order);
   const int r = real_link(from, to);
   if (r == 0) name_made(AT_FDCWD, to);
+  pthread_rwlock_unlock(&order);
   return r;
 }
 int linkat(int fromfd, const char* from, int tofd, const char* to, int flags) {
   REAL(int, linkat, (int, const char*, int, const char*, int));
+  pthread_rwlock_wrlock(&order);
   const int r = real_linkat(fromfd, from, tofd, to, flags);
   if (r == 0) name_made(tofd, to);
+  pthread_rwlock_unlock(&order);
   return r;
 }
 
@@ -540,10 +571,13 @@ static int do_rename(int fromfd, const char* from, int tofd, const char* to, uns
     char dir[PATH_MAX + 16];
     snprintf(dir, sizeof(dir), "%s.stash", journal_path);
     real_mkdir(dir, 0755);
-    pthread_mutex_lock(&mu);
-    snprintf(stash, sizeof(stash), "%s/%d-%d", dir, (int)getpid(), ++counter);
-    pthread_mutex_unlock(&mu);
-    if (real_linkat(AT_FDCWD, dst, AT_FDCWD, stash, 0) != 0) abort(); /* nothing to put back */
+    for (;;) { /* a pid is reused (pid_max may be 32768): an earlier process's name is taken */
+      pthread_mutex_lock(&mu);
+      snprintf(stash, sizeof(stash), "%s/%d-%d", dir, (int)getpid(), ++counter);
+      pthread_mutex_unlock(&mu);
+      if (real_linkat(AT_FDCWD, dst, AT_FDCWD, stash, 0) == 0) break;
+      if (errno != EEXIST) abort(); /* nothing to put back */
+    }
   } else if (replaces && S_ISDIR(old.st_mode)) {
     dies(dying(tofd, to, &old, 1), &old);
   }
@@ -560,10 +594,16 @@ static int do_rename(int fromfd, const char* from, int tofd, const char* to, uns
   journal(line);
   return r;
 }
-int rename(const char* from, const char* to) { return do_rename(AT_FDCWD, from, AT_FDCWD, to, 0); }
+static int locked_rename(int fromfd, const char* from, int tofd, const char* to, unsigned flags) {
+  pthread_rwlock_wrlock(&order);
+  const int r = do_rename(fromfd, from, tofd, to, flags);
+  pthread_rwlock_unlock(&order);
+  return r;
+}
+int rename(const char* from, const char* to) { return locked_rename(AT_FDCWD, from, AT_FDCWD, to, 0); }
 int renameat(int fromfd, const char* from, int tofd, const char* to) {
-  return do_rename(fromfd, from, tofd, to, 0);
+  return locked_rename(fromfd, from, tofd, to, 0);
 }
 int renameat2(int fromfd, const char* from, int tofd, const char* to, unsigned flags) {
-  return do_rename(fromfd, from, tofd, to, flags);
+  return locked_rename(fromfd, from, tofd, to, flags);
 }

@@ -158,6 +158,34 @@ def test_cut_takes_back_names_whose_directory_was_not_fsynced(lib, tmp_path):
     assert "names_taken_back" not in rep and "renames_taken_back" not in rep, rep
 
 
+ODD_NAMES = """
+import os
+os.mkdir("link/sub/")                               # a trailing slash, through a symlink
+open("link/sub/f", "w").close()
+try:
+    os.rmdir("link/sub")                            # fails: the names in it stay unsynced
+except OSError:
+    pass
+open("link/a", "w").close()
+open("link/b", "w").close()
+os.rename("link/a", "link/b")                       # its stash name was taken (a reused pid)
+os._exit(0)
+"""
+
+
+def test_cut_takes_back_names_made_in_odd_ways(lib, tmp_path):
+    d = tmp_path / "data"
+    d.mkdir()
+    os.symlink(d, tmp_path / "link")
+    journal = tmp_path / "journal"
+    env = dict(os.environ, **powercut.env(lib, d, journal))
+    (tmp_path / "journal.stash").mkdir()
+    sh = "touch journal.stash/$$-1 && exec \"$0\" -c \"$1\""
+    subprocess.run(["sh", "-c", sh, sys.executable, ODD_NAMES], cwd=tmp_path, env=env, check=True)
+    rep = powercut.cut(str(d), str(journal), random.Random(1), tail="none")
+    assert list(d.iterdir()) == [], rep
+
+
 def test_cut_refuses_files_written_over_in_place(lib, tmp_path):
     d = tmp_path / "data"
     d.mkdir()
