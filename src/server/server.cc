@@ -174,6 +174,10 @@ Status Server::Start() {
   // marked its partitions recovering by now (MultiRaftOptions::restored); until then the
   // marker stays, so a crash before makes the next start do it again.
   if (restored && Backups::ForgetMarker(config_->dir)) {
+    // The removal itself must survive a power cut: a marker that came back would make the
+    // directory a backup again, one the retention of the server it came from may delete.
+    Status synced = SyncDir(config_->dir);
+    if (!synced.ok()) LOG_WARNING("%s", synced.ToString().c_str());
     LOG_NOTICE("%s was a backup; it is this server's data directory now", config_->dir.c_str());
   }
   if (config_->backup_dir.empty()) config_->backup_dir = Backups::DefaultDir(config_->dir);
