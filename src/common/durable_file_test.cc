@@ -50,5 +50,16 @@ TEST_F(DurableFileTest, ReportsWhatFailed) {
   EXPECT_TRUE(SyncDir(dir_.string()).ok());
 }
 
+TEST_F(DurableFileTest, MakesEveryMissingDirectory) {
+  const fs::path deep = dir_ / "a" / "b" / "c";
+  ASSERT_TRUE(MakeDirsDurably(deep.string()).ok());
+  EXPECT_TRUE(fs::is_directory(deep));
+  ASSERT_TRUE(MakeDirsDurably(deep.string() + "/").ok());  // there already: nothing to do
+  ASSERT_TRUE(WriteFileDurably((dir_ / "a" / "file").string(), "x").ok());
+  Status s = MakeDirsDurably((dir_ / "a" / "file" / "d").string());
+  EXPECT_FALSE(s.ok());  // a file where a directory should be
+  EXPECT_NE(s.message().find("cannot create"), std::string::npos) << s.message();
+}
+
 }  // namespace
 }  // namespace flin
