@@ -303,8 +303,8 @@ void GroupStorage::StartSnapshotBuild() const {
   const std::string prefix = storage::PartitionPrefix(group_);
   const std::string dir = snapshot_dir_;
   b->thread = std::thread([build, prefix, dir] {
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
+    // Durably: an install later puts its .keep link here, trusting the directory's name.
+    (void)MakeDirsDurably(dir);  // on failure the file cannot be made either: the build fails
     std::ofstream out(build->snap.path, std::ios::binary | std::ios::trunc);
     std::string rec;
     PutU32(&rec, kSnapshotHeader);
@@ -507,8 +507,8 @@ Result<bool> GroupStorage::StageSnapshotChunk(const raft::SnapshotMeta& meta, ui
   if (snapshot_dir_.empty()) return false;  // nowhere to keep it: the core reassembles it
   if (offset == 0) {
     DropIncoming();
-    std::error_code ec;
-    std::filesystem::create_directories(snapshot_dir_, ec);
+    Status made = MakeDirsDurably(snapshot_dir_);  // as InstallByIngest needs it
+    if (!made.ok()) return made;
     const std::string path = IncomingPath();
     int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);  // read: mmap
     if (fd < 0) return Status::IOError("cannot create " + path + ": " + strerror(errno));

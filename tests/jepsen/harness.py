@@ -979,6 +979,14 @@ def run(nodes=3, seconds=20, nemesis="mixed", clients=6, keys=5, seed=None, work
         if history.crashes:
             report["valid"] = False
             report["checker"] += "\nclients stopped on an exception: " + "; ".join(history.crashes)
+        # A partition's snapshot directory holds what an interrupted install resumes from
+        # (its .keep link): its name must be durable before anything goes in it.
+        undurable = (powercut.names_made_in_undurable_dirs(journal, "snapshots")
+                     if journal else [])
+        if undurable:
+            report["valid"] = False
+            report["checker"] += (f"\n{len(undurable)} name(s) made in a snapshot directory "
+                                  f"whose own name was not yet durable: {undurable[:5]}")
         if refusals:
             report["valid"] = False
             report["checker"] += (f"\n{refusals} warning(s) of peer messages refused "

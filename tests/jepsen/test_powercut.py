@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+import cluster_helpers
 import flinproc
 import harness
 import powercut
@@ -184,6 +185,52 @@ def test_cut_takes_back_names_made_in_odd_ways(lib, tmp_path):
     subprocess.run(["sh", "-c", sh, sys.executable, ODD_NAMES], cwd=tmp_path, env=env, check=True)
     rep = powercut.cut(str(d), str(journal), random.Random(1), tail="none")
     assert list(d.iterdir()) == [], rep
+
+
+def test_snapshot_directories_are_durable_before_anything_goes_in_them(lib, tmp_path):
+    """A partition's snapshot directory holds what an interrupted install resumes from (its
+    .keep link, which the install's marker names): its own name must be durable before
+    anything is put in it, whoever makes it (a leader building a snapshot to send, a
+    follower staging one it receives, an install). Node 3 misses enough writes to need a
+    snapshot of every partition, ingested as SST files; every name the nodes made in a
+    snapshot directory must have come after that directory's name was synced; then a power
+    cut of every node loses nothing acknowledged."""
+    journal = tmp_path / "journal"
+    cl = cluster_helpers.Cluster(tmp_path, snapshot_entries=50,
+                                 extra=["--snapshot-ingest-bytes", "0"],
+                                 env=powercut.env(lib, tmp_path, journal))
+    cluster_helpers.start_or_fail(cl)
+    try:
+        victim, survivors = cl.nodes[3], [cl.nodes[1], cl.nodes[2]]
+        written = {f"a{i}": f"x{i}" for i in range(300)}
+        cluster_helpers.pipelined_sets(cl.ports(), written)
+        cl.wait_caught_up(victim)
+        victim.kill9()
+        cl.wait_all_leaders(timeout=60, nodes=survivors)
+        later = {f"b{i}": f"y{i}" for i in range(6000)}  # ~90 per partition: logs compacted
+        cluster_helpers.pipelined_sets([n.port for n in survivors], later)
+        written.update(later)
+        victim.start()
+        cl.wait_caught_up(victim)
+        installed = victim.log_count("installed snapshot")
+        assert installed > 0, "node 3 caught up without a snapshot: nothing was tested"
+        undurable = powercut.names_made_in_undurable_dirs(str(journal), "snapshots")
+        assert not undurable, (f"{len(undurable)} name(s) made in a snapshot directory whose "
+                               f"own name was not durable yet: {undurable[:5]}")
+        for node in cl.nodes.values():
+            node.kill9()
+        for node in cl.nodes.values():
+            cut = powercut.cut(node.dir, str(journal), random.Random(node.node_id), tail="none")
+            assert not cut.get("untracked"), cut
+        for node in cl.nodes.values():
+            node.start(wait=False)
+        for node in cl.nodes.values():
+            node.wait_ready()
+        cl.wait_all_leaders(timeout=90)
+        lost = harness.missing_keys(cl.ports(), written)
+        assert not lost, f"{len(lost)} acknowledged writes lost in the cut ({cut}): {lost[:5]}"
+    finally:
+        cl.stop()
 
 
 def test_cut_refuses_files_written_over_in_place(lib, tmp_path):
