@@ -11,7 +11,7 @@
  *     T <dev> <ino> <size>     it was truncated to <size> (what is safe shrinks with it)
  *     W <dev> <ino> <offset>   a write landed below what was already safe: an overwrite,
  *                              which cutting the file back to a length cannot model
- *     D <dev> <ino>            its last name is about to be unlinked or renamed over: the
+ *     D <dev> <ino>            its last name is about to go (see U: the stash's link): the
  *                              inode may be reused by a file this library does not see
  *                              being created
  * and, for the names of files and directories under FLIN_POWERCUT_DIR (a name is on disk only
@@ -23,22 +23,25 @@
  *                              <dev> <ino> was renamed from <from> in one directory to <to> in
  *                              another (or the same); <stash> is a hard link, made before, to
  *                              what <to> named until then (a regular file), or "-"
- *     Y <dev> <ino>            an fsync of that directory succeeded: the names made in it
- *                              before are on disk
+ *     U <pdev> <pino> <name> <dev> <ino> <stash>
+ *                              a file's name was removed; <stash> is a link to it, made
+ *                              before, which the library drops once the directory is fsynced
+ *     Y <dev> <ino>            an fsync of that directory succeeded: the names made, changed
+ *                              or removed in it before are on disk
  *     D <dev> <ino>            (also) a directory is about to be removed
  * (powercut.py adds K <dev> <ino> <size>: what a cut left of it, all of which is on disk; and
  * Y records for every directory a cut left, whose names are then all on disk.)
  * Once the process is dead, powercut.py takes back the name changes no directory fsync
- * covered, newest first, then cuts every file back to what its journal says
+ * covered, newest first (a removed file linked back from the stash), then cuts every file back to what its journal says
  * was safe (plus, at random, part of the unsynced tail, as a real disk may keep some). That is
  * what a power cut leaves of append-only files, which is how RocksDB writes (WAL, MANIFEST,
  * SSTs); an overwrite is reported so that a test cannot pass on a model that does not hold.
  * Files opened with fopen (std::ofstream too) are tracked as well: libstdc++ writes through
  * write(2) on the FILE's descriptor (glibc's own fwrite does not go through these symbols, so
  * a file written with fwrite is tracked but its writes are not checked for overwrites).
- * Not modelled (more lenient than a real cut): removals of names (an unlinked file does not
- * come back), and a rename whose new directory was fsynced is taken as whole (a journaling
- * file system's rename is one transaction; POSIX would let the old name come back too).
+ * Not modelled (more lenient than a real cut): removals of directories, and a rename whose
+ * new directory was fsynced is taken as whole (a journaling file system's rename is one
+ * transaction; POSIX would let the old name come back too).
  *
  * Nothing else changes: every call does what it would have done.
  */
@@ -420,6 +423,8 @@ int truncate64(const char* path, off_t size) {
   return truncate_path(path, size, real_truncate64);
 }
 
+static void removals_synced(dev_t pdev, ino_t pino);
+
 /* The size is taken before the sync: bytes appended while it runs may not be covered. */
 static int synced(int fd, int (*real)(int)) {
   if (fd < 0 || fd >= MAX_FDS || !fds[fd].on) return real(fd);
@@ -436,6 +441,7 @@ static int synced(int fd, int (*real)(int)) {
     char line[128];
     snprintf(line, sizeof(line), "Y %lu %lu\n", (unsigned long)st.st_dev, (unsigned long)st.st_ino);
     journal(line);
+    removals_synced(st.st_dev, st.st_ino);
   } else if (r == 0 && have) {
     sync_done(fd, st.st_size);
   }
@@ -449,6 +455,90 @@ int fsync(int fd) {
 int fdatasync(int fd) {
   REAL(int, fdatasync, (int));
   return synced(fd, real_fdatasync);
+}
+
+/* Removals of files no fsync of their directory has covered yet: the stash links that keep
+ * them for a cut to put back. Dropped (the link unlinked) once such an fsync succeeds. */
+struct pending_removal {
+  dev_t pdev;
+  ino_t pino;
+  char* stash;
+};
+static struct pending_removal* pending;
+static size_t pending_n, pending_cap;
+static pthread_mutex_t pending_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void stash_link(const char* path, char* out, size_t cap);
+
+/* The directory (pdev, pino) was fsynced: the removals made in it before are on disk. */
+static void removals_synced(dev_t pdev, ino_t pino) {
+  REAL(int, unlink, (const char*));
+  pthread_mutex_lock(&pending_mu);
+  size_t kept = 0;
+  for (size_t i = 0; i < pending_n; ++i) {
+    if (pending[i].pdev != pdev || pending[i].pino != pino) {
+      pending[kept++] = pending[i];
+      continue;
+    }
+    struct stat st;
+    if (lstat(pending[i].stash, &st) == 0 && st.st_nlink == 1) {
+      char line[128];  /* the file's last name: its account ends (D before the inode is free) */
+      snprintf(line, sizeof(line), "D %lu %lu\n", (unsigned long)st.st_dev, (unsigned long)st.st_ino);
+      journal(line);
+    }
+    real_unlink(pending[i].stash);
+    free(pending[i].stash);
+  }
+  pending_n = kept;
+  pthread_mutex_unlock(&pending_mu);
+}
+
+/* A file's name under the directory is about to be removed: it is linked into the stash first
+ * (its inode and account live on), and once the removal succeeded journaled
+ *     U <pdev> <pino> <name> <dev> <ino> <stash>
+ * which a cut undoes (the stash linked back) unless an fsync of the directory came after. */
+struct removal {
+  int on;
+  struct stat pst, st;
+  char name[NAME_MAX + 1];
+  char stash[PATH_MAX + 64];
+};
+static void removal_begins(int dirfd, const char* path, struct removal* r) {
+  char abs[PATH_MAX + 1];
+  const char* base;
+  r->on = fstatat(dirfd, path, &r->st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(r->st.st_mode) &&
+          absolute(dirfd, path, abs, sizeof(abs)) && inside(abs, 0) &&
+          parent_of(abs, &r->pst, &base);
+  if (!r->on) return;
+  snprintf(r->name, sizeof(r->name), "%s", base);
+  pthread_rwlock_wrlock(&order); /* against directory fsyncs, as name changes are */
+  stash_link(abs, r->stash, sizeof(r->stash));
+}
+static int removal_ends(struct removal* r, int result) {
+  REAL(int, unlink, (const char*));
+  if (!r->on) return result;
+  if (result != 0) {
+    real_unlink(r->stash);
+  } else {
+    char line[2 * PATH_MAX + 128];
+    snprintf(line, sizeof(line), "U %lu %lu %s %lu %lu %s\n", (unsigned long)r->pst.st_dev,
+             (unsigned long)r->pst.st_ino, r->name, (unsigned long)r->st.st_dev,
+             (unsigned long)r->st.st_ino, r->stash);
+    journal(line);
+    pthread_mutex_lock(&pending_mu);
+    if (pending_n == pending_cap) {
+      pending_cap = pending_cap ? 2 * pending_cap : 256;
+      pending = realloc(pending, pending_cap * sizeof(*pending));
+      if (pending == NULL) abort();
+    }
+    pending[pending_n].pdev = r->pst.st_dev;
+    pending[pending_n].pino = r->pst.st_ino;
+    pending[pending_n].stash = strdup(r->stash);
+    ++pending_n;
+    pthread_mutex_unlock(&pending_mu);
+  }
+  pthread_rwlock_unlock(&order);
+  return result;
 }
 
 /* Before a name goes away (unlink, rmdir, or a rename over it): if it is the last name of a
@@ -483,15 +573,20 @@ static int dies(int was, const struct stat* st) {
 }
 int unlink(const char* path) {
   REAL(int, unlink, (const char*));
-  struct stat st;
-  dies(dying(AT_FDCWD, path, &st, 0), &st);
-  return real_unlink(path);
+  struct removal r;
+  removal_begins(AT_FDCWD, path, &r);
+  return removal_ends(&r, real_unlink(path));
 }
 int unlinkat(int dirfd, const char* path, int flags) {
   REAL(int, unlinkat, (int, const char*, int));
   struct stat st;
-  dies(dying(dirfd, path, &st, (flags & AT_REMOVEDIR) != 0), &st);
-  return real_unlinkat(dirfd, path, flags);
+  if (flags & AT_REMOVEDIR) {
+    dies(dying(dirfd, path, &st, 1), &st);
+    return real_unlinkat(dirfd, path, flags);
+  }
+  struct removal r;
+  removal_begins(dirfd, path, &r);
+  return removal_ends(&r, real_unlinkat(dirfd, path, flags));
 }
 int rmdir(const char* path) {
   REAL(int, rmdir, (const char*));
@@ -502,8 +597,13 @@ int rmdir(const char* path) {
 int remove(const char* path) {
   REAL(int, remove, (const char*));
   struct stat st;
-  dies(dying(AT_FDCWD, path, &st, 1), &st);
-  return real_remove(path);
+  if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+    dies(dying(AT_FDCWD, path, &st, 1), &st);
+    return real_remove(path);
+  }
+  struct removal r;
+  removal_begins(AT_FDCWD, path, &r);
+  return removal_ends(&r, real_remove(path));
 }
 
 int mkdir(const char* path, mode_t mode) {
@@ -539,15 +639,33 @@ int linkat(int fromfd, const char* from, int tofd, const char* to, int flags) {
   return r;
 }
 
+/* Links the file at `path` into the stash, <journal>.stash/ (on the same file system), and
+ * puts the link's name in `out`: what a cut may have to put back. */
+static void stash_link(const char* path, char* out, size_t cap) {
+  REAL(int, linkat, (int, const char*, int, const char*, int));
+  REAL(int, mkdir, (const char*, mode_t));
+  static int counter;
+  const char* journal_path = getenv("FLIN_POWERCUT_JOURNAL");
+  if (journal_path == NULL) abort();
+  char dir[PATH_MAX + 16];
+  snprintf(dir, sizeof(dir), "%s.stash", journal_path);
+  real_mkdir(dir, 0755);
+  for (;;) { /* a pid is reused (pid_max may be 32768): an earlier process's name is taken */
+    pthread_mutex_lock(&mu);
+    snprintf(out, cap, "%s/%d-%d", dir, (int)getpid(), ++counter);
+    pthread_mutex_unlock(&mu);
+    if (real_linkat(AT_FDCWD, path, AT_FDCWD, out, 0) == 0) return;
+    if (errno != EEXIST) abort(); /* nothing to put back */
+  }
+}
+
 /* A rename is journaled R (after it succeeded) when either name is under the directory. What
  * the new name replaces (a regular file) is first linked into the stash, <journal>.stash/, so
  * that a cut can put it back if the rename never reached the disk; the stash's link also keeps
  * its inode, and so its account, alive. RENAME_EXCHANGE is not modelled. */
 static int do_rename(int fromfd, const char* from, int tofd, const char* to, unsigned flags) {
   REAL(int, renameat2, (int, const char*, int, const char*, unsigned));
-  REAL(int, linkat, (int, const char*, int, const char*, int));
   REAL(int, unlink, (const char*));
-  REAL(int, mkdir, (const char*, mode_t));
   char src[PATH_MAX + 1], dst[PATH_MAX + 1];
   struct stat moved, old;
   if ((flags & RENAME_EXCHANGE) || !absolute(fromfd, from, src, sizeof(src)) ||
@@ -565,19 +683,7 @@ static int do_rename(int fromfd, const char* from, int tofd, const char* to, uns
   const int replaces = lstat(dst, &old) == 0;
   if (replaces && S_ISREG(old.st_mode) &&
       !(old.st_dev == moved.st_dev && old.st_ino == moved.st_ino)) {
-    static int counter;
-    const char* journal_path = getenv("FLIN_POWERCUT_JOURNAL");
-    if (journal_path == NULL) abort();
-    char dir[PATH_MAX + 16];
-    snprintf(dir, sizeof(dir), "%s.stash", journal_path);
-    real_mkdir(dir, 0755);
-    for (;;) { /* a pid is reused (pid_max may be 32768): an earlier process's name is taken */
-      pthread_mutex_lock(&mu);
-      snprintf(stash, sizeof(stash), "%s/%d-%d", dir, (int)getpid(), ++counter);
-      pthread_mutex_unlock(&mu);
-      if (real_linkat(AT_FDCWD, dst, AT_FDCWD, stash, 0) == 0) break;
-      if (errno != EEXIST) abort(); /* nothing to put back */
-    }
+    stash_link(dst, stash, sizeof(stash));
   } else if (replaces && S_ISDIR(old.st_mode)) {
     dies(dying(tofd, to, &old, 1), &old);
   }

@@ -22,9 +22,11 @@ under its new name only once its directory has been fsynced since (POSIX promise
 ext4 happens to keep more). cut() first takes back, newest first, every such change no fsync
 of its directory covered: a new name goes (a new directory with all it holds), a rename goes
 back and what it replaced comes back (the library keeps a link to it in <journal>.stash/).
-Not modelled, and so more lenient than a real cut: removals (an unlinked file does not come
-back), and a rename's old name, once its new directory is fsynced (taken as one change, as a
-journaling file system makes it).
+A removed file comes back the same way (the library links it into the stash before the
+unlink, and drops that link once an fsync of its directory covers the removal). Not
+modelled, and so more lenient than a real cut: removals of directories, and a rename's old
+name once its new directory is fsynced (taken as one change, as a journaling file system
+makes it).
 """
 import collections
 import os
@@ -55,9 +57,9 @@ class ModelBroken(Exception):
 
 
 def _unsynced_names(journal):
-    """The name changes (N and R records) no later fsync of their directory made safe, in
-    journal order, as tuples: ("N", parent, name, inode) or ("R", from_parent, from_name,
-    to_parent, to_name, inode, stash). A change of a name whose file or directory was removed
+    """The name changes (N, R and U records) no later fsync of their directory made safe, in
+    journal order, as tuples: ("N", parent, name, inode), ("R", from_parent, from_name,
+    to_parent, to_name, inode, stash) or ("U", parent, name, inode, stash). A change of a name whose file or directory was removed
     since (D) is moot and left out."""
     changes = {}
     by_dir, by_inode = collections.defaultdict(list), collections.defaultdict(list)
@@ -71,6 +73,9 @@ def _unsynced_names(journal):
                 parent, ident = (int(p[4]), int(p[5])), (int(p[7]), int(p[8]))
                 changes[seq] = ("R", (int(p[1]), int(p[2])), p[3], parent, p[6], ident,
                                 None if p[9] == "-" else p[9])
+            elif p[0] == "U":
+                parent, ident = (int(p[1]), int(p[2])), (int(p[4]), int(p[5]))
+                changes[seq] = ("U", parent, p[3], ident, p[6])
             elif p[0] in ("Y", "D"):
                 ident = (int(p[1]), int(p[2]))
                 for s in by_dir.pop(ident, []):
@@ -134,6 +139,14 @@ def _undo_names(directory, journal, report):
             _remove(path, journal)
             dirs = _dirs(directory)
             report["names_taken_back"] += 1
+        elif change[0] == "U":
+            _, parent, name, ident, stash = change
+            path = os.path.join(dirs.get(parent, "/nonexistent"), name)
+            if not (parent in dirs and within(path) and os.path.exists(stash)) or \
+                    os.path.lexists(path):
+                continue
+            os.link(stash, path)
+            report["removals_taken_back"] += 1
         else:
             _, from_parent, from_name, parent, name, ident, stash = change
             path = os.path.join(dirs.get(parent, "/nonexistent"), name)

@@ -89,7 +89,9 @@ def test_cut_keeps_what_was_synced_and_drops_the_rest(lib, tmp_path):
     rep = powercut.cut(str(d), str(journal), random.Random(1), tail="none")
     assert os.path.getsize(d / "a") == 100
     assert os.path.getsize(d / "b") == 0
-    assert rep == {"files_cut": 2, "bytes_dropped": 60}
+    # "c" (made and removed after the directory's fsync) came back, then went with its name.
+    assert rep == {"files_cut": 2, "bytes_dropped": 60, "removals_taken_back": 1,
+                   "names_taken_back": 1}
     # What survived a cut is on the disk: a second cut takes nothing more.
     with open(d / "a", "ab") as f:  # written without the library: untracked bytes
         f.write(b"q" * 7)
@@ -157,6 +159,45 @@ def test_cut_takes_back_names_whose_directory_was_not_fsynced(lib, tmp_path):
     rep = powercut.cut(str(d), str(journal), random.Random(1), tail="none")
     assert sorted(str(p.relative_to(d)) for p in d.rglob("*")) == left
     assert "names_taken_back" not in rep and "renames_taken_back" not in rep, rep
+
+
+REMOVALS = """
+import os, sys
+d = sys.argv[1]
+def put(path, data):
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+    os.write(fd, data)
+    os.fsync(fd)
+    os.close(fd)
+def sync_dir(path):
+    fd = os.open(path, os.O_RDONLY)
+    os.fsync(fd)
+    os.close(fd)
+put(os.path.join(d, "back"), b"b" * 10)
+put(os.path.join(d, "gone"), b"g")
+sync_dir(d)
+os.unlink(os.path.join(d, "gone"))
+sync_dir(d)                                         # this removal is on disk
+os.unlink(os.path.join(d, "back"))                  # this one is not: the file comes back
+put(os.path.join(d, "new"), b"n")
+os.remove(os.path.join(d, "new"))                   # its name never reached the disk
+os._exit(0)
+"""
+
+
+def test_cut_brings_back_files_whose_removal_was_not_fsynced(lib, tmp_path):
+    d = tmp_path / "data"
+    d.mkdir()
+    journal = tmp_path / "journal"
+    env = dict(os.environ, **powercut.env(lib, d, journal))
+    subprocess.run([sys.executable, "-c", REMOVALS, str(d)], env=env, check=True)
+    assert sorted(os.listdir(d)) == []
+    rep = powercut.cut(str(d), str(journal), random.Random(1), tail="none")
+    assert sorted(os.listdir(d)) == ["back"], rep
+    assert (d / "back").read_bytes() == b"b" * 10
+    assert rep["removals_taken_back"] == 2 and rep["names_taken_back"] == 1, rep  # "new" too
+    stash = str(journal) + ".stash"
+    assert len(os.listdir(stash)) == 2, "the stash keeps only what a cut may put back"
 
 
 ODD_NAMES = """
@@ -275,6 +316,33 @@ def test_a_backup_that_save_acknowledged_survives_a_power_cut(lib, tmp_path):
                 assert c.call("GET", f"k{i}") == f"v{i}".encode(), f"k{i} missing from the backup"
     finally:
         other.stop()
+
+
+def test_a_server_started_on_a_backup_forgets_its_marker_for_good(lib, tmp_path):
+    """A server started in place on a backup removes the backup's marker (the directory is
+    live data now, which no retention may delete); a power cut must not bring it back."""
+    journal = tmp_path / "journal"
+    srv = flinproc.Server(tmp_path, fsync="always")
+    srv.env = powercut.env(lib, tmp_path, journal)
+    srv.start()
+    try:
+        with srv.raw() as c:
+            assert c.call("SET", "k", "v") == "OK"
+            assert c.call("SAVE") == "OK"
+            info = c.call("INFO", "persistence").decode()
+    finally:
+        srv.stop()
+    backup = next(line.split(":", 1)[1].strip() for line in info.splitlines()
+                  if line.startswith("backup_last_path:"))
+    marker = os.path.join(backup, "FLIN-BACKUP")
+    assert os.path.exists(marker)
+    live = flinproc.Server(tmp_path, datadir=backup, name="live")
+    live.env = powercut.env(lib, tmp_path, journal)
+    live.start()
+    live.kill9()
+    assert not os.path.exists(marker), "the server kept the backup's marker"
+    cut = powercut.cut(backup, str(journal), random.Random(1), tail="none")
+    assert not os.path.exists(marker), f"a power cut brought the marker back ({cut})"
 
 
 def test_every_kind_of_acknowledged_write_survives_a_power_cut(lib, tmp_path):
