@@ -657,6 +657,8 @@ class Nemesis:
         shutil.rmtree(node.dir, ignore_errors=True)
         if backup:
             shutil.copytree(backup, node.dir)
+            if self.journal:
+                powercut.adopt(node.dir, self.journal)  # restored whole, as an operator would
 
     def wipe_lagger(self, nodes, stop, restore=False):
         """The loss that needs the recovery rules (3 nodes): A is paused while B and C

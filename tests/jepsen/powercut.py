@@ -263,6 +263,21 @@ def cut(directory, journal, rng, tail="random"):
     return out
 
 
+def adopt(directory, journal):
+    """After `directory` was filled by other means than the library's (a test copying a
+    backup into place, as an operator would, syncing it): everything in it is on the disk,
+    every file whole and every name made."""
+    lines = []
+    for root, _, files in os.walk(directory):
+        st = os.lstat(root)
+        lines.append(f"Y {st.st_dev} {st.st_ino}\n")
+        for name in files:
+            st = os.lstat(os.path.join(root, name))
+            lines.append(f"K {st.st_dev} {st.st_ino} {st.st_size}\n")
+    with open(journal, "a") as f:
+        f.writelines(lines)
+
+
 def forget(directory, journal):
     """Before `directory` is deleted by other means than the library's (a test wiping a
     node's disk): ends the account of every file in it, so that a file the library does not

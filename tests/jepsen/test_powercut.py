@@ -200,6 +200,24 @@ def test_cut_brings_back_files_whose_removal_was_not_fsynced(lib, tmp_path):
     assert len(os.listdir(stash)) == 2, "the stash keeps only what a cut may put back"
 
 
+def test_a_directory_filled_by_a_copy_is_adopted_whole(lib, tmp_path):
+    """A test that copies a backup into place (the restore nemesis) adopts the copy: its
+    files are on the disk whole, so a later cut neither reports them untracked nor takes
+    anything of them, even one removed (unsynced) and brought back."""
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "copied").write_bytes(b"c" * 20)
+    (d / "removed").write_bytes(b"r" * 20)
+    journal = tmp_path / "journal"
+    powercut.adopt(str(d), str(journal))
+    env = dict(os.environ, **powercut.env(lib, d, journal))
+    subprocess.run([sys.executable, "-c", "import os, sys; os.unlink(sys.argv[1])",
+                    str(d / "removed")], env=env, check=True)
+    rep = powercut.cut(str(d), str(journal), random.Random(1), tail="none")
+    assert rep == {"removals_taken_back": 1, "files_synced": 2}, rep
+    assert (d / "removed").read_bytes() == b"r" * 20
+
+
 ODD_NAMES = """
 import os
 os.mkdir("link/sub/")                               # a trailing slash, through a symlink
