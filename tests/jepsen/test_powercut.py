@@ -264,11 +264,20 @@ def test_snapshot_directories_are_durable_before_anything_goes_in_them(lib, tmp_
         written = {f"a{i}": f"x{i}" for i in range(300)}
         cluster_helpers.pipelined_sets(cl.ports(), written)
         cl.wait_caught_up(victim)
+        dead_applied = {p: d["applied"] for p, d in victim.info_cluster()["partitions"].items()}
         victim.kill9()
         cl.wait_all_leaders(timeout=60, nodes=survivors)
         later = {f"b{i}": f"y{i}" for i in range(6000)}  # ~90 per partition: logs compacted
         cluster_helpers.pipelined_sets([n.port for n in survivors], later)
         written.update(later)
+
+        def compacted_past_the_dead_node():  # so that it must catch up from snapshots
+            led, infos = cl.leaders(survivors), cl.infos(survivors)
+            return len(led) == len(dead_applied) and all(
+                infos[nid]["partitions"][p]["first_index"] > dead_applied[p] + 1
+                for p, nid in led.items())
+        flinproc.wait_until(compacted_past_the_dead_node, 60, interval=0.1,
+                            what="the leaders' logs to be compacted past node 3's")
         victim.start()
         cl.wait_caught_up(victim)
         installed = victim.log_count("installed snapshot")
