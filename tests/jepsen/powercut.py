@@ -152,10 +152,11 @@ def _undo_names(directory, journal, report):
             path = os.path.join(dirs.get(parent, "/nonexistent"), name)
             if not (parent in dirs and within(path) and _is(path, ident)):
                 continue
-            if from_parent in dirs:
-                os.rename(path, os.path.join(dirs[from_parent], from_name))
-            else:
-                _remove(path, journal)  # from outside what is cut: gone from here
+            back = os.path.join(dirs[from_parent], from_name) if from_parent in dirs else None
+            if back is not None and not os.path.lexists(back):
+                os.rename(path, back)
+            else:  # from outside what is cut, or its old name synced since for another file:
+                _remove(path, journal)  # it has no name left on the disk
             if stash is not None and os.path.exists(stash):
                 os.link(stash, path)
             dirs = _dirs(directory)

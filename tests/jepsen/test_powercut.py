@@ -161,6 +161,43 @@ def test_cut_takes_back_names_whose_directory_was_not_fsynced(lib, tmp_path):
     assert "names_taken_back" not in rep and "renames_taken_back" not in rep, rep
 
 
+MOVED = """
+import os, sys
+d = sys.argv[1]
+def put(path, data):
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+    os.write(fd, data)
+    os.fsync(fd)
+    os.close(fd)
+def sync_dir(path):
+    fd = os.open(path, os.O_RDONLY)
+    os.fsync(fd)
+    os.close(fd)
+os.mkdir(os.path.join(d, "a"))
+os.mkdir(os.path.join(d, "b"))
+sync_dir(d)
+put(os.path.join(d, "a", "x"), b"old")
+sync_dir(os.path.join(d, "a"))
+os.rename(os.path.join(d, "a", "x"), os.path.join(d, "b", "y"))  # "b" never synced
+put(os.path.join(d, "a", "x"), b"new")              # the old name, for another file
+sync_dir(os.path.join(d, "a"))
+os._exit(0)
+"""
+
+
+def test_cut_of_a_rename_whose_old_name_was_taken_since(lib, tmp_path):
+    """A file moved to another directory that was never synced, its old name then synced for
+    a new file: after the cut the new file keeps the name, and the moved one has none."""
+    d = tmp_path / "data"
+    d.mkdir()
+    journal = tmp_path / "journal"
+    env = dict(os.environ, **powercut.env(lib, d, journal))
+    subprocess.run([sys.executable, "-c", MOVED, str(d)], env=env, check=True)
+    rep = powercut.cut(str(d), str(journal), random.Random(1), tail="none")
+    assert (d / "a" / "x").read_bytes() == b"new", rep
+    assert os.listdir(d / "b") == [], rep
+
+
 REMOVALS = """
 import os, sys
 d = sys.argv[1]
