@@ -109,7 +109,9 @@ def test_cut_keeps_a_prefix_of_the_unsynced_tail_at_random(lib, tmp_path):
     assert (d / "a").read_bytes()[:100] == b"x" * 100
 
 
-NAMES = """
+# What the name scripts below share: put() writes and fsyncs a file, sync_dir() fsyncs a
+# directory; the script's directory is sys.argv[1], `d`.
+SCRIPT_PRELUDE = """
 import os, sys
 d = sys.argv[1]
 def put(path, data):
@@ -121,6 +123,21 @@ def sync_dir(path):
     fd = os.open(path, os.O_RDONLY)
     os.fsync(fd)
     os.close(fd)
+"""
+
+
+def run_in_data_dir(lib, tmp_path, script):
+    """Runs `script` (after SCRIPT_PRELUDE) under the library on a fresh tmp_path/data;
+    returns that directory and the journal."""
+    d = tmp_path / "data"
+    d.mkdir()
+    journal = tmp_path / "journal"
+    env = dict(os.environ, **powercut.env(lib, d, journal))
+    subprocess.run([sys.executable, "-c", SCRIPT_PRELUDE + script, str(d)], env=env, check=True)
+    return d, journal
+
+
+NAMES = """
 put(os.path.join(d, "kept"), b"k")
 put(os.path.join(d, "current"), b"old")
 put(os.path.join(d, "tmp"), b"new")
@@ -143,11 +160,7 @@ os._exit(0)
 
 
 def test_cut_takes_back_names_whose_directory_was_not_fsynced(lib, tmp_path):
-    d = tmp_path / "data"
-    d.mkdir()
-    journal = tmp_path / "journal"
-    env = dict(os.environ, **powercut.env(lib, d, journal))
-    subprocess.run([sys.executable, "-c", NAMES, str(d)], env=env, check=True)
+    d, journal = run_in_data_dir(lib, tmp_path, NAMES)
     rep = powercut.cut(str(d), str(journal), random.Random(1), tail="none")
     left = sorted(str(p.relative_to(d)) for p in d.rglob("*"))
     assert left == ["current", "kept", "synced-dir", "synced-dir/moved", "tmp"], rep
@@ -162,17 +175,6 @@ def test_cut_takes_back_names_whose_directory_was_not_fsynced(lib, tmp_path):
 
 
 MOVED = """
-import os, sys
-d = sys.argv[1]
-def put(path, data):
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
-    os.write(fd, data)
-    os.fsync(fd)
-    os.close(fd)
-def sync_dir(path):
-    fd = os.open(path, os.O_RDONLY)
-    os.fsync(fd)
-    os.close(fd)
 os.mkdir(os.path.join(d, "a"))
 os.mkdir(os.path.join(d, "b"))
 sync_dir(d)
@@ -188,28 +190,13 @@ os._exit(0)
 def test_cut_of_a_rename_whose_old_name_was_taken_since(lib, tmp_path):
     """A file moved to another directory that was never synced, its old name then synced for
     a new file: after the cut the new file keeps the name, and the moved one has none."""
-    d = tmp_path / "data"
-    d.mkdir()
-    journal = tmp_path / "journal"
-    env = dict(os.environ, **powercut.env(lib, d, journal))
-    subprocess.run([sys.executable, "-c", MOVED, str(d)], env=env, check=True)
+    d, journal = run_in_data_dir(lib, tmp_path, MOVED)
     rep = powercut.cut(str(d), str(journal), random.Random(1), tail="none")
     assert (d / "a" / "x").read_bytes() == b"new", rep
     assert os.listdir(d / "b") == [], rep
 
 
 REMOVALS = """
-import os, sys
-d = sys.argv[1]
-def put(path, data):
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
-    os.write(fd, data)
-    os.fsync(fd)
-    os.close(fd)
-def sync_dir(path):
-    fd = os.open(path, os.O_RDONLY)
-    os.fsync(fd)
-    os.close(fd)
 put(os.path.join(d, "back"), b"b" * 10)
 put(os.path.join(d, "gone"), b"g")
 sync_dir(d)
@@ -223,11 +210,7 @@ os._exit(0)
 
 
 def test_cut_brings_back_files_whose_removal_was_not_fsynced(lib, tmp_path):
-    d = tmp_path / "data"
-    d.mkdir()
-    journal = tmp_path / "journal"
-    env = dict(os.environ, **powercut.env(lib, d, journal))
-    subprocess.run([sys.executable, "-c", REMOVALS, str(d)], env=env, check=True)
+    d, journal = run_in_data_dir(lib, tmp_path, REMOVALS)
     assert sorted(os.listdir(d)) == []
     rep = powercut.cut(str(d), str(journal), random.Random(1), tail="none")
     assert sorted(os.listdir(d)) == ["back"], rep
