@@ -22,7 +22,8 @@
  *     R <fdev> <fino> <from> <tdev> <tino> <to> <dev> <ino> <stash>
  *                              <dev> <ino> was renamed from <from> in one directory to <to> in
  *                              another (or the same); <stash> is a hard link, made before, to
- *                              what <to> named until then (a regular file), or "-"
+ *                              what <to> named until then (a regular file), or "-"; dropped
+ *                              as U's is, once <to>'s directory is fsynced
  *     U <pdev> <pino> <name> <dev> <ino> <stash>
  *                              a file's name was removed; <stash> is a link to it, made
  *                              before, which the library drops once the directory is fsynced
@@ -32,10 +33,11 @@
  * (powercut.py adds K <dev> <ino> <size>: what a cut left of it, all of which is on disk; and
  * Y records for every directory a cut left, whose names are then all on disk.)
  * Once the process is dead, powercut.py takes back the name changes no directory fsync
- * covered, newest first (a removed file linked back from the stash), then cuts every file back to what its journal says
- * was safe (plus, at random, part of the unsynced tail, as a real disk may keep some). That is
- * what a power cut leaves of append-only files, which is how RocksDB writes (WAL, MANIFEST,
- * SSTs); an overwrite is reported so that a test cannot pass on a model that does not hold.
+ * covered, newest first (a removed file linked back from the stash), then cuts every file
+ * back to what its journal says was safe (plus, at random, part of the unsynced tail, as a
+ * real disk may keep some). That is what a power cut leaves of append-only files, which is
+ * how RocksDB writes (WAL, MANIFEST, SSTs); an overwrite is reported so that a test cannot
+ * pass on a model that does not hold.
  * Files opened with fopen (std::ofstream too) are tracked as well: libstdc++ writes through
  * write(2) on the FILE's descriptor (glibc's own fwrite does not go through these symbols, so
  * a file written with fwrite is tracked but its writes are not checked for overwrites).
@@ -457,8 +459,8 @@ int fdatasync(int fd) {
   return synced(fd, real_fdatasync);
 }
 
-/* Removals of files no fsync of their directory has covered yet: the stash links that keep
- * them for a cut to put back. Dropped (the link unlinked) once such an fsync succeeds. */
+/* Stash links a cut may need (a removed file, a file a rename replaced), by the directory
+ * whose fsync makes the change safe: dropped (the link unlinked) once such an fsync succeeds. */
 struct pending_removal {
   dev_t pdev;
   ino_t pino;
@@ -469,8 +471,23 @@ static size_t pending_n, pending_cap;
 static pthread_mutex_t pending_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void stash_link(const char* path, char* out, size_t cap);
+static int dies(int was, const struct stat* st);
 
-/* The directory (pdev, pino) was fsynced: the removals made in it before are on disk. */
+static void pending_add(dev_t pdev, ino_t pino, const char* stash) {
+  pthread_mutex_lock(&pending_mu);
+  if (pending_n == pending_cap) {
+    pending_cap = pending_cap ? 2 * pending_cap : 256;
+    pending = realloc(pending, pending_cap * sizeof(*pending));
+    if (pending == NULL) abort();
+  }
+  pending[pending_n].pdev = pdev;
+  pending[pending_n].pino = pino;
+  pending[pending_n].stash = strdup(stash);
+  ++pending_n;
+  pthread_mutex_unlock(&pending_mu);
+}
+
+/* The directory (pdev, pino) was fsynced: the changes made in it before are on disk. */
 static void removals_synced(dev_t pdev, ino_t pino) {
   REAL(int, unlink, (const char*));
   pthread_mutex_lock(&pending_mu);
@@ -480,12 +497,8 @@ static void removals_synced(dev_t pdev, ino_t pino) {
       pending[kept++] = pending[i];
       continue;
     }
-    struct stat st;
-    if (lstat(pending[i].stash, &st) == 0 && st.st_nlink == 1) {
-      char line[128];  /* the file's last name: its account ends (D before the inode is free) */
-      snprintf(line, sizeof(line), "D %lu %lu\n", (unsigned long)st.st_dev, (unsigned long)st.st_ino);
-      journal(line);
-    }
+    struct stat st;  /* the file's last name: its account ends (D before the inode is free) */
+    dies(lstat(pending[i].stash, &st) == 0 && st.st_nlink == 1, &st);
     real_unlink(pending[i].stash);
     free(pending[i].stash);
   }
@@ -525,17 +538,7 @@ static int removal_ends(struct removal* r, int result) {
              (unsigned long)r->pst.st_ino, r->name, (unsigned long)r->st.st_dev,
              (unsigned long)r->st.st_ino, r->stash);
     journal(line);
-    pthread_mutex_lock(&pending_mu);
-    if (pending_n == pending_cap) {
-      pending_cap = pending_cap ? 2 * pending_cap : 256;
-      pending = realloc(pending, pending_cap * sizeof(*pending));
-      if (pending == NULL) abort();
-    }
-    pending[pending_n].pdev = r->pst.st_dev;
-    pending[pending_n].pino = r->pst.st_ino;
-    pending[pending_n].stash = strdup(r->stash);
-    ++pending_n;
-    pthread_mutex_unlock(&pending_mu);
+    pending_add(r->pst.st_dev, r->pst.st_ino, r->stash);
   }
   pthread_rwlock_unlock(&order);
   return result;
@@ -553,7 +556,8 @@ static int dying(int dirfd, const char* path, struct stat* st, int dirs_too) {
   if (S_ISDIR(st->st_mode)) { /* one with names in it stays (ENOTEMPTY): its account too */
     DIR* d = opendir(abs);
     struct dirent* e = NULL;
-    while (d != NULL && (e = readdir(d)) != NULL && (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")))
+    while (d != NULL && (e = readdir(d)) != NULL &&
+           (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")))
       ;
     if (d != NULL) closedir(d);
     return d != NULL && e == NULL;
@@ -661,8 +665,9 @@ static void stash_link(const char* path, char* out, size_t cap) {
 
 /* A rename is journaled R (after it succeeded) when either name is under the directory. What
  * the new name replaces (a regular file) is first linked into the stash, <journal>.stash/, so
- * that a cut can put it back if the rename never reached the disk; the stash's link also keeps
- * its inode, and so its account, alive. RENAME_EXCHANGE is not modelled. */
+ * that a cut can put it back if the rename never reached the disk (until an fsync of the new
+ * name's directory); the stash's link also keeps its inode, and so its account, alive.
+ * RENAME_EXCHANGE is not modelled. */
 static int do_rename(int fromfd, const char* from, int tofd, const char* to, unsigned flags) {
   REAL(int, renameat2, (int, const char*, int, const char*, unsigned));
   REAL(int, unlink, (const char*));
@@ -698,6 +703,7 @@ static int do_rename(int fromfd, const char* from, int tofd, const char* to, uns
            (unsigned long)tpst.st_ino, tbase, (unsigned long)moved.st_dev,
            (unsigned long)moved.st_ino, stash);
   journal(line);
+  if (strcmp(stash, "-") != 0) pending_add(tpst.st_dev, tpst.st_ino, stash);
   return r;
 }
 static int locked_rename(int fromfd, const char* from, int tofd, const char* to, unsigned flags) {

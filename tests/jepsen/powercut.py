@@ -59,8 +59,8 @@ class ModelBroken(Exception):
 def _unsynced_names(journal):
     """The name changes (N, R and U records) no later fsync of their directory made safe, in
     journal order, as tuples: ("N", parent, name, inode), ("R", from_parent, from_name,
-    to_parent, to_name, inode, stash) or ("U", parent, name, inode, stash). A change of a name whose file or directory was removed
-    since (D) is moot and left out."""
+    to_parent, to_name, inode, stash) or ("U", parent, name, inode, stash). A change of a
+    name whose file or directory was removed since (D) is moot and left out."""
     changes = {}
     by_dir, by_inode = collections.defaultdict(list), collections.defaultdict(list)
     with open(journal) as f:
@@ -128,29 +128,32 @@ def _undo_names(directory, journal, report):
     """Takes back, newest first, the name changes under `directory` (itself included) that no
     fsync of their directory made safe."""
     top = os.path.abspath(directory)
-    within = lambda path: path == top or path.startswith(top + os.sep)
     dirs = _dirs(directory)
+
+    def at(parent, name):  # the name's path now, if its directory is there and being cut
+        path = os.path.join(dirs[parent], name) if parent in dirs else None
+        return path if path and (path == top or path.startswith(top + os.sep)) else None
+
     for change in reversed(_unsynced_names(journal)):
         if change[0] == "N":
             _, parent, name, ident = change
-            path = os.path.join(dirs.get(parent, "/nonexistent"), name)
-            if not (parent in dirs and within(path) and _is(path, ident)):
+            path = at(parent, name)
+            if path is None or not _is(path, ident):
                 continue
             _remove(path, journal)
             dirs = _dirs(directory)
             report["names_taken_back"] += 1
         elif change[0] == "U":
             _, parent, name, ident, stash = change
-            path = os.path.join(dirs.get(parent, "/nonexistent"), name)
-            if not (parent in dirs and within(path) and os.path.exists(stash)) or \
-                    os.path.lexists(path):
+            path = at(parent, name)
+            if path is None or os.path.lexists(path) or not os.path.exists(stash):
                 continue
             os.link(stash, path)
             report["removals_taken_back"] += 1
         else:
             _, from_parent, from_name, parent, name, ident, stash = change
-            path = os.path.join(dirs.get(parent, "/nonexistent"), name)
-            if not (parent in dirs and within(path) and _is(path, ident)):
+            path = at(parent, name)
+            if path is None or not _is(path, ident):
                 continue
             back = os.path.join(dirs[from_parent], from_name) if from_parent in dirs else None
             if back is not None and not os.path.lexists(back):
