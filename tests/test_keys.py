@@ -170,6 +170,18 @@ def test_keys_glob(r):
     assert keys("hello") == ["hello"]
 
 
+def test_glob_with_many_stars_answers(r):
+    # A matcher trying every split of the key among the stars takes ~3^25 steps here: the
+    # server stalled, PING and SIGTERM included. One that backtracks to the last star only
+    # answers at once.
+    r.set("a" * 60, "v")
+    pattern = "*a" * 25 + "b"
+    assert r.keys(pattern) == []
+    assert r.scan(0, match=pattern, count=10) == (0, [])
+    assert r.keys("*a" * 25) == [b"a" * 60]
+    assert r.ping()
+
+
 def test_randomkey_dbsize_flush(r):
     assert r.randomkey() is None
     assert r.dbsize() == 0
