@@ -206,14 +206,27 @@ def test_auth_and_hello_auth(make_server):
         c.send_command("HELLO", "3", "AUTH", "default", "s3cret")
         assert isinstance(c.read_reply(), Map)
         assert c.call("GET", "k") == b"v"
-    # QUIT is allowed before AUTH.
+    # QUIT is allowed before AUTH; SHUTDOWN is not (any client could stop the server).
     with srv.raw() as c:
+        assert error_of(c, "SHUTDOWN") == NOAUTH
+        assert error_of(c, "SHUTDOWN", "NOW") == NOAUTH
         assert c.call("QUIT") == "OK"
         c.expect_eof(5)
+    assert srv.alive(), "SHUTDOWN before AUTH stopped the server"
     # And redis-py with a password just works.
     client = srv.client()
     assert client.get("k") == b"v"
     client.close()
+
+
+def test_hello_auth_without_a_password(raw):
+    # Without requirepass the default user takes any password, in HELLO as in AUTH (clients
+    # such as Lettuce, or redis-py with protocol=3, send their credentials in HELLO).
+    assert _hello_fields(raw.call("HELLO", "2", "AUTH", "default", "anything"))["proto"] == 2
+    assert raw.call("AUTH", "default", "anything") == "OK"
+    assert error_of(raw, "HELLO", "2", "AUTH", "someone", "anything") == WRONGPASS
+    assert error_of(raw, "AUTH", "someone", "anything") == WRONGPASS
+    assert raw.call("PING") == "PONG"
 
 
 @pytest.mark.flin_only

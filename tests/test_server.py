@@ -197,6 +197,12 @@ def test_shutdown(make_server):
     c.set("before", "shutdown")
     c.close()
     with srv.raw() as raw:
+        # Redis's illegal combinations are syntax errors, and stop nothing.
+        for args in (["NOSAVE", "SAVE"], ["ABORT", "NOW"], ["NOW", "ABORT"], ["ABORT", "X"],
+                     ["FOO"]):
+            assert error_of(raw, "SHUTDOWN", *args) == "ERR syntax error", args
+        assert error_of(raw, "SHUTDOWN", "ABORT") == "ERR No shutdown in progress."
+        assert raw.call("PING") == "PONG"
         raw.send_command("SHUTDOWN")
         raw.expect_eof(10)
     assert srv.wait_exit(10) == 0, srv.log_tail()

@@ -21,9 +21,11 @@ void PingCmd(CommandContext& ctx) {
 void EchoCmd(CommandContext& ctx) { ctx.out.Bulk(ctx.args[1]); }
 
 // Checks credentials; on failure writes the error and returns false.
+// AUTH's and HELLO's check. Without --requirepass the default user takes any password, as
+// Redis's "nopass" default user does; no other user exists.
 bool Authenticate(CommandContext& ctx, std::string_view user, std::string_view pass) {
   const Config& cfg = ctx.server.config();
-  if (user != "default" || pass != cfg.requirepass()) {
+  if (user != "default" || (cfg.has_password.load() && pass != cfg.requirepass())) {
     ctx.out.Error(kWrongPass);
     return false;
   }
@@ -38,12 +40,6 @@ void AuthCmd(CommandContext& ctx) {
     return ctx.out.Error(
         "ERR AUTH <password> called without any password configured for the default user. "
         "Are you sure your configuration is correct?");
-  }
-  if (!ctx.server.config().has_password.load()) {
-    // No password: only the default user with any password, as Redis's nopass user.
-    if (ctx.args[1] != "default") return ctx.out.Error(kWrongPass);
-    ctx.conn.set_authenticated(true);
-    return ctx.out.Ok();
   }
   if (Authenticate(ctx, has_user ? ctx.args[1] : "default", ctx.args[has_user ? 2 : 1])) {
     ctx.out.Ok();

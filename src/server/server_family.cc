@@ -537,18 +537,26 @@ void TimeCmd(CommandContext& ctx) {
 }
 
 void ShutdownCmd(CommandContext& ctx) {
-  bool now = false;
+  bool now = false, save = false, nosave = false, force = false, abort = false;
   for (size_t i = 1; i < ctx.args.size(); ++i) {
     std::string opt = ToLower(ctx.args[i]);
-    if (opt == "abort") return ctx.out.Error("ERR No shutdown in progress.");
     // Every acknowledged write is already durable: SAVE, NOSAVE and FORCE change nothing. NOW
     // skips what would wait for peers (Redis: for lagging replicas): a cluster node's hand-over
     // of the partitions it leads.
-    if (opt != "save" && opt != "nosave" && opt != "now" && opt != "force") {
+    if (opt != "save" && opt != "nosave" && opt != "now" && opt != "force" && opt != "abort") {
       return ctx.out.Error(kErrSyntax);
     }
-    now = now || opt == "now";
+    now |= opt == "now";
+    save |= opt == "save";
+    nosave |= opt == "nosave";
+    force |= opt == "force";
+    abort |= opt == "abort";
   }
+  // Redis's illegal combinations: ABORT with anything, SAVE with NOSAVE.
+  if ((abort && (now || save || nosave || force)) || (save && nosave)) {
+    return ctx.out.Error(kErrSyntax);
+  }
+  if (abort) return ctx.out.Error("ERR No shutdown in progress.");
   ctx.server.RequestShutdown(/*hand_off=*/!now);
   ctx.conn.CloseAfterReply();  // as Redis: the connection closes without a reply
 }
@@ -572,7 +580,7 @@ void RegisterServerFamily(CommandTable* t) {
   config.subcommands = {"config|get", "config|set", "config|help"};
   t->Add(std::move(config));
   t->Add(Spec("time", 1, kCmdFast | kCmdLoading | kCmdStale, TimeCmd, "Returns the server time."));
-  t->Add(Spec("shutdown", -1, kCmdAdmin | kCmdNoAuth, ShutdownCmd,
+  t->Add(Spec("shutdown", -1, kCmdAdmin, ShutdownCmd,
               "Synchronously saves the database(s) to disk and shuts down the Redis server."));
 }
 
