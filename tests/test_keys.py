@@ -236,6 +236,73 @@ def test_scan_match_count_type(raw, r):
     assert error_of(raw, "SCAN", "0", "MATCH") == SYNTAX
 
 
+def test_scan_match_empty_pattern_is_the_empty_key(r):
+    r.mset({"": "empty", "a": "1", "b": "2"})
+    assert r.scan(0, match="", count=100) == (0, [b""])
+    assert r.keys("") == [b""]
+
+
+def _scan_all(r, cursor=0, count=10):
+    """Follows a SCAN to its end from `cursor`: every key returned, as a set."""
+    seen = set()
+    for _ in range(100000):
+        cursor, keys = r.scan(cursor, count=count)
+        seen.update(keys)
+        if cursor == 0:
+            return seen
+    raise AssertionError("SCAN never returned cursor 0")
+
+
+def test_scan_cursor_outlives_other_scans(r):
+    # Cursors live on the server (keys are ordered byte strings, not hash buckets), in a
+    # bounded table. One pushed out by other clients' scans must not fail: Redis's cursors
+    # never do, and redis-py's scan_iter would raise halfway. It resumes at the start of the
+    # partition it was in (keys there may come twice; none is missed).
+    names = {f"k{i}".encode() for i in range(500)}
+    r.mset({n: "v" for n in names})
+    cursor, first = r.scan(0, count=100)
+    assert cursor != 0
+    with r.pipeline(transaction=False) as p:
+        for _ in range(70000):
+            p.scan(0, count=1)
+        p.execute()
+    assert set(first) | _scan_all(r, cursor) == names
+
+
+@pytest.mark.flin_only
+def test_scan_cursor_survives_a_restart(make_server):
+    srv = make_server()
+    c = srv.client()
+    names = {f"k{i}".encode() for i in range(500)}
+    c.mset({n: "v" for n in names})
+    cursor, first = c.scan(0, count=100)
+    c.close()
+    srv.stop()
+    srv.start()
+    c = srv.client()
+    assert set(first) | _scan_all(c, cursor) == names
+    c.close()
+
+
+@pytest.mark.flin_only
+def test_scan_cursors_do_not_hoard_memory(make_server):
+    # Each cursor holds the key to resume from: 300 scans that stop before an 8 MB key used
+    # to keep 300 copies of it (2.4 GB). The table is bounded in bytes as well.
+    srv = make_server()
+    c = srv.client()
+    big = [bytes([ord("a") + i]) * (8 << 20) for i in range(3)]
+    for k in big:
+        c.set(k, "v")
+    before = srv.rss_kb()
+    for _ in range(300):
+        cursor, keys = c.scan(0, count=1)
+        assert cursor != 0 and len(keys) == 1
+    grown_mb = (srv.rss_kb() - before) / 1024
+    assert grown_mb < 512, f"RSS grew by {grown_mb:.0f} MB"
+    assert _scan_all(c, cursor, count=1) >= set(big[1:])
+    c.close()
+
+
 def test_scan_empty(raw):
     cursor, keys = raw.call("SCAN", 0)
     assert cursor == b"0" and keys == []

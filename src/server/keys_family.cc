@@ -135,12 +135,11 @@ bool ParseScanCursor(std::string_view text, uint64_t* cursor) {
 }
 
 void ScanCmd(CommandContext& ctx) {
-  std::string from;
   uint64_t c;
-  if (!ParseScanCursor(ctx.args[1], &c) || (c != 0 && !ctx.server.cursors().Load(c, &from))) {
-    return ctx.out.Error("ERR invalid cursor");
-  }
+  if (!ParseScanCursor(ctx.args[1], &c)) return ctx.out.Error("ERR invalid cursor");
+  const std::string from = c == 0 ? "" : ctx.server.cursors().Load(c, ctx.server.partitions());
   std::string_view pattern;
+  bool match = false;
   int64_t count = 10;
   std::string type;
   for (size_t i = 2; i < ctx.args.size(); i += 2) {
@@ -148,6 +147,7 @@ void ScanCmd(CommandContext& ctx) {
     if (i + 1 >= ctx.args.size()) return ctx.out.Error(kErrSyntax);
     if (opt == "match") {
       pattern = ctx.args[i + 1];
+      match = true;
     } else if (opt == "count") {
       if (!ParseInt64(ctx.args[i + 1], &count)) return ctx.out.Error(kErrNotInteger);
       if (count < 1) return ctx.out.Error(kErrSyntax);
@@ -160,7 +160,7 @@ void ScanCmd(CommandContext& ctx) {
   std::vector<std::string> keys;
   std::string next;
   if (type.empty() || type == "string") {  // every key is a string
-    const bool all = pattern.empty() || pattern == "*";
+    const bool all = !match || pattern == "*";
     next = ForEachKey(KeyWalk(ctx), from, static_cast<size_t>(count),
                       [&](std::string_view k, const auto&) {
                         if (all || GlobMatch(pattern, k)) keys.emplace_back(k);
@@ -168,7 +168,14 @@ void ScanCmd(CommandContext& ctx) {
                       });
   }
   ctx.out.ArrayHeader(2);
-  ctx.out.Bulk(next.empty() ? "0" : std::to_string(ctx.server.cursors().Save(std::move(next))));
+  if (next.empty()) {
+    ctx.out.Bulk("0");
+  } else {
+    int partition = -1;  // (none: a lost cursor then starts over)
+    std::string_view user_key;
+    storage::DecodeDataKey(next, &partition, &user_key);
+    ctx.out.Bulk(std::to_string(ctx.server.cursors().Save(partition, std::move(next))));
+  }
   ctx.out.ArrayHeader(keys.size());
   for (const auto& k : keys) ctx.out.Bulk(k);
 }
