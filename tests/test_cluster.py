@@ -216,7 +216,9 @@ def test_cluster_slots_nodes_keyslot(make_cluster):
     port = cl.ports()[0]
     ports = set(cl.ports())
 
-    # CLUSTER SLOTS: all 16384 slots once, leader first, every replica listed.
+    # CLUSTER SLOTS: all 16384 slots once, leader first, every replica listed but in the
+    # first ranges (a node that leads is listed as a replica only after its own first range:
+    # test_redis_py_sees_every_node_as_a_primary).
     def leaders_first():
         slots = cluster_slots(port)
         covered = [0] * SLOTS
@@ -224,8 +226,11 @@ def test_cluster_slots_nodes_keyslot(make_cluster):
             for s in range(start, end + 1):
                 covered[s] += 1
             assert master[1] in ports and all(r[1] in ports for r in replicas)
-            assert len({master[1]} | {r[1] for r in replicas}) == 3, (start, end, master, replicas)
+            assert master[1] not in {r[1] for r in replicas}, (start, end, master, replicas)
         assert covered == [1] * SLOTS, "CLUSTER SLOTS must cover each slot exactly once"
+        full = sum(len({m[1]} | {r[1] for r in reps}) == 3 for _, _, m, reps in slots)
+        if full < len(slots) - 2:
+            return False
         infos = {n.port: n.info_cluster()["partitions"] for n in cl.nodes.values()}
         for start, end, master, _ in slots:
             p = partition_of_slot(start)
@@ -346,6 +351,87 @@ def test_cluster_slots_nodes_keyslot(make_cluster):
         assert isinstance(reply, Error) and reply.startswith("MOVED"), reply
         assert c.call("READWRITE") == "OK"
         assert c.call("GET", key).startswith("MOVED")
+
+
+def wait_three_leaders(port):
+    """Until CLUSTER SLOTS names three different leaders (balancing done)."""
+    wait_until(lambda: len({m[1] for _, _, m, _ in cluster_slots(port)}) == 3, 60,
+               interval=0.1, what="leaders on all three nodes")
+
+
+def test_redis_py_sees_every_node_as_a_primary(make_cluster):
+    # redis-py takes a node's role from its first appearance in CLUSTER SLOTS. With the
+    # ranges in slot order two of the three nodes came first as replicas, and commands for
+    # all primaries (DBSIZE, KEYS, SCAN, FLUSHALL) reached the keys of one node only:
+    # FLUSHALL answered OK and left two thirds of the keys.
+    cl = make_cluster()
+    wait_three_leaders(cl.ports()[0])
+    rc = rc_client(cl)
+    try:
+        assert len(rc.get_primaries()) == 3
+        keys = {f"p:{i}" for i in range(300)}
+        for k in keys:
+            assert rc.set(k, "v") is True
+        primaries = RedisCluster.PRIMARIES
+        assert rc.dbsize(target_nodes=primaries) == 300
+        assert set(rc.keys(target_nodes=primaries)) == keys
+        assert set(rc.scan_iter(count=50)) == keys
+        flushed = rc.flushall()  # {node: True} from each primary
+        assert len(flushed) == 3 and all(v is True for v in flushed.values()), flushed
+        assert rc.dbsize(target_nodes=primaries) == 0
+    finally:
+        rc.close()
+
+
+def nodes_line(port, of_port):
+    with RawConn(port) as c:
+        text = c.call("CLUSTER", "NODES").decode()
+    return next(ln for ln in text.splitlines() if f":{of_port}@" in ln).split()
+
+
+def shard_health(port, of_port):
+    """{health of of_port's entry in each CLUSTER SHARDS shard}."""
+    with RawConn(port) as c:
+        shards = c.call("CLUSTER", "SHARDS")
+    seen = set()
+    for shard in shards:
+        shard = dict(zip(shard[::2], shard[1::2]))
+        for n in shard[b"nodes"]:
+            n = dict(zip(n[::2], n[1::2]))
+            if int(n[b"port"]) == of_port:
+                seen.add(n[b"health"].decode())
+    return seen
+
+
+def test_a_dead_node_is_marked_failed_and_left_out_of_cluster_slots(make_cluster):
+    # Redis Cluster flags a node it cannot reach (fail?), says its link is disconnected,
+    # leaves it out of CLUSTER SLOTS as a replica and reports it failed in SHARDS. Without
+    # that, redis-py reading from replicas kept picking the dead node: 300 GETs took 153 s.
+    cl = make_cluster(tick_ms=TICK_MS)
+    port, victim = cl.nodes[1].port, cl.nodes[2]
+    f = nodes_line(port, victim.port)
+    assert "fail?" not in f[2] and f[7] == "connected", f
+    victim.kill9()
+    wait_until(lambda: "fail?" in nodes_line(port, victim.port)[2].split(","), 30,
+               interval=0.1, what="the dead node flagged fail?")
+    assert nodes_line(port, victim.port)[7] == "disconnected"
+    assert shard_health(port, victim.port) == {"failed"}
+
+    def dead_left_out():
+        for _, _, master, replicas in cluster_slots(port):
+            if victim.port in {master[1]} | {r[1] for r in replicas}:
+                return False
+        return True
+    wait_until(dead_left_out, 30, interval=0.1, what="CLUSTER SLOTS without the dead node")
+
+    victim.start()
+    wait_until(lambda: "fail?" not in nodes_line(port, victim.port)[2].split(","), 60,
+               interval=0.1, what="the node back, no longer flagged")
+    assert nodes_line(port, victim.port)[7] == "connected"
+    wait_until(lambda: shard_health(port, victim.port) == {"online"}, 30, interval=0.1,
+               what="SHARDS to say the node is online")
+    wait_until(lambda: not dead_left_out(), 30, interval=0.1,
+               what="CLUSTER SLOTS listing the node again")
 
 
 # ---------------------------------------------------------------------------

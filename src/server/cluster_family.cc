@@ -3,6 +3,8 @@
 
 #include "server/cluster_family.h"
 
+#include <algorithm>
+
 #include "common/slot.h"
 #include "common/strings.h"
 #include "net/event_loop.h"
@@ -130,24 +132,72 @@ int LogReadPartition(CommandContext& ctx) {
 
 namespace {
 
+// The nodes this one can reach now: itself and the peers its bus connection to is up. The
+// others are what Redis Cluster calls failing (fail?): flagged in CLUSTER NODES, failed in
+// SHARDS, and left out of CLUSTER SLOTS as replicas, so that clients reading from replicas do
+// not keep picking a dead one.
+struct Reachable {
+  explicit Reachable(const cluster::MultiRaftNode& mr) : self(mr.topology().self_id()) {
+    for (const auto& p : mr.Peers()) {
+      if (p.connected) up.push_back(p.id);
+    }
+  }
+  bool operator()(uint64_t id) const {
+    return id == self || std::find(up.begin(), up.end(), id) != up.end();
+  }
+  uint64_t self;
+  std::vector<uint64_t> up;
+};
+
 void WriteNode(protocol::ReplyWriter& w, const cluster::Topology& t, uint64_t id) {
   const std::optional<cluster::NodeInfo> n = t.Find(id);
-  w.ArrayHeader(3);
+  w.ArrayHeader(4);
   w.Bulk(n->host);
   w.Integer(n->client_port);
   w.Bulk(t.RedisNodeId(id));
+  w.MapHeader(0);  // Redis 7's networking metadata: none beyond the address
 }
 
 void Slots(CommandContext& ctx, cluster::MultiRaftNode& mr) {
   const auto& t = mr.topology();
   const int parts = t.partitions();
-  ctx.out.ArrayHeader(parts);
+  const Reachable reachable(mr);
+  // A Flin node leads some partitions and follows others; a Redis Cluster node is a master
+  // or a replica. redis-py takes a node's role from its first appearance here, so a node
+  // named as a replica before its own ranges would be no primary to it, and its commands for
+  // all primaries (SCAN, FLUSHALL; DBSIZE and KEYS when asked) would miss that node's keys
+  // (FLUSHALL answered OK and left two thirds). So the first range of each leader comes
+  // first, and a replica that leads partitions is listed only after its own first range: of
+  // the first ranges, all but the last show fewer replicas; the rest follow in slot order.
+  std::vector<uint64_t> leaders(parts);
+  for (int p = 0; p < parts; ++p) leaders[p] = LeaderOf(mr, p);
+  const auto leads = [&](uint64_t id) {
+    return std::find(leaders.begin(), leaders.end(), id) != leaders.end();
+  };
+  std::vector<int> order;
+  order.reserve(parts);
+  std::vector<bool> first(parts, false);
+  for (const auto& n : t.nodes()) {
+    const auto it = std::find(leaders.begin(), leaders.end(), n.id);
+    if (it == leaders.end()) continue;
+    first[it - leaders.begin()] = true;
+    order.push_back(static_cast<int>(it - leaders.begin()));
+  }
   for (int p = 0; p < parts; ++p) {
-    // The leader first, then the other replicas.
-    const uint64_t leader = LeaderOf(mr, p);
+    if (!first[p]) order.push_back(p);
+  }
+  std::vector<uint64_t> listed_as_primary;
+  ctx.out.ArrayHeader(order.size());
+  for (int p : order) {
+    // The leader first, then the other replicas this node can reach.
+    const uint64_t leader = leaders[p];
+    listed_as_primary.push_back(leader);
     std::vector<uint64_t> nodes = {leader};
     for (uint64_t r : t.Replicas(p)) {
-      if (r != leader) nodes.push_back(r);
+      const bool shown = !leads(r) || std::find(listed_as_primary.begin(),
+                                                listed_as_primary.end(),
+                                                r) != listed_as_primary.end();
+      if (r != leader && reachable(r) && shown) nodes.push_back(r);
     }
     ctx.out.ArrayHeader(2 + nodes.size());
     ctx.out.Integer(FirstSlot(p, parts));
@@ -159,6 +209,7 @@ void Slots(CommandContext& ctx, cluster::MultiRaftNode& mr) {
 void Shards(CommandContext& ctx, cluster::MultiRaftNode& mr) {
   const auto& t = mr.topology();
   const int parts = t.partitions();
+  const Reachable reachable(mr);
   ctx.out.ArrayHeader(parts);
   for (int p = 0; p < parts; ++p) {
     const uint64_t leader = LeaderOf(mr, p);
@@ -186,7 +237,7 @@ void Shards(CommandContext& ctx, cluster::MultiRaftNode& mr) {
       ctx.out.Bulk("replication-offset");
       ctx.out.Integer(0);
       ctx.out.Bulk("health");
-      ctx.out.Bulk("online");
+      ctx.out.Bulk(reachable(r) ? "online" : "failed");
     }
   }
 }
@@ -196,6 +247,7 @@ void Shards(CommandContext& ctx, cluster::MultiRaftNode& mr) {
 std::string NodesText(cluster::MultiRaftNode& mr) {
   const auto& t = mr.topology();
   const int parts = t.partitions();
+  const Reachable reachable(mr);
   std::string out;
   for (const auto& n : t.nodes()) {
     std::string slots;
@@ -211,9 +263,11 @@ std::string NodesText(cluster::MultiRaftNode& mr) {
       }
     }
     const bool self = n.id == t.self_id();
+    const bool up = reachable(n.id);
     out += t.RedisNodeId(n.id) + " " + n.host + ":" + std::to_string(n.client_port) + "@" +
            std::to_string(n.bus_port) + (self ? " myself,master" : " master") +
-           " - 0 0 1 connected" + slots + "\n";
+           (up ? "" : ",fail?") + " - 0 0 1 " + (up ? "connected" : "disconnected") + slots +
+           "\n";
   }
   return out;
 }
