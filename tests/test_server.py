@@ -160,6 +160,25 @@ def test_config_get_set(server, raw):
     assert error_of(raw, "CONFIG", "GET") == "ERR wrong number of arguments for 'config|get' command"
 
 
+def test_config_set_is_all_or_nothing(make_server):
+    srv = make_server()
+    with srv.raw() as raw:
+        assert raw.call("CONFIG", "SET", "timeout", "7") == "OK"
+        # One refused value refuses all: the ones before it keep their old values.
+        e = error_of(raw, "CONFIG", "SET", "timeout", "1", "maxclients", "abc")
+        assert e.startswith("ERR CONFIG SET failed (possibly related to argument 'maxclients')"), e
+        assert raw.call("CONFIG", "GET", "timeout") == [b"timeout", b"7"]
+        # A setting given twice (under either of its names) is refused.
+        for args in (["timeout", "5", "timeout", "6"], ["TIMEOUT", "5", "timeout", "6"],
+                     ["appendfsync", "no", "timeout", "5", "appendfsync", "always"]):
+            e = error_of(raw, "CONFIG", "SET", *args)
+            assert e.startswith("ERR CONFIG SET failed") and e.endswith("duplicate parameter"), e
+        assert raw.call("CONFIG", "GET", "timeout") == [b"timeout", b"7"]
+        assert raw.call("CONFIG", "GET", "appendfsync")[1] != b"no"
+        assert raw.call("CONFIG", "SET", "timeout", "3", "maxclients", "700") == "OK"
+        assert raw.call("CONFIG", "GET", "maxclients") == [b"maxclients", b"700"]
+
+
 @pytest.mark.flin_only
 def test_config_flin_settings(raw):
     flat = raw.call("CONFIG", "GET", "*")

@@ -4,6 +4,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -501,16 +502,40 @@ void ConfigCmd(CommandContext& ctx) {
       ctx.out.Bulk(v);
     }
   } else if (sub == "set" && ctx.args.size() >= 4 && ctx.args.size() % 2 == 0) {
+    // All or nothing, as Redis: no setting may come twice (under either of its names), and
+    // if one value is refused those set before it get their old values back.
+    auto failed = [&](std::string_view name, std::string_view why) {
+      ctx.out.Error("ERR CONFIG SET failed (possibly related to argument '" + std::string(name) +
+                    "') - " + std::string(why));
+    };
+    auto canonical = [](std::string_view name) {
+      std::string n = ToLower(name);
+      return n == "appendfsync" ? std::string("fsync") : n;
+    };
+    std::vector<std::string> names;
     for (size_t i = 2; i + 1 < ctx.args.size(); i += 2) {
-      std::string name(ctx.args[i]);
+      std::string name = canonical(ctx.args[i]);
+      if (std::find(names.begin(), names.end(), name) != names.end()) {
+        return failed(ctx.args[i], "duplicate parameter");
+      }
+      names.push_back(std::move(name));
+    }
+    std::vector<std::pair<std::string, std::string>> undo;  // (name, old value), in order
+    for (size_t i = 2; i + 1 < ctx.args.size(); i += 2) {
+      const std::string& name = names[(i - 2) / 2];
+      const auto old = cfg.Get(name);
       Status s = cfg.Set(name, std::string(ctx.args[i + 1]), false);
-      if (s.IsNotFound()) {
-        return ctx.out.Error("ERR Unknown option or number of arguments for CONFIG SET - '" + name + "'");
-      }
       if (!s.ok()) {
-        return ctx.out.Error("ERR CONFIG SET failed (possibly related to argument '" + name +
-                             "') - " + s.message());
+        for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
+          cfg.Set(it->first, it->second, false).ok();  // values it took before
+        }
+        if (s.IsNotFound()) {
+          return ctx.out.Error("ERR Unknown option or number of arguments for CONFIG SET - '" +
+                               std::string(ctx.args[i]) + "'");
+        }
+        return failed(ctx.args[i], s.message());
       }
+      if (!old.empty()) undo.push_back(old.front());
     }
     ctx.out.Ok();
   } else if (sub == "help" && ctx.args.size() == 2) {
