@@ -30,7 +30,7 @@ from redis.cluster import RedisCluster, ClusterNode
 from redis.crc import key_slot
 
 import flinproc
-from flinproc import RawConn, Error, wait_until
+from flinproc import RawConn, Error, error_of, wait_until
 from cluster_helpers import (SLOTS, PARTITIONS, Cluster, Node, RoutingClient, Writers,
                              cluster_slots, slot_of, partition_of_slot, pipelined_sets,
                              readonly_get_all, free_cluster_ports)
@@ -381,6 +381,31 @@ def test_redis_py_sees_every_node_as_a_primary(make_cluster):
         assert rc.dbsize(target_nodes=primaries) == 0
     finally:
         rc.close()
+
+
+def test_cluster_mode_answers_as_redis_cluster_does(make_cluster):
+    cl = make_cluster()
+    with RawConn(cl.ports()[0]) as c:
+        assert "redis_mode:cluster" in c.call("INFO", "server").decode()
+        assert error_of(c, "SELECT", "1") == "ERR SELECT is not allowed in cluster mode"
+        assert c.call("SELECT", "0") == "OK"
+        help_lines = c.call("CLUSTER", "HELP")
+        assert help_lines[0].startswith("CLUSTER <subcommand>")
+        assert any(line.startswith("SLOTS") for line in help_lines), help_lines
+        for args in (["KEYSLOT"], ["KEYSLOT", "a", "b"], ["SLOTS", "x"], ["HELP", "x"],
+                     ["GETKEYSINSLOT", "1"]):
+            assert error_of(c, "CLUSTER", *args) == \
+                f"ERR wrong number of arguments for 'cluster|{args[0].lower()}' command", args
+        assert error_of(c, "CLUSTER", "COUNTKEYSINSLOT", "abc") == \
+            "ERR value is not an integer or out of range"
+        assert error_of(c, "CLUSTER", "COUNTKEYSINSLOT", "16384") == "ERR Invalid slot"
+        assert error_of(c, "CLUSTER", "GETKEYSINSLOT", "1", "-1") == \
+            "ERR Invalid slot or number of keys"
+        assert error_of(c, "CLUSTER", "MEET", "127.0.0.1", "1") == \
+            "ERR unknown subcommand 'MEET'. Try CLUSTER HELP."
+        # Each node of CLUSTER SLOTS: ip, port, id and (Redis 7) networking metadata.
+        assert all(len(n) == 4 and n[3] == [] for r in c.call("CLUSTER", "SLOTS")
+                   for n in r[2:])
 
 
 def nodes_line(port, of_port):

@@ -294,21 +294,68 @@ void Info(CommandContext& ctx, cluster::MultiRaftNode& mr) {
   ctx.out.Verbatim(s);
 }
 
+// CLUSTER's subcommands and their argument counts (the subcommand included), as Redis's.
+struct ClusterSub {
+  const char* name;
+  size_t args;
+  const char* help;
+};
+constexpr ClusterSub kClusterSubs[] = {
+    {"countkeysinslot", 3, "COUNTKEYSINSLOT <slot>|    Return the number of keys in <slot>."},
+    {"getkeysinslot", 4, "GETKEYSINSLOT <slot> <count>|    Return key names stored by the "
+                         "node in a slot."},
+    {"info", 2, "INFO|    Return information about the cluster."},
+    {"keyslot", 3, "KEYSLOT <key>|    Return the hash slot for <key>."},
+    {"myid", 2, "MYID|    Return the node id."},
+    {"nodes", 2, "NODES|    Return cluster configuration seen by node. Output format:|    "
+                 "<id> <ip:port@bus-port> <flags> <master> <pings> <pongs> <epoch> <link> "
+                 "<slot> ..."},
+    {"shards", 2, "SHARDS|    Return information about slot range mappings and the nodes "
+                  "associated with them."},
+    {"slots", 2, "SLOTS|    Return information about slots range mappings. Each range is made "
+                 "of:|    start, end, master and replicas IP addresses, ports and ids"},
+    {"help", 2, "HELP|    Print this help."},
+};
+
+void ClusterHelp(CommandContext& ctx) {
+  std::vector<std::string> lines = {
+      "CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"};
+  for (const ClusterSub& sub : kClusterSubs) {
+    std::string_view rest = sub.help;
+    for (size_t bar; (bar = rest.find('|')) != std::string_view::npos; rest.remove_prefix(bar + 1)) {
+      lines.emplace_back(rest.substr(0, bar));
+    }
+    lines.emplace_back(rest);
+  }
+  ctx.out.ArrayHeader(lines.size());
+  for (const auto& line : lines) ctx.out.Simple(line);
+}
+
 void ClusterCmd(CommandContext& ctx) {
   cluster::MultiRaftNode* mr = ctx.server.cluster();
   const std::string sub = ToLower(ctx.args[1]);
   const size_t argc = ctx.args.size();
-  if (sub == "keyslot" && argc == 3) return ctx.out.Integer(KeySlot(ctx.args[2]));
+  const ClusterSub* known = nullptr;
+  for (const ClusterSub& s : kClusterSubs) {
+    if (sub == s.name) known = &s;
+  }
+  if (known == nullptr) {
+    return ctx.out.Error("ERR unknown subcommand '" + std::string(ctx.args[1]) +
+                         "'. Try CLUSTER HELP.");
+  }
+  if (argc != known->args) return ctx.out.Error(ErrWrongArity("cluster|" + sub));
+  if (sub == "help") return ClusterHelp(ctx);
+  if (sub == "keyslot") return ctx.out.Integer(KeySlot(ctx.args[2]));
   if (mr == nullptr) return ctx.out.Error(kErrNoCluster);
   const int parts = ctx.server.partitions();
-  int64_t slot = 0;
-  if ((sub == "countkeysinslot" && argc == 3) || (sub == "getkeysinslot" && argc == 4)) {
-    if (!ParseInt64(ctx.args[2], &slot) || slot < 0 || slot >= kSlots) {
-      return ctx.out.Error("ERR Invalid slot");
-    }
+  if (sub == "countkeysinslot" || sub == "getkeysinslot") {
+    int64_t slot = 0;
     int64_t max = INT64_MAX;
-    if (argc == 4 && (!ParseInt64(ctx.args[3], &max) || max < 0)) {
-      return ctx.out.Error("ERR Invalid number of keys");
+    if (!ParseInt64(ctx.args[2], &slot) || (argc == 4 && !ParseInt64(ctx.args[3], &max))) {
+      return ctx.out.Error(kErrNotInteger);
+    }
+    if (max < 0 || slot < 0 || slot >= kSlots) {
+      return ctx.out.Error(argc == 4 ? "ERR Invalid slot or number of keys" : "ERR Invalid slot");
     }
     const int p = SlotPartition(static_cast<int>(slot), parts);
     std::vector<std::string> keys;
@@ -329,16 +376,11 @@ void ClusterCmd(CommandContext& ctx) {
     for (const auto& k : keys) ctx.out.Bulk(k);
     return;
   }
-  if (argc != 2) {
-    return ctx.out.Error("ERR unknown subcommand or wrong number of arguments for '" +
-                         std::string(ctx.args[1]) + "'. Try CLUSTER HELP.");
-  }
   if (sub == "slots") return Slots(ctx, *mr);
   if (sub == "shards") return Shards(ctx, *mr);
   if (sub == "nodes") return ctx.out.Verbatim(NodesText(*mr));
   if (sub == "info") return Info(ctx, *mr);
-  if (sub == "myid") return ctx.out.Bulk(mr->topology().RedisNodeId(mr->topology().self_id()));
-  ctx.out.Error("ERR unknown subcommand '" + std::string(ctx.args[1]) + "'. Try CLUSTER HELP.");
+  ctx.out.Bulk(mr->topology().RedisNodeId(mr->topology().self_id()));  // myid
 }
 
 void ReadOnlyCmd(CommandContext& ctx) {
@@ -363,7 +405,7 @@ void RegisterClusterFamily(CommandTable* t) {
                              "A container for Redis Cluster commands.");
   cluster.subcommands = {"cluster|slots", "cluster|shards", "cluster|nodes",
                          "cluster|info", "cluster|myid", "cluster|keyslot",
-                         "cluster|countkeysinslot", "cluster|getkeysinslot"};
+                         "cluster|countkeysinslot", "cluster|getkeysinslot", "cluster|help"};
   t->Add(std::move(cluster));
   t->Add(Spec("readonly", 1, kCmdFast | kCmdLoading | kCmdStale, ReadOnlyCmd,
               "Enables read-only queries for a connection to a Redis Cluster replica node."));

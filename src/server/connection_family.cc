@@ -112,6 +112,9 @@ void HelloCmd(CommandContext& ctx) {
 void SelectCmd(CommandContext& ctx) {
   int64_t db;
   if (!ParseInt64(ctx.args[1], &db)) return ctx.out.Error(kErrNotInteger);
+  if (db != 0 && ctx.server.cluster() != nullptr) {
+    return ctx.out.Error("ERR SELECT is not allowed in cluster mode");
+  }
   if (db != 0) return ctx.out.Error("ERR DB index is out of range");
   ctx.out.Ok();
 }

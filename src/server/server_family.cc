@@ -82,7 +82,7 @@ void InfoServer(CommandContext& ctx, std::string* o) {
   o->append("# Server\r\n");
   Line(o, "redis_version", "7.0.0");
   Line(o, "flin_version", kFlinVersion);
-  Line(o, "redis_mode", "standalone");
+  Line(o, "redis_mode", ctx.server.cluster() != nullptr ? "cluster" : "standalone");
   Line(o, "os", std::string(u.sysname) + " " + u.release + " " + u.machine);
   Line(o, "arch_bits", 64);
   Line(o, "multiplexing_api", "epoll");
