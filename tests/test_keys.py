@@ -1,9 +1,11 @@
 """Key-space commands: DEL ... FLUSHALL, EXPIRE family, SCAN, KEYS."""
+import os
+import re
 import time
 
 import pytest
 
-from flinproc import error_of
+from flinproc import error_of, wait_until
 
 NOT_INT = "ERR value is not an integer or out of range"
 SYNTAX = "ERR syntax error"
@@ -180,6 +182,31 @@ def test_glob_with_many_stars_answers(r):
     assert r.scan(0, match=pattern, count=10) == (0, [])
     assert r.keys("*a" * 25) == [b"a" * 60]
     assert r.ping()
+
+
+def _sst_bytes(srv):
+    info = srv.info_text("persistence")
+    return int(re.search(r"rocksdb_sst_files_size:(\d+)", info).group(1))
+
+
+@pytest.mark.flin_only
+def test_flushall_gives_the_disk_space_back(make_server):
+    # A range deletion leaves the values in their SST files until a compaction reaches them,
+    # which with no further writes never happened: the disk stayed full after FLUSHALL, and
+    # every SCAN still read and decompressed the deleted blocks to skip them.
+    srv = make_server()
+    c = srv.client()
+    value = os.urandom(1 << 20)  # incompressible
+    for i in range(48):  # more than a memtable holds: most of it in SST files
+        c.set(f"big{i}", value)
+    wait_until(lambda: _sst_bytes(srv) > (16 << 20), 60, what="values flushed to SST files")
+    assert c.flushall() is True
+    wait_until(lambda: _sst_bytes(srv) < (4 << 20), 120, interval=0.2,
+               what="the deleted values compacted away")
+    assert c.dbsize() == 0
+    c.set("after", "1")
+    assert c.get("after") == b"1"
+    c.close()
 
 
 def test_randomkey_dbsize_flush(r):

@@ -271,6 +271,7 @@ void Server::Run() {
     if (single_node_) single_node_->set_fsync(config_->fsync.load());
     if (multi_raft_) multi_raft_->set_fsync(config_->fsync.load());
     expiry_->Cycle(NowMs());
+    store_->TidyDeletedRanges(net::MonotonicUs() / 1000);
     SampleOps();
   }
   if (multi_raft_ && hand_off_at_shutdown_.load()) {

@@ -192,6 +192,13 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
 }
 
 Store::~Store() {
+  {
+    std::lock_guard<std::mutex> lock(deleted_mu_);
+    if (tidy_thread_.joinable()) {
+      db_->DisableManualCompaction();  // a running CompactRange returns early
+      tidy_thread_.join();
+    }
+  }
   if (db_) {
     // After a write error the log writer must not be touched again (Debian's RocksDB asserts
     // on it); what failed was never acknowledged.
@@ -328,7 +335,35 @@ Status Store::DeleteAllData() {
 Status Store::DeleteRange(const std::string& begin, const std::string& end) {
   rocksdb::WriteBatch batch;
   batch.DeleteRange(begin, end);
-  return Write(&batch, false);
+  Status s = Write(&batch, false);
+  if (s.ok()) {
+    std::lock_guard<std::mutex> lock(deleted_mu_);
+    if (!deleted_ || begin < deleted_begin_) deleted_begin_ = begin;
+    if (!deleted_ || end > deleted_end_) deleted_end_ = end;
+    deleted_ = true;
+    deleted_at_ms_ = 0;  // noted by the next TidyDeletedRanges, on its clock
+  }
+  return s;
+}
+
+void Store::TidyDeletedRanges(int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(deleted_mu_);
+  if (tidy_thread_.joinable() && tidy_done_.load()) tidy_thread_.join();
+  if (!deleted_ || tidy_thread_.joinable()) return;
+  if (deleted_at_ms_ == 0) deleted_at_ms_ = now_ms;
+  if (now_ms - deleted_at_ms_ < 1000) return;  // more may come
+  deleted_ = false;
+  tidy_done_.store(false);
+  tidy_thread_ = std::thread([this, begin = deleted_begin_, end = deleted_end_] {
+    rocksdb::FlushOptions fo;
+    fo.allow_write_stall = true;
+    rocksdb::CompactRangeOptions co;
+    co.exclusive_manual_compaction = false;
+    co.allow_write_stall = true;
+    const rocksdb::Slice b(begin), e(end);
+    if (db_->Flush(fo).ok()) db_->CompactRange(co, &b, &e).PermitUncheckedError();
+    tidy_done_.store(true);
+  });
 }
 
 Status Store::SyncWal() { return Checked(db_->SyncWAL()); }

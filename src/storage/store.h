@@ -22,6 +22,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "common/status.h"
 #include "rocksdb/db.h"
@@ -114,6 +115,16 @@ class Store {
   Status DeleteAllData();
   // Removes the keys in [begin, end). Apply path only.
   Status DeleteRange(const std::string& begin, const std::string& end);
+  // Range deletions (DeleteRange, DeleteAllData) leave the deleted values in their SST files
+  // until a compaction reaches those files, which with no further writes never happens: the
+  // disk space stays taken, and every iterator still reads (and decompresses) the covered
+  // blocks to skip them. Called about every 100 ms from one thread (the server's main loop),
+  // never blocking: a second after the last range deletion it starts a thread that flushes the
+  // memtable (its tombstones must be in a file before a compaction can drop anything) and
+  // compacts the deleted range (a manual compaction; automatic ones go on meanwhile, and the
+  // destructor cancels it). Many deletions in a burst (a cluster's FLUSHALL, one per
+  // partition) make one such round.
+  void TidyDeletedRanges(int64_t now_ms);
   // Makes every write so far durable (for --fsync everysec). Any thread.
   Status SyncWal();
   // Writes a copy of the store as it is now into `dir` (which must not exist; made in
@@ -167,6 +178,14 @@ class Store {
   std::unique_ptr<RowCache> rows_;
   std::unique_ptr<rocksdb::CompactionFilter> filter_;
   std::unique_ptr<rocksdb::DB> db_;
+  // The range deleted since the last tidy-up (TidyDeletedRanges), and the thread compacting
+  // the one before (done once tidy_done_).
+  std::mutex deleted_mu_;
+  bool deleted_ = false;
+  std::string deleted_begin_, deleted_end_;
+  int64_t deleted_at_ms_ = 0;  // the caller's clock at the first call after the last deletion
+  std::thread tidy_thread_;
+  std::atomic<bool> tidy_done_{false};
 };
 
 }  // namespace flin::storage
