@@ -162,3 +162,16 @@ def test_max_value_bytes(make_server):
         assert e.startswith("ERR"), e
         assert c.call("STRLEN", "ok") == 1024
         assert c.call("PING") == "PONG"
+    # CONFIG SET takes effect on connections already open, the one that sets it included.
+    with srv.raw() as c, srv.raw() as other:
+        assert other.call("PING") == "PONG"
+        assert c.call("CONFIG", "SET", "max-value-bytes", "2048") == "OK"
+        assert c.call("SET", "ok2", b"x" * 2048) == "OK"
+        assert other.call("SET", "ok3", b"x" * 2048) == "OK"
+        assert c.call("CONFIG", "SET", "max-value-bytes", "1024") == "OK"
+        other.send_command("SET", "big", b"x" * 1025)
+        try:
+            reply = other.read_reply()
+        except (EOFError, ConnectionResetError):
+            reply = None
+        assert isinstance(reply, str) and reply.startswith("ERR"), reply

@@ -124,6 +124,11 @@ void ClientConn::ProcessInput() {
          in_start_ < in_.size() && out_.size() - out_sent_ <= soft) {
     size_t consumed = 0;
     bool authed = authenticated_ || !cfg.has_password.load(std::memory_order_relaxed);
+    // CONFIG SET max-value-bytes reaches connections already open (between requests).
+    if (parser_.limits().max_bulk_bytes !=
+        static_cast<size_t>(cfg.max_value_bytes.load(std::memory_order_relaxed))) {
+      parser_.set_limits(LimitsFrom(cfg));
+    }
     auto r = parser_.Parse(std::string_view(in_).substr(in_start_), authed, &consumed);
     if (r == protocol::RequestParser::Result::kNeedMore) break;
     if (r == protocol::RequestParser::Result::kError) {
