@@ -100,10 +100,6 @@ bool RouteQueuedCommand(CommandContext& ctx, int* txn_slot) {
       return false;
     }
   }
-  if (*txn_slot >= 0 && slot != *txn_slot) {
-    ctx.out.Error("CROSSSLOT Keys in request don't hash to the same slot");
-    return false;
-  }
   const int p = SlotPartition(slot, ctx.server.partitions());
   // Its leader takes the transaction (reads too: they run with it, from the log). One read of
   // the view decides, as in RouteCommand. While the partition's leadership moves, the command
@@ -111,7 +107,11 @@ bool RouteQueuedCommand(CommandContext& ctx, int* txn_slot) {
   // then proposes it here or answers -MOVED (a transaction that certainly did not run).
   const uint64_t leader = mr->View(p).leader.load(std::memory_order_relaxed);
   if (leader != mr->topology().self_id() && !(leader == 0 && mr->ElectionWindowOpen(p))) {
-    NotServedHere(ctx, *mr, slot, p, leader);
+    NotServedHere(ctx, *mr, slot, p, leader);  // first, as Redis: a client can follow it
+    return false;
+  }
+  if (*txn_slot >= 0 && slot != *txn_slot) {
+    ctx.out.Error("CROSSSLOT Keys in request don't hash to the same slot");
     return false;
   }
   *txn_slot = slot;
