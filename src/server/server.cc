@@ -15,40 +15,10 @@
 #include "net/socket.h"
 #include "server/state_machine.h"
 #include "storage/encoding.h"
-#include "storage/encoding.h"
 
 namespace flin::server {
 
 int64_t NowMs() { return cluster::UnixMs(); }
-
-uint64_t ScanCursors::Save(int partition, std::string resume_key) {
-  constexpr uint64_t kSeqMask = (uint64_t{1} << kSeqBits) - 1;
-  std::lock_guard<std::mutex> lock(mu_);
-  const uint64_t seq = next_++ & kSeqMask;
-  const uint64_t cursor = (static_cast<uint64_t>(partition + 1) << kSeqBits) | seq;
-  bytes_ += resume_key.size();
-  auto [it, inserted] = cursors_.insert_or_assign(seq, Entry{cursor, std::move(resume_key)});
-  (void)inserted;
-  while (cursors_.begin() != it && (cursors_.size() > kMax || bytes_ > kMaxBytes)) {
-    bytes_ -= cursors_.begin()->second.key.size();
-    cursors_.erase(cursors_.begin());
-  }
-  return cursor;
-}
-
-std::string ScanCursors::Load(uint64_t cursor, int partitions) {
-  constexpr uint64_t kSeqMask = (uint64_t{1} << kSeqBits) - 1;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = cursors_.find(cursor & kSeqMask);
-    if (it != cursors_.end() && it->second.cursor == cursor) return it->second.key;
-  }
-  const uint64_t partition = (cursor >> kSeqBits) - 1;  // wraps for 0: not a partition
-  if (partition < static_cast<uint64_t>(partitions)) {
-    return storage::PartitionPrefix(static_cast<int>(partition));
-  }
-  return "";
-}
 
 namespace {
 
