@@ -420,6 +420,21 @@ def test_cluster_mode_answers_as_redis_cluster_does(make_cluster):
         # Each node of CLUSTER SLOTS: ip, port, id and (Redis 7) networking metadata.
         assert all(len(n) == 4 and n[3] == [] for r in c.call("CLUSTER", "SLOTS")
                    for n in r[2:])
+    # In a transaction, a command of a slot another node leads answers MOVED (Redis routes
+    # each queued command on its own first); CROSSSLOT is for another slot led here.
+    port = cl.ports()[0]
+    wait_balanced(port)
+    keys = [f"txn:{i}" for i in range(200)]
+    here = [k for k in keys if leader_port_of(cl, k) == port]
+    elsewhere = [k for k in keys if leader_port_of(cl, k) != port]
+    local_other_slot = next(k for k in here[1:] if slot_of(k) != slot_of(here[0]))
+    with RawConn(port) as c:
+        assert c.call("MULTI") == "OK"
+        assert c.call("SET", here[0], "1") == "QUEUED"
+        reply = str(c.call("SET", elsewhere[0], "1"))
+        assert reply.startswith("MOVED"), reply
+        assert str(c.call("SET", local_other_slot, "1")).startswith("CROSSSLOT")
+        assert str(c.call("EXEC")).startswith("EXECABORT")
 
 
 def nodes_line(port, of_port):
