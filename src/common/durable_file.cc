@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 
 namespace flin {
 namespace {
@@ -27,18 +28,30 @@ Status SyncDir(const std::string& dir) {
 
 Status MakeDirsDurably(const std::string& dir) {
   namespace fs = std::filesystem;
+  // One caller at a time: a directory another thread has just made, but whose parent it has
+  // not fsynced yet, would otherwise look made durably (a leader building a snapshot and a
+  // follower staging one both make a partition's snapshot directory; a power-cut test caught
+  // files made in one whose name was not durable yet).
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
   const fs::path path = fs::absolute(fs::path(dir)).lexically_normal();
-  fs::path at;
+  fs::path at, last;
+  bool last_made = false;
   for (const fs::path& part : path) {
     at /= part;
     if (part.empty() || at == at.root_path()) continue;  // a trailing '/', or the root
     std::error_code ec;
     const bool made = fs::create_directory(at, ec);
     if (ec) return Status::IOError("cannot create " + at.string() + ": " + ec.message());
+    last = at;
+    last_made = made;
     if (!made) continue;  // there already (create_directory checked it is a directory)
     Status s = SyncDir(at.parent_path().string());
     if (!s.ok()) return s;
   }
+  // The directory asked for was there already: made by an earlier process that may have
+  // stopped before its fsync. One more fsync of its parent costs little and settles it.
+  if (!last.empty() && !last_made) return SyncDir(last.parent_path().string());
   return Status::Ok();
 }
 

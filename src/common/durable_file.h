@@ -22,9 +22,11 @@ Status WriteFileDurably(const std::string& path, std::string_view contents);
 Status SyncDir(const std::string& dir);
 
 // Creates the directory `dir` and any missing parents (as mkdir -p), fsyncing the parent of
-// each one it creates, top down: once it returns, the whole path survives a power cut. An
-// existing directory is left as it is (its name was made durable by whoever made it). Fails
-// if a component exists and is not a directory.
+// each one it creates, top down: once it returns, the whole path survives a power cut. If
+// `dir` itself exists already its parent is fsynced anyway (an earlier process may have died
+// before doing it); existing ancestors are taken as durable. Calls are serialized, so one
+// never sees a directory another thread has made but not yet fsynced. Fails if a component
+// exists and is not a directory. Any thread.
 Status MakeDirsDurably(const std::string& dir);
 
 }  // namespace flin
