@@ -18,6 +18,16 @@ def _rejected(srv):
         c.close()
 
 
+def _reply_or_eof(c, *args):
+    """Sends a command and reads its reply: None if the server closed the connection instead
+    (as Redis may after an oversized bulk)."""
+    c.send_command(*args)
+    try:
+        return c.read_reply()
+    except (EOFError, ConnectionResetError):
+        return None
+
+
 def test_maxclients(make_server):
     srv = make_server(maxclients=3)
 
@@ -138,19 +148,11 @@ def test_max_value_bytes(make_server):
     # One byte over the limit is refused (an error reply; the connection may
     # then be closed, as Redis does for a bulk over proto-max-bulk-len).
     with srv.raw() as c:
-        c.send_command("SET", "big", b"x" * 1025)
-        try:
-            reply = c.read_reply()
-        except (EOFError, ConnectionResetError):
-            reply = None
+        reply = _reply_or_eof(c, "SET", "big", b"x" * 1025)
         assert isinstance(reply, str) and reply.startswith("ERR"), reply
     # So is a key over the limit.
     with srv.raw() as c:
-        c.send_command("SET", b"k" * 1025, "v")
-        try:
-            reply = c.read_reply()
-        except (EOFError, ConnectionResetError):
-            reply = None
+        reply = _reply_or_eof(c, "SET", b"k" * 1025, "v")
         assert isinstance(reply, str) and reply.startswith("ERR"), reply
     with srv.raw() as c:
         assert c.call("DBSIZE") == 1
@@ -169,9 +171,5 @@ def test_max_value_bytes(make_server):
         assert c.call("SET", "ok2", b"x" * 2048) == "OK"
         assert other.call("SET", "ok3", b"x" * 2048) == "OK"
         assert c.call("CONFIG", "SET", "max-value-bytes", "1024") == "OK"
-        other.send_command("SET", "big", b"x" * 1025)
-        try:
-            reply = other.read_reply()
-        except (EOFError, ConnectionResetError):
-            reply = None
+        reply = _reply_or_eof(other, "SET", "big", b"x" * 1025)
         assert isinstance(reply, str) and reply.startswith("ERR"), reply

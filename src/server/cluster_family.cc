@@ -171,32 +171,28 @@ void Slots(CommandContext& ctx, cluster::MultiRaftNode& mr) {
   // the first ranges, all but the last show fewer replicas; the rest follow in slot order.
   std::vector<uint64_t> leaders(parts);
   for (int p = 0; p < parts; ++p) leaders[p] = LeaderOf(mr, p);
-  const auto leads = [&](uint64_t id) {
-    return std::find(leaders.begin(), leaders.end(), id) != leaders.end();
-  };
   std::vector<int> order;
   order.reserve(parts);
   std::vector<bool> first(parts, false);
+  std::vector<uint64_t> unlisted;  // leaders whose first range is still to come
   for (const auto& n : t.nodes()) {
     const auto it = std::find(leaders.begin(), leaders.end(), n.id);
     if (it == leaders.end()) continue;
     first[it - leaders.begin()] = true;
     order.push_back(static_cast<int>(it - leaders.begin()));
+    unlisted.push_back(n.id);
   }
   for (int p = 0; p < parts; ++p) {
     if (!first[p]) order.push_back(p);
   }
-  std::vector<uint64_t> listed_as_primary;
   ctx.out.ArrayHeader(order.size());
   for (int p : order) {
     // The leader first, then the other replicas this node can reach.
     const uint64_t leader = leaders[p];
-    listed_as_primary.push_back(leader);
+    unlisted.erase(std::remove(unlisted.begin(), unlisted.end(), leader), unlisted.end());
     std::vector<uint64_t> nodes = {leader};
     for (uint64_t r : t.Replicas(p)) {
-      const bool shown = !leads(r) || std::find(listed_as_primary.begin(),
-                                                listed_as_primary.end(),
-                                                r) != listed_as_primary.end();
+      const bool shown = std::find(unlisted.begin(), unlisted.end(), r) == unlisted.end();
       if (r != leader && reachable(r) && shown) nodes.push_back(r);
     }
     ctx.out.ArrayHeader(2 + nodes.size());

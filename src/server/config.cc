@@ -140,9 +140,13 @@ std::string Config::Usage() {
   return o.str();
 }
 
+std::string Config::CanonicalName(std::string_view name) {
+  std::string n = ToLower(name);
+  return n == "appendfsync" ? std::string("fsync") : n;
+}
+
 Status Config::Set(const std::string& raw_name, const std::string& value, bool at_startup) {
-  std::string name = ToLower(raw_name);
-  if (name == "appendfsync") name = "fsync";
+  const std::string name = CanonicalName(raw_name);
   const FlagDoc* f = FindFlag(name);
   if (f == nullptr) return Status::NotFound(name);
   if (!at_startup && !f->mutable_at_runtime) {

@@ -10,6 +10,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cluster/replicator.h"
@@ -66,6 +67,9 @@ struct Config {
   // Parses argv. On --help, prints usage and sets *exit_now. Errors name the bad flag.
   Status ParseArgs(int argc, char** argv, bool* exit_now);
   Status LoadFile(const std::string& path);
+  // A setting's own name for `name` as a client may spell it: lower case, and Redis's
+  // "appendfsync" for "fsync".
+  static std::string CanonicalName(std::string_view name);
   // One setting by name, as CONFIG SET sees it ("fsync", "maxclients", ...).
   Status Set(const std::string& name, const std::string& value, bool at_startup);
   // (name, value) pairs whose names match `pattern` (glob), for CONFIG GET.

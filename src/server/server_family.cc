@@ -508,13 +508,9 @@ void ConfigCmd(CommandContext& ctx) {
       ctx.out.Error("ERR CONFIG SET failed (possibly related to argument '" + std::string(name) +
                     "') - " + std::string(why));
     };
-    auto canonical = [](std::string_view name) {
-      std::string n = ToLower(name);
-      return n == "appendfsync" ? std::string("fsync") : n;
-    };
     std::vector<std::string> names;
     for (size_t i = 2; i + 1 < ctx.args.size(); i += 2) {
-      std::string name = canonical(ctx.args[i]);
+      std::string name = Config::CanonicalName(ctx.args[i]);
       if (std::find(names.begin(), names.end(), name) != names.end()) {
         return failed(ctx.args[i], "duplicate parameter");
       }
