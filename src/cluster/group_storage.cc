@@ -59,7 +59,7 @@ class GroupKeyPrefix : public rocksdb::SliceTransform {
   }
   bool InDomain(const rocksdb::Slice& key) const override {
     if (key.size() == 11 && key[0] == 'l') return true;
-    if (key.size() == 3) return key[0] == 'h' || key[0] == 's' || key[0] == 'a';
+    if (key.size() == 3) return key[0] == 'h' || key[0] == 's' || key[0] == 'a' || key[0] == 'g';
     return storage::IsHintedDataKey(key);
   }
 };
@@ -69,14 +69,16 @@ std::shared_ptr<const rocksdb::SliceTransform> GroupKeyInsertHint() {
   return std::make_shared<GroupKeyPrefix>();
 }
 
-Result<std::unique_ptr<GroupStorage>> GroupStorage::Open(storage::Store* store, int group,
+Result<std::unique_ptr<GroupStorage>> GroupStorage::Open(storage::Store* store, LogStore* log,
+                                                         int group,
                                                          const raft::ConfState& initial,
                                                          const std::string& snapshot_dir) {
-  std::unique_ptr<GroupStorage> gs(new GroupStorage(store, group, snapshot_dir));
-  if (Status s = gs->ResumeInstall(); !s.ok()) return s;
+  std::unique_ptr<GroupStorage> gs(new GroupStorage(store, log, group, snapshot_dir));
   rocksdb::DB* db = store->db();
   std::string v;
   rocksdb::ReadOptions ro;
+  if (db->Get(ro, GroupMetaKey('g', group), &v).ok()) gs->generation_ = GetU64(v);
+  if (Status s = gs->ResumeInstall(); !s.ok()) return s;  // may bump the generation
   if (db->Get(ro, GroupMetaKey('h', group), &v).ok()) {
     auto hs = raft::DecodeHardState(v);
     if (!hs.ok()) return Status::Corruption("group " + std::to_string(group) + " hard state");
@@ -89,25 +91,81 @@ Result<std::unique_ptr<GroupStorage>> GroupStorage::Open(storage::Store* store, 
   } else {
     gs->meta_.conf_state = initial;  // a group never started: bootstrap membership
   }
-  if (db->Get(ro, GroupMetaKey('a', group), &v).ok()) {
-    gs->persisted_applied_ = GetU64(v);
-    if (v.size() >= 16) {
-      gs->applied_clock_ = static_cast<int64_t>(GetU64(std::string_view(v).substr(8)));
+  std::string applied_value;
+  if (db->Get(ro, GroupMetaKey('a', group), &applied_value).ok()) {
+    gs->persisted_applied_ = GetU64(applied_value);
+    if (applied_value.size() >= 16) {
+      gs->applied_clock_ = static_cast<int64_t>(GetU64(std::string_view(applied_value).substr(8)));
     }
   }
   gs->recovering_ = db->Get(ro, GroupMetaKey('r', group), &v).ok();
+  auto last = log->Attach(group, gs->generation_, gs->meta_.index);
+  if (!last.ok()) return last.status();
+  gs->last_index_ = last.value();
+  if (Status s = gs->MigrateLog(); !s.ok()) return s;
+  if (Status s = gs->CoverAppliedEntries(applied_value); !s.ok()) return s;
   gs->applied_ = std::max(gs->persisted_applied_, gs->meta_.index);
   gs->persisted_applied_ = gs->applied_;
   gs->applied_conf_ = gs->meta_.conf_state;
-  // The last log index: the last 'l' key of the group, if any.
-  gs->last_index_ = gs->meta_.index;
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro));
-  it->SeekForPrev(LogKey(group, UINT64_MAX));
-  const std::string prefix = GroupPrefix('l', group);
-  if (it->Valid() && it->key().starts_with(prefix)) {
-    gs->last_index_ = std::max(gs->meta_.index, GetU64(it->key().ToStringView().substr(3)));
-  }
   return gs;
+}
+
+Status GroupStorage::MigrateLog() {
+  const std::string prefix = GroupPrefix('l', group_);
+  std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(rocksdb::ReadOptions()));
+  std::vector<raft::Entry> entries;
+  bool any = false;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    any = true;
+    auto e = raft::DecodeEntry(it->value().ToStringView());
+    if (!e.ok()) return Status::Corruption("group " + std::to_string(group_) + ": log entry");
+    if (e->index <= meta_.index) continue;  // compacted (deleted in the same batch as 's')
+    if (!entries.empty() && e->index != entries.back().index + 1) {
+      return Status::Corruption("group " + std::to_string(group_) + ": a gap in the log");
+    }
+    entries.push_back(std::move(e).value());
+  }
+  if (!it->status().ok()) return Status::IOError("reading the log: " + it->status().ToString());
+  if (!any) return Status::Ok();
+  if (!entries.empty()) {
+    // Durable in the log store before RocksDB forgets them; a crash in between moves them again
+    // (the same records, superseding the first copies).
+    if (entries.front().index != meta_.index + 1) {
+      return Status::Corruption("group " + std::to_string(group_) + ": the log does not start " +
+                                "after its compaction point");
+    }
+    log_->Append(group_, entries);
+    if (Status s = log_->Sync(true); !s.ok()) return s;
+    last_index_ = entries.back().index;
+  }
+  rocksdb::WriteBatch wb;
+  wb.DeleteRange(prefix, LogKey(group_, UINT64_MAX)).PermitUncheckedError();
+  if (Status s = store_->Write(&wb, true); !s.ok()) return s;
+  LOG_NOTICE("group %d: moved %zu log entries from RocksDB into the log store", group_,
+             entries.size());
+  return Status::Ok();
+}
+
+Status GroupStorage::CoverAppliedEntries(std::string_view applied_value) {
+  if (persisted_applied_ <= last_index_) return Status::Ok();
+  auto at = applied_value.size() > 16 ? raft::DecodeSnapshotMeta(applied_value.substr(16))
+                                      : Result<raft::SnapshotMeta>(Status::NotFound());
+  if (!at.ok() || at->index != persisted_applied_) {
+    return Status::Corruption("group " + std::to_string(group_) + ": the log ends at " +
+                              std::to_string(last_index_) + ", below the applied index " +
+                              std::to_string(persisted_applied_) + ", and its term is unknown");
+  }
+  LOG_NOTICE("group %d: the log ends at %llu, below the applied index %llu: compacted up to it",
+             group_, static_cast<unsigned long long>(last_index_),
+             static_cast<unsigned long long>(persisted_applied_));
+  meta_ = at.value();
+  log_->Compact(group_, meta_.index);
+  last_index_ = meta_.index;
+  std::string buf;
+  raft::EncodeSnapshotMeta(meta_, &buf);
+  rocksdb::WriteBatch wb;
+  wb.Put(GroupMetaKey('s', group_), buf).PermitUncheckedError();
+  return store_->Write(&wb, true);
 }
 
 void GroupStorage::SetRecovering(bool on, rocksdb::WriteBatch* wb) {
@@ -138,10 +196,9 @@ Result<raft::Entry> GroupStorage::ReadEntry(uint64_t i) const {
   if (!cache_.empty() && i >= cache_.front().index && i <= cache_.back().index) {
     return cache_[i - cache_.front().index];
   }
-  std::string v;
-  rocksdb::Status s = store_->db()->Get(rocksdb::ReadOptions(), LogKey(group_, i), &v);
-  if (!s.ok()) return Status::IOError("log entry " + std::to_string(i) + ": " + s.ToString());
-  return raft::DecodeEntry(v);
+  auto e = log_->Read(group_, i);
+  if (!e.ok()) return Status::IOError("log entry " + std::to_string(i) + ": " + e.status().ToString());
+  return e;
 }
 
 Status GroupStorage::Entries(uint64_t lo, uint64_t hi, uint64_t max_bytes,
@@ -173,31 +230,21 @@ Result<uint64_t> GroupStorage::Term(uint64_t i) const {
   return e->term;
 }
 
-void GroupStorage::Append(const std::vector<raft::Entry>& entries, rocksdb::WriteBatch* wb) {
+void GroupStorage::Append(const std::vector<raft::Entry>& entries) {
   if (entries.empty()) return;
   uint64_t first = entries.front().index;
   if (first <= meta_.index) return;  // covered by the snapshot (cannot happen after Ready rules)
-  if (first <= last_index_) {
-    // A new leader overwrote our tail: drop the conflicting entries the new ones do not
-    // replace. Point deletions (a tail of at most the uncommitted entries): a range deletion
-    // may not start at a log key (GroupKeyInsertHint).
-    for (uint64_t i = entries.back().index + 1; i <= last_index_; ++i) {
-      wb->Delete(LogKey(group_, i)).PermitUncheckedError();
-    }
-    while (!cache_.empty() && cache_.back().index >= first) {
-      cache_bytes_ -= cache_.back().Size();
-      cache_.pop_back();
-    }
+  // A new leader overwriting our tail: the log store's records of `first` on supersede it.
+  log_->Append(group_, entries);
+  while (!cache_.empty() && cache_.back().index >= first) {
+    cache_bytes_ -= cache_.back().Size();
+    cache_.pop_back();
   }
   if (!cache_.empty() && cache_.back().index + 1 != first) {
     cache_.clear();
     cache_bytes_ = 0;
   }
-  std::string buf;
   for (const auto& e : entries) {
-    buf.clear();
-    raft::EncodeEntry(e, &buf);
-    wb->Put(LogKey(group_, e.index), buf).PermitUncheckedError();
     cache_.push_back(e);
     cache_bytes_ += e.Size();
   }
@@ -226,9 +273,9 @@ void GroupStorage::Compact(uint64_t index, rocksdb::WriteBatch* wb) {
   if (index <= meta_.index || index > applied_ || index > last_index_) return;
   auto term = Term(index);
   if (!term.ok()) return;
-  // From the group's first log key on (nothing of it is left below meta_.index): a range
-  // deletion may not start at a log key (GroupKeyInsertHint).
-  wb->DeleteRange(GroupPrefix('l', group_), LogKey(group_, index + 1)).PermitUncheckedError();
+  // The entries' space goes once the compaction point is durable (MultiRaftNode syncs RocksDB
+  // before the log store deletes a segment).
+  log_->Compact(group_, index);
   meta_.index = index;
   meta_.term = term.value();
   meta_.conf_state = applied_conf_;
@@ -390,10 +437,11 @@ Status PutRecord(rocksdb::SstFileWriter& w, const std::string& path, const std::
 
 }  // namespace
 
-std::string GroupStorage::AppliedValue(uint64_t index, int64_t clock) {
+std::string GroupStorage::AppliedValue(const raft::SnapshotMeta& at, int64_t clock) {
   std::string v;
-  PutU64(&v, index);
+  PutU64(&v, at.index);
   PutU64(&v, static_cast<uint64_t>(clock));
+  raft::EncodeSnapshotMeta(at, &v);
   return v;
 }
 
@@ -613,12 +661,17 @@ std::string GroupStorage::InstallPath(const char* ext) const {
 }
 
 void GroupStorage::AddInstalledMetadata(const raft::SnapshotMeta& meta, int64_t clock,
-                                        rocksdb::WriteBatch* wb) const {
-  wb->DeleteRange(GroupPrefix('l', group_), LogKey(group_, UINT64_MAX)).PermitUncheckedError();
+                                        rocksdb::WriteBatch* wb) {
+  // A new generation of the log: what the log store holds of the old one no longer counts,
+  // atomically with the data (InstallSnapshot resets the log store's index).
+  ++generation_;
+  std::string gen;
+  PutU64(&gen, generation_);
+  wb->Put(GroupMetaKey('g', group_), gen).PermitUncheckedError();
   std::string buf;
   raft::EncodeSnapshotMeta(meta, &buf);
   wb->Put(GroupMetaKey('s', group_), buf).PermitUncheckedError();
-  wb->Put(GroupMetaKey('a', group_), AppliedValue(meta.index, clock)).PermitUncheckedError();
+  wb->Put(GroupMetaKey('a', group_), AppliedValue(meta, clock)).PermitUncheckedError();
 }
 
 Status GroupStorage::FinishInstall(const raft::SnapshotMeta& meta, int64_t clock,
@@ -673,6 +726,7 @@ Status GroupStorage::InstallSnapshot(const raft::Snapshot& snap, const raft::Har
                  : InstallByBatch(snap, wb, &clock);
   if (!s.ok()) return s;
   if (snap.staged) DropIncoming();
+  log_->Reset(group_, generation_, snap.meta.index);
   meta_ = snap.meta;
   applied_clock_ = clock;
   last_index_ = meta_.index;

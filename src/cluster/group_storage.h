@@ -1,20 +1,32 @@
 #pragma once
-// GroupStorage: the stable storage of one Raft group (one partition), in Flin's RocksDB.
+// GroupStorage: the stable storage of one Raft group (one partition): its log in the node's
+// LogStore (segment files of their own, log_store.h), everything else in Flin's RocksDB:
 //
-//   'l' | group (u16 BE) | index (u64 BE)  → encoded Entry           (the log)
-//   'h' | group                            → encoded HardState
+//   'h' | group (u16 BE)                   → encoded HardState
 //   's' | group                            → encoded SnapshotMeta    (the compaction point)
-//   'a' | group                            → applied index (u64 BE), written in the same batch
-//                                            as the data it applied, so both move together
+//   'a' | group                            → applied index, clock and (since session 22) the
+//                                            SnapshotMeta as of it; written in the same batch
+//                                            as the data it applied, so all move together
+//   'g' | group                            → the log's generation in the LogStore (u64 BE;
+//                                            absent: 0), bumped with each snapshot install
 //   'r' | group                            → present while the replica recovers lost state
 //                                            (raft::Config::recovering)
 //   'i' | group                            → present while a snapshot is being installed
 //                                            (InstallSnapshot; finished by Open after a crash)
+//   'l' | group | index (u64 BE)           → the log, in data directories written before the
+//                                            LogStore: moved into it by Open
 //
 // The read side is raft::Storage for the group's RawNode. The write side never writes by
-// itself: it adds to a WriteBatch the MultiRaftNode writes for all groups at once (one fsync).
-// Recent entries are cached in memory (at most 4096 entries and 1 MiB per group), older ones
-// read back from RocksDB.
+// itself: log entries go to the LogStore's buffer, and the rest into a WriteBatch; the
+// MultiRaftNode writes both for all groups at once (the batch first, then the log, each with
+// one fsync). Recent entries are cached in memory (at most 4096 entries and 1 MiB per group),
+// older ones read back from the LogStore.
+//
+// The log is the truth for what was applied: applies are written to RocksDB without a sync
+// of their own, and a restart applies again from the persisted applied index. A log that ends
+// below the persisted applied index (a backup, which copies RocksDB only; a power cut with
+// --fsync everysec or no, where RocksDB's unsynced WAL outlived the log's) is taken as
+// compacted up to it, from the SnapshotMeta the applied value carries.
 //
 // Snapshots are made on demand from a RocksDB snapshot taken at the applied index (an
 // iterator opened on the raft thread, where the store is exactly at it), written to a file
@@ -38,6 +50,7 @@
 #include <thread>
 #include <vector>
 
+#include "cluster/log_store.h"
 #include "cluster/snapshot_data.h"
 #include "raft/storage.h"
 #include "rocksdb/db.h"
@@ -56,7 +69,8 @@ class GroupStorage : public raft::Storage {
  public:
   // Loads what the group persisted; a group never started gets `initial` as its bootstrap
   // configuration (a snapshot at index 0 with those voters).
-  static Result<std::unique_ptr<GroupStorage>> Open(storage::Store* store, int group,
+  // The log store is borrowed (it outlives this) and shared by every group of the node.
+  static Result<std::unique_ptr<GroupStorage>> Open(storage::Store* store, LogStore* log, int group,
                                                     const raft::ConfState& initial,
                                                     const std::string& snapshot_dir);
   ~GroupStorage() override;
@@ -84,8 +98,9 @@ class GroupStorage : public raft::Storage {
   Result<raft::SnapshotChunk> ReadSnapshotChunk(uint64_t index, uint64_t offset,
                                                 uint64_t max_bytes) const override;
 
-  // Write side: adds the changes to `wb`; the caller writes the batch.
-  void Append(const std::vector<raft::Entry>& entries, rocksdb::WriteBatch* wb);
+  // Write side: the entries go to the log store (the caller syncs it after writing the round's
+  // batch).
+  void Append(const std::vector<raft::Entry>& entries);
   // Writes the hard state if term or vote changed, and returns whether they did (they must
   // be fsynced before messages go out). A changed commit index alone is kept in memory only:
   // after a restart the commit index is at least the applied index and the rest is re-learned
@@ -152,16 +167,21 @@ class GroupStorage : public raft::Storage {
   // The newest entry timestamp applied (0 if unknown: a data dir from before it was kept, or a
   // snapshot from a node that did not send it).
   int64_t applied_clock() const { return applied_clock_; }
-  // The 'a' value apply writes: applied index, then that clock (u64 big-endian each).
-  static std::string AppliedValue(uint64_t index, int64_t clock);
+  // The 'a' value apply writes: applied index, then that clock (u64 big-endian each), then
+  // `at` encoded: the applied index's term and the membership as of it.
+  static std::string AppliedValue(const raft::SnapshotMeta& at, int64_t clock);
   int group() const { return group_; }
   // Whether the replica is marked recovering (persisted, 'r'), and the mark's change.
   bool recovering() const { return recovering_; }
   void SetRecovering(bool on, rocksdb::WriteBatch* wb);
 
  private:
-  GroupStorage(storage::Store* store, int group, std::string snapshot_dir)
-      : store_(store), group_(group), snapshot_dir_(std::move(snapshot_dir)) {}
+  GroupStorage(storage::Store* store, LogStore* log, int group, std::string snapshot_dir)
+      : store_(store), log_(log), group_(group), snapshot_dir_(std::move(snapshot_dir)) {}
+  // At Open: moves log entries kept in RocksDB by an earlier version into the log store.
+  Status MigrateLog();
+  // At Open: a log that ends below the persisted applied index is compacted up to it.
+  Status CoverAppliedEntries(std::string_view applied_value);
   Result<raft::Entry> ReadEntry(uint64_t i) const;
   // The install's file (".sst", moved into the store by the ingest; ".keep", a second link
   // kept until the install is finished).
@@ -171,8 +191,9 @@ class GroupStorage : public raft::Storage {
                          int64_t* clock);
   // What either way of installing writes of the group besides the data: the log deleted, the
   // snapshot's metadata as the compaction point, the applied index and clock.
+  // It bumps the log's generation (generation_ takes the new one).
   void AddInstalledMetadata(const raft::SnapshotMeta& meta, int64_t clock,
-                            rocksdb::WriteBatch* wb) const;
+                            rocksdb::WriteBatch* wb);
   // Step 3 of an install by ingestion (group_storage.cc): the metadata, the hard state, the
   // marker's deletion.
   Status FinishInstall(const raft::SnapshotMeta& meta, int64_t clock, const raft::HardState& hs);
@@ -182,7 +203,9 @@ class GroupStorage : public raft::Storage {
   void ReleaseSnapshot() const;
 
   storage::Store* store_;
+  LogStore* log_;
   int group_;
+  uint64_t generation_ = 0;  // the log's, in the log store ('g')
   std::string snapshot_dir_;
   raft::HardState hard_state_;
   raft::SnapshotMeta meta_;   // compaction point: entries <= meta_.index are gone

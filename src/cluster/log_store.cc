@@ -194,6 +194,10 @@ void LogStore::DropAll(GroupLog& log) {
 }
 
 Result<uint64_t> LogStore::Attach(int group, uint64_t generation, uint64_t compacted) {
+  if (auto it = groups_.find(group); it != groups_.end()) {
+    DropAll(it->second);
+    groups_.erase(it);
+  }
   GroupLog log;
   log.generation = generation;
   for (auto it = unattached_.lower_bound({group, 0});

@@ -111,6 +111,11 @@ Status MultiRaftNode::Start() {
       if (ext == ".snap" || ext == ".part" || ext == ".sst") std::filesystem::remove(f.path(), ec);
     }
   }
+  LogStoreOptions lo;
+  lo.dir = options_.log_dir.empty() ? store_->dir() + "/raft-log" : options_.log_dir;
+  auto log = LogStore::Open(lo);
+  if (!log.ok()) return log.status();
+  log_ = std::move(log).value();
   auto identity = PeerIdentity::Open(store_, topology_.nodes().size());
   if (!identity.ok()) return identity.status();
   identity_ = std::move(identity).value();
@@ -147,7 +152,7 @@ Status MultiRaftNode::Start() {
     raft::ConfState cs;
     cs.voters = topology_.Replicas(p);
     std::sort(cs.voters.begin(), cs.voters.end());
-    auto gs = GroupStorage::Open(store_, p, cs, options_.snapshot_dir);
+    auto gs = GroupStorage::Open(store_, log_.get(), p, cs, options_.snapshot_dir);
     if (!gs.ok()) return gs.status();
     auto g = std::make_unique<Group>();
     g->id = p;
@@ -362,6 +367,7 @@ void MultiRaftNode::Loop() {
     }
     HandleReady();
     SyncLogEverySecond(net::MonotonicMs());
+    CollectLogGarbage(net::MonotonicMs());
     ExpireProposals(net::MonotonicMs());
     PublishViews();
     if (draining_.load(std::memory_order_relaxed)) {
@@ -658,6 +664,7 @@ void MultiRaftNode::HandleReady() {
   // 2. Everything the groups must remember, in one write: one fsync for all partitions.
   rocksdb::WriteBatch wb;
   bool must_sync = false, safety = false;  // safety: a term, vote or recovering mark changes
+  bool appended = false;
   for (auto& [g, r, early] : items) {
     if (r.snapshot) {
       // Into this round's write (a small partition), or durable on return (a large one, an SST
@@ -679,7 +686,8 @@ void MultiRaftNode::HandleReady() {
       store_->AdvanceApplyClock(g->id, g->last_ts);
     }
     must_sync = must_sync || !r.entries.empty() || r.snapshot.has_value();
-    g->storage->Append(r.entries, &wb);
+    appended = appended || !r.entries.empty();
+    g->storage->Append(r.entries);
     // Recovered (raft::Config::recovering): forgotten with the entries that ended it.
     if (g->storage->recovering() && !g->node->recovering()) g->storage->SetRecovering(false, &wb);
     // Began recovering (NoteStateWentBack): durable before anything it answers leaves.
@@ -689,11 +697,19 @@ void MultiRaftNode::HandleReady() {
     }
     if (r.hard_state && g->storage->SetHardState(*r.hard_state, &wb)) must_sync = safety = true;
   }
-  if (wb.Count() > 0) {
+  if (wb.Count() > 0 || appended) {
     const int64_t started = net::MonotonicMs();
     const bool sync = ShouldSyncLog(must_sync, safety, started);
-    Status s = store_->Write(&wb, sync);
-    if (!s.ok()) FailStop("the Raft log write", s);
+    // RocksDB's part first: a term or vote must never be older on disk than entries of that
+    // term, and a snapshot's new log generation must be there before entries of it count.
+    if (wb.Count() > 0) {
+      Status s = store_->Write(&wb, sync);
+      if (!s.ok()) FailStop("the Raft state write", s);
+    }
+    if (appended) {
+      Status s = log_->Sync(sync);
+      if (!s.ok()) FailStop("the Raft log write", s);
+    }
     if (sync) {
       log_unsynced_ = false;
       last_log_sync_ms_ = started;
@@ -761,9 +777,12 @@ void MultiRaftNode::ApplyEntries(
         g->pending.erase(it);
       }
     }
-    const uint64_t last = entries.back().index;
-    txn.PutRaw(GroupMetaKey('a', g->id), GroupStorage::AppliedValue(last, g->last_ts));
-    g->storage->set_applied(last, g->node->conf_state(), g->last_ts);
+    raft::SnapshotMeta at;
+    at.index = entries.back().index;
+    at.term = entries.back().term;
+    at.conf_state = g->node->conf_state();
+    txn.PutRaw(GroupMetaKey('a', g->id), GroupStorage::AppliedValue(at, g->last_ts));
+    g->storage->set_applied(at.index, at.conf_state, g->last_ts);
   }
   if (!applied_any) return;
   Status s = txn.Commit(false);  // the log is durable: a lost apply is redone on restart
@@ -1004,11 +1023,27 @@ void MultiRaftNode::SyncLogEverySecond(int64_t now_ms) {
       now_ms - last_log_sync_ms_ < 1000) {
     return;
   }
-  Status s = store_->SyncWal();
+  Status s = store_->SyncWal();  // hard states, marks and installs written since
+  if (s.ok()) s = log_->Sync(true);
   if (!s.ok()) FailStop("the Raft log sync", s);
   log_unsynced_ = false;
   last_log_sync_ms_ = now_ms;
   NoteLogSync(net::MonotonicMs() - now_ms);
+}
+
+void MultiRaftNode::CollectLogGarbage(int64_t now_ms) {
+  if (now_ms - last_log_gc_ms_ < 1000 || log_->segments() < 2) return;
+  last_log_gc_ms_ = now_ms;
+  // Idle partitions' few entries in the oldest segment would keep it, and so every later one.
+  auto moved = log_->Relocate(8u << 20);
+  if (!moved.ok()) FailStop("rewriting the Raft log", moved.status());
+  if (moved.value() == 0 && log_->garbage_segments() == 0) return;
+  // The compaction points (and the applies below them) durable before the entries go, and the
+  // rewritten entries before their old copies do.
+  Status s = store_->SyncWal();
+  if (s.ok()) s = log_->Sync(true);
+  if (s.ok()) s = log_->CollectGarbage();
+  if (!s.ok()) FailStop("collecting the Raft log's segments", s);
 }
 
 // A disk whose fsync takes a good part of the election timeout costs the cluster its leaders

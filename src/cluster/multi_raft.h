@@ -60,6 +60,8 @@ struct MultiRaftOptions {
   size_t max_queued = 1 << 20;       // proposals waiting for the raft thread
   FsyncPolicy fsync = FsyncPolicy::kAlways;
   std::string snapshot_dir;          // where outgoing snapshots are staged
+  // The Raft log of every partition (LogStore's segment files); empty: <store dir>/raft-log.
+  std::string log_dir;
   // A received snapshot this large or larger is installed by ingesting an SST file, not
   // through the round's batch (GroupStorage::InstallSnapshot).
   uint64_t snapshot_ingest_bytes = 64u << 20;
@@ -224,6 +226,9 @@ class MultiRaftNode : public Replicator {
   // --fsync everysec: syncs what was written unsynced once a second has passed since the last
   // sync, whether or not anything is written meanwhile. Raft thread, every round.
   void SyncLogEverySecond(int64_t now_ms);
+  // About once a second: deletes the log's segments no partition needs (their compaction
+  // points made durable first), rewriting at the end the few entries that pin the oldest.
+  void CollectLogGarbage(int64_t now_ms);
   void NoteRefused(uint64_t from, const std::string& what);
   bool MayStartSnapshot();
   int64_t MaxHoldMs() const;
@@ -256,6 +261,9 @@ class MultiRaftNode : public Replicator {
   std::atomic<FsyncPolicy> fsync_;
   bool log_unsynced_ = false;     // raft thread: a log write under everysec/no not synced yet
   int64_t last_log_sync_ms_ = 0;  // raft thread: monotonic
+  int64_t last_log_gc_ms_ = 0;    // raft thread: monotonic
+  // Every group's log; before groups_, whose storage borrows it. Raft thread after Start.
+  std::unique_ptr<LogStore> log_;
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<PeerIdentity> identity_;
   std::unique_ptr<GroupView[]> views_;

@@ -20,6 +20,7 @@
 namespace {
 
 flin::storage::Store* g_store;
+flin::cluster::LogStore* g_log;
 
 // Everything stored in [begin, end), keys and values.
 std::string Range(const std::string& begin, const std::string& end) {
@@ -38,7 +39,7 @@ std::string Keyspace(int g) {
   using flin::cluster::GroupMetaKey;
   using flin::storage::PartitionPrefix;
   std::string all;
-  for (char kind : {'a', 'h', 's', 'l'}) {
+  for (char kind : {'a', 'h', 's', 'g', 'l'}) {
     all += Range(GroupMetaKey(kind, g), GroupMetaKey(kind, g + 1)) + "|";
   }
   return all + Range(PartitionPrefix(g), PartitionPrefix(g + 1));
@@ -51,6 +52,11 @@ std::string Neighbours(int g) {
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   g_store = flin::storage::OpenFuzzStore("flin_snapshot_install_fuzz");
+  flin::cluster::LogStoreOptions lo;
+  lo.dir = g_store->dir() + "/raft-log";
+  auto log = flin::cluster::LogStore::Open(lo);
+  if (!log.ok()) abort();
+  g_log = std::move(log).value().release();
   return 0;
 }
 
@@ -60,7 +66,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int group = ((data[0] << 8) | data[1]) % (storage::Store::kMaxPartitions - 1);
   raft::ConfState voters;
   voters.voters = {1, 2, 3};
-  auto gs = cluster::GroupStorage::Open(g_store, group, voters, g_store->dir() + "/snapshots");
+  auto gs = cluster::GroupStorage::Open(g_store, g_log, group, voters, g_store->dir() + "/snapshots");
   if (!gs.ok()) abort();
   raft::Snapshot snap;
   snap.meta.index = 100;
@@ -103,6 +109,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!storage::DecodeValue(it->value().ToStringView())) __builtin_trap();
   }
   if (!Range(cluster::LogKey(group, 0), cluster::LogKey(group + 1, 0)).empty()) __builtin_trap();
+  if (g_log->LastIndex(group) != 100 || g_log->FirstIndex(group) != 101) __builtin_trap();
   if (gs.value()->LastIndex() != 100 || gs.value()->applied() != 100) __builtin_trap();
   return 0;
 }
