@@ -1,7 +1,9 @@
 """Connection commands: PING ECHO HELLO AUTH SELECT QUIT RESET CLIENT."""
+import re
+
 import pytest
 
-from flinproc import Error, Map, Status, error_of
+from flinproc import Error, Map, Status, encode_command, error_of
 
 NO_PASSWORD = ("ERR AUTH <password> called without any password configured for the default "
                "user. Are you sure your configuration is correct?")
@@ -167,6 +169,31 @@ def test_client_kill_by_addr(server, raw):
         victim.expect_eof(5)
     assert error_of(raw, "CLIENT", "KILL", "127.0.0.1:1") == "ERR No such client"
     assert raw.call("CLIENT", "KILL", "ADDR", "127.0.0.1:1") == 0
+
+
+@pytest.mark.parametrize("how", ["type", "id", "addr", "old"])
+def test_a_connection_that_kills_itself_runs_nothing_after_it(server, raw, how):
+    """CLIENT KILL of the connection itself (SKIPME no, or by its own address): the commands it
+    pipelined after the kill must not run (as in Redis), nor answer. Found by a probe in
+    session 22: SET b and SET c, sent in the same write after the kill, were applied."""
+    with server.raw() as victim:
+        vid = victim.call("CLIENT", "ID")
+        host, port = victim.sock.getsockname()
+        kill = {"type": [b"TYPE", b"normal", b"SKIPME", b"no"],
+                "id": [b"ID", str(vid).encode(), b"SKIPME", b"no"],
+                "addr": [b"ADDR", f"{host}:{port}".encode(), b"SKIPME", b"no"],
+                "old": [f"{host}:{port}".encode()]}[how]
+        victim.send(b"".join(encode_command(*c) for c in (
+            [b"SET", b"self-a", b"1"], [b"CLIENT", b"KILL"] + kill,
+            [b"SET", b"self-b", b"2"], [b"SET", b"self-c", b"3"])))
+        got = victim.expect_eof(5)
+        # The SET's reply and the kill's (TYPE normal kills every client connection), no more.
+        assert re.fullmatch(rb"\+OK\r\n" + (rb"\+OK" if how == "old" else rb":[1-9]\d*") + rb"\r\n",
+                            got), got
+    with server.raw() as check:  # (TYPE normal SKIPME no killed `raw` too)
+        assert check.call("GET", "self-a") == b"1"
+        assert check.call("EXISTS", "self-b", "self-c") == 0
+        check.call("DEL", "self-a")
 
 
 def test_client_errors(raw):

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "common/byte_budget.h"
 #include "net/event_loop.h"
 #include "protocol/request_parser.h"
@@ -86,6 +87,9 @@ class ClientConn : public net::EventHandler {
       int64_t expire_at;
     };
     std::vector<Watched> watched;    // what each watched key held at WATCH
+    // Each watched key's latest element of `watched` (a key watched twice must hold what both
+    // recorded, so the latest is the one a read is checked against).
+    absl::flat_hash_map<std::string, size_t> watched_index;
     bool watch_broken = false;       // this connection has read one holding something else
     std::vector<std::string> queued;  // elements of EXEC's entry, one per command
     size_t bytes = 0;                 // of watched and queued, held in the node's budget:

@@ -160,6 +160,8 @@ void ClientKill(CommandContext& ctx) {
     int n = 0;
     for (auto& t : ctx.server.io_threads()) n += t->Kill(0, std::string(ctx.args[2]), "", 0);
     if (n == 0) return ctx.out.Error("ERR No such client");
+    // Killed itself: nothing it sent after this runs (Kill closes it only after this batch).
+    if (ctx.conn.peer() == ctx.args[2]) ctx.conn.CloseAfterReply();
     return ctx.out.Ok();
   }
   uint64_t id = 0;
@@ -198,6 +200,11 @@ void ClientKill(CommandContext& ctx) {
   int n = 0;
   for (auto& t : ctx.server.io_threads()) {
     n += t->Kill(id, addr, laddr, skipme ? ctx.conn.id() : 0);
+  }
+  // Killed itself: nothing it sent after this runs (Kill closes it only after this batch).
+  if (!skipme && (id == 0 || id == ctx.conn.id()) && (addr.empty() || addr == ctx.conn.peer()) &&
+      (laddr.empty() || laddr == ctx.conn.local())) {
+    ctx.conn.CloseAfterReply();
   }
   ctx.out.Integer(n);
 }

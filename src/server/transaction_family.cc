@@ -130,6 +130,7 @@ void WatchCmd(CommandContext& ctx) {
                                ctx.out)) {
       return;  // the keys watched so far stay watched
     }
+    tx.watched_index[w.key] = tx.watched.size();
     tx.watched.push_back(std::move(w));
   }
   ctx.out.Ok();
@@ -301,20 +302,21 @@ void QueueInTransaction(CommandContext& ctx) {
 
 void NoteWatchedRead(ClientConn::Transaction& tx, std::string_view key, bool present,
                      std::string_view payload, int64_t expire_at) {
-  for (const auto& w : tx.watched) {
-    if (w.key == key && (w.present != present ||
-                         (present && (w.payload != payload || w.expire_at != expire_at)))) {
-      tx.watch_broken = true;
-    }
+  auto it = tx.watched_index.find(absl::string_view(key.data(), key.size()));
+  if (it == tx.watched_index.end()) return;
+  const auto& w = tx.watched[it->second];
+  if (w.present != present || (present && (w.payload != payload || w.expire_at != expire_at))) {
+    tx.watch_broken = true;
   }
 }
 
-void NoteReadThroughLog(CommandContext& ctx) {
+void NoteWatchedKeysUsed(CommandContext& ctx) {
   ClientConn::Transaction& tx = ctx.conn.transaction();
   if (tx.watched.empty()) return;
   for (size_t pos : ctx.spec.KeyPositions(ctx.args.size())) {
-    for (const auto& w : tx.watched) {
-      if (w.key == ctx.args[pos]) tx.watch_broken = true;
+    const std::string_view key = ctx.args[pos];
+    if (tx.watched_index.contains(absl::string_view(key.data(), key.size()))) {
+      tx.watch_broken = true;
     }
   }
 }
