@@ -6,8 +6,10 @@
 // GroupStorage does not use it yet; DESIGN.md lists what the switch has to get right.
 //
 // On disk: <dir>/<20-digit sequence number>.seg, appended in order; one active segment at a
-// time, a new one begun once the active one passes segment_bytes (the old one fdatasynced
-// first, so only the newest can have a torn tail). A record:
+// time, a new one begun once the active one passes segment_bytes (the old one cut to its
+// records and fdatasynced first, so only the newest can have a torn tail). The active one is
+// written with zeros a MiB ahead of its records, so that most fdatasyncs need not write the
+// file's size; Open cuts them. A record:
 //   u32 crc (zlib crc32 of everything after it) | u32 payload length | u16 group |
 //   u64 generation | u64 index | payload (raft::EncodeEntry)
 // all big-endian. A record for (group, generation, index i) supersedes that group's entries
@@ -131,6 +133,7 @@ class LogStore {
   uint64_t active_ = 0;
   std::string buffer_;                    // records not yet written to the active segment
   uint64_t buffer_at_ = 0;                // the active segment's offset where buffer_ goes
+  uint64_t zeroed_to_ = 0;                // the active segment is written (zeros) up to here
   // Attached groups: their one generation. Before Attach, every generation seen by Open.
   std::unordered_map<int, GroupLog> groups_;
   std::map<std::pair<int, uint64_t>, GroupLog> unattached_;
