@@ -11,6 +11,10 @@
  *     T <dev> <ino> <size>     it was truncated to <size> (what is safe shrinks with it)
  *     W <dev> <ino> <offset>   a write landed below what was already safe: an overwrite,
  *                              which cutting the file back to a length cannot model
+ *     Z <dev> <ino> <offset> <len>
+ *                              a write replaced zeros below what was safe (a file written
+ *                              ahead with zeros): until an fsync covers it, a cut keeps a
+ *                              random choice of its pages, the others zeros again
  *     D <dev> <ino>            its last name is about to go (see U: the stash's link): the
  *                              inode may be reused by a file this library does not see
  *                              being created
@@ -305,19 +309,49 @@ static void sync_done(int fd, off_t size) {
 
 static int appending(int fd) { return (fcntl(fd, F_GETFL) & O_APPEND) != 0; }
 
-/* Before a write of a tracked fd at `offset` (-1: its current position): an overwrite of safe
- * bytes is reported. Returns where the write starts. */
-static off_t before_write(int fd, off_t offset) {
+/* Whether bytes [offset, offset + n) of fd read as zeros now (what an overwrite replaces). */
+static int all_zeros(int fd, off_t offset, size_t n) {
+  char buf[65536];
+  while (n > 0) {
+    size_t want = n < sizeof(buf) ? n : sizeof(buf);
+    ssize_t got = pread(fd, buf, want, offset);
+    if (got <= 0) return 0;
+    for (ssize_t i = 0; i < got; ++i) {
+      if (buf[i] != 0) return 0;
+    }
+    offset += got;
+    n -= (size_t)got;
+  }
+  return 1;
+}
+
+/* Before a write of `n` bytes of a tracked fd at `offset` (-1: its current position): an
+ * overwrite of safe bytes is reported, as Z if what it replaces is zeros (a file written
+ * ahead with zeros, as Flin's Raft log segments are: a cut may keep any of the new pages or
+ * the zeros), else as W. Returns where the write starts. */
+static off_t before_write(int fd, off_t offset, size_t n) {
   if (fd < 0 || fd >= MAX_FDS || !fds[fd].on) return 0;
   if (appending(fd)) return LLONG_MAX; /* appends never overwrite, pwrite's included */
   if (offset < 0) offset = lseek(fd, 0, SEEK_CUR);
-  if (offset < fds[fd].safe) {
-    char line[128];
-    snprintf(line, sizeof(line), "W %lu %lu %lld\n", (unsigned long)fds[fd].dev,
-             (unsigned long)fds[fd].ino, (long long)offset);
+  if (offset < fds[fd].safe && n > 0) {
+    const off_t end = offset + (off_t)n < fds[fd].safe ? offset + (off_t)n : fds[fd].safe;
+    char line[160];
+    if (all_zeros(fd, offset, (size_t)(end - offset))) {
+      snprintf(line, sizeof(line), "Z %lu %lu %lld %lld\n", (unsigned long)fds[fd].dev,
+               (unsigned long)fds[fd].ino, (long long)offset, (long long)(end - offset));
+    } else {
+      snprintf(line, sizeof(line), "W %lu %lu %lld\n", (unsigned long)fds[fd].dev,
+               (unsigned long)fds[fd].ino, (long long)offset);
+    }
     journal(line);
   }
   return offset;
+}
+
+static size_t iov_bytes(const struct iovec* iov, int cnt) {
+  size_t n = 0;
+  for (int i = 0; i < cnt; ++i) n += iov[i].iov_len;
+  return n;
 }
 /* After it, on an O_SYNC/O_DSYNC descriptor, what it wrote is safe: the file up to its end if
  * it began within what was safe (O_DSYNC syncs the range written, not the whole file). */
@@ -333,42 +367,42 @@ static void after_write(int fd, off_t offset, ssize_t n) {
 
 ssize_t write(int fd, const void* buf, size_t n) {
   REAL(ssize_t, write, (int, const void*, size_t));
-  const off_t at = before_write(fd, -1);
+  const off_t at = before_write(fd, -1, n);
   ssize_t r = real_write(fd, buf, n);
   after_write(fd, at, r);
   return r;
 }
 ssize_t writev(int fd, const struct iovec* iov, int cnt) {
   REAL(ssize_t, writev, (int, const struct iovec*, int));
-  const off_t at = before_write(fd, -1);
+  const off_t at = before_write(fd, -1, iov_bytes(iov, cnt));
   ssize_t r = real_writev(fd, iov, cnt);
   after_write(fd, at, r);
   return r;
 }
 ssize_t pwrite(int fd, const void* buf, size_t n, off_t off) {
   REAL(ssize_t, pwrite, (int, const void*, size_t, off_t));
-  const off_t at = before_write(fd, off);
+  const off_t at = before_write(fd, off, n);
   ssize_t r = real_pwrite(fd, buf, n, off);
   after_write(fd, at, r);
   return r;
 }
 ssize_t pwrite64(int fd, const void* buf, size_t n, off_t off) {
   REAL(ssize_t, pwrite64, (int, const void*, size_t, off_t));
-  const off_t at = before_write(fd, off);
+  const off_t at = before_write(fd, off, n);
   ssize_t r = real_pwrite64(fd, buf, n, off);
   after_write(fd, at, r);
   return r;
 }
 ssize_t pwritev(int fd, const struct iovec* iov, int cnt, off_t off) {
   REAL(ssize_t, pwritev, (int, const struct iovec*, int, off_t));
-  const off_t at = before_write(fd, off);
+  const off_t at = before_write(fd, off, iov_bytes(iov, cnt));
   ssize_t r = real_pwritev(fd, iov, cnt, off);
   after_write(fd, at, r);
   return r;
 }
 ssize_t pwritev64(int fd, const struct iovec* iov, int cnt, off_t off) {
   REAL(ssize_t, pwritev64, (int, const struct iovec*, int, off_t));
-  const off_t at = before_write(fd, off);
+  const off_t at = before_write(fd, off, iov_bytes(iov, cnt));
   ssize_t r = real_pwritev64(fd, iov, cnt, off);
   after_write(fd, at, r);
   return r;

@@ -190,9 +190,9 @@ def names_made_in_undurable_dirs(journal, dirname):
 
 
 def safe_lengths(journal):
-    """{(dev, ino): safe length} from the journal; raises ModelBroken on an overwrite of a
-    file still alive."""
-    safe, overwritten = {}, {}
+    """{(dev, ino): safe length}, {(dev, ino): offset of an overwrite} and {(dev, ino): [(offset,
+    length)] of zeros overwritten since the last fsync that covers them} from the journal."""
+    safe, overwritten, zeroed = {}, {}, {}
     with open(journal) as f:
         for line in f:
             parts = line.split()
@@ -200,18 +200,43 @@ def safe_lengths(journal):
             if kind == "C":
                 safe[ident] = 0
                 overwritten.pop(ident, None)
+                zeroed.pop(ident, None)
             elif kind == "S":
-                safe[ident] = max(safe.get(ident, 0), int(parts[3]))
+                size = int(parts[3])
+                safe[ident] = max(safe.get(ident, 0), size)
+                zeroed[ident] = [(o, n) for o, n in zeroed.get(ident, []) if o + n > size]
             elif kind == "T":
-                safe[ident] = min(safe.get(ident, int(parts[3])), int(parts[3]))
+                size = int(parts[3])
+                safe[ident] = min(safe.get(ident, size), size)
+                zeroed[ident] = [(o, min(n, size - o)) for o, n in zeroed.get(ident, []) if o < size]
             elif kind == "K":  # what a cut left: exactly that is on the disk
                 safe[ident] = int(parts[3])
+                zeroed.pop(ident, None)
             elif kind == "W":
                 overwritten[ident] = int(parts[3])
+            elif kind == "Z":
+                zeroed.setdefault(ident, []).append((int(parts[3]), int(parts[4])))
             elif kind == "D":
                 safe.pop(ident, None)
                 overwritten.pop(ident, None)
-    return safe, overwritten
+                zeroed.pop(ident, None)
+    return safe, overwritten, zeroed
+
+
+def _unzero(path, ranges, rng, tail):
+    """Zeros overwritten and not fsynced since: each 4 KiB page of them keeps what was written
+    or is zeros again, at random (tail="none": zeros again)."""
+    size = os.path.getsize(path)
+    with open(path, "r+b") as f:
+        for offset, length in ranges:
+            end = min(offset + length, size)
+            page = offset
+            while page < end:
+                nxt = min(end, (page // 4096 + 1) * 4096)
+                if tail == "none" or rng.random() < 0.5:
+                    f.seek(page)
+                    f.write(bytes(nxt - page))
+                page = nxt
 
 
 def cut(directory, journal, rng, tail="random"):
@@ -222,7 +247,7 @@ def cut(directory, journal, rng, tail="random"):
         raise ModelBroken(f"no journal at {journal}: was the library loaded?")
     report = collections.Counter()
     _undo_names(directory, journal, report)
-    safe, overwritten = safe_lengths(journal)
+    safe, overwritten, zeroed = safe_lengths(journal)
     untracked = []
     survived = []  # what the disk kept is safe from now on, tail included (names too)
     seen = set()   # inodes cut already (a hard-linked file has several names)
@@ -250,7 +275,12 @@ def cut(directory, journal, rng, tail="random"):
                 raise ModelBroken(f"{path} was written over in place at offset "
                                   f"{overwritten[ident]}, below its synced length")
             keep = safe[ident]
+            if zeroed.get(ident):
+                _unzero(path, zeroed[ident], rng, tail)
+                report["zeros_restored"] += 1
             if keep >= st.st_size:
+                if zeroed.get(ident):  # what the cut left of its pages is settled now
+                    survived.append(f"K {ident[0]} {ident[1]} {st.st_size}\n")
                 report["files_synced"] += 1
                 continue
             if tail == "random":

@@ -330,6 +330,41 @@ def test_cut_refuses_files_written_over_in_place(lib, tmp_path):
         powercut.cut(str(d), str(journal), random.Random(1))
 
 
+ZEROS_WRITTEN_OVER = """
+fd = os.open(os.path.join(d, "seg"), os.O_CREAT | os.O_RDWR, 0o644)
+os.pwrite(fd, bytes(6 * 4096), 0)
+os.fdatasync(fd)
+os.pwrite(fd, b"A" * 4096, 0)               # synced below
+os.fdatasync(fd)
+os.pwrite(fd, b"B" * (4 * 4096), 4096)      # pages 1-4: never synced
+sync_dir(d)
+os._exit(0)
+"""
+
+
+def test_cut_of_zeros_written_over_keeps_a_random_choice_of_their_pages(lib, tmp_path):
+    """A file written ahead with zeros and synced, whose zeros are then written over in place
+    (Flin's Raft log segments): until an fsync covers the new bytes, a cut keeps each of their
+    4 KiB pages or the zeros, at random; what a cut left stays. A write over bytes that were
+    not zeros is still refused (test above)."""
+    seen = set()
+    for seed in range(8):
+        (tmp_path / str(seed)).mkdir()
+        d, journal = run_in_data_dir(lib, tmp_path / str(seed), ZEROS_WRITTEN_OVER)
+        powercut.cut(str(d), str(journal), random.Random(seed), tail="none" if seed == 0 else "random")
+        data = (d / "seg").read_bytes()
+        assert len(data) == 6 * 4096 and data[:4096] == b"A" * 4096
+        assert data[5 * 4096:] == bytes(4096)
+        pages = [data[i * 4096:(i + 1) * 4096] for i in range(1, 5)]
+        if seed == 0:
+            assert pages == [bytes(4096)] * 4
+        assert all(p in (b"B" * 4096, bytes(4096)) for p in pages)
+        seen.update(pages)
+        powercut.cut(str(d), str(journal), random.Random(99), tail="none")
+        assert (d / "seg").read_bytes() == data  # settled: a second cut takes nothing back
+    assert seen == {b"B" * 4096, bytes(4096)}
+
+
 def test_a_backup_that_save_acknowledged_survives_a_power_cut(lib, tmp_path):
     """SAVE answers OK once its backup is durable: after a power cut the backup's files, its
     marker included (which tells a cluster node restored on it that it went back in time),
