@@ -234,6 +234,11 @@ Result<uint64_t> LogStore::Attach(int group, uint64_t generation, uint64_t compa
   return g.first + g.locs.size() - 1;
 }
 
+void LogStore::ForgetUnattached() {
+  for (auto& [key, log] : unattached_) DropAll(log);
+  unattached_.clear();
+}
+
 void LogStore::AddRecord(int group, uint64_t generation, uint64_t index,
                          std::string_view payload) {
   const size_t start = buffer_.size();
@@ -376,12 +381,21 @@ Result<size_t> LogStore::Relocate(uint64_t max_live_bytes) {
     return size_t{0};
   }
   const uint64_t seq = oldest->first;
+  // The groups with entries in it, and what rewriting their whole logs writes.
+  std::vector<int> pinning;
+  uint64_t need = 0;
+  for (const auto& [group, log] : groups_) {
+    // A group's entries never go back to an older segment along its log (appends go to the
+    // newest): it has entries in the oldest segment if its first one is there.
+    if (log.locs.empty() || log.locs.front().segment != seq) continue;
+    pinning.push_back(group);
+    for (const Loc& loc : log.locs) need += loc.length;
+  }
+  if (need > max_live_bytes) return size_t{0};
   size_t moved = 0;
   std::string rec;
-  for (auto& [group, log] : groups_) {
-    bool pinned = false;
-    for (const Loc& loc : log.locs) pinned |= loc.segment == seq;
-    if (!pinned) continue;
+  for (int group : pinning) {
+    GroupLog& log = groups_[group];
     // The whole live log again, from its first entry: its first record supersedes the rest.
     std::vector<std::string> payloads;
     for (const Loc& loc : log.locs) {

@@ -64,6 +64,10 @@ class LogStore {
   // index.
   Result<uint64_t> Attach(int group, uint64_t generation, uint64_t compacted);
 
+  // Once every group the owner has is attached: what Open found of any other group (one this
+  // node no longer hosts) is dropped, so that it keeps no segment.
+  void ForgetUnattached();
+
   // Appends entries (ascending, contiguous) of the group's current generation; the first one
   // supersedes the group's entries from its index on. The first index must be at most the
   // last index + 1 and above the compaction point. Buffered until Sync.
@@ -90,8 +94,8 @@ class LogStore {
   size_t segments() const { return segments_.size(); }
   size_t garbage_segments() const;
   // Writes again, at the end, the live entries of every group that has entries in the oldest
-  // segment, if that segment is closed and holds at most `max_live_bytes` of live entries;
-  // the old copies become garbage. Buffered: Sync (durable) before CollectGarbage relies on
+  // segment, if that segment is closed and those groups' logs hold at most `max_live_bytes`
+  // together; the old copies become garbage. Buffered: Sync (durable) before CollectGarbage relies on
   // it. Returns the number of entries rewritten.
   Result<size_t> Relocate(uint64_t max_live_bytes);
   // Deletes the garbage segments (oldest first). The caller has made every compaction point

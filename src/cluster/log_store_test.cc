@@ -245,6 +245,14 @@ TEST_F(LogStoreTest, SegmentsGoOldestFirstOnceNothingLiveIsInThem) {
   EXPECT_EQ(Attach(1, 0, 0), 1u);
   ExpectEntry(1, 1, 1);
   EXPECT_EQ(Attach(0, 0, 40), 40u);
+  // A group the owner no longer has (never attached) keeps no segment.
+  log_->Append(1, Range(2, 2, 1));
+  ASSERT_TRUE(log_->Sync(true).ok());
+  ASSERT_TRUE(Reopen(200).ok());
+  Attach(0, 0, 40);
+  EXPECT_EQ(log_->garbage_segments(), 0u);
+  log_->ForgetUnattached();
+  EXPECT_EQ(log_->garbage_segments(), log_->segments() - 1);
 }
 
 TEST_F(LogStoreTest, AnOverwriteKeepsTheSegmentsItSupersededFromComingBack) {

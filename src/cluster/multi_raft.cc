@@ -203,6 +203,7 @@ Status MultiRaftNode::Start() {
     if (topology_.Replicas(p).front() == topology_.self_id()) g->node->Campaign();
     groups_[p] = std::move(g);
   }
+  log_->ForgetUnattached();
   if (restored_marks.Count() > 0) {
     // Persisted before the raft thread starts: a crash from here on starts the recovery over.
     Status s = store_->Write(&restored_marks, /*sync=*/true);
