@@ -1,9 +1,8 @@
 #pragma once
 // LogStore: the Raft log of every group of a node, in append-only segment files of its own,
-// outside RocksDB. Step one of DESIGN.md's "Known costs": keeping the log in RocksDB costs the
-// cluster about a third of its CPU per SET (each entry a memtable insert, flushed and
-// compacted), and a column family of its own does not help (BENCHMARKS.md, session 22).
-// GroupStorage does not use it yet; DESIGN.md lists what the switch has to get right.
+// outside RocksDB (GroupStorage keeps everything else there). In RocksDB each entry was a
+// memtable insert, flushed and compacted before its group's log was truncated (DESIGN.md,
+// "Log storage"; BENCHMARKS.md, session 22).
 //
 // On disk: <dir>/<20-digit sequence number>.seg, appended in order; one active segment at a
 // time, a new one begun once the active one passes segment_bytes (the old one cut to its
