@@ -393,3 +393,16 @@ def test_watching_many_keys_costs_each_read_little(server, raw):
     assert raw.call("MULTI") == "OK"
     assert raw.call("SET", "w0", "x") == "QUEUED"
     assert raw.call("EXEC") == ["OK"]
+
+
+def test_a_write_that_changes_nothing_on_an_unchanged_watched_key_lets_exec_run(raw):
+    """As in Redis: SETNX on a key that exists, or GETEX without options, changes nothing and
+    shows the value WATCH recorded, so EXEC runs (the differential test found the first
+    version of the check above aborting here)."""
+    raw.call("SET", "k", "v1")
+    assert raw.call("WATCH", "k") == "OK"
+    assert raw.call("SETNX", "k", "x") == 0
+    assert raw.call("GETEX", "k") == b"v1"
+    assert raw.call("MULTI") == "OK"
+    assert raw.call("SET", "k", "v2") == "QUEUED"
+    assert raw.call("EXEC") == ["OK"]

@@ -169,7 +169,7 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
   // share one fsync. Anything else waits until the writes are answered.
   // Not while keys are watched: what this connection reads of them is checked here
   // (NoteWatchedRead), on this thread. (A cluster leader without a confirmed lease still
-  // reads through the log: see NoteWatchedKeysUsed.)
+  // reads through the log: see NoteReadThroughLog.)
   const bool log_read = pending_ > 0 && !is_write && spec != nullptr &&
                         spec->Has(kCmdReadOnly) && spec->apply != nullptr &&
                         transaction_.watched.empty();
@@ -223,7 +223,7 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
         if (p < 0) return false;  // cannot go through a log here: wait for the writes
         ctx.Propose(p);
       } else if (RouteCommand(ctx)) {
-        if (is_write && !transaction_.watched.empty()) NoteWatchedKeysUsed(ctx);
+        if (is_write && !transaction_.watched.empty()) CheckWatchedKeysBeforeWrite(ctx);
         spec->handler(ctx);
       }
       IoStats::Add(pc.calls, 1);

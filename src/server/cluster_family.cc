@@ -66,7 +66,7 @@ bool RouteCommand(CommandContext& ctx) {
       // Elected, but its lease is not confirmed (yet, or any more): a read through the log
       // is linearizable without one, at the price of a round of consensus.
       if (ctx.spec.apply != nullptr) {
-        NoteWatchedKeysUsed(ctx);
+        NoteReadThroughLog(ctx);
         ctx.Propose(p);
       } else {
         ctx.out.Error("TRYAGAIN the leader of this slot is confirming its lease");
@@ -79,7 +79,7 @@ bool RouteCommand(CommandContext& ctx) {
     // the proposal until the partition has a leader, then proposes it or answers -MOVED.
     if (ctx.spec.Has(kCmdWrite)) return true;  // the handler checks it and proposes
     if (ctx.spec.apply != nullptr) {
-      NoteWatchedKeysUsed(ctx);
+      NoteReadThroughLog(ctx);
       ctx.Propose(p);  // a read through the log
       return false;
     }

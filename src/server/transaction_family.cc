@@ -9,6 +9,7 @@
 #include "server/cluster_family.h"
 #include "server/keyspace.h"
 #include "server/server.h"
+#include "storage/encoding.h"
 
 namespace flin::server {
 namespace {
@@ -310,13 +311,30 @@ void NoteWatchedRead(ClientConn::Transaction& tx, std::string_view key, bool pre
   }
 }
 
-void NoteWatchedKeysUsed(CommandContext& ctx) {
+void NoteReadThroughLog(CommandContext& ctx) {
   ClientConn::Transaction& tx = ctx.conn.transaction();
   if (tx.watched.empty()) return;
   for (size_t pos : ctx.spec.KeyPositions(ctx.args.size())) {
     const std::string_view key = ctx.args[pos];
     if (tx.watched_index.contains(absl::string_view(key.data(), key.size()))) {
       tx.watch_broken = true;
+    }
+  }
+}
+
+void CheckWatchedKeysBeforeWrite(CommandContext& ctx) {
+  ClientConn::Transaction& tx = ctx.conn.transaction();
+  if (tx.watched.empty()) return;
+  for (size_t pos : ctx.spec.KeyPositions(ctx.args.size())) {
+    const std::string_view key = ctx.args[pos];
+    if (!tx.watched_index.contains(absl::string_view(key.data(), key.size()))) continue;
+    std::string raw;
+    const Status s = ctx.server.store().Get(ctx.Partition(key), key, ctx.now_ms, &raw);
+    const auto v = s.ok() ? storage::DecodeValue(raw) : std::nullopt;
+    if (v) {
+      NoteWatchedRead(tx, key, true, v->payload, v->expire_at_ms);
+    } else {
+      NoteWatchedRead(tx, key, false, {}, 0);
     }
   }
 }

@@ -14,8 +14,7 @@
 // null array): check-and-set, decided the same way on every replica. A read by the watching
 // connection that sees a watched key hold anything else (it changed since WATCH) makes EXEC
 // answer a null array too, so a transaction never commits after its client saw a state other
-// than the one it commits on; so does any write of the watching connection to a watched key
-// (as in Redis). Unlike Redis, a key written and then written back to what it
+// than the one it commits on (a write's reply counts: see CheckWatchedKeysBeforeWrite). Unlike Redis, a key written and then written back to what it
 // held, unseen by the watching client, does not abort the transaction.
 //
 // Not supported inside MULTI: commands that do not go through the log (SCAN, KEYS, DBSIZE,
@@ -50,11 +49,16 @@ void QueueInTransaction(CommandContext& ctx);
 // keys: if `key` is watched and now holds something else than at WATCH, EXEC will abort.
 void NoteWatchedRead(ClientConn::Transaction& tx, std::string_view key, bool present,
                      std::string_view payload, int64_t expire_at);
-// A command of the connection of `ctx` whose view of its keys is not checked here: a read
-// that goes through the log after all (a cluster leader without a confirmed lease), or a write
-// (its reply may show what a key holds: GETEX, SET ... GET, INCRBY 0; and Redis aborts EXEC on
-// any write to a watched key, the watching client's own included). If it names a watched key,
-// EXEC aborts (over-eagerly for a read: the key may not have changed).
-void NoteWatchedKeysUsed(CommandContext& ctx);
+// A read by the connection of `ctx` that goes through the log after all (a cluster leader
+// without a confirmed lease): what it will see is not checked, so if it reads a watched key,
+// EXEC aborts (over-eagerly: the key may not have changed).
+void NoteReadThroughLog(CommandContext& ctx);
+// Before a write of the watching connection runs: its reply may show what a key holds (GETEX,
+// SET ... GET, INCRBY 0, COPY's source), so each watched key it names is read here first and
+// checked as a read would be (NoteWatchedRead). Not exact: another client's write landing
+// between this read and the write's apply, undone before EXEC, goes unnoticed (Redis, which
+// aborts on any write to a watched key, would abort). A write that changes a watched key
+// aborts EXEC anyway: the key no longer holds what WATCH recorded.
+void CheckWatchedKeysBeforeWrite(CommandContext& ctx);
 
 }  // namespace flin::server
