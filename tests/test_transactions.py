@@ -358,9 +358,8 @@ def test_watch_aborts_when_the_client_saw_a_change_even_if_it_was_undone(server,
 def test_a_write_by_the_watching_client_to_a_watched_key_aborts_exec(server, raw, seen_by):
     """Write commands answer with what a key holds too (GETEX, SET ... GET, INCRBY 0): a client
     that watched k, saw through one that k changed, and commits after k changed back, must be
-    refused as after a read. Redis aborts EXEC on any write to a watched key, this client's
-    own included; so does Flin (found by a probe in session 22: GETEX, INCRBY 0, SET GET,
-    COPY, ... let EXEC commit)."""
+    refused as after a read (found by a probe in session 22: GETEX, INCRBY 0, SET GET, COPY,
+    ... let EXEC commit). Redis aborts here because k was written at all."""
     raw.call("SET", "k", "v1")
     raw.call("SET", "n", "5")
     assert raw.call("WATCH", "k", "n") == "OK"
