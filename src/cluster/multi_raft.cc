@@ -113,6 +113,7 @@ Status MultiRaftNode::Start() {
   }
   LogStoreOptions lo;
   lo.dir = options_.log_dir.empty() ? store_->dir() + "/raft-log" : options_.log_dir;
+  lo.segment_bytes = options_.log_segment_bytes;
   auto log = LogStore::Open(lo);
   if (!log.ok()) return log.status();
   log_ = std::move(log).value();
@@ -1033,6 +1034,7 @@ void MultiRaftNode::SyncLogEverySecond(int64_t now_ms) {
 }
 
 void MultiRaftNode::CollectLogGarbage(int64_t now_ms) {
+  log_segments_.store(log_->segments(), std::memory_order_relaxed);
   if (now_ms - last_log_gc_ms_ < 1000 || log_->segments() < 2) return;
   last_log_gc_ms_ = now_ms;
   // Idle partitions' few entries in the oldest segment would keep it, and so every later one.
@@ -1043,8 +1045,11 @@ void MultiRaftNode::CollectLogGarbage(int64_t now_ms) {
   // rewritten entries before their old copies do.
   Status s = store_->SyncWal();
   if (s.ok()) s = log_->Sync(true);
+  const size_t before = log_->segments();
   if (s.ok()) s = log_->CollectGarbage();
   if (!s.ok()) FailStop("collecting the Raft log's segments", s);
+  log_segments_deleted_.fetch_add(before - log_->segments(), std::memory_order_relaxed);
+  log_segments_.store(log_->segments(), std::memory_order_relaxed);
 }
 
 // A disk whose fsync takes a good part of the election timeout costs the cluster its leaders

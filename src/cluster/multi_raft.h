@@ -62,6 +62,7 @@ struct MultiRaftOptions {
   std::string snapshot_dir;          // where outgoing snapshots are staged
   // The Raft log of every partition (LogStore's segment files); empty: <store dir>/raft-log.
   std::string log_dir;
+  uint64_t log_segment_bytes = 64u << 20;
   // A received snapshot this large or larger is installed by ingesting an SST file, not
   // through the round's batch (GroupStorage::InstallSnapshot).
   uint64_t snapshot_ingest_bytes = 64u << 20;
@@ -149,6 +150,11 @@ class MultiRaftNode : public Replicator {
   // longest one, in ms (since start). Any thread.
   uint64_t slow_log_syncs() const { return slow_log_syncs_.load(std::memory_order_relaxed); }
   int64_t log_sync_max_ms() const { return log_sync_max_ms_.load(std::memory_order_relaxed); }
+  // The Raft log's segment files now, and segments deleted so far (INFO). Any thread.
+  uint64_t log_segments() const { return log_segments_.load(std::memory_order_relaxed); }
+  uint64_t log_segments_deleted() const {
+    return log_segments_deleted_.load(std::memory_order_relaxed);
+  }
   // Messages from peers dropped unanswered because no correct peer sends them: undecodable,
   // misrouted, or refused by the partition's Raft core (raft::RawNode::Step), since start.
   // Any thread.
@@ -293,6 +299,7 @@ class MultiRaftNode : public Replicator {
   std::atomic<uint64_t> snapshots_deferred_{0}, snapshots_in_flight_peak_{0};
   std::atomic<uint64_t> slow_log_syncs_{0};
   std::atomic<int64_t> log_sync_max_ms_{0};
+  std::atomic<uint64_t> log_segments_{0}, log_segments_deleted_{0};
   int64_t last_slow_sync_warning_ms_ = 0;  // raft thread
   std::atomic<uint64_t> peer_messages_refused_{0};
   uint64_t refused_since_warning_ = 0;    // raft thread

@@ -44,6 +44,9 @@ constexpr FlagDoc kFlags[] = {
      false},
     {"raft-entry-max-bytes", "8mb",
      "largest write a cluster replicates (the command's bytes; larger ones are refused)", false},
+    {"raft-log-segment", "64mb",
+     "size of the Raft log's segment files; one is deleted once no partition needs its entries",
+     false},
     {"snapshot-ingest-bytes", "64mb",
      "a received partition snapshot this large is installed as an ingested SST file; smaller "
      "ones through the Raft log's write",
@@ -209,6 +212,11 @@ Status Config::Set(const std::string& raw_name, const std::string& value, bool a
   } else if (name == "snapshot-entries") {
     if (!ParseInt64(value, &n) || n < 10) return bad("at least 10");
     snapshot_entries = n;
+  } else if (name == "raft-log-segment") {
+    if (!ParseMemory(value, &n) || n < (64 << 10) || n > (1ll << 30)) {
+      return bad("a size between 64kb and 1gb");
+    }
+    raft_log_segment_bytes = n;
   } else if (name == "snapshot-ingest-bytes") {
     if (!ParseMemory(value, &n) || n < 0) return bad("a size (0: every snapshot)");
     snapshot_ingest_bytes = n;
@@ -285,6 +293,7 @@ std::vector<std::pair<std::string, std::string>> Config::Get(const std::string& 
       {"raft-tick-ms", std::to_string(raft_tick_ms)},
       {"snapshot-entries", std::to_string(snapshot_entries)},
       {"raft-entry-max-bytes", std::to_string(raft_entry_max_bytes)},
+      {"raft-log-segment", std::to_string(raft_log_segment_bytes)},
       {"snapshot-ingest-bytes", std::to_string(snapshot_ingest_bytes)},
       {"fsync", FsyncName(fsync.load())},
       {"requirepass", requirepass()},

@@ -40,6 +40,7 @@ struct Config {
   int64_t snapshot_entries = 10000;         // compact a partition's Raft log beyond this
   int64_t raft_entry_max_bytes = 8 << 20;   // a cluster refuses writes larger than this
   int64_t snapshot_ingest_bytes = 64 << 20; // snapshots from this size on are ingested
+  int64_t raft_log_segment_bytes = 64 << 20; // the Raft log's segment files (LogStore)
   bool accept_data_loss = false;            // raft::Config::accept_data_loss, every partition
   // Changeable with CONFIG SET.
   std::atomic<cluster::FsyncPolicy> fsync{cluster::FsyncPolicy::kAlways};

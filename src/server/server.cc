@@ -142,6 +142,7 @@ Status Server::Start() {
     mo.snapshot_entries = static_cast<uint64_t>(config_->snapshot_entries);
     mo.max_entry_bytes = static_cast<size_t>(config_->raft_entry_max_bytes);
     mo.snapshot_ingest_bytes = static_cast<uint64_t>(config_->snapshot_ingest_bytes);
+    mo.log_segment_bytes = static_cast<uint64_t>(config_->raft_log_segment_bytes);
     mo.keep_entries = std::max<uint64_t>(1, mo.snapshot_entries / 10);
     mo.fsync = config_->fsync.load();
     mo.snapshot_dir = config_->dir + "/snapshots";

@@ -234,6 +234,8 @@ void InfoCluster(CommandContext& ctx, std::string* o) {
     // timeout (a disk that slow can cost partitions their leaders).
     Line(o, "raft_log_sync_max_ms", mr->log_sync_max_ms());
     Line(o, "raft_slow_log_syncs", static_cast<int64_t>(mr->slow_log_syncs()));
+    Line(o, "raft_log_segments", static_cast<int64_t>(mr->log_segments()));
+    Line(o, "raft_log_segments_deleted", static_cast<int64_t>(mr->log_segments_deleted()));
     // Peer messages dropped because no correct peer sends them (warned of once a minute).
     Line(o, "raft_peer_messages_refused", static_cast<int64_t>(mr->peer_messages_refused()));
     for (const auto& peer : mr->Peers()) {
