@@ -22,6 +22,9 @@ constexpr size_t kHeader = 4 + 4 + 2 + 8 + 8;
 // A payload is one encoded entry; a length beyond this is framing gone wrong, not an entry.
 constexpr uint32_t kMaxPayload = 1u << 30;
 constexpr uint64_t kZeroAhead = 1u << 20;
+// In a record's group field: written by Relocate, a copy of an entry the log holds already
+// (groups are below 2^14: storage::Store::kMaxPartitions).
+constexpr uint16_t kCopyFlag = 0x8000;
 
 uint32_t Crc(std::string_view bytes) {
   uLong c = crc32(0L, Z_NULL, 0);
@@ -119,10 +122,27 @@ Status LogStore::Scan(uint64_t seq, bool last) {
              ReadU32(rest) == Crc(rest.substr(4, kHeader - 4 + len));
     }
     if (!good) break;
-    const int group = GetU16(rest.substr(8));
+    const uint16_t group_field = GetU16(rest.substr(8));
+    const bool copy = (group_field & kCopyFlag) != 0;
+    const int group = group_field & ~kCopyFlag;
     const uint64_t generation = GetU64(rest.substr(10));
     const uint64_t index = GetU64(rest.substr(18));
     GroupLog& log = LogOf(group, generation);
+    const Loc loc{seq, static_cast<uint32_t>(pos), static_cast<uint32_t>(kHeader + len)};
+    pos += kHeader + len;
+    if (copy && !log.locs.empty() && index >= log.first &&
+        index < log.first + log.locs.size()) {
+      // Relocate's copy of an entry held already: it takes the old copy's place, and the
+      // entries after it stay (the copies after it may not have reached the disk). A copy
+      // below the first entry held goes the ordinary way: the originals it copies are gone,
+      // which CollectGarbage did only once every copy of the run was synced.
+      Unref(log.locs[index - log.first]);
+      log.locs[index - log.first] = loc;
+      Segment& at = segments_[loc.segment];
+      ++at.live_refs;
+      at.live_bytes += loc.length;
+      continue;
+    }
     if (!log.locs.empty() && index > log.first + log.locs.size()) {
       // A gap: cannot come from Append (contiguous from at most last + 1). The segment
       // before it was deleted out of order, or the file is not ours.
@@ -131,8 +151,7 @@ Status LogStore::Scan(uint64_t seq, bool last) {
     }
     TruncateFrom(log, index);
     if (log.locs.empty()) log.first = index;
-    Push(log, Loc{seq, static_cast<uint32_t>(pos), static_cast<uint32_t>(kHeader + len)});
-    pos += kHeader + len;
+    Push(log, loc);
   }
   seg.size = pos;
   if (pos == file_size) return Status::Ok();
@@ -240,11 +259,11 @@ void LogStore::ForgetUnattached() {
 }
 
 void LogStore::AddRecord(int group, uint64_t generation, uint64_t index,
-                         std::string_view payload) {
+                         std::string_view payload, bool copy) {
   const size_t start = buffer_.size();
   buffer_.append(4, '\0');
   PutU32(&buffer_, static_cast<uint32_t>(payload.size()));
-  PutU16(&buffer_, static_cast<uint16_t>(group));
+  PutU16(&buffer_, static_cast<uint16_t>(group) | (copy ? kCopyFlag : uint16_t{0}));
   PutU64(&buffer_, generation);
   PutU64(&buffer_, index);
   buffer_.append(payload);
@@ -405,7 +424,7 @@ Result<size_t> LogStore::Relocate(uint64_t max_live_bytes) {
     const uint64_t first = log.first;
     DropAll(log);
     for (size_t i = 0; i < payloads.size(); ++i) {
-      AddRecord(group, log.generation, first + i, payloads[i]);
+      AddRecord(group, log.generation, first + i, payloads[i], /*copy=*/true);
     }
     moved += payloads.size();
   }

@@ -11,8 +11,11 @@
 // file's size; Open cuts them. A record:
 //   u32 crc (zlib crc32 of everything after it) | u32 payload length | u16 group |
 //   u64 generation | u64 index | payload (raft::EncodeEntry)
-// all big-endian. A record for (group, generation, index i) supersedes that group's entries
-// from i on in the same generation (a new leader overwrote the tail); records of another
+// the u32s little-endian, the others big-endian (snapshot_data.h's helpers). A record for
+// (group, generation, index i) supersedes that group's entries from i on in the same
+// generation (a new leader overwrote the tail), except a copy written by Relocate (the
+// group's top bit set), which replaces entry i only: a relocation cut short by a crash
+// leaves the rest where it was. Records of another
 // generation than the one the owner attaches are ignored. The generation is the owner's to
 // keep durably (in RocksDB, beside the group's compaction point): bumping it in the same
 // atomic write as a snapshot install empties the log of the group without a record here.
@@ -122,7 +125,9 @@ class LogStore {
   std::string SegmentPath(uint64_t seq) const;
   Status Scan(uint64_t seq, bool last);
   Status StartSegment(uint64_t seq);
-  void AddRecord(int group, uint64_t generation, uint64_t index, std::string_view payload);
+  // copy: Relocate's (log_store.cc, Scan: a copy replaces the entry and keeps what follows).
+  void AddRecord(int group, uint64_t generation, uint64_t index, std::string_view payload,
+                 bool copy = false);
   // Index maintenance with segment reference counts.
   void Push(GroupLog& log, const Loc& loc);
   void Unref(const Loc& loc);
