@@ -130,17 +130,14 @@ Status LogStore::Scan(uint64_t seq, bool last) {
     GroupLog& log = LogOf(group, generation);
     const Loc loc{seq, static_cast<uint32_t>(pos), static_cast<uint32_t>(kHeader + len)};
     pos += kHeader + len;
-    if (copy && !log.locs.empty() && index >= log.first &&
-        index < log.first + log.locs.size()) {
+    if (copy && index >= log.first && index < log.first + log.locs.size()) {
       // Relocate's copy of an entry held already: it takes the old copy's place, and the
       // entries after it stay (the copies after it may not have reached the disk). A copy
       // below the first entry held goes the ordinary way: the originals it copies are gone,
       // which CollectGarbage did only once every copy of the run was synced.
       Unref(log.locs[index - log.first]);
       log.locs[index - log.first] = loc;
-      Segment& at = segments_[loc.segment];
-      ++at.live_refs;
-      at.live_bytes += loc.length;
+      Ref(loc);
       continue;
     }
     if (!log.locs.empty() && index > log.first + log.locs.size()) {
@@ -194,6 +191,10 @@ LogStore::GroupLog& LogStore::LogOf(int group, uint64_t generation) {
 
 void LogStore::Push(GroupLog& log, const Loc& loc) {
   log.locs.push_back(loc);
+  Ref(loc);
+}
+
+void LogStore::Ref(const Loc& loc) {
   Segment& seg = segments_[loc.segment];
   ++seg.live_refs;
   seg.live_bytes += loc.length;
@@ -240,17 +241,9 @@ Result<uint64_t> LogStore::Attach(int group, uint64_t generation, uint64_t compa
     return Status::Corruption("group " + std::to_string(group) + ": log entries " + missing +
                               " are missing from " + options_.dir);
   }
-  if (g.locs.empty() || g.first + g.locs.size() <= compacted + 1) {
-    DropAll(g);
-  } else {
-    while (!g.locs.empty() && g.first <= compacted) {
-      Unref(g.locs.front());
-      g.locs.pop_front();
-      ++g.first;
-    }
-  }
   if (g.locs.empty()) g.first = compacted + 1;
-  return g.first + g.locs.size() - 1;
+  Compact(group, compacted);
+  return LastIndex(group);
 }
 
 void LogStore::ForgetUnattached() {
@@ -415,7 +408,7 @@ Result<size_t> LogStore::Relocate(uint64_t max_live_bytes) {
   std::string rec;
   for (int group : pinning) {
     GroupLog& log = groups_[group];
-    // The whole live log again, from its first entry: its first record supersedes the rest.
+    // The whole live log again, from its first entry, as copies (each replaces one entry).
     std::vector<std::string> payloads;
     for (const Loc& loc : log.locs) {
       if (Status s = ReadRecord(loc, &rec); !s.ok()) return s;

@@ -130,6 +130,7 @@ class LogStore {
                  bool copy = false);
   // Index maintenance with segment reference counts.
   void Push(GroupLog& log, const Loc& loc);
+  void Ref(const Loc& loc);
   void Unref(const Loc& loc);
   void TruncateFrom(GroupLog& log, uint64_t index);
   void DropAll(GroupLog& log);

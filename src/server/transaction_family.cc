@@ -301,12 +301,20 @@ void QueueInTransaction(CommandContext& ctx) {
   ctx.out.buffer()->append(error);  // one error reply, written in this connection's protocol
 }
 
+namespace {
+// The latest element of `watched` for `key`, or null.
+const ClientConn::Transaction::Watched* FindWatched(const ClientConn::Transaction& tx,
+                                                    std::string_view key) {
+  auto it = tx.watched_index.find(absl::string_view(key.data(), key.size()));
+  return it == tx.watched_index.end() ? nullptr : &tx.watched[it->second];
+}
+}  // namespace
+
 void NoteWatchedRead(ClientConn::Transaction& tx, std::string_view key, bool present,
                      std::string_view payload, int64_t expire_at) {
-  auto it = tx.watched_index.find(absl::string_view(key.data(), key.size()));
-  if (it == tx.watched_index.end()) return;
-  const auto& w = tx.watched[it->second];
-  if (w.present != present || (present && (w.payload != payload || w.expire_at != expire_at))) {
+  const auto* w = FindWatched(tx, key);
+  if (w != nullptr && (w->present != present ||
+                       (present && (w->payload != payload || w->expire_at != expire_at)))) {
     tx.watch_broken = true;
   }
 }
@@ -315,10 +323,7 @@ void NoteReadThroughLog(CommandContext& ctx) {
   ClientConn::Transaction& tx = ctx.conn.transaction();
   if (tx.watched.empty()) return;
   for (size_t pos : ctx.spec.KeyPositions(ctx.args.size())) {
-    const std::string_view key = ctx.args[pos];
-    if (tx.watched_index.contains(absl::string_view(key.data(), key.size()))) {
-      tx.watch_broken = true;
-    }
+    if (FindWatched(tx, ctx.args[pos]) != nullptr) tx.watch_broken = true;
   }
 }
 
@@ -327,7 +332,8 @@ void CheckWatchedKeysBeforeWrite(CommandContext& ctx) {
   if (tx.watched.empty()) return;
   for (size_t pos : ctx.spec.KeyPositions(ctx.args.size())) {
     const std::string_view key = ctx.args[pos];
-    if (!tx.watched_index.contains(absl::string_view(key.data(), key.size()))) continue;
+    if (FindWatched(tx, key) == nullptr) continue;
+    // As ReadString reads, without counting a keyspace hit or miss (this is no read).
     std::string raw;
     const Status s = ctx.server.store().Get(ctx.Partition(key), key, ctx.now_ms, &raw);
     const auto v = s.ok() ? storage::DecodeValue(raw) : std::nullopt;
