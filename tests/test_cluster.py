@@ -397,6 +397,40 @@ def test_redis_py_sees_every_node_as_a_primary(make_cluster):
         rc.close()
 
 
+def test_a_node_caches_the_writes_of_the_partitions_it_leads_only(make_cluster):
+    # A replica applying its leader's writes keeps the keys it has cached current but adds
+    # none: only READONLY clients read them there. With every write cached on all three
+    # replicas the cluster held each key three times, for a third of the nodes' row-cache work.
+    cl = make_cluster()
+    wait_balanced(cl.ports()[0])
+    rc = rc_client(cl)
+    try:
+        for i in range(300):
+            assert rc.set(f"c:{i}", "v") is True
+    finally:
+        rc.close()
+    for node in cl.nodes.values():
+        cl.wait_caught_up(node)
+    entries = {n.node_id: n.client().info()["row_cache_entries"] for n in cl.nodes.values()}
+    assert sum(entries.values()) == 300, entries
+    # A follower's READONLY read caches the key, and its next apply updates it there.
+    key = "c:7"
+    follower = next(n for n in cl.nodes.values() if n.port != leader_port_of(cl, key))
+    r = follower.client(decode_responses=True)
+    try:
+        r.execute_command("READONLY")
+        assert r.get(key) == "v"
+        rc = rc_client(cl)
+        try:
+            assert rc.set(key, "v2") is True
+        finally:
+            rc.close()
+        wait_until(lambda: r.get(key) == "v2", 30, interval=0.05, what="the follower to apply")
+        assert r.info()["row_cache_hits"] >= 1
+    finally:
+        r.close()
+
+
 def test_cluster_mode_answers_as_redis_cluster_does(make_cluster):
     cl = make_cluster()
     with RawConn(cl.ports()[0]) as c:

@@ -846,6 +846,9 @@ void MultiRaftNode::PublishViews() {
                 static_cast<unsigned long long>(n.term()), raft::RoleName(n.role()),
                 static_cast<unsigned long long>(n.leader()));
     }
+    if (v.leader.load(std::memory_order_relaxed) != n.leader()) {
+      store_->SetRowCacheAdmitsWrites(g->id, n.role() == raft::Role::kLeader);
+    }
     v.leader.store(n.leader(), std::memory_order_relaxed);
     if (n.leader() != 0) v.leader_seen_ms.store(tick_time_ms_, std::memory_order_relaxed);
     v.term.store(n.term(), std::memory_order_relaxed);

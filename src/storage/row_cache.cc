@@ -196,7 +196,7 @@ void RowCache::BeginWrite(const WriteSet& w) {
     ++s.in_flight;
     ++s.version;
     Entry* e = s.Find(op.key, hash);
-    if (e == nullptr && op.present &&
+    if (e == nullptr && op.admit &&
         s.bytes + op.key.size() + op.raw.size() + kEntryOverhead <= limit) {
       // Room to spare: a hidden entry that EndWrite fills, so that freshly loaded data is
       // cached without evicting anything.

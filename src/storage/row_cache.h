@@ -20,7 +20,7 @@
 // Readers create entries after a miss (Fill), evicting if need be. A write updates the entries
 // that exist and adds its keys only while their stripe has room to spare (a bulk load is then
 // cached), so a write-only workload does not churn the cache, while read-modify-write (INCR)
-// and read-after-write keep hitting.
+// and read-after-write keep hitting; a put marked not to admit adds nothing.
 // Bounded: at most `capacity_bytes` in total (key + value + a fixed per-entry overhead); within
 // each stripe eviction is CLOCK (oldest first, but an entry read since the hand last passed it
 // gets a second chance). Capacity 0 disables the cache.
@@ -67,10 +67,13 @@ class RowCache {
 
   // What a write does to data keys, in order: puts (with the raw value) and deletions, or
   // "everything" (a range deletion). Borrows the keys and values: valid until EndWrite.
+  // admit=false: the put updates the key's entry if there is one but adds none.
   class WriteSet {
    public:
-    void Put(std::string_view key, std::string_view raw) { ops_.push_back({key, raw, true}); }
-    void Delete(std::string_view key) { ops_.push_back({key, {}, false}); }
+    void Put(std::string_view key, std::string_view raw, bool admit = true) {
+      ops_.push_back({key, raw, true, admit});
+    }
+    void Delete(std::string_view key) { ops_.push_back({key, {}, false, false}); }
     void AddAll() { all_ = true; }
     bool empty() const { return ops_.empty() && !all_; }
 
@@ -79,6 +82,7 @@ class RowCache {
     struct Op {
       std::string_view key, raw;
       bool present;
+      bool admit;  // may add an entry
     };
     std::vector<Op> ops_;
     bool all_ = false;

@@ -92,6 +92,24 @@ TEST(RowCacheTest, AWriteAddsKeysOnlyWhileThereIsRoom) {
   EXPECT_EQ(c.Lookup("k0", &raw, &t), Hit::kValue);
 }
 
+TEST(RowCacheTest, APutNotAdmittedUpdatesItsEntryButAddsNone) {
+  RowCache c(1 << 20);
+  std::string raw, v = "old";
+  RowCache::Ticket t;
+  c.Lookup("cached", &raw, &t);
+  c.Fill("cached", &v, t);
+  RowCache::WriteSet w;
+  w.Put("cached", "new", /*admit=*/false);
+  w.Put("other", "new", /*admit=*/false);
+  c.BeginWrite(w);
+  EXPECT_EQ(c.Lookup("cached", &raw, &t), Hit::kMiss) << "hidden while the write is in flight";
+  c.EndWrite(w, true);
+  ASSERT_EQ(c.Lookup("cached", &raw, &t), Hit::kValue);
+  EXPECT_EQ(raw, "new");
+  EXPECT_EQ(c.Lookup("other", &raw, &t), Hit::kMiss);
+  EXPECT_EQ(c.GetStats().entries, 1u);
+}
+
 TEST(RowCacheTest, AFailedWriteDropsItsKeys) {
   RowCache c(1 << 20);
   std::string raw, v = "old";
@@ -241,6 +259,34 @@ TEST_F(RowCacheStoreTest, RangeDeletionsOfDataEmptyItButOthersDoNot) {
   // FLUSHALL.
   ASSERT_TRUE(store_->DeleteAllData().ok());
   EXPECT_TRUE(store_->Get(2, "b", 0, &raw).IsNotFound());
+}
+
+// A cluster node's followed partitions: their writes keep cached keys current but add none.
+TEST_F(RowCacheStoreTest, APartitionNotAdmittingWritesIsCachedOnlyByReads) {
+  std::string raw;
+  auto put = [&](int partition, const std::string& k, const std::string& v) {
+    WriteTxn txn(store_.get());
+    EncodeValue(ValueType::kString, 0, v, &raw);
+    txn.Put(partition, k, raw);
+    ASSERT_TRUE(txn.Commit(false).ok());
+  };
+  auto get = [&](int partition, const std::string& k) {
+    EXPECT_TRUE(store_->Get(partition, k, 0, &raw).ok());
+    return std::string(DecodeValue(raw)->payload);
+  };
+  store_->SetRowCacheAdmitsWrites(1, false);
+  put(1, "followed", "v1");
+  put(2, "led", "v1");
+  EXPECT_EQ(store_->RowCacheStats().entries, 1u) << "only the admitted partition's write";
+  EXPECT_EQ(get(1, "followed"), "v1");  // a miss, which fills
+  EXPECT_EQ(store_->RowCacheStats().entries, 2u);
+  const uint64_t hits = store_->RowCacheStats().hits;
+  put(1, "followed", "v2");  // updates the entry the read made
+  EXPECT_EQ(get(1, "followed"), "v2");
+  EXPECT_EQ(store_->RowCacheStats().hits, hits + 1);
+  store_->SetRowCacheAdmitsWrites(1, true);
+  put(1, "new", "v1");
+  EXPECT_EQ(store_->RowCacheStats().entries, 3u);
 }
 
 TEST_F(RowCacheStoreTest, ConcurrentReadersNeverSeeAnOlderValue) {

@@ -68,11 +68,13 @@ class DataKeyCollector : public rocksdb::WriteBatch::Handler {
   static constexpr char kDataEnd = kDataPrefix + 1;
 
  public:
-  DataKeyCollector(RowCache::WriteSet* w, const rocksdb::SliceTransform* hint)
-      : w_(w), hint_(hint) {}
+  // not_admitted: per partition, whether its new keys stay out of the cache.
+  DataKeyCollector(RowCache::WriteSet* w, const rocksdb::SliceTransform* hint,
+                   const std::atomic<bool>* not_admitted)
+      : w_(w), hint_(hint), not_admitted_(not_admitted) {}
   rocksdb::Status PutCF(uint32_t, const rocksdb::Slice& k, const rocksdb::Slice& v) override {
     if (!IsData(k)) return rocksdb::Status::OK();
-    if (w_) w_->Put(View(k), View(v));
+    if (w_) w_->Put(View(k), View(v), Admitted(k));
     auto value = DecodeValue(View(v));
     if (!value || value->expire_at_ms != 0) ++volatile_puts_;
     return rocksdb::Status::OK();
@@ -111,11 +113,18 @@ class DataKeyCollector : public rocksdb::WriteBatch::Handler {
  private:
   static bool IsData(const rocksdb::Slice& k) { return !k.empty() && k[0] == kDataPrefix; }
   static std::string_view View(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+  bool Admitted(const rocksdb::Slice& k) const {
+    int partition;
+    std::string_view user_key;
+    return !DecodeDataKey(View(k), &partition, &user_key) || partition >= Store::kMaxPartitions ||
+           !not_admitted_[partition].load(std::memory_order_relaxed);
+  }
   void AddAll() {
     if (w_) w_->AddAll();
   }
   RowCache::WriteSet* w_;
   const rocksdb::SliceTransform* hint_;
+  const std::atomic<bool>* not_admitted_;
   uint64_t volatile_puts_ = 0;
   bool hinted_range_ = false;
 };
@@ -263,7 +272,8 @@ Status Store::Write(rocksdb::WriteBatch* batch, bool sync, bool no_stall) {
   wo.sync = sync;
   wo.no_slowdown = no_stall;
   RowCache::WriteSet keys;
-  DataKeyCollector collect(rows_->enabled() ? &keys : nullptr, hint_.get());
+  DataKeyCollector collect(rows_->enabled() ? &keys : nullptr, hint_.get(),
+                           rows_not_admitted_.get());
   const bool understood = batch->Iterate(&collect).ok();
   if (collect.hinted_range()) {
     return Status::InvalidArgument("a range deletion may not start at an insert-hinted key");
@@ -377,6 +387,12 @@ Status Store::Resume() {
 Status Store::Checked(const rocksdb::Status& s) {
   if (!s.ok() && !s.IsNotFound()) failed_.store(true, std::memory_order_relaxed);
   return ToStatus(s);
+}
+
+void Store::SetRowCacheAdmitsWrites(int partition, bool admit) {
+  if (partition >= 0 && partition < kMaxPartitions) {
+    rows_not_admitted_[partition].store(!admit, std::memory_order_relaxed);
+  }
 }
 
 void Store::AdvanceApplyClock(int partition, int64_t ms) {

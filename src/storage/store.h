@@ -152,6 +152,12 @@ class Store {
   uint64_t IntProperty(const std::string& name) const;
   size_t BlockCacheUsage() const;
   RowCache::Stats RowCacheStats() const { return rows_->GetStats(); }
+  // Whether writes of `partition` add keys the row cache does not hold yet (they always update
+  // the keys it holds, and a read adds what it missed). On for every partition at first. A
+  // cluster node turns it off for the partitions it follows: only READONLY clients read
+  // those there, and caching every write applied for another node's leader cost a third of
+  // the node's row-cache work and memory for nothing. Any thread; a write reads it once.
+  void SetRowCacheAdmitsWrites(int partition, bool admit);
   size_t RowCacheCapacity() const { return rows_->capacity(); }
   const std::string& dir() const { return dir_; }
   rocksdb::DB* db() { return db_.get(); }
@@ -174,6 +180,9 @@ class Store {
   std::shared_ptr<const rocksdb::SliceTransform> hint_;  // options.insert_hint_prefix
   std::unique_ptr<std::atomic<int64_t>[]> partition_clocks_{
       new std::atomic<int64_t>[kMaxPartitions]()};
+  // Partitions whose writes do not add new keys to the row cache (SetRowCacheAdmitsWrites).
+  std::unique_ptr<std::atomic<bool>[]> rows_not_admitted_{
+      new std::atomic<bool>[kMaxPartitions]()};
   std::shared_ptr<rocksdb::Cache> cache_;
   std::unique_ptr<RowCache> rows_;
   std::unique_ptr<rocksdb::CompactionFilter> filter_;
