@@ -114,6 +114,52 @@ def test_slow_reader_is_disconnected_and_memory_bounded(make_server):
     admin.close()
 
 
+def _info_int(conn, field):
+    for line in conn.call("INFO", "stats").decode().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split(":", 1)[1])
+    raise AssertionError(f"{field} not in INFO")
+
+
+def test_many_slow_readers_are_bounded_together(make_server):
+    """64 clients each pipeline 100 GETs of a 256 KiB value and never read. Each alone is
+    held at its soft limit (1 MiB and a reply), but 64 of them held 80 MiB, and 10,000 would
+    hold 12 GiB. With client-output-total-limit at 4 MiB the node holds about that and one
+    reply per client; a client that reads is still served, and the count goes back to 0."""
+    srv = make_server()
+    admin = srv.raw()
+    assert admin.call("CONFIG", "SET", "client-output-total-limit", "4mb") == "OK"
+    assert admin.call("CONFIG", "SET", "client-output-stall-timeout", "120") == "OK"
+    value = b"v" * (256 << 10)
+    assert admin.call("SET", "big", value) == "OK"
+    slow = []
+    for _ in range(64):
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.sendall(encode_command("GET", "big") * 100)
+        slow.append(s)
+
+    def settled(state={"last": -1, "since": time.monotonic()}):
+        now = _info_int(admin, "client_output_bytes")
+        if now != state["last"]:
+            state["last"], state["since"] = now, time.monotonic()
+        return time.monotonic() - state["since"] > 1.0
+    wait_until(settled, 30, interval=0.1, what="the slow readers' buffered replies to settle")
+    peak = _info_int(admin, "client_output_bytes_peak")
+    assert peak > 4 << 20, "the test did not reach the limit"
+    assert peak < 32 << 20, f"{peak / (1 << 20):.0f} MiB of unsent replies held for 64 clients"
+    # Clients that read are served meanwhile.
+    assert admin.call("PING") == "PONG"
+    with srv.raw() as c:
+        for _ in range(5):
+            assert c.call("GET", "big") == value
+    for s in slow:
+        s.close()
+    wait_until(lambda: _info_int(admin, "client_output_bytes") == 0, 30, interval=0.1,
+               what="the closed clients' replies to be forgotten")
+    admin.close()
+
+
 def test_idle_timeout(make_server):
     srv = make_server(timeout=1)
     idle = srv.raw()

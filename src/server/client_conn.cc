@@ -49,6 +49,7 @@ ClientConn::ClientConn(IoThread* io, int fd, uint64_t id, std::string peer, std:
 }
 
 ClientConn::~ClientConn() {
+  UncountOutput();
   if (!closed_) {
     io_->loop().Remove(fd_);
     close(fd_);
@@ -58,6 +59,7 @@ ClientConn::~ClientConn() {
 void ClientConn::Close() {
   if (closed_) return;
   closed_ = true;
+  UncountOutput();
   io_->loop().Remove(fd_);
   close(fd_);
   fd_ = -1;
@@ -116,7 +118,7 @@ void ClientConn::ProcessInput() {
   if (in_process_ || closed_) return;
   in_process_ = true;
   const Config& cfg = server_->config();
-  const size_t soft = static_cast<size_t>(cfg.output_soft_bytes.load(std::memory_order_relaxed));
+  const size_t soft = OutputAllowance();
   const auto max_pending_bytes =
       static_cast<size_t>(cfg.client_pending_write_bytes.load(std::memory_order_relaxed));
   while (!closed_ && !close_after_reply_ && pending_ < kMaxPending &&
@@ -271,7 +273,6 @@ void ClientConn::FlushAndMaybeClose() {
   if (closed_) return;
   IoStats& st = io_->stats();
   const Config& cfg = server_->config();
-  const size_t soft = static_cast<size_t>(cfg.output_soft_bytes.load(std::memory_order_relaxed));
   if (out_sent_ == out_.size()) last_progress_ms_ = net::MonotonicMs();
   // Send; then, if requests were held back by the soft output limit and the client has read
   // enough, process them and send again (bounded rounds, so one client cannot hog the loop).
@@ -299,7 +300,7 @@ void ClientConn::FlushAndMaybeClose() {
         return;
       }
     }
-    if (out_.size() - out_sent_ > soft || in_start_ >= in_.size() || pending_ > 0 ||
+    if (out_.size() - out_sent_ > OutputAllowance() || in_start_ >= in_.size() || pending_ > 0 ||
         in_process_ || close_after_reply_) {
       break;
     }
@@ -319,16 +320,37 @@ void ClientConn::FlushAndMaybeClose() {
       out_sent_ = 0;
     }
   }
-  out_bytes.store(out_.size() - out_sent_, std::memory_order_relaxed);
+  CountOutput();
   UpdateInterest();
+}
+
+size_t ClientConn::OutputAllowance() const {
+  const Config& cfg = server_->config();
+  if (server_->client_output_bytes() > cfg.output_total_bytes.load(std::memory_order_relaxed)) {
+    return 0;
+  }
+  return static_cast<size_t>(cfg.output_soft_bytes.load(std::memory_order_relaxed));
+}
+
+void ClientConn::CountOutput() {
+  const size_t unsent = out_.size() - out_sent_;
+  if (unsent != out_counted_) {
+    server_->AddClientOutput(static_cast<int64_t>(unsent) - static_cast<int64_t>(out_counted_));
+    out_counted_ = unsent;
+  }
+  out_bytes.store(unsent, std::memory_order_relaxed);
+}
+
+void ClientConn::UncountOutput() {
+  server_->AddClientOutput(-static_cast<int64_t>(out_counted_));
+  out_counted_ = 0;
 }
 
 void ClientConn::UpdateInterest() {
   const bool want_write = out_sent_ < out_.size();
   // Stop reading while blocked (writes in flight, or replies unread) once a good amount of
   // input is buffered: the kernel's socket buffer then pushes back on the client.
-  const bool blocked = pending_ > 0 || out_.size() - out_sent_ >
-      static_cast<size_t>(server_->config().output_soft_bytes.load(std::memory_order_relaxed));
+  const bool blocked = pending_ > 0 || out_.size() - out_sent_ > OutputAllowance();
   const bool reading = !(blocked && in_.size() - in_start_ > kKeepCapacity);
   if (want_write == want_write_ && reading == reading_) return;
   want_write_ = want_write;

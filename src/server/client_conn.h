@@ -9,7 +9,9 @@
 // its own writes and replies leave in request order.
 //
 // Bounds: unsent replies above the soft output limit stop request processing until the client
-// reads (backpressure); above the hard limit the client is dropped. At most kMaxPending writes
+// reads (backpressure); above the hard limit the client is dropped; while every client's
+// unsent replies together exceed the total limit, any unsent reply stops processing (so
+// the node holds at most about that total plus one reply per client). At most kMaxPending writes
 // in flight per connection, and requests are not read further while the writes in flight
 // exceed client-pending-write-limit bytes (until they are answered). Input is bounded by the
 // parser's limits.
@@ -118,6 +120,13 @@ class ClientConn : public net::EventHandler {
   bool Dispatch(const std::vector<std::string_view>& args);
   void UpdateInterest();
   void Close();
+  // How many unsent reply bytes still let this connection's requests be processed: the soft
+  // limit, or 0 while all clients' unsent replies exceed client-output-total-limit.
+  size_t OutputAllowance() const;
+  // Brings this connection's share of Server::client_output_bytes() (and out_bytes) up to
+  // date; UncountOutput takes it out, when the connection closes.
+  void CountOutput();
+  void UncountOutput();
 
   IoThread* io_;
   Server* server_;
@@ -130,6 +139,7 @@ class ClientConn : public net::EventHandler {
   size_t in_start_ = 0;
   std::string out_;
   size_t out_sent_ = 0;
+  size_t out_counted_ = 0;  // this connection's share of Server::client_output_bytes()
   protocol::RequestParser parser_;
 
   std::atomic<int> proto_{2};  // written by the owner, read by CLIENT LIST too

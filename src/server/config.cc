@@ -71,6 +71,10 @@ constexpr FlagDoc kFlags[] = {
      "stop reading a client's requests while its unsent replies exceed this", true},
     {"client-output-hard-limit", "256mb", "disconnect a client whose unsent replies exceed this",
      true},
+    {"client-output-total-limit", "1gb",
+     "while all clients' unsent replies exceed this, a client with unsent replies is served no "
+     "further request until they are sent",
+     true},
     {"pending-write-limit", "1gb",
      "writes (their bytes) the node accepted but has not logged yet; beyond this, writes "
      "answer -TRYAGAIN", true},
@@ -268,6 +272,7 @@ Status Config::Set(const std::string& raw_name, const std::string& value, bool a
 std::atomic<int64_t>* Config::BufferLimit(const std::string& name) {
   if (name == "client-output-soft-limit") return &output_soft_bytes;
   if (name == "client-output-hard-limit") return &output_hard_bytes;
+  if (name == "client-output-total-limit") return &output_total_bytes;
   if (name == "pending-write-limit") return &pending_write_bytes;
   if (name == "client-pending-write-limit") return &client_pending_write_bytes;
   return nullptr;
@@ -303,6 +308,7 @@ std::vector<std::pair<std::string, std::string>> Config::Get(const std::string& 
       {"log-level", kLogLevels[log_level.load()]},
       {"client-output-soft-limit", std::to_string(output_soft_bytes.load())},
       {"client-output-hard-limit", std::to_string(output_hard_bytes.load())},
+      {"client-output-total-limit", std::to_string(output_total_bytes.load())},
       {"client-output-stall-timeout", std::to_string(output_stall_s.load())},
       {"pending-write-limit", std::to_string(pending_write_bytes.load())},
       {"client-pending-write-limit", std::to_string(client_pending_write_bytes.load())},

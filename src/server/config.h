@@ -50,6 +50,9 @@ struct Config {
   std::atomic<int> log_level{1};            // 0 debug, 1 notice, 2 warning
   std::atomic<int64_t> output_soft_bytes{1 << 20};   // stop reading requests above this
   std::atomic<int64_t> output_hard_bytes{256 << 20}; // disconnect above this
+  std::atomic<int64_t> output_total_bytes{1ll << 30}; // all clients' unsent replies: above
+                                                      // this, a client with unsent replies
+                                                      // is served no further request
   std::atomic<int64_t> pending_write_bytes{1ll << 30};      // the node's writes not yet
                                                            // logged; beyond: -TRYAGAIN
   std::atomic<int64_t> client_pending_write_bytes{16 << 20};  // stop reading a client's

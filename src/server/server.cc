@@ -225,6 +225,14 @@ bool Server::LocalReadable(int partition, bool readonly) const {
          net::MonotonicUs() < v.lease_until_us.load(std::memory_order_acquire);
 }
 
+void Server::AddClientOutput(int64_t delta) {
+  const int64_t now = client_output_bytes_.fetch_add(delta, std::memory_order_relaxed) + delta;
+  int64_t peak = client_output_bytes_peak_.load(std::memory_order_relaxed);
+  while (now > peak &&
+         !client_output_bytes_peak_.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+  }
+}
+
 uint64_t Server::expired_keys() const {
   return state_machine_ ? state_machine_->expired_keys() : 0;
 }

@@ -67,6 +67,19 @@ class Server {
   ScanCursors& cursors() { return cursors_; }
   int partitions() const { return config_->partitions; }
 
+  // The unsent replies of every client connection, in bytes (each ClientConn keeps its share
+  // current: CountOutput), and the most they have been. While they exceed
+  // config().output_total_bytes, a connection with unsent replies is served no further
+  // request until they are sent, so clients that stop reading cannot pile up replies in
+  // memory beyond that and one reply each. Any thread.
+  void AddClientOutput(int64_t delta);
+  int64_t client_output_bytes() const {
+    return client_output_bytes_.load(std::memory_order_relaxed);
+  }
+  int64_t client_output_bytes_peak() const {
+    return client_output_bytes_peak_.load(std::memory_order_relaxed);
+  }
+
   uint64_t NextClientId() { return next_client_id_.fetch_add(1) + 1; }
   std::atomic<int64_t> connected_clients{0};
   uint64_t expired_keys() const;           // deleted by active expiry
@@ -98,6 +111,7 @@ class Server {
   std::atomic<bool> shutdown_{false};
   std::atomic<bool> hand_off_at_shutdown_{true};
   std::atomic<uint64_t> next_client_id_{0};
+  std::atomic<int64_t> client_output_bytes_{0}, client_output_bytes_peak_{0};
   std::string run_id_;
   int64_t start_ms_ = 0;
   std::unique_ptr<ActiveExpiry> expiry_;  // main thread (Run), created by Start

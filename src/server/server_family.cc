@@ -188,6 +188,8 @@ void InfoStats(CommandContext& ctx, std::string* o) {
   Line(o, "pending_write_bytes", static_cast<int64_t>(pw.used()));
   Line(o, "pending_write_bytes_peak", static_cast<int64_t>(pw.peak()));
   Line(o, "pending_write_refusals", static_cast<int64_t>(pw.refusals()));
+  Line(o, "client_output_bytes", ctx.server.client_output_bytes());
+  Line(o, "client_output_bytes_peak", ctx.server.client_output_bytes_peak());
   o->append("\r\n");
 }
 
