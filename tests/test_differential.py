@@ -274,7 +274,8 @@ ARITY = {
     "expire": -3, "pexpire": -3, "expireat": -3, "pexpireat": -3, "expiretime": 2,
     "pexpiretime": 2, "persist": 2, "rename": 3, "renamenx": 3, "copy": -3, "dbsize": 1,
     "keys": 2, "scan": -2, "randomkey": 1, "watch": -2, "unwatch": 1, "multi": 1, "exec": 1,
-    "discard": 1, "flushall": -1, "flushdb": -1,
+    "discard": 1, "flushall": -1, "flushdb": -1, "getbit": 3, "setbit": 4, "bitcount": -2,
+    "bitpos": -3, "bitop": -4,
 }
 
 
@@ -285,7 +286,7 @@ def arity_ok(args):
 
 
 READS = {"GET", "MGET", "STRLEN", "GETRANGE", "EXISTS", "TYPE", "TTL", "PTTL", "EXPIRETIME",
-         "PEXPIRETIME"}
+         "PEXPIRETIME", "GETBIT", "BITCOUNT", "BITPOS"}
 CONTROL = {"MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH"}  # never pipelined here
 NOT_IN_MULTI = {"KEYS", "SCAN", "DBSIZE", "RANDOMKEY", "FLUSHALL", "FLUSHDB"}  # Flin refuses
 
@@ -721,6 +722,58 @@ def _getrange(g, conn, fresh):
     return Cmd(conn, [g.case("GETRANGE"), k, g.pick(idx), g.pick(idx)], keys=[k])
 
 
+# Bit offsets: SETBIT's stay small (one past 64 MiB would be Flin's --max-value-bytes error
+# where Redis grows the string; both refuse 2^32 and up).
+BIT_OFFSETS = ["0", "1", "3", "7", "8", "9", "15", "16", "31", "63", "64", "100", "777", "-1",
+               "abc", "", "1.5", "4294967296", "9223372036854775807"]
+BIT_INDEXES = ["0", "1", "2", "-1", "-2", "-8", "-9", "-100", "100", "5", "7", "8", "15", "abc",
+               "9223372036854775807", "-9223372036854775808", "3", "-3"]
+
+
+def _setbit(g, conn, fresh):
+    k = g.key()
+    bit = g.pick(["0", "1", "0", "1", "2", "-1", "abc", ""])
+    return Cmd(conn, [g.case("SETBIT"), k, g.pick(BIT_OFFSETS), bit], keys=[k], write=True,
+               safe=False)
+
+
+def _getbit(g, conn, fresh):
+    k = g.key()
+    off = g.pick(BIT_OFFSETS + ["4294967295", "536870911"])
+    return Cmd(conn, [g.case("GETBIT"), k, off], keys=[k])
+
+
+def _bit_range(g, n):
+    """n of: start, end, unit (the unit sometimes wrong), or one argument too many."""
+    args = [g.pick(BIT_INDEXES) for _ in range(min(n, 2))]
+    if n >= 3:
+        args.append(g.pick(["BYTE", "BIT", "bit", "Byte", "FOO"]))
+    if n >= 4:
+        args.append("1")
+    return args
+
+
+def _bitcount(g, conn, fresh):
+    k = g.key()
+    n = g.pick([0, 2, 2, 3, 3, 1, 4])
+    return Cmd(conn, [g.case("BITCOUNT"), k] + _bit_range(g, n), keys=[k])
+
+
+def _bitpos(g, conn, fresh):
+    k = g.key()
+    n = g.pick([0, 1, 2, 2, 3, 3, 4])
+    bit = g.pick(["0", "1", "0", "1", "2", "-1", "abc"])
+    return Cmd(conn, [g.case("BITPOS"), k, bit] + _bit_range(g, n), keys=[k])
+
+
+def _bitop(g, conn, fresh):
+    dest = g.key()
+    op = g.pick(["AND", "OR", "XOR", "NOT", "NOT", "and", "Or", "FOO"])
+    srcs = [g.key() for _ in range(g.pick([1, 1, 2, 3]))]
+    return Cmd(conn, [g.case("BITOP"), op, dest] + srcs, keys=[dest] + srcs, write=True,
+               safe=False)
+
+
 def _strlen(g, conn, fresh):
     k = g.key()
     return Cmd(conn, [g.case("STRLEN"), k], keys=[k])
@@ -816,7 +869,9 @@ GENERATORS = {
     "strlen": _strlen, "incr": _incr, "incr2": _incr, "incrbyfloat": _incrbyfloat,
     "incrbyfloat2": _incrbyfloat, "del": _del, "exists": _exists, "type": _type, "ttl": _ttl,
     "ttl2": _ttl, "expire": _expire, "expire2": _expire, "expire3": _expire,
-    "persist": _persist, "rename": _rename, "copy": _copy,
+    "persist": _persist, "rename": _rename, "copy": _copy, "setbit": _setbit,
+    "setbit2": _setbit, "getbit": _getbit, "bitcount": _bitcount, "bitpos": _bitpos,
+    "bitpos2": _bitpos, "bitop": _bitop,
 }
 
 

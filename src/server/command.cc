@@ -46,6 +46,7 @@ CommandSpec MakeCommand(std::string name, int arity, uint32_t flags, Handler han
 
 CommandTable::CommandTable() {
   RegisterStringFamily(this);
+  RegisterBitFamily(this);
   RegisterKeysFamily(this);
   RegisterConnectionFamily(this);
   RegisterServerFamily(this);

@@ -157,6 +157,7 @@ class CommandTable {
 };
 
 void RegisterStringFamily(CommandTable* table);
+void RegisterBitFamily(CommandTable* table);
 void RegisterKeysFamily(CommandTable* table);
 void RegisterConnectionFamily(CommandTable* table);
 void RegisterServerFamily(CommandTable* table);

@@ -13,6 +13,10 @@
 
 namespace flin::server {
 
+// Strings are capped at Redis's proto-max-bulk-len default. A fixed number, so that every
+// replica applying APPEND, SETRANGE or SETBIT makes the same decision.
+inline constexpr int64_t kMaxStringBytes = 512LL << 20;
+
 // The live string at `key`: payload and absolute expiry (0: none). false if absent.
 bool ReadString(CommandContext& ctx, std::string_view key, std::string* payload,
                 int64_t* expire_at_ms);

@@ -13,9 +13,6 @@
 namespace flin::server {
 namespace {
 
-// Strings are capped at Redis's proto-max-bulk-len default. A fixed number, so that every
-// replica applying APPEND or SETRANGE makes the same decision.
-constexpr int64_t kMaxStringBytes = 512LL << 20;
 constexpr std::string_view kErrTooBig =
     "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 
