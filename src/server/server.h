@@ -67,8 +67,8 @@ class Server {
   ScanCursors& cursors() { return cursors_; }
   int partitions() const { return config_->partitions; }
 
-  // The unsent replies of every client connection, in bytes (each ClientConn keeps its share
-  // current: CountOutput), and the most they have been. While they exceed
+  // The memory holding unsent replies on every client connection, in bytes (each ClientConn
+  // keeps its share current: CountOutput), and the most it has been. While they exceed
   // config().output_total_bytes, a connection with unsent replies is served no further
   // request until they are sent, so clients that stop reading cannot pile up replies in
   // memory beyond that and one reply each. Any thread.
