@@ -664,7 +664,10 @@ void GroupStorage::AddInstalledMetadata(const raft::SnapshotMeta& meta, int64_t 
                                         rocksdb::WriteBatch* wb) {
   // A new generation of the log: what the log store holds of the old one no longer counts,
   // atomically with the data (InstallSnapshot resets the log store's index).
-  ++generation_;
+  // Above every generation the log store holds records of, not only the one RocksDB kept: a
+  // bump lost in a power cut (its batch unsynced, --fsync everysec) may have left records of
+  // the lost generation, which would count again.
+  generation_ = std::max(generation_, log_->HighestGeneration(group_)) + 1;
   std::string gen;
   PutU64(&gen, generation_);
   wb->Put(GroupMetaKey('g', group_), gen).PermitUncheckedError();

@@ -141,10 +141,11 @@ Status LogStore::Scan(uint64_t seq, bool last) {
       continue;
     }
     if (!log.locs.empty() && index > log.first + log.locs.size()) {
-      // A gap: cannot come from Append (contiguous from at most last + 1). The segment
-      // before it was deleted out of order, or the file is not ours.
-      return Status::Corruption(path + ": group " + std::to_string(group) + " entry " +
-                                std::to_string(index) + " does not follow its log");
+      // A gap: the owner compacted past the log's last entry (Attach or Compact beyond it:
+      // a compaction point or applied index that outlived the log's tail in a power cut) and
+      // the log went on from there. What is before the gap is below that compaction point;
+      // if it is not, Attach finds the entries missing.
+      DropAll(log);
     }
     TruncateFrom(log, index);
     if (log.locs.empty()) log.first = index;
@@ -182,6 +183,8 @@ Status LogStore::StartSegment(uint64_t seq) {
 }
 
 LogStore::GroupLog& LogStore::LogOf(int group, uint64_t generation) {
+  uint64_t& highest = highest_generation_[group];
+  highest = std::max(highest, generation);
   auto it = groups_.find(group);
   if (it != groups_.end()) return it->second;
   GroupLog& log = unattached_[{group, generation}];
@@ -218,7 +221,13 @@ void LogStore::DropAll(GroupLog& log) {
   log.locs.clear();
 }
 
+uint64_t LogStore::HighestGeneration(int group) const {
+  auto it = highest_generation_.find(group);
+  return it == highest_generation_.end() ? 0 : it->second;
+}
+
 Result<uint64_t> LogStore::Attach(int group, uint64_t generation, uint64_t compacted) {
+  highest_generation_[group] = std::max(highest_generation_[group], generation);
   if (auto it = groups_.find(group); it != groups_.end()) {
     DropAll(it->second);
     groups_.erase(it);
@@ -286,6 +295,7 @@ void LogStore::Reset(int group, uint64_t generation, uint64_t index) {
   GroupLog& log = groups_[group];
   DropAll(log);
   log.generation = generation;
+  highest_generation_[group] = std::max(highest_generation_[group], generation);
   log.first = index + 1;
 }
 
@@ -387,6 +397,13 @@ size_t LogStore::garbage_segments() const {
 }
 
 Result<size_t> LogStore::Relocate(uint64_t max_live_bytes) {
+  // A group whose live log is over the bound (one entry of --raft-entry-max-bytes is enough)
+  // and that stays idle would keep every segment forever: it is rewritten all the same once
+  // the segments hold twice as many dead bytes as it takes, so that what is kept stays
+  // bounded by the live bytes and about three times the largest such log.
+  uint64_t dead = 0;
+  for (const auto& [s, seg] : segments_) dead += seg.size - std::min(seg.size, seg.live_bytes);
+  max_live_bytes = std::max(max_live_bytes, dead / 2);
   auto oldest = segments_.begin();
   if (oldest == segments_.end() || oldest->first == active_ || oldest->second.live_refs == 0 ||
       oldest->second.live_bytes > max_live_bytes) {
@@ -397,9 +414,13 @@ Result<size_t> LogStore::Relocate(uint64_t max_live_bytes) {
   std::vector<int> pinning;
   uint64_t need = 0;
   for (const auto& [group, log] : groups_) {
-    // A group's entries never go back to an older segment along its log (appends go to the
-    // newest): it has entries in the oldest segment if its first one is there.
-    if (log.locs.empty() || log.locs.front().segment != seq) continue;
+    // Usually a group's first entry is in its oldest segment (appends go to the newest), but
+    // not after a relocation cut short by a crash: its first entries are then copies in a
+    // newer segment, the rest still where they were (Scan).
+    if (std::none_of(log.locs.begin(), log.locs.end(),
+                     [seq](const Loc& loc) { return loc.segment == seq; })) {
+      continue;
+    }
     pinning.push_back(group);
     for (const Loc& loc : log.locs) need += loc.length;
   }
@@ -432,8 +453,12 @@ Status LogStore::CollectGarbage() {
     close(it->second.fd);
     segments_.erase(it);
     if (unlink(path.c_str()) != 0 && errno != ENOENT) return Status::IOError(Errno("removing " + path));
+    // Each deletion durable before the next: a crash must not bring back an older segment
+    // without the newer one whose records superseded some of its entries.
+    Status s = SyncDir(options_.dir);
+    if (!s.ok()) return s;
   }
-  return SyncDir(options_.dir);
+  return Status::Ok();
 }
 
 }  // namespace flin::cluster

@@ -80,6 +80,10 @@ class LogStore {
   void Reset(int group, uint64_t generation, uint64_t index);
   // Forgets the group's entries at or below `index` (their space goes at CollectGarbage).
   void Compact(int group, uint64_t index);
+  // The highest generation of the group seen since Open: in a segment (even one the owner's
+  // generation ignores: a bump lost in a power cut while records of it were kept), attached or
+  // reset to. A new generation must be above it, or those records would count again.
+  uint64_t HighestGeneration(int group) const;
 
   // Writes what Append buffered to the active segment, and with `durable` fdatasyncs it. On an
   // error nothing more may be acknowledged (the owner stops). Begins a new segment if the
@@ -97,8 +101,10 @@ class LogStore {
   size_t garbage_segments() const;
   // Writes again, at the end, the live entries of every group that has entries in the oldest
   // segment, if that segment is closed and those groups' logs hold at most `max_live_bytes`
-  // together; the old copies become garbage. Buffered: Sync (durable) before CollectGarbage relies on
-  // it. Returns the number of entries rewritten.
+  // together, or at most half of the dead bytes the segments hold (so that an idle group with
+  // a large log cannot keep every later segment); the old copies become garbage. Buffered:
+  // Sync (durable) before CollectGarbage relies on it. Returns the number of entries
+  // rewritten.
   Result<size_t> Relocate(uint64_t max_live_bytes);
   // Deletes the garbage segments (oldest first). The caller has made every compaction point
   // given to Compact (and generation given to Reset) durable, and synced what Relocate wrote.
@@ -146,6 +152,7 @@ class LogStore {
   // Attached groups: their one generation. Before Attach, every generation seen by Open.
   std::unordered_map<int, GroupLog> groups_;
   std::map<std::pair<int, uint64_t>, GroupLog> unattached_;
+  std::unordered_map<int, uint64_t> highest_generation_;
 };
 
 }  // namespace flin::cluster
