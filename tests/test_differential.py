@@ -275,7 +275,7 @@ ARITY = {
     "pexpiretime": 2, "persist": 2, "rename": 3, "renamenx": 3, "copy": -3, "dbsize": 1,
     "keys": 2, "scan": -2, "randomkey": 1, "watch": -2, "unwatch": 1, "multi": 1, "exec": 1,
     "discard": 1, "flushall": -1, "flushdb": -1, "getbit": 3, "setbit": 4, "bitcount": -2,
-    "bitpos": -3, "bitop": -4,
+    "bitpos": -3, "bitop": -4, "touch": -2, "substr": 4,
 }
 
 
@@ -286,7 +286,7 @@ def arity_ok(args):
 
 
 READS = {"GET", "MGET", "STRLEN", "GETRANGE", "EXISTS", "TYPE", "TTL", "PTTL", "EXPIRETIME",
-         "PEXPIRETIME", "GETBIT", "BITCOUNT", "BITPOS"}
+         "PEXPIRETIME", "GETBIT", "BITCOUNT", "BITPOS", "TOUCH", "SUBSTR"}
 CONTROL = {"MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH"}  # never pipelined here
 NOT_IN_MULTI = {"KEYS", "SCAN", "DBSIZE", "RANDOMKEY", "FLUSHALL", "FLUSHDB"}  # Flin refuses
 
@@ -719,7 +719,8 @@ def _getrange(g, conn, fresh):
     k = g.key()
     idx = ["0", "1", "2", "-1", "-2", "-100", "100", "5", "abc", "9223372036854775807",
            "-9223372036854775808", "3", "-3"]
-    return Cmd(conn, [g.case("GETRANGE"), k, g.pick(idx), g.pick(idx)], keys=[k])
+    return Cmd(conn, [g.case(g.pick(["GETRANGE", "GETRANGE", "SUBSTR"])), k, g.pick(idx),
+                      g.pick(idx)], keys=[k])
 
 
 # Bit offsets: SETBIT's stay small (one past 64 MiB would be Flin's --max-value-bytes error
@@ -807,7 +808,7 @@ def _exists(g, conn, fresh):
     ks = [g.key() for _ in range(g.rnd.randint(1, 4))]
     if g.rnd.random() < 0.3:
         ks += ks[:1] * g.rnd.randint(1, 3)  # repeated keys count each time
-    return Cmd(conn, [g.case("EXISTS")] + ks, keys=ks)
+    return Cmd(conn, [g.case(g.pick(["EXISTS", "EXISTS", "TOUCH"]))] + ks, keys=ks)
 
 
 def _type(g, conn, fresh):

@@ -432,6 +432,8 @@ CommandSpec Spec(std::string name, int arity, uint32_t flags, Handler h, ApplyFn
 void RegisterKeysFamily(CommandTable* t) {
   constexpr uint32_t R = kCmdReadOnly | kCmdFast, W = kCmdWrite;
   t->Add(Spec("exists", -2, R, ExistsCmd<CommandContext>, ExistsCmd<ApplyContext>, 1, -1, 1, "Determines whether one or more keys exist."));
+  // Flin keeps no access times (no LRU eviction): TOUCH answers what EXISTS does.
+  t->Add(Spec("touch", -2, R, ExistsCmd<CommandContext>, ExistsCmd<ApplyContext>, 1, -1, 1, "Returns the number of existing keys out of those specified after updating the time they were last accessed."));
   t->Add(Spec("type", 2, R, TypeCmd<CommandContext>, TypeCmd<ApplyContext>, 1, 1, 1, "Determines the type of value stored at a key."));
   t->Add(Spec("ttl", 2, R, TtlCmd<CommandContext>, TtlCmd<ApplyContext>, 1, 1, 1, "Returns the expiration time in seconds of a key."));
   t->Add(Spec("pttl", 2, R, TtlCmd<CommandContext>, TtlCmd<ApplyContext>, 1, 1, 1, "Returns the expiration time in milliseconds of a key."));

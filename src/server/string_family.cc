@@ -1,5 +1,5 @@
 // Strings: GET SET SETNX SETEX PSETEX GETSET GETDEL GETEX MGET MSET MSETNX APPEND STRLEN
-// GETRANGE SETRANGE INCR INCRBY DECR DECRBY INCRBYFLOAT — with Redis's semantics and errors.
+// GETRANGE (and SUBSTR, its old name) SETRANGE INCR INCRBY DECR DECRBY INCRBYFLOAT — with Redis's semantics and errors.
 // Reads answer on the I/O thread; writes check syntax there and are applied from the log.
 
 #include <cmath>
@@ -366,6 +366,8 @@ void RegisterStringFamily(CommandTable* t) {
               "Returns the length of a string value."));
   t->Add(Read("getrange", 4, GetRangeCmd<CommandContext>, GetRangeCmd<ApplyContext>, 1, 1, 1,
               "Returns a substring of the string stored at a key."));
+  t->Add(Read("substr", 4, GetRangeCmd<CommandContext>, GetRangeCmd<ApplyContext>, 1, 1, 1,
+              "Returns a substring from string stored at key."));
   t->Add(Write("set", -3, SetCheck, SetApply, 1, 1, 1,
                "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."));
   t->Add(Write("setnx", 3, ProposeKey1, SetNxApply, 1, 1, 1,
