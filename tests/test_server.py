@@ -49,6 +49,15 @@ def test_info_sections(server, r):
     assert "# Keyspace" in server.info_text("everything")
 
 
+def test_role_and_info_replication_say_primary_without_replicas(server, r):
+    # Flin offers no Redis replication: a primary with no Redis replicas, as Redis alone is.
+    assert r.execute_command("ROLE") == [b"master", 0, []]
+    f = _fields(server.info_text("replication"))
+    assert f["role"] == "master"
+    assert f["connected_slaves"] == "0"
+    assert "# Replication" in server.info_text()
+
+
 def test_info_connected_clients(server, r, raw):
     def connected():
         return int(_fields(raw.call("INFO", "clients").decode())["connected_clients"])

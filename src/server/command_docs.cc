@@ -41,6 +41,7 @@ const std::unordered_map<std::string_view, std::string_view>& Syntaxes() {
       {"del", "key ..."},
       {"unlink", "key ..."},
       {"exists", "key ..."},
+      {"role", ""},
       {"touch", "key ..."},
       {"type", "key"},
       {"rename", "key newkey"},

@@ -216,6 +216,19 @@ void InfoKeyspace(rocksdb::Iterator* it, int64_t now_ms, std::string* o) {
   o->append("\r\n");
 }
 
+// Flin offers no Redis replication (SYNC, PSYNC, REPLICAOF): every node is a primary to Redis
+// clients, with no Redis replicas, as CLUSTER NODES and ROLE say too. A cluster's replicas
+// are Raft's (INFO cluster).
+void InfoReplication(CommandContext& ctx, std::string* o) {
+  o->append("# Replication\r\n");
+  o->append("role:master\r\n");
+  Line(o, "connected_slaves", 0);
+  o->append("master_failover_state:no-failover\r\n");
+  o->append("master_replid:" + ctx.server.run_id() + "\r\n");
+  Line(o, "master_repl_offset", 0);
+  o->append("\r\n");
+}
+
 void InfoCluster(CommandContext& ctx, std::string* o) {
   o->append("# Cluster\r\n");
   cluster::MultiRaftNode* mr = ctx.server.cluster();
@@ -282,7 +295,8 @@ void InfoCmd(CommandContext& ctx) {
   using Section = void (*)(CommandContext&, std::string*);
   static const std::pair<const char*, Section> kSections[] = {
       {"server", InfoServer},          {"clients", InfoClients}, {"memory", InfoMemory},
-      {"persistence", InfoPersistence}, {"stats", InfoStats},     {"keyspace", nullptr},
+      {"persistence", InfoPersistence}, {"stats", InfoStats},
+      {"replication", InfoReplication}, {"keyspace", nullptr},
       {"cluster", InfoCluster},        {"commandstats", InfoCommandStats}};
   std::vector<std::string> wanted;
   for (size_t i = 1; i < ctx.args.size(); ++i) wanted.push_back(ToLower(ctx.args[i]));
@@ -561,6 +575,14 @@ void TimeCmd(CommandContext& ctx) {
   ctx.out.BulkInteger(ts.tv_nsec / 1000);
 }
 
+// ROLE: a primary with no Redis replicas (see InfoReplication).
+void RoleCmd(CommandContext& ctx) {
+  ctx.out.ArrayHeader(3);
+  ctx.out.Bulk("master");
+  ctx.out.Integer(0);
+  ctx.out.ArrayHeader(0);
+}
+
 void ShutdownCmd(CommandContext& ctx) {
   bool now = false, save = false, nosave = false, force = false, abort = false;
   for (size_t i = 1; i < ctx.args.size(); ++i) {
@@ -605,6 +627,10 @@ void RegisterServerFamily(CommandTable* t) {
   config.subcommands = {"config|get", "config|set", "config|help"};
   t->Add(std::move(config));
   t->Add(Spec("time", 1, kCmdFast | kCmdLoading | kCmdStale, TimeCmd, "Returns the server time."));
+  CommandSpec role = Spec("role", 1, kCmdFast | kCmdLoading | kCmdStale, RoleCmd,
+                          "Returns the replication role.");
+  role.since = "2.8.12";
+  t->Add(std::move(role));
   t->Add(Spec("shutdown", -1, kCmdAdmin, ShutdownCmd,
               "Synchronously saves the database(s) to disk and shuts down the Redis server."));
 }
