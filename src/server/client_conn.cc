@@ -345,6 +345,7 @@ void ClientConn::CountOutput() {
 }
 
 void ClientConn::UncountOutput() {
+  if (out_counted_ == 0) return;
   server_->AddClientOutput(-static_cast<int64_t>(out_counted_));
   out_counted_ = 0;
 }

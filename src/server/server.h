@@ -95,6 +95,8 @@ class Server {
   // destroyed after them.
   ByteBudget pending_writes_;
   ByteBudget transaction_bytes_;
+  // Before the I/O threads too: a connection takes its share out when destroyed.
+  std::atomic<int64_t> client_output_bytes_{0}, client_output_bytes_peak_{0};
   CommandTable commands_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<StateMachineImpl> state_machine_;
@@ -111,7 +113,6 @@ class Server {
   std::atomic<bool> shutdown_{false};
   std::atomic<bool> hand_off_at_shutdown_{true};
   std::atomic<uint64_t> next_client_id_{0};
-  std::atomic<int64_t> client_output_bytes_{0}, client_output_bytes_peak_{0};
   std::string run_id_;
   int64_t start_ms_ = 0;
   std::unique_ptr<ActiveExpiry> expiry_;  // main thread (Run), created by Start
