@@ -133,6 +133,8 @@ def test_command_count_info_docs_list(raw):
     keys = [doc[i] for i in range(0, len(doc), 2)]
     assert b"summary" in keys and b"arguments" in keys
     assert raw.call("COMMAND", "DOCS", "nosuchcmd") == []
+    raw.send_command("COMMAND", "INFO", "nosuchcmd")
+    assert raw.read_all_available() == b"*1\r\n$-1\r\n"  # RESP2: a null bulk string, as Redis
     assert error_of(raw, "COMMAND", "FOO") == "ERR unknown subcommand 'FOO'. Try COMMAND HELP."
 
 
@@ -149,7 +151,9 @@ def test_config_get_set(server, raw):
     for name in ("port", "bind", "dir", "maxclients", "timeout", "requirepass"):
         assert name in everything, name
     assert "maxclients" in get("max*")
-    assert [k.lower() for k in get("TIMEOUT")] == ["timeout"]  # case-insensitive
+    # Case-insensitive; a name (no glob) is answered as asked, a pattern's matches by their names.
+    assert list(get("TIMEOUT")) == ["TIMEOUT"]
+    assert list(get("TIMEOU[T]")) == ["timeout"]
     assert get("nosuchsetting") == {}
 
     assert raw.call("CONFIG", "SET", "timeout", "300") == "OK"

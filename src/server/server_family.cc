@@ -430,7 +430,7 @@ void CommandCmd(CommandContext& ctx) {
     ctx.out.ArrayHeader(ctx.args.size() - 2);
     for (size_t i = 2; i < ctx.args.size(); ++i) {
       const CommandSpec* s = find(ctx.args[i]);
-      s ? WriteInfo(ctx.out, *s) : ctx.out.NullArray();
+      s ? WriteInfo(ctx.out, *s) : ctx.out.Null();  // as Redis: a null, not a null array
     }
   } else if (sub == "docs") {
     std::vector<const CommandSpec*> docs;
@@ -506,18 +506,25 @@ void ConfigCmd(CommandContext& ctx) {
   const std::string sub = ToLower(ctx.args[1]);
   Config& cfg = ctx.server.config();
   if (sub == "get" && ctx.args.size() >= 3) {
-    std::vector<std::pair<std::string, std::string>> out;
+    // A name without glob characters is answered as it was asked ("TIMEOUT"), a pattern's
+    // matches by their own names, as Redis; each setting once.
+    struct Found {
+      std::string name, shown, value;
+    };
+    std::vector<Found> out;
     for (size_t i = 2; i < ctx.args.size(); ++i) {
-      for (auto& kv : cfg.Get(std::string(ctx.args[i]))) {
+      const std::string pattern(ctx.args[i]);
+      const bool exact = pattern.find_first_of("*?[") == std::string::npos;
+      for (auto& [name, value] : cfg.Get(pattern)) {
         bool dup = false;
-        for (const auto& o : out) dup = dup || o.first == kv.first;
-        if (!dup) out.push_back(std::move(kv));
+        for (const auto& o : out) dup = dup || o.name == name;
+        if (!dup) out.push_back(Found{name, exact ? pattern : name, std::move(value)});
       }
     }
     ctx.out.MapHeader(out.size());
-    for (const auto& [k, v] : out) {
-      ctx.out.Bulk(k);
-      ctx.out.Bulk(v);
+    for (const auto& f : out) {
+      ctx.out.Bulk(f.shown);
+      ctx.out.Bulk(f.value);
     }
   } else if (sub == "set" && ctx.args.size() >= 4 && ctx.args.size() % 2 == 0) {
     // All or nothing, as Redis: no setting may come twice (under either of its names), and
