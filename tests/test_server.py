@@ -205,6 +205,25 @@ def test_config_flin_settings(raw):
 
 
 @pytest.mark.flin_only
+def test_redis_settings_take_the_value_flin_has_and_refuse_others(raw):
+    # Scripts written for Redis set these: the value that is what Flin does is accepted and
+    # changes nothing; another is refused, saying why, and nothing of the command applies.
+    for name, value in (("appendonly", "yes"), ("save", ""), ("maxmemory", "0"),
+                        ("maxmemory-policy", "noeviction"), ("notify-keyspace-events", "")):
+        assert raw.call("CONFIG", "SET", name, value) == "OK", name
+        assert raw.call("CONFIG", "GET", name) == [name.encode(), value.encode()]
+    assert raw.call("CONFIG", "SET", "appendonly", "YES", "maxmemory", "0mb") == "OK"
+    assert raw.call("CONFIG", "SET", "timeout", "5", "save", "") == "OK"
+    for name, value in (("appendonly", "no"), ("save", "900 1"), ("maxmemory", "1gb"),
+                        ("maxmemory-policy", "allkeys-lru"), ("notify-keyspace-events", "KEA")):
+        e = error_of(raw, "CONFIG", "SET", "timeout", "9", name, value)
+        assert e.startswith(f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
+                            "only '"), e
+    assert raw.call("CONFIG", "GET", "timeout") == [b"timeout", b"5"]
+    assert raw.call("CONFIG", "SET", "timeout", "0") == "OK"
+
+
+@pytest.mark.flin_only
 def test_pending_write_limits_are_runtime_settings(raw):
     for name in ("pending-write-limit", "client-pending-write-limit"):
         old = raw.call("CONFIG", "GET", name)[1]

@@ -152,8 +152,47 @@ std::string Config::CanonicalName(std::string_view name) {
   return n == "appendfsync" ? std::string("fsync") : n;
 }
 
+namespace {
+
+// Redis settings whose one value here is what Flin does. Scripts and tools written for Redis
+// set them; that value is accepted and changes nothing, any other is refused with the reason.
+struct FixedSetting {
+  const char* name;
+  const char* value;
+  const char* why;
+};
+constexpr FixedSetting kFixedSettings[] = {
+    {"appendonly", "yes", "Flin always logs a write before applying it (see fsync)"},
+    {"save", "", "Flin takes no RDB snapshots (SAVE and BGSAVE make backups)"},
+    {"maxmemory", "0", "Flin keeps its data on disk and evicts nothing"},
+    {"maxmemory-policy", "noeviction", "Flin keeps its data on disk and evicts nothing"},
+    {"notify-keyspace-events", "", "Flin has no keyspace notifications"},
+};
+
+const FixedSetting* FindFixed(const std::string& name) {
+  for (const auto& f : kFixedSettings) {
+    if (name == f.name) return &f;
+  }
+  return nullptr;
+}
+
+bool IsFixedValue(const FixedSetting& f, const std::string& value) {
+  if (std::string_view(f.name) == "maxmemory") {
+    int64_t n;
+    return ParseMemory(value, &n) && n == 0;
+  }
+  return ToLower(value) == f.value;
+}
+
+}  // namespace
+
 Status Config::Set(const std::string& raw_name, const std::string& value, bool at_startup) {
   const std::string name = CanonicalName(raw_name);
+  if (const FixedSetting* fixed = FindFixed(name)) {
+    if (IsFixedValue(*fixed, value)) return Status::Ok();
+    return Status::InvalidArgument(std::string("only '") + fixed->value + "' is supported: " +
+                                   fixed->why);
+  }
   const FlagDoc* f = FindFlag(name);
   if (f == nullptr) return Status::NotFound(name);
   if (!at_startup && !f->mutable_at_runtime) {
@@ -314,11 +353,10 @@ std::vector<std::pair<std::string, std::string>> Config::Get(const std::string& 
       {"client-pending-write-limit", std::to_string(client_pending_write_bytes.load())},
       // Redis's names for the same things, for tools that ask Redis's questions.
       {"appendfsync", FsyncName(fsync.load())},
-      {"appendonly", "yes"},
       {"cluster-enabled", initial_cluster.empty() ? "no" : "yes"},
       {"databases", "1"},
-      {"save", ""},
   };
+  for (const auto& f : kFixedSettings) all.emplace_back(f.name, f.value);
   std::vector<std::pair<std::string, std::string>> out;
   for (auto& kv : all) {
     if (GlobMatch(pattern, kv.first, true)) out.push_back(std::move(kv));
