@@ -213,31 +213,32 @@ void BitOpCheck(CommandContext& ctx) {
 
 // BITOP op destkey key ...: destkey gets the result, as long as the longest source (missing
 // keys are empty; shorter ones are padded with zeros), without expiry; an empty result
-// deletes it. Answers the result's length.
+// deletes it. Answers the result's length. The sources are folded in one at a time, so at
+// most the result and one source are in memory, however many keys the command names.
 void BitOpApply(ApplyContext& ctx) {
   BitOp op;
   std::string err = BitOpError(ctx.args, &op);
   if (!err.empty()) return ctx.out.Error(err);
-  std::vector<std::string> sources(ctx.args.size() - 3);
-  size_t len = 0;
-  for (size_t i = 0; i < sources.size(); ++i) {
-    ctx.GetString(ctx.args[3 + i], &sources[i], nullptr);
-    len = std::max(len, sources[i].size());
+  std::string out, src;
+  ctx.GetString(ctx.args[3], &out, nullptr);
+  if (op == BitOp::kNot) {
+    for (char& c : out) c = static_cast<char>(~static_cast<uint8_t>(c));
   }
-  std::string out(len, '\0');
-  for (size_t b = 0; b < len; ++b) {
-    auto byte = [&](size_t i) {
-      return b < sources[i].size() ? static_cast<uint8_t>(sources[i][b]) : uint8_t{0};
-    };
-    uint8_t r = byte(0);
-    for (size_t i = 1; i < sources.size(); ++i) {
-      if (op == BitOp::kAnd) r &= byte(i);
-      if (op == BitOp::kOr) r |= byte(i);
-      if (op == BitOp::kXor) r ^= byte(i);
+  for (size_t i = 4; i < ctx.args.size(); ++i) {
+    src.clear();
+    ctx.GetString(ctx.args[i], &src, nullptr);
+    // Bytes past a source's end are zeros: for AND that clears them (the zeros the resize
+    // adds, and those of `out` past `src`), for OR and XOR it keeps them.
+    if (out.size() < src.size()) out.resize(src.size(), '\0');
+    for (size_t b = 0; b < out.size(); ++b) {
+      const uint8_t s = b < src.size() ? static_cast<uint8_t>(src[b]) : 0;
+      auto& r = reinterpret_cast<uint8_t&>(out[b]);
+      if (op == BitOp::kAnd) r &= s;
+      if (op == BitOp::kOr) r |= s;
+      if (op == BitOp::kXor) r ^= s;
     }
-    if (op == BitOp::kNot) r = static_cast<uint8_t>(~r);
-    out[b] = static_cast<char>(r);
   }
+  const size_t len = out.size();
   if (len == 0) {
     ctx.Delete(ctx.args[2]);
   } else {
