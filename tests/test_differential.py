@@ -275,7 +275,7 @@ ARITY = {
     "pexpiretime": 2, "persist": 2, "rename": 3, "renamenx": 3, "copy": -3, "dbsize": 1,
     "keys": 2, "scan": -2, "randomkey": 1, "watch": -2, "unwatch": 1, "multi": 1, "exec": 1,
     "discard": 1, "flushall": -1, "flushdb": -1, "getbit": 3, "setbit": 4, "bitcount": -2,
-    "bitpos": -3, "bitop": -4, "touch": -2, "substr": 4,
+    "bitpos": -3, "bitop": -4, "touch": -2, "substr": 4, "lcs": -3,
 }
 
 
@@ -286,7 +286,7 @@ def arity_ok(args):
 
 
 READS = {"GET", "MGET", "STRLEN", "GETRANGE", "EXISTS", "TYPE", "TTL", "PTTL", "EXPIRETIME",
-         "PEXPIRETIME", "GETBIT", "BITCOUNT", "BITPOS", "TOUCH", "SUBSTR"}
+         "PEXPIRETIME", "GETBIT", "BITCOUNT", "BITPOS", "TOUCH", "SUBSTR", "LCS"}
 CONTROL = {"MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH"}  # never pipelined here
 NOT_IN_MULTI = {"KEYS", "SCAN", "DBSIZE", "RANDOMKEY", "FLUSHALL", "FLUSHDB"}  # Flin refuses
 
@@ -775,6 +775,22 @@ def _bitop(g, conn, fresh):
                safe=False)
 
 
+def _lcs(g, conn, fresh):
+    a, b = g.key(), g.key()
+    opts = []
+    for opt in ("LEN", "IDX", "WITHMATCHLEN", "MINMATCHLEN"):
+        if g.rnd.random() < 0.3:
+            opts.append([g.case(opt)] + ([g.pick(["0", "1", "2", "3", "-1", "abc"])]
+                                         if opt == "MINMATCHLEN" else []))
+    if g.rnd.random() < 0.05:
+        opts.append([g.pick(["FOO", "MINMATCHLEN"])])
+    g.rnd.shuffle(opts)
+    args = [g.case("LCS"), a, b]
+    for o in opts:
+        args += o
+    return Cmd(conn, args, keys=[a, b])
+
+
 def _strlen(g, conn, fresh):
     k = g.key()
     return Cmd(conn, [g.case("STRLEN"), k], keys=[k])
@@ -872,7 +888,7 @@ GENERATORS = {
     "ttl2": _ttl, "expire": _expire, "expire2": _expire, "expire3": _expire,
     "persist": _persist, "rename": _rename, "copy": _copy, "setbit": _setbit,
     "setbit2": _setbit, "getbit": _getbit, "bitcount": _bitcount, "bitpos": _bitpos,
-    "bitpos2": _bitpos, "bitop": _bitop,
+    "bitpos2": _bitpos, "bitop": _bitop, "lcs": _lcs, "lcs2": _lcs,
 }
 
 

@@ -321,3 +321,32 @@ def test_one_mib_values(r):
     assert r.strlen("big") == 2 << 20
     assert r.get("big") == big + big
     assert r.mget("big", "missing") == [big + big, None]
+
+
+def test_lcs(r):
+    r.mset({"key1": "ohmytext", "key2": "mynewtext"})
+    assert r.execute_command("LCS", "key1", "key2") == b"mytext"
+    assert r.execute_command("LCS", "key1", "key2", "LEN") == 6
+    assert r.execute_command("LCS", "key1", "key2", "IDX", "MINMATCHLEN", 4, "WITHMATCHLEN") == \
+        [b"matches", [[[4, 7], [5, 8], 4]], b"len", 6]
+    assert r.execute_command("LCS", "key1", "missing") == b""
+    # Past a million cells the table is built off the I/O thread: the same answer.
+    a = "".join("ab"[(i * 7) % 3 % 2] for i in range(1200))
+    b = "".join("ab"[(i * 5) % 4 % 2] for i in range(1100))
+    r.mset({"a": a, "b": b})
+    n = r.execute_command("LCS", "a", "b", "LEN")
+    assert len(r.execute_command("LCS", "a", "b")) == n
+    r.mset({"a2": a[:900], "b2": b[:900]})
+    assert len(r.execute_command("LCS", "a2", "b2")) == r.execute_command("LCS", "a2", "b2", "LEN")
+
+
+@pytest.mark.flin_only
+def test_lcs_table_is_bounded_by_max_value_bytes(raw, r):
+    r.set("x", "a" * 2000)
+    assert raw.call("CONFIG", "SET", "max-value-bytes", "1mb") == "OK"
+    try:
+        assert error_of(raw, "LCS", "x", "x") == \
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
+    finally:
+        assert raw.call("CONFIG", "SET", "max-value-bytes", "64mb") == "OK"
+    assert r.execute_command("LCS", "x", "x", "LEN") == 2000

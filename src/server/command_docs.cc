@@ -27,6 +27,7 @@ const std::unordered_map<std::string_view, std::string_view>& Syntaxes() {
       {"strlen", "key"},
       {"getrange", "key start end"},
       {"substr", "key start end"},
+      {"lcs", "key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]"},
       {"setrange", "key offset value"},
       {"getbit", "key offset"},
       {"setbit", "key offset value"},

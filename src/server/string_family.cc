@@ -1,5 +1,5 @@
 // Strings: GET SET SETNX SETEX PSETEX GETSET GETDEL GETEX MGET MSET MSETNX APPEND STRLEN
-// GETRANGE (and SUBSTR, its old name) SETRANGE INCR INCRBY DECR DECRBY INCRBYFLOAT — with Redis's semantics and errors.
+// GETRANGE (and SUBSTR, its old name) SETRANGE LCS INCR INCRBY DECR DECRBY INCRBYFLOAT — with Redis's semantics and errors.
 // Reads answer on the I/O thread; writes check syntax there and are applied from the log.
 
 #include <cmath>
@@ -74,6 +74,146 @@ void GetRangeCmd(Ctx& ctx) {
     return;
   }
   ctx.out.Bulk(std::string_view(v).substr(start, end - start + 1));
+}
+
+// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]: the longest common
+// subsequence of two strings (missing keys are empty), by the textbook dynamic program, with
+// Redis 7.0's answers: the subsequence; its length (LEN); or (IDX) the matching ranges, from
+// the strings' ends back to their starts, each [[a_start, a_end], [b_start, b_end]] (and its
+// length with WITHMATCHLEN), those shorter than MINMATCHLEN left out, and the length.
+struct LcsOptions {
+  bool len = false, idx = false, with_match_len = false;
+  int64_t min_match_len = 0;
+};
+
+// Parses the options after the keys; an error text, or "".
+std::string ParseLcsOptions(Args args, LcsOptions* o) {
+  for (size_t j = 3; j < args.size(); ++j) {
+    const std::string opt = ToLower(args[j]);
+    if (opt == "idx") {
+      o->idx = true;
+    } else if (opt == "len") {
+      o->len = true;
+    } else if (opt == "withmatchlen") {
+      o->with_match_len = true;
+    } else if (opt == "minmatchlen" && j + 1 < args.size()) {
+      if (!ParseInt64(args[++j], &o->min_match_len)) return std::string(kErrNotInteger);
+      if (o->min_match_len < 0) o->min_match_len = 0;
+    } else {
+      return std::string(kErrSyntax);
+    }
+  }
+  if (o->idx && o->len) return "ERR If you want both the length and indexes, please just use IDX.";
+  return "";
+}
+
+void LcsReply(const std::string& a, const std::string& b, const LcsOptions& o,
+              protocol::ReplyWriter& out) {
+  const size_t alen = a.size(), blen = b.size(), cols = blen + 1;
+  // table[i * cols + j]: the LCS length of a[0, i) and b[0, j).
+  std::vector<uint32_t> table((alen + 1) * cols, 0);
+  for (size_t i = 1; i <= alen; ++i) {
+    for (size_t j = 1; j <= blen; ++j) {
+      table[i * cols + j] = a[i - 1] == b[j - 1]
+                                ? table[(i - 1) * cols + j - 1] + 1
+                                : std::max(table[(i - 1) * cols + j], table[i * cols + j - 1]);
+    }
+  }
+  const uint32_t length = table[alen * cols + blen];
+  if (o.len) return out.Integer(length);
+  // Back from the end: a match steps diagonally, otherwise towards the larger neighbour
+  // (up, i.e. a shorter `a`, only if strictly larger). A run of matches is one range, emitted
+  // when it ends: at a step that is not a match, or at either string's first byte.
+  std::string common(length, '\0');
+  struct Range {
+    size_t a_start, a_end, b_start, b_end;
+  };
+  std::vector<Range> ranges;
+  bool in_range = false;
+  Range cur{};
+  size_t i = alen, j = blen, k = length;
+  while (i > 0 && j > 0) {
+    bool emit = false;
+    if (a[i - 1] == b[j - 1]) {
+      common[--k] = a[i - 1];
+      if (!in_range) {
+        cur = Range{i - 1, i - 1, j - 1, j - 1};
+        in_range = true;
+      } else {
+        --cur.a_start;
+        --cur.b_start;
+      }
+      emit = cur.a_start == 0 || cur.b_start == 0;
+      --i;
+      --j;
+    } else {
+      if (table[(i - 1) * cols + j] > table[i * cols + j - 1]) {
+        --i;
+      } else {
+        --j;
+      }
+      emit = in_range;
+    }
+    if (emit) {
+      const size_t match_len = cur.a_end - cur.a_start + 1;
+      if (o.min_match_len == 0 || match_len >= static_cast<uint64_t>(o.min_match_len)) {
+        ranges.push_back(cur);
+      }
+      in_range = false;
+    }
+  }
+  if (!o.idx) return out.Bulk(common);
+  out.MapHeader(2);
+  out.Bulk("matches");
+  out.ArrayHeader(ranges.size());
+  for (const Range& r : ranges) {
+    out.ArrayHeader(o.with_match_len ? 3 : 2);
+    out.ArrayHeader(2);
+    out.Integer(static_cast<int64_t>(r.a_start));
+    out.Integer(static_cast<int64_t>(r.a_end));
+    out.ArrayHeader(2);
+    out.Integer(static_cast<int64_t>(r.b_start));
+    out.Integer(static_cast<int64_t>(r.b_end));
+    if (o.with_match_len) out.Integer(static_cast<int64_t>(r.a_end - r.a_start + 1));
+  }
+  out.Bulk("len");
+  out.Integer(length);
+}
+
+// The table (4 bytes a cell) may take at most max-value-bytes, Flin's proto-max-bulk-len
+// (inside MULTI, on the apply thread: its default); a large one is computed on the
+// background worker, not on the I/O thread.
+constexpr uint64_t kLcsInlineCells = 1 << 20;
+uint64_t LcsTableLimit(CommandContext& ctx) {
+  return static_cast<uint64_t>(
+      std::min(kMaxStringBytes, ctx.server.config().max_value_bytes.load()));
+}
+uint64_t LcsTableLimit(ApplyContext&) { return 64u << 20; }
+
+template <typename Ctx>
+void LcsCmd(Ctx& ctx) {
+  std::string a, b;
+  {
+    MultiKeyRead whole(ctx, 2);
+    ReadString(ctx, ctx.args[1], &a, nullptr);
+    ReadString(ctx, ctx.args[2], &b, nullptr);
+  }
+  LcsOptions o;
+  std::string err = ParseLcsOptions(ctx.args, &o);
+  if (!err.empty()) return ctx.out.Error(err);
+  const uint64_t cells = (a.size() + 1) * (b.size() + 1);
+  if (cells * sizeof(uint32_t) > LcsTableLimit(ctx)) {
+    return ctx.out.Error(
+        "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+  }
+  if constexpr (std::is_same_v<Ctx, CommandContext>) {
+    if (cells > kLcsInlineCells) {
+      return ctx.Offload([a = std::move(a), b = std::move(b), o](protocol::ReplyWriter& out) {
+        LcsReply(a, b, o, out);
+      });
+    }
+  }
+  LcsReply(a, b, o, ctx.out);
 }
 
 // ---- writes: checked on the I/O thread, then proposed ----
@@ -366,6 +506,8 @@ void RegisterStringFamily(CommandTable* t) {
               "Returns the length of a string value."));
   t->Add(Read("getrange", 4, GetRangeCmd<CommandContext>, GetRangeCmd<ApplyContext>, 1, 1, 1,
               "Returns a substring of the string stored at a key."));
+  t->Add(Read("lcs", -3, LcsCmd<CommandContext>, LcsCmd<ApplyContext>, 1, 2, 1,
+              "Finds the longest common substring."));
   t->Add(Read("substr", 4, GetRangeCmd<CommandContext>, GetRangeCmd<ApplyContext>, 1, 1, 1,
               "Returns a substring from string stored at key."));
   t->Add(Write("set", -3, SetCheck, SetApply, 1, 1, 1,
