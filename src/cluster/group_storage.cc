@@ -147,9 +147,39 @@ Status GroupStorage::MigrateLog() {
 }
 
 Status GroupStorage::CoverAppliedEntries(std::string_view applied_value) {
-  if (persisted_applied_ <= last_index_) return Status::Ok();
+  if (persisted_applied_ <= meta_.index) return Status::Ok();
   auto at = applied_value.size() > 16 ? raft::DecodeSnapshotMeta(applied_value.substr(16))
                                       : Result<raft::SnapshotMeta>(Status::NotFound());
+  if (persisted_applied_ <= last_index_) {
+    // The log holds the applied index, but maybe not the entry applied there: a new leader's
+    // overwrite, applied (RocksDB's WAL synced) and lost from the log (not synced yet) in a
+    // power cut, leaves the superseded entry — of another term — where the applied one was.
+    // Kept, the replica would take it for committed and never follow its leader again. The
+    // applied state is the truth: the log starts afresh after it (a new generation, as after
+    // a snapshot install; what followed the superseded entry is of its history too).
+    if (!at.ok() || at->index != persisted_applied_) return Status::Ok();  // nothing to compare
+    auto term = Term(persisted_applied_);
+    if (!term.ok()) return term.status();
+    if (term.value() == at->term) return Status::Ok();
+    LOG_NOTICE("group %d: the log holds entry %llu of term %llu, where the entry applied was of "
+               "term %llu: the log starts again after it",
+               group_, static_cast<unsigned long long>(persisted_applied_),
+               static_cast<unsigned long long>(term.value()),
+               static_cast<unsigned long long>(at->term));
+    const uint64_t generation = std::max(generation_, log_->HighestGeneration(group_)) + 1;
+    std::string gen, buf;
+    PutU64(&gen, generation);
+    raft::EncodeSnapshotMeta(at.value(), &buf);
+    rocksdb::WriteBatch wb;
+    wb.Put(GroupMetaKey('g', group_), gen).PermitUncheckedError();
+    wb.Put(GroupMetaKey('s', group_), buf).PermitUncheckedError();
+    if (Status s = store_->Write(&wb, true); !s.ok()) return s;
+    generation_ = generation;
+    meta_ = at.value();
+    log_->Reset(group_, generation_, meta_.index);
+    last_index_ = meta_.index;
+    return Status::Ok();
+  }
   if (!at.ok() || at->index != persisted_applied_) {
     return Status::Corruption("group " + std::to_string(group_) + ": the log ends at " +
                               std::to_string(last_index_) + ", below the applied index " +
@@ -187,7 +217,12 @@ GroupStorage::~GroupStorage() {
 Result<raft::InitialState> GroupStorage::GetInitialState() const {
   raft::HardState hs = hard_state_;
   // The stored commit index is only as new as the last term or vote change (SetHardState);
-  // what was applied was committed.
+  // what was applied was committed. It may also be past the log's end: the hard state is
+  // written (and synced) before the round's log, and under --fsync everysec the entries it
+  // covers may have been written unsynced in earlier rounds; a power cut then keeps the one
+  // and not the other. The core refuses a commit index past the last index (the node would
+  // never start again): the commit index is re-learned from the leader with the entries.
+  hs.commit = std::min(hs.commit, last_index_);
   hs.commit = std::max(hs.commit, std::min(applied_, last_index_));
   return raft::InitialState{hs, meta_.conf_state};
 }

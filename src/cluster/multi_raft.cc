@@ -708,7 +708,11 @@ void MultiRaftNode::HandleReady() {
       Status s = store_->Write(&wb, sync);
       if (!s.ok()) FailStop("the Raft state write", s);
     }
-    if (appended) {
+    // A synced round syncs the log even if it appended nothing: it marks the log synced
+    // below, and entries written unsynced in earlier rounds (everysec) would otherwise stay
+    // so until some later round appends again — and RocksDB's part, just synced, may hold
+    // applies and a commit index that count on them.
+    if (appended || (sync && log_unsynced_)) {
       Status s = log_->Sync(sync);
       if (!s.ok()) FailStop("the Raft log write", s);
     }
