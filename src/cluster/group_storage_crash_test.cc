@@ -1,4 +1,4 @@
-// Review of GroupStorage's crash safety (session 23): states a power cut can leave, under
+// GroupStorage's crash safety (session 23's reviews): states a power cut can leave, under
 // --fsync everysec (RocksDB's WAL and the log's segment are synced at different moments:
 // HandleReady writes RocksDB's part first, SyncLogEverySecond and CollectLogGarbage sync the
 // WAL before the log) or between the two fsyncs of one round, and what a restart makes of
@@ -11,17 +11,18 @@
 #include <filesystem>
 
 #include "cluster/group_storage.h"
+#include "raft/codec.h"
 #include "raft/raw_node.h"
 #include "storage/encoding.h"
 
 namespace flin::cluster {
 namespace {
 
-class GroupStorageCrashReviewTest : public ::testing::Test {
+class GroupStorageCrashTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
-           ("flin_gs_crash_review_" + std::to_string(getpid()) + "_" +
+           ("flin_gs_crash_" + std::to_string(getpid()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     voters_.voters = {1, 2, 3};
@@ -85,6 +86,29 @@ class GroupStorageCrashReviewTest : public ::testing::Test {
     return raft::RawNode::Create(rc, gs_.get());
   }
 
+  Status Install(const raft::Snapshot& snap) {
+    rocksdb::WriteBatch wb;
+    Status s = gs_->InstallSnapshot(snap, nullptr, &wb);
+    if (s.ok() && wb.Count() > 0) s = store_->Write(&wb, true);
+    if (s.ok()) s = log_->Sync(true);
+    return s;
+  }
+  std::string Get(char kind) {
+    std::string v;
+    if (!store_->db()->Get(rocksdb::ReadOptions(), GroupMetaKey(kind, 5), &v).ok()) return "";
+    return v;
+  }
+  // A metadata value as a power cut left it in RocksDB.
+  void Set(char kind, const std::string& v) {
+    rocksdb::WriteBatch wb;
+    if (v.empty()) {
+      wb.Delete(GroupMetaKey(kind, 5));
+    } else {
+      wb.Put(GroupMetaKey(kind, 5), v);
+    }
+    ASSERT_TRUE(store_->Write(&wb, true).ok());
+  }
+
   std::string dir_;
   raft::ConfState voters_;
   std::unique_ptr<storage::Store> store_;
@@ -100,7 +124,7 @@ class GroupStorageCrashReviewTest : public ::testing::Test {
 // commit index is past the end of its log, and RawNode::Init refuses it ("commit beyond last
 // index"): the node never starts again, though nothing it acknowledged is missing from
 // RocksDB and the entries are re-learned from the leader.
-TEST_F(GroupStorageCrashReviewTest, AHardStateCommitPastTheDurableLogDoesNotStopTheStart) {
+TEST_F(GroupStorageCrashTest, AHardStateCommitPastTheDurableLogDoesNotStopTheStart) {
   rocksdb::WriteBatch none;
   gs_->Append(Entries(1, 3, 1));
   Write(&none);
@@ -127,7 +151,7 @@ TEST_F(GroupStorageCrashReviewTest, AHardStateCommitPastTheDurableLogDoesNotStop
 // the applied index), where the cluster committed entry 8 of term 3. The leader's appends
 // then conflict with what it committed, and it stops following for good
 // (RawNode::HandleAppend: commit_conflicts, "it no longer follows").
-TEST_F(GroupStorageCrashReviewTest, AnAppliedIndexWhoseTermTheLogDoesNotHoldIsNotCommittedStale) {
+TEST_F(GroupStorageCrashTest, AnAppliedIndexWhoseTermTheLogDoesNotHoldIsNotCommittedStale) {
   rocksdb::WriteBatch none;
   gs_->Append(Entries(1, 10, 2));
   Write(&none);  // the old leader's entries, synced
@@ -155,6 +179,53 @@ TEST_F(GroupStorageCrashReviewTest, AnAppliedIndexWhoseTermTheLogDoesNotHoldIsNo
   EXPECT_EQ(gs_->LastIndex(), last);
   EXPECT_EQ(gs_->Term(8).value(), 3u);
   EXPECT_EQ(gs_->Term(last).value(), 3u);
+}
+
+// --fsync everysec: RocksDB's WAL (the applies) is synced before the log (SyncLogEverySecond,
+// CollectLogGarbage), so a power cut can keep applies of entries the log lost. Open covers
+// that (CoverAppliedEntries: compacted up to the applied index) and the log goes on. At the
+// next ordinary restart, the log store finds the old entries 1..5 and then 9: "does not follow
+// its log", and the node refuses to start.
+TEST_F(GroupStorageCrashTest, ALogCoveredUpToTheAppliedIndexStartsAgainAfterMoreAppends) {
+  gs_->Append(Entries(1, 5, 3));
+  rocksdb::WriteBatch none;
+  Write(&none);
+  // Entries 6..8 applied; RocksDB kept that, the log did not.
+  Set('a', GroupStorage::AppliedValue(MetaAt(8, 3), 1700000000000));
+  Reopen();
+  ASSERT_EQ(gs_->LastIndex(), 8u);
+  gs_->Append(Entries(9, 10, 4));
+  Write(&none);
+  Reopen();  // fails: Corruption ... group 5 entry 9 does not follow its log
+  ASSERT_TRUE(gs_ != nullptr);
+  EXPECT_EQ(gs_->LastIndex(), 10u);
+  EXPECT_EQ(gs_->Term(10).value(), 4u);
+}
+
+// An install's batch (generation 1) lost in a power cut while the log kept that generation's
+// entries; the next install bumps to generation 1 again, and the entries of the first
+// install above the new snapshot's index come back after its restart.
+TEST_F(GroupStorageCrashTest, AnInstallAfterALostInstallDoesNotGetItsEntriesBack) {
+  gs_->Append(Entries(1, 4, 1));
+  rocksdb::WriteBatch none;
+  Write(&none);
+  const std::string g0 = Get('g'), s0 = Get('s'), a0 = Get('a');
+  // Empty snapshot data (a header-less empty partition installs as nothing).
+  ASSERT_TRUE(Install(raft::Snapshot{MetaAt(10, 2), std::string()}).ok());
+  gs_->Append(Entries(11, 15, 2));
+  Write(&none);
+  // The power cut: RocksDB lost the install's batch; the segment kept generation 1's records.
+  Set('g', g0);
+  Set('s', s0);
+  Set('a', a0);
+  Reopen();
+  ASSERT_EQ(gs_->LastIndex(), 4u);
+  // A later install at 12 (term 3): generation 1 again. A crash before any entry follows it.
+  ASSERT_TRUE(Install(raft::Snapshot{MetaAt(12, 3), std::string()}).ok());
+  EXPECT_EQ(gs_->LastIndex(), 12u);
+  Reopen();
+  EXPECT_EQ(gs_->LastIndex(), 12u) << "entries 13..15 of term 2 (below the snapshot's term 3) are back";
+  EXPECT_FALSE(gs_->Term(13).ok());
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Review of MultiRaftNode's syncs under --fsync everysec (session 23): node 1 is a real
+// MultiRaftNode's syncs under --fsync everysec (session 23's review): node 1 is a real
 // MultiRaftNode; nodes 2 and 3 are bare Transports the test speaks through, as leaders of the
 // partition's successive terms. The test binary interposes pwrite and fdatasync to see whether
 // what the log store wrote to its segment was ever made durable.
@@ -25,6 +25,7 @@
 #include "net/event_loop.h"
 #include "net/socket.h"
 #include "raft/codec.h"
+#include "cluster/multi_raft_test_util.h"
 
 // Per file descriptor of a log segment: the sequence number of its last write and of its last
 // fdatasync (one counter for both).
@@ -76,48 +77,13 @@ extern "C" int fdatasync(int fd) {
 namespace flin::cluster {
 namespace {
 
-constexpr int64_t kWaitMs = 20000;
+using namespace flin::cluster::testing;  // NOLINT
 
-bool WaitFor(const std::function<bool()>& done) {
-  const int64_t until = net::MonotonicMs() + kWaitMs;
-  while (!done()) {
-    if (net::MonotonicMs() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
-
-int FreePort() {
-  auto fd = net::Listen("127.0.0.1", 0, false);
-  EXPECT_TRUE(fd.ok());
-  sockaddr_in a{};
-  socklen_t len = sizeof(a);
-  getsockname(fd.value(), reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd.value());
-  return ntohs(a.sin_port);
-}
-
-class NoopMachine : public StateMachine {
- public:
-  void Apply(storage::WriteTxn&, int, int64_t, std::string_view, protocol::ReplyWriter*) override {}
-};
-
-std::string Payload(int group, const raft::Message& m) {
-  std::string msg;
-  raft::EncodeMessage(m, &msg);
-  std::string out;
-  const uint32_t len = static_cast<uint32_t>(msg.size());
-  out.push_back(static_cast<char>(group & 0xff));
-  out.push_back(static_cast<char>(group >> 8));
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
-  return out + msg;
-}
-
-class MultiRaftCrashReviewTest : public ::testing::Test {
+class MultiRaftCrashTest : public ::testing::Test {
  protected:
   void SetUp() override {
     root_ = std::filesystem::temp_directory_path() /
-            ("flin_multi_raft_crash_review_" + std::to_string(getpid()));
+            ("flin_multi_raft_crash_" + std::to_string(getpid()));
     std::filesystem::remove_all(root_);
     std::filesystem::create_directories(root_);
     for (int i = 0; i < 3; ++i) bus_[i] = FreePort();
@@ -207,7 +173,7 @@ class MultiRaftCrashReviewTest : public ::testing::Test {
 // nothing to do): a power cut a minute later loses acknowledged writes, where everysec promises
 // at most about a second. (And RocksDB's part of that round, synced, holds a commit index past
 // the durable log and applies of entries the log may lose: group_storage_crash_review_test.)
-TEST_F(MultiRaftCrashReviewTest, EntriesAcknowledgedBeforeATermChangeAreSyncedWithinASecond) {
+TEST_F(MultiRaftCrashTest, EntriesAcknowledgedBeforeATermChangeAreSyncedWithinASecond) {
   // Node 2 leads term 5: its first append (with the term change: synced) and a second one
   // within the second (unsynced, acknowledged).
   raft::Message a;
