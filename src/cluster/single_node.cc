@@ -50,7 +50,17 @@ void SingleNodeReplicator::Stop() {
     stopping_ = true;
   }
   cv_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  if (!thread_.joinable()) return;
+  thread_.join();
+  // The clock as of now, not only as of the last write: reads judged expiry by the wall
+  // clock meanwhile, and a key they saw expire must not come back after a restart on a
+  // clock set back while the node was down (Start reads this back).
+  std::lock_guard<std::mutex> apply(apply_mu_);
+  last_ts_ = std::max(last_ts_, UnixMs());
+  if (last_ts_ != persisted_ts_ && !write_error_.load(std::memory_order_relaxed)) {
+    txn_.PutRaw(ClockKey(), std::to_string(last_ts_));
+    if (txn_.Commit(/*sync=*/true).ok()) persisted_ts_ = last_ts_;
+  }
 }
 
 Status SingleNodeReplicator::Propose(Proposal&& p) {
@@ -212,6 +222,10 @@ void SingleNodeReplicator::Deliver(Deliveries& replies) {
 SingleNodeReplicator::Deliveries SingleNodeReplicator::ApplyBatch(std::vector<Proposal>& batch,
                                                                   bool* deferred) {
   storage::WriteTxn& txn = txn_;
+  // Under --fsync always nothing of the batch may be readable before it is on disk, a
+  // FLUSHALL's parts written ahead of the batch's own write included.
+  const FsyncPolicy policy = fsync_.load(std::memory_order_relaxed);
+  txn.set_sync_parts(policy == FsyncPolicy::kAlways);
   std::vector<std::string> replies(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
     Proposal& p = batch[i];
@@ -221,7 +235,6 @@ SingleNodeReplicator::Deliveries SingleNodeReplicator::ApplyBatch(std::vector<Pr
   }
   const bool clock_moved = last_ts_ != persisted_ts_;
   if (clock_moved) txn.PutRaw(ClockKey(), std::to_string(last_ts_));
-  FsyncPolicy policy = fsync_.load(std::memory_order_relaxed);
   Status s = txn.Commit(policy == FsyncPolicy::kAlways, /*no_stall=*/deferred != nullptr);
   if (deferred != nullptr && s.code() == Status::Code::kBusy) {
     *deferred = true;  // nothing written, nothing answered: the caller hands the batch on

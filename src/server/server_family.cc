@@ -558,6 +558,12 @@ void ConfigCmd(CommandContext& ctx) {
       }
       if (!old.empty()) undo.push_back(old.front());
     }
+    // The write path takes a new fsync policy before the OK (not at the main loop's next
+    // tick): a write answered after "CONFIG SET appendfsync always" must be fsynced.
+    if (std::find(names.begin(), names.end(), "fsync") != names.end()) {
+      if (auto* sn = ctx.server.single_node()) sn->set_fsync(cfg.fsync.load());
+      if (auto* mr = ctx.server.cluster()) mr->set_fsync(cfg.fsync.load());
+    }
     ctx.out.Ok();
   } else if (sub == "help" && ctx.args.size() == 2) {
     static const char* kHelp[] = {

@@ -338,14 +338,14 @@ Status Store::IngestFile(const std::string& path) {
   return s;
 }
 
-Status Store::DeleteAllData() {
-  return DeleteRange(std::string(1, kDataPrefix), std::string(1, kDataPrefix + 1));
+Status Store::DeleteAllData(bool sync) {
+  return DeleteRange(std::string(1, kDataPrefix), std::string(1, kDataPrefix + 1), sync);
 }
 
-Status Store::DeleteRange(const std::string& begin, const std::string& end) {
+Status Store::DeleteRange(const std::string& begin, const std::string& end, bool sync) {
   rocksdb::WriteBatch batch;
   batch.DeleteRange(begin, end);
-  Status s = Write(&batch, false);
+  Status s = Write(&batch, sync);
   if (s.ok()) {
     std::lock_guard<std::mutex> lock(deleted_mu_);
     if (!deleted_ || begin < deleted_begin_) deleted_begin_ = begin;

@@ -111,10 +111,10 @@ class Store {
   Status IngestFile(const std::string& path);
   // Options for a rocksdb::SstFileWriter whose file IngestFile will take.
   rocksdb::Options SstWriterOptions() const { return db_->GetOptions(); }
-  // Removes every data key of every partition (FLUSHALL). Apply path only.
-  Status DeleteAllData();
-  // Removes the keys in [begin, end). Apply path only.
-  Status DeleteRange(const std::string& begin, const std::string& end);
+  // Removes every data key of every partition (FLUSHALL). Apply path only. sync: as Write's.
+  Status DeleteAllData(bool sync = false);
+  // Removes the keys in [begin, end). Apply path only. sync: as Write's.
+  Status DeleteRange(const std::string& begin, const std::string& end, bool sync = false);
   // Range deletions (DeleteRange, DeleteAllData) leave the deleted values in their SST files
   // until a compaction reaches those files, which with no further writes never happens: the
   // disk space stays taken, and every iterator still reads (and decompresses) the covered

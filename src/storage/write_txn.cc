@@ -57,17 +57,18 @@ std::string_view WriteTxn::Keep(std::string_view bytes) {
 }
 
 Status WriteTxn::DeleteAllData() {
-  Status s = Commit(false);
+  Status s = Commit(sync_parts_);
   wrote_part_ = true;  // after that Commit, which starts afresh
   if (!s.ok()) return s;
-  return store_->DeleteAllData();
+  return store_->DeleteAllData(sync_parts_);
 }
 
 Status WriteTxn::DeletePartition(int partition) {
-  Status s = Commit(false);
+  Status s = Commit(sync_parts_);
   wrote_part_ = true;
   if (!s.ok()) return s;
-  return store_->DeleteRange(PartitionPrefix(partition), PartitionPrefix(partition + 1));
+  return store_->DeleteRange(PartitionPrefix(partition), PartitionPrefix(partition + 1),
+                             sync_parts_);
 }
 
 void WriteTxn::PutRaw(std::string_view key, std::string_view value) {

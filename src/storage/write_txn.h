@@ -53,6 +53,10 @@ class WriteTxn {
   // already wrote part of itself (DeleteAllData, DeletePartition): then it waits, since what
   // it wrote cannot be taken back.
   Status Commit(bool sync, bool no_stall = false);
+  // Whether the parts DeleteAllData/DeletePartition write ahead of Commit are synced: set by
+  // a writer whose Commit will sync (a single node under --fsync always), so that nothing of
+  // the transaction is readable before it is durable. Kept across Commits.
+  void set_sync_parts(bool sync) { sync_parts_ = sync; }
   bool empty() const { return pending_.empty() && raw_.empty(); }
   Store* store() { return store_; }
 
@@ -74,6 +78,7 @@ class WriteTxn {
   size_t block_used_ = 0, block_size_ = 0;  // of blocks_.back()
   std::string key_buf_;
   bool wrote_part_ = false;  // a DeleteAllData/DeletePartition wrote part of this transaction
+  bool sync_parts_ = false;  // set_sync_parts
   rocksdb::WriteBatch batch_;  // built by Commit (kept for its buffer)
   std::vector<const std::pair<const std::string_view, Pending>*> order_;  // Commit's sort
   std::vector<std::pair<std::atomic<uint64_t>*, uint64_t>> counts_;  // CountOnCommit

@@ -546,3 +546,35 @@ def test_fsync_everysec_loses_at_most_the_last_seconds_in_a_power_cut(nodes, lib
 def test_the_everysec_check_catches_a_server_that_never_syncs(nodes, lib, tmp_path):
     old, lost, acked = everysec_power_cut(lib, tmp_path, "no", nodes)
     assert old, f"--fsync no lost no old write ({len(lost)} of {acked} lost): the check is vacuous"
+
+
+def test_config_set_fsync_always_takes_effect_before_its_ok(lib, tmp_path):
+    """CONFIG SET appendfsync always answers OK; from then on an OK to a write means the
+    write is fsynced. The server used to hand the new policy to the replicator only on its
+    main loop's next 100 ms tick: a SET answered right after the CONFIG SET was applied inline
+    under the old everysec policy, unsynced, and a power cut lost it."""
+    journal = tmp_path / "journal"
+    srv = flinproc.Server(tmp_path, fsync="everysec")
+    srv.env = powercut.env(lib, tmp_path, journal)
+    rng = random.Random(7)
+    srv.start()
+    for rnd in range(3):  # each round: one write acknowledged under "always", then the cut
+        key = f"k{rnd}"
+        try:
+            with srv.raw() as c:
+                assert c.call("CONFIG", "SET", "appendfsync", "everysec") == "OK"
+                # The apply thread syncs this write within 100 ms, and then not again for a
+                # second: the SET below falls in that second.
+                assert c.call("SET", "warm", str(rnd)) == "OK"
+                time.sleep(0.3)
+                assert c.call("CONFIG", "SET", "appendfsync", "always") == "OK"
+                assert c.call("SET", key, "v") == "OK"
+        finally:
+            srv.kill9()
+        cut = powercut.cut(str(tmp_path), str(journal), rng, tail="none")
+        srv.start()
+        with srv.raw() as c:
+            got = c.call("GET", key)
+        assert got == b"v", (f"round {rnd}: a SET acknowledged after CONFIG SET appendfsync "
+                             f"always was lost in a power cut ({cut})")
+    srv.stop()
