@@ -175,9 +175,13 @@ void SingleNodeReplicator::Loop() {
     replies.clear();
     // --fsync everysec: make the last second's writes durable. Inline applies may write
     // meanwhile (RocksDB syncs the WAL without blocking writers); one that does sets the flag
-    // again, so its write is synced in the next second.
+    // again, so its write is synced in the next second. Not while the store has failed a
+    // write: RocksDB asserts on a sync of the log writer whose append failed (a full disk
+    // aborted the process); the flag stays, for the first second after the store recovers.
     int64_t now = UnixMs();
-    if ((now - last_sync_check >= 1000 || stopping) && unsynced_.exchange(false)) {
+    if ((now - last_sync_check >= 1000 || stopping) &&
+        !write_error_.load(std::memory_order_relaxed) && !store_->failed() &&
+        unsynced_.exchange(false)) {
       Status s = store_->SyncWal();
       if (s.ok()) {
         fsyncs_.fetch_add(1, std::memory_order_relaxed);
@@ -209,9 +213,13 @@ void SingleNodeReplicator::RefuseWrites(const Status& cause) {
     LOG_WARNING("write failed, refusing writes until the store takes them again: %s",
                 cause.ToString().c_str());
   }
-  write_error_message_ = "the disk failed (" + cause.message() +
-                         "); writes are refused until the store recovers (a full disk: once "
-                         "space is free) or the server restarts; reads still work";
+  write_error_message_ =
+      "the disk failed (" + cause.message() +
+      (store_->wal_failed()
+           ? "); writes are refused until the server restarts (the write-ahead log cannot go "
+             "on after a failed write); reads still work"
+           : "); writes are refused until the store recovers (a full disk: once space is "
+             "free) or the server restarts; reads still work");
   write_error_.store(true, std::memory_order_relaxed);
 }
 

@@ -282,6 +282,13 @@ Status Store::Write(rocksdb::WriteBatch* batch, bool sync, bool no_stall) {
   std::lock_guard<std::mutex> lock(write_mu_);
   rows_->BeginWrite(keys);
   const rocksdb::Status rs = db_->Write(wo, batch);
+  // A failed append to (or sync of) the write-ahead log leaves RocksDB's log writer in an
+  // error state that Resume does not clear (7.8): the next write or sync through it trips an
+  // assertion, and the process aborts. Such a store takes no more writes until reopened.
+  // (Told by the file named in the error: WAL files are NNNNNN.log.)
+  if (rs.IsIOError() && rs.ToString().find(".log") != std::string::npos) {
+    wal_failed_.store(true, std::memory_order_relaxed);
+  }
   if (rs.ok()) {
     entries_unchecked_ += batch->Count();
     if (write_buffer_entries_ != 0 && entries_unchecked_ >= write_buffer_entries_ / 8) {
@@ -376,9 +383,18 @@ void Store::TidyDeletedRanges(int64_t now_ms) {
   });
 }
 
-Status Store::SyncWal() { return Checked(db_->SyncWAL()); }
+Status Store::SyncWal() {
+  // RocksDB asserts on a sync of a log writer whose append failed (its own builds keep their
+  // assertions): after a failed write, nothing is synced until Resume succeeds.
+  if (failed()) return Status::IOError("the store failed a write and has not recovered yet");
+  return Checked(db_->SyncWAL());
+}
 
 Status Store::Resume() {
+  if (wal_failed_.load(std::memory_order_relaxed)) {
+    return Status::IOError("a write to the write-ahead log failed: the store takes writes "
+                           "again once the server restarts");
+  }
   Status s = ToStatus(db_->Resume());
   if (s.ok()) failed_.store(false, std::memory_order_relaxed);
   return s;

@@ -125,7 +125,8 @@ class Store {
   // destructor cancels it). Many deletions in a burst (a cluster's FLUSHALL, one per
   // partition) make one such round.
   void TidyDeletedRanges(int64_t now_ms);
-  // Makes every write so far durable (for --fsync everysec). Any thread.
+  // Makes every write so far durable (for --fsync everysec). IOError, syncing nothing, while
+  // the store has failed a write (failed(): until Resume). Any thread.
   Status SyncWal();
   // Writes a copy of the store as it is now into `dir` (which must not exist; made in
   // `dir`.tmp and renamed into place), openable as a store of its own: a RocksDB checkpoint,
@@ -137,6 +138,9 @@ class Store {
   Status Resume();
   // True from a failed write until a successful Resume().
   bool failed() const { return failed_.load(std::memory_order_relaxed); }
+  // True once a write failed in the write-ahead log itself (a full disk): Resume() then
+  // refuses, since RocksDB cannot go on with that log; the store must be reopened.
+  bool wal_failed() const { return wal_failed_.load(std::memory_order_relaxed); }
 
   static constexpr int kMaxPartitions = 16384;
   // partition -1: the single node's one log, which covers every partition.
@@ -169,6 +173,7 @@ class Store {
   // OK if `raw` decodes and is not expired (see Get); NotFound or Corruption otherwise.
   Status Live(int partition, std::string_view raw, int64_t now_ms) const;
   std::atomic<bool> failed_{false};
+  std::atomic<bool> wal_failed_{false};
   std::mutex write_mu_;  // one write at a time (the row cache relies on it)
   // Entries written since the active memtable's size was last looked at (guarded by
   // write_mu_), and the bound (options.write_buffer_entries; 0: none). See SwitchIfFull.
