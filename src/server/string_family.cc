@@ -180,15 +180,17 @@ void LcsReply(const std::string& a, const std::string& b, const LcsOptions& o,
   out.Integer(length);
 }
 
-// The table (4 bytes a cell) may take at most max-value-bytes, Flin's proto-max-bulk-len
-// (inside MULTI, on the apply thread: its default); a large one is computed on the
-// background worker, not on the I/O thread.
+// The table (4 bytes a cell) may take at most max-value-bytes, Flin's proto-max-bulk-len; a
+// large one is computed on the background worker, not on the I/O thread. A read that goes
+// through the log (inside MULTI, or behind the connection's own writes) runs on the apply
+// thread, which in a cluster also keeps the partitions' heartbeats: 16 MiB there (4 M cells,
+// some milliseconds), larger ones answering the same error.
 constexpr uint64_t kLcsInlineCells = 1 << 20;
 uint64_t LcsTableLimit(CommandContext& ctx) {
   return static_cast<uint64_t>(
       std::min(kMaxStringBytes, ctx.server.config().max_value_bytes.load()));
 }
-uint64_t LcsTableLimit(ApplyContext&) { return 64u << 20; }
+uint64_t LcsTableLimit(ApplyContext&) { return 16u << 20; }
 
 template <typename Ctx>
 void LcsCmd(Ctx& ctx) {
