@@ -675,7 +675,7 @@ std::string MarkerValue(const raft::SnapshotMeta& meta, int64_t clock, const raf
 bool ParseMarker(std::string_view v, raft::SnapshotMeta* meta, int64_t* clock, raft::HardState* hs) {
   size_t pos = 0;
   uint32_t n;
-  if (!GetU32(v, &pos, &n) || v.size() - pos < n + 8u) return false;
+  if (!GetU32(v, &pos, &n) || v.size() - pos < static_cast<size_t>(n) + 8) return false;
   auto m = raft::DecodeSnapshotMeta(v.substr(pos, n));
   auto h = raft::DecodeHardState(v.substr(pos + n + 8));
   if (!m.ok() || !h.ok()) return false;

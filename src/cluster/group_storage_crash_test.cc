@@ -228,5 +228,20 @@ TEST_F(GroupStorageCrashTest, AnInstallAfterALostInstallDoesNotGetItsEntriesBack
   EXPECT_FALSE(gs_->Term(13).ok());
 }
 
+// A damaged install marker (its length field near 2^32) is refused as corruption at start;
+// the length check overflowed in 32 bits, and the parse threw out of the process.
+TEST_F(GroupStorageCrashTest, ADamagedInstallMarkerIsCorruptionNotACrash) {
+  std::string marker;
+  for (uint32_t n : {0xfffffff8u, 0xffffffffu}) {
+    marker.assign(4, '\0');
+    for (int b = 0; b < 4; ++b) marker[b] = static_cast<char>((n >> (8 * b)) & 0xff);
+    marker += std::string(16, 'x');
+    Set('i', marker);
+    gs_.reset();
+    auto g = GroupStorage::Open(store_.get(), log_.get(), 5, voters_, dir_ + "/snapshots");
+    EXPECT_FALSE(g.ok());
+  }
+}
+
 }  // namespace
 }  // namespace flin::cluster
