@@ -67,6 +67,48 @@ class LogStoreTest : public ::testing::Test {
     std::sort(v.begin(), v.end());
     return v;
   }
+  // The newest segment holding records of group 1 holds Relocate's copies of its entries.
+  // Its records: u32 crc, u32 payload length, u16 group, ... (log_store.h). Cuts it in the
+  // middle of the third copy, as a power cut before the copies' fdatasync may leave it, and
+  // removes the segments after it (the copies' Sync began the next one; a power cut before
+  // that Sync would have left none).
+  void CutInTheThirdCopyOfGroup1() {
+    std::string path;
+    size_t cut = 0;
+    const auto segments = Segments();
+    for (auto it = segments.rbegin(); it != segments.rend() && cut == 0; ++it) {
+      std::string bytes(std::filesystem::file_size(*it), '\0');
+      int fd = open(it->c_str(), O_RDONLY);
+      ASSERT_EQ(pread(fd, bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
+      close(fd);
+      auto u32 = [&](size_t at) {  // little-endian (snapshot_data.h's PutU32)
+        return (uint32_t{static_cast<uint8_t>(bytes[at + 3])} << 24) |
+               (uint32_t{static_cast<uint8_t>(bytes[at + 2])} << 16) |
+               (uint32_t{static_cast<uint8_t>(bytes[at + 1])} << 8) |
+               static_cast<uint8_t>(bytes[at]);
+      };
+      int copies = 0;
+      for (size_t pos = 0; pos + 26 <= bytes.size() && u32(pos) != 0;) {
+        const size_t len = 26 + u32(pos + 4);
+        const int group = static_cast<uint8_t>(bytes[pos + 9]) |
+                          ((static_cast<uint8_t>(bytes[pos + 8]) & 0x7f) << 8);
+        if (group == 1 && ++copies == 3) {
+          cut = pos + len / 2;
+          path = *it;
+          break;
+        }
+        pos += len;
+      }
+    }
+    ASSERT_GT(cut, 0u) << "no copies of group 1's entries found in " << segments.size() << " segments";
+    ASSERT_NE(path, segments.front()) << "found the originals, not the copies";
+    std::filesystem::resize_file(path, cut);  // two copies whole, the third torn
+    // The copies' Sync began the next segment (past 200 bytes); a power cut before that Sync
+    // would have left none.
+    for (const auto& later : segments) {
+      if (later > path) std::filesystem::remove(later);
+    }
+  }
   // What MultiRaftNode::CollectLogGarbage does once a second.
   void CollectLogGarbage(uint64_t max_live_bytes = 8u << 20) {
     auto moved = log_->Relocate(max_live_bytes);
@@ -283,44 +325,8 @@ TEST_F(LogStoreTest, ARelocationCutShortLosesNothing) {
   ASSERT_EQ(moved.value(), 6u);
   ASSERT_TRUE(log_->Sync(true).ok());  // (the cut below takes back what this made durable)
   log_.reset();
-  // The newest segment holding records of group 1 holds the copies. Its records: u32 crc,
-  // u32 payload length, u16 group, ... (log_store.h). Cut it in the middle of the third copy,
-  // as a power cut before the copies' fdatasync may leave it.
-  std::string path;
-  size_t cut = 0;
-  const auto segments = Segments();
-  for (auto it = segments.rbegin(); it != segments.rend() && cut == 0; ++it) {
-    std::string bytes(std::filesystem::file_size(*it), '\0');
-    int fd = open(it->c_str(), O_RDONLY);
-    ASSERT_EQ(pread(fd, bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
-    close(fd);
-    auto u32 = [&](size_t at) {  // little-endian (snapshot_data.h's PutU32)
-      return (uint32_t{static_cast<uint8_t>(bytes[at + 3])} << 24) |
-             (uint32_t{static_cast<uint8_t>(bytes[at + 2])} << 16) |
-             (uint32_t{static_cast<uint8_t>(bytes[at + 1])} << 8) |
-             static_cast<uint8_t>(bytes[at]);
-    };
-    int copies = 0;
-    for (size_t pos = 0; pos + 26 <= bytes.size() && u32(pos) != 0;) {
-      const size_t len = 26 + u32(pos + 4);
-      const int group = static_cast<uint8_t>(bytes[pos + 9]) |
-                        ((static_cast<uint8_t>(bytes[pos + 8]) & 0x7f) << 8);
-      if (group == 1 && ++copies == 3) {
-        cut = pos + len / 2;
-        path = *it;
-        break;
-      }
-      pos += len;
-    }
-  }
-  ASSERT_GT(cut, 0u) << "no copies of group 1's entries found in " << segments.size() << " segments";
-  ASSERT_NE(path, segments.front()) << "found the originals, not the copies";
-  std::filesystem::resize_file(path, cut);  // two copies whole, the third torn
-  // The copies' Sync began the next segment (past 200 bytes); a power cut before that Sync
-  // would have left none.
-  for (const auto& later : segments) {
-    if (later > path) std::filesystem::remove(later);
-  }
+  CutInTheThirdCopyOfGroup1();
+  if (HasFatalFailure()) return;
   ASSERT_TRUE(Reopen(200).ok());
   EXPECT_EQ(Attach(1, 0, 0), 6u);
   for (uint64_t i = 1; i <= 6; ++i) ExpectEntry(1, i, 1);
@@ -498,40 +504,8 @@ TEST_F(LogStoreTest, ARelocationCutShortDoesNotPinTheOldestSegmentForever) {
   ASSERT_EQ(moved.value(), 6u);
   ASSERT_TRUE(log_->Sync(true).ok());
   log_.reset();
-  // Cut the segment holding the copies in the middle of the third copy (as the existing test).
-  std::string path;
-  size_t cut = 0;
-  const auto segments = Segments();
-  for (auto it = segments.rbegin(); it != segments.rend() && cut == 0; ++it) {
-    std::string bytes(std::filesystem::file_size(*it), '\0');
-    int fd = open(it->c_str(), O_RDONLY);
-    ASSERT_EQ(pread(fd, bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
-    close(fd);
-    auto u32 = [&](size_t at) {
-      return (uint32_t{static_cast<uint8_t>(bytes[at + 3])} << 24) |
-             (uint32_t{static_cast<uint8_t>(bytes[at + 2])} << 16) |
-             (uint32_t{static_cast<uint8_t>(bytes[at + 1])} << 8) |
-             static_cast<uint8_t>(bytes[at]);
-    };
-    int copies = 0;
-    for (size_t pos = 0; pos + 26 <= bytes.size() && u32(pos) != 0;) {
-      const size_t len = 26 + u32(pos + 4);
-      const int group = static_cast<uint8_t>(bytes[pos + 9]) |
-                        ((static_cast<uint8_t>(bytes[pos + 8]) & 0x7f) << 8);
-      if (group == 1 && ++copies == 3) {
-        cut = pos + len / 2;
-        path = *it;
-        break;
-      }
-      pos += len;
-    }
-  }
-  ASSERT_GT(cut, 0u);
-  ASSERT_NE(path, segments.front());
-  std::filesystem::resize_file(path, cut);
-  for (const auto& later : segments) {
-    if (later > path) std::filesystem::remove(later);
-  }
+  CutInTheThirdCopyOfGroup1();
+  if (HasFatalFailure()) return;
   ASSERT_TRUE(Reopen(200).ok());
   EXPECT_EQ(Attach(0, 0, 40), 40u);
   EXPECT_EQ(Attach(1, 0, 0), 6u);

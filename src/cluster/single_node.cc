@@ -179,8 +179,7 @@ void SingleNodeReplicator::Loop() {
     // write: RocksDB asserts on a sync of the log writer whose append failed (a full disk
     // aborted the process); the flag stays, for the first second after the store recovers.
     int64_t now = UnixMs();
-    if ((now - last_sync_check >= 1000 || stopping) &&
-        !write_error_.load(std::memory_order_relaxed) && !store_->failed() &&
+    if ((now - last_sync_check >= 1000 || stopping) && !store_->failed() &&
         unsynced_.exchange(false)) {
       Status s = store_->SyncWal();
       if (s.ok()) {

@@ -20,6 +20,7 @@
 #include <string>
 #include <thread>
 
+#include "cluster/replicator_test_util.h"
 #include "protocol/reply_writer.h"
 #include "storage/encoding.h"
 #include "storage/temp_store.h"
@@ -123,23 +124,7 @@ class ProbeMachine : public StateMachine {
   std::string dir_;
 };
 
-class Waiter : public CompletionSink {
- public:
-  void Complete(std::vector<Completion>&& batch) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    done_ += batch.size();
-    cv_.notify_all();
-  }
-  bool WaitFor(size_t n) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return done_ >= n; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  size_t done_ = 0;
-};
+using testing::Waiter;
 
 Proposal Command(std::string command, CompletionSink* sink, int partition = 0) {
   Proposal p;

@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "cluster/replicator_test_util.h"
 #include "protocol/reply_writer.h"
 #include "storage/encoding.h"
 #include "storage/temp_store.h"
@@ -29,23 +30,7 @@ class ClockRecorder : public StateMachine {
   std::vector<int64_t> stamps;  // apply thread; read after Stop()
 };
 
-class Waiter : public CompletionSink {
- public:
-  void Complete(std::vector<Completion>&& batch) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    done_ += batch.size();
-    cv_.notify_all();
-  }
-  bool WaitFor(size_t n) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return done_ >= n; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  size_t done_ = 0;
-};
+using testing::Waiter;
 
 class SingleNodeTest : public storage::TempStoreTest {
  protected:
