@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include "cluster/snapshot_data.h"
 #include "common/durable_file.h"
 #include "common/log.h"
+#include "net/event_loop.h"
 #include "raft/codec.h"
 #include "rocksdb/sst_file_writer.h"
 #include "storage/encoding.h"
@@ -349,9 +351,12 @@ Result<raft::SnapshotMeta> GroupStorage::SnapshotMetadata() const {
     std::error_code ec;
     if (!b->status.ok()) {
       std::filesystem::remove(b->snap.path, ec);
-      LOG_WARNING("group %d: snapshot failed: %s", group_, b->status.ToString().c_str());
-      return b->status;  // the next call starts another
+      retry_wait_ms_ = std::clamp(retry_wait_ms_ * 2, retry_first_ms_, retry_max_ms_);
+      retry_at_ms_ = net::MonotonicMs() + retry_wait_ms_;
+      if (on_build_failed_) on_build_failed_(b->status);
+      return b->status;  // a later call starts another, once retry_at_ms_ has passed
     }
+    retry_wait_ms_ = 0;
     if (b->snap.meta.index >= meta_.index) {
       LOG_NOTICE("group %d: snapshot at index %llu, %llu bytes", group_,
                  static_cast<unsigned long long>(b->snap.meta.index),
@@ -361,6 +366,9 @@ Result<raft::SnapshotMeta> GroupStorage::SnapshotMetadata() const {
       return out_snap_->meta;
     }
     std::filesystem::remove(b->snap.path, ec);  // the log was compacted past it meanwhile
+  }
+  if (retry_wait_ms_ > 0 && net::MonotonicMs() < retry_at_ms_) {
+    return Status::Busy("the last snapshot build failed; retrying later");
   }
   if (gate_ && !gate_()) return Status::Busy(kDeferred);
   ReleaseSnapshot();

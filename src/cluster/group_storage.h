@@ -93,6 +93,18 @@ class GroupStorage : public raft::Storage {
   // one offered again: false defers it to a later probe. MultiRaftNode bounds with it how many
   // snapshots a node builds and streams at once.
   void set_snapshot_gate(std::function<bool()> may_start) { gate_ = std::move(may_start); }
+  // Called (raft thread) with the error of each failed snapshot build; MultiRaftNode counts
+  // and reports them. After a failure the next build waits, 1 s and doubling to 30 s while
+  // builds keep failing, none once one succeeds: on a full disk every try would write until
+  // it took the last free bytes, which the log's own appends need (and warn each time).
+  void set_snapshot_failed(std::function<void(const Status&)> failed) {
+    on_build_failed_ = std::move(failed);
+  }
+  // The first and longest wait after failed builds (tests shorten them).
+  void set_snapshot_retry_ms(int64_t first_ms, int64_t max_ms) {
+    retry_first_ms_ = first_ms;
+    retry_max_ms_ = max_ms;
+  }
   // Whether a snapshot is being built for this group now.
   bool building_snapshot() const { return building_ != nullptr; }
   Result<raft::SnapshotChunk> ReadSnapshotChunk(uint64_t index, uint64_t offset,
@@ -262,6 +274,10 @@ class GroupStorage : public raft::Storage {
   Status WithSnapshotData(const raft::Snapshot& snap,
                           const std::function<Status(std::string_view)>& use) const;
   std::function<bool()> gate_;
+  std::function<void(const Status&)> on_build_failed_;
+  int64_t retry_first_ms_ = 1000, retry_max_ms_ = 30000;
+  mutable int64_t retry_wait_ms_ = 0;   // after the last failed build; 0 after a success
+  mutable int64_t retry_at_ms_ = 0;     // monotonic: no build starts before
   void StartSnapshotBuild() const;
   void AbandonSnapshotBuild() const;  // cancels, joins, removes its file
 };

@@ -159,6 +159,16 @@ Status MultiRaftNode::Start() {
     g->id = p;
     g->storage = std::move(gs).value();
     g->storage->set_snapshot_gate([this] { return MayStartSnapshot(); });
+    g->storage->set_snapshot_failed([this, p](const Status& why) {
+      snapshot_build_failures_.fetch_add(1, std::memory_order_relaxed);
+      uint64_t held = 0;
+      if (build_failure_warnings_.Allow(net::MonotonicMs(), &held)) {
+        LOG_WARNING("group %d: snapshot failed: %s (and %llu more since the last such warning; "
+                    "each partition retries after 1 s, doubling to 30 s; INFO: "
+                    "raft_snapshot_build_failures)",
+                    p, why.ToString().c_str(), static_cast<unsigned long long>(held));
+      }
+    });
     g->storage->set_ingest_bytes(options_.snapshot_ingest_bytes);
     // Entry timestamps go on from where this partition's log had got to, and reads judge
     // expiry by at least that (a wall clock set back while the node was down changes nothing).
@@ -177,13 +187,20 @@ Status MultiRaftNode::Start() {
       return s.ok();
     };
     // A received snapshot goes to a file chunk by chunk, not into memory.
-    rc.stage_snapshot_chunk = [gs = g->storage.get(), p](const raft::SnapshotMeta& meta,
+    rc.stage_snapshot_chunk = [this, gs = g->storage.get(), p](const raft::SnapshotMeta& meta,
                                                          uint64_t offset,
                                                          std::string_view data) {
       Result<bool> kept = gs->StageSnapshotChunk(meta, offset, data);
       if (!kept.ok()) {
-        LOG_WARNING("group %d: cannot keep a snapshot chunk: %s", p,
-                    kept.status().ToString().c_str());
+        // The leader starts the stream over on a later heartbeat: while the disk stays full
+        // that is several times a second per partition.
+        snapshot_chunks_not_kept_.fetch_add(1, std::memory_order_relaxed);
+        uint64_t held = 0;
+        if (chunk_failure_warnings_.Allow(net::MonotonicMs(), &held)) {
+          LOG_WARNING("group %d: cannot keep a snapshot chunk: %s (and %llu more since the "
+                      "last such warning; INFO: raft_snapshot_chunks_not_kept)",
+                      p, kept.status().ToString().c_str(), static_cast<unsigned long long>(held));
+        }
       }
       return kept;
     };
@@ -1070,9 +1087,8 @@ void MultiRaftNode::NoteLogSync(int64_t ms) {
   const int64_t election_ms = static_cast<int64_t>(options_.election_ticks) * options_.tick_ms;
   if (ms * 4 <= election_ms) return;
   slow_log_syncs_.fetch_add(1, std::memory_order_relaxed);
-  const int64_t now = net::MonotonicMs();
-  if (last_slow_sync_warning_ms_ != 0 && now - last_slow_sync_warning_ms_ < 60000) return;
-  last_slow_sync_warning_ms_ = now;
+  uint64_t held = 0;
+  if (!slow_sync_warnings_.Allow(net::MonotonicMs(), &held)) return;
   LOG_WARNING("a Raft log write with fsync took %lld ms, over a quarter of the election timeout "
               "(%lld ms): a disk this slow can cost partitions their leaders; a longer "
               "--raft-tick-ms lengthens the timeout (INFO: raft_slow_log_syncs)",
@@ -1085,15 +1101,12 @@ void MultiRaftNode::NoteLogSync(int64_t ms) {
 // thread.
 void MultiRaftNode::NoteRefused(uint64_t from, const std::string& what) {
   peer_messages_refused_.fetch_add(1, std::memory_order_relaxed);
-  ++refused_since_warning_;
-  const int64_t now = net::MonotonicMs();
-  if (last_refused_warning_ms_ != 0 && now - last_refused_warning_ms_ < 60000) return;
+  uint64_t held = 0;
+  if (!refused_warnings_.Allow(net::MonotonicMs(), &held)) return;
   LOG_WARNING("refused %llu message(s) from peers since the last such warning; the latest, from "
               "node %llu: %s (INFO: raft_peer_messages_refused)",
-              static_cast<unsigned long long>(refused_since_warning_),
+              static_cast<unsigned long long>(held + 1),
               static_cast<unsigned long long>(from), what.c_str());
-  last_refused_warning_ms_ = now;
-  refused_since_warning_ = 0;
 }
 
 // Snapshots being built, and streams of one to a follower whose connection is up and that

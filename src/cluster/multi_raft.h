@@ -44,6 +44,7 @@
 #include "cluster/replicator.h"
 #include "cluster/topology.h"
 #include "cluster/transport.h"
+#include "common/warning_limiter.h"
 #include "raft/raw_node.h"
 #include "storage/store.h"
 #include "storage/write_txn.h"
@@ -143,6 +144,15 @@ class MultiRaftNode : public Replicator {
   // Snapshots deferred because max_snapshots_in_flight were under way, and the most that were
   // ever under way at once (each since start). Any thread.
   uint64_t snapshots_deferred() const { return snapshots_deferred_.load(std::memory_order_relaxed); }
+  // Snapshot builds that failed (this node a leader), and received snapshot chunks it could
+  // not keep (a follower), since start: a full or failing disk under the snapshot directory.
+  // Any thread.
+  uint64_t snapshot_build_failures() const {
+    return snapshot_build_failures_.load(std::memory_order_relaxed);
+  }
+  uint64_t snapshot_chunks_not_kept() const {
+    return snapshot_chunks_not_kept_.load(std::memory_order_relaxed);
+  }
   uint64_t snapshots_in_flight_peak() const {
     return snapshots_in_flight_peak_.load(std::memory_order_relaxed);
   }
@@ -300,10 +310,11 @@ class MultiRaftNode : public Replicator {
   std::atomic<uint64_t> slow_log_syncs_{0};
   std::atomic<int64_t> log_sync_max_ms_{0};
   std::atomic<uint64_t> log_segments_{0}, log_segments_deleted_{0};
-  int64_t last_slow_sync_warning_ms_ = 0;  // raft thread
   std::atomic<uint64_t> peer_messages_refused_{0};
-  uint64_t refused_since_warning_ = 0;    // raft thread
-  int64_t last_refused_warning_ms_ = 0;   // raft thread
+  std::atomic<uint64_t> snapshot_build_failures_{0}, snapshot_chunks_not_kept_{0};
+  // Warnings of lasting conditions, each at most once a minute.
+  WarningLimiter slow_sync_warnings_, refused_warnings_, build_failure_warnings_,
+      chunk_failure_warnings_;
 };
 
 }  // namespace flin::cluster

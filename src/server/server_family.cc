@@ -245,6 +245,10 @@ void InfoCluster(CommandContext& ctx, std::string* o) {
     // raft_snapshots_in_flight below), and those that waited for their turn.
     Line(o, "raft_snapshots_in_flight_peak", static_cast<int64_t>(mr->snapshots_in_flight_peak()));
     Line(o, "raft_snapshots_deferred", static_cast<int64_t>(mr->snapshots_deferred()));
+    // Snapshots this node failed to build, and received chunks it failed to keep (a full or
+    // failing disk; warned of once a minute).
+    Line(o, "raft_snapshot_build_failures", static_cast<int64_t>(mr->snapshot_build_failures()));
+    Line(o, "raft_snapshot_chunks_not_kept", static_cast<int64_t>(mr->snapshot_chunks_not_kept()));
     // The Raft log's fsyncs: the longest, and how many took over a quarter of the election
     // timeout (a disk that slow can cost partitions their leaders).
     Line(o, "raft_log_sync_max_ms", mr->log_sync_max_ms());
