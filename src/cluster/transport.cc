@@ -19,6 +19,7 @@
 
 #include "cluster/transport_frame.h"
 #include "common/log.h"
+#include "common/warning_limiter.h"
 #include "net/event_loop.h"
 #include "net/socket.h"
 
@@ -151,6 +152,7 @@ class Transport::Impl {
   std::atomic<bool> stopped_{false};
   std::atomic<int> port_{0};
   std::atomic<uint64_t> refused_{0};
+  WarningLimiter refusal_warnings_;  // connections refused or closed: once a minute
   net::EventLoop loop_;
   std::thread thread_;
 
@@ -580,8 +582,12 @@ void Transport::Impl::OnAccept() {
         }
       }
       if (oldest == nullptr) {
-        LOG_WARNING("transport: refusing connection from %s: too many inbound connections",
-                    remote.c_str());
+        uint64_t held = 0;
+        if (refusal_warnings_.Allow(net::MonotonicMs(), &held)) {
+          LOG_WARNING("transport: refusing connection from %s: too many inbound connections "
+                      "(and %llu more refusals since the last such warning)",
+                      remote.c_str(), ULL(held));
+        }
         refused_++;
         ::close(fd);
         continue;
@@ -696,7 +702,11 @@ void Transport::Impl::Move(Peer* p, const std::string& host, int port) {
 }
 
 void Transport::Impl::Refuse(Conn* c, const std::string& why) {
-  LOG_WARNING("transport: closing connection from %s: %s", c->remote.c_str(), why.c_str());
+  uint64_t held = 0;
+  if (refusal_warnings_.Allow(net::MonotonicMs(), &held)) {
+    LOG_WARNING("transport: closing connection from %s: %s (and %llu more refusals since the "
+                "last such warning)", c->remote.c_str(), why.c_str(), ULL(held));
+  }
   refused_++;
   CloseInbound(c);
 }

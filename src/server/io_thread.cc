@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "common/warning_limiter.h"
 #include "net/socket.h"
 #include "server/command.h"
 #include "server/server.h"
@@ -54,7 +55,13 @@ void IoThread::OnEvent(uint32_t) {
     if (server_->connected_clients.fetch_add(1) >= cfg.maxclients.load()) {
       server_->connected_clients.fetch_sub(1);
       IoStats::Add(stats_.rejected_connections, 1);
-      LOG_WARNING("rejected a client from %s: max number of clients reached", peer.c_str());
+      static WarningLimiter warnings;  // a flood of connections must not flood the log
+      uint64_t held = 0;
+      if (warnings.Allow(net::MonotonicMs(), &held)) {
+        LOG_WARNING("rejected a client from %s: max number of clients reached (and %llu more "
+                    "since the last such warning; INFO: rejected_connections)",
+                    peer.c_str(), static_cast<unsigned long long>(held));
+      }
       static constexpr char kMsg[] = "-ERR max number of clients reached\r\n";
       ssize_t n = write(fd, kMsg, sizeof(kMsg) - 1);
       (void)n;
