@@ -228,8 +228,16 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
         if (is_write && !transaction_.watched.empty()) CheckWatchedKeysBeforeWrite(ctx);
         spec->handler(ctx);
       }
+      const int64_t took = net::MonotonicUs() - start;
       IoStats::Add(pc.calls, 1);
-      IoStats::Add(pc.usec, net::MonotonicUs() - start);
+      IoStats::Add(pc.usec, took);
+      // Answered here (not queued in MULTI, not sent to the log or the background worker,
+      // which record their own time): slowlog.h.
+      if (SlowLog::Slow(took, cfg.slowlog_slower_than_us.load(std::memory_order_relaxed)) &&
+          !queueing && pending_ == pending_before) {
+        server_->slowlog().Record(took, Args(args), peer_, name,
+                                  cfg.slowlog_max_len.load(std::memory_order_relaxed));
+      }
       if (sink->size() > before && (*sink)[before] == '-') {
         IoStats::Add(pc.failed, 1);
         IoStats::Add(st.errors, 1);

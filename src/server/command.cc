@@ -53,6 +53,7 @@ CommandTable::CommandTable() {
   RegisterClusterFamily(this);
   RegisterTransactionFamily(this);
   RegisterPersistenceFamily(this);
+  RegisterSlowlogFamily(this);
 }
 
 void CommandTable::Add(CommandSpec spec) {
@@ -148,10 +149,21 @@ void CommandContext::Offload(std::function<void(protocol::ReplyWriter&)> work) {
   }
   const uint64_t seq = conn.CountProposal();
   cluster::CompletionSink* sink = &conn.io();
-  worker.Submit([sink, id = conn.id(), proto = conn.proto(), seq, work = std::move(work)] {
+  // For SLOWLOG: the command as sent (copied: Offload is for the rare slow command).
+  std::vector<std::string> shown(args.begin(), args.end());
+  worker.Submit([sink, id = conn.id(), proto = conn.proto(), seq, work = std::move(work),
+                 shown = std::move(shown), addr = conn.peer(), name = conn.name,
+                 log = &server.slowlog(), cfg = &server.config()] {
     std::string reply;
     protocol::ReplyWriter w(&reply, proto);
+    const int64_t start = net::MonotonicUs();
     work(w);
+    const int64_t took = net::MonotonicUs() - start;
+    if (SlowLog::Slow(took, cfg->slowlog_slower_than_us.load(std::memory_order_relaxed))) {
+      const std::vector<std::string_view> views(shown.begin(), shown.end());
+      log->Record(took, Args(views), addr, name,
+                  cfg->slowlog_max_len.load(std::memory_order_relaxed));
+    }
     std::vector<cluster::Completion> done;
     done.push_back(cluster::Completion{id, seq, std::move(reply)});
     sink->Complete(std::move(done));

@@ -164,6 +164,7 @@ void RegisterServerFamily(CommandTable* table);
 void RegisterClusterFamily(CommandTable* table);
 void RegisterTransactionFamily(CommandTable* table);
 void RegisterPersistenceFamily(CommandTable* table);
+void RegisterSlowlogFamily(CommandTable* table);
 
 // Log entry payload: the argument vector, length-prefixed. Decode fails (false) on anything
 // malformed.

@@ -67,6 +67,7 @@ const std::unordered_map<std::string_view, std::string_view>& Syntaxes() {
       {"auth", "[username] password"},
       {"select", "index"},
       {"client", "subcommand [argument ...]"},
+      {"slowlog", "subcommand [argument ...]"},
       {"info", "[section ...]"},
       {"command", "[subcommand [argument ...]]"},
       {"config", "subcommand [argument ...]"},

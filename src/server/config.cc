@@ -82,6 +82,10 @@ constexpr FlagDoc kFlags[] = {
      "stop reading a client's requests while its unanswered writes exceed this", true},
     {"client-output-stall-timeout", "10",
      "disconnect a client over the soft limit that has read nothing for this many seconds", true},
+    {"slowlog-log-slower-than", "10000",
+     "SLOWLOG keeps commands that took at least this many microseconds; negative = none, "
+     "0 = all", true},
+    {"slowlog-max-len", "128", "SLOWLOG keeps at most this many commands", true},
 };
 
 const FlagDoc* FindFlag(const std::string& name) {
@@ -304,6 +308,12 @@ Status Config::Set(const std::string& raw_name, const std::string& value, bool a
   } else if (name == "client-output-stall-timeout") {
     if (!ParseInt64(value, &n) || n < 1) return bad("a positive number of seconds");
     output_stall_s = n;
+  } else if (name == "slowlog-log-slower-than") {
+    if (!ParseInt64(value, &n) || n < -1) return bad("-1 (none), 0 (all) or more microseconds");
+    slowlog_slower_than_us = n;
+  } else if (name == "slowlog-max-len") {
+    if (!ParseInt64(value, &n) || n < 0) return bad("a non-negative integer");
+    slowlog_max_len = n;
   }
   return Status::Ok();
 }
@@ -351,6 +361,8 @@ std::vector<std::pair<std::string, std::string>> Config::Get(const std::string& 
       {"client-output-stall-timeout", std::to_string(output_stall_s.load())},
       {"pending-write-limit", std::to_string(pending_write_bytes.load())},
       {"client-pending-write-limit", std::to_string(client_pending_write_bytes.load())},
+      {"slowlog-log-slower-than", std::to_string(slowlog_slower_than_us.load())},
+      {"slowlog-max-len", std::to_string(slowlog_max_len.load())},
       // Redis's names for the same things, for tools that ask Redis's questions.
       {"appendfsync", FsyncName(fsync.load())},
       {"cluster-enabled", initial_cluster.empty() ? "no" : "yes"},

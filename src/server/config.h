@@ -60,6 +60,8 @@ struct Config {
                                                            // flight exceed this
   std::atomic<int64_t> output_stall_s{10};  // disconnect a client above the soft limit that
                                             // has taken no bytes for this long
+  std::atomic<int64_t> slowlog_slower_than_us{10000};  // SLOWLOG's threshold; < 0: off
+  std::atomic<int64_t> slowlog_max_len{128};
 
   mutable std::mutex mu_;
   std::string requirepass_;                 // guarded by mu_; empty: no password

@@ -94,6 +94,8 @@ Status Server::Start() {
   if (config_->initial_cluster.empty()) store_->AdvanceApplyClock(-1, NowMs());
 
   state_machine_ = std::make_unique<StateMachineImpl>(&commands_, config_->partitions);
+  state_machine_->set_slowlog(&slowlog_, &config_->slowlog_slower_than_us,
+                              &config_->slowlog_max_len);
   if (config_->initial_cluster.empty()) {
     if (!config_->announce.empty()) {
       return Status::InvalidArgument("--announce is for a cluster node (--initial-cluster)");

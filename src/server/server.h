@@ -15,6 +15,7 @@
 #include "server/active_expiry.h"
 #include "server/backups.h"
 #include "server/background_worker.h"
+#include "server/slowlog.h"
 #include "server/command.h"
 #include "server/config.h"
 #include "server/io_thread.h"
@@ -65,6 +66,8 @@ class Server {
   const CommandTable& commands() const { return commands_; }
   std::vector<std::unique_ptr<IoThread>>& io_threads() { return io_threads_; }
   ScanCursors& cursors() { return cursors_; }
+  // SLOWLOG (slowlog.h). Any thread.
+  SlowLog& slowlog() { return slowlog_; }
   int partitions() const { return config_->partitions; }
 
   // The memory holding unsent replies on every client connection, in bytes (each ClientConn
@@ -91,6 +94,7 @@ class Server {
   void SampleOps();
 
   Config* config_;
+  SlowLog slowlog_;  // before the state machine, which records into it
   // Before everything that holds proposals (the replicators, the I/O threads' outboxes):
   // destroyed after them.
   ByteBudget pending_writes_;

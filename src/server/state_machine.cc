@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "common/log.h"
+#include "net/event_loop.h"
 
 namespace flin::server {
 
@@ -32,12 +33,22 @@ void StateMachineImpl::Apply(storage::WriteTxn& txn, int partition, int64_t now_
   // written to the transaction before it threw stays, identically everywhere. Anything else
   // (bad_alloc: not the same everywhere) still stops the server.
   const size_t reply_start = out.buffer()->size();
+  const int64_t start = slowlog_ != nullptr ? net::MonotonicUs() : 0;
   try {
     spec->apply(ctx);
   } catch (const std::logic_error& e) {
     LOG_WARNING("applying '%s' failed: %s", std::string(args_[0]).c_str(), e.what());
     out.buffer()->resize(reply_start);
     out.Error("ERR internal error applying this command");
+  }
+  if (slowlog_ != nullptr) {
+    const int64_t took = net::MonotonicUs() - start;
+    if (SlowLog::Slow(took, slower_than_->load(std::memory_order_relaxed))) {
+      // A transaction's entry (flin.exec) and active expiry's (flin.expired) by name only:
+      // their arguments are encoded commands and key lists.
+      const Args shown = spec->Has(kCmdInternal) ? Args(args_).first(1) : Args(args_);
+      slowlog_->Record(took, shown, "", "", max_len_->load(std::memory_order_relaxed));
+    }
   }
 }
 

@@ -4,6 +4,7 @@
 
 #include "cluster/replicator.h"
 #include "server/command.h"
+#include "server/slowlog.h"
 
 namespace flin::server {
 
@@ -15,6 +16,14 @@ class StateMachineImpl : public cluster::StateMachine {
              protocol::ReplyWriter* reply) override;
 
   uint64_t expired_keys() const { return expired_keys_.load(std::memory_order_relaxed); }
+  // Applies that take at least *slower_than microseconds go into `log` (kept to *max_len),
+  // with no client (slowlog.h). All three outlive this object.
+  void set_slowlog(SlowLog* log, const std::atomic<int64_t>* slower_than,
+                   const std::atomic<int64_t>* max_len) {
+    slowlog_ = log;
+    slower_than_ = slower_than;
+    max_len_ = max_len;
+  }
   // Bytes of the last reply built for nobody (Apply with reply == nullptr); for tests.
   size_t discarded_reply_bytes() const { return scratch_.size(); }
 
@@ -24,6 +33,9 @@ class StateMachineImpl : public cluster::StateMachine {
   std::atomic<uint64_t> expired_keys_{0};
   std::vector<std::string_view> args_;
   std::string scratch_;  // the reply of a proposal nobody waits for
+  SlowLog* slowlog_ = nullptr;
+  const std::atomic<int64_t>* slower_than_ = nullptr;
+  const std::atomic<int64_t>* max_len_ = nullptr;
 };
 
 }  // namespace flin::server
