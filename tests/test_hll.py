@@ -120,6 +120,10 @@ def test_corrupt_sparse_data(raw, r):
     assert r.exists("d") == 0
     r.set("e", HEADER)  # no registers at all
     assert error_of(raw, "PFADD", "e", "x") == CORRUPT
+    r.set("v", EMPTY + b"\x80")  # a VAL past the last register
+    assert error_of(raw, "PFCOUNT", "v", "missing") == CORRUPT
+    r.set("v", EMPTY + b"\x80" * 2981)  # PFADD needs it dense: corrupt
+    assert error_of(raw, "PFADD", "v", "zzz") == CORRUPT
 
 
 def test_inside_multi(r):

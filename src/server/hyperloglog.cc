@@ -84,20 +84,16 @@ void PutZeros(int64_t len, std::string* out) {
   }
 }
 
-// Walks sparse runs as Redis's merge and conversion do: `fn(first, len, value)` for each VAL
-// run; a VAL run that would pass the last register stops the walk. Returns the registers
-// covered: the data is sound if that is kRegisters. `*stopped` tells whether a run stopped it.
+// Walks sparse runs: `fn(first, len, value)` for each VAL run, none of which may pass the last
+// register. Returns the registers covered, or -1 when a VAL run passes the last one: the data
+// is sound if that is kRegisters.
 template <typename Fn>
-int64_t WalkSparse(std::string_view s, Fn fn, bool* stopped = nullptr) {
+int64_t WalkSparse(std::string_view s, Fn fn) {
   int64_t idx = 0;
-  if (stopped != nullptr) *stopped = false;
   for (size_t p = kHeaderBytes; p < s.size();) {
     const Op op = ReadOp(s, p);
     if (op.value != 0) {
-      if (idx + op.len > kRegisters) {
-        if (stopped != nullptr) *stopped = true;
-        break;
-      }
+      if (idx + op.len > kRegisters) return -1;
       fn(idx, op.len, op.value);
     }
     idx += op.len;
@@ -329,14 +325,12 @@ bool Count(std::string_view hll, uint64_t* card) {
     const uint8_t* regs = DenseRegs(hll);
     for (int i = 0; i < kRegisters; ++i) ++h[DenseGet(regs, i)];
   } else {
-    // Redis counts zero runs too: sound data covers exactly kRegisters with no run past it.
-    bool stopped;
-    int64_t zeros = 0;
-    const int64_t covered = WalkSparse(
-        hll, [&h](int64_t, int64_t len, int value) { h[value] += len; }, &stopped);
-    if (stopped || covered != kRegisters) return false;
-    for (int v = 1; v < 64; ++v) zeros += h[v];
-    h[0] = kRegisters - zeros;
+    int64_t nonzero = 0;
+    const int64_t covered =
+        WalkSparse(hll, [&h](int64_t, int64_t len, int value) { h[value] += len; });
+    if (covered != kRegisters) return false;
+    for (int v = 1; v < 64; ++v) nonzero += h[v];
+    h[0] = kRegisters - nonzero;
   }
   *card = Estimate(h);
   return true;

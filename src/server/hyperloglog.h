@@ -18,9 +18,10 @@
 //
 // Every function accepts any bytes: a value that IsHll() refuses is never read further, and
 // corrupt sparse data (runs that do not cover exactly 16384 registers) is reported, never
-// read or written out of bounds. Where Redis tolerates some corruption (a VAL run past the
-// end in a merge, an XZERO cut at the last byte, which Redis reads with its string's NUL
-// terminator as the second byte), these functions do the same, to answer alike.
+// read or written out of bounds. Where Redis tolerates some corruption (runs past the last
+// register in PFADD's search for its run, an XZERO cut at the last byte, which Redis reads
+// with its string's NUL terminator as the second byte), these functions do the same, to
+// answer alike.
 //
 // Pure functions of their arguments: any thread.
 

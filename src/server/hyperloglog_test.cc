@@ -143,6 +143,13 @@ TEST(HyperLogLog, CorruptSparse) {
   std::string over = NewSparse() + '\x00';  // one register too many
   EXPECT_FALSE(Count(over, &c));
   EXPECT_FALSE(MergeInto(over, &max));
+  std::string val_past_end = NewSparse() + '\x80';  // a VAL past the last register (Redis 7.0.15)
+  EXPECT_FALSE(Count(val_past_end, &c));
+  EXPECT_FALSE(MergeInto(val_past_end, &max));
+  val_past_end.resize(kSparseMaxBytes - 1, '\x80');  // PFADD then needs it dense: corrupt
+  std::string w = val_past_end;
+  EXPECT_EQ(Add(&w, "zzz"), AddResult::kCorrupt);
+  EXPECT_EQ(w, val_past_end);
 }
 
 TEST(HyperLogLog, RandomBytesNeverCrash) {
