@@ -5,7 +5,8 @@ Each seed generates a few hundred commands over seven keys (one binary), on two 
 per server: A (RESP2) runs the transactions, B (RESP3) writes in between, which is what WATCH
 is for; some commands are pipelined in bursts. They cover the string and key commands Flin
 implements with their options, bad options, wrong arities, expiry a few milliseconds away
-(keys expire during a run), and MULTI/EXEC/DISCARD/WATCH. Each command goes to both servers
+(keys expire during a run), MULTI/EXEC/DISCARD/WATCH, and PFADD/PFCOUNT/PFMERGE (sparse and
+dense values, and corrupt ones made by SETRANGE/APPEND/SETBIT of an HLL). Each command goes to both servers
 (started by flinproc, --fsync everysec, Redis with Flin-equivalent settings) and the replies
 must be equal: same RESP type, same bytes, errors by their full text; TTL/EXPIRETIME within
 1 s and PTTL/PEXPIRETIME within TOL_MS, as time passes between the two (exact rounding is
@@ -275,7 +276,8 @@ ARITY = {
     "pexpiretime": 2, "persist": 2, "rename": 3, "renamenx": 3, "copy": -3, "dbsize": 1,
     "keys": 2, "scan": -2, "randomkey": 1, "watch": -2, "unwatch": 1, "multi": 1, "exec": 1,
     "discard": 1, "flushall": -1, "flushdb": -1, "getbit": 3, "setbit": 4, "bitcount": -2,
-    "bitpos": -3, "bitop": -4, "touch": -2, "substr": 4, "lcs": -3,
+    "bitpos": -3, "bitop": -4, "touch": -2, "substr": 4, "lcs": -3, "pfadd": -2,
+    "pfcount": -2, "pfmerge": -2,
 }
 
 
@@ -879,6 +881,40 @@ def _copy(g, conn, fresh):
     return Cmd(conn, args, keys=[a, b], write=True, safe=False)
 
 
+# HyperLogLog elements: a few small ones (sparse values), now and then thousands at once (a
+# dense value). Keys also hold plain strings (WRONGTYPE), and SETRANGE/APPEND/SETBIT of an
+# HLL make corrupt ones, which must answer as in Redis too.
+PF_ELEMENTS = ["a", "b", "c", "", "x" * 40, b"\x00\xff", "1", "2", "3", "hello"]
+
+
+def _pf_elements(g):
+    if g.rnd.random() < 0.08:
+        start = g.rnd.randrange(5000)
+        return [f"e{i}" for i in range(start, start + g.pick([500, 1500, 3000]))]
+    return [g.pick(PF_ELEMENTS) for _ in range(g.pick([0, 1, 1, 2, 3, 5]))]
+
+
+def _pfadd(g, conn, fresh):
+    k = g.key()
+    # (Unsafe while watched: an error after a partial change writes, Redis then does not
+    # signal the key.)
+    return Cmd(conn, [g.case("PFADD"), k] + _pf_elements(g), keys=[k], write=True, safe=False)
+
+
+def _pfcount(g, conn, fresh):
+    keys = [g.key() for _ in range(g.pick([1, 1, 1, 2, 3]))]
+    # One key may store its cardinality, which changes the value (or nothing): safe.
+    return Cmd(conn, [g.case("PFCOUNT")] + keys, keys=keys, write=True)
+
+
+def _pfmerge(g, conn, fresh):
+    dest = g.key()
+    srcs = [g.key() for _ in range(g.pick([0, 1, 1, 2, 3]))]
+    # Redis signals the key even when its bytes stay the same: unsafe while watched.
+    return Cmd(conn, [g.case("PFMERGE"), dest] + srcs, keys=[dest] + srcs, write=True,
+               safe=False)
+
+
 GENERATORS = {
     "set": _set, "set2": _set, "setnx": _setnx, "setex": _setex, "getset": _getset,
     "getdel": _getdel, "getex": _getex, "get": _get, "get2": _get, "mget": _mget,
@@ -888,7 +924,8 @@ GENERATORS = {
     "ttl2": _ttl, "expire": _expire, "expire2": _expire, "expire3": _expire,
     "persist": _persist, "rename": _rename, "copy": _copy, "setbit": _setbit,
     "setbit2": _setbit, "getbit": _getbit, "bitcount": _bitcount, "bitpos": _bitpos,
-    "bitpos2": _bitpos, "bitop": _bitop, "lcs": _lcs, "lcs2": _lcs,
+    "bitpos2": _bitpos, "bitop": _bitop, "lcs": _lcs, "lcs2": _lcs, "pfadd": _pfadd,
+    "pfadd2": _pfadd, "pfcount": _pfcount, "pfmerge": _pfmerge,
 }
 
 

@@ -47,6 +47,7 @@ CommandSpec MakeCommand(std::string name, int arity, uint32_t flags, Handler han
 CommandTable::CommandTable() {
   RegisterStringFamily(this);
   RegisterBitFamily(this);
+  RegisterHllFamily(this);
   RegisterKeysFamily(this);
   RegisterConnectionFamily(this);
   RegisterServerFamily(this);

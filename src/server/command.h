@@ -158,6 +158,7 @@ class CommandTable {
 
 void RegisterStringFamily(CommandTable* table);
 void RegisterBitFamily(CommandTable* table);
+void RegisterHllFamily(CommandTable* table);
 void RegisterKeysFamily(CommandTable* table);
 void RegisterConnectionFamily(CommandTable* table);
 void RegisterServerFamily(CommandTable* table);
