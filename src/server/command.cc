@@ -53,6 +53,7 @@ CommandTable::CommandTable() {
   RegisterClusterFamily(this);
   RegisterTransactionFamily(this);
   RegisterPersistenceFamily(this);
+  RegisterDumpFamily(this);
 }
 
 void CommandTable::Add(CommandSpec spec) {
