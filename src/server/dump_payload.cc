@@ -208,16 +208,18 @@ LoadedPayload LoadDumpPayload(std::string_view payload, uint64_t max_bytes, std:
     out.fault = PayloadFault::kVersionOrChecksum;
     return out;
   }
-  // With nothing before the footer, the "type" would be the version's first byte.
   Reader r(payload);
   uint8_t type;
-  if (payload.size() == kFooterBytes || !r.Byte(&type)) {
+  if (!r.Byte(&type)) {
     out.fault = PayloadFault::kBadFormat;
     return out;
   }
   if (type == kTypeString) return LoadString(r, max_bytes, value);
   out.type = type;
-  out.fault = RdbTypeName(type).empty() ? PayloadFault::kBadFormat : PayloadFault::kNotString;
+  // With nothing before the footer the type is the version's first byte: version 0 reads as
+  // a string (above), any other as no object at all (Redis fails to load it).
+  const bool object = !RdbTypeName(type).empty() && payload.size() > kFooterBytes;
+  out.fault = object ? PayloadFault::kNotString : PayloadFault::kBadFormat;
   return out;
 }
 

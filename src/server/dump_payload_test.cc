@@ -157,7 +157,11 @@ TEST(DumpPayloadTest, FooterVersionAndChecksum) {
   }
   EXPECT_EQ(Load("", &v).fault, PayloadFault::kVersionOrChecksum);
   EXPECT_EQ(Load("123456789", &v).fault, PayloadFault::kVersionOrChecksum);
-  EXPECT_EQ(Load(WithFooter(""), &v).fault, PayloadFault::kBadFormat);  // footer alone
+  // The footer alone: its version's bytes are the type and the string's length, as Redis
+  // reads them: version 0 is an empty string, 10 (a list's type) no object.
+  EXPECT_EQ(Load(WithFooter(""), &v).fault, PayloadFault::kBadFormat);
+  ASSERT_EQ(Load(WithFooter("", 0), &v).fault, PayloadFault::kNone);
+  EXPECT_EQ(v, "");
 }
 
 // As Redis's reader, which reads the object from a buffer that holds the footer too.
