@@ -97,3 +97,72 @@ def lzf_string(value, literal_only=False, declared=None):
 def string_payload(obj, version=RDB_VERSION):
     """A string object (one of the above) as a DUMP payload."""
     return with_footer(b"\x00" + obj, version)
+
+
+def lzf_decompress(data, out_len):
+    """LZF's decoder; None if data is not LZF that expands to exactly out_len bytes."""
+    out, i = bytearray(), 0
+    while i < len(data):
+        ctrl = data[i]
+        i += 1
+        if ctrl < 32:
+            run = data[i:i + ctrl + 1]
+            if len(run) != ctrl + 1:
+                return None
+            out += run
+            i += ctrl + 1
+            continue
+        n = ctrl >> 5
+        if n == 7:
+            if i >= len(data):
+                return None
+            n += data[i]
+            i += 1
+        if i >= len(data):
+            return None
+        ref = len(out) - ((ctrl & 0x1F) << 8) - data[i] - 1
+        i += 1
+        if ref < 0:
+            return None
+        for _ in range(n + 2):
+            out.append(out[ref])
+            ref += 1
+    return bytes(out) if len(out) == out_len else None
+
+
+def decode_string_payload(payload):
+    """The string in a DUMP payload (footer checked), or None: what RESTORE would store."""
+    if len(payload) < 10 or struct.unpack("<H", payload[-10:-8])[0] > RDB_VERSION or \
+            struct.unpack("<Q", payload[-8:])[0] != crc64(payload[:-8]) or payload[0] != 0:
+        return None
+    pos = 1
+
+    def length():
+        nonlocal pos
+        b = payload[pos]
+        pos += 1
+        kind = b >> 6
+        if kind in (0, 3):
+            return b & 0x3F, kind == 3
+        if kind == 1:
+            pos += 1
+            return ((b & 0x3F) << 8) | payload[pos - 1], False
+        width = {0x80: 4, 0x81: 8}[b]
+        pos += width
+        return int.from_bytes(payload[pos - width:pos], "big"), False
+
+    try:
+        n, encoded = length()
+        if not encoded:
+            value = payload[pos:pos + n]
+            return value if len(value) == n else None
+        if n < 3:
+            width = 1 << n
+            return str(int.from_bytes(payload[pos:pos + width], "little", signed=True)).encode()
+        if n == 3:
+            clen, _ = length()
+            size, _ = length()
+            return lzf_decompress(payload[pos:pos + clen], size)
+    except (IndexError, KeyError):
+        pass
+    return None
