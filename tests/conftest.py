@@ -45,14 +45,28 @@ def _failed(request):
     return False
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """One server for a whole module of command tests."""
-    srv = Server(tmp_path_factory.mktemp("srv"), name="module-server")
+def _module_server(tmp_path_factory, dirname, **kw):
+    srv = Server(tmp_path_factory.mktemp(dirname), **kw)
     try:
         srv.start()
     except flinproc.ServerError as e:
         pytest.fail(str(e), pytrace=False)
+    return srv
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One server for a whole module of command tests."""
+    srv = _module_server(tmp_path_factory, "srv", name="module-server")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory):
+    """A real redis-server (Debian's 7.0) beside the server under test, whatever the target,
+    for tests that move data between the two: on a scratch port, --save '', stopped by PID."""
+    srv = _module_server(tmp_path_factory, "redis", target="redis", name="other-redis")
     yield srv
     srv.stop()
 

@@ -5,12 +5,16 @@ Each seed generates a few hundred commands over seven keys (one binary), on two 
 per server: A (RESP2) runs the transactions, B (RESP3) writes in between, which is what WATCH
 is for; some commands are pipelined in bursts. They cover the string and key commands Flin
 implements with their options, bad options, wrong arities, expiry a few milliseconds away
-(keys expire during a run), MULTI/EXEC/DISCARD/WATCH, and PFADD/PFCOUNT/PFMERGE (sparse and
+(keys expire during a run), DUMP, RESTORE (payloads built by rdb_payload.py in each of
+Redis's string encodings, and faulty ones: checksum, version, truncated, lying lengths),
+OBJECT ENCODING, MULTI/EXEC/DISCARD/WATCH, and PFADD/PFCOUNT/PFMERGE (sparse and
 dense values, and corrupt ones made by SETRANGE/APPEND/SETBIT of an HLL). Each command goes to both servers
 (started by flinproc, --fsync everysec, Redis with Flin-equivalent settings) and the replies
 must be equal: same RESP type, same bytes, errors by their full text; TTL/EXPIRETIME within
 1 s and PTTL/PEXPIRETIME within TOL_MS, as time passes between the two (exact rounding is
-test_keys.py's). KEYS is compared sorted, SCAN as the set a full iteration returns,
+test_keys.py's); DUMP byte for byte, or, where LZF compressed differently (Debian's liblzf
+and Redis's copy may; not seen in practice), by the string the payloads hold; OBJECT
+ENCODING within ENCODING_HISTORY (Redis remembers how a string was changed, Flin does not). KEYS is compared sorted, SCAN as the set a full iteration returns,
 RANDOMKEY as "a key that KEYS * lists", DBSIZE after an EXISTS of every key (Executor._compound).
 
 Timing is kept out of the comparison: a command that touches a key whose expiry is a few ms
@@ -66,7 +70,12 @@ What is not generated, because Flin differs from Redis on purpose (each is docum
   table and it answers "ERR invalid cursor" (docs/DESIGN.md, "SCAN cursors").
 - SETRANGE offsets between 64 MiB and Redis's 512 MiB: Flin's --max-value-bytes (README.md).
 - SUBSTR, LCS, other data types: not implemented (README.md's command list); INFO, CLIENT,
-  CONFIG, COMMAND, OBJECT, HELLO...: replies that legitimately differ.
+  CONFIG, COMMAND, HELLO...: replies that legitimately differ.
+- OBJECT REFCOUNT, FREQ, IDLETIME: Flin shares no values and tracks no access (docs/DESIGN.md,
+  "DUMP, RESTORE and OBJECT"); OBJECT HELP has no key; OBJECT's subcommand errors (unknown,
+  wrong arity) inside MULTI: Redis refuses them when queued, Flin answers them at EXEC.
+- RESTORE of a payload of another type (list, hash...): Redis restores it, Flin refuses it
+  (test_dump.py).
 Nor three artifacts of Redis itself: DBSIZE counts keys past their expiry that nothing has
 deleted yet, and so does SCAN ... TYPE none (both compared after an EXISTS of every key,
 which deletes them); an unknown command's error quotes its arguments only up to a NUL byte.
@@ -81,6 +90,8 @@ import pytest
 import flinproc
 from cluster_helpers import Cluster, slot_of, slot_owner_map
 from flinproc import Error, RawConn, Server, Status, encode_command
+from rdb_payload import (decode_string_payload, int_string, lzf_compress, lzf_string,
+                         raw_string, string_payload, with_footer)
 
 pytestmark = pytest.mark.skipif(flinproc.is_redis(),
                                 reason="differential: needs flin-server and redis-server")
@@ -277,7 +288,7 @@ ARITY = {
     "keys": 2, "scan": -2, "randomkey": 1, "watch": -2, "unwatch": 1, "multi": 1, "exec": 1,
     "discard": 1, "flushall": -1, "flushdb": -1, "getbit": 3, "setbit": 4, "bitcount": -2,
     "bitpos": -3, "bitop": -4, "touch": -2, "substr": 4, "lcs": -3, "pfadd": -2,
-    "pfcount": -2, "pfmerge": -2,
+    "pfcount": -2, "pfmerge": -2, "dump": 2, "restore": -4, "object": -2,
 }
 
 
@@ -288,7 +299,8 @@ def arity_ok(args):
 
 
 READS = {"GET", "MGET", "STRLEN", "GETRANGE", "EXISTS", "TYPE", "TTL", "PTTL", "EXPIRETIME",
-         "PEXPIRETIME", "GETBIT", "BITCOUNT", "BITPOS", "TOUCH", "SUBSTR", "LCS"}
+         "PEXPIRETIME", "GETBIT", "BITCOUNT", "BITPOS", "TOUCH", "SUBSTR", "LCS", "DUMP",
+         "OBJECT"}
 CONTROL = {"MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH"}  # never pipelined here
 NOT_IN_MULTI = {"KEYS", "SCAN", "DBSIZE", "RANDOMKEY", "FLUSHALL", "FLUSHDB"}  # Flin refuses
 
@@ -915,6 +927,104 @@ def _pfmerge(g, conn, fresh):
                safe=False)
 
 
+def _dump(g, conn, fresh):
+    k = g.key()
+    return Cmd(conn, [g.case("DUMP"), k], keys=[k])
+
+
+def _object(g, conn, fresh):
+    """OBJECT ENCODING mostly (compared with a tolerance: close_enough); the subcommand's
+    own errors only outside MULTI, where Redis refuses them when queued and Flin at EXEC."""
+    k = g.key()
+    if g.queuing or g.rnd.random() < 0.85:
+        return Cmd(conn, [g.case("OBJECT"), g.case("ENCODING"), k], keys=[k])
+    args = g.pick([[g.case("OBJECT"), "FOO", k], [g.case("OBJECT"), g.case("ENCODING"), k, k],
+                   [g.case("OBJECT"), g.case("encoding")]])
+    return Cmd(conn, args, keys=args[2:])
+
+
+def _payload(g, value):
+    """A RESTORE payload of value: as Redis's DUMP would make it, in another of Redis's
+    string encodings, or faulty (checksum, version, the object itself). Not of another data
+    type: Redis would restore a list, Flin refuses it (test_dump.py)."""
+    v = value.encode() if isinstance(value, str) else value
+    r = g.rnd.random()
+    version = 9 if g.rnd.random() < 0.05 else 10
+    if r < 0.4:
+        n = None
+        try:
+            n = int(v) if len(v) <= 11 and str(int(v)).encode() == v else None
+        except ValueError:
+            pass
+        if n is not None and -2 ** 31 <= n < 2 ** 31:
+            obj = int_string(n)
+        elif len(v) > 20 and len(lzf_compress(v)) <= len(v) - 4:
+            obj = lzf_string(v)
+        else:
+            obj = raw_string(v)
+    elif r < 0.6:
+        width = g.pick([6, 14, 32, 64]) if len(v) < 64 else g.pick([14, 32, 64]) \
+            if len(v) < 16384 else g.pick([32, 64])
+        obj = raw_string(v, width)
+    elif r < 0.75:
+        obj = lzf_string(v, literal_only=g.rnd.random() < 0.3)
+    elif r < 0.8:
+        obj = int_string(g.rnd.randint(-2 ** 31, 2 ** 31 - 1))
+    else:
+        fault = g.pick(["crc", "version", "cut", "encoding", "lzf-length", "type", "junk",
+                        "into-footer"])
+        if fault == "junk":
+            return g.pick([b"junk", b"", b"\x00" * 10])
+        if fault == "version":
+            return string_payload(raw_string(v), g.pick([11, 65535]))
+        if fault == "crc":
+            p = bytearray(string_payload(raw_string(v)))
+            p[-g.rnd.randint(1, 8)] ^= 1 << g.rnd.randrange(8)
+            return bytes(p)
+        if fault == "type":
+            return with_footer(bytes([g.pick([8, 20, 255])]) + raw_string(v))
+        if fault == "encoding":
+            return string_payload(bytes([g.rnd.randint(0xC4, 0xFF)]) + v)
+        if fault == "lzf-length":
+            return string_payload(lzf_string(v, declared=len(v) + g.pick([-1, 1, 100])))
+        if fault == "into-footer":
+            # A length 1-12 bytes past the string: Redis reads up to 10 from the footer.
+            w = v[:50]
+            return string_payload(bytes([len(w) + g.rnd.randint(1, 12)]) + w)
+        obj = g.pick([raw_string(v), lzf_string(v)])
+        return string_payload(obj[:g.rnd.randrange(len(obj))], version)
+    return string_payload(obj, version)
+
+
+def _restore(g, conn, fresh):
+    k, danger = g.key(), []
+    args = [g.case("RESTORE"), k]
+    opts = []
+    r = g.rnd.random()
+    if r < 0.45:
+        ttl = "0"
+    elif r < 0.75:
+        ttl = g.rel_ms(danger)
+    else:
+        ttl = g.abs_time("ms", danger)
+        opts.append([g.case("ABSTTL")])
+    args += [ttl, _payload(g, g.value(fresh))]
+    if g.rnd.random() < 0.5:
+        opts.append([g.case("REPLACE")])
+    if g.rnd.random() < 0.15:
+        opts.append([g.case("IDLETIME"), g.pick(["0", "10", "-1", "abc", "9223372036854775807"])])
+    if g.rnd.random() < 0.15:
+        opts.append([g.case("FREQ"), g.pick(["0", "255", "256", "-1", "abc"])])
+    if g.rnd.random() < 0.04:
+        opts.append([g.pick(["FOO", "IDLETIME", "FREQ", "ABSTTL"])])
+    g.rnd.shuffle(opts)
+    for o in opts:
+        args += o
+    # RESTORE ... REPLACE can write back what was there: never while the key is watched.
+    return Cmd(conn, args, keys=[k], write=True, safe=False,
+               danger={k: max(danger)} if danger else None)
+
+
 GENERATORS = {
     "set": _set, "set2": _set, "setnx": _setnx, "setex": _setex, "getset": _getset,
     "getdel": _getdel, "getex": _getex, "get": _get, "get2": _get, "mget": _mget,
@@ -925,7 +1035,8 @@ GENERATORS = {
     "persist": _persist, "rename": _rename, "copy": _copy, "setbit": _setbit,
     "setbit2": _setbit, "getbit": _getbit, "bitcount": _bitcount, "bitpos": _bitpos,
     "bitpos2": _bitpos, "bitop": _bitop, "lcs": _lcs, "lcs2": _lcs, "pfadd": _pfadd,
-    "pfadd2": _pfadd, "pfcount": _pfcount, "pfmerge": _pfmerge,
+    "pfadd2": _pfadd, "pfcount": _pfcount, "pfmerge": _pfmerge, "dump": _dump,
+    "restore": _restore, "restore2": _restore, "object": _object,
 }
 
 
@@ -939,12 +1050,27 @@ class Mismatch(Exception):
         self.transcript = transcript
 
 
+# OBJECT ENCODING: Flin answers by the value, as Redis encodes a string SET or RESTOREd; Redis
+# keeps "raw" for a short string APPEND, SETRANGE, SETBIT or BITOP changed in place and
+# "embstr" for INCRBYFLOAT's result, history Flin does not keep (docs/DESIGN.md, "DUMP,
+# RESTORE and OBJECT"). So Redis's "raw" may be Flin's int or embstr, and Redis's "embstr"
+# Flin's int; every other pair must be equal.
+ENCODING_HISTORY = {(b"int", b"raw"), (b"embstr", b"raw"), (b"int", b"embstr")}
+
+
 def close_enough(name, f, r):
-    """Replies equal, TTL-like integers within the time that passes between servers."""
+    """Replies equal, TTL-like integers within the time that passes between servers; DUMP
+    payloads equal or, where LZF compressed differently, holding the same string; OBJECT
+    ENCODING within ENCODING_HISTORY."""
     if name in ("TTL", "EXPIRETIME", "PTTL", "PEXPIRETIME"):
         if isinstance(f, int) and isinstance(r, int) and not isinstance(f, bool) \
                 and f >= 0 and r >= 0:
             return abs(f - r) <= (1 if name in ("TTL", "EXPIRETIME") else TOL_MS)
+    if name == "DUMP" and isinstance(f, bytes) and isinstance(r, bytes) and f != r:
+        return f[1:2] == r[1:2] == b"\xc3" and \
+            decode_string_payload(f) == decode_string_payload(r) is not None
+    if name == "OBJECT" and (f, r) in ENCODING_HISTORY:
+        return True
     return norm(f) == norm(r)
 
 

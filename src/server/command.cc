@@ -55,6 +55,7 @@ CommandTable::CommandTable() {
   RegisterTransactionFamily(this);
   RegisterPersistenceFamily(this);
   RegisterSlowlogFamily(this);
+  RegisterDumpFamily(this);
 }
 
 void CommandTable::Add(CommandSpec spec) {

@@ -166,6 +166,7 @@ void RegisterClusterFamily(CommandTable* table);
 void RegisterTransactionFamily(CommandTable* table);
 void RegisterPersistenceFamily(CommandTable* table);
 void RegisterSlowlogFamily(CommandTable* table);
+void RegisterDumpFamily(CommandTable* table);
 
 // Log entry payload: the argument vector, length-prefixed. Decode fails (false) on anything
 // malformed.
@@ -179,6 +180,8 @@ inline constexpr std::string_view kErrNotInteger = "ERR value is not an integer 
 inline constexpr std::string_view kErrNotFloat = "ERR value is not a valid float";
 inline constexpr std::string_view kErrOverflow = "ERR increment or decrement would overflow";
 inline constexpr std::string_view kErrNoSuchKey = "ERR no such key";
+inline constexpr std::string_view kErrTooBig =
+    "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 std::string ErrWrongArity(std::string_view cmd);
 std::string ErrInvalidExpire(std::string_view cmd);
 // The error a write gets when the replicator refuses it (Admit or ProposeBatch failed).

@@ -60,6 +60,10 @@ const std::unordered_map<std::string_view, std::string_view>& Syntaxes() {
       {"ttl", "key"},
       {"pttl", "key"},
       {"persist", "key"},
+      {"dump", "key"},
+      {"restore", "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] "
+                  "[FREQ frequency]"},
+      {"object", "subcommand [argument ...]"},
       {"scan", "cursor [MATCH pattern] [COUNT count] [TYPE type]"},
       {"keys", "pattern"},
       {"flushdb", "[ASYNC | SYNC]"},
@@ -85,7 +89,7 @@ bool IsIntegerName(std::string_view n) {
   static const char* kInts[] = {"seconds", "milliseconds", "unix-time-seconds",
                                 "unix-time-milliseconds", "count", "offset", "increment",
                                 "decrement", "destination-db", "start", "end", "index",
-                                "protover", "cursor"};
+                                "protover", "cursor", "ttl", "frequency"};
   for (const char* k : kInts) {
     if (n == k) return true;
   }

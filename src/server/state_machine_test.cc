@@ -132,6 +132,33 @@ TEST_F(StateMachineTest, RelativeExpiryUsesTheEntryTime) {
   EXPECT_EQ(Apply({"GETDEL", "k2"}, 6000), "$-1\r\n");
 }
 
+// RESTORE from the log: Redis's order of errors (BUSYKEY before the TTL and the payload), the
+// TTL counted from the entry's time, a time already past creating nothing (and REPLACE still
+// deleting the old key), and DUMP of the result giving back the same payload.
+TEST_F(StateMachineTest, RestoreAppliesAtTheEntryTime) {
+  const std::string hello("\x00\x05hello\x0a\x00" "cr\xdf" "ve4 \n", 17);  // redis-server's
+  EXPECT_EQ(Apply({"RESTORE", "k", "0", hello}), "+OK\r\n");
+  EXPECT_EQ(Apply({"DUMP", "k"}), "$17\r\n" + hello + "\r\n");
+  const std::string busy = "-BUSYKEY Target key name already exists.\r\n";
+  EXPECT_EQ(Apply({"RESTORE", "k", "-1", "junk"}), busy);
+  EXPECT_EQ(Apply({"RESTORE", "k", "0", hello, "FOO"}), "-ERR syntax error\r\n");
+  EXPECT_EQ(Apply({"RESTORE", "n", "-1", "junk"}), "-ERR Invalid TTL value, must be >= 0\r\n");
+  EXPECT_EQ(Apply({"RESTORE", "n", "0", "junk"}),
+            "-ERR DUMP payload version or checksum are wrong\r\n");
+  EXPECT_EQ(Apply({"RESTORE", "n", "100", hello}, 5000), "+OK\r\n");
+  EXPECT_EQ(Apply({"PTTL", "n"}, 5050), ":50\r\n");
+  EXPECT_EQ(Apply({"GET", "n"}, 5100), "$-1\r\n");
+  EXPECT_EQ(Apply({"RESTORE", "a", "6000", hello, "ABSTTL"}, 5000), "+OK\r\n");
+  EXPECT_EQ(Apply({"PEXPIRETIME", "a"}, 5000), ":6000\r\n");
+  EXPECT_EQ(Apply({"RESTORE", "a", "5000", hello, "ABSTTL", "REPLACE"}, 5000), "+OK\r\n");
+  EXPECT_EQ(Apply({"EXISTS", "a"}, 5000), ":0\r\n");
+  EXPECT_EQ(Apply({"RESTORE", "o", "9223372036854775807", hello}, 5000), "+OK\r\n");
+  EXPECT_EQ(Apply({"EXISTS", "o"}, 5000), ":0\r\n");  // overflows: past, as Redis's
+  EXPECT_EQ(Apply({"RESTORE", "k", "0", hello, "REPLACE", "IDLETIME", "5", "FREQ", "1"}),
+            "-ERR syntax error\r\n");
+  EXPECT_EQ(Apply({"RESTORE", "k", "0", hello, "REPLACE", "IDLETIME", "5"}), "+OK\r\n");
+}
+
 TEST_F(StateMachineTest, IncrFamily) {
   EXPECT_EQ(Apply({"INCR", "n"}), ":1\r\n");
   EXPECT_EQ(Apply({"INCRBY", "n", "41"}), ":42\r\n");

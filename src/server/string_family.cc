@@ -13,9 +13,6 @@
 namespace flin::server {
 namespace {
 
-constexpr std::string_view kErrTooBig =
-    "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
-
 // ---- reads ----
 
 // Reads are templates: the same code answers on an I/O thread (CommandContext) and, when
