@@ -34,6 +34,9 @@ const std::unordered_map<std::string_view, std::string_view>& Syntaxes() {
       {"bitcount", "key [start end [BYTE | BIT]]"},
       {"bitpos", "key bit [start [end [BYTE | BIT]]]"},
       {"bitop", "operation destkey key ..."},
+      {"bitfield", "key [GET encoding offset | [OVERFLOW (WRAP | SAT | FAIL)] "
+                   "(SET encoding offset value | INCRBY encoding offset increment)] ..."},
+      {"bitfield_ro", "key [GET encoding offset] ..."},
       {"incr", "key"},
       {"incrby", "key increment"},
       {"decr", "key"},
