@@ -181,6 +181,14 @@ def test_bitfield_overflow_wrap_sat_fail(r):
                     "SET", "u8", 0, -1, "SET", "i8", 8, 127) == \
         [0, 7, 0, 255, 255, -56, None, None, -128]
     assert r.get("v") == b"\xff\x7f"
+    # Redis's bound check wraps for a signed SET this far below the minimum (max - value past
+    # 2^63): it counts as above the maximum, and SAT stores the maximum.
+    assert bitfield(r, "q", "OVERFLOW", "SAT", "SET", "i8", 0, -2**63, "GET", "i8", 0,
+                    "SET", "i8", 0, 127 - 2**63 + 1 - 2, "SET", "i8", 0, 127 - 2**63 + 1,
+                    "GET", "i8", 0, "SET", "i1", 8, -2**63, "GET", "i1", 8,
+                    "OVERFLOW", "WRAP", "SET", "i8", 0, -2**63, "GET", "i8", 0,
+                    "OVERFLOW", "FAIL", "SET", "i63", 1, -2**63, "SET", "i64", 8, -2**63) == \
+        [0, 127, 127, 127, -128, 0, 0, -128, 0, None, 0]
 
 
 def test_bitfield_64_bit_edges(r):

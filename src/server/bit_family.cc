@@ -380,11 +380,17 @@ int64_t FieldValue(const BitFieldOp& op, uint64_t raw) {
   return static_cast<int64_t>(raw);
 }
 
+// a - b, wrapping around as Redis's 64-bit arithmetic does.
+int64_t WrapSub(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
+}
+
 // What a SET (`from` the value, `add` 0) or an INCRBY (`from` the field, `add` the increment)
-// leaves in the field, as Redis 7.0 decides it: the sum if the field's type holds it, else
-// wrapped to the width (WRAP) or the limit it passed (SAT); false if FAIL refuses it. Redis
-// reads an unsigned SET's value as a 64-bit unsigned number, so a negative one is above the
-// maximum (SAT stores the maximum).
+// leaves in the field: the sum if the field's type holds it, else wrapped to the width (WRAP)
+// or the bound it passed (SAT); false if FAIL refuses it. The bounds are checked exactly as
+// Redis 7.0 checks them, wrap-arounds included: an unsigned SET reads its value as unsigned
+// (a negative one is above the maximum), and a signed SET of a value so far below the minimum
+// that max - value passes INT64_MAX counts as above the maximum (SAT stores the maximum).
 bool FieldResult(const BitFieldOp& op, int64_t from, int64_t add, int64_t* out) {
   const uint64_t wrapped = static_cast<uint64_t>(from) + static_cast<uint64_t>(add);
   int over = 0;  // 1: above the maximum, -1: below the minimum
@@ -392,21 +398,21 @@ bool FieldResult(const BitFieldOp& op, int64_t from, int64_t add, int64_t* out) 
   if (op.is_signed) {
     max = op.bits == 64 ? INT64_MAX : (int64_t{1} << (op.bits - 1)) - 1;
     min = -max - 1;
-    int64_t sum;
-    if (__builtin_add_overflow(from, add, &sum)) {
-      over = add > 0 ? 1 : -1;
-    } else {
-      over = sum > max ? 1 : sum < min ? -1 : 0;
+    const int64_t max_add = WrapSub(max, from), min_add = WrapSub(min, from);
+    const bool narrow = op.bits < 64;
+    if (from > max || (narrow && add > max_add) || (from >= 0 && add > 0 && add > max_add)) {
+      over = 1;
+    } else if (from < min || (narrow && add < min_add) ||
+               (from < 0 && add < 0 && add < min_add)) {
+      over = -1;
     }
   } else {
     max = static_cast<int64_t>((uint64_t{1} << op.bits) - 1);
     min = 0;
-    const auto value = static_cast<uint64_t>(from);  // a field's value: at most `max`
-    const uint64_t magnitude = uint64_t{0} - static_cast<uint64_t>(add);
-    if (value > static_cast<uint64_t>(max) ||
-        (add > 0 && static_cast<uint64_t>(add) > static_cast<uint64_t>(max) - value)) {
+    if (static_cast<uint64_t>(from) > static_cast<uint64_t>(max) ||
+        (add > 0 && add > WrapSub(max, from))) {
       over = 1;
-    } else if (add < 0 && magnitude > value) {
+    } else if (add < 0 && add < WrapSub(0, from)) {
       over = -1;
     }
   }
