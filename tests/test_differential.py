@@ -1259,9 +1259,12 @@ class Executor:
             if f == "QUEUED":
                 self.multi[conn].append(cmd)
             return
-        if cmd.pipe and name not in CONTROL:
-            return  # its danger was noted when it was sent
+        # A pipelined command's danger was noted when it was sent, and is again now: a server
+        # runs it after the commands sent before it, which may take long (an LCS of two large
+        # values, 40 ms), and a short expiry starts only then.
         self._note_danger(cmd)
+        if cmd.pipe and name not in CONTROL:
+            return
         ended = (name == "EXEC" and (isinstance(f, list) or f is NIL_ARRAY or f is None or
                                      str(f).startswith("EXECABORT"))) or \
             (name == "DISCARD" and f == "OK")
