@@ -352,8 +352,14 @@ def test_cluster_slots_nodes_keyslot(make_cluster):
                    what="the follower to apply the write")
         reply = c.call("SET", key, "no")
         assert isinstance(reply, Error) and reply.startswith("MOVED"), reply
+        # BITFIELD of GETs only is a read (as BITFIELD_RO), with a SET or INCRBY a write.
+        assert c.call("BITFIELD", key, "GET", "u8", "0", "GET", "i4", "#1") == [ord("r"), 2]
+        assert c.call("BITFIELD_RO", key, "GET", "u8", "#1") == [ord("o")]
+        reply = c.call("BITFIELD", key, "GET", "u8", "0", "SET", "u8", "0", "1")
+        assert isinstance(reply, Error) and reply.startswith("MOVED"), reply
         assert c.call("READWRITE") == "OK"
         assert c.call("GET", key).startswith("MOVED")
+        assert c.call("BITFIELD", key, "GET", "u8", "0").startswith("MOVED")
 
 
 def wait_balanced(port):

@@ -289,6 +289,7 @@ ARITY = {
     "discard": 1, "flushall": -1, "flushdb": -1, "getbit": 3, "setbit": 4, "bitcount": -2,
     "bitpos": -3, "bitop": -4, "touch": -2, "substr": 4, "lcs": -3, "pfadd": -2,
     "pfcount": -2, "pfmerge": -2, "dump": 2, "restore": -4, "object": -2,
+    "bitfield": -2, "bitfield_ro": -2,
 }
 
 
@@ -300,7 +301,7 @@ def arity_ok(args):
 
 READS = {"GET", "MGET", "STRLEN", "GETRANGE", "EXISTS", "TYPE", "TTL", "PTTL", "EXPIRETIME",
          "PEXPIRETIME", "GETBIT", "BITCOUNT", "BITPOS", "TOUCH", "SUBSTR", "LCS", "DUMP",
-         "OBJECT"}
+         "OBJECT", "BITFIELD_RO"}
 CONTROL = {"MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH"}  # never pipelined here
 NOT_IN_MULTI = {"KEYS", "SCAN", "DBSIZE", "RANDOMKEY", "FLUSHALL", "FLUSHDB"}  # Flin refuses
 
@@ -789,6 +790,59 @@ def _bitop(g, conn, fresh):
                safe=False)
 
 
+# BITFIELD: offsets of a SET or INCRBY stay small (as SETBIT's); a GET's may reach Redis's 512
+# MiB. The bad ones are refused by both: an #N past 2^63 only where Redis 7.0's wrapped product
+# is negative or still too large (#9223372036854775807 for every width), as Flin refuses the
+# overflow itself where Redis may wrap onto a valid offset.
+BITFIELD_OFFSETS = ["0", "1", "3", "7", "8", "13", "31", "63", "64", "100", "#0", "#1", "#2",
+                    "#5"]
+BITFIELD_BAD_OFFSETS = ["-1", "abc", "", "#", "#-1", "1.5", "4294967296", "9223372036854775807",
+                        "#9223372036854775807", " 1", "##1"]
+BITFIELD_VALUES = ["0", "1", "-1", "2", "-2", "7", "100", "127", "128", "-128", "-129", "255",
+                   "256", "65535", "-32768", "4294967295", "9223372036854775807",
+                   "-9223372036854775808", "4611686018427387904", "-4611686018427387905",
+                   "-9223372036854775807", "-9223372036854775680", "9223372036854775806"]
+BITFIELD_BAD_VALUES = ["abc", "", "1.5", "+1", "9223372036854775808", " 1", "0x10"]
+
+
+def _bitfield_type(g):
+    if g.rnd.random() < 0.04:
+        return g.pick(["u64", "i65", "i0", "u0", "I8", "x8", "u", "", "i08", "i-1", "u8 "])
+    sign = g.pick("iu")
+    if g.rnd.random() < 0.1:
+        return sign + ("64" if sign == "i" or g.rnd.random() < 0.2 else "63")  # the widest
+    return sign + str(g.rnd.randint(1, 63 if g.rnd.random() < 0.5 else 8))
+
+
+def _bitfield(g, conn, fresh):
+    k = g.key()
+    ro = g.rnd.random() < 0.25
+    args = [g.case("BITFIELD_RO" if ro else "BITFIELD"), k]
+    writes = False
+    for _ in range(g.pick([0, 1, 1, 2, 2, 3, 4, 6])):
+        r = g.rnd.random()
+        if r < 0.15:
+            mode = g.pick(["WRAP", "SAT", "FAIL"]) if g.rnd.random() < 0.95 else "FOO"
+            args += [g.case("OVERFLOW"), g.case(mode)]
+            continue
+        sub = "GET" if r < 0.5 or (ro and g.rnd.random() < 0.9) else g.pick(["SET", "INCRBY"])
+        bad = g.rnd.random() < 0.03
+        offsets = BITFIELD_OFFSETS + (["4294967295", "536870911", "#536870911", "#7"]
+                                      if sub == "GET" else [])
+        op = [g.case(sub), _bitfield_type(g),
+              g.pick(BITFIELD_BAD_OFFSETS) if bad else g.pick(offsets)]
+        if sub != "GET":
+            writes = True
+            r = g.rnd.random()
+            op.append(g.pick(BITFIELD_BAD_VALUES) if r < 0.03 else
+                      g.pick(BITFIELD_VALUES) if r < 0.7 else str(g.rnd.randint(-300, 300)))
+        args += op
+    if g.rnd.random() < 0.04:
+        args += g.pick([["GET", "u8"], ["SET", "u8", "0"], ["INCRBY"], ["OVERFLOW"], ["FOO"]])
+    # A write that may leave the key as it was: not for a watched key (Gen.allowed).
+    return Cmd(conn, args, keys=[k], write=writes and not ro, safe=False)
+
+
 def _lcs(g, conn, fresh):
     a, b = g.key(), g.key()
     opts = []
@@ -1037,6 +1091,7 @@ GENERATORS = {
     "bitpos2": _bitpos, "bitop": _bitop, "lcs": _lcs, "lcs2": _lcs, "pfadd": _pfadd,
     "pfadd2": _pfadd, "pfcount": _pfcount, "pfmerge": _pfmerge, "dump": _dump,
     "restore": _restore, "restore2": _restore, "object": _object,
+    "bitfield": _bitfield, "bitfield2": _bitfield,
 }
 
 
@@ -1367,9 +1422,12 @@ class Executor:
             if f == "QUEUED":
                 self.multi[conn].append(cmd)
             return
-        if cmd.pipe and name not in CONTROL:
-            return  # its danger was noted when it was sent
+        # A pipelined command's danger was noted when it was sent, and is again now: a server
+        # runs it after the commands sent before it, which may take long (an LCS of two large
+        # values, 40 ms), and a short expiry starts only then.
         self._note_danger(cmd)
+        if cmd.pipe and name not in CONTROL:
+            return
         ended = (name == "EXEC" and (isinstance(f, list) or f is NIL_ARRAY or f is None or
                                      str(f).startswith("EXECABORT"))) or \
             (name == "DISCARD" and f == "OK")

@@ -1,12 +1,15 @@
-// Bits of strings: GETBIT SETBIT BITCOUNT BITPOS BITOP — with Redis 7.0's semantics and
-// errors. A string is a bit array, most significant bit of each byte first: bit i is
-// 0x80 >> (i % 8) of byte i / 8, and bits past the end are 0. Reads answer on the I/O
-// thread; writes check their arguments there and are applied from the log, where SETBIT and
-// BITOP re-check against limits every replica shares. (BITFIELD is not implemented: it
-// answers "unknown command".)
+// Bits of strings: GETBIT SETBIT BITCOUNT BITPOS BITOP BITFIELD BITFIELD_RO — with Redis
+// 7.0's semantics and errors. A string is a bit array, most significant bit of each byte
+// first: bit i is 0x80 >> (i % 8) of byte i / 8, and bits past the end are 0. Reads answer on
+// the I/O thread; writes check their arguments there and are applied from the log, where
+// SETBIT, BITOP and BITFIELD re-check against limits every replica shares. BITFIELD is a read
+// when it has only GETs (routed, and read through the log, as GETBIT is) and otherwise a
+// write, applied whole from one log entry.
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
+#include <vector>
 
 #include "common/strings.h"
 #include "server/client_conn.h"
@@ -247,6 +250,247 @@ void BitOpApply(ApplyContext& ctx) {
   ctx.out.Integer(static_cast<int64_t>(len));
 }
 
+// ---- BITFIELD ----
+
+// One GET, SET or INCRBY of a BITFIELD, with the OVERFLOW in force where it stands.
+struct BitFieldOp {
+  enum class Kind { kGet, kSet, kIncrBy } kind;
+  enum class Overflow { kWrap, kSat, kFail } overflow;
+  bool is_signed;
+  int bits;         // 1..64 signed, 1..63 unsigned
+  int64_t offset;   // of the field's first bit
+  int64_t operand;  // SET's value, INCRBY's increment
+};
+
+struct BitField {
+  std::vector<BitFieldOp> ops;
+  bool writes = false;        // a SET or an INCRBY
+  int64_t last_written = -1;  // the last bit a SET or INCRBY covers (the string grows to it)
+};
+
+constexpr std::string_view kErrBitFieldType =
+    "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but "
+    "i64 is.";
+
+// i1..i64, u1..u63, as Redis reads it (a C string: up to a NUL byte).
+bool ParseFieldType(std::string_view arg, bool* is_signed, int* bits) {
+  arg = arg.substr(0, arg.find('\0'));
+  int64_t n;
+  if (arg.empty() || (arg[0] != 'i' && arg[0] != 'u') || !ParseInt64(arg.substr(1), &n)) {
+    return false;
+  }
+  *is_signed = arg[0] == 'i';
+  if (n < 1 || n > (*is_signed ? 64 : 63)) return false;
+  *bits = static_cast<int>(n);
+  return true;
+}
+
+// A field's offset in bits: N, or #N for the N-th field of this width. An #N whose product
+// overflows is refused (Redis 7.0 wraps it, and may land on an unrelated offset).
+bool ParseFieldOffset(std::string_view arg, int bits, int64_t max_bytes, int64_t* offset) {
+  const bool nth = !arg.empty() && arg[0] == '#';
+  int64_t n;
+  if (!ParseInt64(arg.substr(nth ? 1 : 0), &n) || n < 0) return false;
+  if (nth && __builtin_mul_overflow(n, bits, &n)) return false;
+  *offset = n;
+  return (n >> 3) < max_bytes;
+}
+
+// BITFIELD's subcommands (args[2..]) as Redis 7.0 parses them: "" or the first error. Offsets
+// of SET and INCRBY, which grow the string, lie within `max_write_bytes`; GET's within Redis's
+// 512 MiB.
+std::string ParseBitField(Args args, int64_t max_write_bytes, BitField* bf) {
+  using Kind = BitFieldOp::Kind;
+  using Overflow = BitFieldOp::Overflow;
+  Overflow overflow = Overflow::kWrap;
+  for (size_t i = 2; i < args.size();) {
+    const std::string sub = ToLower(args[i]);
+    const size_t left = args.size() - i - 1;
+    if (sub == "overflow" && left >= 1) {
+      const std::string how = ToLower(args[i + 1]);
+      if (how == "wrap") {
+        overflow = Overflow::kWrap;
+      } else if (how == "sat") {
+        overflow = Overflow::kSat;
+      } else if (how == "fail") {
+        overflow = Overflow::kFail;
+      } else {
+        return "ERR Invalid OVERFLOW type specified";
+      }
+      i += 2;
+      continue;
+    }
+    BitFieldOp op{Kind::kGet, overflow, false, 0, 0, 0};
+    if (sub == "get" && left >= 2) {
+      op.kind = Kind::kGet;
+    } else if (sub == "set" && left >= 3) {
+      op.kind = Kind::kSet;
+    } else if (sub == "incrby" && left >= 3) {
+      op.kind = Kind::kIncrBy;
+    } else {
+      return std::string(kErrSyntax);
+    }
+    if (!ParseFieldType(args[i + 1], &op.is_signed, &op.bits)) {
+      return std::string(kErrBitFieldType);
+    }
+    const bool get = op.kind == Kind::kGet;
+    if (!ParseFieldOffset(args[i + 2], op.bits, get ? kMaxStringBytes : max_write_bytes,
+                          &op.offset)) {
+      return std::string(kErrBitOffset);
+    }
+    if (!get) {
+      if (!ParseInt64(args[i + 3], &op.operand)) return std::string(kErrNotInteger);
+      bf->writes = true;
+      bf->last_written = std::max(bf->last_written, op.offset + op.bits - 1);
+    }
+    bf->ops.push_back(op);
+    i += get ? 3 : 4;
+  }
+  return "";
+}
+
+// Whether a BITFIELD writes (for routing, MULTI and the state machine). One that does not parse
+// counts as a read: it writes nothing, and its handler or apply function answers the error.
+bool BitFieldWrites(Args args) {
+  BitField bf;
+  return ParseBitField(args, kMaxStringBytes, &bf).empty() && bf.writes;
+}
+
+// The `bits` bits at `offset`, most significant first; bits past the end are 0.
+uint64_t ReadField(std::string_view s, int64_t offset, int bits) {
+  uint64_t v = 0;
+  for (int64_t i = offset; i < offset + bits; ++i) {
+    v = (v << 1) | static_cast<uint64_t>((i >> 3) < static_cast<int64_t>(s.size()) ? Bit(s, i) : 0);
+  }
+  return v;
+}
+
+// Stores the low `bits` bits of `v` at `offset`, within `s`.
+void WriteField(std::string& s, int64_t offset, int bits, uint64_t v) {
+  for (int j = bits - 1; j >= 0; --j, ++offset) {
+    auto& byte = reinterpret_cast<uint8_t&>(s[offset >> 3]);
+    const auto mask = static_cast<uint8_t>(0x80 >> (offset & 7));
+    byte = ((v >> j) & 1) ? (byte | mask) : (byte & ~mask);
+  }
+}
+
+// A field's value as the reply shows it: unsigned, or signed from its top bit.
+int64_t FieldValue(const BitFieldOp& op, uint64_t raw) {
+  if (op.is_signed && op.bits < 64 && ((raw >> (op.bits - 1)) & 1)) raw |= ~uint64_t{0} << op.bits;
+  return static_cast<int64_t>(raw);
+}
+
+// a - b, wrapping around as Redis's 64-bit arithmetic does.
+int64_t WrapSub(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
+}
+
+// What a SET (`from` the value, `add` 0) or an INCRBY (`from` the field, `add` the increment)
+// leaves in the field: the sum if the field's type holds it, else wrapped to the width (WRAP)
+// or the bound it passed (SAT); false if FAIL refuses it. The bounds are checked exactly as
+// Redis 7.0 checks them, wrap-arounds included: an unsigned SET reads its value as unsigned
+// (a negative one is above the maximum), and a signed SET of a value so far below the minimum
+// that max - value passes INT64_MAX counts as above the maximum (SAT stores the maximum).
+bool FieldResult(const BitFieldOp& op, int64_t from, int64_t add, int64_t* out) {
+  const uint64_t wrapped = static_cast<uint64_t>(from) + static_cast<uint64_t>(add);
+  int over = 0;  // 1: above the maximum, -1: below the minimum
+  int64_t max, min;
+  if (op.is_signed) {
+    max = op.bits == 64 ? INT64_MAX : (int64_t{1} << (op.bits - 1)) - 1;
+    min = -max - 1;
+    const int64_t max_add = WrapSub(max, from), min_add = WrapSub(min, from);
+    const bool narrow = op.bits < 64;
+    if (from > max || (narrow && add > max_add) || (from >= 0 && add > 0 && add > max_add)) {
+      over = 1;
+    } else if (from < min || (narrow && add < min_add) ||
+               (from < 0 && add < 0 && add < min_add)) {
+      over = -1;
+    }
+  } else {
+    max = static_cast<int64_t>((uint64_t{1} << op.bits) - 1);
+    min = 0;
+    if (static_cast<uint64_t>(from) > static_cast<uint64_t>(max) ||
+        (add > 0 && add > WrapSub(max, from))) {
+      over = 1;
+    } else if (add < 0 && add < WrapSub(0, from)) {
+      over = -1;
+    }
+  }
+  if (over == 0 || op.overflow == BitFieldOp::Overflow::kWrap) {
+    const uint64_t field = op.bits == 64 ? wrapped : wrapped & ((uint64_t{1} << op.bits) - 1);
+    *out = FieldValue(op, field);
+    return true;
+  }
+  if (op.overflow == BitFieldOp::Overflow::kFail) return false;
+  *out = over > 0 ? max : min;
+  return true;
+}
+
+// Runs the operations on `v` in order, one reply each (nil for one FAIL refused). `v` covers
+// every bit a SET or INCRBY writes.
+void RunBitField(const BitField& bf, std::string& v, protocol::ReplyWriter& out) {
+  out.ArrayHeader(bf.ops.size());
+  for (const BitFieldOp& op : bf.ops) {
+    const int64_t old = FieldValue(op, ReadField(v, op.offset, op.bits));
+    if (op.kind == BitFieldOp::Kind::kGet) {
+      out.Integer(old);
+      continue;
+    }
+    const bool set = op.kind == BitFieldOp::Kind::kSet;
+    int64_t now;
+    if (!FieldResult(op, set ? op.operand : old, set ? 0 : op.operand, &now)) {
+      out.Null();
+      continue;
+    }
+    WriteField(v, op.offset, op.bits, static_cast<uint64_t>(now));
+    out.Integer(set ? old : now);
+  }
+}
+
+// The read side of BITFIELD (only GETs) and BITFIELD_RO.
+template <typename Ctx>
+void BitFieldRead(Ctx& ctx, const BitField& bf) {
+  std::string v;
+  ReadString(ctx, ctx.args[1], &v, nullptr);
+  RunBitField(bf, v, ctx.out);
+}
+
+template <typename Ctx>
+void BitFieldRoCmd(Ctx& ctx) {
+  BitField bf;
+  std::string err = ParseBitField(ctx.args, kMaxStringBytes, &bf);
+  if (err.empty() && bf.writes) err = "ERR BITFIELD_RO only supports the GET subcommand";
+  if (!err.empty()) return ctx.out.Error(err);
+  BitFieldRead(ctx, bf);
+}
+
+// Only GETs: a read, answered here. Otherwise the offsets that grow the string are bounded as
+// SETBIT's, and the command goes to the log.
+void BitFieldCheck(CommandContext& ctx) {
+  BitField bf;
+  const int64_t limit = std::min(kMaxStringBytes, ctx.server.config().max_value_bytes.load());
+  std::string err = ParseBitField(ctx.args, limit, &bf);
+  if (!err.empty()) return ctx.out.Error(err);
+  if (!bf.writes) return BitFieldRead(ctx, bf);
+  ctx.Propose(ctx.Partition(ctx.args[1]));
+}
+
+// As Redis, the string grows to the last bit a SET or INCRBY covers (keeping its expiry) even
+// if OVERFLOW FAIL refuses every one of them.
+void BitFieldApply(ApplyContext& ctx) {
+  BitField bf;
+  std::string err = ParseBitField(ctx.args, kMaxStringBytes, &bf);
+  if (!err.empty()) return ctx.out.Error(err);
+  if (!bf.writes) return BitFieldRead(ctx, bf);  // read through the log
+  std::string v;
+  int64_t expire_at = 0;
+  ctx.GetString(ctx.args[1], &v, &expire_at);
+  const auto size = static_cast<size_t>((bf.last_written >> 3) + 1);
+  if (v.size() < size) v.resize(size, '\0');
+  RunBitField(bf, v, ctx.out);
+  ctx.PutString(ctx.args[1], v, expire_at);
+}
+
 CommandSpec Read(std::string name, int arity, Handler h, ApplyFn a, std::string summary) {
   CommandSpec s = MakeCommand(std::move(name), arity, kCmdReadOnly, h, a, "bitmap",
                               std::move(summary), 1, 1, 1);
@@ -281,6 +525,20 @@ void RegisterBitFamily(CommandTable* t) {
   bitop.since = "2.6.0";
   bitop.complexity = "O(N)";
   t->Add(std::move(bitop));
+  CommandSpec bitfield =
+      MakeCommand("bitfield", -2, kCmdWrite, BitFieldCheck, BitFieldApply, "bitmap",
+                  "Performs arbitrary bitfield integer operations on strings.", 1, 1, 1);
+  bitfield.writes_if = BitFieldWrites;
+  bitfield.since = "3.2.0";
+  bitfield.complexity = "O(1) for each subcommand specified";
+  t->Add(std::move(bitfield));
+  CommandSpec bitfield_ro =
+      Read("bitfield_ro", -2, BitFieldRoCmd<CommandContext>, BitFieldRoCmd<ApplyContext>,
+           "Performs arbitrary read-only bitfield integer operations on strings.");
+  bitfield_ro.flags |= kCmdFast;
+  bitfield_ro.since = "6.0.0";
+  bitfield_ro.complexity = "O(1) for each subcommand specified";
+  t->Add(std::move(bitfield_ro));
 }
 
 }  // namespace flin::server

@@ -164,7 +164,7 @@ void ClientConn::ProcessInput() {
 bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
   const CommandSpec* spec = server_->commands().Find(args[0]);
   if (spec != nullptr && spec->Has(kCmdInternal)) spec = nullptr;
-  const bool is_write = spec != nullptr && spec->Has(kCmdWrite);
+  const bool is_write = spec != nullptr && spec->Writes(args);
   // A command that follows writes still in flight on this connection must see them and answer
   // after them. A write simply follows them into the log; so does a read that can be applied
   // from the log (GET, MGET, EXISTS, TTL, ...), which lets a pipeline of mixed reads and writes
@@ -173,7 +173,7 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
   // (NoteWatchedRead), on this thread. (A cluster leader without a confirmed lease still
   // reads through the log: see NoteReadThroughLog.)
   const bool log_read = pending_ > 0 && !is_write && spec != nullptr &&
-                        spec->Has(kCmdReadOnly) && spec->apply != nullptr &&
+                        spec->OnlyReads(args) && spec->apply != nullptr &&
                         transaction_.watched.empty();
   if (pending_ > 0 && !is_write && !log_read) return false;
 

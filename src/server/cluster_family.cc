@@ -58,7 +58,8 @@ bool RouteCommand(CommandContext& ctx) {
   const int p = SlotPartition(slot, ctx.server.partitions());
   const uint64_t self = mr->topology().self_id();
   const uint64_t leader = mr->View(p).leader.load(std::memory_order_relaxed);
-  if (ctx.spec.Has(kCmdWrite)) {
+  const bool write = ctx.spec.Writes(ctx.args);
+  if (write) {
     if (leader == self) return true;
   } else {
     if (ctx.server.LocalReadable(p, ctx.conn.readonly())) return true;
@@ -77,7 +78,7 @@ bool RouteCommand(CommandContext& ctx) {
   if (leader == 0 && mr->ElectionWindowOpen(p)) {
     // Leadership is moving (mostly a planned transfer, milliseconds): the raft thread holds
     // the proposal until the partition has a leader, then proposes it or answers -MOVED.
-    if (ctx.spec.Has(kCmdWrite)) return true;  // the handler checks it and proposes
+    if (write) return true;  // the handler checks it and proposes
     if (ctx.spec.apply != nullptr) {
       NoteReadThroughLog(ctx);
       ctx.Propose(p);  // a read through the log

@@ -127,7 +127,18 @@ struct CommandSpec {
   std::string since = "1.0.0";
   std::string complexity = "O(1)";
   std::vector<std::string> subcommands;  // "config|get", ... (documentation only)
+  // For a command whose arguments decide whether it writes (BITFIELD writes only with a SET
+  // or INCRBY): true if this call writes. Unset, the flags decide. It must depend on the
+  // arguments alone: routing and MULTI ask it on I/O threads, the state machine on the
+  // apply thread, and every replica must get the same answer for the same entry.
+  bool (*writes_if)(Args args) = nullptr;
   bool Has(uint32_t f) const { return (flags & f) != 0; }
+  // Whether this call changes data (goes through the log as a write) ...
+  bool Writes(Args args) const { return writes_if != nullptr ? writes_if(args) : Has(kCmdWrite); }
+  // ... or only reads data (answered on the I/O thread, or read through the log).
+  bool OnlyReads(Args args) const {
+    return writes_if != nullptr ? !writes_if(args) : Has(kCmdReadOnly);
+  }
   bool ArityOk(size_t argc) const {
     return arity >= 0 ? argc == static_cast<size_t>(arity) : argc >= static_cast<size_t>(-arity);
   }

@@ -37,6 +37,9 @@ const std::unordered_map<std::string_view, std::string_view>& Syntaxes() {
       {"pfadd", "key [element ...]"},
       {"pfcount", "key ..."},
       {"pfmerge", "destkey [sourcekey ...]"},
+      {"bitfield", "key [GET encoding offset | [OVERFLOW (WRAP | SAT | FAIL)] "
+                   "(SET encoding offset value | INCRBY encoding offset increment)] ..."},
+      {"bitfield_ro", "key [GET encoding offset] ..."},
       {"incr", "key"},
       {"incrby", "key increment"},
       {"decr", "key"},

@@ -22,7 +22,7 @@ void StateMachineImpl::Apply(storage::WriteTxn& txn, int partition, int64_t now_
   // A read through the log changes nothing; with nobody waiting (a follower, a replay after a
   // restart) its reply would only be built to be thrown away, and an MGET of many large
   // values would build a large one on every replica.
-  if (reply == nullptr && !spec->Has(kCmdWrite)) return;
+  if (reply == nullptr && !spec->Writes(Args(args_))) return;
   ApplyContext ctx(txn, now_ms, Args(args_), out, partitions_, &expired_keys_);
   ctx.partition = partition;
   ctx.commands = commands_;

@@ -257,6 +257,55 @@ TEST_F(StateMachineTest, ReadsNobodyWaitsForBuildNoReply) {
   EXPECT_EQ(Apply({"GET", "j"}), "$1\r\nv\r\n");
 }
 
+// BITFIELD is a write only with a SET or an INCRBY; the entry is applied whole, and grows the
+// string to the last bit written even when OVERFLOW FAIL refuses every write (as Redis).
+TEST_F(StateMachineTest, BitFieldWritesOnlyWithSetOrIncrBy) {
+  const CommandSpec* bitfield = table_.Find("bitfield");
+  const CommandSpec* ro = table_.Find("BITFIELD_RO");
+  ASSERT_NE(bitfield, nullptr);
+  ASSERT_NE(ro, nullptr);
+  using V = std::vector<std::string_view>;
+  EXPECT_TRUE(bitfield->Writes(V{"BITFIELD", "k", "GET", "u8", "0", "INCRBY", "i5", "3", "1"}));
+  EXPECT_FALSE(bitfield->Writes(V{"BITFIELD", "k", "GET", "u8", "0", "OVERFLOW", "SAT"}));
+  EXPECT_TRUE(bitfield->OnlyReads(V{"BITFIELD", "k"}));
+  // One that does not parse writes nothing: a read, whose handler answers the error.
+  EXPECT_FALSE(bitfield->Writes(V{"BITFIELD", "k", "SET", "u8", "0", "1", "GET", "u64", "0"}));
+  EXPECT_FALSE(bitfield->Writes(V{"BITFIELD"}));
+  EXPECT_FALSE(ro->Writes(V{"BITFIELD_RO", "k", "SET", "u8", "0", "1"}));
+  EXPECT_TRUE(table_.Find("setbit")->Writes(V{"SETBIT", "k", "x", "y"}));
+
+  EXPECT_EQ(Apply({"BITFIELD", "k", "OVERFLOW", "FAIL", "SET", "u8", "#1", "256", "INCRBY", "i8",
+                   "0", "-1", "GET", "u16", "0"}),
+            "*3\r\n$-1\r\n:-1\r\n:65280\r\n");
+  EXPECT_EQ(Apply({"GET", "k"}), std::string("$2\r\n\xff\0\r\n", 8));
+  EXPECT_EQ(Apply({"BITFIELD", "n", "OVERFLOW", "FAIL", "INCRBY", "u8", "#2", "-1"}),
+            "*1\r\n$-1\r\n");
+  EXPECT_EQ(Apply({"STRLEN", "n"}), ":3\r\n");
+  // Only GETs: read through the log, nothing created.
+  EXPECT_EQ(Apply({"BITFIELD", "none", "GET", "i64", "4294967295", "GET", "u8", "0"}),
+            "*2\r\n:0\r\n:0\r\n");
+  EXPECT_EQ(Apply({"BITFIELD_RO", "k", "GET", "i4", "0"}), "*1\r\n:-1\r\n");
+  EXPECT_EQ(Apply({"EXISTS", "none"}), ":0\r\n");
+  // Entries the proposer's checks should have stopped: errors, nothing written.
+  const std::string bad_offset = "-ERR bit offset is not an integer or out of range\r\n";
+  EXPECT_EQ(Apply({"BITFIELD", "k", "SET", "u8", "4294967296", "1"}), bad_offset);
+  EXPECT_EQ(Apply({"BITFIELD", "k", "SET", "i64", "#288230376151711745", "1"}), bad_offset);
+  EXPECT_EQ(Apply({"BITFIELD", "k", "INCRBY", "u8", "0", "1", "GET", "u8", "-1"}), bad_offset);
+  EXPECT_EQ(Apply({"BITFIELD_RO", "k", "SET", "u8", "0", "1"}),
+            "-ERR BITFIELD_RO only supports the GET subcommand\r\n");
+  EXPECT_EQ(Apply({"GET", "k"}), std::string("$2\r\n\xff\0\r\n", 8));
+
+  // With nobody waiting (a follower), a BITFIELD of GETs builds no reply; one that writes runs.
+  std::string cmd;
+  EncodeCommand(std::vector<std::string>{"BITFIELD", "k", "GET", "u8", "0"}, &cmd);
+  sm_.Apply(*txn_, -1, 1000000, cmd, nullptr);
+  EXPECT_EQ(sm_.discarded_reply_bytes(), 0u);
+  EncodeCommand(std::vector<std::string>{"BITFIELD", "k", "SET", "u8", "0", "1"}, &cmd);
+  sm_.Apply(*txn_, -1, 1000000, cmd, nullptr);
+  EXPECT_EQ(sm_.discarded_reply_bytes(), 10u);  // "*1\r\n:255\r\n"
+  EXPECT_EQ(Apply({"GET", "k"}), std::string("$2\r\n\x01\0\r\n", 8));
+}
+
 TEST(CommandCodecTest, RoundTripAndRejectsGarbage) {
   std::string enc;
   EncodeCommand(std::vector<std::string>{"SET", std::string("a\0b", 3), ""}, &enc);

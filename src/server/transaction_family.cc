@@ -218,7 +218,7 @@ void ExecApply(ApplyContext& ctx) {
       continue;
     }
     const bool over = ctx.out.buffer()->size() - reply_start > kMaxExecReplyBytes;
-    const bool read = !spec->Has(kCmdWrite);
+    const bool read = !spec->Writes(args);
     if (read && (over || !ctx.reply_wanted)) {
       ctx.out.Error(kErrExecReplyTooLarge);  // (a discarded reply when nobody waits)
       continue;
@@ -267,7 +267,7 @@ void QueueInTransaction(CommandContext& ctx) {
   } else if (CommandContext check{ctx.args, err, ctx.conn, ctx.server, ctx.spec, ctx.now_ms};
              RouteQueuedCommand(check, &tx.slot)) {
     const bool single = ctx.server.cluster() == nullptr;  // one log: partition -1
-    if (ctx.spec.Has(kCmdWrite)) {
+    if (ctx.spec.Writes(ctx.args)) {
       // The handler's checks (syntax, limits); what it proposes is kept, not sent.
       std::vector<CommandContext::Captured> captured;
       std::string reply;
