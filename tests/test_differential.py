@@ -1040,7 +1040,8 @@ def _payload(g, value):
         if fault == "encoding":
             return string_payload(bytes([g.rnd.randint(0xC4, 0xFF)]) + v)
         if fault == "lzf-length":
-            return string_payload(lzf_string(v, declared=len(v) + g.pick([-1, 1, 100])))
+            # (Never below 0: an empty value declared one byte short has no length to write.)
+            return string_payload(lzf_string(v, declared=max(0, len(v) + g.pick([-1, 1, 100]))))
         if fault == "into-footer":
             # A length 1-12 bytes past the string: Redis reads up to 10 from the footer.
             w = v[:50]
