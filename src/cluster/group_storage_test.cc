@@ -123,6 +123,16 @@ class GroupStorageTest : public ::testing::TestWithParam<bool> {
     }
     return Status::TimedOut("snapshot not built in 10 s");
   }
+  // Partition 5 holds "a", applied to index 4, and a file stands where the snapshot directory
+  // should be (as a full disk, a build fails). Returns the directory's path.
+  std::string AppliedWithSnapshotDirBlocked() {
+    PutData(5, "a", "1");
+    LogApplied(4, 1, 4);
+    const std::string snapdir = dir_ + "/snapshots";
+    std::filesystem::remove_all(snapdir);
+    std::ofstream(snapdir) << "a file where the directory should be";
+    return snapdir;
+  }
   std::string ReadSnapshot(uint64_t index) {
     std::string data;
     for (uint64_t off = 0;;) {
@@ -495,11 +505,7 @@ TEST_P(GroupStorageTest, SnapshotGateDefersNewSnapshotsButNotABuiltOne) {
 // build, each writing until it took the disk's last free bytes (1,110 failures in 20 s on one
 // node, each a warning, in a probe of session 24).
 TEST_P(GroupStorageTest, AFailedSnapshotBuildIsReportedAndRetriedOnlyAfterAWait) {
-  PutData(5, "a", "1");
-  LogApplied(4, 1, 4);
-  const std::string snapdir = dir_ + "/snapshots";
-  std::filesystem::remove_all(snapdir);
-  std::ofstream(snapdir) << "a file where the directory should be";
+  const std::string snapdir = AppliedWithSnapshotDirBlocked();
   std::vector<std::string> failures;
   gs_->set_snapshot_failed([&](const Status& s) { failures.push_back(s.ToString()); });
   gs_->set_snapshot_retry_ms(60000, 60000);
@@ -522,14 +528,10 @@ TEST_P(GroupStorageTest, AFailedSnapshotBuildIsReportedAndRetriedOnlyAfterAWait)
   EXPECT_EQ(built->index, 4u);
 }
 
-// Waits grow while builds keep failing (1 ms, 2 ms, ... up to the longest), and a success
-// ends them.
-TEST_P(GroupStorageTest, SnapshotRetryWaitsGrowWhileBuildsFail) {
-  PutData(5, "a", "1");
-  LogApplied(4, 1, 4);
-  const std::string snapdir = dir_ + "/snapshots";
-  std::filesystem::remove_all(snapdir);
-  std::ofstream(snapdir) << "x";
+// Builds that keep failing keep being retried (after waits of 1 ms, 2 ms, ... up to the
+// longest), and one succeeds once the disk allows it.
+TEST_P(GroupStorageTest, SnapshotBuildsAreRetriedWhileTheyFail) {
+  const std::string snapdir = AppliedWithSnapshotDirBlocked();
   int failures = 0;
   gs_->set_snapshot_failed([&](const Status&) { ++failures; });
   gs_->set_snapshot_retry_ms(1, 8);
