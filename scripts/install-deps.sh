@@ -6,7 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
-  librocksdb-dev libabsl-dev zlib1g-dev liblzf-dev libgtest-dev libgmock-dev libbenchmark-dev
+  librocksdb-dev libabsl-dev zlib1g-dev liblzf-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev nettle-dev libgtest-dev libgmock-dev libbenchmark-dev
   redis-server redis-tools python3 python3-redis python3-pytest
   clang libclang-rt-14-dev iproute2 procps
 )

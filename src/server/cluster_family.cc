@@ -46,7 +46,7 @@ void NotServedHere(CommandContext& ctx, const cluster::MultiRaftNode& mr, int sl
 bool RouteCommand(CommandContext& ctx) {
   cluster::MultiRaftNode* mr = ctx.server.cluster();
   if (mr == nullptr) return true;
-  const auto keys = ctx.spec.KeyPositions(ctx.args.size());
+  const auto keys = ctx.spec.KeyPositions(ctx.args);
   if (keys.empty()) return true;  // keyless commands run on this node
   const int slot = KeySlot(ctx.args[keys[0]]);
   for (size_t i = 1; i < keys.size(); ++i) {
@@ -92,7 +92,7 @@ bool RouteCommand(CommandContext& ctx) {
 bool RouteQueuedCommand(CommandContext& ctx, int* txn_slot) {
   cluster::MultiRaftNode* mr = ctx.server.cluster();
   if (mr == nullptr) return true;  // one log: any keys, and FLUSHALL, go together
-  const auto keys = ctx.spec.KeyPositions(ctx.args.size());
+  const auto keys = ctx.spec.KeyPositions(ctx.args);
   if (keys.empty()) return true;  // routed by nothing (UNWATCH)
   const int slot = KeySlot(ctx.args[keys[0]]);
   for (size_t i = 1; i < keys.size(); ++i) {
@@ -121,7 +121,7 @@ bool RouteQueuedCommand(CommandContext& ctx, int* txn_slot) {
 
 int LogReadPartition(CommandContext& ctx) {
   if (ctx.spec.apply == nullptr) return -1;
-  const auto keys = ctx.spec.KeyPositions(ctx.args.size());
+  const auto keys = ctx.spec.KeyPositions(ctx.args);
   if (keys.empty()) return -1;
   const int slot = KeySlot(ctx.args[keys[0]]);
   for (size_t i = 1; i < keys.size(); ++i) {

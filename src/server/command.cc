@@ -19,7 +19,9 @@ std::string ErrInvalidExpire(std::string_view cmd) {
   return "ERR invalid expire time in '" + ToLower(cmd) + "' command";
 }
 
-std::vector<size_t> CommandSpec::KeyPositions(size_t argc) const {
+std::vector<size_t> CommandSpec::KeyPositions(Args args) const {
+  if (key_positions != nullptr) return key_positions(args);
+  const size_t argc = args.size();
   std::vector<size_t> keys;
   if (first_key <= 0) return keys;
   size_t last = last_key < 0 ? argc + last_key : static_cast<size_t>(last_key);
@@ -56,6 +58,7 @@ CommandTable::CommandTable() {
   RegisterPersistenceFamily(this);
   RegisterSlowlogFamily(this);
   RegisterDumpFamily(this);
+  RegisterScriptFamily(this);
 }
 
 void CommandTable::Add(CommandSpec spec) {

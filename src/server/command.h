@@ -132,6 +132,9 @@ struct CommandSpec {
   // arguments alone: routing and MULTI ask it on I/O threads, the state machine on the
   // apply thread, and every replica must get the same answer for the same entry.
   bool (*writes_if)(Args args) = nullptr;
+  // For a command whose arguments say where its keys are (EVAL's numkeys): the positions of
+  // the keys in `args`, which has a valid arity. Unset, first_key/last_key/step say.
+  std::vector<size_t> (*key_positions)(Args args) = nullptr;
   bool Has(uint32_t f) const { return (flags & f) != 0; }
   // Whether this call changes data (goes through the log as a write) ...
   bool Writes(Args args) const { return writes_if != nullptr ? writes_if(args) : Has(kCmdWrite); }
@@ -143,7 +146,7 @@ struct CommandSpec {
     return arity >= 0 ? argc == static_cast<size_t>(arity) : argc >= static_cast<size_t>(-arity);
   }
   // The positions of keys in `args` (for routing, CROSSSLOT and COMMAND GETKEYS).
-  std::vector<size_t> KeyPositions(size_t argc) const;
+  std::vector<size_t> KeyPositions(Args args) const;
 };
 
 // A spec with the fields every family sets; key positions default to "no keys".
@@ -178,6 +181,7 @@ void RegisterTransactionFamily(CommandTable* table);
 void RegisterPersistenceFamily(CommandTable* table);
 void RegisterSlowlogFamily(CommandTable* table);
 void RegisterDumpFamily(CommandTable* table);
+void RegisterScriptFamily(CommandTable* table);
 
 // Log entry payload: the argument vector, length-prefixed. Decode fails (false) on anything
 // malformed.

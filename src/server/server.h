@@ -15,6 +15,7 @@
 #include "server/active_expiry.h"
 #include "server/backups.h"
 #include "server/background_worker.h"
+#include "server/script_cache.h"
 #include "server/slowlog.h"
 #include "server/command.h"
 #include "server/config.h"
@@ -68,6 +69,8 @@ class Server {
   ScanCursors& cursors() { return cursors_; }
   // SLOWLOG (slowlog.h). Any thread.
   SlowLog& slowlog() { return slowlog_; }
+  // The node's scripts for EVALSHA (script_cache.h). Any thread.
+  ScriptCache& scripts() { return scripts_; }
   int partitions() const { return config_->partitions; }
 
   // The memory holding unsent replies on every client connection, in bytes (each ClientConn
@@ -95,6 +98,7 @@ class Server {
 
   Config* config_;
   SlowLog slowlog_;  // before the state machine, which records into it
+  ScriptCache scripts_;
   // Before everything that holds proposals (the replicators, the I/O threads' outboxes):
   // destroyed after them.
   ByteBudget pending_writes_;

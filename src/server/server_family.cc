@@ -352,6 +352,7 @@ void WriteFlags(protocol::ReplyWriter& w, const CommandSpec& s) {
   if (s.Has(kCmdFast)) flags.push_back("fast");
   if (s.Has(kCmdLoading)) flags.push_back("loading");
   if (s.Has(kCmdStale)) flags.push_back("stale");
+  if (s.key_positions != nullptr) flags.push_back("movablekeys");
   w.SetHeader(flags.size());
   for (const char* f : flags) w.Simple(f);
 }
@@ -480,7 +481,7 @@ void CommandCmd(CommandContext& ctx) {
     if (s == nullptr) return ctx.out.Error("ERR Invalid command specified");
     const size_t argc = ctx.args.size() - 2;
     if (!s->ArityOk(argc)) return ctx.out.Error("ERR Invalid number of arguments specified for command");
-    auto pos = s->KeyPositions(argc);
+    auto pos = s->KeyPositions(ctx.args.subspan(2));
     if (pos.empty()) return ctx.out.Error("ERR The command has no key arguments");
     ctx.out.ArrayHeader(pos.size());
     for (size_t p : pos) ctx.out.Bulk(ctx.args[2 + p]);

@@ -255,11 +255,11 @@ void QueueInTransaction(CommandContext& ctx) {
   std::string element;
   if (ctx.spec.handler == UnwatchCmd) {
     element = "o";  // Redis queues it; at EXEC it does nothing (EXEC unwatches anyway)
-  } else if (ctx.spec.apply == nullptr) {
+  } else if (ctx.spec.apply == nullptr && !ctx.spec.Has(kCmdWrite)) {
     err.Error("ERR '" + std::string(ctx.args[0]) +
               "' cannot be used inside MULTI: Flin runs a transaction from its log, and this "
               "command does not go through the log");
-  } else if (ctx.spec.KeyPositions(ctx.args.size()).empty()) {
+  } else if (ctx.spec.KeyPositions(ctx.args).empty()) {
     // FLUSHALL, FLUSHDB: a range deletion, which WriteTxn writes apart from the batch (not
     // atomic with the commands around it), and in a cluster one entry of every partition.
     err.Error("ERR '" + std::string(ctx.args[0]) +
@@ -289,7 +289,7 @@ void QueueInTransaction(CommandContext& ctx) {
       // A read runs from the log, where its apply function checks its arguments.
       std::string command;
       EncodeCommand(ctx.args, &command);
-      const int p = single ? -1 : ctx.Partition(ctx.args[ctx.spec.KeyPositions(ctx.args.size())[0]]);
+      const int p = single ? -1 : ctx.Partition(ctx.args[ctx.spec.KeyPositions(ctx.args)[0]]);
       element = QueuedElement(p, command);
     }
   }
@@ -322,7 +322,7 @@ void NoteWatchedRead(ClientConn::Transaction& tx, std::string_view key, bool pre
 void NoteReadThroughLog(CommandContext& ctx) {
   ClientConn::Transaction& tx = ctx.conn.transaction();
   if (tx.watched.empty()) return;
-  for (size_t pos : ctx.spec.KeyPositions(ctx.args.size())) {
+  for (size_t pos : ctx.spec.KeyPositions(ctx.args)) {
     if (FindWatched(tx, ctx.args[pos]) != nullptr) tx.watch_broken = true;
   }
 }
@@ -330,7 +330,7 @@ void NoteReadThroughLog(CommandContext& ctx) {
 void CheckWatchedKeysBeforeWrite(CommandContext& ctx) {
   ClientConn::Transaction& tx = ctx.conn.transaction();
   if (tx.watched.empty()) return;
-  for (size_t pos : ctx.spec.KeyPositions(ctx.args.size())) {
+  for (size_t pos : ctx.spec.KeyPositions(ctx.args)) {
     const std::string_view key = ctx.args[pos];
     if (FindWatched(tx, key) == nullptr) continue;
     // As ReadString reads, without counting a keyspace hit or miss (this is no read).

@@ -1,0 +1,707 @@
+// How a script runs (lua_script.h): its Lua state, redis.*, and the conversions between
+// Lua values and replies, as Redis 7.0 makes them.
+//
+// Lua reports errors with longjmp, which skips C++ destructors. So the functions Lua calls
+// (redis.call, the hooks, the allocator) keep nothing with a destructor on their own frames
+// while they call into Lua: what they build lives in the run's RunState, which RunScript
+// owns outside every Lua call.
+
+#include "server/lua_script.h"
+
+#include <nettle/sha1.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <memory>
+
+#include <lua.hpp>
+
+extern "C" {
+#include <lua-bitop.h>
+#include <lua-cjson.h>
+}
+
+#include "common/log.h"
+#include "common/strings.h"
+#include "protocol/reply_parser.h"
+
+namespace flin::server {
+namespace {
+
+constexpr char kChunkName[] = "@user_script";
+constexpr std::string_view kSource = "@user_script";
+// Redis's redis.REDIS_VERSION: the version Flin's INFO reports.
+constexpr char kRedisVersion[] = "7.0.0";
+constexpr int kRedisVersionNum = 0x070000;
+// How deep a returned table may nest (a table may hold itself).
+constexpr int kMaxReplyDepth = 256;
+
+// What one run keeps outside Lua's frames (see the file's comment).
+struct RunState {
+  ApplyContext* ctx = nullptr;
+  bool read_only = false;
+  int resp = 2;  // the protocol redis.call's replies are converted from (redis.setresp)
+  size_t memory = 0;
+  bool out_of_memory = false;
+  uint64_t spent = 0;
+  uint64_t rand48 = 0;
+  int error_line = 0;  // where the error that ended the run was raised in user_script
+  // redis.call's scratch: the command's arguments, its reply as sent, and parsed.
+  std::vector<std::string_view> args;
+  std::string reply_bytes;
+  Reply reply;
+  std::string error;
+};
+
+RunState* StateOf(lua_State* L) {
+  void* ud = nullptr;
+  lua_getallocf(L, &ud);
+  return static_cast<RunState*>(ud);
+}
+
+// Lua's allocator, within kScriptMemoryBytes. (Lua 5.1 gives osize 0 for a new block and
+// assumes a shrink never fails.)
+void* Allocate(void* ud, void* ptr, size_t osize, size_t nsize) {
+  auto* st = static_cast<RunState*>(ud);
+  if (nsize == 0) {
+    std::free(ptr);
+    st->memory -= osize;
+    return nullptr;
+  }
+  if (nsize > osize && st->memory - osize + nsize > kScriptMemoryBytes) {
+    st->out_of_memory = true;
+    return nullptr;
+  }
+  void* p = std::realloc(ptr, nsize);
+  if (p == nullptr) return nsize <= osize ? ptr : nullptr;
+  st->memory = st->memory - osize + nsize;
+  return p;
+}
+
+// Raises an error whose reply is `text` as it is (a table {err = text}, as Redis raises
+// from redis.call). Does not return.
+int RaiseReply(lua_State* L, std::string_view text) {
+  lua_createtable(L, 0, 1);
+  lua_pushlstring(L, text.data(), text.size());
+  lua_setfield(L, -2, "err");
+  return lua_error(L);
+}
+
+std::string BudgetError() {
+  return "ERR Script exceeded its budget of " + std::to_string(kScriptBudget) +
+         " Lua instructions (a command called counts as " + std::to_string(kScriptCallCost) +
+         "): Flin stops every replica's run at the same point";
+}
+
+void CountHook(lua_State* L, lua_Debug*) {
+  RunState* st = StateOf(L);
+  st->spent += kScriptHookEvery;
+  if (st->spent <= kScriptBudget) return;
+  // From now on at every instruction, so that a pcall in the script cannot hold it back.
+  lua_sethook(L, CountHook, LUA_MASKCOUNT, 1);
+  lua_pushstring(L, BudgetError().c_str());
+  lua_createtable(L, 0, 1);
+  lua_insert(L, -2);
+  lua_setfield(L, -2, "err");
+  lua_error(L);
+}
+
+// ---- rand48, as Redis's math.random (deps/lua's lmathlib with redisLrand48) ----
+
+constexpr uint64_t kRand48Mask = (uint64_t{1} << 48) - 1;
+void Srand48(RunState* st, int32_t seed) {
+  st->rand48 = ((static_cast<uint64_t>(static_cast<uint32_t>(seed)) << 16) | 0x330E) & kRand48Mask;
+}
+int32_t Lrand48(RunState* st) {
+  st->rand48 = (st->rand48 * 0x5DEECE66Dull + 0xB) & kRand48Mask;
+  return static_cast<int32_t>(st->rand48 >> 17);
+}
+
+int MathRandom(lua_State* L) {
+  RunState* st = StateOf(L);
+  constexpr int32_t kMax = 0x7fffffff;
+  const lua_Number r = static_cast<lua_Number>(Lrand48(st) % kMax) / static_cast<lua_Number>(kMax);
+  switch (lua_gettop(L)) {
+    case 0:
+      lua_pushnumber(L, r);
+      break;
+    case 1: {
+      const int u = luaL_checkint(L, 1);
+      luaL_argcheck(L, 1 <= u, 1, "interval is empty");
+      lua_pushnumber(L, std::floor(r * u) + 1);
+      break;
+    }
+    case 2: {
+      const int l = luaL_checkint(L, 1);
+      const int u = luaL_checkint(L, 2);
+      luaL_argcheck(L, l <= u, 2, "interval is empty");
+      lua_pushnumber(L, std::floor(r * (u - l + 1)) + l);
+      break;
+    }
+    default:
+      return luaL_error(L, "wrong number of arguments");
+  }
+  return 1;
+}
+
+int MathRandomSeed(lua_State* L) {
+  Srand48(StateOf(L), luaL_checkint(L, 1));
+  return 0;
+}
+
+// ---- a command's reply, into Lua values (Redis's RESP-to-Lua conversion) ----
+
+void PushTableWith(lua_State* L, const char* field, const std::string& value) {
+  lua_createtable(L, 0, 1);
+  lua_pushlstring(L, value.data(), value.size());
+  lua_setfield(L, -2, field);
+}
+
+void PushReply(lua_State* L, const Reply& r, int resp) {
+  luaL_checkstack(L, 4, "reply nested too deeply");
+  switch (r.type) {
+    case ReplyType::kString:
+    case ReplyType::kVerbatim:
+      lua_pushlstring(L, r.str.data(), r.str.size());
+      return;
+    case ReplyType::kStatus:
+      return PushTableWith(L, "ok", r.str);
+    case ReplyType::kError:
+      return PushTableWith(L, "err", r.str);
+    case ReplyType::kInteger:
+      lua_pushnumber(L, static_cast<lua_Number>(r.integer));
+      return;
+    case ReplyType::kNil:
+      if (resp == 3) return lua_pushnil(L);
+      lua_pushboolean(L, 0);
+      return;
+    case ReplyType::kBoolean:
+      lua_pushboolean(L, r.integer != 0);
+      return;
+    case ReplyType::kDouble:
+      lua_createtable(L, 0, 1);
+      lua_pushnumber(L, std::strtod(r.str.c_str(), nullptr));
+      lua_setfield(L, -2, "double");
+      return;
+    case ReplyType::kBigNumber:
+      return PushTableWith(L, "big_number", r.str);
+    case ReplyType::kMap:
+      lua_createtable(L, 0, 1);
+      lua_createtable(L, 0, static_cast<int>(r.elements.size() / 2));
+      for (size_t i = 0; i + 1 < r.elements.size(); i += 2) {
+        PushReply(L, r.elements[i], resp);
+        PushReply(L, r.elements[i + 1], resp);
+        lua_settable(L, -3);
+      }
+      lua_setfield(L, -2, "map");
+      return;
+    case ReplyType::kSet:
+      lua_createtable(L, 0, 1);
+      lua_createtable(L, 0, static_cast<int>(r.elements.size()));
+      for (const Reply& e : r.elements) {
+        PushReply(L, e, resp);
+        lua_pushboolean(L, 1);
+        lua_settable(L, -3);
+      }
+      lua_setfield(L, -2, "set");
+      return;
+    case ReplyType::kArray:
+    case ReplyType::kPush:
+      lua_createtable(L, static_cast<int>(r.elements.size()), 0);
+      for (size_t i = 0; i < r.elements.size(); ++i) {
+        PushReply(L, r.elements[i], resp);
+        lua_rawseti(L, -2, static_cast<int>(i + 1));
+      }
+      return;
+  }
+}
+
+// ---- redis.call / redis.pcall ----
+
+// Runs st->args as a command at apply time; its reply, parsed, is left in st->reply. No Lua
+// call in here (see the file's comment).
+void RunCommand(RunState* st) {
+  ApplyContext& ctx = *st->ctx;
+  const Args args(st->args);
+  const CommandSpec* spec = ctx.commands != nullptr ? ctx.commands->Find(args[0]) : nullptr;
+  st->reply = Reply();
+  auto fail = [st](std::string text) { st->reply = Reply::Error(std::move(text)); };
+  if (spec == nullptr) return fail("ERR Unknown Redis command called from script");
+  if (!spec->ArityOk(args.size())) {
+    return fail("ERR Wrong number of args calling Redis command from script");
+  }
+  st->reply_bytes.clear();
+  protocol::ReplyWriter out(&st->reply_bytes, st->resp);
+  const std::string name = ToLower(args[0]);
+  if (name == "ping" && args.size() <= 2) {
+    args.size() == 2 ? out.Bulk(args[1]) : out.Simple("PONG");
+  } else if (name == "echo") {
+    out.Bulk(args[1]);
+  } else if (name == "time") {
+    // The entry's time, the same on every replica.
+    out.ArrayHeader(2);
+    out.BulkInteger(ctx.now_ms / 1000);
+    out.BulkInteger((ctx.now_ms % 1000) * 1000);
+  } else if (spec->apply == nullptr || spec->Has(kCmdInternal) ||
+             spec->KeyPositions(args).empty() || IsScriptCommand(*spec)) {
+    // Commands that do not run from the log, and those of several logs or none (FLUSHALL,
+    // transactions, scripts).
+    return fail("ERR This Redis command is not allowed from script");
+  } else if (st->read_only && spec->Writes(args)) {
+    return fail("ERR Write commands are not allowed from read-only scripts.");
+  } else {
+    if (ctx.partition >= 0) {
+      for (size_t pos : spec->KeyPositions(args)) {
+        if (ctx.Partition(args[pos]) != ctx.partition) {
+          return fail("ERR Script attempted to access a non local key in a cluster node");
+        }
+      }
+    }
+    ApplyContext sub(ctx.txn, ctx.now_ms, args, out, ctx.partitions, ctx.expired_keys);
+    sub.partition = ctx.partition;
+    sub.commands = ctx.commands;
+    try {
+      spec->apply(sub);
+    } catch (const std::logic_error& e) {
+      LOG_WARNING("applying '%s' from a script failed: %s", std::string(args[0]).c_str(),
+                  e.what());
+      return fail("ERR internal error applying this command");
+    }
+  }
+  protocol::ReplyParser parser;
+  parser.Feed(st->reply_bytes);
+  if (parser.Next(&st->reply) != protocol::ReplyParser::State::kReply) {
+    fail("ERR internal error reading this command's reply");
+  }
+}
+
+int CallCommand(lua_State* L, bool raise) {
+  RunState* st = StateOf(L);
+  const int argc = lua_gettop(L);
+  if (argc == 0) {
+    return RaiseReply(L, "ERR Please specify at least one argument for this redis lib call");
+  }
+  for (int i = 1; i <= argc; ++i) {
+    const int t = lua_type(L, i);
+    if (t != LUA_TSTRING && t != LUA_TNUMBER) {
+      return RaiseReply(L, "ERR Lua redis lib command arguments must be strings or integers");
+    }
+    lua_tolstring(L, i, nullptr);  // a number becomes its string in place (may allocate)
+  }
+  st->args.clear();
+  for (int i = 1; i <= argc; ++i) {
+    size_t len;
+    const char* p = lua_tolstring(L, i, &len);
+    st->args.emplace_back(p, len);
+  }
+  st->spent += kScriptCallCost;
+  RunCommand(st);
+  if (raise && st->reply.IsError()) return RaiseReply(L, st->reply.str);
+  PushReply(L, st->reply, st->resp);
+  return 1;
+}
+
+int RedisCall(lua_State* L) { return CallCommand(L, true); }
+int RedisPCall(lua_State* L) { return CallCommand(L, false); }
+
+constexpr size_t kSha1HexBytes = 2 * SHA1_DIGEST_SIZE;
+
+void Sha1Hex(std::string_view data, char* hex) {
+  struct sha1_ctx sha;
+  uint8_t digest[SHA1_DIGEST_SIZE];
+  sha1_init(&sha);
+  sha1_update(&sha, data.size(), reinterpret_cast<const uint8_t*>(data.data()));
+  sha1_digest(&sha, sizeof(digest), digest);
+  for (int i = 0; i < SHA1_DIGEST_SIZE; ++i) {
+    hex[2 * i] = "0123456789abcdef"[digest[i] >> 4];
+    hex[2 * i + 1] = "0123456789abcdef"[digest[i] & 15];
+  }
+}
+
+int RedisSha1Hex(lua_State* L) {
+  if (lua_gettop(L) != 1) return luaL_error(L, "wrong number of arguments");
+  size_t len = 0;
+  const char* p = lua_tolstring(L, 1, &len);
+  char hex[kSha1HexBytes];
+  Sha1Hex(p != nullptr ? std::string_view(p, len) : std::string_view(), hex);
+  lua_pushlstring(L, hex, sizeof(hex));
+  return 1;
+}
+
+int ReplyTable(lua_State* L, const char* field) {
+  if (lua_gettop(L) != 1 || lua_type(L, 1) != LUA_TSTRING) {
+    return luaL_error(L, "wrong number or type of arguments");
+  }
+  lua_createtable(L, 0, 1);
+  lua_pushvalue(L, 1);
+  lua_setfield(L, -2, field);
+  return 1;
+}
+int RedisErrorReply(lua_State* L) { return ReplyTable(L, "err"); }
+int RedisStatusReply(lua_State* L) { return ReplyTable(L, "ok"); }
+
+// redis.log(level, message...): notice and warning into Flin's log, once (on the replica
+// that answers the client), others dropped.
+int RedisLog(lua_State* L) {
+  const int argc = lua_gettop(L);
+  if (argc < 2) return luaL_error(L, "redis.log() requires two arguments or more.");
+  if (!lua_isnumber(L, 1)) return luaL_error(L, "First argument must be a number (log level).");
+  const int level = static_cast<int>(lua_tointeger(L, 1));
+  if (level < 0 || level > 3) return luaL_error(L, "Invalid debug level.");
+  lua_concat(L, argc - 1);  // the message, as one string
+  if (level >= 2 && StateOf(L)->ctx->reply_wanted) {
+    const char* msg = lua_tostring(L, -1);
+    if (level == 3) {
+      LOG_WARNING("script: %s", msg != nullptr ? msg : "");
+    } else {
+      LOG_NOTICE("script: %s", msg != nullptr ? msg : "");
+    }
+  }
+  return 0;
+}
+
+int RedisSetResp(lua_State* L) {
+  if (lua_gettop(L) != 1) return luaL_error(L, "redis.setresp() requires one argument.");
+  const int resp = static_cast<int>(lua_tointeger(L, 1));
+  if (resp != 2 && resp != 3) return luaL_error(L, "RESP version must be 2 or 3.");
+  StateOf(L)->resp = resp;
+  return 0;
+}
+
+// redis.set_repl: the whole script is what replicates, so there are no effects to choose.
+int RedisSetRepl(lua_State* L) {
+  return luaL_error(L, "redis.set_repl() is not supported: Flin replicates the script itself, "
+                       "and every replica runs all of it");
+}
+int RedisReplicateCommands(lua_State* L) {
+  lua_pushboolean(L, 1);
+  return 1;
+}
+int RedisBreakpoint(lua_State* L) {
+  lua_pushboolean(L, 0);  // no debugger attached
+  return 1;
+}
+int RedisDebug(lua_State*) { return 0; }
+
+// ---- globals ----
+
+int NoNewGlobal(lua_State* L) { return luaL_error(L, "Attempt to modify a readonly table"); }
+int NoSuchGlobal(lua_State* L) {
+  const char* name = lua_tostring(L, 2);
+  return luaL_error(L, "Script attempted to access nonexistent global variable '%s'",
+                    name != nullptr ? name : "?");
+}
+
+void OpenLibrary(lua_State* L, lua_CFunction open, const char* name) {
+  lua_pushcfunction(L, open);
+  lua_pushstring(L, name);
+  lua_call(L, 1, 0);
+}
+
+void SetFunction(lua_State* L, const char* name, lua_CFunction f) {
+  lua_pushcfunction(L, f);
+  lua_setfield(L, -2, name);
+}
+
+void SetNumber(lua_State* L, const char* name, lua_Number n) {
+  lua_pushnumber(L, n);
+  lua_setfield(L, -2, name);
+}
+
+// Fills a fresh state's globals as Redis's scripts see them.
+void SetUpGlobals(lua_State* L, Args keys, Args argv) {
+  OpenLibrary(L, luaopen_base, "");
+  OpenLibrary(L, luaopen_table, LUA_TABLIBNAME);
+  OpenLibrary(L, luaopen_string, LUA_STRLIBNAME);
+  OpenLibrary(L, luaopen_math, LUA_MATHLIBNAME);
+  for (auto [open, name] : {std::pair<lua_CFunction, const char*>{luaopen_cjson, "cjson"},
+                            std::pair<lua_CFunction, const char*>{luaopen_bit, "bit"}}) {
+    lua_pushcfunction(L, open);
+    lua_call(L, 0, 1);  // the library's table (not made a global by every library)
+    lua_setglobal(L, name);
+  }
+  // What reaches files or outside the run, or what Redis's scripts do not have.
+  for (const char* name : {"dofile", "loadfile", "print", "getfenv", "setfenv", "loadstring",
+                           "load", "module", "require"}) {
+    lua_pushnil(L);
+    lua_setfield(L, LUA_GLOBALSINDEX, name);
+  }
+  lua_getglobal(L, LUA_MATHLIBNAME);
+  SetFunction(L, "random", MathRandom);
+  SetFunction(L, "randomseed", MathRandomSeed);
+  lua_pop(L, 1);
+
+  lua_createtable(L, 0, 24);
+  SetFunction(L, "call", RedisCall);
+  SetFunction(L, "pcall", RedisPCall);
+  SetFunction(L, "sha1hex", RedisSha1Hex);
+  SetFunction(L, "error_reply", RedisErrorReply);
+  SetFunction(L, "status_reply", RedisStatusReply);
+  SetFunction(L, "log", RedisLog);
+  SetFunction(L, "setresp", RedisSetResp);
+  SetFunction(L, "set_repl", RedisSetRepl);
+  SetFunction(L, "replicate_commands", RedisReplicateCommands);
+  SetFunction(L, "breakpoint", RedisBreakpoint);
+  SetFunction(L, "debug", RedisDebug);
+  SetNumber(L, "LOG_DEBUG", 0);
+  SetNumber(L, "LOG_VERBOSE", 1);
+  SetNumber(L, "LOG_NOTICE", 2);
+  SetNumber(L, "LOG_WARNING", 3);
+  SetNumber(L, "REPL_NONE", 0);
+  SetNumber(L, "REPL_AOF", 1);
+  SetNumber(L, "REPL_SLAVE", 2);
+  SetNumber(L, "REPL_REPLICA", 2);
+  SetNumber(L, "REPL_ALL", 3);
+  lua_pushstring(L, kRedisVersion);
+  lua_setfield(L, -2, "REDIS_VERSION");
+  SetNumber(L, "REDIS_VERSION_NUM", kRedisVersionNum);
+  lua_setglobal(L, "redis");
+
+  for (auto [name, list] : {std::pair{"KEYS", keys}, std::pair{"ARGV", argv}}) {
+    lua_createtable(L, static_cast<int>(list.size()), 0);
+    for (size_t i = 0; i < list.size(); ++i) {
+      lua_pushlstring(L, list[i].data(), list[i].size());
+      lua_rawseti(L, -2, static_cast<int>(i + 1));
+    }
+    lua_setglobal(L, name);
+  }
+  // From here on the globals are read-only, and reading one that does not exist is an error.
+  lua_createtable(L, 0, 2);
+  lua_pushcfunction(L, NoNewGlobal);
+  lua_setfield(L, -2, "__newindex");
+  lua_pushcfunction(L, NoSuchGlobal);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, LUA_GLOBALSINDEX);
+}
+
+// The error handler of the run: notes the line of user_script the error came from.
+int NoteErrorLine(lua_State* L) {
+  lua_Debug ar;
+  for (int level = 0; lua_getstack(L, level, &ar) != 0; ++level) {
+    if (lua_getinfo(L, "Sl", &ar) != 0 && kSource == ar.source && ar.currentline > 0) {
+      StateOf(L)->error_line = ar.currentline;
+      break;
+    }
+  }
+  return 1;  // the error object as it was
+}
+
+// ---- the script's return value, into the client's reply (Redis's Lua-to-RESP) ----
+
+// What a run produced, filled inside the protected call (RunProtected).
+struct Run {
+  RunState* st;
+  std::string_view body;
+  Args keys, argv;
+  int proto;
+  std::string reply;  // the script's value as a reply
+  std::string error;  // or its error, without the " script: ..." suffix
+  bool compile_error = false;
+};
+
+// The string field `name` of the table at the top of the stack (no metamethod runs), or
+// null.
+const char* RawStringField(lua_State* L, const char* name, size_t* len) {
+  lua_pushstring(L, name);
+  lua_rawget(L, -2);
+  const char* p = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, len) : nullptr;
+  lua_pop(L, 1);  // (the string stays alive: the table holds it)
+  return p;
+}
+
+// Writes the value at the top of the stack; false if tables nest deeper than allowed.
+bool WriteValue(lua_State* L, protocol::ReplyWriter& out, int depth) {
+  if (depth > kMaxReplyDepth || !lua_checkstack(L, 4)) return false;
+  size_t len = 0;
+  switch (lua_type(L, -1)) {
+    case LUA_TSTRING: {
+      const char* p = lua_tolstring(L, -1, &len);
+      out.Bulk(std::string_view(p, len));
+      return true;
+    }
+    case LUA_TNUMBER:
+      out.Integer(static_cast<int64_t>(lua_tonumber(L, -1)));
+      return true;
+    case LUA_TBOOLEAN:
+      if (out.proto() == 3) {
+        out.Bool(lua_toboolean(L, -1) != 0);
+      } else if (lua_toboolean(L, -1)) {
+        out.Integer(1);
+      } else {
+        out.Null();
+      }
+      return true;
+    case LUA_TTABLE: {
+      if (const char* e = RawStringField(L, "err", &len)) {
+        out.Error(std::string_view(e, len));
+        return true;
+      }
+      if (const char* ok = RawStringField(L, "ok", &len)) {
+        // A status line must not break the framing: newlines become spaces, as Redis does.
+        out.buffer()->push_back('+');
+        for (size_t i = 0; i < len; ++i) {
+          out.buffer()->push_back(ok[i] == '\r' || ok[i] == '\n' ? ' ' : ok[i]);
+        }
+        out.buffer()->append("\r\n");
+        return true;
+      }
+      lua_pushstring(L, "double");
+      lua_rawget(L, -2);
+      if (lua_type(L, -1) == LUA_TNUMBER) {
+        out.Double(lua_tonumber(L, -1));
+        lua_pop(L, 1);
+        return true;
+      }
+      lua_pop(L, 1);
+      // An array: its elements up to the first nil.
+      size_t n = 0;
+      for (;; ++n) {
+        lua_rawgeti(L, -1, static_cast<int>(n + 1));
+        const bool nil = lua_isnil(L, -1);
+        lua_pop(L, 1);
+        if (nil) break;
+      }
+      out.ArrayHeader(n);
+      for (size_t i = 0; i < n; ++i) {
+        lua_rawgeti(L, -1, static_cast<int>(i + 1));
+        const bool ok = WriteValue(L, out, depth + 1);
+        lua_pop(L, 1);
+        if (!ok) return false;
+      }
+      return true;
+    }
+    default:  // nil, functions, userdata...
+      out.Null();
+      return true;
+  }
+}
+
+// The text of the error value at the top of the stack: a table's err field as it is, a
+// string with Redis's "ERR " in front.
+void ErrorText(lua_State* L, std::string* text) {
+  size_t len = 0;
+  if (lua_type(L, -1) == LUA_TTABLE) {
+    const char* e = RawStringField(L, "err", &len);
+    if (e != nullptr) {
+      text->assign(e, len);
+    } else {
+      text->assign("ERR unknown error");
+    }
+    return;
+  }
+  const char* s = lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER
+                      ? lua_tolstring(L, -1, &len)
+                      : nullptr;
+  text->assign("ERR ");
+  if (s != nullptr) {
+    text->append(s, len);
+  } else {
+    text->append("unknown error");
+  }
+}
+
+// The whole run, under lua_cpcall: whatever fails in it (memory, even while converting the
+// value) comes back as the cpcall's status.
+int RunProtected(lua_State* L) {
+  Run* run = static_cast<Run*>(lua_touserdata(L, 1));
+  SetUpGlobals(L, run->keys, run->argv);
+  lua_pushcfunction(L, NoteErrorLine);
+  const int handler = lua_gettop(L);
+  if (luaL_loadbuffer(L, run->body.data(), run->body.size(), kChunkName) != 0) {
+    run->compile_error = true;
+    ErrorText(L, &run->error);
+    run->error.replace(0, 4, "ERR Error compiling script (new function): ");
+    return 0;
+  }
+  lua_sethook(L, CountHook, LUA_MASKCOUNT, kScriptHookEvery);
+  const int rc = lua_pcall(L, 0, 1, handler);
+  lua_sethook(L, nullptr, 0, 0);
+  if (rc == LUA_ERRMEM) {
+    run->error = "ERR Script used more than " + std::to_string(kScriptMemoryBytes >> 20) +
+                 " MiB of Lua memory";
+    return 0;
+  }
+  if (rc != 0) {
+    ErrorText(L, &run->error);
+    return 0;
+  }
+  protocol::ReplyWriter out(&run->reply, run->proto);
+  if (!WriteValue(L, out, 0)) {
+    run->reply.clear();
+    run->error = "ERR reached lua stack limit";
+  }
+  return 0;
+}
+
+struct StateCloser {
+  void operator()(lua_State* L) const { lua_close(L); }
+};
+
+// ---- compiling, for the I/O threads' checks ----
+
+struct CompileState {
+  std::unique_ptr<lua_State, StateCloser> L{luaL_newstate()};
+};
+
+}  // namespace
+
+bool IsScriptCommand(const CommandSpec& spec) {
+  return spec.name == "eval" || spec.name == "evalsha" || spec.name == "eval_ro" ||
+         spec.name == "evalsha_ro" || spec.name == "script";
+}
+
+std::string ScriptSha1Hex(std::string_view body) {
+  std::string hex(kSha1HexBytes, '0');
+  Sha1Hex(body, hex.data());
+  return hex;
+}
+
+std::string ScriptCompileError(std::string_view body) {
+  thread_local CompileState state;
+  lua_State* L = state.L.get();
+  if (L == nullptr) return "ERR out of memory compiling the script";
+  const int rc = luaL_loadbuffer(L, body.data(), body.size(), kChunkName);
+  std::string err;
+  if (rc != 0) {
+    const char* m = lua_tostring(L, -1);
+    err = std::string("ERR Error compiling script (new function): ") + (m != nullptr ? m : "");
+  }
+  lua_settop(L, 0);
+  lua_gc(L, LUA_GCCOLLECT, 0);
+  return err;
+}
+
+void RunScript(ApplyContext& ctx, std::string_view body, Args keys, Args argv, bool read_only) {
+  RunState st;
+  st.ctx = &ctx;
+  st.read_only = read_only;
+  // Seeded from the entry's time: the same on every replica, and not the same sequence for
+  // every run (Redis 7.0 does not reseed at all).
+  Srand48(&st, static_cast<int32_t>(ctx.now_ms));
+  Run run{&st, body, keys, argv, ctx.out.proto(), {}, {}, false};
+  int rc;
+  {
+    std::unique_ptr<lua_State, StateCloser> L(lua_newstate(Allocate, &st));
+    if (L == nullptr) return ctx.out.Error("ERR out of memory starting the script");
+    rc = lua_cpcall(L.get(), RunProtected, &run);
+  }
+  if (rc != 0) {
+    // Out of memory outside the script itself: setting up, or converting its value.
+    return ctx.out.Error("ERR Script used more than " + std::to_string(kScriptMemoryBytes >> 20) +
+                         " MiB of Lua memory");
+  }
+  if (run.compile_error) return ctx.out.Error(run.error);
+  if (!run.error.empty()) {
+    // As Redis: where the error came from.
+    std::string text = std::move(run.error);
+    text += " script: " + ScriptSha1Hex(body);
+    if (st.error_line > 0) text += ", on @user_script:" + std::to_string(st.error_line);
+    text += ".";
+    return ctx.out.Error(text);
+  }
+  ctx.out.buffer()->append(run.reply);
+}
+
+}  // namespace flin::server

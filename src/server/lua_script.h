@@ -1,0 +1,61 @@
+#pragma once
+// Lua scripts (EVAL and friends, script_family.cc): how a script runs.
+//
+// A script is replicated as itself: EVAL's log entry carries the script's body, keys and
+// arguments, and every replica runs it when it applies the entry, against the entry's
+// WriteTxn, at the entry's timestamp. So a script must do the same thing on every replica,
+// and here it does:
+//   - each run gets a Lua state of its own (Lua 5.1, as Redis; base, table, string, math,
+//     cjson and bit), made for it and closed after it: nothing a script leaves behind (a
+//     changed library table, garbage, the garbage collector's pace) reaches another run;
+//   - math.random is Redis's rand48, seeded at the start of every run from the entry's
+//     timestamp (Redis 7.0 never reseeds: its values cannot be the same), TIME answers the entry's timestamp, and nothing reads a clock, a file or
+//     the environment (no os, io, debug, loadfile);
+//   - a run is stopped at a fixed budget of work (kScriptBudget: Lua instructions, and
+//     kScriptCallCost for each redis.call) and of memory (kScriptMemoryBytes), counted the same
+//     way everywhere. SCRIPT KILL cannot stop a script that every replica runs, so there is
+//     none; the budget takes its place.
+// What a script wrote before it failed stays (as in Redis): the writes are in the entry's
+// WriteTxn, committed with the entry on every replica alike.
+//
+// redis.call runs a command's apply function (command.h) with the script's arguments, after
+// the checks Redis makes in scripts: a known command that may run from the log, its arity,
+// no write from a read-only script (EVAL_RO), and in a cluster only keys of the entry's
+// partition.
+//
+// Threading: RunScript on the thread applying the entry; ScriptCompileError on any thread
+// (a state per thread, used only to compile). Nothing is shared between runs.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "server/command.h"
+
+namespace flin::server {
+
+// Work a run may do: Lua VM instructions, counted every kScriptHookEvery, plus
+// kScriptCallCost per redis.call/pcall (a command costs about what that many instructions
+// do). About a quarter of a second of one core.
+inline constexpr uint64_t kScriptBudget = 50'000'000;
+inline constexpr uint64_t kScriptCallCost = 500;
+inline constexpr int kScriptHookEvery = 1000;
+// Memory a run's Lua state may hold.
+inline constexpr size_t kScriptMemoryBytes = 256u << 20;
+
+// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT: what a script may not call.
+bool IsScriptCommand(const CommandSpec& spec);
+
+// The SHA-1 of `body` in lower-case hex, the name EVALSHA and SCRIPT use.
+std::string ScriptSha1Hex(std::string_view body);
+
+// Empty if `body` compiles; otherwise Redis's error reply text
+// ("ERR Error compiling script (new function): user_script:1: ...").
+std::string ScriptCompileError(std::string_view body);
+
+// Runs `body` with KEYS = `keys` and ARGV = `argv` against ctx (its WriteTxn, time and
+// partition), and writes the script's reply, or its error, to ctx.out. `read_only`: a write
+// command called from the script is an error (EVAL_RO).
+void RunScript(ApplyContext& ctx, std::string_view body, Args keys, Args argv, bool read_only);
+
+}  // namespace flin::server
