@@ -149,10 +149,10 @@ void BitPosCmd(Ctx& ctx) {
 
 // ---- writes ----
 
-std::string SetBitError(Args args, int64_t max_bytes) {
-  int64_t offset, value;
-  if (!ParseBitOffset(args[2], max_bytes, &offset)) return std::string(kErrBitOffset);
-  if (!ParseInt64(args[3], &value) || (value != 0 && value != 1)) {
+// SETBIT key offset value: the offset (its byte within `max_bytes`), then the value, 0 or 1.
+std::string SetBitError(Args args, int64_t max_bytes, int64_t* offset, int64_t* value) {
+  if (!ParseBitOffset(args[2], max_bytes, offset)) return std::string(kErrBitOffset);
+  if (!ParseInt64(args[3], value) || (*value != 0 && *value != 1)) {
     return std::string(kErrBitValue);
   }
   return "";
@@ -162,17 +162,16 @@ std::string SetBitError(Args args, int64_t max_bytes) {
 // fixed 512 MiB on apply, the same on every replica.
 void SetBitCheck(CommandContext& ctx) {
   const int64_t limit = std::min(kMaxStringBytes, ctx.server.config().max_value_bytes.load());
-  std::string err = SetBitError(ctx.args, limit);
+  int64_t offset, value;
+  std::string err = SetBitError(ctx.args, limit, &offset, &value);
   if (!err.empty()) return ctx.out.Error(err);
   ctx.Propose(ctx.Partition(ctx.args[1]));
 }
 
 void SetBitApply(ApplyContext& ctx) {
-  std::string err = SetBitError(ctx.args, kMaxStringBytes);
+  int64_t offset, value;
+  std::string err = SetBitError(ctx.args, kMaxStringBytes, &offset, &value);
   if (!err.empty()) return ctx.out.Error(err);
-  int64_t offset = 0, value = 0;
-  ParseInt64(ctx.args[2], &offset);
-  ParseInt64(ctx.args[3], &value);
   std::string v;
   int64_t expire_at = 0;
   ctx.GetString(ctx.args[1], &v, &expire_at);

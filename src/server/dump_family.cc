@@ -85,40 +85,46 @@ std::string PayloadError(const LoadedPayload& p) {
 }
 
 // Errors come in Redis's order: the options, BUSYKEY (which needs the key, so the apply
-// side's), the TTL, the payload. The I/O thread answers what the key cannot change: the
-// options; with REPLACE the TTL and the payload's footer and header too. And, as an admission
-// check like APPEND's, a string longer than max-value-bytes (the apply side's bound is the
-// fixed 512 MiB, the same on every replica).
+// side's), the TTL, the payload. RestoreError has those the key cannot change, which the I/O
+// thread answers and the apply side answers first too: the options; with REPLACE the TTL and
+// the payload's faults. And, as an admission check like APPEND's, before BUSYKEY and the
+// TTL, a string longer than the caller's limit: max-value-bytes on the I/O thread, the fixed
+// 512 MiB on apply (the same on every replica). `payload` is args[3] as the caller loaded it:
+// on the I/O thread only its footer and header, on apply decoded (faults of the data too).
+std::string RestoreError(Args args, const LoadedPayload& payload, RestoreOptions* o) {
+  std::string err = ParseRestoreOptions(args, o);
+  if (!err.empty()) return err;
+  if (payload.fault == PayloadFault::kTooLarge) return PayloadError(payload);
+  if (!o->replace) return "";
+  int64_t ttl;
+  err = TtlError(args[2], &ttl);
+  return err.empty() ? PayloadError(payload) : err;
+}
+
 void RestoreCheck(CommandContext& ctx) {
-  RestoreOptions o;
-  std::string err = ParseRestoreOptions(ctx.args, &o);
-  if (!err.empty()) return ctx.out.Error(err);
   const uint64_t limit =
       static_cast<uint64_t>(std::min(kMaxStringBytes, ctx.server.config().max_value_bytes.load()));
-  const LoadedPayload header = LoadDumpPayload(ctx.args[3], limit, nullptr);
-  if (header.fault == PayloadFault::kTooLarge) return ctx.out.Error(PayloadError(header));
-  if (o.replace) {
-    int64_t ttl;
-    err = TtlError(ctx.args[2], &ttl);
-    if (err.empty()) err = PayloadError(header);
-    if (!err.empty()) return ctx.out.Error(err);
-  }
+  RestoreOptions o;
+  std::string err = RestoreError(ctx.args, LoadDumpPayload(ctx.args[3], limit, nullptr), &o);
+  if (!err.empty()) return ctx.out.Error(err);
   ctx.Propose(ctx.Partition(ctx.args[1]));
 }
 
 void RestoreApply(ApplyContext& ctx) {
+  // Decoded before the key is looked at, to answer a payload too large first; a payload
+  // refused for BUSYKEY was decoded for nothing, but checked and read once only.
+  std::string value;
+  const LoadedPayload loaded = LoadDumpPayload(ctx.args[3], kMaxStringBytes, &value);
   RestoreOptions o;
-  std::string err = ParseRestoreOptions(ctx.args, &o);
+  std::string err = RestoreError(ctx.args, loaded, &o);
   if (!err.empty()) return ctx.out.Error(err);
   const std::string_view key = ctx.args[1];
   const bool exists = ctx.Exists(key);
   if (exists && !o.replace) return ctx.out.Error("BUSYKEY Target key name already exists.");
   int64_t ttl;
   err = TtlError(ctx.args[2], &ttl);
+  if (err.empty()) err = PayloadError(loaded);
   if (!err.empty()) return ctx.out.Error(err);
-  std::string value;
-  const LoadedPayload loaded = LoadDumpPayload(ctx.args[3], kMaxStringBytes, &value);
-  if (loaded.fault != PayloadFault::kNone) return ctx.out.Error(PayloadError(loaded));
   // A relative TTL counts from the entry's time. One that overflows is already past, as in
   // Redis (whose sum wraps negative); so is an absolute time not after now: the key is not
   // created, and REPLACE still deletes the old one.

@@ -42,7 +42,13 @@ void TtlCmd(Ctx& ctx) {
   const std::string name = ToLower(ctx.args[0]);
   const bool absolute = name == "expiretime" || name == "pexpiretime";
   const bool ms = name == "pttl" || name == "pexpiretime";
-  int64_t v = absolute ? expire_at : std::max<int64_t>(0, expire_at - ctx.now_ms);
+  // A live key expires after now_ms; the difference passes INT64_MAX only for a log entry's
+  // extreme timestamp (it may be anything), where it saturates.
+  int64_t v = expire_at;
+  if (!absolute) {
+    if (__builtin_sub_overflow(expire_at, ctx.now_ms, &v)) v = INT64_MAX;
+    v = std::max<int64_t>(0, v);
+  }
   // Rounded to the nearest second, as Redis's (v + 500) / 1000, which overflows for times
   // within 500 ms of INT64_MAX (PXAT accepts them).
   ctx.out.Integer(ms ? v : v / 1000 + (v % 1000 >= 500));

@@ -264,25 +264,29 @@ void SetNxApply(ApplyContext& ctx) {
   ctx.out.Integer(1);
 }
 
-// SETEX key seconds value / PSETEX key ms value
-void SetExCheck(CommandContext& ctx) {
+// SETEX key seconds value / PSETEX key ms value: the absolute expiry at `now_ms`, or an error
+// text (Redis's: a time that is not a number is not an integer, not an invalid expire).
+std::string SetExError(Args args, int64_t now_ms, int64_t* abs) {
   int64_t amount;
-  if (!ParseInt64(ctx.args[2], &amount)) return ctx.out.Error(kErrNotInteger);
-  int64_t abs;
-  const bool seconds = ctx.spec.name == "setex";
-  if (amount <= 0 || !ExpireToAbsolute(amount, seconds, true, ctx.now_ms, &abs)) {
-    return ctx.out.Error(ErrInvalidExpire(ctx.spec.name));
+  if (!ParseInt64(args[2], &amount)) return std::string(kErrNotInteger);
+  const bool seconds = ToLower(args[0]) == "setex";
+  if (amount <= 0 || !ExpireToAbsolute(amount, seconds, true, now_ms, abs)) {
+    return ErrInvalidExpire(args[0]);
   }
+  return "";
+}
+
+void SetExCheck(CommandContext& ctx) {
+  int64_t abs;
+  std::string err = SetExError(ctx.args, ctx.now_ms, &abs);
+  if (!err.empty()) return ctx.out.Error(err);
   ctx.Propose(ctx.Partition(ctx.args[1]));
 }
 
 void SetExApply(ApplyContext& ctx) {
-  int64_t amount = 0, abs = 0;
-  const bool seconds = ToLower(ctx.args[0]) == "setex";
-  if (!ParseInt64(ctx.args[2], &amount) || amount <= 0 ||
-      !ExpireToAbsolute(amount, seconds, true, ctx.now_ms, &abs)) {
-    return ctx.out.Error(ErrInvalidExpire(ctx.args[0]));
-  }
+  int64_t abs;
+  std::string err = SetExError(ctx.args, ctx.now_ms, &abs);
+  if (!err.empty()) return ctx.out.Error(err);
   ctx.PutString(ctx.args[1], ctx.args[3], abs);
   ctx.out.Ok();
 }
@@ -334,8 +338,14 @@ void GetExApply(ApplyContext& ctx) {
   ctx.out.Bulk(v);
 }
 
+// MSET and MSETNX take key-value pairs: an error text for a key without its value, or "".
+std::string MSetError(Args args) {
+  return args.size() % 2 == 0 ? ErrWrongArity(args[0]) : std::string();
+}
+
 void MSetCheck(CommandContext& ctx) {
-  if (ctx.args.size() % 2 == 0) return ctx.out.Error(ErrWrongArity(ctx.args[0]));
+  std::string err = MSetError(ctx.args);
+  if (!err.empty()) return ctx.out.Error(err);
   ctx.Propose(ctx.Partition(ctx.args[1]));
 }
 
@@ -344,11 +354,15 @@ void PutPairs(ApplyContext& ctx) {
 }
 
 void MSetApply(ApplyContext& ctx) {
+  std::string err = MSetError(ctx.args);
+  if (!err.empty()) return ctx.out.Error(err);
   PutPairs(ctx);
   ctx.out.Ok();
 }
 
 void MSetNxApply(ApplyContext& ctx) {
+  std::string err = MSetError(ctx.args);
+  if (!err.empty()) return ctx.out.Error(err);
   for (size_t i = 1; i + 1 < ctx.args.size(); i += 2) {
     if (ctx.Exists(ctx.args[i])) return ctx.out.Integer(0);
   }
@@ -356,11 +370,18 @@ void MSetNxApply(ApplyContext& ctx) {
   ctx.out.Integer(1);
 }
 
+// Whether appending `add` bytes to `have` passes `limit`: on the I/O thread max-value-bytes
+// against the key as it reads it there, on apply the fixed kMaxStringBytes against the key
+// as the entry finds it (every replica decides alike).
+bool AppendTooBig(size_t have, size_t add, int64_t limit) {
+  return static_cast<int64_t>(have + add) > limit;
+}
+
 void AppendCheck(CommandContext& ctx) {
   std::string v;
   const int64_t limit = ctx.server.config().max_value_bytes.load();
   if (ReadString(ctx, ctx.args[1], &v, nullptr) &&
-      static_cast<int64_t>(v.size() + ctx.args[2].size()) > limit) {
+      AppendTooBig(v.size(), ctx.args[2].size(), limit)) {
     return ctx.out.Error(kErrTooBig);
   }
   ctx.Propose(ctx.Partition(ctx.args[1]));
@@ -370,9 +391,7 @@ void AppendApply(ApplyContext& ctx) {
   std::string v;
   int64_t expire_at = 0;
   ctx.GetString(ctx.args[1], &v, &expire_at);
-  if (static_cast<int64_t>(v.size() + ctx.args[2].size()) > kMaxStringBytes) {
-    return ctx.out.Error(kErrTooBig);
-  }
+  if (AppendTooBig(v.size(), ctx.args[2].size(), kMaxStringBytes)) return ctx.out.Error(kErrTooBig);
   v.append(ctx.args[2]);
   ctx.PutString(ctx.args[1], v, expire_at);
   ctx.out.Integer(static_cast<int64_t>(v.size()));
@@ -384,29 +403,35 @@ bool FitsAt(int64_t offset, size_t size, int64_t limit) {
   return size <= static_cast<uint64_t>(limit) && offset <= limit - static_cast<int64_t>(size);
 }
 
+// SETRANGE key offset value, checked in Redis's order: the offset a number, not negative, and
+// (for a value that writes anything: an empty one only answers the length) the end within
+// `limit` (max-value-bytes on the I/O thread, kMaxStringBytes on apply). An error text, or "".
+std::string SetRangeError(Args args, int64_t limit, int64_t* offset) {
+  if (!ParseInt64(args[2], offset)) return std::string(kErrNotInteger);
+  if (*offset < 0) return "ERR offset is out of range";
+  if (!args[3].empty() && !FitsAt(*offset, args[3].size(), limit)) return std::string(kErrTooBig);
+  return "";
+}
+
 void SetRangeCheck(CommandContext& ctx) {
   int64_t offset;
-  if (!ParseInt64(ctx.args[2], &offset)) return ctx.out.Error(kErrNotInteger);
-  if (offset < 0) return ctx.out.Error("ERR offset is out of range");
   const int64_t limit = std::min(kMaxStringBytes, ctx.server.config().max_value_bytes.load());
-  if (!ctx.args[3].empty() && !FitsAt(offset, ctx.args[3].size(), limit)) {
-    return ctx.out.Error(kErrTooBig);
-  }
+  std::string err = SetRangeError(ctx.args, limit, &offset);
+  if (!err.empty()) return ctx.out.Error(err);
   ctx.Propose(ctx.Partition(ctx.args[1]));
 }
 
 void SetRangeApply(ApplyContext& ctx) {
-  int64_t offset = 0;
-  ParseInt64(ctx.args[2], &offset);
+  int64_t offset;
+  std::string err = SetRangeError(ctx.args, kMaxStringBytes, &offset);
+  if (!err.empty()) return ctx.out.Error(err);
   std::string_view value = ctx.args[3];
   std::string v;
   int64_t expire_at = 0;
   const bool exists = ctx.GetString(ctx.args[1], &v, &expire_at);
   if (value.empty()) return ctx.out.Integer(exists ? static_cast<int64_t>(v.size()) : 0);
-  if (offset < 0 || !FitsAt(offset, value.size(), kMaxStringBytes)) {
-    return ctx.out.Error(kErrTooBig);
-  }
-  if (v.size() < offset + value.size()) v.resize(offset + value.size(), '\0');
+  const auto end = static_cast<size_t>(offset) + value.size();
+  if (v.size() < end) v.resize(end, '\0');
   v.replace(offset, value.size(), value);
   ctx.PutString(ctx.args[1], v, expire_at);
   ctx.out.Integer(static_cast<int64_t>(v.size()));
