@@ -207,6 +207,9 @@ def test_status_reply_and_error_reply(raw):
         "ERR wrong number or type of arguments"
 
 
+INCR_K = "return redis.call('INCR', 'k')"
+
+
 def test_resp3_replies(raw):
     """On a RESP3 connection (HELLO 3) the script's reply is encoded in RESP3: nil and false
     are RESP3 nulls, true still the integer 1 (the script's own protocol is RESP2)."""
@@ -224,9 +227,7 @@ def test_resp3_replies(raw):
             ("return redis.call('GET', 'k')", b"$1\r\nv\r\n"),
             ("return type(redis.call('GET', 'nokey'))", b"$7\r\nboolean\r\n"),
             ("return redis.pcall('INCR', 'k')", f"-{NOT_INT}\r\n".encode()),
-            ("return redis.call('INCR', 'k')",
-             f"-{raised(NOT_INT, 'return redis.call(' + repr('INCR') + ', ' + repr('k') + ')')}"
-             "\r\n".encode())]:
+            (INCR_K, f"-{raised(NOT_INT, INCR_K)}\r\n".encode())]:
         assert reply_bytes(raw, "EVAL", script, "0") == expected, script
 
 
@@ -374,20 +375,17 @@ def test_lua_numbers_as_command_arguments_are_formatted_as_lua_does(raw):
         assert raw.call("GET", "k") == stored, number
 
 
-def test_runtime_errors(raw):
-    for script, message in [
-            ("error('boom')", "ERR user_script:1: boom"),
-            ("error('boom', 0)", "ERR boom"),
-            ("local a = 1\n\nerror('boom')", "ERR user_script:3: boom"),
-            ("local function f()\n error('deep')\nend\n\nf()", "ERR user_script:2: deep"),
-            ("error({err = 'MY table'})", "MY table"),
-            ("local t = nil; return t.x",
-             "ERR user_script:1: attempt to index local 't' (a nil value)"),
-            ("return 'a' + 1",
-             "ERR user_script:1: attempt to perform arithmetic on a string value")]:
-        line = int(message.split(":")[1]) if message.startswith("ERR user_script:") else \
-            (3 if script.startswith("local a") else 1)
-        assert eval_error(raw, script) == raised(message, script, line), script
+@pytest.mark.parametrize("script,message,line", [
+    ("error('boom')", "ERR user_script:1: boom", 1),
+    ("error('boom', 0)", "ERR boom", 1),                         # no position added
+    ("local a = 1\n\nerror('boom')", "ERR user_script:3: boom", 3),
+    ("local function f()\n error('deep')\nend\n\nf()", "ERR user_script:2: deep", 2),
+    ("error({err = 'MY table'})", "MY table", 1),                # an error table: as it is
+    ("local t = nil; return t.x", "ERR user_script:1: attempt to index local 't' (a nil value)", 1),
+    ("return 'a' + 1", "ERR user_script:1: attempt to perform arithmetic on a string value", 1),
+])
+def test_runtime_errors(raw, script, message, line):
+    assert eval_error(raw, script) == raised(message, script, line)
 
 
 def test_compile_errors_have_no_script_suffix_and_are_not_cached(raw):
