@@ -17,6 +17,17 @@ and Redis's copy may; not seen in practice), by the string the payloads hold; OB
 ENCODING within ENCODING_HISTORY (Redis remembers how a string was changed, Flin does not). KEYS is compared sorted, SCAN as the set a full iteration returns,
 RANDOMKEY as "a key that KEYS * lists", DBSIZE after an EXISTS of every key (Executor._compound).
 
+A share of the commands (FLIN_DIFF_EVAL, default 0.1) is sent inside a Lua script instead:
+`EVAL "return redis.pcall(unpack(ARGV))" <numkeys> [keys...] <the command...>` (or
+redis.call, whose errors name the script's sha and line; EVAL_RO for a read now and then),
+the keys declared half the time (always on a cluster). Both servers must answer as Redis
+does: the command's reply through Lua's conversions (integers through a double, a null as
+false and back), its errors as its own (wrong arity and unknown commands have the script
+texts). Not wrapped: MULTI/EXEC/DISCARD/WATCH/UNWATCH (no script may run them), KEYS, SCAN,
+DBSIZE, RANDOMKEY, FLUSHALL/FLUSHDB (Flin runs no keyless walk or flush in a script), OBJECT
+(Gen.wrap). On a cluster a script declaring keys of two slots is a cross-slot command (below),
+whatever the arity of the command inside.
+
 Timing is kept out of the comparison: a command that touches a key whose expiry is a few ms
 away waits until the key is surely gone on both servers (Executor._wait_for), so both sides
 agree whether it was alive.
@@ -50,6 +61,8 @@ Environment:
   FLIN_DIFF_SEED      first seed (default: random, printed); the next ones follow it
   FLIN_DIFF_SEEDS     at most this many seeds (FLIN_DIFF_SEEDS=1 replays one seed)
   FLIN_DIFF_STEPS     commands per seed (default 300)
+  FLIN_DIFF_EVAL      probability that a command is sent inside EVAL (default 0.1; 0: never,
+                      and a seed's sequence is then that of a run without scripts)
   FLIN_DIFF_MINIMIZE_SECONDS  time allowed to shrink a failing sequence (default 30)
   FLIN_DIFF_AVOID     known Flin bugs (KNOWN_BUGS) the generator steers around, "all" or
                       id,id: to look for new differences while those are not fixed
@@ -145,6 +158,9 @@ EXECABORT = Error("EXECABORT Transaction discarded because of previous errors.")
 def env_float(name, default):
     v = os.environ.get(name, "").strip()
     return float(v) if v else default
+
+
+EVAL_P = env_float("FLIN_DIFF_EVAL", 0.1)  # share of commands sent inside a script (Gen.wrap)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,10 +266,12 @@ class Cmd:
         self.danger = danger or {}
         self.kind = kind
         self.cross = False  # Flin only, answered -CROSSSLOT (Keyspace.crossslot; Gen sets it)
+        self.inner = 0      # where the command starts in args: 0, or after EVAL's (Gen.wrap)
 
     @property
     def name(self):
-        a = self.args[0]
+        """The command's name (inside EVAL: the command the script runs)."""
+        a = self.args[self.inner]
         return (a.decode("latin-1") if isinstance(a, bytes) else a).upper()
 
     def materialize(self):
@@ -304,6 +322,11 @@ READS = {"GET", "MGET", "STRLEN", "GETRANGE", "EXISTS", "TYPE", "TTL", "PTTL", "
          "OBJECT", "BITFIELD_RO"}
 CONTROL = {"MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH"}  # never pipelined here
 NOT_IN_MULTI = {"KEYS", "SCAN", "DBSIZE", "RANDOMKEY", "FLUSHALL", "FLUSHDB"}  # Flin refuses
+# Sent inside a script (Gen.wrap): a script that runs the command its arguments spell. Not the
+# commands no script may run (the CONTROL ones), those that walk or flush every key (Flin does
+# not run them in scripts), nor OBJECT (a script's OBJECT FOO is an unknown command in Redis).
+WRAP_SCRIPTS = ("return redis.pcall(unpack(ARGV))", "return redis.call(unpack(ARGV))")
+NOT_WRAPPED = CONTROL | NOT_IN_MULTI | {"OBJECT"}
 
 VALUES = ["", "0", "1", "-1", "10", "42", "-100", "007", "+5", " 3", "3 ", "1e3", "0x1f",
           "3.14", "-0.5", ".5", "5.", "1.0", "-0", "inf", "-inf", "nan", "+inf", "Infinity",
@@ -432,19 +455,46 @@ class Gen:
         self.queuing = in_multi
         r = self.rnd.random()
         if r < 0.03:
-            return self.bad_arity(conn)
+            return self.wrap(self.bad_arity(conn))
         if r < 0.035:
             # (Not the key with a NUL byte: Redis's message stops at the NUL, a C-string
             # artifact; Flin quotes the whole argument.)
-            return Cmd(conn, [self.pick(["NOSUCHCMD", "substrx", "gett"]),
-                              self.pick(self.space.keys[:-1]), "1"])
+            return self.wrap(Cmd(conn, [self.pick(["NOSUCHCMD", "substrx", "gett"]),
+                                        self.pick(self.space.keys[:-1]), "1"]))
         names = list(GENERATORS)
         if in_multi:
             names = [n for n in names if n.upper() not in NOT_IN_MULTI]
         name = self.pick(names)
         cmd = GENERATORS[name](self, conn, fresh)
         cmd.cross = self.space.crossslot(cmd)
-        return cmd
+        return self.wrap(cmd)
+
+    def wrap(self, cmd):
+        """With probability EVAL_P (FLIN_DIFF_EVAL), cmd sent as the arguments of a script
+        that runs them, `EVAL "return redis.pcall(unpack(ARGV))" <numkeys> [keys] <cmd...>`
+        (or redis.call: its errors carry the script's sha and line; EVAL_RO now and then for
+        a read). Its keys are declared (KEYS) half the time, always on a cluster, where EVAL is
+        routed by them and answers -CROSSSLOT for two slots whatever the arity of the command
+        inside. The reply is the command's own, through Lua's conversions: errors through
+        redis.pcall are the command's (wrong arity and unknown commands excepted, which have
+        the script texts). With EVAL_P 0 no random number is drawn: the sequences of a seed
+        are those of a run without scripts."""
+        if EVAL_P <= 0 or self.rnd.random() >= EVAL_P:
+            return cmd
+        if cmd.name in NOT_WRAPPED or cmd.keys == ALL:
+            return cmd
+        script = self.pick(WRAP_SCRIPTS)
+        ro = cmd.name in READS and self.rnd.random() < 0.3
+        keys = []
+        if self.space.cluster or self.rnd.random() < 0.5:
+            # In the order of the arguments (not the frozenset's, which varies between runs).
+            keys = list(dict.fromkeys(a for a in cmd.args[1:] if a in cmd.keys))
+        args = [self.case("EVAL_RO" if ro else "EVAL"), script, str(len(keys))] + keys
+        out = Cmd(cmd.conn, args + cmd.args, keys=cmd.keys, write=cmd.write, safe=cmd.safe,
+                  danger=cmd.danger)
+        out.inner = len(args)
+        out.cross = self.space.cluster and len({slot_of(k) for k in keys}) > 1
+        return out
 
     def queued_command(self):
         """A command queued in MULTI.  Cluster: MULTI and what it queues go to the leader of
