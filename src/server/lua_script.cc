@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <memory>
 
@@ -46,6 +47,7 @@ struct RunState {
   size_t memory = 0;
   bool out_of_memory = false;
   uint64_t spent = 0;
+  bool over_budget = false;  // then the run's error is the budget's, whatever reached the top
   uint64_t rand48 = 0;
   int error_line = 0;  // where the error that ended the run was raised in user_script
   // redis.call's scratch: the command's arguments, its reply as sent, and parsed.
@@ -53,6 +55,11 @@ struct RunState {
   std::string reply_bytes;
   Reply reply;
   std::string error;
+  // A number argument of redis.call, formatted as Redis does (%.17g); kept for the call.
+  std::deque<std::string> numbers;
+  // The error redis.call raised last (a plain string, as Redis raises it): if it ends the
+  // run it is answered as it is, where any other error string gets "ERR " in front.
+  std::string call_error;
 };
 
 RunState* StateOf(lua_State* L) {
@@ -80,12 +87,19 @@ void* Allocate(void* ud, void* ptr, size_t osize, size_t nsize) {
   return p;
 }
 
-// Raises an error whose reply is `text` as it is (a table {err = text}, as Redis raises
-// from redis.call). Does not return.
-int RaiseReply(lua_State* L, std::string_view text) {
-  lua_createtable(L, 0, 1);
-  lua_pushlstring(L, text.data(), text.size());
-  lua_setfield(L, -2, "err");
+// Raises `text` as the error of a redis.call (a string: what Lua's pcall gets, and, if it
+// ends the run, the reply as it is). Does not return.
+int RaiseCallError(lua_State* L, std::string_view text) {
+  RunState* st = StateOf(L);
+  st->call_error.assign(text);
+  lua_pushlstring(L, st->call_error.data(), st->call_error.size());
+  return lua_error(L);
+}
+
+// Raises a plain error without Lua's "user_script:N:" in front (Redis's own errors of
+// redis.*). Does not return.
+int RaisePlain(lua_State* L, const char* text) {
+  lua_pushstring(L, text);
   return lua_error(L);
 }
 
@@ -101,11 +115,9 @@ void CountHook(lua_State* L, lua_Debug*) {
   if (st->spent <= kScriptBudget) return;
   // From now on at every instruction, so that a pcall in the script cannot hold it back.
   lua_sethook(L, CountHook, LUA_MASKCOUNT, 1);
-  lua_pushstring(L, BudgetError().c_str());
-  lua_createtable(L, 0, 1);
-  lua_insert(L, -2);
-  lua_setfield(L, -2, "err");
-  lua_error(L);
+  st->over_budget = true;
+  st->error = BudgetError();  // (st->error is free until the run ends)
+  RaiseCallError(L, st->error);
 }
 
 // ---- rand48, as Redis's math.random (deps/lua's lmathlib with redisLrand48) ----
@@ -277,28 +289,42 @@ void RunCommand(RunState* st) {
   }
 }
 
+// redis.call raises a command's error, redis.pcall returns it as {err = ...}.
+int CallFailed(lua_State* L, std::string_view text, bool raise) {
+  if (raise) return RaiseCallError(L, text);
+  lua_createtable(L, 0, 1);
+  lua_pushlstring(L, text.data(), text.size());
+  lua_setfield(L, -2, "err");
+  return 1;
+}
+
 int CallCommand(lua_State* L, bool raise) {
   RunState* st = StateOf(L);
   const int argc = lua_gettop(L);
   if (argc == 0) {
-    return RaiseReply(L, "ERR Please specify at least one argument for this redis lib call");
-  }
-  for (int i = 1; i <= argc; ++i) {
-    const int t = lua_type(L, i);
-    if (t != LUA_TSTRING && t != LUA_TNUMBER) {
-      return RaiseReply(L, "ERR Lua redis lib command arguments must be strings or integers");
-    }
-    lua_tolstring(L, i, nullptr);  // a number becomes its string in place (may allocate)
+    return CallFailed(L, "ERR Please specify at least one argument for this redis lib call",
+                      raise);
   }
   st->args.clear();
+  st->numbers.clear();
   for (int i = 1; i <= argc; ++i) {
     size_t len;
-    const char* p = lua_tolstring(L, i, &len);
-    st->args.emplace_back(p, len);
+    if (lua_type(L, i) == LUA_TSTRING) {
+      const char* p = lua_tolstring(L, i, &len);
+      st->args.emplace_back(p, len);
+    } else if (lua_type(L, i) == LUA_TNUMBER) {
+      char buf[64];
+      const int n = std::snprintf(buf, sizeof(buf), "%.17g", lua_tonumber(L, i));
+      st->numbers.emplace_back(buf, n > 0 ? static_cast<size_t>(n) : 0);
+      st->args.emplace_back(st->numbers.back());
+    } else {
+      return CallFailed(L, "ERR Lua redis lib command arguments must be strings or integers",
+                        raise);
+    }
   }
   st->spent += kScriptCallCost;
   RunCommand(st);
-  if (raise && st->reply.IsError()) return RaiseReply(L, st->reply.str);
+  if (st->reply.IsError()) return CallFailed(L, st->reply.str, raise);
   PushReply(L, st->reply, st->resp);
   return 1;
 }
@@ -321,7 +347,7 @@ void Sha1Hex(std::string_view data, char* hex) {
 }
 
 int RedisSha1Hex(lua_State* L) {
-  if (lua_gettop(L) != 1) return luaL_error(L, "wrong number of arguments");
+  if (lua_gettop(L) != 1) return RaisePlain(L, "wrong number of arguments");
   size_t len = 0;
   const char* p = lua_tolstring(L, 1, &len);
   char hex[kSha1HexBytes];
@@ -332,24 +358,43 @@ int RedisSha1Hex(lua_State* L) {
 
 int ReplyTable(lua_State* L, const char* field) {
   if (lua_gettop(L) != 1 || lua_type(L, 1) != LUA_TSTRING) {
-    return luaL_error(L, "wrong number or type of arguments");
+    // Returned, not raised (Redis's): the script's reply if it returns it.
+    lua_createtable(L, 0, 1);
+    lua_pushstring(L, "ERR wrong number or type of arguments");
+    lua_setfield(L, -2, "err");
+    return 1;
   }
   lua_createtable(L, 0, 1);
   lua_pushvalue(L, 1);
   lua_setfield(L, -2, field);
   return 1;
 }
-int RedisErrorReply(lua_State* L) { return ReplyTable(L, "err"); }
+// redis.error_reply: without a leading '-'; a message of one word gets the code ERR.
+int RedisErrorReply(lua_State* L) {
+  if (lua_gettop(L) != 1 || lua_type(L, 1) != LUA_TSTRING) return ReplyTable(L, "err");
+  size_t len;
+  const char* p = lua_tolstring(L, 1, &len);
+  if (len > 0 && p[0] == '-') ++p, --len;
+  if (std::memchr(p, ' ', len) == nullptr) {
+    lua_pushstring(L, "ERR ");
+    lua_pushlstring(L, p, len);
+    lua_concat(L, 2);
+  } else {
+    lua_pushlstring(L, p, len);
+  }
+  lua_replace(L, 1);
+  return ReplyTable(L, "err");
+}
 int RedisStatusReply(lua_State* L) { return ReplyTable(L, "ok"); }
 
 // redis.log(level, message...): notice and warning into Flin's log, once (on the replica
 // that answers the client), others dropped.
 int RedisLog(lua_State* L) {
   const int argc = lua_gettop(L);
-  if (argc < 2) return luaL_error(L, "redis.log() requires two arguments or more.");
-  if (!lua_isnumber(L, 1)) return luaL_error(L, "First argument must be a number (log level).");
+  if (argc < 2) return RaisePlain(L, "redis.log() requires two arguments or more.");
+  if (!lua_isnumber(L, 1)) return RaisePlain(L, "First argument must be a number (log level).");
   const int level = static_cast<int>(lua_tointeger(L, 1));
-  if (level < 0 || level > 3) return luaL_error(L, "Invalid debug level.");
+  if (level < 0 || level > 3) return RaisePlain(L, "Invalid debug level.");
   lua_concat(L, argc - 1);  // the message, as one string
   if (level >= 2 && StateOf(L)->ctx->reply_wanted) {
     const char* msg = lua_tostring(L, -1);
@@ -363,16 +408,16 @@ int RedisLog(lua_State* L) {
 }
 
 int RedisSetResp(lua_State* L) {
-  if (lua_gettop(L) != 1) return luaL_error(L, "redis.setresp() requires one argument.");
+  if (lua_gettop(L) != 1) return RaisePlain(L, "redis.setresp() requires one argument.");
   const int resp = static_cast<int>(lua_tointeger(L, 1));
-  if (resp != 2 && resp != 3) return luaL_error(L, "RESP version must be 2 or 3.");
+  if (resp != 2 && resp != 3) return RaisePlain(L, "RESP version must be 2 or 3.");
   StateOf(L)->resp = resp;
   return 0;
 }
 
 // redis.set_repl: the whole script is what replicates, so there are no effects to choose.
 int RedisSetRepl(lua_State* L) {
-  return luaL_error(L, "redis.set_repl() is not supported: Flin replicates the script itself, "
+  return RaisePlain(L, "redis.set_repl() is not supported: Flin replicates the script itself, "
                        "and every replica runs all of it");
 }
 int RedisReplicateCommands(lua_State* L) {
@@ -392,6 +437,59 @@ int NoSuchGlobal(lua_State* L) {
   const char* name = lua_tostring(L, 2);
   return luaL_error(L, "Script attempted to access nonexistent global variable '%s'",
                     name != nullptr ? name : "?");
+}
+
+// Read-only tables: an empty proxy whose reads go to the table and whose writes are errors;
+// the registry's kProtected set lists them, for rawset and setmetatable.
+constexpr char kProtected[] = "flin.protected";
+
+// __index of a proxy: upvalue 1 the table, upvalue 2 whether a missing key is an error.
+int ProxyIndex(lua_State* L) {
+  lua_pushvalue(L, 2);
+  lua_rawget(L, lua_upvalueindex(1));
+  if (lua_isnil(L, -1) && lua_toboolean(L, lua_upvalueindex(2))) return NoSuchGlobal(L);
+  return 1;
+}
+
+// Pushes a read-only proxy of the table at the top of the stack.
+void PushProtected(lua_State* L, bool missing_is_error) {
+  const int real = lua_gettop(L);
+  lua_newtable(L);
+  lua_createtable(L, 0, 3);
+  lua_pushvalue(L, real);
+  lua_pushboolean(L, missing_is_error ? 1 : 0);
+  lua_pushcclosure(L, ProxyIndex, 2);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, NoNewGlobal);
+  lua_setfield(L, -2, "__newindex");
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "__metatable");  // getmetatable answers false
+  lua_setmetatable(L, -2);
+  lua_getfield(L, LUA_REGISTRYINDEX, kProtected);
+  lua_pushvalue(L, -2);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+}
+
+// rawset and setmetatable, refusing a protected table (upvalue 1: the original function).
+int GuardedWrite(lua_State* L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, kProtected);
+  lua_pushvalue(L, 1);
+  lua_rawget(L, -2);
+  const bool is_protected = lua_toboolean(L, -1) != 0;
+  lua_pop(L, 2);
+  if (is_protected) return RaisePlain(L, "Attempt to modify a readonly table");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+void WrapWrite(lua_State* L, const char* name) {
+  lua_getglobal(L, name);
+  lua_pushcclosure(L, GuardedWrite, 1);
+  lua_setglobal(L, name);
 }
 
 void OpenLibrary(lua_State* L, lua_CFunction open, const char* name) {
@@ -422,9 +520,11 @@ void SetUpGlobals(lua_State* L, Args keys, Args argv) {
     lua_call(L, 0, 1);  // the library's table (not made a global by every library)
     lua_setglobal(L, name);
   }
-  // What reaches files or outside the run, or what Redis's scripts do not have.
+  // What reaches files or outside the run, or what Redis's scripts do not have. (newproxy
+  // makes userdata, whose __gc would run Lua code while the state closes, after the budget
+  // stopped counting.)
   for (const char* name : {"dofile", "loadfile", "print", "getfenv", "setfenv", "loadstring",
-                           "load", "module", "require"}) {
+                           "load", "module", "require", "newproxy"}) {
     lua_pushnil(L);
     lua_setfield(L, LUA_GLOBALSINDEX, name);
   }
@@ -467,13 +567,24 @@ void SetUpGlobals(lua_State* L, Args keys, Args argv) {
     }
     lua_setglobal(L, name);
   }
-  // From here on the globals are read-only, and reading one that does not exist is an error.
-  lua_createtable(L, 0, 2);
-  lua_pushcfunction(L, NoNewGlobal);
-  lua_setfield(L, -2, "__newindex");
-  lua_pushcfunction(L, NoSuchGlobal);
-  lua_setfield(L, -2, "__index");
-  lua_setmetatable(L, LUA_GLOBALSINDEX);
+  // From here on the globals and the libraries are read-only (Redis 7's), and reading a
+  // global that does not exist is an error.
+  lua_newtable(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, kProtected);
+  for (const char* name : {"string", "table", "math", "cjson", "bit", "redis", "coroutine"}) {
+    lua_getglobal(L, name);
+    PushProtected(L, false);
+    lua_setglobal(L, name);
+    lua_pop(L, 1);
+  }
+  WrapWrite(L, "rawset");
+  WrapWrite(L, "setmetatable");
+  lua_pushvalue(L, LUA_GLOBALSINDEX);
+  PushProtected(L, true);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "_G");
+  lua_replace(L, LUA_GLOBALSINDEX);  // the scripts' globals are the proxy
+  lua_pop(L, 1);
 }
 
 // The error handler of the run: notes the line of user_script the error came from.
@@ -511,8 +622,43 @@ const char* RawStringField(lua_State* L, const char* name, size_t* len) {
   return p;
 }
 
-// Writes the value at the top of the stack; false if tables nest deeper than allowed.
-bool WriteValue(lua_State* L, protocol::ReplyWriter& out, int depth) {
+// A Lua number as Redis replies it: truncated; out of range as x86-64 converts it (INT64_MIN).
+int64_t ToInteger(lua_Number n) {
+  constexpr lua_Number kTwo63 = 9223372036854775808.0;
+  if (!(n >= -kTwo63 && n < kTwo63)) return INT64_MIN;
+  return static_cast<int64_t>(n);
+}
+
+bool WriteValue(lua_State* L, protocol::ReplyWriter& out, int resp, int depth);
+
+// The table at the top of the stack as a RESP3 map (its pairs) or set (its keys), in
+// iteration order (the same on every replica: each run has a fresh state).
+bool WriteHash(lua_State* L, protocol::ReplyWriter& out, int resp, int depth, bool map) {
+  size_t n = 0;
+  lua_pushnil(L);
+  while (lua_next(L, -2) != 0) {
+    ++n;
+    lua_pop(L, 1);
+  }
+  map ? out.MapHeader(n) : out.SetHeader(n);
+  lua_pushnil(L);
+  while (lua_next(L, -2) != 0) {
+    lua_pushvalue(L, -2);  // the key, converted from a copy (lua_next needs it as it is)
+    bool ok = WriteValue(L, out, resp, depth + 1);
+    lua_pop(L, 1);
+    if (ok && map) ok = WriteValue(L, out, resp, depth + 1);
+    lua_pop(L, 1);
+    if (!ok) {
+      lua_pop(L, 1);
+      return false;
+    }
+  }
+  return true;
+}
+
+// Writes the value at the top of the stack; false if tables nest deeper than allowed. `resp`:
+// the script's protocol (redis.setresp), which decides how booleans and doubles are sent.
+bool WriteValue(lua_State* L, protocol::ReplyWriter& out, int resp, int depth) {
   if (depth > kMaxReplyDepth || !lua_checkstack(L, 4)) return false;
   size_t len = 0;
   switch (lua_type(L, -1)) {
@@ -522,10 +668,10 @@ bool WriteValue(lua_State* L, protocol::ReplyWriter& out, int depth) {
       return true;
     }
     case LUA_TNUMBER:
-      out.Integer(static_cast<int64_t>(lua_tonumber(L, -1)));
+      out.Integer(ToInteger(lua_tonumber(L, -1)));
       return true;
     case LUA_TBOOLEAN:
-      if (out.proto() == 3) {
+      if (resp == 3) {
         out.Bool(lua_toboolean(L, -1) != 0);
       } else if (lua_toboolean(L, -1)) {
         out.Integer(1);
@@ -547,9 +693,21 @@ bool WriteValue(lua_State* L, protocol::ReplyWriter& out, int depth) {
         out.buffer()->append("\r\n");
         return true;
       }
+      if (resp == 3) {
+        for (const char* kind : {"map", "set"}) {
+          lua_pushstring(L, kind);
+          lua_rawget(L, -2);
+          if (lua_type(L, -1) == LUA_TTABLE) {
+            const bool ok = WriteHash(L, out, resp, depth, kind[0] == 'm');
+            lua_pop(L, 1);
+            return ok;
+          }
+          lua_pop(L, 1);
+        }
+      }
       lua_pushstring(L, "double");
       lua_rawget(L, -2);
-      if (lua_type(L, -1) == LUA_TNUMBER) {
+      if (resp == 3 && lua_type(L, -1) == LUA_TNUMBER) {
         out.Double(lua_tonumber(L, -1));
         lua_pop(L, 1);
         return true;
@@ -566,7 +724,7 @@ bool WriteValue(lua_State* L, protocol::ReplyWriter& out, int depth) {
       out.ArrayHeader(n);
       for (size_t i = 0; i < n; ++i) {
         lua_rawgeti(L, -1, static_cast<int>(i + 1));
-        const bool ok = WriteValue(L, out, depth + 1);
+        const bool ok = WriteValue(L, out, resp, depth + 1);
         lua_pop(L, 1);
         if (!ok) return false;
       }
@@ -578,8 +736,8 @@ bool WriteValue(lua_State* L, protocol::ReplyWriter& out, int depth) {
   }
 }
 
-// The text of the error value at the top of the stack: a table's err field as it is, a
-// string with Redis's "ERR " in front.
+// The text of the error value at the top of the stack: a table's err field, or the error
+// redis.call raised, as they are; any other string with Redis's "ERR " in front.
 void ErrorText(lua_State* L, std::string* text) {
   size_t len = 0;
   if (lua_type(L, -1) == LUA_TTABLE) {
@@ -594,6 +752,11 @@ void ErrorText(lua_State* L, std::string* text) {
   const char* s = lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER
                       ? lua_tolstring(L, -1, &len)
                       : nullptr;
+  const std::string& call_error = StateOf(L)->call_error;
+  if (s != nullptr && !call_error.empty() && std::string_view(s, len) == call_error) {
+    text->assign(call_error);
+    return;
+  }
   text->assign("ERR ");
   if (s != nullptr) {
     text->append(s, len);
@@ -624,11 +787,15 @@ int RunProtected(lua_State* L) {
     return 0;
   }
   if (rc != 0) {
-    ErrorText(L, &run->error);
+    if (run->st->over_budget) {
+      run->error = BudgetError();  // (a coroutine's wrap may have prefixed it)
+    } else {
+      ErrorText(L, &run->error);
+    }
     return 0;
   }
   protocol::ReplyWriter out(&run->reply, run->proto);
-  if (!WriteValue(L, out, 0)) {
+  if (!WriteValue(L, out, run->st->resp, 0)) {
     run->reply.clear();
     run->error = "ERR reached lua stack limit";
   }

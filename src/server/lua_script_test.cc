@@ -86,8 +86,14 @@ TEST_F(LuaScriptTest, ReturnValuesConvertAsInRedis) {
   EXPECT_EQ(Eval("return redis.error_reply('MY error')"), "-MY error\r\n");
   EXPECT_EQ(Eval("return {KEYS[1], ARGV[1], #KEYS, #ARGV}", {"k"}, {"v", "w"}),
             "*4\r\n$1\r\nk\r\n$1\r\nv\r\n:1\r\n:2\r\n");
-  // RESP3: booleans and doubles as such.
-  EXPECT_EQ(Eval("return {true, false, {double = 1.5}}", {}, {}, 3), "*3\r\n#t\r\n#f\r\n,1.5\r\n");
+  // Booleans and doubles as the script's protocol (redis.setresp) says, whatever the client's.
+  EXPECT_EQ(Eval("return {true, false, {double = 1.5}}", {}, {}, 3), "*3\r\n:1\r\n_\r\n*0\r\n");
+  EXPECT_EQ(Eval("redis.setresp(3) return {true, false, {double = 1.5}}", {}, {}, 3),
+            "*3\r\n#t\r\n#f\r\n,1.5\r\n");
+  EXPECT_EQ(Eval("redis.setresp(3) return {true, false, {double = 1.5}}"),
+            "*3\r\n:1\r\n:0\r\n$3\r\n1.5\r\n");
+  // Out of int64's range as Redis on x86-64.
+  EXPECT_EQ(Eval("return 2^63"), ":-9223372036854775808\r\n");
 }
 
 TEST_F(LuaScriptTest, RedisCallSeesTheEntrysWritesAndConvertsReplies) {
@@ -197,6 +203,9 @@ TEST_F(LuaScriptTest, MemoryIsBoundedPerRun) {
   // Caught by the script, it is an ordinary failure of pcall.
   EXPECT_EQ(Eval("return tostring(pcall(string.rep, 'x', 300 * 1024 * 1024))"),
             "$5\r\nfalse\r\n");
+  // No userdata whose finalizer would run Lua code while the state closes, unbudgeted.
+  EXPECT_NE(Eval("return newproxy(true)").find("nonexistent global variable 'newproxy'"),
+            std::string::npos);
 }
 
 TEST_F(LuaScriptTest, ValuesThatCannotBeRepliedDoNotHangOrCrash) {

@@ -112,10 +112,9 @@ void ScriptCmd(CommandContext& ctx) {
   } else if (sub == "exists" && argc >= 3) {
     ctx.out.ArrayHeader(argc - 2);
     for (size_t i = 2; i < argc; ++i) ctx.out.Integer(cache.Exists(ctx.args[i]) ? 1 : 0);
-  } else if (sub == "flush" && argc <= 3) {
-    if (argc == 3 && ToLower(ctx.args[2]) != "sync" && ToLower(ctx.args[2]) != "async") {
-      return ctx.out.Error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
-    }
+  } else if (sub == "flush" &&
+             (argc == 2 || (argc == 3 && (ToLower(ctx.args[2]) == "sync" ||
+                                          ToLower(ctx.args[2]) == "async")))) {
     cache.Flush();
     ctx.out.Ok();
   } else if (sub == "help" && argc == 2) {
@@ -132,9 +131,10 @@ void ScriptCmd(CommandContext& ctx) {
         "    Prints this help."};
     ctx.out.ArrayHeader(std::size(kHelp));
     for (const char* line : kHelp) ctx.out.Simple(line);
-  } else if (sub == "load" || sub == "exists" || sub == "flush" || sub == "help") {
-    ctx.out.Error("ERR unknown subcommand or wrong number of arguments for '" +
-                  std::string(ctx.args[1]) + "'. Try SCRIPT HELP.");
+  } else if (sub == "flush") {
+    ctx.out.Error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+  } else if (sub == "load" || sub == "exists" || sub == "help") {
+    ctx.out.Error(ErrWrongArity("script|" + sub));
   } else {
     ctx.out.Error("ERR unknown subcommand '" + std::string(ctx.args[1]) +
                   "'. Try SCRIPT HELP.");

@@ -8,6 +8,7 @@
 #include "server/client_conn.h"
 #include "server/cluster_family.h"
 #include "server/keyspace.h"
+#include "server/lua_script.h"
 #include "server/server.h"
 #include "storage/encoding.h"
 
@@ -259,7 +260,9 @@ void QueueInTransaction(CommandContext& ctx) {
     err.Error("ERR '" + std::string(ctx.args[0]) +
               "' cannot be used inside MULTI: Flin runs a transaction from its log, and this "
               "command does not go through the log");
-  } else if (ctx.spec.KeyPositions(ctx.args).empty()) {
+  } else if (ctx.spec.KeyPositions(ctx.args).empty() &&
+             !(ctx.server.cluster() == nullptr && IsScriptCommand(ctx.spec))) {
+    // (A script without keys runs in the single node's one log like any command.)
     // FLUSHALL, FLUSHDB: a range deletion, which WriteTxn writes apart from the batch (not
     // atomic with the commands around it), and in a cluster one entry of every partition.
     err.Error("ERR '" + std::string(ctx.args[0]) +
