@@ -91,6 +91,15 @@ TEST_F(ApplyValidationTest, SetChecksItsOptions) {
   EXPECT_EQ(Apply({"PTTL", "k"}), Int(5000));
 }
 
+// An expiry that fits at the entry's time but overflows at the wall clock's: every replica,
+// and a replay after a restart, must decide by the entry's time alone.
+TEST_F(ApplyValidationTest, SetJudgesItsTimeByTheEntrysClockAlone) {
+  const int64_t entry_time = 1000;
+  const std::string px = std::to_string(INT64_MAX - 2000);
+  EXPECT_EQ(Apply({"SET", "k", "v", "PX", px}, entry_time), kOk);
+  EXPECT_EQ(Apply({"SET", "k", "v", "PX", px, "GET"}, entry_time), Bulk("v"));
+}
+
 TEST_F(ApplyValidationTest, SetExChecksTheTimeAsItsHandler) {
   // The handler answers a time that is not a number as Redis does: not an integer.
   EXPECT_EQ(Apply({"SETEX", "k", "ten", "v"}), Err(kErrNotInteger));

@@ -77,7 +77,8 @@ bool StringSetOptions::ParseAndResolve(int64_t now_ms, std::string_view cmd, int
   return Resolve(now_ms, cmd, expire_at, err);
 }
 
-std::string ParseSetOptions(Args args, size_t first, SetCommandType type, StringSetOptions* o) {
+std::string ParseSetOptions(Args args, size_t first, SetCommandType type, int64_t now_ms,
+                            StringSetOptions* o) {
   using Unit = StringSetOptions::Unit;
   const bool is_set = type == SetCommandType::kSet;
   std::string_view amount_arg;
@@ -109,10 +110,10 @@ std::string ParseSetOptions(Args args, size_t first, SetCommandType type, String
   o->amount_text = amount_arg;
   if (o->unit != Unit::kNone && is_set) {
     if (!ParseInt64(amount_arg, &o->amount)) return std::string(kErrNotInteger);
-    // Check the amount now, with the current time, so that a bad one never reaches the log.
+    // Check the amount at once, so that a bad one never reaches the log.
     int64_t abs;
     std::string err;
-    if (!o->Resolve(NowMs(), args[0], &abs, &err)) return err;
+    if (!o->Resolve(now_ms, args[0], &abs, &err)) return err;
   }
   return "";
 }

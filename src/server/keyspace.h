@@ -60,8 +60,11 @@ struct StringSetOptions {
 };
 enum class SetCommandType { kSet, kGetEx };
 // Parses args[first..]; returns an error text, or "" if the options are valid. For SET the
-// time is checked too; for GETEX only the syntax (see amount_text).
-std::string ParseSetOptions(Args args, size_t first, SetCommandType type, StringSetOptions* o);
+// time is checked too, at `now_ms` (the dispatch time on an I/O thread, the entry's time when
+// applied: never the wall clock there, which differs between replicas and replays); for
+// GETEX only the syntax (see amount_text).
+std::string ParseSetOptions(Args args, size_t first, SetCommandType type, int64_t now_ms,
+                            StringSetOptions* o);
 
 // Converts a relative or absolute expire time to absolute ms, with Redis's overflow rules.
 // `unit_seconds`: the amount is in seconds. `relative`: add now_ms.

@@ -217,7 +217,7 @@ void LcsCmd(Ctx& ctx) {
 
 void SetCheck(CommandContext& ctx) {
   StringSetOptions o;
-  std::string err = ParseSetOptions(ctx.args, 3, SetCommandType::kSet, &o);
+  std::string err = ParseSetOptions(ctx.args, 3, SetCommandType::kSet, ctx.now_ms, &o);
   if (!err.empty()) return ctx.out.Error(err);
   ctx.Propose(ctx.Partition(ctx.args[1]));
 }
@@ -225,7 +225,7 @@ void SetCheck(CommandContext& ctx) {
 // Parses SET's options again on the apply side and resolves the expiry at the entry's time;
 // on error replies and returns false. (GETEX judges its time only once the key is found.)
 bool SetApplyOptions(ApplyContext& ctx, StringSetOptions* o, int64_t* expire_at) {
-  std::string err = ParseSetOptions(ctx.args, 3, SetCommandType::kSet, o);
+  std::string err = ParseSetOptions(ctx.args, 3, SetCommandType::kSet, ctx.now_ms, o);
   *expire_at = 0;
   if (err.empty()) o->Resolve(ctx.now_ms, ctx.args[0], expire_at, &err);
   if (err.empty()) return true;
@@ -308,7 +308,7 @@ void GetDelApply(ApplyContext& ctx) {
 
 void GetExCheck(CommandContext& ctx) {
   StringSetOptions o;
-  std::string err = ParseSetOptions(ctx.args, 2, SetCommandType::kGetEx, &o);
+  std::string err = ParseSetOptions(ctx.args, 2, SetCommandType::kGetEx, ctx.now_ms, &o);
   if (!err.empty()) return ctx.out.Error(err);
   // Even without options (it then changes nothing) through the log, as every write: a read
   // here would run ahead of this connection's writes still in flight (SET k v; GETEX k
@@ -318,7 +318,7 @@ void GetExCheck(CommandContext& ctx) {
 
 void GetExApply(ApplyContext& ctx) {
   StringSetOptions o;
-  std::string err = ParseSetOptions(ctx.args, 2, SetCommandType::kGetEx, &o);
+  std::string err = ParseSetOptions(ctx.args, 2, SetCommandType::kGetEx, ctx.now_ms, &o);
   if (!err.empty()) return ctx.out.Error(err);
   std::string v;
   int64_t old_expire;
