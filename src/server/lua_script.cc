@@ -443,11 +443,85 @@ int NoSuchGlobal(lua_State* L) {
 // the registry's kProtected set lists them, for rawset and setmetatable.
 constexpr char kProtected[] = "flin.protected";
 
-// __index of a proxy: upvalue 1 the table, upvalue 2 whether a missing key is an error.
+void OpenLibrary(lua_State* L, lua_CFunction open, const char* name) {
+  lua_pushcfunction(L, open);
+  lua_pushstring(L, name);
+  lua_call(L, 1, 0);
+}
+
+void SetFunction(lua_State* L, const char* name, lua_CFunction f) {
+  lua_pushcfunction(L, f);
+  lua_setfield(L, -2, name);
+}
+
+void SetNumber(lua_State* L, const char* name, lua_Number n) {
+  lua_pushnumber(L, n);
+  lua_setfield(L, -2, name);
+}
+
+void PushProtected(lua_State* L, bool missing_is_error);
+
+// The libraries opened when first named, each then a read-only global like the others.
+struct LazyLibrary {
+  const char* name;
+  lua_CFunction open;
+};
+constexpr LazyLibrary kLazyLibraries[] = {{LUA_STRLIBNAME, luaopen_string},
+                                          {LUA_TABLIBNAME, luaopen_table},
+                                          {LUA_MATHLIBNAME, luaopen_math},
+                                          {"cjson", luaopen_cjson},
+                                          {"bit", luaopen_bit}};
+
+// Opens `lib` into the real globals table at index `globals` and pushes its read-only proxy.
+// The library registers itself with the real table as the thread's globals for the moment
+// (the scripts' globals, the proxy, refuse writes).
+void OpenLazyLibrary(lua_State* L, const LazyLibrary& lib, int globals) {
+  lua_pushvalue(L, LUA_GLOBALSINDEX);
+  lua_pushvalue(L, globals);
+  lua_replace(L, LUA_GLOBALSINDEX);
+  lua_pushcfunction(L, lib.open);
+  lua_pushstring(L, lib.name);
+  lua_call(L, 1, 1);
+  if (lib.open == luaopen_math) {
+    SetFunction(L, "random", MathRandom);
+    SetFunction(L, "randomseed", MathRandomSeed);
+  }
+  lua_pushvalue(L, -2);
+  lua_replace(L, LUA_GLOBALSINDEX);
+  lua_remove(L, -2);
+  PushProtected(L, false);
+  lua_remove(L, -2);
+  lua_pushstring(L, lib.name);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, globals);
+}
+
+// __index of a proxy: upvalue 1 the table, upvalue 2 whether a missing key is an error (the
+// globals, where a missing key may also be a library not opened yet).
 int ProxyIndex(lua_State* L) {
   lua_pushvalue(L, 2);
   lua_rawget(L, lua_upvalueindex(1));
-  if (lua_isnil(L, -1) && lua_toboolean(L, lua_upvalueindex(2))) return NoSuchGlobal(L);
+  if (!lua_isnil(L, -1) || !lua_toboolean(L, lua_upvalueindex(2))) return 1;
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    for (const LazyLibrary& lib : kLazyLibraries) {
+      if (std::strcmp(lua_tostring(L, 2), lib.name) == 0) {
+        OpenLazyLibrary(L, lib, lua_upvalueindex(1));
+        return 1;
+      }
+    }
+  }
+  return NoSuchGlobal(L);
+}
+
+// __index of strings until the string library is open (upvalue 1: the real globals).
+int LazyStringIndex(lua_State* L) {
+  lua_getfield(L, lua_upvalueindex(1), LUA_STRLIBNAME);
+  if (lua_isnil(L, -1)) OpenLazyLibrary(L, kLazyLibraries[0], lua_upvalueindex(1));
+  // Opening it gave strings the library's own metatable: look the method up there.
+  lua_getmetatable(L, 1);
+  lua_getfield(L, -1, "__index");
+  lua_pushvalue(L, 2);
+  lua_gettable(L, -2);
   return 1;
 }
 
@@ -492,34 +566,18 @@ void WrapWrite(lua_State* L, const char* name) {
   lua_setglobal(L, name);
 }
 
-void OpenLibrary(lua_State* L, lua_CFunction open, const char* name) {
-  lua_pushcfunction(L, open);
-  lua_pushstring(L, name);
-  lua_call(L, 1, 0);
-}
-
-void SetFunction(lua_State* L, const char* name, lua_CFunction f) {
-  lua_pushcfunction(L, f);
-  lua_setfield(L, -2, name);
-}
-
-void SetNumber(lua_State* L, const char* name, lua_Number n) {
-  lua_pushnumber(L, n);
-  lua_setfield(L, -2, name);
-}
-
 // Fills a fresh state's globals as Redis's scripts see them.
 void SetUpGlobals(lua_State* L, Args keys, Args argv) {
   OpenLibrary(L, luaopen_base, "");
-  OpenLibrary(L, luaopen_table, LUA_TABLIBNAME);
-  OpenLibrary(L, luaopen_string, LUA_STRLIBNAME);
-  OpenLibrary(L, luaopen_math, LUA_MATHLIBNAME);
-  for (auto [open, name] : {std::pair<lua_CFunction, const char*>{luaopen_cjson, "cjson"},
-                            std::pair<lua_CFunction, const char*>{luaopen_bit, "bit"}}) {
-    lua_pushcfunction(L, open);
-    lua_call(L, 0, 1);  // the library's table (not made a global by every library)
-    lua_setglobal(L, name);
-  }
+  // The other libraries open when a script first names one (LazyLibrary): most scripts use
+  // none, and opening them all was most of a run's cost.
+  lua_pushliteral(L, "");
+  lua_createtable(L, 0, 1);
+  lua_pushvalue(L, LUA_GLOBALSINDEX);
+  lua_pushcclosure(L, LazyStringIndex, 1);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, -2);  // strings' methods ("x"):upper() open the string library
+  lua_pop(L, 1);
   // What reaches files or outside the run, or what Redis's scripts do not have. (newproxy
   // makes userdata, whose __gc would run Lua code while the state closes, after the budget
   // stopped counting.)
@@ -528,11 +586,6 @@ void SetUpGlobals(lua_State* L, Args keys, Args argv) {
     lua_pushnil(L);
     lua_setfield(L, LUA_GLOBALSINDEX, name);
   }
-  lua_getglobal(L, LUA_MATHLIBNAME);
-  SetFunction(L, "random", MathRandom);
-  SetFunction(L, "randomseed", MathRandomSeed);
-  lua_pop(L, 1);
-
   lua_createtable(L, 0, 24);
   SetFunction(L, "call", RedisCall);
   SetFunction(L, "pcall", RedisPCall);
@@ -571,7 +624,7 @@ void SetUpGlobals(lua_State* L, Args keys, Args argv) {
   // global that does not exist is an error.
   lua_newtable(L);
   lua_setfield(L, LUA_REGISTRYINDEX, kProtected);
-  for (const char* name : {"string", "table", "math", "cjson", "bit", "redis", "coroutine"}) {
+  for (const char* name : {"redis", "coroutine"}) {
     lua_getglobal(L, name);
     PushProtected(L, false);
     lua_setglobal(L, name);

@@ -6,11 +6,13 @@
 // WriteTxn, at the entry's timestamp. So a script must do the same thing on every replica,
 // and here it does:
 //   - each run gets a Lua state of its own (Lua 5.1, as Redis; base, table, string, math,
-//     cjson and bit), made for it and closed after it: nothing a script leaves behind (a
-//     changed library table, garbage, the garbage collector's pace) reaches another run;
+//     cjson and bit, the last five opened when the script first names one), made for it and
+//     closed after it: nothing a script leaves behind (a changed table, garbage, the garbage
+//     collector's pace) reaches another run;
 //   - math.random is Redis's rand48, seeded at the start of every run from the entry's
-//     timestamp (Redis 7.0 never reseeds: its values cannot be the same), TIME answers the entry's timestamp, and nothing reads a clock, a file or
-//     the environment (no os, io, debug, loadfile);
+//     timestamp (Redis 7.0 never reseeds: its values cannot be the same), TIME answers the
+//     entry's timestamp, and nothing reads a clock, a file or the environment (no os, io,
+//     debug, loadfile);
 //   - a run is stopped at a fixed budget of work (kScriptBudget: Lua instructions, and
 //     kScriptCallCost for each redis.call) and of memory (kScriptMemoryBytes), counted the same
 //     way everywhere. SCRIPT KILL cannot stop a script that every replica runs, so there is

@@ -158,6 +158,16 @@ TEST_F(LuaScriptTest, GlobalsAreReadOnlyAndTheSandboxHasNoWayOut) {
   EXPECT_EQ(Eval("return bit.band(7, 3)"), ":3\r\n");
   EXPECT_EQ(Eval("return redis.sha1hex('')"),
             "$40\r\nda39a3ee5e6b4b0d3255bfef95601890afd80709\r\n");
+  // Libraries open when first named, strings' methods included, and are read-only then too.
+  EXPECT_EQ(Eval("return ('ab'):upper()"), "$2\r\nAB\r\n");
+  EXPECT_EQ(Eval("local f = coroutine.wrap(function() return table.concat({'a', 'b'}) end) "
+                 "return f()"),
+            "$2\r\nab\r\n");
+  EXPECT_EQ(ErrorOf(Eval("string.upper = nil")),
+            "-ERR user_script:1: Attempt to modify a readonly table");
+  EXPECT_EQ(ErrorOf(Eval("local m = math; m.pi = 3")),
+            "-ERR user_script:1: Attempt to modify a readonly table");
+  EXPECT_EQ(ErrorOf(Eval("rawset(bit, 'x', 1)")), "-ERR Attempt to modify a readonly table");
   // What a run changes dies with its state: the next run sees pristine libraries.
   Eval("string.upper = nil; math.floor = nil");
   EXPECT_EQ(Eval("return string.upper('a') .. math.floor(2.5)"), "$2\r\nA2\r\n");

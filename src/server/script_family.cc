@@ -69,10 +69,11 @@ void EvalCmd(CommandContext& ctx) {
     if (!ctx.server.scripts().Get(ctx.args[1], &body)) {
       return ctx.out.Error("NOSCRIPT No matching script. Please use EVAL.");
     }
-  } else {
+  } else if (const std::string sha = ScriptSha1Hex(ctx.args[1]);
+             !ctx.server.scripts().Exists(sha)) {  // (a cached script compiled when added)
     err = ScriptCompileError(ctx.args[1]);
     if (!err.empty()) return ctx.out.Error(err);
-    ctx.server.scripts().Add(ScriptSha1Hex(ctx.args[1]), ctx.args[1]);
+    ctx.server.scripts().Add(sha, ctx.args[1]);
   }
   const int partition = ScriptPartition(ctx, numkeys);
   if (partition == -2) {
