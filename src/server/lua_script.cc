@@ -27,6 +27,7 @@ extern "C" {
 #include "common/log.h"
 #include "common/strings.h"
 #include "protocol/reply_parser.h"
+#include "server/script_arena.h"
 
 namespace flin::server {
 namespace {
@@ -42,6 +43,7 @@ constexpr int kMaxReplyDepth = 256;
 // What one run keeps outside Lua's frames (see the file's comment).
 struct RunState {
   ApplyContext* ctx = nullptr;
+  ScriptArena* arena = nullptr;
   bool read_only = false;
   int resp = 2;  // the protocol redis.call's replies are converted from (redis.setresp)
   size_t memory = 0;
@@ -68,12 +70,14 @@ RunState* StateOf(lua_State* L) {
   return static_cast<RunState*>(ud);
 }
 
-// Lua's allocator, within kScriptMemoryBytes. (Lua 5.1 gives osize 0 for a new block and
-// assumes a shrink never fails.)
+// Lua's allocator: the thread's arena, within kScriptMemoryBytes counted by the sizes Lua
+// asks for (the same on every replica). (Lua 5.1 gives osize 0 for a new block and assumes a
+// shrink never fails.)
 void* Allocate(void* ud, void* ptr, size_t osize, size_t nsize) {
   auto* st = static_cast<RunState*>(ud);
+  if (ptr == nullptr) osize = 0;
   if (nsize == 0) {
-    std::free(ptr);
+    st->arena->Reallocate(ptr, osize, 0);
     st->memory -= osize;
     return nullptr;
   }
@@ -81,7 +85,7 @@ void* Allocate(void* ud, void* ptr, size_t osize, size_t nsize) {
     st->out_of_memory = true;
     return nullptr;
   }
-  void* p = std::realloc(ptr, nsize);
+  void* p = st->arena->Reallocate(ptr, osize, nsize);
   if (p == nullptr) return nsize <= osize ? ptr : nullptr;
   st->memory = st->memory - osize + nsize;
   return p;
@@ -894,8 +898,10 @@ std::string ScriptCompileError(std::string_view body) {
 }
 
 void RunScript(ApplyContext& ctx, std::string_view body, Args keys, Args argv, bool read_only) {
+  thread_local ScriptArena arena;
   RunState st;
   st.ctx = &ctx;
+  st.arena = &arena;
   st.read_only = read_only;
   // Seeded from the entry's time: the same on every replica, and not the same sequence for
   // every run (Redis 7.0 does not reseed at all).
@@ -907,6 +913,7 @@ void RunScript(ApplyContext& ctx, std::string_view body, Args keys, Args argv, b
     if (L == nullptr) return ctx.out.Error("ERR out of memory starting the script");
     rc = lua_cpcall(L.get(), RunProtected, &run);
   }
+  arena.Reset();  // the state is closed: every block is free
   if (rc != 0) {
     // Out of memory outside the script itself: setting up, or converting its value.
     return ctx.out.Error("ERR Script used more than " + std::to_string(kScriptMemoryBytes >> 20) +
