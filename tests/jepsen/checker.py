@@ -34,6 +34,8 @@ LINEARIZABLE, NOT_LINEARIZABLE, TOO_COMPLEX = "linearizable", "not linearizable"
 #   getset  -> the old value (str) or None
 #   incr    -> the new value (int), or "ERR" (the value is not an integer)
 #   del     -> 1 or 0
+#   cas     -> True (the value was arg[0]: now arg[1]) or False (it was not: unchanged)
+#              [EVAL of a compare-and-set script: harness.CAS_SCRIPT]
 READS = {"get"}
 
 
@@ -62,6 +64,11 @@ def step(state, f, arg, out, known=True):
         return (not known or out == state), arg
     if f == "del":
         return (not known or out == (0 if state is None else 1)), None
+    if f == "cas":
+        expected, new = arg
+        if state == expected:
+            return (not known or out is True), new
+        return (not known or out is False), state
     if f == "incr":
         n = _as_int(state)
         if n is None:
@@ -74,7 +81,7 @@ def step(state, f, arg, out, known=True):
 class Op:
     key: str
     f: str
-    arg: object = None          # value written (set, setnx, getset)
+    arg: object = None          # value written (set, setnx, getset); (expected, new) for cas
     out: object = None          # reply (ok outcome only)
     invoke: float = 0.0
     complete: float = math.inf  # +inf for unknown outcomes

@@ -17,7 +17,9 @@ Each operation's outcome:
   unknown  -TIMEOUT, a socket timeout, a connection lost after sending, or any
            other error: may or may not have happened.
 Values written are unique integers (so INCR counts on them and every value
-read names the write it came from).
+read names the write it came from). Operations: GET, SET, SET NX, GETSET, INCR, DEL,
+and a compare-and-set run as a Lua script (CAS_SCRIPT, EVAL with the key declared),
+expecting the value the client last saw of the key.
 
 Nemeses (--nemesis): kill (kill -9 and restart a random node or the node holding
 the most leaders), pause (SIGSTOP for longer than the election timeout, then
@@ -311,6 +313,12 @@ class History:
             self.errors[kind] += 1
 
 
+# The register workload's compare-and-set (op "cas"): KEYS[1] becomes ARGV[2] if it holds
+# ARGV[1]; 1 if it did, 0 if not.
+CAS_SCRIPT = ("if redis.call('GET', KEYS[1]) == ARGV[1] then "
+              "redis.call('SET', KEYS[1], ARGV[2]) return 1 end return 0")
+
+
 class Client:
     """One logical client: one connection per node, a slot map, one op at a time."""
 
@@ -326,6 +334,7 @@ class Client:
         self.io_timeout = io_timeout
         self.conns = {}
         self.map = None
+        self.seen = {}  # key -> the value this client last read or wrote there (cas)
 
     @classmethod
     def unique_value(cls):
@@ -353,13 +362,18 @@ class Client:
 
     def random_op(self):
         key = self.rng.choice(self.keys)
-        f = self.rng.choices(["get", "set", "setnx", "getset", "incr", "del"],
-                             weights=[40, 20, 5, 10, 18, 7])[0]
+        f = self.rng.choices(["get", "set", "setnx", "getset", "incr", "del", "cas"],
+                             weights=[40, 20, 5, 10, 18, 7, 10])[0]
         arg = self.unique_value() if f in ("set", "setnx", "getset") else None
+        if f == "cas":
+            # The value this client last saw (so that some succeed), or one never written.
+            arg = (self.seen.get(key) or self.unique_value(), self.unique_value())
         return key, f, arg
 
     @staticmethod
     def command(key, f, arg):
+        if f == "cas":
+            return ("EVAL", CAS_SCRIPT, "1", key, arg[0], arg[1])
         return {"get": ("GET", key), "set": ("SET", key, arg), "setnx": ("SET", key, arg, "NX"),
                 "getset": ("GETSET", key, arg), "incr": ("INCR", key), "del": ("DEL", key)}[f]
 
@@ -383,6 +397,9 @@ class Client:
         elif f == "del":
             if isinstance(reply, int):
                 return reply
+        elif f == "cas":
+            if reply in (0, 1) and not isinstance(reply, bool):
+                return reply == 1
         raise ValueError(f"unexpected reply {reply!r} to {f}")
 
     def execute(self, key, f, arg):
@@ -391,6 +408,8 @@ class Client:
         outcome, out, kind = self._attempt(key, f, arg)
         op.complete = time.monotonic()
         op.outcome, op.out = outcome, out
+        if outcome == OK and f in ("get", "set", "getset") or (f == "cas" and out is True):
+            self.seen[key] = out if f == "get" else arg[1] if f == "cas" else arg
         if outcome != OK:
             self.history.note(f"{outcome}:{kind}")
         self.history.add(op)
@@ -805,6 +824,9 @@ class Nemesis:
 def summarize_ops(ops):
     by_outcome = collections.Counter(o.outcome for o in ops)
     by_f = collections.Counter(f"{o.f}:{o.outcome}" for o in ops)
+    # A compare-and-set that found the value it expected, apart: a run where none does
+    # would not be testing the script's write.
+    by_f.update("cas:ok:swapped" for o in ops if o.f == "cas" and o.outcome == OK and o.out)
     return dict(by_outcome), dict(sorted(by_f.items()))
 
 
@@ -995,6 +1017,7 @@ def run(nodes=3, seconds=20, nemesis="mixed", clients=6, keys=5, seed=None, work
                                   "(no correct peer sends one): see the nodes' logs")
         if keep_history:
             report["history"] = {"ops": ops, "finals": finals, "workload": wl, "t0": t0}
+        log(f"by operation {by_f}")
         log(f"ops {len(ops)} {by_outcome}; faults {dict(nem.faults)}; "
             f"errors {dict(history.errors)}")
         return report

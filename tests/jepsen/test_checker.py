@@ -75,6 +75,26 @@ def test_getset_old_value_must_match():
     assert verdict(h) == NOT_LINEARIZABLE
 
 
+def test_cas_must_see_the_value_it_compared():
+    # A script's compare-and-set succeeded against a value that was already overwritten.
+    h = [op("set", "1", "OK", (0, 1)), op("set", "2", "OK", (2, 3)),
+         op("cas", ("1", "3"), True, (4, 5))]
+    assert verdict(h) == NOT_LINEARIZABLE
+    # ... or failed although the value was the one it expected.
+    h = [op("set", "1", "OK", (0, 1)), op("cas", ("1", "3"), False, (2, 3))]
+    assert verdict(h) == NOT_LINEARIZABLE
+    # A successful cas is a write later reads must see.
+    h = [op("set", "1", "OK", (0, 1)), op("cas", ("1", "3"), True, (2, 3)),
+         op("get", out="1", t=(4, 5))]
+    assert verdict(h) == NOT_LINEARIZABLE
+
+
+def test_cas_interleavings_are_accepted():
+    h = [op("set", "1", "OK", (0, 1)), op("cas", ("1", "3"), True, (2, 6)),
+         op("cas", ("1", "4"), False, (3, 7), client=1), op("get", out="3", t=(8, 9))]
+    assert verdict(h) == LINEARIZABLE
+
+
 def test_del_count_must_match():
     h = [op("del", out=1, t=(0, 1))]
     assert verdict(h) == NOT_LINEARIZABLE
