@@ -983,6 +983,42 @@ def test_replies_through_the_differential_wrapper(raw):
     assert raw.call("EVAL_RO", RUN_ARGV_PCALL, "0", "STRLEN", "k") == 1
 
 
+# ---- "#!lua" shebangs (Redis 7) ----
+
+@pytest.mark.parametrize("script,expected", [
+    ("#!lua\nreturn 1", 1),
+    ("#!lua flags=\nreturn 2", 2),
+    ("#!lua  flags=no-writes,allow-oom  \nreturn 3", 3),
+    ("#!lua flags=allow-cross-slot-keys,allow-stale\nreturn 4", 4),
+])
+def test_shebang_scripts_run(raw, script, expected):
+    assert raw.call("EVAL", script, "0") == expected
+
+
+@pytest.mark.parametrize("script,expected", [
+    ("#!lua flags=bogus\nreturn 1", "ERR Unexpected flag in script shebang: bogus"),
+    ("#!python\nreturn 1", "ERR Unexpected engine in script shebang: #!python"),
+    ("#!lua name=x\nreturn 1", "ERR Unknown lua shebang option: name=x"),
+    ("#!lua", "ERR Invalid script shebang"),
+])
+def test_bad_shebangs_are_refused(raw, script, expected):
+    assert eval_error(raw, script) == expected
+    assert error_of(raw, "SCRIPT", "LOAD", script) == expected
+
+
+def test_shebang_flags_decide_what_a_script_may_do(raw):
+    no_writes = "#!lua flags=no-writes\nreturn redis.call('SET', 'a', 'b')"
+    assert eval_error(raw, no_writes) == raised(
+        "ERR Write commands are not allowed from read-only scripts.", no_writes, line=2)
+    assert raw.call("GET", "a") is None
+    # A declared script without no-writes may not run as EVAL_RO; its lines count from 1.
+    assert error_of(raw, "EVAL_RO", "#!lua\nreturn 1", "0") == \
+        "ERR Can not execute a script with write flag using *_ro command."
+    assert raw.call("EVAL_RO", "#!lua flags=no-writes\nreturn 5", "0") == 5
+    assert eval_error(raw, "#!lua\nerror('x')") == raised("ERR user_script:2: x",
+                                                          "#!lua\nerror('x')", line=2)
+
+
 # ---------------------------------------------------------------------------------------------
 # Flin only: a script that would never end, or would take all the memory, is stopped.
 # (Redis runs the loop until SCRIPT KILL and lets the allocation grow without bound.)

@@ -882,12 +882,72 @@ std::string ScriptSha1Hex(std::string_view body) {
   return hex;
 }
 
+namespace {
+// The space-separated words of `text`.
+std::vector<std::string_view> Words(std::string_view text) {
+  std::vector<std::string_view> words;
+  while (!text.empty()) {
+    const size_t start = text.find_first_not_of(' ');
+    if (start == std::string_view::npos) break;
+    text.remove_prefix(start);
+    const size_t end = std::min(text.find(' '), text.size());
+    words.push_back(text.substr(0, end));
+    text.remove_prefix(end);
+  }
+  return words;
+}
+}  // namespace
+
+bool ParseShebang(std::string_view body, ScriptShebang* out, std::string* err) {
+  *out = ScriptShebang();
+  out->code = body;
+  if (!body.starts_with("#!")) return true;
+  const size_t eol = body.find('\n');
+  if (eol == std::string_view::npos) {
+    *err = "ERR Invalid script shebang";
+    return false;
+  }
+  std::string_view line = body.substr(0, eol);
+  out->declared = true;
+  out->code = body.substr(eol);  // from the newline: line numbers stay the script's
+  const size_t engine_end = std::min(line.find(' '), line.size());
+  if (line.substr(2, engine_end - 2) != "lua") {
+    *err = "ERR Unexpected engine in script shebang: " + std::string(line.substr(0, engine_end));
+    return false;
+  }
+  for (std::string_view option : Words(line.substr(engine_end))) {
+    if (!option.starts_with("flags=")) {
+      *err = "ERR Unknown lua shebang option: " + std::string(option);
+      return false;
+    }
+    std::string_view flags = option.substr(6);
+    while (!flags.empty()) {
+      const size_t comma = std::min(flags.find(','), flags.size());
+      const std::string_view flag = flags.substr(0, comma);
+      flags.remove_prefix(std::min(comma + 1, flags.size()));
+      if (flag == "no-writes") {
+        out->no_writes = true;
+      } else if (flag == "no-cluster") {
+        out->no_cluster = true;
+      } else if (flag != "allow-oom" && flag != "allow-stale" && flag != "allow-cross-slot-keys" &&
+                 !flag.empty()) {
+        *err = "ERR Unexpected flag in script shebang: " + std::string(flag);
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 std::string ScriptCompileError(std::string_view body) {
+  ScriptShebang shebang;
+  std::string err;
+  if (!ParseShebang(body, &shebang, &err)) return err;
+  body = shebang.code;
   thread_local CompileState state;
   lua_State* L = state.L.get();
   if (L == nullptr) return "ERR out of memory compiling the script";
   const int rc = luaL_loadbuffer(L, body.data(), body.size(), kChunkName);
-  std::string err;
   if (rc != 0) {
     const char* m = lua_tostring(L, -1);
     err = std::string("ERR Error compiling script (new function): ") + (m != nullptr ? m : "");
@@ -898,6 +958,18 @@ std::string ScriptCompileError(std::string_view body) {
 }
 
 void RunScript(ApplyContext& ctx, std::string_view body, Args keys, Args argv, bool read_only) {
+  ScriptShebang shebang;
+  std::string err;
+  if (!ParseShebang(body, &shebang, &err)) return ctx.out.Error(err);
+  if (shebang.declared && read_only && !shebang.no_writes) {
+    return ctx.out.Error("ERR Can not execute a script with write flag using *_ro command.");
+  }
+  if (shebang.no_cluster && ctx.partition >= 0) {
+    return ctx.out.Error("ERR Can not run script on cluster, 'no-cluster' flag is set.");
+  }
+  read_only = read_only || shebang.no_writes;
+  const std::string_view script = body;  // (its sha names it, shebang included)
+  body = shebang.code;
   thread_local ScriptArena arena;
   RunState st;
   st.ctx = &ctx;
@@ -923,7 +995,7 @@ void RunScript(ApplyContext& ctx, std::string_view body, Args keys, Args argv, b
   if (!run.error.empty()) {
     // As Redis: where the error came from.
     std::string text = std::move(run.error);
-    text += " script: " + ScriptSha1Hex(body);
+    text += " script: " + ScriptSha1Hex(script);
     if (st.error_line > 0) text += ", on @user_script:" + std::to_string(st.error_line);
     text += ".";
     return ctx.out.Error(text);

@@ -48,6 +48,20 @@ inline constexpr size_t kScriptMemoryBytes = 256u << 20;
 // EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT: what a script may not call.
 bool IsScriptCommand(const CommandSpec& spec);
 
+// A script's first line "#!lua [flags=f1,f2...]" (Redis 7): its flags, and the code to
+// compile (the body from that line's newline, so line numbers stay). Flags Flin acts on:
+// no-writes (the script is read-only), no-cluster (refused in a cluster); allow-oom,
+// allow-stale and allow-cross-slot-keys are accepted and change nothing here (no memory
+// eviction, no stale replicas serving scripts, and a script's keys are its partition's).
+struct ScriptShebang {
+  bool declared = false;
+  bool no_writes = false;
+  bool no_cluster = false;
+  std::string_view code;
+};
+// False, with Redis's error in *err, if the shebang is not valid.
+bool ParseShebang(std::string_view body, ScriptShebang* out, std::string* err);
+
 // The SHA-1 of `body` in lower-case hex, the name EVALSHA and SCRIPT use.
 std::string ScriptSha1Hex(std::string_view body);
 

@@ -242,6 +242,34 @@ TEST_F(LuaScriptTest, ReplicasRunTheSameEntryTheSameWay) {
   EXPECT_NE(a_.Apply(entry, now_ + 1, -1, 2), reply);
 }
 
+// Redis 7's "#!lua flags=..." first line.
+TEST_F(LuaScriptTest, AShebangDeclaresTheScriptsFlags) {
+  EXPECT_EQ(ErrorOf(Eval("#!lua flags=no-writes\nreturn redis.call('SET', 'a', 'b')")),
+            "-ERR Write commands are not allowed from read-only scripts.");
+  EXPECT_NE(Eval("#!lua\nerror('x')").find("-ERR user_script:2: x script: " +
+                                           ScriptSha1Hex("#!lua\nerror('x')") +
+                                           ", on @user_script:2."),
+            std::string::npos);
+  EXPECT_EQ(Eval("#!lua  flags=no-writes,allow-oom  \nreturn 3"), ":3\r\n");
+  EXPECT_EQ(Eval("#!lua flags=\nreturn 2"), ":2\r\n");
+  EXPECT_EQ(Eval("#!lua flags=bogus\nreturn 1"),
+            "-ERR Unexpected flag in script shebang: bogus\r\n");
+  EXPECT_EQ(Eval("#!python\nreturn 1"),
+            "-ERR Unexpected engine in script shebang: #!python\r\n");
+  EXPECT_EQ(Eval("#!lua name=x\nreturn 1"), "-ERR Unknown lua shebang option: name=x\r\n");
+  EXPECT_EQ(Eval("#!lua"), "-ERR Invalid script shebang\r\n");
+  EXPECT_EQ(Eval("#!lua\nreturn 1", {}, {}, 2, -1, "EVAL_RO"),
+            "-ERR Can not execute a script with write flag using *_ro command.\r\n");
+  EXPECT_EQ(Eval("#!lua flags=no-cluster\nreturn 1"), ":1\r\n");
+  EXPECT_EQ(Eval("#!lua flags=no-cluster\nreturn 1", {}, {}, 2, 3),
+            "-ERR Can not run script on cluster, 'no-cluster' flag is set.\r\n");
+  EXPECT_EQ(ScriptCompileError("#!lua flags=bogus\nreturn 1"),
+            "ERR Unexpected flag in script shebang: bogus");
+  EXPECT_EQ(ScriptCompileError("#!lua\nreturn +"),
+            "ERR Error compiling script (new function): user_script:2: unexpected symbol near "
+            "'+'");
+}
+
 TEST_F(LuaScriptTest, CompileErrorsAreFoundWithoutRunning) {
   EXPECT_EQ(ScriptCompileError("return 1"), "");
   EXPECT_EQ(ScriptCompileError("while true do end"), "");  // compiled, never run
