@@ -11,6 +11,7 @@
 #include <nettle/sha1.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -566,9 +567,63 @@ void WrapWrite(lua_State* L, const char* name) {
   lua_setglobal(L, name);
 }
 
+// tostring, as Lua's except for a table, function or coroutine: Lua writes its address,
+// which is not the same on two replicas (nor from one run to the next), so a script that
+// wrote or returned it would make replicas diverge. Here such a value is named by a number
+// the run gives it when first printed ("table: 0x00000001"), the same on every replica.
+// Upvalue 1: the numbers given (weak keys: a name keeps nothing alive); upvalue 2: how many.
+int ToString(lua_State* L) {
+  luaL_checkany(L, 1);
+  if (luaL_callmeta(L, 1, "__tostring")) return 1;
+  switch (lua_type(L, 1)) {
+    case LUA_TNUMBER:
+      lua_pushstring(L, lua_tostring(L, 1));
+      return 1;
+    case LUA_TSTRING:
+      lua_pushvalue(L, 1);
+      return 1;
+    case LUA_TBOOLEAN:
+      lua_pushstring(L, lua_toboolean(L, 1) ? "true" : "false");
+      return 1;
+    case LUA_TNIL:
+      lua_pushliteral(L, "nil");
+      return 1;
+    case LUA_TLIGHTUSERDATA:  // only cjson.null, NULL everywhere
+      lua_pushfstring(L, "%s: %p", luaL_typename(L, 1), lua_topointer(L, 1));
+      return 1;
+  }
+  lua_pushvalue(L, 1);
+  lua_rawget(L, lua_upvalueindex(1));
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_pushnumber(L, lua_tonumber(L, lua_upvalueindex(2)) + 1);
+    lua_pushvalue(L, -1);
+    lua_replace(L, lua_upvalueindex(2));
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, lua_upvalueindex(1));
+  }
+  char id[16];
+  std::snprintf(id, sizeof(id), "0x%08x", static_cast<unsigned>(lua_tonumber(L, -1)));
+  lua_pushfstring(L, "%s: %s", luaL_typename(L, 1), id);
+  return 1;
+}
+
+void SetUpToString(lua_State* L) {
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_pushnumber(L, 0);
+  lua_pushcclosure(L, ToString, 2);
+  lua_setfield(L, LUA_GLOBALSINDEX, "tostring");
+}
+
 // Fills a fresh state's globals as Redis's scripts see them.
 void SetUpGlobals(lua_State* L, Args keys, Args argv) {
   OpenLibrary(L, luaopen_base, "");
+  SetUpToString(L);
   // The other libraries open when a script first names one (LazyLibrary): most scripts use
   // none, and opening them all was most of a run's cost.
   lua_pushliteral(L, "");
