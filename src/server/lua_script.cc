@@ -270,7 +270,9 @@ int MathRandom(lua_State* L) {
       const int l = luaL_checkint(L, 1);
       const int u = luaL_checkint(L, 2);
       luaL_argcheck(L, l <= u, 2, "interval is empty");
-      lua_pushnumber(L, std::floor(r * (u - l + 1)) + l);
+      // The width in floating point: in int (Lua's and Redis's) it overflows past INT_MAX.
+      const lua_Number width = static_cast<lua_Number>(u) - l + 1;
+      lua_pushnumber(L, std::floor(r * width) + l);
       break;
     }
     default:

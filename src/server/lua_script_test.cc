@@ -284,6 +284,21 @@ TEST_F(LuaScriptTest, PairsOverTablesAsKeysGoesTheSameWayOnEveryReplica) {
   EXPECT_EQ(a_.Apply(entry, now_, -1, 2), reply);
 }
 
+// Found by lua_script_fuzz (a UBSan report): math.random(l, u) took the interval's width
+// in int, which overflowed for a width over INT_MAX and gave numbers outside [l, u].
+TEST_F(LuaScriptTest, MathRandomStaysInAnIntervalWiderThanAnInt) {
+  EXPECT_EQ(Eval("local low, high = 0, 0 "
+                 "for i = 1, 200 do "
+                 "  local x = math.random(-2000000000, 2000000000) "
+                 "  if x < -2000000000 or x > 2000000000 or x % 1 ~= 0 then return x end "
+                 "  if x < 0 then low = low + 1 else high = high + 1 end "
+                 "  local y = math.random(-2147483648, 2147483647) "
+                 "  if y < -2147483648 or y > 2147483647 then return y end "
+                 "end "
+                 "return {low > 0, high > 0}"),
+            "*2\r\n:1\r\n:1\r\n");
+}
+
 TEST_F(LuaScriptTest, CompileErrorsAreFoundWithoutRunning) {
   EXPECT_EQ(ScriptCompileError("return 1"), "");
   EXPECT_EQ(ScriptCompileError("while true do end"), "");  // compiled, never run
