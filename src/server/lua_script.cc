@@ -230,15 +230,22 @@ std::string BudgetError() {
          "): Flin stops every replica's run at the same point";
 }
 
-void CountHook(lua_State* L, lua_Debug*) {
+void CountHook(lua_State* L, lua_Debug*);
+
+// Ends the run: its budget is spent. Does not return.
+void StopOverBudget(lua_State* L) {
   RunState* st = StateOf(L);
-  st->spent += kScriptHookEvery;
-  if (st->spent <= kScriptBudget) return;
   // From now on at every instruction, so that a pcall in the script cannot hold it back.
   lua_sethook(L, CountHook, LUA_MASKCOUNT, 1);
   st->over_budget = true;
   st->error = BudgetError();  // (st->error is free until the run ends)
   RaiseCallError(L, st->error);
+}
+
+void CountHook(lua_State* L, lua_Debug*) {
+  RunState* st = StateOf(L);
+  st->spent += kScriptHookEvery;
+  if (st->spent > kScriptBudget) StopOverBudget(L);
 }
 
 // ---- rand48, as Redis's math.random (deps/lua's lmathlib with redisLrand48) ----
@@ -553,6 +560,77 @@ int RedisBreakpoint(lua_State* L) {
 }
 int RedisDebug(lua_State*) { return 0; }
 
+// ---- cjson.encode, within the run's memory ----
+//
+// lua-cjson 2.1 writes its text into a malloc'd buffer (outside the run's memory) whose size
+// is an int: a text over 2 GiB (a sparse array written with its holes as null, one big string
+// many times) overflows it, and the library aborts the process, on every replica, again at
+// every restart. And a text that does not fit the run's memory fails only when pushed, by a
+// longjmp that skips the library's free (with encode_keep_buffer(false): a leak per call).
+// So before encoding, a bound of the text (walking the value as cjson does, each value counted
+// in the budget) must fit what the run has left, or the call fails as memory would.
+
+constexpr size_t kJsonScalarBytes = 32;  // a number ("%.14g", nan, inf), true, false, null
+constexpr size_t kJsonMargin = 1 << 20;  // the Lua stack cjson grows while it recurses
+
+const std::string& CjsonTooBig() {
+  static const std::string text = "ERR Script used more than " +
+                                  std::to_string(kScriptMemoryBytes >> 20) +
+                                  " MiB of Lua memory: the text cjson.encode would write may "
+                                  "not fit in what the script has left";
+  return text;
+}
+
+// At most the bytes cjson.encode writes for the value at `index` (absolute), or more than
+// `limit` (then it stops early). A table too deep for the Lua stack is where cjson stops
+// with an error: nothing below it is written.
+size_t JsonBound(lua_State* L, RunState* st, int index, size_t limit) {
+  if (++st->spent > kScriptBudget) StopOverBudget(L);
+  if (lua_type(L, index) == LUA_TSTRING) return lua_objlen(L, index) * 6 + 2;  // "\u001f"
+  if (lua_type(L, index) != LUA_TTABLE) return kJsonScalarBytes;
+  if (!lua_checkstack(L, 3)) return 0;
+  size_t bound = 2, max_index = 0;
+  bool array = true;
+  lua_pushnil(L);
+  while (lua_next(L, index) != 0) {
+    const int value = lua_gettop(L);
+    if (lua_type(L, value - 1) == LUA_TNUMBER) {
+      const lua_Number k = lua_tonumber(L, value - 1);
+      if (k >= 1 && k <= 9007199254740992.0 && std::floor(k) == k) {
+        max_index = std::max(max_index, static_cast<size_t>(k));
+      } else {
+        array = false;
+      }
+      bound += kJsonScalarBytes + 3;  // as an object's key: "k":
+    } else {
+      array = false;
+      if (lua_type(L, value - 1) == LUA_TSTRING) bound += lua_objlen(L, value - 1) * 6 + 3;
+    }
+    bound += JsonBound(L, st, value, limit) + 1;  // and a comma
+    lua_pop(L, 1);
+    if (bound > limit) {
+      lua_pop(L, 1);
+      return bound;
+    }
+  }
+  // An array's holes are written as null.
+  if (array) bound += std::min<size_t>(max_index, limit) * 5;
+  return bound;
+}
+
+// cjson.encode (upvalue 1: the library's).
+int CjsonEncode(lua_State* L) {
+  RunState* st = StateOf(L);
+  luaL_argcheck(L, lua_gettop(L) == 1, 1, "expected 1 argument");
+  const size_t used = st->memory + kJsonMargin;
+  const size_t left = used < kScriptMemoryBytes ? kScriptMemoryBytes - used : 0;
+  if (JsonBound(L, st, 1, left) > left) return RaiseCallError(L, CjsonTooBig());
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, 1, 1);
+  return 1;
+}
+
 // ---- globals ----
 
 int NoNewGlobal(lua_State* L) { return luaL_error(L, "Attempt to modify a readonly table"); }
@@ -608,6 +686,13 @@ void OpenLazyLibrary(lua_State* L, const LazyLibrary& lib, int globals) {
   if (lib.open == luaopen_math) {
     SetFunction(L, "random", MathRandom);
     SetFunction(L, "randomseed", MathRandomSeed);
+  }
+  if (lib.open == luaopen_cjson) {
+    lua_getfield(L, -1, "encode");
+    lua_pushcclosure(L, CjsonEncode, 1);
+    lua_setfield(L, -2, "encode");
+    lua_pushnil(L);
+    lua_setfield(L, -2, "new");  // a cjson of its own, without the check
   }
   lua_pushvalue(L, -2);
   lua_replace(L, LUA_GLOBALSINDEX);

@@ -17,12 +17,14 @@
 // Two replicas (two stores) apply every entry, each in its own WriteTxn that is then
 // committed: scripts see what earlier inputs wrote (keys of every type), and both stores are
 // compared after each input. Every kClearEvery inputs, and whenever they hold more than a few
-// keys, both are emptied, so the state an input meets stays small.
+// keys, both are emptied, so the state an input meets stays small. With LUA_SCRIPT_FUZZ_PRINT
+// set, each reply goes to stderr (to read what a saved input does).
 
 #include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -55,6 +57,7 @@ struct Replica {
 Replica g_replicas[2];
 const flin::server::CommandTable* g_table;
 int g_inputs = 0;
+bool g_print = false;
 
 void OpenReplica(Replica& r, const char* name) {
   r.dir = (std::filesystem::temp_directory_path() /
@@ -106,6 +109,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     }
   });
   g_table = new flin::server::CommandTable();
+  g_print = getenv("LUA_SCRIPT_FUZZ_PRINT") != nullptr;
   return 0;
 }
 
@@ -142,6 +146,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!txn.Commit(false).ok()) abort();
   }
   // The same entry on the same data: the same reply and the same writes on every replica.
+  if (g_print) fprintf(stderr, "reply: %.2000s\n", replies[0].c_str());
   if (replies[0] != replies[1]) __builtin_trap();
   const auto a = DataOf(g_replicas[0].store.get());
   if (a != DataOf(g_replicas[1].store.get())) __builtin_trap();

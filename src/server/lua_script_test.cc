@@ -242,7 +242,7 @@ TEST_F(LuaScriptTest, ReplicasRunTheSameEntryTheSameWay) {
   EXPECT_NE(a_.Apply(entry, now_ + 1, -1, 2), reply);
 }
 
-// Found by lua_script_fuzz (replicas must agree): tostring of a table wrote its address,
+// Found with lua_script_fuzz (its replica check): tostring of a table wrote its address,
 // which is not the same on two replicas, nor from one run to the next.
 TEST_F(LuaScriptTest, TostringOfATableIsTheSameOnEveryReplica) {
   EXPECT_EQ(Eval("local a, b = {}, {} return {tostring(a), tostring(b), tostring(a)}"),
@@ -263,7 +263,7 @@ TEST_F(LuaScriptTest, TostringOfATableIsTheSameOnEveryReplica) {
   EXPECT_EQ(a_.Apply({"GET", "k"}, now_, -1, 2), b.Apply({"GET", "k"}, now_, -1, 2));
 }
 
-// Found by lua_script_fuzz (replicas must agree): Lua hashes a table, function or coroutine
+// Found with lua_script_fuzz (its replica check): Lua hashes a table, function or coroutine
 // used as a key by its address, so pairs() went over such keys in another order on another
 // replica, and a script that wrote in that order wrote something else.
 TEST_F(LuaScriptTest, PairsOverTablesAsKeysGoesTheSameWayOnEveryReplica) {
@@ -284,7 +284,7 @@ TEST_F(LuaScriptTest, PairsOverTablesAsKeysGoesTheSameWayOnEveryReplica) {
   EXPECT_EQ(a_.Apply(entry, now_, -1, 2), reply);
 }
 
-// Found by lua_script_fuzz (a UBSan report): math.random(l, u) took the interval's width
+// Found with lua_script_fuzz (its UBSan build): math.random(l, u) took the interval's width
 // in int, which overflowed for a width over INT_MAX and gave numbers outside [l, u].
 TEST_F(LuaScriptTest, MathRandomStaysInAnIntervalWiderThanAnInt) {
   EXPECT_EQ(Eval("local low, high = 0, 0 "
@@ -297,6 +297,33 @@ TEST_F(LuaScriptTest, MathRandomStaysInAnIntervalWiderThanAnInt) {
                  "end "
                  "return {low > 0, high > 0}"),
             "*2\r\n:1\r\n:1\r\n");
+}
+
+// Found with lua_script_fuzz (its leak check, then by reading lua-cjson 2.1): cjson.encode
+// builds its text in a malloc'd buffer, outside the run's memory, whose size is an int. A
+// result over 2 GiB (a sparse array written with its holes as null, a big string many times)
+// overflowed it and the library aborted the process: every replica, at every restart. One
+// that only did not fit the run's memory leaked the buffer (with encode_keep_buffer(false)).
+TEST_F(LuaScriptTest, CjsonEncodeOfMoreThanTheMemoryLimitIsAnErrorNotACrash) {
+  const std::string memory = "-ERR Script used more than 256 MiB of Lua memory";
+  EXPECT_EQ(Eval("cjson.encode_sparse_array(false, 0) return cjson.encode({[2^29] = 1})")
+                .rfind(memory, 0),
+            0u);
+  EXPECT_EQ(Eval("cjson.encode_keep_buffer(false) local s = string.rep('x', 64 * 1024 * 1024) "
+                 "return cjson.encode({s, s, s, s, s})")
+                .rfind(memory, 0),
+            0u);
+  EXPECT_EQ(Eval("local ok, e = pcall(cjson.encode, {string.rep('\\1', 50 * 1024 * 1024)}) "
+                 "return {tostring(ok), e}"),
+            "*2\r\n$5\r\nfalse\r\n$122\r\nERR Script used more than 256 MiB of Lua memory: "
+            "the text cjson.encode would write may not fit in what the script has left\r\n");
+  // What fits is encoded as before.
+  EXPECT_EQ(Eval("cjson.encode_sparse_array(false, 0) return cjson.encode({[4] = 'a\\1/'})"),
+            "$28\r\n[null,null,null,\"a\\u0001\\/\"]\r\n");
+  EXPECT_EQ(Eval("return cjson.encode({a = {1, 2.5, true, cjson.null}})"),
+            "$23\r\n{\"a\":[1,2.5,true,null]}\r\n");
+  // (cjson.new would make a cjson of its own, without these checks.)
+  EXPECT_EQ(Eval("return type(cjson.new)"), "$3\r\nnil\r\n");
 }
 
 TEST_F(LuaScriptTest, CompileErrorsAreFoundWithoutRunning) {
