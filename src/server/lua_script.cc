@@ -560,7 +560,7 @@ int RedisBreakpoint(lua_State* L) {
 }
 int RedisDebug(lua_State*) { return 0; }
 
-// ---- cjson.encode, within the run's memory ----
+// ---- cjson.encode and decode, within the run's memory ----
 //
 // lua-cjson 2.1 writes its text into a malloc'd buffer (outside the run's memory) whose size
 // is an int: a text over 2 GiB (a sparse array written with its holes as null, one big string
@@ -618,12 +618,86 @@ size_t JsonBound(lua_State* L, RunState* st, int index, size_t limit) {
   return bound;
 }
 
+// cjson.decode has the same longjmp: it keeps a malloc'd copy of the text's strings while it
+// builds the value, and running out of the run's memory midway skipped its free (a leak of
+// about the text's size per call). So the memory the value may take is bounded from the text
+// first, by what each token can make Lua allocate at its peak (a table's growth holds its old
+// and new parts): a table per bracket, an array slot per comma or bracket, a hash node per
+// colon, a string per pair of quotes (and the string table's growth), the strings' bytes.
+constexpr size_t kJsonTableBytes = 64, kJsonSlotBytes = 48, kJsonPairBytes = 120,
+                 kJsonQuoteBytes = 48;
+
+size_t JsonDecodeBound(const char* text, size_t len) {
+  size_t bound = len;
+  bool in_string = false;
+  for (size_t i = 0; i < len; ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+        bound += kJsonQuoteBytes;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        in_string = true;
+        bound += kJsonQuoteBytes;
+        break;
+      case '[':
+      case '{':
+        bound += kJsonTableBytes + kJsonSlotBytes;
+        break;
+      case ',':
+        bound += kJsonSlotBytes;
+        break;
+      case ':':
+        bound += kJsonPairBytes;
+        break;
+      default:
+        break;
+    }
+  }
+  return bound;
+}
+
+const std::string& CjsonDecodeTooBig() {
+  static const std::string text = "ERR Script used more than " +
+                                  std::to_string(kScriptMemoryBytes >> 20) +
+                                  " MiB of Lua memory: the value cjson.decode would build may "
+                                  "not fit in what the script has left";
+  return text;
+}
+
+// What the run has left for a cjson call, its stack's growth kept aside.
+size_t JsonMemoryLeft(const RunState* st) {
+  const size_t used = st->memory + kJsonMargin;
+  return used < kScriptMemoryBytes ? kScriptMemoryBytes - used : 0;
+}
+
+// cjson.decode (upvalue 1: the library's).
+int CjsonDecode(lua_State* L) {
+  RunState* st = StateOf(L);
+  luaL_argcheck(L, lua_gettop(L) == 1, 1, "expected 1 argument");
+  size_t len = 0;
+  // (Not a string: the library's own error, raised before it allocates.)
+  const char* text = lua_type(L, 1) == LUA_TSTRING ? lua_tolstring(L, 1, &len) : nullptr;
+  if (text != nullptr && JsonDecodeBound(text, len) > JsonMemoryLeft(st)) {
+    return RaiseCallError(L, CjsonDecodeTooBig());
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, 1, 1);
+  return 1;
+}
+
 // cjson.encode (upvalue 1: the library's).
 int CjsonEncode(lua_State* L) {
   RunState* st = StateOf(L);
   luaL_argcheck(L, lua_gettop(L) == 1, 1, "expected 1 argument");
-  const size_t used = st->memory + kJsonMargin;
-  const size_t left = used < kScriptMemoryBytes ? kScriptMemoryBytes - used : 0;
+  const size_t left = JsonMemoryLeft(st);
   if (JsonBound(L, st, 1, left) > left) return RaiseCallError(L, CjsonTooBig());
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
@@ -691,6 +765,9 @@ void OpenLazyLibrary(lua_State* L, const LazyLibrary& lib, int globals) {
     lua_getfield(L, -1, "encode");
     lua_pushcclosure(L, CjsonEncode, 1);
     lua_setfield(L, -2, "encode");
+    lua_getfield(L, -1, "decode");
+    lua_pushcclosure(L, CjsonDecode, 1);
+    lua_setfield(L, -2, "decode");
     lua_pushnil(L);
     lua_setfield(L, -2, "new");  // a cjson of its own, without the check
   }

@@ -326,6 +326,22 @@ TEST_F(LuaScriptTest, CjsonEncodeOfMoreThanTheMemoryLimitIsAnErrorNotACrash) {
   EXPECT_EQ(Eval("return type(cjson.new)"), "$3\r\nnil\r\n");
 }
 
+// Found with lua_script_fuzz (its leak check): cjson.decode keeps a malloc'd copy of the
+// text's strings while it builds the value; running out of the run's memory in the middle
+// skipped its free (by longjmp), leaking about the text's size per call, on every replica.
+TEST_F(LuaScriptTest, CjsonDecodeThatMayNotFitIsRefusedBeforeItStarts) {
+  EXPECT_EQ(Eval("local s = '[' .. string.rep('[],', 4000000) .. '[]]' "
+                 "local ok, e = pcall(cjson.decode, s) return e"),
+            "$123\r\nERR Script used more than 256 MiB of Lua memory: the value cjson.decode "
+            "would build may not fit in what the script has left\r\n");
+  // What fits is decoded as before, strings' brackets and escapes included.
+  EXPECT_EQ(Eval(R"(local t = cjson.decode([[{"a":[1,"[,:{\"",{}],"b":null}]]) )"
+                 "return {t.a[1], t.a[2], type(t.a[3]), tostring(t.b == cjson.null)}"),
+            "*4\r\n:1\r\n$5\r\n[,:{\"\r\n$5\r\ntable\r\n$4\r\ntrue\r\n");
+  EXPECT_EQ(Eval("return #cjson.decode('[' .. string.rep('1,', 1000000) .. '1]')"),
+            ":1000001\r\n");
+}
+
 TEST_F(LuaScriptTest, CompileErrorsAreFoundWithoutRunning) {
   EXPECT_EQ(ScriptCompileError("return 1"), "");
   EXPECT_EQ(ScriptCompileError("while true do end"), "");  // compiled, never run
