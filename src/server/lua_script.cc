@@ -45,9 +45,9 @@ constexpr int kRedisVersionNum = 0x070000;
 // How deep a returned table may nest (a table may hold itself).
 constexpr int kMaxReplyDepth = 256;
 
-// What one run keeps outside Lua's frames (see the file's comment).
 class Arena;
 
+// What one run keeps outside Lua's frames (see the file's comment).
 struct RunState {
   ApplyContext* ctx = nullptr;
   Arena* arena = nullptr;  // where the run's Lua memory comes from
