@@ -9,8 +9,14 @@
 #include "server/lua_script.h"
 
 #include <nettle/sha1.h>
+#include <sanitizer/asan_interface.h>
+#include <sys/mman.h>
 
+#include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -27,7 +33,6 @@ extern "C" {
 #include "common/log.h"
 #include "common/strings.h"
 #include "protocol/reply_parser.h"
-#include "server/script_arena.h"
 
 namespace flin::server {
 namespace {
@@ -40,10 +45,12 @@ constexpr int kRedisVersionNum = 0x070000;
 // How deep a returned table may nest (a table may hold itself).
 constexpr int kMaxReplyDepth = 256;
 
+class Arena;
+
 // What one run keeps outside Lua's frames (see the file's comment).
 struct RunState {
   ApplyContext* ctx = nullptr;
-  ScriptArena* arena = nullptr;
+  Arena* arena = nullptr;  // where the run's Lua memory comes from
   bool read_only = false;
   int resp = 2;  // the protocol redis.call's replies are converted from (redis.setresp)
   size_t memory = 0;
@@ -70,14 +77,125 @@ RunState* StateOf(lua_State* L) {
   return static_cast<RunState*>(ud);
 }
 
-// Lua's allocator: the thread's arena, within kScriptMemoryBytes counted by the sizes Lua
-// asks for (the same on every replica). (Lua 5.1 gives osize 0 for a new block and assumes a
-// shrink never fails.)
+// ---- Lua's memory: the same addresses on every replica ----
+//
+// Lua 5.1 hashes a table, function or coroutine used as a table key by its address (the low
+// 32 bits), so pairs() goes over such keys in an order that follows where malloc put them:
+// another order on another replica, or in the next run. A run's blocks therefore come from an
+// arena of its thread, at an address aligned to 4 GiB (so an address's low 32 bits are its
+// offset), handed out by an allocator whose choices depend only on the run's own requests
+// (free lists by size class, then a bump pointer) and that starts empty at every run: the
+// same run gets the same offsets on every replica. Lua passes a block's size when it frees
+// or resizes it, so blocks carry no header. Under ASan, freed blocks are poisoned.
+class Arena {
+ public:
+  // This thread's arena, reserved at its first run; null if it could not be.
+  static Arena* ForThisThread() {
+    thread_local Arena arena;
+    if (arena.base_ == nullptr && !arena.Reserve()) return nullptr;
+    return &arena;
+  }
+  ~Arena() {
+    if (base_ != nullptr) munmap(base_, kBytes);
+  }
+
+  // Null if the arena is full (Lua's out of memory; the same on every replica).
+  void* Reallocate(void* ptr, size_t osize, size_t nsize) {
+    if (ptr != nullptr && ClassOf(osize) == ClassOf(nsize)) {
+      ASAN_UNPOISON_MEMORY_REGION(ptr, nsize);
+      return ptr;
+    }
+    void* p = Take(ClassOf(nsize));
+    if (p == nullptr) return nullptr;
+    ASAN_UNPOISON_MEMORY_REGION(p, nsize);
+    if (ptr != nullptr) {
+      std::memcpy(p, ptr, std::min(osize, nsize));
+      Free(ptr, osize);
+    }
+    return p;
+  }
+  void Free(void* p, size_t size) {
+    const int c = ClassOf(size);
+    *static_cast<void**>(p) = free_[c];
+    free_[c] = p;
+    ASAN_POISON_MEMORY_REGION(p, SizeOf(c));
+  }
+  // After a run (its state closed): forgets every block, and gives the pages of a big run
+  // back to the system.
+  void Reset() {
+    std::fill(std::begin(free_), std::end(free_), nullptr);
+    if (high_ > kKeptBytes) {
+      madvise(base_ + kKeptBytes, high_ - kKeptBytes, MADV_DONTNEED);
+      high_ = kKeptBytes;
+    }
+    top_ = 0;
+  }
+
+ private:
+  // Address space reserved (not memory: pages are made writable as the bump pointer reaches
+  // them). Several times kScriptMemoryBytes, for size classes' rounding and free lists that
+  // never merge.
+  static constexpr size_t kBytes = size_t{2} << 30;
+  static constexpr size_t kAlign = size_t{1} << 32;
+  static constexpr size_t kCommitStep = size_t{4} << 20;
+  static constexpr size_t kKeptBytes = size_t{16} << 20;
+  // Classes: multiples of 16 bytes up to 1 KiB, then powers of two up to kBytes.
+  static constexpr size_t kGrain = 16, kSmallMax = 1024;
+  static constexpr int kSmallClasses = kSmallMax / kGrain;
+  static constexpr int kClasses = kSmallClasses + 21;  // 2 KiB .. 2 GiB
+  static int ClassOf(size_t n) {
+    if (n <= kSmallMax) return static_cast<int>((n + kGrain - 1) / kGrain) - (n > 0 ? 1 : 0);
+    return kSmallClasses + static_cast<int>(std::bit_width(n - 1)) - 11;
+  }
+  static size_t SizeOf(int c) {
+    return c < kSmallClasses ? (c + 1) * kGrain : size_t{1} << (c - kSmallClasses + 11);
+  }
+
+  bool Reserve() {
+    const size_t span = kBytes + kAlign;
+    void* m = mmap(nullptr, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) return false;
+    const auto start = reinterpret_cast<uintptr_t>(m);
+    const uintptr_t aligned = (start + kAlign - 1) & ~(kAlign - 1);
+    if (aligned > start) munmap(m, aligned - start);
+    munmap(reinterpret_cast<void*>(aligned + kBytes), start + span - (aligned + kBytes));
+    base_ = reinterpret_cast<char*>(aligned);
+    return true;
+  }
+  void* Take(int c) {
+    if (c >= kClasses) return nullptr;
+    if (void* p = free_[c]) {
+      ASAN_UNPOISON_MEMORY_REGION(p, sizeof(void*));
+      free_[c] = *static_cast<void**>(p);
+      return p;
+    }
+    const size_t size = SizeOf(c);
+    if (kBytes - top_ < size) return nullptr;
+    if (top_ + size > committed_) {
+      const size_t to = std::min(kBytes, (top_ + size + kCommitStep - 1) / kCommitStep * kCommitStep);
+      if (mprotect(base_ + committed_, to - committed_, PROT_READ | PROT_WRITE) != 0) return nullptr;
+      committed_ = to;
+    }
+    void* p = base_ + top_;
+    top_ += size;
+    high_ = std::max(high_, top_);
+    return p;
+  }
+
+  char* base_ = nullptr;
+  size_t top_ = 0;        // the bump pointer's offset
+  size_t high_ = 0;       // the highest top_ since the pages above kKeptBytes were released
+  size_t committed_ = 0;  // writable from base_ up to here
+  void* free_[kClasses] = {};
+};
+
+// Lua's allocator, within kScriptMemoryBytes, from the run's Arena. (Lua 5.1 gives osize 0
+// for a new block and assumes a shrink never fails.)
 void* Allocate(void* ud, void* ptr, size_t osize, size_t nsize) {
   auto* st = static_cast<RunState*>(ud);
   if (ptr == nullptr) osize = 0;
   if (nsize == 0) {
-    st->arena->Reallocate(ptr, osize, 0);
+    if (ptr != nullptr) st->arena->Free(ptr, osize);
     st->memory -= osize;
     return nullptr;
   }
@@ -113,15 +231,22 @@ std::string BudgetError() {
          "): Flin stops every replica's run at the same point";
 }
 
-void CountHook(lua_State* L, lua_Debug*) {
+void CountHook(lua_State* L, lua_Debug*);
+
+// Ends the run: its budget is spent. Does not return.
+void StopOverBudget(lua_State* L) {
   RunState* st = StateOf(L);
-  st->spent += kScriptHookEvery;
-  if (st->spent <= kScriptBudget) return;
   // From now on at every instruction, so that a pcall in the script cannot hold it back.
   lua_sethook(L, CountHook, LUA_MASKCOUNT, 1);
   st->over_budget = true;
   st->error = BudgetError();  // (st->error is free until the run ends)
   RaiseCallError(L, st->error);
+}
+
+void CountHook(lua_State* L, lua_Debug*) {
+  RunState* st = StateOf(L);
+  st->spent += kScriptHookEvery;
+  if (st->spent > kScriptBudget) StopOverBudget(L);
 }
 
 // ---- rand48, as Redis's math.random (deps/lua's lmathlib with redisLrand48) ----
@@ -153,7 +278,9 @@ int MathRandom(lua_State* L) {
       const int l = luaL_checkint(L, 1);
       const int u = luaL_checkint(L, 2);
       luaL_argcheck(L, l <= u, 2, "interval is empty");
-      lua_pushnumber(L, std::floor(r * (u - l + 1)) + l);
+      // The width in floating point: in int (Lua's and Redis's) it overflows past INT_MAX.
+      const lua_Number width = static_cast<lua_Number>(u) - l + 1;
+      lua_pushnumber(L, std::floor(r * width) + l);
       break;
     }
     default:
@@ -434,6 +561,151 @@ int RedisBreakpoint(lua_State* L) {
 }
 int RedisDebug(lua_State*) { return 0; }
 
+// ---- cjson.encode and decode, within the run's memory ----
+//
+// lua-cjson 2.1 writes its text into a malloc'd buffer (outside the run's memory) whose size
+// is an int: a text over 2 GiB (a sparse array written with its holes as null, one big string
+// many times) overflows it, and the library aborts the process, on every replica, again at
+// every restart. And a text that does not fit the run's memory fails only when pushed, by a
+// longjmp that skips the library's free (with encode_keep_buffer(false): a leak per call).
+// So before encoding, a bound of the text (walking the value as cjson does, each value counted
+// in the budget) must fit what the run has left, or the call fails as memory would.
+
+constexpr size_t kJsonScalarBytes = 32;  // a number ("%.14g", nan, inf), true, false, null
+constexpr size_t kJsonMargin = 1 << 20;  // the Lua stack cjson grows while it recurses
+
+const std::string& CjsonTooBig() {
+  static const std::string text = "ERR Script used more than " +
+                                  std::to_string(kScriptMemoryBytes >> 20) +
+                                  " MiB of Lua memory: the text cjson.encode would write may "
+                                  "not fit in what the script has left";
+  return text;
+}
+
+// At most the bytes cjson.encode writes for the value at `index` (absolute), or more than
+// `limit` (then it stops early). A table too deep for the Lua stack is where cjson stops
+// with an error: nothing below it is written.
+size_t JsonBound(lua_State* L, RunState* st, int index, size_t limit) {
+  if (++st->spent > kScriptBudget) StopOverBudget(L);
+  if (lua_type(L, index) == LUA_TSTRING) return lua_objlen(L, index) * 6 + 2;  // "\u001f"
+  if (lua_type(L, index) != LUA_TTABLE) return kJsonScalarBytes;
+  if (!lua_checkstack(L, 3)) return 0;
+  size_t bound = 2, max_index = 0;
+  bool array = true;
+  lua_pushnil(L);
+  while (lua_next(L, index) != 0) {
+    const int value = lua_gettop(L);
+    if (lua_type(L, value - 1) == LUA_TNUMBER) {
+      const lua_Number k = lua_tonumber(L, value - 1);
+      if (k >= 1 && k <= 9007199254740992.0 && std::floor(k) == k) {
+        max_index = std::max(max_index, static_cast<size_t>(k));
+      } else {
+        array = false;
+      }
+      bound += kJsonScalarBytes + 3;  // as an object's key: "k":
+    } else {
+      array = false;
+      if (lua_type(L, value - 1) == LUA_TSTRING) bound += lua_objlen(L, value - 1) * 6 + 3;
+    }
+    bound += JsonBound(L, st, value, limit) + 1;  // and a comma
+    lua_pop(L, 1);
+    if (bound > limit) {
+      lua_pop(L, 1);
+      return bound;
+    }
+  }
+  // An array's holes are written as null.
+  if (array) bound += std::min<size_t>(max_index, limit) * 5;
+  return bound;
+}
+
+// cjson.decode has the same longjmp: it keeps a malloc'd copy of the text's strings while it
+// builds the value, and running out of the run's memory midway skipped its free (a leak of
+// about the text's size per call). So the memory the value may take is bounded from the text
+// first, by what each token can make Lua allocate at its peak (a table's growth holds its old
+// and new parts): a table per bracket, an array slot per comma or bracket, a hash node per
+// colon, a string per pair of quotes (and the string table's growth), the strings' bytes.
+constexpr size_t kJsonTableBytes = 64, kJsonSlotBytes = 48, kJsonPairBytes = 120,
+                 kJsonQuoteBytes = 48;
+
+size_t JsonDecodeBound(const char* text, size_t len) {
+  size_t bound = len;
+  bool in_string = false;
+  for (size_t i = 0; i < len; ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+        bound += kJsonQuoteBytes;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        in_string = true;
+        bound += kJsonQuoteBytes;
+        break;
+      case '[':
+      case '{':
+        bound += kJsonTableBytes + kJsonSlotBytes;
+        break;
+      case ',':
+        bound += kJsonSlotBytes;
+        break;
+      case ':':
+        bound += kJsonPairBytes;
+        break;
+      default:
+        break;
+    }
+  }
+  return bound;
+}
+
+const std::string& CjsonDecodeTooBig() {
+  static const std::string text = "ERR Script used more than " +
+                                  std::to_string(kScriptMemoryBytes >> 20) +
+                                  " MiB of Lua memory: the value cjson.decode would build may "
+                                  "not fit in what the script has left";
+  return text;
+}
+
+// What the run has left for a cjson call, its stack's growth kept aside.
+size_t JsonMemoryLeft(const RunState* st) {
+  const size_t used = st->memory + kJsonMargin;
+  return used < kScriptMemoryBytes ? kScriptMemoryBytes - used : 0;
+}
+
+// cjson.decode (upvalue 1: the library's).
+int CjsonDecode(lua_State* L) {
+  RunState* st = StateOf(L);
+  luaL_argcheck(L, lua_gettop(L) == 1, 1, "expected 1 argument");
+  size_t len = 0;
+  // (Not a string: the library's own error, raised before it allocates.)
+  const char* text = lua_type(L, 1) == LUA_TSTRING ? lua_tolstring(L, 1, &len) : nullptr;
+  if (text != nullptr && JsonDecodeBound(text, len) > JsonMemoryLeft(st)) {
+    return RaiseCallError(L, CjsonDecodeTooBig());
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+// cjson.encode (upvalue 1: the library's).
+int CjsonEncode(lua_State* L) {
+  RunState* st = StateOf(L);
+  luaL_argcheck(L, lua_gettop(L) == 1, 1, "expected 1 argument");
+  const size_t left = JsonMemoryLeft(st);
+  if (JsonBound(L, st, 1, left) > left) return RaiseCallError(L, CjsonTooBig());
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, 1, 1);
+  return 1;
+}
+
 // ---- globals ----
 
 int NoNewGlobal(lua_State* L) { return luaL_error(L, "Attempt to modify a readonly table"); }
@@ -489,6 +761,16 @@ void OpenLazyLibrary(lua_State* L, const LazyLibrary& lib, int globals) {
   if (lib.open == luaopen_math) {
     SetFunction(L, "random", MathRandom);
     SetFunction(L, "randomseed", MathRandomSeed);
+  }
+  if (lib.open == luaopen_cjson) {
+    lua_getfield(L, -1, "encode");
+    lua_pushcclosure(L, CjsonEncode, 1);
+    lua_setfield(L, -2, "encode");
+    lua_getfield(L, -1, "decode");
+    lua_pushcclosure(L, CjsonDecode, 1);
+    lua_setfield(L, -2, "decode");
+    lua_pushnil(L);
+    lua_setfield(L, -2, "new");  // a cjson of its own, without the check
   }
   lua_pushvalue(L, -2);
   lua_replace(L, LUA_GLOBALSINDEX);
@@ -570,9 +852,63 @@ void WrapWrite(lua_State* L, const char* name) {
   lua_setglobal(L, name);
 }
 
+// tostring, as Lua's except for a table, function or coroutine: Lua writes its address,
+// which is not the same on two replicas (nor from one run to the next), so a script that
+// wrote or returned it would make replicas diverge. Here such a value is named by a number
+// the run gives it when first printed ("table: 0x00000001"), the same on every replica.
+// Upvalue 1: the numbers given (weak keys: a name keeps nothing alive); upvalue 2: how many.
+int ToString(lua_State* L) {
+  luaL_checkany(L, 1);
+  if (luaL_callmeta(L, 1, "__tostring")) return 1;
+  switch (lua_type(L, 1)) {
+    case LUA_TNUMBER:
+      lua_pushstring(L, lua_tostring(L, 1));
+      return 1;
+    case LUA_TSTRING:
+      lua_pushvalue(L, 1);
+      return 1;
+    case LUA_TBOOLEAN:
+      lua_pushstring(L, lua_toboolean(L, 1) ? "true" : "false");
+      return 1;
+    case LUA_TNIL:
+      lua_pushliteral(L, "nil");
+      return 1;
+    case LUA_TLIGHTUSERDATA:  // only cjson.null, NULL everywhere
+      lua_pushfstring(L, "%s: %p", luaL_typename(L, 1), lua_topointer(L, 1));
+      return 1;
+  }
+  lua_pushvalue(L, 1);
+  lua_rawget(L, lua_upvalueindex(1));
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_pushnumber(L, lua_tonumber(L, lua_upvalueindex(2)) + 1);
+    lua_pushvalue(L, -1);
+    lua_replace(L, lua_upvalueindex(2));
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, lua_upvalueindex(1));
+  }
+  char id[16];
+  std::snprintf(id, sizeof(id), "0x%08x", static_cast<unsigned>(lua_tonumber(L, -1)));
+  lua_pushfstring(L, "%s: %s", luaL_typename(L, 1), id);
+  return 1;
+}
+
+void SetUpToString(lua_State* L) {
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_pushnumber(L, 0);
+  lua_pushcclosure(L, ToString, 2);
+  lua_setfield(L, LUA_GLOBALSINDEX, "tostring");
+}
+
 // Fills a fresh state's globals as Redis's scripts see them.
 void SetUpGlobals(lua_State* L, Args keys, Args argv) {
   OpenLibrary(L, luaopen_base, "");
+  SetUpToString(L);
   // The other libraries open when a script first names one (LazyLibrary): most scripts use
   // none, and opening them all was most of a run's cost.
   lua_pushliteral(L, "");
@@ -970,22 +1306,25 @@ void RunScript(ApplyContext& ctx, std::string_view body, Args keys, Args argv, b
   read_only = read_only || shebang.no_writes;
   const std::string_view script = body;  // (its sha names it, shebang included)
   body = shebang.code;
-  thread_local ScriptArena arena;
   RunState st;
   st.ctx = &ctx;
-  st.arena = &arena;
   st.read_only = read_only;
   // Seeded from the entry's time: the same on every replica, and not the same sequence for
   // every run (Redis 7.0 does not reseed at all).
   Srand48(&st, static_cast<int32_t>(ctx.now_ms));
   Run run{&st, body, keys, argv, ctx.out.proto(), {}, {}, false};
+  st.arena = Arena::ForThisThread();
+  if (st.arena == nullptr) return ctx.out.Error("ERR out of memory starting the script");
   int rc;
   {
     std::unique_ptr<lua_State, StateCloser> L(lua_newstate(Allocate, &st));
-    if (L == nullptr) return ctx.out.Error("ERR out of memory starting the script");
+    if (L == nullptr) {
+      st.arena->Reset();
+      return ctx.out.Error("ERR out of memory starting the script");
+    }
     rc = lua_cpcall(L.get(), RunProtected, &run);
   }
-  arena.Reset();  // the state is closed: every block is free
+  st.arena->Reset();  // the state is closed: every block is free
   if (rc != 0) {
     // Out of memory outside the script itself: setting up, or converting its value.
     return ctx.out.Error("ERR Script used more than " + std::to_string(kScriptMemoryBytes >> 20) +

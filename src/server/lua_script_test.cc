@@ -270,6 +270,106 @@ TEST_F(LuaScriptTest, AShebangDeclaresTheScriptsFlags) {
             "'+'");
 }
 
+// Found with lua_script_fuzz (its replica check): tostring of a table wrote its address,
+// which is not the same on two replicas, nor from one run to the next.
+TEST_F(LuaScriptTest, TostringOfATableIsTheSameOnEveryReplica) {
+  EXPECT_EQ(Eval("local a, b = {}, {} return {tostring(a), tostring(b), tostring(a)}"),
+            "*3\r\n$17\r\ntable: 0x00000001\r\n$17\r\ntable: 0x00000002\r\n"
+            "$17\r\ntable: 0x00000001\r\n");
+  EXPECT_EQ(Eval("return {tostring(type), tostring(coroutine.create(function() end)), tostring(1.5), "
+                 "tostring(nil), tostring(setmetatable({}, {__tostring = function() "
+                 "return 'mine' end}))}"),
+            "*5\r\n$20\r\nfunction: 0x00000001\r\n$18\r\nthread: 0x00000002\r\n"
+            "$3\r\n1.5\r\n$3\r\nnil\r\n$4\r\nmine\r\n");
+  // What a replica writes from it is what every other writes, whatever its heap holds.
+  Replica b(Dir("b"));
+  const std::vector<std::string> entry = {
+      "EVAL", "local t = {} redis.call('SET', KEYS[1], tostring(t)) return tostring(t)", "1", "k"};
+  const std::string reply = a_.Apply(entry, now_, -1, 2);
+  std::vector<std::string> heap(100, std::string(40, 'x'));
+  EXPECT_EQ(b.Apply(entry, now_, -1, 2), reply);
+  EXPECT_EQ(a_.Apply({"GET", "k"}, now_, -1, 2), b.Apply({"GET", "k"}, now_, -1, 2));
+}
+
+// Found with lua_script_fuzz (its replica check): Lua hashes a table, function or coroutine
+// used as a key by its address, so pairs() went over such keys in another order on another
+// replica, and a script that wrote in that order wrote something else.
+TEST_F(LuaScriptTest, PairsOverTablesAsKeysGoesTheSameWayOnEveryReplica) {
+  Replica b(Dir("b"));
+  const std::vector<std::string> entry = {
+      "EVAL",
+      "local t = {} for i = 1, 64 do t[{}] = i; t[function() return i end] = -i end "
+      "local order = {} for _, v in pairs(t) do order[#order + 1] = v end "
+      "redis.call('SET', KEYS[1], table.concat(order, ',')) return order",
+      "1", "k"};
+  const std::string reply = a_.Apply(entry, now_, -1, 2);
+  // Another heap on the other replica (here: blocks the first one does not have).
+  std::vector<std::unique_ptr<char[]>> heap;
+  for (int i = 0; i < 1000; ++i) heap.emplace_back(new char[16 + 8 * (i % 50)]);
+  EXPECT_EQ(b.Apply(entry, now_, -1, 2), reply);
+  EXPECT_EQ(a_.Apply({"GET", "k"}, now_, -1, 2), b.Apply({"GET", "k"}, now_, -1, 2));
+  // And on one replica, from one run to the next.
+  EXPECT_EQ(a_.Apply(entry, now_, -1, 2), reply);
+}
+
+// Found with lua_script_fuzz (its UBSan build): math.random(l, u) took the interval's width
+// in int, which overflowed for a width over INT_MAX and gave numbers outside [l, u].
+TEST_F(LuaScriptTest, MathRandomStaysInAnIntervalWiderThanAnInt) {
+  EXPECT_EQ(Eval("local low, high = 0, 0 "
+                 "for i = 1, 200 do "
+                 "  local x = math.random(-2000000000, 2000000000) "
+                 "  if x < -2000000000 or x > 2000000000 or x % 1 ~= 0 then return x end "
+                 "  if x < 0 then low = low + 1 else high = high + 1 end "
+                 "  local y = math.random(-2147483648, 2147483647) "
+                 "  if y < -2147483648 or y > 2147483647 then return y end "
+                 "end "
+                 "return {low > 0, high > 0}"),
+            "*2\r\n:1\r\n:1\r\n");
+}
+
+// Found with lua_script_fuzz (its leak check, then by reading lua-cjson 2.1): cjson.encode
+// builds its text in a malloc'd buffer, outside the run's memory, whose size is an int. A
+// result over 2 GiB (a sparse array written with its holes as null, a big string many times)
+// overflowed it and the library aborted the process: every replica, at every restart. One
+// that only did not fit the run's memory leaked the buffer (with encode_keep_buffer(false)).
+TEST_F(LuaScriptTest, CjsonEncodeOfMoreThanTheMemoryLimitIsAnErrorNotACrash) {
+  const std::string memory = "-ERR Script used more than 256 MiB of Lua memory";
+  EXPECT_EQ(Eval("cjson.encode_sparse_array(false, 0) return cjson.encode({[2^29] = 1})")
+                .rfind(memory, 0),
+            0u);
+  EXPECT_EQ(Eval("cjson.encode_keep_buffer(false) local s = string.rep('x', 64 * 1024 * 1024) "
+                 "return cjson.encode({s, s, s, s, s})")
+                .rfind(memory, 0),
+            0u);
+  EXPECT_EQ(Eval("local ok, e = pcall(cjson.encode, {string.rep('\\1', 50 * 1024 * 1024)}) "
+                 "return {tostring(ok), e}"),
+            "*2\r\n$5\r\nfalse\r\n$122\r\nERR Script used more than 256 MiB of Lua memory: "
+            "the text cjson.encode would write may not fit in what the script has left\r\n");
+  // What fits is encoded as before.
+  EXPECT_EQ(Eval("cjson.encode_sparse_array(false, 0) return cjson.encode({[4] = 'a\\1/'})"),
+            "$28\r\n[null,null,null,\"a\\u0001\\/\"]\r\n");
+  EXPECT_EQ(Eval("return cjson.encode({a = {1, 2.5, true, cjson.null}})"),
+            "$23\r\n{\"a\":[1,2.5,true,null]}\r\n");
+  // (cjson.new would make a cjson of its own, without these checks.)
+  EXPECT_EQ(Eval("return type(cjson.new)"), "$3\r\nnil\r\n");
+}
+
+// Found with lua_script_fuzz (its leak check): cjson.decode keeps a malloc'd copy of the
+// text's strings while it builds the value; running out of the run's memory in the middle
+// skipped its free (by longjmp), leaking about the text's size per call, on every replica.
+TEST_F(LuaScriptTest, CjsonDecodeThatMayNotFitIsRefusedBeforeItStarts) {
+  EXPECT_EQ(Eval("local s = '[' .. string.rep('[],', 4000000) .. '[]]' "
+                 "local ok, e = pcall(cjson.decode, s) return e"),
+            "$123\r\nERR Script used more than 256 MiB of Lua memory: the value cjson.decode "
+            "would build may not fit in what the script has left\r\n");
+  // What fits is decoded as before, strings' brackets and escapes included.
+  EXPECT_EQ(Eval(R"(local t = cjson.decode([[{"a":[1,"[,:{\"",{}],"b":null}]]) )"
+                 "return {t.a[1], t.a[2], type(t.a[3]), tostring(t.b == cjson.null)}"),
+            "*4\r\n:1\r\n$5\r\n[,:{\"\r\n$5\r\ntable\r\n$4\r\ntrue\r\n");
+  EXPECT_EQ(Eval("return #cjson.decode('[' .. string.rep('1,', 1000000) .. '1]')"),
+            ":1000001\r\n");
+}
+
 TEST_F(LuaScriptTest, CompileErrorsAreFoundWithoutRunning) {
   EXPECT_EQ(ScriptCompileError("return 1"), "");
   EXPECT_EQ(ScriptCompileError("while true do end"), "");  // compiled, never run
