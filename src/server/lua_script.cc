@@ -206,6 +206,8 @@ void* Allocate(void* ud, void* ptr, size_t osize, size_t nsize) {
   void* p = st->arena->Reallocate(ptr, osize, nsize);
   if (p == nullptr) return nsize <= osize ? ptr : nullptr;
   st->memory = st->memory - osize + nsize;
+  // Charged to the budget, which the count hook checks (an allocator may not raise).
+  if (nsize > osize) st->spent += kScriptAllocCost;
   return p;
 }
 

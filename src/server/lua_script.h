@@ -13,9 +13,9 @@
 //     timestamp (Redis 7.0 never reseeds: its values cannot be the same), TIME answers the
 //     entry's timestamp, and nothing reads a clock, a file or the environment (no os, io,
 //     debug, loadfile);
-//   - a run is stopped at a fixed budget of work (kScriptBudget: Lua instructions, and
-//     kScriptCallCost for each redis.call) and of memory (kScriptMemoryBytes), counted the same
-//     way everywhere. SCRIPT KILL cannot stop a script that every replica runs, so there is
+//   - a run is stopped at a fixed budget of work (kScriptBudget: Lua instructions,
+//     kScriptCallCost for each redis.call, kScriptAllocCost for each block Lua allocates or
+//     grows) and of memory (kScriptMemoryBytes), counted the same way everywhere. SCRIPT KILL cannot stop a script that every replica runs, so there is
 //     none; the budget takes its place.
 // What a script wrote before it failed stays (as in Redis): the writes are in the entry's
 // WriteTxn, committed with the entry on every replica alike.
@@ -37,10 +37,13 @@
 namespace flin::server {
 
 // Work a run may do: Lua VM instructions, counted every kScriptHookEvery, plus
-// kScriptCallCost per redis.call/pcall (a command costs about what that many instructions
-// do). About a quarter of a second of one core.
+// kScriptCallCost per redis.call/pcall and kScriptAllocCost per block allocated or grown
+// (a command, or a library call that makes a string such as tostring, costs about what that
+// many instructions do; without the latter, a loop of tostring filling the memory limit ran
+// 5 s within the instruction budget). About a quarter of a second of one core.
 inline constexpr uint64_t kScriptBudget = 50'000'000;
 inline constexpr uint64_t kScriptCallCost = 500;
+inline constexpr uint64_t kScriptAllocCost = 100;
 inline constexpr int kScriptHookEvery = 1000;
 // Memory a run's Lua state may hold.
 inline constexpr size_t kScriptMemoryBytes = 256u << 20;

@@ -201,6 +201,9 @@ TEST_F(LuaScriptTest, AnEndlessScriptIsStoppedAndItsEarlierWritesStay) {
             0u);
   // Commands count too.
   EXPECT_EQ(Eval("while true do redis.call('GET', 'k') end").rfind(budget, 0), 0u);
+  // And allocations: a few instructions a turn, each making a string (found by
+  // lua_script_fuzz: it filled the memory limit in 5 s within the instruction budget).
+  EXPECT_EQ(Eval("local t = {} for i = 1, 1/0 do t[i] = tostring(i) end").rfind(budget, 0), 0u);
 }
 
 TEST_F(LuaScriptTest, MemoryIsBoundedPerRun) {
