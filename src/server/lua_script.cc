@@ -9,8 +9,6 @@
 #include "server/lua_script.h"
 
 #include <nettle/sha1.h>
-#include <sanitizer/asan_interface.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <bit>
@@ -33,6 +31,7 @@ extern "C" {
 #include "common/log.h"
 #include "common/strings.h"
 #include "protocol/reply_parser.h"
+#include "server/script_arena.h"
 
 namespace flin::server {
 namespace {
@@ -45,12 +44,10 @@ constexpr int kRedisVersionNum = 0x070000;
 // How deep a returned table may nest (a table may hold itself).
 constexpr int kMaxReplyDepth = 256;
 
-class Arena;
-
 // What one run keeps outside Lua's frames (see the file's comment).
 struct RunState {
   ApplyContext* ctx = nullptr;
-  Arena* arena = nullptr;  // where the run's Lua memory comes from
+  ScriptArena* arena = nullptr;  // where the run's Lua memory comes from
   bool read_only = false;
   int resp = 2;  // the protocol redis.call's replies are converted from (redis.setresp)
   size_t memory = 0;
@@ -77,119 +74,7 @@ RunState* StateOf(lua_State* L) {
   return static_cast<RunState*>(ud);
 }
 
-// ---- Lua's memory: the same addresses on every replica ----
-//
-// Lua 5.1 hashes a table, function or coroutine used as a table key by its address (the low
-// 32 bits), so pairs() goes over such keys in an order that follows where malloc put them:
-// another order on another replica, or in the next run. A run's blocks therefore come from an
-// arena of its thread, at an address aligned to 4 GiB (so an address's low 32 bits are its
-// offset), handed out by an allocator whose choices depend only on the run's own requests
-// (free lists by size class, then a bump pointer) and that starts empty at every run: the
-// same run gets the same offsets on every replica. Lua passes a block's size when it frees
-// or resizes it, so blocks carry no header. Under ASan, freed blocks are poisoned.
-class Arena {
- public:
-  // This thread's arena, reserved at its first run; null if it could not be.
-  static Arena* ForThisThread() {
-    thread_local Arena arena;
-    if (arena.base_ == nullptr && !arena.Reserve()) return nullptr;
-    return &arena;
-  }
-  ~Arena() {
-    if (base_ != nullptr) munmap(base_, kBytes);
-  }
-
-  // Null if the arena is full (Lua's out of memory; the same on every replica).
-  void* Reallocate(void* ptr, size_t osize, size_t nsize) {
-    if (ptr != nullptr && ClassOf(osize) == ClassOf(nsize)) {
-      ASAN_UNPOISON_MEMORY_REGION(ptr, nsize);
-      return ptr;
-    }
-    void* p = Take(ClassOf(nsize));
-    if (p == nullptr) return nullptr;
-    ASAN_UNPOISON_MEMORY_REGION(p, nsize);
-    if (ptr != nullptr) {
-      std::memcpy(p, ptr, std::min(osize, nsize));
-      Free(ptr, osize);
-    }
-    return p;
-  }
-  void Free(void* p, size_t size) {
-    const int c = ClassOf(size);
-    *static_cast<void**>(p) = free_[c];
-    free_[c] = p;
-    ASAN_POISON_MEMORY_REGION(p, SizeOf(c));
-  }
-  // After a run (its state closed): forgets every block, and gives the pages of a big run
-  // back to the system.
-  void Reset() {
-    std::fill(std::begin(free_), std::end(free_), nullptr);
-    if (high_ > kKeptBytes) {
-      madvise(base_ + kKeptBytes, high_ - kKeptBytes, MADV_DONTNEED);
-      high_ = kKeptBytes;
-    }
-    top_ = 0;
-  }
-
- private:
-  // Address space reserved (not memory: pages are made writable as the bump pointer reaches
-  // them). Several times kScriptMemoryBytes, for size classes' rounding and free lists that
-  // never merge.
-  static constexpr size_t kBytes = size_t{2} << 30;
-  static constexpr size_t kAlign = size_t{1} << 32;
-  static constexpr size_t kCommitStep = size_t{4} << 20;
-  static constexpr size_t kKeptBytes = size_t{16} << 20;
-  // Classes: multiples of 16 bytes up to 1 KiB, then powers of two up to kBytes.
-  static constexpr size_t kGrain = 16, kSmallMax = 1024;
-  static constexpr int kSmallClasses = kSmallMax / kGrain;
-  static constexpr int kClasses = kSmallClasses + 21;  // 2 KiB .. 2 GiB
-  static int ClassOf(size_t n) {
-    if (n <= kSmallMax) return static_cast<int>((n + kGrain - 1) / kGrain) - (n > 0 ? 1 : 0);
-    return kSmallClasses + static_cast<int>(std::bit_width(n - 1)) - 11;
-  }
-  static size_t SizeOf(int c) {
-    return c < kSmallClasses ? (c + 1) * kGrain : size_t{1} << (c - kSmallClasses + 11);
-  }
-
-  bool Reserve() {
-    const size_t span = kBytes + kAlign;
-    void* m = mmap(nullptr, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (m == MAP_FAILED) return false;
-    const auto start = reinterpret_cast<uintptr_t>(m);
-    const uintptr_t aligned = (start + kAlign - 1) & ~(kAlign - 1);
-    if (aligned > start) munmap(m, aligned - start);
-    munmap(reinterpret_cast<void*>(aligned + kBytes), start + span - (aligned + kBytes));
-    base_ = reinterpret_cast<char*>(aligned);
-    return true;
-  }
-  void* Take(int c) {
-    if (c >= kClasses) return nullptr;
-    if (void* p = free_[c]) {
-      ASAN_UNPOISON_MEMORY_REGION(p, sizeof(void*));
-      free_[c] = *static_cast<void**>(p);
-      return p;
-    }
-    const size_t size = SizeOf(c);
-    if (kBytes - top_ < size) return nullptr;
-    if (top_ + size > committed_) {
-      const size_t to = std::min(kBytes, (top_ + size + kCommitStep - 1) / kCommitStep * kCommitStep);
-      if (mprotect(base_ + committed_, to - committed_, PROT_READ | PROT_WRITE) != 0) return nullptr;
-      committed_ = to;
-    }
-    void* p = base_ + top_;
-    top_ += size;
-    high_ = std::max(high_, top_);
-    return p;
-  }
-
-  char* base_ = nullptr;
-  size_t top_ = 0;        // the bump pointer's offset
-  size_t high_ = 0;       // the highest top_ since the pages above kKeptBytes were released
-  size_t committed_ = 0;  // writable from base_ up to here
-  void* free_[kClasses] = {};
-};
-
-// Lua's allocator, within kScriptMemoryBytes, from the run's Arena. (Lua 5.1 gives osize 0
+// Lua's allocator, within kScriptMemoryBytes, from the run's ScriptArena. (Lua 5.1 gives osize 0
 // for a new block and assumes a shrink never fails.)
 void* Allocate(void* ud, void* ptr, size_t osize, size_t nsize) {
   auto* st = static_cast<RunState*>(ud);
@@ -1315,7 +1200,7 @@ void RunScript(ApplyContext& ctx, std::string_view body, Args keys, Args argv, b
   // every run (Redis 7.0 does not reseed at all).
   Srand48(&st, static_cast<int32_t>(ctx.now_ms));
   Run run{&st, body, keys, argv, ctx.out.proto(), {}, {}, false};
-  st.arena = Arena::ForThisThread();
+  st.arena = ScriptArena::ForThisThread();
   if (st.arena == nullptr) return ctx.out.Error("ERR out of memory starting the script");
   int rc;
   {
