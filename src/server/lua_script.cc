@@ -136,6 +136,106 @@ void CountHook(lua_State* L, lua_Debug*) {
   if (st->spent > kScriptBudget) StopOverBudget(L);
 }
 
+// ---- pattern matching, within the budget ----
+//
+// string.find, match, gmatch and gsub run Lua 5.1's backtracking matcher in C, where the count
+// hook never fires: '.-.-.-.-b' over 3,000 bytes ran for minutes, on every replica and again
+// at each restart. Each call is charged, before it runs, the matcher's worst case for its
+// pattern and subject, and one that does not fit in what the run has left stops the run with
+// the budget's error. The worst case: each start position (one if the pattern is anchored by
+// '^'), times the subject's length for each item that expands ('*', '+', '-', %b) and is
+// followed by another item (it may backtrack over all of it for each), and for each
+// back-reference (%1-%9), times 2 per '?' item; plus one scan (an expanding last item's, or a
+// plain find's).
+
+// The end of the set that starts after '[' at `j` (Lua's own reading: the first character,
+// after an optional '^', belongs to the set even if it is ']').
+size_t PatternSetEnd(std::string_view p, size_t j) {
+  if (j < p.size() && p[j] == '^') ++j;
+  do {
+    if (j >= p.size()) return p.size();  // (malformed: the matcher itself refuses it)
+    j += p[j] == '%' ? 2 : 1;
+  } while (j < p.size() && p[j] != ']');
+  return std::min(j + 1, p.size());
+}
+
+double PatternWorstCase(std::string_view p, double n) {
+  const bool anchored = !p.empty() && p[0] == '^';
+  size_t i = anchored ? 1 : 0;
+  double factor = 1;
+  bool pending = false;  // the previous item expands
+  while (i < p.size()) {
+    const char c = p[i];
+    if (c == '(' || c == ')') {
+      ++i;
+      continue;
+    }
+    if (c == '$' && i + 1 == p.size()) break;
+    if (pending) factor *= n + 1;
+    pending = false;
+    size_t end = i + 1;
+    bool expands = false;
+    if (c == '%' && i + 1 < p.size()) {
+      const char k = p[i + 1];
+      if (k == 'b') {
+        end = std::min(i + 4, p.size());
+        expands = true;
+      } else if (k == 'f') {
+        i = PatternSetEnd(p, i + 3);  // %f[set]: no quantifier
+        continue;
+      } else if (k >= '1' && k <= '9') {
+        factor *= n + 1;
+        i += 2;
+        continue;
+      } else {
+        end = i + 2;
+      }
+    } else if (c == '[') {
+      end = PatternSetEnd(p, i + 1);
+    }
+    if (!expands && end < p.size()) {
+      const char q = p[end];
+      if (q == '*' || q == '+' || q == '-') {
+        expands = true;
+        ++end;
+      } else if (q == '?') {
+        factor *= 2;
+        ++end;
+      }
+    }
+    pending = expands;
+    i = end;
+  }
+  return (anchored ? 1 : n + 1) * factor + n;
+}
+
+// string.find, match, gmatch, gsub (upvalue 1: the library's; upvalue 2: true for find, whose
+// fourth argument may ask for a plain search).
+int BudgetedPatternCall(lua_State* L) {
+  RunState* st = StateOf(L);
+  size_t n = 0, m = 0;
+  // (Numbers become strings in place, as the library's own argument checks make them.)
+  const char* subject = lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TNUMBER
+                            ? lua_tolstring(L, 1, &n)
+                            : nullptr;
+  const char* pattern = lua_type(L, 2) == LUA_TSTRING || lua_type(L, 2) == LUA_TNUMBER
+                            ? lua_tolstring(L, 2, &m)
+                            : nullptr;
+  if (subject != nullptr && pattern != nullptr) {
+    const std::string_view p(pattern, m);
+    const bool plain = (lua_toboolean(L, lua_upvalueindex(2)) != 0 && lua_toboolean(L, 4) != 0) ||
+                       p.find_first_of("^$*+?.([%-") == std::string_view::npos;
+    const double cost = plain ? static_cast<double>(n) : PatternWorstCase(p, static_cast<double>(n));
+    const uint64_t left = kScriptBudget - std::min(st->spent, kScriptBudget);
+    if (cost > static_cast<double>(left)) StopOverBudget(L);
+    st->spent += static_cast<uint64_t>(cost);
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
 // ---- rand48, as Redis's math.random (deps/lua's lmathlib with redisLrand48) ----
 
 constexpr uint64_t kRand48Mask = (uint64_t{1} << 48) - 1;
@@ -645,6 +745,14 @@ void OpenLazyLibrary(lua_State* L, const LazyLibrary& lib, int globals) {
   lua_pushcfunction(L, lib.open);
   lua_pushstring(L, lib.name);
   lua_call(L, 1, 1);
+  if (lib.open == luaopen_string) {
+    for (const char* name : {"find", "match", "gmatch", "gsub"}) {
+      lua_getfield(L, -1, name);
+      lua_pushboolean(L, std::strcmp(name, "find") == 0 ? 1 : 0);
+      lua_pushcclosure(L, BudgetedPatternCall, 2);
+      lua_setfield(L, -2, name);
+    }
+  }
   if (lib.open == luaopen_math) {
     SetFunction(L, "random", MathRandom);
     SetFunction(L, "randomseed", MathRandomSeed);
