@@ -11,7 +11,6 @@
 #include <nettle/sha1.h>
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstdio>
 #include <cstdint>
@@ -43,6 +42,14 @@ constexpr char kRedisVersion[] = "7.0.0";
 constexpr int kRedisVersionNum = 0x070000;
 // How deep a returned table may nest (a table may hold itself).
 constexpr int kMaxReplyDepth = 256;
+
+constexpr char kCompileError[] = "ERR Error compiling script (new function): ";
+
+// The error of a run past kScriptMemoryBytes, with `why` after it.
+std::string MemoryError(std::string_view why = {}) {
+  return "ERR Script used more than " + std::to_string(kScriptMemoryBytes >> 20) +
+         " MiB of Lua memory" + std::string(why);
+}
 
 // What one run keeps outside Lua's frames (see the file's comment).
 struct RunState {
@@ -562,10 +569,8 @@ constexpr size_t kJsonScalarBytes = 32;  // a number ("%.14g", nan, inf), true, 
 constexpr size_t kJsonMargin = 1 << 20;  // the Lua stack cjson grows while it recurses
 
 const std::string& CjsonTooBig() {
-  static const std::string text = "ERR Script used more than " +
-                                  std::to_string(kScriptMemoryBytes >> 20) +
-                                  " MiB of Lua memory: the text cjson.encode would write may "
-                                  "not fit in what the script has left";
+  static const std::string text = MemoryError(
+      ": the text cjson.encode would write may not fit in what the script has left");
   return text;
 }
 
@@ -652,10 +657,8 @@ size_t JsonDecodeBound(const char* text, size_t len) {
 }
 
 const std::string& CjsonDecodeTooBig() {
-  static const std::string text = "ERR Script used more than " +
-                                  std::to_string(kScriptMemoryBytes >> 20) +
-                                  " MiB of Lua memory: the value cjson.decode would build may "
-                                  "not fit in what the script has left";
+  static const std::string text = MemoryError(
+      ": the value cjson.decode would build may not fit in what the script has left");
   return text;
 }
 
@@ -1163,15 +1166,14 @@ int RunProtected(lua_State* L) {
   if (luaL_loadbuffer(L, run->body.data(), run->body.size(), kChunkName) != 0) {
     run->compile_error = true;
     ErrorText(L, &run->error);
-    run->error.replace(0, 4, "ERR Error compiling script (new function): ");
+    run->error.replace(0, 4, kCompileError);  // (ErrorText's "ERR ")
     return 0;
   }
   lua_sethook(L, CountHook, LUA_MASKCOUNT, kScriptHookEvery);
   const int rc = lua_pcall(L, 0, 1, handler);
   lua_sethook(L, nullptr, 0, 0);
   if (rc == LUA_ERRMEM) {
-    run->error = "ERR Script used more than " + std::to_string(kScriptMemoryBytes >> 20) +
-                 " MiB of Lua memory";
+    run->error = MemoryError();
     return 0;
   }
   if (rc != 0) {
@@ -1281,7 +1283,7 @@ std::string ScriptCompileError(std::string_view body) {
   const int rc = luaL_loadbuffer(L, body.data(), body.size(), kChunkName);
   if (rc != 0) {
     const char* m = lua_tostring(L, -1);
-    err = std::string("ERR Error compiling script (new function): ") + (m != nullptr ? m : "");
+    err = std::string(kCompileError) + (m != nullptr ? m : "");
   }
   lua_settop(L, 0);
   lua_gc(L, LUA_GCCOLLECT, 0);
@@ -1322,8 +1324,7 @@ void RunScript(ApplyContext& ctx, std::string_view body, Args keys, Args argv, b
   st.arena->Reset();  // the state is closed: every block is free
   if (rc != 0) {
     // Out of memory outside the script itself: setting up, or converting its value.
-    return ctx.out.Error("ERR Script used more than " + std::to_string(kScriptMemoryBytes >> 20) +
-                         " MiB of Lua memory");
+    return ctx.out.Error(MemoryError());
   }
   if (run.compile_error) return ctx.out.Error(run.error);
   if (!run.error.empty()) {

@@ -57,6 +57,16 @@ int ScriptPartition(CommandContext& ctx, int64_t numkeys) {
   return -2;
 }
 
+// Keeps `body` in the node's cache under its SHA-1 (*sha), compiled first unless the node has
+// it already (a cached script compiled when it was added). Redis's compile error, or "".
+std::string CacheScript(ScriptCache& cache, std::string_view body, std::string* sha) {
+  *sha = ScriptSha1Hex(body);
+  if (cache.Exists(*sha)) return "";
+  std::string err = ScriptCompileError(body);
+  if (err.empty()) cache.Add(*sha, body);
+  return err;
+}
+
 // EVAL / EVAL_RO / EVALSHA / EVALSHA_RO script-or-sha numkeys key... arg...
 void EvalCmd(CommandContext& ctx) {
   int64_t numkeys;
@@ -69,11 +79,10 @@ void EvalCmd(CommandContext& ctx) {
     if (!ctx.server.scripts().Get(ctx.args[1], &body)) {
       return ctx.out.Error("NOSCRIPT No matching script. Please use EVAL.");
     }
-  } else if (const std::string sha = ScriptSha1Hex(ctx.args[1]);
-             !ctx.server.scripts().Exists(sha)) {  // (a cached script compiled when added)
-    err = ScriptCompileError(ctx.args[1]);
+  } else {
+    std::string sha;
+    err = CacheScript(ctx.server.scripts(), ctx.args[1], &sha);
     if (!err.empty()) return ctx.out.Error(err);
-    ctx.server.scripts().Add(sha, ctx.args[1]);
   }
   const int partition = ScriptPartition(ctx, numkeys);
   if (partition == -2) {
@@ -105,10 +114,9 @@ void ScriptCmd(CommandContext& ctx) {
   const size_t argc = ctx.args.size();
   ScriptCache& cache = ctx.server.scripts();
   if (sub == "load" && argc == 3) {
-    const std::string err = ScriptCompileError(ctx.args[2]);
+    std::string sha;
+    const std::string err = CacheScript(cache, ctx.args[2], &sha);
     if (!err.empty()) return ctx.out.Error(err);
-    const std::string sha = ScriptSha1Hex(ctx.args[2]);
-    cache.Add(sha, ctx.args[2]);
     ctx.out.Bulk(sha);
   } else if (sub == "exists" && argc >= 3) {
     ctx.out.ArrayHeader(argc - 2);

@@ -262,9 +262,9 @@ void QueueInTransaction(CommandContext& ctx) {
               "command does not go through the log");
   } else if (ctx.spec.KeyPositions(ctx.args).empty() &&
              !(ctx.server.cluster() == nullptr && IsScriptCommand(ctx.spec))) {
-    // (A script without keys runs in the single node's one log like any command.)
     // FLUSHALL, FLUSHDB: a range deletion, which WriteTxn writes apart from the batch (not
-    // atomic with the commands around it), and in a cluster one entry of every partition.
+    // atomic with the commands around it), and in a cluster one entry of every partition. (A
+    // script without keys runs in the single node's one log like any command.)
     err.Error("ERR '" + std::string(ctx.args[0]) +
               "' cannot be used inside MULTI: a transaction runs in one write of one log");
   } else if (CommandContext check{ctx.args, err, ctx.conn, ctx.server, ctx.spec, ctx.now_ms};
