@@ -275,6 +275,20 @@ Status MultiRaftNode::Start() {
     to.peers.push_back(a);
   }
   transport_ = std::make_unique<Transport>(to, [this](uint64_t from, std::string&& payload) {
+    if (payload.size() >= 6 && static_cast<uint8_t>(payload[0]) == 0xFF &&
+        static_cast<uint8_t>(payload[1]) == 0xFF) {
+      // A node message (SendNodeMessage): the whole payload is the one item.
+      uint32_t len = 0;
+      for (int i = 0; i < 4; ++i) {
+        len |= static_cast<uint32_t>(static_cast<uint8_t>(payload[2 + i])) << (8 * i);
+      }
+      if (len != payload.size() - 6) {
+        NoteRefused(from, "a node message of the wrong length");
+      } else if (node_message_handler_) {
+        node_message_handler_(from, std::string_view(payload).substr(6));
+      }
+      return;
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       // Bounded: beyond the bound messages are dropped, which Raft tolerates (it resends).
@@ -305,6 +319,18 @@ void MultiRaftNode::Stop() {
   handoff_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
   if (transport_) transport_->Stop();
+}
+
+bool MultiRaftNode::SendNodeMessage(uint64_t to, std::string_view body) {
+  if (body.size() > UINT32_MAX - 6) return false;
+  std::string payload;
+  payload.reserve(6 + body.size());
+  payload.push_back(static_cast<char>(0xFF));
+  payload.push_back(static_cast<char>(0xFF));
+  const auto len = static_cast<uint32_t>(body.size());
+  for (int i = 0; i < 4; ++i) payload.push_back(static_cast<char>((len >> (8 * i)) & 0xFF));
+  payload.append(body);
+  return transport_->Send(to, std::move(payload), kNodeMessageQueueBytes);
 }
 
 Status MultiRaftNode::Propose(Proposal&& p) {

@@ -30,6 +30,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -185,6 +186,23 @@ class MultiRaftNode : public Replicator {
   int HandOffLeadership();
   void set_fsync(FsyncPolicy p) { fsync_.store(p, std::memory_order_relaxed); }
 
+  // Node messages: payloads between nodes that belong to no partition and no log (pub/sub's
+  // PUBLISH reaching the other nodes' subscribers). Best effort, as Redis Cluster's bus: each
+  // arrives at most once, in the order sent to that peer, and any may be lost (the peer down
+  // or its connection broken, or its queue holding kNodeMessageQueueBytes: they never take
+  // more of a peer's queue than that, so Raft's traffic is never crowded out). On the wire a
+  // node message is one payload item of group kNodeMessageGroup, which a node that does not
+  // know it counts as refused and drops.
+  static constexpr int kNodeMessageGroup = 0xFFFF;
+  static constexpr size_t kNodeMessageQueueBytes = 16u << 20;
+  // Called on the transport's thread for each node message received, with its sender; it must
+  // return quickly (hand long work to another thread). Set before Start().
+  using NodeMessageHandler = std::function<void(uint64_t from, std::string_view body)>;
+  void SetNodeMessageHandler(NodeMessageHandler h) { node_message_handler_ = std::move(h); }
+  // Queues `body` for peer `to`; false if it was dropped at once (unknown peer, queue bound,
+  // over the frame bound, stopped). Any thread.
+  bool SendNodeMessage(uint64_t to, std::string_view body);
+
  private:
   struct Group {
     int id = 0;
@@ -221,6 +239,7 @@ class MultiRaftNode : public Replicator {
   };
 
   void Loop();
+  NodeMessageHandler node_message_handler_;  // set before Start; called on the transport thread
   // A payload from a peer, or (peer_replaced) the news that the peer is back on a new data
   // directory, in the order the transport saw them.
   struct Inbound {

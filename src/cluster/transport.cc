@@ -51,7 +51,7 @@ class Transport::Impl {
 
   Status Start();
   void Stop();
-  bool Send(uint64_t to, std::string payload);
+  bool Send(uint64_t to, std::string payload, size_t max_queued);
   std::vector<PeerState> Peers() const;
   int port() const { return port_.load(std::memory_order_relaxed); }
   uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
@@ -256,7 +256,7 @@ void Transport::Impl::Stop() {
   }
 }
 
-bool Transport::Impl::Send(uint64_t to, std::string payload) {
+bool Transport::Impl::Send(uint64_t to, std::string payload, size_t max_queued) {
   if (stopped_.load(std::memory_order_acquire)) return false;
   auto it = peers_by_id_.find(to);
   if (it == peers_by_id_.end()) return false;
@@ -265,7 +265,8 @@ bool Transport::Impl::Send(uint64_t to, std::string payload) {
   {
     std::lock_guard<std::mutex> lock(p->mu);
     if (payload.size() > options_.max_frame_bytes ||
-        p->queued_bytes.load() + payload.size() > options_.max_queued_bytes_per_peer) {
+        p->queued_bytes.load() + payload.size() >
+            std::min(max_queued, options_.max_queued_bytes_per_peer)) {
       p->dropped.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
@@ -724,8 +725,8 @@ Transport::Transport(TransportOptions options, Receiver receiver)
 Transport::~Transport() = default;
 Status Transport::Start() { return impl_->Start(); }
 void Transport::Stop() { impl_->Stop(); }
-bool Transport::Send(uint64_t to, std::string payload) {
-  return impl_->Send(to, std::move(payload));
+bool Transport::Send(uint64_t to, std::string payload, size_t max_queued) {
+  return impl_->Send(to, std::move(payload), max_queued);
 }
 std::vector<Transport::PeerState> Transport::Peers() const { return impl_->Peers(); }
 int Transport::port() const { return impl_->port(); }

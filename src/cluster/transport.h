@@ -128,8 +128,10 @@ class Transport {
   // Any thread; never blocks on I/O. Queues `payload` for peer `to`. Returns false, dropping the
   // payload, if `to` is not a peer, the payload is over max_frame_bytes, the peer's queue would
   // go over max_queued_bytes_per_peer, or the transport is stopped. Payloads may be sent before
-  // Start(); they go out once the peer is connected.
-  bool Send(uint64_t to, std::string payload);
+  // Start(); they go out once the peer is connected. `max_queued` lowers the queue bound for
+  // this payload: traffic that must not crowd out the rest (pub/sub beside Raft) is refused
+  // once the peer's queue holds that much.
+  bool Send(uint64_t to, std::string payload, size_t max_queued = SIZE_MAX);
 
   struct PeerState {
     uint64_t id;

@@ -56,6 +56,8 @@ void ReplyWriter::MapHeader(size_t pairs) {
 
 void ReplyWriter::SetHeader(size_t n) { AppendLength(proto_ >= 3 ? '~' : '*', n); }
 
+void ReplyWriter::PushHeader(size_t n) { AppendLength(proto_ >= 3 ? '>' : '*', n); }
+
 void ReplyWriter::Double(double v) {
   std::string s = FormatDouble(v);
   if (proto_ >= 3) {

@@ -28,6 +28,7 @@ class ReplyWriter {
   void ArrayHeader(size_t n);                 // *n
   void MapHeader(size_t pairs);               // %n (RESP3) / *2n (RESP2)
   void SetHeader(size_t n);                   // ~n (RESP3) / *n (RESP2)
+  void PushHeader(size_t n);                  // >n (RESP3) / *n (RESP2): pub/sub messages
   void Double(double v);                      // ,v (RESP3) / bulk (RESP2)
   void Bool(bool v);                          // #t (RESP3) / :1 (RESP2)
   void Verbatim(std::string_view s);          // =n\r\ntxt:... (RESP3) / bulk (RESP2)

@@ -15,7 +15,8 @@ TEST(ReplyWriterTest, Resp2) {
   w.MapHeader(1);
   w.Double(1.5);
   w.Bool(true);
-  EXPECT_EQ(out, "+OK\r\n-ERR bad  thing\r\n:-5\r\n$2\r\nab\r\n$-1\r\n*2\r\n$3\r\n1.5\r\n:1\r\n");
+  w.PushHeader(3);
+  EXPECT_EQ(out, "+OK\r\n-ERR bad  thing\r\n:-5\r\n$2\r\nab\r\n$-1\r\n*2\r\n$3\r\n1.5\r\n:1\r\n*3\r\n");
 }
 
 TEST(ReplyWriterTest, Resp3) {
@@ -26,7 +27,8 @@ TEST(ReplyWriterTest, Resp3) {
   w.Double(2);
   w.Bool(false);
   w.Verbatim("hi");
-  EXPECT_EQ(out, "_\r\n%2\r\n,2\r\n#f\r\n=6\r\ntxt:hi\r\n");
+  w.PushHeader(4);
+  EXPECT_EQ(out, "_\r\n%2\r\n,2\r\n#f\r\n=6\r\ntxt:hi\r\n>4\r\n");
 }
 
 TEST(ReplyWriterTest, FormatsLikeRedisIncrByFloat) {

@@ -49,6 +49,7 @@ ClientConn::ClientConn(IoThread* io, int fd, uint64_t id, std::string peer, std:
 }
 
 ClientConn::~ClientConn() {
+  UnsubscribeAll();
   UncountOutput();
   if (!closed_) {
     io_->loop().Remove(fd_);
@@ -59,6 +60,7 @@ ClientConn::~ClientConn() {
 void ClientConn::Close() {
   if (closed_) return;
   closed_ = true;
+  UnsubscribeAll();
   UncountOutput();
   io_->loop().Remove(fd_);
   close(fd_);
@@ -71,7 +73,51 @@ void ClientConn::Reset() {
   authenticated_ = false;
   readonly_.store(false, std::memory_order_relaxed);
   transaction_ = Transaction();
+  UnsubscribeAll();
   io_->SetName(this, "");
+}
+
+void ClientConn::UnsubscribeAll() {
+  if (subscriptions_.Total() == 0) return;
+  PubSub& registry = server_->pubsub();
+  const PubSub::Subscriber me{io_, id_};
+  for (const auto& c : subscriptions_.channels) registry.Unsubscribe(PubSub::Space::kChannel, c, me);
+  for (const auto& p : subscriptions_.patterns) registry.Unsubscribe(PubSub::Space::kPattern, p, me);
+  for (const auto& c : subscriptions_.shard_channels) {
+    registry.Unsubscribe(PubSub::Space::kShard, c, me);
+  }
+  subscriptions_ = Subscriptions();
+  CountSubscriptions();
+}
+
+void ClientConn::Push(const PushBatch& batch, const PushBatch::Target& t) {
+  if (closed_) return;
+  const bool subscribed =
+      t.kind == PushBatch::Kind::kMessage    ? subscriptions_.channels.contains(*batch.channel)
+      : t.kind == PushBatch::Kind::kPMessage ? subscriptions_.patterns.contains(t.pattern)
+                                             : subscriptions_.shard_channels.contains(*batch.channel);
+  if (!subscribed) return;
+  const size_t hard =
+      static_cast<size_t>(server_->config().output_hard_bytes.load(std::memory_order_relaxed));
+  if (out_.size() - out_sent_ > hard) return;  // FlushAndMaybeClose drops the connection
+  protocol::ReplyWriter w(&out_, proto());
+  switch (t.kind) {
+    case PushBatch::Kind::kMessage:
+      w.PushHeader(3);
+      w.Bulk("message");
+      break;
+    case PushBatch::Kind::kPMessage:
+      w.PushHeader(4);
+      w.Bulk("pmessage");
+      w.Bulk(t.pattern);
+      break;
+    case PushBatch::Kind::kSMessage:
+      w.PushHeader(3);
+      w.Bulk("smessage");
+      break;
+  }
+  w.Bulk(*batch.channel);
+  w.Bulk(*batch.message);
 }
 
 void ClientConn::OnEvent(uint32_t events) {
@@ -202,6 +248,10 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
     } else if (cfg.has_password.load(std::memory_order_relaxed) && !authenticated_ &&
                !spec->Has(kCmdNoAuth)) {
       refusal = "NOAUTH Authentication required.";
+    } else if (InSubscribedMode() && !spec->Has(kCmdSubscribedMode)) {
+      refusal = "ERR Can't execute '" + spec->name +
+                "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in "
+                "this context";
     }
     if (!refusal.empty()) {
       IoStats::Add(pc.rejected, 1);

@@ -26,9 +26,11 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "common/byte_budget.h"
 #include "net/event_loop.h"
 #include "protocol/request_parser.h"
+#include "server/pubsub.h"
 
 namespace flin::server {
 
@@ -98,6 +100,33 @@ class ClientConn : public net::EventHandler {
     std::vector<ByteBudget::Reservation> reserved;  // (pending-write-limit, until EXEC)
   };
   Transaction& transaction() { return transaction_; }
+  // Pub/sub (pubsub_family.cc): what this connection is subscribed to; the node's registry
+  // (Server::pubsub()) lists the same, under this connection's id and I/O thread.
+  struct Subscriptions {
+    absl::flat_hash_set<std::string> channels, patterns, shard_channels;
+    // What SUBSCRIBE and PSUBSCRIBE answer (channels and patterns); SSUBSCRIBE counts shard
+    // channels alone, as Redis 7.
+    size_t Count() const { return channels.size() + patterns.size(); }
+    size_t Total() const { return Count() + shard_channels.size(); }
+  };
+  Subscriptions& subscriptions() { return subscriptions_; }
+  // Copies the subscriptions' sizes into sub/psub/ssub (CLIENT LIST); after every change.
+  void CountSubscriptions() {
+    sub.store(subscriptions_.channels.size(), std::memory_order_relaxed);
+    psub.store(subscriptions_.patterns.size(), std::memory_order_relaxed);
+    ssub.store(subscriptions_.shard_channels.size(), std::memory_order_relaxed);
+  }
+  // A RESP2 connection with any subscription may only subscribe, unsubscribe, PING, QUIT and
+  // RESET (Redis's "subscribed mode"); RESP3 carries messages as push replies beside the rest.
+  bool InSubscribedMode() const { return proto() == 2 && subscriptions_.Total() > 0; }
+  // Writes one message of `batch` into the output, if the connection is still subscribed to
+  // what it was published under (it may have unsubscribed while the batch was on its way) and
+  // its unsent output is within the hard limit (beyond it the message is dropped, and
+  // FlushAndMaybeClose, which the caller runs next, drops the connection). I/O thread.
+  void Push(const PushBatch& batch, const PushBatch::Target& target);
+  // Leaves every channel, pattern and shard channel, without telling the client (RESET, close).
+  void UnsubscribeAll();
+
   // Drops the connection now, unsent replies and all.
   void Abort() { Close(); }
   // True if replies above the soft limit have waited with no byte taken since `since_ms`.
@@ -110,6 +139,7 @@ class ClientConn : public net::EventHandler {
   std::atomic<int64_t> multi_queued{-1};  // commands queued inside MULTI; -1 outside MULTI
   std::atomic<size_t> multi_bytes{0};     // their bytes and the watched values'
   std::atomic<bool> kill_requested{false};
+  std::atomic<size_t> sub{0}, psub{0}, ssub{0};  // channels, patterns, shard channels
   // Guarded by the owning IoThread's registry mutex.
   std::string name;
 
@@ -146,6 +176,7 @@ class ClientConn : public net::EventHandler {
   bool authenticated_ = false;
   std::atomic<bool> readonly_{false};  // owning thread writes; CLIENT LIST reads
   Transaction transaction_;
+  Subscriptions subscriptions_;
   int pending_ = 0;  // slots not yet filled
   size_t pending_bytes_ = 0;  // their request_bytes
   // Replies in request order, waiting for the earliest proposal's reply. Completions of

@@ -45,7 +45,7 @@ void NotServedHere(CommandContext& ctx, const cluster::MultiRaftNode& mr, int sl
 
 bool RouteCommand(CommandContext& ctx) {
   cluster::MultiRaftNode* mr = ctx.server.cluster();
-  if (mr == nullptr) return true;
+  if (mr == nullptr || ctx.spec.Has(kCmdNoRedirect)) return true;
   const auto keys = ctx.spec.KeyPositions(ctx.args);
   if (keys.empty()) return true;  // keyless commands run on this node
   const int slot = KeySlot(ctx.args[keys[0]]);

@@ -59,6 +59,7 @@ CommandTable::CommandTable() {
   RegisterSlowlogFamily(this);
   RegisterDumpFamily(this);
   RegisterScriptFamily(this);
+  RegisterPubSubFamily(this);
 }
 
 void CommandTable::Add(CommandSpec spec) {

@@ -43,6 +43,9 @@ enum CommandFlags : uint32_t {
   kCmdInternal = 1 << 5,  // only in the log (e.g. active expiry), never from a client
   kCmdLoading = 1 << 6,
   kCmdStale = 1 << 7,
+  kCmdSubscribedMode = 1 << 8,  // allowed to a RESP2 connection with subscriptions
+  kCmdNoRedirect = 1 << 9,      // acts on the connection alone: never -MOVED (SUNSUBSCRIBE)
+  kCmdPubSub = 1 << 10,         // a pub/sub command (COMMAND's "pubsub" flag)
 };
 
 // What a handler on an I/O thread gets.
@@ -182,6 +185,7 @@ void RegisterPersistenceFamily(CommandTable* table);
 void RegisterSlowlogFamily(CommandTable* table);
 void RegisterDumpFamily(CommandTable* table);
 void RegisterScriptFamily(CommandTable* table);
+void RegisterPubSubFamily(CommandTable* table);
 
 // Log entry payload: the argument vector, length-prefixed. Decode fails (false) on anything
 // malformed.

@@ -14,6 +14,12 @@ constexpr std::string_view kWrongPass =
 
 void PingCmd(CommandContext& ctx) {
   if (ctx.args.size() > 2) return ctx.out.Error(ErrWrongArity(ctx.args[0]));
+  if (ctx.conn.InSubscribedMode()) {
+    // As Redis: a subscribed RESP2 connection reads every reply as a message array.
+    ctx.out.ArrayHeader(2);
+    ctx.out.Bulk("pong");
+    return ctx.out.Bulk(ctx.args.size() == 2 ? ctx.args[1] : "");
+  }
   if (ctx.args.size() == 2) return ctx.out.Bulk(ctx.args[1]);
   ctx.out.Simple("PONG");
 }
@@ -130,14 +136,18 @@ void ResetCmd(CommandContext& ctx) {
 }
 
 // One CLIENT LIST line, with Redis's field names. Flags: x inside MULTI, r after READONLY,
-// N for none.
+// P subscribed to anything, N for none.
 std::string ClientLine(const IoThread::ClientInfo& c) {
-  std::string flags = std::string(c.multi >= 0 ? "x" : "") + (c.readonly ? "r" : "");
+  const bool subscribed = c.sub + c.psub + c.ssub > 0;
+  std::string flags =  // in Redis's order
+      std::string(subscribed ? "P" : "") + (c.multi >= 0 ? "x" : "") + (c.readonly ? "r" : "");
   if (flags.empty()) flags = "N";
   return "id=" + std::to_string(c.id) + " addr=" + c.addr + " laddr=" + c.laddr +
          " fd=" + std::to_string(c.fd) + " name=" + c.name + " age=" + std::to_string(c.age_s) +
          " idle=" + std::to_string(c.idle_s) +
-         " flags=" + flags + " db=0 sub=0 psub=0 ssub=0 multi=" + std::to_string(c.multi) +
+         " flags=" + flags + " db=0 sub=" + std::to_string(c.sub) +
+         " psub=" + std::to_string(c.psub) + " ssub=" + std::to_string(c.ssub) +
+         " multi=" + std::to_string(c.multi) +
          " qbuf=" + std::to_string(c.qbuf) + " qbuf-free=0 argv-mem=0 multi-mem=" +
          std::to_string(c.multi_bytes) + " rbs=0 rbp=0 obl=0 oll=0 omem=" +
          std::to_string(c.obuf) + " tot-mem=" + std::to_string(c.qbuf + c.obuf + c.multi_bytes) +
@@ -282,13 +292,13 @@ CommandSpec Spec(std::string name, int arity, uint32_t flags, Handler h, std::st
 }  // namespace
 
 void RegisterConnectionFamily(CommandTable* t) {
-  t->Add(Spec("ping", -1, kCmdFast, PingCmd, "Returns the server's liveliness response."));
+  t->Add(Spec("ping", -1, kCmdFast | kCmdSubscribedMode, PingCmd, "Returns the server's liveliness response."));
   t->Add(Spec("echo", 2, kCmdFast, EchoCmd, "Returns the given string."));
   t->Add(Spec("hello", -1, kCmdNoAuth | kCmdFast, HelloCmd, "Handshakes with the Redis server."));
   t->Add(Spec("auth", -2, kCmdNoAuth | kCmdFast, AuthCmd, "Authenticates the connection."));
   t->Add(Spec("select", 2, kCmdFast, SelectCmd, "Changes the selected database."));
-  t->Add(Spec("quit", -1, kCmdNoAuth | kCmdFast, QuitCmd, "Closes the connection."));
-  t->Add(Spec("reset", 1, kCmdNoAuth | kCmdFast, ResetCmd, "Resets the connection."));
+  t->Add(Spec("quit", -1, kCmdNoAuth | kCmdFast | kCmdSubscribedMode, QuitCmd, "Closes the connection."));
+  t->Add(Spec("reset", 1, kCmdNoAuth | kCmdFast | kCmdSubscribedMode, ResetCmd, "Resets the connection."));
   CommandSpec client = Spec("client", -2, 0, ClientCmd, "A container for client connection commands.");
   client.subcommands = {"client|id", "client|setname", "client|getname", "client|setinfo",
                         "client|list", "client|info", "client|kill", "client|help"};

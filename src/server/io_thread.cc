@@ -30,7 +30,10 @@ Status IoThread::Start(int listen_fd) {
     return Status::IOError("epoll add listener");
   }
   loop_.RunEvery(100, [this] { Cron(); });
-  loop_.BeforeWait([this] { FlushProposals(); });
+  loop_.BeforeWait([this] {
+    FlushPushed();
+    FlushProposals();
+  });
   thread_ = std::thread([this] {
     std::string name = "flin-io-" + std::to_string(index_);
     pthread_setname_np(pthread_self(), name.c_str());
@@ -125,6 +128,64 @@ void IoThread::Deliver(std::vector<cluster::Completion>& batch) {
   }
 }
 
+void IoThread::Push(PushBatch&& batch) {
+  if (loop_.InLoopThread()) return DeliverPushes(batch);
+  const size_t bytes = batch.Bytes();
+  if (queued_push_bytes_.fetch_add(bytes, std::memory_order_relaxed) + bytes >
+      kMaxQueuedPushBytes) {
+    queued_push_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+    std::lock_guard<std::mutex> lock(overflow_mu_);
+    for (const auto& t : batch.targets) overflow_victims_.insert(t.conn_id);
+    if (!overflow_posted_) {  // one task however many batches overflow meanwhile
+      overflow_posted_ = true;
+      loop_.Post([this] { DropOverflowVictims(); });
+    }
+    return;
+  }
+  loop_.Post([this, batch = std::move(batch), bytes] {
+    queued_push_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+    DeliverPushes(batch);
+    FlushPushed();
+  });
+}
+
+void IoThread::DeliverPushes(const PushBatch& batch) {
+  for (const auto& t : batch.targets) {
+    auto it = conns_.find(t.conn_id);  // only this thread changes conns_
+    if (it == conns_.end()) continue;  // closed meanwhile
+    it->second->Push(batch, t);
+    if (pushed_.empty() || pushed_.back() != t.conn_id) pushed_.push_back(t.conn_id);
+  }
+}
+
+void IoThread::FlushPushed() {
+  // Delivered during another connection's command (a PUBLISH on this thread), so sent here,
+  // after it; a connection may appear twice (two patterns, two publishes): the second flush
+  // finds nothing to send.
+  std::vector<uint64_t> ids;
+  ids.swap(pushed_);
+  for (uint64_t id : ids) {
+    auto it = conns_.find(id);
+    if (it != conns_.end()) it->second->FlushAndMaybeClose();
+  }
+}
+
+void IoThread::DropOverflowVictims() {
+  absl::flat_hash_set<uint64_t> victims;
+  {
+    std::lock_guard<std::mutex> lock(overflow_mu_);
+    victims.swap(overflow_victims_);
+    overflow_posted_ = false;
+  }
+  for (uint64_t id : victims) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) continue;
+    LOG_NOTICE("dropping subscriber %llu (%s): its I/O thread fell behind its messages",
+               static_cast<unsigned long long>(id), it->second->peer().c_str());
+    it->second->Abort();
+  }
+}
+
 void IoThread::FlushProposals() {
   // Answering refused writes can let their connections go on and propose again: those must
   // leave in this round too (the loop may wait next for a long time).
@@ -212,6 +273,9 @@ std::vector<IoThread::ClientInfo> IoThread::ListClients() {
     info.multi = c->multi_queued.load(std::memory_order_relaxed);
     info.multi_bytes = c->multi_bytes.load(std::memory_order_relaxed);
     info.readonly = c->readonly();
+    info.sub = c->sub.load(std::memory_order_relaxed);
+    info.psub = c->psub.load(std::memory_order_relaxed);
+    info.ssub = c->ssub.load(std::memory_order_relaxed);
     out.push_back(std::move(info));
   }
   return out;

@@ -20,6 +20,7 @@
 #include "cluster/replicator.h"
 #include "net/event_loop.h"
 #include "server/client_conn.h"
+#include "server/pubsub.h"
 
 namespace flin::server {
 
@@ -41,7 +42,7 @@ struct IoStats {
   }
 };
 
-class IoThread : public net::EventHandler, public cluster::CompletionSink {
+class IoThread : public net::EventHandler, public cluster::CompletionSink, public PushSink {
  public:
   IoThread(Server* server, int index);
   ~IoThread() override;
@@ -52,6 +53,13 @@ class IoThread : public net::EventHandler, public cluster::CompletionSink {
 
   void OnEvent(uint32_t events) override;                      // the listener
   void Complete(std::vector<cluster::Completion>&& batch) override;  // any thread
+  // Pub/sub messages for this thread's subscribers (PushSink). On the loop thread they are
+  // written at once and sent before the loop waits again; from another thread the batch is
+  // posted, at most kMaxQueuedPushBytes of batches at a time: beyond that this loop is too
+  // far behind, and the subscribers the batch was for are dropped (as Redis drops one over
+  // its output limit) rather than left unaware that they missed a message. Any thread.
+  void Push(PushBatch&& batch) override;
+  static constexpr size_t kMaxQueuedPushBytes = 64u << 20;
 
   // Loop thread: queues a connection's proposal. Everything queued in one round of the loop
   // goes to the replicator together, before the loop waits again: one lock and one wake-up
@@ -77,6 +85,7 @@ class IoThread : public net::EventHandler, public cluster::CompletionSink {
     int64_t multi;       // commands queued in MULTI, -1 outside it
     size_t multi_bytes;  // their bytes and the watched values'
     bool readonly;
+    size_t sub, psub, ssub;  // channels, patterns, shard channels subscribed to
   };
   std::vector<ClientInfo> ListClients();
   void SetName(ClientConn* conn, std::string name);
@@ -89,6 +98,9 @@ class IoThread : public net::EventHandler, public cluster::CompletionSink {
   void FlushProposals();
   void RefuseOrHandOn();  // one ProposeBatch of the outbox; answers it with errors if refused
   void Deliver(std::vector<cluster::Completion>& batch);
+  void DeliverPushes(const PushBatch& batch);
+  void FlushPushed();          // sends what DeliverPushes wrote (loop thread, before waiting)
+  void DropOverflowVictims();  // closes the subscribers of batches refused by Push
 
   Server* server_;
   int index_;
@@ -100,6 +112,11 @@ class IoThread : public net::EventHandler, public cluster::CompletionSink {
   std::unordered_map<uint64_t, std::unique_ptr<ClientConn>> conns_;
   std::vector<std::unique_ptr<ClientConn>> graveyard_;  // deleted after the current event
   std::vector<cluster::Proposal> outbox_;  // this round's proposals (loop thread)
+  std::vector<uint64_t> pushed_;           // connections DeliverPushes wrote to (loop thread)
+  std::atomic<size_t> queued_push_bytes_{0};  // posted batches not yet delivered
+  std::mutex overflow_mu_;
+  absl::flat_hash_set<uint64_t> overflow_victims_;  // guarded by overflow_mu_; <= connections
+  bool overflow_posted_ = false;            // guarded by overflow_mu_
 };
 
 }  // namespace flin::server

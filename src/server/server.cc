@@ -153,6 +153,14 @@ Status Server::Start() {
     multi_raft_ = std::make_unique<cluster::MultiRaftNode>(store_.get(), state_machine_.get(),
                                                            std::move(t), mo);
     replicator_ = multi_raft_.get();
+    // Another node's PUBLISH (pubsub_family.cc), for this node's subscribers.
+    multi_raft_->SetNodeMessageHandler([this](uint64_t, std::string_view body) {
+      bool shard = false;
+      std::string_view channel, message;
+      if (DecodePublishMessage(body, &shard, &channel, &message)) {
+        pubsub_.Publish(shard, channel, message);
+      }
+    });
   }
   s = replicator_->Start();
   if (!s.ok()) return s;

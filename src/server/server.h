@@ -20,6 +20,7 @@
 #include "server/command.h"
 #include "server/config.h"
 #include "server/io_thread.h"
+#include "server/pubsub.h"
 #include "server/scan_cursors.h"
 #include "storage/store.h"
 
@@ -71,6 +72,8 @@ class Server {
   SlowLog& slowlog() { return slowlog_; }
   // The node's scripts for EVALSHA (script_cache.h). Any thread.
   ScriptCache& scripts() { return scripts_; }
+  // This node's pub/sub subscriptions (pubsub.h). Any thread.
+  PubSub& pubsub() { return pubsub_; }
   int partitions() const { return config_->partitions; }
 
   // The memory holding unsent replies on every client connection, in bytes (each ClientConn
@@ -99,6 +102,7 @@ class Server {
   Config* config_;
   SlowLog slowlog_;  // before the state machine, which records into it
   ScriptCache scripts_;
+  PubSub pubsub_;  // before the I/O threads: their connections unsubscribe as they close
   // Before everything that holds proposals (the replicators, the I/O threads' outboxes):
   // destroyed after them.
   ByteBudget pending_writes_;

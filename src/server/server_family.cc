@@ -183,6 +183,10 @@ void InfoStats(CommandContext& ctx, std::string* o) {
   Line(o, "evicted_keys", 0);
   Line(o, "keyspace_hits", static_cast<int64_t>(t.hits));
   Line(o, "keyspace_misses", static_cast<int64_t>(t.misses));
+  const PubSub& pubsub = ctx.server.pubsub();
+  Line(o, "pubsub_channels", static_cast<int64_t>(pubsub.NumChannels(false)));
+  Line(o, "pubsub_patterns", static_cast<int64_t>(pubsub.NumPatterns()));
+  Line(o, "pubsubshard_channels", static_cast<int64_t>(pubsub.NumChannels(true)));
   Line(o, "total_error_replies", static_cast<int64_t>(t.errors));
   const ByteBudget& pw = ctx.server.pending_writes();
   Line(o, "pending_write_bytes", static_cast<int64_t>(pw.used()));
@@ -348,6 +352,7 @@ void WriteFlags(protocol::ReplyWriter& w, const CommandSpec& s) {
   if (s.Has(kCmdReadOnly)) flags.push_back("readonly");
   if (s.Has(kCmdWrite)) flags.push_back("denyoom");
   if (s.Has(kCmdAdmin)) flags.push_back("admin");
+  if (s.Has(kCmdPubSub)) flags.push_back("pubsub");
   if (s.Has(kCmdNoAuth)) flags.push_back("no_auth");
   if (s.Has(kCmdFast)) flags.push_back("fast");
   if (s.Has(kCmdLoading)) flags.push_back("loading");
