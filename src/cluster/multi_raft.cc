@@ -816,7 +816,11 @@ void MultiRaftNode::ApplyEntries(
         protocol::ReplyWriter w(&reply, pending ? pending->proto : 2);
         sm_->Apply(txn, g->id, ts, command, pending ? &w : nullptr);
         if (pending) {
-          Deliver(pending->sink, pending->conn_id, pending->seq, std::move(reply));
+          if (pending->sink) {
+            deliveries_[pending->sink].push_back(Completion{pending->conn_id, pending->seq,
+                                                            std::move(reply), g->id, e.term,
+                                                            e.index});
+          }
           g->pending.erase(it);
         }
         store_->AdvanceApplyClock(g->id, ts);
@@ -880,6 +884,7 @@ void MultiRaftNode::PublishViews() {
   // have taken a while since the last tick.
   const int64_t tick_us = tick_time_ms_ * 1000;
   raft::RawNode::Events events;  // summed over the groups, for INFO
+  const bool watching = replication_watchers_.load(std::memory_order_relaxed) > 0;
   for (auto& g : groups_) {
     if (!g) continue;
     const raft::RawNode& n = *g->node;
@@ -913,10 +918,32 @@ void MultiRaftNode::PublishViews() {
     const int64_t until =
         tick_us + static_cast<int64_t>(lease_ticks - 1) * options_.tick_ms * 1000;
     v.lease_until_us.store(readable ? until : 0, std::memory_order_release);
+    if (watching) {
+      std::lock_guard<std::mutex> lock(v.progress_mu);
+      v.follower_match.clear();
+      v.progress_term = n.role() == raft::Role::kLeader ? n.term() : 0;
+      if (v.progress_term != 0) {
+        for (const auto& peer : n.Peers()) {  // the leader's own progress among them
+          if (!peer.learner && peer.id != topology_.self_id()) {
+            v.follower_match.push_back(peer.match);
+          }
+        }
+      }
+    }
   }
   election_timeouts_.store(events.election_timeouts, std::memory_order_relaxed);
   quorum_losses_.store(events.quorum_losses, std::memory_order_relaxed);
   transfers_aborted_.store(events.transfers_aborted, std::memory_order_relaxed);
+}
+
+int MultiRaftNode::FollowersHolding(int partition, uint64_t term, uint64_t index) const {
+  if (partition < 0 || partition >= topology_.partitions()) return -1;
+  const GroupView& v = views_[partition];
+  std::lock_guard<std::mutex> lock(v.progress_mu);
+  if (v.progress_term == 0 || v.progress_term < term) return -1;
+  int n = 0;
+  for (uint64_t match : v.follower_match) n += match >= index ? 1 : 0;
+  return n;
 }
 
 std::vector<uint64_t> MultiRaftNode::ConnectedPeers() const {

@@ -101,6 +101,11 @@ struct GroupView {
   // what it holds may be nothing at all, so it serves no READONLY read, which goes to the
   // leader instead.
   std::atomic<bool> recovering{false};
+  // While WAIT has waiters (MultiRaftNode::WatchReplication): the followers' match indexes,
+  // as this node's leader knows them in term `progress_term` (0: not leading).
+  mutable std::mutex progress_mu;
+  uint64_t progress_term = 0;             // guarded by progress_mu
+  std::vector<uint64_t> follower_match;   // guarded by progress_mu
 };
 
 // The error for a write larger than max_entry_bytes.
@@ -185,6 +190,16 @@ class MultiRaftNode : public Replicator {
   // it stops.
   int HandOffLeadership();
   void set_fsync(FsyncPolicy p) { fsync_.store(p, std::memory_order_relaxed); }
+
+  // WAIT: how many of the partition's followers hold its entry (term, index) durably (their
+  // match index reached it, under this node's leadership in that term or a later one, which
+  // has the entry if it was committed: Leader Completeness); -1 if this node cannot tell (it
+  // does not lead the partition, or not since that term, or no waiter asked for progress in
+  // time). The views carry the followers' progress only while `WatchReplication` has waiters
+  // (+1 when a WAIT starts waiting, -1 when it ends): building it costs the raft thread.
+  // Any thread.
+  int FollowersHolding(int partition, uint64_t term, uint64_t index) const;
+  void WatchReplication(int delta) { replication_watchers_.fetch_add(delta); }
 
   // Node messages: payloads between nodes that belong to no partition and no log (pub/sub's
   // PUBLISH reaching the other nodes' subscribers). Best effort, as Redis Cluster's bus: each
@@ -302,6 +317,7 @@ class MultiRaftNode : public Replicator {
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<PeerIdentity> identity_;
   std::unique_ptr<GroupView[]> views_;
+  std::atomic<int> replication_watchers_{0};
   std::vector<std::unique_ptr<Group>> groups_;  // indexed by partition; null if not hosted
 
   std::mutex mu_;

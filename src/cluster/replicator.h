@@ -29,6 +29,10 @@ struct Completion {
   uint64_t conn_id = 0;
   uint64_t seq = 0;   // the proposal's sequence number on its connection
   std::string reply;  // RESP bytes, in the protocol the proposal asked for
+  // Where a cluster put the write in its log (partition, the entry's term and index), for
+  // WAIT; partition -1 otherwise (the single node, errors, reads).
+  int partition = -1;
+  uint64_t term = 0, index = 0;
 };
 
 // Receives completions; implemented by each I/O thread. Called with all of one batch's

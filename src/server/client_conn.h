@@ -127,6 +127,17 @@ class ClientConn : public net::EventHandler {
   // Leaves every channel, pattern and shard channel, without telling the client (RESET, close).
   void UnsubscribeAll();
 
+  // WAIT (replication_family.cc): the latest write of this connection answered in each
+  // partition of a cluster, by its place in the log. At most one per partition.
+  struct WritePos {
+    uint64_t term = 0, index = 0;
+  };
+  const absl::flat_hash_map<int, WritePos>& last_writes() const { return last_writes_; }
+  void NoteWrite(int partition, uint64_t term, uint64_t index) {
+    WritePos& w = last_writes_[partition];
+    if (index > w.index) w = WritePos{term, index};
+  }
+
   // Drops the connection now, unsent replies and all.
   void Abort() { Close(); }
   // True if replies above the soft limit have waited with no byte taken since `since_ms`.
@@ -177,6 +188,7 @@ class ClientConn : public net::EventHandler {
   std::atomic<bool> readonly_{false};  // owning thread writes; CLIENT LIST reads
   Transaction transaction_;
   Subscriptions subscriptions_;
+  absl::flat_hash_map<int, WritePos> last_writes_;
   int pending_ = 0;  // slots not yet filled
   size_t pending_bytes_ = 0;  // their request_bytes
   // Replies in request order, waiting for the earliest proposal's reply. Completions of

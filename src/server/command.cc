@@ -60,6 +60,7 @@ CommandTable::CommandTable() {
   RegisterDumpFamily(this);
   RegisterScriptFamily(this);
   RegisterPubSubFamily(this);
+  RegisterReplicationFamily(this);
 }
 
 void CommandTable::Add(CommandSpec spec) {

@@ -186,6 +186,7 @@ void RegisterSlowlogFamily(CommandTable* table);
 void RegisterDumpFamily(CommandTable* table);
 void RegisterScriptFamily(CommandTable* table);
 void RegisterPubSubFamily(CommandTable* table);
+void RegisterReplicationFamily(CommandTable* table);
 
 // Log entry payload: the argument vector, length-prefixed. Decode fails (false) on anything
 // malformed.

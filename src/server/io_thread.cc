@@ -30,6 +30,7 @@ Status IoThread::Start(int listen_fd) {
     return Status::IOError("epoll add listener");
   }
   loop_.RunEvery(100, [this] { Cron(); });
+  loop_.RunEvery(kWaiterPollMs, [this] { PollWaiters(); });
   loop_.BeforeWait([this] {
     FlushPushed();
     FlushProposals();
@@ -118,6 +119,7 @@ void IoThread::Deliver(std::vector<cluster::Completion>& batch) {
   for (auto& c : batch) {
     auto it = conns_.find(c.conn_id);  // only this thread changes conns_
     if (it == conns_.end()) continue;  // closed meanwhile: the write stands, the reply is lost
+    if (c.partition >= 0) it->second->NoteWrite(c.partition, c.term, c.index);
     it->second->OnCompletion(c.seq, std::move(c.reply));
     if (touched.empty() || touched.back() != it->second.get()) {
       touched.push_back(it->second.get());
@@ -183,6 +185,35 @@ void IoThread::DropOverflowVictims() {
     LOG_NOTICE("dropping subscriber %llu (%s): its I/O thread fell behind its messages",
                static_cast<unsigned long long>(id), it->second->peer().c_str());
     it->second->Abort();
+  }
+}
+
+void IoThread::AddWaiter(uint64_t conn_id, uint64_t seq, int64_t deadline_ms, WaitPoll poll) {
+  waiters_.push_back(Waiter{conn_id, seq, deadline_ms, std::move(poll)});
+}
+
+void IoThread::PollWaiters() {
+  if (waiters_.empty()) return;
+  const int64_t now = net::MonotonicMs();
+  std::vector<Waiter> waiting;
+  waiting.swap(waiters_);  // a reply can let its connection add a waiter again
+  std::vector<std::pair<Waiter, std::string>> done;
+  for (auto& w : waiting) {
+    auto it = conns_.find(w.conn_id);
+    if (it == conns_.end()) continue;  // closed: dropped
+    std::string reply;
+    const bool expired = w.deadline_ms != 0 && now >= w.deadline_ms;
+    if (w.poll(*it->second, expired, &reply)) {
+      done.emplace_back(std::move(w), std::move(reply));
+    } else {
+      waiters_.push_back(std::move(w));
+    }
+  }
+  for (auto& [w, reply] : done) {
+    auto it = conns_.find(w.conn_id);
+    if (it == conns_.end()) continue;
+    it->second->OnCompletion(w.seq, std::move(reply));
+    if (conns_.count(w.conn_id)) it->second->FlushAndMaybeClose();
   }
 }
 

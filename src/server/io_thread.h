@@ -11,6 +11,7 @@
 // the loop thread and only under mu_; other threads (CLIENT LIST, INFO) read it under mu_.
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -65,6 +66,15 @@ class IoThread : public net::EventHandler, public cluster::CompletionSink, publi
   // goes to the replicator together, before the loop waits again: one lock and one wake-up
   // of the apply (or Raft) thread per round instead of one per write, and bigger batches.
   void QueueProposal(cluster::Proposal&& p) { outbox_.push_back(std::move(p)); }
+  // Loop thread: a reply that waits on a condition (WAIT). `poll` is called about every
+  // kWaiterPollMs, on this thread, until it returns true with the reply; once `deadline_ms`
+  // (monotonic; 0: none) has passed it is called with `expired` set and must answer. The reply
+  // fills the connection's slot `seq` (from ClientConn::CountProposal). A waiter whose
+  // connection closed is dropped (with `poll`, and whatever it holds). At most one per
+  // connection: the slot holds the connection's later commands.
+  using WaitPoll = std::function<bool(ClientConn& conn, bool expired, std::string* reply)>;
+  void AddWaiter(uint64_t conn_id, uint64_t seq, int64_t deadline_ms, WaitPoll poll);
+  static constexpr int kWaiterPollMs = 10;
   // Loop thread: forgets a closed connection (deletes it after the current event).
   void Forget(uint64_t id);
   // Loop thread: calls the connection's FlushAndMaybeClose() again after pending events.
@@ -99,6 +109,7 @@ class IoThread : public net::EventHandler, public cluster::CompletionSink, publi
   void RefuseOrHandOn();  // one ProposeBatch of the outbox; answers it with errors if refused
   void Deliver(std::vector<cluster::Completion>& batch);
   void DeliverPushes(const PushBatch& batch);
+  void PollWaiters();
   void FlushPushed();          // sends what DeliverPushes wrote (loop thread, before waiting)
   void DropOverflowVictims();  // closes the subscribers of batches refused by Push
 
@@ -113,6 +124,12 @@ class IoThread : public net::EventHandler, public cluster::CompletionSink, publi
   std::vector<std::unique_ptr<ClientConn>> graveyard_;  // deleted after the current event
   std::vector<cluster::Proposal> outbox_;  // this round's proposals (loop thread)
   std::vector<uint64_t> pushed_;           // connections DeliverPushes wrote to (loop thread)
+  struct Waiter {
+    uint64_t conn_id, seq;
+    int64_t deadline_ms;
+    WaitPoll poll;
+  };
+  std::vector<Waiter> waiters_;  // loop thread; at most one per connection
   std::atomic<size_t> queued_push_bytes_{0};  // posted batches not yet delivered
   std::mutex overflow_mu_;
   absl::flat_hash_set<uint64_t> overflow_victims_;  // guarded by overflow_mu_; <= connections
