@@ -209,13 +209,13 @@ def test_redis_settings_take_the_value_flin_has_and_refuse_others(raw):
     # Scripts written for Redis set these: the value that is what Flin does is accepted and
     # changes nothing; another is refused, saying why, and nothing of the command applies.
     for name, value in (("appendonly", "yes"), ("save", ""), ("maxmemory", "0"),
-                        ("maxmemory-policy", "noeviction"), ("notify-keyspace-events", "")):
+                        ("maxmemory-policy", "noeviction")):
         assert raw.call("CONFIG", "SET", name, value) == "OK", name
         assert raw.call("CONFIG", "GET", name) == [name.encode(), value.encode()]
     assert raw.call("CONFIG", "SET", "appendonly", "YES", "maxmemory", "0mb") == "OK"
     assert raw.call("CONFIG", "SET", "timeout", "5", "save", "") == "OK"
     for name, value in (("appendonly", "no"), ("save", "900 1"), ("maxmemory", "1gb"),
-                        ("maxmemory-policy", "allkeys-lru"), ("notify-keyspace-events", "KEA")):
+                        ("maxmemory-policy", "allkeys-lru")):
         e = error_of(raw, "CONFIG", "SET", "timeout", "9", name, value)
         assert e.startswith(f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
                             "only '"), e

@@ -3,17 +3,11 @@
 A single node (and Redis without replicas) counts 0: at once when numreplicas <= 0, else after
 the timeout.  On a 3-node cluster every partition has 2 followers; WAIT counts those holding
 every write the connection made before it, at once when enough do, else at the timeout; a
-killed follower is not counted, and is again once it has caught up.  Flin's design:
-src/server/replication_family.cc.
+killed follower is not counted, and is again once it has caught up (that part:
+test_cluster_notifications.py).  Flin's design: src/server/replication_family.cc.
 """
-import os
-
-import pytest
-import redis
-
 import flinproc
-from cluster_helpers import Cluster, cluster_slots, slot_owner_map, slot_of
-from flinproc import error_of, wait_until
+from flinproc import error_of
 
 
 def test_errors(raw):
@@ -40,63 +34,3 @@ def test_pipelined_behind_writes(raw):
              + flinproc.encode_command("INCR", "a") + flinproc.encode_command("WAIT", "1", "20")
              + flinproc.encode_command("GET", "a"))
     assert [raw.read_reply() for _ in range(5)] == [flinproc.Status("OK"), 0, 2, 0, b"2"]
-
-
-# ---- a 3-node cluster ----
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    if flinproc.is_redis():
-        pytest.skip("Flin cluster only")
-    cl = Cluster(tmp_path_factory.mktemp("waitcluster"), n=3)
-    os.makedirs(cl.workdir, exist_ok=True)
-    try:
-        cl.start()
-
-        def balanced():  # leaders on their preferred nodes: they move only on faults from now
-            led = {}
-            for _, _, master, _ in cluster_slots(cl.ports()[0]):
-                led[master[1]] = led.get(master[1], 0) + 1
-            return sorted(led.values()) == [21, 21, 22]
-        wait_until(balanced, 60, interval=0.1, what="leaders balanced over the three nodes")
-    except (flinproc.ServerError, AssertionError, OSError) as e:
-        cl.stop()
-        pytest.fail(f"cluster did not start: {e}\n{cl.log_tails(20)}", pytrace=False)
-    yield cl
-    cl.stop()
-
-
-def leader_of(cluster, key):
-    """The port of the node leading `key`'s slot now."""
-    return slot_owner_map(cluster.ports()[0])[slot_of(key)]
-
-
-@pytest.mark.flin_only
-def test_cluster_counts_followers_and_a_dead_one(cluster):
-    key = "wait-key"
-    port = wait_until(lambda: leader_of(cluster, key), 30, what="a leader for the key")
-    c = redis.Redis(port=port, socket_timeout=30)
-    fresh = redis.Redis(port=port, socket_timeout=30)
-    try:
-        # Nothing written: every follower holds all of it.
-        assert fresh.execute_command("WAIT", 2, 0) == 2
-        c.set(key, "1")
-        # Both followers get it within the timeout (generous: a loaded machine).
-        assert c.execute_command("WAIT", 2, 20000) == 2
-        assert c.execute_command("WAIT", 5, 10) == 2  # more than there are: the count at timeout
-
-        follower = next(n for n in cluster.nodes.values() if n.port != port)
-        follower.kill9()
-        try:
-            c.set(key, "2")  # committed by the leader and the other follower
-            assert c.get(key) == b"2"
-            assert c.execute_command("WAIT", 1, 0) == 1
-            assert c.execute_command("WAIT", 2, 100) == 1  # the dead one cannot acknowledge
-        finally:
-            follower.start()
-        # Back, it catches up, and WAIT counts it again (leadership may have moved meanwhile:
-        # follow it, keeping the connection's writes on one connection).
-        assert c.execute_command("WAIT", 2, 60000) == 2
-    finally:
-        c.close()
-        fresh.close()

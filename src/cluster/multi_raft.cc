@@ -840,6 +840,7 @@ void MultiRaftNode::ApplyEntries(
   if (!applied_any) return;
   Status s = txn.Commit(false);  // the log is durable: a lost apply is redone on restart
   if (!s.ok()) FailStop("the apply write", s);
+  sm_->AfterCommit(true);
   FlushDeliveries();
 }
 

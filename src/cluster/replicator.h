@@ -55,6 +55,10 @@ class StateMachine {
   // `partition` is the Raft group the entry came from (-1: the single node's whole store).
   virtual void Apply(storage::WriteTxn& txn, int partition, int64_t now_ms,
                      std::string_view command, protocol::ReplyWriter* reply) = 0;
+  // After the WriteTxn the applies since the last call went into: `committed` true once it is
+  // written (readable), false if it was dropped to be applied again later. Called on the
+  // applying thread.
+  virtual void AfterCommit(bool committed) { (void)committed; }
 };
 
 struct Proposal {

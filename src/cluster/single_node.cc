@@ -245,8 +245,10 @@ SingleNodeReplicator::Deliveries SingleNodeReplicator::ApplyBatch(std::vector<Pr
   Status s = txn.Commit(policy == FsyncPolicy::kAlways, /*no_stall=*/deferred != nullptr);
   if (deferred != nullptr && s.code() == Status::Code::kBusy) {
     *deferred = true;  // nothing written, nothing answered: the caller hands the batch on
+    sm_->AfterCommit(false);
     return {};
   }
+  sm_->AfterCommit(s.ok());
   if (s.ok()) {
     if (clock_moved) persisted_ts_ = last_ts_;
     store_->AdvanceApplyClock(-1, last_ts_);

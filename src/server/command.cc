@@ -232,6 +232,10 @@ bool ApplyContext::GetAt(std::string_view key, int64_t at_ms, std::string* paylo
 
 void ApplyContext::PutString(std::string_view key, std::string_view payload,
                              int64_t expire_at_ms) {
+  // Redis raises "new" as it adds the key, before the command's own event.
+  if (events != nullptr && (notify_flags & kNotifyNew) && !Exists(key)) {
+    Notify(kNotifyNew, "new", key);
+  }
   storage::EncodeValue(storage::ValueType::kString, expire_at_ms, payload, &raw_);
   txn.Put(Partition(key), key, raw_);
 }

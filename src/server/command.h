@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "protocol/reply_writer.h"
+#include "server/keyspace_events.h"
 #include "storage/write_txn.h"
 
 namespace flin::server {
@@ -100,6 +101,26 @@ struct ApplyContext {
   int partition = -1;                   // the entry's Raft group; -1: the whole store
   const CommandTable* commands = nullptr;  // for an entry of several commands (EXEC)
   bool reply_wanted = true;  // false: nobody waits for `out` (a follower, an abandoned write)
+  // Keyspace notifications (keyspace_events.h): where this entry's events go, under
+  // `notify_flags`; null while none are wanted (Notify is then one test). Sub-commands of a
+  // transaction or script pass both on.
+  std::vector<KeyEvent>* events = nullptr;
+  int notify_flags = 0;
+  // For a sub-command's context (a transaction's, a script's redis.call): takes the entry's
+  // partition, command table and notifications from the parent.
+  void Inherit(const ApplyContext& parent) {
+    partition = parent.partition;
+    commands = parent.commands;
+    events = parent.events;
+    notify_flags = parent.notify_flags;
+  }
+  // Records event `event` of class `type` (kNotifyString, kNotifyGeneric, ...) on `key`, as
+  // Redis's command of the same name raises it. After the write it reports.
+  void Notify(int type, const char* event, std::string_view key) {
+    if (events != nullptr && KeyspaceEventWanted(notify_flags, type)) {
+      events->push_back(KeyEvent{type, event, std::string(key)});
+    }
+  }
 
   int Partition(std::string_view key) const;
   // The live string value of `key` (payload and absolute expiry, 0 = none); false if absent.

@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "common/strings.h"
+#include "server/keyspace_events.h"
 
 namespace flin::server {
 namespace {
@@ -86,6 +87,9 @@ constexpr FlagDoc kFlags[] = {
      "SLOWLOG keeps commands that took at least this many microseconds; negative = none, "
      "0 = all", true},
     {"slowlog-max-len", "128", "SLOWLOG keeps at most this many commands", true},
+    {"notify-keyspace-events", "",
+     "keyspace notifications to publish, Redis's classes (K E g $ x n A ...); empty = none",
+     true},
 };
 
 const FlagDoc* FindFlag(const std::string& name) {
@@ -170,7 +174,6 @@ constexpr FixedSetting kFixedSettings[] = {
     {"save", "", "Flin takes no RDB snapshots (SAVE and BGSAVE make backups)"},
     {"maxmemory", "0", "Flin keeps its data on disk and evicts nothing"},
     {"maxmemory-policy", "noeviction", "Flin keeps its data on disk and evicts nothing"},
-    {"notify-keyspace-events", "", "Flin has no keyspace notifications"},
 };
 
 const FixedSetting* FindFixed(const std::string& name) {
@@ -311,6 +314,12 @@ Status Config::Set(const std::string& raw_name, const std::string& value, bool a
   } else if (name == "slowlog-log-slower-than") {
     if (!ParseInt64(value, &n) || n < -1) return bad("-1 (none), 0 (all) or more microseconds");
     slowlog_slower_than_us = n;
+  } else if (name == "notify-keyspace-events") {
+    int flags = 0;
+    if (!ParseKeyspaceEvents(value, &flags)) {
+      return Status::InvalidArgument("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
+    }
+    notify_keyspace_events = flags;
   } else if (name == "slowlog-max-len") {
     if (!ParseInt64(value, &n) || n < 0) return bad("a non-negative integer");
     slowlog_max_len = n;
@@ -363,6 +372,7 @@ std::vector<std::pair<std::string, std::string>> Config::Get(const std::string& 
       {"client-pending-write-limit", std::to_string(client_pending_write_bytes.load())},
       {"slowlog-log-slower-than", std::to_string(slowlog_slower_than_us.load())},
       {"slowlog-max-len", std::to_string(slowlog_max_len.load())},
+      {"notify-keyspace-events", FormatKeyspaceEvents(notify_keyspace_events.load())},
       // Redis's names for the same things, for tools that ask Redis's questions.
       {"appendfsync", FsyncName(fsync.load())},
       {"cluster-enabled", initial_cluster.empty() ? "no" : "yes"},

@@ -62,6 +62,7 @@ struct Config {
                                             // has taken no bytes for this long
   std::atomic<int64_t> slowlog_slower_than_us{10000};  // SLOWLOG's threshold; < 0: off
   std::atomic<int64_t> slowlog_max_len{128};
+  std::atomic<int> notify_keyspace_events{0};  // KeyspaceEventFlags (keyspace_events.h)
 
   mutable std::mutex mu_;
   std::string requirepass_;                 // guarded by mu_; empty: no password

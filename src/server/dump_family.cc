@@ -133,9 +133,13 @@ void RestoreApply(ApplyContext& ctx) {
       ttl != 0 && ((!o.absttl && __builtin_add_overflow(ttl, ctx.now_ms, &expire_at)) ||
                    expire_at <= ctx.now_ms);
   if (past) {
-    if (exists) ctx.Delete(key);
+    if (exists) {
+      ctx.Delete(key);
+      ctx.Notify(kNotifyGeneric, "del", key);
+    }
   } else {
     ctx.PutString(key, value, expire_at);
+    ctx.Notify(kNotifyGeneric, "restore", key);
   }
   ctx.out.Ok();
 }

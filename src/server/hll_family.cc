@@ -71,6 +71,7 @@ void PfAddApply(ApplyContext& ctx) {
   if (changed) {
     hll::InvalidateCache(&v);
     ctx.PutString(ctx.args[1], v, expire_at);
+    ctx.Notify(kNotifyString, "pfadd", ctx.args[1]);
   }
   ctx.out.Integer(changed ? 1 : 0);
 }
@@ -114,6 +115,7 @@ void PfMergeApply(ApplyContext& ctx) {
   }
   if (!hll::StoreMax(&v, max, dense)) return ctx.out.Error(hll::kErrCorrupt);
   ctx.PutString(ctx.args[1], v, expire_at);
+  ctx.Notify(kNotifyString, "pfadd", ctx.args[1]);
   ctx.out.Ok();
 }
 

@@ -32,8 +32,15 @@ Status IoThread::Start(int listen_fd) {
   loop_.RunEvery(100, [this] { Cron(); });
   loop_.RunEvery(kWaiterPollMs, [this] { PollWaiters(); });
   loop_.BeforeWait([this] {
-    FlushPushed();
-    FlushProposals();
+    // Proposals applied inline can publish (keyspace notifications), and sending messages can
+    // let a connection go on and propose: until neither has anything left, or else once more
+    // after this round's turn of the other connections.
+    for (int round = 0; round < 8; ++round) {
+      FlushPushed();
+      FlushProposals();
+      if (pushed_.empty() && outbox_.empty()) return;
+    }
+    loop_.Post([] {});  // wakes the loop, which comes back here before waiting
   });
   thread_ = std::thread([this] {
     std::string name = "flin-io-" + std::to_string(index_);

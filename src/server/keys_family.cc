@@ -220,6 +220,7 @@ void DelApply(ApplyContext& ctx) {
   for (size_t i = 1; i < ctx.args.size(); ++i) {
     if (ctx.Exists(ctx.args[i])) {
       ctx.Delete(ctx.args[i]);
+      ctx.Notify(kNotifyGeneric, "del", ctx.args[i]);
       ++n;
     }
   }
@@ -235,6 +236,8 @@ void RenameApply(ApplyContext& ctx) {
   if (nx && ctx.Exists(ctx.args[2])) return ctx.out.Integer(0);
   ctx.Delete(ctx.args[1]);
   ctx.PutString(ctx.args[2], v, expire_at);
+  ctx.Notify(kNotifyGeneric, "rename_from", ctx.args[1]);
+  ctx.Notify(kNotifyGeneric, "rename_to", ctx.args[2]);
   nx ? ctx.out.Integer(1) : ctx.out.Ok();
 }
 
@@ -273,6 +276,7 @@ void CopyApply(ApplyContext& ctx) {
   if (!ctx.GetString(ctx.args[1], &v, &expire_at)) return ctx.out.Integer(0);
   if (!replace && ctx.Exists(ctx.args[2])) return ctx.out.Integer(0);
   ctx.PutString(ctx.args[2], v, expire_at);
+  ctx.Notify(kNotifyGeneric, "copy_to", ctx.args[2]);
   ctx.out.Integer(1);
 }
 
@@ -335,8 +339,10 @@ void ExpireApply(ApplyContext& ctx) {
   }
   if (e.when <= ctx.now_ms) {
     ctx.Delete(ctx.args[1]);
+    ctx.Notify(kNotifyGeneric, "del", ctx.args[1]);
   } else {
     ctx.PutString(ctx.args[1], v, e.when);
+    ctx.Notify(kNotifyGeneric, "expire", ctx.args[1]);
   }
   ctx.out.Integer(1);
 }
@@ -346,6 +352,7 @@ void PersistApply(ApplyContext& ctx) {
   int64_t cur;
   if (!ctx.GetString(ctx.args[1], &v, &cur) || cur == 0) return ctx.out.Integer(0);
   ctx.PutString(ctx.args[1], v, 0);
+  ctx.Notify(kNotifyGeneric, "persist", ctx.args[1]);
   ctx.out.Integer(1);
 }
 
@@ -420,6 +427,7 @@ void ExpiredApply(ApplyContext& ctx) {
     if (!ParseInt64(ctx.args[i + 1], &at)) continue;
     if (ctx.GetStringEvenIfExpired(ctx.args[i], nullptr, &cur) && cur == at && at <= ctx.now_ms) {
       ctx.Delete(ctx.args[i]);
+      ctx.Notify(kNotifyExpired, "expired", ctx.args[i]);
       ++n;
     }
   }

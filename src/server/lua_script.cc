@@ -397,8 +397,7 @@ void RunCommand(RunState* st) {
       }
     }
     ApplyContext sub(ctx.txn, ctx.now_ms, args, out, ctx.partitions, ctx.expired_keys);
-    sub.partition = ctx.partition;
-    sub.commands = ctx.commands;
+    sub.Inherit(ctx);
     try {
       spec->apply(sub);
     } catch (const std::logic_error& e) {

@@ -56,14 +56,19 @@ bool PubSub::Unsubscribe(Space space, std::string_view name, Subscriber s) {
 }
 
 size_t PubSub::Publish(bool shard, std::string_view channel, std::string_view message) {
-  auto ch = std::make_shared<const std::string>(channel);
-  auto msg = std::make_shared<const std::string>(message);
+  // Copied once, on the first match (keyspace notifications publish every write's events,
+  // mostly to nobody).
+  std::shared_ptr<const std::string> ch, msg;
   // One batch per sink, in first-seen order (a handful of I/O threads: a linear search).
   std::vector<std::pair<PushSink*, PushBatch>> batches;
   auto add = [&](const Subscriber& s, PushBatch::Kind kind, std::string_view pattern) {
     auto it = std::find_if(batches.begin(), batches.end(),
                            [&](const auto& b) { return b.first == s.sink; });
     if (it == batches.end()) {
+      if (!ch) {
+        ch = std::make_shared<const std::string>(channel);
+        msg = std::make_shared<const std::string>(message);
+      }
       batches.emplace_back(s.sink, PushBatch{ch, msg, {}});
       it = batches.end() - 1;
     }

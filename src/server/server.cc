@@ -94,6 +94,7 @@ Status Server::Start() {
   if (config_->initial_cluster.empty()) store_->AdvanceApplyClock(-1, NowMs());
 
   state_machine_ = std::make_unique<StateMachineImpl>(&commands_, config_->partitions);
+  state_machine_->set_notifications(&config_->notify_keyspace_events, &pubsub_);
   state_machine_->set_slowlog(&slowlog_, &config_->slowlog_slower_than_us,
                               &config_->slowlog_max_len);
   if (config_->initial_cluster.empty()) {

@@ -27,6 +27,13 @@ void StateMachineImpl::Apply(storage::WriteTxn& txn, int partition, int64_t now_
   ctx.partition = partition;
   ctx.commands = commands_;
   ctx.reply_wanted = reply != nullptr;
+  if (notify_flags_ != nullptr && events_.size() < kMaxEvents) {
+    const int flags = notify_flags_->load(std::memory_order_relaxed);
+    if (flags & (kNotifyKeyspace | kNotifyKeyevent)) {
+      ctx.events = &events_;
+      ctx.notify_flags = flags;
+    }
+  }
   // A logic error of an apply function (an argument a check let through, as SETRANGE's offset
   // overflow once did) is the same on every replica: answered as an error, so that one entry
   // cannot abort every replica of a cluster, again at each restart. What the command had
@@ -50,6 +57,19 @@ void StateMachineImpl::Apply(storage::WriteTxn& txn, int partition, int64_t now_
       slowlog_->Record(took, shown, "", "", max_len_->load(std::memory_order_relaxed));
     }
   }
+}
+
+void StateMachineImpl::AfterCommit(bool committed) {
+  if (events_.empty()) return;
+  if (committed && pubsub_ != nullptr) {
+    const int flags = notify_flags_->load(std::memory_order_relaxed);
+    for (const KeyEvent& e : events_) {
+      for (const auto& [channel, message] : KeyEventMessages(flags, e)) {
+        pubsub_->Publish(false, channel, message);
+      }
+    }
+  }
+  events_.clear();
 }
 
 }  // namespace flin::server

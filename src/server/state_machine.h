@@ -4,6 +4,7 @@
 
 #include "cluster/replicator.h"
 #include "server/command.h"
+#include "server/pubsub.h"
 #include "server/slowlog.h"
 
 namespace flin::server {
@@ -24,6 +25,13 @@ class StateMachineImpl : public cluster::StateMachine {
     slower_than_ = slower_than;
     max_len_ = max_len;
   }
+  // Keyspace notifications: *flags (notify-keyspace-events) says which events the applies
+  // collect; AfterCommit(true) publishes them to `pubsub`. Both outlive this object.
+  void set_notifications(const std::atomic<int>* flags, PubSub* pubsub) {
+    notify_flags_ = flags;
+    pubsub_ = pubsub;
+  }
+  void AfterCommit(bool committed) override;
   // Bytes of the last reply built for nobody (Apply with reply == nullptr); for tests.
   size_t discarded_reply_bytes() const { return scratch_.size(); }
 
@@ -36,6 +44,13 @@ class StateMachineImpl : public cluster::StateMachine {
   SlowLog* slowlog_ = nullptr;
   const std::atomic<int64_t>* slower_than_ = nullptr;
   const std::atomic<int64_t>* max_len_ = nullptr;
+  const std::atomic<int>* notify_flags_ = nullptr;
+  PubSub* pubsub_ = nullptr;
+  // The events of the applies since the last AfterCommit, at most kMaxEvents (beyond, the
+  // rest of the batch's are dropped: a FLUSHALL of nothing but a huge MSET must not hold an
+  // unbounded list).
+  static constexpr size_t kMaxEvents = 1 << 20;
+  std::vector<KeyEvent> events_;
 };
 
 }  // namespace flin::server

@@ -321,3 +321,57 @@ TEST(CommandCodecTest, RoundTripAndRejectsGarbage) {
 
 }  // namespace
 }  // namespace flin::server
+
+namespace flin::server {
+namespace {
+
+struct RecordingSink : PushSink {
+  std::vector<std::string> seen;  // "channel message"
+  void Push(PushBatch&& b) override {
+    for (size_t i = 0; i < b.targets.size(); ++i) seen.push_back(*b.channel + " " + *b.message);
+  }
+};
+
+// Events are collected by the applies, published only once their write is committed, dropped
+// with a batch that was not, and come from a transaction's commands and a script's calls too.
+TEST_F(StateMachineTest, KeyspaceEventsAfterTheCommitOnly) {
+  std::atomic<int> flags{0};
+  PubSub pubsub;
+  RecordingSink sink;
+  pubsub.Subscribe(PubSub::Space::kPattern, "__key*__:*", {&sink, 1});
+  sm_.set_notifications(&flags, &pubsub);
+
+  Apply({"SET", "a", "1"});  // nothing wanted: nothing collected
+  sm_.AfterCommit(true);
+  EXPECT_TRUE(sink.seen.empty());
+
+  int kea = 0;
+  ASSERT_TRUE(ParseKeyspaceEvents("KEA", &kea));
+  flags = kea;
+  Apply({"SET", "a", "2", "EX", "100"});
+  Apply({"DEL", "a", "missing"});
+  EXPECT_TRUE(sink.seen.empty());  // not committed yet
+  sm_.AfterCommit(true);
+  EXPECT_EQ(sink.seen, (std::vector<std::string>{
+                           "__keyspace@0__:a set", "__keyevent@0__:set a",
+                           "__keyspace@0__:a expire", "__keyevent@0__:expire a",
+                           "__keyspace@0__:a del", "__keyevent@0__:del a"}));
+
+  sink.seen.clear();
+  Apply({"INCR", "n"});
+  sm_.AfterCommit(false);  // the batch is to be applied again: its events go with it
+  sm_.AfterCommit(true);
+  EXPECT_TRUE(sink.seen.empty());
+
+  flags = kNotifyKeyevent | kNotifyString | kNotifyNew;
+  Apply({"flin.exec", Queued(-1, {"SET", "t", "x"}), Queued(-1, {"APPEND", "t", "y"})});
+  Apply({"EVAL", "return redis.call('INCR', KEYS[1])", "1", "c"});
+  sm_.AfterCommit(true);
+  EXPECT_EQ(sink.seen, (std::vector<std::string>{
+                           "__keyevent@0__:new t", "__keyevent@0__:set t",
+                           "__keyevent@0__:append t", "__keyevent@0__:new c",
+                           "__keyevent@0__:incrby c"}));
+}
+
+}  // namespace
+}  // namespace flin::server

@@ -247,9 +247,19 @@ void SetApply(ApplyContext& ctx) {
   }
   if (o.keepttl && exists) expire_at = old_expire;
   if (expire_at != 0 && expire_at <= ctx.now_ms) {
-    ctx.Delete(ctx.args[1]);  // already expired (EXAT/PXAT in the past)
+    // Already expired (EXAT/PXAT in the past). Redis stores it, raising what a SET with a
+    // TTL raises, and its expiry raises "expired" later; here it is gone at once, and says so.
+    if (ctx.events != nullptr && !ctx.Exists(ctx.args[1])) {
+      ctx.Notify(kNotifyNew, "new", ctx.args[1]);
+    }
+    ctx.Delete(ctx.args[1]);
+    ctx.Notify(kNotifyString, "set", ctx.args[1]);
+    ctx.Notify(kNotifyGeneric, "expire", ctx.args[1]);
+    ctx.Notify(kNotifyExpired, "expired", ctx.args[1]);
   } else {
     ctx.PutString(ctx.args[1], ctx.args[2], expire_at);
+    ctx.Notify(kNotifyString, "set", ctx.args[1]);
+    if (expire_at != 0 && !o.keepttl) ctx.Notify(kNotifyGeneric, "expire", ctx.args[1]);
   }
   if (!o.get) return ctx.out.Ok();
   if (exists) return ctx.out.Bulk(old);
@@ -261,6 +271,7 @@ void ProposeKey1(CommandContext& ctx) { ctx.Propose(ctx.Partition(ctx.args[1]));
 void SetNxApply(ApplyContext& ctx) {
   if (ctx.Exists(ctx.args[1])) return ctx.out.Integer(0);
   ctx.PutString(ctx.args[1], ctx.args[2], 0);
+  ctx.Notify(kNotifyString, "set", ctx.args[1]);
   ctx.out.Integer(1);
 }
 
@@ -288,6 +299,8 @@ void SetExApply(ApplyContext& ctx) {
   std::string err = SetExError(ctx.args, ctx.now_ms, &abs);
   if (!err.empty()) return ctx.out.Error(err);
   ctx.PutString(ctx.args[1], ctx.args[3], abs);
+  ctx.Notify(kNotifyString, "set", ctx.args[1]);
+  ctx.Notify(kNotifyGeneric, "expire", ctx.args[1]);
   ctx.out.Ok();
 }
 
@@ -295,6 +308,7 @@ void GetSetApply(ApplyContext& ctx) {
   std::string old;
   const bool exists = ctx.GetString(ctx.args[1], &old, nullptr);
   ctx.PutString(ctx.args[1], ctx.args[2], 0);
+  ctx.Notify(kNotifyString, "set", ctx.args[1]);
   if (exists) return ctx.out.Bulk(old);
   ctx.out.Null();
 }
@@ -303,6 +317,7 @@ void GetDelApply(ApplyContext& ctx) {
   std::string old;
   if (!ctx.GetString(ctx.args[1], &old, nullptr)) return ctx.out.Null();
   ctx.Delete(ctx.args[1]);
+  ctx.Notify(kNotifyGeneric, "del", ctx.args[1]);
   ctx.out.Bulk(old);
 }
 
@@ -328,11 +343,14 @@ void GetExApply(ApplyContext& ctx) {
   if (!o.ParseAndResolve(ctx.now_ms, ctx.args[0], &expire_at, &err)) return ctx.out.Error(err);
   if (o.persist && old_expire != 0) {
     ctx.PutString(ctx.args[1], v, 0);
+    ctx.Notify(kNotifyGeneric, "persist", ctx.args[1]);
   } else if (expire_at != 0) {
     if (expire_at <= ctx.now_ms) {
       ctx.Delete(ctx.args[1]);
+      ctx.Notify(kNotifyGeneric, "del", ctx.args[1]);
     } else {
       ctx.PutString(ctx.args[1], v, expire_at);
+      ctx.Notify(kNotifyGeneric, "expire", ctx.args[1]);
     }
   }
   ctx.out.Bulk(v);
@@ -350,7 +368,10 @@ void MSetCheck(CommandContext& ctx) {
 }
 
 void PutPairs(ApplyContext& ctx) {
-  for (size_t i = 1; i + 1 < ctx.args.size(); i += 2) ctx.PutString(ctx.args[i], ctx.args[i + 1], 0);
+  for (size_t i = 1; i + 1 < ctx.args.size(); i += 2) {
+    ctx.PutString(ctx.args[i], ctx.args[i + 1], 0);
+    ctx.Notify(kNotifyString, "set", ctx.args[i]);
+  }
 }
 
 void MSetApply(ApplyContext& ctx) {
@@ -394,6 +415,7 @@ void AppendApply(ApplyContext& ctx) {
   if (AppendTooBig(v.size(), ctx.args[2].size(), kMaxStringBytes)) return ctx.out.Error(kErrTooBig);
   v.append(ctx.args[2]);
   ctx.PutString(ctx.args[1], v, expire_at);
+  ctx.Notify(kNotifyString, "append", ctx.args[1]);
   ctx.out.Integer(static_cast<int64_t>(v.size()));
 }
 
@@ -434,6 +456,7 @@ void SetRangeApply(ApplyContext& ctx) {
   if (v.size() < end) v.resize(end, '\0');
   v.replace(offset, value.size(), value);
   ctx.PutString(ctx.args[1], v, expire_at);
+  ctx.Notify(kNotifyString, "setrange", ctx.args[1]);
   ctx.out.Integer(static_cast<int64_t>(v.size()));
 }
 
@@ -479,6 +502,7 @@ void IncrApply(ApplyContext& ctx) {
   }
   cur += incr;
   ctx.PutString(ctx.args[1], std::to_string(cur), expire_at);
+  ctx.Notify(kNotifyString, "incrby", ctx.args[1]);
   ctx.out.Integer(cur);
 }
 
@@ -502,6 +526,7 @@ void IncrByFloatApply(ApplyContext& ctx) {
   }
   std::string s = protocol::FormatLongDouble(cur);
   ctx.PutString(ctx.args[1], s, expire_at);
+  ctx.Notify(kNotifyString, "incrbyfloat", ctx.args[1]);
   ctx.out.Bulk(s);
 }
 

@@ -227,8 +227,8 @@ void ExecApply(ApplyContext& ctx) {
     overflow.clear();
     ApplyContext sub(ctx.txn, ctx.now_ms, Args(args), over ? sink : ctx.out, ctx.partitions,
                      ctx.expired_keys);
+    sub.Inherit(ctx);
     sub.partition = partition;
-    sub.commands = ctx.commands;
     sub.reply_wanted = ctx.reply_wanted && !over;
     spec->apply(sub);
     if (over) ctx.out.Error(kErrExecReplyTooLarge);
