@@ -147,7 +147,8 @@ def test_patterns_across_nodes(cluster, conn):
         assert pub.call("PUBLISH", "pat.x", "one") == 0       # no receiver on A
     expect(b, wire("pmessage", "pat.*", "pat.x", "one"))
     got = sorted(tuple(c.read_reply()) for _ in range(2))
-    assert got == [(b"pmessage", b"p*", b"pat.x", b"one"), (b"pmessage", b"pat.?", b"pat.x", b"one")]
+    assert got == [(b"pmessage", b"p*", b"pat.x", b"one"),
+                   (b"pmessage", b"pat.?", b"pat.x", b"one")]
     with RawConn(ports[1], timeout=IO) as pub:
         assert pub.call("PUBLISH", "pat.long", "two") == 1    # B's own pattern
     expect(b, wire("pmessage", "pat.*", "pat.long", "two"))
@@ -286,7 +287,7 @@ def next_message(ps, timeout=IO):
 def test_redis_py_cluster_pubsub(cluster):
     """redis-py's RedisCluster (4.3: subscribe and psubscribe; no ssubscribe yet): a pubsub
     goes to the node of its first channel's slot, or to a node named; PUBLISH goes to the
-    channel's slot's node; PUBSUB NUMSUB / NUMPAT / CHANNELS are summed over every node."""
+    channel's slot's node; PUBSUB NUMSUB / NUMPAT / CHANNELS asked of every node are summed."""
     rc = RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", p) for p in cluster.ports()],
                       decode_responses=True, socket_timeout=IO, socket_connect_timeout=IO)
     ps = ps2 = None
@@ -311,9 +312,13 @@ def test_redis_py_cluster_pubsub(cluster):
                                     "channel": "rc-news", "data": "two"}
         assert next_message(ps2) == {"type": "pmessage", "pattern": "rc-*",
                                      "channel": "rc-news", "data": "two"}
-        assert rc.pubsub_numsub("rc-news") == [("rc-news", 1)]
-        assert rc.pubsub_numpat() == 1
-        assert rc.pubsub_channels("rc-*") == ["rc-news"]
+        # (redis-py sends PUBSUB to its default node unless told to ask every node.)
+        every = RedisCluster.ALL_NODES
+        assert rc.pubsub_numsub("rc-news", target_nodes=every) == [("rc-news", 1)]
+        assert rc.pubsub_numpat(target_nodes=every) == 1
+        assert rc.pubsub_channels("rc-*", target_nodes=every) == ["rc-news"]
+        assert rc.pubsub_numsub("rc-news", target_nodes=home) == [("rc-news", 1)]
+        assert rc.pubsub_numpat(target_nodes=rc.get_node(host="127.0.0.1", port=other)) == 1
         ps.unsubscribe()
         assert next_message(ps)["type"] == "unsubscribe"
         assert rc.publish("rc-news", "three") == 0

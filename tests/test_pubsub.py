@@ -3,8 +3,10 @@ PUNSUBSCRIBE / SSUBSCRIBE / SUNSUBSCRIBE confirmations, PUBLISH and SPUBLISH (th
 counts), message / pmessage / smessage framing in RESP2 and RESP3, glob patterns, binary-safe
 channels and messages, the commands a RESP2 subscriber may send (and the error for the rest),
 PUBSUB CHANNELS / NUMSUB / NUMPAT / SHARDCHANNELS / SHARDNUMSUB / HELP, RESET and closing a
-subscriber, fan-out to many subscribers and message order, MULTI and EVAL, CLIENT LIST's
-sub= psub= ssub= and INFO's pubsub fields; redis-py's PubSub the way applications use it.
+subscriber, fan-out to many subscribers and message order (also over 4 I/O threads), MULTI and
+EVAL, CLIENT LIST's sub= psub= ssub= and INFO's pubsub fields; redis-py's PubSub the way
+applications use it.  Flin only: a subscriber that never reads is dropped at
+client-output-hard-limit while PUBLISH keeps answering.
 
 Exact-wire checks use raw sockets (flinproc.RawConn, which frames RESP2 and RESP3 replies;
 `wire()` below builds the bytes expected).  Waits are on events (a read with a socket timeout,
@@ -76,8 +78,10 @@ def expect(c, data):
     assert got == data, f"expected {data[:300]!r}, got {got[:300]!r}"
 
 
-def pubsub_conns(server):
-    """A factory of raw connections (timeout IO), closed at the test's end."""
+@pytest.fixture
+def conn(server, r):
+    """A factory of raw connections to the module server (socket timeout IO; conn(3): after
+    HELLO 3), closed at the test's end."""
     made = []
 
     def make(proto=2):
@@ -86,12 +90,6 @@ def pubsub_conns(server):
         if proto == 3:
             assert isinstance(c.call("HELLO", "3"), Map)
         return c
-    return made, make
-
-
-@pytest.fixture
-def conn(server, r):
-    made, make = pubsub_conns(server)
     yield make
     for c in made:
         c.close()
@@ -278,7 +276,6 @@ GLOB_MATCHES = {
     "x": {"[z-a]", "*"},
     "b": {"[z-a]", "*"},
     "a\\": {"a\\", "*"},
-    "": set(),          # not even "*": Redis's matcher needs a character to match a star
 }
 
 
@@ -298,12 +295,25 @@ def test_glob_patterns(conn):
     assert sorted(p.call("PUBSUB", "CHANNELS", "h[^e]llo")) == [b"h*llo", b"hallo", b"hxllo"]
     assert p.call("PUBSUB", "CHANNELS", "h\\*llo") == [b"h*llo"]
     assert p.call("PUBSUB", "SHARDCHANNELS", "h\\*llo") == [b"h*llo"]
-    # The empty channel: listed by CHANNELS without a pattern, not by CHANNELS *.
-    sub(s, "SUBSCRIBE", "")
-    assert sorted(p.call("PUBSUB", "CHANNELS")) == [b"", b"h*llo", b"hallo", b"hello", b"hxllo"]
-    assert sorted(p.call("PUBSUB", "CHANNELS", "*")) == [b"h*llo", b"hallo", b"hello", b"hxllo"]
-    assert p.call("PUBSUB", "CHANNELS", "") == [b""]
     assert sorted(p.call("PUBSUB", "SHARDCHANNELS", "h?llo")) == [b"h*llo", b"hello"]
+
+
+def test_no_pattern_matches_the_empty_channel_but_the_empty_one(conn):
+    """Redis's matcher needs a character to match a star: "*" does not match "" (nor does
+    PUBSUB CHANNELS *, though CHANNELS without a pattern lists it)."""
+    s, p = conn(), conn()
+    sub(s, "PSUBSCRIBE", "*", "**", "*?", "?*")
+    assert p.call("PUBLISH", "", "m") == 0
+    sub(s, "PSUBSCRIBE", "")
+    assert p.call("PUBLISH", "", "m") == 1
+    expect(s, wire("pmessage", "", "", "m"))    # the next thing s gets
+    sub(s, "SUBSCRIBE", "", "a")
+    assert sorted(p.call("PUBSUB", "CHANNELS")) == [b"", b"a"]
+    assert p.call("PUBSUB", "CHANNELS", "*") == [b"a"]
+    assert p.call("PUBSUB", "CHANNELS", "") == [b""]
+    sub(s, "SSUBSCRIBE", "")
+    assert p.call("PUBSUB", "SHARDCHANNELS") == [b""]
+    assert p.call("PUBSUB", "SHARDCHANNELS", "*") == []
 
 
 def test_binary_channels_and_messages(conn):
@@ -341,9 +351,8 @@ def test_resp2_subscribed_mode_allows_the_subscribe_family_ping_quit_reset_only(
         ("GET", "k"): "get", ("SET", "k", "v"): "set", ("PUBLISH", "m", "x"): "publish",
         ("SPUBLISH", "m", "x"): "spublish", ("ECHO", "x"): "echo", ("MULTI",): "multi",
         ("EVAL", "return 1", "0"): "eval", ("HELLO", "3"): "hello", ("HELLO",): "hello",
-        ("CLIENT", "ID"): "client|id", ("PUBSUB", "NUMSUB", "m"): "pubsub|numsub",
-        ("PUBSUB", "CHANNELS"): "pubsub|channels", ("SELECT", "0"): "select",
-        ("DBSIZE",): "dbsize", ("INFO",): "info", ("FLUSHALL",): "flushall",
+        ("SELECT", "0"): "select", ("DBSIZE",): "dbsize", ("INFO",): "info",
+        ("FLUSHALL",): "flushall",
     }
     for args, name in refused.items():
         assert error_of(c, *args) == SUBMODE.format(name), args
@@ -352,7 +361,6 @@ def test_resp2_subscribed_mode_allows_the_subscribe_family_ping_quit_reset_only(
     assert error_of(c, "GET") == "ERR wrong number of arguments for 'get' command"
     assert error_of(c, "PUBLISH", "m") == "ERR wrong number of arguments for 'publish' command"
     assert error_of(c, "PSUBSCRIBE") == "ERR wrong number of arguments for 'psubscribe' command"
-    assert error_of(c, "PUBSUB", "FOO") == "ERR unknown subcommand 'FOO'. Try PUBSUB HELP."
     # The subscribe family works.
     c.send_command("PSUBSCRIBE", "m*")
     expect(c, wire("psubscribe", "m*", 2))
@@ -371,6 +379,23 @@ def test_resp2_subscribed_mode_allows_the_subscribe_family_ping_quit_reset_only(
     assert c.call("SET", "k", "v") == "OK"
     assert c.call("GET", "k") == b"v"
     assert isinstance(c.call("CLIENT", "ID"), int)
+
+
+def test_resp2_subscribed_mode_error_names_the_subcommand(conn):
+    c = conn()
+    sub(c, "SUBSCRIBE", "m")
+    for args, name in {("CLIENT", "ID"): "client|id", ("client", "list"): "client|list",
+                       ("PUBSUB", "NUMSUB", "m"): "pubsub|numsub",
+                       ("PUBSUB", "CHANNELS"): "pubsub|channels",
+                       ("CONFIG", "GET", "maxclients"): "config|get",
+                       ("COMMAND", "COUNT"): "command|count",
+                       ("SCRIPT", "FLUSH"): "script|flush"}.items():
+        assert error_of(c, *args) == SUBMODE.format(name), args
+    # An unknown subcommand is answered as such first.
+    assert error_of(c, "PUBSUB", "FOO") == "ERR unknown subcommand 'FOO'. Try PUBSUB HELP."
+    assert error_of(c, "CLIENT", "FOO") == "ERR unknown subcommand 'FOO'. Try CLIENT HELP."
+    c.send_command("PING")
+    expect(c, wire("pong", ""))
 
 
 def test_ping_in_resp2_subscribed_mode(conn):
@@ -697,6 +722,53 @@ def test_many_messages_to_one_subscriber_arrive_in_publish_order(conn):
     assert [d for d in data if d.startswith("b-")] == [f"b-{i}" for i in range(m)]
 
 
+def test_fan_out_across_io_threads(make_server):
+    """With several I/O threads (Flin's --threads; Redis ignores it), subscribers and
+    publishers on different threads: every PUBLISH counts every receiver, and each subscriber
+    gets each publisher's messages in that publisher's order."""
+    srv = make_server(threads=4)
+    conns = []
+    try:
+        subs = []
+        for i in range(24):
+            c = srv.raw(timeout=IO)
+            conns.append(c)
+            if i % 3 == 2:
+                assert isinstance(c.call("HELLO", "3"), Map)
+            if i % 2:
+                sub(c, "SUBSCRIBE", "t")
+            else:
+                sub(c, "PSUBSCRIBE", "t*")
+            subs.append(c)
+        pubs = [srv.raw(timeout=IO) for _ in range(4)]
+        conns += pubs
+        m = 300
+        for k, p in enumerate(pubs):
+            p.send(b"".join(encode_command("PUBLISH", "t", f"{k}-{i}") for i in range(m)))
+        for p in pubs:
+            assert [p.read_reply() for _ in range(m)] == [len(subs)] * m
+        for c in subs:
+            got = [c.read_reply() for _ in range(len(pubs) * m)]
+            assert all(r[-2] == b"t" for r in got)
+            data = [r[-1].decode() for r in got]
+            for k in range(len(pubs)):
+                assert [d for d in data if d.startswith(f"{k}-")] == [f"{k}-{i}" for i in range(m)]
+        # A RESP3 subscriber's own message, before PUBLISH's reply, on any thread.
+        for i in range(2, len(subs), 3):
+            c = subs[i]
+            c.send_command("PUBLISH", "t", f"own-{i}")
+            pushed = []
+            reply = c.read_reply()
+            while isinstance(reply, Push):    # (and the own-j of those before it)
+                pushed.append(reply[-1])
+                reply = c.read_reply()
+            assert reply == len(subs)
+            assert pushed[-1] == f"own-{i}".encode(), pushed
+    finally:
+        for c in conns:
+            c.close()
+
+
 # ---------------------------------------------------------------------------
 # 7. Errors, MULTI, scripts, CLIENT LIST, INFO
 
@@ -723,53 +795,84 @@ def test_subscribe_inside_multi(conn):
     expect(c, wire("message", "m1", "hi"))
     c.send_command("RESET")
     expect(c, b"+RESET\r\n")
-    # SSUBSCRIBE is refused inside MULTI (Redis 7.0's text); PSUBSCRIBE and UNSUBSCRIBE run.
+
+
+def test_ssubscribe_refused_inside_multi_psubscribe_and_unsubscribe_run(conn):
+    c, p = conn(), conn()
     assert c.call("MULTI") == "OK"
     assert c.call("SSUBSCRIBE", "m1") == "QUEUED"
     assert c.call("PSUBSCRIBE", "m*") == "QUEUED"
     assert c.call("UNSUBSCRIBE") == "QUEUED"
     c.send_command("EXEC")
+    # Redis 7.0's text for SSUBSCRIBE in a transaction.
     expect(c, b"*3\r\n-ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client\r\n"
            + wire("psubscribe", "m*", 1) + wire("unsubscribe", None, 1))
     assert p.call("PUBSUB", "SHARDCHANNELS") == []
     assert p.call("PUBLISH", "m1", "p") == 1
     expect(c, wire("pmessage", "m*", "m1", "p"))
     sub(c, "PUNSUBSCRIBE")
-    # PUBLISH inside MULTI.
+    assert c.call("MULTI") == "OK"
+    assert c.call("UNSUBSCRIBE") == "QUEUED"
+    c.send_command("EXEC")
+    expect(c, b"*1\r\n" + wire("unsubscribe", None, 0))
+    assert c.call("GET", "nothing") is None
+
+
+def test_publish_and_pubsub_inside_multi(conn):
+    c, p = conn(), conn()
     sub(c, "SUBSCRIBE", "m2")
     assert p.call("MULTI") == "OK"
     assert p.call("PUBLISH", "m2", "in-multi") == "QUEUED"
     assert p.call("SPUBLISH", "m2", "nobody") == "QUEUED"
-    assert p.call("EXEC") == [1, 0]
+    assert p.call("PUBSUB", "NUMSUB", "m2") == "QUEUED"
+    assert p.call("EXEC") == [1, 0, [b"m2", 1]]
     expect(c, wire("message", "m2", "in-multi"))
 
 
-def test_pubsub_commands_in_scripts(conn):
-    c, s = conn(), conn()
+def test_subscribe_commands_refused_in_scripts(conn):
+    c = conn()
     for cmd in ("SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE",
                 "SUNSUBSCRIBE"):
         call = f"return redis.call('{cmd}', 'e')"
         assert error_of(c, "EVAL", call, "0") == \
             f"{NOT_FROM_SCRIPT} script: {sha1(call)}, on @user_script:1."
         assert error_of(c, "EVAL", f"return redis.pcall('{cmd}', 'e')", "0") == NOT_FROM_SCRIPT
+    assert c.call("PUBSUB", "CHANNELS") == []
+    assert c.call("GET", "nothing") is None     # not subscribed
+
+
+def test_publish_from_scripts(conn):
+    c, s = conn(), conn()
     sub(s, "SUBSCRIBE", "e")
     sub(s, "SSUBSCRIBE", "e")
     assert c.call("EVAL", "return redis.call('PUBLISH', ARGV[1], 'x')", "0", "nobody") == 0
     assert c.call("EVAL", "return redis.call('PUBLISH', ARGV[1], ARGV[2])", "0", "e",
                   "from-lua") == 1
     expect(s, wire("message", "e", "from-lua"))
-    assert c.call("EVAL", "return redis.call('SPUBLISH', ARGV[1], ARGV[2])", "0", "e",
+    assert c.call("EVAL", "return redis.pcall('SPUBLISH', ARGV[1], ARGV[2])", "0", "e",
                   "shard-lua") == 1
     expect(s, wire("smessage", "e", "shard-lua"))
+
+
+def test_pubsub_introspection_from_scripts(conn):
+    c, s = conn(), conn()
+    sub(s, "SUBSCRIBE", "e")
     assert c.call("EVAL", "return redis.call('PUBSUB', 'NUMSUB', 'e')", "0") == [b"e", 1]
     assert c.call("EVAL", "return redis.call('PUBSUB', 'CHANNELS')", "0") == [b"e"]
     assert c.call("EVAL_RO", "return redis.call('PUBSUB', 'NUMPAT')", "0") == 0
-    # PUBLISH and SPUBLISH count as writes for read-only scripts.
+
+
+def test_read_only_scripts_refuse_publish(conn):
+    c, s = conn(), conn()
+    sub(s, "SUBSCRIBE", "e")
+    # PUBLISH and SPUBLISH count as writes for EVAL_RO.
     for cmd in ("PUBLISH", "SPUBLISH"):
         script = f"return redis.call('{cmd}', 'e', 'x')"
         assert error_of(c, "EVAL_RO", script, "0") == ("ERR Write commands are not allowed from "
                                                        f"read-only scripts. script: "
                                                        f"{sha1(script)}, on @user_script:1.")
+        assert error_of(c, "EVAL_RO", f"return redis.pcall('{cmd}', 'e', 'x')", "0") == \
+            "ERR Write commands are not allowed from read-only scripts."
     assert c.call("PUBLISH", "e", "after") == 1
     expect(s, wire("message", "e", "after"))    # nothing from the refused ones came first
 
