@@ -123,3 +123,38 @@ def test_wait_counts_followers_and_a_dead_one(cluster):
     finally:
         c.close()
         fresh.close()
+
+
+def test_publish_inside_multi_reaches_every_node(cluster):
+    """A transaction's PUBLISH runs from the log on every replica, each publishing to its own
+    node's subscribers: with 3 replicas on 3 nodes, every subscriber gets it once."""
+    key = "multi-pub-key"
+    leader = wait_until(lambda: leader_of(cluster, key), 30, what="a leader for the key")
+    subs = []
+    try:
+        for port in cluster.ports():
+            p = redis.Redis(port=port, socket_timeout=30).pubsub()
+            p.subscribe("multi-chan")
+            assert p.get_message(timeout=10)["type"] == "subscribe"
+            subs.append(p)
+        c = redis.Redis(port=leader, socket_timeout=30)
+        with c.pipeline(transaction=True) as pipe:
+            pipe.set(key, "v")
+            pipe.publish("multi-chan", "with-a-key")
+            assert pipe.execute() == [True, 1]  # the leader's own subscriber
+        with c.pipeline(transaction=True) as pipe:  # PUBLISH alone: no slot named
+            pipe.publish("multi-chan", "alone")
+            assert pipe.execute() == [1]
+        for p in subs:
+            got = []
+            while len(got) < 2:
+                m = p.get_message(timeout=30)
+                assert m is not None, got
+                if m["type"] == "message":
+                    got.append(m["data"])
+            # (Two partitions' logs: a node may apply them in either order.)
+            assert sorted(got) == [b"alone", b"with-a-key"]
+        c.close()
+    finally:
+        for p in subs:
+            p.close()

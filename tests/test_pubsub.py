@@ -24,6 +24,7 @@ import time
 
 import pytest
 
+import flinproc
 from flinproc import Error, Map, Push, RawConn, Status, encode_command, error_of, wait_until
 
 IO = 5.0   # socket timeout of the connections here: a message that never comes fails in 5 s
@@ -782,6 +783,16 @@ def test_arity_errors(conn):
     assert c.call("PING") == "PONG"        # none of them subscribed it
 
 
+# Flin runs a transaction from its log, and scripts on every replica (DESIGN.md, "Pub/sub"):
+# the subscribe family cannot be queued in MULTI, and no pub/sub command runs from a script.
+# These pin Redis's behavior; Flin's is pinned by the flin_only tests after them.
+redis_only = pytest.mark.skipif(not flinproc.is_redis(),
+                                reason="Redis only: Flin refuses it by design")
+NOT_IN_MULTI = ("ERR '{}' cannot be used inside MULTI: Flin runs a transaction from its log, "
+                "and this command does not go through the log")
+
+
+@redis_only
 def test_subscribe_inside_multi(conn):
     c, p = conn(), conn()
     assert c.call("MULTI") == "OK"
@@ -797,6 +808,7 @@ def test_subscribe_inside_multi(conn):
     expect(c, b"+RESET\r\n")
 
 
+@redis_only
 def test_ssubscribe_refused_inside_multi_psubscribe_and_unsubscribe_run(conn):
     c, p = conn(), conn()
     assert c.call("MULTI") == "OK"
@@ -818,6 +830,7 @@ def test_ssubscribe_refused_inside_multi_psubscribe_and_unsubscribe_run(conn):
     assert c.call("GET", "nothing") is None
 
 
+@redis_only
 def test_publish_and_pubsub_inside_multi(conn):
     c, p = conn(), conn()
     sub(c, "SUBSCRIBE", "m2")
@@ -827,6 +840,45 @@ def test_publish_and_pubsub_inside_multi(conn):
     assert p.call("PUBSUB", "NUMSUB", "m2") == "QUEUED"
     assert p.call("EXEC") == [1, 0, [b"m2", 1]]
     expect(c, wire("message", "m2", "in-multi"))
+
+
+def test_publish_inside_multi(conn):
+    c, p = conn(), conn()
+    sub(c, "SUBSCRIBE", "m3")
+    sub(c, "SSUBSCRIBE", "m3")
+    assert p.call("MULTI") == "OK"
+    assert p.call("SET", "k3", "v") == "QUEUED"
+    assert p.call("PUBLISH", "m3", "in-multi") == "QUEUED"
+    assert p.call("SPUBLISH", "m3", "shard") == "QUEUED"
+    assert p.call("PUBLISH", "nobody", "x") == "QUEUED"
+    assert p.call("EXEC") == [Status("OK"), 1, 1, 0]
+    expect(c, wire("message", "m3", "in-multi") + wire("smessage", "m3", "shard"))
+    # A transaction of PUBLISHes alone, and one whose WATCH broke: nothing published.
+    assert p.call("MULTI") == "OK"
+    assert p.call("PUBLISH", "m3", "alone") == "QUEUED"
+    assert p.call("EXEC") == [1]
+    expect(c, wire("message", "m3", "alone"))
+    w = conn()
+    assert p.call("WATCH", "k3") == "OK"
+    assert w.call("SET", "k3", "changed") == "OK"
+    assert p.call("MULTI") == "OK"
+    assert p.call("PUBLISH", "m3", "never") == "QUEUED"
+    assert p.call("EXEC") is None
+    assert p.call("PUBLISH", "m3", "after") == 1
+    expect(c, wire("message", "m3", "after"))  # "never" did not come first
+
+
+@pytest.mark.flin_only
+def test_subscribe_family_and_pubsub_refused_inside_multi(conn):
+    c = conn()
+    for args in (("SUBSCRIBE", "m"), ("PSUBSCRIBE", "m*"), ("SSUBSCRIBE", "m"),
+                 ("UNSUBSCRIBE",), ("PUBSUB", "NUMSUB", "m")):
+        assert c.call("MULTI") == "OK"
+        assert error_of(c, *args) == NOT_IN_MULTI.format(args[0])
+        assert error_of(c, "EXEC") == \
+            "EXECABORT Transaction discarded because of previous errors."
+    assert c.call("PUBSUB", "CHANNELS") == []
+    assert c.call("GET", "nothing") is None  # not subscribed
 
 
 def test_subscribe_commands_refused_in_scripts(conn):
@@ -841,6 +893,7 @@ def test_subscribe_commands_refused_in_scripts(conn):
     assert c.call("GET", "nothing") is None     # not subscribed
 
 
+@redis_only
 def test_publish_from_scripts(conn):
     c, s = conn(), conn()
     sub(s, "SUBSCRIBE", "e")
@@ -854,6 +907,7 @@ def test_publish_from_scripts(conn):
     expect(s, wire("smessage", "e", "shard-lua"))
 
 
+@redis_only
 def test_pubsub_introspection_from_scripts(conn):
     c, s = conn(), conn()
     sub(s, "SUBSCRIBE", "e")
@@ -862,6 +916,23 @@ def test_pubsub_introspection_from_scripts(conn):
     assert c.call("EVAL_RO", "return redis.call('PUBSUB', 'NUMPAT')", "0") == 0
 
 
+@pytest.mark.flin_only
+def test_publish_and_pubsub_refused_in_scripts(conn):
+    # Each replica runs the script, and PUBLISH's answer counts each node's own subscribers:
+    # a script branching on it would write differently on each replica.
+    c, s = conn(), conn()
+    sub(s, "SUBSCRIBE", "e")
+    for script in ("return redis.call('PUBLISH', 'e', 'x')",
+                   "return redis.call('SPUBLISH', 'e', 'x')",
+                   "return redis.call('PUBSUB', 'NUMSUB', 'e')"):
+        for cmd in ("EVAL", "EVAL_RO"):
+            assert error_of(c, cmd, script, "0") == \
+                f"{NOT_FROM_SCRIPT} script: {sha1(script)}, on @user_script:1."
+    assert c.call("PUBLISH", "e", "after") == 1
+    expect(s, wire("message", "e", "after"))  # nothing from the refused ones came first
+
+
+@redis_only
 def test_read_only_scripts_refuse_publish(conn):
     c, s = conn(), conn()
     sub(s, "SUBSCRIBE", "e")

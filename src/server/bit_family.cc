@@ -174,15 +174,17 @@ void SetBitApply(ApplyContext& ctx) {
   if (!err.empty()) return ctx.out.Error(err);
   std::string v;
   int64_t expire_at = 0;
-  ctx.GetString(ctx.args[1], &v, &expire_at);
+  const bool existed = ctx.GetString(ctx.args[1], &v, &expire_at);
   const size_t byte = static_cast<size_t>(offset >> 3);
+  const bool grew = !existed || v.size() <= byte;
   if (v.size() <= byte) v.resize(byte + 1, '\0');
   const int old = Bit(v, offset);
   const auto mask = static_cast<uint8_t>(0x80 >> (offset & 7));
   v[byte] = static_cast<char>(value ? (static_cast<uint8_t>(v[byte]) | mask)
                                     : (static_cast<uint8_t>(v[byte]) & ~mask));
   ctx.PutString(ctx.args[1], v, expire_at);  // keeps the key's expiry, as Redis
-  ctx.Notify(kNotifyString, "setbit", ctx.args[1]);
+  // As Redis: an event when the string was created or grew, or the bit changed.
+  if (grew || old != (value ? 1 : 0)) ctx.Notify(kNotifyString, "setbit", ctx.args[1]);
   ctx.out.Integer(old);
 }
 
@@ -431,7 +433,7 @@ bool FieldResult(const BitFieldOp& op, int64_t from, int64_t add, int64_t* out) 
 }
 
 // Runs the operations on `v` in order, one reply each (nil for one FAIL refused). `v` covers
-// every bit a SET or INCRBY writes. Returns how many SETs and INCRBYs were done.
+// every bit a SET or INCRBY writes. Returns how many SETs and INCRBYs changed a value.
 int RunBitField(const BitField& bf, std::string& v, protocol::ReplyWriter& out) {
   int changes = 0;
   out.ArrayHeader(bf.ops.size());
@@ -449,7 +451,7 @@ int RunBitField(const BitField& bf, std::string& v, protocol::ReplyWriter& out) 
     }
     WriteField(v, op.offset, op.bits, static_cast<uint64_t>(now));
     out.Integer(set ? old : now);
-    ++changes;
+    if (now != old) ++changes;
   }
   return changes;
 }

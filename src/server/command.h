@@ -24,6 +24,7 @@
 
 #include "protocol/reply_writer.h"
 #include "server/keyspace_events.h"
+#include "server/pubsub.h"
 #include "storage/write_txn.h"
 
 namespace flin::server {
@@ -106,6 +107,12 @@ struct ApplyContext {
   // transaction or script pass both on.
   std::vector<KeyEvent>* events = nullptr;
   int notify_flags = 0;
+  // PUBLISH and SPUBLISH queued in a transaction: the node's subscriptions (to count the
+  // receivers, this node's, as the command answers) and where the messages wait until the
+  // entry is committed. Null where nothing may publish (scripts: a count that differs between
+  // replicas could steer a script's writes).
+  const PubSub* pubsub = nullptr;
+  std::vector<PendingPublish>* publishes = nullptr;
   // For a sub-command's context (a transaction's, a script's redis.call): takes the entry's
   // partition, command table and notifications from the parent.
   void Inherit(const ApplyContext& parent) {
@@ -113,6 +120,8 @@ struct ApplyContext {
     commands = parent.commands;
     events = parent.events;
     notify_flags = parent.notify_flags;
+    pubsub = parent.pubsub;
+    publishes = parent.publishes;
   }
   // Records event `event` of class `type` (kNotifyString, kNotifyGeneric, ...) on `key`, as
   // Redis's command of the same name raises it. After the write it reports.

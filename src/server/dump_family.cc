@@ -138,6 +138,7 @@ void RestoreApply(ApplyContext& ctx) {
       ctx.Notify(kNotifyGeneric, "del", key);
     }
   } else {
+    if (exists) ctx.Notify(kNotifyNew, "new", key);  // replaced: deleted and added again
     ctx.PutString(key, value, expire_at);
     ctx.Notify(kNotifyGeneric, "restore", key);
   }

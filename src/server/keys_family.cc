@@ -235,6 +235,10 @@ void RenameApply(ApplyContext& ctx) {
   if (ctx.args[1] == ctx.args[2]) return nx ? ctx.out.Integer(0) : ctx.out.Ok();
   if (nx && ctx.Exists(ctx.args[2])) return ctx.out.Integer(0);
   ctx.Delete(ctx.args[1]);
+  // Redis deletes the destination and adds it again: "new" either way.
+  if (ctx.events != nullptr && ctx.Exists(ctx.args[2])) {
+    ctx.Notify(kNotifyNew, "new", ctx.args[2]);
+  }
   ctx.PutString(ctx.args[2], v, expire_at);
   ctx.Notify(kNotifyGeneric, "rename_from", ctx.args[1]);
   ctx.Notify(kNotifyGeneric, "rename_to", ctx.args[2]);
@@ -274,7 +278,10 @@ void CopyApply(ApplyContext& ctx) {
   std::string v;
   int64_t expire_at;
   if (!ctx.GetString(ctx.args[1], &v, &expire_at)) return ctx.out.Integer(0);
-  if (!replace && ctx.Exists(ctx.args[2])) return ctx.out.Integer(0);
+  const bool replaced = ctx.Exists(ctx.args[2]);
+  if (!replace && replaced) return ctx.out.Integer(0);
+  // Redis deletes the destination and adds it again: "new" either way.
+  if (replaced) ctx.Notify(kNotifyNew, "new", ctx.args[2]);
   ctx.PutString(ctx.args[2], v, expire_at);
   ctx.Notify(kNotifyGeneric, "copy_to", ctx.args[2]);
   ctx.out.Integer(1);

@@ -3,6 +3,7 @@
 namespace flin::server {
 
 bool ParseKeyspaceEvents(std::string_view s, int* flags) {
+  s = s.substr(0, s.find('\0'));  // Redis reads the value as a C string
   int f = 0;
   for (char c : s) {
     switch (c) {

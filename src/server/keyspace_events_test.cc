@@ -21,6 +21,7 @@ TEST(KeyspaceEventsTest, ParsesAndFormatsAsRedis) {
   EXPECT_EQ(RoundTrip("K"), "K");
   EXPECT_EQ(RoundTrip("g$lshzxetd"), "A");
   EXPECT_EQ(RoundTrip("KKgg"), "gK");
+  EXPECT_EQ(RoundTrip(std::string_view("Kg\0Q", 4)), "gK");  // a C string to Redis
   int flags = 7;
   EXPECT_FALSE(ParseKeyspaceEvents("KEQ", &flags));
   EXPECT_FALSE(ParseKeyspaceEvents("ke", &flags));  // case matters

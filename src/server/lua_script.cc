@@ -382,9 +382,11 @@ void RunCommand(RunState* st) {
     out.BulkInteger(ctx.now_ms / 1000);
     out.BulkInteger((ctx.now_ms % 1000) * 1000);
   } else if (spec->apply == nullptr || spec->Has(kCmdInternal) ||
-             spec->KeyPositions(args).empty() || IsScriptCommand(*spec)) {
+             spec->KeyPositions(args).empty() || IsScriptCommand(*spec) ||
+             spec->Has(kCmdPubSub)) {
     // Commands that do not run from the log, and those of several logs or none (FLUSHALL,
-    // transactions, scripts).
+    // transactions, scripts). And PUBLISH: its answer counts each replica's own subscribers,
+    // which a script could branch on, and then write differently on each replica.
     return fail("ERR This Redis command is not allowed from script");
   } else if (st->read_only && spec->Writes(args)) {
     return fail("ERR Write commands are not allowed from read-only scripts.");
@@ -398,6 +400,8 @@ void RunCommand(RunState* st) {
     }
     ApplyContext sub(ctx.txn, ctx.now_ms, args, out, ctx.partitions, ctx.expired_keys);
     sub.Inherit(ctx);
+    sub.pubsub = nullptr;  // (refused above; and a count must not steer a script)
+    sub.publishes = nullptr;
     try {
       spec->apply(sub);
     } catch (const std::logic_error& e) {

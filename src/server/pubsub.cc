@@ -98,6 +98,20 @@ size_t PubSub::Publish(bool shard, std::string_view channel, std::string_view me
   return n;
 }
 
+size_t PubSub::CountReceivers(bool shard, std::string_view channel) const {
+  std::shared_lock lock(mu_);
+  if (shard) {
+    auto it = shard_channels_.find(A(channel));
+    return it == shard_channels_.end() ? 0 : it->second.size();
+  }
+  size_t n = 0;
+  if (auto it = channels_.find(A(channel)); it != channels_.end()) n += it->second.size();
+  for (const auto& [pattern, subs] : patterns_) {
+    if (GlobMatch(pattern, channel)) n += subs.size();
+  }
+  return n;
+}
+
 std::vector<std::string> PubSub::Channels(bool shard, const std::string* pattern) const {
   std::shared_lock lock(mu_);
   std::vector<std::string> out;

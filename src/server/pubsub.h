@@ -75,6 +75,8 @@ class PubSub {
   // shard channel its shard subscribers. Returns how many deliveries it started (PUBLISH's
   // answer: a client subscribed by two matching patterns counts twice).
   size_t Publish(bool shard, std::string_view channel, std::string_view message);
+  // What Publish(shard, channel, ...) would answer now, delivering nothing.
+  size_t CountReceivers(bool shard, std::string_view channel) const;
 
   // PUBSUB: the active channels (or shard channels) matching `pattern` (all if null), the
   // subscribers of one, and the number of distinct patterns.
@@ -90,6 +92,12 @@ class PubSub {
 
   mutable std::shared_mutex mu_;
   Registry channels_, patterns_, shard_channels_;
+};
+
+// A message an applied entry publishes once it is committed (PUBLISH inside a transaction).
+struct PendingPublish {
+  bool shard;
+  std::string channel, message;
 };
 
 // The body of the node message that carries a PUBLISH (or SPUBLISH) to another node, and its

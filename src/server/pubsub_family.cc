@@ -121,6 +121,19 @@ void SPublishCmd(CommandContext& ctx) {
   ctx.out.Integer(static_cast<int64_t>(Publish(ctx, true)));
 }
 
+// PUBLISH or SPUBLISH queued in a transaction, applied with it from the log on every replica:
+// each publishes to its own node's subscribers once the entry is committed, and answers how
+// many there are on its node (the leader's answer is the client's).
+void PublishApply(ApplyContext& ctx) {
+  if (ctx.pubsub == nullptr || ctx.publishes == nullptr) {
+    return ctx.out.Error("ERR This Redis command is not allowed from script");
+  }
+  const bool shard = ToLower(ctx.args[0]) == "spublish";
+  ctx.out.Integer(static_cast<int64_t>(ctx.pubsub->CountReceivers(shard, ctx.args[1])));
+  ctx.publishes->push_back(
+      PendingPublish{shard, std::string(ctx.args[1]), std::string(ctx.args[2])});
+}
+
 void PubSubCmd(CommandContext& ctx) {
   const std::string sub = ToLower(ctx.args[1]);
   const size_t argc = ctx.args.size();
@@ -171,9 +184,9 @@ void PubSubCmd(CommandContext& ctx) {
 }
 
 CommandSpec Spec(std::string name, int arity, uint32_t flags, Handler h, std::string summary,
-                 int first_key = 0, int last_key = 0) {
+                 int first_key = 0, int last_key = 0, ApplyFn apply = nullptr) {
   CommandSpec s = MakeCommand(std::move(name), arity, flags | kCmdPubSub | kCmdLoading |
-                                                          kCmdStale, h, nullptr, "pubsub",
+                                                          kCmdStale, h, apply, "pubsub",
                               std::move(summary), first_key, last_key, first_key ? 1 : 0);
   s.since = "2.0.0";
   s.complexity = "O(N)";
@@ -193,13 +206,14 @@ void RegisterPubSubFamily(CommandTable* t) {
   t->Add(Spec("punsubscribe", -1, mode, PUnsubscribeCmd,
               "Stops listening to messages published to channels that match one or more "
               "patterns."));
-  t->Add(Spec("publish", 3, kCmdFast, PublishCmd, "Posts a message to a channel."));
+  t->Add(Spec("publish", 3, kCmdFast, PublishCmd, "Posts a message to a channel.", 0, 0,
+              PublishApply));
   CommandSpec ssub = Spec("ssubscribe", -2, mode, SSubscribeCmd,
                           "Listens for messages published to shard channels.", 1, -1);
   CommandSpec sunsub = Spec("sunsubscribe", -1, mode | kCmdNoRedirect, SUnsubscribeCmd,
                             "Stops listening to messages posted to shard channels.", 1, -1);
   CommandSpec spub = Spec("spublish", 3, kCmdFast, SPublishCmd,
-                          "Post a message to a shard channel", 1, 1);
+                          "Post a message to a shard channel", 1, 1, PublishApply);
   for (CommandSpec* s : {&ssub, &sunsub, &spub}) s->since = "7.0.0";
   t->Add(std::move(ssub));
   t->Add(std::move(sunsub));

@@ -22,11 +22,16 @@ void StateMachineImpl::Apply(storage::WriteTxn& txn, int partition, int64_t now_
   // A read through the log changes nothing; with nobody waiting (a follower, a replay after a
   // restart) its reply would only be built to be thrown away, and an MGET of many large
   // values would build a large one on every replica.
-  if (reply == nullptr && !spec->Writes(Args(args_))) return;
+  // (SPUBLISH through the log publishes on every replica, as it forwards to every replica.)
+  if (reply == nullptr && !spec->Writes(Args(args_)) && !spec->Has(kCmdPubSub)) return;
   ApplyContext ctx(txn, now_ms, Args(args_), out, partitions_, &expired_keys_);
   ctx.partition = partition;
   ctx.commands = commands_;
   ctx.reply_wanted = reply != nullptr;
+  if (pubsub_ != nullptr) {
+    ctx.pubsub = pubsub_;
+    ctx.publishes = &publishes_;
+  }
   if (notify_flags_ != nullptr && events_.size() < kMaxEvents) {
     const int flags = notify_flags_->load(std::memory_order_relaxed);
     if (flags & (kNotifyKeyspace | kNotifyKeyevent)) {
@@ -60,6 +65,10 @@ void StateMachineImpl::Apply(storage::WriteTxn& txn, int partition, int64_t now_
 }
 
 void StateMachineImpl::AfterCommit(bool committed) {
+  if (committed && pubsub_ != nullptr) {
+    for (const PendingPublish& p : publishes_) pubsub_->Publish(p.shard, p.channel, p.message);
+  }
+  publishes_.clear();
   if (events_.empty()) return;
   if (committed && pubsub_ != nullptr) {
     const int flags = notify_flags_->load(std::memory_order_relaxed);

@@ -51,6 +51,7 @@ class StateMachineImpl : public cluster::StateMachine {
   // unbounded list).
   static constexpr size_t kMaxEvents = 1 << 20;
   std::vector<KeyEvent> events_;
+  std::vector<PendingPublish> publishes_;  // bounded by the entries' sizes
 };
 
 }  // namespace flin::server

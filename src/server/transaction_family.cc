@@ -23,6 +23,12 @@ constexpr size_t kMaxExecReplyBytes = 256u << 20;
 constexpr std::string_view kErrExecReplyTooLarge =
     "ERR the reply of this EXEC exceeds 256 MiB; this command's reply was dropped";
 
+// A PUBLISH: queued in a transaction though it names no key (its element's partition is -1,
+// and it runs in whichever partition's log the transaction does).
+bool KeylessPublish(const CommandSpec& spec, Args args) {
+  return spec.Has(kCmdPubSub) && spec.apply != nullptr && spec.KeyPositions(args).empty();
+}
+
 // An element of the flin.exec entry: the partition (decimal), a space, the encoded command;
 // or "e", a space, the text of the error that is that command's reply; or "o" (+OK: UNWATCH).
 std::string QueuedElement(int partition, std::string_view command) {
@@ -158,11 +164,24 @@ void ExecCmd(CommandContext& ctx) {
   ctx.conn.transaction() = ClientConn::Transaction();
   if (tx.dirty) return ctx.out.Error("EXECABORT Transaction discarded because of previous errors.");
   if (tx.watch_broken) return ctx.out.NullArray();  // a watched key changed: nothing runs
+  int partition = tx.slot >= 0 ? SlotPartition(tx.slot, ctx.server.partitions()) : -1;
   if (tx.watched.empty() && tx.slot < 0 && ctx.server.cluster() != nullptr) {
-    // Nothing that names a slot (only UNWATCHes, or nothing): no log to run it in, nor need.
-    ctx.out.ArrayHeader(tx.queued.size());
-    for (size_t i = 0; i < tx.queued.size(); ++i) ctx.out.Ok();
-    return;
+    const bool publishes =
+        std::any_of(tx.queued.begin(), tx.queued.end(), [](const auto& e) { return e != "o"; });
+    if (!publishes) {
+      // Nothing that names a slot (only UNWATCHes, or nothing): no log to run it in, nor need.
+      ctx.out.ArrayHeader(tx.queued.size());
+      for (size_t i = 0; i < tx.queued.size(); ++i) ctx.out.Ok();
+      return;
+    }
+    // Only PUBLISHes, which name no slot: in the log of the lowest partition led here, as a
+    // script without keys.
+    for (int p = 0; p < ctx.server.partitions() && partition < 0; ++p) {
+      if (ctx.server.Leads(p)) partition = p;
+    }
+    if (partition < 0) {
+      return ctx.out.Error("CLUSTERDOWN this node leads no partition to run the transaction in");
+    }
   }
   if (tx.queued.empty() && tx.watched.empty()) return ctx.out.ArrayHeader(0);
   std::vector<std::string> entry;
@@ -173,7 +192,6 @@ void ExecCmd(CommandContext& ctx) {
   }
   for (std::string& c : tx.queued) entry.push_back(std::move(c));
   // One log: the single node's (-1), or the partition of the transaction's slot.
-  const int partition = tx.slot >= 0 ? SlotPartition(tx.slot, ctx.server.partitions()) : -1;
   tx.reserved.clear();  // the proposal takes its own share of the budget
   ctx.ProposeArgs(partition, entry);
 }
@@ -210,16 +228,21 @@ void ExecApply(ApplyContext& ctx) {
     std::string_view command;
     const CommandSpec* spec = nullptr;
     if (ctx.commands != nullptr && ParseElement(ctx.args[i], ctx.partitions, &partition, &command) &&
-        (ctx.partition < 0 || partition == ctx.partition) && DecodeCommand(command, &args)) {
+        DecodeCommand(command, &args)) {
       spec = ctx.commands->Find(args[0]);
     }
-    if (spec == nullptr || spec->apply == nullptr || spec->Has(kCmdInternal) ||
+    // Its partition is the entry's; a PUBLISH, which has no key, names none (-1).
+    const bool placed = spec != nullptr &&
+                        (ctx.partition < 0 || partition == ctx.partition ||
+                         (partition == -1 && KeylessPublish(*spec, Args(args))));
+    if (spec == nullptr || !placed || spec->apply == nullptr || spec->Has(kCmdInternal) ||
         !spec->ArityOk(args.size())) {
       ctx.out.Error("ERR cannot apply a malformed log entry");
       continue;
     }
     const bool over = ctx.out.buffer()->size() - reply_start > kMaxExecReplyBytes;
-    const bool read = !spec->Writes(args);
+    // (A PUBLISH publishes on every replica, each to its own subscribers: it always runs.)
+    const bool read = !spec->Writes(args) && !spec->Has(kCmdPubSub);
     if (read && (over || !ctx.reply_wanted)) {
       ctx.out.Error(kErrExecReplyTooLarge);  // (a discarded reply when nobody waits)
       continue;
@@ -261,7 +284,8 @@ void QueueInTransaction(CommandContext& ctx) {
               "' cannot be used inside MULTI: Flin runs a transaction from its log, and this "
               "command does not go through the log");
   } else if (ctx.spec.KeyPositions(ctx.args).empty() &&
-             !(ctx.server.cluster() == nullptr && IsScriptCommand(ctx.spec))) {
+             !(ctx.server.cluster() == nullptr && IsScriptCommand(ctx.spec)) &&
+             !KeylessPublish(ctx.spec, ctx.args)) {
     // FLUSHALL, FLUSHDB: a range deletion, which WriteTxn writes apart from the batch (not
     // atomic with the commands around it), and in a cluster one entry of every partition. (A
     // script without keys runs in the single node's one log like any command.)
@@ -292,7 +316,8 @@ void QueueInTransaction(CommandContext& ctx) {
       // A read runs from the log, where its apply function checks its arguments.
       std::string command;
       EncodeCommand(ctx.args, &command);
-      const int p = single ? -1 : ctx.Partition(ctx.args[ctx.spec.KeyPositions(ctx.args)[0]]);
+      const auto keys = ctx.spec.KeyPositions(ctx.args);
+      const int p = single || keys.empty() ? -1 : ctx.Partition(ctx.args[keys[0]]);
       element = QueuedElement(p, command);
     }
   }
