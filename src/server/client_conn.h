@@ -124,6 +124,9 @@ class ClientConn : public net::EventHandler {
   // its unsent output is within the hard limit (beyond it the message is dropped, and
   // FlushAndMaybeClose, which the caller runs next, drops the connection). I/O thread.
   void Push(const PushBatch& batch, const PushBatch::Target& target);
+  // Set while the connection is in its I/O thread's list of those to flush after pushes
+  // (IoThread::DeliverPushes), so it is listed once however many messages it got. I/O thread.
+  bool push_flush_queued = false;
   // Leaves every channel, pattern and shard channel, without telling the client (RESET, close).
   void UnsubscribeAll();
 

@@ -163,19 +163,23 @@ void IoThread::DeliverPushes(const PushBatch& batch) {
     auto it = conns_.find(t.conn_id);  // only this thread changes conns_
     if (it == conns_.end()) continue;  // closed meanwhile
     it->second->Push(batch, t);
-    if (pushed_.empty() || pushed_.back() != t.conn_id) pushed_.push_back(t.conn_id);
+    if (!it->second->push_flush_queued) {
+      it->second->push_flush_queued = true;
+      pushed_.push_back(t.conn_id);
+    }
   }
 }
 
 void IoThread::FlushPushed() {
   // Delivered during another connection's command (a PUBLISH on this thread), so sent here,
-  // after it; a connection may appear twice (two patterns, two publishes): the second flush
-  // finds nothing to send.
+  // after it. Each connection is listed once (push_flush_queued).
   std::vector<uint64_t> ids;
   ids.swap(pushed_);
   for (uint64_t id : ids) {
     auto it = conns_.find(id);
-    if (it != conns_.end()) it->second->FlushAndMaybeClose();
+    if (it == conns_.end()) continue;
+    it->second->push_flush_queued = false;
+    it->second->FlushAndMaybeClose();
   }
 }
 
