@@ -277,6 +277,29 @@ def start_or_fail(cl):
     return cl
 
 
+def start_balanced_or_fail(workdir, n=3):
+    """A cluster of n nodes (3: 64 partitions led 22, 21, 21), returned once the leaders sit on
+    their preferred nodes, after which they move only on faults; one that does not get there
+    fails the test, with its nodes stopped."""
+    import pytest
+    cl = Cluster(workdir, n=n)
+    os.makedirs(cl.workdir, exist_ok=True)
+    want = sorted([PARTITIONS // n + (1 if i < PARTITIONS % n else 0) for i in range(n)])
+    try:
+        cl.start()
+
+        def balanced():
+            led = {}
+            for _, _, master, _ in cluster_slots(cl.ports()[0]):
+                led[master[1]] = led.get(master[1], 0) + 1
+            return sorted(led.values()) == want
+        wait_until(balanced, 60, interval=0.1, what="leaders balanced over the nodes")
+    except (flinproc.ServerError, AssertionError, OSError) as e:
+        cl.stop()
+        pytest.fail(f"cluster did not start: {e}\n{cl.log_tails(20)}", pytrace=False)
+    return cl
+
+
 def cluster_slots(port, timeout=5):
     """CLUSTER SLOTS as [(start, end, (host, port, id), [replicas...])]."""
     with RawConn(port, timeout=timeout) as c:

@@ -8,13 +8,11 @@
 
 Flin only (Redis is not run as a cluster here).  Helpers: cluster_helpers.py.
 """
-import os
 
 import pytest
 import redis
 
-import flinproc
-from cluster_helpers import Cluster, cluster_slots, slot_owner_map, slot_of
+from cluster_helpers import slot_owner_map, slot_of, start_balanced_or_fail
 from flinproc import wait_until
 
 pytestmark = pytest.mark.flin_only
@@ -22,20 +20,7 @@ pytestmark = pytest.mark.flin_only
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    cl = Cluster(tmp_path_factory.mktemp("notifycluster"), n=3)
-    os.makedirs(cl.workdir, exist_ok=True)
-    try:
-        cl.start()
-
-        def balanced():  # leaders on their preferred nodes: they move only on faults from now
-            led = {}
-            for _, _, master, _ in cluster_slots(cl.ports()[0]):
-                led[master[1]] = led.get(master[1], 0) + 1
-            return sorted(led.values()) == [21, 21, 22]
-        wait_until(balanced, 60, interval=0.1, what="leaders balanced over the three nodes")
-    except (flinproc.ServerError, AssertionError, OSError) as e:
-        cl.stop()
-        pytest.fail(f"cluster did not start: {e}\n{cl.log_tails(20)}", pytrace=False)
+    cl = start_balanced_or_fail(tmp_path_factory.mktemp("notifycluster"))
     yield cl
     cl.stop()
 

@@ -7,15 +7,13 @@ redis-py's RedisCluster reach every node.
 Flin only (Redis is not run as a cluster here).  Helpers: cluster_helpers.py.
 """
 import hashlib
-import os
 
 import pytest
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 
-import flinproc
-from cluster_helpers import Cluster, cluster_slots, slot_of, slot_owner_map
-from flinproc import Error, RawConn, wait_until
+from cluster_helpers import slot_of, slot_owner_map, start_balanced_or_fail
+from flinproc import Error, RawConn
 
 pytestmark = pytest.mark.flin_only
 
@@ -37,20 +35,7 @@ def sha1(script):
 def cluster(tmp_path_factory):
     """Started, and used once the leaders sit on their preferred nodes (64 partitions over 3
     nodes: 22, 21, 21), after which they move only on faults."""
-    cl = Cluster(tmp_path_factory.mktemp("scriptcluster"), n=3)
-    os.makedirs(cl.workdir, exist_ok=True)
-    try:
-        cl.start()
-
-        def balanced():
-            led = {}
-            for _, _, master, _ in cluster_slots(cl.ports()[0]):
-                led[master[1]] = led.get(master[1], 0) + 1
-            return sorted(led.values()) == [21, 21, 22]
-        wait_until(balanced, 60, interval=0.1, what="leaders balanced over the three nodes")
-    except (flinproc.ServerError, AssertionError, OSError) as e:
-        cl.stop()
-        pytest.fail(f"cluster did not start: {e}\n{cl.log_tails(20)}", pytrace=False)
+    cl = start_balanced_or_fail(tmp_path_factory.mktemp("scriptcluster"))
     yield cl
     cl.stop()
 

@@ -59,7 +59,11 @@ bool RouteCommand(CommandContext& ctx) {
   const uint64_t self = mr->topology().self_id();
   const uint64_t leader = mr->View(p).leader.load(std::memory_order_relaxed);
   const bool write = ctx.spec.Writes(ctx.args);
-  if (write) {
+  if (ctx.spec.Has(kCmdPubSub)) {
+    // SSUBSCRIBE, SPUBLISH: the partition's leader, or (READONLY) a node with a replica of it,
+    // lease or not: they touch no data, so there is no read to keep linearizable.
+    if (leader == self || (ctx.conn.readonly() && mr->topology().Hosts(p))) return true;
+  } else if (write) {
     if (leader == self) return true;
   } else {
     if (ctx.server.LocalReadable(p, ctx.conn.readonly())) return true;
@@ -75,7 +79,7 @@ bool RouteCommand(CommandContext& ctx) {
       return false;
     }
   }
-  if (leader == 0 && mr->ElectionWindowOpen(p)) {
+  if (leader == 0 && !ctx.spec.Has(kCmdPubSub) && mr->ElectionWindowOpen(p)) {
     // Leadership is moving (mostly a planned transfer, milliseconds): the raft thread holds
     // the proposal until the partition has a leader, then proposes it or answers -MOVED.
     if (write) return true;  // the handler checks it and proposes
