@@ -307,7 +307,7 @@ ARITY = {
     "discard": 1, "flushall": -1, "flushdb": -1, "getbit": 3, "setbit": 4, "bitcount": -2,
     "bitpos": -3, "bitop": -4, "touch": -2, "substr": 4, "lcs": -3, "pfadd": -2,
     "pfcount": -2, "pfmerge": -2, "dump": 2, "restore": -4, "object": -2,
-    "bitfield": -2, "bitfield_ro": -2,
+    "bitfield": -2, "bitfield_ro": -2, "publish": 3, "spublish": 3,
 }
 
 
@@ -326,7 +326,7 @@ NOT_IN_MULTI = {"KEYS", "SCAN", "DBSIZE", "RANDOMKEY", "FLUSHALL", "FLUSHDB"}  #
 # commands no script may run (the CONTROL ones), those that walk or flush every key (Flin does
 # not run them in scripts), nor OBJECT (a script's OBJECT FOO is an unknown command in Redis).
 WRAP_SCRIPTS = ("return redis.pcall(unpack(ARGV))", "return redis.call(unpack(ARGV))")
-NOT_WRAPPED = CONTROL | NOT_IN_MULTI | {"OBJECT"}
+NOT_WRAPPED = CONTROL | NOT_IN_MULTI | {"OBJECT", "PUBLISH", "SPUBLISH"}  # (DESIGN.md, Pub/sub)
 
 VALUES = ["", "0", "1", "-1", "10", "42", "-100", "007", "+5", " 3", "3 ", "1e3", "0x1f",
           "3.14", "-0.5", ".5", "5.", "1.0", "-0", "inf", "-inf", "nan", "+inf", "Infinity",
@@ -754,6 +754,16 @@ def _get(g, conn, fresh):
     return Cmd(conn, [g.case("GET"), k], keys=[k])
 
 
+def _publish(g, conn, fresh):
+    """PUBLISH to a channel nobody here subscribes to (0 on both sides), and SPUBLISH to one
+    named like a key (routed by its slot): mostly to run them inside MULTI, where Flin applies
+    them from the log."""
+    if g.rnd.random() < 0.5:
+        return Cmd(conn, [g.case("PUBLISH"), g.pick(["ch", "news", ""]), g.value(fresh)])
+    k = g.key()
+    return Cmd(conn, [g.case("SPUBLISH"), k, g.value(fresh)], keys=[k])
+
+
 def _mget(g, conn, fresh):
     ks = [g.key() for _ in range(g.rnd.randint(1, 4))]
     return Cmd(conn, [g.case("MGET")] + ks, keys=ks)
@@ -1146,7 +1156,7 @@ GENERATORS = {
     "bitpos2": _bitpos, "bitop": _bitop, "lcs": _lcs, "lcs2": _lcs, "pfadd": _pfadd,
     "pfadd2": _pfadd, "pfcount": _pfcount, "pfmerge": _pfmerge, "dump": _dump,
     "restore": _restore, "restore2": _restore, "object": _object,
-    "bitfield": _bitfield, "bitfield2": _bitfield,
+    "bitfield": _bitfield, "bitfield2": _bitfield, "publish": _publish,
 }
 
 
