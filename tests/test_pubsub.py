@@ -948,6 +948,24 @@ def test_read_only_scripts_refuse_publish(conn):
     expect(s, wire("message", "e", "after"))    # nothing from the refused ones came first
 
 
+def test_client_list_and_kill_by_type(conn):
+    admin, s, n = conn(), conn(), conn()
+    sid, nid, aid = s.call("CLIENT", "ID"), n.call("CLIENT", "ID"), admin.call("CLIENT", "ID")
+    sub(s, "PSUBSCRIBE", "t*")
+
+    def ids(*args):
+        listing = admin.call("CLIENT", "LIST", *args).decode()
+        return {int(ln.split(" ")[0][3:]) for ln in listing.split("\n") if ln}
+    assert ids("TYPE", "pubsub") == {sid}
+    assert {nid, aid} <= ids("TYPE", "normal") and sid not in ids("TYPE", "normal")
+    assert ids("TYPE", "replica") == set()
+    assert admin.call("CLIENT", "KILL", "TYPE", "pubsub", "SKIPME", "no") == 1
+    with pytest.raises((EOFError, OSError)):
+        s.read_reply()  # closed
+    assert admin.call("PUBSUB", "NUMPAT") == 0
+    assert n.call("PING") == "PONG"  # the normal one stays
+
+
 def test_client_list_sub_psub_ssub_fields(conn):
     admin, c = conn(), conn()
     cid = c.call("CLIENT", "ID")

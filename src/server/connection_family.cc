@@ -135,12 +135,15 @@ void ResetCmd(CommandContext& ctx) {
   ctx.out.Simple("RESET");
 }
 
+// Redis's client type of a connection: "pubsub" once subscribed to anything, else "normal"
+// (Flin has no replica or master connections among its clients).
+bool Subscribed(const IoThread::ClientInfo& c) { return c.sub + c.psub + c.ssub > 0; }
+
 // One CLIENT LIST line, with Redis's field names. Flags: x inside MULTI, r after READONLY,
 // P subscribed to anything, N for none.
 std::string ClientLine(const IoThread::ClientInfo& c) {
-  const bool subscribed = c.sub + c.psub + c.ssub > 0;
   std::string flags =  // in Redis's order
-      std::string(subscribed ? "P" : "") + (c.multi >= 0 ? "x" : "") + (c.readonly ? "r" : "");
+      std::string(Subscribed(c) ? "P" : "") + (c.multi >= 0 ? "x" : "") + (c.readonly ? "r" : "");
   if (flags.empty()) flags = "N";
   return "id=" + std::to_string(c.id) + " addr=" + c.addr + " laddr=" + c.laddr +
          " fd=" + std::to_string(c.fd) + " name=" + c.name + " age=" + std::to_string(c.age_s) +
@@ -154,11 +157,13 @@ std::string ClientLine(const IoThread::ClientInfo& c) {
          " events=r cmd=" + c.cmd + " user=default redir=-1 resp=" + std::to_string(c.proto) + "\n";
 }
 
-void ClientList(CommandContext& ctx, const std::vector<uint64_t>& ids) {
+// `subscribed`: -1 every client, 0 TYPE normal, 1 TYPE pubsub.
+void ClientList(CommandContext& ctx, const std::vector<uint64_t>& ids, int subscribed = -1) {
   std::string out;
   for (auto& t : ctx.server.io_threads()) {
     for (const auto& c : t->ListClients()) {
       if (!ids.empty() && std::find(ids.begin(), ids.end(), c.id) == ids.end()) continue;
+      if (subscribed >= 0 && Subscribed(c) != (subscribed == 1)) continue;
       out += ClientLine(c);
     }
   }
@@ -177,6 +182,7 @@ void ClientKill(CommandContext& ctx) {
   uint64_t id = 0;
   std::string addr, laddr;
   bool skipme = true;
+  int subscribed = -1;
   if (ctx.args.size() % 2 != 0) return ctx.out.Error(kErrSyntax);
   for (size_t i = 2; i + 1 < ctx.args.size(); i += 2) {
     std::string f = ToLower(ctx.args[i]);
@@ -202,18 +208,20 @@ void ClientKill(CommandContext& ctx) {
       if (ty != "normal" && ty != "master" && ty != "replica" && ty != "slave" && ty != "pubsub") {
         return ctx.out.Error("ERR Unknown client type '" + std::string(v) + "'");
       }
-      if (ty != "normal") return ctx.out.Integer(0);
+      if (ty != "normal" && ty != "pubsub") return ctx.out.Integer(0);
+      subscribed = ty == "pubsub" ? 1 : 0;
     } else {
       return ctx.out.Error(kErrSyntax);
     }
   }
   int n = 0;
   for (auto& t : ctx.server.io_threads()) {
-    n += t->Kill(id, addr, laddr, skipme ? ctx.conn.id() : 0);
+    n += t->Kill(id, addr, laddr, skipme ? ctx.conn.id() : 0, subscribed);
   }
   // Killed itself: nothing it sent after this runs (Kill closes it only after this batch).
   if (!skipme && (id == 0 || id == ctx.conn.id()) && (addr.empty() || addr == ctx.conn.peer()) &&
-      (laddr.empty() || laddr == ctx.conn.local())) {
+      (laddr.empty() || laddr == ctx.conn.local()) &&
+      (subscribed < 0 || (ctx.conn.subscriptions().Total() > 0) == (subscribed == 1))) {
     ctx.conn.CloseAfterReply();
   }
   ctx.out.Integer(n);
@@ -239,6 +247,7 @@ void ClientCmd(CommandContext& ctx) {
     ctx.out.Ok();
   } else if (sub == "list") {
     std::vector<uint64_t> ids;
+    int subscribed = -1;
     for (size_t i = 2; i < argc; ++i) {
       std::string opt = ToLower(ctx.args[i]);
       if (opt == "type" && i + 1 < argc) {
@@ -246,7 +255,8 @@ void ClientCmd(CommandContext& ctx) {
         if (ty != "normal" && ty != "master" && ty != "replica" && ty != "pubsub") {
           return ctx.out.Error("ERR Unknown client type '" + std::string(ctx.args[i]) + "'");
         }
-        if (ty != "normal") return ctx.out.Verbatim("");
+        if (ty != "normal" && ty != "pubsub") return ctx.out.Verbatim("");
+        subscribed = ty == "pubsub" ? 1 : 0;
       } else if (opt == "id" && i + 1 < argc) {
         for (++i; i < argc; ++i) {
           int64_t id;
@@ -257,7 +267,7 @@ void ClientCmd(CommandContext& ctx) {
         return ctx.out.Error(kErrSyntax);
       }
     }
-    ClientList(ctx, ids);
+    ClientList(ctx, ids, subscribed);
   } else if (sub == "info" && argc == 2) {
     ClientList(ctx, {ctx.conn.id()});
   } else if (sub == "kill" && argc >= 3) {
@@ -269,11 +279,11 @@ void ClientCmd(CommandContext& ctx) {
         "GETNAME", "    Return the name of the current connection.",
         "SETNAME <name>", "    Assign the name <name> to the current connection.",
         "SETINFO <LIB-NAME|LIB-VER> <value>", "    Accept client library information.",
-        "LIST [TYPE normal] [ID <id> [<id> ...]]", "    Return information about client connections.",
+        "LIST [TYPE normal|pubsub] [ID <id> [<id> ...]]", "    Return information about client connections.",
         "INFO", "    Return information about the current client connection.",
         "KILL <ip:port>", "    Kill connection made from <ip:port>.",
         "KILL <option> <value> [<option> <value> [...]]",
-        "    Kill connections. Options are: ID, ADDR, LADDR, USER default, TYPE normal, SKIPME yes|no.",
+        "    Kill connections. Options are: ID, ADDR, LADDR, USER default, TYPE normal|pubsub, SKIPME yes|no.",
         "HELP", "    Print this help."};
     ctx.out.ArrayHeader(std::size(kHelp));
     for (const char* line : kHelp) ctx.out.Simple(line);

@@ -334,7 +334,7 @@ std::string IoThread::GetName(ClientConn* conn) {
 }
 
 int IoThread::Kill(uint64_t id, const std::string& addr, const std::string& laddr,
-                   uint64_t skip_id) {
+                   uint64_t skip_id, int subscribed) {
   std::vector<uint64_t> victims;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -343,6 +343,12 @@ int IoThread::Kill(uint64_t id, const std::string& addr, const std::string& ladd
       if (id != 0 && cid != id) continue;
       if (!addr.empty() && c->peer() != addr) continue;
       if (!laddr.empty() && c->local() != laddr) continue;
+      if (subscribed >= 0) {
+        const size_t subs = c->sub.load(std::memory_order_relaxed) +
+                            c->psub.load(std::memory_order_relaxed) +
+                            c->ssub.load(std::memory_order_relaxed);
+        if ((subs > 0) != (subscribed == 1)) continue;
+      }
       victims.push_back(cid);
     }
   }

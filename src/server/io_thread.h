@@ -101,7 +101,10 @@ class IoThread : public net::EventHandler, public cluster::CompletionSink, publi
   void SetName(ClientConn* conn, std::string name);
   std::string GetName(ClientConn* conn);
   // Marks matching clients for closing (posted to the loop); returns how many matched.
-  int Kill(uint64_t id, const std::string& addr, const std::string& laddr, uint64_t skip_id);
+  // `subscribed`: -1 any client, 0 those with no subscription (TYPE normal), 1 those with one
+  // (TYPE pubsub).
+  int Kill(uint64_t id, const std::string& addr, const std::string& laddr, uint64_t skip_id,
+           int subscribed = -1);
 
  private:
   void Cron();
