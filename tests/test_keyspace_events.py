@@ -874,36 +874,18 @@ KEYMISS_CASES = [
 ]
 
 
-# Flin raises no keymiss (DESIGN.md, "Keyspace notifications": reads are answered on the
-# I/O threads, not applied); these pin Redis's behavior, and Flin's is pinned below.
-redis_only = pytest.mark.skipif(not flinproc.is_redis(),
-                                reason="keymiss: Redis only (Flin raises none, by design)")
-
-
-@pytest.mark.flin_only
 @pytest.mark.parametrize("command,missed", [c[1:] for c in KEYMISS_CASES],
                          ids=[c[0] for c in KEYMISS_CASES])
-def test_keymiss_is_never_raised(ev, command, missed):
-    cmd, sub = ev
-    cmd.call("SET", "x", "1")
-    set_flags(cmd, "KEm")
-    assert run(cmd, sub, [], command) == []
-
-
-@redis_only
-@pytest.mark.parametrize("command,missed", [c[1:] for c in KEYMISS_CASES],
-                         ids=[c[0] for c in KEYMISS_CASES])
-def test_keymiss_redis_behavior(ev, command, missed):
-    """Redis 7.0 raises 'keymiss' (class m) when a read finds no key."""
+def test_keymiss(ev, command, missed):
+    """'keymiss' (class m) when a read finds no key, as Redis 7.0 raises it."""
     cmd, sub = ev
     cmd.call("SET", "x", "1")
     set_flags(cmd, "KEm")
     assert run(cmd, sub, [], command) == expand([("keymiss", k) for k in missed])
 
 
-@redis_only
-def test_keymiss_before_write_event_redis_behavior(ev):
-    """Redis: SET ... GET and GETSET on a new key raise keymiss, then new, then set."""
+def test_keymiss_before_write_event(ev):
+    """SET ... GET and GETSET on a new key raise keymiss, then new, then set."""
     cmd, sub = ev
     set_flags(cmd, "KEAmn")
     assert run(cmd, sub, [], ("SET", "k", "v", "GET"), None) == expand(

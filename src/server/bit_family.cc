@@ -225,13 +225,13 @@ void BitOpApply(ApplyContext& ctx) {
   std::string err = BitOpError(ctx.args, &op);
   if (!err.empty()) return ctx.out.Error(err);
   std::string out, src;
-  ctx.GetString(ctx.args[3], &out, nullptr);
+  ReadString(ctx, ctx.args[3], &out, nullptr);  // (a missing source raises keymiss)
   if (op == BitOp::kNot) {
     for (char& c : out) c = static_cast<char>(~static_cast<uint8_t>(c));
   }
   for (size_t i = 4; i < ctx.args.size(); ++i) {
     src.clear();
-    ctx.GetString(ctx.args[i], &src, nullptr);
+    ReadString(ctx, ctx.args[i], &src, nullptr);
     // Bytes past a source's end are zeros: for AND that clears them (the zeros the resize
     // adds, and those of `out` past `src`), for OR and XOR it keeps them.
     if (out.size() < src.size()) out.resize(src.size(), '\0');

@@ -191,7 +191,8 @@ void ObjectCmd(Ctx& ctx) {
     return;
   }
   std::string v;
-  if (!ReadString(ctx, ctx.args[2], &v, nullptr)) return ctx.out.Null();
+  // (No keymiss, as Redis's OBJECT looks the key up without notifying.)
+  if (!ReadString(ctx, ctx.args[2], &v, nullptr, /*notify_miss=*/false)) return ctx.out.Null();
   if (sub == "encoding") return ctx.out.Bulk(StringEncoding(v));
   if (sub == "refcount") return ctx.out.Integer(1);  // values are never shared
   // What Redis answers when its maxmemory policy does not track these; Flin has no eviction

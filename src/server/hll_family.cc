@@ -37,6 +37,7 @@ bool MergeKeys(ApplyContext& ctx, size_t first, hll::Registers* max, bool* dense
     bool bad = false;
     if (!ReadHll(ctx, ctx.args[i], &v, nullptr, &bad)) {
       if (bad) return false;
+      ctx.Notify(kNotifyKeyMiss, "keymiss", ctx.args[i]);
       continue;  // a missing key is an empty HLL
     }
     if (v[4] == 0) *dense = true;
@@ -89,7 +90,10 @@ void PfCountApply(ApplyContext& ctx) {
   int64_t expire_at = 0;
   bool bad = false;
   if (!ReadHll(ctx, ctx.args[1], &v, &expire_at, &bad)) {
-    if (!bad) ctx.out.Integer(0);
+    if (!bad) {
+      ctx.Notify(kNotifyKeyMiss, "keymiss", ctx.args[1]);
+      ctx.out.Integer(0);
+    }
     return;
   }
   uint64_t card;

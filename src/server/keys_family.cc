@@ -277,7 +277,7 @@ void CopyApply(ApplyContext& ctx) {
   if (!err.empty()) return ctx.out.Error(err);
   std::string v;
   int64_t expire_at;
-  if (!ctx.GetString(ctx.args[1], &v, &expire_at)) return ctx.out.Integer(0);
+  if (!ReadString(ctx, ctx.args[1], &v, &expire_at)) return ctx.out.Integer(0);  // keymiss
   const bool replaced = ctx.Exists(ctx.args[2]);
   if (!replace && replaced) return ctx.out.Integer(0);
   // Redis deletes the destination and adds it again: "new" either way.

@@ -10,7 +10,7 @@
 namespace flin::server {
 
 bool ReadString(CommandContext& ctx, std::string_view key, std::string* payload,
-                int64_t* expire_at_ms) {
+                int64_t* expire_at_ms, bool notify_miss) {
   thread_local std::string raw;
   IoStats& st = ctx.conn.io().stats();
   storage::Store& store = ctx.server.store();
@@ -21,6 +21,14 @@ bool ReadString(CommandContext& ctx, std::string_view key, std::string* payload,
   if (!s.ok()) {
     IoStats::Add(st.keyspace_misses, 1);
     if (!tx.watched.empty()) NoteWatchedRead(tx, key, false, {}, 0);
+    const int flags = ctx.server.config().notify_keyspace_events.load(std::memory_order_relaxed);
+    if (notify_miss && KeyspaceEventWanted(flags, kNotifyKeyMiss)) {
+      // A read answered here raises it at once: nothing of it waits for a log.
+      for (const auto& [channel, message] :
+           KeyEventMessages(flags, KeyEvent{kNotifyKeyMiss, "keymiss", std::string(key)})) {
+        ctx.server.pubsub().Publish(false, channel, message);
+      }
+    }
     return false;
   }
   auto v = storage::DecodeValue(raw);

@@ -17,14 +17,19 @@ namespace flin::server {
 // replica applying APPEND, SETRANGE or SETBIT makes the same decision.
 inline constexpr int64_t kMaxStringBytes = 512LL << 20;
 
-// The live string at `key`: payload and absolute expiry (0: none). false if absent.
+// The live string at `key`: payload and absolute expiry (0: none). false if absent, which
+// raises a "keymiss" keyspace event (class m) as Redis's lookups for reading do, unless
+// `notify_miss` is false (a write's check, OBJECT).
 bool ReadString(CommandContext& ctx, std::string_view key, std::string* payload,
-                int64_t* expire_at_ms);
+                int64_t* expire_at_ms, bool notify_miss = true);
 // The same read on the apply thread, for a read that goes through the log (it followed writes
-// of the same connection, or the leader had no lease): it sees every earlier entry.
+// of the same connection, or the leader had no lease): it sees every earlier entry. Its
+// keymiss waits for the entry's commit with the entry's other events.
 inline bool ReadString(ApplyContext& ctx, std::string_view key, std::string* payload,
-                       int64_t* expire_at_ms) {
-  return ctx.GetString(key, payload, expire_at_ms);
+                       int64_t* expire_at_ms, bool notify_miss = true) {
+  if (ctx.GetString(key, payload, expire_at_ms)) return true;
+  if (notify_miss) ctx.Notify(kNotifyKeyMiss, "keymiss", key);
+  return false;
 }
 
 // Held by a command that reads several keys (MGET, EXISTS): on an I/O thread their reads then

@@ -241,6 +241,7 @@ void SetApply(ApplyContext& ctx) {
   int64_t old_expire = 0;
   const bool need_old = o.nx || o.xx || o.get || o.keepttl;
   const bool exists = need_old && ctx.GetString(ctx.args[1], &old, &old_expire);
+  if (o.get && !exists) ctx.Notify(kNotifyKeyMiss, "keymiss", ctx.args[1]);  // a read, as Redis
   if ((o.nx && exists) || (o.xx && !exists)) {
     if (o.get && exists) return ctx.out.Bulk(old);
     return ctx.out.Null();
@@ -307,6 +308,7 @@ void SetExApply(ApplyContext& ctx) {
 void GetSetApply(ApplyContext& ctx) {
   std::string old;
   const bool exists = ctx.GetString(ctx.args[1], &old, nullptr);
+  if (!exists) ctx.Notify(kNotifyKeyMiss, "keymiss", ctx.args[1]);
   ctx.PutString(ctx.args[1], ctx.args[2], 0);
   ctx.Notify(kNotifyString, "set", ctx.args[1]);
   if (exists) return ctx.out.Bulk(old);
@@ -315,7 +317,7 @@ void GetSetApply(ApplyContext& ctx) {
 
 void GetDelApply(ApplyContext& ctx) {
   std::string old;
-  if (!ctx.GetString(ctx.args[1], &old, nullptr)) return ctx.out.Null();
+  if (!ReadString(ctx, ctx.args[1], &old, nullptr)) return ctx.out.Null();  // keymiss too
   ctx.Delete(ctx.args[1]);
   ctx.Notify(kNotifyGeneric, "del", ctx.args[1]);
   ctx.out.Bulk(old);
@@ -337,7 +339,7 @@ void GetExApply(ApplyContext& ctx) {
   if (!err.empty()) return ctx.out.Error(err);
   std::string v;
   int64_t old_expire;
-  if (!ctx.GetString(ctx.args[1], &v, &old_expire)) return ctx.out.Null();
+  if (!ReadString(ctx, ctx.args[1], &v, &old_expire)) return ctx.out.Null();  // keymiss too
   // The time only now that the key is there (Redis's order).
   int64_t expire_at;
   if (!o.ParseAndResolve(ctx.now_ms, ctx.args[0], &expire_at, &err)) return ctx.out.Error(err);
@@ -401,7 +403,7 @@ bool AppendTooBig(size_t have, size_t add, int64_t limit) {
 void AppendCheck(CommandContext& ctx) {
   std::string v;
   const int64_t limit = ctx.server.config().max_value_bytes.load();
-  if (ReadString(ctx, ctx.args[1], &v, nullptr) &&
+  if (ReadString(ctx, ctx.args[1], &v, nullptr, /*notify_miss=*/false) &&
       AppendTooBig(v.size(), ctx.args[2].size(), limit)) {
     return ctx.out.Error(kErrTooBig);
   }
