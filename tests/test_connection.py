@@ -1,5 +1,6 @@
 """Connection commands: PING ECHO HELLO AUTH SELECT QUIT RESET CLIENT."""
 import re
+import socket
 
 import pytest
 
@@ -301,3 +302,58 @@ def test_resp3_reply_types(raw):
     assert raw._exact(int(raw._line())).startswith(b"txt:# Keyspace")
     cursor, keys = raw.call("SCAN", "0")
     assert cursor == b"0" and sorted(keys) == [b"a", b"f"]
+
+
+def _nothing_yet(conn, wait=0.3):
+    """True if no reply arrived within `wait` s: a held command (no threshold on an answer's
+    speed: only that none came while the pause lasts)."""
+    conn.sock.settimeout(wait)
+    try:
+        conn.sock.recv(1, socket.MSG_PEEK)
+        return False
+    except TimeoutError:
+        return True
+    finally:
+        conn.sock.settimeout(10)
+
+
+def test_client_pause_write_holds_writes_until_unpause(server, raw):
+    with server.raw() as writer, server.raw() as reader:
+        assert raw.call("SET", "pk", "before") == "OK"
+        assert raw.call("CLIENT", "PAUSE", "60000", "WRITE") == "OK"
+        try:
+            writer.send_command("SET", "pk", "after")
+            assert _nothing_yet(writer)               # held
+            assert reader.call("GET", "pk") == b"before"  # reads go on
+            assert reader.call("PING") == "PONG"
+        finally:
+            assert reader.call("CLIENT", "UNPAUSE") == "OK"  # not a write: it runs
+        assert writer.read_reply() == "OK"            # released, in order
+        assert reader.call("GET", "pk") == b"after"
+
+
+def test_client_pause_all_holds_everything_until_it_ends(server, raw):
+    with server.raw() as other:
+        assert raw.call("CLIENT", "PAUSE", "300") == "OK"
+        other.send_command("PING")
+        assert other.read_reply() == "PONG"  # answered once the 300 ms are over
+        # A second, weaker pause keeps the stricter kind (ALL) and the later end (3 s).
+        assert raw.call("CLIENT", "PAUSE", "3000", "WRITE") == "OK"
+        assert raw.call("CLIENT", "PAUSE", "10", "ALL") == "OK"
+        other.send_command("GET", "x")
+        assert _nothing_yet(other)  # even a read waits
+        raw.send_command("CLIENT", "UNPAUSE")  # held too, as in Redis, until the end
+        assert _nothing_yet(raw)
+        assert other.read_reply() is None
+        assert raw.read_reply() == "OK"
+
+
+def test_client_pause_errors(raw):
+    assert error_of(raw, "CLIENT", "PAUSE", "x") == "ERR timeout is not an integer or out of range"
+    assert error_of(raw, "CLIENT", "PAUSE", "-1") == "ERR timeout is negative"
+    assert error_of(raw, "CLIENT", "PAUSE", "10", "foo") == \
+        "ERR CLIENT PAUSE mode must be WRITE or ALL"
+    assert error_of(raw, "CLIENT", "PAUSE", "10", "write", "x") == \
+        "ERR unknown subcommand or wrong number of arguments for 'PAUSE'. Try CLIENT HELP."
+    assert error_of(raw, "CLIENT", "UNPAUSE", "x") == \
+        "ERR wrong number of arguments for 'client|unpause' command"

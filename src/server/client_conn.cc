@@ -27,6 +27,9 @@ protocol::ParserLimits LimitsFrom(const Config& c) {
   return l;
 }
 
+// PUBLISH and SPUBLISH: what CLIENT PAUSE WRITE holds beside writes (Redis's may-replicate).
+bool IsPublish(const CommandSpec& spec) { return spec.Has(kCmdPubSub) && spec.apply != nullptr; }
+
 std::string UnknownCommandError(const std::vector<std::string_view>& args) {
   std::string a;
   for (size_t i = 1; i < args.size() && a.size() < 128; ++i) {
@@ -277,6 +280,11 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
         w.Error(refusal);
         if (transaction_.active) transaction_.dirty = true;
       }
+    } else if (server_->Paused(is_write || IsPublish(*spec))) {
+      // CLIENT PAUSE: held, unparsed, until the pause ends (IoThread::ResumePaused).
+      held_for_pause = true;
+      io_->HoldForPause(id_);
+      return false;
     } else {
       int64_t start = net::MonotonicUs();
       CommandContext ctx{Args(args), w, *this, *server_, *spec, NowMs()};
@@ -424,7 +432,8 @@ void ClientConn::UpdateInterest() {
   const bool want_write = out_sent_ < out_.size();
   // Stop reading while blocked (writes in flight, or replies unread) once a good amount of
   // input is buffered: the kernel's socket buffer then pushes back on the client.
-  const bool blocked = pending_ > 0 || out_.size() - out_sent_ > OutputAllowance();
+  const bool blocked =
+      pending_ > 0 || held_for_pause || out_.size() - out_sent_ > OutputAllowance();
   const bool reading = !(blocked && in_.size() - in_start_ > kKeepCapacity);
   if (want_write == want_write_ && reading == reading_) return;
   want_write_ = want_write;

@@ -127,6 +127,9 @@ class ClientConn : public net::EventHandler {
   // Set while the connection is in its I/O thread's list of those to flush after pushes
   // (IoThread::DeliverPushes), so it is listed once however many messages it got. I/O thread.
   bool push_flush_queued = false;
+  // Set while a command waits out CLIENT PAUSE (Dispatch); IoThread::ResumePaused clears it
+  // and lets the connection try again. I/O thread.
+  bool held_for_pause = false;
   // Leaves every channel, pattern and shard channel, without telling the client (RESET, close).
   void UnsubscribeAll();
 

@@ -227,6 +227,26 @@ void ClientKill(CommandContext& ctx) {
   ctx.out.Integer(n);
 }
 
+// CLIENT PAUSE timeout [WRITE|ALL]: every command (or each that may write) of every client,
+// this one's included, waits until `timeout` ms have passed or CLIENT UNPAUSE (Server::Pause).
+void ClientPause(CommandContext& ctx) {
+  int64_t ms;
+  if (!ParseInt64(ctx.args[2], &ms)) {
+    return ctx.out.Error("ERR timeout is not an integer or out of range");
+  }
+  if (ms < 0) return ctx.out.Error("ERR timeout is negative");
+  bool writes_only = false;
+  if (ctx.args.size() == 4) {
+    const std::string mode = ToLower(ctx.args[3]);
+    if (mode != "write" && mode != "all") {
+      return ctx.out.Error("ERR CLIENT PAUSE mode must be WRITE or ALL");
+    }
+    writes_only = mode == "write";
+  }
+  ctx.server.Pause(net::MonotonicMs() + std::min<int64_t>(ms, int64_t{1} << 40), writes_only);
+  ctx.out.Ok();
+}
+
 void ClientCmd(CommandContext& ctx) {
   const std::string sub = ToLower(ctx.args[1]);
   const size_t argc = ctx.args.size();
@@ -272,6 +292,11 @@ void ClientCmd(CommandContext& ctx) {
     ClientList(ctx, {ctx.conn.id()});
   } else if (sub == "kill" && argc >= 3) {
     ClientKill(ctx);
+  } else if (sub == "pause" && (argc == 3 || argc == 4)) {
+    ClientPause(ctx);
+  } else if (sub == "unpause" && argc == 2) {
+    ctx.server.Unpause();
+    ctx.out.Ok();
   } else if (sub == "help" && argc == 2) {
     static const char* kHelp[] = {
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -284,11 +309,17 @@ void ClientCmd(CommandContext& ctx) {
         "KILL <ip:port>", "    Kill connection made from <ip:port>.",
         "KILL <option> <value> [<option> <value> [...]]",
         "    Kill connections. Options are: ID, ADDR, LADDR, USER default, TYPE normal|pubsub, SKIPME yes|no.",
+        "PAUSE <timeout> [WRITE|ALL]",
+        "    Suspend all, or just write, clients for <timeout> milliseconds.",
+        "UNPAUSE", "    Stop the current client pause, resuming traffic.",
         "HELP", "    Print this help."};
     ctx.out.ArrayHeader(std::size(kHelp));
     for (const char* line : kHelp) ctx.out.Simple(line);
+  } else if (sub == "pause") {
+    ctx.out.Error("ERR unknown subcommand or wrong number of arguments for '" +
+                  std::string(ctx.args[1]) + "'. Try CLIENT HELP.");
   } else if (sub == "id" || sub == "setname" || sub == "getname" || sub == "setinfo" ||
-             sub == "info" || sub == "kill" || sub == "help") {
+             sub == "info" || sub == "kill" || sub == "help" || sub == "unpause") {
     ctx.out.Error(ErrWrongArity("client|" + sub));
   } else {
     ctx.out.Error("ERR unknown subcommand '" + std::string(ctx.args[1]) + "'. Try CLIENT HELP.");
@@ -311,7 +342,8 @@ void RegisterConnectionFamily(CommandTable* t) {
   t->Add(Spec("reset", 1, kCmdNoAuth | kCmdFast | kCmdSubscribedMode, ResetCmd, "Resets the connection."));
   CommandSpec client = Spec("client", -2, 0, ClientCmd, "A container for client connection commands.");
   client.subcommands = {"client|id", "client|setname", "client|getname", "client|setinfo",
-                        "client|list", "client|info", "client|kill", "client|help"};
+                        "client|list", "client|info", "client|kill", "client|pause",
+                        "client|unpause", "client|help"};
   t->Add(std::move(client));
 }
 

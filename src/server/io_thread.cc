@@ -30,7 +30,10 @@ Status IoThread::Start(int listen_fd) {
     return Status::IOError("epoll add listener");
   }
   loop_.RunEvery(100, [this] { Cron(); });
-  loop_.RunEvery(kWaiterPollMs, [this] { PollWaiters(); });
+  loop_.RunEvery(kWaiterPollMs, [this] {
+    PollWaiters();
+    ResumePaused();
+  });
   loop_.BeforeWait([this] {
     // Proposals applied inline can publish (keyspace notifications), and sending messages can
     // let a connection go on and propose: until neither has anything left, or else once more
@@ -225,6 +228,18 @@ void IoThread::PollWaiters() {
     if (it == conns_.end()) continue;
     it->second->OnCompletion(w.seq, std::move(reply));
     if (conns_.count(w.conn_id)) it->second->FlushAndMaybeClose();
+  }
+}
+
+void IoThread::ResumePaused() {
+  if (paused_.empty()) return;
+  std::vector<uint64_t> ids;
+  ids.swap(paused_);  // a connection still paused holds itself again
+  for (uint64_t id : ids) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) continue;
+    it->second->held_for_pause = false;
+    it->second->FlushAndMaybeClose();
   }
 }
 

@@ -75,6 +75,9 @@ class IoThread : public net::EventHandler, public cluster::CompletionSink, publi
   using WaitPoll = std::function<bool(ClientConn& conn, bool expired, std::string* reply)>;
   void AddWaiter(uint64_t conn_id, uint64_t seq, int64_t deadline_ms, WaitPoll poll);
   static constexpr int kWaiterPollMs = 10;
+  // Loop thread: the connection's next command waits out CLIENT PAUSE; it is tried again
+  // every kWaiterPollMs (ResumePaused).
+  void HoldForPause(uint64_t conn_id) { paused_.push_back(conn_id); }
   // Loop thread: forgets a closed connection (deletes it after the current event).
   void Forget(uint64_t id);
   // Loop thread: calls the connection's FlushAndMaybeClose() again after pending events.
@@ -113,6 +116,7 @@ class IoThread : public net::EventHandler, public cluster::CompletionSink, publi
   void Deliver(std::vector<cluster::Completion>& batch);
   void DeliverPushes(const PushBatch& batch);
   void PollWaiters();
+  void ResumePaused();
   void FlushPushed();          // sends what DeliverPushes wrote (loop thread, before waiting)
   void DropOverflowVictims();  // closes the subscribers of batches refused by Push
 
@@ -133,6 +137,7 @@ class IoThread : public net::EventHandler, public cluster::CompletionSink, publi
     WaitPoll poll;
   };
   std::vector<Waiter> waiters_;  // loop thread; at most one per connection
+  std::vector<uint64_t> paused_;  // loop thread: connections held by CLIENT PAUSE, once each
   std::atomic<size_t> queued_push_bytes_{0};  // posted batches not yet delivered
   std::mutex overflow_mu_;
   absl::flat_hash_set<uint64_t> overflow_victims_;  // guarded by overflow_mu_; <= connections

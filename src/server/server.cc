@@ -260,7 +260,7 @@ void Server::Run() {
     // CONFIG SET fsync takes effect here.
     if (single_node_) single_node_->set_fsync(config_->fsync.load());
     if (multi_raft_) multi_raft_->set_fsync(config_->fsync.load());
-    expiry_->Cycle(NowMs());
+    if (!Paused(true)) expiry_->Cycle(NowMs());  // CLIENT PAUSE: the data stays still
     store_->TidyDeletedRanges(net::MonotonicUs() / 1000);
     SampleOps();
   }
@@ -292,6 +292,16 @@ void Server::Run() {
   backups_.reset();  // waits for a running backup
   store_.reset();
   LOG_NOTICE("shut down cleanly, every acknowledged write is on disk");
+}
+
+void Server::Pause(int64_t until_ms, bool writes_only) {
+  std::lock_guard<std::mutex> lock(pause_mu_);
+  const int64_t now = net::MonotonicMs();
+  const int64_t cur = pause_until_ms_.load();
+  const bool active = cur != 0 && now < cur;
+  // The stricter kind of an active pause stays; the later end.
+  pause_writes_only_.store(writes_only && (!active || pause_writes_only_.load()));
+  pause_until_ms_.store(active ? std::max(cur, until_ms) : until_ms);
 }
 
 void Server::SampleOps() {

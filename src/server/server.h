@@ -6,12 +6,14 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "cluster/multi_raft.h"
 #include "cluster/replicator.h"
 #include "cluster/single_node.h"
+#include "net/event_loop.h"
 #include "server/active_expiry.h"
 #include "server/backups.h"
 #include "server/background_worker.h"
@@ -89,6 +91,19 @@ class Server {
     return client_output_bytes_peak_.load(std::memory_order_relaxed);
   }
 
+  // CLIENT PAUSE: every client command is held until `until_ms` (monotonic), or with
+  // `writes_only` only those that may write (the log's, and PUBLISH). A second pause keeps the
+  // later end and the stricter kind, as Redis; Unpause ends it. Active expiry waits too, so
+  // the data stays still. Any thread.
+  void Pause(int64_t until_ms, bool writes_only);
+  void Unpause() { pause_until_ms_.store(0); }
+  // Whether a command that `may_write` is held now.
+  bool Paused(bool may_write) const {
+    const int64_t until = pause_until_ms_.load(std::memory_order_relaxed);
+    if (until == 0 || net::MonotonicMs() >= until) return false;
+    return may_write || !pause_writes_only_.load(std::memory_order_relaxed);
+  }
+
   uint64_t NextClientId() { return next_client_id_.fetch_add(1) + 1; }
   std::atomic<int64_t> connected_clients{0};
   uint64_t expired_keys() const;           // deleted by active expiry
@@ -125,6 +140,9 @@ class Server {
   std::atomic<bool> shutdown_{false};
   std::atomic<bool> hand_off_at_shutdown_{true};
   std::atomic<uint64_t> next_client_id_{0};
+  std::mutex pause_mu_;  // orders Pause's read-modify-write of the two below
+  std::atomic<int64_t> pause_until_ms_{0};  // 0: not paused
+  std::atomic<bool> pause_writes_only_{false};
   std::string run_id_;
   int64_t start_ms_ = 0;
   std::unique_ptr<ActiveExpiry> expiry_;  // main thread (Run), created by Start
