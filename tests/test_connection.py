@@ -357,3 +357,25 @@ def test_client_pause_errors(raw):
         "ERR unknown subcommand or wrong number of arguments for 'PAUSE'. Try CLIENT HELP."
     assert error_of(raw, "CLIENT", "UNPAUSE", "x") == \
         "ERR wrong number of arguments for 'client|unpause' command"
+
+
+def test_client_reply_off_skip_on(server, raw):
+    raw.send(encode_command("CLIENT", "REPLY", "SKIP") + encode_command("SET", "rk", "1") +
+             encode_command("GET", "rk") +
+             encode_command("CLIENT", "REPLY", "OFF") + encode_command("INCR", "rk") +
+             encode_command("GET", "rk") + encode_command("NOSUCHCMD") +
+             encode_command("CLIENT", "REPLY", "ON") + encode_command("GET", "rk"))
+    # Only GET (after the skipped SET), ON's OK and the last GET answer.
+    assert raw.read_reply() == b"1"
+    assert raw.read_reply() == "OK"
+    assert raw.read_reply() == b"2"
+    assert error_of(raw, "CLIENT", "REPLY", "MAYBE") == "ERR syntax error"
+    assert error_of(raw, "CLIENT", "REPLY") == \
+        "ERR wrong number of arguments for 'client|reply' command"
+    # A skipped write still runs, and a transaction's replies go too.
+    raw.send(encode_command("CLIENT", "REPLY", "SKIP") + encode_command("DEL", "rk") +
+             encode_command("CLIENT", "REPLY", "OFF") + encode_command("MULTI") +
+             encode_command("SET", "rk", "3") + encode_command("EXEC") +
+             encode_command("CLIENT", "REPLY", "ON") + encode_command("GET", "rk"))
+    assert raw.read_reply() == "OK"
+    assert raw.read_reply() == b"3"

@@ -227,6 +227,13 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
                         spec->OnlyReads(args) && spec->apply != nullptr &&
                         transaction_.watched.empty();
   if (pending_ > 0 && !is_write && !log_read) return false;
+  // CLIENT REPLY: whether this command's reply is dropped (decided before it runs, as the
+  // command may be CLIENT REPLY itself, which says for itself through reply_this_).
+  const bool skipped = skip_next_;
+  const bool silent = reply_off_ || skipped;
+  skip_next_ = false;
+  reply_this_ = 0;
+  const size_t slots_before = slots_.size();
 
   IoStats& st = io_->stats();
   // While proposals are in flight, a direct reply (an error) waits in line behind them.
@@ -284,6 +291,7 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
       // CLIENT PAUSE: held, unparsed, until the pause ends (IoThread::ResumePaused).
       held_for_pause = true;
       io_->HoldForPause(id_);
+      skip_next_ = skipped;  // not run: it is still the one to skip
       return false;
     } else {
       int64_t start = net::MonotonicUs();
@@ -292,7 +300,10 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
         QueueInTransaction(ctx);  // no proposal is in flight inside MULTI (see Dispatch's top)
       } else if (log_read && spec->ArityOk(args.size())) {
         const int p = LogReadPartition(ctx);
-        if (p < 0) return false;  // cannot go through a log here: wait for the writes
+        if (p < 0) {  // cannot go through a log here: wait for the writes
+          skip_next_ = skipped;
+          return false;
+        }
         ctx.Propose(p);
       } else if (RouteCommand(ctx)) {
         if (is_write && !transaction_.watched.empty()) CheckWatchedKeysBeforeWrite(ctx);
@@ -319,6 +330,10 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
   multi_bytes.store(transaction_.bytes, std::memory_order_relaxed);
   // Counted once it has run (a read that returned above to wait for writes runs again later).
   IoStats::Add(st.commands, 1);
+  if (reply_this_ < 0 || (reply_this_ == 0 && silent)) {
+    sink->resize(before);  // a direct reply
+    for (size_t i = slots_before; i < slots_.size(); ++i) slots_[i].discard = true;
+  }
   if (sink == &queued && pending_ == pending_before) {
     slots_.push_back(Slot{true, 0, std::move(queued)});
   }
@@ -337,7 +352,7 @@ void ClientConn::OnCompletion(uint64_t seq, std::string&& reply) {
     }
   }
   while (!slots_.empty() && slots_.front().filled) {
-    out_ += slots_.front().bytes;
+    if (!slots_.front().discard) out_ += slots_.front().bytes;
     slots_.pop_front();
   }
   if (pending_ == 0) ProcessInput();

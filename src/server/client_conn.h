@@ -130,6 +130,14 @@ class ClientConn : public net::EventHandler {
   // Set while a command waits out CLIENT PAUSE (Dispatch); IoThread::ResumePaused clears it
   // and lets the connection try again. I/O thread.
   bool held_for_pause = false;
+  // CLIENT REPLY ON | OFF | SKIP (connection_family.cc), for the command running now: the
+  // reply of every command while off, and of the one after a SKIP, is dropped (Dispatch).
+  enum class ReplyMode { kOn, kOff, kSkip };
+  void SetReplyMode(ReplyMode m) {
+    reply_off_ = m == ReplyMode::kOff;
+    skip_next_ = m == ReplyMode::kSkip;
+    reply_this_ = m == ReplyMode::kOn ? 1 : -1;  // ON answers, OFF and SKIP do not
+  }
   // Leaves every channel, pattern and shard channel, without telling the client (RESET, close).
   void UnsubscribeAll();
 
@@ -204,10 +212,13 @@ class ClientConn : public net::EventHandler {
     uint64_t seq;  // 0 for a direct reply
     std::string bytes;
     size_t request_bytes = 0;  // of a proposal, until answered
+    bool discard = false;      // CLIENT REPLY OFF or SKIP: filled, but never sent
   };
   std::deque<Slot> slots_;
   uint64_t proposal_seq_ = 0;
   bool close_after_reply_ = false;
+  bool reply_off_ = false, skip_next_ = false;  // CLIENT REPLY
+  int reply_this_ = 0;  // set by CLIENT REPLY for itself: 1 answer, -1 not, 0 as the mode says
   bool closed_ = false;
   bool want_write_ = false;
   int64_t last_progress_ms_ = 0;  // when the client last took bytes (or had nothing pending)

@@ -294,6 +294,17 @@ void ClientCmd(CommandContext& ctx) {
     ClientKill(ctx);
   } else if (sub == "pause" && (argc == 3 || argc == 4)) {
     ClientPause(ctx);
+  } else if (sub == "reply" && argc == 3) {
+    const std::string mode = ToLower(ctx.args[2]);
+    if (mode == "on") {
+      ctx.conn.SetReplyMode(ClientConn::ReplyMode::kOn);
+      ctx.out.Ok();
+    } else if (mode == "off" || mode == "skip") {
+      ctx.conn.SetReplyMode(mode == "off" ? ClientConn::ReplyMode::kOff
+                                          : ClientConn::ReplyMode::kSkip);
+    } else {
+      ctx.out.Error(kErrSyntax);
+    }
   } else if (sub == "unpause" && argc == 2) {
     ctx.server.Unpause();
     ctx.out.Ok();
@@ -312,6 +323,11 @@ void ClientCmd(CommandContext& ctx) {
         "PAUSE <timeout> [WRITE|ALL]",
         "    Suspend all, or just write, clients for <timeout> milliseconds.",
         "UNPAUSE", "    Stop the current client pause, resuming traffic.",
+        "REPLY (ON|OFF|SKIP)",
+        "    Control the replies sent to the current connection:",
+        "    * ON - Reply to all commands (default).",
+        "    * OFF - Do not reply to any command, including errors.",
+        "    * SKIP - Skip the reply of the next command.",
         "HELP", "    Print this help."};
     ctx.out.ArrayHeader(std::size(kHelp));
     for (const char* line : kHelp) ctx.out.Simple(line);
@@ -319,7 +335,8 @@ void ClientCmd(CommandContext& ctx) {
     ctx.out.Error("ERR unknown subcommand or wrong number of arguments for '" +
                   std::string(ctx.args[1]) + "'. Try CLIENT HELP.");
   } else if (sub == "id" || sub == "setname" || sub == "getname" || sub == "setinfo" ||
-             sub == "info" || sub == "kill" || sub == "help" || sub == "unpause") {
+             sub == "info" || sub == "kill" || sub == "help" || sub == "unpause" ||
+             sub == "reply") {
     ctx.out.Error(ErrWrongArity("client|" + sub));
   } else {
     ctx.out.Error("ERR unknown subcommand '" + std::string(ctx.args[1]) + "'. Try CLIENT HELP.");
@@ -343,7 +360,7 @@ void RegisterConnectionFamily(CommandTable* t) {
   CommandSpec client = Spec("client", -2, 0, ClientCmd, "A container for client connection commands.");
   client.subcommands = {"client|id", "client|setname", "client|getname", "client|setinfo",
                         "client|list", "client|info", "client|kill", "client|pause",
-                        "client|unpause", "client|help"};
+                        "client|unpause", "client|reply", "client|help"};
   t->Add(std::move(client));
 }
 
