@@ -35,6 +35,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+def next_pubsub_message(ps, timeout):
+    """The next message of a redis-py PubSub (get_message polled until a deadline)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        m = ps.get_message(timeout=0.5)
+        if m is not None:
+            return m
+    raise AssertionError(f"no pub/sub message within {timeout}s")
+
+
 def wait_until(predicate, timeout, interval=0.02, what="condition"):
     """Poll predicate() until it is truthy; return its value or raise."""
     deadline = time.monotonic() + timeout

@@ -9,13 +9,12 @@ answers -CROSSSLOT; redis-py's RedisCluster pubsub.
 Flin only (Redis is not run as a cluster here).  Helpers: cluster_helpers.py.  Waits are reads
 with a socket timeout: a message that never comes fails the test in IO seconds.
 """
-import time
 
 import pytest
 from redis.cluster import ClusterNode, RedisCluster
 
 from cluster_helpers import slot_of, slot_owner_map, start_balanced_or_fail
-from flinproc import Error, RawConn, encode_command
+from flinproc import Error, RawConn, encode_command, next_pubsub_message
 
 pytestmark = pytest.mark.flin_only
 
@@ -261,12 +260,7 @@ def test_ssubscribe_of_two_slots_answers_crossslot(cluster, conn):
 
 
 def next_message(ps, timeout=IO):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        m = ps.get_message(timeout=0.5)
-        if m is not None:
-            return m
-    raise AssertionError(f"no pub/sub message within {timeout}s")
+    return next_pubsub_message(ps, timeout)
 
 
 def test_redis_py_cluster_pubsub(cluster):

@@ -20,12 +20,12 @@ before PUBLISH's reply, one publisher's messages in publish order) are checked e
 import hashlib
 import socket
 import threading
-import time
 
 import pytest
 
 import flinproc
-from flinproc import Error, Map, Push, RawConn, Status, encode_command, error_of, wait_until
+from flinproc import (Error, Map, Push, RawConn, Status, encode_command, error_of,
+                      next_pubsub_message, wait_until)
 
 IO = 5.0   # socket timeout of the connections here: a message that never comes fails in 5 s
 
@@ -1031,13 +1031,7 @@ def test_info_pubsub_fields(conn):
 # 8. redis-py's PubSub
 
 def next_message(ps, timeout=IO):
-    """The next message of a redis-py PubSub (get_message polled until a deadline)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        m = ps.get_message(timeout=0.5)
-        if m is not None:
-            return m
-    raise AssertionError(f"no pub/sub message within {timeout}s")
+    return next_pubsub_message(ps, timeout)
 
 
 def test_redis_py_pubsub_get_message(server, r):
