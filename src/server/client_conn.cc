@@ -86,8 +86,12 @@ void ClientConn::UnsubscribeAll() {
   if (subscriptions_.Total() == 0) return;
   PubSub& registry = server_->pubsub();
   const PubSub::Subscriber me{io_, id_};
-  for (const auto& c : subscriptions_.channels) registry.Unsubscribe(PubSub::Space::kChannel, c, me);
-  for (const auto& p : subscriptions_.patterns) registry.Unsubscribe(PubSub::Space::kPattern, p, me);
+  for (const auto& c : subscriptions_.channels) {
+    registry.Unsubscribe(PubSub::Space::kChannel, c, me);
+  }
+  for (const auto& p : subscriptions_.patterns) {
+    registry.Unsubscribe(PubSub::Space::kPattern, p, me);
+  }
   for (const auto& c : subscriptions_.shard_channels) {
     registry.Unsubscribe(PubSub::Space::kShard, c, me);
   }

@@ -176,12 +176,16 @@ void IoThread::DeliverPushes(const PushBatch& batch) {
 void IoThread::FlushPushed() {
   // Delivered during another connection's command (a PUBLISH on this thread), so sent here,
   // after it. Each connection is listed once (push_flush_queued).
-  std::vector<uint64_t> ids;
-  ids.swap(pushed_);
-  for (uint64_t id : ids) {
+  FlushListed(&pushed_, &ClientConn::push_flush_queued);
+}
+
+void IoThread::FlushListed(std::vector<uint64_t>* ids, bool ClientConn::*listed) {
+  std::vector<uint64_t> taken;
+  taken.swap(*ids);  // flushing may list a connection again
+  for (uint64_t id : taken) {
     auto it = conns_.find(id);
     if (it == conns_.end()) continue;
-    it->second->push_flush_queued = false;
+    it->second.get()->*listed = false;
     it->second->FlushAndMaybeClose();
   }
 }
@@ -232,15 +236,8 @@ void IoThread::PollWaiters() {
 }
 
 void IoThread::ResumePaused() {
-  if (paused_.empty()) return;
-  std::vector<uint64_t> ids;
-  ids.swap(paused_);  // a connection still paused holds itself again
-  for (uint64_t id : ids) {
-    auto it = conns_.find(id);
-    if (it == conns_.end()) continue;
-    it->second->held_for_pause = false;
-    it->second->FlushAndMaybeClose();
-  }
+  // A connection still paused holds itself again.
+  FlushListed(&paused_, &ClientConn::held_for_pause);
 }
 
 void IoThread::FlushProposals() {

@@ -118,6 +118,9 @@ class IoThread : public net::EventHandler, public cluster::CompletionSink, publi
   void PollWaiters();
   void ResumePaused();
   void FlushPushed();          // sends what DeliverPushes wrote (loop thread, before waiting)
+  // Takes `*ids` and, for each connection still open, clears its `listed` flag (which kept it
+  // in the list once) and runs FlushAndMaybeClose: sends, and processes input held back.
+  void FlushListed(std::vector<uint64_t>* ids, bool ClientConn::*listed);
   void DropOverflowVictims();  // closes the subscribers of batches refused by Push
 
   Server* server_;

@@ -24,10 +24,8 @@ bool ReadString(CommandContext& ctx, std::string_view key, std::string* payload,
     const int flags = ctx.server.config().notify_keyspace_events.load(std::memory_order_relaxed);
     if (notify_miss && KeyspaceEventWanted(flags, kNotifyKeyMiss)) {
       // A read answered here raises it at once: nothing of it waits for a log.
-      for (const auto& [channel, message] :
-           KeyEventMessages(flags, KeyEvent{kNotifyKeyMiss, "keymiss", std::string(key)})) {
-        ctx.server.pubsub().Publish(false, channel, message);
-      }
+      PublishKeyEvent(ctx.server.pubsub(), flags,
+                      KeyEvent{kNotifyKeyMiss, "keymiss", std::string(key)});
     }
     return false;
   }

@@ -1,5 +1,7 @@
 #include "server/keyspace_events.h"
 
+#include "server/pubsub.h"
+
 namespace flin::server {
 
 bool ParseKeyspaceEvents(std::string_view s, int* flags) {
@@ -54,6 +56,12 @@ std::vector<std::pair<std::string, std::string>> KeyEventMessages(int flags, con
   if (flags & kNotifyKeyspace) out.emplace_back("__keyspace@0__:" + e.key, e.event);
   if (flags & kNotifyKeyevent) out.emplace_back(std::string("__keyevent@0__:") + e.event, e.key);
   return out;
+}
+
+void PublishKeyEvent(PubSub& pubsub, int flags, const KeyEvent& e) {
+  for (const auto& [channel, message] : KeyEventMessages(flags, e)) {
+    pubsub.Publish(false, channel, message);
+  }
 }
 
 }  // namespace flin::server

@@ -18,6 +18,8 @@
 
 namespace flin::server {
 
+class PubSub;
+
 // Redis's bits (server.h NOTIFY_*).
 enum KeyspaceEventFlags : int {
   kNotifyKeyspace = 1 << 0,  // K
@@ -31,7 +33,7 @@ enum KeyspaceEventFlags : int {
   kNotifyExpired = 1 << 8,   // x
   kNotifyEvicted = 1 << 9,   // e (Flin evicts nothing: never raised)
   kNotifyStream = 1 << 10,   // t (likewise)
-  kNotifyKeyMiss = 1 << 11,  // m (reads are not applied: never raised; see DESIGN.md)
+  kNotifyKeyMiss = 1 << 11,  // m: a read found no key
   kNotifyModule = 1 << 13,   // d (likewise)
   kNotifyNew = 1 << 14,      // n: a key was created
   kNotifyAll = kNotifyGeneric | kNotifyString | kNotifyList | kNotifySet | kNotifyHash |
@@ -56,5 +58,7 @@ struct KeyEvent {
 // The channels and messages one event is published as, under `flags`: pairs of (channel,
 // message), the keyspace one first.
 std::vector<std::pair<std::string, std::string>> KeyEventMessages(int flags, const KeyEvent& e);
+// Publishes them to this node's subscribers.
+void PublishKeyEvent(PubSub& pubsub, int flags, const KeyEvent& e);
 
 }  // namespace flin::server

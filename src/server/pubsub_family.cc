@@ -56,7 +56,9 @@ void Subscribe(CommandContext& ctx, Space space, std::string_view kind) {
   const PubSub::Subscriber me{&ctx.conn.io(), ctx.conn.id()};
   for (size_t i = 1; i < ctx.args.size(); ++i) {
     const std::string_view name = ctx.args[i];
-    if (mine.emplace(absl::string_view(name.data(), name.size())).second) ctx.server.pubsub().Subscribe(space, name, me);
+    if (mine.emplace(absl::string_view(name.data(), name.size())).second) {
+      ctx.server.pubsub().Subscribe(space, name, me);
+    }
     Confirm(ctx, kind, &name, CountFor(subs, space));
   }
   ctx.conn.CountSubscriptions();

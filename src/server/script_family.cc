@@ -51,10 +51,8 @@ bool ReadOnlyScript(std::string_view name) {
 int ScriptPartition(CommandContext& ctx, int64_t numkeys) {
   if (ctx.server.cluster() == nullptr) return -1;
   if (numkeys > 0) return ctx.Partition(ctx.args[3]);
-  for (int p = 0; p < ctx.server.partitions(); ++p) {
-    if (ctx.server.Leads(p)) return p;
-  }
-  return -2;
+  const int p = ctx.server.LowestLedPartition();
+  return p >= 0 ? p : -2;
 }
 
 // Keeps `body` in the node's cache under its SHA-1 (*sha), compiled first unless the node has

@@ -219,6 +219,13 @@ Status Server::Start() {
   return Status::Ok();
 }
 
+int Server::LowestLedPartition() const {
+  for (int p = 0; p < partitions(); ++p) {
+    if (Leads(p)) return p;
+  }
+  return -1;
+}
+
 bool Server::Leads(int partition) const {
   if (!multi_raft_) return true;
   return multi_raft_->View(partition).leader.load(std::memory_order_relaxed) ==

@@ -67,6 +67,9 @@ class Server {
   bool LocalReadable(int partition, bool readonly) const;
   // Does this node lead `partition` (so writes to it are proposed here)? Any thread.
   bool Leads(int partition) const;
+  // The lowest partition this node leads (the log of a write that names no key: a script
+  // without keys, a transaction of PUBLISHes), or -1 if it leads none. Any thread.
+  int LowestLedPartition() const;
   const CommandTable& commands() const { return commands_; }
   std::vector<std::unique_ptr<IoThread>>& io_threads() { return io_threads_; }
   ScanCursors& cursors() { return cursors_; }

@@ -72,11 +72,7 @@ void StateMachineImpl::AfterCommit(bool committed) {
   if (events_.empty()) return;
   if (committed && pubsub_ != nullptr) {
     const int flags = notify_flags_->load(std::memory_order_relaxed);
-    for (const KeyEvent& e : events_) {
-      for (const auto& [channel, message] : KeyEventMessages(flags, e)) {
-        pubsub_->Publish(false, channel, message);
-      }
-    }
+    for (const KeyEvent& e : events_) PublishKeyEvent(*pubsub_, flags, e);
   }
   events_.clear();
 }

@@ -176,9 +176,7 @@ void ExecCmd(CommandContext& ctx) {
     }
     // Only PUBLISHes, which name no slot: in the log of the lowest partition led here, as a
     // script without keys.
-    for (int p = 0; p < ctx.server.partitions() && partition < 0; ++p) {
-      if (ctx.server.Leads(p)) partition = p;
-    }
+    partition = ctx.server.LowestLedPartition();
     if (partition < 0) {
       return ctx.out.Error("CLUSTERDOWN this node leads no partition to run the transaction in");
     }
