@@ -709,7 +709,7 @@ void MultiRaftNode::HandleReady() {
   // 2. Everything the groups must remember, in one write: one fsync for all partitions.
   rocksdb::WriteBatch wb;
   bool must_sync = false, safety = false;  // safety: a term, vote or recovering mark changes
-  bool appended = false;
+  bool appended = false, installed = false;
   for (auto& [g, r, early] : items) {
     if (r.snapshot) {
       // Into this round's write (a small partition), or durable on return (a large one, an SST
@@ -729,6 +729,7 @@ void MultiRaftNode::HandleReady() {
       // expiry by at least it (as after a restart).
       g->last_ts = std::max(g->last_ts, g->storage->applied_clock());
       store_->AdvanceApplyClock(g->id, g->last_ts);
+      installed = true;
     }
     must_sync = must_sync || !r.entries.empty() || r.snapshot.has_value();
     appended = appended || !r.entries.empty();
@@ -767,6 +768,7 @@ void MultiRaftNode::HandleReady() {
       log_unsynced_ = true;
     }
   }
+  if (installed) sm_->DataReplaced();  // readable now
   // 3. Messages, one payload per peer (only now: they may promise what was just written).
   PeerPayloads out;
   for (auto& [g, r, early] : items) {
@@ -814,6 +816,7 @@ void MultiRaftNode::ApplyEntries(
         g->last_ts = std::max(g->last_ts, ts);
         std::string reply;
         protocol::ReplyWriter w(&reply, pending ? pending->proto : 2);
+        sm_->SetWriter(pending ? pending->conn_id : 0);
         sm_->Apply(txn, g->id, ts, command, pending ? &w : nullptr);
         if (pending) {
           if (pending->sink) {

@@ -59,6 +59,12 @@ class StateMachine {
   // written (readable), false if it was dropped to be applied again later. Called on the
   // applying thread.
   virtual void AfterCommit(bool committed) { (void)committed; }
+  // Before each Apply: the connection (Proposal::conn_id) whose proposal it answers, 0 if no
+  // one on this node waits for it (a follower, a replay). Called on the applying thread.
+  virtual void SetWriter(uint64_t conn_id) { (void)conn_id; }
+  // A partition's data was replaced other than by applies (a snapshot installed), and is
+  // readable now. Called on the applying thread.
+  virtual void DataReplaced() {}
 };
 
 struct Proposal {

@@ -238,6 +238,7 @@ SingleNodeReplicator::Deliveries SingleNodeReplicator::ApplyBatch(std::vector<Pr
     Proposal& p = batch[i];
     last_ts_ = std::max(last_ts_, UnixMs());
     protocol::ReplyWriter w(&replies[i], p.proto);
+    sm_->SetWriter(p.sink ? p.conn_id : 0);
     sm_->Apply(txn, p.partition, last_ts_, p.command, p.sink ? &w : nullptr);
   }
   const bool clock_moved = last_ts_ != persisted_ts_;

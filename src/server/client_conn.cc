@@ -11,6 +11,7 @@
 #include "server/cluster_family.h"
 #include "server/command.h"
 #include "server/io_thread.h"
+#include "server/lua_script.h"
 #include "server/server.h"
 #include "server/transaction_family.h"
 
@@ -55,6 +56,7 @@ ClientConn::ClientConn(IoThread* io, int fd, uint64_t id, std::string peer, std:
 
 ClientConn::~ClientConn() {
   UnsubscribeAll();
+  if (!closed_) EndTracking();
   UncountOutput();
   if (!closed_) {
     io_->loop().Remove(fd_);
@@ -66,6 +68,7 @@ void ClientConn::Close() {
   if (closed_) return;
   closed_ = true;
   UnsubscribeAll();
+  EndTracking();
   UncountOutput();
   io_->loop().Remove(fd_);
   close(fd_);
@@ -79,7 +82,34 @@ void ClientConn::Reset() {
   readonly_.store(false, std::memory_order_relaxed);
   transaction_ = Transaction();
   UnsubscribeAll();
+  StopTracking();
   io_->SetName(this, "");
+}
+
+void ClientConn::StopTracking() {
+  if (tracking_.on) server_->tracking().Disable(id_);
+  tracking_ = TrackingMode();
+  tracking_on.store(false, std::memory_order_relaxed);
+  tracking_bcast.store(false, std::memory_order_relaxed);
+  tracking_redirect.store(0, std::memory_order_relaxed);
+}
+
+void ClientConn::EndTracking() {
+  // Also for a connection that never tracked: others may redirect to it. With no client
+  // tracking on this node nobody does.
+  Tracking& t = server_->tracking();
+  if (tracking_.on || t.active()) t.Closed(id_);
+}
+
+void ClientConn::TrackRead(const CommandSpec& spec, const std::vector<std::string_view>& args) {
+  if (tracking_.optin ? !tracking_.caching : tracking_.optout && tracking_.caching) return;
+  // Shard channels are keys only for routing (Redis leaves them out too).
+  if (spec.Has(kCmdPubSub)) return;
+  const Args a(args);
+  // A script's keys as it declares them: more than the reads inside it (Redis tracks those),
+  // never fewer when the script keeps to its declared keys.
+  if (!spec.OnlyReads(a) && !IsScriptCommand(spec)) return;
+  for (size_t i : spec.KeyPositions(a)) server_->tracking().Remember(id_, args[i]);
 }
 
 void ClientConn::UnsubscribeAll() {
@@ -101,6 +131,9 @@ void ClientConn::UnsubscribeAll() {
 
 void ClientConn::Push(const PushBatch& batch, const PushBatch::Target& t) {
   if (closed_) return;
+  if (t.kind == PushBatch::Kind::kInvalidate || t.kind == PushBatch::Kind::kRedirBroken) {
+    return PushTracking(batch, t);
+  }
   const bool subscribed =
       t.kind == PushBatch::Kind::kMessage    ? subscriptions_.channels.contains(*batch.channel)
       : t.kind == PushBatch::Kind::kPMessage ? subscriptions_.patterns.contains(t.pattern)
@@ -124,9 +157,50 @@ void ClientConn::Push(const PushBatch& batch, const PushBatch::Target& t) {
       w.PushHeader(3);
       w.Bulk("smessage");
       break;
+    case PushBatch::Kind::kInvalidate:
+    case PushBatch::Kind::kRedirBroken:
+      return;  // PushTracking's
   }
   w.Bulk(*batch.channel);
   w.Bulk(*batch.message);
+}
+
+void ClientConn::PushTracking(const PushBatch& batch, const PushBatch::Target& t) {
+  const size_t hard =
+      static_cast<size_t>(server_->config().output_hard_bytes.load(std::memory_order_relaxed));
+  if (out_.size() - out_sent_ > hard) return;  // FlushAndMaybeClose drops the connection
+  std::string bytes;
+  protocol::ReplyWriter w(&bytes, proto());
+  if (t.kind == PushBatch::Kind::kRedirBroken) {
+    if (proto() < 3) return;  // RESP2 cannot carry it
+    w.PushHeader(2);
+    w.Bulk("tracking-redir-broken");
+    int64_t id = 0;
+    ParseInt64(*batch.message, &id);
+    w.Integer(id);
+  } else {
+    if (proto() >= 3) {
+      w.PushHeader(2);
+      w.Bulk("invalidate");
+    } else if (t.redirected && subscriptions_.Total() > 0) {
+      w.PushHeader(3);
+      w.Bulk("message");
+      w.Bulk("__redis__:invalidate");
+    } else {
+      return;  // RESP2 without a subscribed redirection: nowhere to put it, as Redis
+    }
+    if (batch.message) {
+      bytes += *batch.message;
+    } else {
+      w.Null();  // every key
+    }
+  }
+  // Behind replies still in flight: a read's reply may carry the value this invalidates.
+  if (slots_.empty()) {
+    out_ += bytes;
+  } else {
+    slots_.push_back(Slot{true, 0, std::move(bytes)});
+  }
 }
 
 void ClientConn::OnEvent(uint32_t events) {
@@ -300,6 +374,7 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
     } else {
       int64_t start = net::MonotonicUs();
       CommandContext ctx{Args(args), w, *this, *server_, *spec, NowMs()};
+      if (tracking_.on && !tracking_.bcast) TrackRead(*spec, args);
       if (queueing) {
         QueueInTransaction(ctx);  // no proposal is in flight inside MULTI (see Dispatch's top)
       } else if (log_read && spec->ArityOk(args.size())) {
@@ -334,6 +409,11 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
   multi_bytes.store(transaction_.bytes, std::memory_order_relaxed);
   // Counted once it has run (a read that returned above to wait for writes runs again later).
   IoStats::Add(st.commands, 1);
+  // CLIENT CACHING holds for the next command only, or a whole MULTI ... EXEC (and through
+  // other CLIENT subcommands), as Redis.
+  if (tracking_.caching && !transaction_.active && (spec == nullptr || spec->name != "client")) {
+    tracking_.caching = false;
+  }
   if (reply_this_ < 0 || (reply_this_ == 0 && silent)) {
     sink->resize(before);  // a direct reply
     for (size_t i = slots_before; i < slots_.size(); ++i) slots_[i].discard = true;

@@ -123,6 +123,9 @@ class ClientConn : public net::EventHandler {
   // what it was published under (it may have unsubscribed while the batch was on its way) and
   // its unsent output is within the hard limit (beyond it the message is dropped, and
   // FlushAndMaybeClose, which the caller runs next, drops the connection). I/O thread.
+  // CLIENT TRACKING's messages (kInvalidate, kRedirBroken) go behind this connection's
+  // replies still in flight, and only where Redis sends them (a RESP3 connection; a RESP2 one
+  // in subscribed mode that a client redirects to).
   void Push(const PushBatch& batch, const PushBatch::Target& target);
   // Set while the connection is in its I/O thread's list of those to flush after pushes
   // (IoThread::DeliverPushes), so it is listed once however many messages it got. I/O thread.
@@ -140,6 +143,21 @@ class ClientConn : public net::EventHandler {
   }
   // Leaves every channel, pattern and shard channel, without telling the client (RESET, close).
   void UnsubscribeAll();
+
+  // CLIENT TRACKING (connection_family.cc; the node's side is Server::tracking()): this
+  // connection's mode, and CLIENT CACHING's answer for the next command.
+  struct TrackingMode {
+    bool on = false, bcast = false, optin = false, optout = false, noloop = false;
+    bool caching = false;  // CLIENT CACHING YES (OPTIN) or NO (OPTOUT) given
+    uint64_t redirect = 0;
+    std::vector<std::string> prefixes;  // BCAST, all the client named (none: every key)
+  };
+  TrackingMode& tracking() { return tracking_; }
+  // Turns it off here and on the node (OFF, RESET, close).
+  void StopTracking();
+  // For CLIENT LIST (any thread): tracking on, BCAST.
+  std::atomic<bool> tracking_on{false}, tracking_bcast{false};
+  std::atomic<uint64_t> tracking_redirect{0};
 
   // WAIT (replication_family.cc): the latest write of this connection answered in each
   // partition of a cluster, by its place in the log. At most one per partition.
@@ -173,6 +191,11 @@ class ClientConn : public net::EventHandler {
   void ProcessInput();
   // false: stop processing (waiting on a proposal, or closing).
   bool Dispatch(const std::vector<std::string_view>& args);
+  // CLIENT TRACKING, default mode: remembers the keys of a read about to run (before it
+  // runs: tracking.h), as OPTIN / OPTOUT and CLIENT CACHING say.
+  void TrackRead(const CommandSpec& spec, const std::vector<std::string_view>& args);
+  void PushTracking(const PushBatch& batch, const PushBatch::Target& target);
+  void EndTracking();  // the connection is going: Tracking::Closed
   void UpdateInterest();
   void Close();
   // How many unsent reply bytes still let this connection's requests be processed: the soft
@@ -202,6 +225,7 @@ class ClientConn : public net::EventHandler {
   std::atomic<bool> readonly_{false};  // owning thread writes; CLIENT LIST reads
   Transaction transaction_;
   Subscriptions subscriptions_;
+  TrackingMode tracking_;
   absl::flat_hash_map<int, WritePos> last_writes_;
   int pending_ = 0;  // slots not yet filled
   size_t pending_bytes_ = 0;  // their request_bytes

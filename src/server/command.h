@@ -105,8 +105,11 @@ struct ApplyContext {
   // Keyspace notifications (keyspace_events.h): where this entry's events go, under
   // `notify_flags`; null while none are wanted (Notify is then one test). Sub-commands of a
   // transaction or script pass both on.
+  // With kTrackKeys in `notify_flags`, every change is recorded for CLIENT TRACKING too
+  // (tracking.h), with `writer`: the connection that proposed the entry (0: none here).
   std::vector<KeyEvent>* events = nullptr;
   int notify_flags = 0;
+  uint64_t writer = 0;
   // PUBLISH and SPUBLISH queued in a transaction: the node's subscriptions (to count the
   // receivers, this node's, as the command answers) and where the messages wait until the
   // entry is committed. Null where nothing may publish (scripts: a count that differs between
@@ -120,14 +123,16 @@ struct ApplyContext {
     commands = parent.commands;
     events = parent.events;
     notify_flags = parent.notify_flags;
+    writer = parent.writer;
     pubsub = parent.pubsub;
     publishes = parent.publishes;
   }
   // Records event `event` of class `type` (kNotifyString, kNotifyGeneric, ...) on `key`, as
   // Redis's command of the same name raises it. After the write it reports.
   void Notify(int type, const char* event, std::string_view key) {
-    if (events != nullptr && KeyspaceEventWanted(notify_flags, type)) {
-      events->push_back(KeyEvent{type, event, std::string(key)});
+    if (events != nullptr && (KeyspaceEventWanted(notify_flags, type) ||
+                              ((notify_flags & kTrackKeys) && KeyspaceEventChanges(type)))) {
+      events->push_back(KeyEvent{type, event, std::string(key), writer});
     }
   }
 

@@ -90,6 +90,10 @@ constexpr FlagDoc kFlags[] = {
     {"notify-keyspace-events", "",
      "keyspace notifications to publish, Redis's classes (K E g $ x n A ...); empty = none",
      true},
+    {"tracking-table-max-keys", "1000000",
+     "keys CLIENT TRACKING remembers for its clients; beyond, keys are invalidated to make "
+     "room; 0 = no bound",
+     true},
 };
 
 const FlagDoc* FindFlag(const std::string& name) {
@@ -323,6 +327,9 @@ Status Config::Set(const std::string& raw_name, const std::string& value, bool a
   } else if (name == "slowlog-max-len") {
     if (!ParseInt64(value, &n) || n < 0) return bad("a non-negative integer");
     slowlog_max_len = n;
+  } else if (name == "tracking-table-max-keys") {
+    if (!ParseInt64(value, &n) || n < 0) return bad("a non-negative integer");
+    tracking_table_max_keys = n;
   }
   return Status::Ok();
 }
@@ -373,6 +380,7 @@ std::vector<std::pair<std::string, std::string>> Config::Get(const std::string& 
       {"slowlog-log-slower-than", std::to_string(slowlog_slower_than_us.load())},
       {"slowlog-max-len", std::to_string(slowlog_max_len.load())},
       {"notify-keyspace-events", FormatKeyspaceEvents(notify_keyspace_events.load())},
+      {"tracking-table-max-keys", std::to_string(tracking_table_max_keys.load())},
       // Redis's names for the same things, for tools that ask Redis's questions.
       {"appendfsync", FsyncName(fsync.load())},
       {"cluster-enabled", initial_cluster.empty() ? "no" : "yes"},

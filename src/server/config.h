@@ -63,6 +63,7 @@ struct Config {
   std::atomic<int64_t> slowlog_slower_than_us{10000};  // SLOWLOG's threshold; < 0: off
   std::atomic<int64_t> slowlog_max_len{128};
   std::atomic<int> notify_keyspace_events{0};  // KeyspaceEventFlags (keyspace_events.h)
+  std::atomic<int64_t> tracking_table_max_keys{1000000};  // CLIENT TRACKING's keys; 0: no bound
 
   mutable std::mutex mu_;
   std::string requirepass_;                 // guarded by mu_; empty: no password

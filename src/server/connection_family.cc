@@ -5,6 +5,7 @@
 #include "server/command.h"
 #include "server/io_thread.h"
 #include "server/server.h"
+#include "server/tracking_family.h"
 
 namespace flin::server {
 namespace {
@@ -140,10 +141,12 @@ void ResetCmd(CommandContext& ctx) {
 bool Subscribed(const IoThread::ClientInfo& c) { return c.sub + c.psub + c.ssub > 0; }
 
 // One CLIENT LIST line, with Redis's field names. Flags: x inside MULTI, r after READONLY,
-// P subscribed to anything, N for none.
+// P subscribed to anything, t tracking (R its redirection broken, B in BCAST mode), N for none.
 std::string ClientLine(const IoThread::ClientInfo& c) {
   std::string flags =  // in Redis's order
-      std::string(Subscribed(c) ? "P" : "") + (c.multi >= 0 ? "x" : "") + (c.readonly ? "r" : "");
+      std::string(Subscribed(c) ? "P" : "") + (c.multi >= 0 ? "x" : "") +
+      (c.tracking ? "t" : "") + (c.tracking_broken ? "R" : "") + (c.tracking_bcast ? "B" : "") +
+      (c.readonly ? "r" : "");
   if (flags.empty()) flags = "N";
   return "id=" + std::to_string(c.id) + " addr=" + c.addr + " laddr=" + c.laddr +
          " fd=" + std::to_string(c.fd) + " name=" + c.name + " age=" + std::to_string(c.age_s) +
@@ -154,7 +157,7 @@ std::string ClientLine(const IoThread::ClientInfo& c) {
          " qbuf=" + std::to_string(c.qbuf) + " qbuf-free=0 argv-mem=0 multi-mem=" +
          std::to_string(c.multi_bytes) + " rbs=0 rbp=0 obl=0 oll=0 omem=" +
          std::to_string(c.obuf) + " tot-mem=" + std::to_string(c.qbuf + c.obuf + c.multi_bytes) +
-         " events=r cmd=" + c.cmd + " user=default redir=-1 resp=" + std::to_string(c.proto) + "\n";
+         " events=r cmd=" + c.cmd + " user=default redir=" + std::to_string(c.redir) + " resp=" + std::to_string(c.proto) + "\n";
 }
 
 // `subscribed`: -1 every client, 0 TYPE normal, 1 TYPE pubsub.
@@ -250,6 +253,7 @@ void ClientPause(CommandContext& ctx) {
 void ClientCmd(CommandContext& ctx) {
   const std::string sub = ToLower(ctx.args[1]);
   const size_t argc = ctx.args.size();
+  if (ClientTrackingSubcommand(ctx, sub)) return;
   if (sub == "id" && argc == 2) {
     ctx.out.Integer(static_cast<int64_t>(ctx.conn.id()));
   } else if (sub == "setname" && argc == 3) {
@@ -328,6 +332,12 @@ void ClientCmd(CommandContext& ctx) {
         "    * ON - Reply to all commands (default).",
         "    * OFF - Do not reply to any command, including errors.",
         "    * SKIP - Skip the reply of the next command.",
+        "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix>] [OPTIN] [OPTOUT] [NOLOOP]",
+        "    Control server assisted client side caching.",
+        "CACHING (YES|NO)",
+        "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+        "GETREDIR", "    Return the client ID we are redirecting to when tracking is enabled.",
+        "TRACKINGINFO", "    Report tracking status for the current connection.",
         "HELP", "    Print this help."};
     ctx.out.ArrayHeader(std::size(kHelp));
     for (const char* line : kHelp) ctx.out.Simple(line);
@@ -360,7 +370,9 @@ void RegisterConnectionFamily(CommandTable* t) {
   CommandSpec client = Spec("client", -2, 0, ClientCmd, "A container for client connection commands.");
   client.subcommands = {"client|id", "client|setname", "client|getname", "client|setinfo",
                         "client|list", "client|info", "client|kill", "client|pause",
-                        "client|unpause", "client|reply", "client|help"};
+                        "client|unpause", "client|reply", "client|tracking",
+                        "client|caching", "client|getredir", "client|trackinginfo",
+                        "client|help"};
   t->Add(std::move(client));
 }
 

@@ -330,9 +330,20 @@ std::vector<IoThread::ClientInfo> IoThread::ListClients() {
     info.sub = c->sub.load(std::memory_order_relaxed);
     info.psub = c->psub.load(std::memory_order_relaxed);
     info.ssub = c->ssub.load(std::memory_order_relaxed);
+    info.tracking = c->tracking_on.load(std::memory_order_relaxed);
+    info.tracking_bcast = c->tracking_bcast.load(std::memory_order_relaxed);
+    info.tracking_broken = info.tracking && server_->tracking().RedirectBroken(id);
+    info.redir =
+        info.tracking ? static_cast<int64_t>(c->tracking_redirect.load(std::memory_order_relaxed))
+                      : -1;
     out.push_back(std::move(info));
   }
   return out;
+}
+
+bool IoThread::HasClient(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return conns_.contains(id);
 }
 
 void IoThread::SetName(ClientConn* conn, std::string name) {

@@ -99,8 +99,11 @@ class IoThread : public net::EventHandler, public cluster::CompletionSink, publi
     size_t multi_bytes;  // their bytes and the watched values'
     bool readonly;
     size_t sub, psub, ssub;  // channels, patterns, shard channels subscribed to
+    bool tracking, tracking_bcast, tracking_broken;
+    int64_t redir;  // CLIENT TRACKING's redirection: -1 off, 0 none
   };
   std::vector<ClientInfo> ListClients();
+  bool HasClient(uint64_t id);
   void SetName(ClientConn* conn, std::string name);
   std::string GetName(ClientConn* conn);
   // Marks matching clients for closing (posted to the loop); returns how many matched.

@@ -422,6 +422,7 @@ void FlushCheck(CommandContext& ctx) {
 void FlushApply(ApplyContext& ctx) {
   Status s = ctx.partition < 0 ? ctx.txn.DeleteAllData() : ctx.txn.DeletePartition(ctx.partition);
   if (!s.ok()) return ctx.out.Error("ERR " + s.message());
+  ctx.Notify(kTrackFlush, "flush", "");  // no keyspace event, as Redis; tracking: every key
   ctx.out.Ok();
 }
 

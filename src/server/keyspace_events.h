@@ -36,6 +36,9 @@ enum KeyspaceEventFlags : int {
   kNotifyKeyMiss = 1 << 11,  // m: a read found no key
   kNotifyModule = 1 << 13,   // d (likewise)
   kNotifyNew = 1 << 14,      // n: a key was created
+  // Not Redis's: internal to Flin's apply path (never in notify-keyspace-events).
+  kTrackKeys = 1 << 20,   // in ApplyContext::notify_flags: CLIENT TRACKING wants the changes
+  kTrackFlush = 1 << 21,  // the event of a flush: every key changed (tracking only)
   kNotifyAll = kNotifyGeneric | kNotifyString | kNotifyList | kNotifySet | kNotifyHash |
                kNotifyZset | kNotifyExpired | kNotifyEvicted | kNotifyStream | kNotifyModule,
 };
@@ -53,7 +56,11 @@ struct KeyEvent {
   int type;
   const char* event;  // a literal of the apply function
   std::string key;
+  uint64_t writer = 0;  // the connection whose write raised it, if on this node (NOLOOP)
 };
+// Whether an event of `type` changed its key, for CLIENT TRACKING (a miss did not; "new"
+// comes with the event that created the key).
+inline bool KeyspaceEventChanges(int type) { return type != kNotifyKeyMiss && type != kNotifyNew; }
 
 // The channels and messages one event is published as, under `flags`: pairs of (channel,
 // message), the keyspace one first.

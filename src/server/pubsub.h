@@ -36,12 +36,16 @@
 namespace flin::server {
 
 // The messages of one Publish() for the subscribers behind one sink.
+// Also carries CLIENT TRACKING's messages (tracking.h): kInvalidate, whose `message` is the
+// RESP array of keys (null: every key), and kRedirBroken, whose `message` is the id the
+// client redirected to.
 struct PushBatch {
-  enum class Kind { kMessage, kPMessage, kSMessage };
+  enum class Kind { kMessage, kPMessage, kSMessage, kInvalidate, kRedirBroken };
   struct Target {
     uint64_t conn_id;
     Kind kind;
     std::string pattern;  // kPMessage: the pattern that matched
+    bool redirected = false;  // kInvalidate: sent on behalf of another client (REDIRECT)
   };
   std::shared_ptr<const std::string> channel, message;  // shared by the batches of a Publish
   std::vector<Target> targets;

@@ -94,7 +94,8 @@ Status Server::Start() {
   if (config_->initial_cluster.empty()) store_->AdvanceApplyClock(-1, NowMs());
 
   state_machine_ = std::make_unique<StateMachineImpl>(&commands_, config_->partitions);
-  state_machine_->set_notifications(&config_->notify_keyspace_events, &pubsub_);
+  state_machine_->set_notifications(&config_->notify_keyspace_events, &pubsub_, &tracking_);
+  tracking_.set_max_keys(&config_->tracking_table_max_keys);
   state_machine_->set_slowlog(&slowlog_, &config_->slowlog_slower_than_us,
                               &config_->slowlog_max_len);
   if (config_->initial_cluster.empty()) {
@@ -249,6 +250,13 @@ void Server::AddClientOutput(int64_t delta) {
   while (now > peak &&
          !client_output_bytes_peak_.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
   }
+}
+
+IoThread* Server::FindClient(uint64_t id) {
+  for (auto& t : io_threads_) {
+    if (t->HasClient(id)) return t.get();
+  }
+  return nullptr;
 }
 
 uint64_t Server::expired_keys() const {

@@ -24,6 +24,7 @@
 #include "server/io_thread.h"
 #include "server/pubsub.h"
 #include "server/scan_cursors.h"
+#include "server/tracking.h"
 #include "storage/store.h"
 
 namespace flin::server {
@@ -79,6 +80,10 @@ class Server {
   ScriptCache& scripts() { return scripts_; }
   // This node's pub/sub subscriptions (pubsub.h). Any thread.
   PubSub& pubsub() { return pubsub_; }
+  // This node's CLIENT TRACKING state (tracking.h). Any thread.
+  Tracking& tracking() { return tracking_; }
+  // The I/O thread holding connection `id`, or null if there is none. Any thread.
+  IoThread* FindClient(uint64_t id);
   int partitions() const { return config_->partitions; }
 
   // The memory holding unsent replies on every client connection, in bytes (each ClientConn
@@ -121,6 +126,7 @@ class Server {
   SlowLog slowlog_;  // before the state machine, which records into it
   ScriptCache scripts_;
   PubSub pubsub_;  // before the I/O threads: their connections unsubscribe as they close
+  Tracking tracking_;  // likewise: their connections stop tracking as they close
   // Before everything that holds proposals (the replicators, the I/O threads' outboxes):
   // destroyed after them.
   ByteBudget pending_writes_;

@@ -105,6 +105,7 @@ void InfoClients(CommandContext& ctx, std::string* o) {
   Line(o, "connected_clients", ctx.server.connected_clients.load());
   Line(o, "maxclients", ctx.server.config().maxclients.load());
   Line(o, "blocked_clients", 0);
+  Line(o, "tracking_clients", static_cast<int64_t>(ctx.server.tracking().NumClients()));
   o->append("\r\n");
 }
 
@@ -187,6 +188,10 @@ void InfoStats(CommandContext& ctx, std::string* o) {
   Line(o, "pubsub_channels", static_cast<int64_t>(pubsub.NumChannels(false)));
   Line(o, "pubsub_patterns", static_cast<int64_t>(pubsub.NumPatterns()));
   Line(o, "pubsubshard_channels", static_cast<int64_t>(pubsub.NumChannels(true)));
+  const Tracking& tracking = ctx.server.tracking();
+  Line(o, "tracking_total_keys", static_cast<int64_t>(tracking.NumKeys()));
+  Line(o, "tracking_total_items", static_cast<int64_t>(tracking.NumItems()));
+  Line(o, "tracking_total_prefixes", static_cast<int64_t>(tracking.NumPrefixes()));
   Line(o, "total_error_replies", static_cast<int64_t>(t.errors));
   const ByteBudget& pw = ctx.server.pending_writes();
   Line(o, "pending_write_bytes", static_cast<int64_t>(pw.used()));

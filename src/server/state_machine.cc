@@ -32,11 +32,23 @@ void StateMachineImpl::Apply(storage::WriteTxn& txn, int partition, int64_t now_
     ctx.pubsub = pubsub_;
     ctx.publishes = &publishes_;
   }
-  if (notify_flags_ != nullptr && events_.size() < kMaxEvents) {
-    const int flags = notify_flags_->load(std::memory_order_relaxed);
-    if (flags & (kNotifyKeyspace | kNotifyKeyevent)) {
-      ctx.events = &events_;
-      ctx.notify_flags = flags;
+  if (notify_flags_ != nullptr) {
+    int flags = notify_flags_->load(std::memory_order_relaxed);
+    if (tracking_ != nullptr) {
+      if (tracking_->active()) {
+        flags |= kTrackKeys;
+      } else {
+        untracked_ = true;
+      }
+    }
+    if (flags & (kNotifyKeyspace | kNotifyKeyevent | kTrackKeys)) {
+      if (events_.size() < kMaxEvents) {
+        ctx.events = &events_;
+        ctx.notify_flags = flags;
+        ctx.writer = writer_;
+      } else {
+        events_dropped_ = true;
+      }
     }
   }
   // A logic error of an apply function (an argument a check let through, as SETRANGE's offset
@@ -69,6 +81,16 @@ void StateMachineImpl::AfterCommit(bool committed) {
     for (const PendingPublish& p : publishes_) pubsub_->Publish(p.shard, p.channel, p.message);
   }
   publishes_.clear();
+  if (committed && tracking_ != nullptr) {
+    // A client that began tracking after some of this batch was applied (uncollected) may
+    // already have read what the batch overwrites: everything is invalidated, once.
+    if (events_dropped_ || (untracked_ && tracking_->active())) {
+      tracking_->InvalidateAll();
+    } else if (!events_.empty()) {
+      tracking_->Changed(events_);
+    }
+  }
+  events_dropped_ = untracked_ = false;
   if (events_.empty()) return;
   if (committed && pubsub_ != nullptr) {
     const int flags = notify_flags_->load(std::memory_order_relaxed);

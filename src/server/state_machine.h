@@ -6,6 +6,7 @@
 #include "server/command.h"
 #include "server/pubsub.h"
 #include "server/slowlog.h"
+#include "server/tracking.h"
 
 namespace flin::server {
 
@@ -27,11 +28,19 @@ class StateMachineImpl : public cluster::StateMachine {
   }
   // Keyspace notifications: *flags (notify-keyspace-events) says which events the applies
   // collect; AfterCommit(true) publishes them to `pubsub`. Both outlive this object.
-  void set_notifications(const std::atomic<int>* flags, PubSub* pubsub) {
+  // `tracking` (may be null) gets the changes while any client tracks keys (tracking.h).
+  void set_notifications(const std::atomic<int>* flags, PubSub* pubsub,
+                         Tracking* tracking = nullptr) {
     notify_flags_ = flags;
     pubsub_ = pubsub;
+    tracking_ = tracking;
   }
   void AfterCommit(bool committed) override;
+  void SetWriter(uint64_t conn_id) override { writer_ = conn_id; }
+  // Tracking clients may cache anything of the replaced partition: everything is invalidated.
+  void DataReplaced() override {
+    if (tracking_ != nullptr && tracking_->active()) tracking_->InvalidateAll();
+  }
   // Bytes of the last reply built for nobody (Apply with reply == nullptr); for tests.
   size_t discarded_reply_bytes() const { return scratch_.size(); }
 
@@ -46,11 +55,15 @@ class StateMachineImpl : public cluster::StateMachine {
   const std::atomic<int64_t>* max_len_ = nullptr;
   const std::atomic<int>* notify_flags_ = nullptr;
   PubSub* pubsub_ = nullptr;
+  Tracking* tracking_ = nullptr;
+  uint64_t writer_ = 0;
   // The events of the applies since the last AfterCommit, at most kMaxEvents (beyond, the
   // rest of the batch's are dropped: a FLUSHALL of nothing but a huge MSET must not hold an
-  // unbounded list).
+  // unbounded list; tracking then invalidates everything, `events_dropped_`).
   static constexpr size_t kMaxEvents = 1 << 20;
   std::vector<KeyEvent> events_;
+  bool events_dropped_ = false;
+  bool untracked_ = false;  // an apply of this batch ran while no client tracked
   std::vector<PendingPublish> publishes_;  // bounded by the entries' sizes
 };
 

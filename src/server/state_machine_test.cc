@@ -373,5 +373,71 @@ TEST_F(StateMachineTest, KeyspaceEventsAfterTheCommitOnly) {
                            "__keyevent@0__:incrby c"}));
 }
 
+struct InvalidationSink : PushSink {
+  std::vector<std::string> seen;  // "conn:message" ("null": every key)
+  void Push(PushBatch&& b) override {
+    for (const auto& t : b.targets) {
+      seen.push_back(std::to_string(t.conn_id) + ":" + (b.message ? *b.message : "null"));
+    }
+  }
+};
+
+// CLIENT TRACKING hears of a change once its write is committed, with the writer the
+// replicator named (NOLOOP), and of a flush as "every key"; a batch applied partly before any
+// client tracked invalidates everything, since its first applies were not collected.
+TEST_F(StateMachineTest, TrackingHearsOfChangesAfterTheCommit) {
+  std::atomic<int> flags{0};
+  PubSub pubsub;
+  Tracking tracking;
+  InvalidationSink sink;
+  sm_.set_notifications(&flags, &pubsub, &tracking);
+  Tracking::Mode noloop;
+  noloop.noloop = true;
+  tracking.Enable(&sink, 5, noloop);
+  tracking.Remember(5, "a");
+  tracking.Remember(5, "b");
+  const std::string a = Tracking::EncodeKeys({"a"});
+
+  Apply({"SET", "a", "1"});
+  Apply({"INCR", "n"});
+  EXPECT_TRUE(sink.seen.empty());  // not committed yet
+  sm_.AfterCommit(true);
+  EXPECT_EQ(sink.seen, (std::vector<std::string>{"5:" + a}));
+
+  sink.seen.clear();
+  sm_.SetWriter(5);
+  Apply({"SET", "b", "1"});  // its own write
+  sm_.SetWriter(0);
+  sm_.AfterCommit(true);
+  EXPECT_TRUE(sink.seen.empty());
+
+  tracking.Remember(5, "a");
+  Apply({"flin.exec", Queued(-1, {"SET", "a", "2"})});
+  sm_.AfterCommit(false);  // to be applied again: nothing yet
+  EXPECT_TRUE(sink.seen.empty());
+  sm_.AfterCommit(true);
+  EXPECT_TRUE(sink.seen.empty());
+  Apply({"flin.exec", Queued(-1, {"SET", "a", "2"})});
+  sm_.AfterCommit(true);
+  EXPECT_EQ(sink.seen, (std::vector<std::string>{"5:" + a}));
+
+  sink.seen.clear();
+  Apply({"FLUSHALL"});
+  sm_.AfterCommit(true);
+  EXPECT_EQ(sink.seen, (std::vector<std::string>{"5:null"}));
+
+  sink.seen.clear();
+  tracking.Disable(5);
+  Apply({"SET", "a", "3"});  // nobody tracks: not collected
+  tracking.Enable(&sink, 6, {});
+  tracking.Remember(6, "a");  // may have read the old value: the batch is not committed yet
+  Apply({"SET", "z", "1"});
+  sm_.AfterCommit(true);
+  EXPECT_EQ(sink.seen, (std::vector<std::string>{"6:null"}));
+  sink.seen.clear();
+  sm_.DataReplaced();  // a snapshot installed
+  EXPECT_EQ(sink.seen, (std::vector<std::string>{"6:null"}));
+}
+
 }  // namespace
 }  // namespace flin::server

@@ -1,0 +1,246 @@
+#include "server/tracking.h"
+
+#include <algorithm>
+
+namespace flin::server {
+
+namespace {
+
+// Debian's Abseil has a string_view of its own, which the tables' lookups take.
+absl::string_view Key(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+// Takes `id` out of the list under `key`, and the list out of `lists` once empty.
+template <typename Map, typename Key>
+void EraseFromListLocked(Map* lists, const Key& key, uint64_t id) {
+  auto it = lists->find(key);
+  if (it == lists->end()) return;
+  std::vector<uint64_t>& ids = it->second;
+  ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
+  if (ids.empty()) lists->erase(it);
+}
+
+// The batch for `sink` in `out`, made if it is not there yet. Batches are few (one per I/O
+// thread and message), so a scan is enough.
+PushBatch& BatchFor(std::vector<std::pair<PushSink*, PushBatch>>* out, PushSink* sink,
+                    PushBatch::Kind kind, const std::shared_ptr<const std::string>& message) {
+  for (auto& [s, b] : *out) {
+    if (s == sink && b.targets.front().kind == kind && b.message == message) return b;
+  }
+  out->emplace_back(sink, PushBatch{});
+  PushBatch& b = out->back().second;
+  b.message = message;
+  return b;
+}
+
+}  // namespace
+
+std::string Tracking::EncodeKeys(const std::vector<std::string_view>& keys) {
+  std::string s = "*" + std::to_string(keys.size()) + "\r\n";
+  for (std::string_view k : keys) {
+    s += "$" + std::to_string(k.size()) + "\r\n";
+    s.append(k);
+    s += "\r\n";
+  }
+  return s;
+}
+
+void Tracking::Enable(PushSink* sink, uint64_t id, const Mode& mode) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, added] = clients_.try_emplace(id);
+  Client& c = it->second;
+  if (added) clients_count_.fetch_add(1, std::memory_order_relaxed);
+  if (!added) EraseFromListLocked(&redirected_, c.mode.redirect, id);
+  std::vector<std::string> prefixes = std::move(c.mode.prefixes);
+  c.sink = sink;
+  c.mode = mode;
+  c.broken = false;
+  if (mode.redirect != 0) redirected_[mode.redirect].push_back(id);
+  if (mode.bcast) {
+    std::vector<std::string> wanted = mode.prefixes;
+    if (wanted.empty()) wanted.emplace_back();
+    for (std::string& p : wanted) {
+      if (std::find(prefixes.begin(), prefixes.end(), p) != prefixes.end()) continue;
+      prefixes_[p].push_back(id);
+      prefixes.push_back(std::move(p));
+    }
+  }
+  c.mode.prefixes = std::move(prefixes);
+}
+
+void Tracking::RemoveLocked(uint64_t id) {
+  auto it = clients_.find(id);
+  if (it == clients_.end()) return;
+  const Client& c = it->second;
+  for (const std::string& p : c.mode.prefixes) EraseFromListLocked(&prefixes_, p, id);
+  EraseFromListLocked(&redirected_, c.mode.redirect, id);
+  clients_.erase(it);
+  clients_count_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Tracking::Disable(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  RemoveLocked(id);
+}
+
+void Tracking::Closed(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  RemoveLocked(id);
+  auto it = redirected_.find(id);
+  if (it == redirected_.end()) return;
+  for (uint64_t t : it->second) {
+    auto c = clients_.find(t);
+    if (c != clients_.end()) c->second.broken = true;
+  }
+  redirected_.erase(it);
+}
+
+bool Tracking::RedirectBroken(uint64_t id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = clients_.find(id);
+  return it != clients_.end() && it->second.broken;
+}
+
+void Tracking::SendLocked(uint64_t id, const Client& c,
+                          const std::shared_ptr<const std::string>& keys, Out* out) {
+  if (c.mode.redirect == 0) {
+    BatchFor(out, c.sink, PushBatch::Kind::kInvalidate, keys)
+        .targets.push_back({id, PushBatch::Kind::kInvalidate, {}, false});
+  } else if (!c.broken) {
+    BatchFor(out, c.mode.redirect_sink, PushBatch::Kind::kInvalidate, keys)
+        .targets.push_back({c.mode.redirect, PushBatch::Kind::kInvalidate, {}, true});
+  } else {
+    // Redis tells the client each time a message could not go where it redirects.
+    auto id_text = std::make_shared<const std::string>(std::to_string(c.mode.redirect));
+    BatchFor(out, c.sink, PushBatch::Kind::kRedirBroken, id_text)
+        .targets.push_back({id, PushBatch::Kind::kRedirBroken, {}, false});
+  }
+}
+
+void Tracking::InvalidateKeyLocked(std::string_view key, uint64_t writer, Out* out) {
+  auto it = table_.find(Key(key));
+  if (it == table_.end()) return;
+  std::shared_ptr<const std::string> message;
+  for (uint64_t id : it->second) {
+    auto c = clients_.find(id);
+    // Gone, off (and on again since), or switched to BCAST: nothing to send.
+    if (c == clients_.end() || c->second.mode.bcast) continue;
+    if (c->second.mode.noloop && id == writer) continue;
+    if (!message) message = std::make_shared<const std::string>(EncodeKeys({key}));
+    SendLocked(id, c->second, message, out);
+  }
+  items_ -= it->second.size();
+  table_.erase(it);
+}
+
+void Tracking::InvalidateAllLocked(Out* out) {
+  for (const auto& [id, c] : clients_) SendLocked(id, c, nullptr, out);
+  table_.clear();
+  items_ = 0;
+}
+
+void Tracking::Remember(uint64_t id, std::string_view key) {
+  Out out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto [it, added] = table_.try_emplace(Key(key));
+    std::vector<uint64_t>& ids = it->second;
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) {
+      ids.push_back(id);
+      ++items_;
+    }
+    // Over the bound: invalidate other keys to make room, as if they had changed (Redis
+    // picks them at random; the table's order is as good). A bounded effort per call, so a
+    // lowered bound is reached over the next reads.
+    const int64_t max = max_keys_ != nullptr ? max_keys_->load(std::memory_order_relaxed) : 0;
+    for (int effort = 0; max > 0 && table_.size() > static_cast<size_t>(max) && effort < 1000;
+         ++effort) {
+      auto victim = table_.begin();
+      if (std::string_view(victim->first) == key) {
+        if (table_.size() == 1) break;
+        ++victim;
+      }
+      const std::string evicted = victim->first;
+      InvalidateKeyLocked(evicted, 0, &out);
+    }
+  }
+  Deliver(&out);
+}
+
+void Tracking::Changed(const std::vector<KeyEvent>& events) {
+  Out out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // BCAST: each prefix's changed keys, each with the last writer (NOLOOP), in order.
+    absl::flat_hash_map<std::string_view, std::vector<std::pair<std::string_view, uint64_t>>>
+        by_prefix;
+    for (const KeyEvent& e : events) {
+      if (e.type == kTrackFlush) {
+        InvalidateAllLocked(&out);
+        continue;
+      }
+      if (e.type == kNotifyKeyMiss || e.type == kNotifyNew) continue;
+      if (!table_.empty()) InvalidateKeyLocked(e.key, e.writer, &out);
+      for (const auto& [prefix, ids] : prefixes_) {
+        if (!std::string_view(e.key).starts_with(prefix)) continue;
+        auto& keys = by_prefix[prefix];
+        auto same = std::find_if(keys.begin(), keys.end(),
+                                 [&](const auto& k) { return k.first == e.key; });
+        if (same != keys.end()) {
+          same->second = e.writer;
+        } else {
+          keys.emplace_back(e.key, e.writer);
+        }
+      }
+    }
+    for (const auto& [prefix, keys] : by_prefix) {
+      const auto& ids = prefixes_.at(std::string(prefix));
+      std::shared_ptr<const std::string> all;
+      for (uint64_t id : ids) {
+        const Client& c = clients_.at(id);
+        std::vector<std::string_view> mine;
+        for (const auto& [k, writer] : keys) {
+          if (!(c.mode.noloop && writer == id)) mine.push_back(k);
+        }
+        if (mine.empty()) continue;
+        if (mine.size() == keys.size()) {
+          if (!all) all = std::make_shared<const std::string>(EncodeKeys(mine));
+          SendLocked(id, c, all, &out);
+        } else {
+          SendLocked(id, c, std::make_shared<const std::string>(EncodeKeys(mine)), &out);
+        }
+      }
+    }
+  }
+  Deliver(&out);
+}
+
+void Tracking::InvalidateAll() {
+  Out out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    InvalidateAllLocked(&out);
+  }
+  Deliver(&out);
+}
+
+void Tracking::Deliver(Out* out) {
+  for (auto& [sink, batch] : *out) sink->Push(std::move(batch));
+  out->clear();
+}
+
+size_t Tracking::NumKeys() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return table_.size();
+}
+
+size_t Tracking::NumItems() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return items_;
+}
+
+size_t Tracking::NumPrefixes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return prefixes_.size();
+}
+
+}  // namespace flin::server
