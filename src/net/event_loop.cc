@@ -53,6 +53,10 @@ void EventLoop::Run() {
       perror("flin: epoll_wait");
       abort();
     }
+    // Tasks posted before these events came go first: a reply or message another thread
+    // handed this loop (a completion, an invalidation) was due before any request that
+    // arrived meanwhile is answered (tracking.h counts on it).
+    RunTasks();
     for (int i = 0; i < n; ++i) {
       if (events[i].data.ptr == nullptr) {
         uint64_t v;  // one read takes the whole count

@@ -53,7 +53,7 @@ void Tracking::Enable(PushSink* sink, uint64_t id, const Mode& mode) {
   std::vector<std::string> prefixes = std::move(c.mode.prefixes);
   c.sink = sink;
   c.mode = mode;
-  c.broken = false;
+  c.target_gone = c.broken = false;
   if (mode.redirect != 0) redirected_[mode.redirect].push_back(id);
   if (mode.bcast) {
     std::vector<std::string> wanted = mode.prefixes;
@@ -75,6 +75,10 @@ void Tracking::RemoveLocked(uint64_t id) {
   EraseFromListLocked(&redirected_, c.mode.redirect, id);
   clients_.erase(it);
   clients_count_.fetch_sub(1, std::memory_order_relaxed);
+  if (clients_.empty()) {  // nobody to invalidate: what was remembered is of no use
+    table_.clear();
+    items_ = 0;
+  }
 }
 
 void Tracking::Disable(uint64_t id) {
@@ -89,7 +93,7 @@ void Tracking::Closed(uint64_t id) {
   if (it == redirected_.end()) return;
   for (uint64_t t : it->second) {
     auto c = clients_.find(t);
-    if (c != clients_.end()) c->second.broken = true;
+    if (c != clients_.end()) c->second.target_gone = true;
   }
   redirected_.erase(it);
 }
@@ -100,16 +104,17 @@ bool Tracking::RedirectBroken(uint64_t id) const {
   return it != clients_.end() && it->second.broken;
 }
 
-void Tracking::SendLocked(uint64_t id, const Client& c,
-                          const std::shared_ptr<const std::string>& keys, Out* out) {
+void Tracking::SendLocked(uint64_t id, Client& c, const std::shared_ptr<const std::string>& keys,
+                          Out* out) {
   if (c.mode.redirect == 0) {
     BatchFor(out, c.sink, PushBatch::Kind::kInvalidate, keys)
         .targets.push_back({id, PushBatch::Kind::kInvalidate, {}, false});
-  } else if (!c.broken) {
+  } else if (!c.target_gone) {
     BatchFor(out, c.mode.redirect_sink, PushBatch::Kind::kInvalidate, keys)
         .targets.push_back({c.mode.redirect, PushBatch::Kind::kInvalidate, {}, true});
   } else {
     // Redis tells the client each time a message could not go where it redirects.
+    c.broken = true;
     auto id_text = std::make_shared<const std::string>(std::to_string(c.mode.redirect));
     BatchFor(out, c.sink, PushBatch::Kind::kRedirBroken, id_text)
         .targets.push_back({id, PushBatch::Kind::kRedirBroken, {}, false});
@@ -133,7 +138,7 @@ void Tracking::InvalidateKeyLocked(std::string_view key, uint64_t writer, Out* o
 }
 
 void Tracking::InvalidateAllLocked(Out* out) {
-  for (const auto& [id, c] : clients_) SendLocked(id, c, nullptr, out);
+  for (auto& [id, c] : clients_) SendLocked(id, c, nullptr, out);
   table_.clear();
   items_ = 0;
 }
@@ -196,7 +201,7 @@ void Tracking::Changed(const std::vector<KeyEvent>& events) {
       const auto& ids = prefixes_.at(std::string(prefix));
       std::shared_ptr<const std::string> all;
       for (uint64_t id : ids) {
-        const Client& c = clients_.at(id);
+        Client& c = clients_.at(id);
         std::vector<std::string_view> mine;
         for (const auto& [k, writer] : keys) {
           if (!(c.mode.noloop && writer == id)) mine.push_back(k);

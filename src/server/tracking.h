@@ -58,12 +58,14 @@ class Tracking {
   // CLIENT TRACKING ON for connection `id` of `sink`; called again, replaces the mode but
   // keeps (and adds to) a BCAST client's prefixes, as Redis.
   void Enable(PushSink* sink, uint64_t id, const Mode& mode);
-  // CLIENT TRACKING OFF (and RESET). Keys remembered for the client are forgotten lazily.
+  // CLIENT TRACKING OFF (and RESET). Keys remembered for the client are forgotten lazily
+  // (at once when no client is left tracking).
   void Disable(uint64_t id);
   // The connection closed: Disable, and the clients redirecting to it now get
   // tracking-redir-broken.
   void Closed(uint64_t id);
-  // Whether the client's redirection is broken (CLIENT TRACKINGINFO, CLIENT LIST's R).
+  // Whether the client's redirection is broken: its target closed and a message could not go
+  // there since (CLIENT TRACKINGINFO, CLIENT LIST's R).
   bool RedirectBroken(uint64_t id) const;
 
   // Default mode: the client may cache `key` from now on.
@@ -92,13 +94,14 @@ class Tracking {
   struct Client {
     PushSink* sink = nullptr;
     Mode mode;
-    bool broken = false;
+    bool target_gone = false;  // the connection it redirects to closed
+    bool broken = false;       // ... and a message could not go there since (Redis's flag)
   };
   using Out = std::vector<std::pair<PushSink*, PushBatch>>;
 
   // Under mu_: the message for `id` (to itself or where it redirects) into `out`; `keys` null
   // means "everything".
-  void SendLocked(uint64_t id, const Client& c, const std::shared_ptr<const std::string>& keys,
+  void SendLocked(uint64_t id, Client& c, const std::shared_ptr<const std::string>& keys,
                   Out* out);
   void InvalidateKeyLocked(std::string_view key, uint64_t writer, Out* out);
   void InvalidateAllLocked(Out* out);

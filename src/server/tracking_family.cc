@@ -72,7 +72,14 @@ void TrackingCmd(CommandContext& ctx) {
   if (mode.bcast && (mode.optin || mode.optout)) {
     return ctx.out.Error("ERR OPTIN and OPTOUT are not compatible with BCAST");
   }
-  if (mode.optin && mode.optout) return ctx.out.Error("ERR You can't use both OPTIN and OPTOUT");
+  if (mode.optin && mode.optout) {
+    return ctx.out.Error("ERR You can't specify both OPTIN mode and OPTOUT mode");
+  }
+  if (current.on && ((current.optin && mode.optout) || (current.optout && mode.optin))) {
+    return ctx.out.Error(
+        "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and "
+        "then re-enabling it with a different mode.");
+  }
   for (size_t i = 0; i < prefixes.size(); ++i) {
     for (const std::string& have : current.prefixes) {
       if (Overlap(have, prefixes[i])) {
