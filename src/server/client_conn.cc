@@ -101,15 +101,15 @@ void ClientConn::EndTracking() {
   if (tracking_.on || t.active()) t.Closed(id_);
 }
 
-void ClientConn::TrackRead(const CommandSpec& spec, const std::vector<std::string_view>& args) {
+void ClientConn::TrackRead(const CommandSpec& spec, Args args) {
+  if (!tracking_.on || tracking_.bcast) return;
   if (tracking_.optin ? !tracking_.caching : tracking_.optout && tracking_.caching) return;
   // Shard channels are keys only for routing (Redis leaves them out too).
   if (spec.Has(kCmdPubSub)) return;
-  const Args a(args);
   // A script's keys as it declares them: more than the reads inside it (Redis tracks those),
   // never fewer when the script keeps to its declared keys.
-  if (!spec.OnlyReads(a) && !IsScriptCommand(spec)) return;
-  for (size_t i : spec.KeyPositions(a)) server_->tracking().Remember(id_, args[i]);
+  if (!spec.OnlyReads(args) && !IsScriptCommand(spec)) return;
+  for (size_t i : spec.KeyPositions(args)) server_->tracking().Remember(id_, args[i]);
 }
 
 void ClientConn::UnsubscribeAll() {
@@ -374,8 +374,11 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
     } else {
       int64_t start = net::MonotonicUs();
       CommandContext ctx{Args(args), w, *this, *server_, *spec, NowMs()};
-      if (tracking_.on && !tracking_.bcast) TrackRead(*spec, args);
+      // CLIENT TRACKING: a read's keys are remembered just before it runs or is proposed
+      // (here, and in RouteCommand for a read it sends through the log), not when it is
+      // redirected.
       if (queueing) {
+        TrackRead(*spec, ctx.args);
         QueueInTransaction(ctx);  // no proposal is in flight inside MULTI (see Dispatch's top)
       } else if (log_read && spec->ArityOk(args.size())) {
         const int p = LogReadPartition(ctx);
@@ -383,8 +386,10 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
           skip_next_ = skipped;
           return false;
         }
+        TrackRead(*spec, ctx.args);
         ctx.Propose(p);
       } else if (RouteCommand(ctx)) {
+        TrackRead(*spec, ctx.args);
         if (is_write && !transaction_.watched.empty()) CheckWatchedKeysBeforeWrite(ctx);
         spec->handler(ctx);
       }

@@ -22,6 +22,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -155,6 +156,9 @@ class ClientConn : public net::EventHandler {
   TrackingMode& tracking() { return tracking_; }
   // Turns it off here and on the node (OFF, RESET, close).
   void StopTracking();
+  // Default mode: remembers the keys of a read about to run or be proposed (before it runs:
+  // tracking.h), as OPTIN / OPTOUT and CLIENT CACHING say; nothing for other commands.
+  void TrackRead(const CommandSpec& spec, std::span<const std::string_view> args);
   // For CLIENT LIST (any thread): tracking on, BCAST.
   std::atomic<bool> tracking_on{false}, tracking_bcast{false};
   std::atomic<uint64_t> tracking_redirect{0};
@@ -191,9 +195,6 @@ class ClientConn : public net::EventHandler {
   void ProcessInput();
   // false: stop processing (waiting on a proposal, or closing).
   bool Dispatch(const std::vector<std::string_view>& args);
-  // CLIENT TRACKING, default mode: remembers the keys of a read about to run (before it
-  // runs: tracking.h), as OPTIN / OPTOUT and CLIENT CACHING say.
-  void TrackRead(const CommandSpec& spec, const std::vector<std::string_view>& args);
   void PushTracking(const PushBatch& batch, const PushBatch::Target& target);
   void EndTracking();  // the connection is going: Tracking::Closed
   void UpdateInterest();

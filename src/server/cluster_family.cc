@@ -72,6 +72,7 @@ bool RouteCommand(CommandContext& ctx) {
       // is linearizable without one, at the price of a round of consensus.
       if (ctx.spec.apply != nullptr) {
         NoteReadThroughLog(ctx);
+        ctx.conn.TrackRead(ctx.spec, ctx.args);
         ctx.Propose(p);
       } else {
         ctx.out.Error("TRYAGAIN the leader of this slot is confirming its lease");
@@ -85,6 +86,7 @@ bool RouteCommand(CommandContext& ctx) {
     if (write) return true;  // the handler checks it and proposes
     if (ctx.spec.apply != nullptr) {
       NoteReadThroughLog(ctx);
+      ctx.conn.TrackRead(ctx.spec, ctx.args);
       ctx.Propose(p);  // a read through the log
       return false;
     }

@@ -178,9 +178,11 @@ void Tracking::Changed(const std::vector<KeyEvent>& events) {
     // BCAST: each prefix's changed keys, each with the last writer (NOLOOP), in order.
     absl::flat_hash_map<std::string_view, std::vector<std::pair<std::string_view, uint64_t>>>
         by_prefix;
+    bool flushed = false;  // a cluster's FLUSHALL flushes many partitions in one batch
     for (const KeyEvent& e : events) {
       if (e.type == kTrackFlush) {
-        InvalidateAllLocked(&out);
+        if (!flushed) InvalidateAllLocked(&out);
+        flushed = true;
         continue;
       }
       if (e.type == kNotifyKeyMiss || e.type == kNotifyNew) continue;

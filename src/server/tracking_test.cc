@@ -147,7 +147,7 @@ TEST(TrackingTest, AFlushInvalidatesEverythingForEveryClient) {
   bcast.bcast = true;
   t.Enable(&a, 2, bcast);
   t.Remember(1, "k");
-  t.Changed({Set("x"), KeyEvent{kTrackFlush, "flush", ""}});
+  t.Changed({Set("x"), KeyEvent{kTrackFlush, "flush", ""}, KeyEvent{kTrackFlush, "flush", ""}});
   EXPECT_EQ(a.Take(), (V{"1:i:null", "2:i:" + Keys({"x"}), "2:i:null"}));
   EXPECT_EQ(t.NumKeys(), 0u);
   EXPECT_EQ(t.NumItems(), 0u);
