@@ -152,6 +152,14 @@ void Tracking::Remember(uint64_t id, std::string_view key) {
     if (std::find(ids.begin(), ids.end(), id) == ids.end()) {
       ids.push_back(id);
       ++items_;
+      // Ids of clients gone are dropped lazily; here too, so that a key read by ever new
+      // clients and never changed does not collect them without bound (amortized: only
+      // once the list has doubled past the clients there are).
+      if (ids.size() > 2 * clients_.size() + 8) {
+        const size_t before = ids.size();
+        std::erase_if(ids, [&](uint64_t c) { return !clients_.contains(c); });
+        items_ -= before - ids.size();
+      }
     }
     // Over the bound: invalidate other keys to make room, as if they had changed (Redis
     // picks them at random; the table's order is as good). A bounded effort per call, so a

@@ -176,6 +176,22 @@ TEST(TrackingTest, OverTheBoundKeysAreInvalidatedToMakeRoom) {
   EXPECT_EQ(t.NumKeys(), 11u);
 }
 
+// A key read by ever new clients, and never changed, keeps only the ids of clients still there.
+TEST(TrackingTest, IdsOfClientsGoneDoNotPileUpUnderAKey) {
+  Tracking t;
+  FakeSink a;
+  t.Enable(&a, 1, {});
+  t.Remember(1, "hot");
+  for (uint64_t id = 2; id < 1000; ++id) {
+    t.Enable(&a, id, {});
+    t.Remember(id, "hot");
+    t.Closed(id);
+  }
+  EXPECT_LE(t.NumItems(), 11u);
+  t.Changed({Set("hot")});
+  EXPECT_EQ(a.Take(), V{"1:i:" + Keys({"hot"})});
+}
+
 TEST(TrackingTest, AClosedOrDisabledClientGetsNothing) {
   Tracking t;
   FakeSink a;
