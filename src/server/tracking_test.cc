@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 
 namespace flin::server {
 namespace {
@@ -207,6 +208,51 @@ TEST(TrackingTest, AClosedOrDisabledClientGetsNothing) {
   t.InvalidateAll();
   EXPECT_TRUE(a.Take().empty());
   EXPECT_FALSE(t.active());
+}
+
+// Review: a connection that closed before (or while) another client turned tracking on with
+// REDIRECT to it. TrackingCmd checks the target with Server::FindClient, then calls Enable;
+// the target can close in between (its Close() runs EndTracking before Forget removes it from
+// the I/O thread's registry, and skips Tracking::Closed altogether while no client tracks).
+// Enable then records a live redirection: every message goes to a connection that is gone
+// (dropped by IoThread::DeliverPushes), target_gone is never set, and the client is never
+// told tracking-redir-broken, nor shown broken_redirect, however many invalidations it misses.
+TEST(TrackingTest, ARedirectionToAConnectionAlreadyClosedIsBroken) {
+  Tracking t;
+  FakeSink a, b;
+  t.Closed(9);  // the target closes after FindClient found it, before Enable
+  Tracking::Mode m;
+  m.redirect = 9;
+  m.redirect_sink = &b;
+  t.Enable(&a, 1, m);
+  t.Remember(1, "k");
+  t.Changed({Set("k")});
+  EXPECT_TRUE(b.Take().empty()) << "sent to connection 9, which is gone";
+  EXPECT_EQ(a.Take(), (V{"1:b:9"}));
+  EXPECT_TRUE(t.RedirectBroken(1));
+}
+
+// Review: one committed batch that changes many tracked keys (a DEL or MSET of many keys, a
+// busy batch of writes) costs O(n^2) under Tracking's mutex, on the applying thread: each key
+// gets its own message, so BatchFor's "batches are few" scan of `out` is over every earlier
+// key's batch. 50,000 keys: ~1.25e9 comparisons (seconds) during which no read can Remember
+// and no other batch can be reported.
+TEST(TrackingTest, ManyChangedKeysInOneBatchCostLinearTime) {
+  Tracking t;
+  FakeSink a;
+  t.Enable(&a, 1, {});
+  constexpr int kKeys = 50000;
+  std::vector<KeyEvent> events;
+  for (int i = 0; i < kKeys; ++i) {
+    t.Remember(1, "key:" + std::to_string(i));
+    events.push_back(Set("key:" + std::to_string(i)));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  t.Changed(events);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(a.Take().size(), static_cast<size_t>(kKeys));
+  EXPECT_LT(ms, 500) << "Changed() of " << kKeys << " tracked keys took " << ms << " ms";
 }
 
 }  // namespace
