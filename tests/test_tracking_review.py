@@ -1,13 +1,13 @@
-"""Review of CLIENT TRACKING: cases where a tracking client is left with a stale cached value.
+"""Review of CLIENT TRACKING: cases where a tracking client was left with a stale cached value.
 
 Each test states a property Redis 7.0 keeps (run with FLIN_TARGET=redis: they pass there) and
-that the tracking change breaks on Flin.  Helpers come from test_tracking.py.
+that the first version of Flin's tracking broke: a read queued in MULTI remembered at queue
+time, keys evicted over tracking-table-max-keys invalidated ahead of the reply carrying them
+(or dropped with a CLIENT REPLY OFF command's reply), PFCOUNT neither tracked nor invalidating
+when it stores its cached cardinality.  Helpers and fixtures come from test_tracking.py.
 """
-import pytest
-
-from flinproc import Error
-from test_tracking import (IO, call_collect, conn, keys_of, no_leftover_tracking,  # noqa: F401
-                           quiet, tracker)
+from test_tracking import (call_collect, conn, keys_of, no_leftover_tracking,  # noqa: F401
+                           tracker)
 
 
 def test_multi_read_invalidated_before_exec_stays_tracked(conn, r):

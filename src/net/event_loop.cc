@@ -1,5 +1,7 @@
 #include "net/event_loop.h"
 
+#include <algorithm>
+
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,9 +57,13 @@ void EventLoop::Run() {
     }
     // Tasks posted before these events came go first: a reply or message another thread
     // handed this loop (a completion, an invalidation) was due before any request that
-    // arrived meanwhile is answered (tracking.h counts on it).
+    // arrived meanwhile is answered (tracking.h counts on it). They may close handlers whose
+    // events are in this batch: Remove() takes those out (batch_).
+    batch_ = events;
+    batch_size_ = std::max(n, 0);
     RunTasks();
     for (int i = 0; i < n; ++i) {
+      if (events[i].data.ptr == this) continue;  // Remove()d during this round
       if (events[i].data.ptr == nullptr) {
         uint64_t v;  // one read takes the whole count
         ssize_t r = read(wakefd_, &v, sizeof(v));
@@ -66,6 +72,7 @@ void EventLoop::Run() {
       }
       static_cast<EventHandler*>(events[i].data.ptr)->OnEvent(events[i].events);
     }
+    batch_size_ = 0;
     RunTasks();
     if (!timers_.empty()) RunTimers();
     if (before_wait_) before_wait_();
@@ -119,17 +126,30 @@ bool EventLoop::Add(int fd, uint32_t events, EventHandler* handler) {
   epoll_event ev{};
   ev.events = events;
   ev.data.ptr = handler;
-  return epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) == 0;
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) return false;
+  handlers_[fd] = handler;
+  return true;
 }
 
 bool EventLoop::Modify(int fd, uint32_t events, EventHandler* handler) {
   epoll_event ev{};
   ev.events = events;
   ev.data.ptr = handler;
-  return epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev) == 0;
+  if (epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev) != 0) return false;
+  handlers_[fd] = handler;
+  return true;
 }
 
-void EventLoop::Remove(int fd) { epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr); }
+void EventLoop::Remove(int fd) {
+  epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+  auto it = handlers_.find(fd);
+  if (it == handlers_.end()) return;
+  // Events of this round not dispatched yet go nowhere (marked with the loop itself).
+  for (int i = 0; i < batch_size_; ++i) {
+    if (batch_[i].data.ptr == it->second) batch_[i].data.ptr = this;
+  }
+  handlers_.erase(it);
+}
 
 void EventLoop::RunEvery(int period_ms, std::function<void()> fn) {
   timers_.push_back(Timer{period_ms, MonotonicMs() + period_ms, std::move(fn)});

@@ -6,6 +6,12 @@
 // an eventfd. Timers are coarse (the epoll_wait timeout), which suffices for idle timeouts and
 // periodic housekeeping.
 //
+// Each round: wait, run the tasks posted so far, dispatch the events, run the tasks posted
+// meanwhile, the timers that are due, and the BeforeWait hook. Once an fd is Remove()d its
+// handler gets no further event, not even one the current wait already returned (a task or
+// an earlier handler of the round may close it), so a handler may be deleted as soon as it has
+// Remove()d its fd and returned. (A handler watches one fd.)
+//
 // Threading: Post(), Stop() and InLoopThread() from any thread; everything else only on the
 // loop's thread (or before Run()). Ownership: the loop borrows its handlers; a handler must
 // Remove() its fd before it dies.
@@ -17,6 +23,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace flin::net {
@@ -73,6 +80,9 @@ class EventLoop {
   };
   std::vector<Timer> timers_;
   std::function<void()> before_wait_;
+  std::unordered_map<int, EventHandler*> handlers_;  // by fd, for Remove
+  epoll_event* batch_ = nullptr;  // the current wait's events, while they are dispatched
+  int batch_size_ = 0;
 };
 
 int64_t MonotonicMs();

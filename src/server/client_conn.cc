@@ -68,12 +68,15 @@ void ClientConn::Close() {
   if (closed_) return;
   closed_ = true;
   UnsubscribeAll();
-  EndTracking();
   UncountOutput();
   io_->loop().Remove(fd_);
   close(fd_);
   fd_ = -1;
-  io_->Forget(id_);
+  io_->Forget(id_);  // kept (in the graveyard) until the loop's round ends
+  // After Forget: a client enabling a redirection to this connection looks for it
+  // (Server::FindClient) after counting itself as tracking (tracking_family.cc), so either it
+  // does not find this connection or the check below sees it tracking.
+  EndTracking();
 }
 
 void ClientConn::Reset() {
@@ -101,15 +104,28 @@ void ClientConn::EndTracking() {
   if (tracking_.on || t.active()) t.Closed(id_);
 }
 
-void ClientConn::TrackRead(const CommandSpec& spec, Args args) {
+void ClientConn::TrackRead(const CommandSpec& spec, Args args, bool queued) {
   if (!tracking_.on || tracking_.bcast) return;
-  if (tracking_.optin ? !tracking_.caching : tracking_.optout && tracking_.caching) return;
-  // Shard channels are keys only for routing (Redis leaves them out too).
-  if (spec.Has(kCmdPubSub)) return;
-  // A script's keys as it declares them: more than the reads inside it (Redis tracks those),
-  // never fewer when the script keeps to its declared keys.
-  if (!spec.OnlyReads(args) && !IsScriptCommand(spec)) return;
-  for (size_t i : spec.KeyPositions(args)) server_->tracking().Remember(id_, args[i]);
+  std::vector<std::string_view> keys;
+  if (IsExec(spec)) {
+    keys.assign(transaction_.tracked.begin(), transaction_.tracked.end());
+  } else {
+    if (tracking_.optin ? !tracking_.caching : tracking_.optout && tracking_.caching) return;
+    // Shard channels are keys only for routing (Redis leaves them out too).
+    if (spec.Has(kCmdPubSub)) return;
+    // A script's keys as it declares them: more than the reads inside it (Redis tracks
+    // those), never fewer when the script keeps to its declared keys.
+    if (!spec.OnlyReads(args) && !spec.tracked_as_read && !IsScriptCommand(spec)) return;
+    for (size_t i : spec.KeyPositions(args)) keys.push_back(args[i]);
+    if (queued) {
+      transaction_.tracked.insert(transaction_.tracked.end(), keys.begin(), keys.end());
+      return;
+    }
+  }
+  if (keys.empty()) return;
+  own_pushes_wanted_ = true;
+  server_->tracking().Remember(id_, keys);
+  own_pushes_wanted_ = false;
 }
 
 void ClientConn::UnsubscribeAll() {
@@ -194,6 +210,10 @@ void ClientConn::PushTracking(const PushBatch& batch, const PushBatch::Target& t
     } else {
       w.Null();  // every key
     }
+  }
+  if (own_pushes_wanted_) {  // caused by the command being dispatched: after its reply
+    own_pushes_ += bytes;
+    return;
   }
   // Behind replies still in flight: a read's reply may carry the value this invalidates.
   if (slots_.empty()) {
@@ -378,7 +398,7 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
       // (here, and in RouteCommand for a read it sends through the log), not when it is
       // redirected.
       if (queueing) {
-        TrackRead(*spec, ctx.args);
+        TrackRead(*spec, ctx.args, /*queued=*/true);
         QueueInTransaction(ctx);  // no proposal is in flight inside MULTI (see Dispatch's top)
       } else if (log_read && spec->ArityOk(args.size())) {
         const int p = LogReadPartition(ctx);
@@ -425,6 +445,14 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
   }
   if (sink == &queued && pending_ == pending_before) {
     slots_.push_back(Slot{true, 0, std::move(queued)});
+  }
+  if (!own_pushes_.empty()) {
+    if (slots_.empty()) {
+      out_ += own_pushes_;
+    } else {
+      slots_.push_back(Slot{true, 0, std::move(own_pushes_)});
+    }
+    own_pushes_.clear();
   }
   return true;
 }

@@ -97,6 +97,7 @@ class ClientConn : public net::EventHandler {
     absl::flat_hash_map<std::string, size_t> watched_index;
     bool watch_broken = false;       // this connection has read one holding something else
     std::vector<std::string> queued;  // elements of EXEC's entry, one per command
+    std::vector<std::string> tracked;  // CLIENT TRACKING: keys the queued reads will read
     size_t bytes = 0;                 // of watched and queued, held in the node's budget:
     std::vector<ByteBudget::Reservation> reserved;  // (pending-write-limit, until EXEC)
   };
@@ -157,8 +158,10 @@ class ClientConn : public net::EventHandler {
   // Turns it off here and on the node (OFF, RESET, close).
   void StopTracking();
   // Default mode: remembers the keys of a read about to run or be proposed (before it runs:
-  // tracking.h), as OPTIN / OPTOUT and CLIENT CACHING say; nothing for other commands.
-  void TrackRead(const CommandSpec& spec, std::span<const std::string_view> args);
+  // tracking.h), as OPTIN / OPTOUT and CLIENT CACHING say; nothing for other commands. A read
+  // queued in MULTI (`queued`) is remembered when EXEC runs it, as Redis does.
+  void TrackRead(const CommandSpec& spec, std::span<const std::string_view> args,
+                 bool queued = false);
   // For CLIENT LIST (any thread): tracking on, BCAST.
   std::atomic<bool> tracking_on{false}, tracking_bcast{false};
   std::atomic<uint64_t> tracking_redirect{0};
@@ -227,6 +230,10 @@ class ClientConn : public net::EventHandler {
   Transaction transaction_;
   Subscriptions subscriptions_;
   TrackingMode tracking_;
+  // Invalidations this connection's own command caused (keys evicted to make room for its
+  // reads), sent after its reply, whatever becomes of the reply (CLIENT REPLY OFF).
+  bool own_pushes_wanted_ = false;
+  std::string own_pushes_;
   absl::flat_hash_map<int, WritePos> last_writes_;
   int pending_ = 0;  // slots not yet filled
   size_t pending_bytes_ = 0;  // their request_bytes

@@ -173,6 +173,9 @@ struct CommandSpec {
   // For a command whose arguments say where its keys are (EVAL's numkeys): the positions of
   // the keys in `args`, which has a valid arity. Unset, first_key/last_key/step say.
   std::vector<size_t> (*key_positions)(Args args) = nullptr;
+  // A command Redis flags read-only that Flin logs (PFCOUNT, which may store its cached
+  // count): CLIENT TRACKING remembers its keys like a read's.
+  bool tracked_as_read = false;
   bool Has(uint32_t f) const { return (flags & f) != 0; }
   // Whether this call changes data (goes through the log as a write) ...
   bool Writes(Args args) const { return writes_if != nullptr ? writes_if(args) : Has(kCmdWrite); }

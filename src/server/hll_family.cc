@@ -101,6 +101,9 @@ void PfCountApply(ApplyContext& ctx) {
     if (!hll::Count(v, &card)) return ctx.out.Error(hll::kErrCorrupt);
     hll::SetCachedCardinality(&v, card);
     ctx.PutString(ctx.args[1], v, expire_at);
+    // The key's bytes changed (GET shows them): no keyspace event, as Redis, but CLIENT
+    // TRACKING must hear of it (Redis signals the key modified).
+    ctx.Notify(kTrackWrite, "pfcount", ctx.args[1]);
   }
   ctx.out.Integer(static_cast<int64_t>(card));
 }
@@ -138,12 +141,14 @@ void RegisterHllFamily(CommandTable* t) {
   t->Add(Write("pfadd", -2, PfAddApply, 1,
                "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.",
                "O(1) to add every element."));
-  t->Add(Write("pfcount", -2, PfCountApply, -1,
+  CommandSpec pfcount = Write("pfcount", -2, PfCountApply, -1,
                "Returns the approximated cardinality of the set(s) observed by the "
                "HyperLogLog key(s).",
                "O(1) with a very small average constant time when called with a single key. "
                "O(N) with N being the number of keys, and much bigger constant times, when "
-               "called with multiple keys."));
+               "called with multiple keys.");
+  pfcount.tracked_as_read = true;  // a read in Redis, logged here for its cached count
+  t->Add(std::move(pfcount));
   t->Add(Write("pfmerge", -2, PfMergeApply, -1,
                "Merges one or more HyperLogLog values into a single key.",
                "O(N) to merge N HyperLogLogs, but with high constant times."));

@@ -39,6 +39,7 @@ enum KeyspaceEventFlags : int {
   // Not Redis's: internal to Flin's apply path (never in notify-keyspace-events).
   kTrackKeys = 1 << 20,   // in ApplyContext::notify_flags: CLIENT TRACKING wants the changes
   kTrackFlush = 1 << 21,  // the event of a flush: every key changed (tracking only)
+  kTrackWrite = 1 << 22,  // a change no keyspace event names (PFCOUNT's cached count)
   kNotifyAll = kNotifyGeneric | kNotifyString | kNotifyList | kNotifySet | kNotifyHash |
                kNotifyZset | kNotifyExpired | kNotifyEvicted | kNotifyStream | kNotifyModule,
 };

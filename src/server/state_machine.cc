@@ -82,6 +82,9 @@ void StateMachineImpl::AfterCommit(bool committed) {
   }
   publishes_.clear();
   if (committed && tracking_ != nullptr) {
+    // The batch is readable now; a client that began tracking reads after counting itself
+    // (Tracking::active): one of the two sees the other.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     // A client that began tracking after some of this batch was applied (uncollected) may
     // already have read what the batch overwrites: everything is invalidated, once.
     if (events_dropped_ || (untracked_ && tracking_->active())) {

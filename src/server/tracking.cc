@@ -19,20 +19,18 @@ void EraseFromListLocked(Map* lists, const Key& key, uint64_t id) {
   if (ids.empty()) lists->erase(it);
 }
 
-// The batch for `sink` in `out`, made if it is not there yet. Batches are few (one per I/O
-// thread and message), so a scan is enough.
-PushBatch& BatchFor(std::vector<std::pair<PushSink*, PushBatch>>* out, PushSink* sink,
-                    PushBatch::Kind kind, const std::shared_ptr<const std::string>& message) {
-  for (auto& [s, b] : *out) {
-    if (s == sink && b.targets.front().kind == kind && b.message == message) return b;
-  }
-  out->emplace_back(sink, PushBatch{});
-  PushBatch& b = out->back().second;
-  b.message = message;
-  return b;
-}
-
 }  // namespace
+
+PushBatch& Tracking::Out::For(PushSink* sink, PushBatch::Kind kind,
+                              const std::shared_ptr<const std::string>& message) {
+  auto [it, added] = index.try_emplace(std::make_tuple(sink, static_cast<int>(kind), message.get()),
+                                       batches.size());
+  if (added) {
+    batches.emplace_back(sink, PushBatch{});
+    batches.back().second.message = message;
+  }
+  return batches[it->second].second;
+}
 
 std::string Tracking::EncodeKeys(const std::vector<std::string_view>& keys) {
   std::string s = "*" + std::to_string(keys.size()) + "\r\n";
@@ -48,7 +46,7 @@ void Tracking::Enable(PushSink* sink, uint64_t id, const Mode& mode) {
   std::lock_guard<std::mutex> lock(mu_);
   auto [it, added] = clients_.try_emplace(id);
   Client& c = it->second;
-  if (added) clients_count_.fetch_add(1, std::memory_order_relaxed);
+  if (added) clients_count_.fetch_add(1);
   if (!added) EraseFromListLocked(&redirected_, c.mode.redirect, id);
   std::vector<std::string> prefixes = std::move(c.mode.prefixes);
   c.sink = sink;
@@ -60,7 +58,9 @@ void Tracking::Enable(PushSink* sink, uint64_t id, const Mode& mode) {
     if (wanted.empty()) wanted.emplace_back();
     for (std::string& p : wanted) {
       if (std::find(prefixes.begin(), prefixes.end(), p) != prefixes.end()) continue;
-      prefixes_[p].push_back(id);
+      std::vector<uint64_t>& ids = prefixes_[p];
+      if (ids.empty()) ++prefix_lengths_[p.size()];
+      ids.push_back(id);
       prefixes.push_back(std::move(p));
     }
   }
@@ -71,10 +71,16 @@ void Tracking::RemoveLocked(uint64_t id) {
   auto it = clients_.find(id);
   if (it == clients_.end()) return;
   const Client& c = it->second;
-  for (const std::string& p : c.mode.prefixes) EraseFromListLocked(&prefixes_, p, id);
+  for (const std::string& p : c.mode.prefixes) {
+    EraseFromListLocked(&prefixes_, p, id);
+    if (!prefixes_.contains(p)) {
+      auto len = prefix_lengths_.find(p.size());
+      if (len != prefix_lengths_.end() && --len->second == 0) prefix_lengths_.erase(len);
+    }
+  }
   EraseFromListLocked(&redirected_, c.mode.redirect, id);
   clients_.erase(it);
-  clients_count_.fetch_sub(1, std::memory_order_relaxed);
+  clients_count_.fetch_sub(1);
   if (clients_.empty()) {  // nobody to invalidate: what was remembered is of no use
     table_.clear();
     items_ = 0;
@@ -107,16 +113,16 @@ bool Tracking::RedirectBroken(uint64_t id) const {
 void Tracking::SendLocked(uint64_t id, Client& c, const std::shared_ptr<const std::string>& keys,
                           Out* out) {
   if (c.mode.redirect == 0) {
-    BatchFor(out, c.sink, PushBatch::Kind::kInvalidate, keys)
+    out->For(c.sink, PushBatch::Kind::kInvalidate, keys)
         .targets.push_back({id, PushBatch::Kind::kInvalidate, {}, false});
   } else if (!c.target_gone) {
-    BatchFor(out, c.mode.redirect_sink, PushBatch::Kind::kInvalidate, keys)
+    out->For(c.mode.redirect_sink, PushBatch::Kind::kInvalidate, keys)
         .targets.push_back({c.mode.redirect, PushBatch::Kind::kInvalidate, {}, true});
   } else {
     // Redis tells the client each time a message could not go where it redirects.
     c.broken = true;
     auto id_text = std::make_shared<const std::string>(std::to_string(c.mode.redirect));
-    BatchFor(out, c.sink, PushBatch::Kind::kRedirBroken, id_text)
+    out->For(c.sink, PushBatch::Kind::kRedirBroken, id_text)
         .targets.push_back({id, PushBatch::Kind::kRedirBroken, {}, false});
   }
 }
@@ -143,13 +149,14 @@ void Tracking::InvalidateAllLocked(Out* out) {
   items_ = 0;
 }
 
-void Tracking::Remember(uint64_t id, std::string_view key) {
+void Tracking::Remember(uint64_t id, const std::vector<std::string_view>& keys) {
   Out out;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto [it, added] = table_.try_emplace(Key(key));
-    std::vector<uint64_t>& ids = it->second;
-    if (std::find(ids.begin(), ids.end(), id) == ids.end()) {
+    for (std::string_view key : keys) {
+      auto [it, added] = table_.try_emplace(Key(key));
+      std::vector<uint64_t>& ids = it->second;
+      if (std::find(ids.begin(), ids.end(), id) != ids.end()) continue;
       ids.push_back(id);
       ++items_;
       // Ids of clients gone are dropped lazily; here too, so that a key read by ever new
@@ -161,19 +168,19 @@ void Tracking::Remember(uint64_t id, std::string_view key) {
         items_ -= before - ids.size();
       }
     }
-    // Over the bound: invalidate other keys to make room, as if they had changed (Redis
-    // picks them at random; the table's order is as good). A bounded effort per call, so a
-    // lowered bound is reached over the next reads.
+    // Over the bound: keys are invalidated to make room, as if they had changed (Redis picks
+    // them at random; the table's order is as good), maybe some this command reads: the
+    // connection sends those after the reply carrying them (ClientConn::TrackRead). A
+    // bounded effort per call: a lowered bound is reached over the next reads.
     const int64_t max = max_keys_ != nullptr ? max_keys_->load(std::memory_order_relaxed) : 0;
-    for (int effort = 0; max > 0 && table_.size() > static_cast<size_t>(max) && effort < 1000;
-         ++effort) {
-      auto victim = table_.begin();
-      if (std::string_view(victim->first) == key) {
-        if (table_.size() == 1) break;
-        ++victim;
+    if (max > 0 && table_.size() > static_cast<size_t>(max)) {
+      const size_t n = std::min<size_t>(table_.size() - static_cast<size_t>(max), 1000);
+      std::vector<std::string> victims;
+      victims.reserve(n);
+      for (auto it = table_.begin(); it != table_.end() && victims.size() < n; ++it) {
+        victims.push_back(it->first);
       }
-      const std::string evicted = victim->first;
-      InvalidateKeyLocked(evicted, 0, &out);
+      for (const std::string& v : victims) InvalidateKeyLocked(v, 0, &out);
     }
   }
   Deliver(&out);
@@ -195,9 +202,11 @@ void Tracking::Changed(const std::vector<KeyEvent>& events) {
       }
       if (e.type == kNotifyKeyMiss || e.type == kNotifyNew) continue;
       if (!table_.empty()) InvalidateKeyLocked(e.key, e.writer, &out);
-      for (const auto& [prefix, ids] : prefixes_) {
-        if (!std::string_view(e.key).starts_with(prefix)) continue;
-        auto& keys = by_prefix[prefix];
+      for (const auto& [length, count] : prefix_lengths_) {
+        if (length > e.key.size()) break;
+        auto match = prefixes_.find(Key(std::string_view(e.key).substr(0, length)));
+        if (match == prefixes_.end()) continue;
+        auto& keys = by_prefix[std::string_view(match->first)];
         auto same = std::find_if(keys.begin(), keys.end(),
                                  [&](const auto& k) { return k.first == e.key; });
         if (same != keys.end()) {
@@ -239,8 +248,9 @@ void Tracking::InvalidateAll() {
 }
 
 void Tracking::Deliver(Out* out) {
-  for (auto& [sink, batch] : *out) sink->Push(std::move(batch));
-  out->clear();
+  for (auto& [sink, batch] : out->batches) sink->Push(std::move(batch));
+  out->batches.clear();
+  out->index.clear();
 }
 
 size_t Tracking::NumKeys() const {

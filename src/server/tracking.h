@@ -34,7 +34,9 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <map>
 #include <string>
+#include <tuple>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -68,16 +70,23 @@ class Tracking {
   // there since (CLIENT TRACKINGINFO, CLIENT LIST's R).
   bool RedirectBroken(uint64_t id) const;
 
-  // Default mode: the client may cache `key` from now on.
-  void Remember(uint64_t id, std::string_view key);
+  // Default mode: the client may cache `keys` (one command's) from now on. Over
+  // tracking-table-max-keys, keys are invalidated to make room (maybe some of these: the
+  // caller sends their messages after the reply carrying them).
+  void Remember(uint64_t id, const std::vector<std::string_view>& keys);
+  void Remember(uint64_t id, std::string_view key) {
+    Remember(id, std::vector<std::string_view>{key});
+  }
   // A committed batch's changes (KeyEvent::writer made them; keyspace misses and "new" are
   // not changes). A kTrackFlush event invalidates everything.
   void Changed(const std::vector<KeyEvent>& events);
   // Everything changed (a flush, a replaced partition).
   void InvalidateAll();
 
-  // Whether any client tracks: the state machine collects changes only then. Relaxed.
-  bool active() const { return clients_count_.load(std::memory_order_relaxed) > 0; }
+  // Whether any client tracks: the state machine collects changes only then. Sequentially
+  // consistent: a client counts itself before it reads, the state machine writes before it
+  // looks again (StateMachineImpl::AfterCommit), and one of them must see the other.
+  bool active() const { return clients_count_.load() > 0; }
   // tracking-table-max-keys (read at each Remember; 0: unbounded). Outlives this object.
   void set_max_keys(const std::atomic<int64_t>* n) { max_keys_ = n; }
 
@@ -97,7 +106,13 @@ class Tracking {
     bool target_gone = false;  // the connection it redirects to closed
     bool broken = false;       // ... and a message could not go there since (Redis's flag)
   };
-  using Out = std::vector<std::pair<PushSink*, PushBatch>>;
+  // The messages one call sends, one batch per (sink, kind, message), found by `index`.
+  struct Out {
+    std::vector<std::pair<PushSink*, PushBatch>> batches;
+    absl::flat_hash_map<std::tuple<PushSink*, int, const std::string*>, size_t> index;
+    PushBatch& For(PushSink* sink, PushBatch::Kind kind,
+                   const std::shared_ptr<const std::string>& message);
+  };
 
   // Under mu_: the message for `id` (to itself or where it redirects) into `out`; `keys` null
   // means "everything".
@@ -113,8 +128,10 @@ class Tracking {
   // Default mode: key -> clients that may cache it.
   absl::flat_hash_map<std::string, std::vector<uint64_t>> table_;
   size_t items_ = 0;
-  // BCAST: prefix -> clients.
+  // BCAST: prefix -> clients, and how many prefixes there are of each length (a changed key
+  // is looked up once per length, not compared with every prefix).
   absl::flat_hash_map<std::string, std::vector<uint64_t>> prefixes_;
+  std::map<size_t, size_t> prefix_lengths_;
   // Redirect target -> the clients redirecting to it.
   absl::flat_hash_map<uint64_t, std::vector<uint64_t>> redirected_;
   std::atomic<int64_t> clients_count_{0};

@@ -101,6 +101,12 @@ void TrackingCmd(CommandContext& ctx) {
   node_mode.redirect_sink = redirect_thread;
   node_mode.prefixes = prefixes;
   ctx.server.tracking().Enable(&ctx.conn.io(), ctx.conn.id(), node_mode);
+  // The target may have closed since it was found, before this client counted as tracking
+  // (a closing connection tells Tracking only while some client tracks: ClientConn::Close).
+  // Looked for again now: if it is still there, its close will tell.
+  if (node_mode.redirect != 0 && ctx.server.FindClient(node_mode.redirect) == nullptr) {
+    ctx.server.tracking().Closed(node_mode.redirect);
+  }
   // As Redis: a BCAST client's prefixes add up (none named: every key, once); the rest of the
   // mode is replaced.
   mode.on = true;
