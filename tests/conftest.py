@@ -102,6 +102,24 @@ def raw(server, r):
 
 
 @pytest.fixture
+def conn(server, r):
+    """A factory of raw RESP sockets to the module server, after r's FLUSHALL (socket timeout
+    5 s: a message or push that never comes fails in 5 s; conn(3): after HELLO 3), closed at
+    the test's end."""
+    made = []
+
+    def make(proto=2):
+        c = server.raw(timeout=5.0)
+        made.append(c)
+        if proto == 3:
+            assert isinstance(c.call("HELLO", "3"), flinproc.Map)
+        return c
+    yield make
+    for c in made:
+        c.close()
+
+
+@pytest.fixture
 def make_server(tmp_path, request):
     """Factory of function-scoped servers: make_server(**options) starts one
     (see flinproc.Server); all are stopped by PID at teardown."""

@@ -79,21 +79,6 @@ def expect(c, data):
     assert got == data, f"expected {data[:300]!r}, got {got[:300]!r}"
 
 
-@pytest.fixture
-def conn(server, r):
-    """A factory of raw connections to the module server (socket timeout IO; conn(3): after
-    HELLO 3), closed at the test's end."""
-    made = []
-
-    def make(proto=2):
-        c = server.raw(timeout=IO)
-        made.append(c)
-        if proto == 3:
-            assert isinstance(c.call("HELLO", "3"), Map)
-        return c
-    yield make
-    for c in made:
-        c.close()
 
 
 def sub(c, cmd, *names):

@@ -208,21 +208,6 @@ def gone(admin, client_id):
                what=f"client {client_id} to be gone")
 
 
-@pytest.fixture
-def conn(server, r):
-    """A factory of raw connections to the module server, after r's FLUSHALL (socket timeout
-    IO; conn(3): after HELLO 3), closed at the test's end."""
-    made = []
-
-    def make(proto=2):
-        c = server.raw(timeout=IO)
-        made.append(c)
-        if proto == 3:
-            assert isinstance(c.call("HELLO", "3"), Map)
-        return c
-    yield make
-    for c in made:
-        c.close()
 
 
 def tracker(conn, *options, proto=3):

@@ -6,8 +6,7 @@ time, keys evicted over tracking-table-max-keys invalidated ahead of the reply c
 (or dropped with a CLIENT REPLY OFF command's reply), PFCOUNT neither tracked nor invalidating
 when it stores its cached cardinality.  Helpers and fixtures come from test_tracking.py.
 """
-from test_tracking import (call_collect, conn, keys_of, no_leftover_tracking,  # noqa: F401
-                           tracker)
+from test_tracking import call_collect, keys_of, no_leftover_tracking, tracker  # noqa: F401
 
 
 def test_multi_read_invalidated_before_exec_stays_tracked(conn, r):
