@@ -42,7 +42,7 @@ std::string Tracking::EncodeKeys(const std::vector<std::string_view>& keys) {
   return s;
 }
 
-void Tracking::Enable(PushSink* sink, uint64_t id, const Mode& mode) {
+std::vector<std::string> Tracking::Enable(PushSink* sink, uint64_t id, const Mode& mode) {
   std::lock_guard<std::mutex> lock(mu_);
   auto [it, added] = clients_.try_emplace(id);
   Client& c = it->second;
@@ -65,6 +65,7 @@ void Tracking::Enable(PushSink* sink, uint64_t id, const Mode& mode) {
     }
   }
   c.mode.prefixes = std::move(prefixes);
+  return c.mode.prefixes;
 }
 
 void Tracking::RemoveLocked(uint64_t id) {
@@ -190,9 +191,13 @@ void Tracking::Changed(const std::vector<KeyEvent>& events) {
   Out out;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    // BCAST: each prefix's changed keys, each with the last writer (NOLOOP), in order.
-    absl::flat_hash_map<std::string_view, std::vector<std::pair<std::string_view, uint64_t>>>
-        by_prefix;
+    // BCAST: each prefix's changed keys, each with the last writer (NOLOOP), in order, and
+    // where each key is in that list (a key changed again only updates its writer).
+    struct PrefixKeys {
+      std::vector<std::pair<std::string_view, uint64_t>> keys;
+      absl::flat_hash_map<std::string_view, size_t> at;
+    };
+    absl::flat_hash_map<std::string_view, PrefixKeys> by_prefix;
     bool flushed = false;  // a cluster's FLUSHALL flushes many partitions in one batch
     for (const KeyEvent& e : events) {
       if (e.type == kTrackFlush) {
@@ -200,23 +205,23 @@ void Tracking::Changed(const std::vector<KeyEvent>& events) {
         flushed = true;
         continue;
       }
-      if (e.type == kNotifyKeyMiss || e.type == kNotifyNew) continue;
+      if (!KeyspaceEventChanges(e.type)) continue;
       if (!table_.empty()) InvalidateKeyLocked(e.key, e.writer, &out);
       for (const auto& [length, count] : prefix_lengths_) {
         if (length > e.key.size()) break;
         auto match = prefixes_.find(Key(std::string_view(e.key).substr(0, length)));
         if (match == prefixes_.end()) continue;
-        auto& keys = by_prefix[std::string_view(match->first)];
-        auto same = std::find_if(keys.begin(), keys.end(),
-                                 [&](const auto& k) { return k.first == e.key; });
-        if (same != keys.end()) {
-          same->second = e.writer;
+        PrefixKeys& pk = by_prefix[std::string_view(match->first)];
+        auto [at, added] = pk.at.try_emplace(e.key, pk.keys.size());
+        if (added) {
+          pk.keys.emplace_back(e.key, e.writer);
         } else {
-          keys.emplace_back(e.key, e.writer);
+          pk.keys[at->second].second = e.writer;
         }
       }
     }
-    for (const auto& [prefix, keys] : by_prefix) {
+    for (const auto& [prefix, pk] : by_prefix) {
+      const auto& keys = pk.keys;
       const auto& ids = prefixes_.at(std::string(prefix));
       std::shared_ptr<const std::string> all;
       for (uint64_t id : ids) {

@@ -58,8 +58,9 @@ class Tracking {
   };
 
   // CLIENT TRACKING ON for connection `id` of `sink`; called again, replaces the mode but
-  // keeps (and adds to) a BCAST client's prefixes, as Redis.
-  void Enable(PushSink* sink, uint64_t id, const Mode& mode);
+  // keeps (and adds to) a BCAST client's prefixes, as Redis. Returns the client's prefixes now
+  // (for CLIENT TRACKINGINFO).
+  std::vector<std::string> Enable(PushSink* sink, uint64_t id, const Mode& mode);
   // CLIENT TRACKING OFF (and RESET). Keys remembered for the client are forgotten lazily
   // (at once when no client is left tracking).
   void Disable(uint64_t id);

@@ -89,8 +89,9 @@ void TrackingCmd(CommandContext& ctx) {
     }
     for (size_t j = i + 1; j < prefixes.size(); ++j) {
       if (Overlap(prefixes[i], prefixes[j])) {
-        return ctx.out.Error("ERR Prefix '" + prefixes[i] + "' overlaps with another provided prefix '" +
-                             prefixes[j] + "'. Prefixes for a single client must not overlap.");
+        return ctx.out.Error("ERR Prefix '" + prefixes[i] +
+                             "' overlaps with another provided prefix '" + prefixes[j] +
+                             "'. Prefixes for a single client must not overlap.");
       }
     }
   }
@@ -99,27 +100,17 @@ void TrackingCmd(CommandContext& ctx) {
   node_mode.noloop = mode.noloop;
   node_mode.redirect = static_cast<uint64_t>(redirect);
   node_mode.redirect_sink = redirect_thread;
-  node_mode.prefixes = prefixes;
-  ctx.server.tracking().Enable(&ctx.conn.io(), ctx.conn.id(), node_mode);
+  node_mode.prefixes = std::move(prefixes);
+  mode.prefixes = ctx.server.tracking().Enable(&ctx.conn.io(), ctx.conn.id(), node_mode);
   // The target may have closed since it was found, before this client counted as tracking
   // (a closing connection tells Tracking only while some client tracks: ClientConn::Close).
   // Looked for again now: if it is still there, its close will tell.
   if (node_mode.redirect != 0 && ctx.server.FindClient(node_mode.redirect) == nullptr) {
     ctx.server.tracking().Closed(node_mode.redirect);
   }
-  // As Redis: a BCAST client's prefixes add up (none named: every key, once); the rest of the
-  // mode is replaced.
+  // The rest of the mode is replaced; a BCAST client's prefixes add up (Enable's answer).
   mode.on = true;
   mode.redirect = node_mode.redirect;
-  mode.prefixes = std::move(current.prefixes);
-  if (mode.bcast) {
-    if (prefixes.empty()) prefixes.emplace_back();
-    for (std::string& p : prefixes) {
-      if (std::find(mode.prefixes.begin(), mode.prefixes.end(), p) == mode.prefixes.end()) {
-        mode.prefixes.push_back(std::move(p));
-      }
-    }
-  }
   current = std::move(mode);
   ctx.conn.tracking_on.store(true, std::memory_order_relaxed);
   ctx.conn.tracking_bcast.store(current.bcast, std::memory_order_relaxed);
