@@ -146,13 +146,13 @@ class ClientConn : public net::EventHandler {
   // Leaves every channel, pattern and shard channel, without telling the client (RESET, close).
   void UnsubscribeAll();
 
-  // CLIENT TRACKING (connection_family.cc; the node's side is Server::tracking()): this
+  // CLIENT TRACKING (tracking_family.cc; the node's side is Server::tracking()): this
   // connection's mode, and CLIENT CACHING's answer for the next command.
   struct TrackingMode {
     bool on = false, bcast = false, optin = false, optout = false, noloop = false;
     bool caching = false;  // CLIENT CACHING YES (OPTIN) or NO (OPTOUT) given
     uint64_t redirect = 0;
-    std::vector<std::string> prefixes;  // BCAST, all the client named (none: every key)
+    std::vector<std::string> prefixes;  // BCAST: all the client named ("": every key)
   };
   TrackingMode& tracking() { return tracking_; }
   // Turns it off here and on the node (OFF, RESET, close).
