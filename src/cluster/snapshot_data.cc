@@ -1,6 +1,7 @@
 #include "cluster/snapshot_data.h"
 
 #include "storage/encoding.h"
+#include "storage/hash_payload.h"
 
 namespace flin::cluster {
 namespace {
@@ -71,7 +72,8 @@ Status SnapshotStream::Consume(std::string_view window, const SnapshotRecordFn& 
     Status s;
     if (n == Next::kBad) {
       s = Status::Corruption(what);
-    } else if (!storage::DecodeValue(v)) {
+    } else if (const auto value = storage::DecodeValue(v);
+               !value || !storage::WellFormedPayload(*value)) {
       s = Status::Corruption("snapshot value encoding");
     } else if (any_ && k <= prev_key_) {
       s = Status::Corruption("snapshot keys out of order");

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "storage/encoding.h"
+#include "storage/hash_payload.h"
 
 namespace flin::cluster {
 namespace {
@@ -19,7 +20,7 @@ using Records = std::vector<std::pair<std::string, std::string>>;
 
 // The rules, written out plainly (the version before SnapshotStream, which every node of
 // earlier builds applies): a header or none, then whole records, keys ascending, values
-// decodable.
+// decodable, a hash's payload well formed.
 bool ReferenceAccepts(std::string_view data, Records* out) {
   size_t pos = 0;
   uint32_t first;
@@ -38,7 +39,12 @@ bool ReferenceAccepts(std::string_view data, Records* out) {
     if (!GetU32(data, &pos, &vl) || data.size() - pos < vl) return false;
     std::string v(data.substr(pos, vl));
     pos += vl;
-    if (!storage::DecodeValue(v) || (any && k <= prev)) return false;
+    const auto value = storage::DecodeValue(v);
+    storage::HashFields h;
+    if (!value || (value->type == storage::ValueType::kHash && !h.Parse(value->payload)) ||
+        (any && k <= prev)) {
+      return false;
+    }
     prev = k;
     any = true;
     out->emplace_back(k, v);
@@ -59,8 +65,19 @@ std::string RandomSnapshot(std::mt19937& rng) {
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   for (const std::string& k : keys) {
     std::string v;
-    storage::EncodeValue(storage::ValueType::kString, rng() % 2 ? 0 : 12345,
-                         std::string(rng() % 300, 'x'), &v);
+    if (rng() % 3 == 0) {  // a hash
+      storage::HashFields h;
+      h.Parse(storage::kEmptyHashPayload);
+      std::vector<std::string> fields;
+      for (int f = 1 + rng() % 5; f > 0; --f) fields.push_back("f" + std::to_string(f));
+      for (const std::string& f : fields) h.Set(f, std::string(rng() % 50, 'v'));
+      std::string payload;
+      h.Encode(&payload);
+      storage::EncodeValue(storage::ValueType::kHash, rng() % 2 ? 0 : 12345, payload, &v);
+    } else {
+      storage::EncodeValue(storage::ValueType::kString, rng() % 2 ? 0 : 12345,
+                           std::string(rng() % 300, 'x'), &v);
+    }
     PutU32(&data, static_cast<uint32_t>(k.size()));
     data += k;
     PutU32(&data, static_cast<uint32_t>(v.size()));
@@ -129,6 +146,23 @@ TEST(SnapshotStreamTest, ALengthBeyondAnyValueIsRefusedAtOnce) {
   EXPECT_FALSE(stream.Consume(data, nullptr).ok());  // not kept waiting for 1 GiB of key
   EXPECT_FALSE(stream.Consume(std::string_view(data).substr(stream.consumed()), nullptr).ok());
   EXPECT_FALSE(stream.Finish(data.size()).ok());
+}
+
+// A peer's snapshot is data from outside: a hash whose payload does not parse is refused
+// (a string's payload is any bytes).
+TEST(SnapshotStreamTest, AMalformedHashIsRefused) {
+  for (const bool good : {true, false}) {
+    std::string payload("\x00\x01\x01" "f" "\x01" "v", 6);
+    if (!good) payload[3 + 1] = 5;  // the value's length past the end
+    std::string v, data;
+    storage::EncodeValue(storage::ValueType::kHash, 0, payload, &v);
+    PutU32(&data, 1);
+    data += "k";
+    PutU32(&data, static_cast<uint32_t>(v.size()));
+    data += v;
+    SnapshotStream stream;
+    EXPECT_EQ(stream.Consume(data, nullptr).ok(), good);
+  }
 }
 
 TEST(SnapshotStreamTest, AnErrorFromTheCallerStopsTheStream) {

@@ -1,4 +1,4 @@
-// libFuzzer target: the stored value and data-key decoders. Their input comes from disk and,
+// libFuzzer target: the stored value, hash payload and data-key decoders. Their input comes from disk and,
 // through an installed snapshot, from a peer. Any bytes must decode without crashing, and
 // whatever decodes must encode back to exactly the same bytes (so no two encodings share a
 // meaning and nothing is silently dropped).
@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "storage/encoding.h"
+#include "storage/hash_payload.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace flin::storage;
@@ -22,6 +23,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)v->Expired(INT64_MAX);
     EncodeValue(v->type, v->expire_at_ms, v->payload, &again);
     if (again != raw) __builtin_trap();
+  }
+  // The same of a hash's payload (storage/hash_payload.h), and its lookups agree with a walk.
+  flin::storage::HashFields h;
+  if (h.Parse(raw)) {
+    h.Encode(&again);
+    if (again != raw) __builtin_trap();
+    size_t n = 0;
+    h.ForEach([&](std::string_view f, std::string_view v) {
+      const std::string_view* found = h.Find(f);
+      if (found == nullptr || *found != v) __builtin_trap();
+      ++n;
+    });
+    if (n != h.size()) __builtin_trap();
   }
   int partition = -1;
   std::string_view user_key;

@@ -1,0 +1,157 @@
+#include "storage/hash_payload.h"
+
+namespace flin::storage {
+
+namespace {
+
+constexpr size_t kIndexFrom = 16;  // below this many fields a scan is cheaper than a hash
+
+void PutVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+bool GetVarint(std::string_view in, size_t* pos, uint64_t* v) {
+  uint64_t result = 0;
+  for (int shift = 0; shift <= 63 && *pos < in.size(); shift += 7) {
+    const auto b = static_cast<uint8_t>(in[(*pos)++]);
+    result |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      if (b == 0 && shift > 0) return false;  // not the shortest form: one meaning, one encoding
+      *v = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool GetBytes(std::string_view in, size_t* pos, std::string_view* out) {
+  uint64_t n;
+  if (!GetVarint(in, pos, &n) || n > in.size() - *pos) return false;
+  *out = in.substr(*pos, n);
+  *pos += n;
+  return true;
+}
+
+}  // namespace
+
+bool HashFields::Parse(std::string_view payload) {
+  entries_.clear();
+  index_.clear();
+  live_ = 0;
+  flags_ = 0;
+  size_t pos = 1;
+  uint64_t count;
+  if (payload.empty() || (static_cast<uint8_t>(payload[0]) & ~kHashtable) != 0 ||
+      !GetVarint(payload, &pos, &count) || count > (payload.size() - pos) / 2) {
+    return false;
+  }
+  entries_.reserve(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    Entry e;
+    if (!GetBytes(payload, &pos, &e.field) || !GetBytes(payload, &pos, &e.value)) {
+      entries_.clear();
+      return false;
+    }
+    entries_.push_back(e);
+  }
+  if (pos != payload.size()) {
+    entries_.clear();
+    return false;
+  }
+  live_ = entries_.size();
+  flags_ = static_cast<uint8_t>(payload[0]);
+  Index();
+  // A field twice would make the hash ambiguous: refused as corruption.
+  bool twice = !index_.empty() && index_.size() != live_;
+  for (size_t i = 0; index_.empty() && i < entries_.size() && !twice; ++i) {
+    for (size_t j = 0; j < i && !twice; ++j) twice = entries_[i].field == entries_[j].field;
+  }
+  if (twice) {
+    entries_.clear();
+    index_.clear();
+    live_ = 0;
+    return false;
+  }
+  return true;
+}
+
+void HashFields::Encode(std::string* out) const {
+  out->clear();
+  out->push_back(static_cast<char>(flags_));
+  PutVarint(out, live_);
+  ForEach([out](std::string_view f, std::string_view v) {
+    PutVarint(out, f.size());
+    out->append(f);
+    PutVarint(out, v.size());
+    out->append(v);
+  });
+}
+
+void HashFields::Index() {
+  if (!index_.empty() || live_ < kIndexFrom) return;
+  index_.reserve(live_);
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    if (!entries_[i].erased) index_.emplace(entries_[i].field, i);
+  }
+}
+
+ptrdiff_t HashFields::Position(std::string_view field) const {
+  if (!index_.empty()) {
+    auto it = index_.find(field);
+    return it == index_.end() ? -1 : static_cast<ptrdiff_t>(it->second);
+  }
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    if (!entries_[i].erased && entries_[i].field == field) return static_cast<ptrdiff_t>(i);
+  }
+  return -1;
+}
+
+const std::string_view* HashFields::Find(std::string_view field) const {
+  const ptrdiff_t i = Position(field);
+  return i < 0 ? nullptr : &entries_[i].value;
+}
+
+bool HashFields::Set(std::string_view field, std::string_view value) {
+  if (field.size() > kListpackMaxValue || value.size() > kListpackMaxValue) {
+    flags_ |= kHashtable;
+  }
+  const ptrdiff_t i = Position(field);
+  if (i >= 0) {
+    entries_[i].value = value;
+    return false;
+  }
+  entries_.push_back(Entry{field, value});
+  ++live_;
+  if (!index_.empty()) {
+    index_.emplace(field, entries_.size() - 1);
+  } else {
+    Index();
+  }
+  if (live_ > kListpackMaxEntries) flags_ |= kHashtable;
+  return true;
+}
+
+bool HashFields::Erase(std::string_view field) {
+  const ptrdiff_t i = Position(field);
+  if (i < 0) return false;
+  entries_[i].erased = true;
+  --live_;
+  if (!index_.empty()) index_.erase(field);
+  return true;
+}
+
+std::string_view HashFields::Keep(std::string s) {
+  kept_.push_back(std::move(s));
+  return kept_.back();
+}
+
+bool WellFormedPayload(const ValueView& v) {
+  HashFields h;
+  return v.type != ValueType::kHash || h.Parse(v.payload);
+}
+
+}  // namespace flin::storage

@@ -1,0 +1,82 @@
+#pragma once
+// The payload of a hash value (storage::ValueType::kHash): the whole hash in one RocksDB value.
+//
+//   flags (u8: kHashtable) | varint field count | per field: varint length, field bytes,
+//   varint length, value bytes — in insertion order.
+//
+// One value per hash, as Redis keeps a small hash in one listpack: every replica applies a
+// hash command by decoding the value, changing it and writing it back, so a write costs time
+// in the hash's size (docs/DESIGN.md, "Hashes"). kHashtable records that the hash once passed
+// Redis's listpack bounds (512 fields, or a field or value over 64 bytes); OBJECT ENCODING
+// answers from it, and like Redis's conversion it is never undone while the key lives.
+//
+// HashFields is a decoded hash that can be changed and encoded again. It borrows: the
+// fields and values it holds are views into the payload it parsed and into the strings given
+// to Set (which must outlive it), except values it was asked to Keep. Not thread-safe.
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "storage/encoding.h"
+
+namespace flin::storage {
+
+inline constexpr uint8_t kHashtable = 1;
+// The payload of a hash with no fields (a hash being built; a stored hash is never empty).
+inline constexpr std::string_view kEmptyHashPayload{"\0\0", 2};
+// Redis 7.0's hash-max-listpack-entries and hash-max-listpack-value defaults.
+inline constexpr size_t kListpackMaxEntries = 512;
+inline constexpr size_t kListpackMaxValue = 64;
+
+class HashFields {
+ public:
+  // Parses a payload; false (and empty) if it is malformed.
+  bool Parse(std::string_view payload);
+  // Appends the encoding to *out (after clearing it).
+  void Encode(std::string* out) const;
+
+  size_t size() const { return live_; }
+  bool empty() const { return live_ == 0; }
+  bool hashtable() const { return flags_ & kHashtable; }
+  // The value of `field`, or nullptr.
+  const std::string_view* Find(std::string_view field) const;
+  // Sets a field (kept in place if present, else appended); true if it is new.
+  bool Set(std::string_view field, std::string_view value);
+  // Removes a field; true if it was there.
+  bool Erase(std::string_view field);
+  // A copy of `s` that lives as long as this object (a computed value for Set).
+  std::string_view Keep(std::string s);
+
+  // The fields in order: f(field, value) for each.
+  template <typename F>
+  void ForEach(F&& f) const {
+    for (const Entry& e : entries_) {
+      if (!e.erased) f(e.field, e.value);
+    }
+  }
+
+ private:
+  struct Entry {
+    std::string_view field, value;
+    bool erased = false;
+  };
+  void Index();  // builds index_ once the hash is big enough for it to pay
+  ptrdiff_t Position(std::string_view field) const;
+
+  std::vector<Entry> entries_;
+  absl::flat_hash_map<std::string_view, size_t> index_;  // field -> entries_ position
+  std::deque<std::string> kept_;
+  size_t live_ = 0;
+  uint8_t flags_ = 0;
+};
+
+// Whether a decoded value's payload is well formed for its type (a hash's parses; any string
+// is). For values from outside, as a snapshot's: commands check a hash again as they read it.
+bool WellFormedPayload(const ValueView& v);
+
+}  // namespace flin::storage

@@ -1,0 +1,100 @@
+#include "storage/hash_payload.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace flin::storage {
+namespace {
+
+std::vector<std::pair<std::string, std::string>> Fields(const HashFields& h) {
+  std::vector<std::pair<std::string, std::string>> out;
+  h.ForEach([&](std::string_view f, std::string_view v) { out.emplace_back(f, v); });
+  return out;
+}
+
+TEST(HashPayloadTest, RoundTripsInInsertionOrder) {
+  HashFields h;
+  ASSERT_TRUE(h.Parse(std::string(1, '\0') + std::string(1, '\0')));  // empty
+  EXPECT_TRUE(h.Set("b", "1"));
+  EXPECT_TRUE(h.Set("a", std::string_view("\0x", 2)));
+  EXPECT_TRUE(h.Set("", ""));
+  EXPECT_FALSE(h.Set("b", "2"));  // kept in place
+  std::string enc;
+  h.Encode(&enc);
+  HashFields back;
+  ASSERT_TRUE(back.Parse(enc));
+  using P = std::pair<std::string, std::string>;
+  EXPECT_EQ(Fields(back), (std::vector<P>{{"b", "2"}, {"a", std::string("\0x", 2)}, {"", ""}}));
+  EXPECT_FALSE(back.hashtable());
+  ASSERT_NE(back.Find("a"), nullptr);
+  EXPECT_EQ(back.Find("zz"), nullptr);
+}
+
+TEST(HashPayloadTest, EraseThenSetAppends) {
+  HashFields h;
+  ASSERT_TRUE(h.Parse(std::string(2, '\0')));
+  h.Set("x", "1");
+  h.Set("y", "2");
+  EXPECT_TRUE(h.Erase("x"));
+  EXPECT_FALSE(h.Erase("x"));
+  EXPECT_EQ(h.size(), 1u);
+  EXPECT_TRUE(h.Set("x", "3"));
+  using P = std::pair<std::string, std::string>;
+  EXPECT_EQ(Fields(h), (std::vector<P>{{"y", "2"}, {"x", "3"}}));
+}
+
+// Large hashes use an index; the order and lookups stay the same, and the listpack bounds set
+// the sticky hashtable flag.
+TEST(HashPayloadTest, ManyFieldsAndTheHashtableFlag) {
+  HashFields h;
+  ASSERT_TRUE(h.Parse(std::string(2, '\0')));
+  std::vector<std::string> names;
+  for (int i = 0; i < 600; ++i) names.push_back("f" + std::to_string(i));
+  for (size_t i = 0; i < names.size(); ++i) {
+    EXPECT_TRUE(h.Set(names[i], names[i]));
+    EXPECT_EQ(h.hashtable(), i + 1 > kListpackMaxEntries) << i;
+  }
+  for (int i = 0; i < 590; ++i) EXPECT_TRUE(h.Erase(names[i]));
+  std::string enc;
+  h.Encode(&enc);
+  HashFields back;
+  ASSERT_TRUE(back.Parse(enc));
+  EXPECT_EQ(back.size(), 10u);
+  EXPECT_TRUE(back.hashtable());  // never undone
+  ASSERT_NE(back.Find("f595"), nullptr);
+  EXPECT_EQ(*back.Find("f595"), "f595");
+  EXPECT_EQ(back.Find("f5"), nullptr);
+
+  HashFields big;
+  ASSERT_TRUE(big.Parse(std::string(2, '\0')));
+  big.Set("f", std::string(kListpackMaxValue, 'v'));
+  EXPECT_FALSE(big.hashtable());
+  big.Set("g", std::string(kListpackMaxValue + 1, 'v'));
+  EXPECT_TRUE(big.hashtable());
+}
+
+TEST(HashPayloadTest, RefusesMalformedPayloads) {
+  HashFields h;
+  ASSERT_TRUE(h.Parse(std::string(2, '\0')));
+  h.Set("a", "1");
+  h.Set("b", "2");
+  std::string enc;
+  h.Encode(&enc);
+  HashFields p;
+  EXPECT_FALSE(p.Parse(""));
+  EXPECT_FALSE(p.Parse(std::string(1, '\x02') + enc.substr(1)));  // unknown flag
+  for (size_t cut = 0; cut < enc.size(); ++cut) EXPECT_FALSE(p.Parse(enc.substr(0, cut))) << cut;
+  EXPECT_FALSE(p.Parse(enc + "x"));  // trailing bytes
+  std::string twice = enc;
+  twice[7] = 'a';  // flags, count, len, "a", len, "1", len, "b" -> "a"
+  EXPECT_FALSE(p.Parse(twice));
+  EXPECT_EQ(p.size(), 0u);
+  std::string huge_count = std::string(1, '\0') + "\xff\xff\xff\xff\x0f";
+  EXPECT_FALSE(p.Parse(huge_count));
+}
+
+}  // namespace
+}  // namespace flin::storage
