@@ -412,6 +412,12 @@ bool ClientConn::Dispatch(const std::vector<std::string_view>& args) {
         TrackRead(*spec, ctx.args);
         if (is_write && !transaction_.watched.empty()) CheckWatchedKeysBeforeWrite(ctx);
         spec->handler(ctx);
+        // A string read met another type (ReadString): WRONGTYPE is the answer. A command
+        // that went to the log is answered by its apply, which checks for itself.
+        if (ctx.wrong_type && pending_ == pending_before) {
+          sink->resize(before);
+          w.Error(kErrWrongType);
+        }
       }
       const int64_t took = net::MonotonicUs() - start;
       IoStats::Add(pc.calls, 1);

@@ -90,6 +90,7 @@ class ClientConn : public net::EventHandler {
       bool present;
       std::string payload;
       int64_t expire_at;
+      uint8_t type = 0;  // storage::ValueType
     };
     std::vector<Watched> watched;    // what each watched key held at WATCH
     // Each watched key's latest element of `watched` (a key watched twice must hold what both

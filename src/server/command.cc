@@ -61,6 +61,7 @@ CommandTable::CommandTable() {
   RegisterScriptFamily(this);
   RegisterPubSubFamily(this);
   RegisterReplicationFamily(this);
+  RegisterHashFamily(this);
 }
 
 void CommandTable::Add(CommandSpec spec) {
@@ -212,19 +213,31 @@ std::string RefusalError(const Status& s) {
 int ApplyContext::Partition(std::string_view key) const { return KeyPartition(key, partitions); }
 
 bool ApplyContext::GetString(std::string_view key, std::string* payload, int64_t* expire_at_ms) {
-  return GetAt(key, now_ms, payload, expire_at_ms);
+  storage::ValueType type;
+  if (!GetAt(key, now_ms, &type, payload, expire_at_ms)) return false;
+  if (type == storage::ValueType::kString) return true;
+  wrong_type = true;
+  if (payload) payload->clear();
+  if (expire_at_ms) *expire_at_ms = 0;
+  return false;
 }
 
-bool ApplyContext::GetStringEvenIfExpired(std::string_view key, std::string* payload,
-                                          int64_t* expire_at_ms) {
-  return GetAt(key, 0, payload, expire_at_ms);  // at time 0 nothing has expired
+bool ApplyContext::GetValue(std::string_view key, storage::ValueType* type, std::string* payload,
+                            int64_t* expire_at_ms) {
+  return GetAt(key, now_ms, type, payload, expire_at_ms);
 }
 
-bool ApplyContext::GetAt(std::string_view key, int64_t at_ms, std::string* payload,
-                         int64_t* expire_at_ms) {
+bool ApplyContext::GetValueEvenIfExpired(std::string_view key, storage::ValueType* type,
+                                         std::string* payload, int64_t* expire_at_ms) {
+  return GetAt(key, 0, type, payload, expire_at_ms);  // at time 0 nothing has expired
+}
+
+bool ApplyContext::GetAt(std::string_view key, int64_t at_ms, storage::ValueType* type,
+                         std::string* payload, int64_t* expire_at_ms) {
   if (!txn.Get(Partition(key), key, at_ms, &raw_).ok()) return false;
   auto v = storage::DecodeValue(raw_);
   if (!v) return false;
+  if (type) *type = v->type;
   if (payload) payload->assign(v->payload);
   if (expire_at_ms) *expire_at_ms = v->expire_at_ms;
   return true;
@@ -232,16 +245,34 @@ bool ApplyContext::GetAt(std::string_view key, int64_t at_ms, std::string* paylo
 
 void ApplyContext::PutString(std::string_view key, std::string_view payload,
                              int64_t expire_at_ms) {
+  PutValue(key, storage::ValueType::kString, payload, expire_at_ms);
+}
+
+void ApplyContext::PutValue(std::string_view key, storage::ValueType type,
+                            std::string_view payload, int64_t expire_at_ms) {
+  if (wrong_type) return;
   // Redis raises "new" as it adds the key, before the command's own event.
   if (events != nullptr && (notify_flags & kNotifyNew) && !Exists(key)) {
     Notify(kNotifyNew, "new", key);
   }
-  storage::EncodeValue(storage::ValueType::kString, expire_at_ms, payload, &raw_);
+  storage::EncodeValue(type, expire_at_ms, payload, &raw_);
   txn.Put(Partition(key), key, raw_);
 }
 
-void ApplyContext::Delete(std::string_view key) { txn.Delete(Partition(key), key); }
+void ApplyContext::Delete(std::string_view key) {
+  if (wrong_type) return;
+  txn.Delete(Partition(key), key);
+}
 
-bool ApplyContext::Exists(std::string_view key) { return GetString(key, nullptr, nullptr); }
+bool ApplyContext::Exists(std::string_view key) { return GetAt(key, now_ms, nullptr, nullptr, nullptr); }
+
+void RunApply(const CommandSpec& spec, ApplyContext& ctx) {
+  const size_t start = ctx.out.buffer()->size();
+  spec.apply(ctx);
+  if (ctx.wrong_type) {
+    ctx.out.buffer()->resize(start);
+    ctx.out.Error(kErrWrongType);
+  }
+}
 
 }  // namespace flin::server

@@ -25,6 +25,7 @@
 #include "protocol/reply_writer.h"
 #include "server/keyspace_events.h"
 #include "server/pubsub.h"
+#include "storage/encoding.h"
 #include "storage/write_txn.h"
 
 namespace flin::server {
@@ -60,6 +61,10 @@ struct CommandContext {
   int64_t now_ms;                 // wall clock when the command was dispatched
   // Set while a read of several keys runs (MultiKeyRead): every ReadString sees this state.
   const storage::Store::Snapshot* snapshot = nullptr;
+  // Set by ReadString when the key holds another type than a string: the command's reply is
+  // then replaced by WRONGTYPE (ClientConn::Dispatch), unless it proposed itself to the log,
+  // whose apply decides.
+  bool wrong_type = false;
   // Set while a command is queued inside MULTI (transaction_family.cc): what the handler
   // proposes is kept here, as (partition, encoded command), instead of going to the log.
   struct Captured {
@@ -130,6 +135,7 @@ struct ApplyContext {
   // Records event `event` of class `type` (kNotifyString, kNotifyGeneric, ...) on `key`, as
   // Redis's command of the same name raises it. After the write it reports.
   void Notify(int type, const char* event, std::string_view key) {
+    if (wrong_type) return;
     if (events != nullptr && (KeyspaceEventWanted(notify_flags, type) ||
                               ((notify_flags & kTrackKeys) && KeyspaceEventChanges(type)))) {
       events->push_back(KeyEvent{type, event, std::string(key), writer});
@@ -137,18 +143,36 @@ struct ApplyContext {
   }
 
   int Partition(std::string_view key) const;
-  // The live string value of `key` (payload and absolute expiry, 0 = none); false if absent.
+  // The live string value of `key` (payload and absolute expiry, 0 = none); false if absent,
+  // or if the key holds another type: that sets wrong_type.
   bool GetString(std::string_view key, std::string* payload, int64_t* expire_at_ms);
   void PutString(std::string_view key, std::string_view payload, int64_t expire_at_ms);
+  // The live value of `key` whatever its type (for commands on any key: EXPIRE, RENAME, ...).
+  bool GetValue(std::string_view key, storage::ValueType* type, std::string* payload,
+                int64_t* expire_at_ms);
+  void PutValue(std::string_view key, storage::ValueType type, std::string_view payload,
+                int64_t expire_at_ms);
   void Delete(std::string_view key);
-  bool Exists(std::string_view key);
-  // Like GetString, but also returns a value that has expired (not yet deleted).
-  bool GetStringEvenIfExpired(std::string_view key, std::string* payload, int64_t* expire_at_ms);
+  bool Exists(std::string_view key);  // of any type
+  // Like GetValue, but also returns a value that has expired (not yet deleted).
+  bool GetValueEvenIfExpired(std::string_view key, storage::ValueType* type,
+                             std::string* payload, int64_t* expire_at_ms);
+
+  // A string command met a key of another type (GetString, ReadString). From then on the
+  // context writes and notifies nothing, and RunApply answers WRONGTYPE in place of whatever
+  // the command answered. Apply functions read what they need before they write, as Redis's
+  // commands check their keys' types first.
+  bool wrong_type = false;
 
  private:
-  bool GetAt(std::string_view key, int64_t at_ms, std::string* payload, int64_t* expire_at_ms);
+  bool GetAt(std::string_view key, int64_t at_ms, storage::ValueType* type, std::string* payload,
+             int64_t* expire_at_ms);
   std::string raw_;
 };
+
+// Runs spec.apply on ctx: the one way an apply function is called (the state machine, EXEC,
+// a script's redis.call), so that a WRONGTYPE found anywhere in it is its answer.
+void RunApply(const CommandSpec& spec, ApplyContext& ctx);
 
 using Handler = void (*)(CommandContext& ctx);
 using ApplyFn = void (*)(ApplyContext& ctx);
@@ -225,6 +249,7 @@ void RegisterDumpFamily(CommandTable* table);
 void RegisterScriptFamily(CommandTable* table);
 void RegisterPubSubFamily(CommandTable* table);
 void RegisterReplicationFamily(CommandTable* table);
+void RegisterHashFamily(CommandTable* table);
 
 // Log entry payload: the argument vector, length-prefixed. Decode fails (false) on anything
 // malformed.
@@ -238,6 +263,8 @@ inline constexpr std::string_view kErrNotInteger = "ERR value is not an integer 
 inline constexpr std::string_view kErrNotFloat = "ERR value is not a valid float";
 inline constexpr std::string_view kErrOverflow = "ERR increment or decrement would overflow";
 inline constexpr std::string_view kErrNoSuchKey = "ERR no such key";
+inline constexpr std::string_view kErrWrongType =
+    "WRONGTYPE Operation against a key holding the wrong kind of value";
 inline constexpr std::string_view kErrTooBig =
     "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 std::string ErrWrongArity(std::string_view cmd);

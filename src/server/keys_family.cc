@@ -24,20 +24,24 @@ template <typename Ctx>
 void ExistsCmd(Ctx& ctx) {
   MultiKeyRead whole(ctx, ctx.args.size() - 1);
   int64_t n = 0;
-  for (size_t i = 1; i < ctx.args.size(); ++i) n += ReadString(ctx, ctx.args[i], nullptr, nullptr);
+  for (size_t i = 1; i < ctx.args.size(); ++i) {
+    n += ReadValue(ctx, ctx.args[i], nullptr, nullptr, nullptr);
+  }
   ctx.out.Integer(n);
 }
 
 template <typename Ctx>
 void TypeCmd(Ctx& ctx) {
-  ctx.out.Simple(ReadString(ctx, ctx.args[1], nullptr, nullptr) ? "string" : "none");
+  storage::ValueType type;
+  if (!ReadValue(ctx, ctx.args[1], &type, nullptr, nullptr)) return ctx.out.Simple("none");
+  ctx.out.Simple(TypeName(type));
 }
 
 // TTL PTTL EXPIRETIME PEXPIRETIME
 template <typename Ctx>
 void TtlCmd(Ctx& ctx) {
   int64_t expire_at;
-  if (!ReadString(ctx, ctx.args[1], nullptr, &expire_at)) return ctx.out.Integer(-2);
+  if (!ReadValue(ctx, ctx.args[1], nullptr, nullptr, &expire_at)) return ctx.out.Integer(-2);
   if (expire_at == 0) return ctx.out.Integer(-1);
   const std::string name = ToLower(ctx.args[0]);
   const bool absolute = name == "expiretime" || name == "pexpiretime";
@@ -129,16 +133,6 @@ void DbSizeCmd(CommandContext& ctx) {
   });
 }
 
-// A SCAN cursor as Redis reads one (strtoul: "", "00", "+0" and "-0" are 0, and "-1" is
-// 2^64 - 1); false if Redis would answer "invalid cursor".
-bool ParseScanCursor(std::string_view text, uint64_t* cursor) {
-  const std::string s(text);  // NUL-terminated for strtoull
-  if (!s.empty() && isspace(static_cast<unsigned char>(s[0]))) return false;
-  char* end = nullptr;
-  errno = 0;
-  *cursor = strtoull(s.c_str(), &end, 10);
-  return *end == '\0' && errno != ERANGE;
-}
 
 void ScanCmd(CommandContext& ctx) {
   uint64_t c;
@@ -165,11 +159,16 @@ void ScanCmd(CommandContext& ctx) {
   }
   std::vector<std::string> keys;
   std::string next;
-  if (type.empty() || type == "string") {  // every key is a string
+  // (A type Flin does not have matches no key: the scan is complete at once.)
+  if (type.empty() || type == TypeName(storage::ValueType::kString) ||
+      type == TypeName(storage::ValueType::kHash)) {
     const bool all = !match || pattern == "*";
     next = ForEachKey(KeyWalk(ctx), from, static_cast<size_t>(count),
-                      [&](std::string_view k, const auto&) {
-                        if (all || GlobMatch(pattern, k)) keys.emplace_back(k);
+                      [&](std::string_view k, const storage::ValueView& v) {
+                        if ((type.empty() || TypeName(v.type) == type) &&
+                            (all || GlobMatch(pattern, k))) {
+                          keys.emplace_back(k);
+                        }
                         return true;
                       });
   }
@@ -231,7 +230,8 @@ void RenameApply(ApplyContext& ctx) {
   const bool nx = ToLower(ctx.args[0]) == "renamenx";
   std::string v;
   int64_t expire_at;
-  if (!ctx.GetString(ctx.args[1], &v, &expire_at)) return ctx.out.Error(kErrNoSuchKey);
+  storage::ValueType type;
+  if (!ctx.GetValue(ctx.args[1], &type, &v, &expire_at)) return ctx.out.Error(kErrNoSuchKey);
   if (ctx.args[1] == ctx.args[2]) return nx ? ctx.out.Integer(0) : ctx.out.Ok();
   if (nx && ctx.Exists(ctx.args[2])) return ctx.out.Integer(0);
   ctx.Delete(ctx.args[1]);
@@ -239,7 +239,7 @@ void RenameApply(ApplyContext& ctx) {
   if (ctx.events != nullptr && ctx.Exists(ctx.args[2])) {
     ctx.Notify(kNotifyNew, "new", ctx.args[2]);
   }
-  ctx.PutString(ctx.args[2], v, expire_at);
+  ctx.PutValue(ctx.args[2], type, v, expire_at);
   ctx.Notify(kNotifyGeneric, "rename_from", ctx.args[1]);
   ctx.Notify(kNotifyGeneric, "rename_to", ctx.args[2]);
   nx ? ctx.out.Integer(1) : ctx.out.Ok();
@@ -277,12 +277,13 @@ void CopyApply(ApplyContext& ctx) {
   if (!err.empty()) return ctx.out.Error(err);
   std::string v;
   int64_t expire_at;
-  if (!ReadString(ctx, ctx.args[1], &v, &expire_at)) return ctx.out.Integer(0);  // keymiss
+  storage::ValueType type;
+  if (!ReadValue(ctx, ctx.args[1], &type, &v, &expire_at)) return ctx.out.Integer(0);  // keymiss
   const bool replaced = ctx.Exists(ctx.args[2]);
   if (!replace && replaced) return ctx.out.Integer(0);
   // Redis deletes the destination and adds it again: "new" either way.
   if (replaced) ctx.Notify(kNotifyNew, "new", ctx.args[2]);
-  ctx.PutString(ctx.args[2], v, expire_at);
+  ctx.PutValue(ctx.args[2], type, v, expire_at);
   ctx.Notify(kNotifyGeneric, "copy_to", ctx.args[2]);
   ctx.out.Integer(1);
 }
@@ -338,7 +339,8 @@ void ExpireApply(ApplyContext& ctx) {
   if (!err.empty()) return ctx.out.Error(err);
   std::string v;
   int64_t cur;
-  if (!ctx.GetString(ctx.args[1], &v, &cur)) return ctx.out.Integer(0);
+  storage::ValueType type;
+  if (!ctx.GetValue(ctx.args[1], &type, &v, &cur)) return ctx.out.Integer(0);
   // A key without expiry counts as expiring never (infinitely late) for GT and LT.
   if ((e.nx && cur != 0) || (e.xx && cur == 0) || (e.gt && (cur == 0 || e.when <= cur)) ||
       (e.lt && cur != 0 && e.when >= cur)) {
@@ -348,7 +350,7 @@ void ExpireApply(ApplyContext& ctx) {
     ctx.Delete(ctx.args[1]);
     ctx.Notify(kNotifyGeneric, "del", ctx.args[1]);
   } else {
-    ctx.PutString(ctx.args[1], v, e.when);
+    ctx.PutValue(ctx.args[1], type, v, e.when);
     ctx.Notify(kNotifyGeneric, "expire", ctx.args[1]);
   }
   ctx.out.Integer(1);
@@ -357,8 +359,9 @@ void ExpireApply(ApplyContext& ctx) {
 void PersistApply(ApplyContext& ctx) {
   std::string v;
   int64_t cur;
-  if (!ctx.GetString(ctx.args[1], &v, &cur) || cur == 0) return ctx.out.Integer(0);
-  ctx.PutString(ctx.args[1], v, 0);
+  storage::ValueType type;
+  if (!ctx.GetValue(ctx.args[1], &type, &v, &cur) || cur == 0) return ctx.out.Integer(0);
+  ctx.PutValue(ctx.args[1], type, v, 0);
   ctx.Notify(kNotifyGeneric, "persist", ctx.args[1]);
   ctx.out.Integer(1);
 }
@@ -433,7 +436,7 @@ void ExpiredApply(ApplyContext& ctx) {
   for (size_t i = 1; i + 1 < ctx.args.size(); i += 2) {
     int64_t at, cur;
     if (!ParseInt64(ctx.args[i + 1], &at)) continue;
-    if (ctx.GetStringEvenIfExpired(ctx.args[i], nullptr, &cur) && cur == at && at <= ctx.now_ms) {
+    if (ctx.GetValueEvenIfExpired(ctx.args[i], nullptr, nullptr, &cur) && cur == at && at <= ctx.now_ms) {
       ctx.Delete(ctx.args[i]);
       ctx.Notify(kNotifyExpired, "expired", ctx.args[i]);
       ++n;

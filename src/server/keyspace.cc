@@ -11,6 +11,17 @@ namespace flin::server {
 
 bool ReadString(CommandContext& ctx, std::string_view key, std::string* payload,
                 int64_t* expire_at_ms, bool notify_miss) {
+  storage::ValueType type;
+  if (!ReadValue(ctx, key, &type, payload, expire_at_ms, notify_miss)) return false;
+  if (type == storage::ValueType::kString) return true;
+  ctx.wrong_type = true;
+  if (payload) payload->clear();
+  if (expire_at_ms) *expire_at_ms = 0;
+  return false;
+}
+
+bool ReadValue(CommandContext& ctx, std::string_view key, storage::ValueType* type,
+               std::string* payload, int64_t* expire_at_ms, bool notify_miss) {
   thread_local std::string raw;
   IoStats& st = ctx.conn.io().stats();
   storage::Store& store = ctx.server.store();
@@ -20,7 +31,7 @@ bool ReadString(CommandContext& ctx, std::string_view key, std::string* payload,
   ClientConn::Transaction& tx = ctx.conn.transaction();
   if (!s.ok()) {
     IoStats::Add(st.keyspace_misses, 1);
-    if (!tx.watched.empty()) NoteWatchedRead(tx, key, false, {}, 0);
+    if (!tx.watched.empty()) NoteWatchedRead(tx, key, false, storage::ValueType::kString, {}, 0);
     const int flags = ctx.server.config().notify_keyspace_events.load(std::memory_order_relaxed);
     if (notify_miss && KeyspaceEventWanted(flags, kNotifyKeyMiss)) {
       // A read answered here raises it at once: nothing of it waits for a log.
@@ -32,10 +43,26 @@ bool ReadString(CommandContext& ctx, std::string_view key, std::string* payload,
   auto v = storage::DecodeValue(raw);
   if (!v) return false;
   IoStats::Add(st.keyspace_hits, 1);
-  if (!tx.watched.empty()) NoteWatchedRead(tx, key, true, v->payload, v->expire_at_ms);
+  if (!tx.watched.empty()) NoteWatchedRead(tx, key, true, v->type, v->payload, v->expire_at_ms);
+  if (type) *type = v->type;
   if (payload) payload->assign(v->payload);
   if (expire_at_ms) *expire_at_ms = v->expire_at_ms;
   return true;
+}
+
+// A SCAN (HSCAN) cursor as Redis reads one (strtoul: "", "00", "+0" and "-0" are 0, and "-1" is
+// 2^64 - 1); false if Redis would answer "invalid cursor".
+bool ParseScanCursor(std::string_view text, uint64_t* cursor) {
+  const std::string s(text);  // NUL-terminated for strtoull
+  if (!s.empty() && isspace(static_cast<unsigned char>(s[0]))) return false;
+  char* end = nullptr;
+  errno = 0;
+  *cursor = strtoull(s.c_str(), &end, 10);
+  return *end == '\0' && errno != ERANGE;
+}
+
+std::string_view TypeName(storage::ValueType type) {
+  return type == storage::ValueType::kHash ? "hash" : "string";
 }
 
 MultiKeyRead::MultiKeyRead(CommandContext& ctx, size_t keys) {

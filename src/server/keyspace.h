@@ -17,20 +17,37 @@ namespace flin::server {
 // replica applying APPEND, SETRANGE or SETBIT makes the same decision.
 inline constexpr int64_t kMaxStringBytes = 512LL << 20;
 
-// The live string at `key`: payload and absolute expiry (0: none). false if absent, which
-// raises a "keymiss" keyspace event (class m) as Redis's lookups for reading do, unless
-// `notify_miss` is false (a write's check, OBJECT).
+// The live value at `key`, of any type: type, payload and absolute expiry (0: none). false if
+// absent, which raises a "keymiss" keyspace event (class m) as Redis's lookups for reading
+// do, unless `notify_miss` is false (a write's check, OBJECT).
+bool ReadValue(CommandContext& ctx, std::string_view key, storage::ValueType* type,
+               std::string* payload, int64_t* expire_at_ms, bool notify_miss = true);
+// The live string at `key`, as ReadValue. A key of another type reads as absent (no keymiss)
+// and sets ctx.wrong_type: the command then answers WRONGTYPE (command.h).
 bool ReadString(CommandContext& ctx, std::string_view key, std::string* payload,
                 int64_t* expire_at_ms, bool notify_miss = true);
-// The same read on the apply thread, for a read that goes through the log (it followed writes
-// of the same connection, or the leader had no lease): it sees every earlier entry. Its
-// keymiss waits for the entry's commit with the entry's other events.
-inline bool ReadString(ApplyContext& ctx, std::string_view key, std::string* payload,
-                       int64_t* expire_at_ms, bool notify_miss = true) {
-  if (ctx.GetString(key, payload, expire_at_ms)) return true;
+// The same reads on the apply thread, for a read that goes through the log (it followed
+// writes of the same connection, or the leader had no lease): they see every earlier entry.
+// Their keymiss waits for the entry's commit with the entry's other events.
+inline bool ReadValue(ApplyContext& ctx, std::string_view key, storage::ValueType* type,
+                      std::string* payload, int64_t* expire_at_ms, bool notify_miss = true) {
+  if (ctx.GetValue(key, type, payload, expire_at_ms)) return true;
   if (notify_miss) ctx.Notify(kNotifyKeyMiss, "keymiss", key);
   return false;
 }
+inline bool ReadString(ApplyContext& ctx, std::string_view key, std::string* payload,
+                       int64_t* expire_at_ms, bool notify_miss = true) {
+  if (ctx.GetString(key, payload, expire_at_ms)) return true;
+  if (notify_miss) ctx.Notify(kNotifyKeyMiss, "keymiss", key);  // (nothing if wrong_type)
+  return false;
+}
+
+// A SCAN or HSCAN cursor as Redis reads one (strtoul: "", "00", "+0" and "-0" are 0, and "-1"
+// is 2^64 - 1); false if Redis would answer "invalid cursor".
+bool ParseScanCursor(std::string_view text, uint64_t* cursor);
+
+// TYPE's name of a value type: "string", "hash".
+std::string_view TypeName(storage::ValueType type);
 
 // Held by a command that reads several keys (MGET, EXISTS): on an I/O thread their reads then
 // see one state of the store, so an MSET or DEL of several keys (one batch) is seen whole or

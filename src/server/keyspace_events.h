@@ -28,8 +28,8 @@ enum KeyspaceEventFlags : int {
   kNotifyString = 1 << 3,    // $
   kNotifyList = 1 << 4,      // l (no such type in Flin: accepted, never raised)
   kNotifySet = 1 << 5,       // s (likewise)
-  kNotifyHash = 1 << 6,      // h (likewise)
-  kNotifyZset = 1 << 7,      // z (likewise)
+  kNotifyHash = 1 << 6,      // h: HSET, HDEL, HINCRBY, ...
+  kNotifyZset = 1 << 7,      // z (no such type either)
   kNotifyExpired = 1 << 8,   // x
   kNotifyEvicted = 1 << 9,   // e (Flin evicts nothing: never raised)
   kNotifyStream = 1 << 10,   // t (likewise)

@@ -403,7 +403,7 @@ void RunCommand(RunState* st) {
     sub.pubsub = nullptr;  // (refused above; and a count must not steer a script)
     sub.publishes = nullptr;
     try {
-      spec->apply(sub);
+      RunApply(*spec, sub);
     } catch (const std::logic_error& e) {
       LOG_WARNING("applying '%s' from a script failed: %s", std::string(args[0]).c_str(),
                   e.what());

@@ -59,7 +59,7 @@ void StateMachineImpl::Apply(storage::WriteTxn& txn, int partition, int64_t now_
   const size_t reply_start = out.buffer()->size();
   const int64_t start = slowlog_ != nullptr ? net::MonotonicUs() : 0;
   try {
-    spec->apply(ctx);
+    RunApply(*spec, ctx);
   } catch (const std::logic_error& e) {
     LOG_WARNING("applying '%s' failed: %s", std::string(args_[0]).c_str(), e.what());
     out.buffer()->resize(reply_start);

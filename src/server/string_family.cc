@@ -32,8 +32,10 @@ void MGetCmd(Ctx& ctx) {
   MultiKeyRead whole(ctx, ctx.args.size() - 1);
   ctx.out.ArrayHeader(ctx.args.size() - 1);
   std::string v;
+  storage::ValueType type;
   for (size_t i = 1; i < ctx.args.size(); ++i) {
-    if (ReadString(ctx, ctx.args[i], &v, nullptr)) {
+    // A key of another type is nil, as in Redis: no WRONGTYPE.
+    if (ReadValue(ctx, ctx.args[i], &type, &v, nullptr) && type == storage::ValueType::kString) {
       ctx.out.Bulk(v);
     } else {
       ctx.out.Null();
@@ -195,6 +197,10 @@ void LcsCmd(Ctx& ctx) {
     ReadString(ctx, ctx.args[1], &a, nullptr);
     ReadString(ctx, ctx.args[2], &b, nullptr);
   }
+  if (ctx.wrong_type) {  // LCS's own text, where other commands answer WRONGTYPE
+    ctx.wrong_type = false;
+    return ctx.out.Error("ERR The specified keys must contain string values");
+  }
   LcsOptions o;
   std::string err = ParseLcsOptions(ctx.args, &o);
   if (!err.empty()) return ctx.out.Error(err);
@@ -240,7 +246,12 @@ void SetApply(ApplyContext& ctx) {
   std::string old;
   int64_t old_expire = 0;
   const bool need_old = o.nx || o.xx || o.get || o.keepttl;
-  const bool exists = need_old && ctx.GetString(ctx.args[1], &old, &old_expire);
+  // SET replaces a key of any type; only its GET option wants a string.
+  storage::ValueType type = storage::ValueType::kString;
+  const bool exists = need_old && ctx.GetValue(ctx.args[1], &type, &old, &old_expire);
+  if (o.get && exists && type != storage::ValueType::kString) {
+    return ctx.out.Error(kErrWrongType);
+  }
   if (o.get && !exists) ctx.Notify(kNotifyKeyMiss, "keymiss", ctx.args[1]);  // a read, as Redis
   if ((o.nx && exists) || (o.xx && !exists)) {
     if (o.get && exists) return ctx.out.Bulk(old);
@@ -508,20 +519,25 @@ void IncrApply(ApplyContext& ctx) {
   ctx.out.Integer(cur);
 }
 
+// Redis's INCRBYFLOAT looks at the key's type before its increment: a key of another type
+// answers WRONGTYPE whatever the increment (here through ctx.wrong_type).
 void IncrByFloatCheck(CommandContext& ctx) {
   long double incr;
-  if (!ParseLongDouble(ctx.args[2], &incr)) return ctx.out.Error(kErrNotFloat);
+  if (!ParseLongDouble(ctx.args[2], &incr)) {
+    ReadString(ctx, ctx.args[1], nullptr, nullptr, /*notify_miss=*/false);
+    return ctx.out.Error(kErrNotFloat);
+  }
   ctx.Propose(ctx.Partition(ctx.args[1]));
 }
 
 void IncrByFloatApply(ApplyContext& ctx) {
   long double incr = 0, cur = 0;
-  if (!ParseLongDouble(ctx.args[2], &incr)) return ctx.out.Error(kErrNotFloat);
   std::string v;
   int64_t expire_at = 0;
-  if (ctx.GetString(ctx.args[1], &v, &expire_at) && !ParseLongDouble(v, &cur)) {
-    return ctx.out.Error(kErrNotFloat);
-  }
+  const bool exists = ctx.GetString(ctx.args[1], &v, &expire_at);
+  if (ctx.wrong_type) return;
+  if (!ParseLongDouble(ctx.args[2], &incr)) return ctx.out.Error(kErrNotFloat);
+  if (exists && !ParseLongDouble(v, &cur)) return ctx.out.Error(kErrNotFloat);
   cur += incr;
   if (std::isnan(cur) || std::isinf(cur)) {
     return ctx.out.Error("ERR increment would produce NaN or Infinity");

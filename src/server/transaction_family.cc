@@ -42,13 +42,17 @@ std::string ErrorElement(std::string_view message) {
   e.append(message);
   return e;
 }
-// A watched key: "w ", then the encoded (key, "1" and its value and expiry, or "0").
-std::string WatchElement(std::string_view key, bool present, std::string_view payload,
-                         int64_t expire_at) {
+// A watched key: "w ", then the encoded (key, "1" and its value and expiry, or "0"). A value
+// of another type than a string adds its type (a fifth field: entries written before hashes
+// existed have four).
+std::string WatchElement(std::string_view key, bool present, uint8_t type,
+                         std::string_view payload, int64_t expire_at) {
   std::string held;
   if (present) {
-    EncodeCommand(std::vector<std::string>{std::string(key), "1", std::string(payload),
-                                           std::to_string(expire_at)}, &held);
+    std::vector<std::string> f{std::string(key), "1", std::string(payload),
+                               std::to_string(expire_at)};
+    if (type != 0) f.push_back(std::to_string(type));
+    EncodeCommand(f, &held);
   } else {
     EncodeCommand(std::vector<std::string>{std::string(key), "0"}, &held);
   }
@@ -63,11 +67,13 @@ bool WatchHolds(ApplyContext& ctx, std::string_view w) {
   if (ctx.partition >= 0 && ctx.Partition(f[0]) != ctx.partition) return false;
   std::string payload;
   int64_t expire_at = 0;
-  const bool present = ctx.GetString(f[0], &payload, &expire_at);
+  storage::ValueType type = storage::ValueType::kString;
+  const bool present = ctx.GetValue(f[0], &type, &payload, &expire_at);
   if (f[1] == "0" && f.size() == 2) return !present;
-  int64_t expected;
-  return f[1] == "1" && f.size() == 4 && present && payload == f[2] &&
-         ParseInt64(f[3], &expected) && expected == expire_at;
+  int64_t expected, expected_type = 0;
+  return f[1] == "1" && (f.size() == 4 || (f.size() == 5 && ParseInt64(f[4], &expected_type))) &&
+         present && payload == f[2] && ParseInt64(f[3], &expected) && expected == expire_at &&
+         expected_type == static_cast<int64_t>(type);
 }
 
 bool ParseElement(std::string_view e, int partitions, int* partition, std::string_view* command) {
@@ -131,8 +137,10 @@ void WatchCmd(CommandContext& ctx) {
   MultiKeyRead whole(ctx, ctx.args.size() - 1);
   for (size_t i = 1; i < ctx.args.size(); ++i) {
     ClientConn::Transaction::Watched w{std::string(ctx.args[i]), false, {}, 0};
-    // (A key watched before and changed since breaks the watch here, in ReadString.)
-    w.present = ReadString(ctx, ctx.args[i], &w.payload, &w.expire_at);
+    // (A key watched before and changed since breaks the watch here, in ReadValue.)
+    storage::ValueType type = storage::ValueType::kString;
+    w.present = ReadValue(ctx, ctx.args[i], &type, &w.payload, &w.expire_at);
+    w.type = static_cast<uint8_t>(type);
     // Its element: the key, the value and framing.
     if (!ReserveForTransaction(ctx, tx, w.key.size() + w.payload.size() + kQueuedOverhead,
                                ctx.out)) {
@@ -186,7 +194,7 @@ void ExecCmd(CommandContext& ctx) {
   entry.reserve(1 + tx.watched.size() + tx.queued.size());
   entry.emplace_back(kExecEntry);
   for (const auto& w : tx.watched) {
-    entry.push_back(WatchElement(w.key, w.present, w.payload, w.expire_at));
+    entry.push_back(WatchElement(w.key, w.present, w.type, w.payload, w.expire_at));
   }
   for (std::string& c : tx.queued) entry.push_back(std::move(c));
   // One log: the single node's (-1), or the partition of the transaction's slot.
@@ -251,7 +259,7 @@ void ExecApply(ApplyContext& ctx) {
     sub.Inherit(ctx);
     sub.partition = partition;
     sub.reply_wanted = ctx.reply_wanted && !over;
-    spec->apply(sub);
+    RunApply(*spec, sub);
     if (over) ctx.out.Error(kErrExecReplyTooLarge);
   }
 }
@@ -337,10 +345,11 @@ const ClientConn::Transaction::Watched* FindWatched(const ClientConn::Transactio
 }  // namespace
 
 void NoteWatchedRead(ClientConn::Transaction& tx, std::string_view key, bool present,
-                     std::string_view payload, int64_t expire_at) {
+                     storage::ValueType type, std::string_view payload, int64_t expire_at) {
   const auto* w = FindWatched(tx, key);
   if (w != nullptr && (w->present != present ||
-                       (present && (w->payload != payload || w->expire_at != expire_at)))) {
+                       (present && (w->payload != payload || w->expire_at != expire_at ||
+                                    w->type != static_cast<uint8_t>(type))))) {
     tx.watch_broken = true;
   }
 }
@@ -364,9 +373,9 @@ void CheckWatchedKeysBeforeWrite(CommandContext& ctx) {
     const Status s = ctx.server.store().Get(ctx.Partition(key), key, ctx.now_ms, &raw);
     const auto v = s.ok() ? storage::DecodeValue(raw) : std::nullopt;
     if (v) {
-      NoteWatchedRead(tx, key, true, v->payload, v->expire_at_ms);
+      NoteWatchedRead(tx, key, true, v->type, v->payload, v->expire_at_ms);
     } else {
-      NoteWatchedRead(tx, key, false, {}, 0);
+      NoteWatchedRead(tx, key, false, storage::ValueType::kString, {}, 0);
     }
   }
 }

@@ -48,7 +48,7 @@ void QueueInTransaction(CommandContext& ctx);
 // Called by every read of a key on an I/O thread (ReadString) while the connection watches
 // keys: if `key` is watched and now holds something else than at WATCH, EXEC will abort.
 void NoteWatchedRead(ClientConn::Transaction& tx, std::string_view key, bool present,
-                     std::string_view payload, int64_t expire_at);
+                     storage::ValueType type, std::string_view payload, int64_t expire_at);
 // A read by the connection of `ctx` that goes through the log after all (a cluster leader
 // without a confirmed lease): what it will see is not checked, so if it reads a watched key,
 // EXEC aborts (over-eagerly: the key may not have changed).
