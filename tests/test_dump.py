@@ -166,14 +166,31 @@ def test_restore_refuses_bad_footers_and_bad_data(raw, r):
 
 
 @pytest.mark.flin_only
-def test_restore_of_another_type_says_flin_stores_strings_only(raw, r):
-    # A list (quicklist 2), a hash (listpack) and a stream, as Redis 7.0 dumps them: Redis
-    # would restore them; Flin has strings only.
-    for type_byte, name in ((18, "list"), (16, "hash"), (15, "stream"), (2, "set")):
+def test_restore_of_another_type_says_flin_stores_strings_and_hashes_only(raw, r):
+    # A list (quicklist 2), a stream and a set, as Redis 7.0 dumps them: Redis would restore
+    # them; Flin has strings and hashes only.
+    for type_byte, name in ((18, "list"), (15, "stream"), (2, "set")):
         reply = error_of(raw, "RESTORE", "k", "0", with_footer(bytes([type_byte]) + b"\x01\x02ab"))
         assert reply == f"ERR Bad data format: the payload holds a {name}, and Flin stores " \
-                        "strings only", reply
+                        "strings and hashes only", reply
     assert r.exists("k") == 0
+
+
+def test_restore_of_hashes_as_redis_dumps_them(raw, r):
+    # DUMP replies of redis-server 7.0.15: a small hash (a listpack, with integer encodings),
+    # and one with a 65-byte value (RDB_TYPE_HASH, an LZF string inside).
+    small = bytes.fromhex("1032320000000a0081610201018162028568656c6c6f06816302f178ec03816402f2"
+                          "a0860104816502f4351cdcdf0200000009ff0a00b50ebe0dc5f62776")
+    big = bytes.fromhex("04020166c3094041017878e034000178780167c0070a00a34fc69256428a53")
+    assert raw.call("RESTORE", "small", "0", small) == "OK"
+    assert raw.call("RESTORE", "big", "0", big) == "OK"
+    assert r.hgetall("small") == {b"a": b"1", b"b": b"hello", b"c": b"-5000", b"d": b"100000",
+                                  b"e": b"12345678901"}
+    assert raw.call("HKEYS", "small") == [b"a", b"b", b"c", b"d", b"e"]  # in order
+    assert r.hgetall("big") == {b"f": b"x" * 65, b"g": b"7"}
+    assert r.object("encoding", "small") == b"listpack"
+    assert r.object("encoding", "big") == b"hashtable"
+    assert r.type("big") == b"hash"
 
 
 def test_restore_replace_and_ttls(raw, r):

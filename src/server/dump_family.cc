@@ -8,6 +8,7 @@
 #include "server/dump_payload.h"
 #include "server/keyspace.h"
 #include "server/server.h"
+#include "storage/hash_payload.h"
 
 namespace flin::server {
 namespace {
@@ -17,17 +18,23 @@ namespace {
 // A value this large is serialized (LZF) on the background worker, not on the I/O thread.
 constexpr size_t kDumpInlineBytes = 1 << 20;
 
+std::string Dump(storage::ValueType type, std::string_view v) {
+  return type == storage::ValueType::kHash ? DumpHash(v) : DumpString(v);
+}
+
 template <typename Ctx>
 void DumpCmd(Ctx& ctx) {
   std::string v;
-  if (!ReadString(ctx, ctx.args[1], &v, nullptr)) return ctx.out.Null();
+  storage::ValueType type;
+  if (!ReadValue(ctx, ctx.args[1], &type, &v, nullptr)) return ctx.out.Null();
   if constexpr (std::is_same_v<Ctx, CommandContext>) {
     if (v.size() > kDumpInlineBytes) {
-      return ctx.Offload(
-          [v = std::move(v)](protocol::ReplyWriter& out) { out.Bulk(DumpString(v)); });
+      return ctx.Offload([type, v = std::move(v)](protocol::ReplyWriter& out) {
+        out.Bulk(Dump(type, v));
+      });
     }
   }
-  ctx.out.Bulk(DumpString(v));
+  ctx.out.Bulk(Dump(type, v));
 }
 
 // ---- RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]
@@ -77,7 +84,7 @@ std::string PayloadError(const LoadedPayload& p) {
       return "ERR Bad data format";
     case PayloadFault::kNotString:
       return "ERR Bad data format: the payload holds a " + std::string(RdbTypeName(p.type)) +
-             ", and Flin stores strings only";
+             ", and Flin stores strings and hashes only";
     case PayloadFault::kTooLarge:
       return std::string(kErrTooBig);
   }
@@ -139,7 +146,8 @@ void RestoreApply(ApplyContext& ctx) {
     }
   } else {
     if (exists) ctx.Notify(kNotifyNew, "new", key);  // replaced: deleted and added again
-    ctx.PutString(key, value, expire_at);
+    ctx.PutValue(key, loaded.hash ? storage::ValueType::kHash : storage::ValueType::kString,
+                 value, expire_at);
     ctx.Notify(kNotifyGeneric, "restore", key);
   }
   ctx.out.Ok();
@@ -191,9 +199,17 @@ void ObjectCmd(Ctx& ctx) {
     return;
   }
   std::string v;
+  storage::ValueType type;
   // (No keymiss, as Redis's OBJECT looks the key up without notifying.)
-  if (!ReadString(ctx, ctx.args[2], &v, nullptr, /*notify_miss=*/false)) return ctx.out.Null();
-  if (sub == "encoding") return ctx.out.Bulk(StringEncoding(v));
+  if (!ReadValue(ctx, ctx.args[2], &type, &v, nullptr, /*notify_miss=*/false)) {
+    return ctx.out.Null();
+  }
+  if (sub == "encoding") {
+    if (type == storage::ValueType::kString) return ctx.out.Bulk(StringEncoding(v));
+    // (The payload's first byte holds its flags: storage/hash_payload.h.)
+    const bool table = !v.empty() && (static_cast<uint8_t>(v[0]) & storage::kHashtable);
+    return ctx.out.Bulk(table ? "hashtable" : "listpack");
+  }
   if (sub == "refcount") return ctx.out.Integer(1);  // values are never shared
   // What Redis answers when its maxmemory policy does not track these; Flin has no eviction
   // and tracks neither.

@@ -7,6 +7,7 @@
 
 #include "common/crc64.h"
 #include "common/strings.h"
+#include "storage/hash_payload.h"
 
 namespace flin::server {
 namespace {
@@ -16,7 +17,7 @@ namespace {
 constexpr uint8_t kLen6Bit = 0, kLen14Bit = 1, kEncVal = 3;
 constexpr uint8_t kLen32Bit = 0x80, kLen64Bit = 0x81;
 constexpr uint8_t kEncInt8 = 0, kEncInt16 = 1, kEncInt32 = 2, kEncLzf = 3;
-constexpr uint8_t kTypeString = 0;
+constexpr uint8_t kTypeString = 0, kTypeHash = 4, kTypeHashListpack = 16;
 constexpr size_t kFooterBytes = 10;  // version (2) + CRC64 (8)
 
 void PutLen(uint64_t len, std::string* out) {
@@ -187,18 +188,157 @@ LoadedPayload LoadString(Reader& r, uint64_t max_bytes, std::string* value) {
   return out;
 }
 
+// rdbSaveRawString.
+void PutString(std::string_view value, std::string* out) {
+  if (!PutIntegerEncoded(value, out) && !PutLzf(value, out)) {
+    PutLen(value.size(), out);
+    out->append(value);
+  }
+}
+
+void PutFooter(std::string* out) {
+  PutLittleEndian(kDumpRdbVersion, 2, out);
+  PutLittleEndian(Crc64(0, *out), 8, out);
+}
+
+uint64_t LittleEndian(std::string_view s) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < s.size(); ++i) v |= uint64_t{static_cast<uint8_t>(s[i])} << (8 * i);
+  return v;
+}
+
+// The elements of a listpack (Redis's listpack.c format), integers as decimal text; false if
+// it is malformed anywhere: its sizes, an entry's encoding or back-length, the terminator.
+bool ParseListpack(std::string_view lp, std::vector<std::string>* out) {
+  if (lp.size() < 7 || LittleEndian(lp.substr(0, 4)) != lp.size()) return false;
+  const uint64_t declared = LittleEndian(lp.substr(4, 2));
+  size_t pos = 6;
+  const auto have = [&](size_t n) { return lp.size() - pos >= n; };
+  for (;;) {
+    if (!have(1)) return false;
+    const auto b = static_cast<uint8_t>(lp[pos]);
+    if (b == 0xff) {
+      ++pos;
+      break;
+    }
+    const size_t start = pos;
+    uint64_t len = 0;
+    size_t header = 0;
+    int int_bytes = 0;
+    if ((b & 0x80) == 0) {  // 7-bit unsigned integer
+      out->push_back(std::to_string(b & 0x7f));
+      pos += 1;
+    } else if ((b & 0xc0) == 0x80) {  // string of up to 63 bytes
+      len = b & 0x3f, header = 1;
+    } else if ((b & 0xe0) == 0xc0) {  // 13-bit signed integer
+      if (!have(2)) return false;
+      int64_t v = ((b & 0x1f) << 8) | static_cast<uint8_t>(lp[pos + 1]);
+      if (v >= 4096) v -= 8192;
+      out->push_back(std::to_string(v));
+      pos += 2;
+    } else if ((b & 0xf0) == 0xe0) {  // string of up to 4095 bytes
+      if (!have(2)) return false;
+      len = ((b & 0x0f) << 8) | static_cast<uint8_t>(lp[pos + 1]), header = 2;
+    } else if (b == 0xf0) {  // string with a 32-bit length
+      if (!have(5)) return false;
+      len = LittleEndian(lp.substr(pos + 1, 4)), header = 5;
+    } else if (b >= 0xf1 && b <= 0xf4) {  // 16, 24, 32 and 64-bit signed integers
+      int_bytes = b == 0xf1 ? 2 : b == 0xf2 ? 3 : b == 0xf3 ? 4 : 8;
+    } else {
+      return false;
+    }
+    if (header != 0) {
+      if (!have(header) || lp.size() - pos - header < len) return false;
+      out->emplace_back(lp.substr(pos + header, len));
+      pos += header + len;
+    } else if (int_bytes != 0) {
+      if (!have(1 + int_bytes)) return false;
+      const uint64_t u = LittleEndian(lp.substr(pos + 1, int_bytes));
+      const int shift = 64 - 8 * int_bytes;
+      out->push_back(std::to_string(static_cast<int64_t>(u << shift) >> shift));
+      pos += 1 + int_bytes;
+    }
+    // The entry's back-length: its size again, 7 bits a byte, the last byte the lowest.
+    const uint64_t entry = pos - start;
+    const size_t back = entry < 128 ? 1 : entry < 16384 ? 2 : entry < 2097152 ? 3
+                        : entry < 268435456 ? 4 : 5;
+    if (!have(back)) return false;
+    uint64_t decoded = 0;
+    for (size_t i = 0; i < back; ++i) {
+      const auto c = static_cast<uint8_t>(lp[pos + back - 1 - i]);
+      decoded |= uint64_t{c & 0x7fu} << (7 * i);
+      if ((i + 1 < back) != ((c & 0x80) != 0)) return false;
+    }
+    if (decoded != entry) return false;
+    pos += back;
+  }
+  return pos == lp.size() && (declared == 65535 || declared == out->size());
+}
+
+// A hash object after its type byte: RDB_TYPE_HASH's count and strings, or a listpack in one
+// string. Decoded into *value (a hash payload) whether or not the caller wants it, as only
+// the whole tells whether it is valid.
+LoadedPayload LoadHash(Reader& r, int type, uint64_t max_bytes, std::string* value) {
+  LoadedPayload out;
+  out.type = type;
+  out.hash = true;
+  const auto fail = [&](PayloadFault f) {
+    out.fault = f;
+    return out;
+  };
+  std::vector<std::string> elements;
+  if (type == kTypeHash) {
+    uint64_t n;
+    if (!r.Len(&n, nullptr) || n == 0 || n > r.left() / 2) return fail(PayloadFault::kBadFormat);
+    elements.resize(2 * n);
+    for (std::string& e : elements) {
+      const LoadedPayload s = LoadString(r, max_bytes, &e);
+      if (s.fault != PayloadFault::kNone) return fail(s.fault);
+    }
+  } else {
+    std::string lp;
+    const LoadedPayload s = LoadString(r, max_bytes, &lp);
+    if (s.fault != PayloadFault::kNone) return fail(s.fault);
+    if (!ParseListpack(lp, &elements) || elements.empty() || elements.size() % 2 != 0) {
+      return fail(PayloadFault::kBadFormat);
+    }
+  }
+  storage::HashFields h;
+  h.Parse(storage::kEmptyHashPayload);
+  for (size_t i = 0; i < elements.size(); i += 2) {
+    if (!h.Set(elements[i], elements[i + 1])) return fail(PayloadFault::kBadFormat);  // twice
+  }
+  std::string encoded;
+  h.Encode(&encoded);
+  out.size = encoded.size();
+  if (out.size > max_bytes) return fail(PayloadFault::kTooLarge);
+  if (value) *value = std::move(encoded);
+  return out;
+}
+
 }  // namespace
 
 std::string DumpString(std::string_view value) {
   std::string out;
   out.reserve(value.size() + 24);
   out.push_back(static_cast<char>(kTypeString));
-  if (!PutIntegerEncoded(value, &out) && !PutLzf(value, &out)) {
-    PutLen(value.size(), &out);
-    out.append(value);
-  }
-  PutLittleEndian(kDumpRdbVersion, 2, &out);
-  PutLittleEndian(Crc64(0, out), 8, &out);
+  PutString(value, &out);
+  PutFooter(&out);
+  return out;
+}
+
+std::string DumpHash(std::string_view hash_payload) {
+  storage::HashFields h;
+  if (!h.Parse(hash_payload)) return "";
+  std::string out;
+  out.reserve(hash_payload.size() + 24);
+  out.push_back(static_cast<char>(kTypeHash));
+  PutLen(h.size(), &out);
+  h.ForEach([&out](std::string_view f, std::string_view v) {
+    PutString(f, &out);
+    PutString(v, &out);
+  });
+  PutFooter(&out);
   return out;
 }
 
@@ -215,6 +355,7 @@ LoadedPayload LoadDumpPayload(std::string_view payload, uint64_t max_bytes, std:
     return out;
   }
   if (type == kTypeString) return LoadString(r, max_bytes, value);
+  if (type == kTypeHash || type == kTypeHashListpack) return LoadHash(r, type, max_bytes, value);
   out.type = type;
   // With nothing before the footer the type is the version's first byte: version 0 reads as
   // a string (above), any other as no object at all (Redis fails to load it).

@@ -1,5 +1,5 @@
 #pragma once
-// DUMP/RESTORE payloads of strings, byte-compatible with Redis 7.0 both ways.
+// DUMP/RESTORE payloads of strings and hashes, compatible with Redis 7.0 both ways.
 //
 // A payload is one RDB object and a footer:
 //   <type: 1 byte, 0 = string> <the string> <RDB version: u16 LE> <CRC64 of all before: u64 LE>
@@ -18,6 +18,12 @@
 // fit: a declared length past the payload is bad data, one beyond the caller's limit is
 // refused before any decompression, and LZF data must expand to exactly the declared length.
 //
+// A hash is dumped as RDB_TYPE_HASH (4: its field count, then each field and value as a
+// string above), which Redis 7.0 restores (into a listpack while the hash is small). RESTORE
+// reads that and RDB_TYPE_HASH_LISTPACK (16: one string holding a listpack), what Redis 7.0
+// dumps for a small hash; either becomes a hash payload (storage/hash_payload.h). A field
+// twice, an odd listpack or a listpack that is malformed anywhere is bad data.
+//
 // Pure functions; thread-safe.
 
 #include <cstdint>
@@ -31,25 +37,30 @@ inline constexpr uint16_t kDumpRdbVersion = 10;
 
 // DUMP's payload for a string value.
 std::string DumpString(std::string_view value);
+// DUMP's payload for a hash, given its storage payload (storage/hash_payload.h); "" if that
+// is malformed.
+std::string DumpHash(std::string_view hash_payload);
 
 // Why a payload was not restored, in the order RESTORE checks.
 enum class PayloadFault {
   kNone,
   kVersionOrChecksum,  // shorter than the footer, RDB version above 10, or a CRC mismatch
   kBadFormat,          // not an object Redis 7.0 could load
-  kNotString,          // an object of another type (list, set, hash...): Flin has strings only
-  kTooLarge,           // a string longer than the caller's limit
+  kNotString,          // an object of a type Flin does not have (list, set...)
+  kTooLarge,           // a string (a hash's payload) longer than the caller's limit
 };
 
 struct LoadedPayload {
   PayloadFault fault = PayloadFault::kNone;
   int type = -1;      // the object's RDB type byte, once read
   uint64_t size = 0;  // the string's length: as declared, and as decoded if it was
+  bool hash = false;  // a hash: *value is its storage payload
 };
 
-// Checks and reads a payload. With `value` null, stops once the string's declared size is
+// Checks and reads a payload. With `value` null, stops once a string's declared size is
 // known (the footer and the header checked, nothing decompressed); otherwise decodes the
-// string into *value. A string longer than `max_bytes` is kTooLarge.
+// string into *value. A string longer than `max_bytes` is kTooLarge. A hash is decoded
+// whole either way, and is kTooLarge if its storage payload passes `max_bytes`.
 LoadedPayload LoadDumpPayload(std::string_view payload, uint64_t max_bytes, std::string* value);
 
 // The data type an RDB object type byte stands for ("list", "zset"...), "" if none.

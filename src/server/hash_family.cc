@@ -1,0 +1,460 @@
+// Hash commands: HSET HSETNX HMSET HGET HMGET HDEL HLEN HSTRLEN HEXISTS HKEYS HVALS HGETALL
+// HINCRBY HINCRBYFLOAT HRANDFIELD HSCAN, with Redis 7.0's replies, errors and events.
+//
+// A hash is one value (storage/hash_payload.h): a read decodes it, a write decodes, changes
+// and writes it back on every replica, so both cost time in the hash's size (docs/DESIGN.md,
+// "Hashes"). A key of another type answers WRONGTYPE (command.h's wrong_type); a hash whose
+// last field goes is deleted, as in Redis.
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "common/crc64.h"
+#include "common/strings.h"
+#include "server/command.h"
+#include "server/keyspace.h"
+#include "storage/hash_payload.h"
+
+namespace flin::server {
+namespace {
+
+using storage::HashFields;
+using storage::ValueType;
+
+// Redis does not bound a hash; Flin bounds its one value as it bounds a string.
+constexpr std::string_view kErrHashTooBig =
+    "ERR hash exceeds the maximum size of a value (proto-max-bulk-len)";
+constexpr std::string_view kErrCorrupt = "ERR the stored hash is damaged";
+// HRANDFIELD with a negative count answers |count| picks: bounded, so that one request cannot
+// make the server build an unbounded reply (Redis 7.0 tries, and hangs).
+constexpr int64_t kMaxRandomPicks = 1 << 24;
+
+// The hash at `key` for a read: false if absent (the caller answers), or of another type
+// (wrong_type set: WRONGTYPE is the answer), or damaged (answered here, *damaged set).
+template <typename Ctx>
+bool ReadHash(Ctx& ctx, std::string_view key, std::string* payload, HashFields* h,
+              bool* damaged) {
+  *damaged = false;
+  ValueType type;
+  if (!ReadValue(ctx, key, &type, payload, nullptr)) return false;
+  if (type != ValueType::kHash) {
+    ctx.wrong_type = true;
+    return false;
+  }
+  if (!h->Parse(*payload)) {
+    *damaged = true;
+    ctx.out.Error(kErrCorrupt);
+    return false;
+  }
+  return true;
+}
+
+// ---- reads (templates: on an I/O thread, or applied from the log: string_family.cc) ----
+
+template <typename Ctx>
+void HGetCmd(Ctx& ctx) {
+  std::string payload;
+  HashFields h;
+  bool damaged;
+  if (!ReadHash(ctx, ctx.args[1], &payload, &h, &damaged)) {
+    if (!damaged) ctx.out.Null();
+    return;
+  }
+  const std::string_view* v = h.Find(ctx.args[2]);
+  v != nullptr ? ctx.out.Bulk(*v) : ctx.out.Null();
+}
+
+template <typename Ctx>
+void HMGetCmd(Ctx& ctx) {
+  std::string payload;
+  HashFields h;
+  bool damaged;
+  const bool found = ReadHash(ctx, ctx.args[1], &payload, &h, &damaged);
+  if (damaged) return;
+  ctx.out.ArrayHeader(ctx.args.size() - 2);
+  for (size_t i = 2; i < ctx.args.size(); ++i) {
+    const std::string_view* v = found ? h.Find(ctx.args[i]) : nullptr;
+    v != nullptr ? ctx.out.Bulk(*v) : ctx.out.Null();
+  }
+}
+
+// HLEN, HSTRLEN, HEXISTS: an integer.
+template <typename Ctx>
+void HIntegerCmd(Ctx& ctx) {
+  std::string payload;
+  HashFields h;
+  bool damaged;
+  const bool found = ReadHash(ctx, ctx.args[1], &payload, &h, &damaged);
+  if (damaged) return;
+  if (ctx.args.size() == 2) return ctx.out.Integer(static_cast<int64_t>(h.size()));  // HLEN
+  const std::string_view* v = found ? h.Find(ctx.args[2]) : nullptr;
+  if (ToLower(ctx.args[0]) == "hexists") return ctx.out.Integer(v != nullptr);
+  ctx.out.Integer(v != nullptr ? static_cast<int64_t>(v->size()) : 0);
+}
+
+// HKEYS, HVALS, HGETALL.
+template <typename Ctx>
+void HAllCmd(Ctx& ctx) {
+  std::string payload;
+  HashFields h;
+  bool damaged;
+  ReadHash(ctx, ctx.args[1], &payload, &h, &damaged);
+  if (damaged) return;
+  const std::string name = ToLower(ctx.args[0]);
+  const bool keys = name != "hvals", values = name != "hkeys";
+  if (keys && values) {
+    ctx.out.MapHeader(h.size());
+  } else {
+    ctx.out.ArrayHeader(h.size());
+  }
+  h.ForEach([&](std::string_view f, std::string_view v) {
+    if (keys) ctx.out.Bulk(f);
+    if (values) ctx.out.Bulk(v);
+  });
+}
+
+// HRANDFIELD key [count [WITHVALUES]]: the arguments checked before the key, as Redis.
+template <typename Ctx>
+void HRandFieldCmd(Ctx& ctx) {
+  int64_t count = 0;
+  bool with_count = ctx.args.size() >= 3, with_values = false;
+  if (with_count) {
+    if (ctx.args.size() > 4 || (ctx.args.size() == 4 && ToLower(ctx.args[3]) != "withvalues")) {
+      return ctx.out.Error(kErrSyntax);
+    }
+    with_values = ctx.args.size() == 4;
+    if (!ParseInt64(ctx.args[2], &count)) return ctx.out.Error(kErrNotInteger);
+    if (count == INT64_MIN) {
+      return ctx.out.Error(
+          "ERR value is out of range, value must between -9223372036854775807 and "
+          "9223372036854775807");
+    }
+    if (with_values && (count >= INT64_MAX / 2 || count <= -(INT64_MAX / 2))) {
+      return ctx.out.Error("ERR value is out of range");
+    }
+  }
+  std::string payload;
+  HashFields h;
+  bool damaged;
+  if (!ReadHash(ctx, ctx.args[1], &payload, &h, &damaged)) {
+    if (!damaged) with_count ? ctx.out.ArrayHeader(0) : ctx.out.Null();
+    return;
+  }
+  std::vector<std::pair<std::string_view, std::string_view>> all;
+  all.reserve(h.size());
+  h.ForEach([&](std::string_view f, std::string_view v) { all.emplace_back(f, v); });
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  if (!with_count) {
+    return ctx.out.Bulk(all[std::uniform_int_distribution<size_t>(0, all.size() - 1)(rng)].first);
+  }
+  std::vector<size_t> picks;
+  if (count >= 0) {  // distinct fields: the whole hash, or a random sample of it
+    picks.resize(all.size());
+    for (size_t i = 0; i < all.size(); ++i) picks[i] = i;
+    if (static_cast<uint64_t>(count) < all.size()) {
+      for (size_t i = 0; i < static_cast<size_t>(count); ++i) {
+        std::swap(picks[i], picks[std::uniform_int_distribution<size_t>(i, all.size() - 1)(rng)]);
+      }
+      picks.resize(static_cast<size_t>(count));
+    }
+  } else {  // -count picks, repeats allowed
+    if (-count > kMaxRandomPicks) {
+      return ctx.out.Error("ERR HRANDFIELD count is too large: Flin answers at most " +
+                           std::to_string(kMaxRandomPicks) + " picks");
+    }
+    picks.resize(static_cast<size_t>(-count));
+    std::uniform_int_distribution<size_t> any(0, all.size() - 1);
+    for (size_t& p : picks) p = any(rng);
+  }
+  const bool resp3 = ctx.out.proto() >= 3;
+  ctx.out.ArrayHeader(with_values && !resp3 ? 2 * picks.size() : picks.size());
+  for (size_t p : picks) {
+    if (with_values && resp3) ctx.out.ArrayHeader(2);
+    ctx.out.Bulk(all[p].first);
+    if (with_values) ctx.out.Bulk(all[p].second);
+  }
+}
+
+// HSCAN key cursor [MATCH pattern] [COUNT count]. A small hash (listpack-sized) is answered
+// whole, with cursor 0, as Redis answers one kept in a listpack. A larger one is walked in
+// the order of its fields' CRC64s, the cursor being where the walk stopped: a field present
+// from the first call to the last is returned once, whatever is added or removed meanwhile
+// (Redis's guarantee), and every node computes the same order.
+template <typename Ctx>
+void HScanCmd(Ctx& ctx) {
+  uint64_t cursor;
+  if (!ParseScanCursor(ctx.args[2], &cursor)) return ctx.out.Error("ERR invalid cursor");
+  std::string payload;
+  HashFields h;
+  bool damaged;
+  const bool found = ReadHash(ctx, ctx.args[1], &payload, &h, &damaged);
+  if (damaged) return;
+  std::string_view pattern;
+  bool match = false;
+  int64_t count = 10;
+  if (found) {  // Redis reads the options only for a key it found
+    for (size_t i = 3; i < ctx.args.size(); i += 2) {
+      const std::string opt = ToLower(ctx.args[i]);
+      if (i + 1 >= ctx.args.size()) return ctx.out.Error(kErrSyntax);
+      if (opt == "match") {
+        pattern = ctx.args[i + 1];
+        match = pattern != "*";
+      } else if (opt == "count") {
+        if (!ParseInt64(ctx.args[i + 1], &count)) return ctx.out.Error(kErrNotInteger);
+        if (count < 1) return ctx.out.Error(kErrSyntax);
+      } else {
+        return ctx.out.Error(kErrSyntax);
+      }
+    }
+  }
+  struct Field {
+    uint64_t order;
+    std::string_view f, v;
+  };
+  std::vector<Field> walk;
+  walk.reserve(h.size());
+  h.ForEach([&](std::string_view f, std::string_view v) {
+    walk.push_back(Field{h.hashtable() ? Crc64(0, f) : 0, f, v});
+  });
+  uint64_t next = 0;
+  if (h.hashtable()) {
+    std::sort(walk.begin(), walk.end(),
+              [](const Field& a, const Field& b) { return a.order < b.order; });
+    auto it = std::lower_bound(walk.begin(), walk.end(), cursor,
+                               [](const Field& a, uint64_t c) { return a.order < c; });
+    walk.erase(walk.begin(), it);
+    // COUNT fields, and any more of the last one's CRC (a cursor cannot stop between them).
+    size_t take = std::min(walk.size(), static_cast<size_t>(count));
+    while (take > 0 && take < walk.size() && walk[take].order == walk[take - 1].order) ++take;
+    if (take < walk.size()) next = walk[take - 1].order + 1;  // (never 0: more follow)
+    walk.resize(take);
+  }
+  std::vector<std::pair<std::string_view, std::string_view>> out;
+  for (const Field& e : walk) {
+    if (!match || GlobMatch(pattern, e.f)) out.emplace_back(e.f, e.v);
+  }
+  ctx.out.ArrayHeader(2);
+  ctx.out.Bulk(std::to_string(next));
+  ctx.out.ArrayHeader(2 * out.size());
+  for (const auto& [f, v] : out) {
+    ctx.out.Bulk(f);
+    ctx.out.Bulk(v);
+  }
+}
+
+// ---- writes ----
+
+// The hash at `key` for a write, with its expiry (kept by every hash write, as Redis). false
+// if the key holds another type (wrong_type: nothing will be written) or a damaged hash
+// (answered here); an absent key is an empty hash.
+bool LoadHash(ApplyContext& ctx, std::string_view key, std::string* payload, HashFields* h,
+              int64_t* expire_at) {
+  ValueType type = ValueType::kHash;
+  *expire_at = 0;
+  if (!ctx.GetValue(key, &type, payload, expire_at)) {
+    h->Parse(storage::kEmptyHashPayload);
+    return true;
+  }
+  if (type != ValueType::kHash) {
+    ctx.wrong_type = true;
+    return false;
+  }
+  if (!h->Parse(*payload)) {
+    ctx.out.Error(kErrCorrupt);
+    return false;
+  }
+  return true;
+}
+
+// Writes the changed hash back, or deletes the key once its last field is gone ("del", as
+// Redis's HDEL raises). false (answered) if it grew past the bound.
+bool StoreHash(ApplyContext& ctx, std::string_view key, const HashFields& h, int64_t expire_at) {
+  if (h.empty()) {
+    ctx.Delete(key);
+    ctx.Notify(kNotifyGeneric, "del", key);
+    return true;
+  }
+  std::string encoded;
+  h.Encode(&encoded);
+  if (static_cast<int64_t>(encoded.size()) > kMaxStringBytes) {
+    ctx.out.Error(kErrHashTooBig);
+    return false;
+  }
+  ctx.PutValue(key, ValueType::kHash, encoded, expire_at);
+  return true;
+}
+
+void ProposeKey1(CommandContext& ctx) { ctx.Propose(ctx.Partition(ctx.args[1])); }
+
+// HSET and HMSET take field-value pairs: an odd count is a wrong number of arguments.
+void HSetCheck(CommandContext& ctx) {
+  if (ctx.args.size() % 2 != 0) return ctx.out.Error(ErrWrongArity(ctx.args[0]));
+  ProposeKey1(ctx);
+}
+
+void HSetApply(ApplyContext& ctx) {
+  if (ctx.args.size() % 2 != 0) return ctx.out.Error(ErrWrongArity(ctx.args[0]));
+  std::string payload;
+  HashFields h;
+  int64_t expire_at;
+  if (!LoadHash(ctx, ctx.args[1], &payload, &h, &expire_at)) return;
+  int64_t added = 0;
+  for (size_t i = 2; i + 1 < ctx.args.size(); i += 2) added += h.Set(ctx.args[i], ctx.args[i + 1]);
+  if (!StoreHash(ctx, ctx.args[1], h, expire_at)) return;
+  ctx.Notify(kNotifyHash, "hset", ctx.args[1]);
+  ToLower(ctx.args[0]) == "hmset" ? ctx.out.Ok() : ctx.out.Integer(added);
+}
+
+void HSetNxApply(ApplyContext& ctx) {
+  std::string payload;
+  HashFields h;
+  int64_t expire_at;
+  if (!LoadHash(ctx, ctx.args[1], &payload, &h, &expire_at)) return;
+  if (h.Find(ctx.args[2]) != nullptr) return ctx.out.Integer(0);
+  h.Set(ctx.args[2], ctx.args[3]);
+  if (!StoreHash(ctx, ctx.args[1], h, expire_at)) return;
+  ctx.Notify(kNotifyHash, "hset", ctx.args[1]);
+  ctx.out.Integer(1);
+}
+
+void HDelApply(ApplyContext& ctx) {
+  std::string payload;
+  HashFields h;
+  int64_t expire_at;
+  if (!LoadHash(ctx, ctx.args[1], &payload, &h, &expire_at)) return;
+  int64_t deleted = 0;
+  for (size_t i = 2; i < ctx.args.size(); ++i) deleted += h.Erase(ctx.args[i]);
+  if (deleted > 0) {
+    ctx.Notify(kNotifyHash, "hdel", ctx.args[1]);  // before the key's "del", as Redis
+    StoreHash(ctx, ctx.args[1], h, expire_at);     // (smaller: never past the bound)
+  }
+  ctx.out.Integer(deleted);
+}
+
+void HIncrByCheck(CommandContext& ctx) {
+  int64_t incr;
+  if (!ParseInt64(ctx.args[3], &incr)) return ctx.out.Error(kErrNotInteger);
+  ProposeKey1(ctx);
+}
+
+void HIncrByApply(ApplyContext& ctx) {
+  int64_t incr, cur = 0;
+  if (!ParseInt64(ctx.args[3], &incr)) return ctx.out.Error(kErrNotInteger);
+  std::string payload;
+  HashFields h;
+  int64_t expire_at;
+  if (!LoadHash(ctx, ctx.args[1], &payload, &h, &expire_at)) return;
+  if (const std::string_view* v = h.Find(ctx.args[2]); v != nullptr && !ParseInt64(*v, &cur)) {
+    return ctx.out.Error("ERR hash value is not an integer");
+  }
+  if ((incr < 0 && cur < 0 && incr < INT64_MIN - cur) ||
+      (incr > 0 && cur > 0 && incr > INT64_MAX - cur)) {
+    return ctx.out.Error(kErrOverflow);
+  }
+  cur += incr;
+  h.Set(ctx.args[2], h.Keep(std::to_string(cur)));
+  if (!StoreHash(ctx, ctx.args[1], h, expire_at)) return;
+  ctx.Notify(kNotifyHash, "hincrby", ctx.args[1]);
+  ctx.out.Integer(cur);
+}
+
+// HINCRBYFLOAT's increment: a number, and not infinite. "" if it is one.
+std::string FloatIncrementError(std::string_view s, long double* incr) {
+  if (!ParseLongDouble(s, incr)) return std::string(kErrNotFloat);
+  if (std::isinf(*incr)) return "ERR value is NaN or Infinity";
+  return "";
+}
+
+void HIncrByFloatCheck(CommandContext& ctx) {
+  long double incr;
+  const std::string err = FloatIncrementError(ctx.args[3], &incr);
+  if (!err.empty()) return ctx.out.Error(err);
+  ProposeKey1(ctx);
+}
+
+void HIncrByFloatApply(ApplyContext& ctx) {
+  long double incr, cur = 0;
+  const std::string err = FloatIncrementError(ctx.args[3], &incr);
+  if (!err.empty()) return ctx.out.Error(err);
+  std::string payload;
+  HashFields h;
+  int64_t expire_at;
+  if (!LoadHash(ctx, ctx.args[1], &payload, &h, &expire_at)) return;
+  if (const std::string_view* v = h.Find(ctx.args[2]);
+      v != nullptr && !ParseLongDouble(*v, &cur)) {
+    return ctx.out.Error("ERR hash value is not a float");
+  }
+  cur += incr;
+  if (std::isnan(cur) || std::isinf(cur)) {
+    return ctx.out.Error("ERR increment would produce NaN or Infinity");
+  }
+  const std::string_view s = h.Keep(protocol::FormatLongDouble(cur));
+  h.Set(ctx.args[2], s);
+  if (!StoreHash(ctx, ctx.args[1], h, expire_at)) return;
+  ctx.Notify(kNotifyHash, "hincrbyfloat", ctx.args[1]);
+  ctx.out.Bulk(s);
+}
+
+CommandSpec Read(std::string name, int arity, Handler h, ApplyFn a, std::string summary,
+                 std::string complexity = "O(1)") {
+  CommandSpec s = MakeCommand(std::move(name), arity, kCmdReadOnly | kCmdFast, h, a, "hash",
+                              std::move(summary), 1, 1, 1);
+  s.since = "2.0.0";
+  s.complexity = std::move(complexity);
+  return s;
+}
+
+CommandSpec Write(std::string name, int arity, Handler h, ApplyFn a, std::string summary,
+                  std::string complexity = "O(1)") {
+  CommandSpec s = MakeCommand(std::move(name), arity, kCmdWrite | kCmdFast, h, a, "hash",
+                              std::move(summary), 1, 1, 1);
+  s.since = "2.0.0";
+  s.complexity = std::move(complexity);
+  return s;
+}
+
+#define FLIN_READ(fn) fn<CommandContext>, fn<ApplyContext>
+
+}  // namespace
+
+void RegisterHashFamily(CommandTable* t) {
+  t->Add(Write("hset", -4, HSetCheck, HSetApply,
+               "Creates or modifies the value of a field in a hash.",
+               "O(1) for each field/value pair added"));
+  t->Add(Write("hmset", -4, HSetCheck, HSetApply, "Sets the values of multiple fields.",
+               "O(N) where N is the number of fields being set."));
+  t->Add(Write("hsetnx", 4, ProposeKey1, HSetNxApply,
+               "Sets the value of a field in a hash only when the field doesn't exist."));
+  t->Add(Write("hdel", -3, ProposeKey1, HDelApply,
+               "Deletes one or more fields and their values from a hash. Deletes the hash if no "
+               "fields remain.",
+               "O(N) where N is the number of fields to be removed."));
+  t->Add(Write("hincrby", 4, HIncrByCheck, HIncrByApply,
+               "Increments the integer value of a field in a hash by a number. Uses 0 as "
+               "initial value if the field doesn't exist."));
+  t->Add(Write("hincrbyfloat", 4, HIncrByFloatCheck, HIncrByFloatApply,
+               "Increments the floating point value of a field by a number. Uses 0 as initial "
+               "value if the field doesn't exist."));
+  t->Add(Read("hget", 3, FLIN_READ(HGetCmd), "Returns the value of a field in a hash."));
+  t->Add(Read("hmget", -3, FLIN_READ(HMGetCmd), "Returns the values of all fields in a hash.",
+              "O(N) where N is the number of fields being requested."));
+  t->Add(Read("hlen", 2, FLIN_READ(HIntegerCmd), "Returns the number of fields in a hash."));
+  t->Add(Read("hstrlen", 3, FLIN_READ(HIntegerCmd),
+              "Returns the length of the value of a field."));
+  t->Add(Read("hexists", 3, FLIN_READ(HIntegerCmd),
+              "Determines whether a field exists in a hash."));
+  t->Add(Read("hkeys", 2, FLIN_READ(HAllCmd), "Returns all fields in a hash.",
+              "O(N) where N is the size of the hash."));
+  t->Add(Read("hvals", 2, FLIN_READ(HAllCmd), "Returns all values in a hash.",
+              "O(N) where N is the size of the hash."));
+  t->Add(Read("hgetall", 2, FLIN_READ(HAllCmd), "Returns all fields and values in a hash.",
+              "O(N) where N is the size of the hash."));
+  t->Add(Read("hrandfield", -2, FLIN_READ(HRandFieldCmd),
+              "Returns one or more random fields from a hash.",
+              "O(N) where N is the number of fields returned"));
+  t->Add(Read("hscan", -3, FLIN_READ(HScanCmd), "Iterates over fields and values of a hash.",
+              "O(1) for every call. O(N) for a complete iteration."));
+}
+
+}  // namespace flin::server
