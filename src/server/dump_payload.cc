@@ -329,7 +329,7 @@ std::string DumpString(std::string_view value) {
 
 std::string DumpHash(std::string_view hash_payload) {
   storage::HashFields h;
-  if (!h.Parse(hash_payload)) return "";
+  if (!h.Parse(hash_payload, /*check_unique=*/false)) return "";  // (what Flin stored)
   std::string out;
   out.reserve(hash_payload.size() + 24);
   out.push_back(static_cast<char>(kTypeHash));

@@ -30,19 +30,25 @@ constexpr std::string_view kErrCorrupt = "ERR the stored hash is damaged";
 // make the server build an unbounded reply (Redis 7.0 tries, and hangs).
 constexpr int64_t kMaxRandomPicks = 1 << 24;
 
-// The hash at `key` for a read: false if absent (the caller answers), or of another type
-// (wrong_type set: WRONGTYPE is the answer), or damaged (answered here, *damaged set).
+// The payload of the hash at `key`, undecoded: false if absent (the caller answers) or of
+// another type (wrong_type set: WRONGTYPE is the answer).
+template <typename Ctx>
+bool ReadHashPayload(Ctx& ctx, std::string_view key, std::string* payload) {
+  ValueType type;
+  if (!ReadValue(ctx, key, &type, payload, nullptr)) return false;
+  if (type == ValueType::kHash) return true;
+  ctx.wrong_type = true;
+  return false;
+}
+
+// The hash at `key` for a read, decoded: false if absent or of another type (as above), or
+// damaged (answered here, *damaged set).
 template <typename Ctx>
 bool ReadHash(Ctx& ctx, std::string_view key, std::string* payload, HashFields* h,
               bool* damaged) {
   *damaged = false;
-  ValueType type;
-  if (!ReadValue(ctx, key, &type, payload, nullptr)) return false;
-  if (type != ValueType::kHash) {
-    ctx.wrong_type = true;
-    return false;
-  }
-  if (!h->Parse(*payload)) {
+  if (!ReadHashPayload(ctx, key, payload)) return false;
+  if (!h->Parse(*payload, /*check_unique=*/false)) {
     *damaged = true;
     ctx.out.Error(kErrCorrupt);
     return false;
@@ -52,45 +58,71 @@ bool ReadHash(Ctx& ctx, std::string_view key, std::string* payload, HashFields* 
 
 // ---- reads (templates: on an I/O thread, or applied from the log: string_family.cc) ----
 
+// HGET, HMGET, HSTRLEN, HEXISTS: a few fields are looked up by walking the payload (nothing
+// decoded), many through a decoded hash (whose lookups index it). Answers `header()`, then
+// `reply(value or nullptr)` per field; a damaged hash answers an error instead.
+template <typename Ctx, typename Header, typename Reply>
+void ForFields(Ctx& ctx, size_t first, Header header, Reply reply) {
+  std::string payload;
+  const bool found = ReadHashPayload(ctx, ctx.args[1], &payload);
+  if (ctx.wrong_type) return;
+  std::vector<std::string_view> values(ctx.args.size() - first);
+  std::vector<bool> present(values.size(), false);
+  constexpr size_t kWalksAtMost = 4;
+  HashFields h;
+  const bool decode = found && values.size() > kWalksAtMost;
+  if (decode && !h.Parse(payload, /*check_unique=*/false)) return ctx.out.Error(kErrCorrupt);
+  for (size_t i = 0; decode && i < values.size(); ++i) {
+    const std::string_view* v = h.Find(ctx.args[first + i]);
+    present[i] = v != nullptr;
+    if (v != nullptr) values[i] = *v;
+  }
+  for (size_t i = 0; found && !decode && i < values.size(); ++i) {
+    switch (HashFields::Find(payload, ctx.args[first + i], &values[i])) {
+      case HashFields::Lookup::kFound:
+        present[i] = true;
+        break;
+      case HashFields::Lookup::kAbsent:
+        break;
+      case HashFields::Lookup::kMalformed:
+        return ctx.out.Error(kErrCorrupt);
+    }
+  }
+  header();
+  for (size_t i = 0; i < values.size(); ++i) reply(present[i] ? &values[i] : nullptr);
+}
+
 template <typename Ctx>
 void HGetCmd(Ctx& ctx) {
-  std::string payload;
-  HashFields h;
-  bool damaged;
-  if (!ReadHash(ctx, ctx.args[1], &payload, &h, &damaged)) {
-    if (!damaged) ctx.out.Null();
-    return;
-  }
-  const std::string_view* v = h.Find(ctx.args[2]);
-  v != nullptr ? ctx.out.Bulk(*v) : ctx.out.Null();
+  ForFields(ctx, 2, [] {}, [&](const std::string_view* v) {
+    v != nullptr ? ctx.out.Bulk(*v) : ctx.out.Null();
+  });
 }
 
 template <typename Ctx>
 void HMGetCmd(Ctx& ctx) {
-  std::string payload;
-  HashFields h;
-  bool damaged;
-  const bool found = ReadHash(ctx, ctx.args[1], &payload, &h, &damaged);
-  if (damaged) return;
-  ctx.out.ArrayHeader(ctx.args.size() - 2);
-  for (size_t i = 2; i < ctx.args.size(); ++i) {
-    const std::string_view* v = found ? h.Find(ctx.args[i]) : nullptr;
-    v != nullptr ? ctx.out.Bulk(*v) : ctx.out.Null();
-  }
+  ForFields(ctx, 2, [&] { ctx.out.ArrayHeader(ctx.args.size() - 2); },
+            [&](const std::string_view* v) { v != nullptr ? ctx.out.Bulk(*v) : ctx.out.Null(); });
 }
 
-// HLEN, HSTRLEN, HEXISTS: an integer.
+// HSTRLEN, HEXISTS.
 template <typename Ctx>
-void HIntegerCmd(Ctx& ctx) {
+void HFieldIntegerCmd(Ctx& ctx) {
+  const bool exists = ToLower(ctx.args[0]) == "hexists";
+  ForFields(ctx, 2, [] {}, [&](const std::string_view* v) {
+    if (exists) return ctx.out.Integer(v != nullptr);
+    ctx.out.Integer(v != nullptr ? static_cast<int64_t>(v->size()) : 0);
+  });
+}
+
+template <typename Ctx>
+void HLenCmd(Ctx& ctx) {
   std::string payload;
-  HashFields h;
-  bool damaged;
-  const bool found = ReadHash(ctx, ctx.args[1], &payload, &h, &damaged);
-  if (damaged) return;
-  if (ctx.args.size() == 2) return ctx.out.Integer(static_cast<int64_t>(h.size()));  // HLEN
-  const std::string_view* v = found ? h.Find(ctx.args[2]) : nullptr;
-  if (ToLower(ctx.args[0]) == "hexists") return ctx.out.Integer(v != nullptr);
-  ctx.out.Integer(v != nullptr ? static_cast<int64_t>(v->size()) : 0);
+  uint64_t count = 0;
+  if (ReadHashPayload(ctx, ctx.args[1], &payload) && !HashFields::Count(payload, &count)) {
+    return ctx.out.Error(kErrCorrupt);
+  }
+  ctx.out.Integer(static_cast<int64_t>(count));
 }
 
 // HKEYS, HVALS, HGETALL.
@@ -260,7 +292,7 @@ bool LoadHash(ApplyContext& ctx, std::string_view key, std::string* payload, Has
     ctx.wrong_type = true;
     return false;
   }
-  if (!h->Parse(*payload)) {
+  if (!h->Parse(*payload, /*check_unique=*/false)) {
     ctx.out.Error(kErrCorrupt);
     return false;
   }
@@ -439,10 +471,10 @@ void RegisterHashFamily(CommandTable* t) {
   t->Add(Read("hget", 3, FLIN_READ(HGetCmd), "Returns the value of a field in a hash."));
   t->Add(Read("hmget", -3, FLIN_READ(HMGetCmd), "Returns the values of all fields in a hash.",
               "O(N) where N is the number of fields being requested."));
-  t->Add(Read("hlen", 2, FLIN_READ(HIntegerCmd), "Returns the number of fields in a hash."));
-  t->Add(Read("hstrlen", 3, FLIN_READ(HIntegerCmd),
+  t->Add(Read("hlen", 2, FLIN_READ(HLenCmd), "Returns the number of fields in a hash."));
+  t->Add(Read("hstrlen", 3, FLIN_READ(HFieldIntegerCmd),
               "Returns the length of the value of a field."));
-  t->Add(Read("hexists", 3, FLIN_READ(HIntegerCmd),
+  t->Add(Read("hexists", 3, FLIN_READ(HFieldIntegerCmd),
               "Determines whether a field exists in a hash."));
   t->Add(Read("hkeys", 2, FLIN_READ(HAllCmd), "Returns all fields in a hash.",
               "O(N) where N is the size of the hash."));

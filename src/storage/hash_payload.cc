@@ -1,17 +1,32 @@
 #include "storage/hash_payload.h"
 
+#include <cstring>
+
 namespace flin::storage {
 
 namespace {
 
 constexpr size_t kIndexFrom = 16;  // below this many fields a scan is cheaper than a hash
 
-void PutVarint(std::string* out, uint64_t v) {
+size_t VarintSize(uint64_t v) {
+  size_t n = 1;
+  for (; v >= 0x80; v >>= 7) ++n;
+  return n;
+}
+
+char* PutVarint(char* p, uint64_t v) {
   while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
+    *p++ = static_cast<char>(v | 0x80);
     v >>= 7;
   }
-  out->push_back(static_cast<char>(v));
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
+char* PutBytes(char* p, std::string_view s) {
+  p = PutVarint(p, s.size());
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
 }
 
 bool GetVarint(std::string_view in, size_t* pos, uint64_t* v) {
@@ -38,10 +53,11 @@ bool GetBytes(std::string_view in, size_t* pos, std::string_view* out) {
 
 }  // namespace
 
-bool HashFields::Parse(std::string_view payload) {
+bool HashFields::Parse(std::string_view payload, bool check_unique) {
   entries_.clear();
   index_.clear();
   live_ = 0;
+  scans_ = 0;
   flags_ = 0;
   size_t pos = 1;
   uint64_t count;
@@ -64,6 +80,7 @@ bool HashFields::Parse(std::string_view payload) {
   }
   live_ = entries_.size();
   flags_ = static_cast<uint8_t>(payload[0]);
+  if (!check_unique) return true;
   Index();
   // A field twice would make the hash ambiguous: refused as corruption.
   bool twice = !index_.empty() && index_.size() != live_;
@@ -79,19 +96,45 @@ bool HashFields::Parse(std::string_view payload) {
   return true;
 }
 
+HashFields::Lookup HashFields::Find(std::string_view payload, std::string_view field,
+                                    std::string_view* value) {
+  size_t pos = 1;
+  uint64_t count;
+  if (payload.empty() || !GetVarint(payload, &pos, &count)) return Lookup::kMalformed;
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string_view f, v;
+    if (!GetBytes(payload, &pos, &f) || !GetBytes(payload, &pos, &v)) return Lookup::kMalformed;
+    if (f == field) {
+      *value = v;
+      return Lookup::kFound;
+    }
+  }
+  return pos == payload.size() ? Lookup::kAbsent : Lookup::kMalformed;
+}
+
+bool HashFields::Count(std::string_view payload, uint64_t* count) {
+  size_t pos = 1;
+  return !payload.empty() && GetVarint(payload, &pos, count) &&
+         *count <= (payload.size() - pos) / 2;
+}
+
 void HashFields::Encode(std::string* out) const {
-  out->clear();
-  out->push_back(static_cast<char>(flags_));
-  PutVarint(out, live_);
-  ForEach([out](std::string_view f, std::string_view v) {
-    PutVarint(out, f.size());
-    out->append(f);
-    PutVarint(out, v.size());
-    out->append(v);
+  // Sized first and written in place: a big hash is encoded on every write to it.
+  size_t size = 1 + VarintSize(live_);
+  ForEach([&size](std::string_view f, std::string_view v) {
+    size += VarintSize(f.size()) + f.size() + VarintSize(v.size()) + v.size();
+  });
+  out->resize(size);
+  char* p = out->data();
+  *p++ = static_cast<char>(flags_);
+  p = PutVarint(p, live_);
+  ForEach([&p](std::string_view f, std::string_view v) {
+    p = PutBytes(p, f);
+    p = PutBytes(p, v);
   });
 }
 
-void HashFields::Index() {
+void HashFields::Index() const {
   if (!index_.empty() || live_ < kIndexFrom) return;
   index_.reserve(live_);
   for (size_t i = 0; i < entries_.size(); ++i) {
@@ -100,6 +143,11 @@ void HashFields::Index() {
 }
 
 ptrdiff_t HashFields::Position(std::string_view field) const {
+  // One lookup scans (cheaper than hashing every field into an index); repeated ones index.
+  constexpr size_t kScansBeforeIndex = 4;
+  if (index_.empty() && live_ >= kIndexFrom && ++scans_ > kScansBeforeIndex) {
+    Index();
+  }
   if (!index_.empty()) {
     auto it = index_.find(field);
     return it == index_.end() ? -1 : static_cast<ptrdiff_t>(it->second);
@@ -126,11 +174,7 @@ bool HashFields::Set(std::string_view field, std::string_view value) {
   }
   entries_.push_back(Entry{field, value});
   ++live_;
-  if (!index_.empty()) {
-    index_.emplace(field, entries_.size() - 1);
-  } else {
-    Index();
-  }
+  if (!index_.empty()) index_.emplace(field, entries_.size() - 1);
   if (live_ > kListpackMaxEntries) flags_ |= kHashtable;
   return true;
 }

@@ -35,8 +35,11 @@ inline constexpr size_t kListpackMaxValue = 64;
 
 class HashFields {
  public:
-  // Parses a payload; false (and empty) if it is malformed.
-  bool Parse(std::string_view payload);
+  // Parses a payload; false (and empty) if it is malformed. `check_unique`: a field twice is
+  // malformed too, which costs an index of the fields: for payloads from outside (a
+  // snapshot, RESTORE). A command reading what Flin wrote (unique by construction) skips it,
+  // and looks one field up by a scan, building the index only once lookups repeat.
+  bool Parse(std::string_view payload, bool check_unique = true);
   // Appends the encoding to *out (after clearing it).
   void Encode(std::string* out) const;
 
@@ -52,6 +55,14 @@ class HashFields {
   // A copy of `s` that lives as long as this object (a computed value for Set).
   std::string_view Keep(std::string s);
 
+  // One field's value looked up in a payload by a walk, with nothing decoded or allocated
+  // (HGET of a big hash): kFound (*value set), kAbsent, or kMalformed if the walk met a
+  // malformed payload before the field.
+  enum class Lookup { kFound, kAbsent, kMalformed };
+  static Lookup Find(std::string_view payload, std::string_view field, std::string_view* value);
+  // The field count a payload declares (HLEN); false if its header is malformed.
+  static bool Count(std::string_view payload, uint64_t* count);
+
   // The fields in order: f(field, value) for each.
   template <typename F>
   void ForEach(F&& f) const {
@@ -65,13 +76,14 @@ class HashFields {
     std::string_view field, value;
     bool erased = false;
   };
-  void Index();  // builds index_ once the hash is big enough for it to pay
+  void Index() const;  // builds index_ (for a big enough hash)
   ptrdiff_t Position(std::string_view field) const;
 
   std::vector<Entry> entries_;
-  absl::flat_hash_map<std::string_view, size_t> index_;  // field -> entries_ position
+  mutable absl::flat_hash_map<std::string_view, size_t> index_;  // field -> entries_ position
   std::deque<std::string> kept_;
   size_t live_ = 0;
+  mutable size_t scans_ = 0;  // lookups by scan so far (Position builds the index after a few)
   uint8_t flags_ = 0;
 };
 

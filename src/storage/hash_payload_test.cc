@@ -92,8 +92,45 @@ TEST(HashPayloadTest, RefusesMalformedPayloads) {
   twice[7] = 'a';  // flags, count, len, "a", len, "1", len, "b" -> "a"
   EXPECT_FALSE(p.Parse(twice));
   EXPECT_EQ(p.size(), 0u);
+  // The same of a hash big enough to be checked through an index: 40 fields, the last one
+  // named as the first (each field and value one byte: lengths below 128 are one varint byte).
+  std::string big_twice = std::string(1, '\0') + std::string(1, 40);
+  for (int i = 0; i < 40; ++i) big_twice += std::string{1, static_cast<char>('0' + i % 39), 1, 'v'};
+  EXPECT_FALSE(p.Parse(big_twice));
+  EXPECT_TRUE(p.Parse(big_twice, /*check_unique=*/false));
+  big_twice[2 + 4 * 39 + 1] = '~';  // the last field renamed: unique
+  EXPECT_TRUE(p.Parse(big_twice));
+
+  // Without the uniqueness check (a command reading what Flin wrote) it parses.
+  EXPECT_TRUE(p.Parse(twice, /*check_unique=*/false));
   std::string huge_count = std::string(1, '\0') + "\xff\xff\xff\xff\x0f";
   EXPECT_FALSE(p.Parse(huge_count));
+}
+
+// The walk (HGET) agrees with the decoded hash, and stops at damage.
+TEST(HashPayloadTest, FindAndCountWithoutDecoding) {
+  HashFields h;
+  ASSERT_TRUE(h.Parse(kEmptyHashPayload));
+  std::vector<std::string> names;
+  for (int i = 0; i < 30; ++i) names.push_back("f" + std::to_string(i));
+  for (const std::string& n : names) h.Set(n, h.Keep(n + "v"));
+  std::string enc;
+  h.Encode(&enc);
+  uint64_t count = 0;
+  ASSERT_TRUE(HashFields::Count(enc, &count));
+  EXPECT_EQ(count, 30u);
+  std::string_view v;
+  for (const std::string& n : names) {
+    ASSERT_EQ(HashFields::Find(enc, n, &v), HashFields::Lookup::kFound) << n;
+    EXPECT_EQ(v, n + "v");
+  }
+  EXPECT_EQ(HashFields::Find(enc, "nope", &v), HashFields::Lookup::kAbsent);
+  EXPECT_EQ(HashFields::Find(enc + "x", "nope", &v), HashFields::Lookup::kMalformed);
+  EXPECT_EQ(HashFields::Find(enc.substr(0, enc.size() - 1), "nope", &v),
+            HashFields::Lookup::kMalformed);
+  EXPECT_EQ(HashFields::Find("", "f0", &v), HashFields::Lookup::kMalformed);
+  EXPECT_FALSE(HashFields::Count("", &count));
+  EXPECT_FALSE(HashFields::Count(std::string(1, '\0') + "\x7f", &count));  // 127 fields in 0 bytes
 }
 
 }  // namespace
