@@ -357,6 +357,31 @@ def test_redis_dump_restores_here_and_back(r, rr, name):
             assert ttl_ms - 2_000 <= rr.pttl("k") <= ttl_ms
 
 
+HASHES = {
+    "small": {b"a": b"1", b"b": b"hello", b"neg": b"-5000", b"big": b"12345678901", b"": b""},
+    "binary": {b"\x00f": b"\x00\xff" * 10, b"x" * 64: b"y" * 64},
+    "long_value": {b"f": b"z" * 65, b"n": b"7"},            # a hashtable in Redis
+    "many_fields": {f"f{i}".encode(): str(i).encode() for i in range(600)},  # one too
+    "compressible": {f"k{i}".encode(): b"a" * 40 for i in range(30)},  # an LZF listpack
+}
+
+
+@pytest.mark.parametrize("name", sorted(HASHES))
+def test_redis_hash_dump_restores_here_and_back(r, rr, name):
+    h = HASHES[name]
+    rr.hset("h", mapping=h)
+    _move(rr, r, "h", 0)
+    assert r.hgetall("h") == h
+    assert r.object("encoding", "h") == rr.object("encoding", "h")
+    if len(h) <= 512 and max(len(x) for kv in h.items() for x in kv) <= 64:
+        assert r.hkeys("h") == rr.hkeys("h")  # a listpack's order, kept
+    rr.delete("h")
+    _move(r, rr, "h", 300_000)
+    assert rr.hgetall("h") == h
+    assert 298_000 <= rr.pttl("h") <= 300_000
+    assert rr.object("encoding", "h") == r.object("encoding", "h")
+
+
 def test_crafted_payloads_are_answered_as_redis_answers_them(server, redis_server, r, rr):
     """Random string objects, valid and corrupt, with valid footers: RESTORE into each server
     must give the same reply, and the same value when it succeeds."""
