@@ -260,8 +260,9 @@ bool ParseListpack(std::string_view lp, std::vector<std::string>* out) {
     }
     // The entry's back-length: its size again, 7 bits a byte, the last byte the lowest.
     const uint64_t entry = pos - start;
-    const size_t back = entry < 128 ? 1 : entry < 16384 ? 2 : entry < 2097152 ? 3
-                        : entry < 268435456 ? 4 : 5;
+    // (lpEncodeBacklen's bounds: 16383, 2097151 and 268435455 take the longer form.)
+    const size_t back = entry < 128 ? 1 : entry < 16383 ? 2 : entry < 2097151 ? 3
+                        : entry < 268435455 ? 4 : 5;
     if (!have(back)) return false;
     uint64_t decoded = 0;
     for (size_t i = 0; i < back; ++i) {
@@ -291,9 +292,14 @@ LoadedPayload LoadHash(Reader& r, int type, uint64_t max_bytes, std::string* val
     uint64_t n;
     if (!r.Len(&n, nullptr) || n == 0 || n > r.left() / 2) return fail(PayloadFault::kBadFormat);
     elements.resize(2 * n);
+    // Each element within what the ones before left of the limit (the hash's payload is
+    // larger than its elements together): a few LZF bytes each must not expand to
+    // max_bytes each before the whole is found too large.
+    uint64_t total = 0;
     for (std::string& e : elements) {
-      const LoadedPayload s = LoadString(r, max_bytes, &e);
+      const LoadedPayload s = LoadString(r, max_bytes - total, &e);
       if (s.fault != PayloadFault::kNone) return fail(s.fault);
+      total += e.size();
     }
   } else {
     std::string lp;

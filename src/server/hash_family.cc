@@ -151,18 +151,19 @@ template <typename Ctx>
 void HRandFieldCmd(Ctx& ctx) {
   int64_t count = 0;
   bool with_count = ctx.args.size() >= 3, with_values = false;
-  if (with_count) {
-    if (ctx.args.size() > 4 || (ctx.args.size() == 4 && ToLower(ctx.args[3]) != "withvalues")) {
-      return ctx.out.Error(kErrSyntax);
-    }
-    with_values = ctx.args.size() == 4;
+  if (with_count) {  // the count first, then the syntax, as Redis 7.0
     if (!ParseInt64(ctx.args[2], &count)) return ctx.out.Error(kErrNotInteger);
     if (count == INT64_MIN) {
       return ctx.out.Error(
           "ERR value is out of range, value must between -9223372036854775807 and "
           "9223372036854775807");
     }
-    if (with_values && (count >= INT64_MAX / 2 || count <= -(INT64_MAX / 2))) {
+    if (ctx.args.size() > 4 || (ctx.args.size() == 4 && ToLower(ctx.args[3]) != "withvalues")) {
+      return ctx.out.Error(kErrSyntax);
+    }
+    with_values = ctx.args.size() == 4;
+    // Redis: l < -LONG_MAX/2 || l > LONG_MAX/2 (the bounds themselves are accepted).
+    if (with_values && (count > INT64_MAX / 2 || count < -(INT64_MAX / 2))) {
       return ctx.out.Error("ERR value is out of range");
     }
   }
@@ -437,6 +438,15 @@ CommandSpec Read(std::string name, int arity, Handler h, ApplyFn a, std::string 
   return s;
 }
 
+// A read of the whole hash: "readonly" without "fast", as Redis flags HKEYS HVALS HGETALL
+// HRANDFIELD HSCAN.
+CommandSpec ReadAll(std::string name, int arity, Handler h, ApplyFn a, std::string summary,
+                    std::string complexity) {
+  CommandSpec s = Read(std::move(name), arity, h, a, std::move(summary), std::move(complexity));
+  s.flags &= ~kCmdFast;
+  return s;
+}
+
 CommandSpec Write(std::string name, int arity, Handler h, ApplyFn a, std::string summary,
                   std::string complexity = "O(1)") {
   CommandSpec s = MakeCommand(std::move(name), arity, kCmdWrite | kCmdFast, h, a, "hash",
@@ -476,16 +486,16 @@ void RegisterHashFamily(CommandTable* t) {
               "Returns the length of the value of a field."));
   t->Add(Read("hexists", 3, FLIN_READ(HFieldIntegerCmd),
               "Determines whether a field exists in a hash."));
-  t->Add(Read("hkeys", 2, FLIN_READ(HAllCmd), "Returns all fields in a hash.",
+  t->Add(ReadAll("hkeys", 2, FLIN_READ(HAllCmd), "Returns all fields in a hash.",
               "O(N) where N is the size of the hash."));
-  t->Add(Read("hvals", 2, FLIN_READ(HAllCmd), "Returns all values in a hash.",
+  t->Add(ReadAll("hvals", 2, FLIN_READ(HAllCmd), "Returns all values in a hash.",
               "O(N) where N is the size of the hash."));
-  t->Add(Read("hgetall", 2, FLIN_READ(HAllCmd), "Returns all fields and values in a hash.",
+  t->Add(ReadAll("hgetall", 2, FLIN_READ(HAllCmd), "Returns all fields and values in a hash.",
               "O(N) where N is the size of the hash."));
-  t->Add(Read("hrandfield", -2, FLIN_READ(HRandFieldCmd),
+  t->Add(ReadAll("hrandfield", -2, FLIN_READ(HRandFieldCmd),
               "Returns one or more random fields from a hash.",
               "O(N) where N is the number of fields returned"));
-  t->Add(Read("hscan", -3, FLIN_READ(HScanCmd), "Iterates over fields and values of a hash.",
+  t->Add(ReadAll("hscan", -3, FLIN_READ(HScanCmd), "Iterates over fields and values of a hash.",
               "O(1) for every call. O(N) for a complete iteration."));
 }
 

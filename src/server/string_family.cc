@@ -452,14 +452,22 @@ void SetRangeCheck(CommandContext& ctx) {
   int64_t offset;
   const int64_t limit = std::min(kMaxStringBytes, ctx.server.config().max_value_bytes.load());
   std::string err = SetRangeError(ctx.args, limit, &offset);
-  if (!err.empty()) return ctx.out.Error(err);
+  if (!err.empty()) {
+    // Redis checks the key's type before the size: a key of another type answers WRONGTYPE
+    // (through ctx.wrong_type).
+    if (err == kErrTooBig) ReadString(ctx, ctx.args[1], nullptr, nullptr, /*notify_miss=*/false);
+    return ctx.out.Error(err);
+  }
   ctx.Propose(ctx.Partition(ctx.args[1]));
 }
 
 void SetRangeApply(ApplyContext& ctx) {
   int64_t offset;
   std::string err = SetRangeError(ctx.args, kMaxStringBytes, &offset);
-  if (!err.empty()) return ctx.out.Error(err);
+  if (!err.empty()) {
+    if (err == kErrTooBig) ctx.GetString(ctx.args[1], nullptr, nullptr);  // WRONGTYPE first
+    return ctx.out.Error(err);
+  }
   std::string_view value = ctx.args[3];
   std::string v;
   int64_t expire_at = 0;
