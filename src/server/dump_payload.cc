@@ -314,6 +314,9 @@ LoadedPayload LoadHash(Reader& r, int type, uint64_t max_bytes, std::string* val
   for (size_t i = 0; i < elements.size(); i += 2) {
     if (!h.Set(elements[i], elements[i + 1])) return fail(PayloadFault::kBadFormat);  // twice
   }
+  // Redis 7.0 converts a loaded listpack by its entries only (a long value stays in it); a
+  // type-4 hash by its entries and its values' lengths, as Set has flagged it.
+  if (type == kTypeHashListpack) h.set_hashtable(h.size() > storage::kListpackMaxEntries);
   std::string encoded;
   h.Encode(&encoded);
   out.size = encoded.size();

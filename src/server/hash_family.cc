@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <type_traits>
 
 #include "common/crc64.h"
 #include "common/strings.h"
@@ -177,17 +178,29 @@ void HRandFieldCmd(Ctx& ctx) {
   std::vector<std::pair<std::string_view, std::string_view>> all;
   all.reserve(h.size());
   h.ForEach([&](std::string_view f, std::string_view v) { all.emplace_back(f, v); });
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  if (!with_count) {
-    return ctx.out.Bulk(all[std::uniform_int_distribution<size_t>(0, all.size() - 1)(rng)].first);
+  // Applied from the log (a script's redis.call, a read in MULTI or behind writes), the picks
+  // are the same on every replica: drawn from the entry itself (its time, the command and the
+  // hash), so that a script writing what it picked leaves the replicas equal. On an I/O
+  // thread they are random. Drawn as rng() % n, whose results the standard fixes (a
+  // distribution's are the library's own).
+  std::mt19937_64 rng;
+  if constexpr (std::is_same_v<Ctx, ApplyContext>) {
+    uint64_t seed = Crc64(static_cast<uint64_t>(ctx.now_ms), payload);
+    for (std::string_view a : ctx.args) seed = Crc64(seed, a);
+    rng.seed(seed);
+  } else {
+    thread_local std::mt19937_64 random(std::random_device{}());
+    rng.seed(random());
   }
+  const auto below = [&rng](size_t n) { return static_cast<size_t>(rng() % n); };
+  if (!with_count) return ctx.out.Bulk(all[below(all.size())].first);
   std::vector<size_t> picks;
   if (count >= 0) {  // distinct fields: the whole hash, or a random sample of it
     picks.resize(all.size());
     for (size_t i = 0; i < all.size(); ++i) picks[i] = i;
     if (static_cast<uint64_t>(count) < all.size()) {
       for (size_t i = 0; i < static_cast<size_t>(count); ++i) {
-        std::swap(picks[i], picks[std::uniform_int_distribution<size_t>(i, all.size() - 1)(rng)]);
+        std::swap(picks[i], picks[i + below(all.size() - i)]);
       }
       picks.resize(static_cast<size_t>(count));
     }
@@ -197,8 +210,7 @@ void HRandFieldCmd(Ctx& ctx) {
                            std::to_string(kMaxRandomPicks) + " picks");
     }
     picks.resize(static_cast<size_t>(-count));
-    std::uniform_int_distribution<size_t> any(0, all.size() - 1);
-    for (size_t& p : picks) p = any(rng);
+    for (size_t& p : picks) p = below(all.size());
   }
   const bool resp3 = ctx.out.proto() >= 3;
   ctx.out.ArrayHeader(with_values && !resp3 ? 2 * picks.size() : picks.size());

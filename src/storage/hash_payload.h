@@ -46,6 +46,9 @@ class HashFields {
   size_t size() const { return live_; }
   bool empty() const { return live_ == 0; }
   bool hashtable() const { return flags_ & kHashtable; }
+  // Sets the encoding flag as a load decides it (RESTORE of a listpack keeps long values in
+  // it, as Redis 7.0 does; Set would flag them).
+  void set_hashtable(bool on) { flags_ = on ? (flags_ | kHashtable) : (flags_ & ~kHashtable); }
   // The value of `field`, or nullptr.
   const std::string_view* Find(std::string_view field) const;
   // Sets a field (kept in place if present, else appended); true if it is new.
