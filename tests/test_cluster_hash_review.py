@@ -3,9 +3,9 @@
 A script runs on every replica as it comes out of the log (lua_script.h: math.random is
 seeded from the entry, TIME is the entry's time, PUBLISH is refused, all so that every replica
 writes the same). HRANDFIELD has a key and an apply function, so redis.call may use it, and
-its apply version picks with a thread_local std::mt19937_64 seeded from std::random_device:
-each replica picks differently. A script that writes what it picked (here: HDEL of the
-picked field) leaves different hashes on different replicas.
+its apply version picked with a generator seeded from std::random_device on each replica: a
+script that writes what it picked (here: HDEL of the picked field) left different hashes on
+different replicas. Its apply version now draws from the entry (hash_family.cc).
 
 Flin only.  Helpers: cluster_helpers.py.
 """

@@ -1,20 +1,19 @@
 """Review of the HASH change: cases where Flin differed from Redis 7.0 (each passes against
-Redis: FLIN_TARGET=redis). Fixed on this branch: HRANDFIELD's order and bound, SETRANGE's
-WRONGTYPE, the listpack back-length, COMMAND INFO's flags. Still failing: INCRBYFLOAT in MULTI
-(the error is decided when queueing) and the encoding of a restored listpack.
+Redis: FLIN_TARGET=redis), each failing before its fix: HRANDFIELD's order and bound,
+SETRANGE's WRONGTYPE, the listpack back-length, COMMAND INFO's flags, INCRBYFLOAT in MULTI (the
+error was decided when queueing; now at apply) and the encoding of a restored listpack.
 
 - HRANDFIELD parses its count before its other arguments, and accepts WITHVALUES counts up to
   LONG_MAX/2 inclusive (Redis: `l < -LONG_MAX/2 || l > LONG_MAX/2` is out of range);
 - SETRANGE on a hash answers WRONGTYPE even when the offset would make the string too large
   (Redis looks the key up and checks its type before checkStringLength);
 - INCRBYFLOAT with a bad increment, queued in MULTI, on a hash answers WRONGTYPE in EXEC's
-  array (Redis checks the type first at execution); Flin decides the error when queueing and
-  ignores the wrong-type read IncrByFloatCheck makes for exactly this case;
+  array (Redis checks the type first at execution); Flin decided the error when queueing;
 - RESTORE of a RDB_TYPE_HASH_LISTPACK whose entry is exactly 16383 bytes long: Redis writes
   (and reads) a 3-byte back-length for it (lpEncodeBacklen: `l < 16383` is the 2-byte case);
   Flin's ParseListpack wants 2 bytes and refuses Redis's payload as bad data;
 - RESTORE of a listpack hash holding a value over 64 bytes stays a listpack in Redis 7.0
-  (rdbLoad converts it only past 512 entries); Flin marks it hashtable (OBJECT ENCODING);
+  (rdbLoad converts it only past 512 entries); Flin marked it hashtable (OBJECT ENCODING);
 - COMMAND INFO: HKEYS HVALS HGETALL HRANDFIELD HSCAN are not "fast" in Redis.
 """
 import struct

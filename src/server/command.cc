@@ -264,7 +264,9 @@ void ApplyContext::Delete(std::string_view key) {
   txn.Delete(Partition(key), key);
 }
 
-bool ApplyContext::Exists(std::string_view key) { return GetAt(key, now_ms, nullptr, nullptr, nullptr); }
+bool ApplyContext::Exists(std::string_view key) {
+  return GetAt(key, now_ms, nullptr, nullptr, nullptr);
+}
 
 void RunApply(const CommandSpec& spec, ApplyContext& ctx) {
   const size_t start = ctx.out.buffer()->size();

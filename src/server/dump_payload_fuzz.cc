@@ -1,7 +1,7 @@
 // libFuzzer target: RESTORE's payloads (server/dump_payload.h). No payload may crash the
 // decoder or make it allocate beyond its limit; one it accepts must DUMP and load back to the
-// same value (a hash: the same fields in the same order), and the header-only check must agree with the full load on everything but the
-// LZF data itself.
+// same value (a hash: the same fields in the same order), and the header-only check must
+// agree with the full load on everything but the LZF data itself.
 //
 // Input: byte 0's low bit says whether to replace the input's last 10 bytes with a valid
 // footer (version: byte 0 >> 1, 0-127, so that versions above 10 come up too), so that the
@@ -49,7 +49,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   std::string again;
   const std::string dumped = full.hash ? DumpHash(value) : DumpString(value);
-  if (LoadDumpPayload(dumped, kMaxBytes, &again).fault != PayloadFault::kNone || again != value) {
+  if (LoadDumpPayload(dumped, kMaxBytes, &again).fault != PayloadFault::kNone ||
+      again != value) {
     __builtin_trap();
   }
   return 0;

@@ -441,31 +441,33 @@ void HIncrByFloatApply(ApplyContext& ctx) {
   ctx.out.Bulk(s);
 }
 
-CommandSpec Read(std::string name, int arity, Handler h, ApplyFn a, std::string summary,
-                 std::string complexity = "O(1)") {
-  CommandSpec s = MakeCommand(std::move(name), arity, kCmdReadOnly | kCmdFast, h, a, "hash",
-                              std::move(summary), 1, 1, 1);
+CommandSpec Spec(std::string name, int arity, uint32_t flags, Handler h, ApplyFn a,
+                 std::string summary, std::string complexity) {
+  CommandSpec s =
+      MakeCommand(std::move(name), arity, flags, h, a, "hash", std::move(summary), 1, 1, 1);
   s.since = "2.0.0";
   s.complexity = std::move(complexity);
   return s;
+}
+
+CommandSpec Read(std::string name, int arity, Handler h, ApplyFn a, std::string summary,
+                 std::string complexity = "O(1)") {
+  return Spec(std::move(name), arity, kCmdReadOnly | kCmdFast, h, a, std::move(summary),
+              std::move(complexity));
 }
 
 // A read of the whole hash: "readonly" without "fast", as Redis flags HKEYS HVALS HGETALL
 // HRANDFIELD HSCAN.
 CommandSpec ReadAll(std::string name, int arity, Handler h, ApplyFn a, std::string summary,
                     std::string complexity) {
-  CommandSpec s = Read(std::move(name), arity, h, a, std::move(summary), std::move(complexity));
-  s.flags &= ~kCmdFast;
-  return s;
+  return Spec(std::move(name), arity, kCmdReadOnly, h, a, std::move(summary),
+              std::move(complexity));
 }
 
 CommandSpec Write(std::string name, int arity, Handler h, ApplyFn a, std::string summary,
                   std::string complexity = "O(1)") {
-  CommandSpec s = MakeCommand(std::move(name), arity, kCmdWrite | kCmdFast, h, a, "hash",
-                              std::move(summary), 1, 1, 1);
-  s.since = "2.0.0";
-  s.complexity = std::move(complexity);
-  return s;
+  return Spec(std::move(name), arity, kCmdWrite | kCmdFast, h, a, std::move(summary),
+              std::move(complexity));
 }
 
 #define FLIN_READ(fn) fn<CommandContext>, fn<ApplyContext>

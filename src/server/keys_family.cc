@@ -133,7 +133,6 @@ void DbSizeCmd(CommandContext& ctx) {
   });
 }
 
-
 void ScanCmd(CommandContext& ctx) {
   uint64_t c;
   if (!ParseScanCursor(ctx.args[1], &c)) return ctx.out.Error("ERR invalid cursor");
@@ -278,7 +277,9 @@ void CopyApply(ApplyContext& ctx) {
   std::string v;
   int64_t expire_at;
   storage::ValueType type;
-  if (!ReadValue(ctx, ctx.args[1], &type, &v, &expire_at)) return ctx.out.Integer(0);  // keymiss
+  if (!ReadValue(ctx, ctx.args[1], &type, &v, &expire_at)) {
+    return ctx.out.Integer(0);  // (a keymiss, as Redis's COPY reads its source)
+  }
   const bool replaced = ctx.Exists(ctx.args[2]);
   if (!replace && replaced) return ctx.out.Integer(0);
   // Redis deletes the destination and adds it again: "new" either way.
@@ -436,7 +437,8 @@ void ExpiredApply(ApplyContext& ctx) {
   for (size_t i = 1; i + 1 < ctx.args.size(); i += 2) {
     int64_t at, cur;
     if (!ParseInt64(ctx.args[i + 1], &at)) continue;
-    if (ctx.GetValueEvenIfExpired(ctx.args[i], nullptr, nullptr, &cur) && cur == at && at <= ctx.now_ms) {
+    if (ctx.GetValueEvenIfExpired(ctx.args[i], nullptr, nullptr, &cur) && cur == at &&
+        at <= ctx.now_ms) {
       ctx.Delete(ctx.args[i]);
       ctx.Notify(kNotifyExpired, "expired", ctx.args[i]);
       ++n;
