@@ -70,7 +70,7 @@ std::string RandomSnapshot(std::mt19937& rng) {
       h.Parse(storage::kEmptyHashPayload);
       std::vector<std::string> fields;
       for (int f = 1 + rng() % 5; f > 0; --f) fields.push_back("f" + std::to_string(f));
-      for (const std::string& f : fields) h.Set(f, std::string(rng() % 50, 'v'));
+      for (const std::string& f : fields) h.Set(f, h.Keep(std::string(rng() % 50, 'v')));
       std::string payload;
       h.Encode(&payload);
       storage::EncodeValue(storage::ValueType::kHash, rng() % 2 ? 0 : 12345, payload, &v);

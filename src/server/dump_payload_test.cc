@@ -303,7 +303,7 @@ TEST(DumpPayloadTest, HashesRoundTrip) {
   storage::HashFields h;
   ASSERT_TRUE(h.Parse(storage::kEmptyHashPayload));
   h.Set("n", "123");
-  h.Set("", std::string("\0bin", 4));
+  h.Set("", h.Keep(std::string("\0bin", 4)));
   const std::string long_value(1000, 'z');  // LZF-compressed in the dump
   h.Set("long", long_value);
   std::string payload;
@@ -325,11 +325,11 @@ TEST(DumpPayloadTest, HashesRoundTrip) {
 TEST(DumpPayloadTest, BadHashesAreBadData) {
   std::string v;
   // RDB_TYPE_HASH with "a" twice; with no fields.
-  EXPECT_EQ(Load(WithFooter(std::string("\x04\x02\x01a\x011\x01a\x012", 10)), &v).fault,
+  EXPECT_EQ(Load(WithFooter(std::string("\x04\x02\x01" "a" "\x01" "1" "\x01" "a" "\x01" "2", 10)), &v).fault,
             PayloadFault::kBadFormat);
   EXPECT_EQ(Load(WithFooter(std::string("\x04\x00", 2)), &v).fault, PayloadFault::kBadFormat);
   // A listpack of one element ("a"): header 6, entry 0x81 'a' backlen 2, terminator.
-  const std::string one("\x0b\x00\x00\x00\x01\x00\x81" "a" "\x02\xff", 11);
+  const std::string one("\x0a\x00\x00\x00\x01\x00\x81" "a" "\x02\xff", 10);
   const auto as_string = [](const std::string& lp) {
     return std::string("\x10") + static_cast<char>(lp.size()) + lp;
   };

@@ -70,9 +70,9 @@ TEST(HashPayloadTest, ManyFieldsAndTheHashtableFlag) {
 
   HashFields big;
   ASSERT_TRUE(big.Parse(std::string(2, '\0')));
-  big.Set("f", std::string(kListpackMaxValue, 'v'));
+  big.Set("f", big.Keep(std::string(kListpackMaxValue, 'v')));
   EXPECT_FALSE(big.hashtable());
-  big.Set("g", std::string(kListpackMaxValue + 1, 'v'));
+  big.Set("g", big.Keep(std::string(kListpackMaxValue + 1, 'v')));
   EXPECT_TRUE(big.hashtable());
 }
 
