@@ -143,3 +143,23 @@ def make_server(tmp_path, request):
     if _failed(request):
         for srv in started:
             print(srv.log_tail())
+
+
+@pytest.fixture
+def events(server, raw):
+    """A factory: events(flags) sets notify-keyspace-events and returns an
+    event_helpers.Events; the setting is put back to '' afterwards whatever happens (the
+    server is shared by the module)."""
+    from event_helpers import Events
+    made = []
+
+    def make(flags):
+        assert raw.call("CONFIG", "SET", "notify-keyspace-events", flags) == "OK"
+        e = Events(server, raw)
+        made.append(e)
+        return e
+    yield make
+    for e in made:
+        e.sub.close()
+    with server.raw() as c:
+        assert c.call("CONFIG", "SET", "notify-keyspace-events", "") == "OK"

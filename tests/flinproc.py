@@ -468,6 +468,15 @@ def encode_command(*args):
     return b"".join(out)
 
 
+def reply_bytes(conn, *cmd):
+    """Send cmd on a RawConn and return exactly one reply's bytes, as the server sent them
+    (the reply is framed by RawConn, then its bytes are taken from the buffer)."""
+    start = conn.pos
+    conn.send_command(*cmd)
+    conn.read_reply()
+    return bytes(conn.buf[start:conn.pos])
+
+
 def error_of(conn, *args):
     """Send one command on a RawConn; assert the reply is an error and return
     its full text (e.g. "ERR syntax error"); the connection stays usable."""

@@ -258,8 +258,8 @@ def test_hello_auth_without_a_password(raw):
 
 
 @pytest.mark.flin_only
-@pytest.mark.parametrize("cmd", [["LPUSH", "k", "v"], ["SADD", "k", "m"],
-                                 ["ZADD", "k", "1", "m"]])
+@pytest.mark.parametrize("cmd", [["LPUSH", "k", "v"], ["ZADD", "k", "1", "m"],
+                                 ["XADD", "k", "*", "f", "v"]])
 def test_other_data_types_are_unknown_commands(raw, cmd):
     args = " ".join(f"'{a}'" for a in cmd[1:])
     assert error_of(raw, *cmd) == \

@@ -39,9 +39,9 @@ What is left out, or kept loose, and why:
 """
 import pytest
 
-from flinproc import TARGET, Error, Status, error_of
+from event_helpers import kea
+from flinproc import TARGET, Error, Status, error_of, reply_bytes
 
-IO = 5.0   # socket timeout of the subscriber connections: an event that never comes fails in 5 s
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 SYNTAX = "ERR syntax error"
@@ -862,36 +862,27 @@ def test_object_encoding_of_missing_key(raw):
 # ---------------------------------------------------------------------------
 # RESP3
 
-def resp3_bytes(conn, *cmd):
-    """Send cmd on a RESP3 connection and read exactly one reply's bytes (the reply is
-    framed by RawConn, then its bytes are taken from the buffer)."""
-    start = conn.pos
-    conn.send_command(*cmd)
-    conn.read_reply()
-    return bytes(conn.buf[start:conn.pos])
-
-
 def test_resp3_hgetall_is_a_map(conn):
     c = conn(3)
     c.call("HSET", "h", "a", "1", "b", "2")
-    assert resp3_bytes(c, "HGETALL", "h") == \
+    assert reply_bytes(c, "HGETALL", "h") == \
         b"%2\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2\r\n"
-    assert resp3_bytes(c, "HGETALL", "nokey") == b"%0\r\n"
+    assert reply_bytes(c, "HGETALL", "nokey") == b"%0\r\n"
 
 
 def test_resp3_hrandfield_withvalues_is_array_of_pairs(conn):
     c = conn(3)
     c.call("HSET", "h", "a", "1")
-    assert resp3_bytes(c, "HRANDFIELD", "h", "1", "WITHVALUES") == \
+    assert reply_bytes(c, "HRANDFIELD", "h", "1", "WITHVALUES") == \
         b"*1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n"
-    assert resp3_bytes(c, "HRANDFIELD", "h", "-2", "WITHVALUES") == \
+    assert reply_bytes(c, "HRANDFIELD", "h", "-2", "WITHVALUES") == \
         b"*2\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n"
-    assert resp3_bytes(c, "HRANDFIELD", "h", "0", "WITHVALUES") == b"*0\r\n"
-    assert resp3_bytes(c, "HRANDFIELD", "nokey", "2", "WITHVALUES") == b"*0\r\n"
+    assert reply_bytes(c, "HRANDFIELD", "h", "0", "WITHVALUES") == b"*0\r\n"
+    assert reply_bytes(c, "HRANDFIELD", "nokey", "2", "WITHVALUES") == b"*0\r\n"
     # Without WITHVALUES: a flat array, or a bulk string, or null.
-    assert resp3_bytes(c, "HRANDFIELD", "h", "-2") == b"*2\r\n$1\r\na\r\n$1\r\na\r\n"
-    assert resp3_bytes(c, "HRANDFIELD", "h") == b"$1\r\na\r\n"
-    assert resp3_bytes(c, "HRANDFIELD", "nokey") == b"_\r\n"
+    assert reply_bytes(c, "HRANDFIELD", "h", "-2") == b"*2\r\n$1\r\na\r\n$1\r\na\r\n"
+    assert reply_bytes(c, "HRANDFIELD", "h") == b"$1\r\na\r\n"
+    assert reply_bytes(c, "HRANDFIELD", "nokey") == b"_\r\n"
 
 
 def test_resp3_hrandfield_withvalues_pairs_on_larger_hash(conn):
@@ -905,25 +896,25 @@ def test_resp3_hrandfield_withvalues_pairs_on_larger_hash(conn):
 
 def test_resp3_hincrbyfloat_is_bulk_string(conn):
     c = conn(3)
-    assert resp3_bytes(c, "HINCRBYFLOAT", "h", "a", "1.5") == b"$3\r\n1.5\r\n"
-    assert resp3_bytes(c, "HINCRBY", "h", "n", "2") == b":2\r\n"
+    assert reply_bytes(c, "HINCRBYFLOAT", "h", "a", "1.5") == b"$3\r\n1.5\r\n"
+    assert reply_bytes(c, "HINCRBY", "h", "n", "2") == b":2\r\n"
 
 
 def test_resp3_hscan_shape(conn):
     c = conn(3)
     c.call("HSET", "h", "a", "1", "b", "2")
-    assert resp3_bytes(c, "HSCAN", "h", "0") == \
+    assert reply_bytes(c, "HSCAN", "h", "0") == \
         b"*2\r\n$1\r\n0\r\n*4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2\r\n"
-    assert resp3_bytes(c, "HSCAN", "nokey", "0") == b"*2\r\n$1\r\n0\r\n*0\r\n"
+    assert reply_bytes(c, "HSCAN", "nokey", "0") == b"*2\r\n$1\r\n0\r\n*0\r\n"
 
 
 def test_resp3_nulls_of_hget_and_hmget(conn):
     c = conn(3)
     c.call("HSET", "h", "a", "1")
-    assert resp3_bytes(c, "HGET", "h", "x") == b"_\r\n"
-    assert resp3_bytes(c, "HMGET", "h", "a", "x") == b"*2\r\n$1\r\n1\r\n_\r\n"
-    assert resp3_bytes(c, "HKEYS", "h") == b"*1\r\n$1\r\na\r\n"
-    assert resp3_bytes(c, "HMSET", "h", "a", "1") == b"+OK\r\n"
+    assert reply_bytes(c, "HGET", "h", "x") == b"_\r\n"
+    assert reply_bytes(c, "HMGET", "h", "a", "x") == b"*2\r\n$1\r\n1\r\n_\r\n"
+    assert reply_bytes(c, "HKEYS", "h") == b"*1\r\n$1\r\na\r\n"
+    assert reply_bytes(c, "HMSET", "h", "a", "1") == b"+OK\r\n"
 
 
 # ---------------------------------------------------------------------------
@@ -1062,55 +1053,6 @@ def test_eval_ro_refuses_hash_writes(raw):
 
 # ---------------------------------------------------------------------------
 # Keyspace notifications
-
-class Events:
-    """A subscriber to every keyspace/keyevent channel plus a private marker channel: after a
-    command, the command connection PUBLISHes the next marker and the subscriber reads up to
-    it, so it holds exactly the events the command raised (no sleeping)."""
-
-    def __init__(self, server, cmd):
-        self.sub = server.raw(timeout=IO)
-        self.cmd = cmd
-        self.n = 0
-        assert self.sub.call("PSUBSCRIBE", "__key*__:*") == [b"psubscribe", b"__key*__:*", 1]
-        assert self.sub.call("SUBSCRIBE", "hash-mark") == [b"subscribe", b"hash-mark", 2]
-
-    def run(self, *command):
-        """Run command; return (its reply, the (channel, message) events it raised)."""
-        reply = self.cmd.call(*command)
-        self.n += 1
-        assert self.cmd.call("PUBLISH", "hash-mark", str(self.n)) == 1
-        events = []
-        while True:
-            m = self.sub.read_reply()
-            if m[0] == b"message":
-                assert m[1:] == [b"hash-mark", str(self.n).encode()], m
-                return reply, events
-            assert m[0] == b"pmessage", m
-            events.append((m[2].decode(), m[3].decode()))
-
-
-@pytest.fixture
-def events(server, raw):
-    """A factory: events(flags) sets notify-keyspace-events and returns an Events; the
-    setting is put back to '' afterwards whatever happens (the server is shared)."""
-    made = []
-
-    def make(flags):
-        assert raw.call("CONFIG", "SET", "notify-keyspace-events", flags) == OK
-        e = Events(server, raw)
-        made.append(e)
-        return e
-    yield make
-    for e in made:
-        e.sub.close()
-    with server.raw() as c:
-        assert c.call("CONFIG", "SET", "notify-keyspace-events", "") == OK
-
-
-def kea(event, key):
-    return [(f"__keyspace@0__:{key}", event), (f"__keyevent@0__:{event}", key)]
-
 
 def test_events_hset_hsetnx_hmset(events):
     ev = events("KEA")

@@ -40,9 +40,7 @@ bool ReferenceAccepts(std::string_view data, Records* out) {
     std::string v(data.substr(pos, vl));
     pos += vl;
     const auto value = storage::DecodeValue(v);
-    storage::HashFields h;
-    if (!value || (value->type == storage::ValueType::kHash && !h.Parse(value->payload)) ||
-        (any && k <= prev)) {
+    if (!value || !storage::WellFormedPayload(*value) || (any && k <= prev)) {
       return false;
     }
     prev = k;
@@ -65,15 +63,18 @@ std::string RandomSnapshot(std::mt19937& rng) {
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   for (const std::string& k : keys) {
     std::string v;
-    if (rng() % 3 == 0) {  // a hash
+    if (const int kind = rng() % 6; kind < 2) {  // a hash, or a set (of integers, or not)
       storage::HashFields h;
       h.Parse(storage::kEmptyHashPayload);
+      const bool set = kind == 1, ints = rng() % 2 == 0;
       std::vector<std::string> fields;
-      for (int f = 1 + rng() % 5; f > 0; --f) fields.push_back("f" + std::to_string(f));
-      for (const std::string& f : fields) h.Set(f, h.Keep(std::string(rng() % 50, 'v')));
+      for (int f = 1 + rng() % 5; f > 0; --f) fields.push_back((ints ? "" : "f") + std::to_string(f));
+      for (const std::string& f : fields) h.Set(f, h.Keep(std::string(set ? 0 : rng() % 50, 'v')));
+      if (set) h.set_hashtable(!ints);
       std::string payload;
       h.Encode(&payload);
-      storage::EncodeValue(storage::ValueType::kHash, rng() % 2 ? 0 : 12345, payload, &v);
+      storage::EncodeValue(set ? storage::ValueType::kSet : storage::ValueType::kHash,
+                           rng() % 2 ? 0 : 12345, payload, &v);
     } else {
       storage::EncodeValue(storage::ValueType::kString, rng() % 2 ? 0 : 12345,
                            std::string(rng() % 300, 'x'), &v);
@@ -162,6 +163,27 @@ TEST(SnapshotStreamTest, AMalformedHashIsRefused) {
     data += v;
     SnapshotStream stream;
     EXPECT_EQ(stream.Consume(data, nullptr).ok(), good);
+  }
+}
+
+// A set whose payload parses but is no set (a value, or flagged an intset with a member that
+// cannot be in one) is refused too.
+TEST(SnapshotStreamTest, AMalformedSetIsRefused) {
+  const std::string payloads[] = {
+      std::string("\x00\x01\x01" "7" "\x00", 5),  // an intset {7}: good
+      std::string("\x01\x01\x01" "a" "\x00", 5),  // a hashtable {a}: good
+      std::string("\x00\x01\x01" "a" "\x00", 5),  // an intset holding "a"
+      std::string("\x01\x01\x01" "a" "\x01" "v", 6),  // a member with a value
+  };
+  for (size_t i = 0; i < std::size(payloads); ++i) {
+    std::string v, data;
+    storage::EncodeValue(storage::ValueType::kSet, 0, payloads[i], &v);
+    PutU32(&data, 1);
+    data += "k";
+    PutU32(&data, static_cast<uint32_t>(v.size()));
+    data += v;
+    SnapshotStream stream;
+    EXPECT_EQ(stream.Consume(data, nullptr).ok(), i < 2) << i;
   }
 }
 

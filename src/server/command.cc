@@ -62,6 +62,7 @@ CommandTable::CommandTable() {
   RegisterPubSubFamily(this);
   RegisterReplicationFamily(this);
   RegisterHashFamily(this);
+  RegisterSetFamily(this);
 }
 
 void CommandTable::Add(CommandSpec spec) {

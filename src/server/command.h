@@ -250,6 +250,7 @@ void RegisterScriptFamily(CommandTable* table);
 void RegisterPubSubFamily(CommandTable* table);
 void RegisterReplicationFamily(CommandTable* table);
 void RegisterHashFamily(CommandTable* table);
+void RegisterSetFamily(CommandTable* table);
 
 // Log entry payload: the argument vector, length-prefixed. Decode fails (false) on anything
 // malformed.

@@ -19,7 +19,15 @@ namespace {
 constexpr size_t kDumpInlineBytes = 1 << 20;
 
 std::string Dump(storage::ValueType type, std::string_view v) {
-  return type == storage::ValueType::kHash ? DumpHash(v) : DumpString(v);
+  switch (type) {
+    case storage::ValueType::kHash:
+      return DumpHash(v);
+    case storage::ValueType::kSet:
+      return DumpSet(v);
+    case storage::ValueType::kString:
+      break;
+  }
+  return DumpString(v);
 }
 
 template <typename Ctx>
@@ -84,7 +92,7 @@ std::string PayloadError(const LoadedPayload& p) {
       return "ERR Bad data format";
     case PayloadFault::kNotString:
       return "ERR Bad data format: the payload holds a " + std::string(RdbTypeName(p.type)) +
-             ", and Flin stores strings and hashes only";
+             ", and Flin stores strings, hashes and sets only";
     case PayloadFault::kTooLarge:
       return std::string(kErrTooBig);
   }
@@ -146,8 +154,7 @@ void RestoreApply(ApplyContext& ctx) {
     }
   } else {
     if (exists) ctx.Notify(kNotifyNew, "new", key);  // replaced: deleted and added again
-    ctx.PutValue(key, loaded.hash ? storage::ValueType::kHash : storage::ValueType::kString,
-                 value, expire_at);
+    ctx.PutValue(key, loaded.value_type, value, expire_at);
     ctx.Notify(kNotifyGeneric, "restore", key);
   }
   ctx.out.Ok();
@@ -208,7 +215,8 @@ void ObjectCmd(Ctx& ctx) {
     if (type == storage::ValueType::kString) return ctx.out.Bulk(StringEncoding(v));
     // (The payload's first byte holds its flags: storage/hash_payload.h.)
     const bool table = !v.empty() && (static_cast<uint8_t>(v[0]) & storage::kHashtable);
-    return ctx.out.Bulk(table ? "hashtable" : "listpack");
+    if (table) return ctx.out.Bulk("hashtable");
+    return ctx.out.Bulk(type == storage::ValueType::kSet ? "intset" : "listpack");
   }
   if (sub == "refcount") return ctx.out.Integer(1);  // values are never shared
   // What Redis answers when its maxmemory policy does not track these; Flin has no eviction

@@ -2,6 +2,7 @@
 
 #include <lzf.h>
 
+#include <algorithm>
 #include <climits>
 #include <memory>
 
@@ -17,7 +18,8 @@ namespace {
 constexpr uint8_t kLen6Bit = 0, kLen14Bit = 1, kEncVal = 3;
 constexpr uint8_t kLen32Bit = 0x80, kLen64Bit = 0x81;
 constexpr uint8_t kEncInt8 = 0, kEncInt16 = 1, kEncInt32 = 2, kEncLzf = 3;
-constexpr uint8_t kTypeString = 0, kTypeHash = 4, kTypeHashListpack = 16;
+constexpr uint8_t kTypeString = 0, kTypeSet = 2, kTypeHash = 4, kTypeSetIntset = 11,
+                  kTypeHashListpack = 16;
 constexpr size_t kFooterBytes = 10;  // version (2) + CRC64 (8)
 
 void PutLen(uint64_t len, std::string* out) {
@@ -276,25 +278,51 @@ bool ParseListpack(std::string_view lp, std::vector<std::string>* out) {
   return pos == lp.size() && (declared == 65535 || declared == out->size());
 }
 
-// A hash object after its type byte: RDB_TYPE_HASH's count and strings, or a listpack in one
-// string. Decoded into *value (a hash payload) whether or not the caller wants it, as only
+// The integers of an intset (Redis's intset.c: encoding u32 = 2, 4 or 8 bytes an integer,
+// count u32, then the integers LE) as decimal text; false unless it holds at least one and
+// they ascend strictly, as Redis's deep integrity check demands.
+bool ParseIntset(std::string_view is, std::vector<std::string>* out) {
+  if (is.size() < 8) return false;
+  const uint64_t width = LittleEndian(is.substr(0, 4)), count = LittleEndian(is.substr(4, 4));
+  if ((width != 2 && width != 4 && width != 8) || count == 0 || is.size() - 8 != count * width) {
+    return false;
+  }
+  const int shift = 64 - 8 * static_cast<int>(width);
+  int64_t prev = 0;
+  for (uint64_t i = 0; i < count; ++i) {
+    const uint64_t u = LittleEndian(is.substr(8 + i * width, width));
+    const int64_t v = static_cast<int64_t>(u << shift) >> shift;
+    if (i > 0 && v <= prev) return false;
+    prev = v;
+    out->push_back(std::to_string(v));
+  }
+  return true;
+}
+
+// A hash or set object after its type byte: RDB_TYPE_HASH's count and field-value strings,
+// RDB_TYPE_SET's count and member strings, or a listpack (a hash) or an intset (a set) in one
+// string. Decoded into *value (a storage payload) whether or not the caller wants it, as only
 // the whole tells whether it is valid.
-LoadedPayload LoadHash(Reader& r, int type, uint64_t max_bytes, std::string* value) {
+LoadedPayload LoadCollection(Reader& r, int type, uint64_t max_bytes, std::string* value) {
   LoadedPayload out;
   out.type = type;
-  out.hash = true;
+  const bool set = type == kTypeSet || type == kTypeSetIntset;
+  out.value_type = set ? storage::ValueType::kSet : storage::ValueType::kHash;
   const auto fail = [&](PayloadFault f) {
     out.fault = f;
     return out;
   };
+  const size_t width = set ? 1 : 2;  // strings an element
   std::vector<std::string> elements;
-  if (type == kTypeHash) {
+  if (type == kTypeHash || type == kTypeSet) {
     uint64_t n;
-    if (!r.Len(&n, nullptr) || n == 0 || n > r.left() / 2) return fail(PayloadFault::kBadFormat);
-    elements.resize(2 * n);
-    // Each element within what the ones before left of the limit (the hash's payload is
-    // larger than its elements together): a few LZF bytes each must not expand to
-    // max_bytes each before the whole is found too large.
+    if (!r.Len(&n, nullptr) || n == 0 || n > r.left() / width) {
+      return fail(PayloadFault::kBadFormat);
+    }
+    elements.resize(width * n);
+    // Each string within what the ones before left of the limit (the storage payload is
+    // larger than its strings together): a few LZF bytes each must not expand to max_bytes
+    // each before the whole is found too large.
     uint64_t total = 0;
     for (std::string& e : elements) {
       const LoadedPayload s = LoadString(r, max_bytes - total, &e);
@@ -302,26 +330,74 @@ LoadedPayload LoadHash(Reader& r, int type, uint64_t max_bytes, std::string* val
       total += e.size();
     }
   } else {
-    std::string lp;
-    const LoadedPayload s = LoadString(r, max_bytes, &lp);
+    std::string blob;
+    const LoadedPayload s = LoadString(r, max_bytes, &blob);
     if (s.fault != PayloadFault::kNone) return fail(s.fault);
-    if (!ParseListpack(lp, &elements) || elements.empty() || elements.size() % 2 != 0) {
-      return fail(PayloadFault::kBadFormat);
-    }
+    const bool parsed = set ? ParseIntset(blob, &elements)
+                            : ParseListpack(blob, &elements) && elements.size() % 2 == 0;
+    if (!parsed || elements.empty()) return fail(PayloadFault::kBadFormat);
   }
   storage::HashFields h;
   h.Parse(storage::kEmptyHashPayload);
-  for (size_t i = 0; i < elements.size(); i += 2) {
-    if (!h.Set(elements[i], elements[i + 1])) return fail(PayloadFault::kBadFormat);  // twice
+  for (size_t i = 0; i < elements.size(); i += width) {
+    // (An element twice is bad data.)
+    if (!h.Set(elements[i], set ? std::string_view() : elements[i + 1])) {
+      return fail(PayloadFault::kBadFormat);
+    }
   }
   // Redis 7.0 converts a loaded listpack by its entries only (a long value stays in it); a
-  // type-4 hash by its entries and its values' lengths, as Set has flagged it.
+  // type-4 hash by its entries and its values' lengths, as Set has flagged it. A set is an
+  // intset while it can be one, however it came.
   if (type == kTypeHashListpack) h.set_hashtable(h.size() > storage::kListpackMaxEntries);
+  if (set) h.set_hashtable(!storage::IntsetFits(h));
   std::string encoded;
   h.Encode(&encoded);
   out.size = encoded.size();
   if (out.size > max_bytes) return fail(PayloadFault::kTooLarge);
   if (value) *value = std::move(encoded);
+  return out;
+}
+
+// A set that is an intset as Redis writes one (RDB_TYPE_SET_INTSET): its integers ascending,
+// each in the narrowest of 2, 4 or 8 bytes that holds them all.
+std::string DumpIntset(const storage::HashFields& set) {
+  std::vector<int64_t> ints;
+  ints.reserve(set.size());
+  set.ForEach([&ints](std::string_view m, std::string_view) {
+    int64_t v = 0;
+    ParseInt64(m, &v);  // (an intset's members are integers: IntsetFits)
+    ints.push_back(v);
+  });
+  std::sort(ints.begin(), ints.end());
+  const auto fits = [&](int64_t lo, int64_t hi) { return ints.front() >= lo && ints.back() <= hi; };
+  const uint32_t width = fits(INT16_MIN, INT16_MAX) ? 2 : fits(INT32_MIN, INT32_MAX) ? 4 : 8;
+  std::string is;
+  PutLittleEndian(width, 4, &is);
+  PutLittleEndian(ints.size(), 4, &is);
+  for (int64_t v : ints) PutLittleEndian(static_cast<uint64_t>(v), static_cast<int>(width), &is);
+  std::string out(1, static_cast<char>(kTypeSetIntset));
+  PutString(is, &out);
+  PutFooter(&out);
+  return out;
+}
+
+// DUMP's payload of a hash (RDB_TYPE_HASH) or a set (RDB_TYPE_SET; an intset as Redis
+// writes it) from its storage payload.
+std::string DumpCollection(uint8_t type, std::string_view payload) {
+  storage::HashFields h;
+  if (!h.Parse(payload, /*check_unique=*/false)) return "";  // (what Flin stored)
+  if (type == kTypeSet && !h.hashtable() && !h.empty() && storage::IntsetFits(h)) {
+    return DumpIntset(h);
+  }
+  std::string out;
+  out.reserve(payload.size() + 24);
+  out.push_back(static_cast<char>(type));
+  PutLen(h.size(), &out);
+  h.ForEach([&out, type](std::string_view f, std::string_view v) {
+    PutString(f, &out);
+    if (type == kTypeHash) PutString(v, &out);
+  });
+  PutFooter(&out);
   return out;
 }
 
@@ -337,19 +413,10 @@ std::string DumpString(std::string_view value) {
 }
 
 std::string DumpHash(std::string_view hash_payload) {
-  storage::HashFields h;
-  if (!h.Parse(hash_payload, /*check_unique=*/false)) return "";  // (what Flin stored)
-  std::string out;
-  out.reserve(hash_payload.size() + 24);
-  out.push_back(static_cast<char>(kTypeHash));
-  PutLen(h.size(), &out);
-  h.ForEach([&out](std::string_view f, std::string_view v) {
-    PutString(f, &out);
-    PutString(v, &out);
-  });
-  PutFooter(&out);
-  return out;
+  return DumpCollection(kTypeHash, hash_payload);
 }
+
+std::string DumpSet(std::string_view set_payload) { return DumpCollection(kTypeSet, set_payload); }
 
 LoadedPayload LoadDumpPayload(std::string_view payload, uint64_t max_bytes, std::string* value) {
   LoadedPayload out;
@@ -364,7 +431,10 @@ LoadedPayload LoadDumpPayload(std::string_view payload, uint64_t max_bytes, std:
     return out;
   }
   if (type == kTypeString) return LoadString(r, max_bytes, value);
-  if (type == kTypeHash || type == kTypeHashListpack) return LoadHash(r, type, max_bytes, value);
+  if (type == kTypeHash || type == kTypeHashListpack || type == kTypeSet ||
+      type == kTypeSetIntset) {
+    return LoadCollection(r, type, max_bytes, value);
+  }
   out.type = type;
   // With nothing before the footer the type is the version's first byte: version 0 reads as
   // a string (above), any other as no object at all (Redis fails to load it).

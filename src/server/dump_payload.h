@@ -1,5 +1,5 @@
 #pragma once
-// DUMP/RESTORE payloads of strings and hashes, compatible with Redis 7.0 both ways.
+// DUMP/RESTORE payloads of strings, hashes and sets, compatible with Redis 7.0 both ways.
 //
 // A payload is one RDB object and a footer:
 //   <type: 1 byte, 0 = string> <the string> <RDB version: u16 LE> <CRC64 of all before: u64 LE>
@@ -24,11 +24,18 @@
 // dumps for a small hash; either becomes a hash payload (storage/hash_payload.h). A field
 // twice, an odd listpack or a listpack that is malformed anywhere is bad data.
 //
+// A set is dumped as Redis 7.0 dumps it: RDB_TYPE_SET_INTSET (11: one string holding an
+// intset, its integers ascending) while it is one, else RDB_TYPE_SET (2: its member count,
+// then each member as a string). RESTORE reads both; a member twice, or an intset not
+// strictly ascending, is bad data.
+//
 // Pure functions; thread-safe.
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "storage/encoding.h"
 
 namespace flin::server {
 
@@ -40,13 +47,15 @@ std::string DumpString(std::string_view value);
 // DUMP's payload for a hash, given its storage payload (storage/hash_payload.h); "" if that
 // is malformed.
 std::string DumpHash(std::string_view hash_payload);
+// The same for a set.
+std::string DumpSet(std::string_view set_payload);
 
 // Why a payload was not restored, in the order RESTORE checks.
 enum class PayloadFault {
   kNone,
   kVersionOrChecksum,  // shorter than the footer, RDB version above 10, or a CRC mismatch
   kBadFormat,          // not an object Redis 7.0 could load
-  kNotString,          // an object of a type Flin does not have (list, set...)
+  kNotString,          // an object of a type Flin does not have (list, zset...)
   kTooLarge,           // a string (a hash's payload) longer than the caller's limit
 };
 
@@ -54,7 +63,8 @@ struct LoadedPayload {
   PayloadFault fault = PayloadFault::kNone;
   int type = -1;      // the object's RDB type byte, once read
   uint64_t size = 0;  // the string's length: as declared, and as decoded if it was
-  bool hash = false;  // a hash: *value is its storage payload
+  // A string, or a hash or set whose storage payload *value is.
+  storage::ValueType value_type = storage::ValueType::kString;
 };
 
 // Checks and reads a payload. With `value` null, stops once a string's declared size is

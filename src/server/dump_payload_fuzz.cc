@@ -1,6 +1,6 @@
 // libFuzzer target: RESTORE's payloads (server/dump_payload.h). No payload may crash the
 // decoder or make it allocate beyond its limit; one it accepts must DUMP and load back to the
-// same value (a hash: the same fields in the same order), and the header-only check must
+// same value (a hash or set: the same elements in the same order), and the header-only check must
 // agree with the full load on everything but the LZF data itself.
 //
 // Input: byte 0's low bit says whether to replace the input's last 10 bytes with a valid
@@ -48,7 +48,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     __builtin_trap();
   }
   std::string again;
-  const std::string dumped = full.hash ? DumpHash(value) : DumpString(value);
+  const std::string dumped = full.value_type == flin::storage::ValueType::kHash  ? DumpHash(value)
+                             : full.value_type == flin::storage::ValueType::kSet ? DumpSet(value)
+                                                                           : DumpString(value);
   if (LoadDumpPayload(dumped, kMaxBytes, &again).fault != PayloadFault::kNone ||
       again != value) {
     __builtin_trap();

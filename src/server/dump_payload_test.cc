@@ -178,9 +178,9 @@ TEST(DumpPayloadTest, AStringMayRunIntoTheFooterButNotPastIt) {
 TEST(DumpPayloadTest, OtherTypesAreNamedAndUnknownOnesAreBadData) {
   std::string v;
   const std::vector<std::pair<int, std::string>> types = {
-      {1, "list"},   {2, "set"},     {3, "zset"},  {5, "zset"},  {6, "module"},
-      {7, "module"}, {9, "hash"},    {10, "list"}, {11, "set"},  {12, "zset"}, {13, "hash"},
-      {14, "list"},  {15, "stream"}, {17, "zset"}, {18, "list"}, {19, "stream"}};
+      {1, "list"},  {3, "zset"},   {5, "zset"},  {6, "module"}, {7, "module"},
+      {9, "hash"},  {10, "list"},  {12, "zset"}, {13, "hash"},  {14, "list"},
+      {15, "stream"}, {17, "zset"}, {18, "list"}, {19, "stream"}};
   for (const auto& [type, name] : types) {
     const LoadedPayload r = Load(WithFooter(std::string(1, static_cast<char>(type)) + "\x01a"), &v);
     EXPECT_EQ(r.fault, PayloadFault::kNotString) << type;
@@ -190,7 +190,16 @@ TEST(DumpPayloadTest, OtherTypesAreNamedAndUnknownOnesAreBadData) {
   for (int type : {4, 16}) {
     const LoadedPayload r = Load(WithFooter(std::string(1, static_cast<char>(type)) + "\x01a"), &v);
     EXPECT_EQ(r.fault, PayloadFault::kBadFormat) << type;
-    EXPECT_TRUE(r.hash);
+    EXPECT_EQ(r.value_type, storage::ValueType::kHash);
+  }
+  // Sets (2, 11) too: a set of one member "a"; the body above is no intset.
+  {
+    const LoadedPayload r = Load(WithFooter(std::string("\x02\x01\x01" "a")), &v);
+    EXPECT_EQ(r.fault, PayloadFault::kNone);
+    EXPECT_EQ(r.value_type, storage::ValueType::kSet);
+    const LoadedPayload i = Load(WithFooter(std::string("\x0b\x01" "a")), &v);
+    EXPECT_EQ(i.fault, PayloadFault::kBadFormat);
+    EXPECT_EQ(i.value_type, storage::ValueType::kSet);
   }
   for (int type : {8, 20, 21, 0x7f, 0xff}) {
     EXPECT_EQ(Load(WithFooter(std::string(1, static_cast<char>(type)) + "\x01a"), &v).fault,
@@ -275,7 +284,7 @@ TEST(DumpPayloadTest, RestoresRedisHashes) {
                                "02f2a0860104816502f4351cdcdf0200000009ff0a00b50ebe0dc5f62776"),
                          &v);
   ASSERT_EQ(r.fault, PayloadFault::kNone);
-  EXPECT_TRUE(r.hash);
+  EXPECT_EQ(r.value_type, storage::ValueType::kHash);
   EXPECT_EQ(HashOf(v), (P{{"a", "1"}, {"b", "hello"}, {"c", "-5000"}, {"d", "100000"},
                           {"e", "12345678901"}}));
   storage::HashFields h;
@@ -299,6 +308,94 @@ TEST(DumpPayloadTest, RestoresRedisHashes) {
   EXPECT_EQ(HashOf(v), want);
 }
 
+// A set payload's members in order, and whether it is flagged hashtable.
+std::pair<std::vector<std::string>, bool> SetOf(std::string_view payload) {
+  storage::HashFields h;
+  EXPECT_TRUE(h.Parse(payload));
+  std::vector<std::string> out;
+  h.ForEach([&](std::string_view m, std::string_view v) {
+    EXPECT_EQ(v, "");
+    out.emplace_back(m);
+  });
+  return {out, h.hashtable()};
+}
+
+// DUMP replies of redis-server 7.0.15 for sets: intsets (type 11) of 16-bit integers, and of
+// 64-bit ones whose string is LZF; a hashtable set (type 2).
+TEST(DumpPayloadTest, RestoresRedisSets) {
+  using S = std::pair<std::vector<std::string>, bool>;
+  std::string v;
+  LoadedPayload r = Load(Unhex("0b1002000000040000"
+                               "00fbff0100020003000a00c8e4dfb66f7396f0"),
+                         &v);
+  ASSERT_EQ(r.fault, PayloadFault::kNone);
+  EXPECT_EQ(r.value_type, storage::ValueType::kSet);
+  EXPECT_EQ(SetOf(v), (S{{"-5", "1", "2", "3"}, false}));
+  r = Load(Unhex("0bc31b20040800000003200360"
+                 "0003ffffff01600803000070114009010000"
+                 "0a005914aeafa0eb55dd"),
+           &v);
+  ASSERT_EQ(r.fault, PayloadFault::kNone);
+  EXPECT_EQ(SetOf(v), (S{{"-1099511627776", "1", "70000"}, false}));
+  r = Load(Unhex("020202626201610a002157186e64d0ce80"), &v);
+  ASSERT_EQ(r.fault, PayloadFault::kNone);
+  EXPECT_EQ(SetOf(v), (S{{"bb", "a"}, true}));
+}
+
+// An intset is refused unless it is one: its width 2, 4 or 8, its size its count's, at least
+// one integer, strictly ascending. A type-2 set with a member twice is refused too.
+TEST(DumpPayloadTest, RefusesBadIntsetsAndRepeatedMembers) {
+  const auto intset = [](uint32_t width, uint32_t count, std::vector<int64_t> ints) {
+    std::string is;
+    for (uint32_t x : {width, count}) {
+      for (int i = 0; i < 4; ++i) is.push_back(static_cast<char>((x >> (8 * i)) & 0xff));
+    }
+    for (int64_t n : ints) {
+      for (uint32_t i = 0; i < width; ++i) is.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+    }
+    return WithFooter(std::string(1, 11) + std::string(1, static_cast<char>(is.size())) + is);
+  };
+  std::string v;
+  EXPECT_EQ(Load(intset(2, 2, {1, 2}), &v).fault, PayloadFault::kNone);
+  EXPECT_EQ(Load(intset(4, 2, {-7, 9}), &v).fault, PayloadFault::kNone);
+  EXPECT_EQ(SetOf(v).first, (std::vector<std::string>{"-7", "9"}));
+  EXPECT_EQ(Load(intset(3, 2, {1, 2}), &v).fault, PayloadFault::kBadFormat);  // width
+  EXPECT_EQ(Load(intset(2, 3, {1, 2}), &v).fault, PayloadFault::kBadFormat);  // count
+  EXPECT_EQ(Load(intset(2, 0, {}), &v).fault, PayloadFault::kBadFormat);      // empty
+  EXPECT_EQ(Load(intset(2, 2, {2, 1}), &v).fault, PayloadFault::kBadFormat);  // order
+  EXPECT_EQ(Load(intset(2, 2, {1, 1}), &v).fault, PayloadFault::kBadFormat);  // twice
+  EXPECT_EQ(Load(WithFooter(std::string("\x02\x02\x01" "a" "\x01" "a")), &v).fault,
+            PayloadFault::kBadFormat);
+  EXPECT_EQ(Load(WithFooter(std::string("\x02\x00", 2)), &v).fault, PayloadFault::kBadFormat);
+}
+
+// A set DUMPs as an intset (type 11, ascending, the narrowest width) while it is one, else as
+// type 2, and loads back to the same payload.
+TEST(DumpPayloadTest, SetsRoundTrip) {
+  for (const int64_t scale : {int64_t{1}, int64_t{1000}, int64_t{1} << 40, int64_t{0}}) {
+    const bool ints = scale != 0;
+    std::vector<int64_t> members;
+    for (int i = 0; i < 600; i += 7) members.push_back((i % 2 ? -i : i) * (ints ? scale : 1));
+    std::sort(members.begin(), members.end());  // (an intset loads ascending)
+    storage::HashFields h;
+    ASSERT_TRUE(h.Parse(storage::kEmptyHashPayload));
+    for (int64_t m : members) h.Set(h.Keep(std::to_string(m)), "");
+    if (!ints) h.Set(std::string_view("\0bin", 4), "");
+    h.set_hashtable(!ints);
+    std::string payload;
+    h.Encode(&payload);
+    const std::string dump = DumpSet(payload);
+    ASSERT_FALSE(dump.empty());
+    EXPECT_EQ(dump[0], ints ? 11 : 2);
+    std::string v;
+    const LoadedPayload r = Load(dump, &v);
+    ASSERT_EQ(r.fault, PayloadFault::kNone);
+    EXPECT_EQ(r.value_type, storage::ValueType::kSet);
+    EXPECT_EQ(v, payload);
+  }
+  EXPECT_EQ(DumpSet("garbage"), "");
+}
+
 TEST(DumpPayloadTest, HashesRoundTrip) {
   storage::HashFields h;
   ASSERT_TRUE(h.Parse(storage::kEmptyHashPayload));
@@ -314,7 +411,7 @@ TEST(DumpPayloadTest, HashesRoundTrip) {
   std::string v;
   const LoadedPayload r = Load(dump, &v);
   ASSERT_EQ(r.fault, PayloadFault::kNone);
-  EXPECT_TRUE(r.hash);
+  EXPECT_EQ(r.value_type, storage::ValueType::kHash);
   EXPECT_EQ(v, payload);
   EXPECT_EQ(Load(dump, &v, payload.size() - 1).fault, PayloadFault::kTooLarge);
   EXPECT_EQ(DumpHash("garbage"), "");

@@ -6,16 +6,9 @@
 // "Hashes"). A key of another type answers WRONGTYPE (command.h's wrong_type); a hash whose
 // last field goes is deleted, as in Redis.
 
-#include <algorithm>
 #include <cmath>
-#include <random>
-#include <type_traits>
 
-#include "common/crc64.h"
-#include "common/strings.h"
-#include "server/command.h"
-#include "server/keyspace.h"
-#include "storage/hash_payload.h"
+#include "server/collection.h"
 
 namespace flin::server {
 namespace {
@@ -23,38 +16,20 @@ namespace {
 using storage::HashFields;
 using storage::ValueType;
 
-// Redis does not bound a hash; Flin bounds its one value as it bounds a string.
-constexpr std::string_view kErrHashTooBig =
-    "ERR hash exceeds the maximum size of a value (proto-max-bulk-len)";
-constexpr std::string_view kErrCorrupt = "ERR the stored hash is damaged";
+constexpr ValueType kType = ValueType::kHash;
 // HRANDFIELD with a negative count answers |count| picks: bounded, so that one request cannot
 // make the server build an unbounded reply (Redis 7.0 tries, and hangs).
 constexpr int64_t kMaxRandomPicks = 1 << 24;
 
-// The payload of the hash at `key`, undecoded: false if absent (the caller answers) or of
-// another type (wrong_type set: WRONGTYPE is the answer).
 template <typename Ctx>
 bool ReadHashPayload(Ctx& ctx, std::string_view key, std::string* payload) {
-  ValueType type;
-  if (!ReadValue(ctx, key, &type, payload, nullptr)) return false;
-  if (type == ValueType::kHash) return true;
-  ctx.wrong_type = true;
-  return false;
+  return ReadCollectionPayload(ctx, key, kType, payload);
 }
 
-// The hash at `key` for a read, decoded: false if absent or of another type (as above), or
-// damaged (answered here, *damaged set).
 template <typename Ctx>
 bool ReadHash(Ctx& ctx, std::string_view key, std::string* payload, HashFields* h,
               bool* damaged) {
-  *damaged = false;
-  if (!ReadHashPayload(ctx, key, payload)) return false;
-  if (!h->Parse(*payload, /*check_unique=*/false)) {
-    *damaged = true;
-    ctx.out.Error(kErrCorrupt);
-    return false;
-  }
-  return true;
+  return ReadCollection(ctx, key, kType, payload, h, damaged);
 }
 
 // ---- reads (templates: on an I/O thread, or applied from the log: string_family.cc) ----
@@ -72,7 +47,7 @@ void ForFields(Ctx& ctx, size_t first, Header header, Reply reply) {
   constexpr size_t kWalksAtMost = 4;
   HashFields h;
   const bool decode = found && values.size() > kWalksAtMost;
-  if (decode && !h.Parse(payload, /*check_unique=*/false)) return ctx.out.Error(kErrCorrupt);
+  if (decode && !h.Parse(payload, /*check_unique=*/false)) return ctx.out.Error(ErrCollectionDamaged(kType));
   for (size_t i = 0; decode && i < values.size(); ++i) {
     const std::string_view* v = h.Find(ctx.args[first + i]);
     present[i] = v != nullptr;
@@ -86,7 +61,7 @@ void ForFields(Ctx& ctx, size_t first, Header header, Reply reply) {
       case HashFields::Lookup::kAbsent:
         break;
       case HashFields::Lookup::kMalformed:
-        return ctx.out.Error(kErrCorrupt);
+        return ctx.out.Error(ErrCollectionDamaged(kType));
     }
   }
   header();
@@ -121,7 +96,7 @@ void HLenCmd(Ctx& ctx) {
   std::string payload;
   uint64_t count = 0;
   if (ReadHashPayload(ctx, ctx.args[1], &payload) && !HashFields::Count(payload, &count)) {
-    return ctx.out.Error(kErrCorrupt);
+    return ctx.out.Error(ErrCollectionDamaged(kType));
   }
   ctx.out.Integer(static_cast<int64_t>(count));
 }
@@ -178,20 +153,7 @@ void HRandFieldCmd(Ctx& ctx) {
   std::vector<std::pair<std::string_view, std::string_view>> all;
   all.reserve(h.size());
   h.ForEach([&](std::string_view f, std::string_view v) { all.emplace_back(f, v); });
-  // Applied from the log (a script's redis.call, a read in MULTI or behind writes), the picks
-  // are the same on every replica: drawn from the entry itself (its time, the command and the
-  // hash), so that a script writing what it picked leaves the replicas equal. On an I/O
-  // thread they are random. Drawn as rng() % n, whose results the standard fixes (a
-  // distribution's are the library's own).
-  std::mt19937_64 rng;
-  if constexpr (std::is_same_v<Ctx, ApplyContext>) {
-    uint64_t seed = Crc64(static_cast<uint64_t>(ctx.now_ms), payload);
-    for (std::string_view a : ctx.args) seed = Crc64(seed, a);
-    rng.seed(seed);
-  } else {
-    thread_local std::mt19937_64 random(std::random_device{}());
-    rng.seed(random());
-  }
+  std::mt19937_64 rng = PickRng(ctx, payload);
   const auto below = [&rng](size_t n) { return static_cast<size_t>(rng() % n); };
   if (!with_count) return ctx.out.Bulk(all[below(all.size())].first);
   std::vector<size_t> picks;
@@ -221,11 +183,8 @@ void HRandFieldCmd(Ctx& ctx) {
   }
 }
 
-// HSCAN key cursor [MATCH pattern] [COUNT count]. A small hash (listpack-sized) is answered
-// whole, with cursor 0, as Redis answers one kept in a listpack. A larger one is walked in
-// the order of its fields' CRC64s, the cursor being where the walk stopped: a field present
-// from the first call to the last is returned once, whatever is added or removed meanwhile
-// (Redis's guarantee), and every node computes the same order.
+// HSCAN key cursor [MATCH pattern] [COUNT count]: collection.h's ScanWalk, a listpack-sized
+// hash answered whole.
 template <typename Ctx>
 void HScanCmd(Ctx& ctx) {
   uint64_t cursor;
@@ -235,50 +194,13 @@ void HScanCmd(Ctx& ctx) {
   bool damaged;
   const bool found = ReadHash(ctx, ctx.args[1], &payload, &h, &damaged);
   if (damaged) return;
-  std::string_view pattern;
-  bool match = false;
-  int64_t count = 10;
-  if (found) {  // Redis reads the options only for a key it found
-    for (size_t i = 3; i < ctx.args.size(); i += 2) {
-      const std::string opt = ToLower(ctx.args[i]);
-      if (i + 1 >= ctx.args.size()) return ctx.out.Error(kErrSyntax);
-      if (opt == "match") {
-        pattern = ctx.args[i + 1];
-        match = pattern != "*";
-      } else if (opt == "count") {
-        if (!ParseInt64(ctx.args[i + 1], &count)) return ctx.out.Error(kErrNotInteger);
-        if (count < 1) return ctx.out.Error(kErrSyntax);
-      } else {
-        return ctx.out.Error(kErrSyntax);
-      }
-    }
-  }
-  struct Field {
-    uint64_t order;
-    std::string_view f, v;
-  };
-  std::vector<Field> walk;
-  walk.reserve(h.size());
-  h.ForEach([&](std::string_view f, std::string_view v) {
-    walk.push_back(Field{h.hashtable() ? Crc64(0, f) : 0, f, v});
-  });
-  uint64_t next = 0;
-  if (h.hashtable()) {
-    std::sort(walk.begin(), walk.end(),
-              [](const Field& a, const Field& b) { return a.order < b.order; });
-    auto it = std::lower_bound(walk.begin(), walk.end(), cursor,
-                               [](const Field& a, uint64_t c) { return a.order < c; });
-    walk.erase(walk.begin(), it);
-    // COUNT fields, and any more of the last one's CRC (a cursor cannot stop between them).
-    size_t take = std::min(walk.size(), static_cast<size_t>(count));
-    while (take > 0 && take < walk.size() && walk[take].order == walk[take - 1].order) ++take;
-    if (take < walk.size()) next = walk[take - 1].order + 1;  // (never 0: more follow)
-    walk.resize(take);
-  }
+  ScanOptions o;
+  if (found && !ParseScanOptions(ctx, 3, &o)) return;
   std::vector<std::pair<std::string_view, std::string_view>> out;
-  for (const Field& e : walk) {
-    if (!match || GlobMatch(pattern, e.f)) out.emplace_back(e.f, e.v);
-  }
+  out.reserve(h.size());
+  h.ForEach([&](std::string_view f, std::string_view v) { out.emplace_back(f, v); });
+  const uint64_t next =
+      ScanWalk(&out, [](const auto& e) { return e.first; }, !h.hashtable(), cursor, o);
   ctx.out.ArrayHeader(2);
   ctx.out.Bulk(std::to_string(next));
   ctx.out.ArrayHeader(2 * out.size());
@@ -290,44 +212,13 @@ void HScanCmd(Ctx& ctx) {
 
 // ---- writes ----
 
-// The hash at `key` for a write, with its expiry (kept by every hash write, as Redis). false
-// if the key holds another type (wrong_type: nothing will be written) or a damaged hash
-// (answered here); an absent key is an empty hash.
 bool LoadHash(ApplyContext& ctx, std::string_view key, std::string* payload, HashFields* h,
               int64_t* expire_at) {
-  ValueType type = ValueType::kHash;
-  *expire_at = 0;
-  if (!ctx.GetValue(key, &type, payload, expire_at)) {
-    h->Parse(storage::kEmptyHashPayload);
-    return true;
-  }
-  if (type != ValueType::kHash) {
-    ctx.wrong_type = true;
-    return false;
-  }
-  if (!h->Parse(*payload, /*check_unique=*/false)) {
-    ctx.out.Error(kErrCorrupt);
-    return false;
-  }
-  return true;
+  return LoadCollection(ctx, key, kType, payload, h, expire_at);
 }
 
-// Writes the changed hash back, or deletes the key once its last field is gone ("del", as
-// Redis's HDEL raises). false (answered) if it grew past the bound.
 bool StoreHash(ApplyContext& ctx, std::string_view key, const HashFields& h, int64_t expire_at) {
-  if (h.empty()) {
-    ctx.Delete(key);
-    ctx.Notify(kNotifyGeneric, "del", key);
-    return true;
-  }
-  std::string encoded;
-  h.Encode(&encoded);
-  if (static_cast<int64_t>(encoded.size()) > kMaxStringBytes) {
-    ctx.out.Error(kErrHashTooBig);
-    return false;
-  }
-  ctx.PutValue(key, ValueType::kHash, encoded, expire_at);
-  return true;
+  return StoreCollection(ctx, key, kType, h, expire_at);
 }
 
 void ProposeKey1(CommandContext& ctx) { ctx.Propose(ctx.Partition(ctx.args[1])); }

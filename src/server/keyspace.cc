@@ -62,7 +62,15 @@ bool ParseScanCursor(std::string_view text, uint64_t* cursor) {
 }
 
 std::string_view TypeName(storage::ValueType type) {
-  return type == storage::ValueType::kHash ? "hash" : "string";
+  switch (type) {
+    case storage::ValueType::kHash:
+      return "hash";
+    case storage::ValueType::kSet:
+      return "set";
+    case storage::ValueType::kString:
+      break;
+  }
+  return "string";
 }
 
 MultiKeyRead::MultiKeyRead(CommandContext& ctx, size_t keys) {

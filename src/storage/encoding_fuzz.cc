@@ -1,4 +1,4 @@
-// libFuzzer target: the stored value, hash payload and data-key decoders. Their input comes from disk and,
+// libFuzzer target: the stored value, hash and set payload and data-key decoders. Their input comes from disk and,
 // through an installed snapshot, from a peer. Any bytes must decode without crashing, and
 // whatever decodes must encode back to exactly the same bytes (so no two encodings share a
 // meaning and nothing is silently dropped).
@@ -36,6 +36,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       ++n;
     });
     if (n != h.size()) __builtin_trap();
+  }
+  // A set's payload is a hash's with empty values, flagged hashtable unless it fits an intset.
+  ValueView set;
+  set.type = ValueType::kSet;
+  set.payload = raw;
+  if (WellFormedPayload(set)) {
+    if (!h.Parse(raw) || (!h.hashtable() && !IntsetFits(h))) __builtin_trap();
+    h.ForEach([](std::string_view, std::string_view v) {
+      if (!v.empty()) __builtin_trap();
+    });
   }
   int partition = -1;
   std::string_view user_key;

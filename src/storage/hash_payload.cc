@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "common/strings.h"
+
 namespace flin::storage {
 
 namespace {
@@ -194,8 +196,24 @@ std::string_view HashFields::Keep(std::string s) {
 }
 
 bool WellFormedPayload(const ValueView& v) {
+  if (v.type == ValueType::kString) return true;
   HashFields h;
-  return v.type != ValueType::kHash || h.Parse(v.payload);
+  if (!h.Parse(v.payload)) return false;
+  if (v.type == ValueType::kHash) return true;
+  bool members_only = true;  // a set: every value empty, and "intset" only if it can be one
+  h.ForEach([&](std::string_view, std::string_view value) { members_only &= value.empty(); });
+  return members_only && (h.hashtable() || IntsetFits(h));
+}
+
+bool IntsetMember(std::string_view member) {
+  int64_t v;
+  return ParseInt64(member, &v);
+}
+
+bool IntsetFits(const HashFields& set) {
+  bool fits = set.size() <= kIntsetMaxEntries;
+  set.ForEach([&](std::string_view m, std::string_view) { fits = fits && IntsetMember(m); });
+  return fits;
 }
 
 }  // namespace flin::storage

@@ -10,7 +10,11 @@
 // Redis's listpack bounds (512 fields, or a field or value over 64 bytes); OBJECT ENCODING
 // answers from it, and like Redis's conversion it is never undone while the key lives.
 //
-// HashFields is a decoded hash that can be changed and encoded again. It borrows: the
+// A set (storage::ValueType::kSet) has the same payload with every value empty: its members
+// are the fields, kept in insertion order, and kHashtable records that it is no longer what
+// Redis 7.0 keeps in an intset (more than 512 members, or one that is not an integer).
+//
+// HashFields is a decoded hash (or set) that can be changed and encoded again. It borrows: the
 // fields and values it holds are views into the payload it parsed and into the strings given
 // to Set (which must outlive it), except values it was asked to Keep. Not thread-safe.
 
@@ -32,6 +36,8 @@ inline constexpr std::string_view kEmptyHashPayload{"\0\0", 2};
 // Redis 7.0's hash-max-listpack-entries and hash-max-listpack-value defaults.
 inline constexpr size_t kListpackMaxEntries = 512;
 inline constexpr size_t kListpackMaxValue = 64;
+// Redis 7.0's set-max-intset-entries default.
+inline constexpr size_t kIntsetMaxEntries = 512;
 
 class HashFields {
  public:
@@ -90,8 +96,15 @@ class HashFields {
   uint8_t flags_ = 0;
 };
 
-// Whether a decoded value's payload is well formed for its type (a hash's parses; any string
+// Whether a decoded value's payload is well formed for its type (a hash's parses; a set's
+// does, with empty values, and is flagged kHashtable unless it fits an intset; any string
 // is). For values from outside, as a snapshot's: commands check a hash again as they read it.
 bool WellFormedPayload(const ValueView& v);
+
+// Whether a set member could be in Redis's intset: an integer in canonical form (string2ll).
+bool IntsetMember(std::string_view member);
+// Whether a set (a HashFields of members) is one Redis 7.0 keeps in an intset: at most 512
+// members, all integers.
+bool IntsetFits(const HashFields& set);
 
 }  // namespace flin::storage

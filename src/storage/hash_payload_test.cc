@@ -133,5 +133,53 @@ TEST(HashPayloadTest, FindAndCountWithoutDecoding) {
   EXPECT_FALSE(HashFields::Count(std::string(1, '\0') + "\x7f", &count));  // 127 fields in 0 bytes
 }
 
+// A set's member is an intset's while it is an integer in canonical form (Redis's string2ll).
+TEST(SetPayloadTest, IntsetMembers) {
+  for (const char* m : {"0", "1", "-1", "9223372036854775807", "-9223372036854775808"}) {
+    EXPECT_TRUE(IntsetMember(m)) << m;
+  }
+  for (const char* m : {"", "01", "+1", " 1", "1 ", "-0", "1.0", "0x10", "9223372036854775808",
+                        "-9223372036854775809", "a"}) {
+    EXPECT_FALSE(IntsetMember(m)) << m;
+  }
+  HashFields s;
+  ASSERT_TRUE(s.Parse(kEmptyHashPayload));
+  for (size_t i = 0; i < kIntsetMaxEntries; ++i) s.Set(s.Keep(std::to_string(i)), "");
+  EXPECT_TRUE(IntsetFits(s));
+  s.Set("512", "");
+  EXPECT_FALSE(IntsetFits(s));  // 513 members
+  s.Erase("512");
+  s.Set("x", "");
+  EXPECT_FALSE(IntsetFits(s));
+}
+
+// A peer's set is well formed only with every value empty, and flagged hashtable unless it
+// fits an intset (a set flagged intset holds integers only).
+TEST(SetPayloadTest, WellFormedSets) {
+  const auto payload = [](std::vector<std::pair<std::string, std::string>> members, bool table) {
+    HashFields s;
+    EXPECT_TRUE(s.Parse(kEmptyHashPayload));
+    for (const auto& [m, v] : members) s.Set(s.Keep(m), s.Keep(v));
+    s.set_hashtable(table);
+    std::string out;
+    s.Encode(&out);
+    return out;
+  };
+  const auto well_formed = [](ValueType type, std::string p) {
+    ValueView v;
+    v.type = type;
+    v.payload = p;
+    return WellFormedPayload(v);
+  };
+  EXPECT_TRUE(well_formed(ValueType::kSet, payload({{"1", ""}, {"2", ""}}, false)));
+  EXPECT_TRUE(well_formed(ValueType::kSet, payload({{"1", ""}, {"2", ""}}, true)));
+  EXPECT_TRUE(well_formed(ValueType::kSet, payload({{"a", ""}}, true)));
+  EXPECT_FALSE(well_formed(ValueType::kSet, payload({{"a", ""}}, false)));  // no intset
+  EXPECT_FALSE(well_formed(ValueType::kSet, payload({{"1", "v"}}, true)));  // a value
+  EXPECT_TRUE(well_formed(ValueType::kHash, payload({{"1", "v"}}, false)));
+  EXPECT_FALSE(well_formed(ValueType::kSet, "garbage"));
+  EXPECT_TRUE(well_formed(ValueType::kString, "garbage"));
+}
+
 }  // namespace
 }  // namespace flin::storage

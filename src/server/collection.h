@@ -1,0 +1,158 @@
+#pragma once
+// What the hash and set families share (hash_family.cc, set_family.cc). Both keep a key's
+// elements in one value with the layout of storage/hash_payload.h (a set's values are empty),
+// so both read, write, draw random elements and scan alike:
+//   - ReadCollection: the payload of a key of one type, WRONGTYPE for another;
+//   - LoadCollection / StoreCollection: a write's decode and write-back (the key deleted
+//     with its last element, with Redis's "del" event);
+//   - PickRng: random picks that are the same on every replica when applied from the log;
+//   - ParseScanOptions / ScanWalk: HSCAN's and SSCAN's MATCH/COUNT and their cursor walk.
+//
+// Templates over the context (CommandContext on an I/O thread, ApplyContext on the apply
+// thread); stateless, so thread-safe as the contexts they are given.
+
+#include <algorithm>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "common/crc64.h"
+#include "common/strings.h"
+#include "server/command.h"
+#include "server/keyspace.h"
+#include "storage/hash_payload.h"
+
+namespace flin::server {
+
+// The bound of a hash or set: Redis has none; Flin bounds its one value as it bounds a string.
+inline std::string ErrCollectionTooBig(storage::ValueType type) {
+  return "ERR " + std::string(TypeName(type)) +
+         " exceeds the maximum size of a value (proto-max-bulk-len)";
+}
+inline std::string ErrCollectionDamaged(storage::ValueType type) {
+  return "ERR the stored " + std::string(TypeName(type)) + " is damaged";
+}
+
+// The payload of the `type` value at `key`, undecoded: false if absent (the caller answers)
+// or of another type (wrong_type set: WRONGTYPE is the answer).
+template <typename Ctx>
+bool ReadCollectionPayload(Ctx& ctx, std::string_view key, storage::ValueType type,
+                           std::string* payload) {
+  storage::ValueType found;
+  if (!ReadValue(ctx, key, &found, payload, nullptr)) return false;
+  if (found == type) return true;
+  ctx.wrong_type = true;
+  return false;
+}
+
+// The same, decoded: false if absent or of another type (as above), or damaged (answered
+// here, *damaged set).
+template <typename Ctx>
+bool ReadCollection(Ctx& ctx, std::string_view key, storage::ValueType type,
+                    std::string* payload, storage::HashFields* h, bool* damaged) {
+  *damaged = false;
+  if (!ReadCollectionPayload(ctx, key, type, payload)) return false;
+  if (!h->Parse(*payload, /*check_unique=*/false)) {
+    *damaged = true;
+    ctx.out.Error(ErrCollectionDamaged(type));
+    return false;
+  }
+  return true;
+}
+
+// The `type` value at `key` for a write, with its expiry (which every hash and set write
+// keeps, as Redis). false if the key holds another type (wrong_type: nothing will be written)
+// or a damaged value (answered here); an absent key is an empty collection.
+bool LoadCollection(ApplyContext& ctx, std::string_view key, storage::ValueType type,
+                    std::string* payload, storage::HashFields* h, int64_t* expire_at);
+
+// Writes the changed collection back, or deletes the key once its last element is gone
+// (with "del", as Redis raises). false (answered) if it grew past the bound.
+bool StoreCollection(ApplyContext& ctx, std::string_view key, storage::ValueType type,
+                     const storage::HashFields& h, int64_t expire_at);
+// Encodes a non-empty collection for PutValue: false (answered) if it is past the bound.
+bool EncodeCollection(ApplyContext& ctx, storage::ValueType type, const storage::HashFields& h,
+                      std::string* encoded);
+
+// The generator of a command's random picks (HRANDFIELD, SRANDMEMBER, SPOP). Applied from the
+// log (a write, a script's redis.call, a read in MULTI or behind writes), the picks are the
+// same on every replica: drawn from the entry itself (its time, the command and the value),
+// so that what a script writes from them leaves the replicas equal. On an I/O thread they
+// are random. Callers draw as rng() % n, whose results the standard fixes (a distribution's
+// are the library's own).
+template <typename Ctx>
+std::mt19937_64 PickRng(const Ctx& ctx, std::string_view payload) {
+  std::mt19937_64 rng;
+  if constexpr (std::is_same_v<Ctx, ApplyContext>) {
+    uint64_t seed = Crc64(static_cast<uint64_t>(ctx.now_ms), payload);
+    for (std::string_view a : ctx.args) seed = Crc64(seed, a);
+    rng.seed(seed);
+  } else {
+    thread_local std::mt19937_64 random(std::random_device{}());
+    rng.seed(random());
+  }
+  return rng;
+}
+
+// HSCAN's and SSCAN's options after the cursor: MATCH pattern, COUNT n (>= 1). Redis reads
+// them only for a key it found. false (answered) if they are bad.
+struct ScanOptions {
+  std::string_view pattern;
+  bool match = false;  // a pattern other than "*"
+  int64_t count = 10;
+};
+template <typename Ctx>
+bool ParseScanOptions(Ctx& ctx, size_t first, ScanOptions* o) {
+  for (size_t i = first; i < ctx.args.size(); i += 2) {
+    const std::string opt = ToLower(ctx.args[i]);
+    if (i + 1 >= ctx.args.size()) return ctx.out.Error(kErrSyntax), false;
+    if (opt == "match") {
+      o->pattern = ctx.args[i + 1];
+      o->match = o->pattern != "*";
+    } else if (opt == "count") {
+      if (!ParseInt64(ctx.args[i + 1], &o->count)) return ctx.out.Error(kErrNotInteger), false;
+      if (o->count < 1) return ctx.out.Error(kErrSyntax), false;
+    } else {
+      return ctx.out.Error(kErrSyntax), false;
+    }
+  }
+  return true;
+}
+
+// One step of a scan over a collection's elements. A small one (`whole`: what Redis keeps in
+// a listpack or an intset) is answered whole, with cursor 0, as Redis answers those. A larger
+// one is walked in the order of its elements' CRC64s, the cursor being where the walk
+// stopped: an element present from the first call to the last is returned once, whatever is
+// added or removed meanwhile (Redis's guarantee), and every node computes the same order.
+// Keeps in *elements the step's ones matching `o`, and returns the next cursor.
+template <typename E, typename Name>
+uint64_t ScanWalk(std::vector<E>* elements, Name name, bool whole, uint64_t cursor,
+                  const ScanOptions& o) {
+  uint64_t next = 0;
+  if (!whole) {
+    std::vector<std::pair<uint64_t, E>> walk;
+    walk.reserve(elements->size());
+    for (E& e : *elements) walk.emplace_back(Crc64(0, name(e)), std::move(e));
+    const auto by_order = [](const auto& a, const auto& b) { return a.first < b.first; };
+    std::sort(walk.begin(), walk.end(), by_order);
+    auto it = std::lower_bound(walk.begin(), walk.end(), cursor,
+                               [](const auto& a, uint64_t c) { return a.first < c; });
+    walk.erase(walk.begin(), it);
+    // COUNT elements, and any more of the last one's CRC (a cursor cannot stop between them).
+    size_t take = std::min(walk.size(), static_cast<size_t>(o.count));
+    while (take > 0 && take < walk.size() && walk[take].first == walk[take - 1].first) ++take;
+    if (take < walk.size()) next = walk[take - 1].first + 1;  // (never 0: more follow)
+    walk.resize(take);
+    elements->clear();
+    for (auto& [order, e] : walk) elements->push_back(std::move(e));
+  }
+  if (o.match) {
+    std::erase_if(*elements, [&](const E& e) { return !GlobMatch(o.pattern, name(e)); });
+  }
+  return next;
+}
+
+}  // namespace flin::server
