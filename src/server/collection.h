@@ -97,6 +97,20 @@ std::mt19937_64 PickRng(const Ctx& ctx, std::string_view payload) {
   return rng;
 }
 
+// The keys of a command that counts them first (SINTERCARD, LMPOP: numkeys key ...), for
+// CommandSpec::key_positions: none if numkeys is not a positive count of the arguments left
+// (the handler answers the error).
+inline std::vector<size_t> KeysAfterNumKeys(Args args) {
+  std::vector<size_t> keys;
+  int64_t n;
+  if (args.size() < 2 || !ParseInt64(args[1], &n) || n < 1 ||
+      n > static_cast<int64_t>(args.size()) - 2) {
+    return keys;
+  }
+  for (int64_t i = 0; i < n; ++i) keys.push_back(static_cast<size_t>(2 + i));
+  return keys;
+}
+
 // HSCAN's and SSCAN's options after the cursor: MATCH pattern, COUNT n (>= 1). Redis reads
 // them only for a key it found. false (answered) if they are bad.
 struct ScanOptions {

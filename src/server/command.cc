@@ -63,6 +63,7 @@ CommandTable::CommandTable() {
   RegisterReplicationFamily(this);
   RegisterHashFamily(this);
   RegisterSetFamily(this);
+  RegisterListFamily(this);
 }
 
 void CommandTable::Add(CommandSpec spec) {

@@ -251,6 +251,7 @@ void RegisterPubSubFamily(CommandTable* table);
 void RegisterReplicationFamily(CommandTable* table);
 void RegisterHashFamily(CommandTable* table);
 void RegisterSetFamily(CommandTable* table);
+void RegisterListFamily(CommandTable* table);
 
 // Log entry payload: the argument vector, length-prefixed. Decode fails (false) on anything
 // malformed.

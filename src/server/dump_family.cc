@@ -24,6 +24,8 @@ std::string Dump(storage::ValueType type, std::string_view v) {
       return DumpHash(v);
     case storage::ValueType::kSet:
       return DumpSet(v);
+    case storage::ValueType::kList:
+      return DumpList(v);
     case storage::ValueType::kString:
       break;
   }
@@ -92,7 +94,7 @@ std::string PayloadError(const LoadedPayload& p) {
       return "ERR Bad data format";
     case PayloadFault::kNotString:
       return "ERR Bad data format: the payload holds a " + std::string(RdbTypeName(p.type)) +
-             ", and Flin stores strings, hashes and sets only";
+             ", and Flin stores strings, hashes, sets and lists only";
     case PayloadFault::kTooLarge:
       return std::string(kErrTooBig);
   }
@@ -215,6 +217,7 @@ void ObjectCmd(Ctx& ctx) {
     if (type == storage::ValueType::kString) return ctx.out.Bulk(StringEncoding(v));
     // (The payload's first byte holds its flags: storage/hash_payload.h.)
     const bool table = !v.empty() && (static_cast<uint8_t>(v[0]) & storage::kHashtable);
+    if (type == storage::ValueType::kList) return ctx.out.Bulk("quicklist");  // (Redis 7.0's only)
     if (table) return ctx.out.Bulk("hashtable");
     return ctx.out.Bulk(type == storage::ValueType::kSet ? "intset" : "listpack");
   }

@@ -9,6 +9,7 @@
 #include "common/crc64.h"
 #include "common/strings.h"
 #include "storage/hash_payload.h"
+#include "storage/list_payload.h"
 
 namespace flin::server {
 namespace {
@@ -18,8 +19,8 @@ namespace {
 constexpr uint8_t kLen6Bit = 0, kLen14Bit = 1, kEncVal = 3;
 constexpr uint8_t kLen32Bit = 0x80, kLen64Bit = 0x81;
 constexpr uint8_t kEncInt8 = 0, kEncInt16 = 1, kEncInt32 = 2, kEncLzf = 3;
-constexpr uint8_t kTypeString = 0, kTypeSet = 2, kTypeHash = 4, kTypeSetIntset = 11,
-                  kTypeHashListpack = 16;
+constexpr uint8_t kTypeString = 0, kTypeList = 1, kTypeSet = 2, kTypeHash = 4,
+                  kTypeSetIntset = 11, kTypeHashListpack = 16, kTypeListQuicklist2 = 18;
 constexpr size_t kFooterBytes = 10;  // version (2) + CRC64 (8)
 
 void PutLen(uint64_t len, std::string* out) {
@@ -299,10 +300,112 @@ bool ParseIntset(std::string_view is, std::vector<std::string>* out) {
   return true;
 }
 
+// What a decoded element costs beyond its bytes while a collection is loaded (its string, and
+// its entry in the decoded hash, set or list), counted against the limit: a payload of many
+// tiny elements must not take many times the limit in memory before it is refused.
+constexpr uint64_t kElementOverhead = 64;
+
+// Reads the strings of an RDB collection one by one (`n` of them, or until the limit), handing
+// each to `take`, which keeps it or refuses the whole (false: bad data, e.g. a member twice).
+// Each string is read within what the ones before left of the limit (a few LZF bytes must not
+// expand to the limit each before the whole is found too large).
+template <typename Take>
+PayloadFault LoadStrings(Reader& r, uint64_t n, uint64_t max_bytes, Take take) {
+  uint64_t total = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    if (max_bytes - total < kElementOverhead) return PayloadFault::kTooLarge;
+    total += kElementOverhead;
+    std::string e;
+    const LoadedPayload s = LoadString(r, max_bytes - total, &e);
+    if (s.fault != PayloadFault::kNone) return s.fault;
+    total += e.size();
+    if (!take(std::move(e))) return PayloadFault::kBadFormat;
+  }
+  return PayloadFault::kNone;
+}
+
+// A loaded hash or set encoded into *value (if wanted), with Redis 7.0's encoding rules: a
+// loaded listpack becomes a hashtable by its entries only (a long value stays in it), a
+// type-4 hash by its entries and its values' lengths (as Set has flagged it); a set is an
+// intset while it can be one, however it came.
+LoadedPayload Finish(int type, bool set, storage::HashFields* h, uint64_t max_bytes,
+                     std::string* value, LoadedPayload out) {
+  if (type == kTypeHashListpack) h->set_hashtable(h->size() > storage::kListpackMaxEntries);
+  if (set) h->set_hashtable(!storage::IntsetFits(*h));
+  std::string encoded;
+  h->Encode(&encoded);
+  out.size = encoded.size();
+  if (out.size > max_bytes) {
+    out.fault = PayloadFault::kTooLarge;
+    return out;
+  }
+  if (value) *value = std::move(encoded);
+  return out;
+}
+
+// One listpack entry as Redis 7.0 encodes it (listpack.c): a canonical integer in the
+// narrowest of its integer encodings, else a string with a 6-bit, 12-bit or 32-bit length;
+// then its back-length (its size, 7 bits a byte, the highest first, every byte but the first
+// flagged 0x80).
+void PutListpackEntry(std::string_view e, std::string* out) {
+  const size_t start = out->size();
+  int64_t v;
+  if (ParseInt64(e, &v)) {
+    if (v >= 0 && v <= 127) {
+      out->push_back(static_cast<char>(v));
+    } else if (v >= -4096 && v <= 4095) {
+      const uint64_t u = static_cast<uint64_t>(v < 0 ? (1 << 13) + v : v);
+      out->push_back(static_cast<char>(0xc0 | (u >> 8)));
+      out->push_back(static_cast<char>(u & 0xff));
+    } else {
+      const int bytes = v >= INT16_MIN && v <= INT16_MAX     ? 2
+                        : v >= -(1 << 23) && v < (1 << 23) ? 3
+                        : v >= INT32_MIN && v <= INT32_MAX ? 4
+                                                           : 8;
+      out->push_back(static_cast<char>(bytes == 2 ? 0xf1 : bytes == 3 ? 0xf2 : bytes == 4 ? 0xf3 : 0xf4));
+      PutLittleEndian(static_cast<uint64_t>(v), bytes, out);
+    }
+  } else if (e.size() < 64) {
+    out->push_back(static_cast<char>(0x80 | e.size()));
+    out->append(e);
+  } else if (e.size() < 4096) {
+    out->push_back(static_cast<char>(0xe0 | (e.size() >> 8)));
+    out->push_back(static_cast<char>(e.size() & 0xff));
+    out->append(e);
+  } else {
+    out->push_back(static_cast<char>(0xf0));
+    PutLittleEndian(e.size(), 4, out);
+    out->append(e);
+  }
+  const uint64_t len = out->size() - start;
+  const size_t back = len < 128 ? 1 : len < 16383 ? 2 : len < 2097151 ? 3 : len < 268435455 ? 4 : 5;
+  for (size_t i = back; i-- > 0;) {
+    out->push_back(static_cast<char>(((len >> (7 * i)) & 0x7f) | (i + 1 < back ? 0x80 : 0)));
+  }
+}
+
+size_t ListpackEntrySize(std::string_view e) {
+  std::string tmp;
+  PutListpackEntry(e, &tmp);
+  return tmp.size();
+}
+
+// A listpack of `elements`: total bytes (u32), count (u16; 65535 past it), the entries, 0xff.
+std::string Listpack(const std::vector<std::string_view>& elements) {
+  std::string lp(6, '\0');
+  for (std::string_view e : elements) PutListpackEntry(e, &lp);
+  lp.push_back(static_cast<char>(0xff));
+  std::string header;
+  PutLittleEndian(lp.size(), 4, &header);
+  PutLittleEndian(std::min<size_t>(elements.size(), 65535), 2, &header);
+  lp.replace(0, 6, header);
+  return lp;
+}
+
 // A hash or set object after its type byte: RDB_TYPE_HASH's count and field-value strings,
 // RDB_TYPE_SET's count and member strings, or a listpack (a hash) or an intset (a set) in one
 // string. Decoded into *value (a storage payload) whether or not the caller wants it, as only
-// the whole tells whether it is valid.
+// the whole tells whether it is valid; a field or member twice is found as it is read.
 LoadedPayload LoadCollection(Reader& r, int type, uint64_t max_bytes, std::string* value) {
   LoadedPayload out;
   out.type = type;
@@ -313,45 +416,93 @@ LoadedPayload LoadCollection(Reader& r, int type, uint64_t max_bytes, std::strin
     return out;
   };
   const size_t width = set ? 1 : 2;  // strings an element
-  std::vector<std::string> elements;
+  storage::HashFields h;
+  h.Parse(storage::kEmptyHashPayload);
   if (type == kTypeHash || type == kTypeSet) {
     uint64_t n;
     if (!r.Len(&n, nullptr) || n == 0 || n > r.left() / width) {
       return fail(PayloadFault::kBadFormat);
     }
-    elements.resize(width * n);
-    // Each string within what the ones before left of the limit (the storage payload is
-    // larger than its strings together): a few LZF bytes each must not expand to max_bytes
-    // each before the whole is found too large.
-    uint64_t total = 0;
-    for (std::string& e : elements) {
-      const LoadedPayload s = LoadString(r, max_bytes - total, &e);
-      if (s.fault != PayloadFault::kNone) return fail(s.fault);
-      total += e.size();
-    }
-  } else {
-    std::string blob;
-    const LoadedPayload s = LoadString(r, max_bytes, &blob);
-    if (s.fault != PayloadFault::kNone) return fail(s.fault);
-    const bool parsed = set ? ParseIntset(blob, &elements)
-                            : ParseListpack(blob, &elements) && elements.size() % 2 == 0;
-    if (!parsed || elements.empty()) return fail(PayloadFault::kBadFormat);
+    std::string_view field;  // a hash's field, while its value is read
+    bool have_field = false;
+    const PayloadFault f = LoadStrings(r, width * n, max_bytes, [&](std::string e) {
+      const std::string_view kept = h.Keep(std::move(e));
+      if (set) return h.Set(kept, {});
+      have_field = !have_field;
+      if (have_field) field = kept;
+      return have_field || h.Set(field, kept);
+    });
+    if (f != PayloadFault::kNone) return fail(f);
+    return Finish(type, set, &h, max_bytes, value, out);
   }
-  storage::HashFields h;
-  h.Parse(storage::kEmptyHashPayload);
+  std::string blob;
+  std::vector<std::string> elements;
+  const LoadedPayload s = LoadString(r, max_bytes, &blob);
+  if (s.fault != PayloadFault::kNone) return fail(s.fault);
+  const bool parsed = set ? ParseIntset(blob, &elements)
+                          : ParseListpack(blob, &elements) && elements.size() % 2 == 0;
+  if (!parsed || elements.empty()) return fail(PayloadFault::kBadFormat);
   for (size_t i = 0; i < elements.size(); i += width) {
     // (An element twice is bad data.)
     if (!h.Set(elements[i], set ? std::string_view() : elements[i + 1])) {
       return fail(PayloadFault::kBadFormat);
     }
   }
-  // Redis 7.0 converts a loaded listpack by its entries only (a long value stays in it); a
-  // type-4 hash by its entries and its values' lengths, as Set has flagged it. A set is an
-  // intset while it can be one, however it came.
-  if (type == kTypeHashListpack) h.set_hashtable(h.size() > storage::kListpackMaxEntries);
-  if (set) h.set_hashtable(!storage::IntsetFits(h));
+  return Finish(type, set, &h, max_bytes, value, out);
+}
+
+// A list object after its type byte: RDB_TYPE_LIST's count and element strings, or
+// RDB_TYPE_LIST_QUICKLIST_2's (what Redis 7.0 dumps) count of nodes, each a container kind
+// (1: one plain element, 2: a listpack of elements) and a string. An empty listpack node is
+// skipped, as Redis does; an empty list, or another kind, is bad data. Decoded into *value
+// (a list payload) whether or not the caller wants it.
+LoadedPayload LoadList(Reader& r, int type, uint64_t max_bytes, std::string* value) {
+  LoadedPayload out;
+  out.type = type;
+  out.value_type = storage::ValueType::kList;
+  const auto fail = [&](PayloadFault f) {
+    out.fault = f;
+    return out;
+  };
+  storage::ListElements list;
+  list.Parse(storage::kEmptyListPayload);
+  uint64_t n;
+  if (!r.Len(&n, nullptr) || n == 0 || n > r.left()) return fail(PayloadFault::kBadFormat);
+  PayloadFault f;
+  if (type == kTypeList) {
+    f = LoadStrings(r, n, max_bytes, [&](std::string e) {
+      list.items().push_back(list.Keep(std::move(e)));
+      return true;
+    });
+  } else {
+    uint64_t total = 0;
+    f = PayloadFault::kNone;
+    for (uint64_t i = 0; i < n && f == PayloadFault::kNone; ++i) {
+      uint64_t container;
+      if (!r.Len(&container, nullptr) || (container != 1 && container != 2)) {
+        return fail(PayloadFault::kBadFormat);
+      }
+      std::string node;
+      f = LoadString(r, max_bytes - total, &node).fault;
+      if (f != PayloadFault::kNone) break;
+      total += node.size();
+      if (container == 1) {
+        list.items().push_back(list.Keep(std::move(node)));
+        continue;
+      }
+      std::vector<std::string> elements;
+      if (!ParseListpack(node, &elements)) return fail(PayloadFault::kBadFormat);
+      for (std::string& e : elements) {
+        if (max_bytes - total < kElementOverhead) return fail(PayloadFault::kTooLarge);
+        total += kElementOverhead;
+        list.items().push_back(list.Keep(std::move(e)));
+      }
+    }
+  }
+  if (f != PayloadFault::kNone) return fail(f);
+  if (list.empty()) return fail(PayloadFault::kBadFormat);
   std::string encoded;
-  h.Encode(&encoded);
+  list.Encode(&encoded);
   out.size = encoded.size();
   if (out.size > max_bytes) return fail(PayloadFault::kTooLarge);
   if (value) *value = std::move(encoded);
@@ -418,6 +569,33 @@ std::string DumpHash(std::string_view hash_payload) {
 
 std::string DumpSet(std::string_view set_payload) { return DumpCollection(kTypeSet, set_payload); }
 
+std::string DumpList(std::string_view list_payload) {
+  storage::ListElements list;
+  if (!list.Parse(list_payload)) return "";  // (what Flin stored)
+  // Quicklist nodes as Redis 7.0 fills them pushing at the tail (list-max-listpack-size -2:
+  // a node takes an element while its bytes, the element's and 8 more stay within 8 KiB).
+  std::vector<std::vector<std::string_view>> nodes;
+  size_t node_bytes = 0;
+  for (std::string_view e : list.items()) {
+    if (nodes.empty() || node_bytes + e.size() + 8 > 8192) {
+      nodes.emplace_back();
+      node_bytes = 7;  // (an empty listpack's header and terminator)
+    }
+    nodes.back().push_back(e);
+    node_bytes += ListpackEntrySize(e);
+  }
+  std::string out;
+  out.reserve(list_payload.size() + 24);
+  out.push_back(static_cast<char>(kTypeListQuicklist2));
+  PutLen(nodes.size(), &out);
+  for (const auto& node : nodes) {
+    PutLen(2, &out);  // QUICKLIST_NODE_CONTAINER_PACKED
+    PutString(Listpack(node), &out);
+  }
+  PutFooter(&out);
+  return out;
+}
+
 LoadedPayload LoadDumpPayload(std::string_view payload, uint64_t max_bytes, std::string* value) {
   LoadedPayload out;
   if (!FooterOk(payload)) {
@@ -435,11 +613,15 @@ LoadedPayload LoadDumpPayload(std::string_view payload, uint64_t max_bytes, std:
       type == kTypeSetIntset) {
     return LoadCollection(r, type, max_bytes, value);
   }
+  if (type == kTypeList || type == kTypeListQuicklist2) return LoadList(r, type, max_bytes, value);
   out.type = type;
   // With nothing before the footer the type is the version's first byte: version 0 reads as
   // a string (above), any other as no object at all (Redis fails to load it).
-  const bool object = !RdbTypeName(type).empty() && payload.size() > kFooterBytes;
-  out.fault = object ? PayloadFault::kNotString : PayloadFault::kBadFormat;
+  // An older encoding of a type Flin has (a hash zipmap, a list ziplist...) is bad data too.
+  const std::string_view name = RdbTypeName(type);
+  const bool ours = name == "hash" || name == "set" || name == "list";
+  const bool object = !name.empty() && payload.size() > kFooterBytes;
+  out.fault = object && !ours ? PayloadFault::kNotString : PayloadFault::kBadFormat;
   return out;
 }
 

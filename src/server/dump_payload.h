@@ -1,5 +1,5 @@
 #pragma once
-// DUMP/RESTORE payloads of strings, hashes and sets, compatible with Redis 7.0 both ways.
+// DUMP/RESTORE payloads of strings, hashes, sets and lists, compatible with Redis 7.0 both ways.
 //
 // A payload is one RDB object and a footer:
 //   <type: 1 byte, 0 = string> <the string> <RDB version: u16 LE> <CRC64 of all before: u64 LE>
@@ -29,6 +29,13 @@
 // then each member as a string). RESTORE reads both; a member twice, or an intset not
 // strictly ascending, is bad data.
 //
+// A list is dumped as RDB_TYPE_LIST (1: its element count, then each element as a string),
+// which Redis 7.0 restores; RESTORE reads that and RDB_TYPE_LIST_QUICKLIST_2 (18: nodes, each
+// one plain element or a listpack of them), what Redis 7.0 dumps. The older list encodings
+// (ziplist 10, quicklist 14) are bad data. While a hash, set or list is decoded, each element
+// counts 64 bytes beyond its own against the limit, so that a payload of many tiny elements
+// cannot take many times the limit in memory.
+//
 // Pure functions; thread-safe.
 
 #include <cstdint>
@@ -47,15 +54,16 @@ std::string DumpString(std::string_view value);
 // DUMP's payload for a hash, given its storage payload (storage/hash_payload.h); "" if that
 // is malformed.
 std::string DumpHash(std::string_view hash_payload);
-// The same for a set.
+// The same for a set, and for a list.
 std::string DumpSet(std::string_view set_payload);
+std::string DumpList(std::string_view list_payload);
 
 // Why a payload was not restored, in the order RESTORE checks.
 enum class PayloadFault {
   kNone,
   kVersionOrChecksum,  // shorter than the footer, RDB version above 10, or a CRC mismatch
   kBadFormat,          // not an object Redis 7.0 could load
-  kNotString,          // an object of a type Flin does not have (list, zset...)
+  kNotString,          // an object of a type Flin does not have (zset, stream, module)
   kTooLarge,           // a string (a hash's payload) longer than the caller's limit
 };
 

@@ -50,6 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string again;
   const std::string dumped = full.value_type == flin::storage::ValueType::kHash  ? DumpHash(value)
                              : full.value_type == flin::storage::ValueType::kSet ? DumpSet(value)
+                             : full.value_type == flin::storage::ValueType::kList ? DumpList(value)
                                                                            : DumpString(value);
   if (LoadDumpPayload(dumped, kMaxBytes, &again).fault != PayloadFault::kNone ||
       again != value) {

@@ -160,7 +160,8 @@ void ScanCmd(CommandContext& ctx) {
   std::string next;
   // (A type Flin does not have matches no key: the scan is complete at once.)
   if (type.empty() || type == TypeName(storage::ValueType::kString) ||
-      type == TypeName(storage::ValueType::kHash) || type == TypeName(storage::ValueType::kSet)) {
+      type == TypeName(storage::ValueType::kHash) || type == TypeName(storage::ValueType::kSet) ||
+      type == TypeName(storage::ValueType::kList)) {
     const bool all = !match || pattern == "*";
     next = ForEachKey(KeyWalk(ctx), from, static_cast<size_t>(count),
                       [&](std::string_view k, const storage::ValueView& v) {

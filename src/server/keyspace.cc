@@ -67,6 +67,8 @@ std::string_view TypeName(storage::ValueType type) {
       return "hash";
     case storage::ValueType::kSet:
       return "set";
+    case storage::ValueType::kList:
+      return "list";
     case storage::ValueType::kString:
       break;
   }

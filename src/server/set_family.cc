@@ -264,14 +264,6 @@ std::string SInterCardError(Args args, int64_t* numkeys, int64_t* limit) {
   return "";
 }
 
-std::vector<size_t> SInterCardKeys(Args args) {
-  int64_t numkeys, limit;
-  std::vector<size_t> keys;
-  if (!SInterCardError(args, &numkeys, &limit).empty()) return keys;  // the handler answers
-  for (int64_t i = 0; i < numkeys; ++i) keys.push_back(static_cast<size_t>(2 + i));
-  return keys;
-}
-
 template <typename Ctx>
 void SInterCardCmd(Ctx& ctx) {
   int64_t numkeys, limit;
@@ -490,7 +482,7 @@ void RegisterSetFamily(CommandTable* t) {
                           "O(N*M) worst case where N is the cardinality of the smallest set and "
                           "M is the number of sets.");
   card.first_key = card.last_key = card.step = 0;
-  card.key_positions = SInterCardKeys;
+  card.key_positions = KeysAfterNumKeys;
   t->Add(std::move(card));
   t->Add(Spec("sscan", -3, kRead, FLIN_READ(SScanCmd), "Iterates over members of a set.",
               "2.8.0", "O(1) for every call. O(N) for a complete iteration."));

@@ -39,7 +39,7 @@ void EncodeValue(ValueType type, int64_t expire_at_ms, std::string_view payload,
 }
 
 std::optional<ValueView> DecodeValue(std::string_view raw) {
-  if (raw.size() < 2 || static_cast<uint8_t>(raw[0]) > static_cast<uint8_t>(ValueType::kSet)) {
+  if (raw.size() < 2 || static_cast<uint8_t>(raw[0]) > static_cast<uint8_t>(ValueType::kList)) {
     return std::nullopt;
   }
   ValueView v;

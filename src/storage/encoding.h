@@ -19,8 +19,8 @@ namespace flin::storage {
 inline constexpr char kDataPrefix = 'd';
 inline constexpr char kMetaPrefix = 'm';
 
-// kHash's and kSet's payloads: storage/hash_payload.h.
-enum class ValueType : uint8_t { kString = 0, kHash = 1, kSet = 2 };
+// kHash's and kSet's payloads: storage/hash_payload.h; kList's: storage/list_payload.h.
+enum class ValueType : uint8_t { kString = 0, kHash = 1, kSet = 2, kList = 3 };
 inline constexpr uint8_t kHasExpiry = 1;
 
 // Appends the storage key of `user_key` in `partition` to *out (after clearing it).

@@ -1,8 +1,8 @@
 #include "storage/hash_payload.h"
 
-#include <cstring>
-
 #include "common/strings.h"
+#include "storage/list_payload.h"
+#include "storage/varint.h"
 
 namespace flin::storage {
 
@@ -10,48 +10,9 @@ namespace {
 
 constexpr size_t kIndexFrom = 16;  // below this many fields a scan is cheaper than a hash
 
-size_t VarintSize(uint64_t v) {
-  size_t n = 1;
-  for (; v >= 0x80; v >>= 7) ++n;
-  return n;
-}
-
-char* PutVarint(char* p, uint64_t v) {
-  while (v >= 0x80) {
-    *p++ = static_cast<char>(v | 0x80);
-    v >>= 7;
-  }
-  *p++ = static_cast<char>(v);
-  return p;
-}
-
-char* PutBytes(char* p, std::string_view s) {
-  p = PutVarint(p, s.size());
-  std::memcpy(p, s.data(), s.size());
-  return p + s.size();
-}
-
-bool GetVarint(std::string_view in, size_t* pos, uint64_t* v) {
-  uint64_t result = 0;
-  for (int shift = 0; shift <= 63 && *pos < in.size(); shift += 7) {
-    const auto b = static_cast<uint8_t>(in[(*pos)++]);
-    result |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if (!(b & 0x80)) {
-      if (b == 0 && shift > 0) return false;  // not the shortest form: one meaning, one encoding
-      *v = result;
-      return true;
-    }
-  }
-  return false;
-}
-
-bool GetBytes(std::string_view in, size_t* pos, std::string_view* out) {
-  uint64_t n;
-  if (!GetVarint(in, pos, &n) || n > in.size() - *pos) return false;
-  *out = in.substr(*pos, n);
-  *pos += n;
-  return true;
-}
+using varint::BytesSize;
+using varint::GetBytes;
+using varint::PutBytes;
 
 }  // namespace
 
@@ -64,7 +25,7 @@ bool HashFields::Parse(std::string_view payload, bool check_unique) {
   size_t pos = 1;
   uint64_t count;
   if (payload.empty() || (static_cast<uint8_t>(payload[0]) & ~kHashtable) != 0 ||
-      !GetVarint(payload, &pos, &count) || count > (payload.size() - pos) / 2) {
+      !varint::Get(payload, &pos, &count) || count > (payload.size() - pos) / 2) {
     return false;
   }
   entries_.reserve(count);
@@ -102,7 +63,7 @@ HashFields::Lookup HashFields::Find(std::string_view payload, std::string_view f
                                     std::string_view* value) {
   size_t pos = 1;
   uint64_t count;
-  if (payload.empty() || !GetVarint(payload, &pos, &count)) return Lookup::kMalformed;
+  if (payload.empty() || !varint::Get(payload, &pos, &count)) return Lookup::kMalformed;
   for (uint64_t i = 0; i < count; ++i) {
     std::string_view f, v;
     if (!GetBytes(payload, &pos, &f) || !GetBytes(payload, &pos, &v)) return Lookup::kMalformed;
@@ -116,20 +77,20 @@ HashFields::Lookup HashFields::Find(std::string_view payload, std::string_view f
 
 bool HashFields::Count(std::string_view payload, uint64_t* count) {
   size_t pos = 1;
-  return !payload.empty() && GetVarint(payload, &pos, count) &&
+  return !payload.empty() && varint::Get(payload, &pos, count) &&
          *count <= (payload.size() - pos) / 2;
 }
 
 void HashFields::Encode(std::string* out) const {
   // Sized first and written in place: a big hash is encoded on every write to it.
-  size_t size = 1 + VarintSize(live_);
+  size_t size = 1 + varint::Size(live_);
   ForEach([&size](std::string_view f, std::string_view v) {
-    size += VarintSize(f.size()) + f.size() + VarintSize(v.size()) + v.size();
+    size += BytesSize(f) + BytesSize(v);
   });
   out->resize(size);
   char* p = out->data();
   *p++ = static_cast<char>(flags_);
-  p = PutVarint(p, live_);
+  p = varint::Put(p, live_);
   ForEach([&p](std::string_view f, std::string_view v) {
     p = PutBytes(p, f);
     p = PutBytes(p, v);
@@ -197,6 +158,10 @@ std::string_view HashFields::Keep(std::string s) {
 
 bool WellFormedPayload(const ValueView& v) {
   if (v.type == ValueType::kString) return true;
+  if (v.type == ValueType::kList) {
+    ListElements list;
+    return list.Parse(v.payload);
+  }
   HashFields h;
   if (!h.Parse(v.payload)) return false;
   if (v.type == ValueType::kHash) return true;

@@ -97,8 +97,8 @@ class HashFields {
 };
 
 // Whether a decoded value's payload is well formed for its type (a hash's parses; a set's
-// does, with empty values, and is flagged kHashtable unless it fits an intset; any string
-// is). For values from outside, as a snapshot's: commands check a hash again as they read it.
+// does, with empty values, and is flagged kHashtable unless it fits an intset; a list's
+// parses: storage/list_payload.h; any string is). For values from outside, as a snapshot's: commands check a hash again as they read it.
 bool WellFormedPayload(const ValueView& v);
 
 // Whether a set member could be in Redis's intset: an integer in canonical form (string2ll).
