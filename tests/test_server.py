@@ -138,6 +138,28 @@ def test_command_count_info_docs_list(raw):
     assert error_of(raw, "COMMAND", "FOO") == "ERR unknown subcommand 'FOO'. Try COMMAND HELP."
 
 
+# Commands whose flags Flin reports differently from Redis 7.0, on purpose: scripts and PFCOUNT
+# go through Flin's log (as writes); WATCH and OBJECT read the keyspace.
+FLAGS_DIFFER = {"eval", "evalsha", "eval_ro", "evalsha_ro", "pfcount", "watch", "object"}
+
+
+@pytest.mark.flin_only
+def test_command_flags_are_redis_s(server, redis_server):
+    """For every command both have, COMMAND's write/readonly/denyoom/fast flags, arity and
+    key positions are Redis 7.0's (clients route and retry by them)."""
+    kinds = {"write", "readonly", "denyoom", "fast"}
+
+    def table(srv):
+        with srv.raw() as c:
+            return {e[0].decode(): (e[1], {str(f) for f in e[2]} & kinds, e[3:6])
+                    for e in c.call("COMMAND")}
+    ours, redis = table(server), table(redis_server)
+    assert redis["get"][1] == {"readonly", "fast"}, redis["get"]  # (the flags were read)
+    wrong = {name: (ours[name], redis[name]) for name in ours.keys() & redis.keys()
+             if name not in FLAGS_DIFFER and ours[name] != redis[name]}
+    assert not wrong, wrong
+
+
 def test_config_get_set(server, raw):
     def get(pattern):
         flat = raw.call("CONFIG", "GET", pattern)

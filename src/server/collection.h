@@ -80,8 +80,9 @@ bool EncodeCollection(ApplyContext& ctx, storage::ValueType type, const storage:
 // The generator of a command's random picks (HRANDFIELD, SRANDMEMBER, SPOP). Applied from the
 // log (a write, a script's redis.call, a read in MULTI or behind writes), the picks are the
 // same on every replica: drawn from the entry itself (its time, the command and the value),
-// so that what a script writes from them leaves the replicas equal. On an I/O thread they
-// are random. Callers draw as rng() % n, whose results the standard fixes (a distribution's
+// so that what a script writes from them leaves the replicas equal; the draw's number in the
+// entry is part of it, so that like draws in one script differ. On an I/O thread they are
+// random. Callers draw as rng() % n, whose results the standard fixes (a distribution's
 // are the library's own).
 template <typename Ctx>
 std::mt19937_64 PickRng(const Ctx& ctx, std::string_view payload) {
@@ -89,6 +90,8 @@ std::mt19937_64 PickRng(const Ctx& ctx, std::string_view payload) {
   if constexpr (std::is_same_v<Ctx, ApplyContext>) {
     uint64_t seed = Crc64(static_cast<uint64_t>(ctx.now_ms), payload);
     for (std::string_view a : ctx.args) seed = Crc64(seed, a);
+    const uint64_t draw = ctx.NextDraw();
+    seed = Crc64(seed, std::string_view(reinterpret_cast<const char*>(&draw), sizeof draw));
     rng.seed(seed);
   } else {
     thread_local std::mt19937_64 random(std::random_device{}());

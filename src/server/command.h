@@ -131,7 +131,12 @@ struct ApplyContext {
     writer = parent.writer;
     pubsub = parent.pubsub;
     publishes = parent.publishes;
+    draws_ = parent.draws_ != nullptr ? parent.draws_ : &parent.own_draws_;
   }
+  // The number of this random draw within the entry (PickRng in collection.h): counted over
+  // the entry's sub-commands too, so that two like draws in one script or transaction
+  // differ, while every replica makes the same ones.
+  uint64_t NextDraw() const { return draws_ != nullptr ? (*draws_)++ : own_draws_++; }
   // Records event `event` of class `type` (kNotifyString, kNotifyGeneric, ...) on `key`, as
   // Redis's command of the same name raises it. After the write it reports.
   void Notify(int type, const char* event, std::string_view key) {
@@ -168,6 +173,8 @@ struct ApplyContext {
   bool GetAt(std::string_view key, int64_t at_ms, storage::ValueType* type, std::string* payload,
              int64_t* expire_at_ms);
   std::string raw_;
+  mutable uint64_t own_draws_ = 0;   // draws made by this entry (a top-level context)
+  uint64_t* draws_ = nullptr;        // the entry's count, for a sub-command's context
 };
 
 // Runs spec.apply on ctx: the one way an apply function is called (the state machine, EXEC,

@@ -128,7 +128,8 @@ void PfMergeApply(ApplyContext& ctx) {
 
 CommandSpec Write(std::string name, int arity, ApplyFn a, int last_key, std::string summary,
                   std::string complexity) {
-  CommandSpec s = MakeCommand(std::move(name), arity, kCmdWrite, ProposeFirstKey, a,
+  const uint32_t fast = name == "pfadd" ? uint32_t{kCmdFast} : 0;  // (as Redis 7.0 flags it)
+  CommandSpec s = MakeCommand(std::move(name), arity, kCmdWrite | fast, ProposeFirstKey, a,
                               "hyperloglog", std::move(summary), 1, last_key, 1);
   s.since = "2.8.9";
   s.complexity = std::move(complexity);

@@ -470,7 +470,7 @@ void RegisterKeysFamily(CommandTable* t) {
   t->Add(Spec("keys", 2, kCmdReadOnly, KeysCmd, nullptr, 0, 0, 0, "Returns all key names that match a pattern."));
   t->Add(Spec("scan", -2, kCmdReadOnly, ScanCmd, nullptr, 0, 0, 0, "Iterates over the key names in the database."));
   t->Add(Spec("randomkey", 1, kCmdReadOnly, RandomKeyCmd, nullptr, 0, 0, 0, "Returns a random key name from the database."));
-  t->Add(Spec("dbsize", 1, kCmdReadOnly, DbSizeCmd, nullptr, 0, 0, 0, "Returns the number of keys in the database."));
+  t->Add(Spec("dbsize", 1, kCmdReadOnly | kCmdFast, DbSizeCmd, nullptr, 0, 0, 0, "Returns the number of keys in the database."));
   t->Add(Spec("del", -2, W, ProposeKey1, DelApply, 1, -1, 1, "Deletes one or more keys."));
   t->Add(Spec("unlink", -2, W | kCmdFast, ProposeKey1, DelApply, 1, -1, 1, "Asynchronously deletes one or more keys."));
   t->Add(Spec("rename", 3, W, ProposeKey1, RenameApply, 1, 2, 1, "Renames a key and overwrites the destination."));

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "common/strings.h"
@@ -355,7 +356,14 @@ void WriteFlags(protocol::ReplyWriter& w, const CommandSpec& s) {
   std::vector<const char*> flags;
   if (s.Has(kCmdWrite)) flags.push_back("write");
   if (s.Has(kCmdReadOnly)) flags.push_back("readonly");
-  if (s.Has(kCmdWrite)) flags.push_back("denyoom");
+  // Redis 7.0 flags "denyoom" the writes that may grow memory: not those that only remove,
+  // rename or change expiry (nor scripts, which Flin logs as writes).
+  static const std::set<std::string, std::less<>> kCannotGrow = {
+      "del",    "unlink",  "expire",   "pexpire",  "expireat", "pexpireat", "persist",
+      "rename", "renamenx", "getdel",  "getex",    "flushall", "flushdb",   "hdel",
+      "srem",   "spop",    "smove",    "lpop",     "rpop",     "lrem",      "ltrim",
+      "lmpop",  "pfcount", "eval",     "evalsha",  "eval_ro",  "evalsha_ro"};
+  if (s.Has(kCmdWrite) && !kCannotGrow.contains(s.name)) flags.push_back("denyoom");
   if (s.Has(kCmdAdmin)) flags.push_back("admin");
   if (s.Has(kCmdPubSub)) flags.push_back("pubsub");
   if (s.Has(kCmdNoAuth)) flags.push_back("no_auth");
@@ -491,8 +499,15 @@ void CommandCmd(CommandContext& ctx) {
     if (s == nullptr) return ctx.out.Error("ERR Invalid command specified");
     const size_t argc = ctx.args.size() - 2;
     if (!s->ArityOk(argc)) return ctx.out.Error("ERR Invalid number of arguments specified for command");
+    // As Redis 7.0: a command without keys says so; one whose keys this call does not name
+    // validly is invalid, except a script's, whose keys are optional (an empty answer).
+    if (s->first_key == 0 && s->key_positions == nullptr) {
+      return ctx.out.Error("ERR The command has no key arguments");
+    }
     auto pos = s->KeyPositions(ctx.args.subspan(2));
-    if (pos.empty()) return ctx.out.Error("ERR The command has no key arguments");
+    if (pos.empty() && s->group != "scripting") {
+      return ctx.out.Error("ERR Invalid arguments specified for command");
+    }
     ctx.out.ArrayHeader(pos.size());
     for (size_t p : pos) ctx.out.Bulk(ctx.args[2 + p]);
   } else if (sub == "help" && ctx.args.size() == 2) {

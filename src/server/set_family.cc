@@ -11,7 +11,9 @@
 // goes is deleted.
 
 #include <algorithm>
+#include <deque>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "server/collection.h"
 
@@ -175,22 +177,36 @@ void SRandMemberCmd(Ctx& ctx) {
 }
 
 // The sets at args[first, first + n), read as of one state of the store (a missing one
-// raises "keymiss", for the *STORE commands too, as in Redis 7.0). false if one holds another
-// type (wrong_type) or is damaged (answered). A missing key is an empty set.
+// raises "keymiss", for the *STORE commands too, as in Redis 7.0), into *sets, one per
+// argument; a key named again is read once and shared (a key named a thousand times must not
+// be copied a thousand times). false if one holds another type (wrong_type) or is damaged
+// (answered). A missing key is an empty set.
 struct SetRead {
   std::string payload;
   HashFields h;
   bool found = false;
 };
+struct SetReads {
+  std::deque<SetRead> distinct;  // (a deque: each HashFields views its payload in place)
+  std::vector<const SetRead*> sets;
+};
 template <typename Ctx>
-bool ReadSets(Ctx& ctx, size_t first, size_t n, std::vector<SetRead>* sets) {
+bool ReadSets(Ctx& ctx, size_t first, size_t n, SetReads* out) {
   MultiKeyRead whole(ctx, n);
-  sets->resize(n);  // (never again: each HashFields views its payload)
+  absl::flat_hash_map<std::string_view, const SetRead*> by_name;
   for (size_t i = 0; i < n; ++i) {
-    SetRead& s = (*sets)[i];
+    const std::string_view key = ctx.args[first + i];
+    auto it = by_name.find(key);
+    if (it != by_name.end() && it->second->found) {
+      out->sets.push_back(it->second);
+      continue;
+    }
+    SetRead& s = out->distinct.emplace_back();
     bool damaged;
-    s.found = ReadCollection(ctx, ctx.args[first + i], kType, &s.payload, &s.h, &damaged);
+    s.found = ReadCollection(ctx, key, kType, &s.payload, &s.h, &damaged);  // (a miss again)
     if (damaged) return false;
+    by_name.emplace(key, &s);
+    out->sets.push_back(&s);
   }
   return !ctx.wrong_type;
 }
@@ -199,34 +215,35 @@ enum class SetOp { kInter, kUnion, kDiff };
 
 // The members of the sets' intersection (at most `limit` of them; 0: all), union or
 // difference (the first set's members in none of the others).
-std::vector<std::string_view> Combine(SetOp op, std::vector<SetRead>& sets, size_t limit = 0) {
+std::vector<std::string_view> Combine(SetOp op, const std::vector<const SetRead*>& sets,
+                                      size_t limit = 0) {
   std::vector<std::string_view> out;
   const auto in_others = [&](std::string_view m, size_t skip, bool all) {
     for (size_t j = 0; j < sets.size(); ++j) {
-      if (j == skip || !sets[j].found) continue;
-      if ((sets[j].h.Find(m) != nullptr) != all) return !all;
+      if (j == skip || !sets[j]->found) continue;
+      if ((sets[j]->h.Find(m) != nullptr) != all) return !all;
     }
     return all;
   };
   if (op == SetOp::kUnion) {
     absl::flat_hash_set<std::string_view> seen;
-    for (const SetRead& s : sets) {
-      s.h.ForEach([&](std::string_view m, std::string_view) {
+    for (const SetRead* s : sets) {
+      s->h.ForEach([&](std::string_view m, std::string_view) {
         if (seen.insert(m).second) out.push_back(m);
       });
     }
   } else if (op == SetOp::kDiff) {
-    if (!sets[0].found) return out;
-    sets[0].h.ForEach([&](std::string_view m, std::string_view) {
+    if (!sets[0]->found) return out;
+    sets[0]->h.ForEach([&](std::string_view m, std::string_view) {
       if (!in_others(m, 0, /*all=*/false)) out.push_back(m);
     });
   } else {
     size_t smallest = 0;
     for (size_t j = 0; j < sets.size(); ++j) {
-      if (!sets[j].found) return out;
-      if (sets[j].h.size() < sets[smallest].h.size()) smallest = j;
+      if (!sets[j]->found) return out;
+      if (sets[j]->h.size() < sets[smallest]->h.size()) smallest = j;
     }
-    for (std::string_view m : Members(sets[smallest].h)) {
+    for (std::string_view m : Members(sets[smallest]->h)) {
       if (limit != 0 && out.size() == limit) break;
       if (in_others(m, smallest, /*all=*/true)) out.push_back(m);
     }
@@ -244,9 +261,9 @@ SetOp OpOf(std::string_view name) {
 // SINTER, SUNION, SDIFF key [key ...].
 template <typename Ctx>
 void SCombineCmd(Ctx& ctx) {
-  std::vector<SetRead> sets;
-  if (!ReadSets(ctx, 1, ctx.args.size() - 1, &sets)) return;
-  ReplyMembers(ctx, Combine(OpOf(ctx.args[0]), sets), /*as_set=*/true);
+  SetReads read;
+  if (!ReadSets(ctx, 1, ctx.args.size() - 1, &read)) return;
+  ReplyMembers(ctx, Combine(OpOf(ctx.args[0]), read.sets), /*as_set=*/true);
 }
 
 // SINTERCARD numkeys key [key ...] [LIMIT limit]: the arguments first, then the keys.
@@ -269,10 +286,10 @@ void SInterCardCmd(Ctx& ctx) {
   int64_t numkeys, limit;
   const std::string err = SInterCardError(ctx.args, &numkeys, &limit);
   if (!err.empty()) return ctx.out.Error(err);
-  std::vector<SetRead> sets;
-  if (!ReadSets(ctx, 2, static_cast<size_t>(numkeys), &sets)) return;
+  SetReads read;
+  if (!ReadSets(ctx, 2, static_cast<size_t>(numkeys), &read)) return;
   ctx.out.Integer(
-      static_cast<int64_t>(Combine(SetOp::kInter, sets, static_cast<size_t>(limit)).size()));
+      static_cast<int64_t>(Combine(SetOp::kInter, read.sets, static_cast<size_t>(limit)).size()));
 }
 
 // SSCAN key cursor [MATCH pattern] [COUNT count]: collection.h's ScanWalk, an intset-sized
@@ -353,6 +370,12 @@ void SPopApply(ApplyContext& ctx) {
     popped.push_back(all[p]);
     h.Erase(all[p]);
   }
+  // Redis 7.0 pops most of a set (what stays at most a fifth of the count) by building a new
+  // set of what stays: an intset whenever it can be one.
+  const uint64_t stays = all.size() - popped.size();
+  if (stays > 0 && stays * 5 <= static_cast<uint64_t>(count)) {
+    h.set_hashtable(!storage::IntsetFits(h));
+  }
   ctx.Notify(kNotifySet, "spop", ctx.args[1]);
   StoreCollection(ctx, ctx.args[1], kType, h, expire_at);  // (smaller: within the bound)
   if (!with_count) return ctx.out.Bulk(popped[0]);
@@ -389,9 +412,9 @@ void SMoveApply(ApplyContext& ctx) {
 // SINTERSTORE, SUNIONSTORE, SDIFFSTORE destination key [key ...]: the result replaces the
 // destination, whatever it held, without its expiry; an empty result deletes it.
 void SCombineStoreApply(ApplyContext& ctx) {
-  std::vector<SetRead> sets;
-  if (!ReadSets(ctx, 2, ctx.args.size() - 2, &sets)) return;
-  const std::vector<std::string_view> result = Combine(OpOf(ctx.args[0]), sets);
+  SetReads read;
+  if (!ReadSets(ctx, 2, ctx.args.size() - 2, &read)) return;
+  const std::vector<std::string_view> result = Combine(OpOf(ctx.args[0]), read.sets);
   const std::string_view dst = ctx.args[1];
   if (result.empty()) {
     if (ctx.Exists(dst)) {

@@ -3,6 +3,7 @@
 // Reads answer on the I/O thread; writes check syntax there and are applied from the log.
 
 #include <cmath>
+#include <set>
 
 #include "common/strings.h"
 #include "server/client_conn.h"
@@ -550,16 +551,23 @@ void IncrByFloatApply(ApplyContext& ctx) {
   ctx.out.Bulk(s);
 }
 
+// Redis 7.0's "fast" flags: every string read but the ranges and LCS, and the writes of one
+// small value.
 CommandSpec Read(std::string name, int arity, Handler h, ApplyFn a, int first, int last, int step,
                  std::string summary) {
-  return MakeCommand(std::move(name), arity, kCmdReadOnly | kCmdFast, h, a, "string",
-                     std::move(summary), first, last, step);
+  const bool slow = name == "getrange" || name == "substr" || name == "lcs";
+  return MakeCommand(std::move(name), arity, kCmdReadOnly | (slow ? 0 : uint32_t{kCmdFast}), h, a,
+                     "string", std::move(summary), first, last, step);
 }
 
 CommandSpec Write(std::string name, int arity, Handler h, ApplyFn a, int first, int last, int step,
                   std::string summary) {
-  return MakeCommand(std::move(name), arity, kCmdWrite, h, a, "string", std::move(summary), first,
-                     last, step);
+  static const std::set<std::string, std::less<>> kFast = {
+      "setnx", "getset", "getdel", "getex", "append", "incr", "incrby", "decr", "decrby",
+      "incrbyfloat"};
+  const uint32_t fast = kFast.contains(name) ? uint32_t{kCmdFast} : 0;
+  return MakeCommand(std::move(name), arity, kCmdWrite | fast, h, a, "string",
+                     std::move(summary), first, last, step);
 }
 
 }  // namespace
