@@ -1,4 +1,4 @@
-"""Hashes and sets on a 3-node Flin cluster.
+"""Hashes, sets and lists on a 3-node Flin cluster.
 
 - redis-py's RedisCluster writes and reads hashes spread over every slot's leader
   (HSET HINCRBY HDEL HGETALL HMGET HLEN), and gets WRONGTYPE and -MOVED as from Redis Cluster;
@@ -12,7 +12,9 @@
 - SPOP, and SRANDMEMBER in a script, pick randomly, yet every replica applies the same picks
   (they are drawn from the log entry): READONLY reads on every node then give the leader's
   sets exactly;
-- a restarted node catches up sets (and their intset flag) from snapshots.
+- lists pushed and popped over every slot, LMOVE and RPOPLPUSH within a hash tag, read back
+  alike on every node;
+- a restarted node catches up sets (and their intset flag) and lists from snapshots.
 
 Flin only (Redis is not run as a cluster here).  Helpers: cluster_helpers.py.
 """
@@ -163,10 +165,34 @@ def test_cluster_client_hashes_sets_and_follower_reads(make_cluster):
         def agrees():
             return {k: m for k, (m, _) in readonly_sets(port, keys).items()} == leader_view
         wait_until(agrees, 30, what=f"the sets on node :{port}")
+
+    # Lists: pushes and pops over every slot's leader, moves within a hash tag, and every
+    # replica holding the leader's lists.
+    lists = {}
+    for i in range(100):
+        k = f"list:{i}"
+        assert rc.rpush(k, *[f"e{j}" for j in range(i % 6 + 1)]) == i % 6 + 1
+        lists[k] = [f"e{j}" for j in range(i % 6 + 1)]
+        if i % 2:
+            assert rc.lpop(k) == "e0"
+            lists[k].pop(0)
+    rc.rpush("{q}in", "a", "b", "c")
+    assert rc.lmove("{q}in", "{q}out", "LEFT", "RIGHT") == "a"
+    assert rc.rpoplpush("{q}in", "{q}out") == "c"
+    assert rc.lrange("{q}out", 0, -1) == ["c", "a"]  # (RPOPLPUSH pushes at the head)
+    for port in cl.ports():
+        wait_until(lambda: readonly_lists(port, lists) == lists, 30,
+                   what=f"the lists on node :{port}")
     rc.close()
 
 
-def test_restart_catches_up_hashes_and_sets_from_snapshot(make_cluster):
+def readonly_lists(port, keys):
+    with RawConn(port, timeout=IO) as c:
+        assert c.call("READONLY") == "OK"
+        return {k: [e.decode() for e in c.call("LRANGE", k, 0, -1)] for k in keys}
+
+
+def test_restart_catches_up_hashes_sets_and_lists_from_snapshot(make_cluster):
     cl = make_cluster(snapshot_entries=50)
     victim = cl.nodes[3]
     survivors = [cl.nodes[1], cl.nodes[2]]
@@ -177,12 +203,15 @@ def test_restart_catches_up_hashes_and_sets_from_snapshot(make_cluster):
     set_keys = [f"s:{i}" for i in range(100)]
     for i, k in enumerate(set_keys):
         rc.sadd(k, *range(i % 5 + 1))
+    lists = {f"l:{i}": [str(i)] for i in range(100)}
+    for k, elements in lists.items():
+        rc.rpush(k, *elements)
     cl.wait_caught_up(victim)
     victim.kill9()
     cl.wait_all_leaders(timeout=60, nodes=survivors)
     rc.close()
     rc = client(cl, [n.port for n in survivors])
-    # ~40 writes per partition, each a new field or member: past 50 entries, so logs are
+    # ~50 writes per partition, each a new field, member or element: past 50 entries, so logs are
     # compacted. Odd sets get members that are no integers (hashtable), even ones stay
     # intsets.
     for round_ in range(7):
@@ -191,6 +220,9 @@ def test_restart_catches_up_hashes_and_sets_from_snapshot(make_cluster):
             want[k][f"r{round_}"] = str(round_)
         for i, k in enumerate(set_keys):
             rc.sadd(k, f"r{round_}" if i % 2 else 100 + round_)
+        for k in lists:
+            rc.lpush(k, f"r{round_}")
+            lists[k].insert(0, f"r{round_}")
     want_sets = {k: (rc.smembers(k), "hashtable" if i % 2 else "intset")
                  for i, k in enumerate(set_keys)}
     rc.close()
@@ -203,3 +235,6 @@ def test_restart_catches_up_hashes_and_sets_from_snapshot(make_cluster):
     got = readonly_sets(victim.port, set_keys)
     wrong = {k: (want_sets[k], got[k]) for k in set_keys if got[k] != want_sets[k]}
     assert not wrong, f"{len(wrong)} sets differ on node 3: {list(wrong.items())[:3]}"
+    got = readonly_lists(victim.port, lists)
+    wrong = {k: (lists[k], got[k]) for k in lists if got[k] != lists[k]}
+    assert not wrong, f"{len(wrong)} lists differ on node 3: {list(wrong.items())[:3]}"

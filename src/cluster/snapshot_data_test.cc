@@ -12,6 +12,7 @@
 
 #include "storage/encoding.h"
 #include "storage/hash_payload.h"
+#include "storage/list_payload.h"
 
 namespace flin::cluster {
 namespace {
@@ -63,7 +64,14 @@ std::string RandomSnapshot(std::mt19937& rng) {
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   for (const std::string& k : keys) {
     std::string v;
-    if (const int kind = rng() % 6; kind < 2) {  // a hash, or a set (of integers, or not)
+    if (rng() % 6 == 0) {  // a list
+      storage::ListElements l;
+      l.Parse(storage::kEmptyListPayload);
+      for (int e = 1 + rng() % 5; e > 0; --e) l.items().push_back(l.Keep(std::string(rng() % 9, 'e')));
+      std::string payload;
+      l.Encode(&payload);
+      storage::EncodeValue(storage::ValueType::kList, rng() % 2 ? 0 : 12345, payload, &v);
+    } else if (const int kind = rng() % 6; kind < 2) {  // a hash, or a set (of integers, or not)
       storage::HashFields h;
       h.Parse(storage::kEmptyHashPayload);
       const bool set = kind == 1, ints = rng() % 2 == 0;

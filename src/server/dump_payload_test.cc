@@ -8,6 +8,7 @@
 
 #include "common/crc64.h"
 #include "storage/hash_payload.h"
+#include "storage/list_payload.h"
 
 namespace flin::server {
 namespace {
@@ -410,6 +411,40 @@ TEST(DumpPayloadTest, SetsRoundTrip) {
     EXPECT_EQ(v, payload);
   }
   EXPECT_EQ(DumpSet("garbage"), "");
+}
+
+// A list DUMPs as Redis 7.0's quicklist 2 (listpack nodes of at most 8 KiB, each element in
+// its narrowest listpack encoding) and loads back to the same payload; RDB_TYPE_LIST loads
+// too.
+TEST(DumpPayloadTest, ListsRoundTrip) {
+  storage::ListElements l;
+  ASSERT_TRUE(l.Parse(storage::kEmptyListPayload));
+  for (const char* e : {"0", "127", "128", "-1", "4095", "-4096", "4096", "32767", "-32769",
+                        "8388607", "-8388609", "2147483647", "-2147483649",
+                        "9223372036854775807", "-9223372036854775808", "01", "-0", "", "x"}) {
+    l.items().push_back(e);
+  }
+  const std::string s63(63, 'a'), s64(64, 'b'), s4095(4095, 'c'), s4096(4096, 'd');
+  for (const std::string* s : {&s63, &s64, &s4095, &s4096}) l.items().push_back(*s);
+  for (int i = 0; i < 3000; ++i) l.items().push_back(l.Keep("element-" + std::to_string(i)));
+  std::string payload;
+  l.Encode(&payload);
+  const std::string dump = DumpList(payload);
+  ASSERT_FALSE(dump.empty());
+  EXPECT_EQ(dump[0], 18);
+  std::string v;
+  LoadedPayload r = Load(dump, &v);
+  ASSERT_EQ(r.fault, PayloadFault::kNone);
+  EXPECT_EQ(r.value_type, storage::ValueType::kList);
+  EXPECT_EQ(v, payload);
+  EXPECT_EQ(Load(dump, &v, payload.size() - 1).fault, PayloadFault::kTooLarge);
+  // RDB_TYPE_LIST: a count, then strings.
+  r = Load(WithFooter(std::string("\x01\x02\x01" "a" "\x00", 5)), &v);
+  ASSERT_EQ(r.fault, PayloadFault::kNone);
+  ASSERT_TRUE(l.Parse(v));
+  EXPECT_EQ(std::vector<std::string_view>(l.items().begin(), l.items().end()),
+            (std::vector<std::string_view>{"a", ""}));
+  EXPECT_EQ(DumpList("garbage"), "");
 }
 
 TEST(DumpPayloadTest, HashesRoundTrip) {

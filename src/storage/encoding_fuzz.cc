@@ -1,4 +1,4 @@
-// libFuzzer target: the stored value, hash and set payload and data-key decoders. Their input comes from disk and,
+// libFuzzer target: the stored value, hash, set and list payload and data-key decoders. Their input comes from disk and,
 // through an installed snapshot, from a peer. Any bytes must decode without crashing, and
 // whatever decodes must encode back to exactly the same bytes (so no two encodings share a
 // meaning and nothing is silently dropped).
@@ -10,6 +10,7 @@
 
 #include "storage/encoding.h"
 #include "storage/hash_payload.h"
+#include "storage/list_payload.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace flin::storage;
@@ -46,6 +47,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     h.ForEach([](std::string_view, std::string_view v) {
       if (!v.empty()) __builtin_trap();
     });
+  }
+  // The same of a list's payload (storage/list_payload.h).
+  ListElements list;
+  if (list.Parse(raw)) {
+    list.Encode(&again);
+    if (again != raw) __builtin_trap();
+    uint64_t n = 0;
+    if (!ListElements::Count(raw, &n) || n != list.size()) __builtin_trap();
   }
   int partition = -1;
   std::string_view user_key;
