@@ -45,7 +45,7 @@ smoke-test: build
 	BUILD=$(BUILD) scripts/bench-vs-redis.sh --smoke
 	KEYS=20000 DURATION=1 BUILD=$(BUILD) scripts/bench-memory.sh
 	ROUNDS=1 DURATION=0.2 KEYSPACE=2000 BUILD=$(BUILD) scripts/bench-ab.sh get=1 set=1
-	SIZES=100 ROUNDS=1 REQUESTS=2000 BUILD=$(BUILD) scripts/bench-hash.sh
+	SIZES=100 ROUNDS=1 REQUESTS=2000 BUILD=$(BUILD) scripts/bench-collections.sh
 	@if [ -x scripts/test-3-node-local.sh ]; then DURATION=2 BUILD=$(BUILD) scripts/test-3-node-local.sh; fi
 
 test: unit-test asan-test blackbox-test smoke-test
