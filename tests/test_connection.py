@@ -258,7 +258,7 @@ def test_hello_auth_without_a_password(raw):
 
 
 @pytest.mark.flin_only
-@pytest.mark.parametrize("cmd", [["LPUSH", "k", "v"], ["ZADD", "k", "1", "m"],
+@pytest.mark.parametrize("cmd", [["BLPOP", "k", "0"], ["ZADD", "k", "1", "m"],
                                  ["XADD", "k", "*", "f", "v"]])
 def test_other_data_types_are_unknown_commands(raw, cmd):
     args = " ".join(f"'{a}'" for a in cmd[1:])
