@@ -10,6 +10,7 @@
 #include "common/strings.h"
 #include "storage/hash_payload.h"
 #include "storage/list_payload.h"
+#include "storage/varint.h"
 
 namespace flin::server {
 namespace {
@@ -20,7 +21,8 @@ constexpr uint8_t kLen6Bit = 0, kLen14Bit = 1, kEncVal = 3;
 constexpr uint8_t kLen32Bit = 0x80, kLen64Bit = 0x81;
 constexpr uint8_t kEncInt8 = 0, kEncInt16 = 1, kEncInt32 = 2, kEncLzf = 3;
 constexpr uint8_t kTypeString = 0, kTypeList = 1, kTypeSet = 2, kTypeHash = 4,
-                  kTypeSetIntset = 11, kTypeHashListpack = 16, kTypeListQuicklist2 = 18;
+                  kTypeListZiplist = 10, kTypeSetIntset = 11, kTypeHashZiplist = 13,
+                  kTypeListQuicklist = 14, kTypeHashListpack = 16, kTypeListQuicklist2 = 18;
 constexpr size_t kFooterBytes = 10;  // version (2) + CRC64 (8)
 
 void PutLen(uint64_t len, std::string* out) {
@@ -210,10 +212,17 @@ uint64_t LittleEndian(std::string_view s) {
   return v;
 }
 
-// The elements of a listpack (Redis's listpack.c format), integers as decimal text; false if
-// it is malformed anywhere: its sizes, an entry's encoding or back-length, the terminator.
-bool ParseListpack(std::string_view lp, std::vector<std::string>* out) {
-  if (lp.size() < 7 || LittleEndian(lp.substr(0, 4)) != lp.size()) return false;
+// Walks the elements of a listpack (Redis's listpack.c format), integers as decimal text:
+// each(element) for each, which may stop the walk (false). false if it is malformed anywhere
+// (its sizes, an entry's encoding or back-length, the terminator, checked first as Redis's
+// shallow check does) or stopped.
+template <typename Each>
+bool WalkListpack(std::string_view lp, Each each) {
+  if (lp.size() < 7 || LittleEndian(lp.substr(0, 4)) != lp.size() ||
+      static_cast<uint8_t>(lp.back()) != 0xff) {
+    return false;
+  }
+  uint64_t seen = 0;
   const uint64_t declared = LittleEndian(lp.substr(4, 2));
   size_t pos = 6;
   const auto have = [&](size_t n) { return lp.size() - pos >= n; };
@@ -229,7 +238,7 @@ bool ParseListpack(std::string_view lp, std::vector<std::string>* out) {
     size_t header = 0;
     int int_bytes = 0;
     if ((b & 0x80) == 0) {  // 7-bit unsigned integer
-      out->push_back(std::to_string(b & 0x7f));
+      if (!each(std::to_string(b & 0x7f))) return false;
       pos += 1;
     } else if ((b & 0xc0) == 0x80) {  // string of up to 63 bytes
       len = b & 0x3f, header = 1;
@@ -237,7 +246,7 @@ bool ParseListpack(std::string_view lp, std::vector<std::string>* out) {
       if (!have(2)) return false;
       int64_t v = ((b & 0x1f) << 8) | static_cast<uint8_t>(lp[pos + 1]);
       if (v >= 4096) v -= 8192;
-      out->push_back(std::to_string(v));
+      if (!each(std::to_string(v))) return false;
       pos += 2;
     } else if ((b & 0xf0) == 0xe0) {  // string of up to 4095 bytes
       if (!have(2)) return false;
@@ -252,13 +261,13 @@ bool ParseListpack(std::string_view lp, std::vector<std::string>* out) {
     }
     if (header != 0) {
       if (!have(header) || lp.size() - pos - header < len) return false;
-      out->emplace_back(lp.substr(pos + header, len));
+      if (!each(lp.substr(pos + header, len))) return false;
       pos += header + len;
     } else if (int_bytes != 0) {
       if (!have(1 + int_bytes)) return false;
       const uint64_t u = LittleEndian(lp.substr(pos + 1, int_bytes));
       const int shift = 64 - 8 * int_bytes;
-      out->push_back(std::to_string(static_cast<int64_t>(u << shift) >> shift));
+      if (!each(std::to_string(static_cast<int64_t>(u << shift) >> shift))) return false;
       pos += 1 + int_bytes;
     }
     // The entry's back-length: its size again, 7 bits a byte, the last byte the lowest.
@@ -275,8 +284,9 @@ bool ParseListpack(std::string_view lp, std::vector<std::string>* out) {
     }
     if (decoded != entry) return false;
     pos += back;
+    ++seen;
   }
-  return pos == lp.size() && (declared == 65535 || declared == out->size());
+  return pos == lp.size() && (declared == 65535 || declared == seen);
 }
 
 // The integers of an intset (Redis's intset.c: encoding u32 = 2, 4 or 8 bytes an integer,
@@ -300,21 +310,29 @@ bool ParseIntset(std::string_view is, std::vector<std::string>* out) {
   return true;
 }
 
-// What a decoded element costs beyond its bytes while a collection is loaded (its string, and
-// its entry in the decoded hash, set or list), counted against the limit: a payload of many
-// tiny elements must not take many times the limit in memory before it is refused.
+// What a decoded hash or set element costs beyond its bytes while it is loaded (its string,
+// its entry in the decoded value and in its index). Counted against a budget of 4x the
+// limit, so that a payload of many tiny elements cannot take many times the limit in memory
+// before it is refused, while a set of a million small members (Redis restores it) loads.
 constexpr uint64_t kElementOverhead = 64;
+uint64_t OverheadBudget(uint64_t max_bytes) {
+  return max_bytes > UINT64_MAX / 4 ? UINT64_MAX : 4 * max_bytes;
+}
 
-// Reads the strings of an RDB collection one by one (`n` of them, or until the limit), handing
-// each to `take`, which keeps it or refuses the whole (false: bad data, e.g. a member twice).
-// Each string is read within what the ones before left of the limit (a few LZF bytes must not
-// expand to the limit each before the whole is found too large).
+// Reads the strings of an RDB collection one by one (`n` of them), handing each to `take`,
+// which keeps it or refuses the whole (false: bad data, e.g. a member twice). Each string is
+// read within what the ones before left of the limit (a few LZF bytes must not expand to the
+// limit each before the whole is found too large); each counts kElementOverhead against
+// *overhead, whose budget is OverheadBudget (none if null: the caller stores as it reads).
 template <typename Take>
-PayloadFault LoadStrings(Reader& r, uint64_t n, uint64_t max_bytes, Take take) {
+PayloadFault LoadStrings(Reader& r, uint64_t n, uint64_t max_bytes, uint64_t* overhead,
+                         Take take) {
   uint64_t total = 0;
   for (uint64_t i = 0; i < n; ++i) {
-    if (max_bytes - total < kElementOverhead) return PayloadFault::kTooLarge;
-    total += kElementOverhead;
+    if (overhead != nullptr) {
+      if (OverheadBudget(max_bytes) - *overhead < kElementOverhead) return PayloadFault::kTooLarge;
+      *overhead += kElementOverhead;
+    }
     std::string e;
     const LoadedPayload s = LoadString(r, max_bytes - total, &e);
     if (s.fault != PayloadFault::kNone) return s.fault;
@@ -330,7 +348,9 @@ PayloadFault LoadStrings(Reader& r, uint64_t n, uint64_t max_bytes, Take take) {
 // intset while it can be one, however it came.
 LoadedPayload Finish(int type, bool set, storage::HashFields* h, uint64_t max_bytes,
                      std::string* value, LoadedPayload out) {
-  if (type == kTypeHashListpack) h->set_hashtable(h->size() > storage::kListpackMaxEntries);
+  if (type == kTypeHashListpack || type == kTypeHashZiplist) {
+    h->set_hashtable(h->size() > storage::kListpackMaxEntries);
+  }
   if (set) h->set_hashtable(!storage::IntsetFits(*h));
   std::string encoded;
   h->Encode(&encoded);
@@ -341,6 +361,86 @@ LoadedPayload Finish(int type, bool set, storage::HashFields* h, uint64_t max_by
   }
   if (value) *value = std::move(encoded);
   return out;
+}
+
+// Walks the elements of a ziplist (what Redis 3.2 to 6.2 dumped for small lists and hashes;
+// ziplist.c), integers as decimal text: each(element) for each, which may stop the walk.
+// false if it is malformed anywhere (its sizes, tail offset and count, an entry's previous
+// length or encoding, the terminator) or stopped.
+template <typename Each>
+bool WalkZiplist(std::string_view zl, Each each) {
+  if (zl.size() < 11 || LittleEndian(zl.substr(0, 4)) != zl.size() ||
+      static_cast<uint8_t>(zl.back()) != 0xff) {
+    return false;
+  }
+  const uint64_t tail = LittleEndian(zl.substr(4, 4)), declared = LittleEndian(zl.substr(8, 2));
+  const auto big_endian = [&](size_t at, size_t n) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; ++i) v = (v << 8) | static_cast<uint8_t>(zl[at + i]);
+    return v;
+  };
+  size_t pos = 10, last = 10;
+  uint64_t seen = 0, prev = 0;
+  const auto have = [&](size_t n) { return zl.size() - 1 - pos >= n; };  // (before the 0xff)
+  while (pos < zl.size() - 1) {
+    const size_t start = pos;
+    uint64_t prevlen = static_cast<uint8_t>(zl[pos]);
+    if (prevlen == 0xfe) {
+      if (!have(5)) return false;
+      prevlen = LittleEndian(zl.substr(pos + 1, 4));
+      pos += 5;
+    } else if (prevlen == 0xff) {
+      return false;
+    } else {
+      pos += 1;
+    }
+    if (prevlen != prev || !have(1)) return false;
+    const auto b = static_cast<uint8_t>(zl[pos]);
+    uint64_t len = 0;
+    size_t header = 0;
+    int int_bytes = 0;
+    int64_t immediate = -1;
+    switch (b >> 6) {
+      case 0:
+        len = b & 0x3f, header = 1;
+        break;
+      case 1:
+        if (!have(2)) return false;
+        len = big_endian(pos, 2) & 0x3fff, header = 2;
+        break;
+      case 2:
+        if (b != 0x80 || !have(5)) return false;
+        len = big_endian(pos + 1, 4), header = 5;
+        break;
+      default:
+        if (b == 0xc0) int_bytes = 2;
+        else if (b == 0xd0) int_bytes = 4;
+        else if (b == 0xe0) int_bytes = 8;
+        else if (b == 0xf0) int_bytes = 3;
+        else if (b == 0xfe) int_bytes = 1;
+        else if (b >= 0xf1 && b <= 0xfd) immediate = (b & 0x0f) - 1;
+        else return false;
+    }
+    if (header != 0) {
+      if (!have(header) || zl.size() - 1 - pos - header < len) return false;
+      if (!each(zl.substr(pos + header, len))) return false;
+      pos += header + len;
+    } else if (immediate >= 0) {
+      if (!each(std::to_string(immediate))) return false;
+      pos += 1;
+    } else {
+      if (!have(1 + int_bytes)) return false;
+      const uint64_t u = LittleEndian(zl.substr(pos + 1, int_bytes));
+      const int shift = 64 - 8 * int_bytes;
+      if (!each(std::to_string(static_cast<int64_t>(u << shift) >> shift))) return false;
+      pos += 1 + int_bytes;
+    }
+    prev = pos - start;
+    last = start;
+    ++seen;
+  }
+  return pos == zl.size() - 1 && (seen == 0 ? tail == 10 : tail == last) &&
+         (declared == 65535 || declared == seen);
 }
 
 // One listpack entry as Redis 7.0 encodes it (listpack.c): a canonical integer in the
@@ -425,7 +525,8 @@ LoadedPayload LoadCollection(Reader& r, int type, uint64_t max_bytes, std::strin
     }
     std::string_view field;  // a hash's field, while its value is read
     bool have_field = false;
-    const PayloadFault f = LoadStrings(r, width * n, max_bytes, [&](std::string e) {
+    uint64_t overhead = 0;
+    const PayloadFault f = LoadStrings(r, width * n, max_bytes, &overhead, [&](std::string e) {
       const std::string_view kept = h.Keep(std::move(e));
       if (set) return h.Set(kept, {});
       have_field = !have_field;
@@ -439,8 +540,17 @@ LoadedPayload LoadCollection(Reader& r, int type, uint64_t max_bytes, std::strin
   std::vector<std::string> elements;
   const LoadedPayload s = LoadString(r, max_bytes, &blob);
   if (s.fault != PayloadFault::kNone) return fail(s.fault);
-  const bool parsed = set ? ParseIntset(blob, &elements)
-                          : ParseListpack(blob, &elements) && elements.size() % 2 == 0;
+  bool too_large = false;  // (an intset holds at most 1/2 of its bytes in integers: bounded)
+  const auto keep = [&](std::string_view e) {
+    too_large = (elements.size() + 1) * kElementOverhead > OverheadBudget(max_bytes);
+    if (!too_large) elements.emplace_back(e);
+    return !too_large;
+  };
+  const bool parsed =
+      set ? ParseIntset(blob, &elements)
+          : (type == kTypeHashZiplist ? WalkZiplist(blob, keep) : WalkListpack(blob, keep)) &&
+                elements.size() % 2 == 0;
+  if (too_large) return fail(PayloadFault::kTooLarge);
   if (!parsed || elements.empty()) return fail(PayloadFault::kBadFormat);
   for (size_t i = 0; i < elements.size(); i += width) {
     // (An element twice is bad data.)
@@ -453,9 +563,10 @@ LoadedPayload LoadCollection(Reader& r, int type, uint64_t max_bytes, std::strin
 
 // A list object after its type byte: RDB_TYPE_LIST's count and element strings, or
 // RDB_TYPE_LIST_QUICKLIST_2's (what Redis 7.0 dumps) count of nodes, each a container kind
-// (1: one plain element, 2: a listpack of elements) and a string. An empty listpack node is
-// skipped, as Redis does; an empty list, or another kind, is bad data. Decoded into *value
-// (a list payload) whether or not the caller wants it.
+// (1: one plain element, not empty; 2: a listpack of elements) and a string. An empty
+// listpack node is skipped, as Redis does; an empty list, or another kind, is bad data.
+// Decoded into *value (a list payload) whether or not the caller wants it: each element is
+// encoded as it is read, so the decoding takes the payload's size and no more.
 LoadedPayload LoadList(Reader& r, int type, uint64_t max_bytes, std::string* value) {
   LoadedPayload out;
   out.type = type;
@@ -464,45 +575,49 @@ LoadedPayload LoadList(Reader& r, int type, uint64_t max_bytes, std::string* val
     out.fault = f;
     return out;
   };
-  storage::ListElements list;
-  list.Parse(storage::kEmptyListPayload);
-  uint64_t n;
-  if (!r.Len(&n, nullptr) || n == 0 || n > r.left()) return fail(PayloadFault::kBadFormat);
-  PayloadFault f;
-  if (type == kTypeList) {
-    f = LoadStrings(r, n, max_bytes, [&](std::string e) {
-      list.items().push_back(list.Keep(std::move(e)));
-      return true;
-    });
-  } else {
-    uint64_t total = 0;
-    f = PayloadFault::kNone;
-    for (uint64_t i = 0; i < n && f == PayloadFault::kNone; ++i) {
-      uint64_t container;
-      if (!r.Len(&container, nullptr) || (container != 1 && container != 2)) {
-        return fail(PayloadFault::kBadFormat);
-      }
-      std::string node;
-      f = LoadString(r, max_bytes - total, &node).fault;
-      if (f != PayloadFault::kNone) break;
-      total += node.size();
-      if (container == 1) {
-        list.items().push_back(list.Keep(std::move(node)));
-        continue;
-      }
-      std::vector<std::string> elements;
-      if (!ParseListpack(node, &elements)) return fail(PayloadFault::kBadFormat);
-      for (std::string& e : elements) {
-        if (max_bytes - total < kElementOverhead) return fail(PayloadFault::kTooLarge);
-        total += kElementOverhead;
-        list.items().push_back(list.Keep(std::move(e)));
-      }
+  std::string body;  // the elements as a list payload has them, after its header
+  uint64_t count = 0;
+  const auto add = [&](std::string_view e) {
+    char len[10];
+    body.append(len, storage::varint::Put(len, e.size()) - len);
+    body.append(e);
+    ++count;
+    return body.size() <= max_bytes;
+  };
+  uint64_t n = 1;  // (a ziplist: one string)
+  if (type != kTypeListZiplist &&
+      (!r.Len(&n, nullptr) || n == 0 || n > r.left())) {
+    return fail(PayloadFault::kBadFormat);
+  }
+  for (uint64_t i = 0; i < n; ++i) {
+    // Each element a plain string (RDB_TYPE_LIST), each node a ziplist (10, 14), or a node of
+    // either kind (18).
+    uint64_t container = type == kTypeList ? 1 : 2;
+    if (type == kTypeListQuicklist2 &&
+        (!r.Len(&container, nullptr) || (container != 1 && container != 2))) {
+      return fail(PayloadFault::kBadFormat);
+    }
+    std::string node;
+    const PayloadFault f = LoadString(r, max_bytes - std::min<uint64_t>(body.size(), max_bytes),
+                                      &node).fault;
+    if (f != PayloadFault::kNone) return fail(f);
+    if (container == 1) {
+      if (type == kTypeListQuicklist2 && node.empty()) return fail(PayloadFault::kBadFormat);
+      if (!add(node)) return fail(PayloadFault::kTooLarge);
+      continue;
+    }
+    bool too_large = false;
+    const auto each = [&](std::string_view e) { return !(too_large = !add(e)); };
+    const bool zip = type == kTypeListZiplist || type == kTypeListQuicklist;
+    if (!(zip ? WalkZiplist(node, each) : WalkListpack(node, each))) {
+      return fail(too_large ? PayloadFault::kTooLarge : PayloadFault::kBadFormat);
     }
   }
-  if (f != PayloadFault::kNone) return fail(f);
-  if (list.empty()) return fail(PayloadFault::kBadFormat);
-  std::string encoded;
-  list.Encode(&encoded);
+  if (count == 0) return fail(PayloadFault::kBadFormat);
+  std::string encoded(1, '\0');
+  char c[10];
+  encoded.append(c, storage::varint::Put(c, count) - c);
+  encoded += body;
   out.size = encoded.size();
   if (out.size > max_bytes) return fail(PayloadFault::kTooLarge);
   if (value) *value = std::move(encoded);
@@ -609,15 +724,18 @@ LoadedPayload LoadDumpPayload(std::string_view payload, uint64_t max_bytes, std:
     return out;
   }
   if (type == kTypeString) return LoadString(r, max_bytes, value);
-  if (type == kTypeHash || type == kTypeHashListpack || type == kTypeSet ||
-      type == kTypeSetIntset) {
+  if (type == kTypeHash || type == kTypeHashListpack || type == kTypeHashZiplist ||
+      type == kTypeSet || type == kTypeSetIntset) {
     return LoadCollection(r, type, max_bytes, value);
   }
-  if (type == kTypeList || type == kTypeListQuicklist2) return LoadList(r, type, max_bytes, value);
+  if (type == kTypeList || type == kTypeListZiplist || type == kTypeListQuicklist ||
+      type == kTypeListQuicklist2) {
+    return LoadList(r, type, max_bytes, value);
+  }
   out.type = type;
   // With nothing before the footer the type is the version's first byte: version 0 reads as
   // a string (above), any other as no object at all (Redis fails to load it).
-  // An older encoding of a type Flin has (a hash zipmap, a list ziplist...) is bad data too.
+  // An older encoding of a type Flin has (a hash zipmap, Redis 2's) is bad data too.
   const std::string_view name = RdbTypeName(type);
   const bool ours = name == "hash" || name == "set" || name == "list";
   const bool object = !name.empty() && payload.size() > kFooterBytes;

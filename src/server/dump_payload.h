@@ -29,12 +29,13 @@
 // then each member as a string). RESTORE reads both; a member twice, or an intset not
 // strictly ascending, is bad data.
 //
-// A list is dumped as RDB_TYPE_LIST (1: its element count, then each element as a string),
-// which Redis 7.0 restores; RESTORE reads that and RDB_TYPE_LIST_QUICKLIST_2 (18: nodes, each
-// one plain element or a listpack of them), what Redis 7.0 dumps. The older list encodings
-// (ziplist 10, quicklist 14) are bad data. While a hash, set or list is decoded, each element
-// counts 64 bytes beyond its own against the limit, so that a payload of many tiny elements
-// cannot take many times the limit in memory.
+// A list is dumped as Redis 7.0 dumps it, RDB_TYPE_LIST_QUICKLIST_2 (18: nodes, each one
+// plain element or a listpack of them). RESTORE reads that, RDB_TYPE_LIST (1: a count and
+// strings), and what Redis 3.2 to 6.2 dumped: a ziplist (10) or a quicklist of ziplists (14)
+// for a list, a ziplist (13) for a small hash. A list is encoded as it is read (its decoding
+// takes the payload's size); a hash's or set's elements are kept apart while they are read,
+// each counting 64 bytes against a budget of 4x the limit, so that a payload of many tiny
+// elements cannot take many times the limit in memory.
 //
 // Pure functions; thread-safe.
 

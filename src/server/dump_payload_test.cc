@@ -447,6 +447,70 @@ TEST(DumpPayloadTest, ListsRoundTrip) {
   EXPECT_EQ(DumpList("garbage"), "");
 }
 
+// A ziplist of short strings and 0..12 immediates, as Redis 3.2-6.2 wrote them; `lie` breaks
+// one thing: 1 a previous length, 2 the tail offset, 3 the count, 4 the terminator.
+std::string Ziplist(const std::vector<std::string>& elements, int lie = 0) {
+  std::string entries;
+  size_t prev = 0, tail = 10;
+  for (const std::string& e : elements) {
+    std::string entry(1, static_cast<char>(prev + (lie == 1 ? 1 : 0)));
+    if (e.size() == 1 && e[0] >= '0' && e[0] <= '9') {
+      entry.push_back(static_cast<char>(0xf1 + (e[0] - '0')));
+    } else {
+      entry.push_back(static_cast<char>(e.size()));
+      entry += e;
+    }
+    tail = 10 + entries.size();
+    entries += entry;
+    prev = entry.size();
+  }
+  std::string zl;
+  const auto le = [&zl](uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) zl.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  le(10 + entries.size() + 1, 4);
+  le(tail + (lie == 2 ? 1 : 0), 4);
+  le(elements.size() + (lie == 3 ? 1 : 0), 2);
+  zl += entries;
+  zl.push_back(lie == 4 ? '\0' : '\xff');
+  return zl;
+}
+
+// What Redis 3.2 to 6.2 dumped: a list as a ziplist (10) or a quicklist of ziplists (14), a
+// small hash as a ziplist (13). A lying ziplist is bad data.
+TEST(DumpPayloadTest, RestoresRedis6Ziplists) {
+  const auto payload = [](int type, const std::string& body) {
+    return WithFooter(std::string(1, static_cast<char>(type)) + body, 9);
+  };
+  const auto str = [](const std::string& s) { return std::string(1, static_cast<char>(s.size())) + s; };
+  std::string v;
+  LoadedPayload r = Load(payload(10, str(Ziplist({"a", "7", "bc"}))), &v);
+  ASSERT_EQ(r.fault, PayloadFault::kNone);
+  storage::ListElements l;
+  ASSERT_TRUE(l.Parse(v));
+  EXPECT_EQ(std::vector<std::string_view>(l.items().begin(), l.items().end()),
+            (std::vector<std::string_view>{"a", "7", "bc"}));
+  r = Load(payload(14, std::string("\x03") + str(Ziplist({"x"})) + str(Ziplist({})) +
+                           str(Ziplist({"y", "z"}))),
+           &v);  // (an empty node skipped)
+  ASSERT_EQ(r.fault, PayloadFault::kNone);
+  ASSERT_TRUE(l.Parse(v));
+  EXPECT_EQ(l.size(), 3u);
+  r = Load(payload(13, str(Ziplist({"f", "1", "g", "two"}))), &v);
+  ASSERT_EQ(r.fault, PayloadFault::kNone);
+  EXPECT_EQ(r.value_type, storage::ValueType::kHash);
+  EXPECT_EQ(HashOf(v), (std::vector<std::pair<std::string, std::string>>{{"f", "1"}, {"g", "two"}}));
+  for (int lie = 1; lie <= 4; ++lie) {
+    EXPECT_EQ(Load(payload(10, str(Ziplist({"a", "b"}, lie))), &v).fault,
+              PayloadFault::kBadFormat)
+        << lie;
+  }
+  EXPECT_EQ(Load(payload(13, str(Ziplist({"f", "1", "g"}))), &v).fault,
+            PayloadFault::kBadFormat);  // odd
+  EXPECT_EQ(Load(payload(14, std::string("\x01") + str(Ziplist({}))), &v).fault,
+            PayloadFault::kBadFormat);  // empty
+}
+
 TEST(DumpPayloadTest, HashesRoundTrip) {
   storage::HashFields h;
   ASSERT_TRUE(h.Parse(storage::kEmptyHashPayload));

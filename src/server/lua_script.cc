@@ -382,10 +382,11 @@ void RunCommand(RunState* st) {
     out.BulkInteger(ctx.now_ms / 1000);
     out.BulkInteger((ctx.now_ms % 1000) * 1000);
   } else if (spec->apply == nullptr || spec->Has(kCmdInternal) ||
-             spec->KeyPositions(args).empty() || IsScriptCommand(*spec) ||
-             spec->Has(kCmdPubSub)) {
+             (spec->KeyPositions(args).empty() && spec->key_positions == nullptr) ||
+             IsScriptCommand(*spec) || spec->Has(kCmdPubSub)) {
     // Commands that do not run from the log, and those of several logs or none (FLUSHALL,
-    // transactions, scripts). And PUBLISH: its answer counts each replica's own subscribers,
+    // transactions, scripts). (A command that counts its keys and names none validly, as
+    // LMPOP 0, runs: its apply answers its own error.) And PUBLISH: its answer counts each replica's own subscribers,
     // which a script could branch on, and then write differently on each replica.
     return fail("ERR This Redis command is not allowed from script");
   } else if (st->read_only && spec->Writes(args)) {

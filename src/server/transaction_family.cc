@@ -278,6 +278,12 @@ bool RunsInsideMulti(const CommandSpec& spec) {
          spec.handler == WatchCmd || spec.name == "quit" || spec.name == "reset";
 }
 
+// A command that counts its keys (SINTERCARD, LMPOP) with no valid keys in this call: its
+// count is bad, which its own checks answer (at EXEC, as Redis), not a keyless command.
+bool BadNumKeys(const CommandSpec& spec) {
+  return spec.key_positions != nullptr && !IsScriptCommand(spec);
+}
+
 void QueueInTransaction(CommandContext& ctx) {
   ClientConn::Transaction& tx = ctx.conn.transaction();
   std::string error;  // a refusal, which aborts the transaction
@@ -291,7 +297,7 @@ void QueueInTransaction(CommandContext& ctx) {
               "command does not go through the log");
   } else if (ctx.spec.KeyPositions(ctx.args).empty() &&
              !(ctx.server.cluster() == nullptr && IsScriptCommand(ctx.spec)) &&
-             !KeylessPublish(ctx.spec, ctx.args)) {
+             !KeylessPublish(ctx.spec, ctx.args) && !BadNumKeys(ctx.spec)) {
     // FLUSHALL, FLUSHDB: a range deletion, which WriteTxn writes apart from the batch (not
     // atomic with the commands around it), and in a cluster one entry of every partition. (A
     // script without keys runs in the single node's one log like any command.)
