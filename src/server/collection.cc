@@ -2,44 +2,29 @@
 
 namespace flin::server {
 
-bool LoadCollection(ApplyContext& ctx, std::string_view key, storage::ValueType type,
-                    std::string* payload, storage::HashFields* h, int64_t* expire_at) {
-  storage::ValueType found = type;
-  *expire_at = 0;
-  if (!ctx.GetValue(key, &found, payload, expire_at)) {
-    h->Parse(storage::kEmptyHashPayload);
-    return true;
-  }
-  if (found != type) {
-    ctx.wrong_type = true;
-    return false;
-  }
-  if (!h->Parse(*payload, /*check_unique=*/false)) {
-    ctx.out.Error(ErrCollectionDamaged(type));
-    return false;
-  }
-  return true;
-}
-
-bool StoreCollection(ApplyContext& ctx, std::string_view key, storage::ValueType type,
-                     const storage::HashFields& h, int64_t expire_at) {
-  if (h.empty()) {
+bool StoreEncoded(ApplyContext& ctx, std::string_view key, storage::ValueType type,
+                  std::string_view encoded, uint64_t size, int64_t expire_at) {
+  if (size == 0) {
     ctx.Delete(key);
     ctx.Notify(kNotifyGeneric, "del", key);
     return true;
   }
-  std::string encoded;
-  if (!EncodeCollection(ctx, type, h, &encoded)) return false;
+  if (static_cast<int64_t>(encoded.size()) > kMaxStringBytes) {
+    ctx.out.Error(ErrCollectionTooBig(type));
+    return false;
+  }
   ctx.PutValue(key, type, encoded, expire_at);
   return true;
 }
 
-bool EncodeCollection(ApplyContext& ctx, storage::ValueType type, const storage::HashFields& h,
-                      std::string* encoded) {
-  h.Encode(encoded);
-  if (static_cast<int64_t>(encoded->size()) <= kMaxStringBytes) return true;
-  ctx.out.Error(ErrCollectionTooBig(type));
-  return false;
+CommandSpec CollectionSpec(std::string group, std::string name, int arity, uint32_t flags,
+                           Handler h, ApplyFn a, std::string summary, std::string since,
+                           std::string complexity, int last_key) {
+  CommandSpec s = MakeCommand(std::move(name), arity, flags, h, a, std::move(group),
+                              std::move(summary), 1, last_key, 1);
+  s.since = std::move(since);
+  s.complexity = std::move(complexity);
+  return s;
 }
 
 }  // namespace flin::server

@@ -2,7 +2,9 @@
 // What the hash and set families share (hash_family.cc, set_family.cc). Both keep a key's
 // elements in one value with the layout of storage/hash_payload.h (a set's values are empty),
 // so both read, write, draw random elements and scan alike:
-//   - ReadCollection: the payload of a key of one type, WRONGTYPE for another;
+//   - ReadCollection: the payload of a key of one type, WRONGTYPE for another (hashes, sets
+//     and lists: storage/list_payload.h);
+//   - CountCmd: HLEN, SCARD, LLEN;
 //   - LoadCollection / StoreCollection: a write's decode and write-back (the key deleted
 //     with its last element, with Redis's "del" event);
 //   - PickRng: random picks that are the same on every replica when applied from the log;
@@ -24,6 +26,7 @@
 #include "server/command.h"
 #include "server/keyspace.h"
 #include "storage/hash_payload.h"
+#include "storage/list_payload.h"
 
 namespace flin::server {
 
@@ -48,14 +51,22 @@ bool ReadCollectionPayload(Ctx& ctx, std::string_view key, storage::ValueType ty
   return false;
 }
 
-// The same, decoded: false if absent or of another type (as above), or damaged (answered
-// here, *damaged set).
-template <typename Ctx>
+// Decodes what Flin stored (unique by construction: no uniqueness check for a hash or set).
+inline bool ParseStored(storage::HashFields* h, std::string_view payload) {
+  return h->Parse(payload, /*check_unique=*/false);
+}
+inline bool ParseStored(storage::ListElements* l, std::string_view payload) {
+  return l->Parse(payload);
+}
+
+// The same, decoded (a HashFields, or a ListElements): false if absent or of another type
+// (as above), or damaged (answered here, *damaged set).
+template <typename Ctx, typename Decoded>
 bool ReadCollection(Ctx& ctx, std::string_view key, storage::ValueType type,
-                    std::string* payload, storage::HashFields* h, bool* damaged) {
+                    std::string* payload, Decoded* h, bool* damaged) {
   *damaged = false;
   if (!ReadCollectionPayload(ctx, key, type, payload)) return false;
-  if (!h->Parse(*payload, /*check_unique=*/false)) {
+  if (!ParseStored(h, *payload)) {
     *damaged = true;
     ctx.out.Error(ErrCollectionDamaged(type));
     return false;
@@ -63,19 +74,75 @@ bool ReadCollection(Ctx& ctx, std::string_view key, storage::ValueType type,
   return true;
 }
 
-// The `type` value at `key` for a write, with its expiry (which every hash and set write
-// keeps, as Redis). false if the key holds another type (wrong_type: nothing will be written)
-// or a damaged value (answered here); an absent key is an empty collection.
-bool LoadCollection(ApplyContext& ctx, std::string_view key, storage::ValueType type,
-                    std::string* payload, storage::HashFields* h, int64_t* expire_at);
+// HLEN, SCARD, LLEN: the count a payload declares (`count`: HashFields::Count or
+// ListElements::Count), 0 for a missing key.
+template <typename Ctx>
+void CountCmd(Ctx& ctx, storage::ValueType type, bool (*count)(std::string_view, uint64_t*)) {
+  std::string payload;
+  uint64_t n = 0;
+  if (ReadCollectionPayload(ctx, ctx.args[1], type, &payload) && !count(payload, &n)) {
+    return ctx.out.Error(ErrCollectionDamaged(type));
+  }
+  ctx.out.Integer(static_cast<int64_t>(n));
+}
 
-// Writes the changed collection back, or deletes the key once its last element is gone
-// (with "del", as Redis raises). false (answered) if it grew past the bound.
-bool StoreCollection(ApplyContext& ctx, std::string_view key, storage::ValueType type,
-                     const storage::HashFields& h, int64_t expire_at);
+inline std::string_view EmptyPayload(const storage::HashFields*) {
+  return storage::kEmptyHashPayload;
+}
+inline std::string_view EmptyPayload(const storage::ListElements*) {
+  return storage::kEmptyListPayload;
+}
+
+// The `type` value at `key` for a write (decoded into a HashFields or a ListElements), with
+// its expiry (which every hash, set and list write keeps, as Redis). false if the key holds
+// another type (wrong_type: nothing will be written) or a damaged value (answered here); an
+// absent key is an empty collection (*found false).
+template <typename Decoded>
+bool LoadCollection(ApplyContext& ctx, std::string_view key, storage::ValueType type,
+                    std::string* payload, Decoded* h, int64_t* expire_at,
+                    bool* found = nullptr) {
+  storage::ValueType stored = type;
+  *expire_at = 0;
+  const bool present = ctx.GetValue(key, &stored, payload, expire_at);
+  if (found != nullptr) *found = present;
+  if (!present) {
+    ParseStored(h, EmptyPayload(h));
+    return true;
+  }
+  if (stored != type) {
+    ctx.wrong_type = true;
+    return false;
+  }
+  if (!ParseStored(h, *payload)) {
+    ctx.out.Error(ErrCollectionDamaged(type));
+    return false;
+  }
+  return true;
+}
+
+// `encoded` (of a collection of `size` elements) written back, or the key deleted once it is
+// empty (with "del", as Redis raises). false (answered) if it is past the bound.
+bool StoreEncoded(ApplyContext& ctx, std::string_view key, storage::ValueType type,
+                  std::string_view encoded, uint64_t size, int64_t expire_at);
+
 // Encodes a non-empty collection for PutValue: false (answered) if it is past the bound.
-bool EncodeCollection(ApplyContext& ctx, storage::ValueType type, const storage::HashFields& h,
-                      std::string* encoded);
+template <typename Decoded>
+bool EncodeCollection(ApplyContext& ctx, storage::ValueType type, const Decoded& h,
+                      std::string* encoded) {
+  h.Encode(encoded);
+  if (static_cast<int64_t>(encoded->size()) <= kMaxStringBytes) return true;
+  ctx.out.Error(ErrCollectionTooBig(type));
+  return false;
+}
+
+// Writes the changed collection back, or deletes the key once its last element is gone.
+template <typename Decoded>
+bool StoreCollection(ApplyContext& ctx, std::string_view key, storage::ValueType type,
+                     const Decoded& h, int64_t expire_at) {
+  std::string encoded;
+  if (!h.empty()) h.Encode(&encoded);
+  return StoreEncoded(ctx, key, type, encoded, h.size(), expire_at);
+}
 
 // The generator of a command's random picks (HRANDFIELD, SRANDMEMBER, SPOP). Applied from the
 // log (a write, a script's redis.call, a read in MULTI or behind writes), the picks are the
@@ -171,5 +238,14 @@ uint64_t ScanWalk(std::vector<E>* elements, Name name, bool whole, uint64_t curs
   }
   return next;
 }
+
+// The spec of a command of these families: keys from args[1] to args[last_key] (a negative
+// last_key counts from the end), documented as `group` with its Redis version and cost.
+CommandSpec CollectionSpec(std::string group, std::string name, int arity, uint32_t flags,
+                           Handler h, ApplyFn a, std::string summary, std::string since,
+                           std::string complexity, int last_key = 1);
+
+// A read's two functions: on an I/O thread, and applied from the log.
+#define FLIN_READ(fn) fn<CommandContext>, fn<ApplyContext>
 
 }  // namespace flin::server

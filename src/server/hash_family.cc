@@ -93,12 +93,7 @@ void HFieldIntegerCmd(Ctx& ctx) {
 
 template <typename Ctx>
 void HLenCmd(Ctx& ctx) {
-  std::string payload;
-  uint64_t count = 0;
-  if (ReadHashPayload(ctx, ctx.args[1], &payload) && !HashFields::Count(payload, &count)) {
-    return ctx.out.Error(ErrCollectionDamaged(kType));
-  }
-  ctx.out.Integer(static_cast<int64_t>(count));
+  CountCmd(ctx, kType, HashFields::Count);
 }
 
 // HKEYS, HVALS, HGETALL.
@@ -334,11 +329,8 @@ void HIncrByFloatApply(ApplyContext& ctx) {
 
 CommandSpec Spec(std::string name, int arity, uint32_t flags, Handler h, ApplyFn a,
                  std::string summary, std::string complexity) {
-  CommandSpec s =
-      MakeCommand(std::move(name), arity, flags, h, a, "hash", std::move(summary), 1, 1, 1);
-  s.since = "2.0.0";
-  s.complexity = std::move(complexity);
-  return s;
+  return CollectionSpec("hash", std::move(name), arity, flags, h, a, std::move(summary), "2.0.0",
+                        std::move(complexity));
 }
 
 CommandSpec Read(std::string name, int arity, Handler h, ApplyFn a, std::string summary,
@@ -361,7 +353,6 @@ CommandSpec Write(std::string name, int arity, Handler h, ApplyFn a, std::string
               std::move(complexity));
 }
 
-#define FLIN_READ(fn) fn<CommandContext>, fn<ApplyContext>
 
 }  // namespace
 

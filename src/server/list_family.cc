@@ -11,7 +11,6 @@
 #include <algorithm>
 
 #include "server/collection.h"
-#include "storage/list_payload.h"
 
 namespace flin::server {
 namespace {
@@ -22,19 +21,10 @@ using storage::ValueType;
 constexpr ValueType kType = ValueType::kList;
 constexpr std::string_view kErrNotPositive = "ERR value is out of range, must be positive";
 
-// The list at `key` for a read, decoded: false if absent or of another type (wrong_type), or
-// damaged (answered here, *damaged set).
 template <typename Ctx>
 bool ReadList(Ctx& ctx, std::string_view key, std::string* payload, ListElements* list,
               bool* damaged) {
-  *damaged = false;
-  if (!ReadCollectionPayload(ctx, key, kType, payload)) return false;
-  if (!list->Parse(*payload)) {
-    *damaged = true;
-    ctx.out.Error(ErrCollectionDamaged(kType));
-    return false;
-  }
-  return true;
+  return ReadCollection(ctx, key, kType, payload, list, damaged);
 }
 
 // An index from the head (>= 0) or the tail (< 0) as a position, or -1 if out of range.
@@ -63,13 +53,7 @@ void Range(int64_t start, int64_t stop, size_t size, size_t* from, size_t* to) {
 
 template <typename Ctx>
 void LLenCmd(Ctx& ctx) {
-  std::string payload;
-  uint64_t count = 0;
-  if (ReadCollectionPayload(ctx, ctx.args[1], kType, &payload) &&
-      !ListElements::Count(payload, &count)) {
-    return ctx.out.Error(ErrCollectionDamaged(kType));
-  }
-  ctx.out.Integer(static_cast<int64_t>(count));
+  CountCmd(ctx, kType, ListElements::Count);
 }
 
 // LINDEX key index: the key first, then the index (a missing key with any index is nil).
@@ -166,52 +150,14 @@ void LPosCmd(Ctx& ctx) {
 
 void ProposeKey1(CommandContext& ctx) { ctx.Propose(ctx.Partition(ctx.args[1])); }
 
-// The list at `key` for a write, with its expiry (kept by every list write, as Redis).
-// false if the key holds another type (wrong_type) or a damaged list (answered); an absent
-// key is an empty list (*found false).
 bool LoadList(ApplyContext& ctx, std::string_view key, std::string* payload, ListElements* list,
               int64_t* expire_at, bool* found = nullptr) {
-  ValueType type = kType;
-  *expire_at = 0;
-  const bool present = ctx.GetValue(key, &type, payload, expire_at);
-  if (found) *found = present;
-  if (!present) {
-    list->Parse(storage::kEmptyListPayload);
-    return true;
-  }
-  if (type != kType) {
-    ctx.wrong_type = true;
-    return false;
-  }
-  if (!list->Parse(*payload)) {
-    ctx.out.Error(ErrCollectionDamaged(kType));
-    return false;
-  }
-  return true;
-}
-
-// Writes `encoded` back, or deletes the key once the list is empty ("del", as Redis).
-// false (answered) if it is past the bound.
-bool StoreEncoded(ApplyContext& ctx, std::string_view key, std::string_view encoded,
-                  uint64_t size, int64_t expire_at) {
-  if (size == 0) {
-    ctx.Delete(key);
-    ctx.Notify(kNotifyGeneric, "del", key);
-    return true;
-  }
-  if (static_cast<int64_t>(encoded.size()) > kMaxStringBytes) {
-    ctx.out.Error(ErrCollectionTooBig(kType));
-    return false;
-  }
-  ctx.PutValue(key, kType, encoded, expire_at);
-  return true;
+  return LoadCollection(ctx, key, kType, payload, list, expire_at, found);
 }
 
 bool StoreList(ApplyContext& ctx, std::string_view key, const ListElements& list,
                int64_t expire_at) {
-  std::string encoded;
-  if (!list.empty()) list.Encode(&encoded);
-  return StoreEncoded(ctx, key, encoded, list.size(), expire_at);
+  return StoreCollection(ctx, key, kType, list, expire_at);
 }
 
 // LPUSH RPUSH LPUSHX RPUSHX key element [element ...]: the stored elements copied, not
@@ -235,7 +181,7 @@ void PushApply(ApplyContext& ctx) {
   }
   uint64_t size;
   ListElements::Count(encoded, &size);
-  if (!StoreEncoded(ctx, ctx.args[1], encoded, size, expire_at)) return;
+  if (!StoreEncoded(ctx, ctx.args[1], kType, encoded, size, expire_at)) return;
   ctx.Notify(kNotifyList, head ? "lpush" : "rpush", ctx.args[1]);
   ctx.out.Integer(static_cast<int64_t>(size));
 }
@@ -460,10 +406,7 @@ void LMoveApply(ApplyContext& ctx) {
   } else {
     to_head ? to.items().push_front(value) : to.items().push_back(value);
     std::string encoded;  // the destination checked against the bound before any write
-    to.Encode(&encoded);
-    if (static_cast<int64_t>(encoded.size()) > kMaxStringBytes) {
-      return ctx.out.Error(ErrCollectionTooBig(kType));
-    }
+    if (!EncodeCollection(ctx, kType, to, &encoded)) return;
     ctx.PutValue(dst, kType, encoded, dst_expire);
   }
   ctx.Notify(kNotifyList, to_head ? "lpush" : "rpush", dst);
@@ -526,17 +469,10 @@ void LMPopApply(ApplyContext& ctx) {
   ctx.out.NullArray();
 }
 
-CommandSpec Spec(std::string name, int arity, uint32_t flags, Handler h, ApplyFn a,
-                 std::string summary, std::string since, std::string complexity,
-                 int last_key = 1) {
-  CommandSpec s = MakeCommand(std::move(name), arity, flags, h, a, "list", std::move(summary), 1,
-                              last_key, 1);
-  s.since = std::move(since);
-  s.complexity = std::move(complexity);
-  return s;
+template <typename... A>
+CommandSpec Spec(A&&... a) {
+  return CollectionSpec("list", std::forward<A>(a)...);
 }
-
-#define FLIN_READ(fn) fn<CommandContext>, fn<ApplyContext>
 
 }  // namespace
 

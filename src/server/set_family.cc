@@ -66,13 +66,7 @@ bool AddMember(HashFields* h, std::string_view m) {
 
 template <typename Ctx>
 void SCardCmd(Ctx& ctx) {
-  std::string payload;
-  uint64_t count = 0;
-  if (ReadCollectionPayload(ctx, ctx.args[1], kType, &payload) &&
-      !HashFields::Count(payload, &count)) {
-    return ctx.out.Error(ErrCollectionDamaged(kType));
-  }
-  ctx.out.Integer(static_cast<int64_t>(count));
+  CountCmd(ctx, kType, HashFields::Count);
 }
 
 // SISMEMBER (one member: a walk of the payload) and SMISMEMBER (through a decoded set).
@@ -436,17 +430,10 @@ void SCombineStoreApply(ApplyContext& ctx) {
   ctx.out.Integer(static_cast<int64_t>(h.size()));
 }
 
-CommandSpec Spec(std::string name, int arity, uint32_t flags, Handler h, ApplyFn a,
-                 std::string summary, std::string since, std::string complexity,
-                 int last_key = 1) {
-  CommandSpec s = MakeCommand(std::move(name), arity, flags, h, a, "set", std::move(summary), 1,
-                              last_key, 1);
-  s.since = std::move(since);
-  s.complexity = std::move(complexity);
-  return s;
+template <typename... A>
+CommandSpec Spec(A&&... a) {
+  return CollectionSpec("set", std::forward<A>(a)...);
 }
-
-#define FLIN_READ(fn) fn<CommandContext>, fn<ApplyContext>
 
 constexpr uint32_t kRead = kCmdReadOnly, kWrite = kCmdWrite;
 
