@@ -30,7 +30,7 @@ inline char* Put(char* p, uint64_t v) {
 // Writes a varint length and the bytes of `s` at p; returns the end.
 inline char* PutBytes(char* p, std::string_view s) {
   p = Put(p, s.size());
-  std::memcpy(p, s.data(), s.size());
+  if (!s.empty()) std::memcpy(p, s.data(), s.size());  // (an empty view's data may be null)
   return p + s.size();
 }
 
