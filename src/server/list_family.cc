@@ -56,20 +56,40 @@ void LLenCmd(Ctx& ctx) {
   CountCmd(ctx, kType, ListElements::Count);
 }
 
+// The elements at positions [from, to) of a list payload, where `range` gives them from its
+// length (which the payload's header tells), walked no further than `to` (LINDEX and LRANGE
+// near the head of a long list cost what they return). false if it is damaged (answered).
+template <typename Ctx, typename RangeOf>
+bool SliceOf(Ctx& ctx, std::string_view payload, RangeOf range,
+             std::vector<std::string_view>* out) {
+  uint64_t n;
+  size_t from, to;
+  if (ListElements::Count(payload, &n)) {
+    range(n, &from, &to);
+    if (from >= to || ListElements::Slice(payload, from, to, out)) return true;
+  }
+  ctx.out.Error(ErrCollectionDamaged(kType));
+  return false;
+}
+
 // LINDEX key index: the key first, then the index (a missing key with any index is nil).
 template <typename Ctx>
 void LIndexCmd(Ctx& ctx) {
   std::string payload;
-  ListElements list;
-  bool damaged;
-  if (!ReadList(ctx, ctx.args[1], &payload, &list, &damaged)) {
-    if (!damaged && !ctx.wrong_type) ctx.out.Null();
+  if (!ReadCollectionPayload(ctx, ctx.args[1], kType, &payload)) {
+    if (!ctx.wrong_type) ctx.out.Null();
     return;
   }
   int64_t index;
   if (!ParseInt64(ctx.args[2], &index)) return ctx.out.Error(kErrNotInteger);
-  const int64_t p = Position(index, list.size());
-  p < 0 ? ctx.out.Null() : ctx.out.Bulk(list.items()[static_cast<size_t>(p)]);
+  std::vector<std::string_view> element;
+  const auto at = [&](uint64_t n, size_t* from, size_t* to) {
+    const int64_t p = Position(index, n);
+    *from = p < 0 ? 0 : static_cast<size_t>(p);
+    *to = p < 0 ? 0 : *from + 1;
+  };
+  if (!SliceOf(ctx, payload, at, &element)) return;
+  element.empty() ? ctx.out.Null() : ctx.out.Bulk(element[0]);
 }
 
 // LRANGE key start stop: the range first, then the key.
@@ -80,14 +100,17 @@ void LRangeCmd(Ctx& ctx) {
     return ctx.out.Error(kErrNotInteger);
   }
   std::string payload;
-  ListElements list;
-  bool damaged;
-  ReadList(ctx, ctx.args[1], &payload, &list, &damaged);
-  if (damaged || ctx.wrong_type) return;
-  size_t from, to;
-  Range(start, stop, list.size(), &from, &to);
-  ctx.out.ArrayHeader(to - from);
-  for (size_t i = from; i < to; ++i) ctx.out.Bulk(list.items()[i]);
+  std::vector<std::string_view> elements;
+  if (ReadCollectionPayload(ctx, ctx.args[1], kType, &payload)) {
+    const auto range = [&](uint64_t n, size_t* from, size_t* to) {
+      Range(start, stop, n, from, to);
+    };
+    if (!SliceOf(ctx, payload, range, &elements)) return;
+  } else if (ctx.wrong_type) {
+    return;
+  }
+  ctx.out.ArrayHeader(elements.size());
+  for (std::string_view e : elements) ctx.out.Bulk(e);
 }
 
 // LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]: the options first.
@@ -218,23 +241,45 @@ void PopFrom(ListElements* list, bool head, uint64_t count, std::vector<std::str
   }
 }
 
+// Pops up to `count` elements of the list at `key` into *popped (views into *payload), with
+// its pop event (and "del" if it empties; nothing for a count of 0), the kept elements
+// copied undecoded (ListElements::Pop). false if the key is absent (*found false), of
+// another type (wrong_type), or damaged (answered).
+bool PopKey(ApplyContext& ctx, std::string_view key, bool head, uint64_t count,
+            std::string* payload, std::vector<std::string_view>* popped, bool* found) {
+  ValueType type = kType;
+  int64_t expire_at = 0;
+  *found = ctx.GetValue(key, &type, payload, &expire_at);
+  if (!*found) return false;
+  if (type != kType) {
+    ctx.wrong_type = true;
+    return false;
+  }
+  if (count == 0) return true;
+  std::string rest;
+  uint64_t left;
+  if (!ListElements::Pop(*payload, head, count, popped, &rest, &left)) {
+    ctx.out.Error(ErrCollectionDamaged(kType));
+    return false;
+  }
+  ctx.Notify(kNotifyList, head ? "lpop" : "rpop", key);
+  StoreEncoded(ctx, key, kType, rest, left, expire_at);  // (smaller: within the bound)
+  return true;
+}
+
 // LPOP RPOP key [count].
 void PopApply(ApplyContext& ctx) {
   int64_t count;
   bool with_count;
   if (!ParsePopCount(ctx, &count, &with_count)) return;
-  const bool head = ToLower(ctx.args[0])[0] == 'l';
   std::string payload;
-  ListElements list;
-  int64_t expire_at;
-  bool found;
-  if (!LoadList(ctx, ctx.args[1], &payload, &list, &expire_at, &found)) return;
-  if (!found) return with_count ? ctx.out.NullArray() : ctx.out.Null();
-  if (with_count && count == 0) return ctx.out.ArrayHeader(0);
   std::vector<std::string_view> popped;
-  PopFrom(&list, head, static_cast<uint64_t>(count), &popped);
-  ctx.Notify(kNotifyList, head ? "lpop" : "rpop", ctx.args[1]);
-  StoreList(ctx, ctx.args[1], list, expire_at);  // (smaller: within the bound)
+  bool found;
+  const bool head = ToLower(ctx.args[0])[0] == 'l';
+  if (!PopKey(ctx, ctx.args[1], head, static_cast<uint64_t>(count), &payload, &popped, &found)) {
+    if (!found) with_count ? ctx.out.NullArray() : ctx.out.Null();
+    return;
+  }
   if (!with_count) return ctx.out.Bulk(popped[0]);
   ctx.out.ArrayHeader(popped.size());
   for (std::string_view e : popped) ctx.out.Bulk(e);
@@ -451,15 +496,13 @@ void LMPopApply(ApplyContext& ctx) {
   if (!err.empty()) return ctx.out.Error(err);
   for (size_t i = 2; i < 2 + static_cast<size_t>(numkeys); ++i) {
     std::string payload;
-    ListElements list;
-    int64_t expire_at;
-    bool found;
-    if (!LoadList(ctx, ctx.args[i], &payload, &list, &expire_at, &found)) return;
-    if (!found) continue;
     std::vector<std::string_view> popped;
-    PopFrom(&list, head, static_cast<uint64_t>(count), &popped);
-    ctx.Notify(kNotifyList, head ? "lpop" : "rpop", ctx.args[i]);
-    StoreList(ctx, ctx.args[i], list, expire_at);
+    bool found;
+    if (!PopKey(ctx, ctx.args[i], head, static_cast<uint64_t>(count), &payload, &popped,
+                &found)) {
+      if (found) return;  // (of another type, or damaged)
+      continue;
+    }
     ctx.out.ArrayHeader(2);
     ctx.out.Bulk(ctx.args[i]);
     ctx.out.ArrayHeader(popped.size());

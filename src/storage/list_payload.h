@@ -19,6 +19,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace flin::storage {
 
@@ -47,6 +48,15 @@ class ListElements {
   // payload's header is malformed.
   static bool Push(std::string_view payload, std::span<const std::string_view> add, bool head,
                    std::string* out);
+  // The elements at positions [from, to) of a payload, walked up to `to` with nothing else
+  // decoded (LRANGE, LINDEX), as views into it. false if the walk meets damage.
+  static bool Slice(std::string_view payload, uint64_t from, uint64_t to,
+                    std::vector<std::string_view>* out);
+  // Up to `count` elements popped from the head or the tail of a payload (in the order they
+  // are popped, as views into it) and the payload left into *rest (with *left elements),
+  // copying the kept elements undecoded (LPOP, RPOP, LMPOP). false if the walk meets damage.
+  static bool Pop(std::string_view payload, bool head, uint64_t count,
+                  std::vector<std::string_view>* popped, std::string* rest, uint64_t* left);
 
  private:
   std::deque<std::string_view> items_;

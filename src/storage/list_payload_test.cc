@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,44 @@ TEST(ListPayloadTest, PushWithoutDecodingIsPushAfterDecoding) {
   many.push_back("f");
   EXPECT_EQ(out, Encoded(many));
   EXPECT_FALSE(ListElements::Push("", std::vector<std::string_view>{"f"}, false, &out));
+}
+
+// Slice and Pop walk the payload; they agree with the decoded list for every range and count.
+TEST(ListPayloadTest, SliceAndPopAgreeWithTheDecodedList) {
+  std::vector<std::string> items;
+  for (int i = 0; i < 9; ++i) items.push_back(std::string(i * 20, static_cast<char>('a' + i)));
+  const std::string enc = Encoded(items);
+  for (uint64_t from = 0; from <= 10; ++from) {
+    for (uint64_t to = from; to <= 11; ++to) {
+      std::vector<std::string_view> got;
+      ASSERT_TRUE(ListElements::Slice(enc, from, to, &got));
+      std::vector<std::string> want;
+      for (uint64_t i = from; i < std::min<uint64_t>(to, items.size()); ++i) want.push_back(items[i]);
+      EXPECT_EQ(std::vector<std::string>(got.begin(), got.end()), want) << from << " " << to;
+    }
+  }
+  for (const bool head : {true, false}) {
+    for (uint64_t count = 0; count <= 10; ++count) {
+      std::vector<std::string_view> popped;
+      std::string rest;
+      uint64_t left;
+      ASSERT_TRUE(ListElements::Pop(enc, head, count, &popped, &rest, &left));
+      std::vector<std::string> kept = items, want;
+      for (uint64_t i = 0; i < count && !kept.empty(); ++i) {
+        want.push_back(head ? kept.front() : kept.back());
+        head ? (void)kept.erase(kept.begin()) : kept.pop_back();
+      }
+      EXPECT_EQ(std::vector<std::string>(popped.begin(), popped.end()), want);
+      EXPECT_EQ(left, kept.size());
+      EXPECT_EQ(rest, kept.empty() ? "" : Encoded(kept)) << head << count;
+    }
+  }
+  std::vector<std::string_view> out;
+  std::string rest;
+  uint64_t left;
+  EXPECT_FALSE(ListElements::Slice(enc.substr(0, enc.size() - 1), 0, 9, &out));
+  EXPECT_FALSE(ListElements::Pop(enc.substr(0, enc.size() - 1), false, 1, &out, &rest, &left));
+  EXPECT_FALSE(ListElements::Pop(enc + "x", false, 1, &out, &rest, &left));
 }
 
 TEST(ListPayloadTest, RefusesMalformedPayloads) {
