@@ -227,20 +227,6 @@ void PopCheck(CommandContext& ctx) {
   if (ParsePopCount(ctx, &count, &with_count)) ProposeKey1(ctx);
 }
 
-// Pops up to `count` elements from one end of a decoded list into *out.
-void PopFrom(ListElements* list, bool head, uint64_t count, std::vector<std::string_view>* out) {
-  auto& items = list->items();
-  for (; count > 0 && !items.empty(); --count) {
-    if (head) {
-      out->push_back(items.front());
-      items.pop_front();
-    } else {
-      out->push_back(items.back());
-      items.pop_back();
-    }
-  }
-}
-
 // Pops up to `count` elements of the list at `key` into *popped (views into *payload), with
 // its pop event (and "del" if it empties; nothing for a count of 0), the kept elements
 // copied undecoded (ListElements::Pop). false if the key is absent (*found false), of
@@ -436,28 +422,37 @@ void LMoveApply(ApplyContext& ctx) {
   if (!MoveEnds(ctx.args, &from_head, &to_head)) return ctx.out.Error(kErrSyntax);
   const std::string_view src = ctx.args[1], dst = ctx.args[2];
   std::string src_payload, dst_payload;
-  ListElements from, to;
-  int64_t src_expire, dst_expire;
-  bool found;
-  if (!LoadList(ctx, src, &src_payload, &from, &src_expire, &found)) return;
-  if (!found) return ctx.out.Null();
-  if (!LoadList(ctx, dst, &dst_payload, &to, &dst_expire)) return;
-  std::vector<std::string_view> moved;
-  PopFrom(&from, from_head, 1, &moved);
-  const std::string value(moved[0]);  // (lives past both stores)
-  if (src == dst) {
-    to_head ? from.items().push_front(value) : from.items().push_back(value);
-    StoreList(ctx, src, from, src_expire);  // (the same size)
-  } else {
-    to_head ? to.items().push_front(value) : to.items().push_back(value);
-    std::string encoded;  // the destination checked against the bound before any write
-    if (!EncodeCollection(ctx, kType, to, &encoded)) return;
-    ctx.PutValue(dst, kType, encoded, dst_expire);
+  ValueType src_type = kType, dst_type = kType;
+  int64_t src_expire = 0, dst_expire = 0;
+  if (!ctx.GetValue(src, &src_type, &src_payload, &src_expire)) return ctx.out.Null();
+  const bool dst_found = src != dst && ctx.GetValue(dst, &dst_type, &dst_payload, &dst_expire);
+  if (src_type != kType || dst_type != kType) {
+    ctx.wrong_type = true;
+    return;
   }
+  // Both ends copied undecoded: the element popped, then pushed onto what the destination
+  // holds (the source's rest when it is the same list).
+  std::vector<std::string_view> moved;
+  std::string rest, pushed;
+  uint64_t left;
+  if (!ListElements::Pop(src_payload, from_head, 1, &moved, &rest, &left)) {
+    return ctx.out.Error(ErrCollectionDamaged(kType));
+  }
+  const std::string_view onto = src == dst ? (left > 0 ? std::string_view(rest)
+                                                       : storage::kEmptyListPayload)
+                                : dst_found ? std::string_view(dst_payload)
+                                            : storage::kEmptyListPayload;
+  if (!ListElements::Push(onto, moved, to_head, &pushed)) {
+    return ctx.out.Error(ErrCollectionDamaged(kType));
+  }
+  uint64_t size;
+  ListElements::Count(pushed, &size);
+  // The destination checked against the bound before anything is written.
+  if (!StoreEncoded(ctx, dst, kType, pushed, size, src == dst ? src_expire : dst_expire)) return;
   ctx.Notify(kNotifyList, to_head ? "lpush" : "rpush", dst);
   ctx.Notify(kNotifyList, from_head ? "lpop" : "rpop", src);
-  if (src != dst) StoreList(ctx, src, from, src_expire);  // (its "del" if emptied)
-  ctx.out.Bulk(value);
+  if (src != dst) StoreEncoded(ctx, src, kType, rest, left, src_expire);  // ("del" if emptied)
+  ctx.out.Bulk(moved[0]);
 }
 
 // LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]. "" if the arguments are valid.
