@@ -1,14 +1,16 @@
 #pragma once
-// What the hash and set families share (hash_family.cc, set_family.cc). Both keep a key's
-// elements in one value with the layout of storage/hash_payload.h (a set's values are empty),
-// so both read, write, draw random elements and scan alike:
+// What the hash, set and list families share (hash_family.cc, set_family.cc,
+// list_family.cc). Each keeps a key's elements in one value (storage/hash_payload.h, where a
+// set's values are empty; storage/list_payload.h), so they read, write, draw random elements
+// and scan alike:
 //   - ReadCollection: the payload of a key of one type, WRONGTYPE for another (hashes, sets
 //     and lists: storage/list_payload.h);
 //   - CountCmd: HLEN, SCARD, LLEN;
-//   - LoadCollection / StoreCollection: a write's decode and write-back (the key deleted
-//     with its last element, with Redis's "del" event);
+//   - LoadCollection / StoreCollection / StoreEncoded: a write's decode and write-back (the
+//     key deleted with its last element, with Redis's "del" event), within the size bound;
 //   - PickRng: random picks that are the same on every replica when applied from the log;
-//   - ParseScanOptions / ScanWalk: HSCAN's and SSCAN's MATCH/COUNT and their cursor walk.
+//   - ParseScanOptions / ScanWalk: HSCAN's and SSCAN's MATCH/COUNT and their cursor walk;
+//   - KeysAfterNumKeys: the keys of SINTERCARD and LMPOP; CollectionSpec: their specs.
 //
 // Templates over the context (CommandContext on an I/O thread, ApplyContext on the apply
 // thread); stateless, so thread-safe as the contexts they are given.
@@ -30,7 +32,8 @@
 
 namespace flin::server {
 
-// The bound of a hash or set: Redis has none; Flin bounds its one value as it bounds a string.
+// The bound of a hash, set or list: Redis has none; Flin bounds its one value as it bounds a
+// string (kMaxStringBytes, at apply).
 inline std::string ErrCollectionTooBig(storage::ValueType type) {
   return "ERR " + std::string(TypeName(type)) +
          " exceeds the maximum size of a value (proto-max-bulk-len)";

@@ -3,10 +3,10 @@
 // blocking forms (BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP) are not implemented: they answer
 // "unknown command".
 //
-// A list is one value (storage/list_payload.h): a read decodes it, a write decodes, changes
-// and writes it back on every replica, so both cost time in the list's length (a push copies
-// the stored elements without decoding them; docs/DESIGN.md, "Lists"). A list whose last
-// element goes is deleted, as in Redis.
+// A list is one value (storage/list_payload.h), written whole on every replica, so a write
+// costs time in the list's length. Pushes, pops, LMOVE, LINDEX and LRANGE work on the stored
+// bytes (copied or walked, not decoded); LSET, LREM, LTRIM, LINSERT and LPOS decode the list
+// (docs/DESIGN.md, "Lists"). A list whose last element goes is deleted, as in Redis.
 
 #include <algorithm>
 
