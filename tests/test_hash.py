@@ -40,28 +40,16 @@ What is left out, or kept loose, and why:
 import pytest
 
 from event_helpers import kea
-from flinproc import TARGET, Error, Status, error_of, reply_bytes
+from flinproc import TARGET, Error, error_of, reply_bytes
+from redis_texts import (
+    arity, BAD_CURSOR, BUSY, EXECABORT, LLONG_MAX, LLONG_MIN, NOT_INT, OK, SYNTAX, WRONGTYPE)
 
-
-WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
-SYNTAX = "ERR syntax error"
-NOT_INT = "ERR value is not an integer or out of range"
 NOT_FLOAT = "ERR value is not a valid float"
 HASH_NOT_INT = "ERR hash value is not an integer"
 HASH_NOT_FLOAT = "ERR hash value is not a float"
 OVERFLOW = "ERR increment or decrement would overflow"
 NAN_OR_INF = "ERR increment would produce NaN or Infinity"
 INCR_NAN_OR_INF = "ERR value is NaN or Infinity"
-BAD_CURSOR = "ERR invalid cursor"
-BUSY = "BUSYKEY Target key name already exists."
-EXECABORT = "EXECABORT Transaction discarded because of previous errors."
-OK = Status("OK")
-LLONG_MAX = 9223372036854775807
-LLONG_MIN = -9223372036854775808
-
-
-def arity(cmd):
-    return f"ERR wrong number of arguments for '{cmd}' command"
 
 
 def hset(raw, key, pairs):

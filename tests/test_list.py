@@ -56,12 +56,11 @@ What is left out, or kept loose, and why:
 import pytest
 
 from event_helpers import kea
-from flinproc import TARGET, Error, Status, error_of, reply_bytes
+from flinproc import TARGET, Error, error_of, reply_bytes
+from redis_texts import (
+    arity, BUSY, EXECABORT, LLONG_MAX, LLONG_MIN, NOT_INT, OK, SYNTAX, WRONGTYPE)
 
 
-WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
-SYNTAX = "ERR syntax error"
-NOT_INT = "ERR value is not an integer or out of range"
 # LPOP/RPOP's count is read by getPositiveLongFromObjectOrReply: one text for "not a number"
 # and for "negative".
 POP_COUNT = "ERR value is out of range, must be positive"
@@ -73,15 +72,6 @@ COUNT_NEG = "ERR COUNT can't be negative"
 MAXLEN_NEG = "ERR MAXLEN can't be negative"
 NUMKEYS = "ERR numkeys should be greater than 0"
 LMPOP_COUNT = "ERR count should be greater than 0"
-BUSY = "BUSYKEY Target key name already exists."
-EXECABORT = "EXECABORT Transaction discarded because of previous errors."
-OK = Status("OK")
-LLONG_MAX = 9223372036854775807
-LLONG_MIN = -9223372036854775808
-
-
-def arity(cmd):
-    return f"ERR wrong number of arguments for '{cmd}' command"
 
 
 def lrange(raw, key):

@@ -54,15 +54,11 @@ What is left out, or kept loose, and why:
 import pytest
 
 from event_helpers import kea
-from flinproc import TARGET, Error, Status, error_of, reply_bytes
+from flinproc import TARGET, Error, error_of, reply_bytes
+from redis_texts import (
+    arity, BAD_CURSOR, BUSY, EXECABORT, LLONG_MAX, LLONG_MIN, NOT_INT, OK, SYNTAX, WRONGTYPE)
 
 
-WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
-SYNTAX = "ERR syntax error"
-NOT_INT = "ERR value is not an integer or out of range"
-BAD_CURSOR = "ERR invalid cursor"
-BUSY = "BUSYKEY Target key name already exists."
-EXECABORT = "EXECABORT Transaction discarded because of previous errors."
 # SPOP's count is read by getPositiveLongFromObjectOrReply: one text for "not a number" and
 # for "negative".
 SPOP_COUNT = "ERR value is out of range, must be positive"
@@ -71,13 +67,6 @@ SRANDMEMBER_RANGE = ("ERR value is out of range, value must between -92233720368
 NUMKEYS = "ERR numkeys should be greater than 0"
 NUMKEYS_ARGS = "ERR Number of keys can't be greater than number of args"
 LIMIT_NEG = "ERR LIMIT can't be negative"
-OK = Status("OK")
-LLONG_MAX = 9223372036854775807
-LLONG_MIN = -9223372036854775808
-
-
-def arity(cmd):
-    return f"ERR wrong number of arguments for '{cmd}' command"
 
 
 def members(raw, key):
