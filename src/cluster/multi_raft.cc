@@ -523,9 +523,10 @@ void MultiRaftNode::HandleMessages(std::vector<Inbound>& inbox) {
 }
 
 // -MOVED to `leader` (0: none known; self: this node led the partition when the request was
-// routed here, and does no more), else NoLeaderError.
-std::string MultiRaftNode::Redirect(int partition, uint64_t leader) const {
-  const int slot = PartitionFirstSlot(partition, topology_.partitions());
+// routed here, and does no more), else NoLeaderError. It names the request's slot (`slot`,
+// or the partition's first if unknown), as the -MOVED the I/O thread answers does.
+std::string MultiRaftNode::Redirect(int partition, uint64_t leader, int slot) const {
+  if (slot < 0) slot = PartitionFirstSlot(partition, topology_.partitions());
   if (leader == 0 || leader == topology_.self_id()) return NoLeaderError(partition);
   const std::optional<NodeInfo> n = topology_.Find(leader);
   if (!n) return "CLUSTERDOWN unknown leader";
@@ -583,7 +584,8 @@ void MultiRaftNode::Submit(Proposal& p, int64_t now_ms, int64_t held_since) {
       !groups_[p.partition]) {
     Fail(p, p.partition < 0
                 ? "ERR a cluster write must name one partition"
-                : Redirect(p.partition, views_[p.partition].leader.load(std::memory_order_relaxed)));
+                : Redirect(p.partition, views_[p.partition].leader.load(std::memory_order_relaxed),
+                           p.slot));
     return;
   }
   if (p.command.size() > options_.max_entry_bytes) {  // the I/O threads refuse these first
@@ -597,7 +599,7 @@ void MultiRaftNode::Submit(Proposal& p, int64_t now_ms, int64_t held_since) {
     if (leader == 0 && now_ms <= ElectionWindowEnd(g.id) && Hold(g, p, held_since, now_ms)) {
       return;
     }
-    Fail(p, Redirect(p.partition, leader));
+    Fail(p, Redirect(p.partition, leader, p.slot));
     return;
   }
   g.last_ts = std::max(g.last_ts, UnixMs());  // the entry's wall-clock timestamp (expiry)
@@ -606,7 +608,7 @@ void MultiRaftNode::Submit(Proposal& p, int64_t now_ms, int64_t held_since) {
     // A transfer in progress (the core ends it within an election timeout, done or not).
     if (g.node->transferee() != 0 && Hold(g, p, held_since, now_ms)) return;
     Fail(p, r.status().code() == Status::Code::kNotLeader
-                ? Redirect(p.partition, g.node->leader())
+                ? Redirect(p.partition, g.node->leader(), p.slot)
                 : "TRYAGAIN " + r.status().message());
     return;
   }

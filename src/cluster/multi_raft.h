@@ -299,7 +299,7 @@ class MultiRaftNode : public Replicator {
   void NoteDeclined(Group& g, uint64_t preferred);
   void MaybeCompact(Group& g);
   void Fail(Proposal& p, const std::string& error);
-  std::string Redirect(int partition, uint64_t leader) const;
+  std::string Redirect(int partition, uint64_t leader, int slot) const;
   int64_t ElectionWindowEnd(int partition) const;
   void Deliver(CompletionSink* sink, uint64_t conn_id, uint64_t seq, std::string reply);
   void FlushDeliveries();

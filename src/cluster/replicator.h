@@ -69,6 +69,7 @@ class StateMachine {
 
 struct Proposal {
   int partition = 0;         // the key's partition; -1 for commands over all data (FLUSHALL)
+  int slot = -1;             // the key's hash slot, which a -MOVED names (-1: the partition's first)
   std::string command;       // encoded by the server (see server/command.h)
   int proto = 2;             // RESP version of the reply
   CompletionSink* sink = nullptr;  // where the reply goes; nullptr: no reply wanted

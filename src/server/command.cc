@@ -191,6 +191,15 @@ void CommandContext::ProposeEncoded(int partition, std::string&& command) {
   }
   cluster::Proposal p;
   p.partition = partition;
+  if (server.cluster() != nullptr) {  // (the key routed by, for a -MOVED from the raft thread)
+    if (spec.key_positions == nullptr) {
+      if (spec.first_key > 0 && args.size() > static_cast<size_t>(spec.first_key)) {
+        p.slot = KeySlot(args[spec.first_key]);
+      }
+    } else if (const auto keys = spec.KeyPositions(args); !keys.empty()) {
+      p.slot = KeySlot(args[keys[0]]);
+    }
+  }
   p.command = std::move(command);
   p.proto = conn.proto();
   p.sink = &conn.io();
