@@ -17,6 +17,29 @@ bool StoreEncoded(ApplyContext& ctx, std::string_view key, storage::ValueType ty
   return true;
 }
 
+std::vector<size_t> RandomPicks(std::mt19937_64& rng, size_t n, int64_t count) {
+  std::vector<size_t> picks;
+  if (count < 0) {
+    picks.resize(static_cast<size_t>(-count));
+    for (size_t& p : picks) p = static_cast<size_t>(rng() % n);
+    return picks;
+  }
+  picks.resize(n);
+  for (size_t i = 0; i < n; ++i) picks[i] = i;
+  if (static_cast<uint64_t>(count) < n) {
+    for (size_t i = 0; i < static_cast<size_t>(count); ++i) {
+      std::swap(picks[i], picks[i + static_cast<size_t>(rng() % (n - i))]);
+    }
+    picks.resize(static_cast<size_t>(count));
+  }
+  return picks;
+}
+
+std::string ErrTooManyPicks(std::string_view command) {
+  return "ERR " + std::string(command) + " count is too large: Flin answers at most " +
+         std::to_string(kMaxRandomPicks) + " picks";
+}
+
 CommandSpec CollectionSpec(std::string group, std::string name, int arity, uint32_t flags,
                            Handler h, ApplyFn a, std::string summary, std::string since,
                            std::string complexity, int last_key) {

@@ -184,6 +184,22 @@ inline std::vector<size_t> KeysAfterNumKeys(Args args) {
   return keys;
 }
 
+// Redis 7.0's texts for a count out of its range: a signed one (getRangeLongFromObjectOrReply
+// with -LONG_MAX), and one that must not be negative (getPositiveLongFromObjectOrReply).
+inline constexpr std::string_view kErrCountOutOfRange =
+    "ERR value is out of range, value must between -9223372036854775807 and "
+    "9223372036854775807";
+inline constexpr std::string_view kErrNotPositive = "ERR value is out of range, must be positive";
+
+// HRANDFIELD's and SRANDMEMBER's picks among n elements (n > 0), drawn from `rng` as rng() % m:
+// for count >= 0 distinct positions, a random sample (all, in order, if count >= n); for a
+// negative count, -count positions with repeats. The caller bounds -count by
+// kMaxRandomPicks (ErrTooManyPicks): one request must not make the server build an
+// unbounded reply (Redis 7.0 tries, and hangs).
+inline constexpr int64_t kMaxRandomPicks = 1 << 24;
+std::vector<size_t> RandomPicks(std::mt19937_64& rng, size_t n, int64_t count);
+std::string ErrTooManyPicks(std::string_view command);
+
 // HSCAN's and SSCAN's options after the cursor: MATCH pattern, COUNT n (>= 1). Redis reads
 // them only for a key it found. false (answered) if they are bad.
 struct ScanOptions {

@@ -17,9 +17,6 @@ using storage::HashFields;
 using storage::ValueType;
 
 constexpr ValueType kType = ValueType::kHash;
-// HRANDFIELD with a negative count answers |count| picks: bounded, so that one request cannot
-// make the server build an unbounded reply (Redis 7.0 tries, and hangs).
-constexpr int64_t kMaxRandomPicks = 1 << 24;
 
 template <typename Ctx>
 bool ReadHashPayload(Ctx& ctx, std::string_view key, std::string* payload) {
@@ -125,9 +122,7 @@ void HRandFieldCmd(Ctx& ctx) {
   if (with_count) {  // the count first, then the syntax, as Redis 7.0
     if (!ParseInt64(ctx.args[2], &count)) return ctx.out.Error(kErrNotInteger);
     if (count == INT64_MIN) {
-      return ctx.out.Error(
-          "ERR value is out of range, value must between -9223372036854775807 and "
-          "9223372036854775807");
+      return ctx.out.Error(kErrCountOutOfRange);
     }
     if (ctx.args.size() > 4 || (ctx.args.size() == 4 && ToLower(ctx.args[3]) != "withvalues")) {
       return ctx.out.Error(kErrSyntax);
@@ -149,26 +144,9 @@ void HRandFieldCmd(Ctx& ctx) {
   all.reserve(h.size());
   h.ForEach([&](std::string_view f, std::string_view v) { all.emplace_back(f, v); });
   std::mt19937_64 rng = PickRng(ctx, payload);
-  const auto below = [&rng](size_t n) { return static_cast<size_t>(rng() % n); };
-  if (!with_count) return ctx.out.Bulk(all[below(all.size())].first);
-  std::vector<size_t> picks;
-  if (count >= 0) {  // distinct fields: the whole hash, or a random sample of it
-    picks.resize(all.size());
-    for (size_t i = 0; i < all.size(); ++i) picks[i] = i;
-    if (static_cast<uint64_t>(count) < all.size()) {
-      for (size_t i = 0; i < static_cast<size_t>(count); ++i) {
-        std::swap(picks[i], picks[i + below(all.size() - i)]);
-      }
-      picks.resize(static_cast<size_t>(count));
-    }
-  } else {  // -count picks, repeats allowed
-    if (-count > kMaxRandomPicks) {
-      return ctx.out.Error("ERR HRANDFIELD count is too large: Flin answers at most " +
-                           std::to_string(kMaxRandomPicks) + " picks");
-    }
-    picks.resize(static_cast<size_t>(-count));
-    for (size_t& p : picks) p = below(all.size());
-  }
+  if (!with_count) return ctx.out.Bulk(all[rng() % all.size()].first);
+  if (count < -kMaxRandomPicks) return ctx.out.Error(ErrTooManyPicks("HRANDFIELD"));
+  const std::vector<size_t> picks = RandomPicks(rng, all.size(), count);
   const bool resp3 = ctx.out.proto() >= 3;
   ctx.out.ArrayHeader(with_values && !resp3 ? 2 * picks.size() : picks.size());
   for (size_t p : picks) {

@@ -19,7 +19,6 @@ using storage::ListElements;
 using storage::ValueType;
 
 constexpr ValueType kType = ValueType::kList;
-constexpr std::string_view kErrNotPositive = "ERR value is out of range, must be positive";
 
 template <typename Ctx>
 bool ReadList(Ctx& ctx, std::string_view key, std::string* payload, ListElements* list,
@@ -123,9 +122,7 @@ void LPosCmd(Ctx& ctx) {
     if (opt == "rank" && more) {
       if (!ParseInt64(ctx.args[++i], &rank)) return ctx.out.Error(kErrNotInteger);
       if (rank == INT64_MIN) {
-        return ctx.out.Error(
-            "ERR value is out of range, value must between -9223372036854775807 and "
-            "9223372036854775807");
+        return ctx.out.Error(kErrCountOutOfRange);
       }
       if (rank == 0) {
         return ctx.out.Error(
@@ -183,19 +180,27 @@ bool StoreList(ApplyContext& ctx, std::string_view key, const ListElements& list
   return StoreCollection(ctx, key, kType, list, expire_at);
 }
 
+// The list at `key` undecoded, for the writes that copy it (pushes, pops, LMOVE): false if
+// the key holds another type (wrong_type); *found false if absent.
+bool GetListPayload(ApplyContext& ctx, std::string_view key, std::string* payload,
+                    int64_t* expire_at, bool* found) {
+  ValueType type = kType;
+  *expire_at = 0;
+  *found = ctx.GetValue(key, &type, payload, expire_at);
+  if (!*found || type == kType) return true;
+  ctx.wrong_type = true;
+  return false;
+}
+
 // LPUSH RPUSH LPUSHX RPUSHX key element [element ...]: the stored elements copied, not
 // decoded. The X forms push only onto an existing list.
 void PushApply(ApplyContext& ctx) {
   const std::string name = ToLower(ctx.args[0]);
   const bool head = name[0] == 'l', only_existing = name.back() == 'x';
   std::string payload;
-  ValueType type = kType;
-  int64_t expire_at = 0;
-  const bool found = ctx.GetValue(ctx.args[1], &type, &payload, &expire_at);
-  if (found && type != kType) {
-    ctx.wrong_type = true;
-    return;
-  }
+  int64_t expire_at;
+  bool found;
+  if (!GetListPayload(ctx, ctx.args[1], &payload, &expire_at, &found)) return;
   if (!found && only_existing) return ctx.out.Integer(0);
   if (!found) payload = storage::kEmptyListPayload;
   std::string encoded;
@@ -233,14 +238,8 @@ void PopCheck(CommandContext& ctx) {
 // another type (wrong_type), or damaged (answered).
 bool PopKey(ApplyContext& ctx, std::string_view key, bool head, uint64_t count,
             std::string* payload, std::vector<std::string_view>* popped, bool* found) {
-  ValueType type = kType;
-  int64_t expire_at = 0;
-  *found = ctx.GetValue(key, &type, payload, &expire_at);
-  if (!*found) return false;
-  if (type != kType) {
-    ctx.wrong_type = true;
-    return false;
-  }
+  int64_t expire_at;
+  if (!GetListPayload(ctx, key, payload, &expire_at, found) || !*found) return false;
   if (count == 0) return true;
   std::string rest;
   uint64_t left;
@@ -289,13 +288,11 @@ void LSetApply(ApplyContext& ctx) {
   ctx.out.Ok();
 }
 
-void IntegerArgCheck(CommandContext& ctx, size_t i) {
-  int64_t v;
-  if (!ParseInt64(ctx.args[i], &v)) return ctx.out.Error(kErrNotInteger);
+void LRemCheck(CommandContext& ctx) {
+  int64_t count;
+  if (!ParseInt64(ctx.args[2], &count)) return ctx.out.Error(kErrNotInteger);
   ProposeKey1(ctx);
 }
-
-void LRemCheck(CommandContext& ctx) { IntegerArgCheck(ctx, 2); }
 
 // LREM key count element: from the head (count > 0), the tail (< 0), or all (0).
 void LRemApply(ApplyContext& ctx) {
@@ -422,14 +419,11 @@ void LMoveApply(ApplyContext& ctx) {
   if (!MoveEnds(ctx.args, &from_head, &to_head)) return ctx.out.Error(kErrSyntax);
   const std::string_view src = ctx.args[1], dst = ctx.args[2];
   std::string src_payload, dst_payload;
-  ValueType src_type = kType, dst_type = kType;
-  int64_t src_expire = 0, dst_expire = 0;
-  if (!ctx.GetValue(src, &src_type, &src_payload, &src_expire)) return ctx.out.Null();
-  const bool dst_found = src != dst && ctx.GetValue(dst, &dst_type, &dst_payload, &dst_expire);
-  if (src_type != kType || dst_type != kType) {
-    ctx.wrong_type = true;
-    return;
-  }
+  int64_t src_expire, dst_expire = 0;
+  bool src_found, dst_found = false;
+  if (!GetListPayload(ctx, src, &src_payload, &src_expire, &src_found)) return;
+  if (!src_found) return ctx.out.Null();
+  if (src != dst && !GetListPayload(ctx, dst, &dst_payload, &dst_expire, &dst_found)) return;
   // Both ends copied undecoded: the element popped, then pushed onto what the destination
   // holds (the source's rest when it is the same list).
   std::vector<std::string_view> moved;

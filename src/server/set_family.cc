@@ -24,8 +24,6 @@ using storage::HashFields;
 using storage::ValueType;
 
 constexpr ValueType kType = ValueType::kSet;
-// SRANDMEMBER with a negative count answers |count| picks: bounded, as HRANDFIELD's.
-constexpr int64_t kMaxRandomPicks = 1 << 24;
 
 // Members for a reply: in ascending order of their integers if they could be an intset.
 void OrderForReply(std::vector<std::string_view>* members) {
@@ -114,27 +112,12 @@ bool ParseCount(Ctx& ctx, bool pop, int64_t* count, bool* with_count) {
   if (!*with_count) return true;
   if (ctx.args.size() > 3) return ctx.out.Error(kErrSyntax), false;
   // (SPOP: any count that is not a non-negative integer is "out of range", as in Redis 7.0.)
-  constexpr std::string_view kNotPositive = "ERR value is out of range, must be positive";
-  if (!ParseInt64(ctx.args[2], count)) return ctx.out.Error(pop ? kNotPositive : kErrNotInteger), false;
-  if (pop && *count < 0) return ctx.out.Error(kNotPositive), false;
-  if (!pop && *count == INT64_MIN) {
-    return ctx.out.Error(
-               "ERR value is out of range, value must between -9223372036854775807 and "
-               "9223372036854775807"),
-           false;
+  if (!ParseInt64(ctx.args[2], count)) {
+    return ctx.out.Error(pop ? kErrNotPositive : kErrNotInteger), false;
   }
+  if (pop && *count < 0) return ctx.out.Error(kErrNotPositive), false;
+  if (!pop && *count == INT64_MIN) return ctx.out.Error(kErrCountOutOfRange), false;
   return true;
-}
-
-// Positions of `count` distinct picks among n (a random sample; all if count >= n).
-std::vector<size_t> Sample(std::mt19937_64& rng, size_t n, uint64_t count) {
-  std::vector<size_t> picks(n);
-  for (size_t i = 0; i < n; ++i) picks[i] = i;
-  if (count < n) {
-    for (size_t i = 0; i < count; ++i) std::swap(picks[i], picks[i + rng() % (n - i)]);
-    picks.resize(count);
-  }
-  return picks;
 }
 
 // SRANDMEMBER key [count]: distinct members for a positive count, -count picks with repeats
@@ -154,17 +137,11 @@ void SRandMemberCmd(Ctx& ctx) {
   const std::vector<std::string_view> all = Members(h);
   std::mt19937_64 rng = PickRng(ctx, payload);
   if (!with_count) return ctx.out.Bulk(all[rng() % all.size()]);
-  if (count < -kMaxRandomPicks) {
-    return ctx.out.Error("ERR SRANDMEMBER count is too large: Flin answers at most " +
-                         std::to_string(kMaxRandomPicks) + " picks");
-  }
+  if (count < -kMaxRandomPicks) return ctx.out.Error(ErrTooManyPicks("SRANDMEMBER"));
   std::vector<std::string_view> out;
-  if (count >= 0) {
-    for (size_t p : Sample(rng, all.size(), static_cast<uint64_t>(count))) out.push_back(all[p]);
-    if (out.size() == all.size()) return ReplyMembers(ctx, std::move(out), /*as_set=*/false);
-  } else {
-    out.resize(static_cast<size_t>(-count));
-    for (std::string_view& m : out) m = all[rng() % all.size()];
+  for (size_t p : RandomPicks(rng, all.size(), count)) out.push_back(all[p]);
+  if (count >= 0 && out.size() == all.size()) {
+    return ReplyMembers(ctx, std::move(out), /*as_set=*/false);
   }
   ctx.out.ArrayHeader(out.size());
   for (std::string_view m : out) ctx.out.Bulk(m);
@@ -360,7 +337,7 @@ void SPopApply(ApplyContext& ctx) {
   const std::vector<std::string_view> all = Members(h);
   std::mt19937_64 rng = PickRng(ctx, payload);
   std::vector<std::string_view> popped;
-  for (size_t p : Sample(rng, all.size(), static_cast<uint64_t>(count))) {
+  for (size_t p : RandomPicks(rng, all.size(), count)) {
     popped.push_back(all[p]);
     h.Erase(all[p]);
   }
@@ -382,13 +359,11 @@ void SMoveApply(ApplyContext& ctx) {
   const std::string_view src = ctx.args[1], dst = ctx.args[2], member = ctx.args[3];
   std::string src_payload, dst_payload;
   HashFields from, to;
-  ValueType type;
   int64_t src_expire = 0, dst_expire = 0;
-  if (!ctx.GetValue(src, &type, nullptr, nullptr)) return ctx.out.Integer(0);
-  if (!LoadCollection(ctx, src, kType, &src_payload, &from, &src_expire) ||
-      !LoadCollection(ctx, dst, kType, &dst_payload, &to, &dst_expire)) {
-    return;
-  }
+  bool found;
+  if (!LoadCollection(ctx, src, kType, &src_payload, &from, &src_expire, &found)) return;
+  if (!found) return ctx.out.Integer(0);
+  if (!LoadCollection(ctx, dst, kType, &dst_payload, &to, &dst_expire)) return;
   if (src == dst) return ctx.out.Integer(from.Find(member) != nullptr);
   if (!from.Erase(member)) return ctx.out.Integer(0);
   const bool added = AddMember(&to, member);
